@@ -1,0 +1,113 @@
+#include "common/rpc.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace medvault {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+namespace {
+// Self-pipe: the signal handler writes a byte; Wait() reads it. Async-signal-safe.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnTerminationSignal(int) {
+  char b = 1;
+  ssize_t ignored = ::write(g_signal_pipe[1], &b, 1);
+  (void)ignored;
+}
+}  // namespace
+
+void InstallTerminationHandlers() {
+  if (g_signal_pipe[0] >= 0) return;
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) return;
+  struct sigaction sa = {};
+  sa.sa_handler = OnTerminationSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+ServiceRunner::ServiceRunner(ServerOptions options) : options_(std::move(options)) {
+  InstallTerminationHandlers();
+  metrics_ = std::make_unique<MetricsEndpoint>();
+}
+
+ServiceRunner::~ServiceRunner() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+}
+
+absl::Status ServiceRunner::Start() {
+  if (!options_.metrics_address.empty()) {
+    absl::Status s = metrics_->Serve(options_.metrics_address);
+    if (!s.ok()) return s;
+  }
+  const std::string& metrics_bound = metrics_->bound_address();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+  int port = 0;
+  builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
+  for (grpc::Service* s : services_) builder.RegisterService(s);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen_address));
+  }
+  std::string host = options_.listen_address.substr(0, options_.listen_address.rfind(':'));
+  bound_address_ = absl::StrCat(host, ":", port);
+  std::printf("%s listening grpc=%s metrics=%s\n", options_.name.c_str(), bound_address_.c_str(),
+              metrics_bound.empty() ? "off" : metrics_bound.c_str());
+  std::fflush(stdout);
+  MV_LOG(INFO) << "serving on " << bound_address_ << ", metrics on "
+               << (metrics_bound.empty() ? "off" : metrics_bound);
+  return absl::OkStatus();
+}
+
+void ServiceRunner::Wait() {
+  char b;
+  while (::read(g_signal_pipe[0], &b, 1) < 0 && errno == EINTR) {
+  }
+  // Wake any other waiter too.
+  OnTerminationSignal(0);
+  MV_LOG(INFO) << "shutting down";
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    server_->Wait();
+  }
+}
+
+void ServiceRunner::Shutdown() { OnTerminationSignal(0); }
+
+}  // namespace medvault

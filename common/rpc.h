@@ -1,0 +1,71 @@
+// gRPC plumbing shared by every service: Status <-> grpc::Status mapping, channels to peers, and a
+// server runner with health checking, reflection, /metrics and graceful shutdown on SIGTERM.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/metrics.h"
+
+namespace medvault {
+
+// Largest gRPC message a medvault peer accepts (a chunk plus envelope, with room to spare).
+constexpr int kMaxGrpcMessageBytes = 64 << 20;
+
+// The one table between absl::Status and grpc::Status (the code spaces coincide; the message is
+// carried as is). UNAVAILABLE means "retry elsewhere"; INVALID_ARGUMENT "do not retry"; DATA_LOSS
+// "integrity failed".
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Channel to another medvault service. Service-to-service mTLS arrives with the key-management
+// issue; until then peers talk plaintext gRPC over loopback or a private network.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// Options of one service process.
+struct ServerOptions {
+  std::string name;              // "keyservice", "chunkserver", ...
+  std::string listen_address;    // host:port; port 0 picks a free one
+  std::string metrics_address;   // host:port for /metrics; empty disables; port 0 picks
+};
+
+// A running server. Start() binds and prints one line to stdout that tests and scripts read:
+//   "<name> listening grpc=<host:port> metrics=<host:port>"
+// Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then stops accepting calls, lets in-flight
+// calls finish for up to 10 s, and returns.
+class ServiceRunner {
+ public:
+  explicit ServiceRunner(ServerOptions options);
+  ~ServiceRunner();
+
+  // The registry services record their metrics in. Valid for the runner's lifetime.
+  prometheus::Registry& registry() { return metrics_->registry(); }
+
+  // REQUIRES: before Start(). The services must outlive the runner.
+  void AddService(grpc::Service* service) { services_.push_back(service); }
+
+  absl::Status Start();
+  // Address actually bound (after Start()).
+  const std::string& bound_address() const { return bound_address_; }
+
+  // Blocks until a termination signal or Shutdown(); then shuts the server down gracefully.
+  void Wait();
+  void Shutdown();
+
+ private:
+  ServerOptions options_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string bound_address_;
+};
+
+// Installs SIGTERM/SIGINT handlers that wake every ServiceRunner::Wait(). Call first in main().
+void InstallTerminationHandlers();
+
+}  // namespace medvault
