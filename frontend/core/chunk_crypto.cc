@@ -1,0 +1,53 @@
+#include "frontend/core/chunk_crypto.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/status_macros.h"
+
+namespace medvault::frontend {
+namespace {
+
+constexpr absl::string_view kAdLabel = "medvault-chunk-v1";
+
+std::string AssociatedData(absl::string_view object_id, uint32_t index, bool last) {
+  std::string ad(kAdLabel);
+  ad.append(object_id.data(), object_id.size());
+  for (int shift = 24; shift >= 0; shift -= 8) ad.push_back(static_cast<char>((index >> shift) & 0xff));
+  ad.push_back(last ? 1 : 0);
+  return ad;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncryptChunk(absl::string_view key, absl::string_view object_id,
+                                         uint32_t index, bool last, absl::string_view plaintext) {
+  if (object_id.size() != 16) return absl::InvalidArgumentError("object id must be 16 bytes");
+  ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonceBytes));
+  ASSIGN_OR_RETURN(std::string sealed, AesGcmSeal(key, nonce, AssociatedData(object_id, index, last), plaintext));
+  std::string out;
+  out.reserve(1 + nonce.size() + sealed.size());
+  out.push_back(static_cast<char>(kChunkFormatVersion));
+  out.append(nonce);
+  out.append(sealed);
+  return out;
+}
+
+absl::StatusOr<std::string> DecryptChunk(absl::string_view key, absl::string_view object_id,
+                                         uint32_t index, bool last, absl::string_view stored) {
+  if (stored.size() < kChunkOverheadBytes) return absl::DataLossError("chunk envelope too short");
+  if (static_cast<uint8_t>(stored[0]) != kChunkFormatVersion) {
+    return absl::DataLossError(absl::StrCat("unknown chunk envelope version ", static_cast<int>(static_cast<uint8_t>(stored[0]))));
+  }
+  absl::string_view nonce = stored.substr(1, kGcmNonceBytes);
+  absl::string_view sealed = stored.substr(1 + kGcmNonceBytes);
+  auto plain = AesGcmOpen(key, nonce, AssociatedData(object_id, index, last), sealed);
+  if (!plain.ok()) {
+    if (plain.status().code() == absl::StatusCode::kDataLoss) {
+      return absl::DataLossError(absl::StrCat("chunk ", index, " failed authentication"));
+    }
+    return plain.status();
+  }
+  return plain;
+}
+
+}  // namespace medvault::frontend

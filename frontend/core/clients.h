@@ -1,0 +1,65 @@
+// What the frontend core needs from the other services, as interfaces: the gRPC implementations
+// live in frontend/service/, unit tests use in-memory fakes. No gRPC header here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/crypto.h"
+#include "medvault/v1/metaserver.pb.h"
+
+namespace medvault::frontend {
+
+// A data key released by the key service. The key bytes are wiped when it dies.
+struct DataKeyMaterial {
+  std::string object_id;  // 16 bytes
+  SecretBytes key;        // 32 bytes
+};
+
+class KeyClient {
+ public:
+  virtual ~KeyClient() = default;
+  virtual absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) = 0;
+  virtual absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id) = 0;
+  virtual absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids) = 0;
+};
+
+class MetaClient {
+ public:
+  virtual ~MetaClient() = default;
+  virtual absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas) = 0;
+  virtual absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) = 0;
+  virtual absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) = 0;
+  virtual absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery& query) = 0;
+  virtual absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string& study_uid) = 0;
+  virtual absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string& study_uid) = 0;
+  virtual absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& sop_instance_uid) = 0;
+  virtual absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) = 0;
+};
+
+// One replica write: the caller keeps `data` alive until WriteChunks returns.
+struct ChunkWrite {
+  std::string address;
+  std::string chunk_id;
+  absl::string_view data;
+  uint32_t crc32c = 0;
+};
+
+struct ChunkRead {
+  std::string data;
+  uint32_t crc32c = 0;
+};
+
+class ChunkClient {
+ public:
+  virtual ~ChunkClient() = default;
+  // Issues all writes concurrently (bounded) and returns one status per write, in order.
+  virtual std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) = 0;
+  virtual absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) = 0;
+};
+
+}  // namespace medvault::frontend

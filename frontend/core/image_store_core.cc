@@ -1,0 +1,222 @@
+#include "frontend/core/image_store_core.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "frontend/core/chunk_crypto.h"
+#include "frontend/core/dicom_parser.h"
+
+namespace medvault::frontend {
+
+ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options)
+    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), pool_(keys, options.dek_batch) {}
+
+absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes) {
+  ASSIGN_OR_RETURN(v1::InstanceTags tags, ParseDicomHeader(bytes));
+  std::string sha256 = Sha256(bytes);
+
+  v1::PutInstanceResponse response;
+  response.set_patient_id(tags.patient_id());
+  response.set_study_uid(tags.study_uid());
+  response.set_series_uid(tags.series_uid());
+  response.set_sop_instance_uid(tags.sop_instance_uid());
+  response.set_size(bytes.size());
+
+  // A re-send of a stored instance costs one lookup, not a key and three replicas.
+  auto existing = meta_->GetInstance(tags.sop_instance_uid());
+  if (existing.ok()) {
+    if (existing->info().sha256() == sha256) {
+      response.set_already_stored(true);
+      return response;
+    }
+    return absl::AlreadyExistsError(
+        "an instance with this SOP Instance UID is already stored with different content");
+  }
+  if (existing.status().code() != absl::StatusCode::kNotFound) {
+    return Annotate(existing.status(), "looking up the instance");
+  }
+
+  ASSIGN_OR_RETURN(DataKeyMaterial key, pool_.Take());
+  auto manifest = WriteObject(bytes, key);
+  if (!manifest.ok()) {
+    AbandonKey(key);
+    return manifest.status();
+  }
+  manifest->set_sha256(sha256);
+
+  v1::CommitInstanceRequest commit;
+  *commit.mutable_tags() = tags;
+  *commit.mutable_manifest() = std::move(*manifest);
+  auto committed = meta_->CommitInstance(commit);
+  if (!committed.ok()) {
+    AbandonKey(key);
+    return Annotate(committed.status(), "committing the manifest");
+  }
+  if (committed->already_stored()) {
+    // Another put of the same bytes won the race; ours is garbage.
+    AbandonKey(key);
+    response.set_already_stored(true);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view bytes,
+                                                               const DataKeyMaterial& key) {
+  const uint64_t size = bytes.size();
+  const uint32_t chunk_size = options_.chunk_size;
+  const uint32_t n = static_cast<uint32_t>(size == 0 ? 1 : (size + chunk_size - 1) / chunk_size);
+  ASSIGN_OR_RETURN(v1::AllocateChunksResponse placement, meta_->AllocateChunks(n, options_.replicas));
+  if (placement.chunks_size() != static_cast<int>(n)) {
+    return absl::InternalError("metaserver returned a placement of the wrong size");
+  }
+
+  v1::ObjectManifest manifest;
+  manifest.set_object_id(key.object_id);
+  manifest.set_size(size);
+  manifest.set_chunk_size(chunk_size);
+  std::vector<std::string> sealed(n);
+  std::vector<ChunkWrite> writes;
+  writes.reserve(static_cast<size_t>(n) * options_.replicas);
+  for (uint32_t i = 0; i < n; ++i) {
+    absl::string_view plain = bytes.substr(static_cast<size_t>(i) * chunk_size, chunk_size);
+    ASSIGN_OR_RETURN(sealed[i], EncryptChunk(key.key.view(), key.object_id, i, i + 1 == n, plain));
+    const v1::ChunkPlacement& p = placement.chunks(static_cast<int>(i));
+    v1::ChunkLocation* loc = manifest.add_chunks();
+    loc->set_chunk_id(p.chunk_id());
+    loc->set_stored_size(sealed[i].size());
+    loc->set_crc32c(Crc32c(sealed[i]));
+    for (const v1::ChunkServerInfo& server : p.servers()) {
+      loc->add_server_ids(server.server_id());
+      writes.push_back(ChunkWrite{server.address(), p.chunk_id(), sealed[i], loc->crc32c()});
+    }
+  }
+  std::vector<absl::Status> results = chunks_->WriteChunks(writes);
+  for (size_t w = 0; w < results.size(); ++w) {
+    if (!results[w].ok()) {
+      stats_.replica_write_failures += 1;
+      return Annotate(results[w], absl::StrCat("writing chunk ", w / options_.replicas, " replica ",
+                                               w % options_.replicas, " to ", writes[w].address));
+    }
+  }
+  return manifest;
+}
+
+void ImageStoreCore::AbandonKey(const DataKeyMaterial& key) {
+  stats_.abandoned_puts += 1;
+  absl::Status s = keys_->DestroyDataKeys({key.object_id});
+  if (!s.ok()) {
+    MV_LOG(WARNING) << "could not destroy the key of abandoned object " << ToHex(key.object_id) << ": "
+                    << s.code();
+  }
+}
+
+absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink) {
+  if (request.sop_instance_uid().empty()) return absl::InvalidArgumentError("sop_instance_uid is required");
+  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(request.sop_instance_uid()));
+  const v1::ObjectManifest& m = meta.manifest();
+  const uint64_t size = m.size();
+  if (request.offset() > size) {
+    return absl::OutOfRangeError(absl::StrCat("offset ", request.offset(), " is past the end (", size, " bytes)"));
+  }
+  uint64_t end = size;
+  if (request.length() > 0 && request.length() < size - request.offset()) end = request.offset() + request.length();
+  RETURN_IF_ERROR(sink(&meta.info(), request.offset(), absl::string_view()));
+  if (end == request.offset()) return absl::OkStatus();
+  if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
+
+  ASSIGN_OR_RETURN(SecretBytes key, keys_->GetDataKey(m.object_id()));
+  const uint64_t cs = m.chunk_size();
+  for (uint64_t i = request.offset() / cs; i * cs < end; ++i) {
+    ASSIGN_OR_RETURN(std::string plain, ReadChunk(meta, key.view(), static_cast<uint32_t>(i)));
+    uint64_t chunk_start = i * cs;
+    uint64_t from = std::max(request.offset(), chunk_start) - chunk_start;
+    uint64_t to = std::min(end, chunk_start + plain.size()) - chunk_start;
+    RETURN_IF_ERROR(sink(nullptr, chunk_start + from, absl::string_view(plain).substr(from, to - from)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta,
+                                                      absl::string_view key, uint32_t index) {
+  const v1::ObjectManifest& m = meta.manifest();
+  if (index >= static_cast<uint32_t>(m.chunks_size())) {
+    return absl::DataLossError(absl::StrCat("manifest lacks chunk ", index));
+  }
+  const v1::ChunkLocation& loc = m.chunks(static_cast<int>(index));
+  const bool last = index + 1 == static_cast<uint32_t>(m.chunks_size());
+  const uint64_t expected_plain = last ? m.size() - static_cast<uint64_t>(index) * m.chunk_size() : m.chunk_size();
+  absl::Status last_error = absl::UnavailableError("no replica is registered");
+  bool first_try = true;
+  for (const std::string& server_id : loc.server_ids()) {
+    if (!first_try) stats_.read_failovers += 1;
+    first_try = false;
+    auto addr = meta.server_addresses().find(server_id);
+    if (addr == meta.server_addresses().end()) {
+      last_error = absl::UnavailableError(absl::StrCat("chunk server ", server_id, " is not registered"));
+      continue;
+    }
+    auto read = chunks_->ReadChunk(addr->second, loc.chunk_id());
+    if (!read.ok()) {
+      last_error = read.status();
+      continue;
+    }
+    // End-to-end check: what arrived is what the frontend wrote.
+    if (read->data.size() != loc.stored_size() || Crc32c(read->data) != loc.crc32c()) {
+      last_error = absl::DataLossError(absl::StrCat("replica on ", server_id, " has a bad checksum"));
+      continue;
+    }
+    auto plain = DecryptChunk(key, m.object_id(), index, last, read->data);
+    if (!plain.ok()) {
+      last_error = plain.status();
+      continue;
+    }
+    if (plain->size() != expected_plain) {
+      last_error = absl::DataLossError(absl::StrCat("chunk ", index, " has the wrong length"));
+      continue;
+    }
+    return plain;
+  }
+  return Annotate(last_error, absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
+                                           ": no healthy replica"));
+}
+
+absl::StatusOr<v1::FindStudiesResponse> ImageStoreCore::FindStudies(const v1::FindStudiesRequest& request) {
+  ASSIGN_OR_RETURN(v1::FindStudiesMetaResponse found, meta_->FindStudies(request.query()));
+  v1::FindStudiesResponse response;
+  *response.mutable_page() = std::move(*found.mutable_page());
+  return response;
+}
+
+absl::StatusOr<v1::GetStudyResponse> ImageStoreCore::GetStudy(const v1::GetStudyRequest& request) {
+  if (request.study_uid().empty()) return absl::InvalidArgumentError("study_uid is required");
+  ASSIGN_OR_RETURN(v1::GetStudyMetaResponse study, meta_->GetStudy(request.study_uid()));
+  v1::GetStudyResponse response;
+  *response.mutable_study() = std::move(*study.mutable_study());
+  for (auto& s : *study.mutable_series()) *response.add_series() = std::move(s);
+  return response;
+}
+
+absl::Status ImageStoreCore::ShredKeys(const v1::DeleteMetaResponse& deleted) {
+  std::vector<std::string> ids(deleted.object_ids().begin(), deleted.object_ids().end());
+  if (ids.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(Annotate(keys_->DestroyDataKeys(ids), "destroying data keys"));
+  return Annotate(meta_->ConfirmKeysDestroyed(ids), "confirming key destruction");
+}
+
+absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(const v1::DeleteStudyRequest& request) {
+  if (request.study_uid().empty()) return absl::InvalidArgumentError("study_uid is required");
+  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteStudy(request.study_uid()));
+  RETURN_IF_ERROR(ShredKeys(deleted));
+  v1::DeleteStudyResponse response;
+  response.set_instances_deleted(deleted.instances_deleted());
+  return response;
+}
+
+absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(const v1::DeleteInstanceRequest& request) {
+  if (request.sop_instance_uid().empty()) return absl::InvalidArgumentError("sop_instance_uid is required");
+  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteInstance(request.sop_instance_uid()));
+  RETURN_IF_ERROR(ShredKeys(deleted));
+  return v1::DeleteInstanceResponse();
+}
+
+}  // namespace medvault::frontend

@@ -1,0 +1,80 @@
+// The frontend's logic: the store and read paths of the public ImageStore API, independent of
+// gRPC. Put parses, encrypts per chunk, writes every replica, then commits; Get reads a replica
+// per chunk (failing over on error), verifies and decrypts; Delete removes from the index, shreds
+// the keys, then lets garbage collection reclaim the chunks.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "frontend/core/clients.h"
+#include "frontend/core/dek_pool.h"
+#include "medvault/v1/image_store.pb.h"
+
+namespace medvault::frontend {
+
+struct FrontendOptions {
+  // Plaintext bytes per chunk. 1 MiB: see docs/architecture.md for the measurement behind it.
+  uint32_t chunk_size = 1 << 20;
+  // Replicas written for every chunk before a put is acknowledged.
+  uint32_t replicas = 3;
+  // Keys fetched from the key service per refill of the pool.
+  uint32_t dek_batch = 16;
+};
+
+// Counters the service layer exports as metrics. Thread-safe.
+struct CoreStats {
+  std::atomic<uint64_t> replica_write_failures{0};
+  std::atomic<uint64_t> read_failovers{0};
+  std::atomic<uint64_t> abandoned_puts{0};
+};
+
+class ImageStoreCore {
+ public:
+  // The clients must outlive the core.
+  ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options);
+
+  // Stores one instance given as its complete bytes. Visible only after every replica of every
+  // chunk is durable and the manifest is committed. Errors: see ImageStore.PutInstance.
+  absl::StatusOr<v1::PutInstanceResponse> Put(absl::string_view bytes);
+
+  // Receives the instance info once (first call, non-null) and then consecutive pieces of the
+  // requested range. Returning an error stops the read (e.g. the client went away).
+  using Sink = std::function<absl::Status(const v1::InstanceInfo* info, uint64_t offset, absl::string_view data)>;
+  // OUT_OF_RANGE when offset is past the end; NOT_FOUND when the instance does not exist.
+  absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink);
+
+  absl::StatusOr<v1::FindStudiesResponse> FindStudies(const v1::FindStudiesRequest& request);
+  absl::StatusOr<v1::GetStudyResponse> GetStudy(const v1::GetStudyRequest& request);
+  absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(const v1::DeleteStudyRequest& request);
+  absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(const v1::DeleteInstanceRequest& request);
+
+  // Destroys pooled keys that were never used. Call at shutdown.
+  absl::Status Shutdown() { return pool_.Drain(); }
+
+  const CoreStats& stats() const { return stats_; }
+
+ private:
+  // Writes every replica of every chunk; on failure the chunks already written are left for
+  // garbage collection (no manifest references them).
+  absl::StatusOr<v1::ObjectManifest> WriteObject(absl::string_view bytes, const DataKeyMaterial& key);
+  // Reads, verifies and decrypts chunk `index`, trying each replica in turn.
+  absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
+                                        uint32_t index);
+  // Destroys the keys of deleted objects, then tells the metaserver.
+  absl::Status ShredKeys(const v1::DeleteMetaResponse& deleted);
+  // The key of a put that did not commit is useless: destroy it (best effort).
+  void AbandonKey(const DataKeyMaterial& key);
+
+  KeyClient* keys_;
+  MetaClient* meta_;
+  ChunkClient* chunks_;
+  const FrontendOptions options_;
+  DekPool pool_;
+  CoreStats stats_;
+};
+
+}  // namespace medvault::frontend

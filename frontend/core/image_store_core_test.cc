@@ -1,0 +1,259 @@
+// Unit tests of the frontend core against in-memory fakes of the key service, metaserver and chunk
+// servers. The real services are exercised by tests/cluster_test.cc.
+#include "frontend/core/image_store_core.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace medvault::frontend {
+namespace {
+
+std::string ReadTestFile(const std::string& name) {
+  std::ifstream f(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class FakeKeys : public KeyClient {
+ public:
+  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) override {
+    std::vector<DataKeyMaterial> out;
+    for (uint32_t i = 0; i < count; ++i) {
+      std::string id = RandomBytes(16).value(), key = RandomBytes(32).value();
+      keys[id] = key;
+      out.push_back(DataKeyMaterial{id, SecretBytes(key)});
+    }
+    return out;
+  }
+  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view id) override {
+    auto it = keys.find(std::string(id));
+    if (it == keys.end()) return absl::NotFoundError("no such key");
+    return SecretBytes(it->second);
+  }
+  absl::Status DestroyDataKeys(const std::vector<std::string>& ids) override {
+    for (const auto& id : ids) {
+      keys.erase(id);
+      destroyed.insert(id);
+    }
+    return absl::OkStatus();
+  }
+  std::map<std::string, std::string> keys;
+  std::set<std::string> destroyed;
+};
+
+class FakeMeta : public MetaClient {
+ public:
+  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas) override {
+    v1::AllocateChunksResponse r;
+    for (uint32_t i = 0; i < n; ++i) {
+      auto* p = r.add_chunks();
+      p->set_chunk_id(RandomBytes(16).value());
+      for (uint32_t k = 0; k < replicas; ++k) {
+        auto* s = p->add_servers();
+        s->set_server_id("s" + std::to_string(k));
+        s->set_address("cs" + std::to_string(k));
+      }
+    }
+    return r;
+  }
+  absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override {
+    ++commits;
+    v1::GetInstanceMetaResponse rec;
+    *rec.mutable_info()->mutable_tags() = req.tags();
+    rec.mutable_info()->set_size(req.manifest().size());
+    rec.mutable_info()->set_sha256(req.manifest().sha256());
+    *rec.mutable_manifest() = req.manifest();
+    for (int k = 0; k < 5; ++k) (*rec.mutable_server_addresses())["s" + std::to_string(k)] = "cs" + std::to_string(k);
+    instances[req.tags().sop_instance_uid()] = rec;
+    return v1::CommitInstanceResponse();
+  }
+  absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& uid) override {
+    auto it = instances.find(uid);
+    if (it == instances.end()) return absl::NotFoundError("instance not found");
+    return it->second;
+  }
+  absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery&) override {
+    return v1::FindStudiesMetaResponse();
+  }
+  absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string&) override {
+    return absl::NotFoundError("unused");
+  }
+  absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string&) override {
+    return absl::NotFoundError("unused");
+  }
+  absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& uid) override {
+    auto it = instances.find(uid);
+    if (it == instances.end()) return absl::NotFoundError("instance not found");
+    v1::DeleteMetaResponse r;
+    r.set_instances_deleted(1);
+    r.add_object_ids(it->second.manifest().object_id());
+    instances.erase(it);
+    return r;
+  }
+  absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& ids) override {
+    confirmed.insert(ids.begin(), ids.end());
+    return absl::OkStatus();
+  }
+  std::map<std::string, v1::GetInstanceMetaResponse> instances;
+  std::set<std::string> confirmed;
+  int commits = 0;
+};
+
+class FakeChunks : public ChunkClient {
+ public:
+  std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) override {
+    std::vector<absl::Status> out;
+    for (const auto& w : writes) {
+      if (down.count(w.address)) {
+        out.push_back(absl::UnavailableError("connection refused"));
+        continue;
+      }
+      stored[{w.address, w.chunk_id}] = std::string(w.data);
+      out.push_back(absl::OkStatus());
+    }
+    return out;
+  }
+  absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& id) override {
+    if (down.count(address)) return absl::UnavailableError("connection refused");
+    auto it = stored.find({address, id});
+    if (it == stored.end()) return absl::NotFoundError("no chunk");
+    return ChunkRead{it->second, 0};
+  }
+  std::map<std::pair<std::string, std::string>, std::string> stored;
+  std::set<std::string> down;
+};
+
+class ImageStoreCoreTest : public ::testing::Test {
+ protected:
+  ImageStoreCoreTest() : core_(&keys_, &meta_, &chunks_, Options()) {}
+  static FrontendOptions Options() {
+    FrontendOptions o;
+    o.chunk_size = 64 << 10;  // several chunks per test file
+    o.dek_batch = 4;
+    return o;
+  }
+  absl::StatusOr<std::string> GetAll(const std::string& uid, uint64_t offset = 0, uint64_t length = 0) {
+    v1::GetInstanceRequest req;
+    req.set_sop_instance_uid(uid);
+    req.set_offset(offset);
+    req.set_length(length);
+    std::string out;
+    absl::Status s = core_.Get(req, [&](const v1::InstanceInfo*, uint64_t off, absl::string_view data) {
+      EXPECT_EQ(off, offset + out.size());
+      out.append(data.data(), data.size());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+  FakeKeys keys_;
+  FakeMeta meta_;
+  FakeChunks chunks_;
+  ImageStoreCore core_;
+  std::string ct_ = ReadTestFile("CT_small.dcm");          // ~39 KB: one chunk
+  std::string mr_ = ReadTestFile("waveform_ecg.dcm");  // ~291 KB: five chunks at 64 KiB
+};
+
+TEST_F(ImageStoreCoreTest, PutThenGetIsByteExactAcrossChunks) {
+  for (const std::string* file : {&ct_, &mr_}) {
+    auto put = core_.Put(*file);
+    ASSERT_TRUE(put.ok()) << put.status();
+    EXPECT_FALSE(put->already_stored());
+    EXPECT_EQ(put->size(), file->size());
+    EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), *file);
+  }
+  EXPECT_GT(mr_.size(), 2u * (64 << 10));
+}
+
+TEST_F(ImageStoreCoreTest, ChunkServersHoldOnlyCiphertext) {
+  ASSERT_TRUE(core_.Put(ct_).ok());
+  ASSERT_FALSE(chunks_.stored.empty());
+  for (const auto& [where, data] : chunks_.stored) {
+    EXPECT_EQ(data.find("DICM"), std::string::npos);
+    EXPECT_EQ(data.find("CompressedSamples"), std::string::npos);
+    EXPECT_EQ(data.find("1.3.6.1.4.1.5962"), std::string::npos);
+  }
+}
+
+TEST_F(ImageStoreCoreTest, RangesDecryptOnlyWhatIsAsked) {
+  auto put = core_.Put(mr_);
+  ASSERT_TRUE(put.ok());
+  const std::string& uid = put->sop_instance_uid();
+  EXPECT_EQ(GetAll(uid, 65530, 20).value(), mr_.substr(65530, 20));  // spans a chunk boundary
+  EXPECT_EQ(GetAll(uid, 100).value(), mr_.substr(100));
+  EXPECT_EQ(GetAll(uid, mr_.size()).value(), "");
+  EXPECT_EQ(GetAll(uid, mr_.size() + 1).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_F(ImageStoreCoreTest, CorruptReplicaFailsOverToAGoodOne) {
+  auto put = core_.Put(mr_);
+  ASSERT_TRUE(put.ok());
+  for (auto& [where, data] : chunks_.stored) {
+    if (where.first == "cs0") data[data.size() / 2] ^= 0x01;
+  }
+  chunks_.down.insert("cs1");
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), mr_);
+  EXPECT_GT(core_.stats().read_failovers.load(), 0u);
+}
+
+TEST_F(ImageStoreCoreTest, AllReplicasCorruptIsDataLoss) {
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok());
+  for (auto& [where, data] : chunks_.stored) data[20] ^= 0x01;
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ImageStoreCoreTest, FailedReplicaWriteCommitsNothingAndShredsTheKey) {
+  chunks_.down.insert("cs2");
+  auto put = core_.Put(ct_);
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(meta_.commits, 0);
+  EXPECT_TRUE(meta_.instances.empty());
+  EXPECT_EQ(keys_.destroyed.size(), 1u);
+}
+
+TEST_F(ImageStoreCoreTest, ResendIsIdempotentAndConflictingContentIsRefused) {
+  ASSERT_TRUE(core_.Put(ct_).ok());
+  auto again = core_.Put(ct_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already_stored());
+  EXPECT_EQ(meta_.commits, 1);
+  std::string changed = ct_;
+  changed[changed.size() - 1] ^= 0x01;  // a pixel byte
+  auto conflict = core_.Put(changed);
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(std::string(conflict.status().message()).find("1.3.6"), std::string::npos);
+}
+
+TEST_F(ImageStoreCoreTest, NotDicomIsInvalidArgumentAndWritesNothing) {
+  EXPECT_EQ(core_.Put("hello, not an image").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(chunks_.stored.empty());
+  EXPECT_TRUE(keys_.keys.empty());
+}
+
+TEST_F(ImageStoreCoreTest, DeleteShredsTheKeyThenConfirms) {
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok());
+  std::string object_id = meta_.instances.begin()->second.manifest().object_id();
+  v1::DeleteInstanceRequest del;
+  del.set_sop_instance_uid(put->sop_instance_uid());
+  ASSERT_TRUE(core_.DeleteInstance(del).ok());
+  EXPECT_TRUE(keys_.destroyed.count(object_id));
+  EXPECT_TRUE(meta_.confirmed.count(object_id));
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ImageStoreCoreTest, ShutdownDestroysUnusedPooledKeys) {
+  ASSERT_TRUE(core_.Put(ct_).ok());  // takes 1 of a batch of 4
+  EXPECT_EQ(keys_.keys.size(), 4u);
+  ASSERT_TRUE(core_.Shutdown().ok());
+  EXPECT_EQ(keys_.keys.size(), 1u);
+}
+
+}  // namespace
+}  // namespace medvault::frontend

@@ -1,0 +1,58 @@
+// The frontend binary: the public ImageStore API. Stateless; parses, encrypts, places and
+// replicates chunks, commits manifests.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/rpc.h"
+#include "frontend/core/image_store_core.h"
+#include "frontend/service/grpc_clients.h"
+#include "frontend/service/image_store_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port for the ImageStore gRPC API (port 0 picks one)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0", "host:port for /metrics; empty disables");
+ABSL_FLAG(std::string, metaserver, "", "host:port of the metaserver (required)");
+ABSL_FLAG(std::string, keyservice, "", "host:port of the key service (required)");
+ABSL_FLAG(uint32_t, chunk_size_bytes, 1 << 20, "plaintext bytes per chunk (64 KiB .. 16 MiB)");
+ABSL_FLAG(uint32_t, replicas, 3, "replicas per chunk written before a put is acknowledged (1..5)");
+ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per refill");
+ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
+
+int main(int argc, char** argv) {
+  medvault::SetLogTag("frontend");
+  absl::ParseCommandLine(argc, argv);
+  std::string meta = absl::GetFlag(FLAGS_metaserver), keys = absl::GetFlag(FLAGS_keyservice);
+  uint32_t chunk_size = absl::GetFlag(FLAGS_chunk_size_bytes), replicas = absl::GetFlag(FLAGS_replicas);
+  if (meta.empty() || keys.empty()) {
+    std::fprintf(stderr, "frontend: --metaserver and --keyservice are required\n");
+    return 2;
+  }
+  if (chunk_size < (64u << 10) || chunk_size > (16u << 20) || replicas < 1 || replicas > 5) {
+    std::fprintf(stderr, "frontend: --chunk_size_bytes must be 64 KiB..16 MiB and --replicas 1..5\n");
+    return 2;
+  }
+
+  medvault::frontend::GrpcKeyClient key_client(keys);
+  medvault::frontend::GrpcMetaClient meta_client(meta);
+  medvault::frontend::GrpcChunkClient chunk_client;
+  medvault::frontend::FrontendOptions options;
+  options.chunk_size = chunk_size;
+  options.replicas = replicas;
+  options.dek_batch = absl::GetFlag(FLAGS_dek_batch);
+  medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
+
+  medvault::ServiceRunner runner({"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+  medvault::frontend::ImageStoreService service(&core, runner.registry(), absl::GetFlag(FLAGS_max_instance_bytes));
+  runner.AddService(&service);
+  if (absl::Status s = runner.Start(); !s.ok()) {
+    std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  runner.Wait();
+  if (absl::Status s = core.Shutdown(); !s.ok()) {
+    MV_LOG(WARNING) << "could not destroy unused pooled keys: " << s.code();
+  }
+  return 0;
+}

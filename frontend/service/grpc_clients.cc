@@ -1,0 +1,182 @@
+#include "frontend/service/grpc_clients.h"
+
+#include <chrono>
+#include <condition_variable>
+
+#include "common/rpc.h"
+
+namespace medvault::frontend {
+namespace {
+
+constexpr auto kMetaDeadline = std::chrono::seconds(30);
+constexpr auto kKeyDeadline = std::chrono::seconds(10);
+constexpr auto kChunkDeadline = std::chrono::seconds(60);
+
+void SetDeadline(grpc::ClientContext* ctx, std::chrono::seconds d) {
+  ctx->set_deadline(std::chrono::system_clock::now() + d);
+}
+
+// Runs one unary call with a deadline and converts the result.
+template <typename Req, typename Resp, typename Call>
+absl::StatusOr<Resp> Unary(Call call, const Req& req, std::chrono::seconds deadline) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  Resp resp;
+  grpc::Status s = call(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpcStatus(s);
+  return resp;
+}
+
+}  // namespace
+
+GrpcKeyClient::GrpcKeyClient(const std::string& address) : stub_(v1::KeyService::NewStub(MakeChannel(address))) {}
+
+absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uint32_t count) {
+  v1::GenerateDataKeysRequest req;
+  req.set_count(count);
+  auto resp = Unary<v1::GenerateDataKeysRequest, v1::GenerateDataKeysResponse>(
+      [&](auto* c, auto& r, auto* o) { return stub_->GenerateDataKeys(c, r, o); }, req, kKeyDeadline);
+  if (!resp.ok()) return resp.status();
+  std::vector<DataKeyMaterial> keys;
+  for (auto& k : *resp->mutable_keys()) {
+    if (k.object_id().size() != 16 || k.key().size() != kAesKeyBytes) {
+      WipeString(k.mutable_key());
+      return absl::InternalError("key service returned a malformed key");
+    }
+    keys.push_back(DataKeyMaterial{k.object_id(), SecretBytes(std::move(*k.mutable_key()))});
+    WipeString(k.mutable_key());
+  }
+  return keys;
+}
+
+absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_id) {
+  v1::GetDataKeyRequest req;
+  req.set_object_id(std::string(object_id));
+  auto resp = Unary<v1::GetDataKeyRequest, v1::GetDataKeyResponse>(
+      [&](auto* c, auto& r, auto* o) { return stub_->GetDataKey(c, r, o); }, req, kKeyDeadline);
+  if (!resp.ok()) return resp.status();
+  SecretBytes key(std::move(*resp->mutable_key()->mutable_key()));
+  WipeString(resp->mutable_key()->mutable_key());
+  if (key.size() != kAesKeyBytes) return absl::InternalError("key service returned a malformed key");
+  return key;
+}
+
+absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& object_ids) {
+  v1::DestroyDataKeysRequest req;
+  for (const auto& id : object_ids) req.add_object_ids(id);
+  return Unary<v1::DestroyDataKeysRequest, v1::DestroyDataKeysResponse>(
+             [&](auto* c, auto& r, auto* o) { return stub_->DestroyDataKeys(c, r, o); }, req, kKeyDeadline)
+      .status();
+}
+
+GrpcMetaClient::GrpcMetaClient(const std::string& address) : stub_(v1::MetaService::NewStub(MakeChannel(address))) {}
+
+#define MV_META_CALL(Method, Req, Resp, req) \
+  Unary<Req, Resp>([&](auto* c, auto& r, auto* o) { return stub_->Method(c, r, o); }, req, kMetaDeadline)
+
+absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(uint32_t chunk_count, uint32_t replicas) {
+  v1::AllocateChunksRequest req;
+  req.set_chunk_count(chunk_count);
+  req.set_replicas(replicas);
+  return MV_META_CALL(AllocateChunks, v1::AllocateChunksRequest, v1::AllocateChunksResponse, req);
+}
+
+absl::StatusOr<v1::CommitInstanceResponse> GrpcMetaClient::CommitInstance(const v1::CommitInstanceRequest& req) {
+  return MV_META_CALL(CommitInstance, v1::CommitInstanceRequest, v1::CommitInstanceResponse, req);
+}
+
+absl::StatusOr<v1::GetInstanceMetaResponse> GrpcMetaClient::GetInstance(const std::string& sop_instance_uid) {
+  v1::GetInstanceMetaRequest req;
+  req.set_sop_instance_uid(sop_instance_uid);
+  return MV_META_CALL(GetInstance, v1::GetInstanceMetaRequest, v1::GetInstanceMetaResponse, req);
+}
+
+absl::StatusOr<v1::FindStudiesMetaResponse> GrpcMetaClient::FindStudies(const v1::StudyQuery& query) {
+  v1::FindStudiesMetaRequest req;
+  *req.mutable_query() = query;
+  return MV_META_CALL(FindStudies, v1::FindStudiesMetaRequest, v1::FindStudiesMetaResponse, req);
+}
+
+absl::StatusOr<v1::GetStudyMetaResponse> GrpcMetaClient::GetStudy(const std::string& study_uid) {
+  v1::GetStudyMetaRequest req;
+  req.set_study_uid(study_uid);
+  return MV_META_CALL(GetStudy, v1::GetStudyMetaRequest, v1::GetStudyMetaResponse, req);
+}
+
+absl::StatusOr<v1::DeleteMetaResponse> GrpcMetaClient::DeleteStudy(const std::string& study_uid) {
+  v1::DeleteStudyMetaRequest req;
+  req.set_study_uid(study_uid);
+  return MV_META_CALL(DeleteStudy, v1::DeleteStudyMetaRequest, v1::DeleteMetaResponse, req);
+}
+
+absl::StatusOr<v1::DeleteMetaResponse> GrpcMetaClient::DeleteInstance(const std::string& sop_instance_uid) {
+  v1::DeleteInstanceMetaRequest req;
+  req.set_sop_instance_uid(sop_instance_uid);
+  return MV_META_CALL(DeleteInstance, v1::DeleteInstanceMetaRequest, v1::DeleteMetaResponse, req);
+}
+
+absl::Status GrpcMetaClient::ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) {
+  v1::ConfirmKeysDestroyedRequest req;
+  for (const auto& id : object_ids) req.add_object_ids(id);
+  return MV_META_CALL(ConfirmKeysDestroyed, v1::ConfirmKeysDestroyedRequest, v1::ConfirmKeysDestroyedResponse, req)
+      .status();
+}
+
+#undef MV_META_CALL
+
+v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& stub = stubs_[address];
+  if (!stub) stub = v1::ChunkService::NewStub(MakeChannel(address));
+  return stub.get();
+}
+
+std::vector<absl::Status> GrpcChunkClient::WriteChunks(const std::vector<ChunkWrite>& writes) {
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::WriteChunkRequest req;
+    v1::WriteChunkResponse resp;
+  };
+  std::vector<absl::Status> results(writes.size());
+  std::vector<std::unique_ptr<Call>> calls(writes.size());
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  size_t done = 0;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight < max_in_flight_; });
+      ++in_flight;
+    }
+    auto call = std::make_unique<Call>();
+    SetDeadline(&call->ctx, kChunkDeadline);
+    call->req.set_chunk_id(writes[i].chunk_id);
+    call->req.set_data(writes[i].data.data(), writes[i].data.size());
+    call->req.set_crc32c(writes[i].crc32c);
+    Call* c = call.get();
+    calls[i] = std::move(call);
+    StubFor(writes[i].address)->async()->WriteChunk(&c->ctx, &c->req, &c->resp, [&, i](grpc::Status s) {
+      std::lock_guard<std::mutex> lock(mu);
+      results[i] = FromGrpcStatus(s);
+      --in_flight;
+      ++done;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done == writes.size(); });
+  return results;
+}
+
+absl::StatusOr<ChunkRead> GrpcChunkClient::ReadChunk(const std::string& address, const std::string& chunk_id) {
+  v1::ReadChunkRequest req;
+  req.set_chunk_id(chunk_id);
+  v1::ChunkService::Stub* stub = StubFor(address);
+  auto resp = Unary<v1::ReadChunkRequest, v1::ReadChunkResponse>(
+      [&](auto* c, auto& r, auto* o) { return stub->ReadChunk(c, r, o); }, req, kChunkDeadline);
+  if (!resp.ok()) return resp.status();
+  return ChunkRead{std::move(*resp->mutable_data()), resp->crc32c()};
+}
+
+}  // namespace medvault::frontend

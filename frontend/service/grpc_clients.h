@@ -1,0 +1,61 @@
+// gRPC implementations of the frontend core's client interfaces (key service, metaserver,
+// chunk servers). Every call carries a deadline.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "frontend/core/clients.h"
+#include "medvault/v1/chunkserver.grpc.pb.h"
+#include "medvault/v1/keyservice.grpc.pb.h"
+#include "medvault/v1/metaserver.grpc.pb.h"
+
+namespace medvault::frontend {
+
+class GrpcKeyClient : public KeyClient {
+ public:
+  explicit GrpcKeyClient(const std::string& address);
+  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) override;
+  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id) override;
+  absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids) override;
+
+ private:
+  std::unique_ptr<v1::KeyService::Stub> stub_;
+};
+
+class GrpcMetaClient : public MetaClient {
+ public:
+  explicit GrpcMetaClient(const std::string& address);
+  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas) override;
+  absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override;
+  absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) override;
+  absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery& query) override;
+  absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string& study_uid) override;
+  absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string& study_uid) override;
+  absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& sop_instance_uid) override;
+  absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) override;
+
+ private:
+  std::unique_ptr<v1::MetaService::Stub> stub_;
+};
+
+class GrpcChunkClient : public ChunkClient {
+ public:
+  // At most `max_in_flight` chunk writes are outstanding per WriteChunks call.
+  explicit GrpcChunkClient(int max_in_flight = 24) : max_in_flight_(max_in_flight) {}
+  std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) override;
+  absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) override;
+
+ private:
+  v1::ChunkService::Stub* StubFor(const std::string& address);
+
+  const int max_in_flight_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<v1::ChunkService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace medvault::frontend

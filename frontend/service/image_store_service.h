@@ -1,0 +1,39 @@
+// The public ImageStore gRPC service: reads requests, calls ImageStoreCore, maps errors, records
+// metrics. Holds nothing durable.
+#pragma once
+
+#include "frontend/core/image_store_core.h"
+#include "medvault/v1/image_store.grpc.pb.h"
+#include "prometheus/registry.h"
+
+namespace medvault::frontend {
+
+class ImageStoreService final : public v1::ImageStore::Service {
+ public:
+  // `max_instance_bytes`: larger puts are refused with RESOURCE_EXHAUSTED.
+  ImageStoreService(ImageStoreCore* core, prometheus::Registry& registry, uint64_t max_instance_bytes);
+
+  grpc::Status PutInstance(grpc::ServerContext* ctx, grpc::ServerReader<v1::PutInstanceRequest>* reader,
+                           v1::PutInstanceResponse* response) override;
+  grpc::Status GetInstance(grpc::ServerContext* ctx, const v1::GetInstanceRequest* request,
+                           grpc::ServerWriter<v1::GetInstanceResponse>* writer) override;
+  grpc::Status FindStudies(grpc::ServerContext* ctx, const v1::FindStudiesRequest* request,
+                           v1::FindStudiesResponse* response) override;
+  grpc::Status GetStudy(grpc::ServerContext* ctx, const v1::GetStudyRequest* request,
+                        v1::GetStudyResponse* response) override;
+  grpc::Status DeleteStudy(grpc::ServerContext* ctx, const v1::DeleteStudyRequest* request,
+                           v1::DeleteStudyResponse* response) override;
+  grpc::Status DeleteInstance(grpc::ServerContext* ctx, const v1::DeleteInstanceRequest* request,
+                              v1::DeleteInstanceResponse* response) override;
+
+ private:
+  ImageStoreCore* core_;
+  const uint64_t max_instance_bytes_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Counter& put_bytes_;
+  prometheus::Counter& get_bytes_;
+  prometheus::Histogram& put_latency_;
+  prometheus::Histogram& get_latency_;
+};
+
+}  // namespace medvault::frontend
