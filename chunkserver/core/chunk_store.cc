@@ -1,0 +1,378 @@
+#include "chunkserver/core/chunk_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace medvault::chunkserver {
+namespace {
+
+constexpr size_t kHexIdChars = 2 * kChunkIdBytes;
+constexpr size_t kSubdirChars = 2;
+
+bool IsLowerHex(absl::string_view s, size_t length) {
+  if (s.size() != length) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// A file name under chunks/<sub>/ that names a chunk.
+bool IsChunkFileName(absl::string_view name, absl::string_view subdir) {
+  return IsLowerHex(name, kHexIdChars) && name.substr(0, kSubdirChars) == subdir;
+}
+
+void PutLe(uint64_t v, size_t bytes, char* out) {
+  for (size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t GetLe(const char* in, size_t bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  return v;
+}
+
+absl::Status CheckId(absl::string_view id) {
+  if (id.size() != kChunkIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk id must be ", kChunkIdBytes, " bytes, got ", id.size()));
+  }
+  return absl::OkStatus();
+}
+
+std::string StripTrailingSlashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+}  // namespace
+
+std::string EncodeChunkHeader(uint64_t payload_length, uint32_t crc32c) {
+  std::string header(kChunkHeaderBytes, '\0');
+  std::memcpy(&header[0], kChunkMagic, 4);
+  PutLe(payload_length, 8, &header[4]);
+  PutLe(crc32c, 4, &header[12]);
+  return header;
+}
+
+absl::StatusOr<ChunkData> DecodeChunkFile(std::string file) {
+  if (file.size() < kChunkHeaderBytes) {
+    return absl::DataLossError(absl::StrCat("chunk file truncated: ", file.size(),
+                                            " bytes, shorter than the header"));
+  }
+  if (std::memcmp(file.data(), kChunkMagic, 4) != 0) {
+    return absl::DataLossError("chunk file has a bad magic");
+  }
+  const uint64_t length = GetLe(file.data() + 4, 8);
+  const uint32_t stored_crc = static_cast<uint32_t>(GetLe(file.data() + 12, 4));
+  const uint64_t actual = file.size() - kChunkHeaderBytes;
+  if (length != actual) {
+    return absl::DataLossError(absl::StrCat("chunk file length mismatch: header says ", length,
+                                            " payload bytes, file holds ", actual));
+  }
+  file.erase(0, kChunkHeaderBytes);
+  const uint32_t computed = Crc32c(file);
+  if (computed != stored_crc) {
+    return absl::DataLossError(absl::StrCat("chunk checksum mismatch: stored crc32c ", stored_crc,
+                                            ", computed ", computed));
+  }
+  ChunkData out;
+  out.data = std::move(file);
+  out.crc32c = stored_crc;
+  return out;
+}
+
+ChunkStore::IdLock::IdLock(ChunkStore* store, absl::string_view id) : store_(store), id_(id) {
+  absl::MutexLock lock(&store_->mu_);
+  while (store_->locked_ids_.contains(id_)) store_->id_released_.Wait(&store_->mu_);
+  store_->locked_ids_.insert(id_);
+}
+
+ChunkStore::IdLock::~IdLock() {
+  absl::MutexLock lock(&store_->mu_);
+  store_->locked_ids_.erase(id_);
+  store_->id_released_.SignalAll();
+}
+
+ChunkStore::ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir)
+    : fs_(fs),
+      clock_(clock),
+      data_dir_(StripTrailingSlashes(std::move(data_dir))),
+      chunks_dir_(data_dir_ + "/chunks"),
+      tmp_dir_(data_dir_ + "/tmp") {}
+
+std::string ChunkStore::SubdirName(absl::string_view hex_id) const {
+  return std::string(hex_id.substr(0, kSubdirChars));
+}
+
+std::string ChunkStore::ChunkPath(absl::string_view hex_id) const {
+  return absl::StrCat(chunks_dir_, "/", hex_id.substr(0, kSubdirChars), "/", hex_id);
+}
+
+absl::Status ChunkStore::Open() {
+  RETURN_IF_ERROR(fs_->CreateDirs(chunks_dir_));
+  RETURN_IF_ERROR(fs_->CreateDirs(tmp_dir_));
+  ASSIGN_OR_RETURN(std::vector<std::string> leftovers, fs_->ListDir(tmp_dir_));
+  for (const std::string& name : leftovers) {
+    absl::Status s = fs_->DeleteFile(tmp_dir_ + "/" + name);
+    if (!s.ok() && !absl::IsNotFound(s)) return Annotate(s, "removing an interrupted write");
+  }
+  if (!leftovers.empty()) {
+    MV_LOG(INFO) << "removed " << leftovers.size() << " temporary files of interrupted writes";
+  }
+  // The directories themselves must survive a crash before any chunk is acknowledged.
+  RETURN_IF_ERROR(fs_->SyncDir(data_dir_));
+  RETURN_IF_ERROR(ScanExisting());
+  RETURN_IF_ERROR(fs_->SyncDir(chunks_dir_));
+  absl::MutexLock lock(&mu_);
+  MV_LOG(INFO) << "chunk store open: " << chunk_count_ << " chunks, " << bytes_stored_ << " bytes";
+  return absl::OkStatus();
+}
+
+absl::Status ChunkStore::ScanExisting() {
+  ASSIGN_OR_RETURN(std::vector<std::string> subdirs, fs_->ListDir(chunks_dir_));
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+  uint64_t unknown = 0;
+  std::vector<std::string> durable;
+  for (const std::string& sub : subdirs) {
+    if (!IsLowerHex(sub, kSubdirChars)) {
+      ++unknown;
+      continue;
+    }
+    const std::string dir = chunks_dir_ + "/" + sub;
+    ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(dir));
+    for (const std::string& name : names) {
+      if (!IsChunkFileName(name, sub)) {
+        ++unknown;
+        continue;
+      }
+      ASSIGN_OR_RETURN(FileInfo info, fs_->Stat(dir + "/" + name));
+      ++count;
+      bytes += info.size;
+    }
+    // Entries created by an earlier process may not have been synced into chunks/ yet; the
+    // SyncDir(chunks/) at the end of Open() makes them durable.
+    durable.push_back(sub);
+  }
+  if (unknown > 0) MV_LOG(WARNING) << "ignoring " << unknown << " unexpected entries under chunks/";
+  absl::MutexLock lock(&mu_);
+  chunk_count_ = count;
+  bytes_stored_ = bytes;
+  durable_subdirs_.insert(durable.begin(), durable.end());
+  return absl::OkStatus();
+}
+
+absl::Status ChunkStore::EnsureSubdir(const std::string& subdir_name) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (durable_subdirs_.contains(subdir_name)) return absl::OkStatus();
+  }
+  // Two writers may both get here for the same new subdirectory; both create (idempotent) and
+  // both sync, and only then is the name marked durable.
+  RETURN_IF_ERROR(fs_->CreateDirs(chunks_dir_ + "/" + subdir_name));
+  RETURN_IF_ERROR(fs_->SyncDir(chunks_dir_));
+  absl::MutexLock lock(&mu_);
+  durable_subdirs_.insert(subdir_name);
+  return absl::OkStatus();
+}
+
+void ChunkStore::AccountReplace(bool had_file, uint64_t old_size, bool has_file, uint64_t new_size) {
+  absl::MutexLock lock(&mu_);
+  if (had_file) {
+    --chunk_count_;
+    bytes_stored_ -= std::min(bytes_stored_, old_size);
+  }
+  if (has_file) {
+    ++chunk_count_;
+    bytes_stored_ += new_size;
+  }
+}
+
+absl::Status ChunkStore::WriteNewFile(absl::string_view hex_id, absl::string_view data,
+                                      uint32_t crc32c) {
+  const std::string subdir_name = SubdirName(hex_id);
+  const std::string subdir = chunks_dir_ + "/" + subdir_name;
+  const std::string path = ChunkPath(hex_id);
+  RETURN_IF_ERROR(EnsureSubdir(subdir_name));
+
+  uint64_t serial;
+  {
+    absl::MutexLock lock(&mu_);
+    serial = next_tmp_++;
+  }
+  const std::string tmp = absl::StrCat(tmp_dir_, "/", hex_id, ".", serial);
+  ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->NewWritableFile(tmp));
+  absl::Status s = file->Append(EncodeChunkHeader(data.size(), crc32c));
+  if (s.ok()) s = file->Append(data);
+  if (s.ok()) s = file->Sync();
+  if (s.ok()) s = file->Close();
+  file.reset();
+  if (s.ok()) s = fs_->Rename(tmp, path);
+  if (!s.ok()) {
+    (void)fs_->DeleteFile(tmp);
+    return s;
+  }
+  s = fs_->SyncDir(subdir);
+  if (!s.ok()) {
+    // The rename may or may not survive a crash; take it back so a retry writes and syncs again
+    // instead of finding an "identical" chunk whose directory entry is not durable.
+    (void)fs_->DeleteFile(path);
+    (void)fs_->SyncDir(subdir);
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uint32_t crc32c) {
+  RETURN_IF_ERROR(CheckId(id));
+  const std::string hex = ToHex(id);
+  const uint32_t computed = Crc32c(data);
+  if (computed != crc32c) {
+    return absl::DataLossError(absl::StrCat("chunk ", hex, ": data does not match crc32c (sent ",
+                                            crc32c, ", computed ", computed, ")"));
+  }
+  IdLock lock(this, id);
+  const std::string path = ChunkPath(hex);
+  bool had_file = false;
+  uint64_t old_size = 0;
+  absl::StatusOr<std::string> existing = fs_->ReadFile(path);
+  if (existing.ok()) {
+    had_file = true;
+    old_size = existing->size();
+    absl::StatusOr<ChunkData> stored = DecodeChunkFile(std::move(*existing));
+    if (stored.ok()) {
+      if (stored->data != data) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("chunk ", hex, " is already stored with different bytes"));
+      }
+      // Identical bytes. The earlier write may have died between its rename and its directory
+      // fsync, so make the entry durable before acknowledging again.
+      return Annotate(fs_->SyncDir(chunks_dir_ + "/" + SubdirName(hex)),
+                      absl::StrCat("writing chunk ", hex));
+    }
+    MV_LOG(WARNING) << "chunk " << hex << " on disk fails verification ("
+                    << stored.status().message() << "); replacing it with the new copy";
+  } else if (!absl::IsNotFound(existing.status())) {
+    return Annotate(existing.status(), absl::StrCat("writing chunk ", hex));
+  }
+
+  absl::Status s = WriteNewFile(hex, data, crc32c);
+  if (!s.ok()) {
+    // Normally nothing changed; if a replaced file was taken back, count what is there now.
+    absl::StatusOr<FileInfo> now = fs_->Stat(path);
+    AccountReplace(had_file, old_size, now.ok(), now.ok() ? now->size : 0);
+    return Annotate(s, absl::StrCat("writing chunk ", hex));
+  }
+  AccountReplace(had_file, old_size, true, kChunkHeaderBytes + data.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
+  RETURN_IF_ERROR(CheckId(id));
+  const std::string hex = ToHex(id);
+  absl::StatusOr<std::string> file = fs_->ReadFile(ChunkPath(hex));
+  if (absl::IsNotFound(file.status())) {
+    return absl::NotFoundError(absl::StrCat("chunk ", hex, " not found"));
+  }
+  if (!file.ok()) return Annotate(file.status(), absl::StrCat("reading chunk ", hex));
+  absl::StatusOr<ChunkData> chunk = DecodeChunkFile(std::move(*file));
+  if (!chunk.ok()) return Annotate(chunk.status(), absl::StrCat("reading chunk ", hex));
+  return chunk;
+}
+
+absl::StatusOr<uint32_t> ChunkStore::Delete(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) RETURN_IF_ERROR(CheckId(id));
+  const std::set<std::string> unique(ids.begin(), ids.end());
+  std::set<std::string> touched_dirs;
+  uint32_t deleted = 0;
+  absl::Status error;
+  for (const std::string& id : unique) {
+    const std::string hex = ToHex(id);
+    const std::string path = ChunkPath(hex);
+    IdLock lock(this, id);
+    absl::StatusOr<FileInfo> info = fs_->Stat(path);
+    if (absl::IsNotFound(info.status())) continue;
+    if (!info.ok()) {
+      error = Annotate(info.status(), absl::StrCat("deleting chunk ", hex));
+      break;
+    }
+    absl::Status s = fs_->DeleteFile(path);
+    if (absl::IsNotFound(s)) continue;
+    if (!s.ok()) {
+      error = Annotate(s, absl::StrCat("deleting chunk ", hex));
+      break;
+    }
+    ++deleted;
+    AccountReplace(true, info->size, false, 0);
+    touched_dirs.insert(chunks_dir_ + "/" + SubdirName(hex));
+  }
+  for (const std::string& dir : touched_dirs) {
+    absl::Status s = fs_->SyncDir(dir);
+    if (!s.ok() && error.ok()) error = Annotate(s, "syncing deletions");
+  }
+  if (!error.ok()) return error;
+  return deleted;
+}
+
+absl::StatusOr<ChunkList> ChunkStore::List(absl::string_view start_after, uint32_t limit) {
+  if (limit == 0 || limit > kMaxListLimit) limit = kMaxListLimit;
+  const std::string start_hex = ToHex(start_after);
+  const std::string start_sub = start_hex.substr(0, kSubdirChars);
+  ASSIGN_OR_RETURN(std::vector<std::string> subdirs, fs_->ListDir(chunks_dir_));
+  std::sort(subdirs.begin(), subdirs.end());
+  const int64_t now = clock_->NowMicros();
+  ChunkList out;
+  for (const std::string& sub : subdirs) {
+    if (!IsLowerHex(sub, kSubdirChars) || sub < start_sub) continue;
+    const std::string dir = chunks_dir_ + "/" + sub;
+    absl::StatusOr<std::vector<std::string>> names = fs_->ListDir(dir);
+    if (absl::IsNotFound(names.status())) continue;
+    if (!names.ok()) return names.status();
+    std::sort(names->begin(), names->end());
+    for (const std::string& name : *names) {
+      if (!IsChunkFileName(name, sub) || name <= start_hex) continue;
+      absl::StatusOr<FileInfo> info = fs_->Stat(dir + "/" + name);
+      if (absl::IsNotFound(info.status())) continue;  // deleted meanwhile
+      if (!info.ok()) return info.status();
+      if (out.entries.size() == limit) {
+        out.more = true;
+        return out;
+      }
+      ChunkListEntry entry;
+      ASSIGN_OR_RETURN(entry.id, FromHex(name));
+      entry.size = info->size;
+      const int64_t age_micros = now - info->mtime_micros;
+      entry.age_seconds = age_micros > 0 ? static_cast<uint64_t>(age_micros / 1'000'000) : 0;
+      out.entries.push_back(std::move(entry));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ChunkStoreStats> ChunkStore::Stats() {
+  ChunkStoreStats stats;
+  {
+    absl::MutexLock lock(&mu_);
+    stats.chunk_count = chunk_count_;
+    stats.bytes_stored = bytes_stored_;
+  }
+  ASSIGN_OR_RETURN(DiskSpace space, fs_->GetDiskSpace(data_dir_));
+  stats.capacity_bytes = space.capacity_bytes;
+  stats.free_bytes = space.free_bytes;
+  return stats;
+}
+
+uint64_t ChunkStore::chunk_count() {
+  absl::MutexLock lock(&mu_);
+  return chunk_count_;
+}
+
+}  // namespace medvault::chunkserver

@@ -1,0 +1,142 @@
+// The chunk server's durable store of ciphertext chunks: one file per chunk, named by its random
+// 16-byte id, framed with a magic, the payload length and the payload's CRC32C. A write is durable
+// (file and directory fsync'd) before it is acknowledged; a read verifies the checksum.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/env.h"
+
+namespace medvault::chunkserver {
+
+inline constexpr size_t kChunkIdBytes = 16;
+// On-disk file: kChunkMagic (4 bytes) | payload length (u64 LE) | CRC32C of payload (u32 LE) |
+// payload.
+inline constexpr char kChunkMagic[] = "MVC1";
+inline constexpr size_t kChunkHeaderBytes = 16;
+// List() returns at most this many entries per page (also the page size when limit is 0).
+inline constexpr uint32_t kMaxListLimit = 10000;
+
+struct ChunkData {
+  std::string data;
+  uint32_t crc32c = 0;
+};
+
+struct ChunkListEntry {
+  std::string id;          // kChunkIdBytes
+  uint64_t size = 0;       // bytes of the file on disk (header included)
+  uint64_t age_seconds = 0;  // clock now - file mtime, never negative
+};
+
+struct ChunkList {
+  std::vector<ChunkListEntry> entries;  // ascending by id
+  bool more = false;                    // true when ids follow the last entry returned
+};
+
+struct ChunkStoreStats {
+  uint64_t chunk_count = 0;
+  uint64_t bytes_stored = 0;  // sum of chunk file sizes (headers included)
+  uint64_t capacity_bytes = 0;
+  uint64_t free_bytes = 0;
+};
+
+// Layout under data_dir:
+//   chunks/<first 2 hex chars of id>/<32 hex chars of id>   one file per chunk
+//   tmp/                                                   files being written; emptied by Open()
+// Thread-safe: operations on the same id are serialised by a per-id lock; operations on different
+// ids run in parallel (no store-wide lock is held across file I/O or fsync).
+// Errors carry chunk ids in hex and file paths, never anything else.
+class ChunkStore {
+ public:
+  // Does not take ownership; `fs` and `clock` must outlive the store. Call Open() before use.
+  ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir);
+  ChunkStore(const ChunkStore&) = delete;
+  ChunkStore& operator=(const ChunkStore&) = delete;
+
+  // Creates the directories, deletes leftovers of interrupted writes in tmp/ and counts the stored
+  // chunks. REQUIRES: called once, before any other method.
+  absl::Status Open();
+
+  // Stores `data` under `id` durably: when this returns OK the chunk survives a crash.
+  // INVALID_ARGUMENT unless id is kChunkIdBytes long; DATA_LOSS (nothing stored) when
+  // Crc32c(data) != crc32c; OK when the chunk is already stored with these exact bytes;
+  // ALREADY_EXISTS when it is stored with other bytes; RESOURCE_EXHAUSTED when the disk is full.
+  // On any error no new chunk becomes visible and no temporary file is left. A stored file that
+  // fails verification is replaced by the new (checksum-verified) bytes.
+  absl::Status Write(absl::string_view id, absl::string_view data, uint32_t crc32c);
+
+  // Reads and verifies a chunk. INVALID_ARGUMENT for a bad id, NOT_FOUND when absent, DATA_LOSS
+  // when the file is truncated, has a bad header or its payload does not match the stored CRC32C.
+  absl::StatusOr<ChunkData> Read(absl::string_view id);
+
+  // Deletes the chunks and returns how many existed (absent ids are ignored; duplicates count
+  // once). INVALID_ARGUMENT (nothing deleted) when any id is not kChunkIdBytes long.
+  absl::StatusOr<uint32_t> Delete(const std::vector<std::string>& ids);
+
+  // Up to `limit` stored chunks with id > start_after (bytewise; empty: from the start), ascending.
+  // limit 0 or above kMaxListLimit means kMaxListLimit.
+  absl::StatusOr<ChunkList> List(absl::string_view start_after, uint32_t limit);
+
+  // Counts from memory plus the disk space of the filesystem holding data_dir.
+  absl::StatusOr<ChunkStoreStats> Stats();
+
+  // Number of chunks stored (cheap: no I/O).
+  uint64_t chunk_count();
+
+  const std::string& data_dir() const { return data_dir_; }
+
+ private:
+  // Holds the per-id lock of one chunk for its lifetime.
+  class IdLock {
+   public:
+    IdLock(ChunkStore* store, absl::string_view id);
+    ~IdLock();
+    IdLock(const IdLock&) = delete;
+    IdLock& operator=(const IdLock&) = delete;
+
+   private:
+    ChunkStore* const store_;
+    const std::string id_;
+  };
+
+  std::string SubdirName(absl::string_view hex_id) const;
+  std::string ChunkPath(absl::string_view hex_id) const;
+  // Creates chunks/<xx>/ if needed and makes its entry in chunks/ durable.
+  absl::Status EnsureSubdir(const std::string& subdir_name);
+  // Writes a new chunk file via tmp/ + rename. REQUIRES: the id lock is held.
+  absl::Status WriteNewFile(absl::string_view hex_id, absl::string_view data, uint32_t crc32c);
+  absl::Status ScanExisting();
+  // Adjusts the counters by one chunk of `old_size` replaced with one of `new_size`
+  // (0 for "no file").
+  void AccountReplace(bool had_file, uint64_t old_size, bool has_file, uint64_t new_size);
+
+  Filesystem* const fs_;
+  Clock* const clock_;
+  const std::string data_dir_;
+  const std::string chunks_dir_;
+  const std::string tmp_dir_;
+
+  absl::Mutex mu_;
+  absl::CondVar id_released_;
+  absl::flat_hash_set<std::string> locked_ids_ ABSL_GUARDED_BY(mu_);
+  // Subdirectories of chunks/ known to exist durably.
+  absl::flat_hash_set<std::string> durable_subdirs_ ABSL_GUARDED_BY(mu_);
+  uint64_t chunk_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t bytes_stored_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_tmp_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Encodes and decodes the on-disk framing (exposed for tests).
+std::string EncodeChunkHeader(uint64_t payload_length, uint32_t crc32c);
+// Verifies `file` (header + payload) and returns the payload and its CRC; DATA_LOSS on mismatch.
+// Consumes `file` to avoid a copy.
+absl::StatusOr<ChunkData> DecodeChunkFile(std::string file);
+
+}  // namespace medvault::chunkserver

@@ -1,0 +1,95 @@
+// chunkserver: stores ciphertext chunks under random ids in --data_dir, serves
+// medvault.v1.ChunkService and heartbeats to the metaserver. It never sees a key or plaintext.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "chunkserver/core/chunk_store.h"
+#include "chunkserver/core/heartbeater.h"
+#include "chunkserver/core/server_identity.h"
+#include "chunkserver/service/chunk_server_metrics.h"
+#include "chunkserver/service/chunk_service.h"
+#include "chunkserver/service/heartbeat_client.h"
+#include "common/env.h"
+#include "common/log.h"
+#include "common/rpc.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
+          "Prometheus /metrics address host:port; empty disables");
+ABSL_FLAG(std::string, data_dir, "", "Directory holding the chunks and the server id");
+ABSL_FLAG(std::string, metaserver, "", "Metaserver address host:port to heartbeat to");
+ABSL_FLAG(std::string, failure_domain, "", "Failure-domain label (rack, host, zone); may be empty");
+ABSL_FLAG(int32_t, heartbeat_interval_ms, 1000, "Milliseconds between heartbeats");
+ABSL_FLAG(std::string, advertise_address, "",
+          "host:port other services use to reach this server (default: the bound --listen address)");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "chunkserver: %s\n", message.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  medvault::SetLogTag("chunkserver");
+  medvault::InstallTerminationHandlers();
+  absl::ParseCommandLine(argc, argv);
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  const std::string metaserver = absl::GetFlag(FLAGS_metaserver);
+  const int32_t interval_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
+  if (data_dir.empty()) Die("--data_dir is required");
+  if (metaserver.empty()) Die("--metaserver is required");
+  if (interval_ms <= 0) Die("--heartbeat_interval_ms must be positive");
+  const absl::Duration interval = absl::Milliseconds(interval_ms);
+
+  medvault::Filesystem* fs = medvault::DefaultFilesystem();
+  absl::Status dirs = fs->CreateDirs(data_dir);
+  if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
+  absl::StatusOr<std::string> server_id = medvault::chunkserver::LoadOrCreateServerId(fs, data_dir);
+  if (!server_id.ok()) Die(server_id.status().ToString());
+
+  medvault::chunkserver::ChunkStore store(fs, medvault::RealClock(), data_dir);
+  absl::Status opened = store.Open();
+  if (!opened.ok()) Die(absl::StrCat("opening the chunk store: ", opened.ToString()));
+
+  // Declared before the runner so they outlive it; created once the runner's registry exists.
+  std::unique_ptr<medvault::chunkserver::ChunkServerMetrics> metrics;
+  std::unique_ptr<medvault::chunkserver::ChunkServiceImpl> service;
+  medvault::ServiceRunner runner(medvault::ServerOptions{
+      "chunkserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+  metrics = std::make_unique<medvault::chunkserver::ChunkServerMetrics>(runner.registry());
+  service = std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get());
+  runner.AddService(service.get());
+  absl::Status started = runner.Start();
+  if (!started.ok()) Die(started.ToString());
+
+  std::string advertise = absl::GetFlag(FLAGS_advertise_address);
+  if (advertise.empty()) advertise = runner.bound_address();
+  MV_LOG(INFO) << "server id " << *server_id << ", advertising " << advertise << ", heartbeating to "
+               << metaserver << " every " << interval_ms << " ms";
+
+  medvault::chunkserver::HeartbeatClient client(
+      medvault::chunkserver::MakeHeartbeatChannel(metaserver, std::max(interval, absl::Seconds(1))),
+      metrics.get(), std::clamp(2 * interval, absl::Seconds(1), absl::Seconds(5)));
+  medvault::chunkserver::Heartbeater heartbeater(
+      &store,
+      medvault::chunkserver::HeartbeaterOptions{*server_id, advertise,
+                                                absl::GetFlag(FLAGS_failure_domain), interval},
+      [&client](const medvault::v1::ChunkServerInfo& info) { return client.Send(info); });
+  heartbeater.Start();
+
+  runner.Wait();
+  heartbeater.Stop();
+  MV_LOG(INFO) << "stopped";
+  return 0;
+}

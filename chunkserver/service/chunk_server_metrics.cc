@@ -1,0 +1,22 @@
+#include "chunkserver/service/chunk_server_metrics.h"
+
+#include "common/metrics.h"
+
+namespace medvault::chunkserver {
+
+ChunkServerMetrics::ChunkServerMetrics(prometheus::Registry& r)
+    : writes(NewCounter(r, "medvault_chunkserver_writes_total", "Chunks written")),
+      write_bytes(NewCounter(r, "medvault_chunkserver_write_bytes_total", "Chunk bytes written")),
+      reads(NewCounter(r, "medvault_chunkserver_reads_total", "Chunks read and verified")),
+      read_bytes(NewCounter(r, "medvault_chunkserver_read_bytes_total", "Chunk bytes read")),
+      checksum_failures(NewCounter(r, "medvault_chunkserver_checksum_failures_total",
+                                   "CRC32C mismatches: chunks received or found corrupt on disk")),
+      request_errors(NewCounter(r, "medvault_chunkserver_request_errors_total",
+                                "ChunkService calls answered with an error")),
+      write_latency(NewLatencyHistogram(r, "medvault_chunkserver_write_latency_seconds",
+                                        "WriteChunk latency including fsync")),
+      chunks_stored(NewGauge(r, "medvault_chunkserver_chunks_stored", "Chunks stored")),
+      disk_free_bytes(NewGauge(r, "medvault_chunkserver_disk_free_bytes",
+                               "Free bytes on the data directory's filesystem")) {}
+
+}  // namespace medvault::chunkserver

@@ -1,0 +1,99 @@
+#include "chunkserver/service/chunk_service.h"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/rpc.h"
+
+namespace medvault::chunkserver {
+namespace {
+
+absl::Status CheckId(const std::string& id) {
+  if (id.size() != kChunkIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk_id must be ", kChunkIdBytes, " bytes, got ", id.size()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ChunkServiceImpl::ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics)
+    : store_(store), metrics_(metrics) {
+  metrics_->chunks_stored.Set(static_cast<double>(store_->chunk_count()));
+}
+
+grpc::Status ChunkServiceImpl::Fail(const absl::Status& status) {
+  metrics_->request_errors.Increment();
+  if (absl::IsDataLoss(status)) {
+    metrics_->checksum_failures.Increment();
+    MV_LOG(WARNING) << status;
+  }
+  return ToGrpcStatus(status);
+}
+
+grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext*, const v1::WriteChunkRequest* request,
+                                          v1::WriteChunkResponse*) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s = CheckId(request->chunk_id());
+  if (s.ok()) s = store_->Write(request->chunk_id(), request->data(), request->crc32c());
+  metrics_->write_latency.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (!s.ok()) return Fail(s);
+  metrics_->writes.Increment();
+  metrics_->write_bytes.Increment(static_cast<double>(request->data().size()));
+  metrics_->chunks_stored.Set(static_cast<double>(store_->chunk_count()));
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext*, const v1::ReadChunkRequest* request,
+                                         v1::ReadChunkResponse* response) {
+  absl::Status s = CheckId(request->chunk_id());
+  if (!s.ok()) return Fail(s);
+  absl::StatusOr<ChunkData> chunk = store_->Read(request->chunk_id());
+  if (!chunk.ok()) return Fail(chunk.status());
+  metrics_->reads.Increment();
+  metrics_->read_bytes.Increment(static_cast<double>(chunk->data.size()));
+  response->set_crc32c(chunk->crc32c);
+  response->set_data(std::move(chunk->data));
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::DeleteChunks(grpc::ServerContext*,
+                                            const v1::DeleteChunksRequest* request,
+                                            v1::DeleteChunksResponse* response) {
+  if (request->chunk_ids_size() > kMaxDeleteIds) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxDeleteIds, " chunk ids per call, got ", request->chunk_ids_size())));
+  }
+  for (const std::string& id : request->chunk_ids()) {
+    absl::Status s = CheckId(id);
+    if (!s.ok()) return Fail(s);
+  }
+  std::vector<std::string> ids(request->chunk_ids().begin(), request->chunk_ids().end());
+  absl::StatusOr<uint32_t> deleted = store_->Delete(ids);
+  metrics_->chunks_stored.Set(static_cast<double>(store_->chunk_count()));
+  if (!deleted.ok()) return Fail(deleted.status());
+  response->set_deleted(*deleted);
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::ListChunks(grpc::ServerContext*, const v1::ListChunksRequest* request,
+                                          v1::ListChunksResponse* response) {
+  absl::StatusOr<ChunkList> list = store_->List(request->start_after(), request->limit());
+  if (!list.ok()) return Fail(list.status());
+  for (ChunkListEntry& e : list->entries) {
+    v1::ChunkEntry* out = response->add_chunks();
+    out->set_chunk_id(std::move(e.id));
+    out->set_size(e.size);
+    out->set_age_seconds(e.age_seconds);
+  }
+  response->set_more(list->more);
+  return grpc::Status::OK;
+}
+
+}  // namespace medvault::chunkserver

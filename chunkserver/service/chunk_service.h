@@ -1,0 +1,37 @@
+// The gRPC face of the chunk server (medvault.v1.ChunkService): validates requests, calls
+// ChunkStore, maps its Status onto gRPC and records metrics. Only ids, sizes and checksums are
+// ever logged.
+#pragma once
+
+#include "chunkserver/core/chunk_store.h"
+#include "chunkserver/service/chunk_server_metrics.h"
+#include "medvault/v1/chunkserver.grpc.pb.h"
+
+namespace medvault::chunkserver {
+
+// Most ids one DeleteChunks call may carry.
+inline constexpr int kMaxDeleteIds = 100000;
+
+class ChunkServiceImpl final : public v1::ChunkService::Service {
+ public:
+  // `store` and `metrics` must outlive the service.
+  ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics);
+
+  grpc::Status WriteChunk(grpc::ServerContext* context, const v1::WriteChunkRequest* request,
+                          v1::WriteChunkResponse* response) override;
+  grpc::Status ReadChunk(grpc::ServerContext* context, const v1::ReadChunkRequest* request,
+                         v1::ReadChunkResponse* response) override;
+  grpc::Status DeleteChunks(grpc::ServerContext* context, const v1::DeleteChunksRequest* request,
+                            v1::DeleteChunksResponse* response) override;
+  grpc::Status ListChunks(grpc::ServerContext* context, const v1::ListChunksRequest* request,
+                          v1::ListChunksResponse* response) override;
+
+ private:
+  // Counts an error (and a checksum failure for DATA_LOSS) and converts it.
+  grpc::Status Fail(const absl::Status& status);
+
+  ChunkStore* const store_;
+  ChunkServerMetrics* const metrics_;
+};
+
+}  // namespace medvault::chunkserver

@@ -1,0 +1,36 @@
+#include "chunkserver/service/heartbeat_client.h"
+
+#include <algorithm>
+
+#include "common/rpc.h"
+
+namespace medvault::chunkserver {
+
+std::shared_ptr<grpc::Channel> MakeHeartbeatChannel(const std::string& address,
+                                                    absl::Duration max_reconnect_backoff) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+  const int max_ms = std::max<int>(100, static_cast<int>(absl::ToInt64Milliseconds(max_reconnect_backoff)));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(max_ms, 100));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(max_ms, 100));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+HeartbeatClient::HeartbeatClient(std::shared_ptr<grpc::Channel> channel,
+                                 ChunkServerMetrics* metrics, absl::Duration timeout)
+    : stub_(v1::MetaService::NewStub(std::move(channel))), metrics_(metrics), timeout_(timeout) {}
+
+absl::Status HeartbeatClient::Send(const v1::ChunkServerInfo& info) {
+  metrics_->disk_free_bytes.Set(static_cast<double>(info.free_bytes()));
+  metrics_->chunks_stored.Set(static_cast<double>(info.chunk_count()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  v1::HeartbeatRequest request;
+  *request.mutable_server() = info;
+  v1::HeartbeatResponse response;
+  return FromGrpcStatus(stub_->Heartbeat(&context, request, &response));
+}
+
+}  // namespace medvault::chunkserver
