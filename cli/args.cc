@@ -1,0 +1,433 @@
+#include "cli/args.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+namespace medvault::cli {
+namespace {
+
+constexpr uint32_t Bit(Verb v) { return 1u << static_cast<int>(v); }
+constexpr uint32_t kAllVerbs = ~0u;
+
+// Every flag the client knows. Verb flags are valid only with their verbs; global flags with any.
+struct FlagSpec {
+  const char* name;
+  bool takes_value;
+  uint32_t verbs;
+};
+
+constexpr FlagSpec kFlags[] = {
+    {"frontend", true, kAllVerbs},
+    {"timeout", true, kAllVerbs},
+    {"help", false, kAllVerbs},
+    {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet)},
+    {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet)},
+    {"instance", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
+    {"study", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
+    {"output", true, Bit(Verb::kGet)},
+    {"offset", true, Bit(Verb::kGet)},
+    {"length", true, Bit(Verb::kGet)},
+    {"patient", true, Bit(Verb::kFind)},
+    {"modality", true, Bit(Verb::kFind)},
+    {"from", true, Bit(Verb::kFind)},
+    {"to", true, Bit(Verb::kFind)},
+    {"limit", true, Bit(Verb::kFind)},
+    {"json", false, Bit(Verb::kFind)},
+    {"wait", true, Bit(Verb::kHealth)},
+};
+
+const FlagSpec* FindFlag(absl::string_view name) {
+  for (const FlagSpec& f : kFlags) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+bool IsFlagToken(absl::string_view token) {
+  return token.size() > 1 && token[0] == '-';
+}
+
+// Splits "--name=value" / "--name" / "-o" into the canonical flag name and an optional inline
+// value. Returns false for a token that is not a known flag.
+struct FlagToken {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+absl::StatusOr<FlagToken> SplitFlag(absl::string_view token) {
+  absl::string_view body;
+  if (absl::StartsWith(token, "--")) {
+    body = token.substr(2);
+  } else {
+    body = token.substr(1);
+    // Short aliases only: -o FILE, -h.
+    absl::string_view name = body.substr(0, body.find('='));
+    if (name != "o" && name != "h") {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", token, "'"));
+    }
+  }
+  FlagToken out;
+  size_t eq = body.find('=');
+  out.name = std::string(body.substr(0, eq));
+  if (eq != absl::string_view::npos) out.value = std::string(body.substr(eq + 1));
+  if (out.name == "o") out.name = "output";
+  if (out.name == "h") out.name = "help";
+  if (FindFlag(out.name) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag '", token, "'"));
+  }
+  return out;
+}
+
+std::optional<Verb> ParseVerb(absl::string_view name) {
+  if (name == "put") return Verb::kPut;
+  if (name == "get") return Verb::kGet;
+  if (name == "find") return Verb::kFind;
+  if (name == "rm") return Verb::kRm;
+  if (name == "health") return Verb::kHealth;
+  if (name == "help") return Verb::kHelp;
+  return std::nullopt;
+}
+
+// Flag values as given, last occurrence wins.
+using FlagValues = std::map<std::string, std::string>;
+
+absl::StatusOr<double> ParseSeconds(absl::string_view flag, const std::string& value,
+                                    bool allow_zero) {
+  std::string v = value;
+  if (absl::EndsWith(v, "s")) v.pop_back();
+  double d;
+  if (!absl::SimpleAtod(v, &d) || !(d >= 0) || (!allow_zero && d == 0) || d > 1e7) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " wants a number of seconds", allow_zero ? "" : " above 0",
+                     ", not '", value, "'"));
+  }
+  return d;
+}
+
+absl::StatusOr<uint64_t> ParseCount(absl::string_view flag, const std::string& value) {
+  uint64_t n;
+  if (value.empty() || value[0] == '-' || !absl::SimpleAtoi(value, &n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " wants a non-negative integer, not '", value, "'"));
+  }
+  return n;
+}
+
+absl::StatusOr<int> ParseJobs(const FlagValues& flags) {
+  auto it = flags.find("jobs");
+  if (it == flags.end()) return kDefaultJobs;
+  uint64_t n;
+  if (!absl::SimpleAtoi(it->second, &n) || n < 1 || n > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--jobs wants an integer from 1 to 256, not '", it->second, "'"));
+  }
+  return static_cast<int>(n);
+}
+
+// Accepts YYYYMMDD or YYYY-MM-DD; returns YYYYMMDD.
+absl::StatusOr<std::string> ParseDate(absl::string_view flag, const std::string& value) {
+  std::string d = absl::StrReplaceAll(value, {{"-", ""}});
+  bool ok = d.size() == 8;
+  for (char c : d) ok = ok && absl::ascii_isdigit(static_cast<unsigned char>(c));
+  if (ok) {
+    int month = (d[4] - '0') * 10 + (d[5] - '0');
+    int day = (d[6] - '0') * 10 + (d[7] - '0');
+    ok = month >= 1 && month <= 12 && day >= 1 && day <= 31;
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " wants a date YYYYMMDD, not '", value, "'"));
+  }
+  return d;
+}
+
+std::string Get(const FlagValues& flags, const std::string& name) {
+  auto it = flags.find(name);
+  return it == flags.end() ? std::string() : it->second;
+}
+
+absl::Status NoPositionals(Verb verb, const std::vector<std::string>& positionals) {
+  if (positionals.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(VerbName(verb), ": unexpected argument '", positionals[0], "'"));
+}
+
+absl::Status RequireNonEmpty(Verb verb, const FlagValues& flags, const std::string& name) {
+  auto it = flags.find(name);
+  if (it != flags.end() && it->second.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(VerbName(verb), ": --", name, " must not be empty"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FillGet(const FlagValues& flags, const std::vector<std::string>& positionals,
+                     GetArgs* get) {
+  if (absl::Status s = NoPositionals(Verb::kGet, positionals); !s.ok()) return s;
+  for (const char* name : {"instance", "study", "output"}) {
+    if (absl::Status s = RequireNonEmpty(Verb::kGet, flags, name); !s.ok()) return s;
+  }
+  get->instance_uid = Get(flags, "instance");
+  get->study_uid = Get(flags, "study");
+  get->output = Get(flags, "output");
+  if (get->instance_uid.empty() == get->study_uid.empty()) {
+    return absl::InvalidArgumentError("get: give exactly one of --instance UID or --study UID");
+  }
+  if (get->output.empty()) {
+    return absl::InvalidArgumentError(get->instance_uid.empty() ? "get: -o DIR is required"
+                                                                : "get: -o FILE is required");
+  }
+  bool has_range = flags.count("offset") || flags.count("length");
+  if (has_range && !get->study_uid.empty()) {
+    return absl::InvalidArgumentError("get: --offset/--length apply to --instance only");
+  }
+  if (flags.count("offset")) {
+    auto n = ParseCount("offset", Get(flags, "offset"));
+    if (!n.ok()) return n.status();
+    get->offset = *n;
+  }
+  if (flags.count("length")) {
+    auto n = ParseCount("length", Get(flags, "length"));
+    if (!n.ok()) return n.status();
+    get->length = *n;
+  }
+  auto jobs = ParseJobs(flags);
+  if (!jobs.ok()) return jobs.status();
+  get->jobs = *jobs;
+  get->quiet = flags.count("quiet") > 0;
+  return absl::OkStatus();
+}
+
+absl::Status FillFind(const FlagValues& flags, const std::vector<std::string>& positionals,
+                      FindArgs* find) {
+  if (absl::Status s = NoPositionals(Verb::kFind, positionals); !s.ok()) return s;
+  find->patient_id = Get(flags, "patient");
+  find->modality = absl::AsciiStrToUpper(Get(flags, "modality"));
+  if (flags.count("from")) {
+    auto d = ParseDate("from", Get(flags, "from"));
+    if (!d.ok()) return d.status();
+    find->date_from = *d;
+  }
+  if (flags.count("to")) {
+    auto d = ParseDate("to", Get(flags, "to"));
+    if (!d.ok()) return d.status();
+    find->date_to = *d;
+  }
+  if (!find->date_from.empty() && !find->date_to.empty() && find->date_from > find->date_to) {
+    return absl::InvalidArgumentError("find: --from is after --to");
+  }
+  if (flags.count("limit")) {
+    auto n = ParseCount("limit", Get(flags, "limit"));
+    if (!n.ok()) return n.status();
+    find->limit = *n;
+  }
+  find->json = flags.count("json") > 0;
+  return absl::OkStatus();
+}
+
+absl::Status FillRm(const FlagValues& flags, const std::vector<std::string>& positionals,
+                    RmArgs* rm) {
+  if (absl::Status s = NoPositionals(Verb::kRm, positionals); !s.ok()) return s;
+  for (const char* name : {"instance", "study"}) {
+    if (absl::Status s = RequireNonEmpty(Verb::kRm, flags, name); !s.ok()) return s;
+  }
+  rm->study_uid = Get(flags, "study");
+  rm->instance_uid = Get(flags, "instance");
+  if (rm->study_uid.empty() == rm->instance_uid.empty()) {
+    return absl::InvalidArgumentError("rm: give exactly one of --study UID or --instance UID");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view VerbName(Verb verb) {
+  switch (verb) {
+    case Verb::kPut:
+      return "put";
+    case Verb::kGet:
+      return "get";
+    case Verb::kFind:
+      return "find";
+    case Verb::kRm:
+      return "rm";
+    case Verb::kHealth:
+      return "health";
+    case Verb::kHelp:
+      break;
+  }
+  return "help";
+}
+
+absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
+                                  absl::string_view default_frontend) {
+  // Pass 1: find the verb, skipping flags and their values (the flag table says which take one).
+  std::optional<size_t> verb_index;
+  bool help = false;
+  for (size_t i = 0; i < args.size() && !verb_index; ++i) {
+    const std::string& token = args[i];
+    if (token == "--") {
+      if (i + 1 < args.size()) verb_index = i + 1;
+      break;
+    }
+    if (!IsFlagToken(token)) {
+      verb_index = i;
+      break;
+    }
+    auto flag = SplitFlag(token);
+    if (!flag.ok()) return flag.status();
+    if (flag->name == "help") help = true;
+    if (FindFlag(flag->name)->takes_value && !flag->value) {
+      if (i + 1 >= args.size() || IsFlagToken(args[i + 1])) {
+        return absl::InvalidArgumentError(absl::StrCat("flag --", flag->name, " needs a value"));
+      }
+      ++i;
+    }
+  }
+  if (!verb_index) {
+    if (help) return Command{};
+    return absl::InvalidArgumentError("no verb given");
+  }
+  std::optional<Verb> verb = ParseVerb(args[*verb_index]);
+  if (!verb) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown verb '", args[*verb_index], "'"));
+  }
+
+  // Pass 2: every flag, wherever it is, checked against the verb.
+  Command cmd;
+  cmd.verb = *verb;
+  FlagValues flags;
+  std::vector<std::string> positionals;
+  bool flags_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (i == *verb_index) continue;
+    const std::string& token = args[i];
+    if (flags_done || !IsFlagToken(token)) {
+      positionals.push_back(token);
+      continue;
+    }
+    if (token == "--") {
+      flags_done = true;
+      continue;
+    }
+    auto flag = SplitFlag(token);
+    if (!flag.ok()) return flag.status();
+    const FlagSpec* spec = FindFlag(flag->name);
+    if ((spec->verbs & Bit(*verb)) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("flag --", flag->name, " is not valid for '",
+                                                     VerbName(*verb), "'"));
+    }
+    if (spec->takes_value) {
+      if (!flag->value) {
+        // A following flag is not a value: "get --instance -o f" is missing the UID.
+        if (i + 1 >= args.size() || i + 1 == *verb_index || IsFlagToken(args[i + 1])) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("flag --", flag->name, " needs a value"));
+        }
+        flag->value = args[++i];
+      }
+      flags[flag->name] = *flag->value;
+    } else {
+      if (flag->value) {
+        bool b;
+        if (!absl::SimpleAtob(*flag->value, &b)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("flag --", flag->name, " takes no value"));
+        }
+        if (!b) continue;
+      }
+      flags[flag->name] = "true";
+    }
+  }
+  if (flags.count("help") || cmd.verb == Verb::kHelp) {
+    cmd.verb = Verb::kHelp;
+    return cmd;
+  }
+
+  // Global options.
+  cmd.global.frontend = flags.count("frontend") ? flags["frontend"] : std::string(default_frontend);
+  if (cmd.global.frontend.empty()) {
+    return absl::InvalidArgumentError("--frontend must not be empty");
+  }
+  if (flags.count("timeout")) {
+    auto seconds = ParseSeconds("timeout", flags["timeout"], /*allow_zero=*/false);
+    if (!seconds.ok()) return seconds.status();
+    cmd.global.timeout = absl::Seconds(*seconds);
+  }
+
+  switch (cmd.verb) {
+    case Verb::kPut: {
+      if (positionals.empty()) return absl::InvalidArgumentError("put: no PATH given");
+      cmd.put.paths = positionals;
+      auto jobs = ParseJobs(flags);
+      if (!jobs.ok()) return jobs.status();
+      cmd.put.jobs = *jobs;
+      cmd.put.quiet = flags.count("quiet") > 0;
+      break;
+    }
+    case Verb::kGet:
+      if (absl::Status s = FillGet(flags, positionals, &cmd.get); !s.ok()) return s;
+      break;
+    case Verb::kFind:
+      if (absl::Status s = FillFind(flags, positionals, &cmd.find); !s.ok()) return s;
+      break;
+    case Verb::kRm:
+      if (absl::Status s = FillRm(flags, positionals, &cmd.rm); !s.ok()) return s;
+      break;
+    case Verb::kHealth: {
+      if (positionals.empty()) return absl::InvalidArgumentError("health: no ADDR given");
+      cmd.health.addresses = positionals;
+      if (flags.count("wait")) {
+        auto seconds = ParseSeconds("wait", flags["wait"], /*allow_zero=*/true);
+        if (!seconds.ok()) return seconds.status();
+        cmd.health.wait = absl::Seconds(*seconds);
+      }
+      break;
+    }
+    case Verb::kHelp:
+      break;
+  }
+  return cmd;
+}
+
+std::string UsageText() {
+  return R"(usage: medvault [--frontend ADDR] [--timeout SECONDS] VERB [args]
+
+Stores, finds and fetches DICOM instances in a medvault cluster. Flags may come before or after
+the verb, as "--flag value" or "--flag=value".
+
+Global flags:
+  --frontend ADDR     the ImageStore frontend (default: $MEDVAULT_FRONTEND, else 127.0.0.1:7600)
+  --timeout SECONDS   deadline of each RPC (default 60)
+
+Verbs:
+  put PATH... [--jobs N] [--quiet]
+      Store files, or every regular file under folders (recursively, in sorted order).
+      --jobs N files at a time (default 4). One progress line per file on stderr; exit 1 if
+      any file failed.
+  get --instance UID -o FILE [--offset N] [--length N]
+      Fetch one instance (or a byte range of it) into FILE.
+  get --study UID -o DIR [--jobs N] [--quiet]
+      Fetch a whole study into DIR/<series uid>/<sop instance uid>.dcm.
+  find [--patient ID] [--modality M] [--from YYYYMMDD] [--to YYYYMMDD] [--limit N] [--json]
+      List matching studies as a table, or as a JSON array with --json.
+  rm --study UID | --instance UID
+      Delete a study or one instance (its keys are destroyed; this cannot be undone).
+  health ADDR... [--wait SECONDS]
+      Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
+      or the time runs out. Exit 0 iff all are serving.
+  help
+      Show this text.
+
+Exit status: 0 success, 1 an operation failed, 2 usage error.
+)";
+}
+
+}  // namespace medvault::cli

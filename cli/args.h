@@ -1,0 +1,89 @@
+// Command-line parsing for the `medvault` client: turns argv into a Command (verb, its arguments,
+// global options). Pure functions, no I/O, so every rule is unit-tested. A parse error is a usage
+// error (exit 2); its message says what was wrong.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace medvault::cli {
+
+// The frontend address used when neither --frontend nor MEDVAULT_FRONTEND is given.
+inline constexpr char kDefaultFrontend[] = "127.0.0.1:7600";
+inline constexpr int kDefaultJobs = 4;
+inline constexpr double kDefaultTimeoutSeconds = 60;
+
+enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth };
+
+struct GlobalOptions {
+  std::string frontend;                                      // host:port of the ImageStore
+  absl::Duration timeout = absl::Seconds(kDefaultTimeoutSeconds);  // deadline of each RPC
+};
+
+struct PutArgs {
+  std::vector<std::string> paths;  // files or folders, as given
+  int jobs = kDefaultJobs;         // files stored concurrently
+  bool quiet = false;              // no per-file line for successes
+};
+
+// Exactly one of instance_uid / study_uid is set.
+struct GetArgs {
+  std::string instance_uid;
+  std::string study_uid;
+  std::string output;       // FILE (instance) or DIR (study)
+  uint64_t offset = 0;      // instance only
+  uint64_t length = 0;      // instance only; 0 means to the end
+  int jobs = kDefaultJobs;  // study only: instances fetched concurrently
+  bool quiet = false;       // study only: no per-instance line for successes
+};
+
+struct FindArgs {
+  std::string patient_id;
+  std::string modality;   // upper-cased
+  std::string date_from;  // YYYYMMDD or empty
+  std::string date_to;    // YYYYMMDD or empty
+  uint64_t limit = 0;     // 0: no limit
+  bool json = false;
+};
+
+// Exactly one of study_uid / instance_uid is set.
+struct RmArgs {
+  std::string study_uid;
+  std::string instance_uid;
+};
+
+struct HealthArgs {
+  std::vector<std::string> addresses;
+  absl::Duration wait = absl::ZeroDuration();  // zero: check once
+};
+
+struct Command {
+  Verb verb = Verb::kHelp;
+  GlobalOptions global;
+  PutArgs put;
+  GetArgs get;
+  FindArgs find;
+  RmArgs rm;
+  HealthArgs health;
+};
+
+// Parses the arguments after the program name. `default_frontend` is what --frontend defaults to
+// (main passes $MEDVAULT_FRONTEND or kDefaultFrontend). Flags may come before or after the verb,
+// as "--flag value" or "--flag=value"; "--" ends flags. "help", "--help" and "-h" give kHelp.
+// Errors: INVALID_ARGUMENT (a usage error) for no verb, an unknown verb or flag, a flag missing its
+// value, a bad number or date, or a missing or contradictory argument.
+absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
+                                  absl::string_view default_frontend);
+
+// The usage text printed by `medvault help`.
+std::string UsageText();
+
+// Name of a verb as typed ("put", ...); "help" for kHelp.
+absl::string_view VerbName(Verb verb);
+
+}  // namespace medvault::cli

@@ -1,0 +1,153 @@
+#include "cli/args.h"
+
+#include <gtest/gtest.h>
+
+namespace medvault::cli {
+namespace {
+
+absl::StatusOr<Command> Parse(std::vector<std::string> args) {
+  return ParseArgs(args, "default:1");
+}
+
+void ExpectUsageError(std::vector<std::string> args, const std::string& fragment) {
+  absl::StatusOr<Command> cmd = Parse(args);
+  ASSERT_FALSE(cmd.ok()) << "parsed: " << args.size() << " args";
+  EXPECT_EQ(cmd.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(cmd.status().message().find(fragment), std::string::npos) << cmd.status().message();
+}
+
+TEST(ArgsTest, PutWithFlagsBeforeAndAfterVerb) {
+  absl::StatusOr<Command> cmd =
+      Parse({"--frontend", "fe:7", "put", "a.dcm", "--jobs", "8", "dir", "--quiet"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kPut);
+  EXPECT_EQ(cmd->global.frontend, "fe:7");
+  EXPECT_EQ(cmd->put.paths, (std::vector<std::string>{"a.dcm", "dir"}));
+  EXPECT_EQ(cmd->put.jobs, 8);
+  EXPECT_TRUE(cmd->put.quiet);
+
+  cmd = Parse({"put", "--frontend=fe:8", "a", "--timeout", "5"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->global.frontend, "fe:8");
+  EXPECT_EQ(cmd->global.timeout, absl::Seconds(5));
+  EXPECT_EQ(cmd->put.jobs, kDefaultJobs);
+  EXPECT_FALSE(cmd->put.quiet);
+}
+
+TEST(ArgsTest, Defaults) {
+  absl::StatusOr<Command> cmd = Parse({"put", "x"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->global.frontend, "default:1");
+  EXPECT_EQ(cmd->global.timeout, absl::Seconds(60));
+}
+
+TEST(ArgsTest, DoubleDashEndsFlags) {
+  absl::StatusOr<Command> cmd = Parse({"put", "--", "--weird-name", "b"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->put.paths, (std::vector<std::string>{"--weird-name", "b"}));
+}
+
+TEST(ArgsTest, GetInstanceAndStudy) {
+  absl::StatusOr<Command> cmd =
+      Parse({"get", "--instance", "1.2.3", "-o", "out.dcm", "--offset=10", "--length", "20"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kGet);
+  EXPECT_EQ(cmd->get.instance_uid, "1.2.3");
+  EXPECT_EQ(cmd->get.output, "out.dcm");
+  EXPECT_EQ(cmd->get.offset, 10u);
+  EXPECT_EQ(cmd->get.length, 20u);
+
+  cmd = Parse({"-o", "dir", "get", "--study", "1.2"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->get.study_uid, "1.2");
+  EXPECT_EQ(cmd->get.output, "dir");
+}
+
+TEST(ArgsTest, GetUsageErrors) {
+  ExpectUsageError({"get", "--instance", "1.2"}, "-o FILE is required");
+  ExpectUsageError({"get", "-o", "f"}, "exactly one");
+  ExpectUsageError({"get", "--instance", "1", "--study", "2", "-o", "f"}, "exactly one");
+  ExpectUsageError({"get", "--study", "2", "-o", "d", "--offset", "3"}, "--instance only");
+  ExpectUsageError({"get", "--instance", "-o", "f"}, "--instance needs a value");
+  ExpectUsageError({"get", "--instance", "1", "-o"}, "--output needs a value");
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--offset", "-3"}, "needs a value");
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--offset=-3"}, "non-negative");
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "extra"}, "unexpected argument");
+  ExpectUsageError({"get", "--instance=", "-o", "f"}, "must not be empty");
+}
+
+TEST(ArgsTest, Find) {
+  absl::StatusOr<Command> cmd = Parse({"find", "--patient", "P1", "--modality", "mr", "--from",
+                                       "2020-01-02", "--to", "20211231", "--limit", "5", "--json"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kFind);
+  EXPECT_EQ(cmd->find.patient_id, "P1");
+  EXPECT_EQ(cmd->find.modality, "MR");
+  EXPECT_EQ(cmd->find.date_from, "20200102");
+  EXPECT_EQ(cmd->find.date_to, "20211231");
+  EXPECT_EQ(cmd->find.limit, 5u);
+  EXPECT_TRUE(cmd->find.json);
+
+  cmd = Parse({"find"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->find.limit, 0u);
+  EXPECT_FALSE(cmd->find.json);
+
+  ExpectUsageError({"find", "--from", "2020"}, "YYYYMMDD");
+  ExpectUsageError({"find", "--from", "20201301"}, "YYYYMMDD");
+  ExpectUsageError({"find", "--from", "20210101", "--to", "20200101"}, "after");
+  ExpectUsageError({"find", "--limit", "x"}, "--limit");
+  ExpectUsageError({"find", "--json=maybe"}, "takes no value");
+}
+
+TEST(ArgsTest, Rm) {
+  absl::StatusOr<Command> cmd = Parse({"rm", "--study", "1.2"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kRm);
+  EXPECT_EQ(cmd->rm.study_uid, "1.2");
+  cmd = Parse({"rm", "--instance", "1.3"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->rm.instance_uid, "1.3");
+  ExpectUsageError({"rm"}, "exactly one");
+  ExpectUsageError({"rm", "--study", "1", "--instance", "2"}, "exactly one");
+}
+
+TEST(ArgsTest, Health) {
+  absl::StatusOr<Command> cmd = Parse({"health", "a:1", "b:2", "--wait", "2.5"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kHealth);
+  EXPECT_EQ(cmd->health.addresses, (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_EQ(cmd->health.wait, absl::Milliseconds(2500));
+  ExpectUsageError({"health"}, "no ADDR");
+  ExpectUsageError({"health", "a:1", "--wait", "-1"}, "--wait");
+}
+
+TEST(ArgsTest, Help) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"help"}, {"--help"}, {"-h"}, {"put", "--help"}, {"get", "-h"}}) {
+    absl::StatusOr<Command> cmd = Parse(args);
+    ASSERT_TRUE(cmd.ok()) << cmd.status();
+    EXPECT_EQ(cmd->verb, Verb::kHelp);
+  }
+  EXPECT_NE(UsageText().find("put PATH..."), std::string::npos);
+}
+
+TEST(ArgsTest, UsageErrors) {
+  ExpectUsageError({}, "no verb");
+  ExpectUsageError({"--frontend", "x"}, "no verb");
+  ExpectUsageError({"frobnicate"}, "unknown verb");
+  ExpectUsageError({"put", "a", "--bogus"}, "unknown flag");
+  ExpectUsageError({"put", "a", "-x"}, "unknown flag");
+  ExpectUsageError({"put"}, "no PATH");
+  ExpectUsageError({"put", "a", "--jobs"}, "--jobs needs a value");
+  ExpectUsageError({"put", "a", "--jobs", "0"}, "--jobs");
+  ExpectUsageError({"--frontend"}, "--frontend needs a value");
+  ExpectUsageError({"--frontend", "--timeout", "3", "put", "a"}, "--frontend needs a value");
+  ExpectUsageError({"put", "a", "--timeout", "0"}, "--timeout");
+  ExpectUsageError({"put", "a", "--json"}, "not valid for 'put'");
+  ExpectUsageError({"find", "--wait", "3"}, "not valid for 'find'");
+  ExpectUsageError({"put", "a", "--frontend="}, "must not be empty");
+}
+
+}  // namespace
+}  // namespace medvault::cli

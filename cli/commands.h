@@ -1,0 +1,105 @@
+// The verbs of the `medvault` client. Each Run* function carries out one parsed command against an
+// ImageStore stub (a real channel in main, an in-process fake in tests), prints results on `out`
+// and progress/errors on `err`, and returns the process exit code. The lower-level functions
+// (PutFile, FetchInstance, FindAllStudies, CheckHealth) are the building blocks, usable alone.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cli/args.h"
+#include "common/env.h"
+#include "medvault/v1/image_store.grpc.pb.h"
+
+namespace medvault::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Pieces a file is streamed in by `put`.
+inline constexpr size_t kPutPieceBytes = 1 << 20;
+
+// What the verbs need. Nothing is owned; all pointers must outlive the call.
+struct CommandContext {
+  v1::ImageStore::StubInterface* stub = nullptr;  // unused by health
+  Filesystem* fs = nullptr;                       // where get writes
+  std::ostream* out = nullptr;                    // results: tables, JSON, health lines
+  std::ostream* err = nullptr;                    // progress, summaries, errors
+  absl::Duration timeout = absl::Seconds(kDefaultTimeoutSeconds);  // deadline of each RPC
+};
+
+// Sets the deadline of one RPC to now + timeout.
+inline void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+}
+
+// ---- put ----
+
+// Streams one file to PutInstance in kPutPieceBytes pieces. Returns the server's answer; errors
+// are the server's status, or a local one (NOT_FOUND, PERMISSION_DENIED, ...) when the file cannot
+// be read, in which case no instance is stored.
+absl::StatusOr<v1::PutInstanceResponse> PutFile(v1::ImageStore::StubInterface& stub,
+                                                const std::string& path, absl::Duration timeout);
+
+// `medvault put`: collects the files, stores them args.jobs at a time, prints one line per file
+// and a summary on err. Exit 1 if any file failed.
+int RunPut(const CommandContext& ctx, const PutArgs& args);
+
+// ---- get ----
+
+// Streams instance `sop_instance_uid` (or the byte range [offset, offset+length), length 0 meaning
+// to the end) into `path`, written as `path`.partial, synced, then renamed: on any error neither
+// `path` nor the partial file is left behind. Checks that the pieces are contiguous and, for a
+// whole instance, its size and SHA-256 against the server's InstanceInfo (DATA_LOSS otherwise).
+// Returns the number of bytes written.
+absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, Filesystem& fs,
+                                       const std::string& sop_instance_uid, uint64_t offset,
+                                       uint64_t length, const std::string& path,
+                                       absl::Duration timeout);
+
+// `medvault get`: one instance to a file, or a whole study to DIR/<series>/<sop>.dcm.
+int RunGet(const CommandContext& ctx, const GetArgs& args);
+
+// ---- find ----
+
+// Pages through FindStudies until the server has no more or `args.limit` (when non-zero) studies
+// were collected.
+absl::StatusOr<std::vector<v1::StudySummary>> FindAllStudies(v1::ImageStore::StubInterface& stub,
+                                                             const FindArgs& args,
+                                                             absl::Duration timeout);
+
+// `medvault find`: the studies as a table (or JSON with --json) on out.
+int RunFind(const CommandContext& ctx, const FindArgs& args);
+
+// ---- rm ----
+
+int RunRm(const CommandContext& ctx, const RmArgs& args);
+
+// ---- health ----
+
+// grpc.health.v1 Check (empty service name) against `address`. With a non-zero `wait`, keeps
+// trying until the server answers SERVING or `wait` has passed, waiting for the connection
+// (wait-for-ready) rather than failing fast. Returns the last answer's status name ("SERVING",
+// "NOT_SERVING", ...), or the last RPC error.
+absl::StatusOr<std::string> CheckHealth(const std::string& address, absl::Duration wait,
+                                        absl::Duration timeout);
+
+// `medvault health`: "ADDR SERVING" (or the state / error) per address on out; exit 0 iff all
+// are serving.
+int RunHealth(const CommandContext& ctx, const HealthArgs& args);
+
+// ---- dispatch ----
+
+// Runs a parsed command against cmd.global.frontend (a real channel), with the real filesystem.
+// kHelp prints the usage on out.
+int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
+
+}  // namespace medvault::cli

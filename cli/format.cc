@@ -1,0 +1,189 @@
+#include "cli/format.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace medvault::cli {
+
+std::string FormatSize(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  static const char* const kUnits[] = {"KB", "MB", "GB", "TB", "PB", "EB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  // Move up while the value would print as 1024.0 or more.
+  while (std::round(value * 10) / 10 >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.1f %s", value, kUnits[unit]);
+}
+
+std::string FormatStatus(const absl::Status& status) {
+  std::string out = absl::StatusCodeToString(status.code());
+  if (!status.message().empty()) absl::StrAppend(&out, ": ", status.message());
+  return out;
+}
+
+std::string FormatError(absl::string_view verb, const absl::Status& status) {
+  return absl::StrCat("medvault: ", verb, ": ", FormatStatus(status));
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if there is none.
+size_t Utf8SequenceLength(absl::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char b = byte(i);
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (b >= 0xC2 && b <= 0xDF) {
+    len = 2;
+  } else if (b >= 0xE0 && b <= 0xEF) {
+    len = 3;
+    if (b == 0xE0) lo = 0xA0;  // no overlong forms
+    if (b == 0xED) hi = 0x9F;  // no surrogates
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    len = 4;
+    if (b == 0xF0) lo = 0x90;
+    if (b == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return len;
+}
+
+// Shows control characters as '?', so a value cannot move the cursor or recolour the terminal.
+std::string Printable(absl::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) c = '?';
+  }
+  return out;
+}
+
+std::string FormatDate(absl::string_view yyyymmdd) {
+  if (yyyymmdd.empty()) return "-";
+  if (yyyymmdd.size() != 8) return Printable(yyyymmdd);
+  return absl::StrCat(yyyymmdd.substr(0, 4), "-", yyyymmdd.substr(4, 2), "-",
+                      yyyymmdd.substr(6, 2));
+}
+
+std::string OrDash(absl::string_view s) { return s.empty() ? "-" : Printable(s); }
+
+}  // namespace
+
+std::string JsonQuote(absl::string_view s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20) {
+            out += absl::StrFormat("\\u%04x", c);
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    size_t len = Utf8SequenceLength(s, i);
+    if (len > 0) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out += absl::StrFormat("\\u%04x", c);  // Latin-1 byte -> the same code point
+      ++i;
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string StudiesToJson(const std::vector<v1::StudySummary>& studies) {
+  if (studies.empty()) return "[]\n";
+  std::string out = "[\n";
+  for (size_t i = 0; i < studies.size(); ++i) {
+    const v1::StudySummary& s = studies[i];
+    std::vector<std::string> modalities;
+    for (const std::string& m : s.modalities()) modalities.push_back(JsonQuote(m));
+    absl::StrAppend(&out, "  {",                                                   //
+                    "\"study_uid\": ", JsonQuote(s.study_uid()),                   //
+                    ", \"patient_id\": ", JsonQuote(s.patient_id()),               //
+                    ", \"patient_name\": ", JsonQuote(s.patient_name()),           //
+                    ", \"patient_birth_date\": ", JsonQuote(s.patient_birth_date()),
+                    ", \"study_date\": ", JsonQuote(s.study_date()),               //
+                    ", \"study_description\": ", JsonQuote(s.study_description()), //
+                    ", \"accession_number\": ", JsonQuote(s.accession_number()));
+    absl::StrAppend(&out, ", \"modalities\": [", absl::StrJoin(modalities, ", "), "]",
+                    ", \"series_count\": ", s.series_count(),        //
+                    ", \"instance_count\": ", s.instance_count(),    //
+                    ", \"total_bytes\": ", s.total_bytes(), "}",     //
+                    i + 1 < studies.size() ? ",\n" : "\n");
+  }
+  out += "]\n";
+  return out;
+}
+
+std::string StudiesTable(const std::vector<v1::StudySummary>& studies) {
+  if (studies.empty()) return "";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"DATE", "PATIENT ID", "PATIENT NAME", "MODALITIES", "SERIES", "INSTANCES",
+                  "SIZE", "STUDY UID"});
+  for (const v1::StudySummary& s : studies) {
+    rows.push_back({FormatDate(s.study_date()), OrDash(s.patient_id()), OrDash(s.patient_name()),
+                    OrDash(absl::StrJoin(s.modalities(), ",")), absl::StrCat(s.series_count()),
+                    absl::StrCat(s.instance_count()), FormatSize(s.total_bytes()),
+                    OrDash(s.study_uid())});
+  }
+  const size_t columns = rows[0].size();
+  std::vector<size_t> width(columns, 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < columns; ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  // Counts and sizes align right; text left. The last column is not padded.
+  auto right_aligned = [](size_t c) { return c >= 4 && c <= 6; };
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < columns; ++c) {
+      if (c > 0) out += "  ";
+      if (c + 1 == columns) {
+        out += row[c];
+      } else if (right_aligned(c)) {
+        out += std::string(width[c] - row[c].size(), ' ') + row[c];
+      } else {
+        out += row[c] + std::string(width[c] - row[c].size(), ' ');
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace medvault::cli

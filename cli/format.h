@@ -1,0 +1,38 @@
+// Text the CLI prints: byte sizes, status lines, and study listings as a table or JSON. Pure
+// functions, unit-tested. Output goes to the user's own terminal, never to a log.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "medvault/v1/common.pb.h"
+
+namespace medvault::cli {
+
+// "0 B", "512 B", "531.2 KB", "1.5 MB", "2.0 GB" (binary units: 1 KB = 1024 bytes).
+std::string FormatSize(uint64_t bytes);
+
+// "INVALID_ARGUMENT: message" (just the code name when there is no message).
+std::string FormatStatus(const absl::Status& status);
+
+// "medvault: <verb>: <CODE>: <message>", the error line of a failed operation.
+std::string FormatError(absl::string_view verb, const absl::Status& status);
+
+// `s` as a quoted JSON string. Bytes that are not valid UTF-8 are read as Latin-1 (DICOM's
+// default character set) and escaped, so the result is always valid JSON.
+std::string JsonQuote(absl::string_view s);
+
+// A JSON array with one object per study: study_uid, patient_id, patient_name,
+// patient_birth_date, study_date, study_description, accession_number, modalities (array),
+// series_count, instance_count, total_bytes (numbers). Ends with a newline.
+std::string StudiesToJson(const std::vector<v1::StudySummary>& studies);
+
+// An aligned table with a header row: date, patient id, patient name, modalities, series and
+// instance counts, size, study uid. Control characters in values are shown as '?'. Empty when
+// there are no studies.
+std::string StudiesTable(const std::vector<v1::StudySummary>& studies);
+
+}  // namespace medvault::cli
