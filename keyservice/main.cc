@@ -1,0 +1,83 @@
+// keyservice: holds one data key per stored object, wrapped under a master key (KEK) read from a
+// protected file, and serves medvault.v1.KeyService to the frontend.
+#include <sys/prctl.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "common/env.h"
+#include "common/kv.h"
+#include "common/log.h"
+#include "common/rpc.h"
+#include "keyservice/core/kek.h"
+#include "keyservice/core/key_store.h"
+#include "keyservice/service/key_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
+          "Prometheus /metrics address host:port; empty disables");
+ABSL_FLAG(std::string, data_dir, "", "Directory of the key database (RocksDB at <data_dir>/db)");
+ABSL_FLAG(std::string, kek_file, "",
+          "Master key file: 32 raw bytes or 64 hex characters, mode 0600 or 0400");
+ABSL_FLAG(uint32_t, kek_version, 1, "Version number of the master key in --kek_file");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "keyservice: %s\n", message.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // This process holds the KEK and unwrapped DEKs in memory. Marking it non-dumpable keeps that
+  // memory out of core dumps and stops other processes of the same user from ptrace-attaching or
+  // reading /proc/<pid>/mem. Done first, before any key is loaded.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) Die("prctl(PR_SET_DUMPABLE, 0) failed");
+
+  medvault::SetLogTag("keyservice");
+  medvault::InstallTerminationHandlers();
+  absl::ParseCommandLine(argc, argv);
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  const std::string kek_file = absl::GetFlag(FLAGS_kek_file);
+  const uint32_t kek_version = absl::GetFlag(FLAGS_kek_version);
+  if (data_dir.empty()) Die("--data_dir is required");
+  if (kek_file.empty()) Die("--kek_file is required");
+
+  medvault::keyservice::KekRing keks;
+  {
+    absl::StatusOr<medvault::SecretBytes> kek = medvault::keyservice::LoadKekFile(kek_file);
+    if (!kek.ok()) Die(kek.status().ToString());
+    absl::Status added = keks.Add(kek_version, std::move(*kek));
+    if (!added.ok()) Die(added.ToString());
+  }
+
+  medvault::Filesystem* fs = medvault::DefaultFilesystem();
+  absl::Status dirs = fs->CreateDirs(data_dir);
+  if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
+  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv =
+      medvault::KvStore::Open(data_dir + "/db", {medvault::keyservice::kKeysColumnFamily});
+  if (!kv.ok()) Die(kv.status().ToString());
+
+  medvault::keyservice::KeyStore store(kv->get(), &keks, medvault::RealClock());
+  // Declared before the runner so it outlives it; created once the runner's registry exists.
+  std::unique_ptr<medvault::keyservice::KeyServiceImpl> service;
+  medvault::ServiceRunner runner(medvault::ServerOptions{
+      "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+  service = std::make_unique<medvault::keyservice::KeyServiceImpl>(&store, runner.registry());
+  runner.AddService(service.get());
+  absl::Status started = runner.Start();
+  if (!started.ok()) Die(started.ToString());
+  MV_LOG(INFO) << "serving with KEK version " << kek_version;
+  runner.Wait();
+  // The runner has drained in-flight calls; the runner, service, store, database and finally the
+  // KEK ring (wiping the KEK) are destroyed in reverse order of construction.
+  return 0;
+}

@@ -1,0 +1,135 @@
+#include "keyservice/service/key_service.h"
+
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/rpc.h"
+#include "common/testing/temp_dir.h"
+
+namespace medvault::keyservice {
+namespace {
+
+double MetricValue(prometheus::Registry& registry, const std::string& name) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name || family.metric.empty()) continue;
+    const auto& m = family.metric[0];
+    if (family.type == prometheus::MetricType::Histogram) {
+      return static_cast<double>(m.histogram.sample_count);
+    }
+    return m.counter.value;
+  }
+  ADD_FAILURE() << "no metric " << name;
+  return -1;
+}
+
+// The real service on 127.0.0.1:0 over a real RocksDB, called through a gRPC stub.
+class KeyServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(keks_.Add(1, SecretBytes(RandomBytes(kAesKeyBytes).value())).ok());
+    auto kv = KvStore::Open(dir_.path() + "/db", {kKeysColumnFamily});
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    kv_ = std::move(*kv);
+    store_ = std::make_unique<KeyStore>(kv_.get(), &keks_, &clock_);
+    runner_ = std::make_unique<ServiceRunner>(ServerOptions{"keyservice", "127.0.0.1:0", ""});
+    service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry());
+    runner_->AddService(service_.get());
+    ASSERT_TRUE(runner_->Start().ok());
+    stub_ = v1::KeyService::NewStub(MakeChannel(runner_->bound_address()));
+  }
+
+  void TearDown() override {
+    stub_.reset();
+    runner_.reset();  // shuts the server down before the service and store go away
+  }
+
+  double Metric(const std::string& name) { return MetricValue(runner_->registry(), name); }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  KekRing keks_;
+  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<KeyStore> store_;
+  std::unique_ptr<KeyServiceImpl> service_;
+  std::unique_ptr<ServiceRunner> runner_;
+  std::unique_ptr<v1::KeyService::Stub> stub_;
+};
+
+TEST_F(KeyServiceTest, GenerateGetDestroyOverGrpc) {
+  v1::GenerateDataKeysRequest gen_req;
+  gen_req.set_count(3);
+  v1::GenerateDataKeysResponse gen_resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->GenerateDataKeys(&ctx, gen_req, &gen_resp).ok());
+  }
+  ASSERT_EQ(gen_resp.keys_size(), 3);
+  for (const v1::DataKey& k : gen_resp.keys()) {
+    EXPECT_EQ(k.object_id().size(), kObjectIdBytes);
+    EXPECT_EQ(k.key().size(), kAesKeyBytes);
+    v1::GetDataKeyRequest req;
+    req.set_object_id(k.object_id());
+    v1::GetDataKeyResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->GetDataKey(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.key().object_id(), k.object_id());
+    EXPECT_EQ(resp.key().key(), k.key());
+  }
+
+  v1::DestroyDataKeysRequest destroy_req;
+  destroy_req.add_object_ids(gen_resp.keys(0).object_id());
+  destroy_req.add_object_ids(gen_resp.keys(1).object_id());
+  for (uint32_t expected : {2u, 0u}) {
+    v1::DestroyDataKeysResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->DestroyDataKeys(&ctx, destroy_req, &resp).ok());
+    EXPECT_EQ(resp.destroyed(), expected);
+  }
+  {
+    v1::GetDataKeyRequest req;
+    req.set_object_id(gen_resp.keys(0).object_id());
+    v1::GetDataKeyResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetDataKey(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+
+  EXPECT_EQ(Metric("medvault_keyservice_keys_generated_total"), 3);
+  EXPECT_EQ(Metric("medvault_keyservice_keys_released_total"), 3);
+  EXPECT_EQ(Metric("medvault_keyservice_keys_destroyed_total"), 2);
+  EXPECT_EQ(Metric("medvault_keyservice_request_errors_total"), 1);
+  EXPECT_EQ(Metric("medvault_keyservice_generate_latency_seconds"), 1);
+}
+
+TEST_F(KeyServiceTest, InvalidRequestsMapToInvalidArgument) {
+  {
+    v1::GenerateDataKeysRequest req;
+    req.set_count(1001);
+    v1::GenerateDataKeysResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GenerateDataKeys(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    v1::GetDataKeyRequest req;
+    req.set_object_id("short");
+    v1::GetDataKeyResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetDataKey(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    v1::DestroyDataKeysRequest req;
+    req.add_object_ids("");
+    v1::DestroyDataKeysResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->DestroyDataKeys(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(Metric("medvault_keyservice_request_errors_total"), 3);
+  EXPECT_EQ(Metric("medvault_keyservice_keys_generated_total"), 0);
+}
+
+}  // namespace
+}  // namespace medvault::keyservice
