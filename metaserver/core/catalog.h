@@ -1,0 +1,119 @@
+// The metaserver's index and manifests: studies, series and instances indexed from DICOM tags,
+// object manifests, chunk references and deletion tombstones, all in RocksDB (layout in
+// catalog_keys.h). Every mutation is computed from (database snapshot, request, time) by a planner
+// in catalog_mutations.h and applied as ONE synchronous WriteBatch, so a failure leaves nothing
+// half-written and a later Raft issue can replicate the same batches.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/kv.h"
+#include "medvault/v1/common.pb.h"
+#include "medvault/v1/metaserver_store.pb.h"
+#include "metaserver/core/store_access.h"
+
+namespace medvault::metaserver {
+
+struct CommitResult {
+  // True when the identical instance (same SOP Instance UID and sha256) was already stored.
+  bool already_stored = false;
+  // The stored instance (the existing one when already_stored).
+  v1::InstanceInfo info;
+};
+
+struct InstanceRecord {
+  v1::InstanceInfo info;
+  v1::ObjectManifest manifest;
+};
+
+struct StudyDetail {
+  v1::StudySummary study;
+  // Ordered by series number then UID; each with its instances ordered by instance number then UID.
+  std::vector<v1::SeriesInfo> series;
+};
+
+struct DeleteResult {
+  // Instances removed from the index by this call.
+  uint64_t instances_deleted = 0;
+  // Objects whose data keys must be destroyed: those deleted now and those of earlier deletions of
+  // the same study (instance) whose destruction was not yet confirmed. Sorted, distinct.
+  std::vector<std::string> object_ids;
+};
+
+struct TombstoneEntry {
+  std::string object_id;
+  v1::Tombstone tombstone;
+};
+
+// Page sizes of FindStudies.
+inline constexpr uint32_t kDefaultPageSize = 100;
+inline constexpr uint32_t kMaxPageSize = 1000;
+
+// Thread-safe: mutations are serialised by a mutex; reads use RocksDB snapshots and take no lock.
+class Catalog {
+ public:
+  // `kv` must have been opened with MetaserverColumnFamilies(). Writes go through `writer` (null:
+  // straight to `kv`). Both must outlive the catalog.
+  explicit Catalog(KvStore* kv, BatchWriter* writer = nullptr);
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  // Stores one instance: instance record, manifest, chunk references, series and study records and
+  // every index entry, in one durable write. INVALID_ARGUMENT on a malformed request (missing or
+  // NUL-containing UIDs, bad ids, no chunks, sha256 not 32 bytes); ALREADY_EXISTS when the SOP
+  // Instance UID is stored with a different sha256, or the object/chunk ids are already in use.
+  absl::StatusOr<CommitResult> Commit(const v1::InstanceTags& tags, const v1::ObjectManifest& manifest,
+                                      int64_t now_micros) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // NOT_FOUND when absent or deleted.
+  absl::StatusOr<InstanceRecord> GetInstance(absl::string_view sop_instance_uid) const;
+
+  // Studies matching `query`, in the order of the secondary index serving it: the patient index
+  // when patient_id is set, else the modality index when modality is set, else the date index.
+  // A page size of 0 means 100; above 1000 means 1000. INVALID_ARGUMENT for a page token that does
+  // not belong to the query, or a criterion containing NUL.
+  absl::StatusOr<v1::StudyPage> FindStudies(const v1::StudyQuery& query) const;
+
+  // NOT_FOUND when the study is absent.
+  absl::StatusOr<StudyDetail> GetStudy(absl::string_view study_uid) const;
+
+  // Removes the study's (instance's) index entries, records and manifests and writes a tombstone
+  // per object, in one durable write; chunk references stay until RemoveTombstone. NOT_FOUND when
+  // neither the study (instance) nor any of its unconfirmed tombstones exists.
+  absl::StatusOr<DeleteResult> DeleteStudy(absl::string_view study_uid, int64_t now_micros)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<DeleteResult> DeleteInstance(absl::string_view sop_instance_uid, int64_t now_micros)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Marks these tombstones' keys destroyed (and drops the UIDs they kept). Unknown ids are ignored,
+  // so a retry after the tombstone was reclaimed succeeds.
+  absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // True while a stored or tombstoned object references the chunk.
+  absl::StatusOr<bool> IsChunkReferenced(absl::string_view chunk_id) const;
+
+  // Up to `limit` tombstones whose keys are destroyed, in object-id order.
+  absl::StatusOr<std::vector<TombstoneEntry>> ListDestroyedTombstones(size_t limit) const;
+  // All tombstones (keys destroyed or not).
+  absl::StatusOr<uint64_t> CountTombstones() const;
+
+  // Deletes a tombstone and its chunk references atomically. FAILED_PRECONDITION while its key is
+  // not confirmed destroyed; OK when it is already gone.
+  absl::Status RemoveTombstone(absl::string_view object_id) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  KvStore* const kv_;
+  KvBatchWriter default_writer_;
+  BatchWriter* const writer_;
+  // Serialises read-plan-write of every mutation.
+  mutable absl::Mutex mu_;
+};
+
+}  // namespace medvault::metaserver

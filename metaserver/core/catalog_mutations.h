@@ -1,0 +1,49 @@
+// The catalog's mutations as planners: each reads a database snapshot and returns the one
+// WriteBatch (plus the reply) that applies the request, without writing anything itself. They
+// depend only on (snapshot, request, now), so the same request on the same state always yields the
+// same batch -- what a replicated state machine needs. Internal to the catalog.
+#pragma once
+
+#include <rocksdb/write_batch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "medvault/v1/common.pb.h"
+#include "metaserver/core/catalog.h"
+#include "metaserver/core/store_access.h"
+
+namespace medvault::metaserver {
+
+// INVALID_ARGUMENT unless the request is well-formed (see Catalog::Commit). Messages name the
+// offending field, never its value.
+absl::Status ValidateCommit(const v1::InstanceTags& tags, const v1::ObjectManifest& manifest);
+// INVALID_ARGUMENT when a key component (UID, patient id, date, modality) is unusable: a UID must
+// be non-empty; none may contain NUL or exceed the length limit. `what` names the field.
+absl::Status ValidateKeyComponent(absl::string_view value, absl::string_view what, bool required);
+
+struct CommitPlan {
+  CommitResult result;
+  rocksdb::WriteBatch batch;  // empty when already_stored
+};
+absl::StatusOr<CommitPlan> PlanCommit(const KvReader& state, const v1::InstanceTags& tags,
+                                      const v1::ObjectManifest& manifest, int64_t now_micros);
+
+struct DeletePlan {
+  DeleteResult result;
+  rocksdb::WriteBatch batch;  // empty when only earlier tombstones were found
+};
+absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_view study_uid,
+                                           int64_t now_micros);
+absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state, absl::string_view sop_instance_uid,
+                                              int64_t now_micros);
+
+absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(const KvReader& state,
+                                                             const std::vector<std::string>& object_ids);
+absl::StatusOr<rocksdb::WriteBatch> PlanRemoveTombstone(const KvReader& state, absl::string_view object_id);
+
+}  // namespace medvault::metaserver

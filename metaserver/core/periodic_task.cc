@@ -1,0 +1,33 @@
+#include "metaserver/core/periodic_task.h"
+
+#include <utility>
+
+namespace medvault::metaserver {
+
+PeriodicTask::PeriodicTask(absl::Duration interval, std::function<void()> fn)
+    : interval_(interval), fn_(std::move(fn)) {}
+
+PeriodicTask::~PeriodicTask() { Stop(); }
+
+void PeriodicTask::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void PeriodicTask::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void PeriodicTask::Run() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), interval_);
+      if (stop_) return;
+    }
+    fn_();
+  }
+}
+
+}  // namespace medvault::metaserver

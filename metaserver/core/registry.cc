@@ -1,0 +1,175 @@
+#include "metaserver/core/registry.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "medvault/v1/metaserver_store.pb.h"
+#include "metaserver/core/catalog_keys.h"
+#include "metaserver/core/store_access.h"
+
+namespace medvault::metaserver {
+namespace {
+
+constexpr size_t kChunkIdBytes = 16;
+
+// The failure domain placement spreads over: the label, or the server itself when unlabelled.
+std::string DomainKey(const v1::ChunkServerInfo& info) {
+  if (!info.failure_domain().empty()) return absl::StrCat("d:", info.failure_domain());
+  return absl::StrCat("s:", info.server_id());
+}
+
+}  // namespace
+
+ChunkServerRegistry::ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options, uint64_t seed)
+    : kv_(kv), clock_(clock), options_(options), rng_(seed) {}
+
+absl::Status ChunkServerRegistry::Load() {
+  std::map<std::string, Entry> loaded;
+  std::unique_ptr<rocksdb::Iterator> it = kv_->NewIterator(kServersCf);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::StoredChunkServer stored;
+    if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return KvReader::CorruptRecord(kServersCf);
+    }
+    Entry entry;
+    entry.info.set_server_id(stored.server_id());
+    entry.info.set_address(stored.address());
+    entry.info.set_failure_domain(stored.failure_domain());
+    entry.registered_at_micros = stored.registered_at_micros();
+    loaded[stored.server_id()] = std::move(entry);
+  }
+  RETURN_IF_ERROR(FromRocksStatus(it->status(), "loading chunk servers"));
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, entry] : loaded) servers_.emplace(id, std::move(entry));
+  MV_LOG(INFO) << "loaded " << loaded.size() << " registered chunk servers";
+  return absl::OkStatus();
+}
+
+absl::Status ChunkServerRegistry::Heartbeat(const v1::ChunkServerInfo& info) {
+  if (info.server_id().empty()) return absl::InvalidArgumentError("heartbeat without a server id");
+  if (info.address().empty()) return absl::InvalidArgumentError("heartbeat without an address");
+  const int64_t now = clock_->NowMicros();
+  absl::MutexLock lock(&mu_);
+  auto it = servers_.find(info.server_id());
+  const bool is_new = it == servers_.end();
+  if (is_new || it->second.info.address() != info.address() ||
+      it->second.info.failure_domain() != info.failure_domain()) {
+    v1::StoredChunkServer stored;
+    stored.set_server_id(info.server_id());
+    stored.set_address(info.address());
+    stored.set_failure_domain(info.failure_domain());
+    stored.set_registered_at_micros(is_new ? now : it->second.registered_at_micros);
+    rocksdb::WriteBatch batch;
+    batch.Put(kv_->cf(kServersCf), info.server_id(), Encode(stored));
+    RETURN_IF_ERROR(Annotate(kv_->Write(&batch), "registering chunk server"));
+    MV_LOG(INFO) << (is_new ? "registered" : "updated") << " chunk server " << info.server_id() << " at "
+                 << info.address() << " domain '" << info.failure_domain() << "'";
+    if (is_new) {
+      it = servers_.emplace(info.server_id(), Entry()).first;
+      it->second.registered_at_micros = now;
+    }
+  }
+  it->second.info = info;
+  it->second.last_heartbeat_micros = now;
+  return absl::OkStatus();
+}
+
+bool ChunkServerRegistry::IsUp(const Entry& entry, int64_t now) const {
+  return entry.last_heartbeat_micros != 0 && now - entry.last_heartbeat_micros < options_.down_after_micros;
+}
+
+v1::ChunkServerStatus ChunkServerRegistry::StatusOf(const Entry& entry, int64_t now) const {
+  v1::ChunkServerStatus status;
+  *status.mutable_server() = entry.info;
+  status.set_up(IsUp(entry, now));
+  status.set_last_heartbeat_micros(entry.last_heartbeat_micros);
+  return status;
+}
+
+std::vector<v1::ChunkServerStatus> ChunkServerRegistry::List() const {
+  const int64_t now = clock_->NowMicros();
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::ChunkServerStatus> out;
+  out.reserve(servers_.size());
+  for (const auto& [id, entry] : servers_) out.push_back(StatusOf(entry, now));
+  return out;
+}
+
+std::optional<v1::ChunkServerStatus> ChunkServerRegistry::Find(absl::string_view server_id) const {
+  const int64_t now = clock_->NowMicros();
+  absl::MutexLock lock(&mu_);
+  auto it = servers_.find(std::string(server_id));
+  if (it == servers_.end()) return std::nullopt;
+  return StatusOf(it->second, now);
+}
+
+absl::StatusOr<std::string> ChunkServerRegistry::AddressOf(absl::string_view server_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = servers_.find(std::string(server_id));
+  if (it == servers_.end()) return absl::NotFoundError(absl::StrCat("chunk server ", server_id, " is not registered"));
+  return it->second.info.address();
+}
+
+ChunkServerRegistry::Counts ChunkServerRegistry::CountUpDown() const {
+  const int64_t now = clock_->NowMicros();
+  absl::MutexLock lock(&mu_);
+  Counts counts;
+  for (const auto& [id, entry] : servers_) (IsUp(entry, now) ? counts.up : counts.down)++;
+  return counts;
+}
+
+absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(uint32_t chunk_count,
+                                                                           uint32_t replicas) {
+  if (replicas < 1 || replicas > kMaxReplicas) {
+    return absl::InvalidArgumentError(absl::StrCat("replicas must be 1..", kMaxReplicas));
+  }
+  if (chunk_count < 1 || chunk_count > kMaxChunksPerAllocation) {
+    return absl::InvalidArgumentError(absl::StrCat("chunk_count must be 1..", kMaxChunksPerAllocation));
+  }
+  ASSIGN_OR_RETURN(std::string ids, RandomBytes(kChunkIdBytes * chunk_count));
+  const int64_t now = clock_->NowMicros();
+  absl::MutexLock lock(&mu_);
+  std::vector<const v1::ChunkServerInfo*> eligible;
+  size_t up = 0;
+  for (const auto& [id, entry] : servers_) {
+    if (!IsUp(entry, now)) continue;
+    ++up;
+    if (entry.info.free_bytes() >= options_.min_free_bytes) eligible.push_back(&entry.info);
+  }
+  if (up < replicas) {
+    return absl::UnavailableError(absl::StrCat("placement needs ", replicas, " chunk servers up, ", up, " are"));
+  }
+  if (eligible.size() < replicas) {
+    return absl::UnavailableError(absl::StrCat("placement needs ", replicas, " chunk servers up with at least ",
+                                               options_.min_free_bytes, " bytes free, ", eligible.size(), " are"));
+  }
+
+  std::vector<v1::ChunkPlacement> placements(chunk_count);
+  std::vector<const v1::ChunkServerInfo*> order = eligible;
+  std::vector<bool> taken(order.size());
+  std::set<std::string> domains;
+  for (uint32_t c = 0; c < chunk_count; ++c) {
+    v1::ChunkPlacement& placement = placements[c];
+    placement.set_chunk_id(ids.substr(c * kChunkIdBytes, kChunkIdBytes));
+    std::shuffle(order.begin(), order.end(), rng_);
+    std::fill(taken.begin(), taken.end(), false);
+    domains.clear();
+    // First one server per unused failure domain, then (too few domains) any unused server.
+    for (size_t i = 0; i < order.size() && static_cast<uint32_t>(placement.servers_size()) < replicas; ++i) {
+      if (domains.insert(DomainKey(*order[i])).second) {
+        taken[i] = true;
+        *placement.add_servers() = *order[i];
+      }
+    }
+    for (size_t i = 0; i < order.size() && static_cast<uint32_t>(placement.servers_size()) < replicas; ++i) {
+      if (!taken[i]) *placement.add_servers() = *order[i];
+    }
+  }
+  return placements;
+}
+
+}  // namespace medvault::metaserver

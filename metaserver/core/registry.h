@@ -1,0 +1,89 @@
+// The chunk-server registry: which chunk servers exist (persisted in CF "servers"), which are up
+// (heartbeat within the down interval, by the injected clock; in memory only), and where new chunks
+// go (placement on distinct up servers, in distinct failure domains when there are enough).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/env.h"
+#include "common/kv.h"
+#include "medvault/v1/metaserver.pb.h"
+
+namespace medvault::metaserver {
+
+struct RegistryOptions {
+  // A server whose last heartbeat is this old (or older) is down.
+  int64_t down_after_micros = 10'000'000;
+  // Servers reporting less free space receive no new chunks.
+  uint64_t min_free_bytes = 64ull << 20;
+};
+
+inline constexpr uint32_t kMaxReplicas = 5;
+inline constexpr uint32_t kMaxChunksPerAllocation = 100000;
+
+// Thread-safe.
+class ChunkServerRegistry {
+ public:
+  // `kv` (opened with MetaserverColumnFamilies()) and `clock` must outlive the registry. `seed`
+  // seeds the placement shuffle (chunk ids always come from the CSPRNG).
+  ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options, uint64_t seed);
+
+  // Loads the persisted servers; each stays down until it heartbeats. Call once, before use.
+  absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Records a heartbeat: registers a new server, updates address, domain and space of a known one.
+  // The persistent record is written (synchronously) only when the server is new or its address or
+  // failure domain changed. INVALID_ARGUMENT without a server id or address.
+  absl::Status Heartbeat(const v1::ChunkServerInfo& info) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Every registered server, ordered by server id.
+  std::vector<v1::ChunkServerStatus> List() const ABSL_LOCKS_EXCLUDED(mu_);
+  // One server; nullopt when not registered.
+  std::optional<v1::ChunkServerStatus> Find(absl::string_view server_id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // NOT_FOUND when not registered.
+  absl::StatusOr<std::string> AddressOf(absl::string_view server_id) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  struct Counts {
+    size_t up = 0;
+    size_t down = 0;
+  };
+  Counts CountUpDown() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A fresh random 16-byte id and `replicas` distinct up servers with at least min_free_bytes free
+  // for each of `chunk_count` chunks. Servers are chosen at random, each from a different failure
+  // domain while unused domains remain (an empty label is a domain of its own), then any distinct
+  // server. INVALID_ARGUMENT unless 1 <= replicas <= 5 and 1 <= chunk_count <= 100000;
+  // UNAVAILABLE when fewer than `replicas` servers qualify.
+  absl::StatusOr<std::vector<v1::ChunkPlacement>> Place(uint32_t chunk_count, uint32_t replicas)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Entry {
+    v1::ChunkServerInfo info;
+    int64_t registered_at_micros = 0;
+    // 0 until the first heartbeat since this process started.
+    int64_t last_heartbeat_micros = 0;
+  };
+  bool IsUp(const Entry& entry, int64_t now) const;
+  v1::ChunkServerStatus StatusOf(const Entry& entry, int64_t now) const;
+
+  KvStore* const kv_;
+  Clock* const clock_;
+  const RegistryOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Entry> servers_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace medvault::metaserver

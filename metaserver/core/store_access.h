@@ -1,0 +1,84 @@
+// How the catalog reads and writes RocksDB: a KvReader gives a consistent snapshot view for one
+// operation, and every mutation goes through a BatchWriter. The writer is an interface so tests can
+// fail a write (KvStore::Write is virtual, but a KvStore can only be built by KvStore::Open) and so
+// the Raft issue can replace "apply locally" with "replicate, then apply".
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/kv.h"
+
+namespace medvault::metaserver {
+
+// Applies one batch atomically and durably, or not at all.
+class BatchWriter {
+ public:
+  virtual ~BatchWriter() = default;
+  virtual absl::Status Write(rocksdb::WriteBatch* batch) = 0;
+};
+
+// The production writer: KvStore::Write (synchronous).
+class KvBatchWriter : public BatchWriter {
+ public:
+  explicit KvBatchWriter(KvStore* kv) : kv_(kv) {}
+  absl::Status Write(rocksdb::WriteBatch* batch) override { return kv_->Write(batch); }
+
+ private:
+  KvStore* const kv_;
+};
+
+// A read-only view of the database as of construction (a RocksDB snapshot). Not thread-safe; one
+// per operation. `kv` must outlive it.
+class KvReader {
+ public:
+  explicit KvReader(KvStore* kv);
+  ~KvReader();
+  KvReader(const KvReader&) = delete;
+  KvReader& operator=(const KvReader&) = delete;
+
+  // NOT_FOUND when absent.
+  absl::StatusOr<std::string> Get(const std::string& cf, absl::string_view key) const;
+  // Parses the value into `*message`. NOT_FOUND when absent, DATA_LOSS when it does not parse.
+  template <typename Message>
+  absl::Status GetProto(const std::string& cf, absl::string_view key, Message* message) const {
+    absl::StatusOr<std::string> value = Get(cf, key);
+    if (!value.ok()) return value.status();
+    if (!message->ParseFromString(*value)) return CorruptRecord(cf);
+    return absl::OkStatus();
+  }
+  // OK(true/false) on presence; the error on a read failure.
+  absl::StatusOr<bool> Exists(const std::string& cf, absl::string_view key) const;
+  // Calls fn(key, value) for every key starting with `prefix`, in key order, until fn returns false.
+  absl::Status ScanPrefix(const std::string& cf, absl::string_view prefix,
+                          const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
+  std::unique_ptr<rocksdb::Iterator> NewIterator(const std::string& cf) const;
+  rocksdb::ColumnFamilyHandle* cf(const std::string& name) const { return kv_->cf(name); }
+
+  // DATA_LOSS naming the column family (never the key: keys carry PHI).
+  static absl::Status CorruptRecord(const std::string& cf);
+
+ private:
+  KvStore* const kv_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+};
+
+// Serialises a message for a WriteBatch value.
+template <typename Message>
+std::string Encode(const Message& message) {
+  std::string out;
+  message.SerializeToString(&out);
+  return out;
+}
+
+inline rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+}  // namespace medvault::metaserver

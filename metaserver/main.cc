@@ -1,0 +1,111 @@
+// metaserver: the index (patients, studies, series, instances), object manifests, the chunk-server
+// registry and placement, and garbage collection; serves medvault.v1.MetaService.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/env.h"
+#include "common/kv.h"
+#include "common/log.h"
+#include "common/rpc.h"
+#include "metaserver/core/catalog.h"
+#include "metaserver/core/catalog_keys.h"
+#include "metaserver/core/garbage_collector.h"
+#include "metaserver/core/periodic_task.h"
+#include "metaserver/core/registry.h"
+#include "metaserver/service/chunk_server_client.h"
+#include "metaserver/service/meta_metrics.h"
+#include "metaserver/service/meta_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
+          "Prometheus /metrics address host:port; empty disables");
+ABSL_FLAG(std::string, data_dir, "", "Directory of the metadata database (RocksDB at <data_dir>/db)");
+ABSL_FLAG(int64_t, down_after_ms, 10000, "A chunk server silent for this long is down");
+ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes; 0 disables them");
+ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
+          "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
+ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "metaserver: %s\n", message.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace ms = medvault::metaserver;
+  medvault::SetLogTag("metaserver");
+  medvault::InstallTerminationHandlers();
+  absl::ParseCommandLine(argc, argv);
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  const int64_t down_after_ms = absl::GetFlag(FLAGS_down_after_ms);
+  const int64_t gc_interval_s = absl::GetFlag(FLAGS_gc_interval_s);
+  const uint64_t orphan_grace_s = absl::GetFlag(FLAGS_orphan_grace_s);
+  if (data_dir.empty()) Die("--data_dir is required");
+  if (down_after_ms <= 0) Die("--down_after_ms must be positive");
+  if (gc_interval_s < 0) Die("--gc_interval_s must not be negative");
+
+  medvault::Filesystem* fs = medvault::DefaultFilesystem();
+  absl::Status dirs = fs->CreateDirs(data_dir);
+  if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
+  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv =
+      medvault::KvStore::Open(data_dir + "/db", ms::MetaserverColumnFamilies());
+  if (!kv.ok()) Die(kv.status().ToString());
+
+  medvault::Clock* clock = medvault::RealClock();
+  ms::Catalog catalog(kv->get());
+  ms::ChunkServerRegistry registry(
+      kv->get(), clock, ms::RegistryOptions{down_after_ms * 1000, absl::GetFlag(FLAGS_min_free_bytes)},
+      std::random_device()());
+  absl::Status loaded = registry.Load();
+  if (!loaded.ok()) Die(loaded.ToString());
+  ms::GrpcChunkServerClient chunk_client;
+  ms::GarbageCollector gc(&catalog, &registry, &chunk_client, clock);
+
+  // Declared before the runner so they outlive it; created once the runner's registry exists.
+  std::unique_ptr<ms::MetaMetrics> metrics;
+  std::unique_ptr<ms::MetaServiceImpl> service;
+  medvault::ServiceRunner runner(medvault::ServerOptions{
+      "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+  metrics = std::make_unique<ms::MetaMetrics>(runner.registry());
+  service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, clock, metrics.get(), orphan_grace_s);
+  runner.AddService(service.get());
+  metrics->RefreshServers(registry);
+  metrics->RefreshTombstones(catalog);
+
+  // Gauges follow server liveness within a second of a server going silent.
+  ms::PeriodicTask gauges(absl::Seconds(1), [&] { metrics->RefreshServers(registry); });
+  ms::PeriodicTask gc_task(absl::Seconds(gc_interval_s), [&] {
+    absl::StatusOr<ms::GcStats> stats = gc.RunOnce(orphan_grace_s);
+    if (stats.ok()) {
+      metrics->RecordGc(*stats);
+    } else {
+      MV_LOG(WARNING) << "garbage collection failed: " << stats.status();
+    }
+  });
+
+  absl::Status started = runner.Start();
+  if (!started.ok()) Die(started.ToString());
+  gauges.Start();
+  if (gc_interval_s > 0) gc_task.Start();
+  MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every " << gc_interval_s
+               << " s with orphan grace " << orphan_grace_s << " s";
+
+  runner.Wait();
+  // In-flight calls have drained; stop the background passes before anything they use goes away.
+  gc_task.Stop();
+  gauges.Stop();
+  MV_LOG(INFO) << "stopped";
+  return 0;
+}

@@ -1,0 +1,45 @@
+#include "metaserver/service/chunk_server_client.h"
+
+#include "common/rpc.h"
+
+namespace medvault::metaserver {
+
+GrpcChunkServerClient::GrpcChunkServerClient(absl::Duration timeout) : timeout_(timeout) {}
+
+v1::ChunkService::Stub* GrpcChunkServerClient::StubFor(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<v1::ChunkService::Stub>& stub = stubs_[address];
+  if (stub == nullptr) stub = v1::ChunkService::NewStub(MakeChannel(address));
+  return stub.get();  // stubs are never removed, so the pointer stays valid
+}
+
+absl::Status GrpcChunkServerClient::DeleteChunks(const std::string& address,
+                                                 const std::vector<std::string>& chunk_ids) {
+  v1::DeleteChunksRequest request;
+  for (const std::string& id : chunk_ids) request.add_chunk_ids(id);
+  v1::DeleteChunksResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  return FromGrpcStatus(StubFor(address)->DeleteChunks(&context, request, &response));
+}
+
+absl::StatusOr<ChunkListPage> GrpcChunkServerClient::ListChunks(const std::string& address,
+                                                                absl::string_view start_after, uint32_t limit) {
+  v1::ListChunksRequest request;
+  request.set_start_after(std::string(start_after));
+  request.set_limit(limit);
+  v1::ListChunksResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  absl::Status s = FromGrpcStatus(StubFor(address)->ListChunks(&context, request, &response));
+  if (!s.ok()) return s;
+  ChunkListPage page;
+  page.more = response.more();
+  page.chunks.reserve(response.chunks_size());
+  for (const v1::ChunkEntry& entry : response.chunks()) {
+    page.chunks.push_back(ChunkListEntry{entry.chunk_id(), entry.size(), entry.age_seconds()});
+  }
+  return page;
+}
+
+}  // namespace medvault::metaserver

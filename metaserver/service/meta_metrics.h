@@ -1,0 +1,38 @@
+// The metaserver's Prometheus metrics, shared by the gRPC service and the background tasks.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/status.h"
+#include "metaserver/core/catalog.h"
+#include "metaserver/core/garbage_collector.h"
+#include "metaserver/core/registry.h"
+
+namespace medvault::metaserver {
+
+struct MetaMetrics {
+  explicit MetaMetrics(prometheus::Registry& registry);
+
+  // Adds one GC pass's results.
+  void RecordGc(const GcStats& stats);
+  // Sets the up/down gauges from the registry.
+  void RefreshServers(const ChunkServerRegistry& registry);
+  // Sets the tombstone gauge from the catalog (errors ignored: the gauge keeps its last value).
+  void RefreshTombstones(const Catalog& catalog);
+
+  prometheus::Counter& commits;
+  prometheus::Histogram& commit_latency;
+  prometheus::Histogram& find_latency;
+  prometheus::Gauge& chunkservers_up;
+  prometheus::Gauge& chunkservers_down;
+  prometheus::Counter& gc_chunks_reclaimed;
+  prometheus::Counter& gc_orphans_reclaimed;
+  prometheus::Gauge& tombstones_pending;
+  prometheus::Gauge& chunks_under_replicated;
+  prometheus::Counter& request_errors;
+};
+
+}  // namespace medvault::metaserver

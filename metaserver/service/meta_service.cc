@@ -1,0 +1,145 @@
+#include "metaserver/service/meta_service.h"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/rpc.h"
+
+namespace medvault::metaserver {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
+                                 Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds)
+    : catalog_(catalog),
+      registry_(registry),
+      gc_(gc),
+      clock_(clock),
+      metrics_(metrics),
+      orphan_grace_seconds_(orphan_grace_seconds) {}
+
+grpc::Status MetaServiceImpl::Fail(const absl::Status& status) {
+  metrics_->request_errors.Increment();
+  return ToGrpcStatus(status);
+}
+
+grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+                                        v1::HeartbeatResponse*) {
+  absl::Status s = registry_->Heartbeat(request->server());
+  if (!s.ok()) return Fail(s);
+  metrics_->RefreshServers(*registry_);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext*, const v1::ListChunkServersRequest*,
+                                               v1::ListChunkServersResponse* response) {
+  for (v1::ChunkServerStatus& status : registry_->List()) *response->add_servers() = std::move(status);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext*, const v1::AllocateChunksRequest* request,
+                                             v1::AllocateChunksResponse* response) {
+  absl::StatusOr<std::vector<v1::ChunkPlacement>> placed =
+      registry_->Place(request->chunk_count(), request->replicas());
+  if (!placed.ok()) return Fail(placed.status());
+  for (v1::ChunkPlacement& p : *placed) *response->add_chunks() = std::move(p);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext*, const v1::CommitInstanceRequest* request,
+                                             v1::CommitInstanceResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<CommitResult> result = catalog_->Commit(request->tags(), request->manifest(), clock_->NowMicros());
+  if (!result.ok()) return Fail(result.status());
+  response->set_already_stored(result->already_stored);
+  *response->mutable_info() = std::move(result->info);
+  if (!result->already_stored) metrics_->commits.Increment();
+  metrics_->commit_latency.Observe(SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext*, const v1::GetInstanceMetaRequest* request,
+                                          v1::GetInstanceMetaResponse* response) {
+  absl::StatusOr<InstanceRecord> record = catalog_->GetInstance(request->sop_instance_uid());
+  if (!record.ok()) return Fail(record.status());
+  // Servers no longer registered are left out; the reader skips replicas it cannot address.
+  auto& addresses = *response->mutable_server_addresses();
+  for (const v1::ChunkLocation& chunk : record->manifest.chunks()) {
+    for (const std::string& server_id : chunk.server_ids()) {
+      if (addresses.count(server_id) > 0) continue;
+      absl::StatusOr<std::string> address = registry_->AddressOf(server_id);
+      if (address.ok()) addresses[server_id] = std::move(*address);
+    }
+  }
+  *response->mutable_info() = std::move(record->info);
+  *response->mutable_manifest() = std::move(record->manifest);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext*, const v1::FindStudiesMetaRequest* request,
+                                          v1::FindStudiesMetaResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::StudyPage> page = catalog_->FindStudies(request->query());
+  if (!page.ok()) return Fail(page.status());
+  *response->mutable_page() = std::move(*page);
+  metrics_->find_latency.Observe(SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::GetStudy(grpc::ServerContext*, const v1::GetStudyMetaRequest* request,
+                                       v1::GetStudyMetaResponse* response) {
+  absl::StatusOr<StudyDetail> detail = catalog_->GetStudy(request->study_uid());
+  if (!detail.ok()) return Fail(detail.status());
+  *response->mutable_study() = std::move(detail->study);
+  for (v1::SeriesInfo& series : detail->series) *response->add_series() = std::move(series);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::FillDelete(const absl::StatusOr<DeleteResult>& result,
+                                         v1::DeleteMetaResponse* response) {
+  if (!result.ok()) return Fail(result.status());
+  response->set_instances_deleted(result->instances_deleted);
+  for (const std::string& id : result->object_ids) response->add_object_ids(id);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::DeleteStudy(grpc::ServerContext*, const v1::DeleteStudyMetaRequest* request,
+                                          v1::DeleteMetaResponse* response) {
+  return FillDelete(catalog_->DeleteStudy(request->study_uid(), clock_->NowMicros()), response);
+}
+
+grpc::Status MetaServiceImpl::DeleteInstance(grpc::ServerContext*, const v1::DeleteInstanceMetaRequest* request,
+                                             v1::DeleteMetaResponse* response) {
+  return FillDelete(catalog_->DeleteInstance(request->sop_instance_uid(), clock_->NowMicros()), response);
+}
+
+grpc::Status MetaServiceImpl::ConfirmKeysDestroyed(grpc::ServerContext*,
+                                                   const v1::ConfirmKeysDestroyedRequest* request,
+                                                   v1::ConfirmKeysDestroyedResponse*) {
+  const std::vector<std::string> ids(request->object_ids().begin(), request->object_ids().end());
+  absl::Status s = catalog_->ConfirmKeysDestroyed(ids);
+  if (!s.ok()) return Fail(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext*,
+                                                   const v1::RunGarbageCollectionRequest* request,
+                                                   v1::RunGarbageCollectionResponse* response) {
+  const uint64_t grace =
+      request->has_orphan_grace_seconds() ? request->orphan_grace_seconds() : orphan_grace_seconds_;
+  absl::StatusOr<GcStats> stats = gc_->RunOnce(grace);
+  if (!stats.ok()) return Fail(stats.status());
+  metrics_->RecordGc(*stats);
+  response->set_deleted_chunks_reclaimed(stats->deleted_chunks_reclaimed);
+  response->set_orphans_reclaimed(stats->orphans_reclaimed);
+  response->set_tombstones_pending(stats->tombstones_pending);
+  return grpc::Status::OK;
+}
+
+}  // namespace medvault::metaserver

@@ -1,0 +1,59 @@
+// The gRPC face of the metaserver (medvault.v1.MetaService): each handler validates, calls the
+// catalog, registry or garbage collector, maps Status with ToGrpcStatus and records metrics.
+#pragma once
+
+#include <cstdint>
+
+#include "common/env.h"
+#include "medvault/v1/metaserver.grpc.pb.h"
+#include "metaserver/core/catalog.h"
+#include "metaserver/core/garbage_collector.h"
+#include "metaserver/core/registry.h"
+#include "metaserver/service/meta_metrics.h"
+
+namespace medvault::metaserver {
+
+class MetaServiceImpl final : public v1::MetaService::Service {
+ public:
+  // Everything must outlive the service. `orphan_grace_seconds` is the GC grace used when a
+  // RunGarbageCollection request does not override it.
+  MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc, Clock* clock,
+                  MetaMetrics* metrics, uint64_t orphan_grace_seconds);
+
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override;
+  grpc::Status ListChunkServers(grpc::ServerContext* context, const v1::ListChunkServersRequest* request,
+                                v1::ListChunkServersResponse* response) override;
+  grpc::Status AllocateChunks(grpc::ServerContext* context, const v1::AllocateChunksRequest* request,
+                              v1::AllocateChunksResponse* response) override;
+  grpc::Status CommitInstance(grpc::ServerContext* context, const v1::CommitInstanceRequest* request,
+                              v1::CommitInstanceResponse* response) override;
+  grpc::Status GetInstance(grpc::ServerContext* context, const v1::GetInstanceMetaRequest* request,
+                           v1::GetInstanceMetaResponse* response) override;
+  grpc::Status FindStudies(grpc::ServerContext* context, const v1::FindStudiesMetaRequest* request,
+                           v1::FindStudiesMetaResponse* response) override;
+  grpc::Status GetStudy(grpc::ServerContext* context, const v1::GetStudyMetaRequest* request,
+                        v1::GetStudyMetaResponse* response) override;
+  grpc::Status DeleteStudy(grpc::ServerContext* context, const v1::DeleteStudyMetaRequest* request,
+                           v1::DeleteMetaResponse* response) override;
+  grpc::Status DeleteInstance(grpc::ServerContext* context, const v1::DeleteInstanceMetaRequest* request,
+                              v1::DeleteMetaResponse* response) override;
+  grpc::Status ConfirmKeysDestroyed(grpc::ServerContext* context, const v1::ConfirmKeysDestroyedRequest* request,
+                                    v1::ConfirmKeysDestroyedResponse* response) override;
+  grpc::Status RunGarbageCollection(grpc::ServerContext* context, const v1::RunGarbageCollectionRequest* request,
+                                    v1::RunGarbageCollectionResponse* response) override;
+
+ private:
+  // Counts an error and converts it.
+  grpc::Status Fail(const absl::Status& status);
+  grpc::Status FillDelete(const absl::StatusOr<DeleteResult>& result, v1::DeleteMetaResponse* response);
+
+  Catalog* const catalog_;
+  ChunkServerRegistry* const registry_;
+  GarbageCollector* const gc_;
+  Clock* const clock_;
+  MetaMetrics* const metrics_;
+  const uint64_t orphan_grace_seconds_;
+};
+
+}  // namespace medvault::metaserver
