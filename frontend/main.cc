@@ -1,5 +1,7 @@
 // The frontend binary: the public ImageStore API. Stateless; parses, encrypts, places and
 // replicates chunks, commits manifests.
+#include <sys/prctl.h>
+
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -18,10 +20,15 @@ ABSL_FLAG(std::string, keyservice, "", "host:port of the key service (required)"
 ABSL_FLAG(uint32_t, chunk_size_bytes, 1 << 20, "plaintext bytes per chunk (64 KiB .. 16 MiB)");
 ABSL_FLAG(uint32_t, replicas, 3, "replicas per chunk written before a put is acknowledged (1..5)");
 ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per refill");
+ABSL_FLAG(int64_t, max_write_seconds, 300,
+          "a put whose chunk writes take longer is not committed; keep below the metaserver's orphan grace");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
+  // The frontend holds data keys and plaintext images in memory: keep them out of core dumps and
+  // refuse ptrace attachment by other processes of the same user.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   absl::ParseCommandLine(argc, argv);
   std::string meta = absl::GetFlag(FLAGS_metaserver), keys = absl::GetFlag(FLAGS_keyservice);
   uint32_t chunk_size = absl::GetFlag(FLAGS_chunk_size_bytes), replicas = absl::GetFlag(FLAGS_replicas);
@@ -41,6 +48,7 @@ int main(int argc, char** argv) {
   options.chunk_size = chunk_size;
   options.replicas = replicas;
   options.dek_batch = absl::GetFlag(FLAGS_dek_batch);
+  options.max_write_seconds = absl::GetFlag(FLAGS_max_write_seconds);
   medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
 
   medvault::ServiceRunner runner({"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});

@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   if (data_dir.empty()) Die("--data_dir is required");
   if (down_after_ms <= 0) Die("--down_after_ms must be positive");
   if (gc_interval_s < 0) Die("--gc_interval_s must not be negative");
+  if (orphan_grace_s < ms::kMinOrphanGraceSeconds) {
+    Die("--orphan_grace_s must be at least " + std::to_string(ms::kMinOrphanGraceSeconds));
+  }
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
   absl::Status dirs = fs->CreateDirs(data_dir);

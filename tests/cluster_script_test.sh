@@ -17,6 +17,8 @@ echo "$out"
 grep -q "medvault is up" <<<"$out" || fail "up did not report success"
 grep -Eq "^[0-9]+ stored|  [0-9]+ stored" <<<"$out" || fail "samples were not loaded"
 [ "$(stat -c %a "$DATA/keyservice/kek")" = 600 ] || fail "master key file is not mode 0600"
+[ "$(stat -c %a "$DATA")" = 700 ] || fail "data directory is not private (mode 0700)"
+[ -z "$(find "$DATA" -perm -o=r ! -type l | head -1)" ] || fail "world-readable files under $DATA"
 "$ROOT/scripts/cluster" status --data "$DATA" || fail "status reports an unhealthy service"
 
 studies="$("$CLI" find --json)"

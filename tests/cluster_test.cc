@@ -158,6 +158,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
 
   std::map<std::string, std::string> stored_sha;  // SOP UID -> SHA-256 of the stored bytes
   std::set<std::string> secrets;                   // names, ids and UIDs that must never leak
+  std::set<std::string> log_secrets;               // also shorter ones, for the text logs
   int ok = 0, refused = 0, conflicts = 0;
   for (const std::string& path : PydicomFiles()) {
     std::string bytes = ReadAll(path);
@@ -177,6 +178,9 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
       // Short strings would match random ciphertext by chance; 8+ bytes never do in practice.
       if (tags->patient_name().size() >= 8) secrets.insert(tags->patient_name());
       if (tags->patient_id().size() >= 8) secrets.insert(tags->patient_id());
+      for (const std::string& s : {tags->patient_name(), tags->patient_id()}) {
+        if (s.size() >= 6) log_secrets.insert(s);
+      }
     } else if (put.status().code() == absl::StatusCode::kAlreadyExists) {
       // pydicom ships several encodings of one SOP Instance UID: the first stays, unchanged.
       ++conflicts;
@@ -210,21 +214,35 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
   // Nothing refused became visible, nothing accepted is missing.
   EXPECT_EQ(CountVisibleInstances(stub_.get()), stored_sha.size());
 
+  // Every committed chunk has exactly 3 replicas on disk, and no put left a chunk behind
+  // (refused files are refused before anything is written).
+  auto meta = v1::MetaService::NewStub(MakeChannel(cluster_->metaserver()));
+  int committed_chunks = 0;
+  for (const auto& [uid, sha] : stored_sha) {
+    grpc::ClientContext ctx;
+    v1::GetInstanceMetaRequest req;
+    req.set_sop_instance_uid(uid);
+    v1::GetInstanceMetaResponse resp;
+    ASSERT_TRUE(meta->GetInstance(&ctx, req, &resp).ok());
+    committed_chunks += resp.manifest().chunks_size();
+  }
   // Chunk servers: no DICOM magic (preamble marker followed by the meta group), no name, no UID.
   int chunk_files = 0;
   for (int i = 0; i < 3; ++i) {
     for (const std::string& file : FilesUnder(cluster_->chunkserver_dir(i))) {
       std::string data = ReadAll(file);
-      ++chunk_files;
+      if (absl::StrContains(file, "/chunks/")) ++chunk_files;
       ASSERT_EQ(data.find(std::string("DICM\x02\x00", 6)), std::string::npos) << file;
       for (const std::string& secret : secrets) ASSERT_EQ(data.find(secret), std::string::npos) << file;
     }
   }
-  EXPECT_GE(chunk_files, 3 * ok / 2);
+  EXPECT_EQ(chunk_files, 3 * committed_chunks);
+  EXPECT_GT(committed_chunks, static_cast<int>(stored_sha.size()));  // some objects span chunks
   // No service logs a name, a patient id or a UID.
   for (const std::string& log : cluster_->log_files()) {
     std::string text = ReadAll(log);
     for (const std::string& secret : secrets) ASSERT_EQ(text.find(secret), std::string::npos) << log;
+    for (const std::string& secret : log_secrets) ASSERT_EQ(text.find(secret), std::string::npos) << log;
   }
 
   // The frontend's metrics are served and counted the bytes.

@@ -8,11 +8,31 @@
 
 namespace medvault::frontend {
 
-ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options)
-    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), pool_(keys, options.dek_batch) {}
+namespace {
+
+// Longest index field accepted (the metaserver's limit for a key component). Checked before any
+// chunk is written, so a bad instance costs nothing.
+constexpr size_t kMaxIndexFieldBytes = 1024;
+
+absl::Status CheckIndexFields(const v1::InstanceTags& tags) {
+  for (const std::string* field : {&tags.study_uid(), &tags.series_uid(), &tags.sop_instance_uid(),
+                                   &tags.patient_id(), &tags.study_date(), &tags.modality()}) {
+    if (field->size() > kMaxIndexFieldBytes) {
+      return absl::InvalidArgumentError("a UID, patient id, study date or modality is longer than 1024 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
+                               Clock* clock)
+    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch) {}
 
 absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes) {
   ASSIGN_OR_RETURN(v1::InstanceTags tags, ParseDicomHeader(bytes));
+  RETURN_IF_ERROR(CheckIndexFields(tags));
   std::string sha256 = Sha256(bytes);
 
   v1::PutInstanceResponse response;
@@ -37,7 +57,11 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view by
   }
 
   ASSIGN_OR_RETURN(DataKeyMaterial key, pool_.Take());
+  const int64_t write_start = clock_->NowMicros();
   auto manifest = WriteObject(bytes, key);
+  if (manifest.ok() && clock_->NowMicros() - write_start > options_.max_write_seconds * 1'000'000) {
+    manifest = absl::DeadlineExceededError("writing the chunks took longer than the frontend's --max_write_seconds");
+  }
   if (!manifest.ok()) {
     AbandonKey(key);
     return manifest.status();
@@ -48,16 +72,47 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view by
   *commit.mutable_tags() = tags;
   *commit.mutable_manifest() = std::move(*manifest);
   auto committed = meta_->CommitInstance(commit);
-  if (!committed.ok()) {
+  if (committed.ok() && !committed->already_stored()) return response;
+  if (!committed.ok() && IsDefiniteRejection(committed.status().code())) {
+    // The metaserver refused the commit outright: nothing references our key.
     AbandonKey(key);
     return Annotate(committed.status(), "committing the manifest");
   }
-  if (committed->already_stored()) {
-    // Another put of the same bytes won the race; ours is garbage.
-    AbandonKey(key);
+  // Either "already stored" or an error that leaves the outcome unknown (deadline, lost
+  // connection): the commit may have landed, possibly ours. Ask which object is stored. Only a
+  // different object proves ours is garbage; when in doubt the key is kept, because destroying the
+  // key of a committed instance would lose the image for good (a leaked key costs 60 bytes).
+  auto stored = meta_->GetInstance(tags.sop_instance_uid());
+  if (stored.ok() && stored->manifest().object_id() == key.object_id) return response;  // ours landed
+  if (stored.ok() && committed.ok()) {
+    AbandonKey(key);  // an identical put won the race
     response.set_already_stored(true);
+    return response;
   }
-  return response;
+  if (stored.ok() && stored->info().sha256() != sha256) {
+    AbandonKey(key);
+    return absl::AlreadyExistsError(
+        "an instance with this SOP Instance UID is already stored with different content");
+  }
+  if (committed.ok()) return absl::InternalError("metaserver reported a stored instance it cannot find");
+  stats_.uncertain_commits += 1;
+  MV_LOG(WARNING) << "commit of object " << ToHex(key.object_id) << " has an unknown outcome ("
+                  << committed.status().code() << "); keeping its key";
+  return Annotate(committed.status(), "committing the manifest (outcome unknown; retry the put)");
+}
+
+bool ImageStoreCore::IsDefiniteRejection(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return true;
+    default:
+      return false;
+  }
 }
 
 absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view bytes,
@@ -94,7 +149,12 @@ absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view
   for (size_t w = 0; w < results.size(); ++w) {
     if (!results[w].ok()) {
       stats_.replica_write_failures += 1;
-      return Annotate(results[w], absl::StrCat("writing chunk ", w / options_.replicas, " replica ",
+      // Whatever a chunk server answered, for the caller it means "try again later" (a full
+      // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
+      absl::StatusCode code = results[w].code() == absl::StatusCode::kResourceExhausted
+                                  ? absl::StatusCode::kResourceExhausted
+                                  : absl::StatusCode::kUnavailable;
+      return Annotate(absl::Status(code, results[w].message()), absl::StrCat("writing chunk ", w / options_.replicas, " replica ",
                                                w % options_.replicas, " to ", writes[w].address));
     }
   }

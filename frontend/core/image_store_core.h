@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "common/env.h"
 #include "frontend/core/clients.h"
 #include "frontend/core/dek_pool.h"
 #include "medvault/v1/image_store.pb.h"
@@ -23,6 +24,10 @@ struct FrontendOptions {
   uint32_t replicas = 3;
   // Keys fetched from the key service per refill of the pool.
   uint32_t dek_batch = 16;
+  // A put whose chunk writes took longer than this is not committed (DEADLINE_EXCEEDED): the
+  // metaserver collects unreferenced chunks older than its orphan grace (>= 600 s), so a slower
+  // put could otherwise commit chunks that were already reclaimed.
+  int64_t max_write_seconds = 300;
 };
 
 // Counters the service layer exports as metrics. Thread-safe.
@@ -30,12 +35,15 @@ struct CoreStats {
   std::atomic<uint64_t> replica_write_failures{0};
   std::atomic<uint64_t> read_failovers{0};
   std::atomic<uint64_t> abandoned_puts{0};
+  // Commits whose outcome was unknown (deadline, lost connection) and not resolved by a lookup.
+  std::atomic<uint64_t> uncertain_commits{0};
 };
 
 class ImageStoreCore {
  public:
   // The clients must outlive the core.
-  ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options);
+  ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
+                 Clock* clock = RealClock());
 
   // Stores one instance given as its complete bytes. Visible only after every replica of every
   // chunk is durable and the manifest is committed. Errors: see ImageStore.PutInstance.
@@ -67,12 +75,16 @@ class ImageStoreCore {
   // Destroys the keys of deleted objects, then tells the metaserver.
   absl::Status ShredKeys(const v1::DeleteMetaResponse& deleted);
   // The key of a put that did not commit is useless: destroy it (best effort).
+  // REQUIRES: no committed manifest references the key.
   void AbandonKey(const DataKeyMaterial& key);
+  // True when a commit error means the metaserver certainly did not apply the commit.
+  static bool IsDefiniteRejection(absl::StatusCode code);
 
   KeyClient* keys_;
   MetaClient* meta_;
   ChunkClient* chunks_;
   const FrontendOptions options_;
+  Clock* clock_;
   DekPool pool_;
   CoreStats stats_;
 };

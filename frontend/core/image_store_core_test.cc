@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -48,6 +49,10 @@ class FakeKeys : public KeyClient {
 
 class FakeMeta : public MetaClient {
  public:
+  explicit FakeMeta(FakeKeys* keys) : keys_(keys) {}
+  // Injected commit outcome: when set, the commit is applied iff apply_commit, and this error returned.
+  absl::Status commit_error;
+  bool apply_commit = true;
   absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas) override {
     v1::AllocateChunksResponse r;
     for (uint32_t i = 0; i < n; ++i) {
@@ -62,6 +67,7 @@ class FakeMeta : public MetaClient {
     return r;
   }
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override {
+    if (!commit_error.ok() && !apply_commit) return commit_error;
     ++commits;
     v1::GetInstanceMetaResponse rec;
     *rec.mutable_info()->mutable_tags() = req.tags();
@@ -70,6 +76,7 @@ class FakeMeta : public MetaClient {
     *rec.mutable_manifest() = req.manifest();
     for (int k = 0; k < 5; ++k) (*rec.mutable_server_addresses())["s" + std::to_string(k)] = "cs" + std::to_string(k);
     instances[req.tags().sop_instance_uid()] = rec;
+    if (!commit_error.ok()) return commit_error;  // applied, but the reply was lost
     return v1::CommitInstanceResponse();
   }
   absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& uid) override {
@@ -96,17 +103,23 @@ class FakeMeta : public MetaClient {
     return r;
   }
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& ids) override {
+    // The protocol's order: keys are destroyed before the metaserver hears they are.
+    for (const auto& id : ids) EXPECT_TRUE(keys_->destroyed.count(id)) << "confirmed before destroyed";
     confirmed.insert(ids.begin(), ids.end());
     return absl::OkStatus();
   }
   std::map<std::string, v1::GetInstanceMetaResponse> instances;
   std::set<std::string> confirmed;
   int commits = 0;
+
+ private:
+  FakeKeys* keys_;
 };
 
 class FakeChunks : public ChunkClient {
  public:
   std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) override {
+    if (on_write) on_write();
     std::vector<absl::Status> out;
     for (const auto& w : writes) {
       if (down.count(w.address)) {
@@ -119,6 +132,7 @@ class FakeChunks : public ChunkClient {
     return out;
   }
   absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& id) override {
+    ++reads;
     if (down.count(address)) return absl::UnavailableError("connection refused");
     auto it = stored.find({address, id});
     if (it == stored.end()) return absl::NotFoundError("no chunk");
@@ -126,11 +140,13 @@ class FakeChunks : public ChunkClient {
   }
   std::map<std::pair<std::string, std::string>, std::string> stored;
   std::set<std::string> down;
+  int reads = 0;
+  std::function<void()> on_write;
 };
 
 class ImageStoreCoreTest : public ::testing::Test {
  protected:
-  ImageStoreCoreTest() : core_(&keys_, &meta_, &chunks_, Options()) {}
+  ImageStoreCoreTest() : meta_(&keys_), core_(&keys_, &meta_, &chunks_, Options(), &clock_) {}
   static FrontendOptions Options() {
     FrontendOptions o;
     o.chunk_size = 64 << 10;  // several chunks per test file
@@ -151,6 +167,7 @@ class ImageStoreCoreTest : public ::testing::Test {
     if (!s.ok()) return s;
     return out;
   }
+  FakeClock clock_;
   FakeKeys keys_;
   FakeMeta meta_;
   FakeChunks chunks_;
@@ -184,7 +201,9 @@ TEST_F(ImageStoreCoreTest, RangesDecryptOnlyWhatIsAsked) {
   auto put = core_.Put(mr_);
   ASSERT_TRUE(put.ok());
   const std::string& uid = put->sop_instance_uid();
+  chunks_.reads = 0;
   EXPECT_EQ(GetAll(uid, 65530, 20).value(), mr_.substr(65530, 20));  // spans a chunk boundary
+  EXPECT_EQ(chunks_.reads, 2);  // chunks 0 and 1 of 5, nothing else
   EXPECT_EQ(GetAll(uid, 100).value(), mr_.substr(100));
   EXPECT_EQ(GetAll(uid, mr_.size()).value(), "");
   EXPECT_EQ(GetAll(uid, mr_.size() + 1).status().code(), absl::StatusCode::kOutOfRange);
@@ -214,6 +233,40 @@ TEST_F(ImageStoreCoreTest, FailedReplicaWriteCommitsNothingAndShredsTheKey) {
   EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(meta_.commits, 0);
   EXPECT_TRUE(meta_.instances.empty());
+  EXPECT_EQ(keys_.destroyed.size(), 1u);
+}
+
+TEST_F(ImageStoreCoreTest, CommitAppliedButReplyLostKeepsTheKeyAndSucceeds) {
+  meta_.commit_error = absl::DeadlineExceededError("deadline exceeded");
+  meta_.apply_commit = true;
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok()) << put.status();  // the lookup shows our object landed
+  EXPECT_FALSE(put->already_stored());
+  EXPECT_TRUE(keys_.destroyed.empty());
+  meta_.commit_error = absl::OkStatus();
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), ct_);
+}
+
+TEST_F(ImageStoreCoreTest, CommitWithUnknownOutcomeNeverDestroysTheKey) {
+  meta_.commit_error = absl::UnavailableError("connection reset");
+  meta_.apply_commit = false;
+  auto put = core_.Put(ct_);
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(keys_.destroyed.empty());  // the commit might still land: the key must survive
+  EXPECT_EQ(core_.stats().uncertain_commits.load(), 1u);
+}
+
+TEST_F(ImageStoreCoreTest, CommitDefinitelyRejectedDestroysTheKey) {
+  meta_.commit_error = absl::InvalidArgumentError("bad manifest");
+  meta_.apply_commit = false;
+  EXPECT_EQ(core_.Put(ct_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(keys_.destroyed.size(), 1u);
+}
+
+TEST_F(ImageStoreCoreTest, WritePhaseLongerThanTheLimitIsNotCommitted) {
+  chunks_.on_write = [&] { clock_.Advance(int64_t{301} * 1'000'000); };
+  EXPECT_EQ(core_.Put(ct_).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(meta_.commits, 0);
   EXPECT_EQ(keys_.destroyed.size(), 1u);
 }
 

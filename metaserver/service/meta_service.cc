@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 #include "common/rpc.h"
 
 namespace medvault::metaserver {
@@ -133,6 +135,11 @@ grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext*,
                                                    v1::RunGarbageCollectionResponse* response) {
   const uint64_t grace =
       request->has_orphan_grace_seconds() ? request->orphan_grace_seconds() : orphan_grace_seconds_;
+  if (grace < kMinOrphanGraceSeconds) {
+    // A shorter grace could reclaim the chunks of a put still writing, which would then commit.
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("orphan grace must be at least ", kMinOrphanGraceSeconds, " s")));
+  }
   absl::StatusOr<GcStats> stats = gc_->RunOnce(grace);
   if (!stats.ok()) return Fail(stats.status());
   metrics_->RecordGc(*stats);

@@ -138,6 +138,16 @@ TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
   EXPECT_EQ(service_->DeleteStudy(&ctx_, &del, &deleted).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(MetaServiceTest, GraceOverrideBelowTheFloorIsRefused) {
+  // A grace of 0 would reclaim the chunks of a put still writing; that put would then commit.
+  v1::RunGarbageCollectionRequest gc;
+  gc.set_orphan_grace_seconds(0);
+  v1::RunGarbageCollectionResponse done;
+  EXPECT_EQ(service_->RunGarbageCollection(&ctx_, &gc, &done).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  gc.set_orphan_grace_seconds(kMinOrphanGraceSeconds);
+  EXPECT_TRUE(service_->RunGarbageCollection(&ctx_, &gc, &done).ok());
+}
+
 TEST_F(MetaServiceTest, ConflictingCommitIsAlreadyExistsWithoutPhi) {
   for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Beat(id, "").ok());
   AllocateAndCommit("1.2.1.1", 1);
