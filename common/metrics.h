@@ -27,6 +27,10 @@ class MetricsEndpoint {
   // host:port actually bound, or empty.
   const std::string& bound_address() const { return bound_address_; }
 
+  // For process shutdown only: stops owning the HTTP endpoint without stopping it. Stopping
+  // civetweb waits about a second for its poll loop; at exit the OS closes the socket anyway.
+  void AbandonAtExit() { (void)exposer_.release(); }
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -106,6 +106,8 @@ void ServiceRunner::Wait() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     server_->Wait();
   }
+  // The process is exiting: do not spend a second stopping the metrics endpoint politely.
+  metrics_->AbandonAtExit();
 }
 
 void ServiceRunner::Shutdown() { OnTerminationSignal(0); }

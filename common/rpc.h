@@ -37,7 +37,7 @@ struct ServerOptions {
 // A running server. Start() binds and prints one line to stdout that tests and scripts read:
 //   "<name> listening grpc=<host:port> metrics=<host:port>"
 // Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then stops accepting calls, lets in-flight
-// calls finish for up to 10 s, and returns.
+// calls finish for up to 10 s, abandons the metrics endpoint (the process is exiting) and returns.
 class ServiceRunner {
  public:
   explicit ServiceRunner(ServerOptions options);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -109,8 +110,11 @@ absl::Status ExternalCluster::Stop() {
   absl::Status result;
   // Reverse start order: frontend first, key service last.
   for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) {
+    auto start = std::chrono::steady_clock::now();
     (*it)->process->Signal(SIGTERM);
     int code = (*it)->process->Wait();
+    std::printf("stopped %s in %.2f s\n", (*it)->name.c_str(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (code != 0 && result.ok()) {
       result = absl::InternalError(absl::StrCat((*it)->name, " exited with ", code, " on SIGTERM"));
     }
