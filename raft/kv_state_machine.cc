@@ -1,0 +1,174 @@
+#include "raft/kv_state_machine.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "raft/rocks_log_storage.h"
+
+namespace medvault::raft {
+namespace {
+
+constexpr char kAppliedKey[] = "applied";
+
+// Collects a WriteBatch's operations by column family name.
+class Encoder : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit Encoder(const std::map<uint32_t, std::string>& names) : names_(names) {}
+
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    return Add(v1::RaftKvWrite::PUT, cf, key, value);
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    return Add(v1::RaftKvWrite::DELETE, cf, key, rocksdb::Slice());
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin, const rocksdb::Slice& end) override {
+    return Add(v1::RaftKvWrite::DELETE_RANGE, cf, begin, end);
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice&) override {
+    return rocksdb::Status::NotSupported("single delete is not replicated");
+  }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return rocksdb::Status::NotSupported("merge is not replicated");
+  }
+
+  v1::RaftKvBatch batch;
+
+ private:
+  rocksdb::Status Add(v1::RaftKvWrite::Op op, uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) {
+    auto it = names_.find(cf);
+    if (it == names_.end()) return rocksdb::Status::InvalidArgument("write to a column family that is not replicated");
+    v1::RaftKvWrite* w = batch.add_writes();
+    w->set_op(op);
+    w->set_cf(it->second);
+    w->set_key(key.data(), key.size());
+    w->set_value(value.data(), value.size());
+    return rocksdb::Status::OK();
+  }
+  const std::map<uint32_t, std::string>& names_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KvStateMachine>> KvStateMachine::Open(KvStore* kv, std::vector<std::string> state_cfs) {
+  std::unique_ptr<KvStateMachine> sm(new KvStateMachine(kv, std::move(state_cfs)));
+  absl::StatusOr<std::string> applied = kv->Get(kRaftMetaCf, kAppliedKey);
+  if (applied.ok()) {
+    absl::MutexLock lock(&sm->mu_);
+    if (!sm->applied_.ParseFromString(*applied)) return absl::DataLossError("raft applied position does not parse");
+  } else if (!absl::IsNotFound(applied.status())) {
+    return applied.status();
+  }
+  return sm;
+}
+
+bool KvStateMachine::Replicated(const std::string& cf) const {
+  return std::find(state_cfs_.begin(), state_cfs_.end(), cf) != state_cfs_.end();
+}
+
+absl::StatusOr<std::string> KvStateMachine::EncodeCommand(const rocksdb::WriteBatch& batch) const {
+  std::map<uint32_t, std::string> names;
+  for (const std::string& cf : state_cfs_) names[kv_->cf(cf)->GetID()] = cf;
+  Encoder encoder(names);
+  rocksdb::Status s = batch.Iterate(&encoder);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("cannot replicate this batch: ", s.ToString()));
+  return encoder.batch.SerializeAsString();
+}
+
+absl::Status KvStateMachine::AddWrite(const v1::RaftKvWrite& w, rocksdb::WriteBatch* batch) const {
+  if (!Replicated(w.cf())) return absl::InvalidArgumentError("command writes a column family that is not replicated");
+  rocksdb::ColumnFamilyHandle* cf = kv_->cf(w.cf());
+  rocksdb::Status s;
+  switch (w.op()) {
+    case v1::RaftKvWrite::PUT: s = batch->Put(cf, w.key(), w.value()); break;
+    case v1::RaftKvWrite::DELETE: s = batch->Delete(cf, w.key()); break;
+    case v1::RaftKvWrite::DELETE_RANGE: s = batch->DeleteRange(cf, w.key(), w.value()); break;
+    default: return absl::InvalidArgumentError("unknown write operation");
+  }
+  return FromRocksStatus(s, "building the apply batch");
+}
+
+SnapshotMeta KvStateMachine::Applied() const {
+  absl::MutexLock lock(&mu_);
+  return applied_;
+}
+
+absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vector<Entry>& entries) {
+  absl::MutexLock lock(&mu_);
+  std::vector<absl::Status> results;
+  rocksdb::WriteBatch batch;
+  SnapshotMeta applied = applied_;
+  for (const Entry& e : entries) {
+    if (e.index() != applied.index() + 1) {
+      return absl::InternalError(absl::StrCat("applying entry ", e.index(), " after ", applied.index()));
+    }
+    absl::Status result;
+    if (e.type() == v1::RAFT_ENTRY_COMMAND) {
+      // A bad command fails identically on every replica and changes nothing.
+      v1::RaftKvBatch cmd;
+      batch.SetSavePoint();
+      if (!cmd.ParseFromString(e.data())) result = absl::InvalidArgumentError("command does not parse");
+      for (int i = 0; result.ok() && i < cmd.writes_size(); ++i) result = AddWrite(cmd.writes(i), &batch);
+      if (result.ok()) {
+        (void)batch.PopSavePoint();
+      } else {
+        (void)batch.RollbackToSavePoint();
+      }
+    } else if (e.type() == v1::RAFT_ENTRY_CONFIG) {
+      v1::RaftConfig config;
+      if (config.ParseFromString(e.data())) *applied.mutable_config() = config;
+    }
+    applied.set_index(e.index());
+    applied.set_term(e.term());
+    results.push_back(result);
+  }
+  batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, applied.SerializeAsString());
+  RETURN_IF_ERROR(kv_->Write(&batch));
+  applied_ = applied;
+  return results;
+}
+
+absl::StatusOr<Snapshot> KvStateMachine::TakeSnapshot() {
+  absl::MutexLock lock(&mu_);  // no apply in between: the data matches applied_
+  Snapshot snap;
+  *snap.mutable_meta() = applied_;
+  v1::RaftKvBatch data;
+  for (const std::string& cf : state_cfs_) {
+    std::unique_ptr<rocksdb::Iterator> it = kv_->NewIterator(cf);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      v1::RaftKvWrite* w = data.add_writes();
+      w->set_cf(cf);
+      w->set_key(it->key().data(), it->key().size());
+      w->set_value(it->value().data(), it->value().size());
+    }
+    if (!it->status().ok()) return FromRocksStatus(it->status(), "taking a snapshot");
+  }
+  snap.set_data(data.SerializeAsString());
+  return snap;
+}
+
+absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
+  {
+    absl::MutexLock lock(&mu_);
+    v1::RaftKvBatch data;
+    if (!data.ParseFromString(snapshot.data())) return absl::DataLossError("snapshot does not parse");
+    rocksdb::WriteBatch batch;
+    for (const std::string& cf : state_cfs_) {
+      // Everything goes: an empty end key would not cover keys starting with 0xff bytes.
+      RETURN_IF_ERROR(FromRocksStatus(batch.DeleteRange(kv_->cf(cf), "", std::string(1024, '\xff')),
+                                      "clearing state for a snapshot"));
+    }
+    for (const v1::RaftKvWrite& w : data.writes()) {
+      if (w.op() != v1::RaftKvWrite::PUT) return absl::DataLossError("snapshot holds a non-PUT write");
+      RETURN_IF_ERROR(AddWrite(w, &batch));
+    }
+    batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, snapshot.meta().SerializeAsString());
+    RETURN_IF_ERROR(kv_->Write(&batch));
+    applied_ = snapshot.meta();
+  }
+  if (on_restore_) on_restore_();
+  return absl::OkStatus();
+}
+
+}  // namespace medvault::raft

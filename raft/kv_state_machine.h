@@ -1,0 +1,50 @@
+// A StateMachine over some column families of a RocksDB database: commands are RaftKvBatch writes
+// (made from the rocksdb::WriteBatch a service core planned), snapshots are every key of those
+// column families. The applied position lives in "raft_meta" and is written in the same batch as
+// the entries it covers.
+#pragma once
+
+#include <rocksdb/write_batch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/kv.h"
+#include "medvault/v1/raft.pb.h"
+#include "raft/state_machine.h"
+
+namespace medvault::raft {
+
+class KvStateMachine : public StateMachine {
+ public:
+  // `kv` must hold `state_cfs` and RaftColumnFamilies(); it must outlive this object.
+  static absl::StatusOr<std::unique_ptr<KvStateMachine>> Open(KvStore* kv, std::vector<std::string> state_cfs);
+
+  // Turns a planned WriteBatch into a command. INVALID_ARGUMENT for a write to a column family this
+  // state machine does not replicate, or an operation it does not support (merge, single delete).
+  absl::StatusOr<std::string> EncodeCommand(const rocksdb::WriteBatch& batch) const;
+
+  SnapshotMeta Applied() const override;
+  absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<Entry>& entries) override;
+  absl::StatusOr<Snapshot> TakeSnapshot() override;
+  absl::Status Restore(const Snapshot& snapshot) override;
+
+  // Called (outside any lock) after a snapshot replaced the state, so caches can reload.
+  void set_on_restore(std::function<void()> fn) { on_restore_ = std::move(fn); }
+
+ private:
+  KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs) : kv_(kv), state_cfs_(std::move(state_cfs)) {}
+  absl::Status AddWrite(const v1::RaftKvWrite& w, rocksdb::WriteBatch* batch) const;
+  bool Replicated(const std::string& cf) const;
+
+  KvStore* const kv_;
+  const std::vector<std::string> state_cfs_;
+  std::function<void()> on_restore_;
+  mutable absl::Mutex mu_;
+  SnapshotMeta applied_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace medvault::raft

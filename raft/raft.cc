@@ -1,0 +1,767 @@
+#include "raft/raft.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace medvault::raft {
+
+using v1::RAFT_ENTRY_COMMAND;
+using v1::RAFT_ENTRY_CONFIG;
+using v1::RAFT_ENTRY_NOOP;
+using v1::RAFT_MSG_APPEND;
+using v1::RAFT_MSG_APPEND_RESPONSE;
+using v1::RAFT_MSG_HEARTBEAT;
+using v1::RAFT_MSG_HEARTBEAT_RESPONSE;
+using v1::RAFT_MSG_PRE_VOTE;
+using v1::RAFT_MSG_PRE_VOTE_RESPONSE;
+using v1::RAFT_MSG_SNAPSHOT;
+using v1::RAFT_MSG_VOTE;
+using v1::RAFT_MSG_VOTE_RESPONSE;
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kFollower: return "follower";
+    case Role::kPreCandidate: return "pre-candidate";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "unknown";
+}
+
+Raft::Raft(RaftOptions options, LogStorage* storage)
+    : options_(std::move(options)),
+      id_(options_.id),
+      storage_(storage),
+      log_(storage, options_.applied),
+      rng_(options_.seed ^ (options_.id * 0x9E3779B97F4A7C15ull)) {
+  const HardState hs = storage->hard_state();
+  term_ = hs.term();
+  vote_ = hs.vote();
+  prev_hard_state_ = hs;
+  base_config_ = storage->snapshot_meta().config();
+  const uint64_t first = storage->FirstIndex();
+  const uint64_t last = storage->LastIndex();
+  if (last >= first) {
+    absl::StatusOr<std::vector<Entry>> all = storage->Entries(first, last + 1, UINT64_MAX);
+    if (all.ok()) ReconcileConfigEntries(first, *all);
+  }
+  RebuildConfig();
+  Reset(term_);
+}
+
+bool Raft::IsMember(uint64_t id) const {
+  for (const auto& m : config_.members()) {
+    if (m.id() == id) return true;
+  }
+  return false;
+}
+
+bool Raft::IsLearner(uint64_t id) const {
+  for (const auto& m : config_.learners()) {
+    if (m.id() == id) return true;
+  }
+  return false;
+}
+
+// ---- roles ----
+
+void Raft::Reset(uint64_t term) {
+  if (term != term_) {
+    term_ = term;
+    vote_ = 0;
+  }
+  lead_ = 0;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  std::uniform_int_distribution<int> dist(options_.election_ticks, 2 * options_.election_ticks - 1);
+  randomized_election_timeout_ = dist(rng_);
+  votes_.clear();
+  progress_.clear();
+  pending_reads_.clear();
+  reads_awaiting_commit_.clear();
+}
+
+void Raft::BecomeFollower(uint64_t term, uint64_t lead) {
+  Reset(term);
+  lead_ = lead;
+  role_ = Role::kFollower;
+}
+
+void Raft::BecomePreCandidate() {
+  // Pre-vote does not touch the term or the vote, so a partitioned node cannot inflate terms.
+  votes_.clear();
+  lead_ = 0;
+  role_ = Role::kPreCandidate;
+}
+
+void Raft::BecomeCandidate() {
+  Reset(term_ + 1);
+  vote_ = id_;
+  role_ = Role::kCandidate;
+}
+
+void Raft::BecomeLeader() {
+  Reset(term_);
+  lead_ = id_;
+  role_ = Role::kLeader;
+  for (const auto* list : {&config_.members(), &config_.learners()}) {
+    for (const auto& m : *list) {
+      Progress& pr = progress_[m.id()];
+      pr.next = log_.LastIndex() + 1;
+      pr.recent_active = m.id() == id_;
+    }
+  }
+  // No membership change until an entry of this term (the no-op) has committed.
+  pending_config_index_ = log_.LastIndex() + 1;
+  AppendEntry(RAFT_ENTRY_NOOP, "");
+}
+
+void Raft::Campaign() {
+  if (role_ != Role::kLeader && IsMember(id_)) StartCampaign(/*pre_vote=*/true);
+}
+
+void Raft::StartCampaign(bool pre_vote) {
+  uint64_t campaign_term;
+  if (pre_vote) {
+    BecomePreCandidate();
+    campaign_term = term_ + 1;
+  } else {
+    BecomeCandidate();
+    campaign_term = term_;
+  }
+  votes_[id_] = true;
+  if (votes_.size() >= Quorum()) {  // a group of one
+    if (pre_vote) {
+      StartCampaign(false);
+    } else {
+      BecomeLeader();
+    }
+    return;
+  }
+  for (const auto& member : config_.members()) {
+    if (member.id() == id_) continue;
+    Message m;
+    m.set_type(pre_vote ? RAFT_MSG_PRE_VOTE : RAFT_MSG_VOTE);
+    m.set_to(member.id());
+    m.set_term(campaign_term);
+    m.set_index(log_.LastIndex());
+    m.set_log_term(log_.LastTerm());
+    Send(std::move(m));
+  }
+}
+
+// ---- time ----
+
+void Raft::Tick() {
+  if (role_ == Role::kLeader) {
+    TickHeartbeat();
+  } else {
+    TickElection();
+  }
+}
+
+void Raft::TickElection() {
+  ++election_elapsed_;
+  if (election_elapsed_ >= randomized_election_timeout_ && IsMember(id_)) {
+    election_elapsed_ = 0;
+    StartCampaign(/*pre_vote=*/true);
+  }
+}
+
+void Raft::TickHeartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= options_.election_ticks) {
+    election_elapsed_ = 0;
+    // Check quorum: a leader that has not heard from a majority for an election timeout steps down,
+    // so a partitioned leader stops serving reads it can no longer prove are current.
+    size_t active = 0;
+    for (auto& [id, pr] : progress_) {
+      if (IsMember(id) && (id == id_ || pr.recent_active)) ++active;
+      pr.recent_active = false;
+    }
+    if (IsMember(id_) && active < Quorum()) {
+      BecomeFollower(term_, 0);
+      return;
+    }
+  }
+  for (auto& [id, pr] : progress_) {
+    if (pr.state == Progress::State::kSnapshot && ++pr.snapshot_ticks > 2 * options_.election_ticks) {
+      // The snapshot or its answer was lost; probe again (which resends it if still needed).
+      pr.state = Progress::State::kProbe;
+      pr.next = pr.match + 1;
+      pr.probe_sent = false;
+    }
+  }
+  if (heartbeat_elapsed_ >= options_.heartbeat_ticks) {
+    heartbeat_elapsed_ = 0;
+    BroadcastHeartbeat("");
+  }
+}
+
+// ---- messages ----
+
+void Raft::Send(Message m) {
+  m.set_from(id_);
+  if (m.term() == 0) m.set_term(term_);
+  msgs_.push_back(std::move(m));
+}
+
+void Raft::Step(const Message& m) {
+  if (m.term() > term_) {
+    if (m.type() == RAFT_MSG_VOTE || m.type() == RAFT_MSG_PRE_VOTE) {
+      // Leader lease: while we hear from a leader, a disruptive candidate is ignored.
+      const bool in_lease = lead_ != 0 && election_elapsed_ < options_.election_ticks;
+      if (in_lease) return;
+    }
+    if (m.type() == RAFT_MSG_PRE_VOTE) {
+      // Never adopt the term of a pre-vote.
+    } else if (m.type() == RAFT_MSG_PRE_VOTE_RESPONSE && !m.reject()) {
+      // A granted pre-vote carries the term we would campaign in; the vote is counted below.
+    } else if (m.type() == RAFT_MSG_APPEND || m.type() == RAFT_MSG_HEARTBEAT || m.type() == RAFT_MSG_SNAPSHOT) {
+      BecomeFollower(m.term(), m.from());
+    } else {
+      BecomeFollower(m.term(), 0);
+    }
+  } else if (m.term() < term_) {
+    if (m.type() == RAFT_MSG_APPEND || m.type() == RAFT_MSG_HEARTBEAT) {
+      // A deposed leader: tell it the current term so it steps down.
+      Message resp;
+      resp.set_type(RAFT_MSG_APPEND_RESPONSE);
+      resp.set_to(m.from());
+      Send(std::move(resp));
+    } else if (m.type() == RAFT_MSG_PRE_VOTE) {
+      Message resp;
+      resp.set_type(RAFT_MSG_PRE_VOTE_RESPONSE);
+      resp.set_to(m.from());
+      resp.set_reject(true);
+      Send(std::move(resp));
+    }
+    return;
+  }
+
+  if (m.type() == RAFT_MSG_VOTE || m.type() == RAFT_MSG_PRE_VOTE) {
+    HandleVoteRequest(m);
+    return;
+  }
+  switch (role_) {
+    case Role::kLeader: StepLeader(m); break;
+    case Role::kPreCandidate:
+    case Role::kCandidate: StepCandidate(m); break;
+    case Role::kFollower: StepFollower(m); break;
+  }
+}
+
+void Raft::HandleVoteRequest(const Message& m) {
+  const bool pre = m.type() == RAFT_MSG_PRE_VOTE;
+  const bool can_vote = vote_ == m.from() || (vote_ == 0 && lead_ == 0) || (pre && m.term() > term_);
+  // A node that knows no membership (new, or wiped and rejoining) has lost its voting history and
+  // must not vote until a leader has given it the group's state.
+  const bool knows_group = config_.members_size() > 0;
+  Message resp;
+  resp.set_type(pre ? RAFT_MSG_PRE_VOTE_RESPONSE : RAFT_MSG_VOTE_RESPONSE);
+  resp.set_to(m.from());
+  if (can_vote && knows_group && log_.IsUpToDate(m.index(), m.log_term())) {
+    resp.set_term(m.term());
+    if (!pre) {
+      election_elapsed_ = 0;
+      vote_ = m.from();
+    }
+  } else {
+    resp.set_term(term_);
+    resp.set_reject(true);
+  }
+  Send(std::move(resp));
+}
+
+void Raft::StepFollower(const Message& m) {
+  switch (m.type()) {
+    case RAFT_MSG_APPEND:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleAppend(m);
+      break;
+    case RAFT_MSG_HEARTBEAT:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleHeartbeat(m);
+      break;
+    case RAFT_MSG_SNAPSHOT:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleSnapshot(m);
+      break;
+    default:
+      break;
+  }
+}
+
+void Raft::StepCandidate(const Message& m) {
+  const auto expected = role_ == Role::kPreCandidate ? RAFT_MSG_PRE_VOTE_RESPONSE : RAFT_MSG_VOTE_RESPONSE;
+  switch (m.type()) {
+    case RAFT_MSG_APPEND:
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_SNAPSHOT:
+      BecomeFollower(m.term(), m.from());
+      StepFollower(m);
+      return;
+    default:
+      break;
+  }
+  if (m.type() != expected || !IsMember(m.from())) return;
+  votes_[m.from()] = !m.reject();
+  size_t granted = 0;
+  for (const auto& [id, yes] : votes_) granted += yes ? 1 : 0;
+  const size_t rejected = votes_.size() - granted;
+  if (granted >= Quorum()) {
+    if (role_ == Role::kPreCandidate) {
+      StartCampaign(/*pre_vote=*/false);
+    } else {
+      BecomeLeader();
+    }
+  } else if (rejected >= Quorum()) {
+    BecomeFollower(term_, 0);
+  }
+}
+
+void Raft::HandleAppend(const Message& m) {
+  Message resp;
+  resp.set_type(RAFT_MSG_APPEND_RESPONSE);
+  resp.set_to(m.from());
+  if (m.index() < log_.committed()) {
+    resp.set_index(log_.committed());
+    Send(std::move(resp));
+    return;
+  }
+  std::vector<Entry> entries(m.entries().begin(), m.entries().end());
+  std::optional<uint64_t> last = log_.MaybeAppend(m.index(), m.log_term(), m.commit(), entries);
+  if (last) {
+    ReconcileConfigEntries(m.index() + 1, entries);
+    resp.set_index(*last);
+  } else {
+    resp.set_index(m.index());
+    resp.set_reject(true);
+    resp.set_reject_hint(log_.LastIndex());
+  }
+  Send(std::move(resp));
+}
+
+void Raft::HandleHeartbeat(const Message& m) {
+  log_.CommitTo(m.commit());
+  Message resp;
+  resp.set_type(RAFT_MSG_HEARTBEAT_RESPONSE);
+  resp.set_to(m.from());
+  resp.set_context(m.context());
+  Send(std::move(resp));
+}
+
+void Raft::HandleSnapshot(const Message& m) {
+  const SnapshotMeta& meta = m.snapshot().meta();
+  Message resp;
+  resp.set_type(RAFT_MSG_APPEND_RESPONSE);
+  resp.set_to(m.from());
+  if (meta.index() <= log_.committed()) {
+    resp.set_index(log_.committed());
+  } else if (log_.MatchTerm(meta.index(), meta.term())) {
+    // We already hold the snapshot's entries: just fast-forward the commit.
+    log_.CommitTo(meta.index());
+    resp.set_index(log_.committed());
+  } else {
+    log_.Restore(m.snapshot());
+    base_config_ = meta.config();
+    config_entries_.clear();
+    RebuildConfig();
+    resp.set_index(meta.index());
+  }
+  Send(std::move(resp));
+}
+
+void Raft::StepLeader(const Message& m) {
+  switch (m.type()) {
+    case RAFT_MSG_APPEND_RESPONSE: HandleAppendResponse(m); break;
+    case RAFT_MSG_HEARTBEAT_RESPONSE: HandleHeartbeatResponse(m); break;
+    default: break;
+  }
+}
+
+void Raft::HandleAppendResponse(const Message& m) {
+  auto it = progress_.find(m.from());
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (m.reject()) {
+    if (m.index() <= pr.match) return;  // stale
+    if (pr.state == Progress::State::kReplicate) {
+      pr.state = Progress::State::kProbe;
+      pr.inflight.clear();
+      pr.next = pr.match + 1;
+    } else if (pr.state == Progress::State::kProbe && m.index() + 1 == pr.next) {
+      pr.next = std::max(pr.match + 1, std::min(m.index(), m.reject_hint() + 1));
+    } else {
+      return;
+    }
+    pr.probe_sent = false;
+    SendAppend(m.from());
+    return;
+  }
+  bool updated = false;
+  if (m.index() > pr.match) {
+    pr.match = m.index();
+    updated = true;
+  }
+  pr.next = std::max(pr.next, m.index() + 1);
+  while (!pr.inflight.empty() && pr.inflight.front() <= m.index()) pr.inflight.pop_front();
+  switch (pr.state) {
+    case Progress::State::kProbe:
+      pr.state = Progress::State::kReplicate;
+      pr.next = pr.match + 1;
+      pr.inflight.clear();
+      break;
+    case Progress::State::kSnapshot:
+      if (pr.match >= pr.pending_snapshot) {
+        pr.state = Progress::State::kProbe;
+        pr.next = pr.match + 1;
+        pr.probe_sent = false;
+      }
+      break;
+    case Progress::State::kReplicate:
+      break;
+  }
+  if (updated && MaybeCommit()) {
+    BroadcastAppend();
+  } else {
+    SendAppend(m.from(), /*send_if_empty=*/false);
+  }
+  if (updated && IsLearner(m.from())) MaybePromote(m.from());
+}
+
+void Raft::MaybePromote(uint64_t learner) {
+  const Progress& pr = progress_.at(learner);
+  if (pr.match < log_.committed() || pending_config_index_ > log_.applied()) return;
+  Config next = config_;
+  auto* learners = next.mutable_learners();
+  for (int i = 0; i < learners->size(); ++i) {
+    if (learners->Get(i).id() != learner) continue;
+    *next.add_members() = learners->Get(i);
+    learners->erase(learners->begin() + i);
+    break;
+  }
+  (void)ProposeConfig(next);  // fails only if a change slipped in meanwhile; retried on the next ack
+}
+
+void Raft::HandleHeartbeatResponse(const Message& m) {
+  auto it = progress_.find(m.from());
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  pr.probe_sent = false;
+  // Appends may have been lost: free a slot so replication can make progress again.
+  if (pr.state == Progress::State::kReplicate && static_cast<int>(pr.inflight.size()) >= options_.max_inflight) {
+    pr.inflight.pop_front();
+  }
+  if (pr.match < log_.LastIndex()) SendAppend(m.from());
+
+  if (m.context().empty()) return;
+  auto read = std::find_if(pending_reads_.begin(), pending_reads_.end(),
+                           [&](const PendingRead& r) { return r.context == m.context(); });
+  if (read == pending_reads_.end() || !IsMember(m.from())) return;
+  read->acks.insert(m.from());
+  if (read->acks.size() < Quorum()) return;
+  // A majority still follows us after this read arrived: it and every earlier read are current.
+  const auto end = read + 1;
+  for (auto r = pending_reads_.begin(); r != end; ++r) read_states_.push_back({r->index, r->context});
+  pending_reads_.erase(pending_reads_.begin(), end);
+}
+
+// ---- replication ----
+
+void Raft::SendAppend(uint64_t to, bool send_if_empty) {
+  auto it = progress_.find(to);
+  if (it == progress_.end() || to == id_) return;
+  Progress& pr = it->second;
+  if (pr.state == Progress::State::kSnapshot) return;
+  if (pr.state == Progress::State::kProbe && pr.probe_sent) return;
+  if (pr.state == Progress::State::kReplicate && static_cast<int>(pr.inflight.size()) >= options_.max_inflight) {
+    return;
+  }
+  const uint64_t prev = pr.next - 1;
+  if (pr.next < log_.FirstIndex()) {
+    // The follower needs entries we compacted away: send a snapshot instead.
+    if (!options_.snapshot_source) return;
+    absl::StatusOr<Snapshot> snap = options_.snapshot_source();
+    if (!snap.ok()) return;
+    Message m;
+    m.set_type(RAFT_MSG_SNAPSHOT);
+    m.set_to(to);
+    pr.state = Progress::State::kSnapshot;
+    pr.pending_snapshot = snap->meta().index();
+    pr.snapshot_ticks = 0;
+    *m.mutable_snapshot() = std::move(*snap);
+    Send(std::move(m));
+    return;
+  }
+  std::vector<Entry> entries =
+      log_.Slice(pr.next, log_.LastIndex() + 1, options_.max_bytes_per_message);
+  if (entries.empty() && !send_if_empty) return;
+  Message m;
+  m.set_type(RAFT_MSG_APPEND);
+  m.set_to(to);
+  m.set_index(prev);
+  m.set_log_term(log_.Term(prev));
+  m.set_commit(log_.committed());
+  for (Entry& e : entries) *m.add_entries() = std::move(e);
+  if (m.entries_size() > 0 && pr.state == Progress::State::kReplicate) {
+    const uint64_t last = m.entries(m.entries_size() - 1).index();
+    pr.next = last + 1;
+    pr.inflight.push_back(last);
+  } else if (pr.state == Progress::State::kProbe) {
+    pr.probe_sent = true;
+  }
+  Send(std::move(m));
+}
+
+void Raft::BroadcastAppend() {
+  for (const auto& [id, pr] : progress_) {
+    if (id != id_) SendAppend(id);
+  }
+}
+
+void Raft::SendHeartbeat(uint64_t to, const std::string& context) {
+  const Progress& pr = progress_.at(to);
+  Message m;
+  m.set_type(RAFT_MSG_HEARTBEAT);
+  m.set_to(to);
+  // Never tell a follower to commit past what it is known to hold.
+  m.set_commit(std::min(pr.match, log_.committed()));
+  m.set_context(context);
+  Send(std::move(m));
+}
+
+void Raft::BroadcastHeartbeat(const std::string& context) {
+  for (auto& [id, pr] : progress_) {
+    if (id == id_) continue;
+    if (pr.state == Progress::State::kProbe) pr.probe_sent = false;
+    SendHeartbeat(id, context);
+  }
+}
+
+bool Raft::MaybeCommit() {
+  std::vector<uint64_t> matches;
+  for (const auto& member : config_.members()) {
+    auto it = progress_.find(member.id());
+    matches.push_back(it == progress_.end() ? 0 : it->second.match);
+  }
+  if (matches.empty()) return false;
+  std::sort(matches.begin(), matches.end(), std::greater<uint64_t>());
+  const uint64_t quorum_index = matches[Quorum() - 1];
+  if (!log_.MaybeCommit(quorum_index, term_)) return false;
+  if (!reads_awaiting_commit_.empty() && CommittedInTerm()) {
+    std::vector<std::string> reads = std::move(reads_awaiting_commit_);
+    reads_awaiting_commit_.clear();
+    for (std::string& r : reads) StartRead(std::move(r));
+  }
+  return true;
+}
+
+void Raft::AppendEntry(v1::RaftEntryType type, std::string data) {
+  Entry e;
+  e.set_term(term_);
+  e.set_index(log_.LastIndex() + 1);
+  e.set_type(type);
+  e.set_data(std::move(data));
+  const std::vector<Entry> entries{e};
+  log_.Append(entries);
+  if (type == RAFT_ENTRY_CONFIG) ReconcileConfigEntries(e.index(), entries);
+  // Our own progress advances when the driver has persisted the entry (Advance), so the leader
+  // never counts an entry that is not on its own disk.
+  BroadcastAppend();
+}
+
+absl::StatusOr<uint64_t> Raft::Propose(std::string data) {
+  if (role_ != Role::kLeader) {
+    return absl::FailedPreconditionError(absl::StrCat("not the leader (leader is node ", lead_, ")"));
+  }
+  AppendEntry(RAFT_ENTRY_COMMAND, std::move(data));
+  return log_.LastIndex();
+}
+
+absl::StatusOr<uint64_t> Raft::ProposeConfig(const Config& config) {
+  if (role_ != Role::kLeader) {
+    return absl::FailedPreconditionError(absl::StrCat("not the leader (leader is node ", lead_, ")"));
+  }
+  if (pending_config_index_ > log_.applied()) {
+    return absl::UnavailableError("a membership change is still in progress; retry");
+  }
+  // Each id maps to 'v' (voter) or 'l' (learner); exactly one id may change.
+  std::map<uint64_t, char> before, after;
+  for (const auto& m : config_.members()) before[m.id()] = 'v';
+  for (const auto& m : config_.learners()) before[m.id()] = 'l';
+  for (const auto* list : {&config.members(), &config.learners()}) {
+    for (const auto& m : *list) {
+      if (m.id() == 0 || m.address().empty()) {
+        return absl::InvalidArgumentError("every member needs a non-zero id and an address");
+      }
+      if (!after.emplace(m.id(), list == &config.members() ? 'v' : 'l').second) {
+        return absl::InvalidArgumentError("a member is listed twice");
+      }
+    }
+  }
+  int changed = 0;
+  for (const auto& [id, kind] : before) {
+    auto it = after.find(id);
+    if (it == after.end()) {
+      ++changed;
+    } else if (it->second != kind) {
+      if (kind == 'v') return absl::InvalidArgumentError("a voter cannot become a learner");
+      ++changed;
+    }
+  }
+  for (const auto& [id, kind] : after) {
+    if (before.count(id) == 0) {
+      if (kind == 'v') return absl::InvalidArgumentError("a new member joins as a learner");
+      ++changed;
+    }
+  }
+  if (changed != 1) {
+    return absl::InvalidArgumentError("a membership change must add, promote or remove exactly one member");
+  }
+  if (config.members_size() == 0) return absl::InvalidArgumentError("the group needs at least one voter");
+  AppendEntry(RAFT_ENTRY_CONFIG, config.SerializeAsString());
+  pending_config_index_ = log_.LastIndex();
+  return log_.LastIndex();
+}
+
+absl::Status Raft::ReadIndex(std::string context) {
+  if (role_ != Role::kLeader) {
+    return absl::FailedPreconditionError(absl::StrCat("not the leader (leader is node ", lead_, ")"));
+  }
+  if (!CommittedInTerm()) {
+    // Until our no-op commits we do not know the true commit index.
+    reads_awaiting_commit_.push_back(std::move(context));
+    return absl::OkStatus();
+  }
+  StartRead(std::move(context));
+  return absl::OkStatus();
+}
+
+void Raft::StartRead(std::string context) {
+  const uint64_t index = log_.committed();
+  if (Quorum() <= 1 && IsMember(id_)) {
+    read_states_.push_back({index, std::move(context)});
+    return;
+  }
+  PendingRead read{context, index, {}};
+  if (IsMember(id_)) read.acks.insert(id_);
+  pending_reads_.push_back(std::move(read));
+  BroadcastHeartbeat(context);
+}
+
+// ---- membership ----
+
+void Raft::ReconcileConfigEntries(uint64_t from, const std::vector<Entry>& entries) {
+  for (auto it = config_entries_.lower_bound(from); it != config_entries_.end();) {
+    if (!log_.MatchTerm(it->first, it->second.first)) {
+      it = config_entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const Entry& e : entries) {
+    if (e.type() != RAFT_ENTRY_CONFIG || !log_.MatchTerm(e.index(), e.term())) continue;
+    Config c;
+    if (c.ParseFromString(e.data())) config_entries_[e.index()] = {e.term(), std::move(c)};
+  }
+  RebuildConfig();
+}
+
+void Raft::RebuildConfig() {
+  const Config& next = config_entries_.empty() ? base_config_ : config_entries_.rbegin()->second.second;
+  ApplyConfig(next);
+}
+
+void Raft::ApplyConfig(const Config& config) {
+  config_ = config;
+  if (role_ != Role::kLeader) return;
+  std::set<uint64_t> ids;
+  for (const auto* list : {&config_.members(), &config_.learners()}) {
+    for (const auto& m : *list) {
+      ids.insert(m.id());
+      if (progress_.count(m.id()) == 0) {
+        Progress& pr = progress_[m.id()];
+        pr.next = log_.LastIndex() + 1;
+        pr.recent_active = true;
+      }
+    }
+  }
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    it = ids.count(it->first) ? std::next(it) : progress_.erase(it);
+  }
+}
+
+// ---- driver interface ----
+
+bool Raft::HasReady() const {
+  HardState hs;
+  hs.set_term(term_);
+  hs.set_vote(vote_);
+  hs.set_commit(log_.committed());
+  return hs.term() != prev_hard_state_.term() || hs.vote() != prev_hard_state_.vote() ||
+         hs.commit() != prev_hard_state_.commit() || !log_.unstable_entries().empty() ||
+         log_.unstable_snapshot().has_value() || !msgs_.empty() || log_.HasNextCommitted() ||
+         !read_states_.empty();
+}
+
+Ready Raft::GetReady() {
+  Ready rd;
+  HardState hs;
+  hs.set_term(term_);
+  hs.set_vote(vote_);
+  hs.set_commit(log_.committed());
+  if (hs.term() != prev_hard_state_.term() || hs.vote() != prev_hard_state_.vote() ||
+      hs.commit() != prev_hard_state_.commit()) {
+    rd.hard_state = hs;
+  }
+  rd.entries = log_.unstable_entries();
+  rd.snapshot = log_.unstable_snapshot();
+  rd.messages = std::move(msgs_);
+  msgs_.clear();
+  rd.committed_entries = log_.NextCommitted(options_.max_bytes_per_message);
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
+  return rd;
+}
+
+void Raft::Advance(const Ready& rd) {
+  if (rd.hard_state) prev_hard_state_ = *rd.hard_state;
+  if (rd.snapshot) {
+    log_.StableSnapshotTo(rd.snapshot->meta().index());
+    log_.AppliedTo(rd.snapshot->meta().index());
+  }
+  if (!rd.entries.empty()) {
+    const Entry& last = rd.entries.back();
+    log_.StableTo(last.index(), last.term());
+    if (role_ == Role::kLeader && last.term() == term_) {
+      auto self = progress_.find(id_);
+      if (self != progress_.end() && log_.MatchTerm(last.index(), last.term())) {
+        self->second.match = std::max(self->second.match, last.index());
+        self->second.next = self->second.match + 1;
+        if (MaybeCommit()) BroadcastAppend();
+      }
+    }
+  }
+  if (!rd.committed_entries.empty()) log_.AppliedTo(rd.committed_entries.back().index());
+  // Configs at or below the applied index are settled: fold them into the base.
+  while (!config_entries_.empty() && config_entries_.begin()->first <= log_.applied() &&
+         config_entries_.size() > 1) {
+    base_config_ = config_entries_.begin()->second.second;
+    config_entries_.erase(config_entries_.begin());
+  }
+  // A leader removed from the group steps down once its removal has committed.
+  if (role_ == Role::kLeader && !IsMember(id_)) {
+    const uint64_t config_index = config_entries_.empty() ? 0 : config_entries_.rbegin()->first;
+    if (config_index <= log_.committed()) BecomeFollower(term_, 0);
+  }
+}
+
+}  // namespace medvault::raft

@@ -1,0 +1,198 @@
+// The Raft consensus core: a deterministic state machine with no threads, clocks, sockets or disks.
+// A driver feeds it ticks, peer messages and proposals, and drains Ready(): what to persist, what to
+// send, what to apply. The same code runs in production (raft/node.h) and in the seeded simulation
+// (tests/raft_sim_test.cc).
+//
+// Implements leader election with pre-vote and check-quorum, pipelined and batched log replication,
+// snapshots for followers that fell behind the compacted log, single-member configuration changes,
+// and ReadIndex linearizable reads.
+//
+// Thread safety: none; the driver serialises every call.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "raft/raft_log.h"
+
+namespace medvault::raft {
+
+using Message = medvault::v1::RaftMessage;
+using Config = medvault::v1::RaftConfig;
+
+enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+const char* RoleName(Role role);
+
+struct RaftOptions {
+  uint64_t id = 0;  // this node; non-zero
+  // Ticks without hearing from a leader before campaigning (randomised to [n, 2n)).
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
+  uint64_t max_bytes_per_message = 1 << 20;
+  // Append messages in flight per follower before waiting for acknowledgements (pipelining).
+  int max_inflight = 64;
+  // Index the state machine has applied (durably) before this start.
+  uint64_t applied = 0;
+  // Produces a snapshot of the state machine for a follower behind the compacted log. May fail
+  // (e.g. busy); the leader tries again later.
+  std::function<absl::StatusOr<Snapshot>()> snapshot_source;
+  uint64_t seed = 0;  // election-timeout randomness
+};
+
+// A read that may be served once the state machine has applied `index`.
+struct ReadState {
+  uint64_t index = 0;
+  std::string context;
+};
+
+// Everything the driver must act on, in this order: persist snapshot, hard state and entries
+// (fsync); then send messages; then apply committed entries; then call Advance().
+struct Ready {
+  std::optional<HardState> hard_state;  // set when changed
+  std::vector<Entry> entries;           // to append durably
+  std::optional<Snapshot> snapshot;     // to install (storage and state machine) before entries
+  std::vector<Message> messages;
+  std::vector<Entry> committed_entries;
+  std::vector<ReadState> read_states;
+
+  bool empty() const {
+    return !hard_state && entries.empty() && !snapshot && messages.empty() && committed_entries.empty() &&
+           read_states.empty();
+  }
+};
+
+// Leader's view of one follower.
+struct Progress {
+  enum class State { kProbe, kReplicate, kSnapshot };
+  uint64_t match = 0;
+  uint64_t next = 1;
+  State state = State::kProbe;
+  bool probe_sent = false;         // kProbe: one append in flight, wait for the answer
+  std::deque<uint64_t> inflight;   // kReplicate: last index of each unacknowledged append
+  uint64_t pending_snapshot = 0;   // kSnapshot: index of the snapshot sent
+  int snapshot_ticks = 0;          // kSnapshot: ticks since it was sent
+  bool recent_active = false;
+};
+
+class Raft {
+ public:
+  // Reads hard state, membership and log from `storage` (which must outlive this object).
+  Raft(RaftOptions options, LogStorage* storage);
+
+  // Advances logical time by one tick.
+  void Tick();
+  // Handles a message from a peer. Stale or unexpected messages are dropped.
+  void Step(const Message& m);
+  // Appends a command; FAILED_PRECONDITION when not the leader. Returns the entry's index.
+  absl::StatusOr<uint64_t> Propose(std::string data);
+  // Proposes a new membership differing from the current one in exactly one member: a learner
+  // added, a learner promoted to voter, or a voter or learner removed. New members should join as
+  // learners: the leader promotes a learner itself once it has caught up with the commit index.
+  absl::StatusOr<uint64_t> ProposeConfig(const Config& config);
+  // Starts a linearizable read; a ReadState carrying `context` appears in a later Ready.
+  absl::Status ReadIndex(std::string context);
+  // Starts an election now (tests, leadership hand-off).
+  void Campaign();
+
+  bool HasReady() const;
+  Ready GetReady();
+  // The driver did everything `ready` asked.
+  void Advance(const Ready& ready);
+
+  uint64_t id() const { return id_; }
+  uint64_t term() const { return term_; }
+  uint64_t vote() const { return vote_; }
+  uint64_t leader() const { return lead_; }
+  Role role() const { return role_; }
+  const Config& config() const { return config_; }
+  const RaftLog& log() const { return log_; }
+  const std::map<uint64_t, Progress>& progress() const { return progress_; }
+  bool IsMember(uint64_t id) const;   // a voter
+  bool IsLearner(uint64_t id) const;
+
+ private:
+  void BecomeFollower(uint64_t term, uint64_t lead);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void Reset(uint64_t term);
+  void StartCampaign(bool pre_vote);
+  void TickElection();
+  void TickHeartbeat();
+
+  void StepLeader(const Message& m);
+  void StepCandidate(const Message& m);
+  void StepFollower(const Message& m);
+  void HandleVoteRequest(const Message& m);
+  void HandleAppend(const Message& m);
+  void HandleHeartbeat(const Message& m);
+  void HandleSnapshot(const Message& m);
+  void HandleAppendResponse(const Message& m);
+  void HandleHeartbeatResponse(const Message& m);
+
+  void Send(Message m);
+  void SendAppend(uint64_t to, bool send_if_empty = true);
+  void SendHeartbeat(uint64_t to, const std::string& context);
+  void BroadcastAppend();
+  void BroadcastHeartbeat(const std::string& context);
+  bool MaybeCommit();
+  void AppendEntry(v1::RaftEntryType type, std::string data);
+  void ReleaseReads();
+  bool CommittedInTerm() const { return log_.Term(log_.committed()) == term_; }
+
+  size_t Quorum() const { return config_.members_size() / 2 + 1; }
+  void ApplyConfig(const Config& config);
+  void RebuildConfig();
+  // After entries at or above `from` changed: forget config entries no longer in the log and record
+  // those among `entries` that are.
+  void ReconcileConfigEntries(uint64_t from, const std::vector<Entry>& entries);
+  void StartRead(std::string context);
+  void MaybePromote(uint64_t learner);
+
+  const RaftOptions options_;
+  const uint64_t id_;
+  LogStorage* const storage_;
+  RaftLog log_;
+  std::mt19937_64 rng_;
+
+  uint64_t term_ = 0;
+  uint64_t vote_ = 0;
+  uint64_t lead_ = 0;
+  Role role_ = Role::kFollower;
+  HardState prev_hard_state_;
+
+  Config config_;
+  // Config entries in the log after the storage snapshot (index → config), so a truncation can
+  // roll the membership back.
+  std::map<uint64_t, std::pair<uint64_t, Config>> config_entries_;  // index → (term, config)
+  Config base_config_;  // membership as of the snapshot the log follows
+  uint64_t pending_config_index_ = 0;
+
+  std::map<uint64_t, Progress> progress_;
+  std::map<uint64_t, bool> votes_;
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+
+  // ReadIndex requests in order: context → (index, acks).
+  struct PendingRead {
+    std::string context;
+    uint64_t index;
+    std::set<uint64_t> acks;
+  };
+  std::deque<PendingRead> pending_reads_;
+  std::vector<std::string> reads_awaiting_commit_;  // before the leader committed in its term
+  std::vector<ReadState> read_states_;
+  std::vector<Message> msgs_;
+};
+
+}  // namespace medvault::raft

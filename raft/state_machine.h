@@ -1,0 +1,30 @@
+// What a Raft node replicates into: the service's state, advanced by committed entries.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "raft/raft_log.h"
+
+namespace medvault::raft {
+
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+
+  // Index, term and membership of the last applied entry, as durably recorded (0 when new).
+  virtual SnapshotMeta Applied() const = 0;
+  // Applies committed entries in order (COMMAND, CONFIG and NOOP alike), recording the applied
+  // position atomically with their effects. Must be deterministic: every replica applies the same
+  // entries to the same state. Returns one result per entry, handed to the proposer if it waits here;
+  // a non-OK status return means the state machine could not apply at all (the node stops).
+  virtual absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<Entry>& entries) = 0;
+  // A consistent copy of the state as of Applied().
+  virtual absl::StatusOr<Snapshot> TakeSnapshot() = 0;
+  // Replaces the whole state by `snapshot` (durably).
+  virtual absl::Status Restore(const Snapshot& snapshot) = 0;
+};
+
+}  // namespace medvault::raft
