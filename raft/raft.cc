@@ -353,6 +353,7 @@ void Raft::HandleHeartbeat(const Message& m) {
   resp.set_type(RAFT_MSG_HEARTBEAT_RESPONSE);
   resp.set_to(m.from());
   resp.set_context(m.context());
+  resp.set_index(log_.LastIndex());
   Send(std::move(resp));
 }
 
@@ -391,7 +392,18 @@ void Raft::HandleAppendResponse(const Message& m) {
   Progress& pr = it->second;
   pr.recent_active = true;
   if (m.reject()) {
-    if (m.index() <= pr.match) return;  // stale
+    if (m.index() <= pr.match) {
+      // Either a stale answer or a follower that lost its disk (wiped and restarted). If it holds
+      // less than we thought, start over from what it holds; a stale answer only costs a resend.
+      if (m.reject_hint() >= pr.match) return;
+      pr.match = m.reject_hint();
+      pr.next = m.reject_hint() + 1;
+      pr.state = Progress::State::kProbe;
+      pr.inflight.clear();
+      pr.probe_sent = false;
+      SendAppend(m.from());
+      return;
+    }
     if (pr.state == Progress::State::kReplicate) {
       pr.state = Progress::State::kProbe;
       pr.inflight.clear();
@@ -456,6 +468,14 @@ void Raft::HandleHeartbeatResponse(const Message& m) {
   Progress& pr = it->second;
   pr.recent_active = true;
   pr.probe_sent = false;
+  if (m.index() < pr.match) {
+    // The follower holds less than it once acknowledged: it lost its disk (or this answer is old,
+    // which only costs a resend). Find where its log ends again.
+    pr.match = m.index();
+    pr.next = m.index() + 1;
+    pr.state = Progress::State::kProbe;
+    pr.inflight.clear();
+  }
   // Appends may have been lost: free a slot so replication can make progress again.
   if (pr.state == Progress::State::kReplicate && static_cast<int>(pr.inflight.size()) >= options_.max_inflight) {
     pr.inflight.pop_front();

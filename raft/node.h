@@ -1,0 +1,147 @@
+// A running Raft replica: drives the core (raft.h) from one thread with a real clock, persists
+// through a LogStorage, applies to a StateMachine and talks to peers through a Transport. Services
+// call Propose() to replicate a command and ReadBarrier() before a linearizable read.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "raft/log_storage.h"
+#include "raft/raft.h"
+#include "raft/state_machine.h"
+
+namespace medvault::raft {
+
+// Delivers messages to peers, best effort (Raft tolerates loss); must not block for long.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // `address` is the peer's member address from the current configuration.
+  virtual void Send(const std::string& address, std::vector<Message> messages) = 0;
+};
+
+struct NodeOptions {
+  uint64_t id = 0;
+  absl::Duration tick = absl::Milliseconds(100);
+  int election_ticks = 10;  // 1 s with the default tick; randomised up to 2 s
+  int heartbeat_ticks = 1;
+  // Compact the log once this many applied entries are held.
+  uint64_t compact_after_entries = 10000;
+  uint64_t seed = 0;
+  // Addresses of peers known from configuration (flags), used until the replicated membership
+  // names them: a replica that joins or lost its disk must be able to answer the leader.
+  std::map<uint64_t, std::string> peers;
+};
+
+// Observable state for metrics and leader hints.
+struct NodeStatus {
+  uint64_t id = 0;
+  uint64_t term = 0;
+  Role role = Role::kFollower;
+  uint64_t leader = 0;
+  std::string leader_address;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t leader_changes = 0;
+};
+
+// Latencies a node measured (seconds), for metrics.
+struct NodeObserver {
+  std::function<void(double seconds)> on_persist;     // fsync of one Ready
+  std::function<void(double seconds)> on_commit;      // propose → applied, on the proposer
+  std::function<void(double seconds)> on_election;    // leader lost/none → leader known
+  std::function<void(const NodeStatus&)> on_status;   // after every Ready
+};
+
+class RaftNode {
+ public:
+  // `storage` and `machine` must outlive the node and reflect each other (the machine's applied
+  // index is at least the storage's snapshot index). A new group is created by Bootstrap() before
+  // Start(); a replica that joins (or rejoins after losing its disk) starts empty and waits for a
+  // leader to send it a snapshot.
+  RaftNode(NodeOptions options, LogStorage* storage, StateMachine* machine, Transport* transport,
+           NodeObserver observer = {});
+  ~RaftNode();
+
+  // Writes the initial membership into an empty storage and state machine (as an empty snapshot
+  // at index 0). FAILED_PRECONDITION when the storage is not empty.
+  static absl::Status Bootstrap(LogStorage* storage, StateMachine* machine, const Config& config);
+
+  absl::Status Start();
+  void Stop();
+
+  // Handles messages from a peer (called by the RaftService).
+  void Receive(std::vector<Message> messages);
+
+  // Replicates `command` and waits until this node applied it. UNAVAILABLE (naming the leader's
+  // address when known) when this node is not the leader, loses leadership before the entry
+  // commits, or `timeout` passes — in that last case the command may still commit later, so
+  // commands must be safe to retry. Otherwise the state machine's result for the entry.
+  absl::Status Propose(std::string command, absl::Duration timeout);
+  // Returns once this node is the leader and has applied everything committed before the call:
+  // reads served after it are linearizable. UNAVAILABLE otherwise.
+  absl::Status ReadBarrier(absl::Duration timeout);
+  // Adds a learner (promoted automatically once caught up) or removes a member, one at a time.
+  absl::Status AddMember(uint64_t id, const std::string& address, absl::Duration timeout);
+  absl::Status RemoveMember(uint64_t id, absl::Duration timeout);
+
+  NodeStatus Status() const;
+  bool IsLeader() const { return Status().role == Role::kLeader; }
+  Config Membership() const;
+
+ private:
+  struct Waiter {
+    uint64_t index = 0;
+    uint64_t term = 0;
+    bool done = false;
+    absl::Status result;
+  };
+
+  void Loop();
+  void HandleReady(Ready rd);
+  void CompleteWaiters(const std::vector<Entry>& entries, const std::vector<absl::Status>& results);
+  void FailWaitersOnLeaderLoss() ;
+  absl::Status NotLeader() const;
+  absl::Status Wait(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Waiter>& w, absl::Duration timeout);
+  absl::Status ProposeConfigAndWait(const Config& config, absl::Duration timeout);
+  std::string AddressOf(uint64_t id) const;
+  void PublishStatus();
+
+  const NodeOptions options_;
+  LogStorage* const storage_;
+  StateMachine* const machine_;
+  Transport* const transport_;
+  const NodeObserver observer_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;     // the loop: messages, proposals or stop
+  std::condition_variable progress_; // waiters: something applied or leadership changed
+  std::unique_ptr<Raft> raft_;
+  std::deque<Message> inbox_;
+  bool stopping_ = false;
+  bool fatal_ = false;
+  uint64_t applied_ = 0;
+  uint64_t next_read_ = 1;
+  std::map<uint64_t, std::shared_ptr<Waiter>> proposals_;   // by log index
+  std::map<std::string, std::shared_ptr<Waiter>> reads_;    // by read context, until its index is known
+  std::vector<std::shared_ptr<Waiter>> read_waits_;         // read index known, awaiting apply
+  NodeStatus status_;
+  uint64_t last_leader_ = 0;
+  std::chrono::steady_clock::time_point leaderless_since_;
+  bool leaderless_ = true;
+  std::thread thread_;
+};
+
+}  // namespace medvault::raft
