@@ -24,7 +24,7 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 pi
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
           "Prometheus /metrics address host:port; empty disables");
 ABSL_FLAG(std::string, data_dir, "", "Directory holding the chunks and the server id");
-ABSL_FLAG(std::string, metaserver, "", "Metaserver address host:port to heartbeat to");
+ABSL_FLAG(std::string, metaserver, "", "Metaserver group host:port[,host:port...] to heartbeat to (its leader)");
 ABSL_FLAG(std::string, failure_domain, "", "Failure-domain label (rack, host, zone); may be empty");
 ABSL_FLAG(int32_t, heartbeat_interval_ms, 1000, "Milliseconds between heartbeats");
 ABSL_FLAG(std::string, advertise_address, "",
@@ -78,9 +78,10 @@ int main(int argc, char** argv) {
   MV_LOG(INFO) << "server id " << *server_id << ", advertising " << advertise << ", heartbeating to "
                << metaserver << " every " << interval_ms << " ms";
 
-  medvault::chunkserver::HeartbeatClient client(
-      medvault::chunkserver::MakeHeartbeatChannel(metaserver, std::max(interval, absl::Seconds(1))),
-      metrics.get(), std::clamp(2 * interval, absl::Seconds(1), absl::Seconds(5)));
+  absl::StatusOr<std::vector<std::string>> metaservers = medvault::ParseAddressList(metaserver);
+  if (!metaservers.ok()) Die("--metaserver: " + metaservers.status().ToString());
+  medvault::chunkserver::HeartbeatClient client(*metaservers, std::max(interval, absl::Seconds(1)), metrics.get(),
+                                                std::clamp(2 * interval, absl::Seconds(1), absl::Seconds(5)));
   medvault::chunkserver::Heartbeater heartbeater(
       &store,
       medvault::chunkserver::HeartbeaterOptions{*server_id, advertise,

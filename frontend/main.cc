@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/group_channels.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpc.h"
@@ -15,8 +16,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port for the ImageStore gRPC API (port 0 picks one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0", "host:port for /metrics; empty disables");
-ABSL_FLAG(std::string, metaserver, "", "host:port of the metaserver (required)");
-ABSL_FLAG(std::string, keyservice, "", "host:port of the key service (required)");
+ABSL_FLAG(std::string, metaserver, "", "host:port[,host:port...] of the metaserver group (required)");
+ABSL_FLAG(std::string, keyservice, "", "host:port[,host:port...] of the key service group (required)");
 ABSL_FLAG(uint32_t, chunk_size_bytes, 1 << 20, "plaintext bytes per chunk (64 KiB .. 16 MiB)");
 ABSL_FLAG(uint32_t, replicas, 3, "replicas per chunk written before a put is acknowledged (1..5)");
 ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per refill");
@@ -41,8 +42,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  medvault::frontend::GrpcKeyClient key_client(keys);
-  medvault::frontend::GrpcMetaClient meta_client(meta);
+  absl::StatusOr<std::vector<std::string>> key_addresses = medvault::ParseAddressList(keys);
+  absl::StatusOr<std::vector<std::string>> meta_addresses = medvault::ParseAddressList(meta);
+  if (!key_addresses.ok() || !meta_addresses.ok()) {
+    std::fprintf(stderr, "frontend: --metaserver and --keyservice take comma-separated host:port lists\n");
+    return 2;
+  }
+  medvault::frontend::GrpcKeyClient key_client(*key_addresses);
+  medvault::frontend::GrpcMetaClient meta_client(*meta_addresses);
   medvault::frontend::GrpcChunkClient chunk_client;
   medvault::frontend::FrontendOptions options;
   options.chunk_size = chunk_size;

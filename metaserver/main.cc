@@ -1,5 +1,6 @@
 // metaserver: the index (patients, studies, series, instances), object manifests, the chunk-server
-// registry and placement, and garbage collection; serves medvault.v1.MetaService.
+// registry and placement, and garbage collection; serves medvault.v1.MetaService. Runs as one
+// replica of a Raft group (medvault.v1.RaftService on the same port); only the leader serves.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -22,6 +23,8 @@
 #include "metaserver/service/chunk_server_client.h"
 #include "metaserver/service/meta_metrics.h"
 #include "metaserver/service/meta_service.h"
+#include "metaserver/service/replicated_batch_writer.h"
+#include "raft/replica.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
@@ -32,6 +35,13 @@ ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes
 ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
           "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
 ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
+ABSL_FLAG(uint64_t, raft_id, 1, "This replica's id in --raft_peers");
+ABSL_FLAG(std::string, raft_peers, "",
+          "The metaserver group: ID=HOST:PORT,... (every replica's gRPC address). Empty: a group of one");
+ABSL_FLAG(bool, raft_bootstrap, false,
+          "Found a new group from --raft_peers if this replica holds no Raft state. Give it only when "
+          "creating a cluster; a replica that lost its disk must rejoin without it");
+ABSL_FLAG(int64_t, raft_tick_ms, 100, "Raft tick; heartbeats every tick, elections after 10-20 ticks");
 
 namespace {
 
@@ -62,15 +72,31 @@ int main(int argc, char** argv) {
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
-  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv =
-      medvault::KvStore::Open(data_dir + "/db", ms::MetaserverColumnFamilies());
+  std::vector<std::string> families = ms::MetaserverColumnFamilies();
+  for (const std::string& cf : medvault::raft::RaftColumnFamilies()) families.push_back(cf);
+  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv = medvault::KvStore::Open(data_dir + "/db", families);
   if (!kv.ok()) Die(kv.status().ToString());
 
+  // The runner first: the Raft replica records its metrics in the runner's registry.
+  medvault::ServiceRunner runner(medvault::ServerOptions{
+      "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+  medvault::raft::ReplicaOptions replica_options;
+  replica_options.service = "metaserver";
+  replica_options.id = absl::GetFlag(FLAGS_raft_id);
+  replica_options.peers = absl::GetFlag(FLAGS_raft_peers);
+  replica_options.bootstrap = absl::GetFlag(FLAGS_raft_bootstrap);
+  replica_options.listen = absl::GetFlag(FLAGS_listen);
+  replica_options.tick = absl::Milliseconds(absl::GetFlag(FLAGS_raft_tick_ms));
+  absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
+      kv->get(), ms::MetaserverColumnFamilies(), replica_options, runner.registry());
+  if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
+  ms::ReplicatedBatchWriter writer((*replica)->writer());
+
   medvault::Clock* clock = medvault::RealClock();
-  ms::Catalog catalog(kv->get());
+  ms::Catalog catalog(kv->get(), &writer);
   ms::ChunkServerRegistry registry(
       kv->get(), clock, ms::RegistryOptions{down_after_ms * 1000, absl::GetFlag(FLAGS_min_free_bytes)},
-      std::random_device()());
+      std::random_device()(), &writer);
   absl::Status loaded = registry.Load();
   if (!loaded.ok()) Die(loaded.ToString());
   ms::GrpcChunkServerClient chunk_client;
@@ -79,17 +105,18 @@ int main(int argc, char** argv) {
   // Declared before the runner so they outlive it; created once the runner's registry exists.
   std::unique_ptr<ms::MetaMetrics> metrics;
   std::unique_ptr<ms::MetaServiceImpl> service;
-  medvault::ServiceRunner runner(medvault::ServerOptions{
-      "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
   metrics = std::make_unique<ms::MetaMetrics>(runner.registry());
-  service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, clock, metrics.get(), orphan_grace_s);
+  service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, clock, metrics.get(), orphan_grace_s,
+                                                  (*replica)->writer());
   runner.AddService(service.get());
+  runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);
   metrics->RefreshTombstones(catalog);
 
   // Gauges follow server liveness within a second of a server going silent.
   ms::PeriodicTask gauges(absl::Seconds(1), [&] { metrics->RefreshServers(registry); });
   ms::PeriodicTask gc_task(absl::Seconds(gc_interval_s), [&] {
+    if (!(*replica)->node()->IsLeader()) return;  // the leader collects for the group
     absl::StatusOr<ms::GcStats> stats = gc.RunOnce(orphan_grace_s);
     if (stats.ok()) {
       metrics->RecordGc(*stats);
@@ -100,6 +127,8 @@ int main(int argc, char** argv) {
 
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
+  absl::Status raft_started = (*replica)->Start();
+  if (!raft_started.ok()) Die(absl::StrCat("raft: ", raft_started.ToString()));
   gauges.Start();
   if (gc_interval_s > 0) gc_task.Start();
   MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every " << gc_interval_s
@@ -109,6 +138,7 @@ int main(int argc, char** argv) {
   // In-flight calls have drained; stop the background passes before anything they use goes away.
   gc_task.Stop();
   gauges.Stop();
+  (*replica)->Stop();
   MV_LOG(INFO) << "stopped";
   return 0;
 }

@@ -171,4 +171,15 @@ absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
   return absl::OkStatus();
 }
 
+absl::Status KvStateMachine::Initialize(const v1::RaftConfig& config) {
+  absl::MutexLock lock(&mu_);
+  SnapshotMeta meta;
+  *meta.mutable_config() = config;
+  rocksdb::WriteBatch batch;
+  batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, meta.SerializeAsString());
+  RETURN_IF_ERROR(kv_->Write(&batch));
+  applied_ = meta;
+  return absl::OkStatus();
+}
+
 }  // namespace medvault::raft

@@ -31,6 +31,7 @@ class KvStateMachine : public StateMachine {
   absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<Entry>& entries) override;
   absl::StatusOr<Snapshot> TakeSnapshot() override;
   absl::Status Restore(const Snapshot& snapshot) override;
+  absl::Status Initialize(const v1::RaftConfig& config) override;
 
   // Called (outside any lock) after a snapshot replaced the state, so caches can reload.
   void set_on_restore(std::function<void()> fn) { on_restore_ = std::move(fn); }

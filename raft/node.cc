@@ -1,5 +1,6 @@
 #include "raft/node.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -31,12 +32,12 @@ absl::Status RaftNode::Bootstrap(LogStorage* storage, StateMachine* machine, con
     return absl::FailedPreconditionError("the replica already holds Raft state; not bootstrapping");
   }
   if (config.members_size() == 0) return absl::InvalidArgumentError("a group needs at least one member");
-  Snapshot empty;
-  *empty.mutable_meta()->mutable_config() = config;
-  if (machine->Applied().index() != 0) return absl::FailedPreconditionError("the state machine is not empty");
-  absl::Status restored = machine->Restore(empty);
-  if (!restored.ok()) return restored;
-  return storage->InstallSnapshot(empty.meta());
+  if (machine->Applied().index() != 0) return absl::FailedPreconditionError("the state machine is not new");
+  absl::Status initialized = machine->Initialize(config);
+  if (!initialized.ok()) return initialized;
+  SnapshotMeta meta;
+  *meta.mutable_config() = config;
+  return storage->InstallSnapshot(meta);
 }
 
 absl::Status RaftNode::Start() {
@@ -158,7 +159,7 @@ void RaftNode::Loop() {
     for (const ReadState& rs : rd.read_states) {
       auto it = reads_.find(rs.context);
       if (it == reads_.end()) continue;
-      it->second->index = rs.index;
+      it->second->index = std::max(rs.index, it->second->floor);
       read_waits_.push_back(it->second);
       reads_.erase(it);
     }
@@ -289,6 +290,8 @@ absl::Status RaftNode::Propose(std::string command, absl::Duration timeout) {
   w->index = *index;
   w->term = raft_->term();
   proposals_[*index] = w;
+  last_proposed_index_ = *index;
+  last_proposed_term_ = w->term;
   wake_.notify_one();
   absl::Status result = Wait(lock, w, timeout);
   if (result.ok() && observer_.on_commit) observer_.on_commit(SecondsSince(start));
@@ -301,6 +304,7 @@ absl::Status RaftNode::ReadBarrier(absl::Duration timeout) {
   const std::string context = absl::StrCat(next_read_++);
   if (!raft_->ReadIndex(context).ok()) return NotLeader();
   auto w = std::make_shared<Waiter>();
+  if (last_proposed_term_ == raft_->term()) w->floor = last_proposed_index_;
   reads_[context] = w;
   wake_.notify_one();
   return Wait(lock, w, timeout);

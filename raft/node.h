@@ -75,8 +75,8 @@ class RaftNode {
            NodeObserver observer = {});
   ~RaftNode();
 
-  // Writes the initial membership into an empty storage and state machine (as an empty snapshot
-  // at index 0). FAILED_PRECONDITION when the storage is not empty.
+  // Writes the initial membership into an empty storage and a new state machine (index 0).
+  // FAILED_PRECONDITION when either already holds Raft state.
   static absl::Status Bootstrap(LogStorage* storage, StateMachine* machine, const Config& config);
 
   absl::Status Start();
@@ -90,8 +90,9 @@ class RaftNode {
   // commits, or `timeout` passes — in that last case the command may still commit later, so
   // commands must be safe to retry. Otherwise the state machine's result for the entry.
   absl::Status Propose(std::string command, absl::Duration timeout);
-  // Returns once this node is the leader and has applied everything committed before the call:
-  // reads served after it are linearizable. UNAVAILABLE otherwise.
+  // Returns once this node is the leader and has applied everything committed before the call, and
+  // every command it proposed earlier in this term: reads served (and plans made) after it are
+  // linearizable. UNAVAILABLE otherwise.
   absl::Status ReadBarrier(absl::Duration timeout);
   // Adds a learner (promoted automatically once caught up) or removes a member, one at a time.
   absl::Status AddMember(uint64_t id, const std::string& address, absl::Duration timeout);
@@ -105,6 +106,7 @@ class RaftNode {
   struct Waiter {
     uint64_t index = 0;
     uint64_t term = 0;
+    uint64_t floor = 0;  // reads: also wait for this node's own earlier proposal
     bool done = false;
     absl::Status result;
   };
@@ -134,6 +136,8 @@ class RaftNode {
   bool fatal_ = false;
   uint64_t applied_ = 0;
   uint64_t next_read_ = 1;
+  uint64_t last_proposed_index_ = 0;  // this node's latest proposal, in term last_proposed_term_
+  uint64_t last_proposed_term_ = 0;
   std::map<uint64_t, std::shared_ptr<Waiter>> proposals_;   // by log index
   std::map<std::string, std::shared_ptr<Waiter>> reads_;    // by read context, until its index is known
   std::vector<std::shared_ptr<Waiter>> read_waits_;         // read index known, awaiting apply

@@ -25,6 +25,9 @@ class StateMachine {
   virtual absl::StatusOr<Snapshot> TakeSnapshot() = 0;
   // Replaces the whole state by `snapshot` (durably).
   virtual absl::Status Restore(const Snapshot& snapshot) = 0;
+  // Records `config` as the membership at index 0 of a new group, keeping whatever state is
+  // there (every founding replica must start from the same state: normally empty).
+  virtual absl::Status Initialize(const v1::RaftConfig& config) = 0;
 };
 
 }  // namespace medvault::raft

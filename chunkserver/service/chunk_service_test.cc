@@ -179,8 +179,7 @@ TEST(HeartbeatClientTest, SendsInfoAndUpdatesGauges) {
   InProcessServer server(&meta);
   prometheus::Registry registry;
   ChunkServerMetrics metrics(registry);
-  HeartbeatClient client(MakeHeartbeatChannel(server.address(), absl::Seconds(1)), &metrics,
-                         absl::Seconds(10));
+  HeartbeatClient client({server.address()}, absl::Seconds(1), &metrics, absl::Seconds(10));
   v1::ChunkServerInfo info;
   info.set_server_id("abcd");
   info.set_address("127.0.0.1:1234");
@@ -198,8 +197,7 @@ TEST(HeartbeatClientTest, UnreachableMetaserverIsAnError) {
   prometheus::Registry registry;
   ChunkServerMetrics metrics(registry);
   // Port 1 on loopback: nothing listens there.
-  HeartbeatClient client(MakeHeartbeatChannel("127.0.0.1:1", absl::Seconds(1)), &metrics,
-                         absl::Seconds(5));
+  HeartbeatClient client({"127.0.0.1:1"}, absl::Seconds(1), &metrics, absl::Seconds(1));
   absl::Status s = client.Send(v1::ChunkServerInfo());
   EXPECT_TRUE(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) << s;
 }

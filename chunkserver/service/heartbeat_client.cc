@@ -18,19 +18,26 @@ std::shared_ptr<grpc::Channel> MakeHeartbeatChannel(const std::string& address,
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
-HeartbeatClient::HeartbeatClient(std::shared_ptr<grpc::Channel> channel,
+HeartbeatClient::HeartbeatClient(const std::vector<std::string>& metaservers, absl::Duration max_reconnect_backoff,
                                  ChunkServerMetrics* metrics, absl::Duration timeout)
-    : stub_(v1::MetaService::NewStub(std::move(channel))), metrics_(metrics), timeout_(timeout) {}
+    : group_(metaservers,
+             [max_reconnect_backoff](const std::string& a) { return MakeHeartbeatChannel(a, max_reconnect_backoff); }),
+      metrics_(metrics),
+      timeout_(timeout) {}
 
 absl::Status HeartbeatClient::Send(const v1::ChunkServerInfo& info) {
   metrics_->disk_free_bytes.Set(static_cast<double>(info.free_bytes()));
   metrics_->chunks_stored.Set(static_cast<double>(info.chunk_count()));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   v1::HeartbeatRequest request;
   *request.mutable_server() = info;
-  v1::HeartbeatResponse response;
-  return FromGrpcStatus(stub_->Heartbeat(&context, request, &response));
+  return group_.Call(
+      [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
+        grpc::ClientContext context;
+        context.set_deadline(deadline);
+        v1::HeartbeatResponse response;
+        return FromGrpcStatus(v1::MetaService::NewStub(channel)->Heartbeat(&context, request, &response));
+      },
+      std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout_)));
 }
 
 }  // namespace medvault::chunkserver

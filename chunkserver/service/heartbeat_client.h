@@ -4,11 +4,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/group_channels.h"
 #include "chunkserver/service/chunk_server_metrics.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 
@@ -22,16 +24,17 @@ std::shared_ptr<grpc::Channel> MakeHeartbeatChannel(const std::string& address,
 
 class HeartbeatClient {
  public:
-  // `metrics` must outlive the client. Each call gives up after `timeout`.
-  HeartbeatClient(std::shared_ptr<grpc::Channel> channel, ChunkServerMetrics* metrics,
-                  absl::Duration timeout);
+  // `metaservers`: the metaserver group's members; heartbeats go to its leader. `metrics` must
+  // outlive the client. Each call gives up after `timeout`.
+  HeartbeatClient(const std::vector<std::string>& metaservers, absl::Duration max_reconnect_backoff,
+                  ChunkServerMetrics* metrics, absl::Duration timeout);
 
   // Records the gauges, then sends one heartbeat. The metaserver's error (UNAVAILABLE when it
   // cannot be reached, DEADLINE_EXCEEDED on timeout). Thread-safe.
   absl::Status Send(const v1::ChunkServerInfo& info);
 
  private:
-  std::unique_ptr<v1::MetaService::Stub> stub_;
+  GroupChannels group_;
   ChunkServerMetrics* const metrics_;
   const absl::Duration timeout_;
 };

@@ -16,26 +16,33 @@ void SetDeadline(grpc::ClientContext* ctx, std::chrono::seconds d) {
   ctx->set_deadline(std::chrono::system_clock::now() + d);
 }
 
-// Runs one unary call with a deadline and converts the result.
-template <typename Req, typename Resp, typename Call>
-absl::StatusOr<Resp> Unary(Call call, const Req& req, std::chrono::seconds deadline) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, deadline);
+// Runs one unary call on the group's leader (following redirects) within `budget`.
+template <typename Service, typename Req, typename Resp, typename Call>
+absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req, std::chrono::seconds budget) {
   Resp resp;
-  grpc::Status s = call(&ctx, req, &resp);
-  if (!s.ok()) return FromGrpcStatus(s);
+  absl::Status s = group->Call(
+      [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
+        auto stub = Service::NewStub(channel);
+        grpc::ClientContext ctx;
+        ctx.set_deadline(deadline);
+        resp.Clear();
+        return FromGrpcStatus(call(stub.get(), &ctx, req, &resp));
+      },
+      budget);
+  if (!s.ok()) return s;
   return resp;
 }
 
 }  // namespace
 
-GrpcKeyClient::GrpcKeyClient(const std::string& address) : stub_(v1::KeyService::NewStub(MakeChannel(address))) {}
+GrpcKeyClient::GrpcKeyClient(const std::vector<std::string>& addresses)
+    : group_(addresses, [](const std::string& a) { return MakeChannel(a); }) {}
 
 absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uint32_t count) {
   v1::GenerateDataKeysRequest req;
   req.set_count(count);
-  auto resp = Unary<v1::GenerateDataKeysRequest, v1::GenerateDataKeysResponse>(
-      [&](auto* c, auto& r, auto* o) { return stub_->GenerateDataKeys(c, r, o); }, req, kKeyDeadline);
+  auto resp = Unary<v1::KeyService, v1::GenerateDataKeysRequest, v1::GenerateDataKeysResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GenerateDataKeys(c, r, o); }, req, kKeyDeadline);
   if (!resp.ok()) return resp.status();
   std::vector<DataKeyMaterial> keys;
   for (auto& k : *resp->mutable_keys()) {
@@ -52,8 +59,8 @@ absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uin
 absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_id) {
   v1::GetDataKeyRequest req;
   req.set_object_id(std::string(object_id));
-  auto resp = Unary<v1::GetDataKeyRequest, v1::GetDataKeyResponse>(
-      [&](auto* c, auto& r, auto* o) { return stub_->GetDataKey(c, r, o); }, req, kKeyDeadline);
+  auto resp = Unary<v1::KeyService, v1::GetDataKeyRequest, v1::GetDataKeyResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GetDataKey(c, r, o); }, req, kKeyDeadline);
   if (!resp.ok()) return resp.status();
   SecretBytes key(std::move(*resp->mutable_key()->mutable_key()));
   WipeString(resp->mutable_key()->mutable_key());
@@ -64,15 +71,17 @@ absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_i
 absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& object_ids) {
   v1::DestroyDataKeysRequest req;
   for (const auto& id : object_ids) req.add_object_ids(id);
-  return Unary<v1::DestroyDataKeysRequest, v1::DestroyDataKeysResponse>(
-             [&](auto* c, auto& r, auto* o) { return stub_->DestroyDataKeys(c, r, o); }, req, kKeyDeadline)
+  return Unary<v1::KeyService, v1::DestroyDataKeysRequest, v1::DestroyDataKeysResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->DestroyDataKeys(c, r, o); }, req, kKeyDeadline)
       .status();
 }
 
-GrpcMetaClient::GrpcMetaClient(const std::string& address) : stub_(v1::MetaService::NewStub(MakeChannel(address))) {}
+GrpcMetaClient::GrpcMetaClient(const std::vector<std::string>& addresses)
+    : group_(addresses, [](const std::string& a) { return MakeChannel(a); }) {}
 
 #define MV_META_CALL(Method, Req, Resp, req) \
-  Unary<Req, Resp>([&](auto* c, auto& r, auto* o) { return stub_->Method(c, r, o); }, req, kMetaDeadline)
+  Unary<v1::MetaService, Req, Resp>(                                                              \
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->Method(c, r, o); }, req, kMetaDeadline)
 
 absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(uint32_t chunk_count, uint32_t replicas) {
   v1::AllocateChunksRequest req;
@@ -173,10 +182,12 @@ absl::StatusOr<ChunkRead> GrpcChunkClient::ReadChunk(const std::string& address,
   v1::ReadChunkRequest req;
   req.set_chunk_id(chunk_id);
   v1::ChunkService::Stub* stub = StubFor(address);
-  auto resp = Unary<v1::ReadChunkRequest, v1::ReadChunkResponse>(
-      [&](auto* c, auto& r, auto* o) { return stub->ReadChunk(c, r, o); }, req, kChunkDeadline);
-  if (!resp.ok()) return resp.status();
-  return ChunkRead{std::move(*resp->mutable_data()), resp->crc32c()};
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kChunkDeadline);
+  v1::ReadChunkResponse resp;
+  grpc::Status s = stub->ReadChunk(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpcStatus(s);
+  return ChunkRead{std::move(*resp.mutable_data()), resp.crc32c()};
 }
 
 }  // namespace medvault::frontend

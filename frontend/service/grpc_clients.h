@@ -1,5 +1,6 @@
 // gRPC implementations of the frontend core's client interfaces (key service, metaserver,
-// chunk servers). Every call carries a deadline.
+// chunk servers). Every call carries a deadline; calls to the replicated key service and metaserver
+// follow their leader and retry on UNAVAILABLE within that deadline.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -9,6 +10,7 @@
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "common/group_channels.h"
 #include "frontend/core/clients.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 #include "medvault/v1/keyservice.grpc.pb.h"
@@ -18,18 +20,20 @@ namespace medvault::frontend {
 
 class GrpcKeyClient : public KeyClient {
  public:
-  explicit GrpcKeyClient(const std::string& address);
+  // `addresses`: the key service group's members.
+  explicit GrpcKeyClient(const std::vector<std::string>& addresses);
   absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) override;
   absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id) override;
   absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids) override;
 
  private:
-  std::unique_ptr<v1::KeyService::Stub> stub_;
+  GroupChannels group_;
 };
 
 class GrpcMetaClient : public MetaClient {
  public:
-  explicit GrpcMetaClient(const std::string& address);
+  // `addresses`: the metaserver group's members.
+  explicit GrpcMetaClient(const std::vector<std::string>& addresses);
   absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas) override;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override;
   absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) override;
@@ -40,7 +44,7 @@ class GrpcMetaClient : public MetaClient {
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) override;
 
  private:
-  std::unique_ptr<v1::MetaService::Stub> stub_;
+  GroupChannels group_;
 };
 
 class GrpcChunkClient : public ChunkClient {

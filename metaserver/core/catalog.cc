@@ -14,6 +14,7 @@ absl::StatusOr<CommitResult> Catalog::Commit(const v1::InstanceTags& tags, const
                                              int64_t now_micros) {
   RETURN_IF_ERROR(ValidateCommit(tags, manifest));
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   ASSIGN_OR_RETURN(CommitPlan plan, PlanCommit(state, tags, manifest, now_micros));
   if (plan.batch.Count() > 0) RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "committing instance"));
@@ -38,6 +39,7 @@ absl::StatusOr<InstanceRecord> Catalog::GetInstance(absl::string_view sop_instan
 
 absl::StatusOr<DeleteResult> Catalog::DeleteStudy(absl::string_view study_uid, int64_t now_micros) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   ASSIGN_OR_RETURN(DeletePlan plan, PlanDeleteStudy(state, study_uid, now_micros));
   if (plan.batch.Count() > 0) RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting study"));
@@ -46,6 +48,7 @@ absl::StatusOr<DeleteResult> Catalog::DeleteStudy(absl::string_view study_uid, i
 
 absl::StatusOr<DeleteResult> Catalog::DeleteInstance(absl::string_view sop_instance_uid, int64_t now_micros) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   ASSIGN_OR_RETURN(DeletePlan plan, PlanDeleteInstance(state, sop_instance_uid, now_micros));
   if (plan.batch.Count() > 0) RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting instance"));
@@ -54,6 +57,7 @@ absl::StatusOr<DeleteResult> Catalog::DeleteInstance(absl::string_view sop_insta
 
 absl::Status Catalog::ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   ASSIGN_OR_RETURN(rocksdb::WriteBatch batch, PlanConfirmKeysDestroyed(state, object_ids));
   if (batch.Count() == 0) return absl::OkStatus();
@@ -62,6 +66,7 @@ absl::Status Catalog::ConfirmKeysDestroyed(const std::vector<std::string>& objec
 
 absl::Status Catalog::RemoveTombstone(absl::string_view object_id) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   ASSIGN_OR_RETURN(rocksdb::WriteBatch batch, PlanRemoveTombstone(state, object_id));
   if (batch.Count() == 0) return absl::OkStatus();

@@ -24,8 +24,14 @@ std::string DomainKey(const v1::ChunkServerInfo& info) {
 
 }  // namespace
 
-ChunkServerRegistry::ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options, uint64_t seed)
-    : kv_(kv), clock_(clock), options_(options), rng_(seed) {}
+ChunkServerRegistry::ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options, uint64_t seed,
+                                         BatchWriter* writer)
+    : kv_(kv),
+      default_writer_(kv),
+      writer_(writer != nullptr ? writer : &default_writer_),
+      clock_(clock),
+      options_(options),
+      rng_(seed) {}
 
 absl::Status ChunkServerRegistry::Load() {
   std::map<std::string, Entry> loaded;
@@ -65,7 +71,7 @@ absl::Status ChunkServerRegistry::Heartbeat(const v1::ChunkServerInfo& info) {
     stored.set_registered_at_micros(is_new ? now : it->second.registered_at_micros);
     rocksdb::WriteBatch batch;
     batch.Put(kv_->cf(kServersCf), info.server_id(), Encode(stored));
-    RETURN_IF_ERROR(Annotate(kv_->Write(&batch), "registering chunk server"));
+    RETURN_IF_ERROR(Annotate(writer_->Write(&batch), "registering chunk server"));
     MV_LOG(INFO) << (is_new ? "registered" : "updated") << " chunk server " << info.server_id() << " at "
                  << info.address() << " domain '" << info.failure_domain() << "'";
     if (is_new) {

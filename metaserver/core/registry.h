@@ -18,6 +18,7 @@
 #include "common/env.h"
 #include "common/kv.h"
 #include "medvault/v1/metaserver.pb.h"
+#include "metaserver/core/store_access.h"
 
 namespace medvault::metaserver {
 
@@ -36,9 +37,13 @@ class ChunkServerRegistry {
  public:
   // `kv` (opened with MetaserverColumnFamilies()) and `clock` must outlive the registry. `seed`
   // seeds the placement shuffle (chunk ids always come from the CSPRNG).
-  ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options, uint64_t seed);
+  // Registrations are written through `writer` (null: straight to `kv`).
+  ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options, uint64_t seed,
+                      BatchWriter* writer = nullptr);
 
-  // Loads the persisted servers; each stays down until it heartbeats. Call once, before use.
+  // Loads the persisted servers; each stays down until it heartbeats. Call before use, and again
+  // whenever the database may have gained servers behind the registry's back (a replica that just
+  // became leader); servers already known keep their liveness.
   absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Records a heartbeat: registers a new server, updates address, domain and space of a known one.
@@ -78,6 +83,8 @@ class ChunkServerRegistry {
   v1::ChunkServerStatus StatusOf(const Entry& entry, int64_t now) const;
 
   KvStore* const kv_;
+  KvBatchWriter default_writer_;
+  BatchWriter* const writer_;
   Clock* const clock_;
   const RegistryOptions options_;
 

@@ -23,6 +23,9 @@ class BatchWriter {
  public:
   virtual ~BatchWriter() = default;
   virtual absl::Status Write(rocksdb::WriteBatch* batch) = 0;
+  // Called before a mutation reads the state it plans from: returns once that state includes
+  // every write acknowledged anywhere (a replicated writer waits for its replica to catch up).
+  virtual absl::Status Barrier() { return absl::OkStatus(); }
 };
 
 // The production writer: KvStore::Write (synchronous).

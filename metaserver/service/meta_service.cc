@@ -18,13 +18,30 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
-                                 Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds)
+                                 Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds,
+                                 raft::ReplicaGate* gate)
     : catalog_(catalog),
       registry_(registry),
       gc_(gc),
       clock_(clock),
       metrics_(metrics),
-      orphan_grace_seconds_(orphan_grace_seconds) {}
+      orphan_grace_seconds_(orphan_grace_seconds),
+      gate_(gate != nullptr ? gate : &sole_) {}
+
+absl::Status MetaServiceImpl::RequireLeaderRegistry() {
+  absl::Status leader = gate_->RequireLeader();
+  if (!leader.ok()) return leader;
+  const uint64_t term = gate_->Term();
+  if (registry_term_.load() == term) return absl::OkStatus();
+  // New leadership: servers registered through an earlier leader are in the database but not in
+  // this replica's in-memory registry yet; they stay down until they heartbeat here.
+  absl::Status current = gate_->Barrier();
+  if (!current.ok()) return current;
+  absl::Status loaded = registry_->Load();
+  if (!loaded.ok()) return loaded;
+  registry_term_.store(term);
+  return absl::OkStatus();
+}
 
 grpc::Status MetaServiceImpl::Fail(const absl::Status& status) {
   metrics_->request_errors.Increment();
@@ -33,7 +50,8 @@ grpc::Status MetaServiceImpl::Fail(const absl::Status& status) {
 
 grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
                                         v1::HeartbeatResponse*) {
-  absl::Status s = registry_->Heartbeat(request->server());
+  absl::Status s = RequireLeaderRegistry();
+  if (s.ok()) s = registry_->Heartbeat(request->server());
   if (!s.ok()) return Fail(s);
   metrics_->RefreshServers(*registry_);
   return grpc::Status::OK;
@@ -41,12 +59,16 @@ grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartbea
 
 grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext*, const v1::ListChunkServersRequest*,
                                                v1::ListChunkServersResponse* response) {
+  absl::Status leader = RequireLeaderRegistry();
+  if (!leader.ok()) return Fail(leader);
   for (v1::ChunkServerStatus& status : registry_->List()) *response->add_servers() = std::move(status);
   return grpc::Status::OK;
 }
 
 grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext*, const v1::AllocateChunksRequest* request,
                                              v1::AllocateChunksResponse* response) {
+  absl::Status leader = RequireLeaderRegistry();
+  if (!leader.ok()) return Fail(leader);
   absl::StatusOr<std::vector<v1::ChunkPlacement>> placed =
       registry_->Place(request->chunk_count(), request->replicas());
   if (!placed.ok()) return Fail(placed.status());
@@ -68,6 +90,8 @@ grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext*, const v1::Com
 
 grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext*, const v1::GetInstanceMetaRequest* request,
                                           v1::GetInstanceMetaResponse* response) {
+  absl::Status current = gate_->Barrier();
+  if (!current.ok()) return Fail(current);
   absl::StatusOr<InstanceRecord> record = catalog_->GetInstance(request->sop_instance_uid());
   if (!record.ok()) return Fail(record.status());
   // Servers no longer registered are left out; the reader skips replicas it cannot address.
@@ -87,6 +111,8 @@ grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext*, const v1::GetIns
 grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext*, const v1::FindStudiesMetaRequest* request,
                                           v1::FindStudiesMetaResponse* response) {
   const auto start = std::chrono::steady_clock::now();
+  absl::Status current = gate_->Barrier();
+  if (!current.ok()) return Fail(current);
   absl::StatusOr<v1::StudyPage> page = catalog_->FindStudies(request->query());
   if (!page.ok()) return Fail(page.status());
   *response->mutable_page() = std::move(*page);
@@ -96,6 +122,8 @@ grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext*, const v1::FindSt
 
 grpc::Status MetaServiceImpl::GetStudy(grpc::ServerContext*, const v1::GetStudyMetaRequest* request,
                                        v1::GetStudyMetaResponse* response) {
+  absl::Status current = gate_->Barrier();
+  if (!current.ok()) return Fail(current);
   absl::StatusOr<StudyDetail> detail = catalog_->GetStudy(request->study_uid());
   if (!detail.ok()) return Fail(detail.status());
   *response->mutable_study() = std::move(detail->study);
@@ -133,6 +161,8 @@ grpc::Status MetaServiceImpl::ConfirmKeysDestroyed(grpc::ServerContext*,
 grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext*,
                                                    const v1::RunGarbageCollectionRequest* request,
                                                    v1::RunGarbageCollectionResponse* response) {
+  absl::Status leader = RequireLeaderRegistry();
+  if (!leader.ok()) return Fail(leader);
   const uint64_t grace =
       request->has_orphan_grace_seconds() ? request->orphan_grace_seconds() : orphan_grace_seconds_;
   if (grace < kMinOrphanGraceSeconds) {

@@ -2,11 +2,14 @@
 // catalog, registry or garbage collector, maps Status with ToGrpcStatus and records metrics.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 
 #include "common/env.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 #include "metaserver/core/catalog.h"
+#include "raft/replicated_writer.h"
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
 #include "metaserver/service/meta_metrics.h"
@@ -16,9 +19,11 @@ namespace medvault::metaserver {
 class MetaServiceImpl final : public v1::MetaService::Service {
  public:
   // Everything must outlive the service. `orphan_grace_seconds` is the GC grace used when a
-  // RunGarbageCollection request does not override it.
+  // RunGarbageCollection request does not override it. `gate` says whether this replica leads its
+  // Raft group and brings its state up to date (null: a sole replica). Only the leader serves:
+  // followers answer UNAVAILABLE naming the leader, and clients follow.
   MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc, Clock* clock,
-                  MetaMetrics* metrics, uint64_t orphan_grace_seconds);
+                  MetaMetrics* metrics, uint64_t orphan_grace_seconds, raft::ReplicaGate* gate = nullptr);
 
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
@@ -47,6 +52,8 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   // Counts an error and converts it.
   grpc::Status Fail(const absl::Status& status);
   grpc::Status FillDelete(const absl::StatusOr<DeleteResult>& result, v1::DeleteMetaResponse* response);
+  // Leader only, with a registry that knows every server registered through earlier leaders.
+  absl::Status RequireLeaderRegistry();
 
   Catalog* const catalog_;
   ChunkServerRegistry* const registry_;
@@ -54,6 +61,9 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   Clock* const clock_;
   MetaMetrics* const metrics_;
   const uint64_t orphan_grace_seconds_;
+  raft::SoleReplica sole_;
+  raft::ReplicaGate* const gate_;
+  std::atomic<uint64_t> registry_term_{0};  // term in which the registry was last reloaded
 };
 
 }  // namespace medvault::metaserver

@@ -1,0 +1,72 @@
+#include "raft/replica.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/rpc.h"
+#include "raft/group_flags.h"
+
+namespace medvault::raft {
+
+Replica::~Replica() {
+  if (node_) node_->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv, std::vector<std::string> state_cfs,
+                                                      const ReplicaOptions& options, prometheus::Registry& metrics) {
+  std::unique_ptr<Replica> r(new Replica());
+  std::map<uint64_t, std::string> peers;
+  bool bootstrap = options.bootstrap;
+  if (options.peers.empty()) {
+    peers[options.id] = options.listen;  // a group of one founds itself
+    bootstrap = true;
+  } else {
+    absl::StatusOr<std::map<uint64_t, std::string>> parsed = ParsePeers(options.peers);
+    if (!parsed.ok()) return parsed.status();
+    peers = std::move(*parsed);
+    if (peers.count(options.id) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--raft_id ", options.id, " is not in --raft_peers"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<RocksLogStorage>> storage = RocksLogStorage::Open(kv);
+  if (!storage.ok()) return storage.status();
+  r->storage_ = std::move(*storage);
+  absl::StatusOr<std::unique_ptr<KvStateMachine>> machine = KvStateMachine::Open(kv, std::move(state_cfs));
+  if (!machine.ok()) return machine.status();
+  r->machine_ = std::move(*machine);
+  if (r->storage_->empty()) {
+    if (bootstrap) {
+      absl::Status founded = RaftNode::Bootstrap(r->storage_.get(), r->machine_.get(), MembershipOf(peers));
+      if (!founded.ok()) return founded;
+      MV_LOG(INFO) << options.service << " replica " << options.id << " founded a group of " << peers.size();
+    } else {
+      MV_LOG(INFO) << options.service << " replica " << options.id
+                   << " has no Raft state: waiting for the group's leader to send it a snapshot";
+    }
+  }
+  r->metrics_ = std::make_unique<RaftMetrics>(metrics, options.service);
+  r->transport_ = std::make_unique<GrpcTransport>([](const std::string& a) { return MakeChannel(a); });
+  NodeOptions no;
+  no.id = options.id;
+  no.tick = options.tick;
+  no.election_ticks = options.election_ticks;
+  no.peers = peers;
+  no.seed = std::random_device()();
+  const std::string service = options.service;
+  const uint64_t id = options.id;
+  auto last_role = std::make_shared<Role>(Role::kFollower);
+  r->node_ = std::make_unique<RaftNode>(
+      no, r->storage_.get(), r->machine_.get(), r->transport_.get(),
+      r->metrics_->Observer([service, id, last_role](const NodeStatus& st) {
+        if (st.role != *last_role) {
+          MV_LOG(INFO) << service << " replica " << id << " is now " << RoleName(st.role) << " in term " << st.term;
+          *last_role = st.role;
+        }
+      }));
+  r->service_ = std::make_unique<RaftServiceImpl>(r->node_.get());
+  r->writer_ = std::make_unique<ReplicatedWriter>(r->node_.get(), r->machine_.get(), options.write_timeout);
+  return r;
+}
+
+}  // namespace medvault::raft

@@ -1,0 +1,62 @@
+// Everything a replicated service process owns for its Raft replica, wired from its flags: the log
+// and state machine in the service's RocksDB, the node, the gRPC transport and RaftService, metrics,
+// and the writer its core uses. Shared by metaserver and keyservice mains.
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/kv.h"
+#include "raft/grpc_transport.h"
+#include "raft/kv_state_machine.h"
+#include "raft/node.h"
+#include "raft/raft_metrics.h"
+#include "raft/replicated_writer.h"
+#include "raft/rocks_log_storage.h"
+
+namespace medvault::raft {
+
+struct ReplicaOptions {
+  std::string service;     // "metaserver", "keyservice": names metrics and log lines
+  uint64_t id = 1;         // --raft_id
+  std::string peers;       // --raft_peers "1=host:port,..."; empty: a group of one
+  bool bootstrap = false;  // --raft_bootstrap: found a new group from --raft_peers if empty here
+  std::string listen;      // this process's gRPC address (the group of one's member address)
+  absl::Duration tick = absl::Milliseconds(100);
+  int election_ticks = 10;
+  absl::Duration write_timeout = absl::Seconds(5);
+};
+
+class Replica {
+ public:
+  // `kv` must hold RaftColumnFamilies() and `state_cfs`, and outlive the replica.
+  static absl::StatusOr<std::unique_ptr<Replica>> Open(KvStore* kv, std::vector<std::string> state_cfs,
+                                                       const ReplicaOptions& options,
+                                                       prometheus::Registry& metrics);
+  ~Replica();
+
+  absl::Status Start() { return node_->Start(); }
+  void Stop() { node_->Stop(); }
+
+  RaftNode* node() { return node_.get(); }
+  KvStateMachine* machine() { return machine_.get(); }
+  ReplicatedWriter* writer() { return writer_.get(); }
+  grpc::Service* service() { return service_.get(); }
+
+ private:
+  Replica() = default;
+
+  std::unique_ptr<RocksLogStorage> storage_;
+  std::unique_ptr<KvStateMachine> machine_;
+  std::unique_ptr<RaftMetrics> metrics_;
+  std::unique_ptr<GrpcTransport> transport_;
+  std::unique_ptr<RaftNode> node_;
+  std::unique_ptr<RaftServiceImpl> service_;
+  std::unique_ptr<ReplicatedWriter> writer_;
+};
+
+}  // namespace medvault::raft
