@@ -49,4 +49,25 @@ class KvStore {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 
+// How a service core writes: one batch, atomically and durably, or not at all. An interface so a
+// replicated service can send the batch through its Raft group and tests can inject failures.
+class KvWriter {
+ public:
+  virtual ~KvWriter() = default;
+  virtual absl::Status Write(rocksdb::WriteBatch* batch) = 0;
+  // Called before an operation reads the state it plans from (or answers a read with): returns once
+  // that state includes every write acknowledged anywhere. A lone database is always current.
+  virtual absl::Status Barrier() { return absl::OkStatus(); }
+};
+
+// The unreplicated writer: KvStore::Write (synchronous).
+class DirectKvWriter : public KvWriter {
+ public:
+  explicit DirectKvWriter(KvStore* kv) : kv_(kv) {}
+  absl::Status Write(rocksdb::WriteBatch* batch) override { return kv_->Write(batch); }
+
+ private:
+  KvStore* const kv_;
+};
+
 }  // namespace medvault

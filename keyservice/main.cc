@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -17,6 +18,8 @@
 #include "keyservice/core/kek.h"
 #include "keyservice/core/key_store.h"
 #include "keyservice/service/key_service.h"
+#include "raft/replica.h"
+#include "raft/replica_flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
@@ -62,22 +65,32 @@ int main(int argc, char** argv) {
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
-  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv =
-      medvault::KvStore::Open(data_dir + "/db", {medvault::keyservice::kKeysColumnFamily});
+  std::vector<std::string> families = {medvault::keyservice::kKeysColumnFamily};
+  for (const std::string& cf : medvault::raft::RaftColumnFamilies()) families.push_back(cf);
+  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv = medvault::KvStore::Open(data_dir + "/db", families);
   if (!kv.ok()) Die(kv.status().ToString());
 
-  medvault::keyservice::KeyStore store(kv->get(), &keks, medvault::RealClock());
-  // Declared before the runner so it outlives it; created once the runner's registry exists.
-  std::unique_ptr<medvault::keyservice::KeyServiceImpl> service;
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+  // Wrapped keys are replicated to every key service replica (all hold the same KEK files).
+  absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
+      kv->get(), {medvault::keyservice::kKeysColumnFamily},
+      medvault::raft::ReplicaOptionsFromFlags("keyservice", absl::GetFlag(FLAGS_listen)), runner.registry());
+  if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
+  medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
+  medvault::keyservice::KeyStore store(kv->get(), &keks, medvault::RealClock(), &writer);
+  std::unique_ptr<medvault::keyservice::KeyServiceImpl> service;
   service = std::make_unique<medvault::keyservice::KeyServiceImpl>(&store, runner.registry());
   runner.AddService(service.get());
+  runner.AddService((*replica)->service());
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
+  absl::Status raft_started = (*replica)->Start();
+  if (!raft_started.ok()) Die(absl::StrCat("raft: ", raft_started.ToString()));
   MV_LOG(INFO) << "serving with KEK version " << kek_version;
   runner.Wait();
-  // The runner has drained in-flight calls; the runner, service, store, database and finally the
-  // KEK ring (wiping the KEK) are destroyed in reverse order of construction.
+  (*replica)->Stop();
+  // The runner has drained in-flight calls; the service, store, replica, runner, database and
+  // finally the KEK ring (wiping the KEK) are destroyed in reverse order of construction.
   return 0;
 }

@@ -23,8 +23,8 @@
 #include "metaserver/service/chunk_server_client.h"
 #include "metaserver/service/meta_metrics.h"
 #include "metaserver/service/meta_service.h"
-#include "metaserver/service/replicated_batch_writer.h"
 #include "raft/replica.h"
+#include "raft/replica_flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
@@ -35,13 +35,6 @@ ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes
 ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
           "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
 ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
-ABSL_FLAG(uint64_t, raft_id, 1, "This replica's id in --raft_peers");
-ABSL_FLAG(std::string, raft_peers, "",
-          "The metaserver group: ID=HOST:PORT,... (every replica's gRPC address). Empty: a group of one");
-ABSL_FLAG(bool, raft_bootstrap, false,
-          "Found a new group from --raft_peers if this replica holds no Raft state. Give it only when "
-          "creating a cluster; a replica that lost its disk must rejoin without it");
-ABSL_FLAG(int64_t, raft_tick_ms, 100, "Raft tick; heartbeats every tick, elections after 10-20 ticks");
 
 namespace {
 
@@ -80,17 +73,11 @@ int main(int argc, char** argv) {
   // The runner first: the Raft replica records its metrics in the runner's registry.
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
-  medvault::raft::ReplicaOptions replica_options;
-  replica_options.service = "metaserver";
-  replica_options.id = absl::GetFlag(FLAGS_raft_id);
-  replica_options.peers = absl::GetFlag(FLAGS_raft_peers);
-  replica_options.bootstrap = absl::GetFlag(FLAGS_raft_bootstrap);
-  replica_options.listen = absl::GetFlag(FLAGS_listen);
-  replica_options.tick = absl::Milliseconds(absl::GetFlag(FLAGS_raft_tick_ms));
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
-      kv->get(), ms::MetaserverColumnFamilies(), replica_options, runner.registry());
+      kv->get(), ms::MetaserverColumnFamilies(),
+      medvault::raft::ReplicaOptionsFromFlags("metaserver", absl::GetFlag(FLAGS_listen)), runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
-  ms::ReplicatedBatchWriter writer((*replica)->writer());
+  medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
 
   medvault::Clock* clock = medvault::RealClock();
   ms::Catalog catalog(kv->get(), &writer);

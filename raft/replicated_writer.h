@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/kv.h"
 #include "raft/kv_state_machine.h"
 #include "raft/node.h"
 
@@ -55,6 +56,17 @@ class ReplicatedWriter : public ReplicaGate {
   RaftNode* const node_;
   KvStateMachine* const machine_;
   const absl::Duration timeout_;
+};
+
+// A service core's KvWriter (common/kv.h) backed by the group.
+class ReplicatedKvWriter : public KvWriter {
+ public:
+  explicit ReplicatedKvWriter(ReplicatedWriter* writer) : writer_(writer) {}
+  absl::Status Write(rocksdb::WriteBatch* batch) override { return writer_->Write(*batch); }
+  absl::Status Barrier() override { return writer_->Barrier(); }
+
+ private:
+  ReplicatedWriter* const writer_;
 };
 
 }  // namespace medvault::raft

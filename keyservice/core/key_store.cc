@@ -42,8 +42,12 @@ std::string ResultName(const absl::Status& s) { return absl::StatusCodeToString(
 
 }  // namespace
 
-KeyStore::KeyStore(KvStore* kv, const KekRing* keks, Clock* clock)
-    : kv_(kv), keks_(keks), clock_(clock) {}
+KeyStore::KeyStore(KvStore* kv, const KekRing* keks, Clock* clock, KvWriter* writer)
+    : kv_(kv),
+      direct_writer_(kv),
+      writer_(writer != nullptr ? writer : &direct_writer_),
+      keks_(keks),
+      clock_(clock) {}
 
 absl::StatusOr<std::vector<GeneratedKey>> KeyStore::Generate(uint32_t count) {
   uint32_t kek_version = 0;
@@ -92,7 +96,7 @@ absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count,
     batch.Put(kv_->cf(kKeysColumnFamily), ToSlice(object_id), ToSlice(value));
     keys.push_back(GeneratedKey{std::move(object_id), std::move(dek)});
   }
-  RETURN_IF_ERROR(Annotate(kv_->Write(&batch), absl::StrCat("storing ", count, " data keys")));
+  RETURN_IF_ERROR(Annotate(writer_->Write(&batch), absl::StrCat("storing ", count, " data keys")));
   return keys;
 }
 
@@ -110,6 +114,7 @@ absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id) {
 
 absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, uint32_t* kek_version) {
   RETURN_IF_ERROR(CheckObjectId(object_id, "object_id"));
+  RETURN_IF_ERROR(writer_->Barrier());
   const std::string id_hex = ToHex(object_id);
   absl::StatusOr<std::string> value = kv_->Get(kKeysColumnFamily, object_id);
   if (absl::IsNotFound(value.status())) {
@@ -164,6 +169,7 @@ absl::StatusOr<uint32_t> KeyStore::DestroyImpl(const std::vector<std::string>& o
   const std::set<std::string> distinct(object_ids.begin(), object_ids.end());
 
   absl::MutexLock lock(&destroy_mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
   uint32_t existing = 0;
   rocksdb::WriteBatch batch;
   for (const std::string& id : distinct) {
@@ -175,7 +181,7 @@ absl::StatusOr<uint32_t> KeyStore::DestroyImpl(const std::vector<std::string>& o
   }
   if (existing == 0) return 0u;
   RETURN_IF_ERROR(
-      Annotate(kv_->Write(&batch), absl::StrCat("destroying ", existing, " data keys")));
+      Annotate(writer_->Write(&batch), absl::StrCat("destroying ", existing, " data keys")));
   return existing;
 }
 

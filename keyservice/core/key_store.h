@@ -36,9 +36,10 @@ struct GeneratedKey {
 // Thread-safe. Errors never carry key bytes; they may carry object ids in hex.
 class KeyStore {
  public:
-  // REQUIRES: `kv` was opened with kKeysColumnFamily. Does not take ownership; all three must
-  // outlive the store.
-  KeyStore(KvStore* kv, const KekRing* keks, Clock* clock);
+  // REQUIRES: `kv` was opened with kKeysColumnFamily. Does not take ownership; all must outlive the
+  // store. Writes go through `writer` (null: straight to `kv`); reads and destroys first take its
+  // barrier, so a replicated key service answers from current state.
+  KeyStore(KvStore* kv, const KekRing* keks, Clock* clock, KvWriter* writer = nullptr);
   KeyStore(const KeyStore&) = delete;
   KeyStore& operator=(const KeyStore&) = delete;
 
@@ -71,6 +72,8 @@ class KeyStore {
   absl::StatusOr<uint32_t> DestroyImpl(const std::vector<std::string>& object_ids);
 
   KvStore* const kv_;
+  DirectKvWriter direct_writer_;
+  KvWriter* const writer_;
   const KekRing* const keks_;
   Clock* const clock_;
   // Serialises Destroy() so the "how many existed" count is exact under concurrent calls.

@@ -18,25 +18,9 @@
 
 namespace medvault::metaserver {
 
-// Applies one batch atomically and durably, or not at all.
-class BatchWriter {
- public:
-  virtual ~BatchWriter() = default;
-  virtual absl::Status Write(rocksdb::WriteBatch* batch) = 0;
-  // Called before a mutation reads the state it plans from: returns once that state includes
-  // every write acknowledged anywhere (a replicated writer waits for its replica to catch up).
-  virtual absl::Status Barrier() { return absl::OkStatus(); }
-};
-
-// The production writer: KvStore::Write (synchronous).
-class KvBatchWriter : public BatchWriter {
- public:
-  explicit KvBatchWriter(KvStore* kv) : kv_(kv) {}
-  absl::Status Write(rocksdb::WriteBatch* batch) override { return kv_->Write(batch); }
-
- private:
-  KvStore* const kv_;
-};
+// The catalog's writer seam (see common/kv.h): direct to RocksDB, or through the Raft group.
+using BatchWriter = KvWriter;
+using KvBatchWriter = DirectKvWriter;
 
 // A read-only view of the database as of construction (a RocksDB snapshot). Not thread-safe; one
 // per operation. `kv` must outlive it.

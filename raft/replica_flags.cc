@@ -1,0 +1,26 @@
+#include "raft/replica_flags.h"
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(uint64_t, raft_id, 1, "This replica's id in --raft_peers");
+ABSL_FLAG(std::string, raft_peers, "",
+          "The replica group: ID=HOST:PORT,... (every replica's gRPC address). Empty: a group of one");
+ABSL_FLAG(bool, raft_bootstrap, false,
+          "Found a new group from --raft_peers if this replica holds no Raft state. Give it only when "
+          "creating a cluster; a replica that lost its disk must rejoin without it");
+ABSL_FLAG(int64_t, raft_tick_ms, 100, "Raft tick; heartbeats every tick, elections after 10-20 ticks");
+
+namespace medvault::raft {
+
+ReplicaOptions ReplicaOptionsFromFlags(const std::string& service, const std::string& listen) {
+  ReplicaOptions o;
+  o.service = service;
+  o.id = absl::GetFlag(FLAGS_raft_id);
+  o.peers = absl::GetFlag(FLAGS_raft_peers);
+  o.bootstrap = absl::GetFlag(FLAGS_raft_bootstrap);
+  o.listen = listen;
+  o.tick = absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_raft_tick_ms)));
+  return o;
+}
+
+}  // namespace medvault::raft
