@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv, std::vector<
   no.id = options.id;
   no.tick = options.tick;
   no.election_ticks = options.election_ticks;
+  no.compact_after_entries = options.compact_after_entries;
   no.peers = peers;
   no.seed = std::random_device()();
   const std::string service = options.service;

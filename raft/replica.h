@@ -28,6 +28,7 @@ struct ReplicaOptions {
   std::string listen;      // this process's gRPC address (the group of one's member address)
   absl::Duration tick = absl::Milliseconds(100);
   int election_ticks = 10;
+  uint64_t compact_after_entries = 10000;
   absl::Duration write_timeout = absl::Seconds(5);
 };
 

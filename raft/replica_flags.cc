@@ -9,6 +9,9 @@ ABSL_FLAG(bool, raft_bootstrap, false,
           "Found a new group from --raft_peers if this replica holds no Raft state. Give it only when "
           "creating a cluster; a replica that lost its disk must rejoin without it");
 ABSL_FLAG(int64_t, raft_tick_ms, 100, "Raft tick; heartbeats every tick, elections after 10-20 ticks");
+ABSL_FLAG(uint64_t, raft_snapshot_entries, 10000,
+          "Compact the Raft log once it holds this many applied entries (lagging or new replicas then "
+          "catch up from a snapshot)");
 
 namespace medvault::raft {
 
@@ -19,6 +22,7 @@ ReplicaOptions ReplicaOptionsFromFlags(const std::string& service, const std::st
   o.peers = absl::GetFlag(FLAGS_raft_peers);
   o.bootstrap = absl::GetFlag(FLAGS_raft_bootstrap);
   o.listen = listen;
+  o.compact_after_entries = std::max<uint64_t>(1, absl::GetFlag(FLAGS_raft_snapshot_entries));
   o.tick = absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_raft_tick_ms)));
   return o;
 }
