@@ -8,7 +8,7 @@
 # chunkservers; each measurement stores fresh copies (new UIDs) of the same kind of data.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/build/bin"
+BIN="${MEDVAULT_BIN_DIR:-$ROOT/build/bin}"
 SLICES=200; LARGE_MB=50; LARGE_COUNT=3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -22,7 +22,7 @@ WORK="$(mktemp -d /tmp/medvault-bench-XXXXXX)"
 export MEDVAULT_PORT_BASE=17600
 trap '"$ROOT/scripts/cluster" down --data "$WORK/cluster" >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-"$ROOT/scripts/build" >/dev/null
+if [ -z "${MEDVAULT_BIN_DIR:-}" ]; then "$ROOT/scripts/build" >/dev/null; fi
 mkdir -p "$WORK/cluster"; touch "$WORK/cluster/.samples-loaded"
 "$ROOT/scripts/cluster" up --data "$WORK/cluster" >/dev/null
 

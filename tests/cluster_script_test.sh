@@ -2,12 +2,13 @@
 # Keeps the README's first command true: scripts/cluster up starts every service healthy with data
 # under one directory and loads the sample studies; status reports them; the CLI finds and reads
 # them back; down stops everything and a second up restarts on the same data.
+# MEDVAULT_BIN_DIR (set by ctest) picks the binaries of the build tree under test.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="$(mktemp -d /tmp/medvault-cluster-test-XXXXXX)"
 export MEDVAULT_PORT_BASE="${MEDVAULT_PORT_BASE:-27600}"
 export MEDVAULT_FRONTEND="127.0.0.1:$MEDVAULT_PORT_BASE"
-CLI="$ROOT/build/bin/medvault"
+CLI="${MEDVAULT_BIN_DIR:-$ROOT/build/bin}/medvault"
 cleanup() { "$ROOT/scripts/cluster" down --data "$DATA" >/dev/null 2>&1 || true; rm -rf "$DATA"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
