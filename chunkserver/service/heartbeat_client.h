@@ -10,14 +10,17 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "chunkserver/service/chunk_server_metrics.h"
+#include "common/tls.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 
 namespace medvault::chunkserver {
 
-// A channel to the metaserver like MakeChannel()'s, but reconnecting quickly (backoff capped at
-// `max_reconnect_backoff`) so heartbeats resume within about an interval of a metaserver restart
-// instead of after gRPC's default backoff of up to two minutes.
+// A channel to the metaserver like MakeChannel()'s (secured by `security`, the server must prove
+// it is the metaserver), but reconnecting quickly (backoff capped at `max_reconnect_backoff`) so
+// heartbeats resume within about an interval of a metaserver restart instead of after gRPC's
+// default backoff of up to two minutes.
 std::shared_ptr<grpc::Channel> MakeHeartbeatChannel(const std::string& address,
+                                                    const TransportSecurity& security,
                                                     absl::Duration max_reconnect_backoff);
 
 class HeartbeatClient {

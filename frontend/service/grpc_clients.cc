@@ -29,7 +29,8 @@ absl::StatusOr<Resp> Unary(Call call, const Req& req, std::chrono::seconds deadl
 
 }  // namespace
 
-GrpcKeyClient::GrpcKeyClient(const std::string& address) : stub_(v1::KeyService::NewStub(MakeChannel(address))) {}
+GrpcKeyClient::GrpcKeyClient(const std::string& address, const TransportSecurity& security)
+    : stub_(v1::KeyService::NewStub(MakeChannel(address, security, kKeyServicePeer))) {}
 
 absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uint32_t count) {
   v1::GenerateDataKeysRequest req;
@@ -69,7 +70,8 @@ absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& obje
       .status();
 }
 
-GrpcMetaClient::GrpcMetaClient(const std::string& address) : stub_(v1::MetaService::NewStub(MakeChannel(address))) {}
+GrpcMetaClient::GrpcMetaClient(const std::string& address, const TransportSecurity& security)
+    : stub_(v1::MetaService::NewStub(MakeChannel(address, security, kMetaServerPeer))) {}
 
 #define MV_META_CALL(Method, Req, Resp, req) \
   Unary<Req, Resp>([&](auto* c, auto& r, auto* o) { return stub_->Method(c, r, o); }, req, kMetaDeadline)
@@ -127,7 +129,7 @@ absl::Status GrpcMetaClient::ConfirmKeysDestroyed(const std::vector<std::string>
 v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& stub = stubs_[address];
-  if (!stub) stub = v1::ChunkService::NewStub(MakeChannel(address));
+  if (!stub) stub = v1::ChunkService::NewStub(MakeChannel(address, security_, kChunkServerPeer));
   return stub.get();
 }
 
