@@ -104,6 +104,7 @@ absl::Status ExternalCluster::Start() {
                      {"--data_dir=" + chunkserver_dir(i), "--metaserver=" + meta_addr_,
                       absl::StrCat("--failure_domain=rack-", i), "--heartbeat_interval_ms=200"});
     if (!cs.ok()) return cs.status();
+    chunk_addrs_.push_back((*cs)->address);
   }
   absl::Status s = WaitForChunkservers(options_.chunkservers, std::chrono::seconds(30));
   if (!s.ok()) return s;

@@ -44,6 +44,7 @@ class ExternalCluster {
   const std::string& frontend_metrics() const { return frontend_metrics_; }
   const std::string& metaserver() const { return meta_addr_; }
   const std::string& keyservice() const { return key_addr_; }
+  const std::vector<std::string>& chunkservers() const { return chunk_addrs_; }
   std::string chunkserver_dir(int i) const;
   const std::string& root() const { return dir_.path(); }
   // The directory of the CA and every certificate (NAME.crt, NAME.key, ca.crt).
@@ -77,6 +78,7 @@ class ExternalCluster {
   TempDir dir_;
   std::vector<std::unique_ptr<Proc>> procs_;
   std::string frontend_addr_, frontend_metrics_, meta_addr_, key_addr_;
+  std::vector<std::string> chunk_addrs_;
 };
 
 }  // namespace medvault::testing
