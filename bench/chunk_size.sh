@@ -8,7 +8,7 @@
 # chunkservers; each measurement stores fresh copies (new UIDs) of the same kind of data.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/build/bin"
+BIN="${MEDVAULT_BIN_DIR:-$ROOT/build/bin}"
 SLICES=200; LARGE_MB=50; LARGE_COUNT=3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -22,9 +22,13 @@ WORK="$(mktemp -d /tmp/medvault-bench-XXXXXX)"
 export MEDVAULT_PORT_BASE=17600
 trap '"$ROOT/scripts/cluster" down --data "$WORK/cluster" >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-"$ROOT/scripts/build" >/dev/null
+if [ -z "${MEDVAULT_BIN_DIR:-}" ]; then "$ROOT/scripts/build" >/dev/null; fi
 mkdir -p "$WORK/cluster"; touch "$WORK/cluster/.samples-loaded"
 "$ROOT/scripts/cluster" up --data "$WORK/cluster" >/dev/null
+# Everything over mutual TLS, as in the cluster: the extra frontends use the cluster's frontend
+# certificate, the CLI its client certificate.
+TLS="$WORK/cluster/tls"
+export MEDVAULT_TLS_DIR="$TLS"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), disk $(df -h "$WORK" | awk 'NR==2 {print $1}')"
 printf '%-12s %-22s %-22s\n' chunk "CT 0.5MB MB/s (ratio)" "large ${LARGE_MB}MB MB/s (ratio)"
@@ -33,7 +37,8 @@ port=17700
 for size in 65536 262144 1048576 4194304; do
   port=$((port + 1))
   "$BIN/frontend" --listen=127.0.0.1:$port --metrics_listen= --metaserver=127.0.0.1:17610 \
-    --keyservice=127.0.0.1:17620 --chunk_size_bytes=$size >"$WORK/fe-$size.out" 2>"$WORK/fe-$size.log" &
+    --keyservice=127.0.0.1:17620 --chunk_size_bytes=$size --tls_ca="$TLS/ca.crt" \
+    --tls_cert="$TLS/frontend.crt" --tls_key="$TLS/frontend.key" >"$WORK/fe-$size.out" 2>"$WORK/fe-$size.log" &
   "$BIN/medvault" health 127.0.0.1:$port --wait 20 >/dev/null
   rm -rf "$WORK/ct" "$WORK/large"
   /usr/bin/python3 "$ROOT/bench/gen_dicom.py" ct "$WORK/ct" --slices "$SLICES"

@@ -19,6 +19,7 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
@@ -29,6 +30,11 @@ ABSL_FLAG(std::string, failure_domain, "", "Failure-domain label (rack, host, zo
 ABSL_FLAG(int32_t, heartbeat_interval_ms, 1000, "Milliseconds between heartbeats");
 ABSL_FLAG(std::string, advertise_address, "",
           "host:port other services use to reach this server (default: the bound --listen address)");
+ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
+ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "Serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 namespace {
 
@@ -53,6 +59,12 @@ int main(int argc, char** argv) {
   const absl::Duration interval = absl::Milliseconds(interval_ms);
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
+  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
+      fs,
+      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                         absl::GetFlag(FLAGS_tls_key)},
+      absl::GetFlag(FLAGS_insecure_plaintext));
+  if (!security.ok()) Die(security.status().ToString());
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
   absl::StatusOr<std::string> server_id = medvault::chunkserver::LoadOrCreateServerId(fs, data_dir);
@@ -66,7 +78,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<medvault::chunkserver::ChunkServerMetrics> metrics;
   std::unique_ptr<medvault::chunkserver::ChunkServiceImpl> service;
   medvault::ServiceRunner runner(medvault::ServerOptions{
-      "chunkserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+      "chunkserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
   metrics = std::make_unique<medvault::chunkserver::ChunkServerMetrics>(runner.registry());
   service = std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get());
   runner.AddService(service.get());
@@ -80,7 +92,8 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<std::vector<std::string>> metaservers = medvault::ParseAddressList(metaserver);
   if (!metaservers.ok()) Die("--metaserver: " + metaservers.status().ToString());
-  medvault::chunkserver::HeartbeatClient client(*metaservers, std::max(interval, absl::Seconds(1)), metrics.get(),
+  medvault::chunkserver::HeartbeatClient client(*metaservers, *security, std::max(interval, absl::Seconds(1)),
+                                                metrics.get(),
                                                 std::clamp(2 * interval, absl::Seconds(1), absl::Seconds(5)));
   medvault::chunkserver::Heartbeater heartbeater(
       &store,

@@ -26,6 +26,11 @@ struct FlagSpec {
 constexpr FlagSpec kFlags[] = {
     {"frontend", true, kAllVerbs},
     {"timeout", true, kAllVerbs},
+    {"tls_ca", true, kAllVerbs},
+    {"tls_cert", true, kAllVerbs},
+    {"tls_key", true, kAllVerbs},
+    {"tls_server_name", true, kAllVerbs},
+    {"insecure_plaintext", false, kAllVerbs},
     {"help", false, kAllVerbs},
     {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet)},
     {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet)},
@@ -168,6 +173,42 @@ absl::Status RequireNonEmpty(Verb verb, const FlagValues& flags, const std::stri
   return absl::OkStatus();
 }
 
+// --tls_ca/--tls_cert/--tls_key (all or none), --insecure_plaintext, --tls_server_name.
+absl::Status FillTransport(const FlagValues& flags, Verb verb, absl::string_view default_tls_dir,
+                           GlobalOptions* global) {
+  for (const char* name : {"tls_ca", "tls_cert", "tls_key", "tls_server_name"}) {
+    auto it = flags.find(name);
+    if (it != flags.end() && it->second.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " must not be empty"));
+    }
+  }
+  global->tls = TlsFiles{Get(flags, "tls_ca"), Get(flags, "tls_cert"), Get(flags, "tls_key")};
+  global->insecure_plaintext = flags.count("insecure_plaintext") > 0;
+  const bool all = !global->tls.ca_file.empty() && !global->tls.cert_file.empty() &&
+                   !global->tls.key_file.empty();
+  if (!global->tls.empty() && !all) {
+    return absl::InvalidArgumentError("give all of --tls_ca, --tls_cert and --tls_key, or none");
+  }
+  if (all && global->insecure_plaintext) {
+    return absl::InvalidArgumentError("--insecure_plaintext contradicts --tls_ca/--tls_cert/--tls_key");
+  }
+  if (global->insecure_plaintext && flags.count("tls_server_name")) {
+    return absl::InvalidArgumentError("--insecure_plaintext contradicts --tls_server_name");
+  }
+  if (!all && !global->insecure_plaintext) {
+    std::string dir(default_tls_dir);
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    global->tls = TlsFiles{dir + "/ca.crt", dir + "/client.crt", dir + "/client.key"};
+    global->tls_from_default_dir = true;
+  }
+  if (flags.count("tls_server_name")) {
+    global->tls_server_name = Get(flags, "tls_server_name");
+  } else if (verb != Verb::kHealth) {
+    global->tls_server_name = kFrontendPeer;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FillGet(const FlagValues& flags, const std::vector<std::string>& positionals,
                      GetArgs* get) {
   if (absl::Status s = NoPositionals(Verb::kGet, positionals); !s.ok()) return s;
@@ -267,7 +308,8 @@ absl::string_view VerbName(Verb verb) {
 }
 
 absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
-                                  absl::string_view default_frontend) {
+                                  absl::string_view default_frontend,
+                                  absl::string_view default_tls_dir) {
   // Pass 1: find the verb, skipping flags and their values (the flag table says which take one).
   std::optional<size_t> verb_index;
   bool help = false;
@@ -361,6 +403,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     if (!seconds.ok()) return seconds.status();
     cmd.global.timeout = absl::Seconds(*seconds);
   }
+  if (absl::Status s = FillTransport(flags, cmd.verb, default_tls_dir, &cmd.global); !s.ok()) {
+    return s;
+  }
 
   switch (cmd.verb) {
     case Verb::kPut: {
@@ -406,6 +451,15 @@ the verb, as "--flag value" or "--flag=value".
 Global flags:
   --frontend ADDR     the ImageStore frontend (default: $MEDVAULT_FRONTEND, else 127.0.0.1:7600)
   --timeout SECONDS   deadline of each RPC (default 60)
+  --tls_ca FILE --tls_cert FILE --tls_key FILE
+                      mutual TLS: the cluster's CA and this client's certificate and key (PEM).
+                      Default: ca.crt, client.crt and client.key in $MEDVAULT_TLS_DIR, else in
+                      var/medvault/tls (the local cluster's, made by scripts/cluster up)
+  --tls_server_name NAME
+                      name the server's certificate must carry (default: frontend; for health,
+                      only the CA signature and the dialled host are checked)
+  --insecure_plaintext
+                      talk plaintext gRPC to a server started with --insecure_plaintext
 
 Verbs:
   put PATH... [--jobs N] [--quiet]

@@ -10,11 +10,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 
 namespace medvault::cli {
 
 // The frontend address used when neither --frontend nor MEDVAULT_FRONTEND is given.
 inline constexpr char kDefaultFrontend[] = "127.0.0.1:7600";
+// Where the client certificate is looked for when no --tls_* flag is given and $MEDVAULT_TLS_DIR
+// is unset: the tls/ folder of the local cluster scripts/cluster makes with its default data
+// directory (./var/medvault), relative to the working directory as that default is.
+inline constexpr char kDefaultTlsDir[] = "var/medvault/tls";
 inline constexpr int kDefaultJobs = 4;
 inline constexpr double kDefaultTimeoutSeconds = 60;
 
@@ -23,6 +28,15 @@ enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth };
 struct GlobalOptions {
   std::string frontend;                                      // host:port of the ImageStore
   absl::Duration timeout = absl::Seconds(kDefaultTimeoutSeconds);  // deadline of each RPC
+  // Transport security. Either insecure_plaintext, or mutual TLS with `tls`: the flags' files, or
+  // DIR/ca.crt, DIR/client.crt, DIR/client.key of the default directory (tls_from_default_dir).
+  TlsFiles tls;
+  bool tls_from_default_dir = false;
+  bool insecure_plaintext = false;
+  // Name the server's certificate must carry (subjectAltName): --tls_server_name, else "frontend"
+  // for the verbs that call the frontend and empty for health (which may ask any service, so only
+  // the CA signature and the dialled host are checked).
+  std::string tls_server_name;
 };
 
 struct PutArgs {
@@ -73,12 +87,16 @@ struct Command {
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to
-// (main passes $MEDVAULT_FRONTEND or kDefaultFrontend). Flags may come before or after the verb,
+// (main passes $MEDVAULT_FRONTEND or kDefaultFrontend); `default_tls_dir` is where the CA and
+// client certificate are taken from when no --tls_* flag and no --insecure_plaintext is given
+// (main passes $MEDVAULT_TLS_DIR or kDefaultTlsDir). Flags may come before or after the verb,
 // as "--flag value" or "--flag=value"; "--" ends flags. "help", "--help" and "-h" give kHelp.
 // Errors: INVALID_ARGUMENT (a usage error) for no verb, an unknown verb or flag, a flag missing its
-// value, a bad number or date, or a missing or contradictory argument.
+// value, a bad number or date, or a missing or contradictory argument (some --tls_* flags but not
+// all three, or --tls_* with --insecure_plaintext).
 absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
-                                  absl::string_view default_frontend);
+                                  absl::string_view default_frontend,
+                                  absl::string_view default_tls_dir = kDefaultTlsDir);
 
 // The usage text printed by `medvault help`.
 std::string UsageText();

@@ -41,6 +41,49 @@ TEST(ArgsTest, Defaults) {
   EXPECT_EQ(cmd->global.timeout, absl::Seconds(60));
 }
 
+TEST(ArgsTest, TlsDefaultsToTheLocalClustersClientCertificate) {
+  absl::StatusOr<Command> cmd = ParseArgs({"find"}, "fe:1", "/data/tls/");
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_FALSE(cmd->global.insecure_plaintext);
+  EXPECT_TRUE(cmd->global.tls_from_default_dir);
+  EXPECT_EQ(cmd->global.tls.ca_file, "/data/tls/ca.crt");
+  EXPECT_EQ(cmd->global.tls.cert_file, "/data/tls/client.crt");
+  EXPECT_EQ(cmd->global.tls.key_file, "/data/tls/client.key");
+  EXPECT_EQ(cmd->global.tls_server_name, "frontend");
+
+  cmd = Parse({"find"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->global.tls.ca_file, std::string(kDefaultTlsDir) + "/ca.crt");
+
+  // health may ask any service: only the CA and the dialled host are checked unless told.
+  cmd = Parse({"health", "a:1"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->global.tls_server_name, "");
+  cmd = Parse({"health", "a:1", "--tls_server_name", "keyservice"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->global.tls_server_name, "keyservice");
+}
+
+TEST(ArgsTest, TlsFlagsAndPlaintext) {
+  absl::StatusOr<Command> cmd =
+      Parse({"--tls_ca", "c.pem", "find", "--tls_cert=me.pem", "--tls_key", "me.key"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_FALSE(cmd->global.tls_from_default_dir);
+  EXPECT_EQ(cmd->global.tls.ca_file, "c.pem");
+  EXPECT_EQ(cmd->global.tls.cert_file, "me.pem");
+  EXPECT_EQ(cmd->global.tls.key_file, "me.key");
+
+  cmd = Parse({"find", "--insecure_plaintext"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_TRUE(cmd->global.insecure_plaintext);
+  EXPECT_TRUE(cmd->global.tls.empty());
+
+  ExpectUsageError({"find", "--tls_ca", "c.pem"}, "all of --tls_ca, --tls_cert and --tls_key");
+  ExpectUsageError({"find", "--tls_ca", "c", "--tls_cert", "m", "--tls_key", "k", "--insecure_plaintext"},
+                   "contradicts");
+  ExpectUsageError({"find", "--tls_ca="}, "must not be empty");
+}
+
 TEST(ArgsTest, DoubleDashEndsFlags) {
   absl::StatusOr<Command> cmd = Parse({"put", "--", "--weird-name", "b"});
   ASSERT_TRUE(cmd.ok()) << cmd.status();

@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include "common/rpc.h"
+#include "common/tls.h"
 
 namespace medvault::cli {
 
@@ -15,10 +16,25 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
   ctx.out = &out;
   ctx.err = &err;
   ctx.timeout = cmd.global.timeout;
+
+  absl::StatusOr<TransportSecurity> security =
+      cmd.global.insecure_plaintext ? TransportSecurity::InsecurePlaintext()
+                                    : TransportSecurity::MutualTls(ctx.fs, cmd.global.tls);
+  if (!security.ok()) {
+    err << "medvault: " << security.status().message() << "\n";
+    if (cmd.global.tls_from_default_dir) {
+      err << "medvault: the default client certificate is the local cluster's (made by scripts/cluster up);\n"
+          << "  give --tls_ca, --tls_cert and --tls_key, set MEDVAULT_TLS_DIR to a cluster's tls/ folder,\n"
+          << "  or pass --insecure_plaintext for a server started with --insecure_plaintext\n";
+    }
+    return kExitFailure;
+  }
+  ctx.security = &*security;
+  ctx.server_name = cmd.global.tls_server_name;
   if (cmd.verb == Verb::kHealth) return RunHealth(ctx, cmd.health);
 
-  std::unique_ptr<v1::ImageStore::Stub> stub =
-      v1::ImageStore::NewStub(MakeChannel(cmd.global.frontend));
+  std::unique_ptr<v1::ImageStore::Stub> stub = v1::ImageStore::NewStub(
+      MakeChannel(cmd.global.frontend, *security, cmd.global.tls_server_name));
   ctx.stub = stub.get();
   switch (cmd.verb) {
     case Verb::kPut:

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "cli/args.h"
 #include "common/env.h"
+#include "common/tls.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 
 namespace medvault::cli {
@@ -34,6 +35,8 @@ struct CommandContext {
   std::ostream* out = nullptr;                    // results: tables, JSON, health lines
   std::ostream* err = nullptr;                    // progress, summaries, errors
   absl::Duration timeout = absl::Seconds(kDefaultTimeoutSeconds);  // deadline of each RPC
+  const TransportSecurity* security = nullptr;    // how health dials; required by health only
+  std::string server_name;  // health: name the servers' certificates must carry; empty: the host
 };
 
 // Sets the deadline of one RPC to now + timeout.
@@ -85,21 +88,24 @@ int RunRm(const CommandContext& ctx, const RmArgs& args);
 
 // ---- health ----
 
-// grpc.health.v1 Check (empty service name) against `address`. With a non-zero `wait`, keeps
-// trying until the server answers SERVING or `wait` has passed, waiting for the connection
-// (wait-for-ready) rather than failing fast. Returns the last answer's status name ("SERVING",
-// "NOT_SERVING", ...), or the last RPC error.
-absl::StatusOr<std::string> CheckHealth(const std::string& address, absl::Duration wait,
+// grpc.health.v1 Check (empty service name) against `address`, dialled with `security` (the
+// server's certificate must name `server_name`, or the dialled host when it is empty). With a
+// non-zero `wait`, keeps trying until the server answers SERVING or `wait` has passed, waiting for
+// the connection (wait-for-ready) rather than failing fast. Returns the last answer's status name
+// ("SERVING", "NOT_SERVING", ...), or the last RPC error.
+absl::StatusOr<std::string> CheckHealth(const std::string& address, const TransportSecurity& security,
+                                        absl::string_view server_name, absl::Duration wait,
                                         absl::Duration timeout);
 
 // `medvault health`: "ADDR SERVING" (or the state / error) per address on out; exit 0 iff all
-// are serving.
+// are serving. REQUIRES: ctx.security.
 int RunHealth(const CommandContext& ctx, const HealthArgs& args);
 
 // ---- dispatch ----
 
-// Runs a parsed command against cmd.global.frontend (a real channel), with the real filesystem.
-// kHelp prints the usage on out.
+// Runs a parsed command against cmd.global.frontend (a real channel secured as cmd.global says),
+// with the real filesystem. kHelp prints the usage on out. When the TLS files cannot be loaded it
+// prints why on err (with a hint when they were the default ones) and returns kExitFailure.
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli

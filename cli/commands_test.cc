@@ -242,7 +242,8 @@ std::string FakeDicom(const std::string& study, const std::string& series, const
 class CommandsTest : public ::testing::Test {
  protected:
   CommandsTest() {
-    stub_ = v1::ImageStore::NewStub(MakeChannel(server_.address()));
+    stub_ = v1::ImageStore::NewStub(
+        MakeChannel(server_.address(), TransportSecurity::InsecurePlaintext(), kFrontendPeer));
     ctx_.stub = stub_.get();
     ctx_.fs = DefaultFilesystem();
     ctx_.out = &out_;
@@ -443,13 +444,27 @@ TEST_F(CommandsTest, RmStudyAndInstance) {
 TEST_F(CommandsTest, RunCommandFromArgv) {
   WriteFile(tmp_.path() + "/x.dcm", FakeDicom("S1", "E1", "I1", 10));
   absl::StatusOr<Command> cmd =
-      ParseArgs({"put", tmp_.path() + "/x.dcm", "--frontend", server_.address()}, "unused:1");
+      ParseArgs({"put", tmp_.path() + "/x.dcm", "--frontend", server_.address(), "--insecure_plaintext"},
+                "unused:1");
   ASSERT_TRUE(cmd.ok()) << cmd.status();
   EXPECT_EQ(RunCommand(*cmd, out_, err_), kExitOk) << err_.str();
-  cmd = ParseArgs({"--frontend", server_.address(), "find", "--json"}, "unused:1");
+  cmd = ParseArgs({"--frontend", server_.address(), "--insecure_plaintext", "find", "--json"}, "unused:1");
   ASSERT_TRUE(cmd.ok()) << cmd.status();
   EXPECT_EQ(RunCommand(*cmd, out_, err_), kExitOk) << err_.str();
   EXPECT_NE(out_.str().find("\"study_uid\": \"S1\""), std::string::npos) << out_.str();
+}
+
+TEST_F(CommandsTest, MissingDefaultClientCertificateIsExplainedNotDowngraded) {
+  // No --tls_* and no --insecure_plaintext: the default directory's certificate is required; the
+  // client never falls back to plaintext (which this plaintext fake server would accept).
+  absl::StatusOr<Command> cmd =
+      ParseArgs({"--frontend", server_.address(), "find"}, "unused:1", tmp_.path() + "/no-tls");
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(RunCommand(*cmd, out_, err_), kExitFailure);
+  EXPECT_NE(err_.str().find("TLS CA file"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find(tmp_.path() + "/no-tls/ca.crt"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("MEDVAULT_TLS_DIR"), std::string::npos) << err_.str();
+  EXPECT_EQ(out_.str(), "");
 }
 
 TEST_F(CommandsTest, UnreachableFrontendFailsWithUnavailable) {
@@ -457,7 +472,8 @@ TEST_F(CommandsTest, UnreachableFrontendFailsWithUnavailable) {
   std::unique_ptr<v1::ImageStore::Stub> dead;
   {
     FakeServer gone;
-    dead = v1::ImageStore::NewStub(MakeChannel(gone.address()));
+    dead = v1::ImageStore::NewStub(
+        MakeChannel(gone.address(), TransportSecurity::InsecurePlaintext(), kFrontendPeer));
   }
   ctx_.stub = dead.get();
   EXPECT_EQ(RunFind(ctx_, args), kExitFailure);
@@ -469,9 +485,11 @@ TEST_F(CommandsTest, UnreachableFrontendFailsWithUnavailable) {
 TEST(HealthTest, ServingServer) {
   FakeServer server;
   std::ostringstream out, err;
+  const TransportSecurity plaintext = TransportSecurity::InsecurePlaintext();
   CommandContext ctx;
   ctx.out = &out;
   ctx.err = &err;
+  ctx.security = &plaintext;
   HealthArgs args;
   args.addresses = {server.address()};
   EXPECT_EQ(RunHealth(ctx, args), kExitOk);
@@ -487,9 +505,11 @@ TEST(HealthTest, DeadAddressFails) {
   std::string address;
   { address = FakeServer().address(); }
   std::ostringstream out, err;
+  const TransportSecurity plaintext = TransportSecurity::InsecurePlaintext();
   CommandContext ctx;
   ctx.out = &out;
   ctx.err = &err;
+  ctx.security = &plaintext;
   HealthArgs args;
   args.addresses = {address};
   EXPECT_EQ(RunHealth(ctx, args), kExitFailure);
@@ -523,7 +543,8 @@ TEST(HealthTest, WaitsForAServerThatStartsLater) {
   const int port = FreePort();
   const std::string address = absl::StrCat("127.0.0.1:", port);
   auto state = std::async(std::launch::async, [&] {
-    return CheckHealth(address, absl::Seconds(30), absl::Seconds(30));
+    return CheckHealth(address, TransportSecurity::InsecurePlaintext(), "", absl::Seconds(30),
+                       absl::Seconds(30));
   });
   FakeServer server(port);
   ASSERT_EQ(server.address(), address);

@@ -16,19 +16,22 @@ namespace health = ::grpc::health::v1;
 
 // A channel that notices a server coming up quickly (default reconnect backoff starts at 1 s and
 // grows to 2 minutes).
-std::shared_ptr<grpc::Channel> HealthChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> HealthChannel(const std::string& address, const TransportSecurity& security,
+                                            absl::string_view server_name) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return MakeChannel(address, security, server_name, std::move(args));
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> CheckHealth(const std::string& address, absl::Duration wait,
+absl::StatusOr<std::string> CheckHealth(const std::string& address, const TransportSecurity& security,
+                                        absl::string_view server_name, absl::Duration wait,
                                         absl::Duration timeout) {
-  std::unique_ptr<health::Health::Stub> stub = health::Health::NewStub(HealthChannel(address));
+  std::unique_ptr<health::Health::Stub> stub =
+      health::Health::NewStub(HealthChannel(address, security, server_name));
   const absl::Time give_up = absl::Now() + wait;
   absl::Duration backoff = absl::Milliseconds(50);
   for (;;) {
@@ -63,7 +66,8 @@ int RunHealth(const CommandContext& ctx, const HealthArgs& args) {
   for (const std::string& address : args.addresses) {
     // One budget for all addresses: waiting on the first leaves the rest of it for the others.
     absl::Duration wait = std::max(give_up - absl::Now(), absl::ZeroDuration());
-    absl::StatusOr<std::string> state = CheckHealth(address, wait, ctx.timeout);
+    absl::StatusOr<std::string> state =
+        CheckHealth(address, *ctx.security, ctx.server_name, wait, ctx.timeout);
     if (state.ok()) {
       *ctx.out << address << " " << *state << "\n";
       all_serving = all_serving && *state == "SERVING";

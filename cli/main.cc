@@ -13,7 +13,11 @@ int main(int argc, char** argv) {
   const char* default_frontend =
       env_frontend != nullptr && *env_frontend != '\0' ? env_frontend
                                                        : medvault::cli::kDefaultFrontend;
-  absl::StatusOr<medvault::cli::Command> cmd = medvault::cli::ParseArgs(args, default_frontend);
+  const char* env_tls_dir = std::getenv("MEDVAULT_TLS_DIR");
+  const char* default_tls_dir =
+      env_tls_dir != nullptr && *env_tls_dir != '\0' ? env_tls_dir : medvault::cli::kDefaultTlsDir;
+  absl::StatusOr<medvault::cli::Command> cmd =
+      medvault::cli::ParseArgs(args, default_frontend, default_tls_dir);
   if (!cmd.ok()) {
     std::cerr << "medvault: " << cmd.status().message() << "\n"
               << "Run 'medvault help' for usage.\n";

@@ -28,11 +28,22 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+grpc::ChannelArguments DefaultChannelArguments() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return args;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+                                           absl::string_view peer) {
+  return MakeChannel(address, security, peer, DefaultChannelArguments());
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+                                           absl::string_view peer, grpc::ChannelArguments args) {
+  security.RequirePeerName(peer, &args);
+  return grpc::CreateCustomChannel(address, security.channel_credentials(), args);
 }
 
 namespace {
@@ -79,7 +90,7 @@ absl::Status ServiceRunner::Start() {
   builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
   int port = 0;
-  builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options_.listen_address, options_.security.server_credentials(), &port);
   for (grpc::Service* s : services_) builder.RegisterService(s);
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
@@ -90,8 +101,8 @@ absl::Status ServiceRunner::Start() {
   std::printf("%s listening grpc=%s metrics=%s\n", options_.name.c_str(), bound_address_.c_str(),
               metrics_bound.empty() ? "off" : metrics_bound.c_str());
   std::fflush(stdout);
-  MV_LOG(INFO) << "serving on " << bound_address_ << ", metrics on "
-               << (metrics_bound.empty() ? "off" : metrics_bound);
+  MV_LOG(INFO) << "serving on " << bound_address_ << " with " << options_.security.Describe()
+               << ", metrics on " << (metrics_bound.empty() ? "off" : metrics_bound);
   return absl::OkStatus();
 }
 

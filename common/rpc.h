@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 
 namespace medvault {
 
@@ -23,15 +25,27 @@ constexpr int kMaxGrpcMessageBytes = 64 << 20;
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// Channel to another medvault service. Service-to-service mTLS arrives with the key-management
-// issue; until then peers talk plaintext gRPC over loopback or a private network.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// Channel arguments every medvault channel starts from (message size limits).
+grpc::ChannelArguments DefaultChannelArguments();
+
+// Channel to the medvault service `peer` (kKeyServicePeer, ...) at `address`, secured by
+// `security`. With mutual TLS the channel presents this process's certificate and accepts the
+// server only if its certificate is signed by the CA and names `peer` (see
+// TransportSecurity::RequirePeerName); an empty `peer` checks the dialled host instead. `args`
+// defaults to DefaultChannelArguments().
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+                                           absl::string_view peer);
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+                                           absl::string_view peer, grpc::ChannelArguments args);
 
 // Options of one service process.
 struct ServerOptions {
   std::string name;              // "keyservice", "chunkserver", ...
   std::string listen_address;    // host:port; port 0 picks a free one
   std::string metrics_address;   // host:port for /metrics; empty disables; port 0 picks
+  // What the gRPC port accepts: with mutual TLS only TLS connections presenting a client
+  // certificate signed by the CA (plaintext is refused). /metrics stays plain HTTP.
+  TransportSecurity security;
 };
 
 // A running server. Start() binds and prints one line to stdout that tests and scripts read:

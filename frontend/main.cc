@@ -9,7 +9,9 @@
 #include "common/group_channels.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/env.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 #include "frontend/core/image_store_core.h"
 #include "frontend/service/grpc_clients.h"
 #include "frontend/service/image_store_service.h"
@@ -24,6 +26,11 @@ ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per r
 ABSL_FLAG(int64_t, max_write_seconds, 300,
           "a put whose chunk writes take longer is not committed; keep below the metaserver's orphan grace");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
+ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
+ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -48,9 +55,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "frontend: --metaserver and --keyservice take comma-separated host:port lists\n");
     return 2;
   }
-  medvault::frontend::GrpcKeyClient key_client(*key_addresses);
-  medvault::frontend::GrpcMetaClient meta_client(*meta_addresses);
-  medvault::frontend::GrpcChunkClient chunk_client;
+  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
+      medvault::DefaultFilesystem(),
+      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                         absl::GetFlag(FLAGS_tls_key)},
+      absl::GetFlag(FLAGS_insecure_plaintext));
+  if (!security.ok()) {
+    std::fprintf(stderr, "frontend: %s\n", security.status().ToString().c_str());
+    return 2;
+  }
+
+  medvault::frontend::GrpcKeyClient key_client(*key_addresses, *security);
+  medvault::frontend::GrpcMetaClient meta_client(*meta_addresses, *security);
+  medvault::frontend::GrpcChunkClient chunk_client(*security);
   medvault::frontend::FrontendOptions options;
   options.chunk_size = chunk_size;
   options.replicas = replicas;
@@ -58,7 +75,8 @@ int main(int argc, char** argv) {
   options.max_write_seconds = absl::GetFlag(FLAGS_max_write_seconds);
   medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
 
-  medvault::ServiceRunner runner({"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+  medvault::ServiceRunner runner(
+      {"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
   medvault::frontend::ImageStoreService service(&core, runner.registry(), absl::GetFlag(FLAGS_max_instance_bytes));
   runner.AddService(&service);
   if (absl::Status s = runner.Start(); !s.ok()) {

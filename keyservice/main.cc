@@ -15,6 +15,7 @@
 #include "common/kv.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 #include "keyservice/core/kek.h"
 #include "keyservice/core/key_store.h"
 #include "keyservice/service/key_service.h"
@@ -28,6 +29,11 @@ ABSL_FLAG(std::string, data_dir, "", "Directory of the key database (RocksDB at 
 ABSL_FLAG(std::string, kek_file, "",
           "Master key file: 32 raw bytes or 64 hex characters, mode 0600 or 0400");
 ABSL_FLAG(uint32_t, kek_version, 1, "Version number of the master key in --kek_file");
+ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
+ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "Serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 namespace {
 
@@ -63,6 +69,12 @@ int main(int argc, char** argv) {
   }
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
+  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
+      fs,
+      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                         absl::GetFlag(FLAGS_tls_key)},
+      absl::GetFlag(FLAGS_insecure_plaintext));
+  if (!security.ok()) Die(security.status().ToString());
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
   std::vector<std::string> families = {medvault::keyservice::kKeysColumnFamily};
@@ -71,11 +83,15 @@ int main(int argc, char** argv) {
   if (!kv.ok()) Die(kv.status().ToString());
 
   medvault::ServiceRunner runner(medvault::ServerOptions{
-      "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+      "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
   // Wrapped keys are replicated to every key service replica (all hold the same KEK files).
+  medvault::raft::ReplicaOptions replica_options =
+      medvault::raft::ReplicaOptionsFromFlags("keyservice", absl::GetFlag(FLAGS_listen));
+  replica_options.channels = [&security](const std::string& a) {
+    return medvault::MakeChannel(a, *security, medvault::kKeyServicePeer);
+  };
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
-      kv->get(), {medvault::keyservice::kKeysColumnFamily},
-      medvault::raft::ReplicaOptionsFromFlags("keyservice", absl::GetFlag(FLAGS_listen)), runner.registry());
+      kv->get(), {medvault::keyservice::kKeysColumnFamily}, replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
   medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
   medvault::keyservice::KeyStore store(kv->get(), &keks, medvault::RealClock(), &writer);

@@ -15,6 +15,7 @@
 #include "common/kv.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/garbage_collector.h"
@@ -35,6 +36,11 @@ ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes
 ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
           "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
 ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
+ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
+ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "Serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 namespace {
 
@@ -63,6 +69,12 @@ int main(int argc, char** argv) {
   }
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
+  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
+      fs,
+      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                         absl::GetFlag(FLAGS_tls_key)},
+      absl::GetFlag(FLAGS_insecure_plaintext));
+  if (!security.ok()) Die(security.status().ToString());
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
   std::vector<std::string> families = ms::MetaserverColumnFamilies();
@@ -72,10 +84,14 @@ int main(int argc, char** argv) {
 
   // The runner first: the Raft replica records its metrics in the runner's registry.
   medvault::ServiceRunner runner(medvault::ServerOptions{
-      "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen)});
+      "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
+  medvault::raft::ReplicaOptions replica_options =
+      medvault::raft::ReplicaOptionsFromFlags("metaserver", absl::GetFlag(FLAGS_listen));
+  replica_options.channels = [&security](const std::string& a) {
+    return medvault::MakeChannel(a, *security, medvault::kMetaServerPeer);
+  };
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
-      kv->get(), ms::MetaserverColumnFamilies(),
-      medvault::raft::ReplicaOptionsFromFlags("metaserver", absl::GetFlag(FLAGS_listen)), runner.registry());
+      kv->get(), ms::MetaserverColumnFamilies(), replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
   medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
 
@@ -86,7 +102,7 @@ int main(int argc, char** argv) {
       std::random_device()(), &writer);
   absl::Status loaded = registry.Load();
   if (!loaded.ok()) Die(loaded.ToString());
-  ms::GrpcChunkServerClient chunk_client;
+  ms::GrpcChunkServerClient chunk_client(*security);
   ms::GarbageCollector gc(&catalog, &registry, &chunk_client, clock);
 
   // Declared before the runner so they outlive it; created once the runner's registry exists.

@@ -64,7 +64,8 @@ class Group {
     r.storage = std::move(*RocksLogStorage::Open(r.kv.get()));
     r.machine = std::move(*KvStateMachine::Open(r.kv.get(), {"data"}));
     if (bootstrap && r.storage->empty()) ASSERT_TRUE(RaftNode::Bootstrap(r.storage.get(), r.machine.get(), config_).ok());
-    r.transport = std::make_unique<GrpcTransport>([](const std::string& a) { return MakeChannel(a); });
+    r.transport = std::make_unique<GrpcTransport>(
+        [](const std::string& a) { return MakeChannel(a, TransportSecurity::InsecurePlaintext(), ""); });
     NodeOptions o;
     o.id = id;
     o.tick = absl::Milliseconds(20);

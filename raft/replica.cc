@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "common/rpc.h"
 #include "raft/group_flags.h"
 
 namespace medvault::raft {
@@ -46,7 +45,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv, std::vector<
     }
   }
   r->metrics_ = std::make_unique<RaftMetrics>(metrics, options.service);
-  r->transport_ = std::make_unique<GrpcTransport>([](const std::string& a) { return MakeChannel(a); });
+  if (!options.channels) return absl::InvalidArgumentError("no channel factory for fellow replicas");
+  r->transport_ = std::make_unique<GrpcTransport>(options.channels);
   NodeOptions no;
   no.id = options.id;
   no.tick = options.tick;

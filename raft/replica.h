@@ -30,6 +30,8 @@ struct ReplicaOptions {
   int election_ticks = 10;
   uint64_t compact_after_entries = 10000;
   absl::Duration write_timeout = absl::Seconds(5);
+  // Channels to fellow replicas (with the service's transport security). Required.
+  ChannelFactory channels;
 };
 
 class Replica {

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Keeps the README's first command true: scripts/cluster up starts every service healthy with data
 # under one directory and loads the sample studies; status reports them; the CLI finds and reads
-# them back; down stops everything and a second up restarts on the same data.
+# them back; down stops everything and a second up restarts on the same data. Every gRPC port
+# speaks mutual TLS only, with certificates made once under DATA/tls and reused on restart.
+# MEDVAULT_BIN_DIR (set by ctest) picks the binaries of the build tree under test.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="$(mktemp -d /tmp/medvault-cluster-test-XXXXXX)"
 export MEDVAULT_PORT_BASE="${MEDVAULT_PORT_BASE:-27600}"
 export MEDVAULT_FRONTEND="127.0.0.1:$MEDVAULT_PORT_BASE"
-CLI="$ROOT/build/bin/medvault"
+export MEDVAULT_TLS_DIR="$DATA/tls"
+CLI="${MEDVAULT_BIN_DIR:-$ROOT/build/bin}/medvault"
 cleanup() { "$ROOT/scripts/cluster" down --data "$DATA" >/dev/null 2>&1 || true; rm -rf "$DATA"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -19,9 +22,17 @@ grep -Eq "^[0-9]+ stored|  [0-9]+ stored" <<<"$out" || fail "samples were not lo
 [ "$(stat -c %a "$DATA/keyservice/kek")" = 600 ] || fail "master key file is not mode 0600"
 [ "$(stat -c %a "$DATA")" = 700 ] || fail "data directory is not private (mode 0700)"
 [ -z "$(find "$DATA" -perm -o=r ! -type l | head -1)" ] || fail "world-readable files under $DATA"
+[ "$(stat -c %a "$DATA/tls")" = 700 ] || fail "tls directory is not mode 0700"
+for name in ca keyservice metaserver frontend client chunkserver-0 chunkserver-1 chunkserver-2; do
+  [ -s "$DATA/tls/$name.crt" ] || fail "no certificate $name.crt"
+  [ "$(stat -c %a "$DATA/tls/$name.key")" = 600 ] || fail "$name.key is not mode 0600"
+done
+openssl x509 -in "$DATA/tls/keyservice.crt" -noout -ext subjectAltName | grep -q "DNS:keyservice" ||
+  fail "the keyservice certificate does not name the keyservice"
+certs_before="$(cat "$DATA"/tls/*.crt | sha256sum)"
 "$ROOT/scripts/cluster" status --data "$DATA" || fail "status reports an unhealthy service"
 
-studies="$("$CLI" find --json)"
+studies="$("$CLI" find --json)"  # the client certificate from MEDVAULT_TLS_DIR
 count="$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <<<"$studies")"
 [ "$count" -gt 10 ] || fail "expected the sample studies, found $count"
 
@@ -32,12 +43,24 @@ uid="$(dcmdump +P SOPInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
 cmp "$src" "$DATA/back.dcm" || fail "CT_small.dcm did not read back byte-exact"
 dcmdump "$DATA/back.dcm" >/dev/null || fail "DCMTK cannot read the returned file"
 
+# Plaintext is refused on every gRPC port; so is a client without the cluster's certificate.
+if "$CLI" --insecure_plaintext find >/dev/null 2>&1; then fail "the frontend answered plaintext"; fi
+for port in 0 10 20 30; do
+  if "$CLI" --insecure_plaintext health "127.0.0.1:$((MEDVAULT_PORT_BASE + port))" >/dev/null 2>&1; then
+    fail "port $((MEDVAULT_PORT_BASE + port)) answered plaintext"
+  fi
+done
+if MEDVAULT_TLS_DIR="$DATA/no-such-dir" "$CLI" find >/dev/null 2>&1; then
+  fail "the CLI ran without a client certificate"
+fi
+
 "$ROOT/scripts/cluster" down --data "$DATA"
 if "$ROOT/scripts/cluster" status --data "$DATA" >/dev/null; then fail "status says up after down"; fi
 
 # Restart on the same data: nothing lost, samples not loaded twice.
 out="$("$ROOT/scripts/cluster" up --data "$DATA")"
 grep -q "loading sample" <<<"$out" && fail "samples loaded twice"
+[ "$(cat "$DATA"/tls/*.crt | sha256sum)" = "$certs_before" ] || fail "certificates were remade on restart"
 again="$("$CLI" find --json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 [ "$again" = "$count" ] || fail "study count changed across restart: $count -> $again"
 "$CLI" get --instance "$uid" -o "$DATA/back2.dcm"

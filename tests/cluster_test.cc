@@ -1,7 +1,9 @@
 // The foundation's claims, proved with the real binaries on loopback: every pydicom test file is
 // stored byte-exact or refused with INVALID_ARGUMENT (never half-visible); chunk servers hold no
 // DICOM magic, name or UID; logs carry no PHI; delete shreds keys and GC reclaims chunks; the CLI
-// works end to end; metrics are served; every service shuts down cleanly on SIGTERM.
+// works end to end; metrics are served; every service shuts down cleanly on SIGTERM. All of it over
+// mutual TLS: ExternalCluster starts every service with its certificate, and the test's channels
+// and CLI runs present the client certificate.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -145,7 +147,13 @@ class ClusterTest : public ::testing::Test {
   void StartCluster(testing::ClusterOptions options) {
     cluster_ = std::make_unique<ExternalCluster>(std::move(options));
     ASSERT_TRUE(cluster_->Start().ok());
-    stub_ = v1::ImageStore::NewStub(MakeChannel(cluster_->frontend()));
+    stub_ = v1::ImageStore::NewStub(cluster_->Channel(cluster_->frontend(), kFrontendPeer));
+  }
+  // Runs the medvault CLI against the cluster (with its client certificate) with `args` appended.
+  testing::CommandResult Cli(std::vector<std::string> args) {
+    std::vector<std::string> argv = cluster_->Cli();
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
   }
   std::unique_ptr<ExternalCluster> cluster_;
   std::unique_ptr<v1::ImageStore::Stub> stub_;
@@ -216,7 +224,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
 
   // Every committed chunk has exactly 3 replicas on disk, and no put left a chunk behind
   // (refused files are refused before anything is written).
-  auto meta = v1::MetaService::NewStub(MakeChannel(cluster_->metaserver()));
+  auto meta = v1::MetaService::NewStub(cluster_->Channel(cluster_->metaserver(), kMetaServerPeer));
   int committed_chunks = 0;
   for (const auto& [uid, sha] : stored_sha) {
     grpc::ClientContext ctx;
@@ -261,8 +269,8 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   ASSERT_TRUE(put_ct.ok() && put_mr.ok());
   ASSERT_NE(put_ct->study_uid(), put_mr->study_uid());
 
-  auto meta = v1::MetaService::NewStub(MakeChannel(cluster_->metaserver()));
-  auto keys = v1::KeyService::NewStub(MakeChannel(cluster_->keyservice()));
+  auto meta = v1::MetaService::NewStub(cluster_->Channel(cluster_->metaserver(), kMetaServerPeer));
+  auto keys = v1::KeyService::NewStub(cluster_->Channel(cluster_->keyservice(), kKeyServicePeer));
   auto manifest_of = [&](const std::string& uid) {
     grpc::ClientContext ctx;
     v1::GetInstanceMetaRequest req;
@@ -287,13 +295,11 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   ASSERT_EQ(chunk_files_of(ct_manifest), 3 * ct_manifest.chunks_size());
 
   // Delete through the CLI, as an operator would.
-  auto rm = RunCommand({ExternalCluster::Binary("medvault"), "--frontend", cluster_->frontend(), "rm", "--study",
-                        put_ct->study_uid()});
+  auto rm = Cli({"rm", "--study", put_ct->study_uid()});
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
 
   EXPECT_EQ(Get(stub_.get(), put_ct->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
-  auto cli_get = RunCommand({ExternalCluster::Binary("medvault"), "--frontend", cluster_->frontend(), "get",
-                             "--instance", put_ct->sop_instance_uid(), "-o", cluster_->root() + "/out.dcm"});
+  auto cli_get = Cli({"get", "--instance", put_ct->sop_instance_uid(), "-o", cluster_->root() + "/out.dcm"});
   EXPECT_NE(cli_get.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(cli_get.err, "NOT_FOUND")) << cli_get.err;
   EXPECT_FALSE(fs::exists(cluster_->root() + "/out.dcm"));
@@ -323,8 +329,7 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   EXPECT_EQ(*mr_back, mr);
 
   // Deleting again: nothing left.
-  auto rm_again = RunCommand({ExternalCluster::Binary("medvault"), "--frontend", cluster_->frontend(), "rm",
-                              "--study", put_ct->study_uid()});
+  auto rm_again = Cli({"rm", "--study", put_ct->study_uid()});
   EXPECT_NE(rm_again.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(rm_again.err, "NOT_FOUND")) << rm_again.err;
   EXPECT_TRUE(cluster_->Stop().ok());
@@ -338,40 +343,37 @@ TEST_F(ClusterTest, CliPutGetFindRoundTrip) {
   fs::copy_file(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm", in + "/ct.dcm");
   fs::copy_file(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm", in + "/nested/mr.dcm");
   fs::copy_file(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/README.txt", in + "/nested/README.txt");
-  std::string cli = ExternalCluster::Binary("medvault");
 
-  auto put = RunCommand({cli, "--frontend", cluster_->frontend(), "put", in});
+  auto put = Cli({"put", in});
   EXPECT_EQ(put.exit_code, 1) << put.err;  // one file refused
   EXPECT_TRUE(absl::StrContains(put.err, "README.txt")) << put.err;
   EXPECT_TRUE(absl::StrContains(put.err, "INVALID_ARGUMENT")) << put.err;
   EXPECT_TRUE(absl::StrContains(put.err, "2 stored")) << put.err;
 
-  auto again = RunCommand({cli, "--frontend", cluster_->frontend(), "put", in + "/ct.dcm"});
+  auto again = Cli({"put", in + "/ct.dcm"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_TRUE(absl::StrContains(again.err, "already stored")) << again.err;
 
   std::string ct = ReadAll(in + "/ct.dcm");
   auto tags = frontend::ParseDicomHeader(ct).value();
-  auto get = RunCommand({cli, "--frontend", cluster_->frontend(), "get", "--instance", tags.sop_instance_uid(), "-o",
-                         cluster_->root() + "/ct-back.dcm"});
+  auto get = Cli({"get", "--instance", tags.sop_instance_uid(), "-o", cluster_->root() + "/ct-back.dcm"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
   EXPECT_EQ(ReadAll(cluster_->root() + "/ct-back.dcm"), ct);
 
-  auto study = RunCommand({cli, "--frontend", cluster_->frontend(), "get", "--study", tags.study_uid(), "-o",
-                           cluster_->root() + "/study"});
+  auto study = Cli({"get", "--study", tags.study_uid(), "-o", cluster_->root() + "/study"});
   ASSERT_EQ(study.exit_code, 0) << study.err;
   std::string study_file =
       absl::StrCat(cluster_->root(), "/study/", tags.series_uid(), "/", tags.sop_instance_uid(), ".dcm");
   EXPECT_EQ(ReadAll(study_file), ct);
 
-  auto find = RunCommand({cli, "--frontend", cluster_->frontend(), "find", "--patient", tags.patient_id(), "--json"});
+  auto find = Cli({"find", "--patient", tags.patient_id(), "--json"});
   ASSERT_EQ(find.exit_code, 0) << find.err;
   EXPECT_TRUE(absl::StrContains(find.out, tags.study_uid())) << find.out;
-  auto find_all = RunCommand({cli, "--frontend", cluster_->frontend(), "find"});
+  auto find_all = Cli({"find"});
   ASSERT_EQ(find_all.exit_code, 0) << find_all.err;
   EXPECT_TRUE(absl::StrContains(find_all.out, tags.study_uid())) << find_all.out;
 
-  auto bad = RunCommand({cli, "--frontend", cluster_->frontend(), "frobnicate"});
+  auto bad = Cli({"frobnicate"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(cluster_->Stop().ok());
 }

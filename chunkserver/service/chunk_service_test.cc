@@ -48,7 +48,8 @@ class ChunkServiceTest : public ::testing::Test {
     ASSERT_TRUE(store_.Open().ok());
     service_ = std::make_unique<ChunkServiceImpl>(&store_, &metrics_);
     server_ = std::make_unique<InProcessServer>(service_.get());
-    stub_ = v1::ChunkService::NewStub(MakeChannel(server_->address()));
+    stub_ = v1::ChunkService::NewStub(
+        MakeChannel(server_->address(), TransportSecurity::InsecurePlaintext(), kChunkServerPeer));
   }
 
   grpc::Status Write(const std::string& id, const std::string& data, uint32_t crc) {
@@ -179,7 +180,7 @@ TEST(HeartbeatClientTest, SendsInfoAndUpdatesGauges) {
   InProcessServer server(&meta);
   prometheus::Registry registry;
   ChunkServerMetrics metrics(registry);
-  HeartbeatClient client({server.address()}, absl::Seconds(1), &metrics, absl::Seconds(10));
+  HeartbeatClient client({server.address()}, TransportSecurity::InsecurePlaintext(), absl::Seconds(1), &metrics, absl::Seconds(10));
   v1::ChunkServerInfo info;
   info.set_server_id("abcd");
   info.set_address("127.0.0.1:1234");
@@ -197,7 +198,7 @@ TEST(HeartbeatClientTest, UnreachableMetaserverIsAnError) {
   prometheus::Registry registry;
   ChunkServerMetrics metrics(registry);
   // Port 1 on loopback: nothing listens there.
-  HeartbeatClient client({"127.0.0.1:1"}, absl::Seconds(1), &metrics, absl::Seconds(1));
+  HeartbeatClient client({"127.0.0.1:1"}, TransportSecurity::InsecurePlaintext(), absl::Seconds(1), &metrics, absl::Seconds(1));
   absl::Status s = client.Send(v1::ChunkServerInfo());
   EXPECT_TRUE(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) << s;
 }

@@ -7,21 +7,23 @@
 namespace medvault::chunkserver {
 
 std::shared_ptr<grpc::Channel> MakeHeartbeatChannel(const std::string& address,
+                                                    const TransportSecurity& security,
                                                     absl::Duration max_reconnect_backoff) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
-  args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+  grpc::ChannelArguments args = DefaultChannelArguments();
   const int max_ms = std::max<int>(100, static_cast<int>(absl::ToInt64Milliseconds(max_reconnect_backoff)));
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(max_ms, 100));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(max_ms, 100));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return MakeChannel(address, security, kMetaServerPeer, std::move(args));
 }
 
-HeartbeatClient::HeartbeatClient(const std::vector<std::string>& metaservers, absl::Duration max_reconnect_backoff,
-                                 ChunkServerMetrics* metrics, absl::Duration timeout)
+HeartbeatClient::HeartbeatClient(const std::vector<std::string>& metaservers, const TransportSecurity& security,
+                                 absl::Duration max_reconnect_backoff, ChunkServerMetrics* metrics,
+                                 absl::Duration timeout)
     : group_(metaservers,
-             [max_reconnect_backoff](const std::string& a) { return MakeHeartbeatChannel(a, max_reconnect_backoff); }),
+             [&security, max_reconnect_backoff](const std::string& a) {
+               return MakeHeartbeatChannel(a, security, max_reconnect_backoff);
+             }),
       metrics_(metrics),
       timeout_(timeout) {}
 

@@ -35,8 +35,8 @@ absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req, std:
 
 }  // namespace
 
-GrpcKeyClient::GrpcKeyClient(const std::vector<std::string>& addresses)
-    : group_(addresses, [](const std::string& a) { return MakeChannel(a); }) {}
+GrpcKeyClient::GrpcKeyClient(const std::vector<std::string>& addresses, const TransportSecurity& security)
+    : group_(addresses, [&security](const std::string& a) { return MakeChannel(a, security, kKeyServicePeer); }) {}
 
 absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uint32_t count) {
   v1::GenerateDataKeysRequest req;
@@ -76,8 +76,8 @@ absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& obje
       .status();
 }
 
-GrpcMetaClient::GrpcMetaClient(const std::vector<std::string>& addresses)
-    : group_(addresses, [](const std::string& a) { return MakeChannel(a); }) {}
+GrpcMetaClient::GrpcMetaClient(const std::vector<std::string>& addresses, const TransportSecurity& security)
+    : group_(addresses, [&security](const std::string& a) { return MakeChannel(a, security, kMetaServerPeer); }) {}
 
 #define MV_META_CALL(Method, Req, Resp, req) \
   Unary<v1::MetaService, Req, Resp>(                                                              \
@@ -136,7 +136,7 @@ absl::Status GrpcMetaClient::ConfirmKeysDestroyed(const std::vector<std::string>
 v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& stub = stubs_[address];
-  if (!stub) stub = v1::ChunkService::NewStub(MakeChannel(address));
+  if (!stub) stub = v1::ChunkService::NewStub(MakeChannel(address, security_, kChunkServerPeer));
   return stub.get();
 }
 

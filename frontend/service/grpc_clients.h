@@ -1,6 +1,7 @@
 // gRPC implementations of the frontend core's client interfaces (key service, metaserver,
 // chunk servers). Every call carries a deadline; calls to the replicated key service and metaserver
-// follow their leader and retry on UNAVAILABLE within that deadline.
+// follow their leader and retry on UNAVAILABLE within that deadline. Channels use the frontend's
+// transport security; with mutual TLS each server must present a certificate naming its service.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -11,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "common/group_channels.h"
+#include "common/tls.h"
 #include "frontend/core/clients.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 #include "medvault/v1/keyservice.grpc.pb.h"
@@ -21,7 +23,7 @@ namespace medvault::frontend {
 class GrpcKeyClient : public KeyClient {
  public:
   // `addresses`: the key service group's members.
-  explicit GrpcKeyClient(const std::vector<std::string>& addresses);
+  GrpcKeyClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
   absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) override;
   absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id) override;
   absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids) override;
@@ -33,7 +35,7 @@ class GrpcKeyClient : public KeyClient {
 class GrpcMetaClient : public MetaClient {
  public:
   // `addresses`: the metaserver group's members.
-  explicit GrpcMetaClient(const std::vector<std::string>& addresses);
+  GrpcMetaClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
   absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas) override;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override;
   absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) override;
@@ -50,13 +52,15 @@ class GrpcMetaClient : public MetaClient {
 class GrpcChunkClient : public ChunkClient {
  public:
   // At most `max_in_flight` chunk writes are outstanding per WriteChunks call.
-  explicit GrpcChunkClient(int max_in_flight = 24) : max_in_flight_(max_in_flight) {}
+  explicit GrpcChunkClient(TransportSecurity security, int max_in_flight = 24)
+      : security_(std::move(security)), max_in_flight_(max_in_flight) {}
   std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) override;
   absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) override;
 
  private:
   v1::ChunkService::Stub* StubFor(const std::string& address);
 
+  const TransportSecurity security_;
   const int max_in_flight_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<v1::ChunkService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);

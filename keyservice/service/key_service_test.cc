@@ -33,11 +33,13 @@ class KeyServiceTest : public ::testing::Test {
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = std::move(*kv);
     store_ = std::make_unique<KeyStore>(kv_.get(), &keks_, &clock_);
-    runner_ = std::make_unique<ServiceRunner>(ServerOptions{"keyservice", "127.0.0.1:0", ""});
+    runner_ = std::make_unique<ServiceRunner>(
+        ServerOptions{"keyservice", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext()});
     service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry());
     runner_->AddService(service_.get());
     ASSERT_TRUE(runner_->Start().ok());
-    stub_ = v1::KeyService::NewStub(MakeChannel(runner_->bound_address()));
+    stub_ = v1::KeyService::NewStub(
+        MakeChannel(runner_->bound_address(), TransportSecurity::InsecurePlaintext(), kKeyServicePeer));
   }
 
   void TearDown() override {

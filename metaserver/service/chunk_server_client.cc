@@ -4,12 +4,13 @@
 
 namespace medvault::metaserver {
 
-GrpcChunkServerClient::GrpcChunkServerClient(absl::Duration timeout) : timeout_(timeout) {}
+GrpcChunkServerClient::GrpcChunkServerClient(TransportSecurity security, absl::Duration timeout)
+    : security_(std::move(security)), timeout_(timeout) {}
 
 v1::ChunkService::Stub* GrpcChunkServerClient::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<v1::ChunkService::Stub>& stub = stubs_[address];
-  if (stub == nullptr) stub = v1::ChunkService::NewStub(MakeChannel(address));
+  if (stub == nullptr) stub = v1::ChunkService::NewStub(MakeChannel(address, security_, kChunkServerPeer));
   return stub.get();  // stubs are never removed, so the pointer stays valid
 }
 

@@ -1,5 +1,6 @@
 // ChunkServerClient over gRPC (medvault.v1.ChunkService): one channel per chunk-server address,
-// created on first use and kept; every call carries a deadline.
+// created on first use and kept, secured by the metaserver's transport security (with mutual TLS
+// the server must prove it is a chunk server); every call carries a deadline.
 #pragma once
 
 #include <map>
@@ -10,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 #include "metaserver/core/chunk_server_client.h"
 
@@ -18,7 +20,7 @@ namespace medvault::metaserver {
 // Thread-safe.
 class GrpcChunkServerClient : public ChunkServerClient {
  public:
-  explicit GrpcChunkServerClient(absl::Duration timeout = absl::Seconds(30));
+  explicit GrpcChunkServerClient(TransportSecurity security, absl::Duration timeout = absl::Seconds(30));
 
   absl::Status DeleteChunks(const std::string& address, const std::vector<std::string>& chunk_ids) override;
   absl::StatusOr<ChunkListPage> ListChunks(const std::string& address, absl::string_view start_after,
@@ -27,6 +29,7 @@ class GrpcChunkServerClient : public ChunkServerClient {
  private:
   v1::ChunkService::Stub* StubFor(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
 
+  const TransportSecurity security_;
   const absl::Duration timeout_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<v1::ChunkService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);

@@ -60,7 +60,7 @@ TEST(GrpcChunkServerClientTest, ListsPagesAndDeletes) {
   ASSERT_NE(server, nullptr);
   const std::string address = absl::StrCat("127.0.0.1:", port);
 
-  GrpcChunkServerClient client(absl::Seconds(10));
+  GrpcChunkServerClient client(TransportSecurity::InsecurePlaintext(), absl::Seconds(10));
   absl::StatusOr<ChunkListPage> page = client.ListChunks(address, "", 3);
   ASSERT_TRUE(page.ok()) << page.status();
   ASSERT_EQ(page->chunks.size(), 3u);
@@ -78,7 +78,7 @@ TEST(GrpcChunkServerClientTest, ListsPagesAndDeletes) {
 }
 
 TEST(GrpcChunkServerClientTest, UnreachableServerFailsWithinTheDeadline) {
-  GrpcChunkServerClient client(absl::Milliseconds(300));
+  GrpcChunkServerClient client(TransportSecurity::InsecurePlaintext(), absl::Milliseconds(300));
   // Port 1 on loopback: nothing listens there.
   absl::Status s = client.DeleteChunks("127.0.0.1:1", {"x"});
   EXPECT_TRUE(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) << s;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
+#include "common/testing/dev_certs.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 
 namespace medvault::testing {
@@ -31,9 +33,33 @@ std::vector<std::string> ExternalCluster::log_files() const {
   return out;
 }
 
+TransportSecurity ExternalCluster::SecurityAs(const std::string& name) const {
+  absl::StatusOr<TransportSecurity> security =
+      TransportSecurity::MutualTls(DefaultFilesystem(), DevTlsFiles(tls_dir(), name));
+  if (!security.ok()) {
+    std::fprintf(stderr, "ExternalCluster: %s\n", security.status().ToString().c_str());
+    std::abort();  // a test bug: called before Start() or with a name that has no certificate
+  }
+  return *security;
+}
+
+std::shared_ptr<grpc::Channel> ExternalCluster::Channel(const std::string& address, absl::string_view peer) const {
+  return MakeChannel(address, SecurityAs("client"), peer);
+}
+
+std::vector<std::string> ExternalCluster::Cli() const {
+  TlsFiles files = DevTlsFiles(tls_dir(), "client");
+  return {Binary("medvault"), "--frontend", frontend_addr_, "--tls_ca=" + files.ca_file,
+          "--tls_cert=" + files.cert_file, "--tls_key=" + files.key_file};
+}
+
 absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::Launch(const std::string& name, const std::string& binary,
                                                                std::vector<std::string> flags) {
-  std::vector<std::string> argv = {Binary(binary), "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"};
+  // Each process presents its own certificate, named after it (chunkserver-0, ...).
+  TlsFiles tls = DevTlsFiles(tls_dir(), name);
+  std::vector<std::string> argv = {Binary(binary), "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+                                   "--tls_ca=" + tls.ca_file, "--tls_cert=" + tls.cert_file,
+                                   "--tls_key=" + tls.key_file};
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto process = Subprocess::Start(argv, absl::StrCat(dir_.path(), "/", name, ".log"));
   if (!process.ok()) return process.status();
@@ -56,6 +82,9 @@ absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::Launch(const std::string
 }
 
 absl::Status ExternalCluster::Start() {
+  std::vector<std::string> names = {"keyservice", "metaserver", "frontend", "client"};
+  for (int i = 0; i < options_.chunkservers; ++i) names.push_back(absl::StrCat("chunkserver-", i));
+  if (absl::Status s = MakeDevCerts(tls_dir(), names); !s.ok()) return s;
   std::string kek = dir_.path() + "/kek";
   {
     std::ofstream f(kek, std::ios::binary);
@@ -75,6 +104,7 @@ absl::Status ExternalCluster::Start() {
                      {"--data_dir=" + chunkserver_dir(i), "--metaserver=" + meta_addr_,
                       absl::StrCat("--failure_domain=rack-", i), "--heartbeat_interval_ms=200"});
     if (!cs.ok()) return cs.status();
+    chunk_addrs_.push_back((*cs)->address);
   }
   absl::Status s = WaitForChunkservers(options_.chunkservers, std::chrono::seconds(30));
   if (!s.ok()) return s;
@@ -89,7 +119,7 @@ absl::Status ExternalCluster::Start() {
 }
 
 absl::Status ExternalCluster::WaitForChunkservers(int n, std::chrono::seconds timeout) {
-  auto stub = v1::MetaService::NewStub(MakeChannel(meta_addr_));
+  auto stub = v1::MetaService::NewStub(Channel(meta_addr_, kMetaServerPeer));
   auto deadline = std::chrono::steady_clock::now() + timeout;
   // Registration is a state of another process with no push notification: ask until it holds.
   while (std::chrono::steady_clock::now() < deadline) {
