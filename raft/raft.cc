@@ -196,7 +196,9 @@ void Raft::TickHeartbeat() {
   }
   if (heartbeat_elapsed_ >= options_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
-    BroadcastHeartbeat("");
+    // Carry the newest pending read, as etcd does: if the heartbeats StartRead sent for it were
+    // lost, a quorum of answers to this one confirms it and every read before it.
+    BroadcastHeartbeat(pending_reads_.empty() ? "" : pending_reads_.back().context);
   }
 }
 

@@ -233,6 +233,24 @@ TEST(Raft, ReadIndexNeedsAQuorumOfHeartbeats) {
   EXPECT_FALSE(g[2].ReadIndex("r3").ok()) << "followers do not serve reads";
 }
 
+TEST(Raft, ReadWhoseHeartbeatsWereLostCompletesOnALaterHeartbeat) {
+  // The leader's read confirmation goes out while its followers are unreachable (crashed and
+  // restarting); once they are back, the periodic heartbeat must confirm the read, or it waits
+  // for its caller's timeout (seen as a 5 s stall in tests/raft_failover_test).
+  Group g({1, 2, 3});
+  g.Elect(1);
+  g.Cut(2);
+  g.Cut(3);
+  ASSERT_TRUE(g[1].ReadIndex("r1").ok());
+  g.Settle();
+  ASSERT_TRUE(g.reads(1).empty());
+  g.Heal();
+  g.Tick(2);
+  ASSERT_EQ(g[1].role(), Role::kLeader);
+  ASSERT_EQ(g.reads(1).size(), 1u) << "the read was never confirmed";
+  EXPECT_EQ(g.reads(1)[0].context, "r1");
+}
+
 TEST(Raft, IsolatedLeaderStepsDownAfterAnElectionTimeout) {
   Group g({1, 2, 3});
   g.Elect(1);
