@@ -25,7 +25,8 @@ constexpr int kMaxGrpcMessageBytes = 64 << 20;
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// Channel arguments every medvault channel starts from (message size limits).
+// Channel arguments every medvault channel starts from: message size limits, and reconnect
+// attempts at least every second (a restarted peer is reachable again at once).
 grpc::ChannelArguments DefaultChannelArguments();
 
 // Channel to the medvault service `peer` (kKeyServicePeer, ...) at `address`, secured by
