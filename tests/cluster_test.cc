@@ -4,11 +4,6 @@
 // works end to end; metrics are served; every service shuts down cleanly on SIGTERM. All of it over
 // mutual TLS: ExternalCluster starts every service with its certificate, and the test's channels
 // and CLI runs present the client certificate.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,9 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
 #include "frontend/core/dicom_parser.h"
@@ -28,12 +21,17 @@
 #include "medvault/v1/keyservice.grpc.pb.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 #include "tests/testing/external_cluster.h"
+#include "tests/testing/image_store_calls.h"
+#include "tests/testing/metrics_scrape.h"
 
 namespace medvault {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::ExternalCluster;
+using testing::GetInstance;
+using testing::HttpGet;
+using testing::PutInstance;
 using testing::RunCommand;
 
 std::string ReadAll(const std::string& path) {
@@ -57,37 +55,6 @@ std::vector<std::string> FilesUnder(const std::string& dir) {
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (e.is_regular_file()) out.push_back(e.path().string());
   }
-  return out;
-}
-
-absl::StatusOr<v1::PutInstanceResponse> Put(v1::ImageStore::Stub* stub, const std::string& bytes) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  v1::PutInstanceResponse resp;
-  auto writer = stub->PutInstance(&ctx, &resp);
-  constexpr size_t kPiece = 100 * 1000;  // deliberately not aligned with chunks
-  for (size_t off = 0; off < bytes.size(); off += kPiece) {
-    v1::PutInstanceRequest req;
-    req.set_data(bytes.substr(off, kPiece));
-    if (!writer->Write(req)) break;
-  }
-  writer->WritesDone();
-  grpc::Status s = writer->Finish();
-  if (!s.ok()) return FromGrpcStatus(s);
-  return resp;
-}
-
-absl::StatusOr<std::string> Get(v1::ImageStore::Stub* stub, const std::string& uid) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  v1::GetInstanceRequest req;
-  req.set_sop_instance_uid(uid);
-  auto reader = stub->GetInstance(&ctx, req);
-  std::string out;
-  v1::GetInstanceResponse msg;
-  while (reader->Read(&msg)) out += msg.data();
-  grpc::Status s = reader->Finish();
-  if (!s.ok()) return FromGrpcStatus(s);
   return out;
 }
 
@@ -120,28 +87,6 @@ uint64_t CountVisibleInstances(v1::ImageStore::Stub* stub) {
   return total;
 }
 
-// Minimal HTTP/1.0 GET against 127.0.0.1:port for /metrics.
-std::string HttpGet(const std::string& host_port, const std::string& path) {
-  std::vector<std::string> hp = absl::StrSplit(host_port, ':');
-  int port = 0;
-  if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &port)) return "";
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, hp[0].c_str(), &addr.sin_addr);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host_port, "\r\n\r\n");
-    (void)!::write(fd, req.data(), req.size());
-    char buf[8192];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
-
 class ClusterTest : public ::testing::Test {
  protected:
   void StartCluster(testing::ClusterOptions options) {
@@ -171,7 +116,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
   for (const std::string& path : PydicomFiles()) {
     std::string bytes = ReadAll(path);
     auto tags = frontend::ParseDicomHeader(bytes);
-    auto put = Put(stub_.get(), bytes);
+    auto put = PutInstance(stub_.get(), bytes);
     if (put.ok()) {
       ++ok;
       ASSERT_TRUE(tags.ok()) << path;
@@ -215,7 +160,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
 
   // Every accepted instance reads back byte for byte.
   for (const auto& [uid, sha] : stored_sha) {
-    auto got = Get(stub_.get(), uid);
+    auto got = GetInstance(stub_.get(), uid);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(Sha256(*got), sha);
   }
@@ -264,8 +209,8 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   StartCluster({});
   std::string ct = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm");
   std::string mr = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm");
-  auto put_ct = Put(stub_.get(), ct);
-  auto put_mr = Put(stub_.get(), mr);
+  auto put_ct = PutInstance(stub_.get(), ct);
+  auto put_mr = PutInstance(stub_.get(), mr);
   ASSERT_TRUE(put_ct.ok() && put_mr.ok());
   ASSERT_NE(put_ct->study_uid(), put_mr->study_uid());
 
@@ -298,7 +243,7 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   auto rm = Cli({"rm", "--study", put_ct->study_uid()});
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
 
-  EXPECT_EQ(Get(stub_.get(), put_ct->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetInstance(stub_.get(), put_ct->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
   auto cli_get = Cli({"get", "--instance", put_ct->sop_instance_uid(), "-o", cluster_->root() + "/out.dcm"});
   EXPECT_NE(cli_get.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(cli_get.err, "NOT_FOUND")) << cli_get.err;
@@ -324,7 +269,7 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   }
   EXPECT_EQ(chunk_files_of(ct_manifest), 0);
   EXPECT_EQ(chunk_files_of(mr_manifest), 3 * mr_manifest.chunks_size());
-  auto mr_back = Get(stub_.get(), put_mr->sop_instance_uid());
+  auto mr_back = GetInstance(stub_.get(), put_mr->sop_instance_uid());
   ASSERT_TRUE(mr_back.ok());
   EXPECT_EQ(*mr_back, mr);
 

@@ -1,26 +1,65 @@
 #include "tests/testing/external_cluster.h"
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
+#include "common/group_channels.h"
 #include "common/rpc.h"
 #include "common/testing/dev_certs.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
+#include "tests/testing/metrics_scrape.h"
 
 namespace medvault::testing {
+namespace {
+
+constexpr absl::string_view kBootstrapFlag = "--raft_bootstrap";
+
+// `n` distinct free loopback ports: each bound to port 0 (the kernel picks), read back, and all
+// released together. Another process could take one before the replica binds it; on loopback in a
+// test that is rare, and the replica then fails to start with a clear message.
+absl::StatusOr<std::vector<int>> PickFreePorts(int n) {
+  std::vector<int> fds, ports;
+  absl::Status status;
+  for (int i = 0; i < n && status.ok(); ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      status = absl::InternalError("cannot pick a free loopback port");
+    } else {
+      ports.push_back(ntohs(addr.sin_port));
+    }
+    if (fd >= 0) fds.push_back(fd);
+  }
+  for (int fd : fds) ::close(fd);
+  if (!status.ok()) return status;
+  return ports;
+}
+
+}  // namespace
 
 ExternalCluster::ExternalCluster(ClusterOptions options) : options_(std::move(options)) {}
 
 ExternalCluster::~ExternalCluster() {
-  for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) (*it)->process->Signal(SIGKILL);
+  for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) {
+    if ((*it)->process) (*it)->process->Signal(SIGKILL);
+  }
 }
 
 std::string ExternalCluster::Binary(const std::string& name) { return std::string(MEDVAULT_BIN_DIR) + "/" + name; }
@@ -29,7 +68,7 @@ std::string ExternalCluster::chunkserver_dir(int i) const { return absl::StrCat(
 
 std::vector<std::string> ExternalCluster::log_files() const {
   std::vector<std::string> out;
-  for (const auto& p : procs_) out.push_back(absl::StrCat(dir_.path(), "/", p->name, ".log"));
+  for (const auto& p : procs_) out.push_back(LogFileOf(p->name));
   return out;
 }
 
@@ -53,32 +92,76 @@ std::vector<std::string> ExternalCluster::Cli() const {
           "--tls_cert=" + files.cert_file, "--tls_key=" + files.key_file};
 }
 
-absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::Launch(const std::string& name, const std::string& binary,
+absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::Launch(const std::string& name, const std::string& cert,
+                                                               const std::string& binary, const std::string& listen,
+                                                               const std::string& data_dir,
                                                                std::vector<std::string> flags) {
-  // Each process presents its own certificate, named after it (chunkserver-0, ...).
-  TlsFiles tls = DevTlsFiles(tls_dir(), name);
-  std::vector<std::string> argv = {Binary(binary), "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-                                   "--tls_ca=" + tls.ca_file, "--tls_cert=" + tls.cert_file,
-                                   "--tls_key=" + tls.key_file};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  auto process = Subprocess::Start(argv, absl::StrCat(dir_.path(), "/", name, ".log"));
-  if (!process.ok()) return process.status();
+  // Each process presents its certificate: its own (chunkserver-0, ...), or for a replica its
+  // service's, which its fellow replicas require.
+  TlsFiles tls = DevTlsFiles(tls_dir(), cert);
   auto proc = std::make_unique<Proc>();
   proc->name = name;
+  proc->data_dir = data_dir;
+  proc->argv = {Binary(binary), "--listen=" + listen, "--metrics_listen=127.0.0.1:0", "--tls_ca=" + tls.ca_file,
+                "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file};
+  if (!data_dir.empty()) proc->argv.push_back("--data_dir=" + data_dir);
+  proc->argv.insert(proc->argv.end(), flags.begin(), flags.end());
+  procs_.push_back(std::move(proc));
+  Proc* p = procs_.back().get();
+  if (absl::Status s = Spawn(p); !s.ok()) return s;
+  return p;
+}
+
+absl::Status ExternalCluster::Spawn(Proc* proc, absl::string_view drop) {
+  std::vector<std::string> argv;
+  for (const std::string& arg : proc->argv) {
+    if (drop.empty() || arg != drop) argv.push_back(arg);
+  }
+  auto process = Subprocess::Start(argv, LogFileOf(proc->name));
+  if (!process.ok()) return process.status();
   proc->process = std::move(*process);
+  proc->running = true;
   // The event we wait for: the service's own "<name> listening grpc=A metrics=M" line.
   auto line = proc->process->ReadLine(std::chrono::seconds(30));
   if (!line.ok()) {
-    return absl::UnavailableError(absl::StrCat(name, " did not start: ", line.status().message(), " (see ",
-                                               dir_.path(), "/", name, ".log)"));
+    return absl::UnavailableError(absl::StrCat(proc->name, " did not start: ", line.status().message(), " (see ",
+                                               LogFileOf(proc->name), ")"));
   }
+  proc->address.clear();
   for (absl::string_view field : absl::StrSplit(*line, ' ')) {
     if (absl::ConsumePrefix(&field, "grpc=")) proc->address = std::string(field);
     if (absl::ConsumePrefix(&field, "metrics=")) proc->metrics = std::string(field);
   }
-  if (proc->address.empty()) return absl::InternalError(absl::StrCat(name, " printed an unexpected line"));
-  procs_.push_back(std::move(proc));
-  return procs_.back().get();
+  if (proc->address.empty()) return absl::InternalError(absl::StrCat(proc->name, " printed an unexpected line"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& service,
+                                                        const std::vector<std::string>& flags) {
+  if (options_.replicas <= 1) {
+    auto p = Launch(service, service, service, "127.0.0.1:0", dir_.path() + "/" + service, flags);
+    if (!p.ok()) return p.status();
+    return (*p)->address;
+  }
+  // Every replica must know every member's address before any starts: pick the ports first.
+  absl::StatusOr<std::vector<int>> ports = PickFreePorts(options_.replicas);
+  if (!ports.ok()) return ports.status();
+  std::string members, peers;
+  for (int r = 1; r <= options_.replicas; ++r) {
+    const std::string address = absl::StrCat("127.0.0.1:", (*ports)[r - 1]);
+    absl::StrAppend(&members, members.empty() ? "" : ",", address);
+    absl::StrAppend(&peers, peers.empty() ? "" : ",", r, "=", address);
+  }
+  for (int r = 1; r <= options_.replicas; ++r) {
+    std::vector<std::string> replica_flags = {absl::StrCat("--raft_id=", r), "--raft_peers=" + peers,
+                                              std::string(kBootstrapFlag)};
+    replica_flags.insert(replica_flags.end(), flags.begin(), flags.end());
+    const std::string name = absl::StrCat(service, "-", r);
+    auto p = Launch(name, service, service, absl::StrCat("127.0.0.1:", (*ports)[r - 1]),
+                    dir_.path() + "/" + name, replica_flags);
+    if (!p.ok()) return p.status();
+  }
+  return members;
 }
 
 absl::Status ExternalCluster::Start() {
@@ -91,18 +174,19 @@ absl::Status ExternalCluster::Start() {
     f << RandomBytes(32).value();
   }
   ::chmod(kek.c_str(), 0600);
-  auto key = Launch("keyservice", "keyservice", {"--data_dir=" + dir_.path() + "/keyservice", "--kek_file=" + kek});
-  if (!key.ok()) return key.status();
-  key_addr_ = (*key)->address;
-  std::vector<std::string> meta_flags = {"--data_dir=" + dir_.path() + "/metaserver"};
-  meta_flags.insert(meta_flags.end(), options_.metaserver_flags.begin(), options_.metaserver_flags.end());
-  auto meta = Launch("metaserver", "metaserver", meta_flags);
+  std::vector<std::string> key_flags = {"--kek_file=" + kek};
+  key_flags.insert(key_flags.end(), options_.keyservice_flags.begin(), options_.keyservice_flags.end());
+  absl::StatusOr<std::string> keys = StartGroup("keyservice", key_flags);
+  if (!keys.ok()) return keys.status();
+  key_addr_ = *keys;
+  absl::StatusOr<std::string> meta = StartGroup("metaserver", options_.metaserver_flags);
   if (!meta.ok()) return meta.status();
-  meta_addr_ = (*meta)->address;
+  meta_addr_ = *meta;
   for (int i = 0; i < options_.chunkservers; ++i) {
-    auto cs = Launch(absl::StrCat("chunkserver-", i), "chunkserver",
-                     {"--data_dir=" + chunkserver_dir(i), "--metaserver=" + meta_addr_,
-                      absl::StrCat("--failure_domain=rack-", i), "--heartbeat_interval_ms=200"});
+    const std::string name = absl::StrCat("chunkserver-", i);
+    auto cs = Launch(name, name, "chunkserver", "127.0.0.1:0", chunkserver_dir(i),
+                     {"--metaserver=" + meta_addr_, absl::StrCat("--failure_domain=rack-", i),
+                      "--heartbeat_interval_ms=200"});
     if (!cs.ok()) return cs.status();
     chunk_addrs_.push_back((*cs)->address);
   }
@@ -111,7 +195,7 @@ absl::Status ExternalCluster::Start() {
   std::vector<std::string> fe_flags = {"--metaserver=" + meta_addr_, "--keyservice=" + key_addr_,
                                        absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes)};
   fe_flags.insert(fe_flags.end(), options_.frontend_flags.begin(), options_.frontend_flags.end());
-  auto fe = Launch("frontend", "frontend", fe_flags);
+  auto fe = Launch("frontend", "frontend", "frontend", "127.0.0.1:0", "", fe_flags);
   if (!fe.ok()) return fe.status();
   frontend_addr_ = (*fe)->address;
   frontend_metrics_ = (*fe)->metrics;
@@ -119,18 +203,25 @@ absl::Status ExternalCluster::Start() {
 }
 
 absl::Status ExternalCluster::WaitForChunkservers(int n, std::chrono::seconds timeout) {
-  auto stub = v1::MetaService::NewStub(Channel(meta_addr_, kMetaServerPeer));
+  absl::StatusOr<std::vector<std::string>> members = ParseAddressList(meta_addr_);
+  if (!members.ok()) return members.status();
+  // The group's leader answers (followers redirect to it), as the frontend will find it.
+  GroupChannels group(*members, [this](const std::string& a) { return Channel(a, kMetaServerPeer); });
   auto deadline = std::chrono::steady_clock::now() + timeout;
   // Registration is a state of another process with no push notification: ask until it holds.
   while (std::chrono::steady_clock::now() < deadline) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::ListChunkServersResponse resp;
-    if (stub->ListChunkServers(&ctx, v1::ListChunkServersRequest(), &resp).ok()) {
-      int up = 0;
-      for (const auto& s : resp.servers()) up += s.up() ? 1 : 0;
-      if (up >= n) return absl::OkStatus();
-    }
+    int up = 0;
+    absl::Status s = group.Call(
+        [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point call_deadline) {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(call_deadline);
+          v1::ListChunkServersResponse resp;
+          grpc::Status st = v1::MetaService::NewStub(channel)->ListChunkServers(&ctx, {}, &resp);
+          for (const auto& server : resp.servers()) up += server.up() ? 1 : 0;
+          return FromGrpcStatus(st);
+        },
+        std::chrono::seconds(5));
+    if (s.ok() && up >= n) return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return absl::DeadlineExceededError(absl::StrCat(n, " chunk servers did not register in time"));
@@ -140,6 +231,8 @@ absl::Status ExternalCluster::Stop() {
   absl::Status result;
   // Reverse start order: frontend first, key service last.
   for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) {
+    if (!(*it)->running) continue;  // killed by the test and not restarted
+    (*it)->running = false;
     auto start = std::chrono::steady_clock::now();
     (*it)->process->Signal(SIGTERM);
     int code = (*it)->process->Wait();
@@ -150,6 +243,99 @@ absl::Status ExternalCluster::Stop() {
     }
   }
   return result;
+}
+
+ExternalCluster::Proc* ExternalCluster::Find(const std::string& name) const {
+  for (const auto& p : procs_) {
+    if (p->name == name) return p.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ExternalCluster::Replicas(absl::string_view service) const {
+  if (options_.replicas <= 1) return {std::string(service)};
+  std::vector<std::string> out;
+  for (int r = 1; r <= options_.replicas; ++r) out.push_back(absl::StrCat(service, "-", r));
+  return out;
+}
+
+bool ExternalCluster::IsRunning(const std::string& name) const {
+  Proc* p = Find(name);
+  return p != nullptr && p->running;
+}
+
+std::string ExternalCluster::AddressOf(const std::string& name) const {
+  Proc* p = Find(name);
+  return p ? p->address : "";
+}
+
+std::string ExternalCluster::MetricsOf(const std::string& name) const {
+  Proc* p = Find(name);
+  return p ? p->metrics : "";
+}
+
+std::string ExternalCluster::DataDirOf(const std::string& name) const {
+  Proc* p = Find(name);
+  return p ? p->data_dir : "";
+}
+
+std::string ExternalCluster::LogFileOf(const std::string& name) const {
+  return absl::StrCat(dir_.path(), "/", name, ".log");
+}
+
+absl::Status ExternalCluster::Kill(const std::string& name) {
+  Proc* p = Find(name);
+  if (p == nullptr || !p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  p->process->Signal(SIGKILL);
+  p->process->Wait();
+  p->running = false;
+  return absl::OkStatus();
+}
+
+absl::Status ExternalCluster::Restart(const std::string& name) {
+  Proc* p = Find(name);
+  if (p == nullptr) return absl::NotFoundError(absl::StrCat("no process ", name));
+  if (p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is still running"));
+  // Same --listen as before: the group and its clients know the replica by that address.
+  return Spawn(p, kBootstrapFlag);
+}
+
+absl::Status ExternalCluster::Wipe(const std::string& name) {
+  Proc* p = Find(name);
+  if (p == nullptr || p->data_dir.empty()) return absl::NotFoundError(absl::StrCat(name, " has no data directory"));
+  if (p->running) return absl::FailedPreconditionError(absl::StrCat("wiping ", name, " while it runs"));
+  std::error_code ec;
+  std::filesystem::remove_all(p->data_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("wiping ", p->data_dir, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> ExternalCluster::Metric(const std::string& name, absl::string_view metric) const {
+  Proc* p = Find(name);
+  if (p == nullptr || !p->running) return absl::UnavailableError(absl::StrCat(name, " is not running"));
+  return ScrapeMetric(p->metrics, metric);
+}
+
+absl::StatusOr<std::string> ExternalCluster::LeaderOf(absl::string_view service,
+                                                      std::chrono::milliseconds timeout) const {
+  const std::string gauge = absl::StrCat("medvault_", service, "_raft_is_leader");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string seen;
+  // Leadership is state inside other processes with no push notification: ask until it settles.
+  for (;;) {
+    std::vector<std::string> leaders;
+    for (const std::string& name : Replicas(service)) {
+      if (!IsRunning(name)) continue;
+      absl::StatusOr<double> v = Metric(name, gauge);
+      if (v.ok() && *v == 1) leaders.push_back(name);
+    }
+    if (leaders.size() == 1) return leaders[0];
+    seen = absl::StrJoin(leaders, ",");
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no single ", service, " leader within ", timeout.count(), " ms (leaders: [", seen, "])"));
 }
 
 }  // namespace medvault::testing

@@ -3,6 +3,12 @@
 // "listening" line, so no port races), state under one temporary directory. Every service runs
 // with mutual TLS, with certificates scripts/dev-certs makes under root()/tls, as
 // scripts/cluster up does.
+//
+// With ClusterOptions::replicas > 1 the metaserver and the key service each run as a Raft group of
+// that many replicas, which a test can kill -9, wipe and restart one at a time (Kudu's
+// ExternalMiniCluster::Kill/Restart); LeaderOf() finds the current leader from their metrics.
+// Replicas must know each other's addresses before they start, so their ports are picked free
+// beforehand (a small race with other processes on the machine, reported as a failed start).
 #pragma once
 
 #include <chrono>
@@ -13,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/testing/temp_dir.h"
 #include "common/tls.h"
@@ -22,26 +29,34 @@ namespace medvault::testing {
 
 struct ClusterOptions {
   int chunkservers = 3;
+  // Replicas of each Raft group (metaserver, keyservice). 1: one process each, named "metaserver"
+  // and "keyservice", a group of one (no --raft_* flags). More: "metaserver-1".."metaserver-N" and
+  // "keyservice-1".."keyservice-N" on ports picked before the start, founded with --raft_bootstrap.
+  int replicas = 1;
   uint32_t chunk_size_bytes = 1 << 20;
-  // Extra flags per service, appended to its command line.
+  // Extra flags per service, appended to its command line (every replica's, for the groups).
   std::vector<std::string> metaserver_flags;
+  std::vector<std::string> keyservice_flags;
   std::vector<std::string> frontend_flags;
 };
 
+// Not thread-safe: one test thread drives it (load threads only use the addresses it returned).
 class ExternalCluster {
  public:
   explicit ExternalCluster(ClusterOptions options = {});
-  ~ExternalCluster();  // stops every process (SIGTERM, then SIGKILL)
+  ~ExternalCluster();  // stops every process (SIGKILL)
 
   // Makes the certificates (a CA; keyservice, metaserver, chunkserver-<i>, frontend and client),
-  // then starts keyservice, metaserver, chunkservers (waits until all registered with the
-  // metaserver), then the frontend.
+  // then starts the key service and metaserver replicas, chunkservers (waits until all registered
+  // with the metaserver), then the frontend.
   absl::Status Start();
-  // Stops every process with SIGTERM and checks each exited 0 (graceful shutdown).
+  // Stops every running process with SIGTERM and checks each exited 0 (graceful shutdown).
   absl::Status Stop();
 
   const std::string& frontend() const { return frontend_addr_; }
   const std::string& frontend_metrics() const { return frontend_metrics_; }
+  // The metaserver's address; with replicas > 1 every member's, comma-separated (as the frontend's
+  // --metaserver takes them). Likewise keyservice().
   const std::string& metaserver() const { return meta_addr_; }
   const std::string& keyservice() const { return key_addr_; }
   const std::vector<std::string>& chunkservers() const { return chunk_addrs_; }
@@ -59,20 +74,62 @@ class ExternalCluster {
   // argv of the medvault CLI pointed at this cluster's frontend with the client certificate;
   // append the verb and its arguments.
   std::vector<std::string> Cli() const;
-  // Every log file the services wrote (stderr of each process).
+  // Every log file the services wrote (stderr of each process; a restart appends to it).
   std::vector<std::string> log_files() const;
   // Path of a built binary ("frontend", "medvault", ...).
   static std::string Binary(const std::string& name);
 
+  // --- Processes by name, for fault injection ("metaserver-2", "chunkserver-0", ...) ---
+
+  // The processes of "metaserver" or "keyservice": {"metaserver"} with one replica, else
+  // "metaserver-1".."metaserver-N".
+  std::vector<std::string> Replicas(absl::string_view service) const;
+  bool IsRunning(const std::string& name) const;
+  // gRPC and metrics addresses of a process (its latest start); "" for an unknown name.
+  std::string AddressOf(const std::string& name) const;
+  std::string MetricsOf(const std::string& name) const;
+  std::string DataDirOf(const std::string& name) const;
+  std::string LogFileOf(const std::string& name) const;
+
+  // SIGKILL (kill -9) and reap. FAILED_PRECONDITION when it is not running.
+  absl::Status Kill(const std::string& name);
+  // Starts a killed process again with the same flags, minus --raft_bootstrap (a replica that lost
+  // its state must rejoin, not found a new group); waits for its listening line. Replicas keep their
+  // gRPC port; processes first started on port 0 (frontend, chunkservers) and every metrics
+  // endpoint get a new one (AddressOf, MetricsOf).
+  absl::Status Restart(const std::string& name);
+  // Deletes a killed process's data directory (a lost disk). FAILED_PRECONDITION while running.
+  absl::Status Wipe(const std::string& name);
+
+  // A gauge from the process's /metrics ("medvault_metaserver_raft_term", ...). UNAVAILABLE when
+  // it is not running or serves nothing, NOT_FOUND when it has no such series.
+  absl::StatusOr<double> Metric(const std::string& name, absl::string_view metric) const;
+  // The replica of "metaserver" or "keyservice" whose medvault_<service>_raft_is_leader is 1,
+  // once exactly one running replica says so (elections in progress are waited out).
+  // DEADLINE_EXCEEDED when that does not happen within `timeout`.
+  absl::StatusOr<std::string> LeaderOf(absl::string_view service,
+                                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+
  private:
   struct Proc {
     std::string name;
+    std::vector<std::string> argv;  // as first started
+    std::string data_dir;           // empty when it keeps no state
     std::unique_ptr<Subprocess> process;
+    bool running = false;
     std::string address;
     std::string metrics;
   };
-  absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& binary, std::vector<std::string> flags);
+  // Starts `binary` as `name` presenting the certificate `cert`, on `listen`, with `flags`.
+  absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& cert, const std::string& binary,
+                               const std::string& listen, const std::string& data_dir,
+                               std::vector<std::string> flags);
+  // Runs proc->argv (less `drop`) and reads its "listening" line into proc.
+  absl::Status Spawn(Proc* proc, absl::string_view drop = "");
+  // Starts every replica of "metaserver" or "keyservice"; returns the comma-separated addresses.
+  absl::StatusOr<std::string> StartGroup(const std::string& service, const std::vector<std::string>& flags);
   absl::Status WaitForChunkservers(int n, std::chrono::seconds timeout);
+  Proc* Find(const std::string& name) const;
 
   ClusterOptions options_;
   TempDir dir_;
