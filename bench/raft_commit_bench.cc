@@ -79,11 +79,11 @@ class Load {
     threads_.clear();
   }
   void StopReplica(uint64_t id) {
-    std::unique_lock<std::shared_mutex> lock(mu_);
+    Exclusive lock(this);
     group_->Stop(id);
   }
   void StartReplica(uint64_t id) {
-    std::unique_lock<std::shared_mutex> lock(mu_);
+    Exclusive lock(this);
     (void)group_->Start(id, /*bootstrap=*/false);
   }
 
@@ -94,11 +94,22 @@ class Load {
   Clock::time_point last_commit() const { return Clock::time_point(Clock::duration(last_commit_.load())); }
 
  private:
+  struct Exclusive {
+    explicit Exclusive(Load* l) : load(l), lock((l->exclusive_wanted_ = true, l->mu_)) { load->exclusive_wanted_ = false; }
+    Load* load;
+    std::unique_lock<std::shared_mutex> lock;
+  };
+
   void Run(int client) {
     uint64_t n = 0;
     uint64_t leader = 0;
     std::vector<double> mine;
     while (running_) {
+      // glibc's rwlock favours readers: hold back while a replica is being stopped or started.
+      if (exclusive_wanted_) {
+        std::this_thread::yield();
+        continue;
+      }
       std::shared_lock<std::shared_mutex> lock(mu_);
       if (leader == 0 || !group_->running(leader) || !group_->node(leader).IsLeader()) {
         leader = 0;
@@ -129,6 +140,7 @@ class Load {
   LocalGroup* const group_;
   const std::string value_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> exclusive_wanted_{false};
   std::shared_mutex mu_;
   std::vector<std::thread> threads_;
   std::mutex stats_mu_;
@@ -140,6 +152,7 @@ class Load {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // progress is visible when piped
   const std::string dir = absl::GetFlag(FLAGS_dir);
   const int seconds = absl::GetFlag(FLAGS_seconds);
   const int value_bytes = absl::GetFlag(FLAGS_value_bytes);
