@@ -85,11 +85,8 @@ int main(int argc, char** argv) {
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
   // Wrapped keys are replicated to every key service replica (all hold the same KEK files).
-  medvault::raft::ReplicaOptions replica_options =
-      medvault::raft::ReplicaOptionsFromFlags("keyservice", absl::GetFlag(FLAGS_listen));
-  replica_options.channels = [&security](const std::string& a) {
-    return medvault::MakeChannel(a, *security, medvault::kKeyServicePeer);
-  };
+  const medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
+      "keyservice", absl::GetFlag(FLAGS_listen), *security, medvault::kKeyServicePeer);
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
       kv->get(), {medvault::keyservice::kKeysColumnFamily}, replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));

@@ -85,11 +85,8 @@ int main(int argc, char** argv) {
   // The runner first: the Raft replica records its metrics in the runner's registry.
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
-  medvault::raft::ReplicaOptions replica_options =
-      medvault::raft::ReplicaOptionsFromFlags("metaserver", absl::GetFlag(FLAGS_listen));
-  replica_options.channels = [&security](const std::string& a) {
-    return medvault::MakeChannel(a, *security, medvault::kMetaServerPeer);
-  };
+  const medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
+      "metaserver", absl::GetFlag(FLAGS_listen), *security, medvault::kMetaServerPeer);
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
       kv->get(), ms::MetaserverColumnFamilies(), replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));

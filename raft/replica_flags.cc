@@ -1,6 +1,7 @@
 #include "raft/replica_flags.h"
 
 #include "absl/flags/flag.h"
+#include "common/rpc.h"
 
 ABSL_FLAG(uint64_t, raft_id, 1, "This replica's id in --raft_peers");
 ABSL_FLAG(std::string, raft_peers, "",
@@ -15,8 +16,12 @@ ABSL_FLAG(uint64_t, raft_snapshot_entries, 10000,
 
 namespace medvault::raft {
 
-ReplicaOptions ReplicaOptionsFromFlags(const std::string& service, const std::string& listen) {
+ReplicaOptions ReplicaOptionsFromFlags(const std::string& service, const std::string& listen,
+                                       const TransportSecurity& security, absl::string_view peer) {
   ReplicaOptions o;
+  o.channels = [&security, peer = std::string(peer)](const std::string& address) {
+    return MakeChannel(address, security, peer);
+  };
   o.service = service;
   o.id = absl::GetFlag(FLAGS_raft_id);
   o.peers = absl::GetFlag(FLAGS_raft_peers);
