@@ -19,6 +19,7 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls_flags.h"
 #include "common/tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
@@ -30,11 +31,6 @@ ABSL_FLAG(std::string, failure_domain, "", "Failure-domain label (rack, host, zo
 ABSL_FLAG(int32_t, heartbeat_interval_ms, 1000, "Milliseconds between heartbeats");
 ABSL_FLAG(std::string, advertise_address, "",
           "host:port other services use to reach this server (default: the bound --listen address)");
-ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
-ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
-ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
-ABSL_FLAG(bool, insecure_plaintext, false,
-          "Serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 namespace {
 
@@ -59,11 +55,7 @@ int main(int argc, char** argv) {
   const absl::Duration interval = absl::Milliseconds(interval_ms);
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
-  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
-      fs,
-      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-                         absl::GetFlag(FLAGS_tls_key)},
-      absl::GetFlag(FLAGS_insecure_plaintext));
+  absl::StatusOr<medvault::TransportSecurity> security = medvault::TransportSecurityFromFlags(fs);
   if (!security.ok()) Die(security.status().ToString());
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));

@@ -11,6 +11,7 @@
 #include "common/metrics.h"
 #include "common/env.h"
 #include "common/rpc.h"
+#include "common/tls_flags.h"
 #include "common/tls.h"
 #include "frontend/core/image_store_core.h"
 #include "frontend/service/grpc_clients.h"
@@ -26,11 +27,6 @@ ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per r
 ABSL_FLAG(int64_t, max_write_seconds, 300,
           "a put whose chunk writes take longer is not committed; keep below the metaserver's orphan grace");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
-ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
-ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
-ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
-ABSL_FLAG(bool, insecure_plaintext, false,
-          "serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -55,11 +51,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "frontend: --metaserver and --keyservice take comma-separated host:port lists\n");
     return 2;
   }
-  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
-      medvault::DefaultFilesystem(),
-      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-                         absl::GetFlag(FLAGS_tls_key)},
-      absl::GetFlag(FLAGS_insecure_plaintext));
+  absl::StatusOr<medvault::TransportSecurity> security =
+      medvault::TransportSecurityFromFlags(medvault::DefaultFilesystem());
   if (!security.ok()) {
     std::fprintf(stderr, "frontend: %s\n", security.status().ToString().c_str());
     return 2;

@@ -15,6 +15,7 @@
 #include "common/kv.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls_flags.h"
 #include "common/tls.h"
 #include "keyservice/core/kek.h"
 #include "keyservice/core/key_store.h"
@@ -29,11 +30,6 @@ ABSL_FLAG(std::string, data_dir, "", "Directory of the key database (RocksDB at 
 ABSL_FLAG(std::string, kek_file, "",
           "Master key file: 32 raw bytes or 64 hex characters, mode 0600 or 0400");
 ABSL_FLAG(uint32_t, kek_version, 1, "Version number of the master key in --kek_file");
-ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
-ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
-ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
-ABSL_FLAG(bool, insecure_plaintext, false,
-          "Serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 namespace {
 
@@ -69,11 +65,7 @@ int main(int argc, char** argv) {
   }
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
-  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
-      fs,
-      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-                         absl::GetFlag(FLAGS_tls_key)},
-      absl::GetFlag(FLAGS_insecure_plaintext));
+  absl::StatusOr<medvault::TransportSecurity> security = medvault::TransportSecurityFromFlags(fs);
   if (!security.ok()) Die(security.status().ToString());
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));

@@ -15,6 +15,7 @@
 #include "common/kv.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls_flags.h"
 #include "common/tls.h"
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
@@ -36,11 +37,6 @@ ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes
 ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
           "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
 ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
-ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA that signs every medvault certificate");
-ABSL_FLAG(std::string, tls_cert, "", "PEM file of this service's certificate (mutual TLS)");
-ABSL_FLAG(std::string, tls_key, "", "PEM file of this service's private key (mutual TLS)");
-ABSL_FLAG(bool, insecure_plaintext, false,
-          "Serve and dial plaintext gRPC instead of mutual TLS (tests only; never with real data)");
 
 namespace {
 
@@ -69,11 +65,7 @@ int main(int argc, char** argv) {
   }
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
-  absl::StatusOr<medvault::TransportSecurity> security = medvault::ChooseTransportSecurity(
-      fs,
-      medvault::TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-                         absl::GetFlag(FLAGS_tls_key)},
-      absl::GetFlag(FLAGS_insecure_plaintext));
+  absl::StatusOr<medvault::TransportSecurity> security = medvault::TransportSecurityFromFlags(fs);
   if (!security.ok()) Die(security.status().ToString());
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
