@@ -1,37 +1,8 @@
-// Runs a function on its own thread every interval (GC passes, gauge refreshes) until stopped.
+// PeriodicTask moved to common/; this name stays for the metaserver's code.
 #pragma once
 
-#include <functional>
-#include <thread>
-
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
+#include "common/periodic_task.h"
 
 namespace medvault::metaserver {
-
-// Thread-safe.
-class PeriodicTask {
- public:
-  // `fn` runs first one interval after Start(), then one interval after each run ends.
-  PeriodicTask(absl::Duration interval, std::function<void()> fn);
-  ~PeriodicTask();  // Stops.
-  PeriodicTask(const PeriodicTask&) = delete;
-  PeriodicTask& operator=(const PeriodicTask&) = delete;
-
-  // REQUIRES: called at most once.
-  void Start();
-  // Wakes the thread, waits for a run in progress to finish and joins. Idempotent.
-  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
-
- private:
-  void Run() ABSL_LOCKS_EXCLUDED(mu_);
-
-  const absl::Duration interval_;
-  const std::function<void()> fn_;
-  std::thread thread_;
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-};
-
+using ::medvault::PeriodicTask;
 }  // namespace medvault::metaserver
