@@ -1,5 +1,7 @@
 #include "raft/grpc_transport.h"
 
+#include "common/rpc.h"
+
 #include <chrono>
 
 namespace medvault::raft {
@@ -62,8 +64,12 @@ void GrpcTransport::Run(Peer* peer) {
   }
 }
 
-grpc::Status RaftServiceImpl::Send(grpc::ServerContext*, const v1::RaftMessageBatch* request,
+grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context, const v1::RaftMessageBatch* request,
                                    v1::RaftMessageAck*) {
+  if (authz_ != nullptr) {
+    absl::StatusOr<PeerIdentity> who = authz_->Authorize(*context, "Send");
+    if (!who.ok()) return ToGrpcStatus(who.status());
+  }
   node_->Receive(std::vector<Message>(request->messages().begin(), request->messages().end()));
   return grpc::Status::OK;
 }

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/access_policy.h"
 #include "medvault/v1/raft.grpc.pb.h"
 #include "raft/node.h"
 
@@ -49,12 +50,16 @@ class GrpcTransport : public Transport {
 
 class RaftServiceImpl final : public v1::RaftService::Service {
  public:
-  explicit RaftServiceImpl(RaftNode* node) : node_(node) {}
+  // `authz` (may be null: every caller accepted) decides who may send Raft messages: only fellow
+  // replicas, or anyone holding a certificate of the CA could vote or append entries.
+  explicit RaftServiceImpl(RaftNode* node, std::unique_ptr<Authorizer> authz = nullptr)
+      : node_(node), authz_(std::move(authz)) {}
   grpc::Status Send(grpc::ServerContext* context, const v1::RaftMessageBatch* request,
                     v1::RaftMessageAck* response) override;
 
  private:
   RaftNode* const node_;
+  const std::unique_ptr<Authorizer> authz_;
 };
 
 }  // namespace medvault::raft

@@ -99,6 +99,7 @@ absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vecto
   std::vector<absl::Status> results;
   rocksdb::WriteBatch batch;
   SnapshotMeta applied = applied_;
+  std::vector<std::pair<std::string, std::string>> deleted;
   for (const Entry& e : entries) {
     if (e.index() != applied.index() + 1) {
       return absl::InternalError(absl::StrCat("applying entry ", e.index(), " after ", applied.index()));
@@ -112,6 +113,11 @@ absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vecto
       for (int i = 0; result.ok() && i < cmd.writes_size(); ++i) result = AddWrite(cmd.writes(i), &batch);
       if (result.ok()) {
         (void)batch.PopSavePoint();
+        if (on_delete_) {
+          for (const v1::RaftKvWrite& w : cmd.writes()) {
+            if (w.op() == v1::RaftKvWrite::DELETE) deleted.emplace_back(w.cf(), w.key());
+          }
+        }
       } else {
         (void)batch.RollbackToSavePoint();
       }
@@ -126,6 +132,7 @@ absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vecto
   batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, applied.SerializeAsString());
   RETURN_IF_ERROR(kv_->Write(&batch));
   applied_ = applied;
+  for (const auto& [cf, key] : deleted) on_delete_(cf, key);
   return results;
 }
 

@@ -35,6 +35,12 @@ class KvStateMachine : public StateMachine {
 
   // Called (outside any lock) after a snapshot replaced the state, so caches can reload.
   void set_on_restore(std::function<void()> fn) { on_restore_ = std::move(fn); }
+  // Called, after the apply batch is durable, once per key a command deleted (DELETE only), with
+  // the column family name. Runs on the Raft thread under this machine's lock: it must only take
+  // note (the key service queues destroyed keys for shredding). Set before the node starts.
+  void set_on_delete(std::function<void(const std::string& cf, const std::string& key)> fn) {
+    on_delete_ = std::move(fn);
+  }
 
  private:
   KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs) : kv_(kv), state_cfs_(std::move(state_cfs)) {}
@@ -44,6 +50,7 @@ class KvStateMachine : public StateMachine {
   KvStore* const kv_;
   const std::vector<std::string> state_cfs_;
   std::function<void()> on_restore_;
+  std::function<void(const std::string&, const std::string&)> on_delete_;
   mutable absl::Mutex mu_;
   SnapshotMeta applied_ ABSL_GUARDED_BY(mu_);
 };

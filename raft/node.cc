@@ -298,6 +298,14 @@ absl::Status RaftNode::Propose(std::string command, absl::Duration timeout) {
   return result;
 }
 
+absl::Status RaftNode::CompactLog() {
+  // Under the lock, as the loop's own compaction: the core never sees the log change mid-step.
+  // Entries up to the applied index are never rewritten by a later Save, which only replaces
+  // uncommitted entries.
+  std::unique_lock<std::mutex> lock(mu_);
+  return storage_->Compact(machine_->Applied());
+}
+
 absl::Status RaftNode::ReadBarrier(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_ || fatal_) return absl::UnavailableError("replica is not running");

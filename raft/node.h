@@ -98,6 +98,11 @@ class RaftNode {
   absl::Status AddMember(uint64_t id, const std::string& address, absl::Duration timeout);
   absl::Status RemoveMember(uint64_t id, absl::Duration timeout);
 
+  // Drops every applied entry from the log now instead of at the next compact_after_entries
+  // threshold (the state machine's applied state stands in for them): the key service calls it so
+  // a destroyed key's wrapped bytes do not outlive it in old log entries.
+  absl::Status CompactLog();
+
   NodeStatus Status() const;
   bool IsLeader() const { return Status().role == Role::kLeader; }
   Config Membership() const;

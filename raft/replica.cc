@@ -65,7 +65,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv, std::vector<
           *last_role = st.role;
         }
       }));
-  r->service_ = std::make_unique<RaftServiceImpl>(r->node_.get());
+  AccessPolicy policy;
+  policy.AllowRoles("Send", {options.service});
+  r->service_ = std::make_unique<RaftServiceImpl>(
+      r->node_.get(), std::make_unique<Authorizer>(absl::StrCat(options.service, "_raft"), std::move(policy),
+                                                   options.enforce_access, metrics));
   r->writer_ = std::make_unique<ReplicatedWriter>(r->node_.get(), r->machine_.get(), options.write_timeout);
   return r;
 }

@@ -32,6 +32,9 @@ struct ReplicaOptions {
   absl::Duration write_timeout = absl::Seconds(5);
   // Channels to fellow replicas (with the service's transport security). Required.
   ChannelFactory channels;
+  // Accept Raft messages only from callers whose certificate role is `service` (fellow replicas);
+  // false only for a plaintext (--insecure_plaintext) process, which has no identities.
+  bool enforce_access = false;
 };
 
 class Replica {

@@ -23,6 +23,7 @@ ReplicaOptions ReplicaOptionsFromFlags(const std::string& service, const std::st
     return MakeChannel(address, security, peer);
   };
   o.service = service;
+  o.enforce_access = security.is_tls();
   o.id = absl::GetFlag(FLAGS_raft_id);
   o.peers = absl::GetFlag(FLAGS_raft_peers);
   o.bootstrap = absl::GetFlag(FLAGS_raft_bootstrap);
