@@ -1,7 +1,8 @@
-// keyservice: holds one data key per stored object, wrapped under a master key (KEK) read from a
-// protected file, and serves medvault.v1.KeyService to the frontend.
+// keyservice: holds one data key per stored object, wrapped under versioned master keys (KEKs) read
+// from protected files, keeps the audit log, and serves medvault.v1.KeyService to the frontend.
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -19,6 +20,8 @@
 #include "common/tls.h"
 #include "keyservice/core/kek.h"
 #include "keyservice/core/key_store.h"
+#include "keyservice/core/shredder.h"
+#include "keyservice/service/key_maintenance.h"
 #include "keyservice/service/key_service.h"
 #include "raft/replica.h"
 #include "raft/replica_flags.h"
@@ -28,8 +31,16 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
           "Prometheus /metrics address host:port; empty disables");
 ABSL_FLAG(std::string, data_dir, "", "Directory of the key database (RocksDB at <data_dir>/db)");
 ABSL_FLAG(std::string, kek_file, "",
-          "Master key file: 32 raw bytes or 64 hex characters, mode 0600 or 0400");
+          "One master key file: 32 raw bytes or 64 hex characters, mode 0600 or 0400");
 ABSL_FLAG(uint32_t, kek_version, 1, "Version number of the master key in --kek_file");
+ABSL_FLAG(std::string, kek_dir, "",
+          "Directory of master keys, one file per version named <n> or kek-<n> (e.g. a mounted "
+          "Kubernetes Secret); may be combined with --kek_file");
+ABSL_FLAG(int64_t, rewrap_interval_ms, 30000,
+          "How often the leader checks for keys to rewrap under the active KEK (at once after a rotation)");
+ABSL_FLAG(uint32_t, rewrap_batch, 256, "Keys rewrapped per replicated write");
+ABSL_FLAG(int64_t, shred_interval_ms, 1000,
+          "Destroyed keys are pushed out of the database files within about this long");
 
 namespace {
 
@@ -52,16 +63,21 @@ int main(int argc, char** argv) {
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   const std::string kek_file = absl::GetFlag(FLAGS_kek_file);
-  const uint32_t kek_version = absl::GetFlag(FLAGS_kek_version);
+  const std::string kek_dir = absl::GetFlag(FLAGS_kek_dir);
   if (data_dir.empty()) Die("--data_dir is required");
-  if (kek_file.empty()) Die("--kek_file is required");
+  if (kek_file.empty() && kek_dir.empty()) Die("--kek_file or --kek_dir is required");
 
-  medvault::keyservice::KekRing keks;
-  {
-    absl::StatusOr<medvault::SecretBytes> kek = medvault::keyservice::LoadKekFile(kek_file);
+  namespace ks = medvault::keyservice;
+  ks::KekRing keks;
+  if (!kek_file.empty()) {
+    absl::StatusOr<medvault::SecretBytes> kek = ks::LoadKekFile(kek_file);
     if (!kek.ok()) Die(kek.status().ToString());
-    absl::Status added = keks.Add(kek_version, std::move(*kek));
+    absl::Status added = keks.Add(absl::GetFlag(FLAGS_kek_version), std::move(*kek));
     if (!added.ok()) Die(added.ToString());
+  }
+  if (!kek_dir.empty()) {
+    absl::StatusOr<std::vector<uint32_t>> loaded = ks::LoadKekDir(kek_dir, &keks);
+    if (!loaded.ok()) Die(loaded.status().ToString());
   }
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
@@ -69,31 +85,55 @@ int main(int argc, char** argv) {
   if (!security.ok()) Die(security.status().ToString());
   absl::Status dirs = fs->CreateDirs(data_dir);
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
-  std::vector<std::string> families = {medvault::keyservice::kKeysColumnFamily};
+  std::vector<std::string> families = ks::KeyStoreColumnFamilies();
   for (const std::string& cf : medvault::raft::RaftColumnFamilies()) families.push_back(cf);
   absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv = medvault::KvStore::Open(data_dir + "/db", families);
   if (!kv.ok()) Die(kv.status().ToString());
 
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
-  // Wrapped keys are replicated to every key service replica (all hold the same KEK files).
+  // Wrapped keys, the KEK state and the audit log are replicated to every key service replica
+  // (all hold the same KEK files).
   const medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
       "keyservice", absl::GetFlag(FLAGS_listen), *security, medvault::kKeyServicePeer);
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
-      kv->get(), {medvault::keyservice::kKeysColumnFamily}, replica_options, runner.registry());
+      kv->get(), ks::KeyStoreColumnFamilies(), replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
+  medvault::raft::RaftNode* node = (*replica)->node();
+
+  // Every replica shreds the keys whose destruction it applies (and everything after a snapshot
+  // replaced its state).
+  ks::Shredder shredder(kv->get(), [node] { return node->CompactLog(); },
+                        medvault::raft::RaftColumnFamilies());
+  (*replica)->machine()->set_on_delete([&shredder](const std::string& cf, const std::string& key) {
+    if (cf == ks::kKeysColumnFamily) shredder.Destroyed(key);
+  });
+  (*replica)->machine()->set_on_restore([&shredder] { shredder.EverythingChanged(); });
+
   medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
-  medvault::keyservice::KeyStore store(kv->get(), &keks, medvault::RealClock(), &writer);
-  std::unique_ptr<medvault::keyservice::KeyServiceImpl> service;
-  service = std::make_unique<medvault::keyservice::KeyServiceImpl>(&store, runner.registry());
-  runner.AddService(service.get());
+  ks::KeyStore store(kv->get(), &keks, medvault::RealClock(), &writer);
+  ks::MaintenanceOptions maintenance_options;
+  maintenance_options.rewrap_interval = absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_rewrap_interval_ms)));
+  maintenance_options.rewrap_batch = std::max<uint32_t>(1, absl::GetFlag(FLAGS_rewrap_batch));
+  maintenance_options.shred_interval = absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_shred_interval_ms)));
+  ks::KeyMaintenance maintenance(&store, &shredder, [node] { return node->IsLeader(); },
+                                 maintenance_options, runner.registry());
+  ks::KeyServiceImpl service(&store, runner.registry(), security->is_tls(),
+                             [&maintenance] { maintenance.KickRewrap(); });
+  runner.AddService(&service);
   runner.AddService((*replica)->service());
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
   absl::Status raft_started = (*replica)->Start();
   if (!raft_started.ok()) Die(absl::StrCat("raft: ", raft_started.ToString()));
-  MV_LOG(INFO) << "serving with KEK version " << kek_version;
+  maintenance.Start();
+  std::string versions;
+  for (uint32_t v : keks.versions()) absl::StrAppend(&versions, versions.empty() ? "" : ",", v);
+  MV_LOG(INFO) << "serving with KEK versions " << versions
+               << (security->is_tls() ? "; callers authorised by certificate"
+                                      : "; PLAINTEXT: no caller is authenticated or authorised");
   runner.Wait();
+  maintenance.Stop();
   (*replica)->Stop();
   // The runner has drained in-flight calls; the service, store, replica, runner, database and
   // finally the KEK ring (wiping the KEK) are destroyed in reverse order of construction.

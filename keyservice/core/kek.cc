@@ -1,15 +1,19 @@
 #include "keyservice/core/kek.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 
 namespace medvault::keyservice {
 namespace {
@@ -107,6 +111,40 @@ absl::StatusOr<SecretBytes> LoadKekFile(const std::string& path) {
     key[i] = static_cast<char>((hi << 4) | lo);
   }
   return SecretBytes(std::move(key));
+}
+
+absl::StatusOr<std::vector<uint32_t>> LoadKekDir(const std::string& dir, KekRing* ring) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("KEK directory ", dir, ": cannot open: ", std::strerror(errno)));
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::vector<uint32_t> loaded;
+  for (const std::string& name : names) {
+    absl::string_view digits = name;
+    if (absl::ConsumePrefix(&digits, "kek-")) {}
+    uint32_t version = 0;
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != absl::string_view::npos ||
+        !absl::SimpleAtoi(digits, &version) || version == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "KEK directory ", dir, ": file \"", name, "\" is not named by a KEK version (\"<n>\" or \"kek-<n>\")"));
+    }
+    absl::StatusOr<SecretBytes> key = LoadKekFile(absl::StrCat(dir, "/", name));
+    if (!key.ok()) return key.status();
+    absl::Status added = ring->Add(version, std::move(*key));
+    if (!added.ok()) return added;
+    loaded.push_back(version);
+  }
+  if (loaded.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("KEK directory ", dir, " holds no KEK"));
+  }
+  std::sort(loaded.begin(), loaded.end());
+  return loaded;
 }
 
 absl::Status KekRing::Add(uint32_t version, SecretBytes key) {

@@ -24,6 +24,16 @@ namespace medvault::keyservice {
 // Every temporary copy of the file's bytes is wiped before returning.
 absl::StatusOr<SecretBytes> LoadKekFile(const std::string& path);
 
+class KekRing;
+
+// Loads every KEK in directory `dir` into `ring`: each file is named by its version, "<n>" or
+// "kek-<n>" (n a positive integer; a Kubernetes Secret with keys "1", "2", ... mounted as a volume
+// gives exactly this), and is read as LoadKekFile reads one. Names starting with '.' (the
+// Secret's own bookkeeping) are skipped. FAILED_PRECONDITION for any other name, an unreadable or
+// malformed file, or a directory holding no KEK; INVALID_ARGUMENT for a version the ring already
+// holds. Returns the versions loaded.
+absl::StatusOr<std::vector<uint32_t>> LoadKekDir(const std::string& dir, KekRing* ring);
+
 // One KEK as the ring hands it out. `key` stays valid for the ring's lifetime.
 struct KekRef {
   uint32_t version = 0;

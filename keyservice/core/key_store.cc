@@ -2,25 +2,18 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
-#include "medvault/v1/keyservice_store.pb.h"
 
 namespace medvault::keyservice {
 namespace {
 
-// "medvault-dek-v1" || object id || kek_version (4 bytes, big-endian).
-std::string AssociatedData(absl::string_view object_id, uint32_t kek_version) {
-  const char version_be[4] = {static_cast<char>(kek_version >> 24),
-                              static_cast<char>(kek_version >> 16),
-                              static_cast<char>(kek_version >> 8), static_cast<char>(kek_version)};
-  return absl::StrCat(kDekAssociatedDataPrefix, object_id, absl::string_view(version_be, 4));
-}
+constexpr char kKekStateKey[] = "kek_state";
 
 absl::Status CheckObjectId(absl::string_view object_id, absl::string_view what) {
   if (object_id.size() != kObjectIdBytes) {
@@ -32,51 +25,89 @@ absl::Status CheckObjectId(absl::string_view object_id, absl::string_view what) 
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
-std::string HexIds(const std::vector<std::string>& ids) {
-  return absl::StrJoin(ids, ",", [](std::string* out, const std::string& id) {
-    out->append(ToHex(id));
-  });
-}
-
 std::string ResultName(const absl::Status& s) { return absl::StatusCodeToString(s.code()); }
 
+bool IsRetired(const v1::KekState& state, uint32_t version) {
+  return std::find(state.retired_versions().begin(), state.retired_versions().end(), version) !=
+         state.retired_versions().end();
+}
+
 }  // namespace
+
+std::vector<std::string> KeyStoreColumnFamilies() {
+  return {kKeysColumnFamily, kKekStateColumnFamily, kAuditColumnFamily, kAuditByObjectColumnFamily};
+}
+
+std::string DekAssociatedData(absl::string_view object_id, uint32_t kek_version) {
+  const char version_be[4] = {static_cast<char>(kek_version >> 24),
+                              static_cast<char>(kek_version >> 16),
+                              static_cast<char>(kek_version >> 8), static_cast<char>(kek_version)};
+  return absl::StrCat(kDekAssociatedDataPrefix, object_id, absl::string_view(version_be, 4));
+}
 
 KeyStore::KeyStore(KvStore* kv, const KekRing* keks, Clock* clock, KvWriter* writer)
     : kv_(kv),
       direct_writer_(kv),
       writer_(writer != nullptr ? writer : &direct_writer_),
       keks_(keks),
-      clock_(clock) {}
+      clock_(clock),
+      audit_(kv, writer_, clock) {}
 
-absl::StatusOr<std::vector<GeneratedKey>> KeyStore::Generate(uint32_t count) {
-  uint32_t kek_version = 0;
-  absl::StatusOr<std::vector<GeneratedKey>> keys = GenerateImpl(count, &kek_version);
-  std::vector<std::string> ids;
-  if (keys.ok()) {
-    for (const GeneratedKey& k : *keys) ids.push_back(k.object_id);
+absl::StatusOr<v1::KekState> KeyStore::ReadKekState() {
+  v1::KekState state;
+  absl::StatusOr<std::string> value = kv_->Get(kKekStateColumnFamily, kKekStateKey);
+  if (absl::IsNotFound(value.status())) return state;
+  RETURN_IF_ERROR(Annotate(value.status(), "reading the KEK state"));
+  if (!state.ParseFromString(*value)) return absl::DataLossError("the stored KEK state is corrupt");
+  return state;
+}
+
+absl::Status KeyStore::StageKekState(const v1::KekState& state, rocksdb::WriteBatch* batch) {
+  std::string value;
+  if (!state.SerializeToString(&value)) return absl::InternalError("serializing the KEK state");
+  batch->Put(kv_->cf(kKekStateColumnFamily), kKekStateKey, ToSlice(value));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KekRef> KeyStore::ActiveKekForWrite(rocksdb::WriteBatch* batch) {
+  ASSIGN_OR_RETURN(v1::KekState state, ReadKekState());
+  if (state.active_version() != 0) {
+    absl::StatusOr<KekRef> kek = keks_->Find(state.active_version());
+    if (!kek.ok()) return Annotate(kek.status(), "the active KEK version");
+    return kek;
   }
-  MV_LOG(INFO) << "audit op=generate count=" << count << " kek_version=" << kek_version
-               << " result=" << ResultName(keys.status()) << " object_ids=" << HexIds(ids);
+  ASSIGN_OR_RETURN(KekRef newest, keks_->Newest());
+  state.set_active_version(newest.version);
+  RETURN_IF_ERROR(StageKekState(state, batch));
+  return newest;
+}
+
+absl::StatusOr<std::vector<GeneratedKey>> KeyStore::Generate(uint32_t count, const AuditInfo& who) {
+  v1::AuditRecord record = audit_.NewRecord("generate", who);
+  absl::StatusOr<std::vector<GeneratedKey>> keys = GenerateImpl(count, &record);
+  record.set_result(ResultName(keys.status()));
+  AuditLog::Log(record);
   return keys;
 }
 
-absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count,
-                                                                 uint32_t* kek_version) {
+absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count, v1::AuditRecord* record) {
   if (count < 1 || count > kMaxGenerateCount) {
     return absl::InvalidArgumentError(
         absl::StrCat("count must be in 1..", kMaxGenerateCount, ", got ", count));
   }
-  ASSIGN_OR_RETURN(KekRef kek, keks_->Newest());
-  *kek_version = kek.version;
+  // Shared: generations do not conflict with each other, only with a change of active version.
+  absl::ReaderMutexLock lock(&write_mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
+  rocksdb::WriteBatch batch;
+  ASSIGN_OR_RETURN(KekRef kek, ActiveKekForWrite(&batch));
+  record->set_kek_version(kek.version);
   const int64_t now = clock_->NowMicros();
 
   std::vector<GeneratedKey> keys;
   keys.reserve(count);
   // 128-bit random ids never collide in practice; within a batch we check anyway.
   std::set<std::string> seen;
-  rocksdb::WriteBatch batch;
-  v1::WrappedDataKey record;
+  v1::WrappedDataKey wrapped_record;
   std::string value;
   while (keys.size() < count) {
     ASSIGN_OR_RETURN(std::string object_id, RandomBytes(kObjectIdBytes));
@@ -85,30 +116,44 @@ absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count,
     ASSIGN_OR_RETURN(std::string dek_bytes, RandomBytes(kAesKeyBytes));
     SecretBytes dek(std::move(dek_bytes));
     ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonceBytes));
-    ASSIGN_OR_RETURN(
-        std::string wrapped,
-        AesGcmSeal(kek.key, nonce, AssociatedData(object_id, kek.version), dek.view()));
-    record.set_kek_version(kek.version);
-    record.set_nonce(std::move(nonce));
-    record.set_wrapped_key(std::move(wrapped));
-    record.set_created_micros(now);
-    if (!record.SerializeToString(&value)) return absl::InternalError("serializing WrappedDataKey");
+    ASSIGN_OR_RETURN(std::string wrapped,
+                     AesGcmSeal(kek.key, nonce, DekAssociatedData(object_id, kek.version), dek.view()));
+    wrapped_record.set_kek_version(kek.version);
+    wrapped_record.set_nonce(std::move(nonce));
+    wrapped_record.set_wrapped_key(std::move(wrapped));
+    wrapped_record.set_created_micros(now);
+    if (!wrapped_record.SerializeToString(&value)) return absl::InternalError("serializing WrappedDataKey");
     batch.Put(kv_->cf(kKeysColumnFamily), ToSlice(object_id), ToSlice(value));
+    record->add_object_ids(object_id);
     keys.push_back(GeneratedKey{std::move(object_id), std::move(dek)});
   }
+  record->set_result("OK");
+  RETURN_IF_ERROR(audit_.Stage(*record, &batch));
   RETURN_IF_ERROR(Annotate(writer_->Write(&batch), absl::StrCat("storing ", count, " data keys")));
   return keys;
 }
 
-absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id) {
+absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id, const AuditInfo& who) {
+  v1::AuditRecord record = audit_.NewRecord("release", who);
+  if (object_id.size() == kObjectIdBytes) record.add_object_ids(std::string(object_id));
   uint32_t kek_version = 0;
   absl::StatusOr<SecretBytes> key = GetImpl(object_id, &kek_version);
-  // A malformed id is logged by its length only: it is caller input of unknown meaning.
-  const std::string id_text = object_id.size() == kObjectIdBytes
-                                  ? ToHex(object_id)
-                                  : absl::StrCat("<", object_id.size(), " bytes>");
-  MV_LOG(INFO) << "audit op=release object_id=" << id_text
-               << " kek_version=" << kek_version << " result=" << ResultName(key.status());
+  record.set_kek_version(kek_version);
+  record.set_result(ResultName(key.status()));
+  // A malformed id names no object: only the log line records the attempt.
+  if (record.object_ids_size() > 0) {
+    absl::Status recorded = audit_.Append(record);
+    if (!recorded.ok()) {
+      if (key.ok()) key->Wipe();
+      record.set_result(absl::StrCat("UNAVAILABLE (audit write failed: ", ResultName(recorded), ")"));
+      AuditLog::Log(record);
+      if (!key.ok()) return key;
+      return absl::UnavailableError(absl::StrCat(
+          "the audit record of this release could not be written, so the key is not released: ",
+          recorded.message()));
+    }
+  }
+  AuditLog::Log(record);
   return key;
 }
 
@@ -131,13 +176,17 @@ absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, uint3
     return absl::DataLossError(
         absl::StrCat("stored data key of object ", id_hex, " has a bad nonce length"));
   }
+  ASSIGN_OR_RETURN(v1::KekState state, ReadKekState());
+  if (IsRetired(state, record.kek_version())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data key of object ", id_hex, " is wrapped under retired KEK version ", record.kek_version()));
+  }
   absl::StatusOr<KekRef> kek = keks_->Find(record.kek_version());
   if (!kek.ok()) {
     return Annotate(kek.status(), absl::StrCat("unwrapping data key of object ", id_hex));
   }
   absl::StatusOr<std::string> plain =
-      AesGcmOpen(kek->key, record.nonce(), AssociatedData(object_id, kek->version),
-                 record.wrapped_key());
+      AesGcmOpen(kek->key, record.nonce(), DekAssociatedData(object_id, kek->version), record.wrapped_key());
   if (!plain.ok()) {
     return Annotate(plain.status(), absl::StrCat("unwrapping data key of object ", id_hex));
   }
@@ -149,26 +198,22 @@ absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, uint3
   return dek;
 }
 
-absl::StatusOr<uint32_t> KeyStore::Destroy(const std::vector<std::string>& object_ids) {
-  absl::StatusOr<uint32_t> destroyed = DestroyImpl(object_ids);
-  std::vector<std::string> valid_ids;
-  for (const std::string& id : object_ids) {
-    if (id.size() == kObjectIdBytes) valid_ids.push_back(id);
-  }
-  MV_LOG(INFO) << "audit op=destroy requested=" << object_ids.size()
-               << " destroyed=" << (destroyed.ok() ? *destroyed : 0)
-               << " result=" << ResultName(destroyed.status())
-               << " object_ids=" << HexIds(valid_ids);
+absl::StatusOr<uint32_t> KeyStore::Destroy(const std::vector<std::string>& object_ids, const AuditInfo& who) {
+  v1::AuditRecord record = audit_.NewRecord("destroy", who);
+  absl::StatusOr<uint32_t> destroyed = DestroyImpl(object_ids, &record);
+  record.set_result(ResultName(destroyed.status()));
+  AuditLog::Log(record);
   return destroyed;
 }
 
-absl::StatusOr<uint32_t> KeyStore::DestroyImpl(const std::vector<std::string>& object_ids) {
+absl::StatusOr<uint32_t> KeyStore::DestroyImpl(const std::vector<std::string>& object_ids,
+                                               v1::AuditRecord* record) {
   for (size_t i = 0; i < object_ids.size(); ++i) {
     RETURN_IF_ERROR(CheckObjectId(object_ids[i], absl::StrCat("object_ids[", i, "]")));
   }
   const std::set<std::string> distinct(object_ids.begin(), object_ids.end());
 
-  absl::MutexLock lock(&destroy_mu_);
+  absl::MutexLock lock(&write_mu_);
   RETURN_IF_ERROR(writer_->Barrier());
   uint32_t existing = 0;
   rocksdb::WriteBatch batch;
@@ -178,24 +223,28 @@ absl::StatusOr<uint32_t> KeyStore::DestroyImpl(const std::vector<std::string>& o
     RETURN_IF_ERROR(Annotate(value.status(), absl::StrCat("looking up object ", ToHex(id))));
     ++existing;
     batch.Delete(kv_->cf(kKeysColumnFamily), ToSlice(id));
+    record->add_object_ids(id);
   }
   if (existing == 0) return 0u;
+  record->set_result("OK");
+  RETURN_IF_ERROR(audit_.Stage(*record, &batch));
   RETURN_IF_ERROR(
       Annotate(writer_->Write(&batch), absl::StrCat("destroying ", existing, " data keys")));
   return existing;
 }
 
-absl::Status KeyStore::Purge() {
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  RETURN_IF_ERROR(FromRocksStatus(kv_->db()->Flush(flush, kv_->cf(kKeysColumnFamily)),
-                                  "flushing the keys column family"));
-  // Every object id is exactly 16 bytes, so [16 x 0x00, 17 x 0xff) covers them all.
-  const std::string begin(kObjectIdBytes, '\0');
-  const std::string end(kObjectIdBytes + 1, '\xff');
-  RETURN_IF_ERROR(kv_->CompactRange(kKeysColumnFamily, begin, end));
-  MV_LOG(INFO) << "audit op=purge result=OK";
-  return absl::OkStatus();
+void KeyStore::RecordDenial(const AuditInfo& who, const absl::Status& why,
+                            const std::vector<std::string>& object_ids) {
+  v1::AuditRecord record = audit_.NewRecord("deny", who);
+  for (const std::string& id : object_ids) {
+    if (id.size() == kObjectIdBytes) record.add_object_ids(id);
+  }
+  record.set_result(ResultName(why));
+  absl::Status recorded = audit_.Append(record);
+  if (!recorded.ok()) {
+    MV_LOG(WARNING) << "could not write the audit record of a denied call: " << recorded.code();
+  }
+  AuditLog::Log(record);
 }
 
 }  // namespace medvault::keyservice

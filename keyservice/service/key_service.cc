@@ -1,16 +1,32 @@
 #include "keyservice/service/key_service.h"
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/metrics.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 
 namespace medvault::keyservice {
 
-KeyServiceImpl::KeyServiceImpl(KeyStore* store, prometheus::Registry& registry)
+AccessPolicy KeyServicePolicy() {
+  AccessPolicy policy;
+  for (const char* method : {"GenerateDataKeys", "GetDataKey", "DestroyDataKeys", "QueryAudit",
+                             "GetKekStatus", "RotateKek", "RetireKek"}) {
+    policy.AllowRoles(method, {kFrontendPeer});
+  }
+  return policy;
+}
+
+KeyServiceImpl::KeyServiceImpl(KeyStore* store, prometheus::Registry& registry, bool enforce_access,
+                               std::function<void()> on_rotate)
     : store_(store),
+      authz_("keyservice", KeyServicePolicy(), enforce_access, registry),
+      on_rotate_(std::move(on_rotate)),
       keys_generated_(NewCounter(registry, "medvault_keyservice_keys_generated_total",
                                  "Data keys generated and stored.")),
       keys_released_(NewCounter(registry, "medvault_keyservice_keys_released_total",
@@ -28,11 +44,29 @@ grpc::Status KeyServiceImpl::Fail(const absl::Status& status) {
   return ToGrpcStatus(status);
 }
 
+absl::StatusOr<AuditInfo> KeyServiceImpl::Admit(const grpc::ServerContext& context,
+                                                absl::string_view method,
+                                                const v1::AuditContext& audit,
+                                                const std::vector<std::string>& object_ids) {
+  PeerIdentity caller;
+  absl::StatusOr<PeerIdentity> who = authz_.Authorize(context, method, &caller);
+  AuditInfo info{caller.ToString(), audit.on_behalf_of(), audit.purpose()};
+  if (!who.ok()) {
+    // For a refusal the purpose recorded is the refused method: what was attempted.
+    info.purpose = std::string(method);
+    store_->RecordDenial(info, who.status(), object_ids);
+    return who.status();
+  }
+  return info;
+}
+
 grpc::Status KeyServiceImpl::GenerateDataKeys(grpc::ServerContext* context,
                                               const v1::GenerateDataKeysRequest* request,
                                               v1::GenerateDataKeysResponse* response) {
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::vector<GeneratedKey>> keys = store_->Generate(request->count());
+  absl::StatusOr<AuditInfo> who = Admit(*context, "GenerateDataKeys", request->audit());
+  if (!who.ok()) return Fail(who.status());
+  absl::StatusOr<std::vector<GeneratedKey>> keys = store_->Generate(request->count(), *who);
   if (!keys.ok()) return Fail(keys.status());
   for (const GeneratedKey& k : *keys) {
     v1::DataKey* out = response->add_keys();
@@ -49,7 +83,10 @@ grpc::Status KeyServiceImpl::GenerateDataKeys(grpc::ServerContext* context,
 grpc::Status KeyServiceImpl::GetDataKey(grpc::ServerContext* context,
                                         const v1::GetDataKeyRequest* request,
                                         v1::GetDataKeyResponse* response) {
-  absl::StatusOr<SecretBytes> key = store_->Get(request->object_id());
+  absl::StatusOr<AuditInfo> who =
+      Admit(*context, "GetDataKey", request->audit(), {request->object_id()});
+  if (!who.ok()) return Fail(who.status());
+  absl::StatusOr<SecretBytes> key = store_->Get(request->object_id(), *who);
   if (!key.ok()) return Fail(key.status());
   v1::DataKey* out = response->mutable_key();
   out->set_object_id(request->object_id());
@@ -63,10 +100,76 @@ grpc::Status KeyServiceImpl::DestroyDataKeys(grpc::ServerContext* context,
                                              const v1::DestroyDataKeysRequest* request,
                                              v1::DestroyDataKeysResponse* response) {
   const std::vector<std::string> ids(request->object_ids().begin(), request->object_ids().end());
-  absl::StatusOr<uint32_t> destroyed = store_->Destroy(ids);
+  absl::StatusOr<AuditInfo> who = Admit(*context, "DestroyDataKeys", request->audit(), ids);
+  if (!who.ok()) return Fail(who.status());
+  absl::StatusOr<uint32_t> destroyed = store_->Destroy(ids, *who);
   if (!destroyed.ok()) return Fail(destroyed.status());
   response->set_destroyed(*destroyed);
   keys_destroyed_.Increment(static_cast<double>(*destroyed));
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::QueryAudit(grpc::ServerContext* context,
+                                        const v1::QueryAuditRequest* request,
+                                        v1::QueryAuditResponse* response) {
+  absl::StatusOr<AuditInfo> who = Admit(*context, "QueryAudit", v1::AuditContext());
+  if (!who.ok()) return Fail(who.status());
+  absl::StatusOr<v1::QueryAuditResponse> found = store_->audit()->Query(*request);
+  if (!found.ok()) return Fail(found.status());
+  *response = *std::move(found);
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::GetKekStatus(grpc::ServerContext* context,
+                                          const v1::GetKekStatusRequest* request,
+                                          v1::GetKekStatusResponse* response) {
+  absl::StatusOr<AuditInfo> who = Admit(*context, "GetKekStatus", v1::AuditContext());
+  if (!who.ok()) return Fail(who.status());
+  absl::StatusOr<KekCensus> census = store_->Census();
+  if (!census.ok()) return Fail(census.status());
+  std::set<uint32_t> versions(census->state.retired_versions().begin(),
+                              census->state.retired_versions().end());
+  const std::set<uint32_t> retired = versions;
+  const std::vector<uint32_t> loaded = store_->kek_versions();
+  versions.insert(loaded.begin(), loaded.end());
+  for (const auto& [v, n] : census->keys_by_version) versions.insert(v);
+  if (census->state.active_version() != 0) versions.insert(census->state.active_version());
+  for (uint32_t v : versions) {
+    v1::KekVersionStatus* out = response->add_versions();
+    out->set_version(v);
+    auto n = census->keys_by_version.find(v);
+    out->set_keys(n == census->keys_by_version.end() ? 0 : n->second);
+    out->set_loaded(std::find(loaded.begin(), loaded.end(), v) != loaded.end());
+    out->set_retired(retired.count(v) > 0);
+  }
+  response->set_active_version(census->state.active_version());
+  response->set_keys_to_rewrap(census->to_rewrap);
+  response->set_total_keys(census->total);
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::RotateKek(grpc::ServerContext* context,
+                                       const v1::RotateKekRequest* request,
+                                       v1::RotateKekResponse* response) {
+  absl::StatusOr<AuditInfo> who = Admit(*context, "RotateKek", request->audit());
+  if (!who.ok()) return Fail(who.status());
+  if (absl::Status rotated = store_->Rotate(request->version(), *who); !rotated.ok()) {
+    return Fail(rotated);
+  }
+  absl::StatusOr<KekCensus> census = store_->Census();
+  if (census.ok()) response->set_keys_to_rewrap(census->to_rewrap);
+  if (on_rotate_) on_rotate_();
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::RetireKek(grpc::ServerContext* context,
+                                       const v1::RetireKekRequest* request,
+                                       v1::RetireKekResponse* response) {
+  absl::StatusOr<AuditInfo> who = Admit(*context, "RetireKek", request->audit());
+  if (!who.ok()) return Fail(who.status());
+  if (absl::Status retired = store_->Retire(request->version(), *who); !retired.ok()) {
+    return Fail(retired);
+  }
   return grpc::Status::OK;
 }
 

@@ -29,13 +29,13 @@ class KeyServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(keks_.Add(1, SecretBytes(RandomBytes(kAesKeyBytes).value())).ok());
-    auto kv = KvStore::Open(dir_.path() + "/db", {kKeysColumnFamily});
+    auto kv = KvStore::Open(dir_.path() + "/db", KeyStoreColumnFamilies());
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = std::move(*kv);
     store_ = std::make_unique<KeyStore>(kv_.get(), &keks_, &clock_);
     runner_ = std::make_unique<ServiceRunner>(
         ServerOptions{"keyservice", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext()});
-    service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry());
+    service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry(), /*enforce_access=*/false);
     runner_->AddService(service_.get());
     ASSERT_TRUE(runner_->Start().ok());
     stub_ = v1::KeyService::NewStub(
