@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/access_policy.h"
 #include "common/group_channels.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -14,6 +15,7 @@
 #include "common/tls_flags.h"
 #include "common/tls.h"
 #include "frontend/core/image_store_core.h"
+#include "frontend/service/admin_service.h"
 #include "frontend/service/grpc_clients.h"
 #include "frontend/service/image_store_service.h"
 
@@ -27,6 +29,9 @@ ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per r
 ABSL_FLAG(int64_t, max_write_seconds, 300,
           "a put whose chunk writes take longer is not committed; keep below the metaserver's orphan grace");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
+ABSL_FLAG(std::string, client_scopes_file, "",
+          "Which clients (certificate CN) may do what: lines \"<name> read,write,delete,admin\"; "
+          "required with mutual TLS");
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -68,10 +73,32 @@ int main(int argc, char** argv) {
   options.max_write_seconds = absl::GetFlag(FLAGS_max_write_seconds);
   medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
 
+  // Clients are authorised by the scopes their certificate's name holds in the scopes file.
+  medvault::ClientScopes scopes;
+  const std::string scopes_file = absl::GetFlag(FLAGS_client_scopes_file);
+  if (security->is_tls() && scopes_file.empty()) {
+    std::fprintf(stderr, "frontend: --client_scopes_file is required with mutual TLS (see docs/security.md)\n");
+    return 2;
+  }
+  if (!scopes_file.empty()) {
+    absl::StatusOr<medvault::ClientScopes> loaded =
+        medvault::ClientScopes::Load(medvault::DefaultFilesystem(), scopes_file);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "frontend: %s\n", loaded.status().ToString().c_str());
+      return 2;
+    }
+    scopes = *std::move(loaded);
+  }
+
   medvault::ServiceRunner runner(
       {"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
-  medvault::frontend::ImageStoreService service(&core, runner.registry(), absl::GetFlag(FLAGS_max_instance_bytes));
+  medvault::Authorizer authz("frontend", medvault::frontend::FrontendPolicy(scopes), security->is_tls(),
+                             runner.registry());
+  medvault::frontend::ImageStoreService service(&core, &authz, runner.registry(),
+                                                absl::GetFlag(FLAGS_max_instance_bytes));
+  medvault::frontend::AdminService admin(&key_client, &authz);
   runner.AddService(&service);
+  runner.AddService(&admin);
   if (absl::Status s = runner.Start(); !s.ok()) {
     std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
     return 1;

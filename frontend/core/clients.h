@@ -20,12 +20,19 @@ struct DataKeyMaterial {
   SecretBytes key;        // 32 bytes
 };
 
+// What the key service records about a key call made for a client: whom it serves (the client's
+// "role/name", empty for the frontend's own housekeeping) and which public method it serves.
+struct KeyAudit {
+  std::string on_behalf_of;
+  std::string purpose;
+};
+
 class KeyClient {
  public:
   virtual ~KeyClient() = default;
-  virtual absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) = 0;
-  virtual absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id) = 0;
-  virtual absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids) = 0;
+  virtual absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count, const KeyAudit& audit) = 0;
+  virtual absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id, const KeyAudit& audit) = 0;
+  virtual absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids, const KeyAudit& audit) = 0;
 };
 
 class MetaClient {

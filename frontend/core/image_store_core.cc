@@ -163,14 +163,15 @@ absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view
 
 void ImageStoreCore::AbandonKey(const DataKeyMaterial& key) {
   stats_.abandoned_puts += 1;
-  absl::Status s = keys_->DestroyDataKeys({key.object_id});
+  absl::Status s = keys_->DestroyDataKeys({key.object_id}, KeyAudit{"", "PutInstance (abandoned upload)"});
   if (!s.ok()) {
     MV_LOG(WARNING) << "could not destroy the key of abandoned object " << ToHex(key.object_id) << ": "
                     << s.code();
   }
 }
 
-absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink) {
+absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
+                                 const std::string& caller) {
   if (request.sop_instance_uid().empty()) return absl::InvalidArgumentError("sop_instance_uid is required");
   ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(request.sop_instance_uid()));
   const v1::ObjectManifest& m = meta.manifest();
@@ -184,7 +185,7 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   if (end == request.offset()) return absl::OkStatus();
   if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
 
-  ASSIGN_OR_RETURN(SecretBytes key, keys_->GetDataKey(m.object_id()));
+  ASSIGN_OR_RETURN(SecretBytes key, keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"}));
   const uint64_t cs = m.chunk_size();
   for (uint64_t i = request.offset() / cs; i * cs < end; ++i) {
     ASSIGN_OR_RETURN(std::string plain, ReadChunk(meta, key.view(), static_cast<uint32_t>(i)));
@@ -256,26 +257,28 @@ absl::StatusOr<v1::GetStudyResponse> ImageStoreCore::GetStudy(const v1::GetStudy
   return response;
 }
 
-absl::Status ImageStoreCore::ShredKeys(const v1::DeleteMetaResponse& deleted) {
+absl::Status ImageStoreCore::ShredKeys(const v1::DeleteMetaResponse& deleted, const KeyAudit& audit) {
   std::vector<std::string> ids(deleted.object_ids().begin(), deleted.object_ids().end());
   if (ids.empty()) return absl::OkStatus();
-  RETURN_IF_ERROR(Annotate(keys_->DestroyDataKeys(ids), "destroying data keys"));
+  RETURN_IF_ERROR(Annotate(keys_->DestroyDataKeys(ids, audit), "destroying data keys"));
   return Annotate(meta_->ConfirmKeysDestroyed(ids), "confirming key destruction");
 }
 
-absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(const v1::DeleteStudyRequest& request) {
+absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(const v1::DeleteStudyRequest& request,
+                                                                     const std::string& caller) {
   if (request.study_uid().empty()) return absl::InvalidArgumentError("study_uid is required");
   ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteStudy(request.study_uid()));
-  RETURN_IF_ERROR(ShredKeys(deleted));
+  RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteStudy"}));
   v1::DeleteStudyResponse response;
   response.set_instances_deleted(deleted.instances_deleted());
   return response;
 }
 
-absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(const v1::DeleteInstanceRequest& request) {
+absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(const v1::DeleteInstanceRequest& request,
+                                                                           const std::string& caller) {
   if (request.sop_instance_uid().empty()) return absl::InvalidArgumentError("sop_instance_uid is required");
   ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteInstance(request.sop_instance_uid()));
-  RETURN_IF_ERROR(ShredKeys(deleted));
+  RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteInstance"}));
   return v1::DeleteInstanceResponse();
 }
 

@@ -53,12 +53,17 @@ class ImageStoreCore {
   // requested range. Returning an error stops the read (e.g. the client went away).
   using Sink = std::function<absl::Status(const v1::InstanceInfo* info, uint64_t offset, absl::string_view data)>;
   // OUT_OF_RANGE when offset is past the end; NOT_FOUND when the instance does not exist.
-  absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink);
+  // `caller` ("role/name" of the client, or empty) is what the key service's audit log records the
+  // key release (or destruction, below) was made for. Keys for puts come from a pool the frontend
+  // refills on its own account.
+  absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink, const std::string& caller = "");
 
   absl::StatusOr<v1::FindStudiesResponse> FindStudies(const v1::FindStudiesRequest& request);
   absl::StatusOr<v1::GetStudyResponse> GetStudy(const v1::GetStudyRequest& request);
-  absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(const v1::DeleteStudyRequest& request);
-  absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(const v1::DeleteInstanceRequest& request);
+  absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(const v1::DeleteStudyRequest& request,
+                                                      const std::string& caller = "");
+  absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(const v1::DeleteInstanceRequest& request,
+                                                            const std::string& caller = "");
 
   // Destroys pooled keys that were never used. Call at shutdown.
   absl::Status Shutdown() { return pool_.Drain(); }
@@ -73,7 +78,7 @@ class ImageStoreCore {
   absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
                                         uint32_t index);
   // Destroys the keys of deleted objects, then tells the metaserver.
-  absl::Status ShredKeys(const v1::DeleteMetaResponse& deleted);
+  absl::Status ShredKeys(const v1::DeleteMetaResponse& deleted, const KeyAudit& audit);
   // The key of a put that did not commit is useless: destroy it (best effort).
   // REQUIRES: no committed manifest references the key.
   void AbandonKey(const DataKeyMaterial& key);

@@ -22,7 +22,7 @@ std::string ReadTestFile(const std::string& name) {
 
 class FakeKeys : public KeyClient {
  public:
-  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) override {
+  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count, const KeyAudit&) override {
     std::vector<DataKeyMaterial> out;
     for (uint32_t i = 0; i < count; ++i) {
       std::string id = RandomBytes(16).value(), key = RandomBytes(32).value();
@@ -31,12 +31,12 @@ class FakeKeys : public KeyClient {
     }
     return out;
   }
-  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view id) override {
+  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view id, const KeyAudit&) override {
     auto it = keys.find(std::string(id));
     if (it == keys.end()) return absl::NotFoundError("no such key");
     return SecretBytes(it->second);
   }
-  absl::Status DestroyDataKeys(const std::vector<std::string>& ids) override {
+  absl::Status DestroyDataKeys(const std::vector<std::string>& ids, const KeyAudit&) override {
     for (const auto& id : ids) {
       keys.erase(id);
       destroyed.insert(id);

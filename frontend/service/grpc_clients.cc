@@ -30,7 +30,8 @@ absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req, std:
       },
       budget);
   if (!s.ok()) return s;
-  return resp;
+  // Moved, not copied: a copy of a key service response would leave key bytes behind unwiped.
+  return std::move(resp);
 }
 
 }  // namespace
@@ -38,9 +39,15 @@ absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req, std:
 GrpcKeyClient::GrpcKeyClient(const std::vector<std::string>& addresses, const TransportSecurity& security)
     : group_(addresses, [&security](const std::string& a) { return MakeChannel(a, security, kKeyServicePeer); }) {}
 
-absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uint32_t count) {
+static void SetAudit(const KeyAudit& audit, v1::AuditContext* out) {
+  out->set_on_behalf_of(audit.on_behalf_of);
+  out->set_purpose(audit.purpose);
+}
+
+absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uint32_t count, const KeyAudit& audit) {
   v1::GenerateDataKeysRequest req;
   req.set_count(count);
+  SetAudit(audit, req.mutable_audit());
   auto resp = Unary<v1::KeyService, v1::GenerateDataKeysRequest, v1::GenerateDataKeysResponse>(
       &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GenerateDataKeys(c, r, o); }, req, kKeyDeadline);
   if (!resp.ok()) return resp.status();
@@ -56,9 +63,10 @@ absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uin
   return keys;
 }
 
-absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_id) {
+absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_id, const KeyAudit& audit) {
   v1::GetDataKeyRequest req;
   req.set_object_id(std::string(object_id));
+  SetAudit(audit, req.mutable_audit());
   auto resp = Unary<v1::KeyService, v1::GetDataKeyRequest, v1::GetDataKeyResponse>(
       &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GetDataKey(c, r, o); }, req, kKeyDeadline);
   if (!resp.ok()) return resp.status();
@@ -68,11 +76,35 @@ absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_i
   return key;
 }
 
-absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& object_ids) {
+absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& object_ids, const KeyAudit& audit) {
   v1::DestroyDataKeysRequest req;
   for (const auto& id : object_ids) req.add_object_ids(id);
+  SetAudit(audit, req.mutable_audit());
   return Unary<v1::KeyService, v1::DestroyDataKeysRequest, v1::DestroyDataKeysResponse>(
       &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->DestroyDataKeys(c, r, o); }, req, kKeyDeadline)
+      .status();
+}
+
+absl::StatusOr<v1::QueryAuditResponse> GrpcKeyClient::QueryAudit(const v1::QueryAuditRequest& req) {
+  return Unary<v1::KeyService, v1::QueryAuditRequest, v1::QueryAuditResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->QueryAudit(c, r, o); }, req, kKeyDeadline);
+}
+
+absl::StatusOr<v1::GetKekStatusResponse> GrpcKeyClient::GetKekStatus() {
+  // A census scans every stored key: give it longer than a key call.
+  return Unary<v1::KeyService, v1::GetKekStatusRequest, v1::GetKekStatusResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GetKekStatus(c, r, o); },
+      v1::GetKekStatusRequest(), kMetaDeadline);
+}
+
+absl::StatusOr<v1::RotateKekResponse> GrpcKeyClient::RotateKek(const v1::RotateKekRequest& req) {
+  return Unary<v1::KeyService, v1::RotateKekRequest, v1::RotateKekResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RotateKek(c, r, o); }, req, kMetaDeadline);
+}
+
+absl::Status GrpcKeyClient::RetireKek(const v1::RetireKekRequest& req) {
+  return Unary<v1::KeyService, v1::RetireKekRequest, v1::RetireKekResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RetireKek(c, r, o); }, req, kMetaDeadline)
       .status();
 }
 

@@ -24,9 +24,15 @@ class GrpcKeyClient : public KeyClient {
  public:
   // `addresses`: the key service group's members.
   GrpcKeyClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
-  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count) override;
-  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id) override;
-  absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids) override;
+  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count, const KeyAudit& audit) override;
+  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id, const KeyAudit& audit) override;
+  absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids, const KeyAudit& audit) override;
+
+  // Operator calls, forwarded for clients holding the admin scope.
+  absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
+  absl::StatusOr<v1::GetKekStatusResponse> GetKekStatus();
+  absl::StatusOr<v1::RotateKekResponse> RotateKek(const v1::RotateKekRequest& request);
+  absl::Status RetireKek(const v1::RetireKekRequest& request);
 
  private:
   GroupChannels group_;

@@ -29,15 +29,33 @@ const char* CodeName(absl::StatusCode code) {
     case absl::StatusCode::kOutOfRange: return "OUT_OF_RANGE";
     case absl::StatusCode::kCancelled: return "CANCELLED";
     case absl::StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
+    case absl::StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
     default: return "OTHER";
   }
 }
 
 }  // namespace
 
-ImageStoreService::ImageStoreService(ImageStoreCore* core, prometheus::Registry& registry,
+AccessPolicy FrontendPolicy(ClientScopes scopes) {
+  AccessPolicy policy;
+  policy.AllowScope("PutInstance", Scope::kWrite)
+      .AllowScope("GetInstance", Scope::kRead)
+      .AllowScope("FindStudies", Scope::kRead)
+      .AllowScope("GetStudy", Scope::kRead)
+      .AllowScope("DeleteStudy", Scope::kDelete)
+      .AllowScope("DeleteInstance", Scope::kDelete);
+  for (const char* method : {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek"}) {
+    policy.AllowScope(method, Scope::kAdmin);
+  }
+  policy.set_client_scopes(std::move(scopes));
+  return policy;
+}
+
+ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, prometheus::Registry& registry,
                                      uint64_t max_instance_bytes)
     : core_(core),
+      authz_(authz),
       max_instance_bytes_(max_instance_bytes),
       requests_(prometheus::BuildCounter()
                     .Name("medvault_frontend_requests_total")
@@ -51,9 +69,18 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, prometheus::Registry&
 
 #define MV_COUNT(method, status) requests_.Add({{"method", method}, {"code", CodeName((status).code())}}).Increment()
 
+// Authorises the call or returns its refusal (counted like any other result).
+#define MV_AUTHORIZE(method)                                        \
+  absl::StatusOr<PeerIdentity> who = authz_->Authorize(*ctx, method); \
+  if (!who.ok()) {                                                  \
+    MV_COUNT(method, who.status());                                 \
+    return ToGrpcStatus(who.status());                              \
+  }
+
 grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
                                             grpc::ServerReader<v1::PutInstanceRequest>* reader,
                                             v1::PutInstanceResponse* response) {
+  MV_AUTHORIZE("PutInstance");
   auto start = std::chrono::steady_clock::now();
   std::string bytes;
   v1::PutInstanceRequest piece;
@@ -81,6 +108,7 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
 
 grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::GetInstanceRequest* request,
                                             grpc::ServerWriter<v1::GetInstanceResponse>* writer) {
+  MV_AUTHORIZE("GetInstance");
   auto start = std::chrono::steady_clock::now();
   // The instance info rides on the first message that carries data (or alone, for an empty range).
   std::optional<v1::InstanceInfo> unsent_info;
@@ -102,7 +130,7 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::
       offset += piece.size();
     }
     return absl::OkStatus();
-  });
+  }, who->ToString());
   if (status.ok() && unsent_info) {
     v1::GetInstanceResponse msg;
     *msg.mutable_info() = std::move(*unsent_info);
@@ -121,24 +149,28 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::
   MV_COUNT(#Method, result.status());          \
   return ToGrpcStatus(result.status())
 
-grpc::Status ImageStoreService::FindStudies(grpc::ServerContext*, const v1::FindStudiesRequest* request,
+grpc::Status ImageStoreService::FindStudies(grpc::ServerContext* ctx, const v1::FindStudiesRequest* request,
                                             v1::FindStudiesResponse* response) {
+  MV_AUTHORIZE("FindStudies");
   MV_UNARY(FindStudies, core_->FindStudies(*request));
 }
 
-grpc::Status ImageStoreService::GetStudy(grpc::ServerContext*, const v1::GetStudyRequest* request,
+grpc::Status ImageStoreService::GetStudy(grpc::ServerContext* ctx, const v1::GetStudyRequest* request,
                                          v1::GetStudyResponse* response) {
+  MV_AUTHORIZE("GetStudy");
   MV_UNARY(GetStudy, core_->GetStudy(*request));
 }
 
-grpc::Status ImageStoreService::DeleteStudy(grpc::ServerContext*, const v1::DeleteStudyRequest* request,
+grpc::Status ImageStoreService::DeleteStudy(grpc::ServerContext* ctx, const v1::DeleteStudyRequest* request,
                                             v1::DeleteStudyResponse* response) {
-  MV_UNARY(DeleteStudy, core_->DeleteStudy(*request));
+  MV_AUTHORIZE("DeleteStudy");
+  MV_UNARY(DeleteStudy, core_->DeleteStudy(*request, who->ToString()));
 }
 
-grpc::Status ImageStoreService::DeleteInstance(grpc::ServerContext*, const v1::DeleteInstanceRequest* request,
+grpc::Status ImageStoreService::DeleteInstance(grpc::ServerContext* ctx, const v1::DeleteInstanceRequest* request,
                                                v1::DeleteInstanceResponse* response) {
-  MV_UNARY(DeleteInstance, core_->DeleteInstance(*request));
+  MV_AUTHORIZE("DeleteInstance");
+  MV_UNARY(DeleteInstance, core_->DeleteInstance(*request, who->ToString()));
 }
 
 }  // namespace medvault::frontend

@@ -1,17 +1,24 @@
-// The public ImageStore gRPC service: reads requests, calls ImageStoreCore, maps errors, records
-// metrics. Holds nothing durable.
+// The public ImageStore gRPC service: authorises the client by the scopes of its certificate's name,
+// reads requests, calls ImageStoreCore, maps errors, records metrics. Holds nothing durable.
 #pragma once
 
+#include "common/access_policy.h"
 #include "frontend/core/image_store_core.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "prometheus/registry.h"
 
 namespace medvault::frontend {
 
+// The frontend's rules: ImageStore reads need the read scope, puts write, deletes delete, and every
+// Admin call admin. Only clients (certificate role "client") hold scopes; services hold none here.
+AccessPolicy FrontendPolicy(ClientScopes scopes);
+
 class ImageStoreService final : public v1::ImageStore::Service {
  public:
-  // `max_instance_bytes`: larger puts are refused with RESOURCE_EXHAUSTED.
-  ImageStoreService(ImageStoreCore* core, prometheus::Registry& registry, uint64_t max_instance_bytes);
+  // `max_instance_bytes`: larger puts are refused with RESOURCE_EXHAUSTED. `core` and `authz`
+  // must outlive the service.
+  ImageStoreService(ImageStoreCore* core, Authorizer* authz, prometheus::Registry& registry,
+                    uint64_t max_instance_bytes);
 
   grpc::Status PutInstance(grpc::ServerContext* ctx, grpc::ServerReader<v1::PutInstanceRequest>* reader,
                            v1::PutInstanceResponse* response) override;
@@ -28,6 +35,7 @@ class ImageStoreService final : public v1::ImageStore::Service {
 
  private:
   ImageStoreCore* core_;
+  Authorizer* const authz_;
   const uint64_t max_instance_bytes_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Counter& put_bytes_;

@@ -1,0 +1,54 @@
+#include "frontend/service/admin_service.h"
+
+#include <utility>
+
+#include "common/rpc.h"
+
+namespace medvault::frontend {
+namespace {
+
+// The key service's answer, or its error, as this call's result.
+template <typename Resp>
+grpc::Status Reply(absl::StatusOr<Resp> result, Resp* response) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+#define MV_ADMIT(method)                                              \
+  absl::StatusOr<PeerIdentity> who = authz_->Authorize(*ctx, method); \
+  if (!who.ok()) return ToGrpcStatus(who.status())
+
+grpc::Status AdminService::QueryAudit(grpc::ServerContext* ctx, const v1::QueryAuditRequest* request,
+                                      v1::QueryAuditResponse* response) {
+  MV_ADMIT("QueryAudit");
+  return Reply(keys_->QueryAudit(*request), response);
+}
+
+grpc::Status AdminService::GetKekStatus(grpc::ServerContext* ctx, const v1::GetKekStatusRequest*,
+                                        v1::GetKekStatusResponse* response) {
+  MV_ADMIT("GetKekStatus");
+  return Reply(keys_->GetKekStatus(), response);
+}
+
+grpc::Status AdminService::RotateKek(grpc::ServerContext* ctx, const v1::RotateKekRequest* request,
+                                     v1::RotateKekResponse* response) {
+  MV_ADMIT("RotateKek");
+  v1::RotateKekRequest forwarded = *request;
+  forwarded.mutable_audit()->set_on_behalf_of(who->ToString());
+  forwarded.mutable_audit()->set_purpose("RotateKek");
+  return Reply(keys_->RotateKek(forwarded), response);
+}
+
+grpc::Status AdminService::RetireKek(grpc::ServerContext* ctx, const v1::RetireKekRequest* request,
+                                     v1::RetireKekResponse*) {
+  MV_ADMIT("RetireKek");
+  v1::RetireKekRequest forwarded = *request;
+  forwarded.mutable_audit()->set_on_behalf_of(who->ToString());
+  forwarded.mutable_audit()->set_purpose("RetireKek");
+  return ToGrpcStatus(keys_->RetireKek(forwarded));
+}
+
+}  // namespace medvault::frontend
