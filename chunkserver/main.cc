@@ -69,10 +69,13 @@ int main(int argc, char** argv) {
   // Declared before the runner so they outlive it; created once the runner's registry exists.
   std::unique_ptr<medvault::chunkserver::ChunkServerMetrics> metrics;
   std::unique_ptr<medvault::chunkserver::ChunkServiceImpl> service;
+  std::unique_ptr<medvault::Authorizer> authz;
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "chunkserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
   metrics = std::make_unique<medvault::chunkserver::ChunkServerMetrics>(runner.registry());
-  service = std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get());
+  authz = std::make_unique<medvault::Authorizer>("chunkserver", medvault::chunkserver::ChunkServicePolicy(),
+                                                 security->is_tls(), runner.registry());
+  service = std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get(), authz.get());
   runner.AddService(service.get());
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());

@@ -97,9 +97,12 @@ int main(int argc, char** argv) {
   // Declared before the runner so they outlive it; created once the runner's registry exists.
   std::unique_ptr<ms::MetaMetrics> metrics;
   std::unique_ptr<ms::MetaServiceImpl> service;
+  std::unique_ptr<medvault::Authorizer> authz;
   metrics = std::make_unique<ms::MetaMetrics>(runner.registry());
+  authz = std::make_unique<medvault::Authorizer>("metaserver", ms::MetaServicePolicy(), security->is_tls(),
+                                                 runner.registry());
   service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, clock, metrics.get(), orphan_grace_s,
-                                                  (*replica)->writer());
+                                                  (*replica)->writer(), authz.get());
   runner.AddService(service.get());
   runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);

@@ -208,7 +208,8 @@ TEST_F(MtlsTest, AServiceRefusesAPeerThatIsNotTheServiceItDialled) {
     auto process = testing::Subprocess::Start(
         {ExternalCluster::Binary("frontend"), "--listen=127.0.0.1:0",
          "--metrics_listen=", "--metaserver=" + cluster_->metaserver(), "--keyservice=" + keyservice,
-         "--tls_ca=" + tls.ca_file, "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file},
+         "--tls_ca=" + tls.ca_file, "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file,
+         "--client_scopes_file=" + cluster_->root() + "/client-scopes"},
         absl::StrCat(cluster_->root(), "/", name, ".log"));
     if (!process.ok()) return process.status();
     auto line = (*process)->ReadLine(std::chrono::seconds(30));  // "frontend listening grpc=A ..."

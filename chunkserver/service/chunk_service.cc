@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 
 namespace medvault::chunkserver {
 namespace {
@@ -22,8 +23,16 @@ absl::Status CheckId(const std::string& id) {
 
 }  // namespace
 
-ChunkServiceImpl::ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics)
-    : store_(store), metrics_(metrics) {
+AccessPolicy ChunkServicePolicy() {
+  AccessPolicy policy;
+  for (const char* method : {"WriteChunk", "ReadChunk", "DeleteChunks", "ListChunks"}) {
+    policy.AllowRoles(method, {kFrontendPeer, kMetaServerPeer});
+  }
+  return policy;
+}
+
+ChunkServiceImpl::ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics, Authorizer* authz)
+    : store_(store), metrics_(metrics), authz_(authz) {
   metrics_->chunks_stored.Set(static_cast<double>(store_->chunk_count()));
 }
 
@@ -36,8 +45,9 @@ grpc::Status ChunkServiceImpl::Fail(const absl::Status& status) {
   return ToGrpcStatus(status);
 }
 
-grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext*, const v1::WriteChunkRequest* request,
+grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext* context, const v1::WriteChunkRequest* request,
                                           v1::WriteChunkResponse*) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "WriteChunk"); !denied.ok()) return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
   absl::Status s = CheckId(request->chunk_id());
   if (s.ok()) s = store_->Write(request->chunk_id(), request->data(), request->crc32c());
@@ -50,8 +60,9 @@ grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext*, const v1::WriteC
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext*, const v1::ReadChunkRequest* request,
+grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext* context, const v1::ReadChunkRequest* request,
                                          v1::ReadChunkResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ReadChunk"); !denied.ok()) return Fail(denied);
   absl::Status s = CheckId(request->chunk_id());
   if (!s.ok()) return Fail(s);
   absl::StatusOr<ChunkData> chunk = store_->Read(request->chunk_id());
@@ -63,9 +74,10 @@ grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext*, const v1::ReadChu
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::DeleteChunks(grpc::ServerContext*,
+grpc::Status ChunkServiceImpl::DeleteChunks(grpc::ServerContext* context,
                                             const v1::DeleteChunksRequest* request,
                                             v1::DeleteChunksResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteChunks"); !denied.ok()) return Fail(denied);
   if (request->chunk_ids_size() > kMaxDeleteIds) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("at most ", kMaxDeleteIds, " chunk ids per call, got ", request->chunk_ids_size())));
@@ -82,8 +94,9 @@ grpc::Status ChunkServiceImpl::DeleteChunks(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::ListChunks(grpc::ServerContext*, const v1::ListChunksRequest* request,
+grpc::Status ChunkServiceImpl::ListChunks(grpc::ServerContext* context, const v1::ListChunksRequest* request,
                                           v1::ListChunksResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ListChunks"); !denied.ok()) return Fail(denied);
   absl::StatusOr<ChunkList> list = store_->List(request->start_after(), request->limit());
   if (!list.ok()) return Fail(list.status());
   for (ChunkListEntry& e : list->entries) {

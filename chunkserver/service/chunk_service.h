@@ -1,9 +1,10 @@
-// The gRPC face of the chunk server (medvault.v1.ChunkService): validates requests, calls
-// ChunkStore, maps its Status onto gRPC and records metrics. Only ids, sizes and checksums are
-// ever logged.
+// The gRPC face of the chunk server (medvault.v1.ChunkService): authorises the caller (only the
+// frontend and the metaserver), validates requests, calls ChunkStore, maps its Status onto gRPC and
+// records metrics. Only ids, sizes and checksums are ever logged.
 #pragma once
 
 #include "chunkserver/core/chunk_store.h"
+#include "common/access_policy.h"
 #include "chunkserver/service/chunk_server_metrics.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 
@@ -12,10 +13,15 @@ namespace medvault::chunkserver {
 // Most ids one DeleteChunks call may carry.
 inline constexpr int kMaxDeleteIds = 100000;
 
+// Who may call a chunk server: the frontend (writes and reads chunks) and the metaserver (garbage
+// collection, repair). Never another chunk server, never a client.
+AccessPolicy ChunkServicePolicy();
+
 class ChunkServiceImpl final : public v1::ChunkService::Service {
  public:
-  // `store` and `metrics` must outlive the service.
-  ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics);
+  // `store`, `metrics` and `authz` (null: every call allowed, for unit tests) must outlive the
+  // service.
+  ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics, Authorizer* authz = nullptr);
 
   grpc::Status WriteChunk(grpc::ServerContext* context, const v1::WriteChunkRequest* request,
                           v1::WriteChunkResponse* response) override;
@@ -32,6 +38,7 @@ class ChunkServiceImpl final : public v1::ChunkService::Service {
 
   ChunkStore* const store_;
   ChunkServerMetrics* const metrics_;
+  Authorizer* const authz_;
 };
 
 }  // namespace medvault::chunkserver

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "common/rpc.h"
+#include "common/tls.h"
 
 namespace medvault::metaserver {
 namespace {
@@ -17,12 +18,24 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+AccessPolicy MetaServicePolicy() {
+  AccessPolicy policy;
+  policy.AllowRoles("Heartbeat", {kChunkServerPeer});
+  for (const char* method : {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance",
+                             "FindStudies", "GetStudy", "DeleteStudy", "DeleteInstance",
+                             "ConfirmKeysDestroyed", "RunGarbageCollection"}) {
+    policy.AllowRoles(method, {kFrontendPeer});
+  }
+  return policy;
+}
+
 MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
                                  Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds,
-                                 raft::ReplicaGate* gate)
+                                 raft::ReplicaGate* gate, Authorizer* authz)
     : catalog_(catalog),
       registry_(registry),
       gc_(gc),
+      authz_(authz),
       clock_(clock),
       metrics_(metrics),
       orphan_grace_seconds_(orphan_grace_seconds),
@@ -48,8 +61,9 @@ grpc::Status MetaServiceImpl::Fail(const absl::Status& status) {
   return ToGrpcStatus(status);
 }
 
-grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                                         v1::HeartbeatResponse*) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "Heartbeat"); !denied.ok()) return Fail(denied);
   absl::Status s = RequireLeaderRegistry();
   if (s.ok()) s = registry_->Heartbeat(request->server());
   if (!s.ok()) return Fail(s);
@@ -57,16 +71,18 @@ grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartbea
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext*, const v1::ListChunkServersRequest*,
+grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext* context, const v1::ListChunkServersRequest*,
                                                v1::ListChunkServersResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ListChunkServers"); !denied.ok()) return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
   if (!leader.ok()) return Fail(leader);
   for (v1::ChunkServerStatus& status : registry_->List()) *response->add_servers() = std::move(status);
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext*, const v1::AllocateChunksRequest* request,
+grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context, const v1::AllocateChunksRequest* request,
                                              v1::AllocateChunksResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "AllocateChunks"); !denied.ok()) return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
   if (!leader.ok()) return Fail(leader);
   absl::StatusOr<std::vector<v1::ChunkPlacement>> placed =
@@ -76,8 +92,9 @@ grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext*, const v1::All
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext*, const v1::CommitInstanceRequest* request,
+grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext* context, const v1::CommitInstanceRequest* request,
                                              v1::CommitInstanceResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "CommitInstance"); !denied.ok()) return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<CommitResult> result = catalog_->Commit(request->tags(), request->manifest(), clock_->NowMicros());
   if (!result.ok()) return Fail(result.status());
@@ -88,8 +105,9 @@ grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext*, const v1::Com
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext*, const v1::GetInstanceMetaRequest* request,
+grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext* context, const v1::GetInstanceMetaRequest* request,
                                           v1::GetInstanceMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetInstance"); !denied.ok()) return Fail(denied);
   absl::Status current = gate_->Barrier();
   if (!current.ok()) return Fail(current);
   absl::StatusOr<InstanceRecord> record = catalog_->GetInstance(request->sop_instance_uid());
@@ -108,8 +126,9 @@ grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext*, const v1::GetIns
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext*, const v1::FindStudiesMetaRequest* request,
+grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext* context, const v1::FindStudiesMetaRequest* request,
                                           v1::FindStudiesMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "FindStudies"); !denied.ok()) return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
   absl::Status current = gate_->Barrier();
   if (!current.ok()) return Fail(current);
@@ -120,8 +139,9 @@ grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext*, const v1::FindSt
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::GetStudy(grpc::ServerContext*, const v1::GetStudyMetaRequest* request,
+grpc::Status MetaServiceImpl::GetStudy(grpc::ServerContext* context, const v1::GetStudyMetaRequest* request,
                                        v1::GetStudyMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetStudy"); !denied.ok()) return Fail(denied);
   absl::Status current = gate_->Barrier();
   if (!current.ok()) return Fail(current);
   absl::StatusOr<StudyDetail> detail = catalog_->GetStudy(request->study_uid());
@@ -139,28 +159,32 @@ grpc::Status MetaServiceImpl::FillDelete(const absl::StatusOr<DeleteResult>& res
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::DeleteStudy(grpc::ServerContext*, const v1::DeleteStudyMetaRequest* request,
+grpc::Status MetaServiceImpl::DeleteStudy(grpc::ServerContext* context, const v1::DeleteStudyMetaRequest* request,
                                           v1::DeleteMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteStudy"); !denied.ok()) return Fail(denied);
   return FillDelete(catalog_->DeleteStudy(request->study_uid(), clock_->NowMicros()), response);
 }
 
-grpc::Status MetaServiceImpl::DeleteInstance(grpc::ServerContext*, const v1::DeleteInstanceMetaRequest* request,
+grpc::Status MetaServiceImpl::DeleteInstance(grpc::ServerContext* context, const v1::DeleteInstanceMetaRequest* request,
                                              v1::DeleteMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteInstance"); !denied.ok()) return Fail(denied);
   return FillDelete(catalog_->DeleteInstance(request->sop_instance_uid(), clock_->NowMicros()), response);
 }
 
-grpc::Status MetaServiceImpl::ConfirmKeysDestroyed(grpc::ServerContext*,
+grpc::Status MetaServiceImpl::ConfirmKeysDestroyed(grpc::ServerContext* context,
                                                    const v1::ConfirmKeysDestroyedRequest* request,
                                                    v1::ConfirmKeysDestroyedResponse*) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ConfirmKeysDestroyed"); !denied.ok()) return Fail(denied);
   const std::vector<std::string> ids(request->object_ids().begin(), request->object_ids().end());
   absl::Status s = catalog_->ConfirmKeysDestroyed(ids);
   if (!s.ok()) return Fail(s);
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext*,
+grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext* context,
                                                    const v1::RunGarbageCollectionRequest* request,
                                                    v1::RunGarbageCollectionResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "RunGarbageCollection"); !denied.ok()) return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
   if (!leader.ok()) return Fail(leader);
   const uint64_t grace =

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "common/access_policy.h"
 #include "common/env.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 #include "metaserver/core/catalog.h"
@@ -16,6 +17,10 @@
 
 namespace medvault::metaserver {
 
+// Who may call the metaserver: chunk servers only heartbeat; everything else is the frontend's
+// (tests and tools that inspect the catalog use a frontend certificate).
+AccessPolicy MetaServicePolicy();
+
 class MetaServiceImpl final : public v1::MetaService::Service {
  public:
   // Everything must outlive the service. `orphan_grace_seconds` is the GC grace used when a
@@ -23,7 +28,8 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   // Raft group and brings its state up to date (null: a sole replica). Only the leader serves:
   // followers answer UNAVAILABLE naming the leader, and clients follow.
   MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc, Clock* clock,
-                  MetaMetrics* metrics, uint64_t orphan_grace_seconds, raft::ReplicaGate* gate = nullptr);
+                  MetaMetrics* metrics, uint64_t orphan_grace_seconds, raft::ReplicaGate* gate = nullptr,
+                  Authorizer* authz = nullptr);
 
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
@@ -58,6 +64,7 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   Catalog* const catalog_;
   ChunkServerRegistry* const registry_;
   GarbageCollector* const gc_;
+  Authorizer* const authz_;
   Clock* const clock_;
   MetaMetrics* const metrics_;
   const uint64_t orphan_grace_seconds_;

@@ -83,7 +83,9 @@ TransportSecurity ExternalCluster::SecurityAs(const std::string& name) const {
 }
 
 std::shared_ptr<grpc::Channel> ExternalCluster::Channel(const std::string& address, absl::string_view peer) const {
-  return MakeChannel(address, SecurityAs("client"), peer);
+  // The public API as the all-scopes client; internal services as the frontend, the only caller
+  // most of their methods accept.
+  return MakeChannel(address, SecurityAs(peer == kFrontendPeer ? "client" : "frontend"), peer);
 }
 
 std::vector<std::string> ExternalCluster::Cli() const {
@@ -165,16 +167,13 @@ absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& servi
 }
 
 absl::Status ExternalCluster::Start() {
-  std::vector<std::string> names = {"keyservice", "metaserver", "frontend", "client"};
+  std::vector<std::string> names = {"keyservice", "metaserver", "frontend", "client", "client-readonly"};
   for (int i = 0; i < options_.chunkservers; ++i) names.push_back(absl::StrCat("chunkserver-", i));
   if (absl::Status s = MakeDevCerts(tls_dir(), names); !s.ok()) return s;
-  std::string kek = dir_.path() + "/kek";
-  {
-    std::ofstream f(kek, std::ios::binary);
-    f << RandomBytes(32).value();
-  }
-  ::chmod(kek.c_str(), 0600);
-  std::vector<std::string> key_flags = {"--kek_file=" + kek};
+  // Master keys as a Kubernetes Secret would mount them: one file per version. Tests add or remove
+  // versions (kek_dir()) and restart the key service.
+  if (absl::Status s = WriteKek(1); !s.ok()) return s;
+  std::vector<std::string> key_flags = {"--kek_dir=" + kek_dir()};
   key_flags.insert(key_flags.end(), options_.keyservice_flags.begin(), options_.keyservice_flags.end());
   absl::StatusOr<std::string> keys = StartGroup("keyservice", key_flags);
   if (!keys.ok()) return keys.status();
@@ -192,8 +191,11 @@ absl::Status ExternalCluster::Start() {
   }
   absl::Status s = WaitForChunkservers(options_.chunkservers, std::chrono::seconds(30));
   if (!s.ok()) return s;
+  const std::string scopes = dir_.path() + "/client-scopes";
+  std::ofstream(scopes) << "client read,write,delete,admin\nclient-readonly read\n";
   std::vector<std::string> fe_flags = {"--metaserver=" + meta_addr_, "--keyservice=" + key_addr_,
-                                       absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes)};
+                                       absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes),
+                                       "--client_scopes_file=" + scopes};
   fe_flags.insert(fe_flags.end(), options_.frontend_flags.begin(), options_.frontend_flags.end());
   auto fe = Launch("frontend", "frontend", "frontend", "127.0.0.1:0", "", fe_flags);
   if (!fe.ok()) return fe.status();
@@ -292,10 +294,26 @@ absl::Status ExternalCluster::Kill(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::Status ExternalCluster::Restart(const std::string& name) {
+absl::Status ExternalCluster::WriteKek(uint32_t version) const {
+  std::error_code ec;
+  std::filesystem::create_directories(kek_dir(), ec);
+  if (ec) return absl::InternalError(absl::StrCat("creating ", kek_dir(), ": ", ec.message()));
+  const std::string path = absl::StrCat(kek_dir(), "/", version);
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << RandomBytes(32).value();
+  }
+  if (::chmod(path.c_str(), 0600) != 0) return absl::InternalError(absl::StrCat("chmod ", path));
+  return absl::OkStatus();
+}
+
+absl::Status ExternalCluster::Restart(const std::string& name) { return Restart(name, {}); }
+
+absl::Status ExternalCluster::Restart(const std::string& name, const std::vector<std::string>& extra_flags) {
   Proc* p = Find(name);
   if (p == nullptr) return absl::NotFoundError(absl::StrCat("no process ", name));
   if (p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is still running"));
+  p->argv.insert(p->argv.end(), extra_flags.begin(), extra_flags.end());
   // Same --listen as before: the group and its clients know the replica by that address.
   return Spawn(p, kBootstrapFlag);
 }

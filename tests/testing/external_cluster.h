@@ -64,12 +64,19 @@ class ExternalCluster {
   const std::string& root() const { return dir_.path(); }
   // The directory of the CA and every certificate (NAME.crt, NAME.key, ca.crt).
   std::string tls_dir() const { return dir_.path() + "/tls"; }
+  // The key service's --kek_dir (version 1 is written at Start()).
+  std::string kek_dir() const { return dir_.path() + "/keks"; }
+  // Writes a fresh random KEK as `version` into kek_dir() (mode 0600); key services load it when
+  // they next start.
+  absl::Status WriteKek(uint32_t version) const;
 
   // Transport security with the certificate `name` in tls_dir() ("client", "frontend", ...).
   // REQUIRES: Start() succeeded (the certificates exist).
   TransportSecurity SecurityAs(const std::string& name) const;
-  // A channel to `address` as the CLI's "client" certificate, requiring the server to be `peer`
-  // (kFrontendPeer, ...). REQUIRES: Start() succeeded.
+  // A channel to `address` requiring the server to be `peer` (kFrontendPeer, ...): to the frontend
+  // as the CLI's "client" certificate (all scopes), to any other service as the frontend (the
+  // identity allowed to inspect them). The cluster also issues "client-readonly" (read scope
+  // only). REQUIRES: Start() succeeded.
   std::shared_ptr<grpc::Channel> Channel(const std::string& address, absl::string_view peer) const;
   // argv of the medvault CLI pointed at this cluster's frontend with the client certificate;
   // append the verb and its arguments.
@@ -98,6 +105,9 @@ class ExternalCluster {
   // gRPC port; processes first started on port 0 (frontend, chunkservers) and every metrics
   // endpoint get a new one (AddressOf, MetricsOf).
   absl::Status Restart(const std::string& name);
+  // Restart with `extra_flags` appended to its command line, for this and every later start (a
+  // new KEK directory, say).
+  absl::Status Restart(const std::string& name, const std::vector<std::string>& extra_flags);
   // Deletes a killed process's data directory (a lost disk). FAILED_PRECONDITION while running.
   absl::Status Wipe(const std::string& name);
 
