@@ -18,11 +18,12 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
-                                 Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds,
-                                 raft::ReplicaGate* gate)
+                                 Repairer* repairer, Clock* clock, MetaMetrics* metrics,
+                                 uint64_t orphan_grace_seconds, raft::ReplicaGate* gate)
     : catalog_(catalog),
       registry_(registry),
       gc_(gc),
+      repairer_(repairer),
       clock_(clock),
       metrics_(metrics),
       orphan_grace_seconds_(orphan_grace_seconds),
@@ -53,6 +54,13 @@ grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartbea
   absl::Status s = RequireLeaderRegistry();
   if (s.ok()) s = registry_->Heartbeat(request->server());
   if (!s.ok()) return Fail(s);
+  // Replicas the server quarantined (scrub or read found them corrupt): the next repair pass
+  // verifies and replaces them.
+  const v1::ChunkServerInfo& server = request->server();
+  for (const std::string& chunk_id : server.quarantined_chunk_ids()) {
+    repairer_->ReportSuspect(chunk_id, server.server_id());
+    metrics_->corrupt_replicas_reported.Increment();
+  }
   metrics_->RefreshServers(*registry_);
   return grpc::Status::OK;
 }
@@ -176,6 +184,25 @@ grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext*,
   response->set_deleted_chunks_reclaimed(stats->deleted_chunks_reclaimed);
   response->set_orphans_reclaimed(stats->orphans_reclaimed);
   response->set_tombstones_pending(stats->tombstones_pending);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::ReportBadReplica(grpc::ServerContext*, const v1::ReportBadReplicaRequest* request,
+                                               v1::ReportBadReplicaResponse*) {
+  if (request->chunk_id().size() != 16) return Fail(absl::InvalidArgumentError("chunk_id must be 16 bytes"));
+  if (request->server_id().empty()) return Fail(absl::InvalidArgumentError("server_id is required"));
+  absl::Status leader = gate_->RequireLeader();
+  if (!leader.ok()) return Fail(leader);
+  repairer_->ReportSuspect(request->chunk_id(), request->server_id());
+  metrics_->corrupt_replicas_reported.Increment();
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::DrainChunkServer(grpc::ServerContext*, const v1::DrainChunkServerRequest* request,
+                                               v1::DrainChunkServerResponse*) {
+  absl::Status s = RequireLeaderRegistry();
+  if (s.ok()) s = registry_->SetDraining(request->server_id(), !request->undo());
+  if (!s.ok()) return Fail(s);
   return grpc::Status::OK;
 }
 
