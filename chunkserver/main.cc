@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "chunkserver/core/chunk_store.h"
 #include "chunkserver/core/heartbeater.h"
+#include "chunkserver/core/scrubber.h"
 #include "chunkserver/core/server_identity.h"
 #include "chunkserver/service/chunk_server_metrics.h"
 #include "chunkserver/service/chunk_service.h"
@@ -29,6 +30,10 @@ ABSL_FLAG(std::string, data_dir, "", "Directory holding the chunks and the serve
 ABSL_FLAG(std::string, metaserver, "", "Metaserver group host:port[,host:port...] to heartbeat to (its leader)");
 ABSL_FLAG(std::string, failure_domain, "", "Failure-domain label (rack, host, zone); may be empty");
 ABSL_FLAG(int32_t, heartbeat_interval_ms, 1000, "Milliseconds between heartbeats");
+ABSL_FLAG(uint64_t, max_bytes, 0,
+          "Quota for chunk files in bytes (writes beyond it are RESOURCE_EXHAUSTED); 0: the filesystem's size");
+ABSL_FLAG(uint64_t, scrub_bytes_per_second, 16ull << 20, "Background re-verification rate in bytes/s; 0 disables scrubbing");
+ABSL_FLAG(int64_t, scrub_pass_interval_s, 86400, "Seconds between the end of one scrub pass and the next");
 ABSL_FLAG(std::string, advertise_address, "",
           "host:port other services use to reach this server (default: the bound --listen address)");
 
@@ -62,7 +67,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> server_id = medvault::chunkserver::LoadOrCreateServerId(fs, data_dir);
   if (!server_id.ok()) Die(server_id.status().ToString());
 
-  medvault::chunkserver::ChunkStore store(fs, medvault::RealClock(), data_dir);
+  medvault::chunkserver::ChunkStore store(fs, medvault::RealClock(), data_dir,
+                                          medvault::chunkserver::ChunkStoreOptions{absl::GetFlag(FLAGS_max_bytes)});
   absl::Status opened = store.Open();
   if (!opened.ok()) Die(absl::StrCat("opening the chunk store: ", opened.ToString()));
 
@@ -97,7 +103,24 @@ int main(int argc, char** argv) {
       [&client](const medvault::v1::ChunkServerInfo& info) { return client.Send(info); });
   heartbeater.Start();
 
+  medvault::chunkserver::ChunkServerMetrics* m = metrics.get();
+  medvault::chunkserver::ScrubberOptions scrub_options;
+  scrub_options.bytes_per_second = absl::GetFlag(FLAGS_scrub_bytes_per_second);
+  scrub_options.pass_interval = absl::Seconds(absl::GetFlag(FLAGS_scrub_pass_interval_s));
+  medvault::chunkserver::Scrubber scrubber(&store, scrub_options, [m](const medvault::chunkserver::ScrubProgress& p) {
+    if (p.pass_done) {
+      m->scrub_passes.Increment();
+    } else {
+      m->scrub_chunks.Increment();
+      m->scrub_bytes.Increment(static_cast<double>(p.bytes));
+      if (p.corrupt) m->scrub_corrupt.Increment();
+    }
+    m->scrub_pass_progress.Set(p.pass_fraction);
+  });
+  if (scrub_options.bytes_per_second > 0) scrubber.Start();
+
   runner.Wait();
+  scrubber.Stop();
   heartbeater.Stop();
   MV_LOG(INFO) << "stopped";
   return 0;

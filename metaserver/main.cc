@@ -1,6 +1,7 @@
 // metaserver: the index (patients, studies, series, instances), object manifests, the chunk-server
 // registry and placement, and garbage collection; serves medvault.v1.MetaService. Runs as one
 // replica of a Raft group (medvault.v1.RaftService on the same port); only the leader serves.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -22,6 +23,8 @@
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/periodic_task.h"
 #include "metaserver/core/registry.h"
+#include "metaserver/core/repairer.h"
+#include "metaserver/core/settled_leadership.h"
 #include "metaserver/service/chunk_server_client.h"
 #include "metaserver/service/meta_metrics.h"
 #include "metaserver/service/meta_service.h"
@@ -37,6 +40,12 @@ ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes
 ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
           "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
 ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
+ABSL_FLAG(uint32_t, replicas, 3, "Replica target per chunk that repair restores");
+ABSL_FLAG(int64_t, repair_interval_ms, 2000,
+          "Milliseconds between repair passes (census of every manifest and chunk server, then copies); 0 disables");
+ABSL_FLAG(uint64_t, repair_bytes_per_second, 100ull << 20,
+          "Rate limit of repair copies in bytes/s, so client traffic keeps flowing; 0: unlimited");
+ABSL_FLAG(int32_t, repair_parallelism, 4, "Chunks repair copies concurrently");
 
 namespace {
 
@@ -60,6 +69,11 @@ int main(int argc, char** argv) {
   if (data_dir.empty()) Die("--data_dir is required");
   if (down_after_ms <= 0) Die("--down_after_ms must be positive");
   if (gc_interval_s < 0) Die("--gc_interval_s must not be negative");
+  const int64_t repair_interval_ms = absl::GetFlag(FLAGS_repair_interval_ms);
+  if (repair_interval_ms < 0) Die("--repair_interval_ms must not be negative");
+  if (absl::GetFlag(FLAGS_replicas) < 1 || absl::GetFlag(FLAGS_replicas) > ms::kMaxReplicas) {
+    Die("--replicas must be 1..5");
+  }
   if (orphan_grace_s < ms::kMinOrphanGraceSeconds) {
     Die("--orphan_grace_s must be at least " + std::to_string(ms::kMinOrphanGraceSeconds));
   }
@@ -99,10 +113,24 @@ int main(int argc, char** argv) {
   std::unique_ptr<ms::MetaServiceImpl> service;
   std::unique_ptr<medvault::Authorizer> authz;
   metrics = std::make_unique<ms::MetaMetrics>(runner.registry());
+  ms::RepairOptions repair_options;
+  repair_options.replicas = absl::GetFlag(FLAGS_replicas);
+  repair_options.max_bytes_per_second = absl::GetFlag(FLAGS_repair_bytes_per_second);
+  repair_options.parallelism = absl::GetFlag(FLAGS_repair_parallelism);
+  ms::MetaMetrics* m = metrics.get();
+  ms::Repairer repairer(&catalog, &registry, &chunk_client, clock, repair_options,
+                        [m](uint64_t queue_length, uint64_t bytes, bool census) {
+                          if (bytes > 0) {
+                            m->repair_bytes.Increment(static_cast<double>(bytes));
+                            return;
+                          }
+                          m->repair_queue_length.Set(static_cast<double>(queue_length));
+                          if (census) m->chunks_under_replicated.Set(static_cast<double>(queue_length));
+                        });
   authz = std::make_unique<medvault::Authorizer>("metaserver", ms::MetaServicePolicy(), security->is_tls(),
                                                  runner.registry());
-  service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, clock, metrics.get(), orphan_grace_s,
-                                                  (*replica)->writer(), authz.get());
+  service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, &repairer, clock, metrics.get(),
+                                                  orphan_grace_s, (*replica)->writer(), authz.get());
   runner.AddService(service.get());
   runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);
@@ -120,17 +148,33 @@ int main(int argc, char** argv) {
     }
   });
 
+  // Repair runs on the leader once it has led for a down interval (and a heartbeat): before that
+  // its in-memory liveness view would call every server down.
+  ms::SettledLeadership settled(down_after_ms * 1000 + 2'000'000);
+  ms::PeriodicTask repair_task(absl::Milliseconds(std::max<int64_t>(repair_interval_ms, 1)), [&] {
+    if (!settled.Settled((*replica)->node()->IsLeader(), (*replica)->writer()->Term(), clock->NowMicros())) return;
+    absl::StatusOr<ms::RepairStats> stats = repairer.RunOnce();
+    if (stats.ok()) {
+      metrics->RecordRepair(*stats);
+    } else {
+      MV_LOG(WARNING) << "repair pass failed: " << stats.status();
+    }
+  });
+
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
   absl::Status raft_started = (*replica)->Start();
   if (!raft_started.ok()) Die(absl::StrCat("raft: ", raft_started.ToString()));
   gauges.Start();
   if (gc_interval_s > 0) gc_task.Start();
+  if (repair_interval_ms > 0) repair_task.Start();
   MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every " << gc_interval_s
-               << " s with orphan grace " << orphan_grace_s << " s";
+               << " s with orphan grace " << orphan_grace_s << " s, repair every " << repair_interval_ms
+               << " ms to " << repair_options.replicas << " replicas";
 
   runner.Wait();
   // In-flight calls have drained; stop the background passes before anything they use goes away.
+  repair_task.Stop();
   gc_task.Stop();
   gauges.Stop();
   (*replica)->Stop();

@@ -101,12 +101,14 @@ ChunkStore::IdLock::~IdLock() {
   store_->id_released_.SignalAll();
 }
 
-ChunkStore::ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir)
+ChunkStore::ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir, ChunkStoreOptions options)
     : fs_(fs),
       clock_(clock),
       data_dir_(StripTrailingSlashes(std::move(data_dir))),
       chunks_dir_(data_dir_ + "/chunks"),
-      tmp_dir_(data_dir_ + "/tmp") {}
+      tmp_dir_(data_dir_ + "/tmp"),
+      quarantine_dir_(data_dir_ + "/quarantine"),
+      options_(options) {}
 
 std::string ChunkStore::SubdirName(absl::string_view hex_id) const {
   return std::string(hex_id.substr(0, kSubdirChars));
@@ -119,6 +121,7 @@ std::string ChunkStore::ChunkPath(absl::string_view hex_id) const {
 absl::Status ChunkStore::Open() {
   RETURN_IF_ERROR(fs_->CreateDirs(chunks_dir_));
   RETURN_IF_ERROR(fs_->CreateDirs(tmp_dir_));
+  RETURN_IF_ERROR(fs_->CreateDirs(quarantine_dir_));
   ASSIGN_OR_RETURN(std::vector<std::string> leftovers, fs_->ListDir(tmp_dir_));
   for (const std::string& name : leftovers) {
     absl::Status s = fs_->DeleteFile(tmp_dir_ + "/" + name);
@@ -264,6 +267,14 @@ absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uin
     return Annotate(existing.status(), absl::StrCat("writing chunk ", hex));
   }
 
+  if (options_.max_bytes > 0) {
+    absl::MutexLock quota(&mu_);
+    const uint64_t after = bytes_stored_ - std::min(bytes_stored_, old_size) + kChunkHeaderBytes + data.size();
+    if (after > options_.max_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("writing chunk ", hex, ": the chunk store's quota of ", options_.max_bytes, " bytes is full"));
+    }
+  }
   absl::Status s = WriteNewFile(hex, data, crc32c);
   if (!s.ok()) {
     // Normally nothing changed; if a replaced file was taken back, count what is there now.
@@ -284,7 +295,13 @@ absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
   }
   if (!file.ok()) return Annotate(file.status(), absl::StrCat("reading chunk ", hex));
   absl::StatusOr<ChunkData> chunk = DecodeChunkFile(std::move(*file));
-  if (!chunk.ok()) return Annotate(chunk.status(), absl::StrCat("reading chunk ", hex));
+  if (!chunk.ok()) {
+    if (absl::IsDataLoss(chunk.status())) {
+      absl::StatusOr<bool> moved = QuarantineIfCorrupt(id);
+      if (!moved.ok()) MV_LOG(WARNING) << "quarantining chunk " << hex << " failed: " << moved.status();
+    }
+    return Annotate(chunk.status(), absl::StrCat("reading chunk ", hex));
+  }
   return chunk;
 }
 
@@ -367,7 +384,47 @@ absl::StatusOr<ChunkStoreStats> ChunkStore::Stats() {
   ASSIGN_OR_RETURN(DiskSpace space, fs_->GetDiskSpace(data_dir_));
   stats.capacity_bytes = space.capacity_bytes;
   stats.free_bytes = space.free_bytes;
+  if (options_.max_bytes > 0) {
+    const uint64_t quota_free = options_.max_bytes - std::min(options_.max_bytes, stats.bytes_stored);
+    stats.capacity_bytes = std::min(stats.capacity_bytes, options_.max_bytes);
+    stats.free_bytes = std::min(stats.free_bytes, quota_free);
+  }
   return stats;
+}
+
+absl::StatusOr<bool> ChunkStore::QuarantineIfCorrupt(absl::string_view id) {
+  RETURN_IF_ERROR(CheckId(id));
+  const std::string hex = ToHex(id);
+  const std::string path = ChunkPath(hex);
+  IdLock lock(this, id);
+  // Re-read under the id lock: a repair may have just replaced the file with good bytes.
+  absl::StatusOr<std::string> file = fs_->ReadFile(path);
+  if (absl::IsNotFound(file.status())) return false;
+  RETURN_IF_ERROR(file.status());
+  const uint64_t size = file->size();
+  if (DecodeChunkFile(std::move(*file)).ok()) return false;
+  RETURN_IF_ERROR(fs_->Rename(path, quarantine_dir_ + "/" + hex));
+  RETURN_IF_ERROR(fs_->SyncDir(chunks_dir_ + "/" + SubdirName(hex)));
+  RETURN_IF_ERROR(fs_->SyncDir(quarantine_dir_));
+  AccountReplace(true, size, false, 0);
+  MV_LOG(WARNING) << "chunk " << hex << " fails verification: quarantined";
+  absl::MutexLock l(&mu_);
+  if (quarantined_.size() < kMaxPendingQuarantined) quarantined_.push_back(std::string(id));
+  return true;
+}
+
+std::vector<std::string> ChunkStore::TakeQuarantined() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  out.swap(quarantined_);
+  return out;
+}
+
+void ChunkStore::ReturnQuarantined(const std::vector<std::string>& ids) {
+  absl::MutexLock lock(&mu_);
+  for (const std::string& id : ids) {
+    if (quarantined_.size() < kMaxPendingQuarantined) quarantined_.push_back(id);
+  }
 }
 
 uint64_t ChunkStore::chunk_count() {

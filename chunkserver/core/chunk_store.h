@@ -47,16 +47,28 @@ struct ChunkStoreStats {
   uint64_t free_bytes = 0;
 };
 
+struct ChunkStoreOptions {
+  // At most this many bytes of chunk files (headers included); 0: no limit but the filesystem's.
+  // A write beyond it is RESOURCE_EXHAUSTED, and Stats() reports the quota as capacity.
+  uint64_t max_bytes = 0;
+};
+
+// At most this many quarantined ids wait to be reported; older ones are dropped (the metaserver's
+// census finds the replicas missing anyway).
+inline constexpr size_t kMaxPendingQuarantined = 1000;
+
 // Layout under data_dir:
 //   chunks/<first 2 hex chars of id>/<32 hex chars of id>   one file per chunk
 //   tmp/                                                   files being written; emptied by Open()
+//   quarantine/<32 hex chars of id>                        replicas that failed verification, kept
+//                                                          for inspection, never served
 // Thread-safe: operations on the same id are serialised by a per-id lock; operations on different
 // ids run in parallel (no store-wide lock is held across file I/O or fsync).
 // Errors carry chunk ids in hex and file paths, never anything else.
 class ChunkStore {
  public:
   // Does not take ownership; `fs` and `clock` must outlive the store. Call Open() before use.
-  ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir);
+  ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir, ChunkStoreOptions options = {});
   ChunkStore(const ChunkStore&) = delete;
   ChunkStore& operator=(const ChunkStore&) = delete;
 
@@ -73,8 +85,17 @@ class ChunkStore {
   absl::Status Write(absl::string_view id, absl::string_view data, uint32_t crc32c);
 
   // Reads and verifies a chunk. INVALID_ARGUMENT for a bad id, NOT_FOUND when absent, DATA_LOSS
-  // when the file is truncated, has a bad header or its payload does not match the stored CRC32C.
+  // when the file is truncated, has a bad header or its payload does not match the stored CRC32C;
+  // such a file is quarantined (moved out of chunks/, so later reads say NOT_FOUND and listings
+  // leave it out) and its id queued for TakeQuarantined().
   absl::StatusOr<ChunkData> Read(absl::string_view id);
+
+  // Moves the chunk's file to quarantine/ if it (still) fails verification; true when it did.
+  absl::StatusOr<bool> QuarantineIfCorrupt(absl::string_view id);
+  // Ids quarantined since the last call (at most kMaxPendingQuarantined), for the heartbeat.
+  std::vector<std::string> TakeQuarantined();
+  // Puts back ids a failed heartbeat could not report.
+  void ReturnQuarantined(const std::vector<std::string>& ids);
 
   // Deletes the chunks and returns how many existed (absent ids are ignored; duplicates count
   // once). INVALID_ARGUMENT (nothing deleted) when any id is not kChunkIdBytes long.
@@ -122,6 +143,8 @@ class ChunkStore {
   const std::string data_dir_;
   const std::string chunks_dir_;
   const std::string tmp_dir_;
+  const std::string quarantine_dir_;
+  const ChunkStoreOptions options_;
 
   absl::Mutex mu_;
   absl::CondVar id_released_;
@@ -131,6 +154,7 @@ class ChunkStore {
   uint64_t chunk_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_stored_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_tmp_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> quarantined_ ABSL_GUARDED_BY(mu_);
 };
 
 // Encodes and decodes the on-disk framing (exposed for tests).

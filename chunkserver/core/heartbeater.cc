@@ -38,7 +38,11 @@ v1::ChunkServerInfo Heartbeater::CurrentInfo() {
 }
 
 void Heartbeater::SendOnce() {
-  absl::Status s = sender_(CurrentInfo());
+  v1::ChunkServerInfo info = CurrentInfo();
+  const std::vector<std::string> quarantined = store_->TakeQuarantined();
+  for (const std::string& id : quarantined) info.add_quarantined_chunk_ids(id);
+  absl::Status s = sender_(info);
+  if (!s.ok()) store_->ReturnQuarantined(quarantined);  // report them with the next heartbeat
   if (!s.ok() && !failing_) {
     MV_LOG(WARNING) << "heartbeat to the metaserver failing: " << s;
   } else if (s.ok() && failing_) {

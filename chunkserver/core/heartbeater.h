@@ -25,6 +25,7 @@ struct HeartbeaterOptions {
   absl::Duration interval = absl::Seconds(1);
 };
 
+// Each heartbeat also carries the ids the store quarantined since the last delivered one.
 // Runs one background thread: the first heartbeat goes out immediately on Start(), then one every
 // interval (measured from the end of the previous send). A failure is logged once when heartbeats
 // start failing and once when they recover, not on every attempt. Thread-safe.

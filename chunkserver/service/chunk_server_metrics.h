@@ -22,6 +22,12 @@ struct ChunkServerMetrics {
   prometheus::Histogram& write_latency;      // WriteChunk, successful or not
   prometheus::Gauge& chunks_stored;
   prometheus::Gauge& disk_free_bytes;        // updated by every heartbeat
+  prometheus::Counter& scrub_chunks;          // chunks re-verified by the scrubber
+  prometheus::Counter& scrub_bytes;           // bytes re-verified by the scrubber
+  prometheus::Counter& scrub_corrupt;         // corrupt chunks the scrubber found (and quarantined)
+  prometheus::Counter& scrub_passes;          // complete scrub passes
+  prometheus::Gauge& scrub_pass_progress;     // fraction of the current pass done, 0..1
+  prometheus::Counter& quarantined_reported;  // quarantined chunk ids sent in heartbeats
 };
 
 }  // namespace medvault::chunkserver

@@ -32,7 +32,7 @@ absl::Status HeartbeatClient::Send(const v1::ChunkServerInfo& info) {
   metrics_->chunks_stored.Set(static_cast<double>(info.chunk_count()));
   v1::HeartbeatRequest request;
   *request.mutable_server() = info;
-  return group_.Call(
+  absl::Status s = group_.Call(
       [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
         grpc::ClientContext context;
         context.set_deadline(deadline);
@@ -40,6 +40,8 @@ absl::Status HeartbeatClient::Send(const v1::ChunkServerInfo& info) {
         return FromGrpcStatus(v1::MetaService::NewStub(channel)->Heartbeat(&context, request, &response));
       },
       std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout_)));
+  if (s.ok()) metrics_->quarantined_reported.Increment(static_cast<double>(info.quarantined_chunk_ids_size()));
+  return s;
 }
 
 }  // namespace medvault::chunkserver

@@ -46,6 +46,8 @@ class MetaClient {
   virtual absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string& study_uid) = 0;
   virtual absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& sop_instance_uid) = 0;
   virtual absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) = 0;
+  // Tells the metaserver a replica failed a read's checks, so repair replaces it.
+  virtual absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) = 0;
 };
 
 // One replica write: the caller keeps `data` alive until WriteChunks returns.

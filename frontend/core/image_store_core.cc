@@ -216,29 +216,38 @@ absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaR
       last_error = absl::UnavailableError(absl::StrCat("chunk server ", server_id, " is not registered"));
       continue;
     }
-    auto read = chunks_->ReadChunk(addr->second, loc.chunk_id());
-    if (!read.ok()) {
-      last_error = read.status();
-      continue;
-    }
-    // End-to-end check: what arrived is what the frontend wrote.
-    if (read->data.size() != loc.stored_size() || Crc32c(read->data) != loc.crc32c()) {
-      last_error = absl::DataLossError(absl::StrCat("replica on ", server_id, " has a bad checksum"));
-      continue;
-    }
-    auto plain = DecryptChunk(key, m.object_id(), index, last, read->data);
+    absl::StatusOr<std::string> plain =
+        ReadReplica(addr->second, m.object_id(), loc, key, index, last, expected_plain, server_id);
     if (!plain.ok()) {
       last_error = plain.status();
-      continue;
-    }
-    if (plain->size() != expected_plain) {
-      last_error = absl::DataLossError(absl::StrCat("chunk ", index, " has the wrong length"));
+      // A replica that is there but wrong (or gone) is reported so repair replaces it; a server
+      // that cannot be reached is the metaserver's heartbeat business.
+      if (absl::IsDataLoss(last_error) || absl::IsNotFound(last_error)) {
+        absl::Status reported = meta_->ReportBadReplica(loc.chunk_id(), server_id);
+        if (reported.ok()) stats_.bad_replicas_reported += 1;
+      }
       continue;
     }
     return plain;
   }
   return Annotate(last_error, absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
                                            ": no healthy replica"));
+}
+
+absl::StatusOr<std::string> ImageStoreCore::ReadReplica(const std::string& address, absl::string_view object_id,
+                                                        const v1::ChunkLocation& loc,
+                                                        absl::string_view key, uint32_t index, bool last,
+                                                        uint64_t expected_plain, const std::string& server_id) {
+  ASSIGN_OR_RETURN(ChunkRead read, chunks_->ReadChunk(address, loc.chunk_id()));
+  // End-to-end check: what arrived is what the frontend wrote.
+  if (read.data.size() != loc.stored_size() || Crc32c(read.data) != loc.crc32c()) {
+    return absl::DataLossError(absl::StrCat("replica on ", server_id, " has a bad checksum"));
+  }
+  ASSIGN_OR_RETURN(std::string plain, DecryptChunk(key, object_id, index, last, read.data));
+  if (plain.size() != expected_plain) {
+    return absl::DataLossError(absl::StrCat("chunk ", index, " has the wrong length"));
+  }
+  return plain;
 }
 
 absl::StatusOr<v1::FindStudiesResponse> ImageStoreCore::FindStudies(const v1::FindStudiesRequest& request) {

@@ -34,6 +34,7 @@ struct FrontendOptions {
 struct CoreStats {
   std::atomic<uint64_t> replica_write_failures{0};
   std::atomic<uint64_t> read_failovers{0};
+  std::atomic<uint64_t> bad_replicas_reported{0};
   std::atomic<uint64_t> abandoned_puts{0};
   // Commits whose outcome was unknown (deadline, lost connection) and not resolved by a lookup.
   std::atomic<uint64_t> uncertain_commits{0};
@@ -75,6 +76,10 @@ class ImageStoreCore {
   // garbage collection (no manifest references them).
   absl::StatusOr<v1::ObjectManifest> WriteObject(absl::string_view bytes, const DataKeyMaterial& key);
   // Reads, verifies and decrypts chunk `index`, trying each replica in turn.
+  // Reads one replica and checks it end to end (length, CRC32C, authentication, plaintext length).
+  absl::StatusOr<std::string> ReadReplica(const std::string& address, absl::string_view object_id,
+                                          const v1::ChunkLocation& loc, absl::string_view key, uint32_t index,
+                                          bool last, uint64_t expected_plain, const std::string& server_id);
   absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
                                         uint32_t index);
   // Destroys the keys of deleted objects, then tells the metaserver.

@@ -102,6 +102,11 @@ class FakeMeta : public MetaClient {
     instances.erase(it);
     return r;
   }
+  absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override {
+    bad_replicas.emplace_back(chunk_id, server_id);
+    return absl::OkStatus();
+  }
+  std::vector<std::pair<std::string, std::string>> bad_replicas;
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& ids) override {
     // The protocol's order: keys are destroyed before the metaserver hears they are.
     for (const auto& id : ids) EXPECT_TRUE(keys_->destroyed.count(id)) << "confirmed before destroyed";
@@ -218,6 +223,9 @@ TEST_F(ImageStoreCoreTest, CorruptReplicaFailsOverToAGoodOne) {
   chunks_.down.insert("cs1");
   EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), mr_);
   EXPECT_GT(core_.stats().read_failovers.load(), 0u);
+  // The corrupt replicas are reported for repair; the unreachable server's are not.
+  ASSERT_FALSE(meta_.bad_replicas.empty());
+  for (const auto& [chunk, server] : meta_.bad_replicas) EXPECT_EQ(server, "s0");
 }
 
 TEST_F(ImageStoreCoreTest, AllReplicasCorruptIsDataLoss) {

@@ -163,6 +163,13 @@ absl::Status GrpcMetaClient::ConfirmKeysDestroyed(const std::vector<std::string>
       .status();
 }
 
+absl::Status GrpcMetaClient::ReportBadReplica(const std::string& chunk_id, const std::string& server_id) {
+  v1::ReportBadReplicaRequest req;
+  req.set_chunk_id(chunk_id);
+  req.set_server_id(server_id);
+  return MV_META_CALL(ReportBadReplica, v1::ReportBadReplicaRequest, v1::ReportBadReplicaResponse, req).status();
+}
+
 #undef MV_META_CALL
 
 v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {

@@ -50,6 +50,7 @@ class GrpcMetaClient : public MetaClient {
   absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string& study_uid) override;
   absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& sop_instance_uid) override;
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) override;
+  absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override;
 
  private:
   GroupChannels group_;

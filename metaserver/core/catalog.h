@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,23 @@ class Catalog {
   // Deletes a tombstone and its chunk references atomically. FAILED_PRECONDITION while its key is
   // not confirmed destroyed; OK when it is already gone.
   absl::Status RemoveTombstone(absl::string_view object_id) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- Replica bookkeeping (repair; catalog_replicas.cc) ---
+
+  // A consistent view of every manifest as of now, for one repair pass.
+  std::unique_ptr<KvReader> Snapshot() const { return std::make_unique<KvReader>(kv_); }
+  // Calls fn(manifest) for every stored object's manifest in `snapshot`, until fn returns false.
+  // DATA_LOSS when a record does not parse.
+  static absl::Status ForEachManifest(const KvReader& snapshot,
+                                      const std::function<bool(const v1::ObjectManifest&)>& fn);
+
+  // Sets the replica servers of chunk `chunk_index` of object `object_id` to `new_servers`, if
+  // they are still exactly `expected_servers` (a compare-and-set against concurrent repairs,
+  // deletions and leader changes). FAILED_PRECONDITION when the object is gone or the chunk's
+  // servers changed; INVALID_ARGUMENT when new_servers is empty or the chunk id does not match.
+  absl::Status ReplaceChunkServers(absl::string_view object_id, uint32_t chunk_index, absl::string_view chunk_id,
+                                   const std::vector<std::string>& expected_servers,
+                                   const std::vector<std::string>& new_servers) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   KvStore* const kv_;

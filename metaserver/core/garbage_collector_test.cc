@@ -8,6 +8,7 @@
 #include <set>
 
 #include "metaserver/core/catalog_test_util.h"
+#include "metaserver/core/fake_chunk_servers.h"
 #include "metaserver/core/registry.h"
 
 namespace medvault::metaserver {
@@ -17,37 +18,7 @@ using testing::CatalogTestBase;
 using testing::Manifest;
 using testing::Tags;
 
-// Chunk servers in memory, keyed by address: chunk id -> age in seconds.
-class FakeChunkServers : public ChunkServerClient {
- public:
-  absl::Status DeleteChunks(const std::string& address, const std::vector<std::string>& ids) override {
-    ++delete_calls[address];
-    if (failing.count(address)) return absl::UnavailableError("injected");
-    for (const std::string& id : ids) chunks[address].erase(id);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<ChunkListPage> ListChunks(const std::string& address, absl::string_view start_after,
-                                           uint32_t limit) override {
-    ++list_calls[address];
-    if (failing.count(address)) return absl::UnavailableError("injected");
-    ChunkListPage page;
-    const auto& held = chunks[address];
-    for (auto it = held.upper_bound(std::string(start_after)); it != held.end(); ++it) {
-      if (page.chunks.size() == limit) {
-        page.more = true;
-        break;
-      }
-      page.chunks.push_back(ChunkListEntry{it->first, 100, it->second});
-    }
-    return page;
-  }
-  bool Has(const std::string& address, const std::string& id) { return chunks[address].count(id) > 0; }
-
-  std::map<std::string, std::map<std::string, uint64_t>> chunks;
-  std::set<std::string> failing;
-  std::map<std::string, int> delete_calls;
-  std::map<std::string, int> list_calls;
-};
+using testing::FakeChunkServers;
 
 class GarbageCollectorTest : public CatalogTestBase {
  protected:
@@ -75,7 +46,7 @@ class GarbageCollectorTest : public CatalogTestBase {
     v1::ObjectManifest m = Manifest(1000, 2);
     MustCommit(Tags("st", "st.1", sop), m);
     for (const auto& c : m.chunks()) {
-      for (const auto& s : c.server_ids()) servers_.chunks[Address(s)][c.chunk_id()] = age;
+      for (const auto& s : c.server_ids()) servers_.Put(Address(s), c.chunk_id(), "x", age);
     }
     return m;
   }
@@ -141,10 +112,9 @@ TEST_F(GarbageCollectorTest, ReclaimsConfirmedTombstonesOnly) {
 
 TEST_F(GarbageCollectorTest, DeletesOldOrphansKeepsYoungAndReferenced) {
   const v1::ObjectManifest live = Store("1", /*age=*/1'000'000);
-  auto& s1 = servers_.chunks[Address("s1")];
-  for (int i = 0; i < 7; ++i) s1["old-orphan-" + std::to_string(i)] = 3600 + i;
-  s1["young-orphan"] = 3599;
-  servers_.chunks[Address("s2")]["old-orphan-s2"] = 10'000;
+  for (int i = 0; i < 7; ++i) servers_.Put(Address("s1"), "old-orphan-" + std::to_string(i), "x", 3600 + i);
+  servers_.Put(Address("s1"), "young-orphan", "x", 3599);
+  servers_.Put(Address("s2"), "old-orphan-s2", "x", 10'000);
 
   GcStats stats = MustRun(3600);
   EXPECT_EQ(stats.orphans_reclaimed, 8u);
@@ -165,7 +135,7 @@ TEST_F(GarbageCollectorTest, DownServerLeavesTombstonePending) {
   const v1::ObjectManifest m = Store("1");
   ASSERT_TRUE(catalog_->DeleteInstance("1", now_).ok());
   ASSERT_TRUE(catalog_->ConfirmKeysDestroyed({m.object_id()}).ok());
-  servers_.chunks[Address("s3")]["orphan-on-down-server"] = 1'000'000;
+  servers_.Put(Address("s3"), "orphan-on-down-server", "x", 1'000'000);
   clock_.Advance(11'000'000);
   Beat("s1");
   Beat("s2");  // s3 is down

@@ -46,11 +46,15 @@ absl::Status ChunkServerRegistry::Load() {
     entry.info.set_address(stored.address());
     entry.info.set_failure_domain(stored.failure_domain());
     entry.registered_at_micros = stored.registered_at_micros();
+    entry.draining = stored.draining();
     loaded[stored.server_id()] = std::move(entry);
   }
   RETURN_IF_ERROR(FromRocksStatus(it->status(), "loading chunk servers"));
   absl::MutexLock lock(&mu_);
-  for (auto& [id, entry] : loaded) servers_.emplace(id, std::move(entry));
+  for (auto& [id, entry] : loaded) {
+    auto [it, inserted] = servers_.emplace(id, entry);
+    if (!inserted) it->second.draining = entry.draining;  // may have changed under another leader
+  }
   MV_LOG(INFO) << "loaded " << loaded.size() << " registered chunk servers";
   return absl::OkStatus();
 }
@@ -64,14 +68,11 @@ absl::Status ChunkServerRegistry::Heartbeat(const v1::ChunkServerInfo& info) {
   const bool is_new = it == servers_.end();
   if (is_new || it->second.info.address() != info.address() ||
       it->second.info.failure_domain() != info.failure_domain()) {
-    v1::StoredChunkServer stored;
-    stored.set_server_id(info.server_id());
-    stored.set_address(info.address());
-    stored.set_failure_domain(info.failure_domain());
-    stored.set_registered_at_micros(is_new ? now : it->second.registered_at_micros);
-    rocksdb::WriteBatch batch;
-    batch.Put(kv_->cf(kServersCf), info.server_id(), Encode(stored));
-    RETURN_IF_ERROR(Annotate(writer_->Write(&batch), "registering chunk server"));
+    Entry updated;
+    updated.info = info;
+    updated.registered_at_micros = is_new ? now : it->second.registered_at_micros;
+    updated.draining = !is_new && it->second.draining;
+    RETURN_IF_ERROR(Annotate(Persist(info.server_id(), updated), "registering chunk server"));
     MV_LOG(INFO) << (is_new ? "registered" : "updated") << " chunk server " << info.server_id() << " at "
                  << info.address() << " domain '" << info.failure_domain() << "'";
     if (is_new) {
@@ -80,8 +81,73 @@ absl::Status ChunkServerRegistry::Heartbeat(const v1::ChunkServerInfo& info) {
     }
   }
   it->second.info = info;
+  it->second.info.clear_quarantined_chunk_ids();  // handed to the repairer, not kept here
   it->second.last_heartbeat_micros = now;
   return absl::OkStatus();
+}
+
+absl::Status ChunkServerRegistry::Persist(const std::string& server_id, const Entry& entry) {
+  v1::StoredChunkServer stored;
+  stored.set_server_id(server_id);
+  stored.set_address(entry.info.address());
+  stored.set_failure_domain(entry.info.failure_domain());
+  stored.set_registered_at_micros(entry.registered_at_micros);
+  stored.set_draining(entry.draining);
+  rocksdb::WriteBatch batch;
+  batch.Put(kv_->cf(kServersCf), server_id, Encode(stored));
+  return writer_->Write(&batch);
+}
+
+absl::Status ChunkServerRegistry::SetDraining(absl::string_view server_id, bool draining) {
+  absl::MutexLock lock(&mu_);
+  auto it = servers_.find(std::string(server_id));
+  if (it == servers_.end()) return absl::NotFoundError(absl::StrCat("chunk server ", server_id, " is not registered"));
+  if (it->second.draining == draining) return absl::OkStatus();
+  Entry updated = it->second;
+  updated.draining = draining;
+  RETURN_IF_ERROR(Annotate(Persist(it->first, updated), "recording drain"));
+  it->second.draining = draining;
+  it->second.drained = false;
+  MV_LOG(INFO) << (draining ? "draining" : "no longer draining") << " chunk server " << server_id;
+  return absl::OkStatus();
+}
+
+void ChunkServerRegistry::SetDrained(const std::vector<std::string>& drained_ids) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, entry] : servers_) {
+    entry.drained = entry.draining && std::find(drained_ids.begin(), drained_ids.end(), id) != drained_ids.end();
+  }
+}
+
+std::vector<v1::ChunkServerInfo> ChunkServerRegistry::ChooseRepairTargets(
+    const std::vector<std::string>& exclude, const std::vector<std::string>& used_domains, size_t count) {
+  const int64_t now = clock_->NowMicros();
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> domains;
+  for (const std::string& id : used_domains) {
+    auto it = servers_.find(id);
+    if (it != servers_.end()) domains.insert(DomainKey(it->second.info));
+  }
+  std::vector<const v1::ChunkServerInfo*> eligible;
+  for (const auto& [id, entry] : servers_) {
+    if (!IsUp(entry, now) || entry.draining || entry.info.free_bytes() < options_.min_free_bytes) continue;
+    if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
+    eligible.push_back(&entry.info);
+  }
+  std::shuffle(eligible.begin(), eligible.end(), rng_);
+  // First one server per unused failure domain, then (too few domains) any other.
+  std::vector<v1::ChunkServerInfo> out;
+  std::vector<bool> taken(eligible.size(), false);
+  for (size_t i = 0; i < eligible.size() && out.size() < count; ++i) {
+    if (domains.insert(DomainKey(*eligible[i])).second) {
+      taken[i] = true;
+      out.push_back(*eligible[i]);
+    }
+  }
+  for (size_t i = 0; i < eligible.size() && out.size() < count; ++i) {
+    if (!taken[i]) out.push_back(*eligible[i]);
+  }
+  return out;
 }
 
 bool ChunkServerRegistry::IsUp(const Entry& entry, int64_t now) const {
@@ -93,6 +159,8 @@ v1::ChunkServerStatus ChunkServerRegistry::StatusOf(const Entry& entry, int64_t 
   *status.mutable_server() = entry.info;
   status.set_up(IsUp(entry, now));
   status.set_last_heartbeat_micros(entry.last_heartbeat_micros);
+  status.set_draining(entry.draining);
+  status.set_drained(entry.drained);
   return status;
 }
 
@@ -142,7 +210,7 @@ absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(uint3
   std::vector<const v1::ChunkServerInfo*> eligible;
   size_t up = 0;
   for (const auto& [id, entry] : servers_) {
-    if (!IsUp(entry, now)) continue;
+    if (!IsUp(entry, now) || entry.draining) continue;
     ++up;
     if (entry.info.free_bytes() >= options_.min_free_bytes) eligible.push_back(&entry.info);
   }

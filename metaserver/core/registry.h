@@ -51,6 +51,19 @@ class ChunkServerRegistry {
   // failure domain changed. INVALID_ARGUMENT without a server id or address.
   absl::Status Heartbeat(const v1::ChunkServerInfo& info) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Marks a server draining (persisted through the writer) or not. NOT_FOUND when not registered.
+  absl::Status SetDraining(absl::string_view server_id, bool draining) ABSL_LOCKS_EXCLUDED(mu_);
+  // Records what the last repair pass found: these draining servers hold nothing still needed.
+  void SetDrained(const std::vector<std::string>& drained_ids) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Up to `count` distinct servers for new replicas of an existing chunk: up, not draining, with
+  // min_free_bytes free, not in `exclude` (server ids), preferring failure domains not in
+  // `used_domains` (servers' ids, whose domains are taken). Fewer (possibly none) when not enough
+  // qualify.
+  std::vector<v1::ChunkServerInfo> ChooseRepairTargets(const std::vector<std::string>& exclude,
+                                                       const std::vector<std::string>& used_domains,
+                                                       size_t count) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Every registered server, ordered by server id.
   std::vector<v1::ChunkServerStatus> List() const ABSL_LOCKS_EXCLUDED(mu_);
   // One server; nullopt when not registered.
@@ -78,7 +91,11 @@ class ChunkServerRegistry {
     int64_t registered_at_micros = 0;
     // 0 until the first heartbeat since this process started.
     int64_t last_heartbeat_micros = 0;
+    bool draining = false;
+    bool drained = false;  // as of the last repair pass
   };
+  // Persists the entry's record. REQUIRES: mu_ held.
+  absl::Status Persist(const std::string& server_id, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsUp(const Entry& entry, int64_t now) const;
   v1::ChunkServerStatus StatusOf(const Entry& entry, int64_t now) const;
 

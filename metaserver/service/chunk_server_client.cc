@@ -43,4 +43,28 @@ absl::StatusOr<ChunkListPage> GrpcChunkServerClient::ListChunks(const std::strin
   return page;
 }
 
+absl::StatusOr<ChunkBytes> GrpcChunkServerClient::ReadChunk(const std::string& address,
+                                                            const std::string& chunk_id) {
+  v1::ReadChunkRequest request;
+  request.set_chunk_id(chunk_id);
+  v1::ReadChunkResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  absl::Status s = FromGrpcStatus(StubFor(address)->ReadChunk(&context, request, &response));
+  if (!s.ok()) return s;
+  return ChunkBytes{std::move(*response.mutable_data()), response.crc32c()};
+}
+
+absl::Status GrpcChunkServerClient::WriteChunk(const std::string& address, const std::string& chunk_id,
+                                               const std::string& data, uint32_t crc32c) {
+  v1::WriteChunkRequest request;
+  request.set_chunk_id(chunk_id);
+  request.set_data(data);
+  request.set_crc32c(crc32c);
+  v1::WriteChunkResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  return FromGrpcStatus(StubFor(address)->WriteChunk(&context, request, &response));
+}
+
 }  // namespace medvault::metaserver

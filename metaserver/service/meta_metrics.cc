@@ -21,10 +21,25 @@ MetaMetrics::MetaMetrics(prometheus::Registry& r)
                                       "Unreferenced chunk replicas deleted by garbage collection.")),
       tombstones_pending(NewGauge(r, "medvault_metaserver_tombstones_pending",
                                   "Deleted objects whose key destruction or chunk reclamation is pending.")),
-      // Placeholder: stays 0 until the re-replication issue computes it from manifests and the
-      // registry (chunks with fewer live replicas than placed).
       chunks_under_replicated(NewGauge(r, "medvault_metaserver_chunks_under_replicated",
-                                       "Chunks with fewer replicas on up servers than placed (not computed yet: 0).")),
+                                       "Chunks with fewer good replicas than the target, as of the last repair "
+                                       "pass's census (replicas on down or draining servers, missing or corrupt "
+                                       "ones do not count).")),
+      chunks_unavailable(NewGauge(r, "medvault_metaserver_chunks_unavailable",
+                                  "Chunks with no good replica on an up server at the last census.")),
+      repair_queue_length(NewGauge(r, "medvault_metaserver_repair_queue_length",
+                                   "Under-replicated chunks the running (or last) repair pass has yet to fix.")),
+      repair_bytes(NewCounter(r, "medvault_metaserver_repair_bytes_total",
+                              "Bytes copied to new replicas by repair.")),
+      chunks_repaired(NewCounter(r, "medvault_metaserver_chunks_repaired_total",
+                                 "Chunks given at least one new replica by repair.")),
+      repair_passes(NewCounter(r, "medvault_metaserver_repair_passes_total", "Repair passes completed.")),
+      extra_replicas_dropped(NewCounter(r, "medvault_metaserver_extra_replicas_dropped_total",
+                                        "Replicas deleted because no manifest lists them on their server.")),
+      bad_replicas_found(NewCounter(r, "medvault_metaserver_bad_replicas_found_total",
+                                    "Replicas found missing or corrupt on an up server by the repair census.")),
+      corrupt_replicas_reported(NewCounter(r, "medvault_metaserver_corrupt_replicas_reported_total",
+                                           "Bad replicas reported by chunk servers (scrub, reads) and readers.")),
       request_errors(NewCounter(r, "medvault_metaserver_request_errors_total",
                                 "MetaService requests that returned an error.")) {}
 
@@ -32,6 +47,15 @@ void MetaMetrics::RecordGc(const GcStats& stats) {
   gc_chunks_reclaimed.Increment(static_cast<double>(stats.deleted_chunks_reclaimed));
   gc_orphans_reclaimed.Increment(static_cast<double>(stats.orphans_reclaimed));
   tombstones_pending.Set(static_cast<double>(stats.tombstones_pending));
+}
+
+void MetaMetrics::RecordRepair(const RepairStats& stats) {
+  chunks_under_replicated.Set(static_cast<double>(stats.still_under_replicated));
+  chunks_unavailable.Set(static_cast<double>(stats.unavailable));
+  chunks_repaired.Increment(static_cast<double>(stats.repaired));
+  extra_replicas_dropped.Increment(static_cast<double>(stats.extra_replicas_dropped));
+  bad_replicas_found.Increment(static_cast<double>(stats.bad_replicas));
+  repair_passes.Increment();
 }
 
 void MetaMetrics::RefreshServers(const ChunkServerRegistry& registry) {

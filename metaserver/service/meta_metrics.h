@@ -10,6 +10,7 @@
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
+#include "metaserver/core/repairer.h"
 
 namespace medvault::metaserver {
 
@@ -20,6 +21,8 @@ struct MetaMetrics {
   void RecordGc(const GcStats& stats);
   // Sets the up/down gauges from the registry.
   void RefreshServers(const ChunkServerRegistry& registry);
+  // Adds one repair pass's results and sets the under-replicated gauge.
+  void RecordRepair(const RepairStats& stats);
   // Sets the tombstone gauge from the catalog (errors ignored: the gauge keeps its last value).
   void RefreshTombstones(const Catalog& catalog);
 
@@ -32,6 +35,14 @@ struct MetaMetrics {
   prometheus::Counter& gc_orphans_reclaimed;
   prometheus::Gauge& tombstones_pending;
   prometheus::Gauge& chunks_under_replicated;
+  prometheus::Gauge& chunks_unavailable;
+  prometheus::Gauge& repair_queue_length;
+  prometheus::Counter& repair_bytes;
+  prometheus::Counter& chunks_repaired;
+  prometheus::Counter& repair_passes;
+  prometheus::Counter& extra_replicas_dropped;
+  prometheus::Counter& bad_replicas_found;
+  prometheus::Counter& corrupt_replicas_reported;
   prometheus::Counter& request_errors;
 };
 

@@ -23,18 +23,20 @@ AccessPolicy MetaServicePolicy() {
   policy.AllowRoles("Heartbeat", {kChunkServerPeer});
   for (const char* method : {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance",
                              "FindStudies", "GetStudy", "DeleteStudy", "DeleteInstance",
-                             "ConfirmKeysDestroyed", "RunGarbageCollection"}) {
+                             "ConfirmKeysDestroyed", "RunGarbageCollection", "ReportBadReplica",
+                             "DrainChunkServer"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
 }
 
 MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
-                                 Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds,
-                                 raft::ReplicaGate* gate, Authorizer* authz)
+                                 Repairer* repairer, Clock* clock, MetaMetrics* metrics,
+                                 uint64_t orphan_grace_seconds, raft::ReplicaGate* gate, Authorizer* authz)
     : catalog_(catalog),
       registry_(registry),
       gc_(gc),
+      repairer_(repairer),
       authz_(authz),
       clock_(clock),
       metrics_(metrics),
@@ -67,6 +69,13 @@ grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext* context, const v1::
   absl::Status s = RequireLeaderRegistry();
   if (s.ok()) s = registry_->Heartbeat(request->server());
   if (!s.ok()) return Fail(s);
+  // Replicas the server quarantined (scrub or read found them corrupt): the next repair pass
+  // verifies and replaces them.
+  const v1::ChunkServerInfo& server = request->server();
+  for (const std::string& chunk_id : server.quarantined_chunk_ids()) {
+    repairer_->ReportSuspect(chunk_id, server.server_id());
+    metrics_->corrupt_replicas_reported.Increment();
+  }
   metrics_->RefreshServers(*registry_);
   return grpc::Status::OK;
 }
@@ -200,6 +209,27 @@ grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext* context,
   response->set_deleted_chunks_reclaimed(stats->deleted_chunks_reclaimed);
   response->set_orphans_reclaimed(stats->orphans_reclaimed);
   response->set_tombstones_pending(stats->tombstones_pending);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::ReportBadReplica(grpc::ServerContext* context, const v1::ReportBadReplicaRequest* request,
+                                               v1::ReportBadReplicaResponse*) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ReportBadReplica"); !denied.ok()) return Fail(denied);
+  if (request->chunk_id().size() != 16) return Fail(absl::InvalidArgumentError("chunk_id must be 16 bytes"));
+  if (request->server_id().empty()) return Fail(absl::InvalidArgumentError("server_id is required"));
+  absl::Status leader = gate_->RequireLeader();
+  if (!leader.ok()) return Fail(leader);
+  repairer_->ReportSuspect(request->chunk_id(), request->server_id());
+  metrics_->corrupt_replicas_reported.Increment();
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::DrainChunkServer(grpc::ServerContext* context, const v1::DrainChunkServerRequest* request,
+                                               v1::DrainChunkServerResponse*) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DrainChunkServer"); !denied.ok()) return Fail(denied);
+  absl::Status s = RequireLeaderRegistry();
+  if (s.ok()) s = registry_->SetDraining(request->server_id(), !request->undo());
+  if (!s.ok()) return Fail(s);
   return grpc::Status::OK;
 }
 

@@ -13,6 +13,7 @@
 #include "raft/replicated_writer.h"
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
+#include "metaserver/core/repairer.h"
 #include "metaserver/service/meta_metrics.h"
 
 namespace medvault::metaserver {
@@ -23,13 +24,13 @@ AccessPolicy MetaServicePolicy();
 
 class MetaServiceImpl final : public v1::MetaService::Service {
  public:
-  // Everything must outlive the service. `orphan_grace_seconds` is the GC grace used when a
+  // Everything must outlive the service; `repairer` receives bad-replica reports. `orphan_grace_seconds` is the GC grace used when a
   // RunGarbageCollection request does not override it. `gate` says whether this replica leads its
   // Raft group and brings its state up to date (null: a sole replica). Only the leader serves:
   // followers answer UNAVAILABLE naming the leader, and clients follow.
-  MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc, Clock* clock,
-                  MetaMetrics* metrics, uint64_t orphan_grace_seconds, raft::ReplicaGate* gate = nullptr,
-                  Authorizer* authz = nullptr);
+  MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc, Repairer* repairer,
+                  Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds,
+                  raft::ReplicaGate* gate = nullptr, Authorizer* authz = nullptr);
 
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
@@ -53,6 +54,10 @@ class MetaServiceImpl final : public v1::MetaService::Service {
                                     v1::ConfirmKeysDestroyedResponse* response) override;
   grpc::Status RunGarbageCollection(grpc::ServerContext* context, const v1::RunGarbageCollectionRequest* request,
                                     v1::RunGarbageCollectionResponse* response) override;
+  grpc::Status ReportBadReplica(grpc::ServerContext* context, const v1::ReportBadReplicaRequest* request,
+                                v1::ReportBadReplicaResponse* response) override;
+  grpc::Status DrainChunkServer(grpc::ServerContext* context, const v1::DrainChunkServerRequest* request,
+                                v1::DrainChunkServerResponse* response) override;
 
  private:
   // Counts an error and converts it.
@@ -64,6 +69,7 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   Catalog* const catalog_;
   ChunkServerRegistry* const registry_;
   GarbageCollector* const gc_;
+  Repairer* const repairer_;
   Authorizer* const authz_;
   Clock* const clock_;
   MetaMetrics* const metrics_;

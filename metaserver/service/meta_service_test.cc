@@ -22,6 +22,12 @@ class NoChunkServers : public ChunkServerClient {
   absl::StatusOr<ChunkListPage> ListChunks(const std::string&, absl::string_view, uint32_t) override {
     return ChunkListPage();
   }
+  absl::StatusOr<ChunkBytes> ReadChunk(const std::string&, const std::string&) override {
+    return absl::NotFoundError("none");
+  }
+  absl::Status WriteChunk(const std::string&, const std::string&, const std::string&, uint32_t) override {
+    return absl::UnavailableError("none");
+  }
   size_t deleted = 0;
 };
 
@@ -31,7 +37,8 @@ class MetaServiceTest : public CatalogTestBase {
     registry_ = std::make_unique<ChunkServerRegistry>(kv_.get(), &clock_, RegistryOptions(), 7);
     gc_ = std::make_unique<GarbageCollector>(catalog_.get(), registry_.get(), &chunks_, &clock_);
     metrics_ = std::make_unique<MetaMetrics>(prometheus_);
-    service_ = std::make_unique<MetaServiceImpl>(catalog_.get(), registry_.get(), gc_.get(), &clock_,
+    repairer_ = std::make_unique<Repairer>(catalog_.get(), registry_.get(), &chunks_, &clock_, RepairOptions());
+    service_ = std::make_unique<MetaServiceImpl>(catalog_.get(), registry_.get(), gc_.get(), repairer_.get(), &clock_,
                                                  metrics_.get(), 3600);
   }
 
@@ -76,6 +83,7 @@ class MetaServiceTest : public CatalogTestBase {
   grpc::ServerContext ctx_;
   std::unique_ptr<ChunkServerRegistry> registry_;
   std::unique_ptr<GarbageCollector> gc_;
+  std::unique_ptr<Repairer> repairer_;
   std::unique_ptr<MetaMetrics> metrics_;
   std::unique_ptr<MetaServiceImpl> service_;
 };

@@ -183,9 +183,12 @@ absl::Status ExternalCluster::Start() {
   meta_addr_ = *meta;
   for (int i = 0; i < options_.chunkservers; ++i) {
     const std::string name = absl::StrCat("chunkserver-", i);
-    auto cs = Launch(name, name, "chunkserver", "127.0.0.1:0", chunkserver_dir(i),
-                     {"--metaserver=" + meta_addr_, absl::StrCat("--failure_domain=rack-", i),
-                      "--heartbeat_interval_ms=200"});
+    std::vector<std::string> flags = {"--metaserver=" + meta_addr_, absl::StrCat("--failure_domain=rack-", i),
+                                      "--heartbeat_interval_ms=200"};
+    flags.insert(flags.end(), options_.chunkserver_flags.begin(), options_.chunkserver_flags.end());
+    auto own = options_.chunkserver_flags_of.find(i);
+    if (own != options_.chunkserver_flags_of.end()) flags.insert(flags.end(), own->second.begin(), own->second.end());
+    auto cs = Launch(name, name, "chunkserver", "127.0.0.1:0", chunkserver_dir(i), flags);
     if (!cs.ok()) return cs.status();
     chunk_addrs_.push_back((*cs)->address);
   }

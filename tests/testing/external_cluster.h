@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct ClusterOptions {
   std::vector<std::string> metaserver_flags;
   std::vector<std::string> keyservice_flags;
   std::vector<std::string> frontend_flags;
+  // Extra flags of every chunk server, and of chunk server i only.
+  std::vector<std::string> chunkserver_flags;
+  std::map<int, std::vector<std::string>> chunkserver_flags_of;
 };
 
 // Not thread-safe: one test thread drives it (load threads only use the addresses it returned).

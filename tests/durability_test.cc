@@ -1,0 +1,304 @@
+// Issue 4's claims with the real binaries over mutual TLS (one metaserver, one key service, chunk
+// servers with short intervals: down after 2 s, a repair pass every 300 ms, scrub passes every
+// second). Each test ends the way the issue asks: every acknowledged instance reads back
+// bit-exact and every chunk is listed on 3 distinct servers that hold it (replica_audit.h).
+//   1. kill -9 a chunk server during sustained uploads; it comes back and its extra copies go;
+//   2. wipe a chunk server's data directory and restart it: full repair onto it;
+//   3. flip bytes in chunk files and delete others: found by reads and scrub, quarantined, repaired;
+//   4. a chunk server whose quota fills: clean RESOURCE_EXHAUSTED, writes continue elsewhere, no
+//      corrupt chunk, and it takes chunks again once space frees.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc.h"
+#include "medvault/v1/image_store.grpc.pb.h"
+#include "tests/testing/dicom_instances.h"
+#include "tests/testing/external_cluster.h"
+#include "tests/testing/image_store_calls.h"
+#include "tests/testing/replica_audit.h"
+
+namespace medvault {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using testing::ExternalCluster;
+
+constexpr auto kRepairTimeout = std::chrono::seconds(90);
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+testing::ClusterOptions DurabilityOptions(int chunkservers) {
+  testing::ClusterOptions options;
+  options.chunkservers = chunkservers;
+  options.chunk_size_bytes = 64 << 10;  // the smallest the frontend takes: CT_small (39 kB) is one chunk
+  options.metaserver_flags = {"--down_after_ms=2000", "--repair_interval_ms=300", "--repair_bytes_per_second=0"};
+  options.chunkserver_flags = {"--scrub_pass_interval_s=1", "--scrub_bytes_per_second=50000000"};
+  return options;
+}
+
+// Stores distinct instances made from pydicom's CT_small.dcm and remembers the acknowledged ones.
+class Uploader {
+ public:
+  explicit Uploader(const ExternalCluster& cluster)
+      : cluster_(cluster),
+        factory_(ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm")),
+        run_(absl::StrCat(std::random_device()() % 1000000)) {}
+  ~Uploader() { Stop(); }
+
+  // One put; OK and remembered when acknowledged.
+  absl::Status PutOne() {
+    const std::string uid = absl::StrCat("1.2.826.0.1.3680043.8.498.", run_, ".", ++seq_);
+    absl::StatusOr<std::string> bytes = factory_.WithSopInstanceUid(uid);
+    if (!bytes.ok()) return bytes.status();
+    auto stub = v1::ImageStore::NewStub(cluster_.Channel(cluster_.frontend(), kFrontendPeer));
+    absl::StatusOr<v1::PutInstanceResponse> put = testing::PutInstance(stub.get(), *bytes, std::chrono::seconds(20));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!put.ok()) {
+      failures_.push_back(put.status());
+      return put.status();
+    }
+    acked_[uid] = std::move(*bytes);
+    study_ = put->study_uid();
+    return absl::OkStatus();
+  }
+
+  void StartLoad(int threads) {
+    for (int t = 0; t < threads; ++t) {
+      workers_.emplace_back([this] {
+        while (!stop_) (void)PutOne();
+      });
+    }
+  }
+  void Stop() {
+    stop_ = true;
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+  size_t acked_count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_.size();
+  }
+  bool WaitForAcks(size_t n, std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (acked_count() < n) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  }
+  std::map<std::string, std::string> acked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  std::string study() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return study_;
+  }
+  std::vector<absl::Status> failures() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+
+ private:
+  const ExternalCluster& cluster_;
+  testing::DicomInstanceFactory factory_;
+  const std::string run_;
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::map<std::string, std::string> acked_;
+  std::vector<absl::Status> failures_;
+  std::string study_;
+};
+
+// Chunk files under a chunk server's data directory.
+std::vector<std::filesystem::path> ChunkFiles(const std::string& data_dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(data_dir + "/chunks")) {
+    if (e.is_regular_file()) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Print(const char* what, const testing::AuditResult& audit) {
+  std::printf("%s: %zu instances, %zu chunks, %zu replicas;", what, audit.instances, audit.chunks, audit.replicas);
+  for (const auto& [server, n] : audit.per_server) std::printf(" %s=%zu", server.substr(0, 8).c_str(), n);
+  std::printf("\n");
+}
+
+TEST(DurabilityTest, KillDuringUploadsIsDetectedRepairedAndReconciled) {
+  ExternalCluster cluster(DurabilityOptions(4));
+  absl::Status started = cluster.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  Uploader uploader(cluster);
+  uploader.StartLoad(2);
+  ASSERT_TRUE(uploader.WaitForAcks(10, std::chrono::seconds(60)));
+
+  const auto killed_at = Clock::now();
+  ASSERT_TRUE(cluster.Kill("chunkserver-1").ok());
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "metaserver", "medvault_metaserver_chunkservers_down",
+                                     [](double v) { return v == 1; }, std::chrono::seconds(30))
+                  .ok());
+  std::printf("kill -9 to detection: %.2f s (down interval 2 s)\n",
+              std::chrono::duration<double>(Clock::now() - killed_at).count());
+  // Uploads go on with three servers.
+  const size_t before = uploader.acked_count();
+  ASSERT_TRUE(uploader.WaitForAcks(before + 10, std::chrono::seconds(60)));
+  uploader.Stop();
+
+  absl::StatusOr<testing::AuditResult> audit =
+      testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  Print("after repair", *audit);
+  EXPECT_GT(*cluster.Metric("metaserver", "medvault_metaserver_chunks_repaired_total"), 0);
+  const double passes = *cluster.Metric("metaserver", "medvault_metaserver_repair_passes_total");
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "metaserver", "medvault_metaserver_repair_passes_total",
+                                     [&](double v) { return v >= passes + 2; }, std::chrono::seconds(30))
+                  .ok());
+  EXPECT_EQ(*cluster.Metric("metaserver", "medvault_metaserver_chunks_under_replicated"), 0);
+
+  // It comes back: no manifest lists it any more, so its old copies are dropped.
+  ASSERT_TRUE(cluster.Restart("chunkserver-1").ok());
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-1", "medvault_chunkserver_chunks_stored",
+                                     [](double v) { return v == 0; }, kRepairTimeout)
+                  .ok());
+  EXPECT_GT(*cluster.Metric("metaserver", "medvault_metaserver_extra_replicas_dropped_total"), 0);
+  audit = testing::AuditReplicas(cluster, uploader.acked(), 3);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_TRUE(cluster.Stop().ok());
+}
+
+TEST(DurabilityTest, WipedChunkServerIsRefilled) {
+  ExternalCluster cluster(DurabilityOptions(3));
+  absl::Status started = cluster.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  Uploader uploader(cluster);
+  for (int i = 0; i < 15; ++i) ASSERT_TRUE(uploader.PutOne().ok());
+
+  ASSERT_TRUE(cluster.Kill("chunkserver-2").ok());
+  ASSERT_TRUE(cluster.Wipe("chunkserver-2").ok());
+  ASSERT_TRUE(cluster.Restart("chunkserver-2").ok());  // a new, empty server with a new id
+
+  absl::StatusOr<testing::AuditResult> audit =
+      testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  Print("after full repair", *audit);
+  // Every chunk is back on three servers, so the new one holds a replica of each.
+  EXPECT_EQ(ChunkFiles(cluster.chunkserver_dir(2)).size(), audit->chunks);
+  EXPECT_EQ(*cluster.Metric("metaserver", "medvault_metaserver_chunkservers_down"), 1);  // the old id
+  EXPECT_TRUE(cluster.Stop().ok());
+}
+
+TEST(DurabilityTest, FlippedAndDeletedChunkFilesAreFoundAndRepaired) {
+  ExternalCluster cluster(DurabilityOptions(3));
+  absl::Status started = cluster.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  Uploader uploader(cluster);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(uploader.PutOne().ok());
+
+  // Server 0: flip a byte in every other chunk file. Server 1: delete every third file. A chunk is
+  // on all three servers, so server 2 always keeps a good copy.
+  const std::vector<std::filesystem::path> files0 = ChunkFiles(cluster.chunkserver_dir(0));
+  const std::vector<std::filesystem::path> files1 = ChunkFiles(cluster.chunkserver_dir(1));
+  ASSERT_GT(files0.size(), 10u);
+  size_t flipped = 0, deleted = 0;
+  for (size_t i = 0; i < files0.size(); i += 2, ++flipped) {
+    std::fstream f(files0[i], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  for (size_t i = 0; i < files1.size(); i += 3, ++deleted) std::filesystem::remove(files1[i]);
+
+  // Reads fail over and are exact at once (and report the bad replicas they meet).
+  auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
+  for (const auto& [uid, bytes] : uploader.acked()) {
+    absl::StatusOr<std::string> read = testing::GetInstance(frontend.get(), uid);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_TRUE(*read == bytes);
+  }
+  absl::StatusOr<testing::AuditResult> audit =
+      testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  Print("after repair", *audit);
+  // Every flipped file was found (by a read or by the scrubber) and quarantined.
+  size_t quarantined = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cluster.chunkserver_dir(0) + "/quarantine")) {
+    quarantined += e.is_regular_file() ? 1 : 0;
+  }
+  EXPECT_EQ(quarantined, flipped);
+  EXPECT_GE(*cluster.Metric("metaserver", "medvault_metaserver_bad_replicas_found_total"),
+            static_cast<double>(flipped + deleted));
+  EXPECT_GT(*cluster.Metric("chunkserver-0", "medvault_chunkserver_scrub_passes_total"), 0);
+  EXPECT_TRUE(cluster.Stop().ok());
+}
+
+TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere) {
+  testing::ClusterOptions options = DurabilityOptions(4);
+  // Server 3 may hold 10 chunks of 39 kB; placement avoids servers with less than one chunk free.
+  options.chunkserver_flags_of[3] = {"--max_bytes=400000"};
+  options.metaserver_flags.push_back("--min_free_bytes=45000");
+  options.metaserver_flags.push_back("--gc_interval_s=1");
+  ExternalCluster cluster(options);
+  absl::Status started = cluster.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  Uploader uploader(cluster);
+  for (int i = 0; i < 40; ++i) (void)uploader.PutOne();
+  // Failures are clean: the full disk's code (or a placement that found too few servers).
+  for (const absl::Status& s : uploader.failures()) {
+    EXPECT_TRUE(absl::IsResourceExhausted(s) || absl::IsUnavailable(s)) << s;
+  }
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_disk_free_bytes",
+                                     [](double v) { return v < 45000; }, std::chrono::seconds(10))
+                  .ok());
+  // Once the metaserver knows, writes all succeed on the other three.
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(uploader.PutOne().ok());
+  // Nothing corrupt anywhere; every chunk whole.
+  absl::StatusOr<testing::AuditResult> audit =
+      testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  Print("with a full server", *audit);
+  std::printf("puts: %zu acknowledged, %zu refused\n", uploader.acked().size(), uploader.failures().size());
+  EXPECT_EQ(*cluster.Metric("chunkserver-3", "medvault_chunkserver_scrub_corrupt_chunks_total"), 0);
+
+  // Space frees (the study is deleted and collected): the server takes chunks again.
+  auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteStudyRequest req;
+    req.set_study_uid(uploader.study());
+    v1::DeleteStudyResponse resp;
+    ASSERT_TRUE(frontend->DeleteStudy(&ctx, req, &resp).ok());
+  }
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_disk_free_bytes",
+                                     [](double v) { return v >= 300000; }, std::chrono::seconds(60))
+                  .ok());
+  Uploader after(cluster);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(after.PutOne().ok());
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
+                                     [](double v) { return v > 0; }, std::chrono::seconds(30))
+                  .ok());
+  audit = testing::AuditReplicas(cluster, after.acked(), 3);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_TRUE(cluster.Stop().ok());
+}
+
+}  // namespace
+}  // namespace medvault
