@@ -8,7 +8,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
 
 namespace medvault::cli {
 namespace {
@@ -43,9 +45,12 @@ constexpr FlagSpec kFlags[] = {
     {"modality", true, Bit(Verb::kFind)},
     {"from", true, Bit(Verb::kFind)},
     {"to", true, Bit(Verb::kFind)},
-    {"limit", true, Bit(Verb::kFind)},
-    {"json", false, Bit(Verb::kFind)},
-    {"wait", true, Bit(Verb::kHealth)},
+    {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
+    {"json", false, Bit(Verb::kFind) | Bit(Verb::kAudit)},
+    {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
+    {"object", true, Bit(Verb::kAudit)},
+    {"since", true, Bit(Verb::kAudit)},
+    {"until", true, Bit(Verb::kAudit)},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -96,6 +101,8 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "find") return Verb::kFind;
   if (name == "rm") return Verb::kRm;
   if (name == "health") return Verb::kHealth;
+  if (name == "kek") return Verb::kKek;
+  if (name == "audit") return Verb::kAudit;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -301,10 +308,89 @@ absl::string_view VerbName(Verb verb) {
       return "rm";
     case Verb::kHealth:
       return "health";
+    case Verb::kKek:
+      return "kek";
+    case Verb::kAudit:
+      return "audit";
     case Verb::kHelp:
       break;
   }
   return "help";
+}
+
+// RFC 3339 ("2026-11-23T13:00:00Z") or seconds since the Unix epoch; returns microseconds.
+absl::StatusOr<int64_t> ParseTimeFlag(absl::string_view flag, const std::string& value) {
+  int64_t seconds;
+  if (absl::SimpleAtoi(value, &seconds) && seconds > 0 && seconds < (int64_t{1} << 40)) {
+    return seconds * 1000000;
+  }
+  absl::Time t;
+  std::string why;
+  if (absl::ParseTime(absl::RFC3339_full, value, &t, &why) && t > absl::UnixEpoch()) {
+    return absl::ToUnixMicros(t);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--", flag, " wants a time like 2026-11-23T13:00:00Z or Unix seconds, not '", value, "'"));
+}
+
+absl::Status FillKek(const FlagValues& flags, const std::vector<std::string>& positionals, KekArgs* out) {
+  if (positionals.empty()) return absl::InvalidArgumentError("kek: say status, rotate VERSION or retire VERSION");
+  const std::string& action = positionals[0];
+  if (action == "status") {
+    out->action = KekArgs::Action::kStatus;
+    if (positionals.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("kek status: unexpected argument '", positionals[1], "'"));
+    }
+  } else if (action == "rotate" || action == "retire") {
+    out->action = action == "rotate" ? KekArgs::Action::kRotate : KekArgs::Action::kRetire;
+    uint32_t version = 0;
+    if (positionals.size() != 2 || !absl::SimpleAtoi(positionals[1], &version) || version == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("kek ", action, ": give one positive KEK VERSION"));
+    }
+    out->version = version;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("kek: unknown action '", action, "' (status, rotate, retire)"));
+  }
+  if (flags.count("wait")) {
+    if (out->action != KekArgs::Action::kRotate) {
+      return absl::InvalidArgumentError("kek: --wait goes with rotate");
+    }
+    auto seconds = ParseSeconds("wait", flags.at("wait"), /*allow_zero=*/true);
+    if (!seconds.ok()) return seconds.status();
+    out->wait = absl::Seconds(*seconds);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FillAudit(const FlagValues& flags, const std::vector<std::string>& positionals, AuditArgs* out) {
+  if (absl::Status s = NoPositionals(Verb::kAudit, positionals); !s.ok()) return s;
+  const std::string object = Get(flags, "object");
+  if (!object.empty()) {
+    bool hex = object.size() == 32;
+    for (char c : object) hex = hex && absl::ascii_isxdigit(static_cast<unsigned char>(c));
+    if (!hex) return absl::InvalidArgumentError("--object wants an object id of 32 hex digits");
+    out->object_id = absl::HexStringToBytes(object);
+  }
+  if (flags.count("since")) {
+    auto t = ParseTimeFlag("since", flags.at("since"));
+    if (!t.ok()) return t.status();
+    out->since_micros = *t;
+  }
+  if (flags.count("until")) {
+    auto t = ParseTimeFlag("until", flags.at("until"));
+    if (!t.ok()) return t.status();
+    out->until_micros = *t;
+  }
+  if (out->until_micros != 0 && out->until_micros <= out->since_micros) {
+    return absl::InvalidArgumentError("audit: --until must be after --since");
+  }
+  if (flags.count("limit")) {
+    auto n = ParseCount("limit", flags.at("limit"));
+    if (!n.ok()) return n.status();
+    out->limit = *n;
+  }
+  out->json = flags.count("json") > 0;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
@@ -436,6 +522,12 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
       }
       break;
     }
+    case Verb::kKek:
+      if (absl::Status s = FillKek(flags, positionals, &cmd.kek); !s.ok()) return s;
+      break;
+    case Verb::kAudit:
+      if (absl::Status s = FillAudit(flags, positionals, &cmd.audit); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -474,6 +566,18 @@ Verbs:
       List matching studies as a table, or as a JSON array with --json.
   rm --study UID | --instance UID
       Delete a study or one instance (its keys are destroyed; this cannot be undone).
+  kek status
+      Master-key (KEK) versions: which one wraps new keys, how many keys each wraps, and how many
+      are left to rewrap. Needs the admin scope, as do the two below.
+  kek rotate VERSION [--wait SECONDS]
+      Make VERSION (a KEK file every key service replica holds) the one that wraps new keys, and
+      rewrap every stored key under it in the background; --wait follows the progress.
+  kek retire VERSION
+      Retire a version no key uses any more; its key file can then be deleted.
+  audit [--object ID] [--since TIME] [--until TIME] [--limit N] [--json]
+      The key service's audit log: every key generation, release and destruction and every
+      refused call, oldest first. ID is an object id (32 hex digits, as the logs print it); TIME
+      is RFC 3339 (2026-11-23T13:00:00Z) or Unix seconds. Needs the admin scope.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

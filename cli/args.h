@@ -23,7 +23,7 @@ inline constexpr char kDefaultTlsDir[] = "var/medvault/tls";
 inline constexpr int kDefaultJobs = 4;
 inline constexpr double kDefaultTimeoutSeconds = 60;
 
-enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth };
+enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit };
 
 struct GlobalOptions {
   std::string frontend;                                      // host:port of the ImageStore
@@ -76,6 +76,23 @@ struct HealthArgs {
   absl::Duration wait = absl::ZeroDuration();  // zero: check once
 };
 
+// `kek status`, `kek rotate VERSION [--wait S]`, `kek retire VERSION`.
+struct KekArgs {
+  enum class Action { kStatus, kRotate, kRetire };
+  Action action = Action::kStatus;
+  uint32_t version = 0;
+  absl::Duration wait = absl::ZeroDuration();  // rotate: follow the rewrap up to this long
+};
+
+// `audit [--object HEX] [--since T] [--until T] [--limit N] [--json]`.
+struct AuditArgs {
+  std::string object_id;     // 16 bytes (given as 32 hex digits), or empty
+  int64_t since_micros = 0;  // 0: from the start
+  int64_t until_micros = 0;  // 0: until now
+  uint64_t limit = 0;        // 0: every matching record
+  bool json = false;
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -84,6 +101,8 @@ struct Command {
   FindArgs find;
   RmArgs rm;
   HealthArgs health;
+  KekArgs kek;
+  AuditArgs audit;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

@@ -192,5 +192,41 @@ TEST(ArgsTest, UsageErrors) {
   ExpectUsageError({"put", "a", "--frontend="}, "must not be empty");
 }
 
+TEST(ArgsTest, KekActions) {
+  absl::StatusOr<Command> cmd = Parse({"kek", "status"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kKek);
+  EXPECT_EQ(cmd->kek.action, KekArgs::Action::kStatus);
+  cmd = Parse({"kek", "rotate", "2", "--wait", "30"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->kek.action, KekArgs::Action::kRotate);
+  EXPECT_EQ(cmd->kek.version, 2u);
+  EXPECT_EQ(cmd->kek.wait, absl::Seconds(30));
+  cmd = Parse({"kek", "retire", "1"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->kek.action, KekArgs::Action::kRetire);
+  ExpectUsageError({"kek"}, "status, rotate VERSION or retire VERSION");
+  ExpectUsageError({"kek", "rotate"}, "one positive KEK VERSION");
+  ExpectUsageError({"kek", "rotate", "0"}, "one positive KEK VERSION");
+  ExpectUsageError({"kek", "spin"}, "unknown action");
+  ExpectUsageError({"kek", "retire", "1", "--wait", "5"}, "--wait goes with rotate");
+}
+
+TEST(ArgsTest, AuditFilters) {
+  absl::StatusOr<Command> cmd = Parse({"audit", "--object", "00112233445566778899aabbccddeeff",
+                                       "--since", "2026-11-23T13:00:00Z", "--until", "1796000000",
+                                       "--limit", "5", "--json"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kAudit);
+  EXPECT_EQ(cmd->audit.object_id, std::string("\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16));
+  EXPECT_EQ(cmd->audit.since_micros, 1795438800000000);  // date -d 2026-11-23T13:00:00Z +%s
+  EXPECT_EQ(cmd->audit.until_micros, 1796000000000000);
+  EXPECT_EQ(cmd->audit.limit, 5u);
+  EXPECT_TRUE(cmd->audit.json);
+  ExpectUsageError({"audit", "--object", "xyz"}, "32 hex digits");
+  ExpectUsageError({"audit", "--since", "yesterday"}, "wants a time");
+  ExpectUsageError({"audit", "--since", "1795000000", "--until", "1794000000"}, "after --since");
+}
+
 }  // namespace
 }  // namespace medvault::cli

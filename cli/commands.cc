@@ -33,9 +33,11 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
   ctx.server_name = cmd.global.tls_server_name;
   if (cmd.verb == Verb::kHealth) return RunHealth(ctx, cmd.health);
 
-  std::unique_ptr<v1::ImageStore::Stub> stub = v1::ImageStore::NewStub(
-      MakeChannel(cmd.global.frontend, *security, cmd.global.tls_server_name));
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(cmd.global.frontend, *security, cmd.global.tls_server_name);
+  std::unique_ptr<v1::ImageStore::Stub> stub = v1::ImageStore::NewStub(channel);
+  std::unique_ptr<v1::Admin::Stub> admin = v1::Admin::NewStub(channel);
   ctx.stub = stub.get();
+  ctx.admin = admin.get();
   switch (cmd.verb) {
     case Verb::kPut:
       return RunPut(ctx, cmd.put);
@@ -45,6 +47,10 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunFind(ctx, cmd.find);
     case Verb::kRm:
       return RunRm(ctx, cmd.rm);
+    case Verb::kKek:
+      return RunKek(ctx, cmd.kek);
+    case Verb::kAudit:
+      return RunAudit(ctx, cmd.audit);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "common/env.h"
 #include "common/tls.h"
+#include "medvault/v1/admin.grpc.pb.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 
 namespace medvault::cli {
@@ -31,6 +32,7 @@ inline constexpr size_t kPutPieceBytes = 1 << 20;
 // What the verbs need. Nothing is owned; all pointers must outlive the call.
 struct CommandContext {
   v1::ImageStore::StubInterface* stub = nullptr;  // unused by health
+  v1::Admin::StubInterface* admin = nullptr;      // kek and audit
   Filesystem* fs = nullptr;                       // where get writes
   std::ostream* out = nullptr;                    // results: tables, JSON, health lines
   std::ostream* err = nullptr;                    // progress, summaries, errors
@@ -106,6 +108,14 @@ int RunHealth(const CommandContext& ctx, const HealthArgs& args);
 // Runs a parsed command against cmd.global.frontend (a real channel secured as cmd.global says),
 // with the real filesystem. kHelp prints the usage on out. When the TLS files cannot be loaded it
 // prints why on err (with a hint when they were the default ones) and returns kExitFailure.
+// ---- kek, audit (the frontend's Admin service; admin scope) ----
+
+// status prints the versions table; rotate (with --wait, follows the rewrap until no key is left);
+// retire. Exit 1 on any error.
+int RunKek(const CommandContext& ctx, const KekArgs& args);
+// Prints matching audit records oldest first, one line (or JSON object) each, paging through all.
+int RunAudit(const CommandContext& ctx, const AuditArgs& args);
+
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli
