@@ -30,8 +30,9 @@ absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req, std:
       },
       budget);
   if (!s.ok()) return s;
-  // Moved, not copied: a copy of a key service response would leave key bytes behind unwiped.
-  return std::move(resp);
+  // Moved (implicitly, on return), not copied: a copy of a key service response would leave key
+  // bytes behind unwiped.
+  return resp;
 }
 
 }  // namespace
