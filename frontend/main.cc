@@ -1,13 +1,12 @@
 // The frontend binary: the public ImageStore API. Stateless; parses, encrypts, places and
 // replicates chunks, commits manifests.
-#include <sys/prctl.h>
-
 #include <cstdio>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/access_policy.h"
 #include "common/group_channels.h"
+#include "common/key_hygiene.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/env.h"
@@ -37,7 +36,10 @@ int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
   // The frontend holds data keys and plaintext images in memory: keep them out of core dumps and
   // refuse ptrace attachment by other processes of the same user.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (absl::Status s = medvault::ProtectKeyMaterialInThisProcess(); !s.ok()) {
+    std::fprintf(stderr, "frontend: %s\n", s.ToString().c_str());
+    return 1;
+  }
   absl::ParseCommandLine(argc, argv);
   std::string meta = absl::GetFlag(FLAGS_metaserver), keys = absl::GetFlag(FLAGS_keyservice);
   uint32_t chunk_size = absl::GetFlag(FLAGS_chunk_size_bytes), replicas = absl::GetFlag(FLAGS_replicas);

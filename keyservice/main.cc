@@ -1,7 +1,5 @@
 // keyservice: holds one data key per stored object, wrapped under versioned master keys (KEKs) read
 // from protected files, keeps the audit log, and serves medvault.v1.KeyService to the frontend.
-#include <sys/prctl.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +11,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/env.h"
+#include "common/key_hygiene.h"
 #include "common/kv.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -55,7 +54,7 @@ int main(int argc, char** argv) {
   // This process holds the KEK and unwrapped DEKs in memory. Marking it non-dumpable keeps that
   // memory out of core dumps and stops other processes of the same user from ptrace-attaching or
   // reading /proc/<pid>/mem. Done first, before any key is loaded.
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) Die("prctl(PR_SET_DUMPABLE, 0) failed");
+  if (absl::Status s = medvault::ProtectKeyMaterialInThisProcess(); !s.ok()) Die(s.ToString());
 
   medvault::SetLogTag("keyservice");
   medvault::InstallTerminationHandlers();
