@@ -139,6 +139,7 @@ absl::Status Authorizer::Deny(const PeerIdentity& who, absl::string_view method,
   denied_.Add({{"method", std::string(method)}}).Increment();
   MV_LOG(WARNING) << "audit op=deny service=" << service_ << " method=" << method
                   << " caller=" << who.ToString() << " code=" << absl::StatusCodeToString(status.code());
+  if (on_denied_) on_denied_(who, method, status);
   return status;
 }
 

@@ -4,6 +4,7 @@
 // (the CN) in a scopes file the operator keeps beside the frontend. Anything not granted is denied.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -86,6 +87,12 @@ class Authorizer {
 
   const AccessPolicy& policy() const { return policy_; }
 
+  // Runs for each refusal, after it is counted and logged and before the caller gets its error
+  // (the frontend forwards its refusals to the key service's audit log). Set before serving.
+  using DenialHook = std::function<void(const PeerIdentity& caller, absl::string_view method,
+                                        const absl::Status& why)>;
+  void set_on_denied(DenialHook hook) { on_denied_ = std::move(hook); }
+
  private:
   absl::Status Deny(const PeerIdentity& who, absl::string_view method, absl::Status status);
 
@@ -93,6 +100,7 @@ class Authorizer {
   const AccessPolicy policy_;
   const bool enforce_;
   prometheus::Family<prometheus::Counter>& denied_;
+  DenialHook on_denied_;
 };
 
 // OK when `authz` is null (a service built without one, in unit tests) or allows the call.

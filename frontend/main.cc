@@ -96,6 +96,12 @@ int main(int argc, char** argv) {
       {"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
   medvault::Authorizer authz("frontend", medvault::frontend::FrontendPolicy(scopes), security->is_tls(),
                              runner.registry());
+  // Every refusal of a client also goes to the key service's audit log, beside the key operations.
+  authz.set_on_denied([&key_client](const medvault::PeerIdentity& who, absl::string_view method,
+                                    const absl::Status& why) {
+    absl::Status recorded = key_client.RecordDenial(who.ToString(), method, why);
+    if (!recorded.ok()) MV_LOG(WARNING) << "could not audit a refused call: " << recorded.code();
+  });
   medvault::frontend::ImageStoreService service(&core, &authz, runner.registry(),
                                                 absl::GetFlag(FLAGS_max_instance_bytes));
   medvault::frontend::AdminService admin(&key_client, &authz);

@@ -43,7 +43,9 @@ class AccessControlTest : public ::testing::Test {
     if (started_.ok()) started_ = testing::MakeDevCerts(cluster_->tls_dir(), {"client-stranger"});
   }
   static void TearDownTestSuite() {
-    if (started_.ok()) EXPECT_TRUE(cluster_->Stop().ok());
+    if (started_.ok()) {
+      EXPECT_TRUE(cluster_->Stop().ok());
+    }
     delete cluster_;
     cluster_ = nullptr;
   }
@@ -177,6 +179,13 @@ TEST_F(AccessControlTest, ClientsGetExactlyTheirScopes) {
   // Nothing was deleted: the all-scopes client still reads the study.
   auto client = ImageStoreAs("client");
   EXPECT_TRUE(testing::GetInstance(client.get(), put.sop_instance_uid()).ok());
+  // The frontend's refusals are in the key service's audit log too, naming the client.
+  testing::CommandResult audit = CliAs("client", {"audit", "--since", "1000000000"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_TRUE(absl::StrContains(
+      audit.out, " deny caller=frontend/frontend on_behalf_of=client/client-readonly purpose=DeleteStudy result=PERMISSION_DENIED"))
+      << audit.out;
+  EXPECT_TRUE(absl::StrContains(audit.out, "on_behalf_of=client/client-stranger purpose=FindStudies")) << audit.out;
   testing::CommandResult status = CliAs("client", {"kek", "status"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_TRUE(absl::StrContains(status.out, "active KEK version: 1")) << status.out;

@@ -91,6 +91,18 @@ absl::StatusOr<v1::QueryAuditResponse> GrpcKeyClient::QueryAudit(const v1::Query
       &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->QueryAudit(c, r, o); }, req, kKeyDeadline);
 }
 
+absl::Status GrpcKeyClient::RecordDenial(const std::string& client, absl::string_view method,
+                                         const absl::Status& why) {
+  v1::RecordDenialRequest req;
+  req.mutable_audit()->set_on_behalf_of(client);
+  req.mutable_audit()->set_purpose(std::string(method));
+  req.set_result(absl::StatusCodeToString(why.code()));
+  return Unary<v1::KeyService, v1::RecordDenialRequest, v1::RecordDenialResponse>(
+             &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RecordDenial(c, r, o); }, req,
+             std::chrono::seconds(2))
+      .status();
+}
+
 absl::StatusOr<v1::GetKekStatusResponse> GrpcKeyClient::GetKekStatus() {
   // A census scans every stored key: give it longer than a key call.
   return Unary<v1::KeyService, v1::GetKekStatusRequest, v1::GetKekStatusResponse>(

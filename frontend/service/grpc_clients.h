@@ -30,6 +30,9 @@ class GrpcKeyClient : public KeyClient {
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
+  // Records a refusal of `client` calling `method` in the key service's audit log; waits at most
+  // two seconds (the refusal stands either way).
+  absl::Status RecordDenial(const std::string& client, absl::string_view method, const absl::Status& why);
   absl::StatusOr<v1::GetKekStatusResponse> GetKekStatus();
   absl::StatusOr<v1::RotateKekResponse> RotateKek(const v1::RotateKekRequest& request);
   absl::Status RetireKek(const v1::RetireKekRequest& request);

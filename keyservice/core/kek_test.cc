@@ -130,5 +130,41 @@ TEST(KekRingTest, RejectsBadVersionsAndKeys) {
   EXPECT_EQ(ring.Add(1, SecretBytes(RawKey())).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A Kubernetes Secret volume: the files are symlinks "1" -> "..data/1", "..data" a symlink to a
+// timestamped directory, with the mode from the Secret's defaultMode.
+TEST(LoadKekDirTest, LoadsAMountedKubernetesSecret) {
+  testing::TempDir dir;
+  const std::string stamp = dir.path() + "/..2026_11_23_13_00_00.123";
+  ASSERT_EQ(::mkdir(stamp.c_str(), 0755), 0);
+  const std::string k1 = RawKey(), k2 = RawKey();
+  WriteKeyFile(stamp, "1", k1, 0400);
+  WriteKeyFile(stamp, "2", k2, 0400);
+  ASSERT_EQ(::symlink("..2026_11_23_13_00_00.123", (dir.path() + "/..data").c_str()), 0);
+  ASSERT_EQ(::symlink("..data/1", (dir.path() + "/1").c_str()), 0);
+  ASSERT_EQ(::symlink("..data/2", (dir.path() + "/kek-2").c_str()), 0);
+  KekRing ring;
+  auto loaded = LoadKekDir(dir.path(), &ring);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(*loaded, (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(ring.Find(1)->key, k1);
+  EXPECT_EQ(ring.Newest()->version, 2u);
+}
+
+TEST(LoadKekDirTest, RefusesStrayNamesOpenModesAndEmptyDirectories) {
+  testing::TempDir dir;
+  KekRing ring;
+  EXPECT_EQ(LoadKekDir(dir.path(), &ring).status().code(), absl::StatusCode::kFailedPrecondition);  // empty
+  WriteKeyFile(dir.path(), "1", RawKey(), 0644);  // the Secret's default mode: too open
+  auto open = LoadKekDir(dir.path(), &ring);
+  EXPECT_EQ(open.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(open.status().message().find("0644"), std::string::npos) << open.status();
+  ASSERT_EQ(::chmod((dir.path() + "/1").c_str(), 0400), 0);
+  WriteKeyFile(dir.path(), "master.key", RawKey(), 0400);
+  auto stray = LoadKekDir(dir.path(), &ring);
+  EXPECT_EQ(stray.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(stray.status().message().find("master.key"), std::string::npos) << stray.status();
+  EXPECT_EQ(LoadKekDir(dir.path() + "/missing", &ring).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace medvault::keyservice

@@ -16,7 +16,7 @@ namespace medvault::keyservice {
 AccessPolicy KeyServicePolicy() {
   AccessPolicy policy;
   for (const char* method : {"GenerateDataKeys", "GetDataKey", "DestroyDataKeys", "QueryAudit",
-                             "GetKekStatus", "RotateKek", "RetireKek"}) {
+                             "RecordDenial", "GetKekStatus", "RotateKek", "RetireKek"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -117,6 +117,17 @@ grpc::Status KeyServiceImpl::QueryAudit(grpc::ServerContext* context,
   absl::StatusOr<v1::QueryAuditResponse> found = store_->audit()->Query(*request);
   if (!found.ok()) return Fail(found.status());
   *response = *std::move(found);
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::RecordDenial(grpc::ServerContext* context,
+                                          const v1::RecordDenialRequest* request,
+                                          v1::RecordDenialResponse* response) {
+  absl::StatusOr<AuditInfo> who = Admit(*context, "RecordDenial", request->audit());
+  if (!who.ok()) return Fail(who.status());
+  const absl::StatusCode code = request->result() == "UNAUTHENTICATED" ? absl::StatusCode::kUnauthenticated
+                                                                       : absl::StatusCode::kPermissionDenied;
+  store_->RecordDenial(*who, absl::Status(code, "refused by the frontend"));
   return grpc::Status::OK;
 }
 

@@ -40,6 +40,8 @@ class KeyServiceImpl final : public v1::KeyService::Service {
                                v1::DestroyDataKeysResponse* response) override;
   grpc::Status QueryAudit(grpc::ServerContext* context, const v1::QueryAuditRequest* request,
                           v1::QueryAuditResponse* response) override;
+  grpc::Status RecordDenial(grpc::ServerContext* context, const v1::RecordDenialRequest* request,
+                            v1::RecordDenialResponse* response) override;
   grpc::Status GetKekStatus(grpc::ServerContext* context, const v1::GetKekStatusRequest* request,
                             v1::GetKekStatusResponse* response) override;
   grpc::Status RotateKek(grpc::ServerContext* context, const v1::RotateKekRequest* request,
