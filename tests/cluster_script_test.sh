@@ -55,6 +55,15 @@ if MEDVAULT_TLS_DIR="$DATA/no-such-dir" "$CLI" find >/dev/null 2>&1; then
   fail "the CLI ran without a client certificate"
 fi
 
+# Scopes: the read-only client reads but may not delete; the operator verbs work for `client`.
+RO=(--tls_ca "$DATA/tls/ca.crt" --tls_cert "$DATA/tls/client-readonly.crt" --tls_key "$DATA/tls/client-readonly.key")
+"$CLI" "${RO[@]}" get --instance "$uid" -o "$DATA/ro.dcm" || fail "the read-only client could not read"
+study="$(dcmdump +P StudyInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
+if err="$("$CLI" "${RO[@]}" rm --study "$study" 2>&1)"; then fail "the read-only client deleted a study"; fi
+grep -q PERMISSION_DENIED <<<"$err" || fail "read-only delete did not say PERMISSION_DENIED: $err"
+"$CLI" kek status | grep -q "active KEK version: 1" || fail "kek status did not show version 1"
+"$CLI" audit --limit 5 | grep -q " generate caller=frontend/frontend" || fail "the audit log shows no generation"
+
 "$ROOT/scripts/cluster" down --data "$DATA"
 if "$ROOT/scripts/cluster" status --data "$DATA" >/dev/null; then fail "status says up after down"; fi
 
