@@ -13,6 +13,7 @@
 #include "common/rpc.h"
 #include "common/tls_flags.h"
 #include "common/tls.h"
+#include "frontend/core/denial_forwarder.h"
 #include "frontend/core/image_store_core.h"
 #include "frontend/service/admin_service.h"
 #include "frontend/service/grpc_clients.h"
@@ -31,6 +32,9 @@ ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance acc
 ABSL_FLAG(std::string, client_scopes_file, "",
           "Which clients (certificate CN) may do what: lines \"<name> read,write,delete,admin\"; "
           "required with mutual TLS");
+ABSL_FLAG(uint32_t, max_audited_denials_per_second, 100,
+          "refusals of clients recorded in the key service's audit log per second (the rest are only "
+          "logged and counted)");
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -97,11 +101,14 @@ int main(int argc, char** argv) {
   medvault::Authorizer authz("frontend", medvault::frontend::FrontendPolicy(scopes), security->is_tls(),
                              runner.registry());
   // Every refusal of a client also goes to the key service's audit log, beside the key operations.
-  authz.set_on_denied([&key_client](const medvault::PeerIdentity& who, absl::string_view method,
-                                    const absl::Status& why) {
-    absl::Status recorded = key_client.RecordDenial(who.ToString(), method, why);
-    if (!recorded.ok()) MV_LOG(WARNING) << "could not audit a refused call: " << recorded.code();
-  });
+  // At most --max_audited_denials_per_second, so refusals cannot flood the key service with writes.
+  medvault::frontend::DenialForwarder denials(
+      [&key_client](const std::string& client, absl::string_view method, const absl::Status& why) {
+        return key_client.RecordDenial(client, method, why);
+      },
+      medvault::RealClock(), absl::GetFlag(FLAGS_max_audited_denials_per_second));
+  authz.set_on_denied([&denials](const medvault::PeerIdentity& who, absl::string_view method,
+                                 const absl::Status& why) { denials.Forward(who.ToString(), method, why); });
   medvault::frontend::ImageStoreService service(&core, &authz, runner.registry(),
                                                 absl::GetFlag(FLAGS_max_instance_bytes));
   medvault::frontend::AdminService admin(&key_client, &authz);
