@@ -1,8 +1,9 @@
 #include "raft/grpc_transport.h"
 
-#include "common/rpc.h"
-
+#include <algorithm>
 #include <chrono>
+
+#include "common/rpc.h"
 
 namespace medvault::raft {
 
@@ -56,12 +57,53 @@ void GrpcTransport::Run(Peer* peer) {
         peer->queue.pop_front();
       }
     }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         (has_snapshot ? std::chrono::seconds(60) : std::chrono::seconds(2)));
-    v1::RaftMessageAck ack;
-    (void)peer->stub->Send(&context, batch, &ack);  // lost messages are Raft's to retransmit
+    Deliver(peer, batch, has_snapshot);
   }
+}
+
+void GrpcTransport::Deliver(Peer* peer, const v1::RaftMessageBatch& batch, bool has_snapshot) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       (has_snapshot ? std::chrono::seconds(300) : std::chrono::seconds(2)));
+  v1::RaftMessageAck ack;
+  if (batch.ByteSizeLong() <= stream_above_bytes_) {
+    (void)peer->stub->Send(&context, batch, &ack);  // lost messages are Raft's to retransmit
+    return;
+  }
+  std::string bytes;
+  if (!batch.SerializeToString(&bytes)) return;
+  std::unique_ptr<grpc::ClientWriter<v1::RaftMessagePiece>> writer = peer->stub->SendLarge(&context, &ack);
+  v1::RaftMessagePiece piece;
+  for (size_t at = 0; at < bytes.size(); at += stream_above_bytes_) {
+    piece.set_data(bytes.data() + at, std::min(stream_above_bytes_, bytes.size() - at));
+    if (!writer->Write(piece)) break;
+  }
+  writer->WritesDone();
+  (void)writer->Finish();
+}
+
+grpc::Status RaftServiceImpl::SendLarge(grpc::ServerContext* context,
+                                        grpc::ServerReader<v1::RaftMessagePiece>* reader, v1::RaftMessageAck*) {
+  if (authz_ != nullptr) {
+    absl::StatusOr<PeerIdentity> who = authz_->Authorize(*context, "Send");
+    if (!who.ok()) return ToGrpcStatus(who.status());
+  }
+  constexpr size_t kMaxLargeBatchBytes = size_t{2} << 30;  // what one protobuf parse accepts
+  std::string bytes;
+  v1::RaftMessagePiece piece;
+  while (reader->Read(&piece)) {
+    if (bytes.size() + piece.data().size() > kMaxLargeBatchBytes) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Raft batch exceeds 2 GiB");
+    }
+    bytes.append(piece.data());
+  }
+  v1::RaftMessageBatch batch;
+  if (!batch.ParseFromString(bytes)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Raft batch pieces do not parse");
+  }
+  large_batches_.fetch_add(1);
+  node_->Receive(std::vector<Message>(batch.messages().begin(), batch.messages().end()));
+  return grpc::Status::OK;
 }
 
 grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context, const v1::RaftMessageBatch* request,

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -27,7 +28,12 @@ class GrpcTransport : public Transport {
   // Messages queued per peer beyond this are dropped, oldest first.
   static constexpr size_t kMaxQueuedMessages = 4096;
 
-  explicit GrpcTransport(ChannelFactory channels) : channels_(std::move(channels)) {}
+  // Batches whose serialised size exceeds this go through the streaming SendLarge in pieces of
+  // this size (a gRPC message is capped at 64 MiB; a snapshot can be far larger).
+  static constexpr size_t kDefaultStreamAboveBytes = 8 << 20;
+
+  explicit GrpcTransport(ChannelFactory channels, size_t stream_above_bytes = kDefaultStreamAboveBytes)
+      : channels_(std::move(channels)), stream_above_bytes_(stream_above_bytes) {}
   ~GrpcTransport() override;
 
   void Send(const std::string& address, std::vector<Message> messages) override;
@@ -42,8 +48,11 @@ class GrpcTransport : public Transport {
     std::thread thread;
   };
   void Run(Peer* peer);
+  // Sends one batch, streamed in pieces when it is large; best effort.
+  void Deliver(Peer* peer, const v1::RaftMessageBatch& batch, bool has_snapshot);
 
   const ChannelFactory channels_;
+  const size_t stream_above_bytes_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Peer>> peers_;
 };
@@ -56,10 +65,16 @@ class RaftServiceImpl final : public v1::RaftService::Service {
       : node_(node), authz_(std::move(authz)) {}
   grpc::Status Send(grpc::ServerContext* context, const v1::RaftMessageBatch* request,
                     v1::RaftMessageAck* response) override;
+  grpc::Status SendLarge(grpc::ServerContext* context, grpc::ServerReader<v1::RaftMessagePiece>* reader,
+                         v1::RaftMessageAck* response) override;
+
+  // Batches received through SendLarge (for tests).
+  uint64_t large_batches_received() const { return large_batches_.load(); }
 
  private:
   RaftNode* const node_;
   const std::unique_ptr<Authorizer> authz_;
+  std::atomic<uint64_t> large_batches_{0};
 };
 
 }  // namespace medvault::raft

@@ -60,7 +60,8 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
     if (!founded.ok()) return founded;
   }
   r.transport = std::make_unique<GrpcTransport>(
-      [](const std::string& a) { return MakeChannel(a, TransportSecurity::InsecurePlaintext(), ""); });
+      [](const std::string& a) { return MakeChannel(a, TransportSecurity::InsecurePlaintext(), ""); },
+      options_.stream_above_bytes);
   NodeOptions o;
   o.id = id;
   o.tick = options_.tick;

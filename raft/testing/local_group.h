@@ -30,6 +30,9 @@ struct LocalGroupOptions {
   std::string root;
   // Called with every node's latency observations (may be empty).
   NodeObserver observer;
+  // Batches above this size are streamed in pieces (GrpcTransport); small in tests that want the
+  // streaming path without a large state.
+  size_t stream_above_bytes = GrpcTransport::kDefaultStreamAboveBytes;
 };
 
 // The replicated state machine holds one column family, "data".
@@ -54,6 +57,10 @@ class LocalGroup {
   KvStore& kv(uint64_t id) { return *replicas_.at(id).kv; }
   KvStateMachine& machine(uint64_t id) { return *replicas_.at(id).machine; }
   RocksLogStorage& storage(uint64_t id) { return *replicas_.at(id).storage; }
+  // Batches replica `id`'s current node received streamed in pieces.
+  uint64_t large_batches_received(uint64_t id) {
+    return replicas_.at(id).service_holder->service_impl->large_batches_received();
+  }
 
   // A command putting key=value into "data".
   std::string PutCommand(uint64_t via, const std::string& key, const std::string& value);
@@ -71,6 +78,12 @@ class LocalGroup {
         RaftServiceImpl* target = h_->target;
         if (target == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
         return target->Send(c, req, resp);
+      }
+      grpc::Status SendLarge(grpc::ServerContext* c, grpc::ServerReader<v1::RaftMessagePiece>* reader,
+                             v1::RaftMessageAck* resp) override {
+        RaftServiceImpl* target = h_->target;
+        if (target == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
+        return target->SendLarge(c, reader, resp);
       }
 
      private:
