@@ -35,8 +35,11 @@ grpc::ChannelArguments DefaultChannelArguments() {
   // gRPC's reconnect backoff grows to 120 s: a metaserver replica restarted after 25 s down stayed
   // unreachable to its group for another 16-20 s. Peers are few and near: retry at least every
   // second (rpc_test.cc).
+  // The "minimum" backoff is also each connection attempt's timeout: at 100 ms, TLS handshakes on
+  // a loaded machine were cut off ("handshaker shutdown") and calls failed (bench/load_gen under
+  // load). Attempts get 1 s; retries after a refused connection still start at 100 ms.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   return args;
 }
