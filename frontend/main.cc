@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
                              runner.registry());
   medvault::frontend::ImageStoreService service(&core, &authz, runner.registry(),
                                                 absl::GetFlag(FLAGS_max_instance_bytes));
-  medvault::frontend::AdminService admin(&key_client, &authz);
+  medvault::frontend::AdminService admin(&key_client, &meta_client, &authz);
   runner.AddService(&service);
   runner.AddService(&admin);
   if (absl::Status s = runner.Start(); !s.ok()) {

@@ -1,16 +1,22 @@
 // The rest of issue 4 with the real binaries over mutual TLS:
-//   garbage collection: uploads abandoned mid-stream (chunks written, never committed; a put
+//   1. garbage collection: uploads abandoned mid-stream (chunks written, never committed; a put
 //      stream cancelled) and deleted studies are reclaimed after a (test-short) grace period, on
 //      every chunk server; live instances, and orphans younger than the grace, never are;
+//   2. drain: an operator drains a chunk server through the CLI under load; its replicas move off,
+//      new writes avoid it, it reports drained; a new chunk server joins and takes new writes.
 // Each ends by reading every acknowledged instance back bit-exact with 3 listed replicas.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
@@ -196,6 +202,100 @@ TEST(ChunkLifecycleTest, AbandonedUploadsAndDeletedStudiesAreCollectedLiveOnesNe
   std::printf("live after collection: %zu instances, %zu replicas\n", audit->instances, audit->replicas);
   auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
   EXPECT_TRUE(absl::IsNotFound(testing::GetInstance(frontend.get(), doomed.acked().begin()->first).status()));
+  EXPECT_TRUE(cluster.Stop().ok());
+}
+
+// `medvault chunkserver list --json` through the CLI: the JSON line of the server at `address`.
+absl::StatusOr<std::string> ServerLine(const ExternalCluster& cluster, const std::string& address) {
+  std::vector<std::string> argv = cluster.Cli();
+  argv.insert(argv.end(), {"chunkserver", "list", "--json"});
+  testing::CommandResult listed = testing::RunCommand(argv);
+  if (listed.exit_code != 0) return absl::InternalError("chunkserver list failed: " + listed.err);
+  for (absl::string_view line : absl::StrSplit(listed.out, '\n')) {
+    if (absl::StrContains(line, "\"address\":\"" + address + "\"")) return std::string(line);
+  }
+  return absl::NotFoundError("no chunk server at " + address + " in: " + listed.out);
+}
+
+std::string IdOf(const std::string& json_line) {
+  const std::string key = "{\"id\":\"";
+  const size_t start = json_line.find(key) + key.size();
+  return json_line.substr(start, json_line.find('"', start) - start);
+}
+
+TEST(ChunkLifecycleTest, DrainedServerIsEmptiedAvoidedAndANewOneTakesWrites) {
+  testing::ClusterOptions options = LifecycleOptions(4);
+  options.spare_chunkservers = 1;
+  ExternalCluster cluster(options);
+  absl::Status started = cluster.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  absl::StatusOr<std::string> line = ServerLine(cluster, cluster.AddressOf("chunkserver-3"));
+  ASSERT_TRUE(line.ok()) << line.status();
+  const std::string drained_id = IdOf(*line);
+  ASSERT_EQ(drained_id.size(), 32u) << *line;
+
+  Uploader uploader(cluster);
+  uploader.StartLoad(2);
+  ASSERT_TRUE(uploader.WaitForAcks(12, kTimeout));
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
+                                     [](double v) { return v > 0; }, kTimeout)
+                  .ok());
+
+  // The operator drains it while uploads go on.
+  std::vector<std::string> drain = cluster.Cli();
+  drain.insert(drain.end(), {"chunkserver", "drain", drained_id});
+  testing::CommandResult drained = testing::RunCommand(drain);
+  ASSERT_EQ(drained.exit_code, 0) << drained.err;
+  const auto drain_started = Clock::now();
+  const size_t before = uploader.acked_count();
+  ASSERT_TRUE(uploader.WaitForAcks(before + 12, kTimeout));
+  uploader.Stop();
+  EXPECT_TRUE(uploader.failures().empty());
+
+  // Every replica moves off: 3 listed replicas per chunk, none on it, and its files go.
+  const auto deadline = Clock::now() + std::chrono::seconds(90);
+  absl::StatusOr<testing::AuditResult> audit;
+  // Repair is work inside other processes: check until it holds or time is up.
+  for (;;) {
+    audit = testing::AuditReplicas(cluster, uploader.acked(), 3);
+    if (audit.ok() && audit->per_server.count(drained_id) == 0) break;
+    ASSERT_LT(Clock::now(), deadline) << (audit.ok() ? "replicas still listed on the drained server"
+                                                     : audit.status().ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
+                                     [](double v) { return v == 0; }, kTimeout)
+                  .ok());
+  // It says drained (the next pass after its last replica left).
+  for (;;) {
+    line = ServerLine(cluster, cluster.AddressOf("chunkserver-3"));
+    ASSERT_TRUE(line.ok()) << line.status();
+    if (absl::StrContains(*line, "\"state\":\"drained\"")) break;
+    ASSERT_LT(Clock::now(), deadline) << *line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::printf("drained %zu instances' chunks off one server in %.1f s\n", audit->instances,
+              std::chrono::duration<double>(Clock::now() - drain_started).count());
+
+  // New writes avoid it: it receives none (neither puts nor repair copies).
+  const double writes = *cluster.Metric("chunkserver-3", "medvault_chunkserver_writes_total");
+  Uploader after_drain(cluster);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(after_drain.PutOne().ok());
+  EXPECT_EQ(*cluster.Metric("chunkserver-3", "medvault_chunkserver_writes_total"), writes);
+
+  // A new chunk server joins and takes new writes.
+  absl::StatusOr<std::string> joined = cluster.AddChunkserver();
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  Uploader after_join(cluster);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(after_join.PutOne().ok());
+  EXPECT_GT(*cluster.Metric(*joined, "medvault_chunkserver_writes_total"), 0);
+  EXPECT_EQ(*cluster.Metric("chunkserver-3", "medvault_chunkserver_writes_total"), writes);
+
+  std::map<std::string, std::string> all = uploader.acked();
+  for (const auto& acked : {after_drain.acked(), after_join.acked()}) all.insert(acked.begin(), acked.end());
+  audit = testing::AuditReplicas(cluster, all, 3);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_EQ(audit->per_server.count(drained_id), 0u);
   EXPECT_TRUE(cluster.Stop().ok());
 }
 

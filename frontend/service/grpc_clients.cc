@@ -171,6 +171,15 @@ absl::Status GrpcMetaClient::ReportBadReplica(const std::string& chunk_id, const
   return MV_META_CALL(ReportBadReplica, v1::ReportBadReplicaRequest, v1::ReportBadReplicaResponse, req).status();
 }
 
+absl::StatusOr<v1::ListChunkServersResponse> GrpcMetaClient::ListChunkServers() {
+  return MV_META_CALL(ListChunkServers, v1::ListChunkServersRequest, v1::ListChunkServersResponse,
+                      v1::ListChunkServersRequest());
+}
+
+absl::Status GrpcMetaClient::DrainChunkServer(const v1::DrainChunkServerRequest& request) {
+  return MV_META_CALL(DrainChunkServer, v1::DrainChunkServerRequest, v1::DrainChunkServerResponse, request).status();
+}
+
 #undef MV_META_CALL
 
 v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {

@@ -52,6 +52,10 @@ class GrpcMetaClient : public MetaClient {
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) override;
   absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override;
 
+  // Operator calls, forwarded for clients holding the admin scope.
+  absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();
+  absl::Status DrainChunkServer(const v1::DrainChunkServerRequest& request);
+
  private:
   GroupChannels group_;
 };
