@@ -3,11 +3,15 @@
 //      stream cancelled) and deleted studies are reclaimed after a (test-short) grace period, on
 //      every chunk server; live instances, and orphans younger than the grace, never are;
 //   2. drain: an operator drains a chunk server through the CLI under load; its replicas move off,
-//      new writes avoid it, it reports drained; a new chunk server joins and takes new writes.
+//      new writes avoid it, it reports drained; a new chunk server joins and takes new writes;
+//   3. a stopped (SIGSTOP) chunk server is a slow replica: reads hedge to another and succeed.
 // Each ends by reading every acknowledged instance back bit-exact with 3 listed replicas.
+#include <signal.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -296,6 +300,55 @@ TEST(ChunkLifecycleTest, DrainedServerIsEmptiedAvoidedAndANewOneTakesWrites) {
   audit = testing::AuditReplicas(cluster, all, 3);
   ASSERT_TRUE(audit.ok()) << audit.status();
   EXPECT_EQ(audit->per_server.count(drained_id), 0u);
+  EXPECT_TRUE(cluster.Stop().ok());
+}
+
+TEST(ChunkLifecycleTest, ReadsHedgeAroundAStoppedChunkServer) {
+  testing::ClusterOptions options;  // default down interval (10 s): a stopped server is slow, not down
+  options.chunk_size_bytes = 64 << 10;
+  options.frontend_flags = {"--read_hedge_delay_ms=100"};
+  ExternalCluster cluster(options);
+  absl::Status started = cluster.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  std::ifstream id_file(cluster.chunkserver_dir(0) + "/server_id");
+  std::string stopped_id;
+  id_file >> stopped_id;
+  ASSERT_FALSE(stopped_id.empty());
+
+  // Enough instances that several list the server to be stopped first (the replica read first).
+  Uploader uploader(cluster);
+  auto meta = Meta(cluster);
+  int first_on_stopped = 0;
+  for (int i = 0; i < 40 && first_on_stopped < 3; ++i) {
+    ASSERT_TRUE(uploader.PutOne().ok());
+    first_on_stopped = 0;
+    for (const auto& [uid, bytes] : uploader.acked()) {
+      grpc::ClientContext ctx;
+      v1::GetInstanceMetaRequest req;
+      req.set_sop_instance_uid(uid);
+      v1::GetInstanceMetaResponse resp;
+      ASSERT_TRUE(meta->GetInstance(&ctx, req, &resp).ok());
+      first_on_stopped += resp.manifest().chunks(0).server_ids(0) == stopped_id ? 1 : 0;
+    }
+  }
+  ASSERT_GE(first_on_stopped, 3);
+
+  ASSERT_TRUE(cluster.Signal("chunkserver-0", SIGSTOP).ok());
+  // Without hedging a read of a chunk listed first on the stopped server waits for the frontend's
+  // 60 s chunk deadline; with it, one hedge delay. The 15 s read deadline tells them apart.
+  auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
+  const auto start = Clock::now();
+  for (const auto& [uid, bytes] : uploader.acked()) {
+    absl::StatusOr<std::string> read = testing::GetInstance(frontend.get(), uid, std::chrono::seconds(15));
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_TRUE(*read == bytes);
+  }
+  std::printf("read %zu instances (%d listed first on the stopped server) in %.2f s with a 100 ms hedge\n",
+              uploader.acked().size(), first_on_stopped,
+              std::chrono::duration<double>(Clock::now() - start).count());
+  ASSERT_TRUE(cluster.Signal("chunkserver-0", SIGCONT).ok());
+  absl::StatusOr<testing::AuditResult> audit = testing::AuditReplicas(cluster, uploader.acked(), 3);
+  ASSERT_TRUE(audit.ok()) << audit.status();
   EXPECT_TRUE(cluster.Stop().ok());
 }
 

@@ -239,4 +239,41 @@ absl::StatusOr<ChunkRead> GrpcChunkClient::ReadChunk(const std::string& address,
   return ChunkRead{std::move(*resp.mutable_data()), resp.crc32c()};
 }
 
+namespace {
+
+// One asynchronous ReadChunk: owned by the gRPC callback and by the caller's handle.
+struct AsyncRead {
+  grpc::ClientContext ctx;
+  v1::ReadChunkRequest req;
+  v1::ReadChunkResponse resp;
+  ChunkClient::ReadDone done;
+};
+
+class GrpcPendingRead final : public PendingRead {
+ public:
+  explicit GrpcPendingRead(std::shared_ptr<AsyncRead> call) : call_(std::move(call)) {}
+  void Cancel() override { call_->ctx.TryCancel(); }
+
+ private:
+  std::shared_ptr<AsyncRead> call_;
+};
+
+}  // namespace
+
+std::unique_ptr<PendingRead> GrpcChunkClient::StartRead(const std::string& address, const std::string& chunk_id,
+                                                        ReadDone done) {
+  auto call = std::make_shared<AsyncRead>();
+  call->req.set_chunk_id(chunk_id);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + kChunkDeadline);
+  call->done = std::move(done);
+  StubFor(address)->async()->ReadChunk(&call->ctx, &call->req, &call->resp, [call](grpc::Status s) {
+    if (!s.ok()) {
+      call->done(FromGrpcStatus(s));
+    } else {
+      call->done(ChunkRead{std::move(*call->resp.mutable_data()), call->resp.crc32c()});
+    }
+  });
+  return std::make_unique<GrpcPendingRead>(call);
+}
+
 }  // namespace medvault::frontend

@@ -67,6 +67,9 @@ class GrpcChunkClient : public ChunkClient {
       : security_(std::move(security)), max_in_flight_(max_in_flight) {}
   std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) override;
   absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) override;
+  // Asynchronous (gRPC callback API), so a reader can hedge; Cancel() cancels the call.
+  std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string& chunk_id,
+                                         ReadDone done) override;
 
  private:
   v1::ChunkService::Stub* StubFor(const std::string& address);

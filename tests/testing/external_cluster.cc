@@ -308,6 +308,13 @@ std::string ExternalCluster::LogFileOf(const std::string& name) const {
   return absl::StrCat(dir_.path(), "/", name, ".log");
 }
 
+absl::Status ExternalCluster::Signal(const std::string& name, int sig) {
+  Proc* p = Find(name);
+  if (p == nullptr || !p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  p->process->Signal(sig);
+  return absl::OkStatus();
+}
+
 absl::Status ExternalCluster::Kill(const std::string& name) {
   Proc* p = Find(name);
   if (p == nullptr || !p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));

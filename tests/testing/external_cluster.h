@@ -108,6 +108,9 @@ class ExternalCluster {
   std::string DataDirOf(const std::string& name) const;
   std::string LogFileOf(const std::string& name) const;
 
+  // Sends `sig` to a running process without waiting (SIGSTOP then SIGCONT: a server that is
+  // slow, then well again). FAILED_PRECONDITION when it is not running.
+  absl::Status Signal(const std::string& name, int sig);
   // SIGKILL (kill -9) and reap. FAILED_PRECONDITION when it is not running.
   absl::Status Kill(const std::string& name);
   // Starts a killed process again with the same flags, minus --raft_bootstrap (a replica that lost
