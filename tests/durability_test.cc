@@ -104,7 +104,10 @@ TEST(DurabilityTest, WipedChunkServerIsRefilled) {
   absl::Status started = cluster.Start();
   ASSERT_TRUE(started.ok()) << started;
   Uploader uploader(cluster);
-  for (int i = 0; i < 15; ++i) ASSERT_TRUE(uploader.PutOne().ok());
+  for (int i = 0; i < 15; ++i) {
+    absl::Status put = uploader.PutOne();
+    ASSERT_TRUE(put.ok()) << put;
+  }
 
   ASSERT_TRUE(cluster.Kill("chunkserver-2").ok());
   ASSERT_TRUE(cluster.Wipe("chunkserver-2").ok());
@@ -125,7 +128,10 @@ TEST(DurabilityTest, FlippedAndDeletedChunkFilesAreFoundAndRepaired) {
   absl::Status started = cluster.Start();
   ASSERT_TRUE(started.ok()) << started;
   Uploader uploader(cluster);
-  for (int i = 0; i < 12; ++i) ASSERT_TRUE(uploader.PutOne().ok());
+  for (int i = 0; i < 12; ++i) {
+    absl::Status put = uploader.PutOne();
+    ASSERT_TRUE(put.ok()) << put;
+  }
 
   // Server 0: flip a byte in every other chunk file. Server 1: delete every third file. A chunk is
   // on all three servers, so server 2 always keeps a good copy.
@@ -182,7 +188,10 @@ TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere
                                      [](double v) { return v < 45000; }, std::chrono::seconds(10))
                   .ok());
   // Once the metaserver knows, writes all succeed on the other three.
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(uploader.PutOne().ok());
+  for (int i = 0; i < 10; ++i) {
+    absl::Status put = uploader.PutOne();
+    EXPECT_TRUE(put.ok()) << put;
+  }
   // Nothing corrupt anywhere; every chunk whole.
   absl::StatusOr<testing::AuditResult> audit =
       testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
@@ -204,7 +213,10 @@ TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere
                                      [](double v) { return v >= 300000; }, std::chrono::seconds(60))
                   .ok());
   Uploader after(cluster);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(after.PutOne().ok());
+  for (int i = 0; i < 10; ++i) {
+    absl::Status put = after.PutOne();
+    ASSERT_TRUE(put.ok()) << put;
+  }
   ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
                                      [](double v) { return v > 0; }, std::chrono::seconds(30))
                   .ok());
