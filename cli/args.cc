@@ -46,7 +46,8 @@ constexpr FlagSpec kFlags[] = {
     {"from", true, Bit(Verb::kFind)},
     {"to", true, Bit(Verb::kFind)},
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
-    {"json", false, Bit(Verb::kFind) | Bit(Verb::kAudit)},
+    {"json", false, Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver)},
+    {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
     {"object", true, Bit(Verb::kAudit)},
     {"since", true, Bit(Verb::kAudit)},
@@ -103,6 +104,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "health") return Verb::kHealth;
   if (name == "kek") return Verb::kKek;
   if (name == "audit") return Verb::kAudit;
+  if (name == "chunkserver") return Verb::kChunkserver;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -312,6 +314,8 @@ absl::string_view VerbName(Verb verb) {
       return "kek";
     case Verb::kAudit:
       return "audit";
+    case Verb::kChunkserver:
+      return "chunkserver";
     case Verb::kHelp:
       break;
   }
@@ -391,6 +395,31 @@ absl::Status FillAudit(const FlagValues& flags, const std::vector<std::string>& 
   }
   out->json = flags.count("json") > 0;
   return absl::OkStatus();
+}
+
+absl::Status FillChunkserver(const FlagValues& flags, const std::vector<std::string>& positionals,
+                             ChunkserverArgs* out) {
+  const std::string action = positionals.empty() ? "" : positionals[0];
+  if (action == "list") {
+    if (positionals.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("chunkserver list: unexpected argument '", positionals[1], "'"));
+    }
+    if (flags.count("undo")) return absl::InvalidArgumentError("chunkserver: --undo goes with drain");
+    out->action = ChunkserverArgs::Action::kList;
+    out->json = flags.count("json") > 0;
+    return absl::OkStatus();
+  }
+  if (action == "drain") {
+    if (positionals.size() != 2 || positionals[1].empty()) {
+      return absl::InvalidArgumentError("chunkserver drain: give one server ID (see `medvault chunkserver list`)");
+    }
+    if (flags.count("json")) return absl::InvalidArgumentError("chunkserver: --json goes with list");
+    out->action = ChunkserverArgs::Action::kDrain;
+    out->server_id = positionals[1];
+    out->undo = flags.count("undo") > 0;
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("chunkserver: say list or drain ID");
 }
 
 absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
@@ -528,6 +557,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     case Verb::kAudit:
       if (absl::Status s = FillAudit(flags, positionals, &cmd.audit); !s.ok()) return s;
       break;
+    case Verb::kChunkserver:
+      if (absl::Status s = FillChunkserver(flags, positionals, &cmd.chunkserver); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -578,6 +610,12 @@ Verbs:
       The key service's audit log: every key generation, release and destruction and every
       refused call, oldest first. ID is an object id (32 hex digits, as the logs print it); TIME
       is RFC 3339 (2026-11-23T13:00:00Z) or Unix seconds. Needs the admin scope.
+  chunkserver list [--json]
+      The chunk servers the metaserver knows: id, address, failure domain, used and free space,
+      whether up, and draining or drained. Needs the admin scope, as does drain.
+  chunkserver drain ID [--undo]
+      Decommission a chunk server: it gets no new chunks and its replicas are copied elsewhere;
+      once `chunkserver list` says drained it can be switched off. --undo takes it back.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

@@ -23,7 +23,7 @@ inline constexpr char kDefaultTlsDir[] = "var/medvault/tls";
 inline constexpr int kDefaultJobs = 4;
 inline constexpr double kDefaultTimeoutSeconds = 60;
 
-enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit };
+enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit, kChunkserver };
 
 struct GlobalOptions {
   std::string frontend;                                      // host:port of the ImageStore
@@ -93,6 +93,15 @@ struct AuditArgs {
   bool json = false;
 };
 
+// `chunkserver list [--json]`, `chunkserver drain ID [--undo]`.
+struct ChunkserverArgs {
+  enum class Action { kList, kDrain };
+  Action action = Action::kList;
+  std::string server_id;  // drain: as `chunkserver list` prints it
+  bool undo = false;      // drain: stop draining
+  bool json = false;      // list
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -103,6 +112,7 @@ struct Command {
   HealthArgs health;
   KekArgs kek;
   AuditArgs audit;
+  ChunkserverArgs chunkserver;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

@@ -228,5 +228,22 @@ TEST(ArgsTest, AuditFilters) {
   ExpectUsageError({"audit", "--since", "1795000000", "--until", "1794000000"}, "after --since");
 }
 
+TEST(ArgsTest, ChunkserverActions) {
+  absl::StatusOr<Command> cmd = Parse({"chunkserver", "list", "--json"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kChunkserver);
+  EXPECT_EQ(cmd->chunkserver.action, ChunkserverArgs::Action::kList);
+  EXPECT_TRUE(cmd->chunkserver.json);
+  cmd = Parse({"chunkserver", "drain", "abc123", "--undo"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->chunkserver.action, ChunkserverArgs::Action::kDrain);
+  EXPECT_EQ(cmd->chunkserver.server_id, "abc123");
+  EXPECT_TRUE(cmd->chunkserver.undo);
+  ExpectUsageError({"chunkserver"}, "say list or drain ID");
+  ExpectUsageError({"chunkserver", "drain"}, "give one server ID");
+  ExpectUsageError({"chunkserver", "list", "--undo"}, "--undo goes with drain");
+  ExpectUsageError({"find", "--undo"}, "not valid for 'find'");
+}
+
 }  // namespace
 }  // namespace medvault::cli

@@ -51,6 +51,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunKek(ctx, cmd.kek);
     case Verb::kAudit:
       return RunAudit(ctx, cmd.audit);
+    case Verb::kChunkserver:
+      return RunChunkserver(ctx, cmd.chunkserver);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

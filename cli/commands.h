@@ -32,7 +32,7 @@ inline constexpr size_t kPutPieceBytes = 1 << 20;
 // What the verbs need. Nothing is owned; all pointers must outlive the call.
 struct CommandContext {
   v1::ImageStore::StubInterface* stub = nullptr;  // unused by health
-  v1::Admin::StubInterface* admin = nullptr;      // kek and audit
+  v1::Admin::StubInterface* admin = nullptr;      // kek, audit and chunkserver
   Filesystem* fs = nullptr;                       // where get writes
   std::ostream* out = nullptr;                    // results: tables, JSON, health lines
   std::ostream* err = nullptr;                    // progress, summaries, errors
@@ -115,6 +115,12 @@ int RunHealth(const CommandContext& ctx, const HealthArgs& args);
 int RunKek(const CommandContext& ctx, const KekArgs& args);
 // Prints matching audit records oldest first, one line (or JSON object) each, paging through all.
 int RunAudit(const CommandContext& ctx, const AuditArgs& args);
+
+// ---- chunkserver (the frontend's Admin service; admin scope) ----
+
+// list prints one line (or JSON object) per registered chunk server; drain starts or (--undo)
+// stops draining one. Exit 1 on any error.
+int RunChunkserver(const CommandContext& ctx, const ChunkserverArgs& args);
 
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 

@@ -49,5 +49,18 @@ TEST(FaultInjectingFilesystemTest, SpaceRunsOut) {
   EXPECT_EQ((*f)->Append("e").code(), absl::StatusCode::kResourceExhausted);
 }
 
+// A real ENOSPC from the kernel (/dev/full refuses every write with it), through the real
+// filesystem: RESOURCE_EXHAUSTED, the code the chunk store and chunk servers answer a full disk with.
+TEST(PosixFilesystemTest, RealEnospcIsResourceExhausted) {
+  Filesystem* fs = DefaultFilesystem();
+  if (!fs->Exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  auto f = fs->NewWritableFile("/dev/full");
+  ASSERT_TRUE(f.ok()) << f.status();
+  absl::Status s = (*f)->Append(std::string(1 << 16, 'x'));
+  if (s.ok()) s = (*f)->Sync();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  (void)(*f)->Close();
+}
+
 }  // namespace
 }  // namespace medvault

@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, keyservice, "", "host:port[,host:port...] of the key serv
 ABSL_FLAG(uint32_t, chunk_size_bytes, 1 << 20, "plaintext bytes per chunk (64 KiB .. 16 MiB)");
 ABSL_FLAG(uint32_t, replicas, 3, "replicas per chunk written before a put is acknowledged (1..5)");
 ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per refill");
+ABSL_FLAG(int64_t, read_hedge_delay_ms, 200,
+          "A chunk replica that has not answered a read within this many ms is joined by a read of the "
+          "next replica; the first good answer wins. 0 disables hedging (failover on errors only)");
 ABSL_FLAG(int64_t, max_write_seconds, 300,
           "a put whose chunk writes take longer is not committed; keep below the metaserver's orphan grace");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
@@ -77,6 +80,12 @@ int main(int argc, char** argv) {
   options.replicas = replicas;
   options.dek_batch = absl::GetFlag(FLAGS_dek_batch);
   options.max_write_seconds = absl::GetFlag(FLAGS_max_write_seconds);
+  const int64_t hedge_ms = absl::GetFlag(FLAGS_read_hedge_delay_ms);
+  if (hedge_ms < 0) {
+    std::fprintf(stderr, "frontend: --read_hedge_delay_ms must not be negative\n");
+    return 2;
+  }
+  options.read_hedge_delay = hedge_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(hedge_ms);
   medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
 
   // Clients are authorised by the scopes their certificate's name holds in the scopes file.
@@ -111,7 +120,7 @@ int main(int argc, char** argv) {
                                  const absl::Status& why) { denials.Forward(who.ToString(), method, why); });
   medvault::frontend::ImageStoreService service(&core, &authz, runner.registry(),
                                                 absl::GetFlag(FLAGS_max_instance_bytes));
-  medvault::frontend::AdminService admin(&key_client, &authz);
+  medvault::frontend::AdminService admin(&key_client, &meta_client, &authz);
   runner.AddService(&service);
   runner.AddService(&admin);
   if (absl::Status s = runner.Start(); !s.ok()) {

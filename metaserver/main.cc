@@ -39,6 +39,10 @@ ABSL_FLAG(int64_t, down_after_ms, 10000, "A chunk server silent for this long is
 ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes; 0 disables them");
 ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
           "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
+ABSL_FLAG(uint64_t, testing_min_orphan_grace_s, medvault::metaserver::kMinOrphanGraceSeconds,
+          "FOR TESTS ONLY: lowers the floor of --orphan_grace_s and of RunGarbageCollection's grace "
+          "(default: the safe 600 s). A grace shorter than the frontend's --max_write_seconds can "
+          "collect the chunks of a put still writing; never set this in production");
 ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
 ABSL_FLAG(uint32_t, replicas, 3, "Replica target per chunk that repair restores");
 ABSL_FLAG(int64_t, repair_interval_ms, 2000,
@@ -74,8 +78,14 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_replicas) < 1 || absl::GetFlag(FLAGS_replicas) > ms::kMaxReplicas) {
     Die("--replicas must be 1..5");
   }
-  if (orphan_grace_s < ms::kMinOrphanGraceSeconds) {
-    Die("--orphan_grace_s must be at least " + std::to_string(ms::kMinOrphanGraceSeconds));
+  const uint64_t min_orphan_grace_s = absl::GetFlag(FLAGS_testing_min_orphan_grace_s);
+  if (min_orphan_grace_s < 1) Die("--testing_min_orphan_grace_s must be at least 1");
+  if (min_orphan_grace_s < ms::kMinOrphanGraceSeconds) {
+    MV_LOG(WARNING) << "--testing_min_orphan_grace_s=" << min_orphan_grace_s
+                    << ": orphan grace floor lowered for tests; unsafe with real uploads";
+  }
+  if (orphan_grace_s < min_orphan_grace_s) {
+    Die("--orphan_grace_s must be at least " + std::to_string(min_orphan_grace_s));
   }
 
   medvault::Filesystem* fs = medvault::DefaultFilesystem();
@@ -130,7 +140,8 @@ int main(int argc, char** argv) {
   authz = std::make_unique<medvault::Authorizer>("metaserver", ms::MetaServicePolicy(), security->is_tls(),
                                                  runner.registry());
   service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, &repairer, clock, metrics.get(),
-                                                  orphan_grace_s, (*replica)->writer(), authz.get());
+                                                  orphan_grace_s, min_orphan_grace_s, (*replica)->writer(),
+                                                  authz.get());
   runner.AddService(service.get());
   runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);

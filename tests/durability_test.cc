@@ -7,41 +7,33 @@
 //   3. flip bytes in chunk files and delete others: found by reads and scrub, quarantined, repaired;
 //   4. a chunk server whose quota fills: clean RESOURCE_EXHAUSTED, writes continue elsewhere, no
 //      corrupt chunk, and it takes chunks again once space frees.
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
-#include <random>
-#include <sstream>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc.h"
+#include "medvault/v1/chunkserver.grpc.pb.h"
 #include "medvault/v1/image_store.grpc.pb.h"
-#include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
 #include "tests/testing/replica_audit.h"
+#include "tests/testing/uploader.h"
 
 namespace medvault {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using testing::ExternalCluster;
+using testing::Uploader;
 
 constexpr auto kRepairTimeout = std::chrono::seconds(90);
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 testing::ClusterOptions DurabilityOptions(int chunkservers) {
   testing::ClusterOptions options;
@@ -51,82 +43,6 @@ testing::ClusterOptions DurabilityOptions(int chunkservers) {
   options.chunkserver_flags = {"--scrub_pass_interval_s=1", "--scrub_bytes_per_second=50000000"};
   return options;
 }
-
-// Stores distinct instances made from pydicom's CT_small.dcm and remembers the acknowledged ones.
-class Uploader {
- public:
-  explicit Uploader(const ExternalCluster& cluster)
-      : cluster_(cluster),
-        factory_(ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm")),
-        run_(absl::StrCat(std::random_device()() % 1000000)) {}
-  ~Uploader() { Stop(); }
-
-  // One put; OK and remembered when acknowledged.
-  absl::Status PutOne() {
-    const std::string uid = absl::StrCat("1.2.826.0.1.3680043.8.498.", run_, ".", ++seq_);
-    absl::StatusOr<std::string> bytes = factory_.WithSopInstanceUid(uid);
-    if (!bytes.ok()) return bytes.status();
-    auto stub = v1::ImageStore::NewStub(cluster_.Channel(cluster_.frontend(), kFrontendPeer));
-    absl::StatusOr<v1::PutInstanceResponse> put = testing::PutInstance(stub.get(), *bytes, std::chrono::seconds(20));
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!put.ok()) {
-      failures_.push_back(put.status());
-      return put.status();
-    }
-    acked_[uid] = std::move(*bytes);
-    study_ = put->study_uid();
-    return absl::OkStatus();
-  }
-
-  void StartLoad(int threads) {
-    for (int t = 0; t < threads; ++t) {
-      workers_.emplace_back([this] {
-        while (!stop_) (void)PutOne();
-      });
-    }
-  }
-  void Stop() {
-    stop_ = true;
-    for (auto& w : workers_) w.join();
-    workers_.clear();
-  }
-  size_t acked_count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_.size();
-  }
-  bool WaitForAcks(size_t n, std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (acked_count() < n) {
-      if (Clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
-  }
-  std::map<std::string, std::string> acked() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  std::string study() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return study_;
-  }
-  std::vector<absl::Status> failures() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return failures_;
-  }
-
- private:
-  const ExternalCluster& cluster_;
-  testing::DicomInstanceFactory factory_;
-  const std::string run_;
-  std::atomic<uint64_t> seq_{0};
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::map<std::string, std::string> acked_;
-  std::vector<absl::Status> failures_;
-  std::string study_;
-};
 
 // Chunk files under a chunk server's data directory.
 std::vector<std::filesystem::path> ChunkFiles(const std::string& data_dir) {
@@ -175,11 +91,24 @@ TEST(DurabilityTest, KillDuringUploadsIsDetectedRepairedAndReconciled) {
                   .ok());
   EXPECT_EQ(*cluster.Metric("metaserver", "medvault_metaserver_chunks_under_replicated"), 0);
 
-  // It comes back: no manifest lists it any more, so its old copies are dropped.
+  // It comes back: no manifest lists it any more, so its old copies of acknowledged chunks are
+  // dropped. (A put cut off by the kill may have left an uncommitted chunk there: that is an
+  // orphan, garbage collection's to reclaim after its grace, chunk_lifecycle_test.)
   ASSERT_TRUE(cluster.Restart("chunkserver-1").ok());
-  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-1", "medvault_chunkserver_chunks_stored",
-                                     [](double v) { return v == 0; }, kRepairTimeout)
-                  .ok());
+  const std::set<std::string> acked_chunks = audit->chunk_ids;
+  auto chunks = v1::ChunkService::NewStub(cluster.Channel(cluster.AddressOf("chunkserver-1"), kChunkServerPeer));
+  size_t stale = acked_chunks.size();
+  for (auto deadline = Clock::now() + kRepairTimeout; stale > 0 && Clock::now() < deadline;) {
+    grpc::ClientContext ctx;
+    v1::ListChunksResponse listed;
+    if (chunks->ListChunks(&ctx, v1::ListChunksRequest(), &listed).ok()) {
+      stale = 0;
+      for (const auto& entry : listed.chunks()) stale += acked_chunks.count(entry.chunk_id());
+    }
+    // Reconciliation is a repair pass inside the metaserver, with no push notification.
+    if (stale > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(stale, 0u) << "copies of acknowledged chunks left on the returned server";
   EXPECT_GT(*cluster.Metric("metaserver", "medvault_metaserver_extra_replicas_dropped_total"), 0);
   audit = testing::AuditReplicas(cluster, uploader.acked(), 3);
   ASSERT_TRUE(audit.ok()) << audit.status();
@@ -191,7 +120,10 @@ TEST(DurabilityTest, WipedChunkServerIsRefilled) {
   absl::Status started = cluster.Start();
   ASSERT_TRUE(started.ok()) << started;
   Uploader uploader(cluster);
-  for (int i = 0; i < 15; ++i) ASSERT_TRUE(uploader.PutOne().ok());
+  for (int i = 0; i < 15; ++i) {
+    absl::Status put = uploader.PutOne();
+    ASSERT_TRUE(put.ok()) << put;
+  }
 
   ASSERT_TRUE(cluster.Kill("chunkserver-2").ok());
   ASSERT_TRUE(cluster.Wipe("chunkserver-2").ok());
@@ -212,7 +144,10 @@ TEST(DurabilityTest, FlippedAndDeletedChunkFilesAreFoundAndRepaired) {
   absl::Status started = cluster.Start();
   ASSERT_TRUE(started.ok()) << started;
   Uploader uploader(cluster);
-  for (int i = 0; i < 12; ++i) ASSERT_TRUE(uploader.PutOne().ok());
+  for (int i = 0; i < 12; ++i) {
+    absl::Status put = uploader.PutOne();
+    ASSERT_TRUE(put.ok()) << put;
+  }
 
   // Server 0: flip a byte in every other chunk file. Server 1: delete every third file. A chunk is
   // on all three servers, so server 2 always keeps a good copy.
@@ -269,7 +204,10 @@ TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere
                                      [](double v) { return v < 45000; }, std::chrono::seconds(10))
                   .ok());
   // Once the metaserver knows, writes all succeed on the other three.
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(uploader.PutOne().ok());
+  for (int i = 0; i < 10; ++i) {
+    absl::Status put = uploader.PutOne();
+    EXPECT_TRUE(put.ok()) << put;
+  }
   // Nothing corrupt anywhere; every chunk whole.
   absl::StatusOr<testing::AuditResult> audit =
       testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
@@ -291,7 +229,10 @@ TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere
                                      [](double v) { return v >= 300000; }, std::chrono::seconds(60))
                   .ok());
   Uploader after(cluster);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(after.PutOne().ok());
+  for (int i = 0; i < 10; ++i) {
+    absl::Status put = after.PutOne();
+    ASSERT_TRUE(put.ok()) << put;
+  }
   ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
                                      [](double v) { return v > 0; }, std::chrono::seconds(30))
                   .ok());

@@ -1,7 +1,6 @@
 #include "chunkserver/core/chunk_store.h"
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 #include <utility>
 
@@ -13,81 +12,12 @@
 namespace medvault::chunkserver {
 namespace {
 
-constexpr size_t kHexIdChars = 2 * kChunkIdBytes;
-constexpr size_t kSubdirChars = 2;
-
-bool IsLowerHex(absl::string_view s, size_t length) {
-  if (s.size() != length) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-// A file name under chunks/<sub>/ that names a chunk.
-bool IsChunkFileName(absl::string_view name, absl::string_view subdir) {
-  return IsLowerHex(name, kHexIdChars) && name.substr(0, kSubdirChars) == subdir;
-}
-
-void PutLe(uint64_t v, size_t bytes, char* out) {
-  for (size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-uint64_t GetLe(const char* in, size_t bytes) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return v;
-}
-
-absl::Status CheckId(absl::string_view id) {
-  if (id.size() != kChunkIdBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk id must be ", kChunkIdBytes, " bytes, got ", id.size()));
-  }
-  return absl::OkStatus();
-}
-
 std::string StripTrailingSlashes(std::string dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   return dir;
 }
 
 }  // namespace
-
-std::string EncodeChunkHeader(uint64_t payload_length, uint32_t crc32c) {
-  std::string header(kChunkHeaderBytes, '\0');
-  std::memcpy(&header[0], kChunkMagic, 4);
-  PutLe(payload_length, 8, &header[4]);
-  PutLe(crc32c, 4, &header[12]);
-  return header;
-}
-
-absl::StatusOr<ChunkData> DecodeChunkFile(std::string file) {
-  if (file.size() < kChunkHeaderBytes) {
-    return absl::DataLossError(absl::StrCat("chunk file truncated: ", file.size(),
-                                            " bytes, shorter than the header"));
-  }
-  if (std::memcmp(file.data(), kChunkMagic, 4) != 0) {
-    return absl::DataLossError("chunk file has a bad magic");
-  }
-  const uint64_t length = GetLe(file.data() + 4, 8);
-  const uint32_t stored_crc = static_cast<uint32_t>(GetLe(file.data() + 12, 4));
-  const uint64_t actual = file.size() - kChunkHeaderBytes;
-  if (length != actual) {
-    return absl::DataLossError(absl::StrCat("chunk file length mismatch: header says ", length,
-                                            " payload bytes, file holds ", actual));
-  }
-  file.erase(0, kChunkHeaderBytes);
-  const uint32_t computed = Crc32c(file);
-  if (computed != stored_crc) {
-    return absl::DataLossError(absl::StrCat("chunk checksum mismatch: stored crc32c ", stored_crc,
-                                            ", computed ", computed));
-  }
-  ChunkData out;
-  out.data = std::move(file);
-  out.crc32c = stored_crc;
-  return out;
-}
 
 ChunkStore::IdLock::IdLock(ChunkStore* store, absl::string_view id) : store_(store), id_(id) {
   absl::MutexLock lock(&store_->mu_);
@@ -235,7 +165,7 @@ absl::Status ChunkStore::WriteNewFile(absl::string_view hex_id, absl::string_vie
 }
 
 absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uint32_t crc32c) {
-  RETURN_IF_ERROR(CheckId(id));
+  RETURN_IF_ERROR(CheckChunkId(id));
   const std::string hex = ToHex(id);
   const uint32_t computed = Crc32c(data);
   if (computed != crc32c) {
@@ -287,7 +217,7 @@ absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uin
 }
 
 absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
+  RETURN_IF_ERROR(CheckChunkId(id));
   const std::string hex = ToHex(id);
   absl::StatusOr<std::string> file = fs_->ReadFile(ChunkPath(hex));
   if (absl::IsNotFound(file.status())) {
@@ -306,7 +236,7 @@ absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
 }
 
 absl::StatusOr<uint32_t> ChunkStore::Delete(const std::vector<std::string>& ids) {
-  for (const std::string& id : ids) RETURN_IF_ERROR(CheckId(id));
+  for (const std::string& id : ids) RETURN_IF_ERROR(CheckChunkId(id));
   const std::set<std::string> unique(ids.begin(), ids.end());
   std::set<std::string> touched_dirs;
   uint32_t deleted = 0;
@@ -393,7 +323,7 @@ absl::StatusOr<ChunkStoreStats> ChunkStore::Stats() {
 }
 
 absl::StatusOr<bool> ChunkStore::QuarantineIfCorrupt(absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
+  RETURN_IF_ERROR(CheckChunkId(id));
   const std::string hex = ToHex(id);
   const std::string path = ChunkPath(hex);
   IdLock lock(this, id);

@@ -12,22 +12,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "chunkserver/core/chunk_file.h"
 #include "common/env.h"
 
 namespace medvault::chunkserver {
 
-inline constexpr size_t kChunkIdBytes = 16;
-// On-disk file: kChunkMagic (4 bytes) | payload length (u64 LE) | CRC32C of payload (u32 LE) |
-// payload.
-inline constexpr char kChunkMagic[] = "MVC1";
-inline constexpr size_t kChunkHeaderBytes = 16;
 // List() returns at most this many entries per page (also the page size when limit is 0).
 inline constexpr uint32_t kMaxListLimit = 10000;
-
-struct ChunkData {
-  std::string data;
-  uint32_t crc32c = 0;
-};
 
 struct ChunkListEntry {
   std::string id;          // kChunkIdBytes
@@ -156,11 +147,5 @@ class ChunkStore {
   uint64_t next_tmp_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> quarantined_ ABSL_GUARDED_BY(mu_);
 };
-
-// Encodes and decodes the on-disk framing (exposed for tests).
-std::string EncodeChunkHeader(uint64_t payload_length, uint32_t crc32c);
-// Verifies `file` (header + payload) and returns the payload and its CRC; DATA_LOSS on mismatch.
-// Consumes `file` to avoid a copy.
-absl::StatusOr<ChunkData> DecodeChunkFile(std::string file);
 
 }  // namespace medvault::chunkserver

@@ -11,17 +11,6 @@
 #include "common/tls.h"
 
 namespace medvault::chunkserver {
-namespace {
-
-absl::Status CheckId(const std::string& id) {
-  if (id.size() != kChunkIdBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk_id must be ", kChunkIdBytes, " bytes, got ", id.size()));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 AccessPolicy ChunkServicePolicy() {
   AccessPolicy policy;
@@ -49,7 +38,7 @@ grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext* context, const v1
                                           v1::WriteChunkResponse*) {
   if (absl::Status denied = AuthorizeCall(authz_, *context, "WriteChunk"); !denied.ok()) return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
-  absl::Status s = CheckId(request->chunk_id());
+  absl::Status s = CheckChunkId(request->chunk_id());
   if (s.ok()) s = store_->Write(request->chunk_id(), request->data(), request->crc32c());
   metrics_->write_latency.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -63,7 +52,7 @@ grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext* context, const v1
 grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext* context, const v1::ReadChunkRequest* request,
                                          v1::ReadChunkResponse* response) {
   if (absl::Status denied = AuthorizeCall(authz_, *context, "ReadChunk"); !denied.ok()) return Fail(denied);
-  absl::Status s = CheckId(request->chunk_id());
+  absl::Status s = CheckChunkId(request->chunk_id());
   if (!s.ok()) return Fail(s);
   absl::StatusOr<ChunkData> chunk = store_->Read(request->chunk_id());
   if (!chunk.ok()) return Fail(chunk.status());
@@ -83,7 +72,7 @@ grpc::Status ChunkServiceImpl::DeleteChunks(grpc::ServerContext* context,
         absl::StrCat("at most ", kMaxDeleteIds, " chunk ids per call, got ", request->chunk_ids_size())));
   }
   for (const std::string& id : request->chunk_ids()) {
-    absl::Status s = CheckId(id);
+    absl::Status s = CheckChunkId(id);
     if (!s.ok()) return Fail(s);
   }
   std::vector<std::string> ids(request->chunk_ids().begin(), request->chunk_ids().end());

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,12 +65,27 @@ struct ChunkRead {
   uint32_t crc32c = 0;
 };
 
+// A read started by ChunkClient::StartRead. Thread-safe.
+class PendingRead {
+ public:
+  virtual ~PendingRead() = default;
+  // Asks for the read to stop (the reader has its answer from elsewhere); its callback still runs
+  // once, soon, with CANCELLED or whatever arrived first.
+  virtual void Cancel() = 0;
+};
+
 class ChunkClient {
  public:
+  using ReadDone = std::function<void(absl::StatusOr<ChunkRead>)>;
   virtual ~ChunkClient() = default;
   // Issues all writes concurrently (bounded) and returns one status per write, in order.
   virtual std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) = 0;
   virtual absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) = 0;
+  // Starts a read without waiting for it: `done` runs exactly once, on any thread, possibly before
+  // StartRead returns, and must not block. This default reads synchronously (no hedging possible);
+  // the gRPC client and fakes that model slow replicas override it.
+  virtual std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string& chunk_id,
+                                                 ReadDone done);
 };
 
 }  // namespace medvault::frontend

@@ -5,6 +5,7 @@
 #include "common/status_macros.h"
 #include "frontend/core/chunk_crypto.h"
 #include "frontend/core/dicom_parser.h"
+#include "frontend/core/hedged_read.h"
 
 namespace medvault::frontend {
 
@@ -206,39 +207,38 @@ absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaR
   const v1::ChunkLocation& loc = m.chunks(static_cast<int>(index));
   const bool last = index + 1 == static_cast<uint32_t>(m.chunks_size());
   const uint64_t expected_plain = last ? m.size() - static_cast<uint64_t>(index) * m.chunk_size() : m.chunk_size();
-  absl::Status last_error = absl::UnavailableError("no replica is registered");
-  bool first_try = true;
+  std::vector<ReplicaAddress> replicas;
   for (const std::string& server_id : loc.server_ids()) {
-    if (!first_try) stats_.read_failovers += 1;
-    first_try = false;
     auto addr = meta.server_addresses().find(server_id);
-    if (addr == meta.server_addresses().end()) {
-      last_error = absl::UnavailableError(absl::StrCat("chunk server ", server_id, " is not registered"));
-      continue;
-    }
-    absl::StatusOr<std::string> plain =
-        ReadReplica(addr->second, m.object_id(), loc, key, index, last, expected_plain, server_id);
-    if (!plain.ok()) {
-      last_error = plain.status();
-      // A replica that is there but wrong (or gone) is reported so repair replaces it; a server
-      // that cannot be reached is the metaserver's heartbeat business.
-      if (absl::IsDataLoss(last_error) || absl::IsNotFound(last_error)) {
-        absl::Status reported = meta_->ReportBadReplica(loc.chunk_id(), server_id);
-        if (reported.ok()) stats_.bad_replicas_reported += 1;
-      }
-      continue;
-    }
-    return plain;
+    if (addr != meta.server_addresses().end()) replicas.push_back(ReplicaAddress{server_id, addr->second});
   }
-  return Annotate(last_error, absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
-                                           ": no healthy replica"));
+  HedgedReadOptions hedging;
+  hedging.hedge_delay = options_.read_hedge_delay;
+  hedging.verify = [&](const ReplicaAddress& replica, absl::StatusOr<ChunkRead> read) {
+    return VerifyReplica(std::move(read), m.object_id(), loc, key, index, last, expected_plain, replica.server_id);
+  };
+  hedging.on_error = [&](const ReplicaAddress& replica, const absl::Status& error) {
+    // A replica that is there but wrong (or gone) is reported so repair replaces it; a server
+    // that cannot be reached is the metaserver's heartbeat business.
+    if (absl::IsDataLoss(error) || absl::IsNotFound(error)) {
+      absl::Status reported = meta_->ReportBadReplica(loc.chunk_id(), replica.server_id);
+      if (reported.ok()) stats_.bad_replicas_reported += 1;
+    }
+  };
+  HedgedReadCounters counters;
+  absl::StatusOr<std::string> plain = HedgedRead(chunks_, loc.chunk_id(), replicas, hedging, &counters);
+  stats_.read_failovers += counters.failovers;
+  stats_.hedged_reads += counters.hedges;
+  if (plain.ok()) return plain;
+  return Annotate(plain.status(), absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
+                                               ": no healthy replica"));
 }
 
-absl::StatusOr<std::string> ImageStoreCore::ReadReplica(const std::string& address, absl::string_view object_id,
-                                                        const v1::ChunkLocation& loc,
-                                                        absl::string_view key, uint32_t index, bool last,
-                                                        uint64_t expected_plain, const std::string& server_id) {
-  ASSIGN_OR_RETURN(ChunkRead read, chunks_->ReadChunk(address, loc.chunk_id()));
+absl::StatusOr<std::string> ImageStoreCore::VerifyReplica(absl::StatusOr<ChunkRead> answer, absl::string_view object_id,
+                                                          const v1::ChunkLocation& loc, absl::string_view key,
+                                                          uint32_t index, bool last, uint64_t expected_plain,
+                                                          const std::string& server_id) {
+  ASSIGN_OR_RETURN(ChunkRead read, std::move(answer));
   // End-to-end check: what arrived is what the frontend wrote.
   if (read.data.size() != loc.stored_size() || Crc32c(read.data) != loc.crc32c()) {
     return absl::DataLossError(absl::StrCat("replica on ", server_id, " has a bad checksum"));

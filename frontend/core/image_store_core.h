@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/env.h"
 #include "frontend/core/clients.h"
 #include "frontend/core/dek_pool.h"
@@ -28,12 +29,19 @@ struct FrontendOptions {
   // metaserver collects unreferenced chunks older than its orphan grace (>= 600 s), so a slower
   // put could otherwise commit chunks that were already reclaimed.
   int64_t max_write_seconds = 300;
+  // A chunk read not answered by its replica within this long is also asked of the next replica,
+  // and the first good answer wins (a slow or stopped server costs one delay, not a timeout).
+  // 200 ms: far above a healthy 1 MiB chunk read on a LAN (a few ms), so hedges stay rare and
+  // add little load. InfiniteDuration() disables hedging (failover on errors only).
+  absl::Duration read_hedge_delay = absl::Milliseconds(200);
 };
 
 // Counters the service layer exports as metrics. Thread-safe.
 struct CoreStats {
   std::atomic<uint64_t> replica_write_failures{0};
   std::atomic<uint64_t> read_failovers{0};
+  // Chunk reads also asked of another replica because the first was slow.
+  std::atomic<uint64_t> hedged_reads{0};
   std::atomic<uint64_t> bad_replicas_reported{0};
   std::atomic<uint64_t> abandoned_puts{0};
   // Commits whose outcome was unknown (deadline, lost connection) and not resolved by a lookup.
@@ -75,11 +83,13 @@ class ImageStoreCore {
   // Writes every replica of every chunk; on failure the chunks already written are left for
   // garbage collection (no manifest references them).
   absl::StatusOr<v1::ObjectManifest> WriteObject(absl::string_view bytes, const DataKeyMaterial& key);
-  // Reads, verifies and decrypts chunk `index`, trying each replica in turn.
-  // Reads one replica and checks it end to end (length, CRC32C, authentication, plaintext length).
-  absl::StatusOr<std::string> ReadReplica(const std::string& address, absl::string_view object_id,
-                                          const v1::ChunkLocation& loc, absl::string_view key, uint32_t index,
-                                          bool last, uint64_t expected_plain, const std::string& server_id);
+  // Checks one replica's answer end to end (length, CRC32C, authentication, plaintext length) and
+  // returns the plaintext.
+  absl::StatusOr<std::string> VerifyReplica(absl::StatusOr<ChunkRead> answer, absl::string_view object_id,
+                                            const v1::ChunkLocation& loc, absl::string_view key, uint32_t index,
+                                            bool last, uint64_t expected_plain, const std::string& server_id);
+  // Reads, verifies and decrypts chunk `index`: replicas in manifest order, hedged after
+  // options_.read_hedge_delay, failing over on any error (hedged_read.h).
   absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
                                         uint32_t index);
   // Destroys the keys of deleted objects, then tells the metaserver.

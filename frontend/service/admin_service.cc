@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/log.h"
 #include "common/rpc.h"
 
 namespace medvault::frontend {
@@ -49,6 +50,21 @@ grpc::Status AdminService::RetireKek(grpc::ServerContext* ctx, const v1::RetireK
   forwarded.mutable_audit()->set_on_behalf_of(who->ToString());
   forwarded.mutable_audit()->set_purpose("RetireKek");
   return ToGrpcStatus(keys_->RetireKek(forwarded));
+}
+
+grpc::Status AdminService::ListChunkServers(grpc::ServerContext* ctx, const v1::ListChunkServersRequest*,
+                                            v1::ListChunkServersResponse* response) {
+  MV_ADMIT("ListChunkServers");
+  return Reply(meta_->ListChunkServers(), response);
+}
+
+grpc::Status AdminService::DrainChunkServer(grpc::ServerContext* ctx, const v1::DrainChunkServerRequest* request,
+                                            v1::DrainChunkServerResponse*) {
+  MV_ADMIT("DrainChunkServer");
+  if (request->server_id().empty()) return ToGrpcStatus(absl::InvalidArgumentError("server_id is required"));
+  MV_LOG(INFO) << (request->undo() ? "undrain" : "drain") << " of chunk server " << request->server_id()
+               << " requested by " << who->ToString();
+  return ToGrpcStatus(meta_->DrainChunkServer(*request));
 }
 
 }  // namespace medvault::frontend

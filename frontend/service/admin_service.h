@@ -1,5 +1,6 @@
-// The frontend's operator API (medvault.v1.Admin): KEK rotation and the audit log, for clients
-// holding the admin scope, forwarded to the key service with the client's identity for its audit.
+// The frontend's operator API (medvault.v1.Admin), for clients holding the admin scope: KEK
+// rotation and the audit log, forwarded to the key service with the client's identity for its
+// audit; the chunk-server list and drain, forwarded to the metaserver.
 #pragma once
 
 #include "common/access_policy.h"
@@ -10,8 +11,8 @@ namespace medvault::frontend {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  // `keys` and `authz` must outlive the service.
-  AdminService(GrpcKeyClient* keys, Authorizer* authz) : keys_(keys), authz_(authz) {}
+  // `keys`, `meta` and `authz` must outlive the service.
+  AdminService(GrpcKeyClient* keys, GrpcMetaClient* meta, Authorizer* authz) : keys_(keys), meta_(meta), authz_(authz) {}
 
   grpc::Status QueryAudit(grpc::ServerContext* ctx, const v1::QueryAuditRequest* request,
                           v1::QueryAuditResponse* response) override;
@@ -21,9 +22,14 @@ class AdminService final : public v1::Admin::Service {
                          v1::RotateKekResponse* response) override;
   grpc::Status RetireKek(grpc::ServerContext* ctx, const v1::RetireKekRequest* request,
                          v1::RetireKekResponse* response) override;
+  grpc::Status ListChunkServers(grpc::ServerContext* ctx, const v1::ListChunkServersRequest* request,
+                                v1::ListChunkServersResponse* response) override;
+  grpc::Status DrainChunkServer(grpc::ServerContext* ctx, const v1::DrainChunkServerRequest* request,
+                                v1::DrainChunkServerResponse* response) override;
 
  private:
   GrpcKeyClient* const keys_;
+  GrpcMetaClient* const meta_;
   Authorizer* const authz_;
 };
 

@@ -183,6 +183,15 @@ absl::Status GrpcMetaClient::ReportBadReplica(const std::string& chunk_id, const
   return MV_META_CALL(ReportBadReplica, v1::ReportBadReplicaRequest, v1::ReportBadReplicaResponse, req).status();
 }
 
+absl::StatusOr<v1::ListChunkServersResponse> GrpcMetaClient::ListChunkServers() {
+  return MV_META_CALL(ListChunkServers, v1::ListChunkServersRequest, v1::ListChunkServersResponse,
+                      v1::ListChunkServersRequest());
+}
+
+absl::Status GrpcMetaClient::DrainChunkServer(const v1::DrainChunkServerRequest& request) {
+  return MV_META_CALL(DrainChunkServer, v1::DrainChunkServerRequest, v1::DrainChunkServerResponse, request).status();
+}
+
 #undef MV_META_CALL
 
 v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {
@@ -240,6 +249,43 @@ absl::StatusOr<ChunkRead> GrpcChunkClient::ReadChunk(const std::string& address,
   grpc::Status s = stub->ReadChunk(&ctx, req, &resp);
   if (!s.ok()) return FromGrpcStatus(s);
   return ChunkRead{std::move(*resp.mutable_data()), resp.crc32c()};
+}
+
+namespace {
+
+// One asynchronous ReadChunk: owned by the gRPC callback and by the caller's handle.
+struct AsyncRead {
+  grpc::ClientContext ctx;
+  v1::ReadChunkRequest req;
+  v1::ReadChunkResponse resp;
+  ChunkClient::ReadDone done;
+};
+
+class GrpcPendingRead final : public PendingRead {
+ public:
+  explicit GrpcPendingRead(std::shared_ptr<AsyncRead> call) : call_(std::move(call)) {}
+  void Cancel() override { call_->ctx.TryCancel(); }
+
+ private:
+  std::shared_ptr<AsyncRead> call_;
+};
+
+}  // namespace
+
+std::unique_ptr<PendingRead> GrpcChunkClient::StartRead(const std::string& address, const std::string& chunk_id,
+                                                        ReadDone done) {
+  auto call = std::make_shared<AsyncRead>();
+  call->req.set_chunk_id(chunk_id);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + kChunkDeadline);
+  call->done = std::move(done);
+  StubFor(address)->async()->ReadChunk(&call->ctx, &call->req, &call->resp, [call](grpc::Status s) {
+    if (!s.ok()) {
+      call->done(FromGrpcStatus(s));
+    } else {
+      call->done(ChunkRead{std::move(*call->resp.mutable_data()), call->resp.crc32c()});
+    }
+  });
+  return std::make_unique<GrpcPendingRead>(call);
 }
 
 }  // namespace medvault::frontend

@@ -55,6 +55,10 @@ class GrpcMetaClient : public MetaClient {
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) override;
   absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override;
 
+  // Operator calls, forwarded for clients holding the admin scope.
+  absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();
+  absl::Status DrainChunkServer(const v1::DrainChunkServerRequest& request);
+
  private:
   GroupChannels group_;
 };
@@ -66,6 +70,9 @@ class GrpcChunkClient : public ChunkClient {
       : security_(std::move(security)), max_in_flight_(max_in_flight) {}
   std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) override;
   absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) override;
+  // Asynchronous (gRPC callback API), so a reader can hedge; Cancel() cancels the call.
+  std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string& chunk_id,
+                                         ReadDone done) override;
 
  private:
   v1::ChunkService::Stub* StubFor(const std::string& address);

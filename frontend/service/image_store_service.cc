@@ -45,7 +45,8 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("GetStudy", Scope::kRead)
       .AllowScope("DeleteStudy", Scope::kDelete)
       .AllowScope("DeleteInstance", Scope::kDelete);
-  for (const char* method : {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek"}) {
+  for (const char* method :
+       {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek", "ListChunkServers", "DrainChunkServer"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.set_client_scopes(std::move(scopes));

@@ -36,7 +36,8 @@ struct GcOptions {
 // Thread-safe; passes are serialised (a pass requested while one runs waits for it).
 // The shortest orphan grace period accepted. A chunk is written before its manifest commits, so
 // the grace must exceed the longest write phase of a put (the frontend refuses to commit a put
-// whose chunk writes took longer than its --max_write_seconds, 300 s by default).
+// whose chunk writes took longer than its --max_write_seconds, 300 s by default). Only tests lower
+// it (metaserver --testing_min_orphan_grace_s).
 inline constexpr uint64_t kMinOrphanGraceSeconds = 600;
 
 class GarbageCollector {

@@ -32,7 +32,8 @@ AccessPolicy MetaServicePolicy() {
 
 MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
                                  Repairer* repairer, Clock* clock, MetaMetrics* metrics,
-                                 uint64_t orphan_grace_seconds, raft::ReplicaGate* gate, Authorizer* authz)
+                                 uint64_t orphan_grace_seconds, uint64_t min_orphan_grace_seconds,
+                                 raft::ReplicaGate* gate, Authorizer* authz)
     : catalog_(catalog),
       registry_(registry),
       gc_(gc),
@@ -41,6 +42,7 @@ MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry
       clock_(clock),
       metrics_(metrics),
       orphan_grace_seconds_(orphan_grace_seconds),
+      min_orphan_grace_seconds_(min_orphan_grace_seconds),
       gate_(gate != nullptr ? gate : &sole_) {}
 
 absl::Status MetaServiceImpl::RequireLeaderRegistry() {
@@ -198,10 +200,10 @@ grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext* context,
   if (!leader.ok()) return Fail(leader);
   const uint64_t grace =
       request->has_orphan_grace_seconds() ? request->orphan_grace_seconds() : orphan_grace_seconds_;
-  if (grace < kMinOrphanGraceSeconds) {
+  if (grace < min_orphan_grace_seconds_) {
     // A shorter grace could reclaim the chunks of a put still writing, which would then commit.
     return Fail(absl::InvalidArgumentError(
-        absl::StrCat("orphan grace must be at least ", kMinOrphanGraceSeconds, " s")));
+        absl::StrCat("orphan grace must be at least ", min_orphan_grace_seconds_, " s")));
   }
   absl::StatusOr<GcStats> stats = gc_->RunOnce(grace);
   if (!stats.ok()) return Fail(stats.status());

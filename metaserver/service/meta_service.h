@@ -25,11 +25,12 @@ AccessPolicy MetaServicePolicy();
 class MetaServiceImpl final : public v1::MetaService::Service {
  public:
   // Everything must outlive the service; `repairer` receives bad-replica reports. `orphan_grace_seconds` is the GC grace used when a
-  // RunGarbageCollection request does not override it. `gate` says whether this replica leads its
+  // RunGarbageCollection request does not override it; an override below `min_orphan_grace_seconds`
+  // (kMinOrphanGraceSeconds except in tests, see --testing_min_orphan_grace_s) is refused. `gate` says whether this replica leads its
   // Raft group and brings its state up to date (null: a sole replica). Only the leader serves:
   // followers answer UNAVAILABLE naming the leader, and clients follow.
   MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc, Repairer* repairer,
-                  Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds,
+                  Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds, uint64_t min_orphan_grace_seconds,
                   raft::ReplicaGate* gate = nullptr, Authorizer* authz = nullptr);
 
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
@@ -74,6 +75,7 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   Clock* const clock_;
   MetaMetrics* const metrics_;
   const uint64_t orphan_grace_seconds_;
+  const uint64_t min_orphan_grace_seconds_;
   raft::SoleReplica sole_;
   raft::ReplicaGate* const gate_;
   std::atomic<uint64_t> registry_term_{0};  // term in which the registry was last reloaded

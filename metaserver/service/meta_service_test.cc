@@ -39,7 +39,7 @@ class MetaServiceTest : public CatalogTestBase {
     metrics_ = std::make_unique<MetaMetrics>(prometheus_);
     repairer_ = std::make_unique<Repairer>(catalog_.get(), registry_.get(), &chunks_, &clock_, RepairOptions());
     service_ = std::make_unique<MetaServiceImpl>(catalog_.get(), registry_.get(), gc_.get(), repairer_.get(), &clock_,
-                                                 metrics_.get(), 3600);
+                                                 metrics_.get(), 3600, kMinOrphanGraceSeconds);
   }
 
   grpc::Status Beat(const std::string& id, const std::string& domain) {

@@ -12,7 +12,8 @@
 
 namespace medvault::testing {
 
-absl::StatusOr<std::string> DicomInstanceFactory::WithSopInstanceUid(const std::string& uid) const {
+absl::StatusOr<std::string> DicomInstanceFactory::WithUids(const std::string& uid, const std::string& study_uid,
+                                                           const std::string& series_uid) const {
   DcmInputBufferStream in;
   in.setBuffer(template_.data(), static_cast<offile_off_t>(template_.size()));
   in.setEos();
@@ -25,6 +26,9 @@ absl::StatusOr<std::string> DicomInstanceFactory::WithSopInstanceUid(const std::
   cond = dataset->putAndInsertString(DCM_SOPInstanceUID, uid.c_str());
   if (cond.good()) cond = file.getMetaInfo()->putAndInsertString(DCM_MediaStorageSOPInstanceUID, uid.c_str());
   if (cond.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot set the SOP Instance UID: ", cond.text()));
+  if (!study_uid.empty()) cond = dataset->putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+  if (cond.good() && !series_uid.empty()) cond = dataset->putAndInsertString(DCM_SeriesInstanceUID, series_uid.c_str());
+  if (cond.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot set the study or series UID: ", cond.text()));
 
   const E_TransferSyntax xfer = dataset->getOriginalXfer();
   // Room for the preamble, the meta header and the (longer) UID; write() fails if it is short.

@@ -16,7 +16,11 @@ class DicomInstanceFactory {
 
   // The template re-encoded (same transfer syntax) with SOP Instance UID `uid`. INVALID_ARGUMENT
   // when the template is unreadable or `uid` is not a valid UID. Thread-safe.
-  absl::StatusOr<std::string> WithSopInstanceUid(const std::string& uid) const;
+  absl::StatusOr<std::string> WithSopInstanceUid(const std::string& uid) const { return WithUids(uid, "", ""); }
+  // Likewise, also moved to study `study_uid` and series `series_uid` (each kept when empty), so
+  // a test can fill several studies from one template.
+  absl::StatusOr<std::string> WithUids(const std::string& sop_uid, const std::string& study_uid,
+                                       const std::string& series_uid) const;
 
  private:
   const std::string template_;

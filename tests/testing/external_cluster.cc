@@ -168,7 +168,9 @@ absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& servi
 
 absl::Status ExternalCluster::Start() {
   std::vector<std::string> names = {"keyservice", "metaserver", "frontend", "client", "client-readonly"};
-  for (int i = 0; i < options_.chunkservers; ++i) names.push_back(absl::StrCat("chunkserver-", i));
+  for (int i = 0; i < options_.chunkservers + options_.spare_chunkservers; ++i) {
+    names.push_back(absl::StrCat("chunkserver-", i));
+  }
   if (absl::Status s = MakeDevCerts(tls_dir(), names); !s.ok()) return s;
   // Master keys as a Kubernetes Secret would mount them: one file per version. Tests add or remove
   // versions (kek_dir()) and restart the key service.
@@ -182,15 +184,8 @@ absl::Status ExternalCluster::Start() {
   if (!meta.ok()) return meta.status();
   meta_addr_ = *meta;
   for (int i = 0; i < options_.chunkservers; ++i) {
-    const std::string name = absl::StrCat("chunkserver-", i);
-    std::vector<std::string> flags = {"--metaserver=" + meta_addr_, absl::StrCat("--failure_domain=rack-", i),
-                                      "--heartbeat_interval_ms=200"};
-    flags.insert(flags.end(), options_.chunkserver_flags.begin(), options_.chunkserver_flags.end());
-    auto own = options_.chunkserver_flags_of.find(i);
-    if (own != options_.chunkserver_flags_of.end()) flags.insert(flags.end(), own->second.begin(), own->second.end());
-    auto cs = Launch(name, name, "chunkserver", "127.0.0.1:0", chunkserver_dir(i), flags);
+    auto cs = LaunchChunkserver(i);
     if (!cs.ok()) return cs.status();
-    chunk_addrs_.push_back((*cs)->address);
   }
   absl::Status s = WaitForChunkservers(options_.chunkservers, std::chrono::seconds(30));
   if (!s.ok()) return s;
@@ -205,6 +200,31 @@ absl::Status ExternalCluster::Start() {
   frontend_addr_ = (*fe)->address;
   frontend_metrics_ = (*fe)->metrics;
   return absl::OkStatus();
+}
+
+absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::LaunchChunkserver(int i) {
+  const std::string name = absl::StrCat("chunkserver-", i);
+  std::vector<std::string> flags = {"--metaserver=" + meta_addr_, absl::StrCat("--failure_domain=rack-", i),
+                                    "--heartbeat_interval_ms=200"};
+  flags.insert(flags.end(), options_.chunkserver_flags.begin(), options_.chunkserver_flags.end());
+  auto own = options_.chunkserver_flags_of.find(i);
+  if (own != options_.chunkserver_flags_of.end()) flags.insert(flags.end(), own->second.begin(), own->second.end());
+  auto cs = Launch(name, name, "chunkserver", "127.0.0.1:0", chunkserver_dir(i), flags);
+  if (cs.ok()) chunk_addrs_.push_back((*cs)->address);
+  return cs;
+}
+
+absl::StatusOr<std::string> ExternalCluster::AddChunkserver() {
+  const int i = static_cast<int>(chunk_addrs_.size());
+  if (i >= options_.chunkservers + options_.spare_chunkservers) {
+    return absl::FailedPreconditionError("no spare chunk server certificate (ClusterOptions::spare_chunkservers)");
+  }
+  auto cs = LaunchChunkserver(i);
+  if (!cs.ok()) return cs.status();
+  int running = 0;
+  for (int j = 0; j <= i; ++j) running += IsRunning(absl::StrCat("chunkserver-", j)) ? 1 : 0;
+  if (absl::Status s = WaitForChunkservers(running, std::chrono::seconds(30)); !s.ok()) return s;
+  return (*cs)->name;
 }
 
 absl::Status ExternalCluster::WaitForChunkservers(int n, std::chrono::seconds timeout) {
@@ -286,6 +306,13 @@ std::string ExternalCluster::DataDirOf(const std::string& name) const {
 
 std::string ExternalCluster::LogFileOf(const std::string& name) const {
   return absl::StrCat(dir_.path(), "/", name, ".log");
+}
+
+absl::Status ExternalCluster::Signal(const std::string& name, int sig) {
+  Proc* p = Find(name);
+  if (p == nullptr || !p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  p->process->Signal(sig);
+  return absl::OkStatus();
 }
 
 absl::Status ExternalCluster::Kill(const std::string& name) {

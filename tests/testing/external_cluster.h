@@ -42,6 +42,8 @@ struct ClusterOptions {
   // Extra flags of every chunk server, and of chunk server i only.
   std::vector<std::string> chunkserver_flags;
   std::map<int, std::vector<std::string>> chunkserver_flags_of;
+  // Certificates made at Start() for chunk servers a test adds later (AddChunkserver).
+  int spare_chunkservers = 0;
 };
 
 // Not thread-safe: one test thread drives it (load threads only use the addresses it returned).
@@ -54,6 +56,10 @@ class ExternalCluster {
   // then starts the key service and metaserver replicas, chunkservers (waits until all registered
   // with the metaserver), then the frontend.
   absl::Status Start();
+  // Starts one more chunk server ("chunkserver-<N>", failure domain rack-<N>, the same flags as
+  // the others) and waits until the metaserver has it up; returns its name. FAILED_PRECONDITION
+  // when no spare certificate is left (ClusterOptions::spare_chunkservers).
+  absl::StatusOr<std::string> AddChunkserver();
   // Stops every running process with SIGTERM and checks each exited 0 (graceful shutdown).
   absl::Status Stop();
 
@@ -102,6 +108,9 @@ class ExternalCluster {
   std::string DataDirOf(const std::string& name) const;
   std::string LogFileOf(const std::string& name) const;
 
+  // Sends `sig` to a running process without waiting (SIGSTOP then SIGCONT: a server that is
+  // slow, then well again). FAILED_PRECONDITION when it is not running.
+  absl::Status Signal(const std::string& name, int sig);
   // SIGKILL (kill -9) and reap. FAILED_PRECONDITION when it is not running.
   absl::Status Kill(const std::string& name);
   // Starts a killed process again with the same flags, minus --raft_bootstrap (a replica that lost
@@ -143,6 +152,8 @@ class ExternalCluster {
   // Starts every replica of "metaserver" or "keyservice"; returns the comma-separated addresses.
   absl::StatusOr<std::string> StartGroup(const std::string& service, const std::vector<std::string>& flags);
   absl::Status WaitForChunkservers(int n, std::chrono::seconds timeout);
+  // Starts chunk server `i` (name, data directory, failure domain and flags derive from i).
+  absl::StatusOr<Proc*> LaunchChunkserver(int i);
   Proc* Find(const std::string& name) const;
 
   ClusterOptions options_;

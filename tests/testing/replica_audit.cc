@@ -37,6 +37,7 @@ absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster, const 
     if (!s.ok()) return Annotate(s, absl::StrCat("manifest of instance #", n));
     for (const v1::ChunkLocation& chunk : meta_resp.manifest().chunks()) {
       ++result.chunks;
+      result.chunk_ids.insert(chunk.chunk_id());
       const std::set<std::string> servers(chunk.server_ids().begin(), chunk.server_ids().end());
       if (static_cast<int>(servers.size()) != replicas || chunk.server_ids_size() != replicas) {
         return absl::FailedPreconditionError(absl::StrCat("chunk ", ToHex(chunk.chunk_id()), " of instance #", n, " has ",

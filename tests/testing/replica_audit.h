@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -22,6 +23,8 @@ struct AuditResult {
   size_t replicas = 0;
   // Replicas per server id, as the manifests list them.
   std::map<std::string, size_t> per_server;
+  // Every chunk id the acknowledged instances' manifests name.
+  std::set<std::string> chunk_ids;
 };
 
 // `acked`: SOP Instance UID -> the exact bytes stored. The first failure, described without PHI.

@@ -1,0 +1,42 @@
+// The on-disk format of one chunk: its file name (32 lower-case hex digits of the 16-byte id,
+// under chunks/<first two digits>/) and its framing (magic, payload length, CRC32C, payload).
+// Pure functions, no I/O; the chunk store (chunk_store.h) does the reading and writing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace medvault::chunkserver {
+
+inline constexpr size_t kChunkIdBytes = 16;
+inline constexpr size_t kHexIdChars = 2 * kChunkIdBytes;
+// Chunk files live in chunks/<the first kSubdirChars hex digits of the id>/.
+inline constexpr size_t kSubdirChars = 2;
+// On-disk file: kChunkMagic (4 bytes) | payload length (u64 LE) | CRC32C of payload (u32 LE) |
+// payload.
+inline constexpr char kChunkMagic[] = "MVC1";
+inline constexpr size_t kChunkHeaderBytes = 16;
+
+struct ChunkData {
+  std::string data;
+  uint32_t crc32c = 0;
+};
+
+// True when `s` is exactly `length` lower-case hex digits.
+bool IsLowerHex(absl::string_view s, size_t length);
+// True when `name`, a file under chunks/<subdir>/, names a chunk.
+bool IsChunkFileName(absl::string_view name, absl::string_view subdir);
+// INVALID_ARGUMENT unless `id` is kChunkIdBytes long.
+absl::Status CheckChunkId(absl::string_view id);
+
+// Encodes and decodes the on-disk framing.
+std::string EncodeChunkHeader(uint64_t payload_length, uint32_t crc32c);
+// Verifies `file` (header + payload) and returns the payload and its CRC; DATA_LOSS on mismatch.
+// Consumes `file` to avoid a copy.
+absl::StatusOr<ChunkData> DecodeChunkFile(std::string file);
+
+}  // namespace medvault::chunkserver
