@@ -58,6 +58,7 @@ def main():
     w("|---|---:|")
     w("| AES-256-GCM, one core, 1 MiB chunks | %s |" % f(g("aes", "mb_s"), 0))
     for lab, what in (("bound_ct", "CT slices written 3× with fdatasync, 4 writers"),
+                      ("bound_ct16", "CT slices written 3× with fdatasync, 16 writers"),
                       ("bound_mg", "large objects written 3× with fdatasync, 1 writer"),
                       ("bound_tomo", "tomosynthesis object written 3× with fdatasync")):
         if lab in r:
