@@ -20,6 +20,8 @@ def load(path):
 
 
 def f(v, d=1):
+    if v is not None and 0 < abs(v) < 1 and d < 3:
+        d = 3  # rates of large objects (0.03 instances/s) must not print as 0.0
     return "—" if v is None else ("{:,.%df}" % d).format(v)
 
 
