@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""Concurrent HTTP client for Orthanc's side of the harness (bench/run), reporting the same figures
+as load_gen (instances/s, MB/s, latency p50/p90/p99/max) as one JSON line.
+
+  http_load.py put URL --inputs DIR[,DIR] --concurrency N --ids-out F   POST each file to URL/instances
+  http_load.py get URL --ids F --concurrency N --kind file|wado         GET each instance back
+
+One persistent HTTP/1.1 connection per worker thread (Orthanc keeps connections alive). Put writes
+"<orthanc id> <study uid> <series uid> <sop uid> <size>" per stored instance; get reads it back
+and fetches /instances/{id}/file or, with --kind wado, WADO-RS
+/dicom-web/studies/{study}/series/{series}/instances/{sop} as multipart/related application/dicom.
+Python's GIL bounds this client near a few hundred MB/s, so the figures are a floor for Orthanc.
+"""
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+
+
+def files_of(spec):
+    out = []
+    for part in filter(None, spec.split(",")):
+        if os.path.isdir(part):
+            out += sorted(os.path.join(part, n) for n in os.listdir(part)
+                          if os.path.isfile(os.path.join(part, n)))
+        else:
+            out.append(part)
+    return out
+
+
+def pct(sorted_ms, p):
+    if not sorted_ms:
+        return 0.0
+    return sorted_ms[min(len(sorted_ms) - 1, int(p * (len(sorted_ms) - 1) + 0.5))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["put", "get"])
+    ap.add_argument("url")
+    ap.add_argument("--inputs", default="")
+    ap.add_argument("--ids", default="")
+    ap.add_argument("--ids-out", default="")
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--kind", choices=["file", "wado"], default="file")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--json-out", default="")
+    a = ap.parse_args()
+    u = urllib.parse.urlparse(a.url)
+
+    if a.mode == "put":
+        items = [open(f, "rb").read() for f in files_of(a.inputs)]
+    else:
+        items = [line.split() for line in open(a.ids) if line.strip()]
+    if not items:
+        sys.exit("http_load: nothing to do")
+
+    lock = threading.Lock()
+    nxt = [0]
+    results = []  # (ok, seconds, bytes, ids or error)
+
+    def worker():
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= len(items):
+                conn.close()
+                return
+            t0 = time.perf_counter()
+            try:
+                if a.mode == "put":
+                    conn.request("POST", "/instances", body=items[i],
+                                 headers={"Content-Type": "application/dicom"})
+                    r = conn.getresponse()
+                    body = r.read()
+                    ok = r.status == 200
+                    info = json.loads(body) if ok else body[:200]
+                    nbytes = len(items[i])
+                else:
+                    oid, study, series, sop = items[i][:4]
+                    if a.kind == "file":
+                        conn.request("GET", "/instances/%s/file" % oid)
+                    else:
+                        conn.request("GET", "/dicom-web/studies/%s/series/%s/instances/%s" % (study, series, sop),
+                                     headers={"Accept": 'multipart/related; type="application/dicom"'})
+                    r = conn.getresponse()
+                    body = r.read()
+                    ok = r.status == 200
+                    info = None if ok else body[:200]
+                    nbytes = len(body)
+            except (OSError, http.client.HTTPException) as e:
+                ok, info, nbytes = False, str(e), 0
+                conn.close()
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+            dt = time.perf_counter() - t0
+            with lock:
+                results.append((ok, dt, nbytes, info))
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(max(1, a.concurrency))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+
+    good = [r for r in results if r[0]]
+    failed = [r for r in results if not r[0]]
+    lat = sorted(r[1] * 1e3 for r in good)
+    nbytes = sum(r[2] for r in good)
+    already = sum(1 for r in good if a.mode == "put" and r[3].get("Status") == "AlreadyStored")
+    fig = {"label": a.label or a.mode, "mode": a.mode, "concurrency": a.concurrency, "ok": len(good),
+           "failed": len(failed), "already_stored": already, "bytes": nbytes, "seconds": wall,
+           "per_s": len(good) / wall, "mb_s": nbytes / wall / 1e6, "p50_ms": pct(lat, .5),
+           "p90_ms": pct(lat, .9), "p99_ms": pct(lat, .99), "max_ms": lat[-1] if lat else 0.0}
+    print("%s: %d ok (%d already stored), %d failed, %.1f MB in %.2f s: %.1f instances/s, %.1f MB/s; "
+          "latency ms p50 %.1f p90 %.1f p99 %.1f max %.1f (concurrency %d)" % (
+              fig["label"], fig["ok"], already, fig["failed"], nbytes / 1e6, wall, fig["per_s"],
+              fig["mb_s"], fig["p50_ms"], fig["p90_ms"], fig["p99_ms"], fig["max_ms"], a.concurrency))
+    if failed:
+        print("http_load: first error: %s" % (failed[0][3],), file=sys.stderr)
+    if a.json_out:
+        with open(a.json_out, "a") as f:
+            f.write(json.dumps(fig) + "\n")
+    if a.mode == "put" and a.ids_out:
+        # Untimed: the DICOM UIDs WADO-RS needs, from Orthanc's own index.
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+        with open(a.ids_out, "w") as f:
+            for r in good:
+                conn.request("GET", "/instances/%s/simplified-tags" % r[3]["ID"])
+                tags = json.loads(conn.getresponse().read())
+                f.write("%s %s %s %s %d\n" % (r[3]["ID"], tags["StudyInstanceUID"],
+                                              tags["SeriesInstanceUID"], tags["SOPInstanceUID"], r[2]))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
