@@ -52,15 +52,21 @@ TEST(RaftNode, SurvivesTheLeaderStoppingAndTheOldLeaderCatchesUp) {
   EXPECT_EQ(*g.kv(first).Get("data", "a"), "1");
 }
 
+// Stops a follower of `leader`, deletes its database and starts it empty; returns its id.
+uint64_t WipeAFollower(Group& g, uint64_t leader) {
+  const uint64_t wiped = leader % 3 + 1;
+  g.Stop(wiped);
+  g.Wipe(wiped);
+  EXPECT_TRUE(g.Start(wiped, /*bootstrap=*/false).ok());
+  return wiped;
+}
+
 TEST(RaftNode, WipedReplicaRejoinsFromASnapshot) {
   Group g({/*replicas=*/3, /*compact_after=*/5});
   const uint64_t leader = g.WaitForLeader();
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(g.Put(leader, "k" + std::to_string(i), "v").ok());
   ASSERT_GT(g.storage(leader).FirstIndex(), 1u) << "the leader's log must be compacted for this test";
-  const uint64_t wiped = leader % 3 + 1;
-  g.Stop(wiped);
-  g.Wipe(wiped);
-  ASSERT_TRUE(g.Start(wiped, /*bootstrap=*/false).ok());
+  const uint64_t wiped = WipeAFollower(g, leader);
   EXPECT_TRUE(g.WaitFor([&] {
     absl::StatusOr<std::string> v = g.kv(wiped).Get("data", "k29");
     return v.ok() && *v == "v";
@@ -80,10 +86,7 @@ TEST(RaftNode, LargeBatchesAndSnapshotsAreStreamedInPieces) {
   const uint64_t leader = g.WaitForLeader();
   const std::string value(1024, 'v');
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(g.Put(leader, "k" + std::to_string(i), value).ok());
-  const uint64_t wiped = leader % 3 + 1;
-  g.Stop(wiped);
-  g.Wipe(wiped);
-  ASSERT_TRUE(g.Start(wiped, /*bootstrap=*/false).ok());
+  const uint64_t wiped = WipeAFollower(g, leader);
   EXPECT_TRUE(g.WaitFor([&] {
     absl::StatusOr<std::string> v = g.kv(wiped).Get("data", "k29");
     return v.ok() && *v == value;

@@ -3,14 +3,13 @@
 // is in the key service's audit log); clients of the public API get exactly their scopes.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "common/rpc.h"
+#include "common/testing/file_scan.h"
 #include "common/testing/dev_certs.h"
 #include "medvault/v1/admin.grpc.pb.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
@@ -27,10 +26,7 @@ namespace {
 
 using testing::ExternalCluster;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
+using testing::ReadWholeFile;
 
 grpc::StatusCode CodeOf(const grpc::Status& s) { return s.error_code(); }
 
@@ -70,7 +66,7 @@ class AccessControlTest : public ::testing::Test {
   // Stores pydicom's `file` through the all-scopes client; returns its response.
   static v1::PutInstanceResponse Put(const std::string& file) {
     auto stub = ImageStoreAs("client");
-    auto put = testing::PutInstance(stub.get(), ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file));
+    auto put = testing::PutInstance(stub.get(), ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file));
     EXPECT_TRUE(put.ok()) << put.status();
     return put.ok() ? *put : v1::PutInstanceResponse();
   }
@@ -87,7 +83,7 @@ class AccessControlTest : public ::testing::Test {
   }
   static std::string AllLogs() {
     std::string all;
-    for (const std::string& log : cluster_->log_files()) all += ReadAll(log);
+    for (const std::string& log : cluster_->log_files()) all += ReadWholeFile(log);
     return all;
   }
 
@@ -145,7 +141,7 @@ TEST_F(AccessControlTest, OnlyTheFrontendGetsDataKeysAndRefusalsAreAudited) {
 
 TEST_F(AccessControlTest, ClientsGetExactlyTheirScopes) {
   const v1::PutInstanceResponse put = Put("MR_small.dcm");
-  const std::string ct = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm");
+  const std::string ct = ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm");
 
   auto readonly = ImageStoreAs("client-readonly");
   EXPECT_TRUE(testing::GetInstance(readonly.get(), put.sop_instance_uid()).ok());

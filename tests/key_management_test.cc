@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
+#include "common/testing/file_scan.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "medvault/v1/keyservice.grpc.pb.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
@@ -31,10 +31,7 @@ namespace {
 using testing::ExternalCluster;
 namespace fs = std::filesystem;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
+using testing::ReadWholeFile;
 
 testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::string> args) {
   std::vector<std::string> argv = cluster.Cli();
@@ -44,7 +41,7 @@ testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::stri
 
 // Stores `n` distinct instances made from CT_small.dcm; returns SOP Instance UID -> bytes.
 std::map<std::string, std::string> StoreInstances(const ExternalCluster& cluster, int n) {
-  testing::DicomInstanceFactory factory(ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  testing::DicomInstanceFactory factory(ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
   auto stub = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
   std::map<std::string, std::string> stored;
   for (int i = 0; i < n; ++i) {
@@ -120,7 +117,7 @@ TEST(KeyManagementTest, RotationRewrapsEveryKeyWhileObjectsStayReadableThenTheOl
   EXPECT_TRUE(absl::StrContains(status.out, "active KEK version: 2")) << status.out;
   EXPECT_TRUE(absl::StrContains(status.out, "1        0           no      yes")) << status.out;
   // New objects after the rotation use v2 too.
-  testing::DicomInstanceFactory factory(ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  testing::DicomInstanceFactory factory(ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
   std::map<std::string, std::string> later;
   later["1.2.826.0.1.3680043.8.498.5.99"] = factory.WithSopInstanceUid("1.2.826.0.1.3680043.8.498.5.99").value();
   auto stub = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
@@ -140,7 +137,7 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
   ExternalCluster cluster;
   ASSERT_TRUE(cluster.Start().ok());
   auto stub = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
-  auto put = testing::PutInstance(stub.get(), ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  auto put = testing::PutInstance(stub.get(), ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
   ASSERT_TRUE(put.ok()) << put.status();
   auto meta = v1::MetaService::NewStub(cluster.Channel(cluster.metaserver(), kMetaServerPeer));
   v1::GetInstanceMetaResponse old;
@@ -156,7 +153,7 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
     const std::string hex = absl::BytesToHexString(chunk.chunk_id());
     for (int i = 0; i < 3; ++i) {
       for (const auto& e : fs::recursive_directory_iterator(cluster.chunkserver_dir(i))) {
-        if (e.is_regular_file() && absl::StrContains(e.path().string(), hex)) copies[e.path().string()] = ReadAll(e.path());
+        if (e.is_regular_file() && absl::StrContains(e.path().string(), hex)) copies[e.path().string()] = ReadWholeFile(e.path());
       }
     }
   }
@@ -194,7 +191,7 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
   absl::StatusOr<std::string> got = testing::GetInstance(stub.get(), put->sop_instance_uid());
   EXPECT_FALSE(got.ok());
   EXPECT_TRUE(got.status().code() == absl::StatusCode::kNotFound) << got.status();
-  for (const auto& [path, bytes] : copies) EXPECT_EQ(ReadAll(path), bytes) << "the copies are back on disk";
+  for (const auto& [path, bytes] : copies) EXPECT_EQ(ReadWholeFile(path), bytes) << "the copies are back on disk";
   EXPECT_TRUE(cluster.Stop().ok());
 }
 

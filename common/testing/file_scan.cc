@@ -6,14 +6,18 @@
 
 namespace medvault::testing {
 
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 std::vector<std::pair<std::string, std::string>> ReadFilesUnder(const std::string& dir) {
   std::vector<std::pair<std::string, std::string>> files;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;  // files may vanish under a running service
-    std::ifstream in(it->path(), std::ios::binary);
-    files.emplace_back(it->path().string(), std::string(std::istreambuf_iterator<char>(in), {}));
+    files.emplace_back(it->path().string(), ReadWholeFile(it->path().string()));
   }
   return files;
 }

@@ -8,6 +8,9 @@
 
 namespace medvault::testing {
 
+// The whole content of `path`; empty when it cannot be read.
+std::string ReadWholeFile(const std::string& path);
+
 // Every regular file under `dir` (recursively) as (path, content).
 std::vector<std::pair<std::string, std::string>> ReadFilesUnder(const std::string& dir);
 

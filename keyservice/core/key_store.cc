@@ -27,12 +27,22 @@ rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.
 
 std::string ResultName(const absl::Status& s) { return absl::StatusCodeToString(s.code()); }
 
+}  // namespace
+
 bool IsRetired(const v1::KekState& state, uint32_t version) {
   return std::find(state.retired_versions().begin(), state.retired_versions().end(), version) !=
          state.retired_versions().end();
 }
 
-}  // namespace
+absl::Status SealDataKey(const KekRef& kek, absl::string_view object_id, absl::string_view dek,
+                         v1::WrappedDataKey* record) {
+  ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonceBytes));
+  ASSIGN_OR_RETURN(std::string wrapped, AesGcmSeal(kek.key, nonce, DekAssociatedData(object_id, kek.version), dek));
+  record->set_kek_version(kek.version);
+  record->set_nonce(std::move(nonce));
+  record->set_wrapped_key(std::move(wrapped));
+  return absl::OkStatus();
+}
 
 std::vector<std::string> KeyStoreColumnFamilies() {
   return {kKeysColumnFamily, kKekStateColumnFamily, kAuditColumnFamily, kAuditByObjectColumnFamily};
@@ -115,12 +125,7 @@ absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count,
     // RandomBytes' 32-byte string lives on the heap; moving it hands the buffer to SecretBytes.
     ASSIGN_OR_RETURN(std::string dek_bytes, RandomBytes(kAesKeyBytes));
     SecretBytes dek(std::move(dek_bytes));
-    ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonceBytes));
-    ASSIGN_OR_RETURN(std::string wrapped,
-                     AesGcmSeal(kek.key, nonce, DekAssociatedData(object_id, kek.version), dek.view()));
-    wrapped_record.set_kek_version(kek.version);
-    wrapped_record.set_nonce(std::move(nonce));
-    wrapped_record.set_wrapped_key(std::move(wrapped));
+    RETURN_IF_ERROR(SealDataKey(kek, object_id, dek.view(), &wrapped_record));
     wrapped_record.set_created_micros(now);
     if (!wrapped_record.SerializeToString(&value)) return absl::InternalError("serializing WrappedDataKey");
     batch.Put(kv_->cf(kKeysColumnFamily), ToSlice(object_id), ToSlice(value));

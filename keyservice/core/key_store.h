@@ -120,6 +120,8 @@ class KeyStore {
  private:
   absl::StatusOr<std::vector<GeneratedKey>> GenerateImpl(uint32_t count, v1::AuditRecord* record);
   absl::StatusOr<SecretBytes> GetImpl(absl::string_view object_id, uint32_t* kek_version);
+  // Census() without the barrier, for callers that already took it.
+  absl::StatusOr<KekCensus> CensusAfterBarrier();
   absl::StatusOr<uint32_t> DestroyImpl(const std::vector<std::string>& object_ids, v1::AuditRecord* record);
   // The stored KekState (no barrier). Default (all zero) when none was written.
   absl::StatusOr<v1::KekState> ReadKekState();
@@ -140,5 +142,13 @@ class KeyStore {
 
 // "medvault-dek-v1" || object id || kek_version (4 bytes, big-endian).
 std::string DekAssociatedData(absl::string_view object_id, uint32_t kek_version);
+
+// Wraps `dek` for `object_id` under `kek` with a fresh nonce: sets the record's KEK version, nonce
+// and wrapped key (the one place a DEK is wrapped: generation and rewrap).
+absl::Status SealDataKey(const KekRef& kek, absl::string_view object_id, absl::string_view dek,
+                         v1::WrappedDataKey* record);
+
+// Whether `state` lists `version` as retired.
+bool IsRetired(const v1::KekState& state, uint32_t version);
 
 }  // namespace medvault::keyservice

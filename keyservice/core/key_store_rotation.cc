@@ -31,8 +31,7 @@ absl::Status KeyStore::Rotate(uint32_t version, const AuditInfo& who) {
     absl::MutexLock lock(&write_mu_);
     RETURN_IF_ERROR(writer_->Barrier());
     ASSIGN_OR_RETURN(v1::KekState state, ReadKekState());
-    if (std::find(state.retired_versions().begin(), state.retired_versions().end(), version) !=
-        state.retired_versions().end()) {
+    if (IsRetired(state, version)) {
       return absl::FailedPreconditionError(absl::StrCat("KEK version ", version, " was retired"));
     }
     RETURN_IF_ERROR(keks_->Find(version).status());
@@ -55,24 +54,15 @@ absl::Status KeyStore::Retire(uint32_t version, const AuditInfo& who) {
     // Exclusive: no generation, rewrap or rotation can add a key under `version` meanwhile.
     absl::MutexLock lock(&write_mu_);
     RETURN_IF_ERROR(writer_->Barrier());
-    ASSIGN_OR_RETURN(v1::KekState state, ReadKekState());
     if (version == 0) return absl::InvalidArgumentError("KEK version must be positive");
+    ASSIGN_OR_RETURN(KekCensus census, CensusAfterBarrier());
+    v1::KekState& state = census.state;
     if (state.active_version() == version) {
       return absl::FailedPreconditionError(
           absl::StrCat("KEK version ", version, " is the active version; rotate to another first"));
     }
-    if (std::find(state.retired_versions().begin(), state.retired_versions().end(), version) !=
-        state.retired_versions().end()) {
-      return absl::OkStatus();  // retiring twice is a no-op
-    }
-    uint64_t still_wrapped = 0;
-    std::unique_ptr<rocksdb::Iterator> it = kv_->NewIterator(kKeysColumnFamily);
-    v1::WrappedDataKey stored;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) continue;
-      if (stored.kek_version() == version) ++still_wrapped;
-    }
-    RETURN_IF_ERROR(FromRocksStatus(it->status(), "scanning the data keys"));
+    if (IsRetired(state, version)) return absl::OkStatus();  // retiring twice is a no-op
+    const uint64_t still_wrapped = census.keys_by_version[version];
     if (still_wrapped > 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "KEK version ", version, " still wraps ", still_wrapped, " data keys; wait for the rewrap"));
@@ -129,12 +119,7 @@ absl::StatusOr<RewrapStep> KeyStore::RewrapSome(const std::string& after, size_t
       continue;
     }
     SecretBytes dek(std::move(*plain));
-    ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonceBytes));
-    ASSIGN_OR_RETURN(std::string wrapped,
-                     AesGcmSeal(active.key, nonce, DekAssociatedData(id, active.version), dek.view()));
-    stored.set_kek_version(active.version);
-    stored.set_nonce(std::move(nonce));
-    stored.set_wrapped_key(std::move(wrapped));
+    RETURN_IF_ERROR(SealDataKey(active, id, dek.view(), &stored));
     if (!stored.SerializeToString(&value)) return absl::InternalError("serializing WrappedDataKey");
     batch.Put(kv_->cf(kKeysColumnFamily), ToSlice(id), ToSlice(value));
     ++step.rewrapped;
@@ -149,6 +134,10 @@ absl::StatusOr<RewrapStep> KeyStore::RewrapSome(const std::string& after, size_t
 
 absl::StatusOr<KekCensus> KeyStore::Census() {
   RETURN_IF_ERROR(writer_->Barrier());
+  return CensusAfterBarrier();
+}
+
+absl::StatusOr<KekCensus> KeyStore::CensusAfterBarrier() {
   KekCensus census;
   ASSIGN_OR_RETURN(census.state, ReadKekState());
   std::unique_ptr<rocksdb::Iterator> it = kv_->NewIterator(kKeysColumnFamily);
