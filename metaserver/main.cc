@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   repair_options.max_bytes_per_second = absl::GetFlag(FLAGS_repair_bytes_per_second);
   repair_options.parallelism = absl::GetFlag(FLAGS_repair_parallelism);
   ms::MetaMetrics* m = metrics.get();
+  catalog.set_on_commit_group([m](size_t size) { m->commit_group_size.Observe(static_cast<double>(size)); });
   ms::Repairer repairer(&catalog, &registry, &chunk_client, clock, repair_options,
                         [m](uint64_t queue_length, uint64_t bytes, bool census) {
                           if (bytes > 0) {

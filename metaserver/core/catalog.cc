@@ -10,17 +10,6 @@ namespace medvault::metaserver {
 Catalog::Catalog(KvStore* kv, BatchWriter* writer)
     : kv_(kv), default_writer_(kv), writer_(writer != nullptr ? writer : &default_writer_) {}
 
-absl::StatusOr<CommitResult> Catalog::Commit(const v1::InstanceTags& tags, const v1::ObjectManifest& manifest,
-                                             int64_t now_micros) {
-  RETURN_IF_ERROR(ValidateCommit(tags, manifest));
-  absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(writer_->Barrier());
-  KvReader state(kv_);
-  ASSIGN_OR_RETURN(CommitPlan plan, PlanCommit(state, tags, manifest, now_micros));
-  if (plan.batch.Count() > 0) RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "committing instance"));
-  return std::move(plan.result);
-}
-
 absl::StatusOr<InstanceRecord> Catalog::GetInstance(absl::string_view sop_instance_uid) const {
   RETURN_IF_ERROR(ValidateKeyComponent(sop_instance_uid, "SOP Instance UID", true));
   KvReader state(kv_);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -58,7 +59,13 @@ struct TombstoneEntry {
 inline constexpr uint32_t kDefaultPageSize = 100;
 inline constexpr uint32_t kMaxPageSize = 1000;
 
+// At most this many commits share one group (one barrier, one replicated write).
+inline constexpr size_t kMaxCommitGroup = 256;
+
 // Thread-safe: mutations are serialised by a mutex; reads use RocksDB snapshots and take no lock.
+// Concurrent Commit calls are group-committed: while one group is being written, the commits that
+// arrive queue up, and the next group plans them all (each seeing the ones before it) into one
+// batch, written with one Raft round (catalog_commit_group.cc).
 class Catalog {
  public:
   // `kv` must have been opened with MetaserverColumnFamilies(). Writes go through `writer` (null:
@@ -68,11 +75,19 @@ class Catalog {
   Catalog& operator=(const Catalog&) = delete;
 
   // Stores one instance: instance record, manifest, chunk references, series and study records and
-  // every index entry, in one durable write. INVALID_ARGUMENT on a malformed request (missing or
-  // NUL-containing UIDs, bad ids, no chunks, sha256 not 32 bytes); ALREADY_EXISTS when the SOP
-  // Instance UID is stored with a different sha256, or the object/chunk ids are already in use.
+  // every index entry, in one durable write (shared with the commits grouped with it; a failed
+  // write fails every commit of its group, and none of them becomes visible). INVALID_ARGUMENT on
+  // a malformed request (missing or NUL-containing UIDs, bad ids, no chunks, sha256 not 32 bytes);
+  // ALREADY_EXISTS when the SOP Instance UID is stored with a different sha256, or the object/chunk
+  // ids are already in use.
   absl::StatusOr<CommitResult> Commit(const v1::InstanceTags& tags, const v1::ObjectManifest& manifest,
-                                      int64_t now_micros) ABSL_LOCKS_EXCLUDED(mu_);
+                                      int64_t now_micros) ABSL_LOCKS_EXCLUDED(mu_, queue_mu_);
+
+  // Called with the size of each commit group before it is planned (metrics; tests use it to
+  // know when commits are queued). Set before the first Commit.
+  void set_on_commit_group(std::function<void(size_t)> fn) { on_commit_group_ = std::move(fn); }
+  // Called with the queue length each time a commit joins the queue. Set before the first Commit.
+  void set_on_commit_queued(std::function<void(size_t)> fn) { on_commit_queued_ = std::move(fn); }
 
   // NOT_FOUND when absent or deleted.
   absl::StatusOr<InstanceRecord> GetInstance(absl::string_view sop_instance_uid) const;
@@ -128,11 +143,23 @@ class Catalog {
                                    const std::vector<std::string>& new_servers) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  struct PendingCommit;
+  // Plans and writes `group` (under mu_) and sets every member's result.
+  void CommitGroup(const std::vector<PendingCommit*>& group) ABSL_LOCKS_EXCLUDED(mu_);
+
   KvStore* const kv_;
   KvBatchWriter default_writer_;
   BatchWriter* const writer_;
   // Serialises read-plan-write of every mutation.
   mutable absl::Mutex mu_;
+
+  // The commit queue: whoever finds no group in flight takes the queue's head as the next group.
+  absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::CondVar group_done_;
+  std::deque<PendingCommit*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool group_in_flight_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::function<void(size_t)> on_commit_group_;
+  std::function<void(size_t)> on_commit_queued_;
 };
 
 }  // namespace medvault::metaserver

@@ -71,10 +71,11 @@ absl::Status ValidateCommit(const v1::InstanceTags& tags, const v1::ObjectManife
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommitPlan> PlanCommit(const KvReader& state, const v1::InstanceTags& tags,
-                                      const v1::ObjectManifest& manifest, int64_t now_micros) {
+absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::InstanceTags& tags,
+                                        const v1::ObjectManifest& manifest, int64_t now_micros,
+                                        rocksdb::WriteBatchBase* batch_out) {
   RETURN_IF_ERROR(ValidateCommit(tags, manifest));
-  CommitPlan plan;
+  CommitResult result;
 
   // The same SOP Instance UID: identical content is a successful no-op, different content a conflict.
   v1::StoredInstance existing;
@@ -82,9 +83,9 @@ absl::StatusOr<CommitPlan> PlanCommit(const KvReader& state, const v1::InstanceT
   RETURN_IF_ERROR(ReadOptional(state, kInstancesCf, tags.sop_instance_uid(), &existing, &instance_found));
   if (instance_found) {
     if (existing.info().sha256() == manifest.sha256()) {
-      plan.result.already_stored = true;
-      plan.result.info = existing.info();
-      return plan;
+      result.already_stored = true;
+      result.info = existing.info();
+      return result;
     }
     return absl::AlreadyExistsError(
         "an instance with this SOP Instance UID is already stored with different content");
@@ -113,8 +114,8 @@ absl::StatusOr<CommitPlan> PlanCommit(const KvReader& state, const v1::InstanceT
   bool study_found = false;
   RETURN_IF_ERROR(ReadOptional(state, kStudiesCf, tags.study_uid(), &study, &study_found));
 
-  rocksdb::WriteBatch& batch = plan.batch;
-  v1::InstanceInfo& info = plan.result.info;
+  rocksdb::WriteBatchBase& batch = *batch_out;
+  v1::InstanceInfo& info = result.info;
   *info.mutable_tags() = tags;
   info.set_size(manifest.size());
   info.set_sha256(manifest.sha256());
@@ -174,7 +175,7 @@ absl::StatusOr<CommitPlan> PlanCommit(const KvReader& state, const v1::InstanceT
   summary.set_instance_count(summary.instance_count() + 1);
   summary.set_total_bytes(summary.total_bytes() + manifest.size());
   batch.Put(state.cf(kStudiesCf), ToSlice(tags.study_uid()), Encode(study));
-  return plan;
+  return result;
 }
 
 }  // namespace medvault::metaserver

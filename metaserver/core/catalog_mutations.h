@@ -26,12 +26,12 @@ absl::Status ValidateCommit(const v1::InstanceTags& tags, const v1::ObjectManife
 // be non-empty; none may contain NUL or exceed the length limit. `what` names the field.
 absl::Status ValidateKeyComponent(absl::string_view value, absl::string_view what, bool required);
 
-struct CommitPlan {
-  CommitResult result;
-  rocksdb::WriteBatch batch;  // empty when already_stored
-};
-absl::StatusOr<CommitPlan> PlanCommit(const KvReader& state, const v1::InstanceTags& tags,
-                                      const v1::ObjectManifest& manifest, int64_t now_micros);
+// Adds the writes that store the instance to `batch` (none when already_stored). Several commits
+// may be planned into one batch: `state` must then see the earlier ones (a KvReader overlay). On an
+// error `batch` may hold some of this commit's writes: roll back to a save point taken before.
+absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::InstanceTags& tags,
+                                        const v1::ObjectManifest& manifest, int64_t now_micros,
+                                        rocksdb::WriteBatchBase* batch);
 
 struct DeletePlan {
   DeleteResult result;

@@ -4,7 +4,8 @@
 
 namespace medvault::metaserver {
 
-KvReader::KvReader(KvStore* kv) : kv_(kv), snapshot_(kv->db()->GetSnapshot()) {
+KvReader::KvReader(KvStore* kv, rocksdb::WriteBatchWithIndex* overlay)
+    : kv_(kv), overlay_(overlay), snapshot_(kv->db()->GetSnapshot()) {
   options_.snapshot = snapshot_;
 }
 
@@ -12,7 +13,10 @@ KvReader::~KvReader() { kv_->db()->ReleaseSnapshot(snapshot_); }
 
 absl::StatusOr<std::string> KvReader::Get(const std::string& cf, absl::string_view key) const {
   std::string value;
-  rocksdb::Status s = kv_->db()->Get(options_, kv_->cf(cf), ToSlice(key), &value);
+  rocksdb::Status s =
+      overlay_ != nullptr
+          ? overlay_->GetFromBatchAndDB(kv_->db(), options_, kv_->cf(cf), ToSlice(key), &value)
+          : kv_->db()->Get(options_, kv_->cf(cf), ToSlice(key), &value);
   if (s.IsNotFound()) return absl::NotFoundError("not found");
   if (!s.ok()) return FromRocksStatus(s, absl::StrCat("reading ", cf));
   return value;

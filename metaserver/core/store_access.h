@@ -5,6 +5,7 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
 #include <functional>
@@ -24,9 +25,14 @@ using KvBatchWriter = DirectKvWriter;
 
 // A read-only view of the database as of construction (a RocksDB snapshot). Not thread-safe; one
 // per operation. `kv` must outlive it.
+//
+// With an `overlay` (writes planned but not yet applied, e.g. the earlier commits of one group),
+// Get/GetProto/Exists see the overlay's puts and deletes over the snapshot; ScanPrefix and
+// NewIterator do not, so planners that scan must not run against an overlay. `overlay` must outlive
+// the reader and must have been built with overwrite_key = true.
 class KvReader {
  public:
-  explicit KvReader(KvStore* kv);
+  explicit KvReader(KvStore* kv, rocksdb::WriteBatchWithIndex* overlay = nullptr);
   ~KvReader();
   KvReader(const KvReader&) = delete;
   KvReader& operator=(const KvReader&) = delete;
@@ -54,6 +60,7 @@ class KvReader {
 
  private:
   KvStore* const kv_;
+  rocksdb::WriteBatchWithIndex* const overlay_;
   const rocksdb::Snapshot* snapshot_;
   rocksdb::ReadOptions options_;
 };

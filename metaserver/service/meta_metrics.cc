@@ -9,6 +9,11 @@ MetaMetrics::MetaMetrics(prometheus::Registry& r)
                          "Instances committed (re-sends of an identical stored instance excluded).")),
       commit_latency(NewLatencyHistogram(r, "medvault_metaserver_commit_latency_seconds",
                                          "Latency of CommitInstance, including the synchronous write.")),
+      commit_group_size(prometheus::BuildHistogram()
+                            .Name("medvault_metaserver_commit_group_size")
+                            .Help("Commits sharing one replicated write (group commit).")
+                            .Register(r)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
       find_latency(NewLatencyHistogram(r, "medvault_metaserver_find_latency_seconds",
                                        "Latency of FindStudies.")),
       chunkservers_up(NewGauge(r, "medvault_metaserver_chunkservers_up",

@@ -28,6 +28,7 @@ struct MetaMetrics {
 
   prometheus::Counter& commits;
   prometheus::Histogram& commit_latency;
+  prometheus::Histogram& commit_group_size;
   prometheus::Histogram& find_latency;
   prometheus::Gauge& chunkservers_up;
   prometheus::Gauge& chunkservers_down;
