@@ -25,16 +25,35 @@ absl::Status CheckIndexFields(const v1::InstanceTags& tags) {
   return absl::OkStatus();
 }
 
+// Adds the time since the last call (or construction) to a stage.
+class StageClock {
+ public:
+  StageClock(Clock* clock, PutTimings* timings) : clock_(clock), timings_(timings), last_(clock->NowMicros()) {}
+  void Lap(double PutTimings::*stage) {
+    const int64_t now = clock_->NowMicros();
+    if (timings_ != nullptr) timings_->*stage += static_cast<double>(now - last_) / 1e6;
+    last_ = now;
+  }
+  void Restart() { last_ = clock_->NowMicros(); }
+
+ private:
+  Clock* const clock_;
+  PutTimings* const timings_;
+  int64_t last_;
+};
+
 }  // namespace
 
 ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
                                Clock* clock)
     : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch) {}
 
-absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes) {
+absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes, PutTimings* timings) {
+  StageClock stages(clock_, timings);
   ASSIGN_OR_RETURN(v1::InstanceTags tags, ParseDicomHeader(bytes));
   RETURN_IF_ERROR(CheckIndexFields(tags));
   std::string sha256 = Sha256(bytes);
+  stages.Lap(&PutTimings::parse);
 
   v1::PutInstanceResponse response;
   response.set_patient_id(tags.patient_id());
@@ -45,6 +64,7 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view by
 
   // A re-send of a stored instance costs one lookup, not a key and three replicas.
   auto existing = meta_->GetInstance(tags.sop_instance_uid());
+  stages.Lap(&PutTimings::lookup);
   if (existing.ok()) {
     if (existing->info().sha256() == sha256) {
       response.set_already_stored(true);
@@ -58,8 +78,9 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view by
   }
 
   ASSIGN_OR_RETURN(DataKeyMaterial key, pool_.Take());
+  stages.Lap(&PutTimings::key);
   const int64_t write_start = clock_->NowMicros();
-  auto manifest = WriteObject(bytes, key);
+  auto manifest = WriteObject(bytes, key, timings);
   if (manifest.ok() && clock_->NowMicros() - write_start > options_.max_write_seconds * 1'000'000) {
     manifest = absl::DeadlineExceededError("writing the chunks took longer than the frontend's --max_write_seconds");
   }
@@ -72,7 +93,9 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view by
   v1::CommitInstanceRequest commit;
   *commit.mutable_tags() = tags;
   *commit.mutable_manifest() = std::move(*manifest);
+  stages.Restart();  // WriteObject timed its own stages
   auto committed = meta_->CommitInstance(commit);
+  stages.Lap(&PutTimings::commit);
   if (committed.ok() && !committed->already_stored()) return response;
   if (!committed.ok() && IsDefiniteRejection(committed.status().code())) {
     // The metaserver refused the commit outright: nothing references our key.
@@ -117,11 +140,13 @@ bool ImageStoreCore::IsDefiniteRejection(absl::StatusCode code) {
 }
 
 absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view bytes,
-                                                               const DataKeyMaterial& key) {
+                                                               const DataKeyMaterial& key, PutTimings* timings) {
+  StageClock stages(clock_, timings);
   const uint64_t size = bytes.size();
   const uint32_t chunk_size = options_.chunk_size;
   const uint32_t n = static_cast<uint32_t>(size == 0 ? 1 : (size + chunk_size - 1) / chunk_size);
   ASSIGN_OR_RETURN(v1::AllocateChunksResponse placement, meta_->AllocateChunks(n, options_.replicas));
+  stages.Lap(&PutTimings::place);
   if (placement.chunks_size() != static_cast<int>(n)) {
     return absl::InternalError("metaserver returned a placement of the wrong size");
   }
@@ -146,7 +171,9 @@ absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view
       writes.push_back(ChunkWrite{server.address(), p.chunk_id(), sealed[i], loc->crc32c()});
     }
   }
+  stages.Lap(&PutTimings::seal);
   std::vector<absl::Status> results = chunks_->WriteChunks(writes);
+  stages.Lap(&PutTimings::write);
   for (size_t w = 0; w < results.size(); ++w) {
     if (!results[w].ok()) {
       stats_.replica_write_failures += 1;

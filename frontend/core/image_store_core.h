@@ -48,6 +48,18 @@ struct CoreStats {
   std::atomic<uint64_t> uncertain_commits{0};
 };
 
+// Where one Put spent its time, in seconds per stage (the service exports them as
+// medvault_frontend_put_stage_seconds{stage}). A stage not reached stays 0.
+struct PutTimings {
+  double parse = 0;   // DICOM header parse and SHA-256 of the instance
+  double lookup = 0;  // metaserver lookup of the SOP Instance UID (re-send detection)
+  double key = 0;     // taking a data key from the pool (a key-service round trip when empty)
+  double place = 0;   // chunk placement (AllocateChunks)
+  double seal = 0;    // AES-GCM encryption and CRC32C of the chunks
+  double write = 0;   // all replicas of all chunks written and fsync'd on the chunk servers
+  double commit = 0;  // manifest commit (CommitInstance: Raft-replicated)
+};
+
 class ImageStoreCore {
  public:
   // The clients must outlive the core.
@@ -56,7 +68,8 @@ class ImageStoreCore {
 
   // Stores one instance given as its complete bytes. Visible only after every replica of every
   // chunk is durable and the manifest is committed. Errors: see ImageStore.PutInstance.
-  absl::StatusOr<v1::PutInstanceResponse> Put(absl::string_view bytes);
+  // `timings`, when set, receives where the call spent its time.
+  absl::StatusOr<v1::PutInstanceResponse> Put(absl::string_view bytes, PutTimings* timings = nullptr);
 
   // Receives the instance info once (first call, non-null) and then consecutive pieces of the
   // requested range. Returning an error stops the read (e.g. the client went away).
@@ -82,7 +95,8 @@ class ImageStoreCore {
  private:
   // Writes every replica of every chunk; on failure the chunks already written are left for
   // garbage collection (no manifest references them).
-  absl::StatusOr<v1::ObjectManifest> WriteObject(absl::string_view bytes, const DataKeyMaterial& key);
+  absl::StatusOr<v1::ObjectManifest> WriteObject(absl::string_view bytes, const DataKeyMaterial& key,
+                                                 PutTimings* timings);
   // Checks one replica's answer end to end (length, CRC32C, authentication, plaintext length) and
   // returns the plaintext.
   absl::StatusOr<std::string> VerifyReplica(absl::StatusOr<ChunkRead> answer, absl::string_view object_id,

@@ -66,7 +66,9 @@ class FakeMeta : public MetaClient {
     }
     return r;
   }
+  std::function<void()> on_commit;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override {
+    if (on_commit) on_commit();
     if (!commit_error.ok() && !apply_commit) return commit_error;
     ++commits;
     v1::GetInstanceMetaResponse rec;
@@ -190,6 +192,16 @@ TEST_F(ImageStoreCoreTest, PutThenGetIsByteExactAcrossChunks) {
     EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), *file);
   }
   EXPECT_GT(mr_.size(), 2u * (64 << 10));
+}
+
+TEST_F(ImageStoreCoreTest, PutReportsWhereItsTimeWent) {
+  chunks_.on_write = [&] { clock_.Advance(30'000); };
+  meta_.on_commit = [&] { clock_.Advance(20'000); };
+  PutTimings timings;
+  ASSERT_TRUE(core_.Put(mr_, &timings).ok());
+  EXPECT_DOUBLE_EQ(timings.write, 0.030);
+  EXPECT_DOUBLE_EQ(timings.commit, 0.020);
+  EXPECT_DOUBLE_EQ(timings.parse + timings.lookup + timings.key + timings.place + timings.seal, 0.0);
 }
 
 TEST_F(ImageStoreCoreTest, ChunkServersHoldOnlyCiphertext) {

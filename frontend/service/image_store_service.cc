@@ -66,7 +66,16 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
       get_bytes_(NewCounter(registry, "medvault_frontend_get_bytes_total", "Instance bytes returned by GetInstance")),
       put_latency_(NewLatencyHistogram(registry, "medvault_frontend_put_latency_seconds",
                                        "PutInstance latency from first byte received to acknowledgement")),
-      get_latency_(NewLatencyHistogram(registry, "medvault_frontend_get_latency_seconds", "GetInstance latency")) {}
+      get_latency_(NewLatencyHistogram(registry, "medvault_frontend_get_latency_seconds", "GetInstance latency")),
+      put_stages_(prometheus::BuildHistogram()
+                      .Name("medvault_frontend_put_stage_seconds")
+                      .Help("Time successful PutInstance calls spent per stage (parse, lookup, key, place, "
+                            "seal, write, commit)")
+                      .Register(registry)) {
+  for (const char* stage : {"parse", "lookup", "key", "place", "seal", "write", "commit"}) {
+    put_stage_series_.push_back(&put_stages_.Add({{"stage", stage}}, LatencyBuckets()));
+  }
+}
 
 #define MV_COUNT(method, status) requests_.Add({{"method", method}, {"code", CodeName((status).code())}}).Increment()
 
@@ -77,6 +86,11 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
     MV_COUNT(method, who.status());                                 \
     return ToGrpcStatus(who.status());                              \
   }
+
+void ImageStoreService::ObservePutStages(const PutTimings& t) {
+  const double values[] = {t.parse, t.lookup, t.key, t.place, t.seal, t.write, t.commit};
+  for (size_t i = 0; i < put_stage_series_.size(); ++i) put_stage_series_[i]->Observe(values[i]);
+}
 
 grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
                                             grpc::ServerReader<v1::PutInstanceRequest>* reader,
@@ -95,10 +109,12 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
   }
   if (status.ok() && ctx->IsCancelled()) status = absl::CancelledError("client cancelled the upload");
   if (status.ok()) {
-    auto result = core_->Put(bytes);
+    PutTimings timings;
+    auto result = core_->Put(bytes, &timings);
     if (result.ok()) {
       *response = std::move(*result);
       if (!response->already_stored()) put_bytes_.Increment(static_cast<double>(bytes.size()));
+      ObservePutStages(timings);
     }
     status = result.status();
   }

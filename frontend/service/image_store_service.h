@@ -5,7 +5,10 @@
 #include "common/access_policy.h"
 #include "frontend/core/image_store_core.h"
 #include "medvault/v1/image_store.grpc.pb.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+
+#include <vector>
 
 namespace medvault::frontend {
 
@@ -42,6 +45,10 @@ class ImageStoreService final : public v1::ImageStore::Service {
   prometheus::Counter& get_bytes_;
   prometheus::Histogram& put_latency_;
   prometheus::Histogram& get_latency_;
+  prometheus::Family<prometheus::Histogram>& put_stages_;
+  std::vector<prometheus::Histogram*> put_stage_series_;  // in PutTimings order
+
+  void ObservePutStages(const PutTimings& timings);
 };
 
 }  // namespace medvault::frontend
