@@ -51,6 +51,29 @@ TEST(PeerIdentityTest, CaCertificateWithoutRoleIsRefused) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(PeerIdentityTest, CacheKeepsEachGoodCertificateOnceAndNeverAnError) {
+  testing::TempDir dir;
+  ASSERT_TRUE(testing::MakeDevCerts(dir.path(), {"frontend", "chunkserver-1", "metaserver"}).ok());
+  IdentityCache cache(/*capacity=*/2);
+  const std::string fe = ReadAll(dir.path() + "/frontend.crt");
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<PeerIdentity> who = cache.Identify(fe);
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(who->ToString(), "frontend/frontend");
+  }
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.Identify(ReadAll(dir.path() + "/ca.crt")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.Identify("not a certificate").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.size(), 1u);
+  ASSERT_TRUE(cache.Identify(ReadAll(dir.path() + "/chunkserver-1.crt")).ok());
+  EXPECT_EQ(cache.size(), 2u);
+  // Full: it starts over rather than growing, and still answers correctly.
+  absl::StatusOr<PeerIdentity> meta = cache.Identify(ReadAll(dir.path() + "/metaserver.crt"));
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->role, "metaserver");
+  EXPECT_EQ(cache.size(), 1u);
+}
+
 TEST(ClientScopesTest, ParsesTheFileFormat) {
   absl::StatusOr<ClientScopes> scopes = ClientScopes::Parse(
       "# who may do what\n"

@@ -63,7 +63,27 @@ absl::StatusOr<PeerIdentity> IdentityFromCertificatePem(absl::string_view pem) {
   return who;
 }
 
+absl::StatusOr<PeerIdentity> IdentityCache::Identify(absl::string_view pem) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = known_.find(pem);
+    if (it != known_.end()) return it->second;
+  }
+  absl::StatusOr<PeerIdentity> who = IdentityFromCertificatePem(pem);
+  if (!who.ok()) return who;
+  absl::MutexLock lock(&mu_);
+  if (known_.size() >= capacity_) known_.clear();
+  known_.emplace(std::string(pem), *who);
+  return who;
+}
+
+size_t IdentityCache::size() const {
+  absl::MutexLock lock(&mu_);
+  return known_.size();
+}
+
 absl::StatusOr<PeerIdentity> IdentifyPeer(const grpc::ServerContext& context) {
+  static IdentityCache* const cache = new IdentityCache();
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr) return PeerIdentity{};
   std::vector<grpc::string_ref> type = auth->FindPropertyValues("transport_security_type");
@@ -71,8 +91,7 @@ absl::StatusOr<PeerIdentity> IdentifyPeer(const grpc::ServerContext& context) {
   if (!tls) return PeerIdentity{};
   std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
   if (pem.empty()) return absl::UnauthenticatedError("the caller presented no client certificate");
-  absl::StatusOr<PeerIdentity> who =
-      IdentityFromCertificatePem(absl::string_view(pem[0].data(), pem[0].size()));
+  absl::StatusOr<PeerIdentity> who = cache->Identify(absl::string_view(pem[0].data(), pem[0].size()));
   if (!who.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat("the caller's certificate names no usable identity: ", who.status().message()));
