@@ -66,6 +66,10 @@ absl::Status KvStore::Write(rocksdb::WriteBatch* batch) {
   return FromRocksStatus(db_->Write(wo, batch), "RocksDB write");
 }
 
+absl::Status KvStore::WriteBuffered(rocksdb::WriteBatch* batch) {
+  return FromRocksStatus(db_->Write(rocksdb::WriteOptions(), batch), "RocksDB write");
+}
+
 std::unique_ptr<rocksdb::Iterator> KvStore::NewIterator(const std::string& cf_name) const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(cf_name)));
 }

@@ -34,6 +34,10 @@ class KvStore {
   absl::StatusOr<std::string> Get(const std::string& cf_name, absl::string_view key) const;
   // Applies the batch atomically and durably (sync). Virtual so tests can inject a failure.
   virtual absl::Status Write(rocksdb::WriteBatch* batch);
+  // Applies the batch atomically without waiting for the disk: it is in the write-ahead log (and
+  // survives a crash of the process) but a power loss may drop it, together with everything
+  // written after it (the log recovers a prefix). The next Write() makes it durable.
+  virtual absl::Status WriteBuffered(rocksdb::WriteBatch* batch);
   std::unique_ptr<rocksdb::Iterator> NewIterator(const std::string& cf_name) const;
   // Compacts a key range of one column family so deleted values leave the SST files.
   absl::Status CompactRange(const std::string& cf_name, absl::string_view begin, absl::string_view end);

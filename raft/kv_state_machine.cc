@@ -130,7 +130,12 @@ absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vecto
     results.push_back(result);
   }
   batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, applied.SerializeAsString());
-  RETURN_IF_ERROR(kv_->Write(&batch));
+  // Not synced: these entries are already durable in the Raft log, which lives in this same
+  // database and write-ahead log. A power loss can only drop a suffix of applies together with
+  // their applied index, and the replica then re-applies them from the log; the log itself is
+  // never trimmed past them, because every log write (compaction included) is synchronous and the
+  // write-ahead log persists in order. So each commit costs one fsync per replica, not two.
+  RETURN_IF_ERROR(kv_->WriteBuffered(&batch));
   applied_ = applied;
   for (const auto& [cf, key] : deleted) on_delete_(cf, key);
   return results;

@@ -20,7 +20,9 @@ namespace medvault::raft {
 
 class KvStateMachine : public StateMachine {
  public:
-  // `kv` must hold `state_cfs` and RaftColumnFamilies(); it must outlive this object.
+  // `kv` must hold `state_cfs` and RaftColumnFamilies(); it must outlive this object. Applies are
+  // written without a sync (see Apply), which is safe only while the Raft log is kept in this same
+  // database by a storage that writes synchronously (RocksLogStorage), or is itself volatile.
   static absl::StatusOr<std::unique_ptr<KvStateMachine>> Open(KvStore* kv, std::vector<std::string> state_cfs);
 
   // Turns a planned WriteBatch into a command. INVALID_ARGUMENT for a write to a column family this
@@ -35,7 +37,7 @@ class KvStateMachine : public StateMachine {
 
   // Called (outside any lock) after a snapshot replaced the state, so caches can reload.
   void set_on_restore(std::function<void()> fn) { on_restore_ = std::move(fn); }
-  // Called, after the apply batch is durable, once per key a command deleted (DELETE only), with
+  // Called, after the apply batch is written (durable through the log), once per key a command deleted (DELETE only), with
   // the column family name. Runs on the Raft thread under this machine's lock: it must only take
   // note (the key service queues destroyed keys for shredding). Set before the node starts.
   void set_on_delete(std::function<void(const std::string& cf, const std::string& key)> fn) {
