@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/process_tuning.h"
 
 namespace medvault {
 
@@ -79,6 +80,7 @@ void InstallTerminationHandlers() {
 
 ServiceRunner::ServiceRunner(ServerOptions options) : options_(std::move(options)) {
   InstallTerminationHandlers();
+  TuneProcessForServing();
   metrics_ = std::make_unique<MetricsEndpoint>();
 }
 

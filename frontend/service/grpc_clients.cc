@@ -204,11 +204,15 @@ v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {
 std::vector<absl::Status> GrpcChunkClient::WriteChunks(const std::vector<ChunkWrite>& writes) {
   struct Call {
     grpc::ClientContext ctx;
-    v1::WriteChunkRequest req;
+    std::shared_ptr<const v1::WriteChunkRequest> req;
     v1::WriteChunkResponse resp;
   };
   std::vector<absl::Status> results(writes.size());
   std::vector<std::unique_ptr<Call>> calls(writes.size());
+  // The replicas of one chunk share one request: the ciphertext is copied into a message once,
+  // not once per replica.
+  std::shared_ptr<v1::WriteChunkRequest> shared;
+  absl::string_view shared_source;  // the bytes `shared` was made from
   std::mutex mu;
   std::condition_variable cv;
   int in_flight = 0;
@@ -221,12 +225,20 @@ std::vector<absl::Status> GrpcChunkClient::WriteChunks(const std::vector<ChunkWr
     }
     auto call = std::make_unique<Call>();
     SetDeadline(&call->ctx, kChunkDeadline);
-    call->req.set_chunk_id(writes[i].chunk_id);
-    call->req.set_data(writes[i].data.data(), writes[i].data.size());
-    call->req.set_crc32c(writes[i].crc32c);
+    const bool same_chunk = shared != nullptr && shared->chunk_id() == writes[i].chunk_id &&
+                            shared->crc32c() == writes[i].crc32c && shared_source.data() == writes[i].data.data() &&
+                            shared_source.size() == writes[i].data.size();
+    if (!same_chunk) {
+      shared_source = writes[i].data;
+      shared = std::make_shared<v1::WriteChunkRequest>();
+      shared->set_chunk_id(writes[i].chunk_id);
+      shared->set_data(writes[i].data.data(), writes[i].data.size());
+      shared->set_crc32c(writes[i].crc32c);
+    }
+    call->req = shared;
     Call* c = call.get();
     calls[i] = std::move(call);
-    StubFor(writes[i].address)->async()->WriteChunk(&c->ctx, &c->req, &c->resp, [&, i](grpc::Status s) {
+    StubFor(writes[i].address)->async()->WriteChunk(&c->ctx, c->req.get(), &c->resp, [&, i](grpc::Status s) {
       std::lock_guard<std::mutex> lock(mu);
       results[i] = FromGrpcStatus(s);
       --in_flight;
