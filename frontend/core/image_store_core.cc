@@ -62,25 +62,38 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view by
   response.set_sop_instance_uid(tags.sop_instance_uid());
   response.set_size(bytes.size());
 
-  // A re-send of a stored instance costs one lookup, not a key and three replicas.
-  auto existing = meta_->GetInstance(tags.sop_instance_uid());
-  stages.Lap(&PutTimings::lookup);
-  if (existing.ok()) {
-    if (existing->info().sha256() == sha256) {
-      response.set_already_stored(true);
-      return response;
-    }
-    return absl::AlreadyExistsError(
-        "an instance with this SOP Instance UID is already stored with different content");
+  // Placement and a hint whether the instance is already stored, in one round trip.
+  const uint64_t size = bytes.size();
+  const uint32_t chunk_count =
+      static_cast<uint32_t>(size == 0 ? 1 : (size + options_.chunk_size - 1) / options_.chunk_size);
+  ASSIGN_OR_RETURN(v1::AllocateChunksResponse placement,
+                   meta_->AllocateChunks(chunk_count, options_.replicas, tags.sop_instance_uid()));
+  stages.Lap(&PutTimings::place);
+  if (placement.chunks_size() != static_cast<int>(chunk_count)) {
+    return absl::InternalError("metaserver returned a placement of the wrong size");
   }
-  if (existing.status().code() != absl::StatusCode::kNotFound) {
-    return Annotate(existing.status(), "looking up the instance");
+  if (placement.instance_exists()) {
+    // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint was
+    // read without a quorum round, so confirm it; "absent" needs no check (the commit decides).
+    auto existing = meta_->GetInstance(tags.sop_instance_uid());
+    stages.Lap(&PutTimings::lookup);
+    if (existing.ok()) {
+      if (existing->info().sha256() == sha256) {
+        response.set_already_stored(true);
+        return response;
+      }
+      return absl::AlreadyExistsError(
+          "an instance with this SOP Instance UID is already stored with different content");
+    }
+    if (existing.status().code() != absl::StatusCode::kNotFound) {
+      return Annotate(existing.status(), "looking up the instance");
+    }
   }
 
   ASSIGN_OR_RETURN(DataKeyMaterial key, pool_.Take());
   stages.Lap(&PutTimings::key);
   const int64_t write_start = clock_->NowMicros();
-  auto manifest = WriteObject(bytes, key, timings);
+  auto manifest = WriteObject(bytes, key, placement, timings);
   if (manifest.ok() && clock_->NowMicros() - write_start > options_.max_write_seconds * 1'000'000) {
     manifest = absl::DeadlineExceededError("writing the chunks took longer than the frontend's --max_write_seconds");
   }
@@ -139,17 +152,13 @@ bool ImageStoreCore::IsDefiniteRejection(absl::StatusCode code) {
   }
 }
 
-absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view bytes,
-                                                               const DataKeyMaterial& key, PutTimings* timings) {
+absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view bytes, const DataKeyMaterial& key,
+                                                               const v1::AllocateChunksResponse& placement,
+                                                               PutTimings* timings) {
   StageClock stages(clock_, timings);
   const uint64_t size = bytes.size();
   const uint32_t chunk_size = options_.chunk_size;
-  const uint32_t n = static_cast<uint32_t>(size == 0 ? 1 : (size + chunk_size - 1) / chunk_size);
-  ASSIGN_OR_RETURN(v1::AllocateChunksResponse placement, meta_->AllocateChunks(n, options_.replicas));
-  stages.Lap(&PutTimings::place);
-  if (placement.chunks_size() != static_cast<int>(n)) {
-    return absl::InternalError("metaserver returned a placement of the wrong size");
-  }
+  const uint32_t n = static_cast<uint32_t>(placement.chunks_size());
 
   v1::ObjectManifest manifest;
   manifest.set_object_id(key.object_id);

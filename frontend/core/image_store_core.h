@@ -52,9 +52,9 @@ struct CoreStats {
 // medvault_frontend_put_stage_seconds{stage}). A stage not reached stays 0.
 struct PutTimings {
   double parse = 0;   // DICOM header parse and SHA-256 of the instance
-  double lookup = 0;  // metaserver lookup of the SOP Instance UID (re-send detection)
+  double lookup = 0;  // confirming a re-send (only when placement says the UID is stored)
   double key = 0;     // taking a data key from the pool (a key-service round trip when empty)
-  double place = 0;   // chunk placement (AllocateChunks)
+  double place = 0;   // chunk placement and the re-send hint (AllocateChunks)
   double seal = 0;    // AES-GCM encryption and CRC32C of the chunks
   double write = 0;   // all replicas of all chunks written and fsync'd on the chunk servers
   double commit = 0;  // manifest commit (CommitInstance: Raft-replicated)
@@ -95,8 +95,9 @@ class ImageStoreCore {
  private:
   // Writes every replica of every chunk; on failure the chunks already written are left for
   // garbage collection (no manifest references them).
+  // Seals and writes every chunk to the servers `placement` names (one placement per chunk).
   absl::StatusOr<v1::ObjectManifest> WriteObject(absl::string_view bytes, const DataKeyMaterial& key,
-                                                 PutTimings* timings);
+                                                 const v1::AllocateChunksResponse& placement, PutTimings* timings);
   // Checks one replica's answer end to end (length, CRC32C, authentication, plaintext length) and
   // returns the plaintext.
   absl::StatusOr<std::string> VerifyReplica(absl::StatusOr<ChunkRead> answer, absl::string_view object_id,

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -53,8 +54,12 @@ class FakeMeta : public MetaClient {
   // Injected commit outcome: when set, the commit is applied iff apply_commit, and this error returned.
   absl::Status commit_error;
   bool apply_commit = true;
-  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas) override {
+  // When set, AllocateChunks reports this instead of the truth (a stale leader's hint).
+  std::optional<bool> stale_exists_hint;
+  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas,
+                                                            const std::string& uid) override {
     v1::AllocateChunksResponse r;
+    r.set_instance_exists(stale_exists_hint.has_value() ? *stale_exists_hint : instances.count(uid) > 0);
     for (uint32_t i = 0; i < n; ++i) {
       auto* p = r.add_chunks();
       p->set_chunk_id(RandomBytes(16).value());
@@ -70,6 +75,13 @@ class FakeMeta : public MetaClient {
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override {
     if (on_commit) on_commit();
     if (!commit_error.ok() && !apply_commit) return commit_error;
+    auto stored = instances.find(req.tags().sop_instance_uid());
+    if (stored != instances.end()) {  // like the metaserver: an identical re-send is a no-op
+      if (stored->second.info().sha256() != req.manifest().sha256()) return absl::AlreadyExistsError("other content");
+      v1::CommitInstanceResponse already;
+      already.set_already_stored(true);
+      return already;
+    }
     ++commits;
     v1::GetInstanceMetaResponse rec;
     *rec.mutable_info()->mutable_tags() = req.tags();
@@ -192,6 +204,27 @@ TEST_F(ImageStoreCoreTest, PutThenGetIsByteExactAcrossChunks) {
     EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), *file);
   }
   EXPECT_GT(mr_.size(), 2u * (64 << 10));
+}
+
+TEST_F(ImageStoreCoreTest, StaleExistsHintIsConfirmedAndTheInstanceStored) {
+  meta_.stale_exists_hint = true;  // the leader's hint says "stored"; the quorum read says not
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_FALSE(put->already_stored());
+  EXPECT_EQ(meta_.commits, 1);
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), ct_);
+}
+
+TEST_F(ImageStoreCoreTest, StaleAbsentHintEndsAsAlreadyStoredWithTheKeyAbandoned) {
+  ASSERT_TRUE(core_.Put(ct_).ok());
+  const size_t destroyed_before = keys_.destroyed.size();
+  meta_.stale_exists_hint = false;  // the hint missed the stored instance: the commit catches it
+  meta_.commit_error = absl::OkStatus();
+  auto again = core_.Put(ct_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_stored());
+  EXPECT_EQ(GetAll(again->sop_instance_uid()).value(), ct_);
+  EXPECT_EQ(keys_.destroyed.size(), destroyed_before + 1) << "the second put's key must be destroyed";
 }
 
 TEST_F(ImageStoreCoreTest, PutReportsWhereItsTimeWent) {

@@ -128,8 +128,10 @@ GrpcMetaClient::GrpcMetaClient(const std::vector<std::string>& addresses, const 
   Unary<v1::MetaService, Req, Resp>(                                                              \
       &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->Method(c, r, o); }, req, kMetaDeadline)
 
-absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(uint32_t chunk_count, uint32_t replicas) {
+absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(uint32_t chunk_count, uint32_t replicas,
+                                                                          const std::string& sop_instance_uid) {
   v1::AllocateChunksRequest req;
+  req.set_sop_instance_uid(sop_instance_uid);
   req.set_chunk_count(chunk_count);
   req.set_replicas(replicas);
   return MV_META_CALL(AllocateChunks, v1::AllocateChunksRequest, v1::AllocateChunksResponse, req);

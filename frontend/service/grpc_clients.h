@@ -45,7 +45,8 @@ class GrpcMetaClient : public MetaClient {
  public:
   // `addresses`: the metaserver group's members.
   GrpcMetaClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
-  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas) override;
+  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas,
+                                                            const std::string& sop_instance_uid) override;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override;
   absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) override;
   absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery& query) override;

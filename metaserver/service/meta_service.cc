@@ -100,6 +100,12 @@ grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context, const
       registry_->Place(request->chunk_count(), request->replicas());
   if (!placed.ok()) return Fail(placed.status());
   for (v1::ChunkPlacement& p : *placed) *response->add_chunks() = std::move(p);
+  if (!request->sop_instance_uid().empty()) {
+    // Leader-local, without a barrier: a hint the caller confirms (see the proto).
+    absl::StatusOr<InstanceRecord> record = catalog_->GetInstance(request->sop_instance_uid());
+    if (!record.ok() && !absl::IsNotFound(record.status())) return Fail(record.status());
+    response->set_instance_exists(record.ok());
+  }
   return grpc::Status::OK;
 }
 

@@ -88,6 +88,25 @@ class MetaServiceTest : public CatalogTestBase {
   std::unique_ptr<MetaServiceImpl> service_;
 };
 
+TEST_F(MetaServiceTest, PlacementHintsWhetherTheInstanceIsStored) {
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Beat(id, std::string("rack-") + id).ok());
+  v1::AllocateChunksRequest alloc;
+  alloc.set_chunk_count(1);
+  alloc.set_replicas(3);
+  alloc.set_sop_instance_uid("9.9.9");
+  v1::AllocateChunksResponse placed;
+  ASSERT_TRUE(service_->AllocateChunks(&ctx_, &alloc, &placed).ok());
+  EXPECT_FALSE(placed.instance_exists());
+  EXPECT_EQ(placed.chunks_size(), 1);
+  AllocateAndCommit("9.9.9", 1);
+  placed.Clear();
+  ASSERT_TRUE(service_->AllocateChunks(&ctx_, &alloc, &placed).ok());
+  EXPECT_TRUE(placed.instance_exists());
+  EXPECT_EQ(placed.chunks_size(), 1);
+  alloc.set_sop_instance_uid(std::string("bad\0uid", 7));
+  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
   v1::AllocateChunksRequest alloc;
   alloc.set_chunk_count(1);
