@@ -266,10 +266,11 @@ int Main() {
     std::string line = absl::StrFormat(
         R"({"system":"medvault","instances":%d,"studies":%d,"interval_instances":%d,"interval_seconds":%.3f,)"
         R"("per_s":%.2f,"commit_p50_ms":%.3f,"commit_p99_ms":%.3f,"ok":%d,"already_stored":%d,"failed":%d,)"
-        R"("concurrency":%d,"queries":%d,"page_size":%d,"rss_mb":%.1f,"data_mb":%.1f,"find_meta":%s)",
+        R"("concurrency":%d,"queries":%d,"page_size":%d,"rss_mb":%.1f,"data_mb":%.1f,"load_average":%.2f,)"
+        R"("find_meta":%s)",
         target, data.StudiesCovering(target), target - done, in.seconds, per_s, in.commit.p50, in.commit.p99,
         in.ok, in.already, in.failed, concurrency, queries, page_size, w.max_rss_mb, w.max_dir_mb,
-        ShapesJson(via_meta));
+        w.load_average, ShapesJson(via_meta));
     if (frontend) line += ",\"find\":" + ShapesJson(via_frontend);
     line += "}";
     std::printf("%s\n", line.c_str());

@@ -161,6 +161,7 @@ WatchFigures ProcessWatch::Sample() const {
     }
     f.max_dir_mb = std::max(f.max_dir_mb, bytes / 1e6);
   }
+  std::ifstream("/proc/loadavg") >> f.load_average;
   return f;
 }
 

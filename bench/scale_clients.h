@@ -59,9 +59,10 @@ class FrontendClient {
 struct WatchFigures {
   double max_rss_mb = 0;  // the largest VmRSS among the watched processes
   double max_dir_mb = 0;  // the largest of the watched directories (apparent size of its files)
+  double load_average = 0;  // the machine's 1-minute load average (it is shared)
 };
 
-// Samples processes' resident memory (/proc/PID/status) and directories' sizes.
+// Samples processes' resident memory (/proc/PID/status), directories' sizes and the load average.
 class ProcessWatch {
  public:
   // Comma-separated pids and directories; either may be empty.

@@ -119,6 +119,7 @@ def orthanc_query(q):
 
 
 def watch(pid, directory):
+    """(RSS MB of pid, MB of files under directory, 1-minute load average)"""
     rss = size = 0.0
     if pid:
         for line in open("/proc/%s/status" % pid):
@@ -131,7 +132,7 @@ def watch(pid, directory):
                     size += os.path.getsize(os.path.join(root, name))
                 except OSError:
                     pass
-    return rss, size / 1e6
+    return rss, size / 1e6, float(open("/proc/loadavg").read().split()[0])
 
 
 def ingest(u, files, first, concurrency):
@@ -230,7 +231,7 @@ def run(a):
         if err:
             print("scale_orthanc: first ingest error: %s" % err, file=sys.stderr)
         find = measure(u, a, data, target)
-        rss, size = watch(a.watch_pid, a.watch_dir)
+        rss, size, load = watch(a.watch_pid, a.watch_dir)
         failures += counts["failed"] + sum(f["failed"] for f in find.values())
         line = json.dumps({
             "system": "orthanc", "instances": target, "studies": data.studies_covering(target),
@@ -238,7 +239,7 @@ def run(a):
             "per_s": (counts["ok"] + counts["already"]) / seconds, "post_p50_ms": pct(lat, .5),
             "post_p99_ms": pct(lat, .99), "ok": counts["ok"], "already_stored": counts["already"],
             "failed": counts["failed"], "concurrency": a.concurrency, "queries": a.queries,
-            "page_size": a.page_size, "rss_mb": rss, "data_mb": size, "find": find})
+            "page_size": a.page_size, "rss_mb": rss, "data_mb": size, "load_average": load, "find": find})
         print(line, flush=True)
         if a.json_out:
             with open(a.json_out, "a") as f:

@@ -52,18 +52,20 @@ def main():
     w("Machine: %s. medvault: metadata only (CommitInstance straight to the metaserver group: 3 replicas, "
       "Raft, RocksDB, mutual TLS; no chunk data, repair off), %s concurrent commits. Orthanc: the same "
       "instances as 16×16-pixel DICOM files by REST POST /instances, %s threads, SQLite index. Rates are "
-      "over the interval since the previous checkpoint; ratios are medvault ÷ Orthanc at the same count.\n" % (
+      "over the interval since the previous checkpoint; ratios are medvault ÷ Orthanc at the same count. The "
+      "machine is shared: the load average at each checkpoint says how busy it was.\n" % (
           machine(), any_mv.get("concurrency", "?"), any_or.get("concurrency", "?")))
 
     w("## Ingest\n")
     w("| instances | studies | medvault instances/s | commit p50 / p99 ms | Orthanc instances/s | "
-      "POST p50 / p99 ms | medvault ÷ Orthanc |")
-    w("|---:|---:|---:|---:|---:|---:|---:|")
+      "POST p50 / p99 ms | medvault ÷ Orthanc | load avg medvault / Orthanc |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in points:
         m, o = mv.get(n, {}), orth.get(n, {})
-        w("| %s | %s | %s | %s | %s | %s | %s |" % (
+        w("| %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
             f(n, 0), f((m or o).get("studies"), 0), f(m.get("per_s")), pair(m, "commit_p50_ms", "commit_p99_ms"),
-            f(o.get("per_s")), pair(o, "post_p50_ms", "post_p99_ms"), ratio(m.get("per_s"), o.get("per_s"))))
+            f(o.get("per_s")), pair(o, "post_p50_ms", "post_p99_ms"), ratio(m.get("per_s"), o.get("per_s")),
+            f(m.get("load_average")), f(o.get("load_average"))))
     w("")
 
     w("## FindStudies / tools/find: one page of %s studies, p50 / p99 ms over %s queries per shape\n" % (
