@@ -15,7 +15,7 @@ if ! unshare -n true 2>/dev/null && ! unshare -rn true 2>/dev/null; then
   exit 77
 fi
 OUT="$(mktemp /tmp/medvault-bench-smoke-XXXXXX.md)"
-trap 'rm -f "$OUT" "$OUT".*' EXIT
+trap 'rm -f "$OUT" "$OUT".* "${OUT%.md}.jsonl"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 have_orthanc() { command -v Orthanc >/dev/null || [ -x /usr/sbin/Orthanc ]; }
 
