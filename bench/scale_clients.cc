@@ -51,16 +51,23 @@ absl::StatusOr<std::unique_ptr<MetaGroupClient>> MetaGroupClient::Connect(const 
   return std::unique_ptr<MetaGroupClient>(new MetaGroupClient(std::move(group)));
 }
 
-absl::StatusOr<std::vector<std::string>> MetaGroupClient::ChunkServerIds() {
-  v1::ListChunkServersResponse response;
-  RETURN_IF_ERROR(group_->Call(
+template <typename Request, typename Response>
+absl::Status MetaGroupClient::Call(UnaryMethod<Request, Response> method, const Request& request,
+                                   Response* response) {
+  return group_->Call(
       [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
         grpc::ClientContext context;
         context.set_deadline(deadline);
-        response.Clear();
-        return FromGrpcStatus(v1::MetaService::NewStub(channel)->ListChunkServers(&context, {}, &response));
+        response->Clear();
+        std::unique_ptr<v1::MetaService::Stub> stub = v1::MetaService::NewStub(channel);
+        return FromGrpcStatus(((*stub).*method)(&context, request, response));
       },
-      kCallBudget));
+      kCallBudget);
+}
+
+absl::StatusOr<std::vector<std::string>> MetaGroupClient::ChunkServerIds() {
+  v1::ListChunkServersResponse response;
+  RETURN_IF_ERROR(Call(&v1::MetaService::Stub::ListChunkServers, v1::ListChunkServersRequest(), &response));
   std::vector<std::string> ids;
   for (const v1::ChunkServerStatus& s : response.servers()) ids.push_back(s.server().server_id());
   if (ids.empty()) ids = {"scale-bench-0", "scale-bench-1", "scale-bench-2"};
@@ -88,13 +95,7 @@ absl::StatusOr<bool> MetaGroupClient::Commit(const v1::InstanceTags& tags, const
   for (size_t i = 0; i < servers.size() && i < 3; ++i) chunk.add_server_ids(servers[i]);
 
   v1::CommitInstanceResponse response;
-  RETURN_IF_ERROR(group_->Call(
-      [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
-        grpc::ClientContext context;
-        context.set_deadline(deadline);
-        return FromGrpcStatus(v1::MetaService::NewStub(channel)->CommitInstance(&context, request, &response));
-      },
-      kCallBudget));
+  RETURN_IF_ERROR(Call(&v1::MetaService::Stub::CommitInstance, request, &response));
   return response.already_stored();
 }
 
@@ -102,13 +103,7 @@ absl::StatusOr<int> MetaGroupClient::Find(const v1::StudyQuery& query) {
   v1::FindStudiesMetaRequest request;
   *request.mutable_query() = query;
   v1::FindStudiesMetaResponse response;
-  RETURN_IF_ERROR(group_->Call(
-      [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
-        grpc::ClientContext context;
-        context.set_deadline(deadline);
-        return FromGrpcStatus(v1::MetaService::NewStub(channel)->FindStudies(&context, request, &response));
-      },
-      kCallBudget));
+  RETURN_IF_ERROR(Call(&v1::MetaService::Stub::FindStudies, request, &response));
   return response.page().studies_size();
 }
 

@@ -38,6 +38,12 @@ class MetaGroupClient {
  private:
   explicit MetaGroupClient(std::unique_ptr<GroupChannels> group) : group_(std::move(group)) {}
 
+  template <typename Request, typename Response>
+  using UnaryMethod = grpc::Status (v1::MetaService::Stub::*)(grpc::ClientContext*, const Request&, Response*);
+  // One call on the member believed to lead, following "not the leader" for up to a minute.
+  template <typename Request, typename Response>
+  absl::Status Call(UnaryMethod<Request, Response> method, const Request& request, Response* response);
+
   std::unique_ptr<GroupChannels> group_;
 };
 

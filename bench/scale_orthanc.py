@@ -20,13 +20,12 @@ import json
 import os
 import struct
 import sys
-import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scale_data  # noqa: E402
-from http_load import pct  # noqa: E402
+from http_load import pct, run_pool  # noqa: E402
 
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 IMPLEMENTATION_UID = "2.25.4242"
@@ -135,58 +134,31 @@ def watch(pid, directory):
     return rss, size / 1e6, float(open("/proc/loadavg").read().split()[0])
 
 
-def ingest(u, files, first, concurrency):
-    """POSTs files[0..] (instances first..) with `concurrency` threads; (ok, already, failed,
-    seconds, latencies ms, first error)."""
-    lock = threading.Lock()
-    nxt, running = [0], [max(1, concurrency)]
-    all_done = threading.Event()
-    lat, counts, errors = [], {"ok": 0, "already": 0, "failed": 0}, []
-    start = time.perf_counter()
+def ingest(url, files, first, concurrency):
+    """POSTs files (instances first..) with `concurrency` threads; (counts, seconds, sorted
+    latencies in ms, first error)."""
+    def call(conn, i):
+        conn.request("POST", "/instances", body=files[i], headers={"Content-Type": "application/dicom"})
+        r = conn.getresponse()
+        body = r.read()
+        if r.status != 200:
+            return None, "HTTP %d: %s" % (r.status, body[:200])
+        return json.loads(body).get("Status"), None
 
-    def worker():
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-        while True:
-            with lock:
-                i = nxt[0]
-                nxt[0] += 1
-            if i >= len(files):
-                break
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", "/instances", body=files[i], headers={"Content-Type": "application/dicom"})
-                r = conn.getresponse()
-                body = r.read()
-                status = json.loads(body).get("Status") if r.status == 200 else None
-                err = None if status else "HTTP %d: %s" % (r.status, body[:200])
-            except (OSError, http.client.HTTPException, ValueError) as e:
-                status, err = None, str(e)
-                conn.close()
-                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-            dt = (time.perf_counter() - t0) * 1e3
-            with lock:
-                lat.append(dt)
-                counts["already" if status == "AlreadyStored" else "ok" if status else "failed"] += 1
-                if err and not errors:
-                    errors.append(err)
-        conn.close()
-        with lock:
-            running[0] -= 1
-            if running[0] == 0:
-                all_done.set()
-
-    threads = [threading.Thread(target=worker) for _ in range(running[0])]
-    for t in threads:
-        t.start()
-    while not all_done.wait(10):
-        with lock:
-            done = min(nxt[0], len(files))
+    def progress(done):
         print("scale_orthanc: %d instances posted, %.1f/s since the last checkpoint" % (
             first + done, done / (time.perf_counter() - start)), file=sys.stderr)
-    for t in threads:
-        t.join()
+
+    start = time.perf_counter()
+    results = run_pool(url, len(files), concurrency, call, progress)
     seconds = time.perf_counter() - start
-    return counts, seconds, sorted(lat), (errors[0] if errors else "")
+    counts, errors = {"ok": 0, "already": 0, "failed": 0}, []
+    for _, value, error in results:
+        status, error = value if value else (None, error)
+        counts["already" if status == "AlreadyStored" else "ok" if status else "failed"] += 1
+        if error and not errors:
+            errors.append(error)
+    return counts, seconds, sorted(dt * 1e3 for dt, _, _ in results), (errors[0] if errors else "")
 
 
 def measure(u, a, data, instances):
@@ -226,7 +198,7 @@ def run(a):
     done, failures = 0, 0
     for target in checkpoints:
         files = [encode(data.tags(n)) for n in range(done, target)]  # untimed
-        counts, seconds, lat, err = ingest(u, files, done, a.concurrency)
+        counts, seconds, lat, err = ingest(a.url, files, done, a.concurrency)
         del files
         if err:
             print("scale_orthanc: first ingest error: %s" % err, file=sys.stderr)

@@ -2,13 +2,12 @@
 """Turns bench/scale's JSON lines (scale_bench and scale_orthanc.py, one per checkpoint) into the
 markdown results: ingest rate and FindStudies latency per checkpoint, side by side where both
 systems have a checkpoint, with ratios between figures of the same run only."""
-import argparse
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import f, machine  # noqa: E402
+from report import f, machine, orthanc_config_block, report_args  # noqa: E402
 
 SHAPES = [("patient", "PatientID"), ("date", "StudyDate, 1 year"), ("modality", "ModalitiesInStudy"),
           ("all", "none")]
@@ -33,11 +32,7 @@ def ratio(a, b):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("jsonl")
-    ap.add_argument("--orthanc-config", default="")
-    ap.add_argument("--smoke", default="0")
-    a = ap.parse_args()
+    a = report_args()
     runs = load(a.jsonl)
     mv, orth = runs["medvault"], runs["orthanc"]
     points = sorted(set(mv) | set(orth))
@@ -126,10 +121,7 @@ def main():
         w("**Failures:** " + ", ".join(failed) + "\n")
     if mismatches:
         w("**Result counts differ:** " + ", ".join(mismatches) + "\n")
-    if a.orthanc_config and os.path.exists(a.orthanc_config):
-        w("<details><summary>Orthanc configuration</summary>\n\n```json\n%s```\n</details>\n" %
-          open(a.orthanc_config).read())
-    print("\n".join(out))
+    print("\n".join(out + orthanc_config_block(a.orthanc_config)))
 
 
 if __name__ == "__main__":
