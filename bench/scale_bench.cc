@@ -120,8 +120,9 @@ IngestFigures Ingest(MetaGroupClient& meta, const Dataset& data, const std::vect
   for (int w = 0; w < concurrency; ++w) {
     workers.emplace_back([&, w] {
       for (uint64_t n; (n = next.fetch_add(1)) < to;) {
+        const v1::InstanceTags tags = data.Tags(n);
         const Clock::time_point t0 = Clock::now();
-        absl::StatusOr<bool> stored = meta.Commit(data.Tags(n), data.Digest(n), servers);
+        absl::StatusOr<bool> stored = meta.Commit(tags, data.Digest(n), servers);
         latencies[w].push_back(Since(t0) * 1e3);
         if (!stored.ok()) {
           ++failed;
