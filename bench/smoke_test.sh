@@ -43,10 +43,10 @@ smoke_scale() {
   "$ROOT/bench/scale" --smoke --out "$OUT"
   grep -q "Smoke run" "$OUT" || fail "no results table"
   # Ingest rows: instances, studies, then medvault's rate (a number) at both checkpoints.
-  for n in 500 1,000; do
+  for n in 500 2,000; do
     grep -Eq "^\| $n \| [0-9]+ \| [0-9]" "$OUT" || fail "no medvault ingest figure at $n"
   done
-  grep -Eq '^\| 1,000 \| none \| [0-9.,]+ / [0-9.,]+ \| [0-9.,]+ / ' "$OUT" || fail "no medvault FindStudies figures at 1,000"
+  grep -Eq '^\| 2,000 \| none \| [0-9.,]+ / [0-9.,]+ \| [0-9.,]+ / ' "$OUT" || fail "no medvault FindStudies figures at 2,000"
   if have_orthanc; then
     grep -Eq '^\| 500 \| [0-9]+ \| [0-9.,]+ \| [0-9.,/ ]+ \| [0-9]' "$OUT" || fail "no Orthanc ingest figure at 500"
     grep -Eq '^\| 500 \| none \|.*\| [0-9.,]+ / [0-9.,]+ \| [0-9.,]+×' "$OUT" || fail "no Orthanc find figures at 500"
