@@ -38,6 +38,53 @@ def pct(sorted_ms, p):
     return sorted_ms[min(len(sorted_ms) - 1, int(p * (len(sorted_ms) - 1) + 0.5))]
 
 
+def run_pool(url, n, concurrency, call, progress=None):
+    """Runs call(conn, i) for every i in range(n) on `concurrency` threads, each with its own
+    keep-alive HTTP/1.1 connection to `url`, reopened after a connection error. Returns
+    [(seconds, value, error)] in completion order: call's return value, or None and the text of the
+    OSError/HTTPException it raised. `progress(done)`, when given, is called every 10 s."""
+    u = urllib.parse.urlparse(url)
+    lock = threading.Lock()
+    nxt, running, results = [0], [max(1, concurrency)], []
+    all_done = threading.Event()
+
+    def worker():
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= n:
+                break
+            t0 = time.perf_counter()
+            try:
+                value, error = call(conn, i), None
+            except (OSError, http.client.HTTPException) as e:
+                value, error = None, str(e)
+                conn.close()
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+            dt = time.perf_counter() - t0
+            with lock:
+                results.append((dt, value, error))
+        conn.close()
+        with lock:
+            running[0] -= 1
+            if running[0] == 0:
+                all_done.set()
+
+    threads = [threading.Thread(target=worker) for _ in range(running[0])]
+    for t in threads:
+        t.start()
+    while not all_done.wait(10):
+        if progress:
+            with lock:
+                done = len(results)
+            progress(done)
+    for t in threads:
+        t.join()
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["put", "get"])
@@ -59,55 +106,29 @@ def main():
     if not items:
         sys.exit("http_load: nothing to do")
 
-    lock = threading.Lock()
-    nxt = [0]
-    results = []  # (ok, seconds, bytes, ids or error)
-
-    def worker():
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-        while True:
-            with lock:
-                i = nxt[0]
-                nxt[0] += 1
-            if i >= len(items):
-                conn.close()
-                return
-            t0 = time.perf_counter()
-            try:
-                if a.mode == "put":
-                    conn.request("POST", "/instances", body=items[i],
-                                 headers={"Content-Type": "application/dicom"})
-                    r = conn.getresponse()
-                    body = r.read()
-                    ok = r.status == 200
-                    info = json.loads(body) if ok else body[:200]
-                    nbytes = len(items[i])
-                else:
-                    oid, study, series, sop = items[i][:4]
-                    if a.kind == "file":
-                        conn.request("GET", "/instances/%s/file" % oid)
-                    else:
-                        conn.request("GET", "/dicom-web/studies/%s/series/%s/instances/%s" % (study, series, sop),
-                                     headers={"Accept": 'multipart/related; type="application/dicom"'})
-                    r = conn.getresponse()
-                    body = r.read()
-                    ok = r.status == 200
-                    info = None if ok else body[:200]
-                    nbytes = len(body)
-            except (OSError, http.client.HTTPException) as e:
-                ok, info, nbytes = False, str(e), 0
-                conn.close()
-                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-            dt = time.perf_counter() - t0
-            with lock:
-                results.append((ok, dt, nbytes, info))
+    def call(conn, i):
+        """(ok, bytes, Orthanc's answer or error text)"""
+        if a.mode == "put":
+            conn.request("POST", "/instances", body=items[i], headers={"Content-Type": "application/dicom"})
+            r = conn.getresponse()
+            body = r.read()
+            ok = r.status == 200
+            return ok, len(items[i]), json.loads(body) if ok else body[:200]
+        oid, study, series, sop = items[i][:4]
+        if a.kind == "file":
+            conn.request("GET", "/instances/%s/file" % oid)
+        else:
+            conn.request("GET", "/dicom-web/studies/%s/series/%s/instances/%s" % (study, series, sop),
+                         headers={"Accept": 'multipart/related; type="application/dicom"'})
+        r = conn.getresponse()
+        body = r.read()
+        ok = r.status == 200
+        return ok, len(body), None if ok else body[:200]
 
     start = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(max(1, a.concurrency))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # (ok, seconds, bytes, answer or error)
+    results = [(v[0], dt, v[1], v[2]) if v else (False, dt, 0, err)
+               for dt, v, err in run_pool(a.url, len(items), a.concurrency, call)]
     wall = time.perf_counter() - start
 
     good = [r for r in results if r[0]]

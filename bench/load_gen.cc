@@ -27,6 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/inputs.h"
+#include "bench/stats.h"
 #include "common/env.h"
 #include "common/rpc.h"
 #include "common/tls.h"
@@ -103,12 +104,6 @@ Outcome Get(v1::ImageStore::Stub& stub, const std::string& uid) {
   if (!o.ok) o.error = status.error_message();
   o.uid = uid;
   return o;
-}
-
-double Percentile(std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
 }
 
 int Main() {
@@ -208,9 +203,8 @@ int Main() {
     bytes += o.bytes;
     lat.push_back(o.seconds * 1e3);
   }
-  std::sort(lat.begin(), lat.end());
-  const double p50 = Percentile(lat, 0.50), p90 = Percentile(lat, 0.90), p99 = Percentile(lat, 0.99);
-  const double max = lat.empty() ? 0 : lat.back();
+  const LatencySummary latency = Summarize(std::move(lat));
+  const double p50 = latency.p50, p90 = latency.p90, p99 = latency.p99, max = latency.max;
   const double per_s = ok / wall, mb_s = bytes / wall / 1e6;
   const std::string label = absl::GetFlag(FLAGS_label).empty() ? mode : absl::GetFlag(FLAGS_label);
 

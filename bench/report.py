@@ -38,12 +38,24 @@ def machine():
                                                      platform.release())
 
 
-def main():
+def orthanc_config_block(path):
+    """The Orthanc configuration of the run as a collapsed markdown block; [] without one."""
+    if not path or not os.path.exists(path):
+        return []
+    return ["<details><summary>Orthanc configuration</summary>\n\n```json\n%s```\n</details>\n" % open(path).read()]
+
+
+def report_args():
+    """The arguments of both report scripts: the JSON lines, the Orthanc configuration, smoke."""
     ap = argparse.ArgumentParser()
     ap.add_argument("jsonl")
     ap.add_argument("--orthanc-config", default="")
     ap.add_argument("--smoke", default="0")
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    a = report_args()
     r = load(a.jsonl)
     g = lambda label, key: r.get(label, {}).get(key)
     out = []
@@ -116,10 +128,7 @@ def main():
     if failed or short:
         w("**Failures:** " + ", ".join(["%s: %d failed" % (k, v["failed"]) for k, v in failed.items()] +
                                        ["%s: %d sent, %d stored" % (k, v["ok"], v["stored"]) for k, v in short.items()]) + "\n")
-    if a.orthanc_config and os.path.exists(a.orthanc_config):
-        w("<details><summary>Orthanc configuration</summary>\n\n```json\n%s```\n</details>\n" %
-          open(a.orthanc_config).read())
-    print("\n".join(out))
+    print("\n".join(out + orthanc_config_block(a.orthanc_config)))
 
 
 if __name__ == "__main__":

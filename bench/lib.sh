@@ -1,0 +1,93 @@
+# Shell helpers of the Orthanc harnesses (bench/run, bench/scale); source it, after `set -euo
+# pipefail`, with ROOT (the repository) and BIN (the binaries) set.
+
+# Stops with the build command when one of the named binaries is missing from BIN.
+bench_require_binaries() {
+  local b
+  for b in "$@"; do
+    if [ ! -x "$BIN/$b" ]; then
+      echo "$(basename "$0"): $BIN/$b is missing; build with the bench component:" >&2
+      echo "  cmake -S . -B build -DMEDVAULT_COMPONENTS=\"keyservice;chunkserver;metaserver;frontend;cli;bench\" && cmake --build build" >&2
+      exit 2
+    fi
+  done
+}
+
+# Outside the namespace: installs Orthanc if missing (needs the network), then re-executes the
+# calling script ("$0" with the given arguments) inside a private network namespace, where only
+# loopback exists: Orthanc binds 0.0.0.0 and must not be reachable from outside. Inside (second
+# call): brings loopback up and puts Orthanc on PATH. Needs root (or user namespaces).
+bench_enter_netns() {
+  if [ -z "${MEDVAULT_BENCH_NETNS:-}" ]; then
+    if ! command -v Orthanc >/dev/null && [ -x /usr/sbin/Orthanc ]; then PATH="$PATH:/usr/sbin"; fi
+    if ! command -v Orthanc >/dev/null || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
+      echo "$(basename "$0"): Orthanc or its DICOMweb plugin is missing; scripts/install-deps installs them"
+      "$ROOT/scripts/install-deps" >/dev/null ||
+        echo "$(basename "$0"): could not install orthanc; its rows will be skipped" >&2
+    fi
+    export MEDVAULT_BENCH_NETNS=1
+    if unshare -n true 2>/dev/null; then exec unshare -n -- "$0" "$@"; fi
+    if unshare -rn true 2>/dev/null; then exec unshare -rn -- "$0" "$@"; fi
+    echo "$(basename "$0"): cannot create a private network namespace (unshare -n needs root); Orthanc binds" >&2
+    echo "  0.0.0.0 and must not be reachable from outside, so not running" >&2
+    exit 2
+  fi
+  ip link set lo up
+  PATH="$PATH:/usr/sbin"
+  HAVE_ORTHANC=1
+  command -v Orthanc >/dev/null || { HAVE_ORTHANC=0; echo "$(basename "$0"): Orthanc not installed: skipping its rows" >&2; }
+  DICOMWEB_SO="$(dpkg -L orthanc-dicomweb 2>/dev/null | grep -m1 'plugins/libOrthancDicomWeb.so$' || true)"
+}
+
+# Starts Orthanc with fresh, empty storage in ORTHANC_DIR on ORTHANC_HTTP and ORTHANC_DICOM and
+# waits until it answers; sets ORTHANC_PID. The configuration is the harness's: SQLite index,
+# StorageCompression off, SyncStorageArea on, 50 HTTP threads, DICOMweb when installed.
+orthanc_up() {
+  local dir="$ORTHANC_DIR"
+  orthanc_down
+  rm -rf "$dir"; mkdir -p "$dir/storage" "$dir/plugins"
+  [ -n "$DICOMWEB_SO" ] && ln -sf "$DICOMWEB_SO" "$dir/plugins/"
+  cat >"$dir/orthanc.json" <<EOF
+{
+  "Name": "medvault-bench",
+  "StorageDirectory": "$dir/storage",
+  "IndexDirectory": "$dir/storage",
+  "StorageCompression": false,
+  "SyncStorageArea": true,
+  "Plugins": ["$dir/plugins"],
+  "HttpPort": $ORTHANC_HTTP,
+  "DicomPort": $ORTHANC_DICOM,
+  "DicomAet": "ORTHANC",
+  "RemoteAccessAllowed": true,
+  "AuthenticationEnabled": false,
+  "HttpServerEnabled": true,
+  "KeepAlive": true,
+  "TcpNoDelay": true,
+  "HttpThreadsCount": 50,
+  "DicomThreadsCount": 4,
+  "ConcurrentJobs": 2,
+  "OverwriteInstances": false,
+  "DicomCheckCalledAet": false,
+  "UnknownSopClassAccepted": true,
+  "StableAge": 60,
+  "DicomWeb": { "Enable": true, "Root": "/dicom-web/", "EnableWado": true }
+}
+EOF
+  Orthanc "$dir/orthanc.json" >"$dir/orthanc.log" 2>&1 &
+  ORTHANC_PID=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$ORTHANC_HTTP/system" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "$(basename "$0"): Orthanc did not start; see $dir/orthanc.log" >&2
+  tail -20 "$dir/orthanc.log" >&2
+  return 1
+}
+
+orthanc_down() {
+  if [ -n "${ORTHANC_PID:-}" ]; then
+    kill "$ORTHANC_PID" 2>/dev/null || true
+    wait "$ORTHANC_PID" 2>/dev/null || true
+    ORTHANC_PID=""
+  fi
+}
