@@ -2,13 +2,13 @@
 // reads requests, calls ImageStoreCore, maps errors, records metrics. Holds nothing durable.
 #pragma once
 
+#include <vector>
+
 #include "common/access_policy.h"
 #include "frontend/core/image_store_core.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-
-#include <vector>
 
 namespace medvault::frontend {
 
