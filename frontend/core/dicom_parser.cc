@@ -16,7 +16,8 @@
 namespace medvault::frontend {
 namespace {
 
-// Values longer than this are skipped while parsing: the index needs none of them.
+// DCMTK's limit for values loaded while parsing. A buffer stream cannot defer loading, so DCMTK
+// loads every value regardless (pixel data included); the index needs none of the long ones.
 constexpr Uint32 kMaxValueBytesToLoad = 4096;
 
 void QuietDcmtkLogging() {
@@ -44,22 +45,118 @@ int32_t GetInt(DcmItem* item, const DcmTagKey& tag) {
   return (end != s.c_str()) ? static_cast<int32_t>(parsed) : 0;
 }
 
+// DCMTK's first read must see the preamble, "DICM" and the start of the meta header at once:
+// the first pieces are gathered until more than this many bytes are at hand. Later pieces may be of
+// any size (DCMTK keeps the few bytes it cannot use yet, up to 1 KiB, for the next read).
+constexpr size_t kMinReadBytes = 16 << 10;
+
+// The UIDs are looked for in at most this many bytes from the start of the file (in practice they
+// are in the first few KiB). Beyond it, a put learns them when the file is complete.
+constexpr size_t kUidWindowBytes = 64 << 10;
+// ... and the window is re-parsed only after it grew this much, so tiny pieces cost little.
+constexpr size_t kUidRetryBytes = 4 << 10;
+
+// The first attribute after the three UIDs: a prefix parsed up to it holds all three, complete.
+const DcmTagKey kAfterUids(0x0020, 0x000F);
+
+absl::Status Unreadable(const OFCondition& cond) {
+  // DCMTK condition texts are generic ("Invalid stream", "premature end of stream"): no PHI.
+  return absl::InvalidArgumentError(absl::StrCat("not a readable DICOM instance (DCMTK: ", cond.text(), ")"));
+}
+
 }  // namespace
 
-absl::StatusOr<v1::InstanceTags> ParseDicomHeader(absl::string_view bytes) {
-  QuietDcmtkLogging();
-  if (bytes.empty()) return absl::InvalidArgumentError("not DICOM: empty input");
+struct DicomStreamParser::Dcmtk {
   DcmInputBufferStream stream;
-  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  stream.setEos();
+  DcmFileFormat file;
+};
+
+DicomStreamParser::DicomStreamParser() : dcmtk_(std::make_unique<Dcmtk>()) {
+  QuietDcmtkLogging();
+  dcmtk_->file.transferInit();
+}
+
+DicomStreamParser::~DicomStreamParser() {
+  if (!finished_) dcmtk_->file.transferEnd();
+}
+
+absl::Status DicomStreamParser::Feed(absl::string_view data) {
+  if (!error_.ok()) return error_;
+  if (finished_) return absl::FailedPreconditionError("DicomStreamParser fed after Finish");
+  fed_bytes_ += data.size();
+  if (!uids_ && head_.size() < kUidWindowBytes) {
+    absl::string_view more = data.substr(0, kUidWindowBytes - head_.size());
+    head_.append(more.data(), more.size());
+    if (head_.size() >= head_tried_ + kUidRetryBytes || head_.size() == kUidWindowBytes) FindUids();
+  }
+  if (data.empty()) return absl::OkStatus();
+  if (!started_) {
+    pending_.append(data.data(), data.size());
+    if (pending_.size() <= kMinReadBytes) return absl::OkStatus();
+    started_ = true;
+    data = pending_;
+  } else if (absl::Status held = Read(pending_, /*end=*/false); !held.ok()) {
+    return held;
+  }
+  // The last byte is held back for the next read: DCMTK's file reader answers "end of stream",
+  // without finishing the data set, to a final read that brings no bytes.
+  absl::Status read = Read(data.substr(0, data.size() - 1), /*end=*/false);
+  const char last = data.back();
+  pending_.assign(1, last);
+  return read;
+}
+
+absl::Status DicomStreamParser::Read(absl::string_view data, bool end) {
+  DcmInputBufferStream& stream = dcmtk_->stream;
+  if (data.empty() && !end) return absl::OkStatus();
+  if (!data.empty()) stream.setBuffer(data.data(), static_cast<offile_off_t>(data.size()));
+  if (end) stream.setEos();
+  OFCondition cond = dcmtk_->file.read(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad);
+  stream.releaseBuffer();
+  if (stream.status().bad()) cond = stream.status();  // e.g. more unread bytes than DCMTK can keep
+  const bool ok = cond.good() || (!end && cond == EC_StreamNotifyClient);
+  if (!ok) error_ = Unreadable(cond);
+  return error_;
+}
+
+void DicomStreamParser::FindUids() {
+  head_tried_ = head_.size();
+  // A separate reader over the first bytes, stopped at the first attribute after the UIDs: every
+  // attribute before it is then complete. (The main reader cannot be searched mid-file: a search
+  // moves the list cursor its next read resumes from.)
+  DcmInputBufferStream stream;
+  stream.setBuffer(head_.data(), static_cast<offile_off_t>(head_.size()));
   DcmFileFormat file;
   file.transferInit();
-  OFCondition cond = file.read(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad);
+  OFCondition cond = file.readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad, kAfterUids);
   file.transferEnd();
-  if (cond.bad()) {
-    // DCMTK condition texts are generic ("Invalid stream", "premature end of stream"): no PHI.
-    return absl::InvalidArgumentError(absl::StrCat("not a readable DICOM instance (DCMTK: ", cond.text(), ")"));
+  stream.releaseBuffer();
+  if (cond.good()) {
+    InstanceUids uids{GetString(file.getDataset(), DCM_StudyInstanceUID),
+                      GetString(file.getDataset(), DCM_SeriesInstanceUID),
+                      GetString(file.getDataset(), DCM_SOPInstanceUID)};
+    if (!uids.study_uid.empty() && !uids.series_uid.empty() && !uids.sop_instance_uid.empty()) uids_ = std::move(uids);
   }
+  // Found, or the attributes that follow them are already there without them: stop looking.
+  if (cond.good() || head_.size() >= kUidWindowBytes) {
+    head_.clear();
+    head_.shrink_to_fit();
+    head_tried_ = kUidWindowBytes;
+  }
+}
+
+std::optional<InstanceUids> DicomStreamParser::Uids() const { return uids_; }
+
+absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
+  if (!error_.ok()) return error_;
+  if (finished_) return absl::FailedPreconditionError("DicomStreamParser finished twice");
+  finished_ = true;
+  if (fed_bytes_ == 0) return error_ = absl::InvalidArgumentError("not DICOM: empty input");
+  absl::Status read = Read(pending_, /*end=*/true);
+  pending_.clear();
+  DcmFileFormat& file = dcmtk_->file;
+  file.transferEnd();
+  if (!read.ok()) return read;
   DcmDataset* ds = file.getDataset();
   DcmMetaInfo* meta = file.getMetaInfo();
 
@@ -89,6 +186,13 @@ absl::StatusOr<v1::InstanceTags> ParseDicomHeader(absl::string_view bytes) {
   tags.set_sop_class_uid(GetString(ds, DCM_SOPClassUID));
   if (meta != nullptr) tags.set_transfer_syntax_uid(GetString(meta, DCM_TransferSyntaxUID));
   return tags;
+}
+
+absl::StatusOr<v1::InstanceTags> ParseDicomHeader(absl::string_view bytes) {
+  DicomStreamParser parser;
+  absl::Status fed = parser.Feed(bytes);
+  if (!fed.ok()) return fed;
+  return parser.Finish();
 }
 
 }  // namespace medvault::frontend

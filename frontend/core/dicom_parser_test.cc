@@ -6,6 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dcuid.h>
+
 #include "common/crypto.h"
 
 namespace medvault::frontend {
@@ -85,6 +92,146 @@ TEST(DicomParserTest, RandomAndMutatedInputNeverCrashes) {
     for (int k = 0; k < 8; ++k) mutated[132 + (static_cast<unsigned char>(r[k]) * 7 + i * 13) % 1800] = r[k];
     (void)ParseDicomHeader(mutated);
   }
+}
+
+// Feeds `bytes` in pieces of `piece` bytes (0: one piece) and finishes.
+absl::StatusOr<v1::InstanceTags> ParseInPieces(absl::string_view bytes, size_t piece) {
+  DicomStreamParser parser;
+  if (piece == 0) piece = bytes.size() + 1;
+  for (size_t at = 0; at < bytes.size(); at += piece) {
+    absl::Status fed = parser.Feed(bytes.substr(at, piece));
+    if (!fed.ok()) return fed;
+  }
+  return parser.Finish();
+}
+
+// DCMTK reading the whole buffer at once, end of stream set: the oracle the pieces must match.
+std::optional<std::string> ReferenceSopUid(const std::string& bytes) {
+  DcmInputBufferStream stream;
+  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  stream.setEos();
+  DcmFileFormat file;
+  file.transferInit();
+  OFCondition cond = file.read(stream, EXS_Unknown, EGL_noChange, 4096);
+  file.transferEnd();
+  if (cond.bad()) return std::nullopt;
+  OFString uid;
+  file.getDataset()->findAndGetOFStringArray(DCM_SOPInstanceUID, uid);
+  std::string out(uid.c_str(), uid.length());
+  out.erase(std::remove(out.begin(), out.end(), '\0'), out.end());  // as the parser does
+  return out;
+}
+
+TEST(DicomStreamParserTest, AnyPieceSizeGivesTheWholeFileResultForEveryPydicomFile) {
+  int compared = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(MEDVAULT_PYDICOM_TEST_FILES)) {
+    if (!e.is_regular_file()) continue;
+    const std::string bytes = ReadAll(e.path().string());
+    auto whole = ParseInPieces(bytes, 0);
+    std::optional<std::string> reference = bytes.empty() ? std::nullopt : ReferenceSopUid(bytes);
+    if (reference && !reference->empty()) {
+      ASSERT_TRUE(whole.ok()) << e.path() << ": " << whole.status();
+      EXPECT_EQ(whole->sop_instance_uid(), *reference) << e.path();
+    } else if (!reference) {
+      EXPECT_FALSE(whole.ok()) << e.path();
+    }
+    std::vector<size_t> sizes = {7, 1000, 4096, (16 << 10) + 1, 100000};
+    if (bytes.size() < (256 << 10)) sizes.push_back(1);  // a call per byte: small files only
+    for (size_t piece : sizes) {
+      auto pieces = ParseInPieces(bytes, piece);
+      ASSERT_EQ(pieces.ok(), whole.ok()) << e.path() << " in pieces of " << piece << ": " << pieces.status();
+      if (whole.ok()) {
+        EXPECT_EQ(pieces->SerializeAsString(), whole->SerializeAsString()) << e.path() << " piece " << piece;
+      } else {
+        EXPECT_EQ(pieces.status().code(), absl::StatusCode::kInvalidArgument) << e.path();
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 800);
+}
+
+TEST(DicomStreamParserTest, AgreesWithDcmtkReadingTheFileFromDisk) {
+  int agreed = 0;
+  for (const char* name : {"CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "JPEG2000.dcm", "ExplVR_BigEnd.dcm"}) {
+    DcmFileFormat reference;
+    ASSERT_TRUE(reference.loadFile(TestFile(name).c_str()).good()) << name;
+    OFString sop, study;
+    reference.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop);
+    reference.getDataset()->findAndGetOFString(DCM_StudyInstanceUID, study);
+    auto tags = ParseInPieces(ReadAll(TestFile(name)), 4096);
+    ASSERT_TRUE(tags.ok()) << name << ": " << tags.status();
+    EXPECT_EQ(tags->sop_instance_uid(), sop.c_str()) << name;
+    EXPECT_EQ(tags->study_uid(), study.c_str()) << name;
+    ++agreed;
+  }
+  EXPECT_EQ(agreed, 5);
+}
+
+// A file whose Study and Series UIDs sit about 4 KiB in, behind a long Study Description.
+std::string FileWithUidsNear4KiB() {
+  DcmFileFormat file;
+  DcmDataset* ds = file.getDataset();
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage).good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.1").good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyDescription, std::string(4000, 'x').c_str()).good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.2.123456789").good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.3.987654321").good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_ImageComments, "after the UIDs").good());
+  std::vector<char> buffer(64 << 10);
+  DcmOutputBufferStream out(buffer.data(), static_cast<offile_off_t>(buffer.size()));
+  file.transferInit();
+  EXPECT_TRUE(file.write(out, EXS_LittleEndianExplicit, EET_ExplicitLength, nullptr).good());
+  file.transferEnd();
+  void* written = nullptr;
+  offile_off_t length = 0;
+  out.flushBuffer(written, length);
+  return std::string(static_cast<char*>(written), static_cast<size_t>(length));
+}
+
+TEST(DicomStreamParserTest, UidsAppearEarlyAndAreNeverPartial) {
+  const std::string bytes = FileWithUidsNear4KiB();
+  ASSERT_GT(bytes.size(), 4200u);
+  int early = 0;
+  // Every cut point around the UIDs: what Uids() reports is complete or nothing.
+  for (size_t cut = 4000; cut < bytes.size(); ++cut) {
+    DicomStreamParser parser;
+    ASSERT_TRUE(parser.Feed(absl::string_view(bytes).substr(0, cut)).ok()) << cut;
+    std::optional<InstanceUids> uids = parser.Uids();
+    if (!uids) continue;
+    ++early;
+    EXPECT_EQ(uids->sop_instance_uid, "1.2.826.0.1.3680043.2.1143.4242.1") << cut;
+    EXPECT_EQ(uids->study_uid, "1.2.826.0.1.3680043.2.1143.4242.2.123456789") << cut;
+    EXPECT_EQ(uids->series_uid, "1.2.826.0.1.3680043.2.1143.4242.3.987654321") << cut;
+  }
+  EXPECT_GT(early, 0);
+  // A real CT fed in 1 KiB pieces: the UIDs are known long before the pixel data ends.
+  const std::string ct = ReadAll(TestFile("CT_small.dcm"));
+  DicomStreamParser parser;
+  size_t fed = 0;
+  while (!parser.Uids() && fed < ct.size()) {
+    ASSERT_TRUE(parser.Feed(absl::string_view(ct).substr(fed, 1024)).ok());
+    fed += 1024;
+  }
+  ASSERT_TRUE(parser.Uids().has_value());
+  EXPECT_LT(fed, ct.size() / 4);
+  EXPECT_EQ(parser.Uids()->sop_instance_uid, "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322");
+}
+
+TEST(DicomStreamParserTest, ErrorsStickAndFinishIsOnce) {
+  DicomStreamParser parser;
+  std::string noise(64 << 10, '\xff');
+  absl::Status first = parser.Feed(noise);
+  absl::StatusOr<v1::InstanceTags> end = parser.Finish();
+  EXPECT_EQ(end.status().code(), absl::StatusCode::kInvalidArgument);
+  if (!first.ok()) {
+    EXPECT_EQ(parser.Feed("more").code(), absl::StatusCode::kInvalidArgument);
+  }
+  DicomStreamParser fine;
+  ASSERT_TRUE(fine.Feed(ReadAll(TestFile("CT_small.dcm"))).ok());
+  ASSERT_TRUE(fine.Finish().ok());
+  EXPECT_EQ(fine.Finish().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fine.Feed("x").code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
