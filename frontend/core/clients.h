@@ -54,12 +54,13 @@ class MetaClient {
   virtual absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) = 0;
 };
 
-// One replica write: the caller keeps `data` alive until WriteChunks returns.
-struct ChunkWrite {
-  std::string address;
+// Every replica of one chunk: the same sealed bytes to each address. The bytes are shared, not
+// copied, so a transport can send them as they are and keep them alive until it is done.
+struct ReplicatedChunkWrite {
   std::string chunk_id;
-  absl::string_view data;
+  std::shared_ptr<const std::string> data;
   uint32_t crc32c = 0;
+  std::vector<std::string> addresses;
 };
 
 struct ChunkRead {
@@ -79,9 +80,12 @@ class PendingRead {
 class ChunkClient {
  public:
   using ReadDone = std::function<void(absl::StatusOr<ChunkRead>)>;
+  using WriteDone = std::function<void(std::vector<absl::Status>)>;
   virtual ~ChunkClient() = default;
-  // Issues all writes concurrently (bounded) and returns one status per write, in order.
-  virtual std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) = 0;
+  // Starts writing every replica of one chunk at once. `done` runs exactly once, on any thread,
+  // possibly before StartWrite returns, when every replica has answered: one status per address,
+  // in order (OK means durable on that server). It must not block.
+  virtual void StartWrite(const ReplicatedChunkWrite& write, WriteDone done) = 0;
   virtual absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) = 0;
   // Starts a read without waiting for it: `done` runs exactly once, on any thread, possibly before
   // StartRead returns, and must not block. This default reads synchronously (no hedging possible);

@@ -10,10 +10,10 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
-#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
 #include "common/crypto.h"
+#include "frontend/core/dicom_bytes_test.h"
 
 namespace medvault::frontend {
 namespace {
@@ -178,15 +178,7 @@ std::string FileWithUidsNear4KiB() {
   EXPECT_TRUE(ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.2.123456789").good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.3.987654321").good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_ImageComments, "after the UIDs").good());
-  std::vector<char> buffer(64 << 10);
-  DcmOutputBufferStream out(buffer.data(), static_cast<offile_off_t>(buffer.size()));
-  file.transferInit();
-  EXPECT_TRUE(file.write(out, EXS_LittleEndianExplicit, EET_ExplicitLength, nullptr).good());
-  file.transferEnd();
-  void* written = nullptr;
-  offile_off_t length = 0;
-  out.flushBuffer(written, length);
-  return std::string(static_cast<char*>(written), static_cast<size_t>(length));
+  return DicomBytes(file, 64 << 10);
 }
 
 TEST(DicomStreamParserTest, UidsAppearEarlyAndAreNeverPartial) {

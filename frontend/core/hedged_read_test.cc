@@ -47,7 +47,7 @@ class ScriptedChunkClient : public ChunkClient {
     mu_.Await(absl::Condition(&enough));
   }
 
-  std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>&) override { return {}; }
+  void StartWrite(const ReplicatedChunkWrite&, WriteDone done) override { done({}); }
   absl::StatusOr<ChunkRead> ReadChunk(const std::string&, const std::string&) override {
     return absl::UnimplementedError("reads go through StartRead");
   }

@@ -6,16 +6,15 @@
 #include "frontend/core/chunk_crypto.h"
 #include "frontend/core/dicom_parser.h"
 #include "frontend/core/hedged_read.h"
+#include "frontend/core/put_session.h"
 
 namespace medvault::frontend {
 
-namespace {
+ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
+                               Clock* clock)
+    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch) {}
 
-// Longest index field accepted (the metaserver's limit for a key component). Checked before any
-// chunk is written, so a bad instance costs nothing.
-constexpr size_t kMaxIndexFieldBytes = 1024;
-
-absl::Status CheckIndexFields(const v1::InstanceTags& tags) {
+absl::Status ImageStoreCore::CheckIndexFields(const v1::InstanceTags& tags) {
   for (const std::string* field : {&tags.study_uid(), &tags.series_uid(), &tags.sop_instance_uid(),
                                    &tags.patient_id(), &tags.study_date(), &tags.modality()}) {
     if (field->size() > kMaxIndexFieldBytes) {
@@ -25,90 +24,25 @@ absl::Status CheckIndexFields(const v1::InstanceTags& tags) {
   return absl::OkStatus();
 }
 
-// Adds the time since the last call (or construction) to a stage.
-class StageClock {
- public:
-  StageClock(Clock* clock, PutTimings* timings) : clock_(clock), timings_(timings), last_(clock->NowMicros()) {}
-  void Lap(double PutTimings::*stage) {
-    const int64_t now = clock_->NowMicros();
-    if (timings_ != nullptr) timings_->*stage += static_cast<double>(now - last_) / 1e6;
-    last_ = now;
-  }
-  void Restart() { last_ = clock_->NowMicros(); }
-
- private:
-  Clock* const clock_;
-  PutTimings* const timings_;
-  int64_t last_;
-};
-
-}  // namespace
-
-ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
-                               Clock* clock)
-    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch) {}
+std::unique_ptr<PutSession> ImageStoreCore::StartPut(PutTimings* timings) {
+  return std::make_unique<PutSession>(this, timings);
+}
 
 absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes, PutTimings* timings) {
-  StageClock stages(clock_, timings);
-  ASSIGN_OR_RETURN(v1::InstanceTags tags, ParseDicomHeader(bytes));
-  RETURN_IF_ERROR(CheckIndexFields(tags));
-  std::string sha256 = Sha256(bytes);
-  stages.Lap(&PutTimings::parse);
+  PutSession session(this, timings);
+  RETURN_IF_ERROR(session.Append(bytes));
+  return session.Finish();
+}
 
-  v1::PutInstanceResponse response;
-  response.set_patient_id(tags.patient_id());
-  response.set_study_uid(tags.study_uid());
-  response.set_series_uid(tags.series_uid());
-  response.set_sop_instance_uid(tags.sop_instance_uid());
-  response.set_size(bytes.size());
-
-  // Placement and a hint whether the instance is already stored, in one round trip.
-  const uint64_t size = bytes.size();
-  const uint32_t chunk_count =
-      static_cast<uint32_t>(size == 0 ? 1 : (size + options_.chunk_size - 1) / options_.chunk_size);
-  ASSIGN_OR_RETURN(v1::AllocateChunksResponse placement,
-                   meta_->AllocateChunks(chunk_count, options_.replicas, tags.sop_instance_uid()));
-  stages.Lap(&PutTimings::place);
-  if (placement.chunks_size() != static_cast<int>(chunk_count)) {
-    return absl::InternalError("metaserver returned a placement of the wrong size");
-  }
-  if (placement.instance_exists()) {
-    // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint was
-    // read without a quorum round, so confirm it; "absent" needs no check (the commit decides).
-    auto existing = meta_->GetInstance(tags.sop_instance_uid());
-    stages.Lap(&PutTimings::lookup);
-    if (existing.ok()) {
-      if (existing->info().sha256() == sha256) {
-        response.set_already_stored(true);
-        return response;
-      }
-      return absl::AlreadyExistsError(
-          "an instance with this SOP Instance UID is already stored with different content");
-    }
-    if (existing.status().code() != absl::StatusCode::kNotFound) {
-      return Annotate(existing.status(), "looking up the instance");
-    }
-  }
-
-  ASSIGN_OR_RETURN(DataKeyMaterial key, pool_.Take());
-  stages.Lap(&PutTimings::key);
-  const int64_t write_start = clock_->NowMicros();
-  auto manifest = WriteObject(bytes, key, placement, timings);
-  if (manifest.ok() && clock_->NowMicros() - write_start > options_.max_write_seconds * 1'000'000) {
-    manifest = absl::DeadlineExceededError("writing the chunks took longer than the frontend's --max_write_seconds");
-  }
-  if (!manifest.ok()) {
-    AbandonKey(key);
-    return manifest.status();
-  }
-  manifest->set_sha256(sha256);
-
+absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::CommitPut(const v1::InstanceTags& tags,
+                                                                  v1::ObjectManifest manifest,
+                                                                  const DataKeyMaterial& key,
+                                                                  const std::string& sha256,
+                                                                  v1::PutInstanceResponse response) {
   v1::CommitInstanceRequest commit;
   *commit.mutable_tags() = tags;
-  *commit.mutable_manifest() = std::move(*manifest);
-  stages.Restart();  // WriteObject timed its own stages
+  *commit.mutable_manifest() = std::move(manifest);
   auto committed = meta_->CommitInstance(commit);
-  stages.Lap(&PutTimings::commit);
   if (committed.ok() && !committed->already_stored()) return response;
   if (!committed.ok() && IsDefiniteRejection(committed.status().code())) {
     // The metaserver refused the commit outright: nothing references our key.
@@ -150,52 +84,6 @@ bool ImageStoreCore::IsDefiniteRejection(absl::StatusCode code) {
     default:
       return false;
   }
-}
-
-absl::StatusOr<v1::ObjectManifest> ImageStoreCore::WriteObject(absl::string_view bytes, const DataKeyMaterial& key,
-                                                               const v1::AllocateChunksResponse& placement,
-                                                               PutTimings* timings) {
-  StageClock stages(clock_, timings);
-  const uint64_t size = bytes.size();
-  const uint32_t chunk_size = options_.chunk_size;
-  const uint32_t n = static_cast<uint32_t>(placement.chunks_size());
-
-  v1::ObjectManifest manifest;
-  manifest.set_object_id(key.object_id);
-  manifest.set_size(size);
-  manifest.set_chunk_size(chunk_size);
-  std::vector<std::string> sealed(n);
-  std::vector<ChunkWrite> writes;
-  writes.reserve(static_cast<size_t>(n) * options_.replicas);
-  for (uint32_t i = 0; i < n; ++i) {
-    absl::string_view plain = bytes.substr(static_cast<size_t>(i) * chunk_size, chunk_size);
-    ASSIGN_OR_RETURN(sealed[i], EncryptChunk(key.key.view(), key.object_id, i, i + 1 == n, plain));
-    const v1::ChunkPlacement& p = placement.chunks(static_cast<int>(i));
-    v1::ChunkLocation* loc = manifest.add_chunks();
-    loc->set_chunk_id(p.chunk_id());
-    loc->set_stored_size(sealed[i].size());
-    loc->set_crc32c(Crc32c(sealed[i]));
-    for (const v1::ChunkServerInfo& server : p.servers()) {
-      loc->add_server_ids(server.server_id());
-      writes.push_back(ChunkWrite{server.address(), p.chunk_id(), sealed[i], loc->crc32c()});
-    }
-  }
-  stages.Lap(&PutTimings::seal);
-  std::vector<absl::Status> results = chunks_->WriteChunks(writes);
-  stages.Lap(&PutTimings::write);
-  for (size_t w = 0; w < results.size(); ++w) {
-    if (!results[w].ok()) {
-      stats_.replica_write_failures += 1;
-      // Whatever a chunk server answered, for the caller it means "try again later" (a full
-      // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
-      absl::StatusCode code = results[w].code() == absl::StatusCode::kResourceExhausted
-                                  ? absl::StatusCode::kResourceExhausted
-                                  : absl::StatusCode::kUnavailable;
-      return Annotate(absl::Status(code, results[w].message()), absl::StrCat("writing chunk ", w / options_.replicas, " replica ",
-                                               w % options_.replicas, " to ", writes[w].address));
-    }
-  }
-  return manifest;
 }
 
 void ImageStoreCore::AbandonKey(const DataKeyMaterial& key) {

@@ -1,5 +1,6 @@
 // The frontend's logic: the store and read paths of the public ImageStore API, independent of
-// gRPC. Put parses, encrypts per chunk, writes every replica, then commits; Get reads a replica
+// gRPC. A put (PutSession) parses, encrypts per chunk and writes every replica while the file
+// arrives, then commits; Get reads a replica
 // per chunk (failing over on error), verifies and decrypts; Delete removes from the index, shreds
 // the keys, then lets garbage collection reclaim the chunks.
 #pragma once
@@ -25,10 +26,16 @@ struct FrontendOptions {
   uint32_t replicas = 3;
   // Keys fetched from the key service per refill of the pool.
   uint32_t dek_batch = 16;
-  // A put whose chunk writes took longer than this is not committed (DEADLINE_EXCEEDED): the
-  // metaserver collects unreferenced chunks older than its orphan grace (>= 600 s), so a slower
-  // put could otherwise commit chunks that were already reclaimed.
+  // A put whose first chunk write is older than this when it would commit is not committed
+  // (DEADLINE_EXCEEDED): the metaserver collects unreferenced chunks older than its orphan grace
+  // (>= 600 s), so a slower put could otherwise commit chunks that were already reclaimed.
   int64_t max_write_seconds = 300;
+  // Chunks of one put being written at once (each to every replica). 8 × 1 MiB keeps the chunk
+  // servers' disks busy while the upload goes on, and bounds a put's sealed bytes in memory.
+  uint32_t max_chunks_in_flight = 8;
+  // Placements asked for per AllocateChunks call beyond what has arrived (a put does not know
+  // its size in advance).
+  uint32_t placement_batch = 16;
   // A chunk read not answered by its replica within this long is also asked of the next replica,
   // and the first good answer wins (a slow or stopped server costs one delay, not a timeout).
   // 200 ms: far above a healthy 1 MiB chunk read on a LAN (a few ms), so hedges stay rare and
@@ -46,19 +53,29 @@ struct CoreStats {
   std::atomic<uint64_t> abandoned_puts{0};
   // Commits whose outcome was unknown (deadline, lost connection) and not resolved by a lookup.
   std::atomic<uint64_t> uncertain_commits{0};
+  // Times a put waited for its window of chunk writes (or, at its end, for the last ones): the
+  // chunk servers, not the upload, were the slower side.
+  std::atomic<uint64_t> put_window_waits{0};
 };
 
-// Where one Put spent its time, in seconds per stage (the service exports them as
-// medvault_frontend_put_stage_seconds{stage}). A stage not reached stays 0.
+// Where one put spent its time, in seconds per stage (the service exports them as
+// medvault_frontend_put_stage_seconds{stage}). A stage not reached stays 0. The stages overlap
+// with the upload: their sum is less than the put's latency when the client is the slower side.
 struct PutTimings {
-  double parse = 0;   // DICOM header parse and SHA-256 of the instance
+  double parse = 0;   // DICOM parse and SHA-256 of the pieces, as they arrive
   double lookup = 0;  // confirming a re-send (only when placement says the UID is stored)
   double key = 0;     // taking a data key from the pool (a key-service round trip when empty)
   double place = 0;   // chunk placement and the re-send hint (AllocateChunks)
   double seal = 0;    // AES-GCM encryption and CRC32C of the chunks
-  double write = 0;   // all replicas of all chunks written and fsync'd on the chunk servers
+  double write = 0;   // waiting for replica writes: the window full, and the last ones at the end
   double commit = 0;  // manifest commit (CommitInstance: Raft-replicated)
 };
+
+// Longest index field accepted (the metaserver's limit for a key component). Checked before the
+// commit; the SOP Instance UID also before any chunk is placed.
+inline constexpr size_t kMaxIndexFieldBytes = 1024;
+
+class PutSession;
 
 class ImageStoreCore {
  public:
@@ -66,9 +83,12 @@ class ImageStoreCore {
   ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
                  Clock* clock = RealClock());
 
-  // Stores one instance given as its complete bytes. Visible only after every replica of every
-  // chunk is durable and the manifest is committed. Errors: see ImageStore.PutInstance.
-  // `timings`, when set, receives where the call spent its time.
+  // Starts a put whose bytes arrive in pieces (put_session.h). `timings`, when set, receives
+  // where it spent its time and must outlive the session.
+  std::unique_ptr<PutSession> StartPut(PutTimings* timings = nullptr);
+  // Stores one instance given as its complete bytes: a session fed once. Visible only after every
+  // replica of every chunk is durable and the manifest is committed. Errors: see
+  // ImageStore.PutInstance.
   absl::StatusOr<v1::PutInstanceResponse> Put(absl::string_view bytes, PutTimings* timings = nullptr);
 
   // Receives the instance info once (first call, non-null) and then consecutive pieces of the
@@ -93,11 +113,15 @@ class ImageStoreCore {
   const CoreStats& stats() const { return stats_; }
 
  private:
-  // Writes every replica of every chunk; on failure the chunks already written are left for
-  // garbage collection (no manifest references them).
-  // Seals and writes every chunk to the servers `placement` names (one placement per chunk).
-  absl::StatusOr<v1::ObjectManifest> WriteObject(absl::string_view bytes, const DataKeyMaterial& key,
-                                                 const v1::AllocateChunksResponse& placement, PutTimings* timings);
+  friend class PutSession;
+
+  // INVALID_ARGUMENT when an index field is longer than kMaxIndexFieldBytes.
+  static absl::Status CheckIndexFields(const v1::InstanceTags& tags);
+  // Commits the manifest of a put whose replicas are all durable, and settles the key: destroyed
+  // when the commit certainly did not land, kept when it may have.
+  absl::StatusOr<v1::PutInstanceResponse> CommitPut(const v1::InstanceTags& tags, v1::ObjectManifest manifest,
+                                                    const DataKeyMaterial& key, const std::string& sha256,
+                                                    v1::PutInstanceResponse response);
   // Checks one replica's answer end to end (length, CRC32C, authentication, plaintext length) and
   // returns the plaintext.
   absl::StatusOr<std::string> VerifyReplica(absl::StatusOr<ChunkRead> answer, absl::string_view object_id,

@@ -3,7 +3,10 @@
 #include <chrono>
 #include <condition_variable>
 
+#include "absl/strings/str_cat.h"
 #include "common/rpc.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace medvault::frontend {
 namespace {
@@ -196,61 +199,76 @@ absl::Status GrpcMetaClient::DrainChunkServer(const v1::DrainChunkServerRequest&
 
 #undef MV_META_CALL
 
-v1::ChunkService::Stub* GrpcChunkClient::StubFor(const std::string& address) {
+GrpcChunkClient::Stubs* GrpcChunkClient::StubsFor(const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto& stub = stubs_[address];
-  if (!stub) stub = v1::ChunkService::NewStub(MakeChannel(address, security_, kChunkServerPeer));
-  return stub.get();
+  Stubs& stubs = stubs_[address];
+  if (!stubs.typed) {
+    std::shared_ptr<grpc::Channel> channel = MakeChannel(address, security_, kChunkServerPeer);
+    stubs.typed = v1::ChunkService::NewStub(channel);
+    stubs.generic = std::make_unique<grpc::GenericStub>(channel);
+  }
+  return &stubs;
 }
 
-std::vector<absl::Status> GrpcChunkClient::WriteChunks(const std::vector<ChunkWrite>& writes) {
+grpc::ByteBuffer SerializeWriteChunk(const ReplicatedChunkWrite& write) {
+  using google::protobuf::internal::WireFormatLite;
+  // Every field but the data, serialised by protobuf; then the data field's key and length; then
+  // the data itself as a slice over the caller's buffer (field order is free on the wire).
+  v1::WriteChunkRequest head;
+  head.set_chunk_id(write.chunk_id);
+  head.set_crc32c(write.crc32c);
+  std::string prefix = head.SerializeAsString();
+  uint8_t key[16];
+  uint8_t* end = WireFormatLite::WriteTagToArray(v1::WriteChunkRequest::kDataFieldNumber,
+                                                 WireFormatLite::WIRETYPE_LENGTH_DELIMITED, key);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(write.data->size()), end);
+  prefix.append(reinterpret_cast<const char*>(key), static_cast<size_t>(end - key));
+  auto* owner = new std::shared_ptr<const std::string>(write.data);
+  grpc::Slice slices[2] = {
+      grpc::Slice(prefix),
+      grpc::Slice(const_cast<char*>(write.data->data()), write.data->size(),
+                  [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); }, owner)};
+  return grpc::ByteBuffer(slices, write.data->empty() ? 1 : 2);
+}
+
+void GrpcChunkClient::StartWrite(const ReplicatedChunkWrite& write, WriteDone done) {
+  struct Fanout {
+    std::mutex mu;
+    std::vector<absl::Status> results;
+    size_t pending;
+    WriteDone done;
+  };
   struct Call {
     grpc::ClientContext ctx;
-    std::shared_ptr<const v1::WriteChunkRequest> req;
-    v1::WriteChunkResponse resp;
+    grpc::ByteBuffer request;
+    grpc::ByteBuffer response;
   };
-  std::vector<absl::Status> results(writes.size());
-  std::vector<std::unique_ptr<Call>> calls(writes.size());
-  // The replicas of one chunk share one request: the ciphertext is copied into a message once,
-  // not once per replica.
-  std::shared_ptr<v1::WriteChunkRequest> shared;
-  absl::string_view shared_source;  // the bytes `shared` was made from
-  std::mutex mu;
-  std::condition_variable cv;
-  int in_flight = 0;
-  size_t done = 0;
-  for (size_t i = 0; i < writes.size(); ++i) {
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return in_flight < max_in_flight_; });
-      ++in_flight;
-    }
-    auto call = std::make_unique<Call>();
-    SetDeadline(&call->ctx, kChunkDeadline);
-    const bool same_chunk = shared != nullptr && shared->chunk_id() == writes[i].chunk_id &&
-                            shared->crc32c() == writes[i].crc32c && shared_source.data() == writes[i].data.data() &&
-                            shared_source.size() == writes[i].data.size();
-    if (!same_chunk) {
-      shared_source = writes[i].data;
-      shared = std::make_shared<v1::WriteChunkRequest>();
-      shared->set_chunk_id(writes[i].chunk_id);
-      shared->set_data(writes[i].data.data(), writes[i].data.size());
-      shared->set_crc32c(writes[i].crc32c);
-    }
-    call->req = shared;
-    Call* c = call.get();
-    calls[i] = std::move(call);
-    StubFor(writes[i].address)->async()->WriteChunk(&c->ctx, c->req.get(), &c->resp, [&, i](grpc::Status s) {
-      std::lock_guard<std::mutex> lock(mu);
-      results[i] = FromGrpcStatus(s);
-      --in_flight;
-      ++done;
-      cv.notify_all();
-    });
+  static const std::string kMethod = absl::StrCat("/", v1::ChunkService::service_full_name(), "/WriteChunk");
+  auto fanout = std::make_shared<Fanout>();
+  fanout->results.resize(write.addresses.size());
+  fanout->pending = write.addresses.size();
+  fanout->done = std::move(done);
+  if (write.addresses.empty()) {
+    fanout->done({});
+    return;
   }
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done == writes.size(); });
-  return results;
+  const grpc::ByteBuffer request = SerializeWriteChunk(write);
+  for (size_t i = 0; i < write.addresses.size(); ++i) {
+    auto call = std::make_shared<Call>();
+    SetDeadline(&call->ctx, kChunkDeadline);
+    call->request = request;  // shares the slices
+    StubsFor(write.addresses[i])
+        ->generic->UnaryCall(&call->ctx, kMethod, grpc::StubOptions(), &call->request, &call->response,
+                             [call, fanout, i](grpc::Status s) {
+                               bool last;
+                               {
+                                 std::lock_guard<std::mutex> lock(fanout->mu);
+                                 fanout->results[i] = FromGrpcStatus(s);
+                                 last = --fanout->pending == 0;
+                               }
+                               if (last) fanout->done(std::move(fanout->results));
+                             });
+  }
 }
 
 absl::StatusOr<ChunkRead> GrpcChunkClient::ReadChunk(const std::string& address, const std::string& chunk_id) {

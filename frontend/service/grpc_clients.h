@@ -4,6 +4,7 @@
 // transport security; with mutual TLS each server must present a certificate naming its service.
 #pragma once
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <map>
@@ -64,24 +65,31 @@ class GrpcMetaClient : public MetaClient {
   GroupChannels group_;
 };
 
+// WriteChunkRequest for `write`, its data not copied (exposed for tests).
+grpc::ByteBuffer SerializeWriteChunk(const ReplicatedChunkWrite& write);
+
 class GrpcChunkClient : public ChunkClient {
  public:
-  // At most `max_in_flight` chunk writes are outstanding per WriteChunks call.
-  explicit GrpcChunkClient(TransportSecurity security, int max_in_flight = 24)
-      : security_(std::move(security)), max_in_flight_(max_in_flight) {}
-  std::vector<absl::Status> WriteChunks(const std::vector<ChunkWrite>& writes) override;
+  explicit GrpcChunkClient(TransportSecurity security) : security_(std::move(security)) {}
+  // The request is serialised once and its data is the caller's buffer itself: the replicas' calls
+  // share those bytes (gRPC slices), so the ciphertext is not copied on its way to the sockets.
+  void StartWrite(const ReplicatedChunkWrite& write, WriteDone done) override;
   absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) override;
   // Asynchronous (gRPC callback API), so a reader can hedge; Cancel() cancels the call.
   std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string& chunk_id,
                                          ReadDone done) override;
 
  private:
-  v1::ChunkService::Stub* StubFor(const std::string& address);
+  struct Stubs {
+    std::unique_ptr<v1::ChunkService::Stub> typed;
+    std::unique_ptr<grpc::GenericStub> generic;  // for writes, which send pre-serialised bytes
+  };
+  Stubs* StubsFor(const std::string& address);
+  v1::ChunkService::Stub* StubFor(const std::string& address) { return StubsFor(address)->typed.get(); }
 
   const TransportSecurity security_;
-  const int max_in_flight_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<v1::ChunkService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Stubs> stubs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace medvault::frontend

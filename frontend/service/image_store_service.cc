@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/metrics.h"
 #include "common/rpc.h"
+#include "frontend/core/put_session.h"
 
 namespace medvault::frontend {
 namespace {
@@ -75,9 +76,37 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
   for (const char* stage : {"parse", "lookup", "key", "place", "seal", "write", "commit"}) {
     put_stage_series_.push_back(&put_stages_.Add({{"stage", stage}}, LatencyBuckets()));
   }
+  const CoreStats& st = core_->stats();
+  const struct {
+    const std::atomic<uint64_t>* source;
+    const char* name;
+    const char* help;
+  } kCore[] = {
+      {&st.replica_write_failures, "medvault_frontend_replica_write_failures_total", "Chunk replica writes that failed"},
+      {&st.read_failovers, "medvault_frontend_read_failovers_total", "Chunk reads answered by another replica after an error"},
+      {&st.hedged_reads, "medvault_frontend_hedged_reads_total", "Chunk reads also asked of a second replica because the first was slow"},
+      {&st.bad_replicas_reported, "medvault_frontend_bad_replicas_reported_total", "Replicas reported to the metaserver as corrupt or missing"},
+      {&st.abandoned_puts, "medvault_frontend_abandoned_puts_total", "Puts that ended before their commit (their key destroyed)"},
+      {&st.uncertain_commits, "medvault_frontend_uncertain_commits_total", "Manifest commits whose outcome stayed unknown"},
+      {&st.put_window_waits, "medvault_frontend_put_window_waits_total", "Times a put waited for its window of chunk writes (chunk servers slower than the upload)"},
+  };
+  for (const auto& c : kCore) core_counters_.push_back(CoreCounter{c.source, &NewCounter(registry, c.name, c.help)});
 }
 
-#define MV_COUNT(method, status) requests_.Add({{"method", method}, {"code", CodeName((status).code())}}).Increment()
+void ImageStoreService::ExportCoreStats() {
+  std::lock_guard<std::mutex> lock(core_counters_mu_);
+  for (CoreCounter& c : core_counters_) {
+    const uint64_t now = c.source->load();
+    if (now > c.exported) c.counter->Increment(static_cast<double>(now - c.exported));
+    c.exported = now;
+  }
+}
+
+#define MV_COUNT(method, status)                                                      \
+  do {                                                                                \
+    requests_.Add({{"method", method}, {"code", CodeName((status).code())}}).Increment(); \
+    ExportCoreStats();                                                                \
+  } while (0)
 
 // Authorises the call or returns its refusal (counted like any other result).
 #define MV_AUTHORIZE(method)                                        \
@@ -97,27 +126,32 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
                                             v1::PutInstanceResponse* response) {
   MV_AUTHORIZE("PutInstance");
   auto start = std::chrono::steady_clock::now();
-  std::string bytes;
+  // The core stores the file while it arrives (put_session.h); `timings` outlives the session.
+  PutTimings timings;
+  std::unique_ptr<PutSession> session = core_->StartPut(&timings);
+  uint64_t received = 0;
   v1::PutInstanceRequest piece;
   absl::Status status;
   while (reader->Read(&piece)) {
-    if (bytes.size() + piece.data().size() > max_instance_bytes_) {
+    received += piece.data().size();
+    if (received > max_instance_bytes_) {
       status = absl::ResourceExhaustedError(absl::StrCat("instance exceeds the ", max_instance_bytes_, "-byte limit"));
       break;
     }
-    bytes.append(piece.data());
+    status = session->Append(piece.data());
+    if (!status.ok()) break;
   }
   if (status.ok() && ctx->IsCancelled()) status = absl::CancelledError("client cancelled the upload");
   if (status.ok()) {
-    PutTimings timings;
-    auto result = core_->Put(bytes, &timings);
+    auto result = session->Finish();
     if (result.ok()) {
       *response = std::move(*result);
-      if (!response->already_stored()) put_bytes_.Increment(static_cast<double>(bytes.size()));
+      if (!response->already_stored()) put_bytes_.Increment(static_cast<double>(received));
       ObservePutStages(timings);
     }
     status = result.status();
   }
+  session.reset();  // an unfinished put waits for its writes and destroys its key here
   put_latency_.Observe(SecondsSince(start));
   MV_COUNT("PutInstance", status);
   return ToGrpcStatus(status);

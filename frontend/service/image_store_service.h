@@ -2,6 +2,8 @@
 // reads requests, calls ImageStoreCore, maps errors, records metrics. Holds nothing durable.
 #pragma once
 
+#include <atomic>
+#include <mutex>
 #include <vector>
 
 #include "common/access_policy.h"
@@ -49,6 +51,16 @@ class ImageStoreService final : public v1::ImageStore::Service {
   std::vector<prometheus::Histogram*> put_stage_series_;  // in PutTimings order
 
   void ObservePutStages(const PutTimings& timings);
+  // Brings the core's counters (CoreStats) into the registry; called after every call.
+  void ExportCoreStats();
+
+  struct CoreCounter {
+    const std::atomic<uint64_t>* source;
+    prometheus::Counter* counter;
+    uint64_t exported = 0;
+  };
+  std::mutex core_counters_mu_;
+  std::vector<CoreCounter> core_counters_;
 };
 
 }  // namespace medvault::frontend

@@ -1,0 +1,260 @@
+#include "frontend/core/put_session.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "frontend/core/chunk_crypto.h"
+#include "frontend/core/image_store_core.h"
+
+namespace medvault::frontend {
+namespace {
+
+// Adds the time from construction to destruction to one stage of `timings` (if any).
+class StageTimer {
+ public:
+  StageTimer(Clock* clock, PutTimings* timings, double PutTimings::*stage)
+      : clock_(clock), timings_(timings), stage_(stage), start_(clock->NowMicros()) {}
+  ~StageTimer() {
+    if (timings_ != nullptr) timings_->*stage_ += static_cast<double>(clock_->NowMicros() - start_) / 1e6;
+  }
+
+ private:
+  Clock* const clock_;
+  PutTimings* const timings_;
+  double PutTimings::*const stage_;
+  const int64_t start_;
+};
+
+}  // namespace
+
+PutSession::PutSession(ImageStoreCore* core, PutTimings* timings) : core_(core), timings_(timings) {
+  current_.reserve(core_->options_.chunk_size);
+}
+
+PutSession::~PutSession() {
+  // Callbacks of writes still in flight refer to this session.
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return in_flight_ == 0; });
+  lock.unlock();
+  if (key_) core_->AbandonKey(*key_);
+}
+
+absl::Status PutSession::Fail(absl::Status status) {
+  if (error_.ok()) error_ = status;
+  return error_;
+}
+
+absl::Status PutSession::Append(absl::string_view piece) {
+  if (!error_.ok()) return error_;
+  if (finished_) return absl::FailedPreconditionError("PutSession appended to after Finish");
+  {
+    StageTimer t(core_->clock_, timings_, &PutTimings::parse);
+    size_ += piece.size();
+    hash_.Update(piece);
+    if (absl::Status parsed = parser_.Feed(piece); !parsed.ok()) return Fail(parsed);
+  }
+  const uint32_t chunk_size = core_->options_.chunk_size;
+  while (!piece.empty()) {
+    if (current_.size() == chunk_size) {
+      // More bytes follow, so the full chunk is not the last one.
+      std::string full;
+      full.reserve(chunk_size);
+      full.swap(current_);
+      if (absl::Status s = ChunkDone(std::move(full), /*last=*/false); !s.ok()) return Fail(s);
+    }
+    const size_t take = std::min<size_t>(piece.size(), chunk_size - current_.size());
+    current_.append(piece.data(), take);
+    piece.remove_prefix(take);
+  }
+  if (mode_ == Mode::kUndecided) {
+    if (std::optional<InstanceUids> uids = parser_.Uids()) {
+      if (absl::Status s = Decide(*uids); !s.ok()) return Fail(s);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PutSession::Decide(const InstanceUids& uids) {
+  decided_uid_ = uids.sop_instance_uid;
+  if (decided_uid_.size() > kMaxIndexFieldBytes) {
+    return absl::InvalidArgumentError("a UID, patient id, study date or modality is longer than 1024 bytes");
+  }
+  const FrontendOptions& options = core_->options_;
+  {
+    // Placement and a hint whether the instance is already stored, in one round trip. Enough
+    // placements for what has arrived, and a batch more.
+    StageTimer t(core_->clock_, timings_, &PutTimings::place);
+    const uint64_t have = size_ / options.chunk_size + 1;
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
+                     core_->meta_->AllocateChunks(static_cast<uint32_t>(have) + options.placement_batch,
+                                                  options.replicas, decided_uid_));
+    for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
+    if (placed.instance_exists()) {
+      // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint
+      // was read without a quorum round, so confirm it; "absent" needs no check (the commit decides).
+      StageTimer l(core_->clock_, timings_, &PutTimings::lookup);
+      auto existing = core_->meta_->GetInstance(decided_uid_);
+      if (existing.ok()) {
+        stored_ = std::move(*existing);
+        mode_ = Mode::kResend;
+        held_.clear();
+        return absl::OkStatus();
+      }
+      if (existing.status().code() != absl::StatusCode::kNotFound) {
+        return Annotate(existing.status(), "looking up the instance");
+      }
+    }
+  }
+  {
+    StageTimer t(core_->clock_, timings_, &PutTimings::key);
+    ASSIGN_OR_RETURN(DataKeyMaterial key, core_->pool_.Take());
+    key_ = std::move(key);
+  }
+  manifest_.set_object_id(key_->object_id);
+  manifest_.set_chunk_size(options.chunk_size);
+  mode_ = Mode::kWriting;
+  std::vector<std::string> held;
+  held.swap(held_);
+  for (const std::string& plain : held) RETURN_IF_ERROR(Dispatch(plain, /*last=*/false));
+  return absl::OkStatus();
+}
+
+absl::Status PutSession::ChunkDone(std::string plain, bool last) {
+  switch (mode_) {
+    case Mode::kUndecided:
+      held_.push_back(std::move(plain));
+      return absl::OkStatus();
+    case Mode::kResend:
+      return absl::OkStatus();  // only the hash matters
+    case Mode::kWriting:
+      return Dispatch(plain, last);
+  }
+  return absl::InternalError("unknown put mode");
+}
+
+absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
+  const FrontendOptions& options = core_->options_;
+  if (next_placement_ == placements_.size()) {
+    StageTimer t(core_->clock_, timings_, &PutTimings::place);
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
+                     core_->meta_->AllocateChunks(options.placement_batch, options.replicas, ""));
+    for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
+    if (next_placement_ == placements_.size()) return absl::InternalError("metaserver returned no placement");
+  }
+  const v1::ChunkPlacement& p = placements_[next_placement_++];
+  const uint32_t index = next_index_++;
+
+  ReplicatedChunkWrite write;
+  {
+    StageTimer t(core_->clock_, timings_, &PutTimings::seal);
+    ASSIGN_OR_RETURN(std::string sealed, EncryptChunk(key_->key.view(), key_->object_id, index, last, plain));
+    write.crc32c = Crc32c(sealed);
+    write.data = std::make_shared<const std::string>(std::move(sealed));
+  }
+  write.chunk_id = p.chunk_id();
+  v1::ChunkLocation* loc = manifest_.add_chunks();
+  loc->set_chunk_id(p.chunk_id());
+  loc->set_stored_size(write.data->size());
+  loc->set_crc32c(write.crc32c);
+  for (const v1::ChunkServerInfo& server : p.servers()) {
+    loc->add_server_ids(server.server_id());
+    write.addresses.push_back(server.address());
+  }
+  RETURN_IF_ERROR(WaitForWindow(options.max_chunks_in_flight));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++in_flight_;
+  }
+  if (first_write_micros_ < 0) first_write_micros_ = core_->clock_->NowMicros();
+  // Not under mu_: the callback may run before StartWrite returns.
+  StageTimer t(core_->clock_, timings_, &PutTimings::write);
+  core_->chunks_->StartWrite(write, [this, index, addresses = write.addresses](std::vector<absl::Status> results) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t r = 0; r < results.size(); ++r) {
+      if (results[r].ok()) continue;
+      core_->stats_.replica_write_failures += 1;
+      if (!write_error_.ok()) continue;
+      // Whatever a chunk server answered, for the caller it means "try again later" (a full
+      // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
+      absl::StatusCode code = results[r].code() == absl::StatusCode::kResourceExhausted
+                                  ? absl::StatusCode::kResourceExhausted
+                                  : absl::StatusCode::kUnavailable;
+      write_error_ = Annotate(absl::Status(code, results[r].message()),
+                              absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
+    }
+    --in_flight_;
+    cv_.notify_all();
+  });
+  return absl::OkStatus();
+}
+
+absl::Status PutSession::WaitForWindow(uint32_t limit) {
+  StageTimer t(core_->clock_, timings_, &PutTimings::write);
+  std::unique_lock<std::mutex> lock(mu_);
+  auto open = [&] { return in_flight_ < limit || !write_error_.ok(); };
+  if (!open()) {
+    core_->stats_.put_window_waits += 1;
+    cv_.wait(lock, open);
+  }
+  return write_error_;
+}
+
+absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
+  if (!error_.ok()) return error_;
+  if (finished_) return absl::FailedPreconditionError("PutSession finished twice");
+  finished_ = true;
+  absl::StatusOr<v1::InstanceTags> parsed;
+  std::string sha256;
+  {
+    StageTimer t(core_->clock_, timings_, &PutTimings::parse);
+    parsed = parser_.Finish();
+    if (!parsed.ok()) return Fail(parsed.status());
+    sha256 = hash_.Finish();
+  }
+  const v1::InstanceTags& tags = *parsed;
+  if (absl::Status s = ImageStoreCore::CheckIndexFields(tags); !s.ok()) return Fail(s);
+
+  v1::PutInstanceResponse response;
+  response.set_patient_id(tags.patient_id());
+  response.set_study_uid(tags.study_uid());
+  response.set_series_uid(tags.series_uid());
+  response.set_sop_instance_uid(tags.sop_instance_uid());
+  response.set_size(size_);
+
+  if (mode_ == Mode::kUndecided) {
+    // A small file (or one whose UIDs came late): decided now, from the complete parse.
+    if (absl::Status s = Decide({tags.study_uid(), tags.series_uid(), tags.sop_instance_uid()}); !s.ok()) {
+      return Fail(s);
+    }
+  }
+  if (decided_uid_ != tags.sop_instance_uid()) {
+    // Cannot happen (DCMTK keeps an attribute's first occurrence), but a put must never store an
+    // instance under placement decisions made for another.
+    return Fail(absl::AbortedError("the SOP Instance UID changed while the file was parsed; retry the put"));
+  }
+  if (mode_ == Mode::kResend) {
+    if (stored_->info().sha256() == sha256) {
+      response.set_already_stored(true);
+      return response;
+    }
+    return Fail(absl::AlreadyExistsError(
+        "an instance with this SOP Instance UID is already stored with different content"));
+  }
+
+  if (absl::Status s = Dispatch(current_, /*last=*/true); !s.ok()) return Fail(s);
+  current_.clear();
+  if (absl::Status s = WaitForWindow(1); !s.ok()) return Fail(s);
+  if (core_->clock_->NowMicros() - first_write_micros_ > core_->options_.max_write_seconds * 1'000'000) {
+    return Fail(absl::DeadlineExceededError(
+        "the put took longer than the frontend's --max_write_seconds from its first chunk write to its commit"));
+  }
+  manifest_.set_size(size_);
+  manifest_.set_sha256(sha256);
+  DataKeyMaterial key = std::move(*key_);
+  key_.reset();  // from here the commit decides the key's fate
+  StageTimer t(core_->clock_, timings_, &PutTimings::commit);
+  return core_->CommitPut(tags, std::move(manifest_), key, sha256, std::move(response));
+}
+
+}  // namespace medvault::frontend

@@ -1,0 +1,90 @@
+// One PutInstance in progress. The file arrives in pieces; as soon as the parser has read the UIDs
+// the session places chunks, and from then on every chunk is sealed and its replicas written as
+// it fills, with a bounded window of chunks in flight. Receiving, parsing, sealing and the chunk
+// servers' writes and fsyncs thus overlap instead of following one another. The manifest is
+// committed only when the whole file has arrived and parsed as DICOM, and every replica of every
+// chunk is durable; until then nothing is visible, and chunks of a put that fails are orphans the
+// metaserver collects after its grace.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/crypto.h"
+#include "frontend/core/clients.h"
+#include "frontend/core/dicom_parser.h"
+#include "medvault/v1/image_store.pb.h"
+
+namespace medvault::frontend {
+
+class ImageStoreCore;
+struct PutTimings;
+
+class PutSession {
+ public:
+  // `core` must outlive the session; `timings` may be null.
+  PutSession(ImageStoreCore* core, PutTimings* timings);
+  // A session that did not reach its commit waits for its writes, then destroys its key.
+  ~PutSession();
+  PutSession(const PutSession&) = delete;
+  PutSession& operator=(const PutSession&) = delete;
+
+  // The next piece of the file. May block while the window of chunk writes is full. An error
+  // (not DICOM, a replica write failed, ...) ends the put: later calls return it again.
+  absl::Status Append(absl::string_view piece);
+
+  // The file is complete: finishes parsing, writes the last chunk, waits for every replica and
+  // commits. Errors: see ImageStore.PutInstance. Call at most once.
+  absl::StatusOr<v1::PutInstanceResponse> Finish();
+
+ private:
+  enum class Mode {
+    kUndecided,  // UIDs not known yet: full chunks are held
+    kWriting,    // placed and keyed: chunks are written as they fill
+    kResend,     // the instance is already stored: the bytes are only hashed, to compare
+  };
+
+  // Places the first chunks and learns whether the instance is already stored.
+  absl::Status Decide(const InstanceUids& uids);
+  // A full chunk (or, at Finish, the last one): written now, or held until the mode is decided.
+  absl::Status ChunkDone(std::string plain, bool last);
+  // Seals chunk `next_index_` and starts writing its replicas.
+  absl::Status Dispatch(const std::string& plain, bool last);
+  // Blocks until fewer than `limit` chunks are in flight; returns the first write failure.
+  absl::Status WaitForWindow(uint32_t limit);
+  absl::Status Fail(absl::Status status);
+
+  ImageStoreCore* const core_;
+  PutTimings* const timings_;
+  absl::Status error_;
+  bool finished_ = false;
+
+  DicomStreamParser parser_;
+  Sha256Hasher hash_;
+  uint64_t size_ = 0;
+  std::string current_;             // plaintext of the chunk being filled
+  std::vector<std::string> held_;   // full chunks waiting for the mode to be decided
+  Mode mode_ = Mode::kUndecided;
+  std::string decided_uid_;                          // the SOP Instance UID Decide ran with
+  std::optional<v1::GetInstanceMetaResponse> stored_;  // kResend: what is stored under it
+
+  std::vector<v1::ChunkPlacement> placements_;  // unused, in order
+  size_t next_placement_ = 0;
+  uint32_t next_index_ = 0;
+  std::optional<DataKeyMaterial> key_;  // set in kWriting until the commit takes it over
+  v1::ObjectManifest manifest_;
+  int64_t first_write_micros_ = -1;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint32_t in_flight_ = 0;       // chunks whose replicas have not all answered
+  absl::Status write_error_;     // the first failed replica write
+};
+
+}  // namespace medvault::frontend

@@ -1,0 +1,233 @@
+// Unit tests of the streamed put (put_session.h) against the in-memory fakes: chunks are written
+// while the file arrives, the window bounds what is in flight, and a put that fails part-way
+// commits nothing and destroys its key.
+#include "frontend/core/put_session.h"
+
+#include <gtest/gtest.h>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+#include "frontend/core/core_fakes_test.h"
+#include "frontend/core/dicom_bytes_test.h"
+#include "frontend/core/image_store_core.h"
+
+namespace medvault::frontend {
+namespace {
+
+constexpr uint32_t kChunk = 64 << 10;
+
+// A DICOM instance with `pixel_bytes` of pixel data (random, so no two are alike).
+std::string SyntheticInstance(const std::string& sop_uid, size_t pixel_bytes) {
+  DcmFileFormat file;
+  DcmDataset* ds = file.getDataset();
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_DigitalMammographyXRayImageStorageForPresentation).good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPInstanceUID, sop_uid.c_str()).good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.77.1").good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.77.2").good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_PatientID, "P-77").good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_Modality, "MG").good());
+  const std::string pixels = RandomBytes(pixel_bytes).value();
+  EXPECT_TRUE(ds->putAndInsertUint8Array(DCM_PixelData, reinterpret_cast<const Uint8*>(pixels.data()),
+                                         static_cast<unsigned long>(pixels.size())).good());
+  return DicomBytes(file, pixel_bytes + (64 << 10));
+}
+
+FrontendOptions Options(uint32_t window) {
+  FrontendOptions o;
+  o.chunk_size = kChunk;
+  o.dek_batch = 4;
+  o.max_chunks_in_flight = window;
+  o.placement_batch = 3;  // several AllocateChunks calls per file
+  return o;
+}
+
+class PutSessionTest : public ::testing::Test {
+ protected:
+  PutSessionTest() : meta_(&keys_), core_(&keys_, &meta_, &chunks_, Options(8), &clock_) {}
+
+  // Feeds `bytes` to `session` in pieces of `piece` bytes, up to `until`.
+  static absl::Status Feed(PutSession* session, absl::string_view bytes, size_t piece, size_t until) {
+    for (size_t at = 0; at < until; at += piece) {
+      absl::Status s = session->Append(bytes.substr(at, std::min(piece, until - at)));
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  size_t StoredChunkCopies() const { return chunks_.stored.size(); }
+
+  FakeClock clock_;
+  FakeKeys keys_;
+  FakeMeta meta_;
+  FakeChunks chunks_;
+  ImageStoreCore core_;
+  const std::string large_ = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.3", 10 * kChunk + 123);
+};
+
+TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, large_.size() / 2).ok());
+  // Half the file in: its full chunks are on every replica already, and nothing is committed.
+  EXPECT_GE(StoredChunkCopies(), 3u * 4);
+  EXPECT_EQ(meta_.commits, 0);
+  ASSERT_TRUE(session->Append(absl::string_view(large_).substr(large_.size() / 2)).ok());
+  auto put = session->Finish();
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->size(), large_.size());
+  EXPECT_EQ(meta_.commits, 1);
+  EXPECT_EQ(StoredChunkCopies(), 3u * 11);
+  // Byte-exact through the read path.
+  v1::GetInstanceRequest req;
+  req.set_sop_instance_uid(put->sop_instance_uid());
+  std::string back;
+  ASSERT_TRUE(core_.Get(req, [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
+                     back.append(d.data(), d.size());
+                     return absl::OkStatus();
+                   }).ok());
+  EXPECT_EQ(back, large_);
+}
+
+TEST_F(PutSessionTest, AnyPieceSizeStoresTheSameBytes) {
+  for (size_t piece : {size_t{1000}, size_t{kChunk}, size_t{kChunk + 1}, large_.size()}) {
+    std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.10." + std::to_string(piece), 3 * kChunk);
+    std::unique_ptr<PutSession> session = core_.StartPut();
+    ASSERT_TRUE(Feed(session.get(), file, piece, file.size()).ok());
+    auto put = session->Finish();
+    ASSERT_TRUE(put.ok()) << piece << ": " << put.status();
+    EXPECT_EQ(meta_.instances.at(put->sop_instance_uid()).manifest().chunks_size(),
+              static_cast<int>((file.size() + kChunk - 1) / kChunk));
+  }
+}
+
+TEST_F(PutSessionTest, TruncatedFileFailsAtTheEndCommitsNothingAndShredsItsKey) {
+  const std::string truncated = large_.substr(0, large_.size() - 1000);  // ends inside the pixel data
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  ASSERT_TRUE(Feed(session.get(), truncated, 32 << 10, truncated.size()).ok());
+  EXPECT_GT(StoredChunkCopies(), 0u);  // written before the end showed the file was broken
+  EXPECT_EQ(session->Finish().status().code(), absl::StatusCode::kInvalidArgument);
+  session.reset();
+  EXPECT_EQ(meta_.commits, 0);
+  EXPECT_EQ(keys_.destroyed.size(), 1u);  // the written chunks are orphans for garbage collection
+}
+
+TEST_F(PutSessionTest, AnAbandonedUploadShredsItsKey) {
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  ASSERT_TRUE(Feed(session.get(), large_, 64 << 10, large_.size() / 2).ok());
+  session.reset();  // the client went away
+  EXPECT_EQ(meta_.commits, 0);
+  EXPECT_EQ(keys_.destroyed.size(), 1u);
+  EXPECT_EQ(core_.stats().abandoned_puts.load(), 1u);
+}
+
+TEST_F(PutSessionTest, AReplicaFailingMidStreamEndsThePut) {
+  int writes = 0;
+  chunks_.on_write = [&] {
+    if (++writes == 3) chunks_.down.insert("cs1");
+  };
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  absl::Status fed = Feed(session.get(), large_, 16 << 10, large_.size());
+  absl::Status end = fed.ok() ? session->Finish().status() : fed;
+  EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(end.message()).find("replica 1"), std::string::npos) << end;
+  EXPECT_EQ(session->Append("more").code(), absl::StatusCode::kUnavailable);  // the error sticks
+  session.reset();
+  EXPECT_EQ(meta_.commits, 0);
+  EXPECT_EQ(keys_.destroyed.size(), 1u);
+}
+
+TEST_F(PutSessionTest, ALargeResendWritesNothing) {
+  ASSERT_TRUE(core_.Put(large_).ok());
+  const size_t copies = StoredChunkCopies();
+  std::unique_ptr<PutSession> again = core_.StartPut();
+  ASSERT_TRUE(Feed(again.get(), large_, 16 << 10, large_.size()).ok());
+  auto put = again->Finish();
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_TRUE(put->already_stored());
+  // Same UID, other pixels: refused, and nothing written either.
+  std::string changed = large_;
+  changed[changed.size() - 10] ^= 0x01;
+  std::unique_ptr<PutSession> conflict = core_.StartPut();
+  ASSERT_TRUE(Feed(conflict.get(), changed, 16 << 10, changed.size()).ok());
+  EXPECT_EQ(conflict->Finish().status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(StoredChunkCopies(), copies);
+  EXPECT_EQ(meta_.commits, 1);
+}
+
+// Chunk writes that complete only when the test says so.
+class QueuedChunks : public ChunkClient {
+ public:
+  void StartWrite(const ReplicatedChunkWrite& w, WriteDone done) override {
+    std::lock_guard<std::mutex> lock(mu);
+    queue.push_back([done = std::move(done), n = w.addresses.size()] { done(std::vector<absl::Status>(n)); });
+    max_pending = std::max(max_pending, queue.size());
+    cv.notify_all();
+  }
+  absl::StatusOr<ChunkRead> ReadChunk(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("write-only fake");
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> queue;
+  size_t max_pending = 0;
+  bool appended = false, finished = false;
+};
+
+TEST(PutSessionWindowTest, AtMostTheWindowOfChunksIsInFlight) {
+  FakeClock clock;
+  FakeKeys keys;
+  FakeMeta meta(&keys);
+  QueuedChunks chunks;
+  ImageStoreCore core(&keys, &meta, &chunks, Options(/*window=*/2), &clock);
+  const std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.20", 6 * kChunk);
+  absl::StatusOr<v1::PutInstanceResponse> put;
+  std::thread client([&] {
+    std::unique_ptr<PutSession> session = core.StartPut();
+    absl::Status fed = absl::OkStatus();
+    for (size_t at = 0; at < file.size() && fed.ok(); at += kChunk) fed = session->Append(absl::string_view(file).substr(at, kChunk));
+    {
+      std::lock_guard<std::mutex> lock(chunks.mu);
+      chunks.appended = true;
+      chunks.cv.notify_all();
+    }
+    put = fed.ok() ? session->Finish() : absl::StatusOr<v1::PutInstanceResponse>(fed);
+    session.reset();
+    std::lock_guard<std::mutex> lock(chunks.mu);
+    chunks.finished = true;
+    chunks.cv.notify_all();
+  });
+  // During the upload, complete a write only when the session has said it waits for the window
+  // (CoreStats::put_window_waits): a session that ignored the window would have put a third
+  // chunk in flight by then. After the upload, drain.
+  uint64_t seen = 0;
+  for (;;) {
+    std::unique_lock<std::mutex> lock(chunks.mu);
+    while (core.stats().put_window_waits.load() == seen && !chunks.finished &&
+           !(chunks.appended && !chunks.queue.empty())) {
+      lock.unlock();
+      std::this_thread::yield();  // polling an event, not waiting for time to pass
+      lock.lock();
+    }
+    if (chunks.finished && chunks.queue.empty()) break;
+    seen = core.stats().put_window_waits.load();
+    if (chunks.queue.empty()) continue;
+    std::function<void()> complete = std::move(chunks.queue.front());
+    chunks.queue.pop_front();
+    lock.unlock();
+    complete();
+  }
+  client.join();
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(chunks.max_pending, 2u);
+  EXPECT_GE(core.stats().put_window_waits.load(), 4u);  // 7 chunks through a window of 2
+  EXPECT_EQ(meta.commits, 1);
+}
+
+}  // namespace
+}  // namespace medvault::frontend
