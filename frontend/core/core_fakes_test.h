@@ -61,6 +61,7 @@ class FakeMeta : public MetaClient {
   std::optional<bool> stale_exists_hint;
   absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas,
                                                             const std::string& uid) override {
+    allocations.push_back(n);
     v1::AllocateChunksResponse r;
     r.set_instance_exists(stale_exists_hint.has_value() ? *stale_exists_hint : instances.count(uid) > 0);
     for (uint32_t i = 0; i < n; ++i) {
@@ -74,6 +75,7 @@ class FakeMeta : public MetaClient {
     }
     return r;
   }
+  std::vector<uint32_t> allocations;  // chunk counts asked for, in order
   std::function<void()> on_commit;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override {
     if (on_commit) on_commit();

@@ -33,8 +33,8 @@ struct FrontendOptions {
   // Chunks of one put being written at once (each to every replica). 8 × 1 MiB keeps the chunk
   // servers' disks busy while the upload goes on, and bounds a put's sealed bytes in memory.
   uint32_t max_chunks_in_flight = 8;
-  // Placements asked for per AllocateChunks call beyond what has arrived (a put does not know
-  // its size in advance).
+  // Fewest placements asked for when a put needs more (it does not know its size in advance;
+  // each request asks for at least as many as the put has used so far).
   uint32_t placement_batch = 16;
   // A chunk read not answered by its replica within this long is also asked of the next replica,
   // and the first good answer wins (a slow or stopped server costs one delay, not a timeout).

@@ -67,43 +67,46 @@ absl::Status PutSession::Append(absl::string_view piece) {
     current_.append(piece.data(), take);
     piece.remove_prefix(take);
   }
-  if (mode_ == Mode::kUndecided) {
+  // Decided once a full chunk waits (a file smaller than a chunk is decided at Finish, with its
+  // exact size) and the UIDs are known.
+  if (mode_ == Mode::kUndecided && !held_.empty()) {
     if (std::optional<InstanceUids> uids = parser_.Uids()) {
-      if (absl::Status s = Decide(*uids); !s.ok()) return Fail(s);
+      // Twice what has arrived: the placements grow with the file, like a vector.
+      const auto count = static_cast<uint32_t>(2 * (held_.size() + 1));
+      if (absl::Status s = Decide(*uids, count); !s.ok()) return Fail(s);
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status PutSession::Decide(const InstanceUids& uids) {
+absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   decided_uid_ = uids.sop_instance_uid;
   if (decided_uid_.size() > kMaxIndexFieldBytes) {
     return absl::InvalidArgumentError("a UID, patient id, study date or modality is longer than 1024 bytes");
   }
   const FrontendOptions& options = core_->options_;
+  bool exists_hint = false;
   {
-    // Placement and a hint whether the instance is already stored, in one round trip. Enough
-    // placements for what has arrived, and a batch more.
+    // Placement and a hint whether the instance is already stored, in one round trip.
     StageTimer t(core_->clock_, timings_, &PutTimings::place);
-    const uint64_t have = size_ / options.chunk_size + 1;
     ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     core_->meta_->AllocateChunks(static_cast<uint32_t>(have) + options.placement_batch,
-                                                  options.replicas, decided_uid_));
+                     core_->meta_->AllocateChunks(placements, options.replicas, decided_uid_));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
-    if (placed.instance_exists()) {
-      // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint
-      // was read without a quorum round, so confirm it; "absent" needs no check (the commit decides).
-      StageTimer l(core_->clock_, timings_, &PutTimings::lookup);
-      auto existing = core_->meta_->GetInstance(decided_uid_);
-      if (existing.ok()) {
-        stored_ = std::move(*existing);
-        mode_ = Mode::kResend;
-        held_.clear();
-        return absl::OkStatus();
-      }
-      if (existing.status().code() != absl::StatusCode::kNotFound) {
-        return Annotate(existing.status(), "looking up the instance");
-      }
+    exists_hint = placed.instance_exists();
+  }
+  if (exists_hint) {
+    // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint was
+    // read without a quorum round, so confirm it; "absent" needs no check (the commit decides).
+    StageTimer t(core_->clock_, timings_, &PutTimings::lookup);
+    auto existing = core_->meta_->GetInstance(decided_uid_);
+    if (existing.ok()) {
+      stored_ = std::move(*existing);
+      mode_ = Mode::kResend;
+      held_.clear();
+      return absl::OkStatus();
+    }
+    if (existing.status().code() != absl::StatusCode::kNotFound) {
+      return Annotate(existing.status(), "looking up the instance");
     }
   }
   {
@@ -137,8 +140,8 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
   const FrontendOptions& options = core_->options_;
   if (next_placement_ == placements_.size()) {
     StageTimer t(core_->clock_, timings_, &PutTimings::place);
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     core_->meta_->AllocateChunks(options.placement_batch, options.replicas, ""));
+    const uint32_t more = std::max(options.placement_batch, next_index_);  // grows with the file
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->meta_->AllocateChunks(more, options.replicas, ""));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     if (next_placement_ == placements_.size()) return absl::InternalError("metaserver returned no placement");
   }
@@ -223,8 +226,10 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
   response.set_size(size_);
 
   if (mode_ == Mode::kUndecided) {
-    // A small file (or one whose UIDs came late): decided now, from the complete parse.
-    if (absl::Status s = Decide({tags.study_uid(), tags.series_uid(), tags.sop_instance_uid()}); !s.ok()) {
+    // A file smaller than a chunk (or one whose UIDs came late): decided now, with its exact
+    // chunk count, from the complete parse.
+    const auto count = static_cast<uint32_t>(held_.size() + 1);
+    if (absl::Status s = Decide({tags.study_uid(), tags.series_uid(), tags.sop_instance_uid()}, count); !s.ok()) {
       return Fail(s);
     }
   }

@@ -50,8 +50,8 @@ class PutSession {
     kResend,     // the instance is already stored: the bytes are only hashed, to compare
   };
 
-  // Places the first chunks and learns whether the instance is already stored.
-  absl::Status Decide(const InstanceUids& uids);
+  // Places the first `placements` chunks and learns whether the instance is already stored.
+  absl::Status Decide(const InstanceUids& uids, uint32_t placements);
   // A full chunk (or, at Finish, the last one): written now, or held until the mode is decided.
   absl::Status ChunkDone(std::string plain, bool last);
   // Seals chunk `next_index_` and starts writing its replicas.

@@ -94,6 +94,22 @@ TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
   EXPECT_EQ(back, large_);
 }
 
+TEST_F(PutSessionTest, PlacementsGrowWithTheFile) {
+  // Smaller than a chunk: placed once, at the end, exactly.
+  ASSERT_TRUE(core_.Put(ReadTestFile("CT_small.dcm")).ok());
+  EXPECT_EQ(meta_.allocations, std::vector<uint32_t>{1});
+  // 11 chunks in pieces: a few calls that double, not one per chunk.
+  meta_.allocations.clear();
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, large_.size()).ok());
+  ASSERT_TRUE(session->Finish().ok());
+  uint32_t placed = 0;
+  for (uint32_t n : meta_.allocations) placed += n;
+  EXPECT_LE(meta_.allocations.size(), 3u);
+  EXPECT_GE(placed, 11u);
+  EXPECT_LT(placed, 2u * 11);
+}
+
 TEST_F(PutSessionTest, AnyPieceSizeStoresTheSameBytes) {
   for (size_t piece : {size_t{1000}, size_t{kChunk}, size_t{kChunk + 1}, large_.size()}) {
     std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.10." + std::to_string(piece), 3 * kChunk);
