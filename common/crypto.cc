@@ -90,14 +90,13 @@ const unsigned char* U(absl::string_view s) { return reinterpret_cast<const unsi
 
 }  // namespace
 
-absl::StatusOr<std::string> AesGcmSeal(absl::string_view key, absl::string_view nonce,
-                                       absl::string_view associated_data, absl::string_view plaintext) {
+absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce, absl::string_view associated_data,
+                          absl::string_view plaintext, char* out) {
   absl::Status s = CheckKeyNonce(key, nonce);
   if (!s.ok()) return s;
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  std::string out(plaintext.size() + kGcmTagBytes, '\0');
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  auto* o = reinterpret_cast<unsigned char*>(out);
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(nonce)) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(associated_data),
                         static_cast<int>(associated_data.size())) != 1 ||
@@ -106,6 +105,14 @@ absl::StatusOr<std::string> AesGcmSeal(absl::string_view key, absl::string_view 
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, o + plaintext.size()) != 1) {
     return absl::InternalError("AES-256-GCM encryption failed");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> AesGcmSeal(absl::string_view key, absl::string_view nonce,
+                                       absl::string_view associated_data, absl::string_view plaintext) {
+  std::string out(plaintext.size() + kGcmTagBytes, '\0');
+  absl::Status s = AesGcmSealTo(key, nonce, associated_data, plaintext, out.data());
+  if (!s.ok()) return s;
   return out;
 }
 

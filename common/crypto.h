@@ -66,6 +66,9 @@ uint32_t Crc32c(absl::string_view data);
 // or DATA_LOSS when the key, nonce, associated data or ciphertext do not match.
 absl::StatusOr<std::string> AesGcmSeal(absl::string_view key, absl::string_view nonce,
                                        absl::string_view associated_data, absl::string_view plaintext);
+// Seal into `out`, which has room for plaintext.size() + kGcmTagBytes bytes (no copy of the result).
+absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce, absl::string_view associated_data,
+                          absl::string_view plaintext, char* out);
 absl::StatusOr<std::string> AesGcmOpen(absl::string_view key, absl::string_view nonce,
                                        absl::string_view associated_data,
                                        absl::string_view ciphertext_and_tag);

@@ -30,7 +30,11 @@ ABSL_FLAG(int64_t, read_hedge_delay_ms, 200,
           "A chunk replica that has not answered a read within this many ms is joined by a read of the "
           "next replica; the first good answer wins. 0 disables hedging (failover on errors only)");
 ABSL_FLAG(int64_t, max_write_seconds, 300,
-          "a put whose chunk writes take longer is not committed; keep below the metaserver's orphan grace");
+          "a put whose first chunk write is older than this at its commit is not committed; keep below the "
+          "metaserver's orphan grace");
+ABSL_FLAG(uint32_t, put_window_chunks, 8,
+          "chunks of one put written at once, each to every replica (1..64): more keeps more chunk-server "
+          "writes and fsyncs overlapping, and holds more sealed bytes in memory per put");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
 ABSL_FLAG(std::string, client_scopes_file, "",
           "Which clients (certificate CN) may do what: lines \"<name> read,write,delete,admin\"; "
@@ -80,6 +84,11 @@ int main(int argc, char** argv) {
   options.replicas = replicas;
   options.dek_batch = absl::GetFlag(FLAGS_dek_batch);
   options.max_write_seconds = absl::GetFlag(FLAGS_max_write_seconds);
+  options.max_chunks_in_flight = absl::GetFlag(FLAGS_put_window_chunks);
+  if (options.max_chunks_in_flight < 1 || options.max_chunks_in_flight > 64) {
+    std::fprintf(stderr, "frontend: --put_window_chunks must be 1..64\n");
+    return 2;
+  }
   const int64_t hedge_ms = absl::GetFlag(FLAGS_read_hedge_delay_ms);
   if (hedge_ms < 0) {
     std::fprintf(stderr, "frontend: --read_hedge_delay_ms must not be negative\n");

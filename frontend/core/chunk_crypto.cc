@@ -23,12 +23,12 @@ absl::StatusOr<std::string> EncryptChunk(absl::string_view key, absl::string_vie
                                          uint32_t index, bool last, absl::string_view plaintext) {
   if (object_id.size() != 16) return absl::InvalidArgumentError("object id must be 16 bytes");
   ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonceBytes));
-  ASSIGN_OR_RETURN(std::string sealed, AesGcmSeal(key, nonce, AssociatedData(object_id, index, last), plaintext));
-  std::string out;
-  out.reserve(1 + nonce.size() + sealed.size());
-  out.push_back(static_cast<char>(kChunkFormatVersion));
-  out.append(nonce);
-  out.append(sealed);
+  // The envelope is built in place: version, nonce, then the ciphertext sealed straight into it.
+  std::string out(1 + nonce.size() + plaintext.size() + kGcmTagBytes, '\0');
+  out[0] = static_cast<char>(kChunkFormatVersion);
+  out.replace(1, nonce.size(), nonce);
+  RETURN_IF_ERROR(AesGcmSealTo(key, nonce, AssociatedData(object_id, index, last), plaintext,
+                               out.data() + 1 + nonce.size()));
   return out;
 }
 
