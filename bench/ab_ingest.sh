@@ -47,7 +47,13 @@ for r in $(seq "$ROUNDS"); do
     bound --inputs="$WORK/ct4" --concurrency=16 --label="$name-bound16"
     bound --inputs="$WORK/mg" --concurrency=1 --label="$name-boundmg"
     [ "$TOMO" = 1 ] && bound --inputs="$WORK/tomo" --concurrency=1 --label="$name-boundtomo"
-    put() { "$TOOLS/load_gen" --frontend="$FRONTEND" --tls_dir="$WORK/data/tls" --json_out="$OUT" "$@" | tail -1; }
+    # Each put also reports what it cost in CPU (bench/cpu_account.py: machine idle, CPU-seconds per
+    # service and of the client), as "<label>-cpu" lines.
+    put() {
+      local label="${*: -1}"; label="${label#--label=}"
+      /usr/bin/python3 "$ROOT/bench/cpu_account.py" --label="$label" --match="$WORK/data" --json_out="$OUT" -- \
+        "$TOOLS/load_gen" --frontend="$FRONTEND" --tls_dir="$WORK/data/tls" --json_out="$OUT" "$@" | tail -2
+    }
     put --inputs="$WORK/mg" --concurrency=1 --label="$name-putmg"
     [ "$TOMO" = 1 ] && put --inputs="$WORK/tomo" --concurrency=1 --label="$name-puttomo"
     for c in 4 16; do put --inputs="$WORK/ct$c" --concurrency=$c --label="$name-put$c"; done
