@@ -84,10 +84,9 @@ absl::Status DicomStreamParser::Feed(absl::string_view data) {
   if (!error_.ok()) return error_;
   if (finished_) return absl::FailedPreconditionError("DicomStreamParser fed after Finish");
   fed_bytes_ += data.size();
-  if (!uids_ && head_.size() < kUidWindowBytes) {
+  if (!uids_ && head_tried_ < kUidWindowBytes && head_.size() < kUidWindowBytes) {  // still looking
     absl::string_view more = data.substr(0, kUidWindowBytes - head_.size());
     head_.append(more.data(), more.size());
-    if (head_.size() >= head_tried_ + kUidRetryBytes || head_.size() == kUidWindowBytes) FindUids();
   }
   if (data.empty()) return absl::OkStatus();
   if (!started_) {
@@ -145,7 +144,15 @@ void DicomStreamParser::FindUids() {
   }
 }
 
-std::optional<InstanceUids> DicomStreamParser::Uids() const { return uids_; }
+std::optional<InstanceUids> DicomStreamParser::Uids() {
+  // Looked for only when asked (a put asks once a chunk is full; an instance smaller than a chunk
+  // never does, and is spared the second parse), and again only once the window grew enough.
+  if (!uids_ && head_tried_ < kUidWindowBytes &&
+      (head_.size() >= head_tried_ + kUidRetryBytes || head_.size() == kUidWindowBytes)) {
+    FindUids();
+  }
+  return uids_;
+}
 
 absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
   if (!error_.ok()) return error_;

@@ -34,8 +34,9 @@ class DicomStreamParser {
   absl::Status Feed(absl::string_view data);
 
   // The Study, Series and SOP Instance UIDs once all three have been read. They are final when
-  // present: DCMTK keeps the first occurrence of an attribute and ignores repeats.
-  std::optional<InstanceUids> Uids() const;
+  // present: DCMTK keeps the first occurrence of an attribute and ignores repeats. Looking costs a
+  // short second parse of the first bytes, so it happens here, when asked, not on every Feed.
+  std::optional<InstanceUids> Uids();
 
   // Ends the file and returns the attributes the index needs. INVALID_ARGUMENT when DCMTK cannot
   // read the whole file (including a truncated one), or when a required UID is missing. Messages

@@ -168,17 +168,17 @@ TEST(DicomStreamParserTest, AgreesWithDcmtkReadingTheFileFromDisk) {
   EXPECT_EQ(agreed, 5);
 }
 
-// A file whose Study and Series UIDs sit about 4 KiB in, behind a long Study Description.
-std::string FileWithUidsNear4KiB() {
+// A file whose Study and Series UIDs sit `description` bytes in, behind a long Study Description.
+std::string FileWithUidsNear4KiB(size_t description = 4000) {
   DcmFileFormat file;
   DcmDataset* ds = file.getDataset();
   EXPECT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage).good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.1").good());
-  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyDescription, std::string(4000, 'x').c_str()).good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyDescription, std::string(description, 'x').c_str()).good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.2.123456789").good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.3.987654321").good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_ImageComments, "after the UIDs").good());
-  return DicomBytes(file, 64 << 10);
+  return DicomBytes(file, description + (64 << 10));
 }
 
 TEST(DicomStreamParserTest, UidsAppearEarlyAndAreNeverPartial) {
@@ -208,6 +208,20 @@ TEST(DicomStreamParserTest, UidsAppearEarlyAndAreNeverPartial) {
   ASSERT_TRUE(parser.Uids().has_value());
   EXPECT_LT(fed, ct.size() / 4);
   EXPECT_EQ(parser.Uids()->sop_instance_uid, "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322");
+}
+
+TEST(DicomStreamParserTest, UidsBeyondTheWindowAreNeverGuessedFromLaterBytes) {
+  // The UIDs sit 200 KB in, past the 64 KiB the early lookup reads: it must give up for good, not
+  // look again at bytes from the middle of the file, and the complete parse still finds them.
+  const std::string bytes = FileWithUidsNear4KiB(200000);
+  DicomStreamParser parser;
+  for (size_t at = 0; at < bytes.size(); at += 5000) {
+    ASSERT_TRUE(parser.Feed(absl::string_view(bytes).substr(at, 5000)).ok());
+    EXPECT_FALSE(parser.Uids().has_value()) << at;
+  }
+  auto tags = parser.Finish();
+  ASSERT_TRUE(tags.ok()) << tags.status();
+  EXPECT_EQ(tags->study_uid(), "1.2.826.0.1.3680043.2.1143.4242.2.123456789");
 }
 
 TEST(DicomStreamParserTest, ErrorsStickAndFinishIsOnce) {
