@@ -55,11 +55,25 @@ class GroupCommitTest : public CatalogTestBase {
       std::set<int> fail_calls, const std::vector<std::pair<v1::InstanceTags, v1::ObjectManifest>>& commits) {
     gated_ = std::make_unique<GatedWriter>(kv_.get(), std::move(fail_calls));
     catalog_ = std::make_unique<Catalog>(kv_.get(), gated_.get());
-    absl::Notification all_queued;
-    const size_t want = commits.size();
-    catalog_->set_on_commit_queued([&](size_t queued) {
-      if (queued == want && !all_queued.HasBeenNotified()) all_queued.Notify();
+    // The queue's order is the order the commits are applied in, so each one is started only
+    // after the one before it is queued: the outcome of, say, two writes of one UID then depends
+    // on their index, not on thread scheduling.
+    absl::Mutex queued_mu;
+    size_t queued = 0;
+    catalog_->set_on_commit_queued([&](size_t n) {
+      absl::MutexLock lock(&queued_mu);
+      queued = n;
     });
+    struct AtLeast {
+      const size_t* queued;
+      size_t n;
+      bool Reached() const { return *queued >= n; }
+    };
+    auto wait_queued = [&](size_t n) {
+      AtLeast want{&queued, n};
+      absl::MutexLock lock(&queued_mu);
+      queued_mu.Await(absl::Condition(&want, &AtLeast::Reached));
+    };
     std::vector<size_t> group_sizes;
     absl::Mutex sizes_mu;
     catalog_->set_on_commit_group([&](size_t size) {
@@ -73,8 +87,8 @@ class GroupCommitTest : public CatalogTestBase {
     std::vector<std::thread> threads;
     for (size_t i = 0; i < commits.size(); ++i) {
       threads.emplace_back([&, i] { results[i] = catalog_->Commit(commits[i].first, commits[i].second, now_); });
+      wait_queued(i + 1);  // the first commit left the queue when it led its own group
     }
-    all_queued.WaitForNotification();
     gated_->release_.Notify();
     first.join();
     for (std::thread& t : threads) t.join();
