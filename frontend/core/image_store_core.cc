@@ -14,12 +14,17 @@ ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* c
                                Clock* clock)
     : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch) {}
 
+absl::Status ImageStoreCore::CheckIndexField(absl::string_view field) {
+  if (field.size() > kMaxIndexFieldBytes) {
+    return absl::InvalidArgumentError("a UID, patient id, study date or modality is longer than 1024 bytes");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ImageStoreCore::CheckIndexFields(const v1::InstanceTags& tags) {
   for (const std::string* field : {&tags.study_uid(), &tags.series_uid(), &tags.sop_instance_uid(),
                                    &tags.patient_id(), &tags.study_date(), &tags.modality()}) {
-    if (field->size() > kMaxIndexFieldBytes) {
-      return absl::InvalidArgumentError("a UID, patient id, study date or modality is longer than 1024 bytes");
-    }
+    RETURN_IF_ERROR(CheckIndexField(*field));
   }
   return absl::OkStatus();
 }

@@ -115,7 +115,9 @@ class ImageStoreCore {
  private:
   friend class PutSession;
 
-  // INVALID_ARGUMENT when an index field is longer than kMaxIndexFieldBytes.
+  // INVALID_ARGUMENT when an index field (or any of the tags' index fields) is longer than
+  // kMaxIndexFieldBytes.
+  static absl::Status CheckIndexField(absl::string_view field);
   static absl::Status CheckIndexFields(const v1::InstanceTags& tags);
   // Commits the manifest of a put whose replicas are all durable, and settles the key: destroyed
   // when the commit certainly did not land, kept when it may have.

@@ -81,9 +81,7 @@ absl::Status PutSession::Append(absl::string_view piece) {
 
 absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   decided_uid_ = uids.sop_instance_uid;
-  if (decided_uid_.size() > kMaxIndexFieldBytes) {
-    return absl::InvalidArgumentError("a UID, patient id, study date or modality is longer than 1024 bytes");
-  }
+  RETURN_IF_ERROR(ImageStoreCore::CheckIndexField(decided_uid_));
   const FrontendOptions& options = core_->options_;
   bool exists_hint = false;
   {
