@@ -35,6 +35,9 @@ ABSL_FLAG(int64_t, max_write_seconds, 300,
 ABSL_FLAG(uint32_t, put_window_chunks, 8,
           "chunks of one put written at once, each to every replica (1..64): more keeps more chunk-server "
           "writes and fsyncs overlapping, and holds more sealed bytes in memory per put");
+ABSL_FLAG(uint32_t, read_window_chunks, 4,
+          "chunks of one read fetched at once (1..64): the one being sent and those after it in the range; "
+          "more overlaps more chunk-server round trips and holds more chunks in memory per read");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
 ABSL_FLAG(std::string, client_scopes_file, "",
           "Which clients (certificate CN) may do what: lines \"<name> read,write,delete,admin\"; "
@@ -87,6 +90,11 @@ int main(int argc, char** argv) {
   options.max_chunks_in_flight = absl::GetFlag(FLAGS_put_window_chunks);
   if (options.max_chunks_in_flight < 1 || options.max_chunks_in_flight > 64) {
     std::fprintf(stderr, "frontend: --put_window_chunks must be 1..64\n");
+    return 2;
+  }
+  options.read_window_chunks = absl::GetFlag(FLAGS_read_window_chunks);
+  if (options.read_window_chunks < 1 || options.read_window_chunks > 64) {
+    std::fprintf(stderr, "frontend: --read_window_chunks must be 1..64\n");
     return 2;
   }
   const int64_t hedge_ms = absl::GetFlag(FLAGS_read_hedge_delay_ms);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -36,6 +37,7 @@ class FakeKeys : public KeyClient {
     return out;
   }
   absl::StatusOr<SecretBytes> GetDataKey(absl::string_view id, const KeyAudit&) override {
+    if (on_get_key) on_get_key();
     auto it = keys.find(std::string(id));
     if (it == keys.end()) return absl::NotFoundError("no such key");
     return SecretBytes(it->second);
@@ -49,6 +51,7 @@ class FakeKeys : public KeyClient {
   }
   std::map<std::string, std::string> keys;
   std::set<std::string> destroyed;
+  std::function<void()> on_get_key;
 };
 
 class FakeMeta : public MetaClient {
@@ -156,8 +159,10 @@ class FakeChunks : public ChunkClient {
     }
     done(std::move(out));
   }
+  // Reads may come from several threads at once (a read fetches chunks ahead); they only look.
   absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& id) override {
     ++reads;
+    if (on_read) on_read(address, id);
     if (down.count(address)) return absl::UnavailableError("connection refused");
     auto it = stored.find({address, id});
     if (it == stored.end()) return absl::NotFoundError("no chunk");
@@ -165,8 +170,9 @@ class FakeChunks : public ChunkClient {
   }
   std::map<std::pair<std::string, std::string>, std::string> stored;
   std::set<std::string> down;
-  int reads = 0;
+  std::atomic<int> reads{0};
   std::function<void()> on_write;
+  std::function<void(const std::string& address, const std::string& id)> on_read;
 };
 
 }  // namespace medvault::frontend

@@ -1,5 +1,10 @@
 #include "frontend/core/image_store_core.h"
 
+#include <algorithm>
+#include <deque>
+#include <future>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -114,28 +119,57 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   RETURN_IF_ERROR(sink(&meta.info(), request.offset(), absl::string_view()));
   if (end == request.offset()) return absl::OkStatus();
   if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
-
-  ASSIGN_OR_RETURN(SecretBytes key, keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"}));
   const uint64_t cs = m.chunk_size();
-  for (uint64_t i = request.offset() / cs; i * cs < end; ++i) {
-    ASSIGN_OR_RETURN(std::string plain, ReadChunk(meta, key.view(), static_cast<uint32_t>(i)));
-    uint64_t chunk_start = i * cs;
-    uint64_t from = std::max(request.offset(), chunk_start) - chunk_start;
-    uint64_t to = std::min(end, chunk_start + plain.size()) - chunk_start;
-    RETURN_IF_ERROR(sink(nullptr, chunk_start + from, absl::string_view(plain).substr(from, to - from)));
+  const uint64_t first = request.offset() / cs;
+  const uint64_t last = (end - 1) / cs;
+  if (last >= static_cast<uint64_t>(m.chunks_size())) {
+    return absl::DataLossError(absl::StrCat("manifest lacks chunk ", last));
+  }
+
+  // The key release and the chunk fetches run at once: fetching and checking ciphertext needs no
+  // key. Declared after `meta`, so every fetch still running on an early return (a future of
+  // std::async waits for its thread when destroyed) finishes while what it reads is alive.
+  std::future<absl::StatusOr<SecretBytes>> key_release = std::async(std::launch::async, [this, &m, &caller] {
+    return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"});
+  });
+  std::optional<absl::StatusOr<SecretBytes>> key;
+  std::deque<std::future<absl::StatusOr<std::string>>> window;  // sealed chunks i, i+1, ... being fetched
+  uint64_t next_fetch = first;
+  const size_t window_chunks = std::max<uint32_t>(1, options_.read_window_chunks);
+  for (uint64_t i = first; i <= last; ++i) {
+    while (next_fetch <= last && window.size() < window_chunks) {
+      const uint32_t index = static_cast<uint32_t>(next_fetch++);
+      // The chunk needed now is fetched on this thread; the ones after it on their own.
+      const std::launch policy = window.empty() ? std::launch::deferred : std::launch::async;
+      window.push_back(std::async(policy, [this, &meta, index] { return FetchSealedChunk(meta, index); }));
+    }
+    absl::StatusOr<std::string> sealed = window.front().get();
+    window.pop_front();
+    if (!key.has_value()) key = key_release.get();
+    RETURN_IF_ERROR(key->status());  // a refused or destroyed key says so, whatever the chunks did
+    RETURN_IF_ERROR(sealed.status());
+    const uint32_t index = static_cast<uint32_t>(i);
+    absl::StatusOr<std::string> plain = OpenChunk(m, (*key)->view(), index, *sealed);
+    if (!plain.ok()) {
+      // The copy had the right checksum yet does not authenticate (a checksum is no defence
+      // against a chunk server that forges): check every replica in full instead.
+      ASSIGN_OR_RETURN(plain, ReadChunk(meta, (*key)->view(), index));
+    }
+    const uint64_t chunk_start = i * cs;
+    const uint64_t from = std::max(request.offset(), chunk_start) - chunk_start;
+    const uint64_t to = std::min(end, chunk_start + plain->size()) - chunk_start;
+    RETURN_IF_ERROR(sink(nullptr, chunk_start + from, absl::string_view(*plain).substr(from, to - from)));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta,
-                                                      absl::string_view key, uint32_t index) {
+absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMetaResponse& meta, uint32_t index,
+                                                         const AcceptReplica& accept) {
   const v1::ObjectManifest& m = meta.manifest();
   if (index >= static_cast<uint32_t>(m.chunks_size())) {
     return absl::DataLossError(absl::StrCat("manifest lacks chunk ", index));
   }
   const v1::ChunkLocation& loc = m.chunks(static_cast<int>(index));
-  const bool last = index + 1 == static_cast<uint32_t>(m.chunks_size());
-  const uint64_t expected_plain = last ? m.size() - static_cast<uint64_t>(index) * m.chunk_size() : m.chunk_size();
   std::vector<ReplicaAddress> replicas;
   for (const std::string& server_id : loc.server_ids()) {
     auto addr = meta.server_addresses().find(server_id);
@@ -143,8 +177,13 @@ absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaR
   }
   HedgedReadOptions hedging;
   hedging.hedge_delay = options_.read_hedge_delay;
-  hedging.verify = [&](const ReplicaAddress& replica, absl::StatusOr<ChunkRead> read) {
-    return VerifyReplica(std::move(read), m.object_id(), loc, key, index, last, expected_plain, replica.server_id);
+  hedging.verify = [&](const ReplicaAddress& replica, absl::StatusOr<ChunkRead> read) -> absl::StatusOr<std::string> {
+    if (!read.ok()) return read.status();
+    // End-to-end check: what arrived is what the frontend wrote.
+    if (read->data.size() != loc.stored_size() || Crc32c(read->data) != loc.crc32c()) {
+      return absl::DataLossError(absl::StrCat("replica on ", replica.server_id, " has a bad checksum"));
+    }
+    return accept(std::move(*read), replica.server_id);
   };
   hedging.on_error = [&](const ReplicaAddress& replica, const absl::Status& error) {
     // A replica that is there but wrong (or gone) is reported so repair replaces it; a server
@@ -155,24 +194,33 @@ absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaR
     }
   };
   HedgedReadCounters counters;
-  absl::StatusOr<std::string> plain = HedgedRead(chunks_, loc.chunk_id(), replicas, hedging, &counters);
+  absl::StatusOr<std::string> bytes = HedgedRead(chunks_, loc.chunk_id(), replicas, hedging, &counters);
   stats_.read_failovers += counters.failovers;
   stats_.hedged_reads += counters.hedges;
-  if (plain.ok()) return plain;
-  return Annotate(plain.status(), absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
+  if (bytes.ok()) return bytes;
+  return Annotate(bytes.status(), absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
                                                ": no healthy replica"));
 }
 
-absl::StatusOr<std::string> ImageStoreCore::VerifyReplica(absl::StatusOr<ChunkRead> answer, absl::string_view object_id,
-                                                          const v1::ChunkLocation& loc, absl::string_view key,
-                                                          uint32_t index, bool last, uint64_t expected_plain,
-                                                          const std::string& server_id) {
-  ASSIGN_OR_RETURN(ChunkRead read, std::move(answer));
-  // End-to-end check: what arrived is what the frontend wrote.
-  if (read.data.size() != loc.stored_size() || Crc32c(read.data) != loc.crc32c()) {
-    return absl::DataLossError(absl::StrCat("replica on ", server_id, " has a bad checksum"));
-  }
-  ASSIGN_OR_RETURN(std::string plain, DecryptChunk(key, object_id, index, last, read.data));
+absl::StatusOr<std::string> ImageStoreCore::FetchSealedChunk(const v1::GetInstanceMetaResponse& meta,
+                                                             uint32_t index) {
+  return ReadReplicas(meta, index, [](ChunkRead read, const std::string&) { return std::move(read.data); });
+}
+
+absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
+                                                      uint32_t index) {
+  return ReadReplicas(meta, index, [&](ChunkRead read, const std::string& server_id) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> plain = OpenChunk(meta.manifest(), key, index, read.data);
+    if (!plain.ok()) return absl::DataLossError(absl::StrCat("replica on ", server_id, ": ", plain.status().message()));
+    return plain;
+  });
+}
+
+absl::StatusOr<std::string> ImageStoreCore::OpenChunk(const v1::ObjectManifest& m, absl::string_view key,
+                                                      uint32_t index, absl::string_view sealed) {
+  const bool last = index + 1 == static_cast<uint32_t>(m.chunks_size());
+  const uint64_t expected_plain = last ? m.size() - static_cast<uint64_t>(index) * m.chunk_size() : m.chunk_size();
+  ASSIGN_OR_RETURN(std::string plain, DecryptChunk(key, m.object_id(), index, last, sealed));
   if (plain.size() != expected_plain) {
     return absl::DataLossError(absl::StrCat("chunk ", index, " has the wrong length"));
   }

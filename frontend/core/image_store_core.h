@@ -41,6 +41,10 @@ struct FrontendOptions {
   // 200 ms: far above a healthy 1 MiB chunk read on a LAN (a few ms), so hedges stay rare and
   // add little load. InfiniteDuration() disables hedging (failover on errors only).
   absl::Duration read_hedge_delay = absl::Milliseconds(200);
+  // Chunks of one read fetched at once: the one being decrypted and sent, and those after it
+  // within the range asked for. Their ciphertext is fetched and checked while the key release
+  // (an audited, replicated write in the key service) is still on its way.
+  uint32_t read_window_chunks = 4;
 };
 
 // Counters the service layer exports as metrics. Thread-safe.
@@ -124,15 +128,24 @@ class ImageStoreCore {
   absl::StatusOr<v1::PutInstanceResponse> CommitPut(const v1::InstanceTags& tags, v1::ObjectManifest manifest,
                                                     const DataKeyMaterial& key, const std::string& sha256,
                                                     v1::PutInstanceResponse response);
-  // Checks one replica's answer end to end (length, CRC32C, authentication, plaintext length) and
-  // returns the plaintext.
-  absl::StatusOr<std::string> VerifyReplica(absl::StatusOr<ChunkRead> answer, absl::string_view object_id,
-                                            const v1::ChunkLocation& loc, absl::string_view key, uint32_t index,
-                                            bool last, uint64_t expected_plain, const std::string& server_id);
-  // Reads, verifies and decrypts chunk `index`: replicas in manifest order, hedged after
-  // options_.read_hedge_delay, failing over on any error (hedged_read.h).
+  // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no good.
+  using AcceptReplica =
+      std::function<absl::StatusOr<std::string>(ChunkRead read, const std::string& server_id)>;
+  // Reads chunk `index` from its replicas in manifest order, hedged after options_.read_hedge_delay,
+  // failing over on any error and on any answer `accept` refuses (hedged_read.h); replicas that are
+  // there but wrong are reported for repair.
+  absl::StatusOr<std::string> ReadReplicas(const v1::GetInstanceMetaResponse& meta, uint32_t index,
+                                           const AcceptReplica& accept);
+  // The sealed bytes of chunk `index` from the first replica whose copy has the manifest's length
+  // and CRC32C. Needs no key.
+  absl::StatusOr<std::string> FetchSealedChunk(const v1::GetInstanceMetaResponse& meta, uint32_t index);
+  // Chunk `index` checked end to end on each replica (length, CRC32C, authentication, plaintext
+  // length): the plaintext of the first that passes.
   absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
                                         uint32_t index);
+  // Decrypts chunk `index` of the object and checks the plaintext's length.
+  static absl::StatusOr<std::string> OpenChunk(const v1::ObjectManifest& m, absl::string_view key, uint32_t index,
+                                               absl::string_view sealed);
   // Destroys the keys of deleted objects, then tells the metaserver.
   absl::Status ShredKeys(const v1::DeleteMetaResponse& deleted, const KeyAudit& audit);
   // The key of a put that did not commit is useless: destroy it (best effort).

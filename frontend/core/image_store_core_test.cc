@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <set>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+
 #include "frontend/core/core_fakes_test.h"
 
 namespace medvault::frontend {
@@ -99,7 +105,7 @@ TEST_F(ImageStoreCoreTest, RangesDecryptOnlyWhatIsAsked) {
   const std::string& uid = put->sop_instance_uid();
   chunks_.reads = 0;
   EXPECT_EQ(GetAll(uid, 65530, 20).value(), mr_.substr(65530, 20));  // spans a chunk boundary
-  EXPECT_EQ(chunks_.reads, 2);  // chunks 0 and 1 of 5, nothing else
+  EXPECT_EQ(chunks_.reads.load(), 2);  // chunks 0 and 1 of 5, nothing else
   EXPECT_EQ(GetAll(uid, 100).value(), mr_.substr(100));
   EXPECT_EQ(GetAll(uid, mr_.size()).value(), "");
   EXPECT_EQ(GetAll(uid, mr_.size() + 1).status().code(), absl::StatusCode::kOutOfRange);
@@ -117,6 +123,107 @@ TEST_F(ImageStoreCoreTest, CorruptReplicaFailsOverToAGoodOne) {
   // The corrupt replicas are reported for repair; the unreachable server's are not.
   ASSERT_FALSE(meta_.bad_replicas.empty());
   for (const auto& [chunk, server] : meta_.bad_replicas) EXPECT_EQ(server, "s0");
+}
+
+// Changes `data` (one bit at `at`, then the four bytes at `fix`) without changing its CRC32C, as a
+// chunk server that forges a copy could: CRC32C is linear, so the four bytes solve 32 equations.
+void ForgeKeepingCrc(std::string* data, size_t at, size_t fix) {
+  const uint32_t crc = Crc32c(*data);
+  auto effect = [&](size_t byte, int bit) {  // how flipping one bit changes the CRC
+    (*data)[byte] ^= static_cast<char>(1 << bit);
+    const uint32_t changed = Crc32c(*data) ^ crc;
+    (*data)[byte] ^= static_cast<char>(1 << bit);
+    return changed;
+  };
+  uint32_t basis[32] = {}, made_of[32] = {};  // basis[b]: highest bit b; made_of: which fix bits
+  for (int j = 0; j < 32; ++j) {
+    uint32_t v = effect(fix + j / 8, j % 8), c = 1u << j;
+    for (int b = 31; b >= 0 && v != 0; --b) {
+      if (!((v >> b) & 1)) continue;
+      if (basis[b] == 0) {
+        basis[b] = v;
+        made_of[b] = c;
+        break;
+      }
+      v ^= basis[b];
+      c ^= made_of[b];
+    }
+  }
+  uint32_t target = effect(at, 0), flips = 0;
+  for (int b = 31; b >= 0; --b) {
+    if (!((target >> b) & 1)) continue;
+    ASSERT_NE(basis[b], 0u);
+    target ^= basis[b];
+    flips ^= made_of[b];
+  }
+  (*data)[at] ^= 0x01;
+  for (int j = 0; j < 32; ++j) {
+    if ((flips >> j) & 1) (*data)[fix + j / 8] ^= static_cast<char>(1 << (j % 8));
+  }
+  ASSERT_EQ(Crc32c(*data), crc);
+}
+
+TEST_F(ImageStoreCoreTest, CopyWithTheRightChecksumThatFailsAuthenticationFailsOver) {
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok());
+  for (auto& [where, data] : chunks_.stored) {
+    if (where.first == "cs0") ForgeKeepingCrc(&data, 40, 100);
+  }
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), ct_);
+  ASSERT_EQ(meta_.bad_replicas.size(), 1u);
+  EXPECT_EQ(meta_.bad_replicas[0].second, "s0");
+}
+
+TEST_F(ImageStoreCoreTest, KeyReleaseAndChunkFetchRunAtOnce) {
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok());
+  // Each side waits for the other to have started: a read that asks for the key only after its
+  // chunk (or the other way round) times out here instead of overlapping.
+  absl::Notification key_asked, chunk_asked;
+  std::atomic<bool> key_saw_chunk{false}, chunk_saw_key{false};
+  keys_.on_get_key = [&] {
+    key_asked.Notify();
+    key_saw_chunk = chunk_asked.WaitForNotificationWithTimeout(absl::Seconds(10));
+  };
+  chunks_.on_read = [&](const std::string&, const std::string&) {
+    chunk_asked.Notify();
+    chunk_saw_key = key_asked.WaitForNotificationWithTimeout(absl::Seconds(10));
+  };
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), ct_);
+  EXPECT_TRUE(key_saw_chunk);
+  EXPECT_TRUE(chunk_saw_key);
+}
+
+TEST_F(ImageStoreCoreTest, ReadFetchesTheChunksAheadWithinItsWindow) {
+  auto put = core_.Put(mr_);
+  ASSERT_TRUE(put.ok());
+  const v1::ObjectManifest& m = meta_.instances[put->sop_instance_uid()].manifest();
+  ASSERT_EQ(m.chunks_size(), 5);
+  // The fetch of chunk 0 holds until chunks 1-3 are being fetched too (window 4), and chunk 4
+  // must wait for a free place in the window.
+  absl::Mutex mu;
+  std::set<std::string> asked;
+  bool ahead = false;
+  chunks_.on_read = [&](const std::string&, const std::string& id) {
+    absl::MutexLock lock(&mu);
+    asked.insert(id);
+    if (id == m.chunks(0).chunk_id()) {
+      ahead = mu.AwaitWithTimeout(absl::Condition(+[](std::set<std::string>* a) { return a->size() >= 4; }, &asked),
+                                  absl::Seconds(10));
+      EXPECT_EQ(asked.count(m.chunks(4).chunk_id()), 0u);
+    }
+  };
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), mr_);
+  EXPECT_TRUE(ahead);
+  EXPECT_EQ(chunks_.reads.load(), 5);
+}
+
+TEST_F(ImageStoreCoreTest, KeyErrorWinsOverChunkErrors) {
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok());
+  keys_.keys.clear();  // the key was destroyed...
+  for (const char* server : {"cs0", "cs1", "cs2"}) chunks_.down.insert(server);  // ...and no replica answers
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ImageStoreCoreTest, AllReplicasCorruptIsDataLoss) {
