@@ -131,6 +131,15 @@ def main():
             f(g(m, "mb_s") / best_mb, 2) + "×" if best_mb and m in r else "—",
             f(g(m, "p50_ms") / best_p50, 2) + "×" if best_p50 and m in r else "—"))
     w("")
+    if "mv_get_mg" in r:
+        w("## Retrieval of the large objects (each once, one at a time)\n")
+        w("| medvault MB/s | p50 ms | Orthanc file MB/s | p50 ms | medvault MB/s × Orthanc |")
+        w("|---:|---:|---:|---:|---:|")
+        o = g("or_get_mg", "mb_s")
+        w("| %s | %s | %s | %s | %s |" % (f(g("mv_get_mg", "mb_s")), f(g("mv_get_mg", "p50_ms")), f(o),
+                                          f(g("or_get_mg", "p50_ms")),
+                                          f(g("mv_get_mg", "mb_s") / o, 2) + "×" if o else "—"))
+        w("")
     failed = {k: v for k, v in r.items() if v.get("failed")}
     short = {k: v for k, v in r.items() if "stored" in v and v["stored"] != v["ok"]}
     if failed or short:

@@ -26,6 +26,7 @@ smoke_run() {
     grep -qF "$row" "$OUT" || fail "no row: $row"
   done
   grep -Eq '^\| 16 \| [0-9]' "$OUT" || fail "no medvault retrieval at concurrency 16"
+  grep -A5 -F "Retrieval of the large objects" "$OUT" | grep -Eq '^\| [0-9]' || fail "no large-object retrieval"
   if have_orthanc; then
     for row in "Orthanc REST POST /instances" "Orthanc storescu, 4 assoc"; do
       grep -qF "$row" "$OUT" || fail "no row: $row"
