@@ -183,7 +183,7 @@ absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMe
     if (read->data.size() != loc.stored_size() || Crc32c(read->data) != loc.crc32c()) {
       return absl::DataLossError(absl::StrCat("replica on ", replica.server_id, " has a bad checksum"));
     }
-    return accept(std::move(*read), replica.server_id);
+    return accept(std::move(*read));
   };
   hedging.on_error = [&](const ReplicaAddress& replica, const absl::Status& error) {
     // A replica that is there but wrong (or gone) is reported so repair replaces it; a server
@@ -204,16 +204,12 @@ absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMe
 
 absl::StatusOr<std::string> ImageStoreCore::FetchSealedChunk(const v1::GetInstanceMetaResponse& meta,
                                                              uint32_t index) {
-  return ReadReplicas(meta, index, [](ChunkRead read, const std::string&) { return std::move(read.data); });
+  return ReadReplicas(meta, index, [](ChunkRead read) { return std::move(read.data); });
 }
 
 absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
                                                       uint32_t index) {
-  return ReadReplicas(meta, index, [&](ChunkRead read, const std::string& server_id) -> absl::StatusOr<std::string> {
-    absl::StatusOr<std::string> plain = OpenChunk(meta.manifest(), key, index, read.data);
-    if (!plain.ok()) return absl::DataLossError(absl::StrCat("replica on ", server_id, ": ", plain.status().message()));
-    return plain;
-  });
+  return ReadReplicas(meta, index, [&](ChunkRead read) { return OpenChunk(meta.manifest(), key, index, read.data); });
 }
 
 absl::StatusOr<std::string> ImageStoreCore::OpenChunk(const v1::ObjectManifest& m, absl::string_view key,

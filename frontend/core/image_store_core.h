@@ -129,8 +129,7 @@ class ImageStoreCore {
                                                     const DataKeyMaterial& key, const std::string& sha256,
                                                     v1::PutInstanceResponse response);
   // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no good.
-  using AcceptReplica =
-      std::function<absl::StatusOr<std::string>(ChunkRead read, const std::string& server_id)>;
+  using AcceptReplica = std::function<absl::StatusOr<std::string>(ChunkRead read)>;
   // Reads chunk `index` from its replicas in manifest order, hedged after options_.read_hedge_delay,
   // failing over on any error and on any answer `accept` refuses (hedged_read.h); replicas that are
   // there but wrong are reported for repair.
