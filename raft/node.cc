@@ -115,7 +115,18 @@ void RaftNode::Loop() {
     for (const Message& m : rd.messages) addresses.emplace(m.to(), AddressOf(m.to()));
     lock.unlock();
 
-    // 1. Persist (fsync) before anything that depends on it leaves this node.
+    auto send = [&] {  // queues only: the transport sends from its own threads
+      std::map<std::string, std::vector<Message>> outgoing;
+      for (Message& m : rd.messages) {
+        const std::string& address = addresses[m.to()];
+        if (!address.empty()) outgoing[address].push_back(std::move(m));
+      }
+      for (auto& [address, messages] : outgoing) transport_->Send(address, std::move(messages));
+    };
+    // 1. A leader's appends leave at once, so its followers' fsyncs run beside its own (the core
+    //    counts the leader's copy only after Advance). Everything else waits for step 2.
+    if (rd.send_before_persist) send();
+    // 2. Persist (fsync) before anything that depends on it leaves this node.
     const Clock::time_point persist_start = Clock::now();
     absl::Status persisted;
     if (rd.snapshot) {
@@ -124,15 +135,7 @@ void RaftNode::Loop() {
     }
     if (persisted.ok()) persisted = storage_->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries);
     if (observer_.on_persist && (rd.hard_state || !rd.entries.empty())) observer_.on_persist(SecondsSince(persist_start));
-    // 2. Send.
-    std::map<std::string, std::vector<Message>> outgoing;
-    if (persisted.ok()) {
-      for (Message& m : rd.messages) {
-        const std::string& address = addresses[m.to()];
-        if (!address.empty()) outgoing[address].push_back(std::move(m));
-      }
-      for (auto& [address, messages] : outgoing) transport_->Send(address, std::move(messages));
-    }
+    if (persisted.ok() && !rd.send_before_persist) send();
     // 3. Apply.
     absl::StatusOr<std::vector<absl::Status>> results = std::vector<absl::Status>{};
     if (persisted.ok() && !rd.committed_entries.empty()) results = machine_->Apply(rd.committed_entries);

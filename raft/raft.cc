@@ -651,6 +651,8 @@ Ready Raft::GetReady() {
   rd.committed_entries = log_.NextCommitted(options_.max_bytes_per_message);
   rd.read_states = std::move(read_states_);
   read_states_.clear();
+  rd.send_before_persist = role_ == Role::kLeader && !rd.snapshot && hs.term() == prev_hard_state_.term() &&
+                           hs.vote() == prev_hard_state_.vote();
   return rd;
 }
 

@@ -63,6 +63,13 @@ struct Ready {
   std::vector<Message> messages;
   std::vector<Entry> committed_entries;
   std::vector<ReadState> read_states;
+  // The messages may leave before `entries` (and a commit-only `hard_state`) are durable: set
+  // for a leader whose term and vote are already on disk. Its appends and heartbeats depend on
+  // nothing it has not persisted, and it counts its own copy of an entry toward the commit only
+  // in Advance, after the driver has persisted it (Raft thesis, 10.2.1: the leader's fsync runs
+  // beside its followers'). Otherwise messages wait for the persist: a follower's acknowledgement
+  // and a vote must never leave before what they promise is durable.
+  bool send_before_persist = false;
 
   bool empty() const {
     return !hard_state && entries.empty() && !snapshot && messages.empty() && committed_entries.empty() &&

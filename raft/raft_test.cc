@@ -153,6 +153,41 @@ TEST(Raft, ElectsOneLeaderAndReplicatesToAll) {
   for (uint64_t id : {1, 2, 3}) EXPECT_EQ(g.applied(id), std::vector<std::string>{"x"}) << id;
 }
 
+TEST(Raft, LeaderSendsAppendsBeforePersistingButCountsItsOwnCopyOnlyAfter) {
+  Group g({1, 2, 3});
+  g.Elect(1);
+  g.Tick(1);
+  ASSERT_EQ(g[1].role(), Role::kLeader);
+  ASSERT_TRUE(g[1].Propose("x").ok());
+  Ready rd = g[1].GetReady();
+  ASSERT_TRUE(rd.send_before_persist);
+  ASSERT_EQ(rd.entries.size(), 1u);
+  const uint64_t index = rd.entries[0].index();
+  // Follower 2 gets the append and acknowledges it while the leader's own fsync is still running.
+  for (const Message& m : rd.messages) {
+    if (m.to() != 2) continue;
+    g[2].Step(m);
+  }
+  Ready follower = g[2].GetReady();
+  EXPECT_FALSE(follower.send_before_persist) << "a follower's acknowledgement waits for its fsync";
+  (void)g.storage(2).Save(follower.hard_state ? &*follower.hard_state : nullptr, follower.entries);
+  for (const Message& m : follower.messages) g[1].Step(m);
+  g[2].Advance(follower);
+  EXPECT_LT(g[1].log().committed(), index) << "one durable copy of three is no quorum";
+  // The leader's fsync completes: now two copies are durable.
+  (void)g.storage(1).Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries);
+  g[1].Advance(rd);
+  EXPECT_EQ(g[1].log().committed(), index);
+}
+
+TEST(Raft, CandidateVoteRequestsWaitForTheirPersist) {
+  Group g({1, 2, 3});
+  g[1].Campaign();
+  Ready rd = g[1].GetReady();
+  ASSERT_FALSE(rd.messages.empty());
+  EXPECT_FALSE(rd.send_before_persist) << "the candidate's own vote must be durable first";
+}
+
 TEST(Raft, VoteIsPersistedBeforeTheAnswerLeaves) {
   Group g({1, 2, 3});
   Message vote;

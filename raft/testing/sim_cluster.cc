@@ -264,10 +264,21 @@ class Simulation {
       ++result_.snapshots_installed;
       Trace(absl::StrCat("node ", n.id, " installs snapshot at ", rd.snapshot->meta().index()));
     }
+    if (rd.send_before_persist) {
+      // As RaftNode does for a leader: its messages leave first, and a crash may then lose
+      // entries its followers already hold.
+      for (const Message& m : rd.messages) Transmit(m);
+      if (faults && Chance(o_.crash * o_.crash_mid_ready)) {
+        ++result_.crashes_before_persist;
+        return Crash(n);
+      }
+    }
     absl::Status saved = n.storage->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries);
     if (!saved.ok()) return Fail(absl::StrCat("node ", n.id, " save: ", saved.ToString()));
     if (faults && Chance(o_.crash * o_.crash_mid_ready)) return Crash(n);
-    for (const Message& m : rd.messages) Transmit(m);
+    if (!rd.send_before_persist) {
+      for (const Message& m : rd.messages) Transmit(m);
+    }
     for (const Entry& e : rd.committed_entries) Apply(n, e);
     for (const ReadState& rs : rd.read_states) {
       auto it = n.pending_reads.find(rs.context);

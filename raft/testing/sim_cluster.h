@@ -22,7 +22,8 @@ struct SimOptions {
   double drop = 0.05;
   double duplicate = 0.03;
   double crash = 0.002;            // per step: one node crashes
-  double crash_mid_ready = 0.2;    // of crashes: after persisting a Ready, before sending it
+  double crash_mid_ready = 0.2;    // of crashes: between persisting a Ready and sending it (for a
+                                   // leader, which sends first: after sending, before persisting)
   int max_down_steps = 300;
   double partition = 0.002;        // per step: the nodes split in two for a while
   int max_partition_steps = 400;
@@ -42,6 +43,7 @@ struct SimResult {
   int writes_acknowledged = 0;
   int reads_answered = 0;
   int crashes = 0;
+  int crashes_before_persist = 0;  // leaders that crashed with their appends sent and not persisted
   int snapshots_installed = 0;
   int config_changes = 0;
   uint64_t final_commit = 0;
