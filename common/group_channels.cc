@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -51,12 +52,20 @@ absl::Status GroupChannels::Call(const Attempt& attempt, std::chrono::millisecon
   const Clock::time_point end = Clock::now() + budget;
   auto backoff = std::chrono::milliseconds(20);
   absl::Status last = absl::UnavailableError("no member of the group answered");
+  absl::Status last_unavailable;  // OK until a member answers UNAVAILABLE
   for (size_t tries = 0; Clock::now() < end; ++tries) {
     const size_t i = Pick();
     const Clock::time_point deadline = std::min(end, Clock::now() + attempt_limit);
     last = attempt(channels_[i], deadline);
     const bool cut_short = absl::IsDeadlineExceeded(last) && deadline < end;
+    if (absl::IsDeadlineExceeded(last) && !cut_short && !last_unavailable.ok()) {
+      // The budget ran out inside an attempt (often one still connecting) after members had
+      // answered UNAVAILABLE: that answer says why, where a bare "Deadline Exceeded" does not.
+      return absl::UnavailableError(
+          absl::StrCat(last_unavailable.message(), " (still failing when the time budget ran out)"));
+    }
     if (!absl::IsUnavailable(last) && !cut_short) return last;
+    if (absl::IsUnavailable(last)) last_unavailable = last;
     const bool hinted = last.message().find("leader is ") != absl::string_view::npos;
     Advance(i, last);
     // Follow a hint at once; after a full round without a leader, back off a little (an election

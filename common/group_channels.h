@@ -34,7 +34,9 @@ class GroupChannels {
   using Attempt = std::function<absl::Status(const std::shared_ptr<grpc::Channel>& channel,
                                              std::chrono::system_clock::time_point deadline)>;
   // Runs attempts until one returns anything but UNAVAILABLE (or DEADLINE_EXCEEDED of an attempt
-  // cut short by `attempt_limit`: a member that hangs) or `budget` is spent; then the last error.
+  // cut short by `attempt_limit`: a member that hangs) or `budget` is spent; then the last error,
+  // except that a budget spent inside an attempt after UNAVAILABLE answers reports UNAVAILABLE
+  // with the last such answer (a misconfigured or unreachable group, not a slow one).
   // Callers' operations must therefore be safe to repeat.
   absl::Status Call(const Attempt& attempt, std::chrono::milliseconds budget,
                     std::chrono::milliseconds attempt_limit = std::chrono::seconds(10));
