@@ -38,6 +38,12 @@ ABSL_FLAG(uint32_t, put_window_chunks, 8,
 ABSL_FLAG(uint32_t, read_window_chunks, 4,
           "chunks of one read fetched at once (1..64): the one being sent and those after it in the range; "
           "more overlaps more chunk-server round trips and holds more chunks in memory per read");
+ABSL_FLAG(uint32_t, transfer_memory_mib, 256,
+          "sealed chunks all puts and reads may hold beyond the one each is working on, in MiB (of chunks of "
+          "--chunk_size_bytes); their windows grow only within it, and go one chunk at a time when it is spent");
+ABSL_FLAG(uint32_t, max_concurrent_transfers, 512,
+          "PutInstance and GetInstance calls served at once; one more is refused with RESOURCE_EXHAUSTED. With "
+          "--transfer_memory_mib this bounds the frontend's memory (about one chunk per transfer on top)");
 ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
 ABSL_FLAG(std::string, client_scopes_file, "",
           "Which clients (certificate CN) may do what: lines \"<name> read,write,delete,admin\"; "
@@ -97,6 +103,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "frontend: --read_window_chunks must be 1..64\n");
     return 2;
   }
+  const uint32_t max_transfers = absl::GetFlag(FLAGS_max_concurrent_transfers);
+  if (max_transfers < 1) {
+    std::fprintf(stderr, "frontend: --max_concurrent_transfers must be at least 1\n");
+    return 2;
+  }
+  options.chunk_budget =
+      static_cast<uint32_t>((uint64_t{absl::GetFlag(FLAGS_transfer_memory_mib)} << 20) / chunk_size);
   const int64_t hedge_ms = absl::GetFlag(FLAGS_read_hedge_delay_ms);
   if (hedge_ms < 0) {
     std::fprintf(stderr, "frontend: --read_hedge_delay_ms must not be negative\n");
@@ -136,7 +149,8 @@ int main(int argc, char** argv) {
   authz.set_on_denied([&denials](const medvault::PeerIdentity& who, absl::string_view method,
                                  const absl::Status& why) { denials.Forward(who.ToString(), method, why); });
   medvault::frontend::ImageStoreService service(&core, &authz, runner.registry(),
-                                                absl::GetFlag(FLAGS_max_instance_bytes));
+                                                absl::GetFlag(FLAGS_max_instance_bytes),
+                                                max_transfers);
   medvault::frontend::AdminService admin(&key_client, &meta_client, &authz);
   runner.AddService(&service);
   runner.AddService(&admin);

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -320,6 +321,62 @@ TEST_F(ClusterTest, CliPutGetFindRoundTrip) {
 
   auto bad = Cli({"frobnicate"});
   EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(cluster_->Stop().ok());
+}
+
+// The frontend's memory stays bounded under any load, shown with the real binaries: a put or read
+// beyond --max_concurrent_transfers is refused with RESOURCE_EXHAUSTED and leaves nothing behind,
+// while the one being served completes; and with --transfer_memory_mib=0 (no chunk beyond the one
+// each transfer works on) multi-chunk puts and reads still complete byte-exact, one chunk at a time.
+TEST_F(ClusterTest, TransfersBeyondTheLimitAreRefusedAndTransfersWithoutBudgetComplete) {
+  testing::ClusterOptions options;
+  options.chunk_size_bytes = 64 << 10;
+  options.frontend_flags = {"--max_concurrent_transfers=1", "--transfer_memory_mib=0"};
+  StartCluster(options);
+  const std::string ecg = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/waveform_ecg.dcm");  // 5 chunks
+  const std::string mr = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm");
+  const std::string ecg_uid = frontend::ParseDicomHeader(ecg).value().sop_instance_uid();
+  const std::string mr_uid = frontend::ParseDicomHeader(mr).value().sop_instance_uid();
+  ASSERT_GT(ecg.size(), 4u * (64 << 10));
+
+  // One put, opened and held half-sent.
+  grpc::ClientContext held_ctx;
+  held_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::PutInstanceResponse held_response;
+  std::unique_ptr<grpc::ClientWriter<v1::PutInstanceRequest>> held = stub_->PutInstance(&held_ctx, &held_response);
+  v1::PutInstanceRequest piece;
+  piece.set_data(ecg.substr(0, ecg.size() / 2));
+  ASSERT_TRUE(held->Write(piece));
+  // The event: the frontend counts it as served.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (testing::ScrapeMetric(cluster_->frontend_metrics(), "medvault_frontend_transfers_active").value_or(0) < 1) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the held put never reached the frontend";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  absl::StatusOr<v1::PutInstanceResponse> refused_put = PutInstance(stub_.get(), mr);
+  EXPECT_EQ(refused_put.status().code(), absl::StatusCode::kResourceExhausted) << refused_put.status();
+  EXPECT_TRUE(absl::StrContains(refused_put.status().message(), "maximum of 1")) << refused_put.status();
+  absl::StatusOr<std::string> refused_get = GetInstance(stub_.get(), mr_uid);
+  EXPECT_EQ(refused_get.status().code(), absl::StatusCode::kResourceExhausted) << refused_get.status();
+
+  piece.set_data(ecg.substr(ecg.size() / 2));
+  ASSERT_TRUE(held->Write(piece));
+  ASSERT_TRUE(held->WritesDone());
+  grpc::Status held_status = held->Finish();
+  ASSERT_TRUE(held_status.ok()) << held_status.error_message();
+  EXPECT_EQ(held_response.sop_instance_uid(), ecg_uid);
+
+  // The refused put stored nothing; one at a time, everything goes through.
+  EXPECT_EQ(GetInstance(stub_.get(), mr_uid).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(PutInstance(stub_.get(), mr).ok());
+  EXPECT_EQ(GetInstance(stub_.get(), ecg_uid).value_or(""), ecg);
+  EXPECT_EQ(GetInstance(stub_.get(), mr_uid).value_or(""), mr);
+  const std::string metrics = HttpGet(cluster_->frontend_metrics(), "/metrics");
+  EXPECT_EQ(testing::MetricValue(metrics, "medvault_frontend_chunk_budget_slots").value_or(-1), 0);
+  EXPECT_GT(testing::MetricValue(metrics, "medvault_frontend_chunk_budget_denials_total").value_or(0), 0);
+  EXPECT_EQ(testing::MetricValue(metrics, "medvault_frontend_chunk_budget_peak").value_or(-1), 0);
+  EXPECT_EQ(testing::MetricValue(metrics, "medvault_frontend_transfers_active").value_or(-1), 0);
   EXPECT_TRUE(cluster_->Stop().ok());
 }
 

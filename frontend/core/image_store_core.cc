@@ -17,7 +17,8 @@ namespace medvault::frontend {
 
 ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
                                Clock* clock)
-    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch) {}
+    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch),
+      chunk_budget_(options.chunk_budget) {}
 
 absl::Status ImageStoreCore::CheckIndexField(absl::string_view field) {
   if (field.size() > kMaxIndexFieldBytes) {
@@ -133,17 +134,30 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
     return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"});
   });
   std::optional<absl::StatusOr<SecretBytes>> key;
-  std::deque<std::future<absl::StatusOr<std::string>>> window;  // sealed chunks i, i+1, ... being fetched
+  // Sealed chunks i, i+1, ... being fetched. The chunk needed now is fetched on this thread and
+  // needs no slot of the budget; each one after it, on its own thread, holds a slot until it has
+  // been sent. With the budget spent the read goes on one chunk at a time.
+  struct Fetch {
+    SlotPool::Lease slot;  // declared first: given back only after the fetch has finished
+    std::future<absl::StatusOr<std::string>> sealed;
+  };
+  std::deque<Fetch> window;
   uint64_t next_fetch = first;
   const size_t window_chunks = std::max<uint32_t>(1, options_.read_window_chunks);
   for (uint64_t i = first; i <= last; ++i) {
     while (next_fetch <= last && window.size() < window_chunks) {
+      SlotPool::Lease slot;
+      if (!window.empty()) {
+        slot = chunk_budget_.TryLease();
+        if (!slot.held()) break;
+      }
       const uint32_t index = static_cast<uint32_t>(next_fetch++);
-      // The chunk needed now is fetched on this thread; the ones after it on their own.
       const std::launch policy = window.empty() ? std::launch::deferred : std::launch::async;
-      window.push_back(std::async(policy, [this, &meta, index] { return FetchSealedChunk(meta, index); }));
+      window.push_back(
+          Fetch{std::move(slot), std::async(policy, [this, &meta, index] { return FetchSealedChunk(meta, index); })});
     }
-    absl::StatusOr<std::string> sealed = window.front().get();
+    const SlotPool::Lease slot = std::move(window.front().slot);  // given back once chunk i is sent
+    absl::StatusOr<std::string> sealed = window.front().sealed.get();
     window.pop_front();
     if (!key.has_value()) key = key_release.get();
     RETURN_IF_ERROR(key->status());  // a refused or destroyed key says so, whatever the chunks did

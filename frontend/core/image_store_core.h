@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/env.h"
+#include "frontend/core/slot_pool.h"
 #include "frontend/core/clients.h"
 #include "frontend/core/dek_pool.h"
 #include "medvault/v1/image_store.pb.h"
@@ -45,6 +46,10 @@ struct FrontendOptions {
   // within the range asked for. Their ciphertext is fetched and checked while the key release
   // (an audited, replicated write in the key service) is still on its way.
   uint32_t read_window_chunks = 4;
+  // Sealed chunks all puts and reads together may hold beyond the one each is working on (their
+  // windows above grow only with these; slot_pool.h). 256 × ~1 MiB: a frontend's transfer
+  // memory stays near 256 MiB plus one chunk per transfer, however many run.
+  uint32_t chunk_budget = 256;
 };
 
 // Counters the service layer exports as metrics. Thread-safe.
@@ -115,6 +120,7 @@ class ImageStoreCore {
   absl::Status Shutdown() { return pool_.Drain(); }
 
   const CoreStats& stats() const { return stats_; }
+  const SlotPool& chunk_budget() const { return chunk_budget_; }
 
  private:
   friend class PutSession;
@@ -160,6 +166,7 @@ class ImageStoreCore {
   Clock* clock_;
   DekPool pool_;
   CoreStats stats_;
+  SlotPool chunk_budget_;  // FrontendOptions::chunk_budget
 };
 
 }  // namespace medvault::frontend

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -24,13 +25,15 @@ class ImageStoreCoreTest : public ::testing::Test {
     o.dek_batch = 4;
     return o;
   }
-  absl::StatusOr<std::string> GetAll(const std::string& uid, uint64_t offset = 0, uint64_t length = 0) {
+  // Every byte of the range, read through `core` (the fixture's when null).
+  absl::StatusOr<std::string> GetAll(const std::string& uid, uint64_t offset = 0, uint64_t length = 0,
+                                     ImageStoreCore* core = nullptr) {
     v1::GetInstanceRequest req;
     req.set_sop_instance_uid(uid);
     req.set_offset(offset);
     req.set_length(length);
     std::string out;
-    absl::Status s = core_.Get(req, [&](const v1::InstanceInfo*, uint64_t off, absl::string_view data) {
+    absl::Status s = (core ? *core : core_).Get(req, [&](const v1::InstanceInfo*, uint64_t off, absl::string_view data) {
       EXPECT_EQ(off, offset + out.size());
       out.append(data.data(), data.size());
       return absl::OkStatus();
@@ -216,6 +219,67 @@ TEST_F(ImageStoreCoreTest, ReadFetchesTheChunksAheadWithinItsWindow) {
   EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), mr_);
   EXPECT_TRUE(ahead);
   EXPECT_EQ(chunks_.reads.load(), 5);
+}
+
+// The fetch-ahead window grows only with slots of the frontend's chunk budget: with 2 slots a
+// read of window 4 fetches chunks 0-2, not 0-3, and gives every slot back when it ends.
+TEST_F(ImageStoreCoreTest, ReadAheadStaysWithinTheSlotPool) {
+  auto put = core_.Put(mr_);
+  ASSERT_TRUE(put.ok());
+  const v1::ObjectManifest& m = meta_.instances[put->sop_instance_uid()].manifest();
+  ASSERT_EQ(m.chunks_size(), 5);
+  FrontendOptions options = Options();
+  options.chunk_budget = 2;
+  ImageStoreCore narrow(&keys_, &meta_, &chunks_, options, &clock_);
+  absl::Mutex mu;
+  std::set<std::string> asked;
+  bool ahead = false;
+  uint32_t in_use_meanwhile = 0;
+  chunks_.on_read = [&](const std::string&, const std::string& id) {
+    absl::MutexLock lock(&mu);
+    asked.insert(id);
+    if (id == m.chunks(0).chunk_id()) {
+      ahead = mu.AwaitWithTimeout(absl::Condition(+[](std::set<std::string>* a) { return a->size() >= 3; }, &asked),
+                                  absl::Seconds(10));
+      in_use_meanwhile = narrow.chunk_budget().in_use();
+      EXPECT_EQ(asked.count(m.chunks(3).chunk_id()), 0u);
+    }
+  };
+  EXPECT_EQ(GetAll(put->sop_instance_uid(), 0, 0, &narrow).value_or(""), mr_);
+  EXPECT_TRUE(ahead);
+  EXPECT_EQ(in_use_meanwhile, 2u);
+  EXPECT_EQ(narrow.chunk_budget().peak(), 2u);
+  EXPECT_GT(narrow.chunk_budget().denials(), 0u);
+  EXPECT_EQ(narrow.chunk_budget().in_use(), 0u);
+}
+
+// With no slots at all a read still completes, one chunk at a time, each fetched on the reading
+// thread; and a read its client abandons part-way gives back what it held.
+TEST_F(ImageStoreCoreTest, ReadWithoutBudgetGoesOneChunkAtATimeAndAnEndedReadHoldsNothing) {
+  auto put = core_.Put(mr_);
+  ASSERT_TRUE(put.ok());
+  FrontendOptions options = Options();
+  options.chunk_budget = 0;
+  ImageStoreCore none(&keys_, &meta_, &chunks_, options, &clock_);
+  const std::thread::id reader = std::this_thread::get_id();
+  std::atomic<int> elsewhere{0};
+  chunks_.on_read = [&](const std::string&, const std::string&) {
+    if (std::this_thread::get_id() != reader) ++elsewhere;
+  };
+  EXPECT_EQ(GetAll(put->sop_instance_uid(), 0, 0, &none).value_or(""), mr_);
+  EXPECT_EQ(elsewhere.load(), 0);
+
+  chunks_.on_read = nullptr;
+  v1::GetInstanceRequest req;
+  req.set_sop_instance_uid(put->sop_instance_uid());
+  int pieces = 0;
+  absl::Status abandoned = core_.Get(req, [&](const v1::InstanceInfo* info, uint64_t, absl::string_view) {
+    if (info == nullptr && ++pieces == 2) return absl::CancelledError("client went away");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(abandoned.code(), absl::StatusCode::kCancelled);
+  EXPECT_GT(core_.chunk_budget().peak(), 0u);
+  EXPECT_EQ(core_.chunk_budget().in_use(), 0u);
 }
 
 TEST_F(ImageStoreCoreTest, KeyErrorWinsOverChunkErrors) {

@@ -162,11 +162,7 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
     loc->add_server_ids(server.server_id());
     write.addresses.push_back(server.address());
   }
-  RETURN_IF_ERROR(WaitForWindow(options.max_chunks_in_flight));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++in_flight_;
-  }
+  RETURN_IF_ERROR(ReserveWrite(options.max_chunks_in_flight));
   if (first_write_micros_ < 0) first_write_micros_ = core_->clock_->NowMicros();
   // Not under mu_: the callback may run before StartWrite returns.
   StageTimer t(core_->clock_, timings_, &PutTimings::write);
@@ -185,18 +181,43 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
                               absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
     }
     --in_flight_;
+    if (budget_slots_ > 0) {
+      --budget_slots_;
+      core_->chunk_budget_.Give();
+    }
     cv_.notify_all();
   });
   return absl::OkStatus();
 }
 
-absl::Status PutSession::WaitForWindow(uint32_t limit) {
+absl::Status PutSession::ReserveWrite(uint32_t limit) {
   StageTimer t(core_->clock_, timings_, &PutTimings::write);
   std::unique_lock<std::mutex> lock(mu_);
-  auto open = [&] { return in_flight_ < limit || !write_error_.ok(); };
-  if (!open()) {
+  bool waited = false;
+  while (write_error_.ok()) {
+    // The first write in flight is the put's own; each one beside it holds a slot of the
+    // frontend's budget. Without a slot the put waits for its own writes, never for others'.
+    if (in_flight_ == 0) break;
+    if (in_flight_ < limit && core_->chunk_budget_.TryTake()) {
+      ++budget_slots_;
+      break;
+    }
+    if (!waited) core_->stats_.put_window_waits += 1;
+    waited = true;
+    const uint32_t seen = in_flight_;
+    cv_.wait(lock, [&] { return in_flight_ < seen || !write_error_.ok(); });
+  }
+  if (!write_error_.ok()) return write_error_;
+  ++in_flight_;
+  return absl::OkStatus();
+}
+
+absl::Status PutSession::WaitForAllWrites() {
+  StageTimer t(core_->clock_, timings_, &PutTimings::write);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (in_flight_ > 0) {
     core_->stats_.put_window_waits += 1;
-    cv_.wait(lock, open);
+    cv_.wait(lock, [&] { return in_flight_ == 0 || !write_error_.ok(); });
   }
   return write_error_;
 }
@@ -247,7 +268,7 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
 
   if (absl::Status s = Dispatch(current_, /*last=*/true); !s.ok()) return Fail(s);
   current_.clear();
-  if (absl::Status s = WaitForWindow(1); !s.ok()) return Fail(s);
+  if (absl::Status s = WaitForAllWrites(); !s.ok()) return Fail(s);
   if (core_->clock_->NowMicros() - first_write_micros_ > core_->options_.max_write_seconds * 1'000'000) {
     return Fail(absl::DeadlineExceededError(
         "the put took longer than the frontend's --max_write_seconds from its first chunk write to its commit"));

@@ -57,7 +57,12 @@ class PutSession {
   // Seals chunk `next_index_` and starts writing its replicas.
   absl::Status Dispatch(const std::string& plain, bool last);
   // Blocks until fewer than `limit` chunks are in flight; returns the first write failure.
-  absl::Status WaitForWindow(uint32_t limit);
+  // Waits for room for one more chunk write (fewer than `limit` in flight, and a slot of the
+  // frontend's chunk budget for any beside the first) and counts it in flight; or the first
+  // write error.
+  absl::Status ReserveWrite(uint32_t limit);
+  // Waits until every write has answered, or the first write error.
+  absl::Status WaitForAllWrites();
   absl::Status Fail(absl::Status status);
 
   ImageStoreCore* const core_;
@@ -84,6 +89,7 @@ class PutSession {
   std::mutex mu_;
   std::condition_variable cv_;
   uint32_t in_flight_ = 0;       // chunks whose replicas have not all answered
+  uint32_t budget_slots_ = 0;    // slots of the core's chunk budget held: in_flight_ - 1, or 0
   absl::Status write_error_;     // the first failed replica write
 };
 

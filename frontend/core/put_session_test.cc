@@ -195,13 +195,12 @@ class QueuedChunks : public ChunkClient {
   bool appended = false, finished = false;
 };
 
-TEST(PutSessionWindowTest, AtMostTheWindowOfChunksIsInFlight) {
-  FakeClock clock;
-  FakeKeys keys;
-  FakeMeta meta(&keys);
-  QueuedChunks chunks;
-  ImageStoreCore core(&keys, &meta, &chunks, Options(/*window=*/2), &clock);
-  const std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.20", 6 * kChunk);
+// Puts `file` through `core` while completing the writes queued in `chunks` one at a time: during
+// the upload only when the session has said it waits for room (CoreStats::put_window_waits), so a
+// session that ignored its window would have put one more chunk in flight by then; after the
+// upload, all of them.
+absl::StatusOr<v1::PutInstanceResponse> PutCompletingWritesOnlyWhenAsked(ImageStoreCore& core, QueuedChunks& chunks,
+                                                                         const std::string& file) {
   absl::StatusOr<v1::PutInstanceResponse> put;
   std::thread client([&] {
     std::unique_ptr<PutSession> session = core.StartPut();
@@ -218,9 +217,6 @@ TEST(PutSessionWindowTest, AtMostTheWindowOfChunksIsInFlight) {
     chunks.finished = true;
     chunks.cv.notify_all();
   });
-  // During the upload, complete a write only when the session has said it waits for the window
-  // (CoreStats::put_window_waits): a session that ignored the window would have put a third
-  // chunk in flight by then. After the upload, drain.
   uint64_t seen = 0;
   for (;;) {
     std::unique_lock<std::mutex> lock(chunks.mu);
@@ -239,9 +235,40 @@ TEST(PutSessionWindowTest, AtMostTheWindowOfChunksIsInFlight) {
     complete();
   }
   client.join();
+  return put;
+}
+
+TEST(PutSessionWindowTest, AtMostTheWindowOfChunksIsInFlight) {
+  FakeClock clock;
+  FakeKeys keys;
+  FakeMeta meta(&keys);
+  QueuedChunks chunks;
+  ImageStoreCore core(&keys, &meta, &chunks, Options(/*window=*/2), &clock);
+  const std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.20", 6 * kChunk);
+  absl::StatusOr<v1::PutInstanceResponse> put = PutCompletingWritesOnlyWhenAsked(core, chunks, file);
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(chunks.max_pending, 2u);
   EXPECT_GE(core.stats().put_window_waits.load(), 4u);  // 7 chunks through a window of 2
+  EXPECT_EQ(meta.commits, 1);
+}
+
+// A window of 8, but one slot left in the frontend's chunk budget: the put has its own write and
+// one more in flight, never a third, and gives the slot back at the end.
+TEST(PutSessionWindowTest, TheSlotPoolNarrowsTheWindow) {
+  FakeClock clock;
+  FakeKeys keys;
+  FakeMeta meta(&keys);
+  QueuedChunks chunks;
+  FrontendOptions options = Options(/*window=*/8);
+  options.chunk_budget = 1;
+  ImageStoreCore core(&keys, &meta, &chunks, options, &clock);
+  const std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.21", 6 * kChunk);
+  absl::StatusOr<v1::PutInstanceResponse> put = PutCompletingWritesOnlyWhenAsked(core, chunks, file);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(chunks.max_pending, 2u);
+  EXPECT_EQ(core.chunk_budget().peak(), 1u);
+  EXPECT_GT(core.chunk_budget().denials(), 0u);
+  EXPECT_EQ(core.chunk_budget().in_use(), 0u);
   EXPECT_EQ(meta.commits, 1);
 }
 

@@ -55,10 +55,11 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
 }
 
 ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, prometheus::Registry& registry,
-                                     uint64_t max_instance_bytes)
+                                     uint64_t max_instance_bytes, uint32_t max_transfers)
     : core_(core),
       authz_(authz),
       max_instance_bytes_(max_instance_bytes),
+      transfers_(max_transfers),
       requests_(prometheus::BuildCounter()
                     .Name("medvault_frontend_requests_total")
                     .Help("ImageStore calls by method and result code")
@@ -72,7 +73,15 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
                       .Name("medvault_frontend_put_stage_seconds")
                       .Help("Time successful PutInstance calls spent per stage (parse, lookup, key, place, "
                             "seal, write, commit)")
-                      .Register(registry)) {
+                      .Register(registry)),
+      budget_in_use_(NewGauge(registry, "medvault_frontend_chunk_budget_in_use",
+                              "Slots of the chunk budget (--transfer_memory_mib) held by put and read windows")),
+      budget_peak_(NewGauge(registry, "medvault_frontend_chunk_budget_peak",
+                            "The most slots of the chunk budget ever held at once")),
+      transfers_active_(NewGauge(registry, "medvault_frontend_transfers_active",
+                                 "PutInstance and GetInstance calls being served (at most --max_concurrent_transfers)")) {
+  NewGauge(registry, "medvault_frontend_chunk_budget_slots", "Slots in the chunk budget (chunks beyond each transfer's first)")
+      .Set(core_->chunk_budget().slots());
   for (const char* stage : {"parse", "lookup", "key", "place", "seal", "write", "commit"}) {
     put_stage_series_.push_back(&put_stages_.Add({{"stage", stage}}, LatencyBuckets()));
   }
@@ -88,7 +97,8 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
       {&st.bad_replicas_reported, "medvault_frontend_bad_replicas_reported_total", "Replicas reported to the metaserver as corrupt or missing"},
       {&st.abandoned_puts, "medvault_frontend_abandoned_puts_total", "Puts that ended before their commit (their key destroyed)"},
       {&st.uncertain_commits, "medvault_frontend_uncertain_commits_total", "Manifest commits whose outcome stayed unknown"},
-      {&st.put_window_waits, "medvault_frontend_put_window_waits_total", "Times a put waited for its window of chunk writes (chunk servers slower than the upload)"},
+      {&st.put_window_waits, "medvault_frontend_put_window_waits_total", "Times a put waited for its window of chunk writes (chunk servers slower than the upload, or the chunk budget spent)"},
+      {&core_->chunk_budget().denial_counter(), "medvault_frontend_chunk_budget_denials_total", "Times a put or read window could not grow because the chunk budget was spent"},
   };
   for (const auto& c : kCore) core_counters_.push_back(CoreCounter{c.source, &NewCounter(registry, c.name, c.help)});
 }
@@ -100,6 +110,9 @@ void ImageStoreService::ExportCoreStats() {
     if (now > c.exported) c.counter->Increment(static_cast<double>(now - c.exported));
     c.exported = now;
   }
+  budget_in_use_.Set(core_->chunk_budget().in_use());
+  budget_peak_.Set(core_->chunk_budget().peak());
+  transfers_active_.Set(transfers_.in_use());
 }
 
 #define MV_COUNT(method, status)                                                      \
@@ -116,6 +129,18 @@ void ImageStoreService::ExportCoreStats() {
     return ToGrpcStatus(who.status());                              \
   }
 
+absl::StatusOr<SlotPool::Lease> ImageStoreService::AdmitTransfer(const char* method) {
+  SlotPool::Lease slot = transfers_.TryLease();
+  if (!slot.held()) {
+    absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
+        "the frontend is serving its maximum of ", transfers_.slots(), " puts and reads at once; retry shortly"));
+    MV_COUNT(method, refused);
+    return refused;
+  }
+  transfers_active_.Set(transfers_.in_use());
+  return slot;
+}
+
 void ImageStoreService::ObservePutStages(const PutTimings& t) {
   const double values[] = {t.parse, t.lookup, t.key, t.place, t.seal, t.write, t.commit};
   for (size_t i = 0; i < put_stage_series_.size(); ++i) put_stage_series_[i]->Observe(values[i]);
@@ -125,6 +150,8 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
                                             grpc::ServerReader<v1::PutInstanceRequest>* reader,
                                             v1::PutInstanceResponse* response) {
   MV_AUTHORIZE("PutInstance");
+  absl::StatusOr<SlotPool::Lease> admitted = AdmitTransfer("PutInstance");
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
   auto start = std::chrono::steady_clock::now();
   // The core stores the file while it arrives (put_session.h); `timings` outlives the session.
   PutTimings timings;
@@ -152,6 +179,7 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
     status = result.status();
   }
   session.reset();  // an unfinished put waits for its writes and destroys its key here
+  admitted->Release();
   put_latency_.Observe(SecondsSince(start));
   MV_COUNT("PutInstance", status);
   return ToGrpcStatus(status);
@@ -160,6 +188,8 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
 grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::GetInstanceRequest* request,
                                             grpc::ServerWriter<v1::GetInstanceResponse>* writer) {
   MV_AUTHORIZE("GetInstance");
+  absl::StatusOr<SlotPool::Lease> admitted = AdmitTransfer("GetInstance");
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
   auto start = std::chrono::steady_clock::now();
   // The instance info rides on the first message that carries data (or alone, for an empty range).
   std::optional<v1::InstanceInfo> unsent_info;
@@ -188,6 +218,7 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::
     msg.set_offset(request->offset());
     if (!writer->Write(msg)) status = absl::CancelledError("client went away");
   }
+  admitted->Release();
   get_latency_.Observe(SecondsSince(start));
   MV_COUNT("GetInstance", status);
   return ToGrpcStatus(status);

@@ -9,6 +9,7 @@
 #include "common/access_policy.h"
 #include "frontend/core/image_store_core.h"
 #include "medvault/v1/image_store.grpc.pb.h"
+#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
@@ -20,10 +21,11 @@ AccessPolicy FrontendPolicy(ClientScopes scopes);
 
 class ImageStoreService final : public v1::ImageStore::Service {
  public:
-  // `max_instance_bytes`: larger puts are refused with RESOURCE_EXHAUSTED. `core` and `authz`
-  // must outlive the service.
+  // `max_instance_bytes`: larger puts are refused with RESOURCE_EXHAUSTED. `max_transfers`: puts
+  // and reads beyond this many at once are refused with RESOURCE_EXHAUSTED (with the core's chunk
+  // budget, this bounds the frontend's memory). `core` and `authz` must outlive the service.
   ImageStoreService(ImageStoreCore* core, Authorizer* authz, prometheus::Registry& registry,
-                    uint64_t max_instance_bytes);
+                    uint64_t max_instance_bytes, uint32_t max_transfers);
 
   grpc::Status PutInstance(grpc::ServerContext* ctx, grpc::ServerReader<v1::PutInstanceRequest>* reader,
                            v1::PutInstanceResponse* response) override;
@@ -42,6 +44,7 @@ class ImageStoreService final : public v1::ImageStore::Service {
   ImageStoreCore* core_;
   Authorizer* const authz_;
   const uint64_t max_instance_bytes_;
+  SlotPool transfers_;  // one slot per PutInstance or GetInstance being served
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Counter& put_bytes_;
   prometheus::Counter& get_bytes_;
@@ -49,9 +52,16 @@ class ImageStoreService final : public v1::ImageStore::Service {
   prometheus::Histogram& get_latency_;
   prometheus::Family<prometheus::Histogram>& put_stages_;
   std::vector<prometheus::Histogram*> put_stage_series_;  // in PutTimings order
+  prometheus::Gauge& budget_in_use_;
+  prometheus::Gauge& budget_peak_;
+  prometheus::Gauge& transfers_active_;
+
+  // A slot for one more transfer, or the RESOURCE_EXHAUSTED refusal (counted under `method`).
+  absl::StatusOr<SlotPool::Lease> AdmitTransfer(const char* method);
 
   void ObservePutStages(const PutTimings& timings);
-  // Brings the core's counters (CoreStats) into the registry; called after every call.
+  // Brings the core's counters (CoreStats, the chunk budget) into the registry; called after
+  // every call.
   void ExportCoreStats();
 
   struct CoreCounter {
