@@ -142,7 +142,15 @@ absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id, const Aud
   v1::AuditRecord record = audit_.NewRecord("release", who);
   if (object_id.size() == kObjectIdBytes) record.add_object_ids(std::string(object_id));
   uint32_t kek_version = 0;
-  absl::StatusOr<SecretBytes> key = GetImpl(object_id, &kek_version);
+  // Planned from this replica's state as it stands, without a ReadIndex barrier: the commit of
+  // the audit record below proves this replica leads, and once it is applied here the state holds
+  // every entry committed before it, so the key is read again then and only that read is
+  // released (read-after-commit). A refusal is confirmed behind a barrier first: a replica's
+  // state may lag what is committed (a key generated moments ago through a former leader).
+  absl::StatusOr<SecretBytes> key = GetImpl(object_id, /*barrier=*/false, &kek_version);
+  if (!key.ok() && !absl::IsInvalidArgument(key.status())) {
+    key = GetImpl(object_id, /*barrier=*/true, &kek_version);
+  }
   record.set_kek_version(kek_version);
   record.set_result(ResultName(key.status()));
   // A malformed id names no object: only the log line records the attempt.
@@ -157,14 +165,39 @@ absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id, const Aud
           "the audit record of this release could not be written, so the key is not released: ",
           recorded.message()));
     }
+    if (key.ok()) {
+      key->Wipe();
+      uint32_t unused_version = 0;
+      key = GetImpl(object_id, /*barrier=*/false, &unused_version);
+      if (!key.ok()) {
+        // Destroyed (or its KEK retired) by an entry committed before the audit record: the
+        // release recorded above did not happen, and a second record says so.
+        AuditLog::Log(record);
+        VoidRelease(record, key.status());
+        return key;
+      }
+    }
   }
   AuditLog::Log(record);
   return key;
 }
 
-absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, uint32_t* kek_version) {
+void KeyStore::VoidRelease(const v1::AuditRecord& released, const absl::Status& why) {
+  v1::AuditRecord voided = audit_.NewRecord("void_release", AuditInfo{released.caller(), released.on_behalf_of(),
+                                                                       released.purpose()});
+  *voided.mutable_object_ids() = released.object_ids();
+  voided.set_kek_version(released.kek_version());
+  voided.set_result(ResultName(why));
+  absl::Status recorded = audit_.Append(voided);
+  if (!recorded.ok()) {
+    voided.set_result(absl::StrCat(voided.result(), " (this record could not be written: ", ResultName(recorded), ")"));
+  }
+  AuditLog::Log(voided);
+}
+
+absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, bool barrier, uint32_t* kek_version) {
   RETURN_IF_ERROR(CheckObjectId(object_id, "object_id"));
-  RETURN_IF_ERROR(writer_->Barrier());
+  if (barrier) RETURN_IF_ERROR(writer_->Barrier());
   const std::string id_hex = ToHex(object_id);
   absl::StatusOr<std::string> value = kv_->Get(kKeysColumnFamily, object_id);
   if (absl::IsNotFound(value.status())) {

@@ -76,7 +76,9 @@ class KeyStore {
   // writer's error when the write fails.
   absl::StatusOr<std::vector<GeneratedKey>> Generate(uint32_t count, const AuditInfo& who = {});
 
-  // The DEK of `object_id`, released only after its audit record is durable. INVALID_ARGUMENT
+  // The DEK of `object_id`, released only after its audit record is durable, and as stored once
+  // that record is applied (a key destroyed before the record committed is not released, and a
+  // second record voids the first). INVALID_ARGUMENT
   // unless it is kObjectIdBytes long; NOT_FOUND when it never existed or was destroyed;
   // FAILED_PRECONDITION when it was wrapped under a KEK version this store does not hold or that
   // was retired; DATA_LOSS when the record is corrupt or does not authenticate (wrong KEK, tampered
@@ -119,7 +121,10 @@ class KeyStore {
 
  private:
   absl::StatusOr<std::vector<GeneratedKey>> GenerateImpl(uint32_t count, v1::AuditRecord* record);
-  absl::StatusOr<SecretBytes> GetImpl(absl::string_view object_id, uint32_t* kek_version);
+  // The DEK of `object_id` from local state, after the writer's barrier when `barrier`.
+  absl::StatusOr<SecretBytes> GetImpl(absl::string_view object_id, bool barrier, uint32_t* kek_version);
+  // Appends (best effort) and logs a record that `released`, already recorded, did not happen.
+  void VoidRelease(const v1::AuditRecord& released, const absl::Status& why);
   // Census() without the barrier, for callers that already took it.
   absl::StatusOr<KekCensus> CensusAfterBarrier();
   absl::StatusOr<uint32_t> DestroyImpl(const std::vector<std::string>& object_ids, v1::AuditRecord* record);
