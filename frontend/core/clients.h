@@ -41,8 +41,10 @@ class MetaClient {
  public:
   virtual ~MetaClient() = default;
   // With a non-empty `sop_instance_uid`, the reply's instance_exists hints whether it is stored.
-  virtual absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas,
-                                                                    const std::string& sop_instance_uid) = 0;
+  // No placement names a server of `exclude_server_ids` (at most 16).
+  virtual absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(
+      uint32_t chunk_count, uint32_t replicas, const std::string& sop_instance_uid,
+      const std::vector<std::string>& exclude_server_ids) = 0;
   virtual absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) = 0;
   virtual absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) = 0;
   virtual absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery& query) = 0;

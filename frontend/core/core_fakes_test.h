@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <functional>
@@ -62,15 +63,23 @@ class FakeMeta : public MetaClient {
   bool apply_commit = true;
   // When set, AllocateChunks reports this instead of the truth (a stale leader's hint).
   std::optional<bool> stale_exists_hint;
-  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas,
-                                                            const std::string& uid) override {
+  // Servers placement chooses from: s0..s{servers-1} at cs0..; the first `replicas` not excluded.
+  int servers = 3;
+  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas, const std::string& uid,
+                                                            const std::vector<std::string>& exclude) override {
     allocations.push_back(n);
+    exclusions.push_back(exclude);
     v1::AllocateChunksResponse r;
     r.set_instance_exists(stale_exists_hint.has_value() ? *stale_exists_hint : instances.count(uid) > 0);
+    std::vector<int> chosen;
+    for (int k = 0; k < servers && chosen.size() < replicas; ++k) {
+      if (std::find(exclude.begin(), exclude.end(), "s" + std::to_string(k)) == exclude.end()) chosen.push_back(k);
+    }
+    if (chosen.size() < replicas) return absl::UnavailableError("placement needs more chunk servers up");
     for (uint32_t i = 0; i < n; ++i) {
       auto* p = r.add_chunks();
       p->set_chunk_id(RandomBytes(16).value());
-      for (uint32_t k = 0; k < replicas; ++k) {
+      for (int k : chosen) {
         auto* s = p->add_servers();
         s->set_server_id("s" + std::to_string(k));
         s->set_address("cs" + std::to_string(k));
@@ -79,6 +88,7 @@ class FakeMeta : public MetaClient {
     return r;
   }
   std::vector<uint32_t> allocations;  // chunk counts asked for, in order
+  std::vector<std::vector<std::string>> exclusions;  // the servers each call excluded
   std::function<void()> on_commit;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override {
     if (on_commit) on_commit();

@@ -65,6 +65,9 @@ struct CoreStats {
   // Times a put waited for its window of chunk writes (or, at its end, for the last ones): the
   // chunk servers, not the upload, were the slower side.
   std::atomic<uint64_t> put_window_waits{0};
+  // Chunks written again on other servers after a replica write failed (a server down or full
+  // in the moment before the metaserver knows).
+  std::atomic<uint64_t> chunks_replaced{0};
 };
 
 // Where one put spent its time, in seconds per stage (the service exports them as

@@ -223,7 +223,7 @@ TEST_F(ImageStoreCoreTest, ReadFetchesTheChunksAheadWithinItsWindow) {
 
 // The fetch-ahead window grows only with slots of the frontend's chunk budget: with 2 slots a
 // read of window 4 fetches chunks 0-2, not 0-3, and gives every slot back when it ends.
-TEST_F(ImageStoreCoreTest, ReadAheadStaysWithinTheSlotPool) {
+TEST_F(ImageStoreCoreTest, ReadAheadStaysWithinTheChunkBudget) {
   auto put = core_.Put(mr_);
   ASSERT_TRUE(put.ok());
   const v1::ObjectManifest& m = meta_.instances[put->sop_instance_uid()].manifest();

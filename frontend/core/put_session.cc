@@ -1,5 +1,6 @@
 #include "frontend/core/put_session.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,12 @@
 
 namespace medvault::frontend {
 namespace {
+
+// A chunk whose replica write fails is written again, whole, on servers placed afresh: at most
+// this many writes per chunk, and only while the put has seen no more failed servers than one
+// placement may exclude.
+constexpr int kMaxChunkWriteAttempts = 3;
+constexpr size_t kMaxFailedServersPerPut = 16;
 
 // Adds the time from construction to destruction to one stage of `timings` (if any).
 class StageTimer {
@@ -33,8 +40,12 @@ PutSession::PutSession(ImageStoreCore* core, PutTimings* timings) : core_(core),
 }
 
 PutSession::~PutSession() {
-  // Callbacks of writes still in flight refer to this session.
+  // Callbacks of writes still in flight refer to this session. Chunks waiting to be written
+  // again are dropped, and failures from now on are final.
   std::unique_lock<std::mutex> lock(mu_);
+  abandoned_ = true;
+  for (size_t i = 0; i < replacements_.size(); ++i) WriteEnded();
+  replacements_.clear();
   cv_.wait(lock, [&] { return in_flight_ == 0; });
   lock.unlock();
   if (key_) core_->AbandonKey(*key_);
@@ -88,7 +99,7 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
     // Placement and a hint whether the instance is already stored, in one round trip.
     StageTimer t(core_->clock_, timings_, &PutTimings::place);
     ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     core_->meta_->AllocateChunks(placements, options.replicas, decided_uid_));
+                     core_->meta_->AllocateChunks(placements, options.replicas, decided_uid_, {}));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     exists_hint = placed.instance_exists();
   }
@@ -139,11 +150,17 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
   if (next_placement_ == placements_.size()) {
     StageTimer t(core_->clock_, timings_, &PutTimings::place);
     const uint32_t more = std::max(options.placement_batch, next_index_);  // grows with the file
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->meta_->AllocateChunks(more, options.replicas, ""));
+    std::vector<std::string> exclude;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      exclude = failed_servers_;
+    }
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
+                     core_->meta_->AllocateChunks(more, options.replicas, "", exclude));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     if (next_placement_ == placements_.size()) return absl::InternalError("metaserver returned no placement");
   }
-  const v1::ChunkPlacement& p = placements_[next_placement_++];
+  const v1::ChunkPlacement p = placements_[next_placement_++];
   const uint32_t index = next_index_++;
 
   ReplicatedChunkWrite write;
@@ -153,41 +170,107 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
     write.crc32c = Crc32c(sealed);
     write.data = std::make_shared<const std::string>(std::move(sealed));
   }
-  write.chunk_id = p.chunk_id();
   v1::ChunkLocation* loc = manifest_.add_chunks();
-  loc->set_chunk_id(p.chunk_id());
   loc->set_stored_size(write.data->size());
   loc->set_crc32c(write.crc32c);
-  for (const v1::ChunkServerInfo& server : p.servers()) {
-    loc->add_server_ids(server.server_id());
-    write.addresses.push_back(server.address());
-  }
   RETURN_IF_ERROR(ReserveWrite(options.max_chunks_in_flight));
   if (first_write_micros_ < 0) first_write_micros_ = core_->clock_->NowMicros();
+  StartChunkWrite(index, std::move(write.data), write.crc32c, p, /*attempt=*/1);
+  return absl::OkStatus();
+}
+
+void PutSession::StartChunkWrite(uint32_t index, std::shared_ptr<const std::string> data, uint32_t crc32c,
+                                 const v1::ChunkPlacement& placement, int attempt) {
+  // The manifest names the servers of the write that succeeds: each attempt overwrites them.
+  v1::ChunkLocation* loc = manifest_.mutable_chunks(static_cast<int>(index));
+  loc->set_chunk_id(placement.chunk_id());
+  loc->clear_server_ids();
+  ReplicatedChunkWrite write;
+  write.chunk_id = placement.chunk_id();
+  write.data = data;
+  write.crc32c = crc32c;
+  std::vector<std::string> server_ids;
+  for (const v1::ChunkServerInfo& server : placement.servers()) {
+    loc->add_server_ids(server.server_id());
+    server_ids.push_back(server.server_id());
+    write.addresses.push_back(server.address());
+  }
   // Not under mu_: the callback may run before StartWrite returns.
   StageTimer t(core_->clock_, timings_, &PutTimings::write);
-  core_->chunks_->StartWrite(write, [this, index, addresses = write.addresses](std::vector<absl::Status> results) {
+  core_->chunks_->StartWrite(write, [this, index, attempt, data, crc32c, server_ids,
+                                     addresses = write.addresses](std::vector<absl::Status> results) {
     std::lock_guard<std::mutex> lock(mu_);
+    absl::Status failed;  // the first failure of this write, as the caller would see it
     for (size_t r = 0; r < results.size(); ++r) {
       if (results[r].ok()) continue;
       core_->stats_.replica_write_failures += 1;
-      if (!write_error_.ok()) continue;
+      if (std::find(failed_servers_.begin(), failed_servers_.end(), server_ids[r]) == failed_servers_.end()) {
+        failed_servers_.push_back(server_ids[r]);
+      }
+      if (!failed.ok()) continue;
       // Whatever a chunk server answered, for the caller it means "try again later" (a full
       // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
       absl::StatusCode code = results[r].code() == absl::StatusCode::kResourceExhausted
                                   ? absl::StatusCode::kResourceExhausted
                                   : absl::StatusCode::kUnavailable;
-      write_error_ = Annotate(absl::Status(code, results[r].message()),
-                              absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
+      failed = Annotate(absl::Status(code, results[r].message()),
+                        absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
     }
-    --in_flight_;
-    if (budget_slots_ > 0) {
-      --budget_slots_;
-      core_->chunk_budget_.Give();
+    if (failed.ok()) {
+      WriteEnded();
+    } else if (!abandoned_ && write_error_.ok() && attempt < kMaxChunkWriteAttempts &&
+               failed_servers_.size() <= kMaxFailedServersPerPut) {
+      // Written again, whole, on servers placed afresh without the failed ones; the copies
+      // this attempt did write are orphans garbage collection reclaims.
+      replacements_.push_back(Replacement{index, data, crc32c, attempt, failed});
+    } else {
+      if (write_error_.ok()) write_error_ = failed;
+      WriteEnded();
     }
     cv_.notify_all();
   });
-  return absl::OkStatus();
+}
+
+void PutSession::WriteEnded() {
+  --in_flight_;
+  if (budget_slots_ > 0) {
+    --budget_slots_;
+    core_->chunk_budget_.Give();
+  }
+}
+
+void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
+  if (replacements_.empty()) return;
+  // Placements fetched before a server failed may name it: fetch fresh ones for later chunks.
+  placements_.resize(next_placement_);
+  while (!replacements_.empty() && write_error_.ok()) {
+    Replacement again = std::move(replacements_.back());
+    replacements_.pop_back();
+    const std::vector<std::string> exclude = failed_servers_;
+    lock.unlock();
+    absl::StatusOr<v1::AllocateChunksResponse> placed;
+    {
+      StageTimer t(core_->clock_, timings_, &PutTimings::place);
+      placed = core_->meta_->AllocateChunks(1, core_->options_.replicas, "", exclude);
+    }
+    if (placed.ok() && placed->chunks_size() == 1) {
+      core_->stats_.chunks_replaced += 1;
+      StartChunkWrite(again.index, std::move(again.data), again.crc32c, placed->chunks(0), again.attempt + 1);
+      lock.lock();
+      continue;
+    }
+    lock.lock();
+    const absl::Status why = placed.ok() ? absl::InternalError("metaserver returned no placement") : placed.status();
+    if (write_error_.ok()) {
+      write_error_ = absl::Status(
+          why.code(), absl::StrCat(again.cause.message(), "; placing the chunk elsewhere failed: ", why.message()));
+    }
+    WriteEnded();
+  }
+  // After a write error, whatever still waits is dropped.
+  for (size_t i = 0; i < replacements_.size(); ++i) WriteEnded();
+  replacements_.clear();
+  cv_.notify_all();
 }
 
 absl::Status PutSession::ReserveWrite(uint32_t limit) {
@@ -195,6 +278,8 @@ absl::Status PutSession::ReserveWrite(uint32_t limit) {
   std::unique_lock<std::mutex> lock(mu_);
   bool waited = false;
   while (write_error_.ok()) {
+    WriteReplacements(lock);
+    if (!write_error_.ok()) break;
     // The first write in flight is the put's own; each one beside it holds a slot of the
     // frontend's budget. Without a slot the put waits for its own writes, never for others'.
     if (in_flight_ == 0) break;
@@ -205,7 +290,7 @@ absl::Status PutSession::ReserveWrite(uint32_t limit) {
     if (!waited) core_->stats_.put_window_waits += 1;
     waited = true;
     const uint32_t seen = in_flight_;
-    cv_.wait(lock, [&] { return in_flight_ < seen || !write_error_.ok(); });
+    cv_.wait(lock, [&] { return in_flight_ < seen || !replacements_.empty() || !write_error_.ok(); });
   }
   if (!write_error_.ok()) return write_error_;
   ++in_flight_;
@@ -215,9 +300,13 @@ absl::Status PutSession::ReserveWrite(uint32_t limit) {
 absl::Status PutSession::WaitForAllWrites() {
   StageTimer t(core_->clock_, timings_, &PutTimings::write);
   std::unique_lock<std::mutex> lock(mu_);
-  if (in_flight_ > 0) {
-    core_->stats_.put_window_waits += 1;
-    cv_.wait(lock, [&] { return in_flight_ == 0 || !write_error_.ok(); });
+  bool waited = false;
+  for (;;) {
+    WriteReplacements(lock);
+    if (in_flight_ == 0 || !write_error_.ok()) break;
+    if (!waited) core_->stats_.put_window_waits += 1;
+    waited = true;
+    cv_.wait(lock, [&] { return in_flight_ == 0 || !replacements_.empty() || !write_error_.ok(); });
   }
   return write_error_;
 }

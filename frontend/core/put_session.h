@@ -56,13 +56,29 @@ class PutSession {
   absl::Status ChunkDone(std::string plain, bool last);
   // Seals chunk `next_index_` and starts writing its replicas.
   absl::Status Dispatch(const std::string& plain, bool last);
-  // Blocks until fewer than `limit` chunks are in flight; returns the first write failure.
   // Waits for room for one more chunk write (fewer than `limit` in flight, and a slot of the
   // frontend's chunk budget for any beside the first) and counts it in flight; or the first
   // write error.
   absl::Status ReserveWrite(uint32_t limit);
   // Waits until every write has answered, or the first write error.
   absl::Status WaitForAllWrites();
+
+  // A chunk whose replica write failed, to be written again on servers placed afresh.
+  struct Replacement {
+    uint32_t index;
+    std::shared_ptr<const std::string> data;
+    uint32_t crc32c;
+    int attempt;         // writes of this chunk so far
+    absl::Status cause;  // why the last one failed
+  };
+  // Starts writing chunk `index` (sealed `data`) to the servers of `placement` (attempt 1, 2, ...).
+  void StartChunkWrite(uint32_t index, std::shared_ptr<const std::string> data, uint32_t crc32c,
+                       const v1::ChunkPlacement& placement, int attempt);
+  // With mu_ held: writes every chunk waiting in replacements_ again (unlocking around the
+  // placement call). A placement that fails becomes the put's write error.
+  void WriteReplacements(std::unique_lock<std::mutex>& lock);
+  // With mu_ held: one chunk write is over (written, failed for good, or dropped).
+  void WriteEnded();
   absl::Status Fail(absl::Status status);
 
   ImageStoreCore* const core_;
@@ -90,7 +106,12 @@ class PutSession {
   std::condition_variable cv_;
   uint32_t in_flight_ = 0;       // chunks whose replicas have not all answered
   uint32_t budget_slots_ = 0;    // slots of the core's chunk budget held: in_flight_ - 1, or 0
-  absl::Status write_error_;     // the first failed replica write
+  absl::Status write_error_;     // the first replica write that failed for good
+  // Chunks whose write failed, waiting to be placed again (still counted in in_flight_), and the
+  // servers that failed in this put (never placed on again by it).
+  std::vector<Replacement> replacements_;
+  std::vector<std::string> failed_servers_;
+  bool abandoned_ = false;       // the session is being destroyed: failures are final
 };
 
 }  // namespace medvault::frontend

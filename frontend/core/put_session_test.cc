@@ -15,6 +15,7 @@
 #include <deque>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "frontend/core/core_fakes_test.h"
 #include "frontend/core/dicom_bytes_test.h"
 #include "frontend/core/image_store_core.h"
@@ -142,6 +143,82 @@ TEST_F(PutSessionTest, AnAbandonedUploadShredsItsKey) {
   EXPECT_EQ(core_.stats().abandoned_puts.load(), 1u);
 }
 
+// Four chunk servers; one goes down in the middle of a put, before the metaserver knows. The
+// chunks whose write failed are written again, whole, on three servers placed afresh without it,
+// later chunks are placed without it, and the put succeeds with every chunk on three live servers.
+TEST_F(PutSessionTest, AReplicaFailingMidStreamIsWrittenElsewhere) {
+  meta_.servers = 4;
+  int writes = 0;
+  chunks_.on_write = [&] {
+    if (++writes == 3) chunks_.down.insert("cs1");
+  };
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, large_.size()).ok());
+  absl::StatusOr<v1::PutInstanceResponse> put = session->Finish();
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(meta_.commits, 1);
+  EXPECT_GE(core_.stats().chunks_replaced.load(), 1u);
+  EXPECT_GE(core_.stats().replica_write_failures.load(), 1u);
+  EXPECT_EQ(meta_.exclusions.back(), std::vector<std::string>{"s1"});
+  // The copies at cs1 of earlier chunks still stand (they were written before it went down), so
+  // check only the chunks placed after the failure never name it.
+  const v1::ObjectManifest& m = meta_.instances.at(put->sop_instance_uid()).manifest();
+  int naming_s1 = 0;
+  for (const v1::ChunkLocation& loc : m.chunks()) {
+    for (const std::string& server : loc.server_ids()) naming_s1 += server == "s1";
+    for (const std::string& server : loc.server_ids()) {
+      EXPECT_EQ(chunks_.stored.count({"c" + server, loc.chunk_id()}), 1u) << server;
+    }
+  }
+  EXPECT_LE(naming_s1, 2) << "only the two chunks written before cs1 went down may name it";
+  EXPECT_TRUE(keys_.destroyed.empty());
+  session.reset();
+  v1::GetInstanceRequest req;
+  req.set_sop_instance_uid(put->sop_instance_uid());
+  std::string back;
+  chunks_.down.clear();
+  ASSERT_TRUE(core_.Get(req, [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
+                back.append(d.data(), d.size());
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(back, large_);
+}
+
+// Every server fails: each chunk is tried on fresh servers until too few remain, and the put
+// ends with the first failure's story, nothing committed, the key destroyed.
+TEST_F(PutSessionTest, ReplacementStopsWhenNoServersAreLeft) {
+  meta_.servers = 6;
+  chunks_.on_write = [&] {
+    for (int k = 0; k < 6; ++k) chunks_.down.insert("cs" + std::to_string(k));
+  };
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  absl::Status fed = Feed(session.get(), large_, 16 << 10, large_.size());
+  absl::Status end = fed.ok() ? session->Finish().status() : fed;
+  EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable) << end;
+  EXPECT_TRUE(absl::StrContains(end.message(), "placing the chunk elsewhere failed")) << end;
+  session.reset();
+  EXPECT_EQ(meta_.commits, 0);
+  EXPECT_EQ(keys_.destroyed.size(), 1u);
+}
+
+// A put abandoned while a chunk waits to be written again ends at once (the wait is dropped)
+// and destroys its key.
+TEST_F(PutSessionTest, AnAbandonedPutDropsTheChunksWaitingToBeWrittenAgain) {
+  meta_.servers = 4;
+  int writes = 0;
+  chunks_.on_write = [&] {
+    if (++writes == 2) chunks_.down.insert("cs0");
+  };
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  // Two chunks are written while this arrives (the third is full but may still be the last);
+  // the second write fails, and nothing more is dispatched to write it again.
+  ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, 3 * kChunk).ok());
+  EXPECT_EQ(writes, 2);
+  session.reset();
+  EXPECT_EQ(meta_.commits, 0);
+  EXPECT_EQ(keys_.destroyed.size(), 1u);
+}
+
 TEST_F(PutSessionTest, AReplicaFailingMidStreamEndsThePut) {
   int writes = 0;
   chunks_.on_write = [&] {
@@ -254,7 +331,7 @@ TEST(PutSessionWindowTest, AtMostTheWindowOfChunksIsInFlight) {
 
 // A window of 8, but one slot left in the frontend's chunk budget: the put has its own write and
 // one more in flight, never a third, and gives the slot back at the end.
-TEST(PutSessionWindowTest, TheSlotPoolNarrowsTheWindow) {
+TEST(PutSessionWindowTest, TheChunkBudgetNarrowsTheWindow) {
   FakeClock clock;
   FakeKeys keys;
   FakeMeta meta(&keys);

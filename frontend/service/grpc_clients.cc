@@ -131,9 +131,11 @@ GrpcMetaClient::GrpcMetaClient(const std::vector<std::string>& addresses, const 
   Unary<v1::MetaService, Req, Resp>(                                                              \
       &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->Method(c, r, o); }, req, kMetaDeadline)
 
-absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(uint32_t chunk_count, uint32_t replicas,
-                                                                          const std::string& sop_instance_uid) {
+absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(
+    uint32_t chunk_count, uint32_t replicas, const std::string& sop_instance_uid,
+    const std::vector<std::string>& exclude_server_ids) {
   v1::AllocateChunksRequest req;
+  for (const std::string& id : exclude_server_ids) req.add_exclude_server_ids(id);
   req.set_sop_instance_uid(sop_instance_uid);
   req.set_chunk_count(chunk_count);
   req.set_replicas(replicas);

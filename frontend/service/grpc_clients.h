@@ -47,7 +47,8 @@ class GrpcMetaClient : public MetaClient {
   // `addresses`: the metaserver group's members.
   GrpcMetaClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
   absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas,
-                                                            const std::string& sop_instance_uid) override;
+                                                            const std::string& sop_instance_uid,
+                                                            const std::vector<std::string>& exclude_server_ids) override;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override;
   absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) override;
   absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery& query) override;

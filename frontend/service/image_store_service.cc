@@ -98,6 +98,7 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
       {&st.abandoned_puts, "medvault_frontend_abandoned_puts_total", "Puts that ended before their commit (their key destroyed)"},
       {&st.uncertain_commits, "medvault_frontend_uncertain_commits_total", "Manifest commits whose outcome stayed unknown"},
       {&st.put_window_waits, "medvault_frontend_put_window_waits_total", "Times a put waited for its window of chunk writes (chunk servers slower than the upload, or the chunk budget spent)"},
+      {&st.chunks_replaced, "medvault_frontend_chunks_replaced_total", "Chunks written again on servers placed afresh after a replica write failed"},
       {&core_->chunk_budget().denial_counter(), "medvault_frontend_chunk_budget_denials_total", "Times a put or read window could not grow because the chunk budget was spent"},
   };
   for (const auto& c : kCore) core_counters_.push_back(CoreCounter{c.source, &NewCounter(registry, c.name, c.help)});

@@ -197,7 +197,8 @@ ChunkServerRegistry::Counts ChunkServerRegistry::CountUpDown() const {
 }
 
 absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(uint32_t chunk_count,
-                                                                           uint32_t replicas) {
+                                                                           uint32_t replicas,
+                                                                           const std::set<std::string>& exclude) {
   if (replicas < 1 || replicas > kMaxReplicas) {
     return absl::InvalidArgumentError(absl::StrCat("replicas must be 1..", kMaxReplicas));
   }
@@ -210,12 +211,13 @@ absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(uint3
   std::vector<const v1::ChunkServerInfo*> eligible;
   size_t up = 0;
   for (const auto& [id, entry] : servers_) {
-    if (!IsUp(entry, now) || entry.draining) continue;
+    if (!IsUp(entry, now) || entry.draining || exclude.count(id) > 0) continue;
     ++up;
     if (entry.info.free_bytes() >= options_.min_free_bytes) eligible.push_back(&entry.info);
   }
   if (up < replicas) {
-    return absl::UnavailableError(absl::StrCat("placement needs ", replicas, " chunk servers up, ", up, " are"));
+    return absl::UnavailableError(absl::StrCat("placement needs ", replicas, " chunk servers up, ", up, " are",
+                                               exclude.empty() ? "" : absl::StrCat(" (", exclude.size(), " excluded)")));
   }
   if (eligible.size() < replicas) {
     return absl::UnavailableError(absl::StrCat("placement needs ", replicas, " chunk servers up with at least ",

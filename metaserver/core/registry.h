@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,8 +82,9 @@ class ChunkServerRegistry {
   // for each of `chunk_count` chunks. Servers are chosen at random, each from a different failure
   // domain while unused domains remain (an empty label is a domain of its own), then any distinct
   // server. INVALID_ARGUMENT unless 1 <= replicas <= 5 and 1 <= chunk_count <= 100000;
-  // UNAVAILABLE when fewer than `replicas` servers qualify.
-  absl::StatusOr<std::vector<v1::ChunkPlacement>> Place(uint32_t chunk_count, uint32_t replicas)
+  // UNAVAILABLE when fewer than `replicas` servers qualify. Servers in `exclude` never qualify.
+  absl::StatusOr<std::vector<v1::ChunkPlacement>> Place(uint32_t chunk_count, uint32_t replicas,
+                                                        const std::set<std::string>& exclude = {})
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:

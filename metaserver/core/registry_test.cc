@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
+
 #include <map>
 #include <set>
 
@@ -113,6 +115,20 @@ TEST_F(RegistryTest, PlacesOnDistinctServersAndSpreadsLoad) {
   EXPECT_EQ(ids.size(), 1000u);
   ASSERT_EQ(load.size(), 5u);
   for (const auto& [id, n] : load) EXPECT_NEAR(n, 600, 100) << id;  // 3000 replicas over 5 servers
+}
+
+// A put re-placing after a failed replica write names the servers that failed: they are never
+// chosen, and they do not count towards the servers placement needs.
+TEST_F(RegistryTest, ExcludedServersAreNeverChosenNorCounted) {
+  for (const char* id : {"a", "b", "c", "d"}) Beat(Server(id));
+  absl::StatusOr<std::vector<v1::ChunkPlacement>> placed = registry_->Place(200, 3, {"b"});
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  for (const v1::ChunkPlacement& p : *placed) {
+    for (const auto& s : p.servers()) EXPECT_NE(s.server_id(), "b");
+  }
+  absl::StatusOr<std::vector<v1::ChunkPlacement>> too_few = registry_->Place(1, 3, {"b", "c"});
+  EXPECT_TRUE(absl::IsUnavailable(too_few.status())) << too_few.status();
+  EXPECT_TRUE(absl::StrContains(too_few.status().message(), "2 excluded")) << too_few.status();
 }
 
 TEST_F(RegistryTest, UsesDistinctFailureDomainsWhenEnoughExist) {

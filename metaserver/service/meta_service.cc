@@ -1,6 +1,7 @@
 #include "metaserver/service/meta_service.h"
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,9 @@
 
 namespace medvault::metaserver {
 namespace {
+
+// Most servers one AllocateChunks may exclude (a put re-placing after failed replica writes).
+constexpr int kMaxExcludedServers = 16;
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -96,8 +100,12 @@ grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context, const
   if (absl::Status denied = AuthorizeCall(authz_, *context, "AllocateChunks"); !denied.ok()) return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
   if (!leader.ok()) return Fail(leader);
+  if (request->exclude_server_ids_size() > kMaxExcludedServers) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("at most ", kMaxExcludedServers, " servers can be excluded")));
+  }
+  const std::set<std::string> exclude(request->exclude_server_ids().begin(), request->exclude_server_ids().end());
   absl::StatusOr<std::vector<v1::ChunkPlacement>> placed =
-      registry_->Place(request->chunk_count(), request->replicas());
+      registry_->Place(request->chunk_count(), request->replicas(), exclude);
   if (!placed.ok()) return Fail(placed.status());
   for (v1::ChunkPlacement& p : *placed) *response->add_chunks() = std::move(p);
   if (!request->sop_instance_uid().empty()) {

@@ -107,6 +107,21 @@ TEST_F(MetaServiceTest, PlacementHintsWhetherTheInstanceIsStored) {
   EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(MetaServiceTest, PlacementSkipsExcludedServersAndBoundsTheList) {
+  for (const char* id : {"a", "b", "c", "d"}) ASSERT_TRUE(Beat(id, std::string("rack-") + id).ok());
+  v1::AllocateChunksRequest alloc;
+  alloc.set_chunk_count(50);
+  alloc.set_replicas(3);
+  alloc.add_exclude_server_ids("c");
+  v1::AllocateChunksResponse placed;
+  ASSERT_TRUE(service_->AllocateChunks(&ctx_, &alloc, &placed).ok());
+  for (const auto& p : placed.chunks()) {
+    for (const auto& s : p.servers()) EXPECT_NE(s.server_id(), "c");
+  }
+  for (int i = 0; i < 16; ++i) alloc.add_exclude_server_ids("x" + std::to_string(i));
+  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
   v1::AllocateChunksRequest alloc;
   alloc.set_chunk_count(1);
