@@ -8,7 +8,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -68,8 +71,82 @@ class PosixWritableFile : public WritableFile {
   int fd_;
 };
 
+// Direct I/O wants the buffer, the file offset and the length aligned to the device's logical
+// block; 4 KiB is a multiple of every common one.
+constexpr size_t kDirectAlignment = 4096;
+
+// One aligned buffer per thread, grown as needed and reused, so a write costs one copy into warm
+// pages instead of an allocation.
+char* DirectBuffer(size_t size) {
+  struct Buffer {
+    char* data = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffer;
+  if (buffer.size < size) {
+    std::free(buffer.data);
+    buffer.data = nullptr;
+    buffer.size = 0;
+    void* p = nullptr;
+    if (::posix_memalign(&p, kDirectAlignment, size) != 0) return nullptr;
+    buffer.data = static_cast<char*>(p);
+    buffer.size = size;
+  }
+  return buffer.data;
+}
+
+// The O_DIRECT write of WriteFileSynced. Sets *unsupported (and writes nothing that matters) when
+// this filesystem refuses direct I/O, so the caller writes through the page cache instead.
+absl::Status WriteFileDirect(const std::string& path, absl::string_view head, absl::string_view body,
+                             bool* unsupported) {
+  *unsupported = false;
+  const size_t size = head.size() + body.size();
+  const size_t padded = (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  char* buffer = DirectBuffer(std::max(padded, kDirectAlignment));
+  if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for a direct write buffer");
+  std::memcpy(buffer, head.data(), head.size());
+  std::memcpy(buffer + head.size(), body.data(), body.size());
+  std::memset(buffer + size, 0, padded - size);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
+  if (fd < 0) {
+    if (errno == EINVAL) *unsupported = true;
+    return ErrnoStatus("open", path, errno);
+  }
+  absl::Status s;
+  for (size_t done = 0; done < padded && s.ok();) {
+    ssize_t n = ::pwrite(fd, buffer + done, padded - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      if (errno == EINVAL && done == 0) *unsupported = true;
+      s = ErrnoStatus("write", path, errno);
+    } else if (n == 0 || n % kDirectAlignment != 0) {
+      s = absl::InternalError(absl::StrCat("write ", path, ": short direct write of ", n, " bytes"));
+    } else {
+      done += static_cast<size_t>(n);
+    }
+  }
+  // The padding goes again: the file ends where its bytes do.
+  if (s.ok() && padded != size && ::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    s = ErrnoStatus("ftruncate", path, errno);
+  }
+  if (s.ok() && ::fdatasync(fd) != 0) s = ErrnoStatus("fdatasync", path, errno);
+  if (::close(fd) != 0 && s.ok()) s = ErrnoStatus("close", path, errno);
+  return s;
+}
+
 class PosixFilesystem : public Filesystem {
  public:
+  absl::Status WriteFileSynced(const std::string& path, absl::string_view head, absl::string_view body) override {
+    if (direct_io_.load(std::memory_order_relaxed)) {
+      bool unsupported = false;
+      absl::Status s = WriteFileDirect(path, head, body, &unsupported);
+      if (!unsupported) return s;
+      direct_io_.store(false, std::memory_order_relaxed);  // e.g. tmpfs: from now on, buffered
+    }
+    return Filesystem::WriteFileSynced(path, head, body);
+  }
+
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoStatus("open", path, errno);
@@ -165,6 +242,11 @@ class PosixFilesystem : public Filesystem {
     space.free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
     return space;
   }
+
+ private:
+  // Direct I/O until a filesystem refuses it (a process keeps its data on one filesystem; after
+  // a refusal, writes only cost the page cache again).
+  std::atomic<bool> direct_io_{true};
 };
 
 class SystemClock : public Clock {
@@ -177,6 +259,18 @@ class SystemClock : public Clock {
 };
 
 }  // namespace
+
+absl::Status Filesystem::WriteFileSynced(const std::string& path, absl::string_view head, absl::string_view body) {
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = NewWritableFile(path);
+  if (!file.ok()) return file.status();
+  absl::Status s = (*file)->Append(head);
+  if (s.ok()) s = (*file)->Append(body);
+  if (s.ok()) s = (*file)->Sync();
+  absl::Status closed = (*file)->Close();
+  return s.ok() ? closed : s;
+}
+
+std::unique_ptr<Filesystem> NewPosixFilesystem() { return std::make_unique<PosixFilesystem>(); }
 
 Filesystem* DefaultFilesystem() {
   static Filesystem* fs = new PosixFilesystem();

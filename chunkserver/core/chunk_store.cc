@@ -142,12 +142,7 @@ absl::Status ChunkStore::WriteNewFile(absl::string_view hex_id, absl::string_vie
     serial = next_tmp_++;
   }
   const std::string tmp = absl::StrCat(tmp_dir_, "/", hex_id, ".", serial);
-  ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->NewWritableFile(tmp));
-  absl::Status s = file->Append(EncodeChunkHeader(data.size(), crc32c));
-  if (s.ok()) s = file->Append(data);
-  if (s.ok()) s = file->Sync();
-  if (s.ok()) s = file->Close();
-  file.reset();
+  absl::Status s = fs_->WriteFileSynced(tmp, EncodeChunkHeader(data.size(), crc32c), data);
   if (s.ok()) s = fs_->Rename(tmp, path);
   if (!s.ok()) {
     (void)fs_->DeleteFile(tmp);
