@@ -96,26 +96,44 @@ char* DirectBuffer(size_t size) {
   return buffer.data;
 }
 
-// The O_DIRECT write of WriteFileSynced. Sets *unsupported (and writes nothing that matters) when
-// this filesystem refuses direct I/O, so the caller writes through the page cache instead.
+// The O_DIRECT write of WriteFileSynced: the file's whole 4 KiB blocks straight from an aligned
+// buffer, then the last partial block (if any) through the page cache, then fdatasync. (Padding
+// the direct write and trimming it with ftruncate instead made the kernel read the last block
+// back from the disk to zero its tail.) Sets *unsupported, before anything that matters was
+// written, when this filesystem refuses direct I/O, so the caller writes buffered instead.
 absl::Status WriteFileDirect(const std::string& path, absl::string_view head, absl::string_view body,
                              bool* unsupported) {
   *unsupported = false;
   const size_t size = head.size() + body.size();
-  const size_t padded = (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
-  char* buffer = DirectBuffer(std::max(padded, kDirectAlignment));
-  if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for a direct write buffer");
-  std::memcpy(buffer, head.data(), head.size());
-  std::memcpy(buffer + head.size(), body.data(), body.size());
-  std::memset(buffer + size, 0, padded - size);
+  const size_t aligned = size / kDirectAlignment * kDirectAlignment;
+  std::string tail;  // the bytes after the last whole block
+  char* buffer = nullptr;
+  if (aligned > 0) {
+    buffer = DirectBuffer(aligned);
+    if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for a direct write buffer");
+  }
+  // Copies bytes [from, to) of head+body to `out`.
+  auto copy = [&](size_t from, size_t to, char* out) {
+    if (from < head.size()) {
+      const size_t n = std::min(to, head.size()) - from;
+      std::memcpy(out, head.data() + from, n);
+      out += n;
+      from += n;
+    }
+    if (from < to) std::memcpy(out, body.data() + (from - head.size()), to - from);
+  };
+  if (aligned > 0) copy(0, aligned, buffer);
+  tail.resize(size - aligned);
+  if (!tail.empty()) copy(aligned, size, tail.data());
+
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
   if (fd < 0) {
     if (errno == EINVAL) *unsupported = true;
     return ErrnoStatus("open", path, errno);
   }
   absl::Status s;
-  for (size_t done = 0; done < padded && s.ok();) {
-    ssize_t n = ::pwrite(fd, buffer + done, padded - done, static_cast<off_t>(done));
+  for (size_t done = 0; done < aligned && s.ok();) {
+    ssize_t n = ::pwrite(fd, buffer + done, aligned - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       if (errno == EINVAL && done == 0) *unsupported = true;
@@ -126,9 +144,18 @@ absl::Status WriteFileDirect(const std::string& path, absl::string_view head, ab
       done += static_cast<size_t>(n);
     }
   }
-  // The padding goes again: the file ends where its bytes do.
-  if (s.ok() && padded != size && ::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    s = ErrnoStatus("ftruncate", path, errno);
+  if (s.ok() && !tail.empty()) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) s = ErrnoStatus("fcntl", path, errno);
+    for (size_t done = 0; done < tail.size() && s.ok();) {
+      ssize_t n = ::pwrite(fd, tail.data() + done, tail.size() - done, static_cast<off_t>(aligned + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        s = ErrnoStatus("write", path, n < 0 ? errno : EIO);
+      } else {
+        done += static_cast<size_t>(n);
+      }
+    }
   }
   if (s.ok() && ::fdatasync(fd) != 0) s = ErrnoStatus("fdatasync", path, errno);
   if (::close(fd) != 0 && s.ok()) s = ErrnoStatus("close", path, errno);
@@ -137,6 +164,8 @@ absl::Status WriteFileDirect(const std::string& path, absl::string_view head, ab
 
 class PosixFilesystem : public Filesystem {
  public:
+  explicit PosixFilesystem(bool direct_writes) : direct_io_(direct_writes) {}
+
   absl::Status WriteFileSynced(const std::string& path, absl::string_view head, absl::string_view body) override {
     if (direct_io_.load(std::memory_order_relaxed)) {
       bool unsupported = false;
@@ -244,9 +273,9 @@ class PosixFilesystem : public Filesystem {
   }
 
  private:
-  // Direct I/O until a filesystem refuses it (a process keeps its data on one filesystem; after
-  // a refusal, writes only cost the page cache again).
-  std::atomic<bool> direct_io_{true};
+  // Direct I/O (when asked for) until a filesystem refuses it (a process keeps its data on one
+  // filesystem; after a refusal, writes only cost the page cache again).
+  std::atomic<bool> direct_io_;
 };
 
 class SystemClock : public Clock {
@@ -270,10 +299,12 @@ absl::Status Filesystem::WriteFileSynced(const std::string& path, absl::string_v
   return s.ok() ? closed : s;
 }
 
-std::unique_ptr<Filesystem> NewPosixFilesystem() { return std::make_unique<PosixFilesystem>(); }
+std::unique_ptr<Filesystem> NewPosixFilesystem(bool direct_writes) {
+  return std::make_unique<PosixFilesystem>(direct_writes);
+}
 
 Filesystem* DefaultFilesystem() {
-  static Filesystem* fs = new PosixFilesystem();
+  static Filesystem* fs = new PosixFilesystem(/*direct_writes=*/false);
   return fs;
 }
 

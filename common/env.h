@@ -58,18 +58,18 @@ class Filesystem {
 
   // Creates (truncating) `path` holding `head` then `body`, durable (fdatasync) when this returns
   // OK; on error the file may exist with any part of them. This default goes through
-  // NewWritableFile. The POSIX filesystem writes with O_DIRECT where the filesystem takes it
-  // (older kernels' tmpfs does not): the bytes go from one aligned buffer to the disk, not through
-  // the page cache, whose copy into freshly allocated pages was 18% of all CPU in one profile of
-  // CT ingest (docs/benchmarks.md, "Chunk files written with O_DIRECT").
+  // NewWritableFile. A POSIX filesystem made with direct writes uses O_DIRECT where the
+  // filesystem takes it (older kernels' tmpfs does not): the bytes go from one aligned buffer to
+  // the disk, not through the page cache (docs/benchmarks.md, "Chunk files written with O_DIRECT").
   virtual absl::Status WriteFileSynced(const std::string& path, absl::string_view head, absl::string_view body);
 };
 
 // The real POSIX filesystem. Process-wide singleton, never destroyed.
 Filesystem* DefaultFilesystem();
-// A separate instance of the POSIX filesystem, for tests that must not change the singleton's
-// state (whether direct I/O is in use).
-std::unique_ptr<Filesystem> NewPosixFilesystem();
+// A separate instance of the POSIX filesystem. With `direct_writes`, WriteFileSynced uses O_DIRECT
+// where the filesystem takes it (chunkserver --direct_io, fsync_bound); DefaultFilesystem() does
+// not.
+std::unique_ptr<Filesystem> NewPosixFilesystem(bool direct_writes);
 
 // Time source.
 class Clock {

@@ -57,7 +57,7 @@ bool DirectIoWorksIn(const std::string& dir) {
 // most the last page, which the kernel reads to trim the padding).
 TEST(PosixFilesystemTest, WriteFileSyncedWritesExactBytesAroundThePageCache) {
   testing::TempDir dir;
-  std::unique_ptr<Filesystem> fs = NewPosixFilesystem();
+  std::unique_ptr<Filesystem> fs = NewPosixFilesystem(/*direct_writes=*/true);
   const std::string head(64, 'h');
   for (size_t body_size : {size_t{0}, size_t{4096 - 64}, size_t{300 * 1024 + 17}, size_t{1 << 20}}) {
     std::string body(body_size, '\0');
@@ -79,7 +79,7 @@ TEST(PosixFilesystemTest, WriteFileSyncedWritesExactBytesAroundThePageCache) {
 // Where direct I/O is refused (tmpfs), the write goes through the page cache instead.
 TEST(PosixFilesystemTest, WriteFileSyncedFallsBackWhereDirectIoIsRefused) {
   if (::access("/dev/shm", W_OK) != 0 || DirectIoWorksIn("/dev/shm")) GTEST_SKIP() << "no tmpfs to refuse direct I/O";
-  std::unique_ptr<Filesystem> fs = NewPosixFilesystem();
+  std::unique_ptr<Filesystem> fs = NewPosixFilesystem(/*direct_writes=*/true);
   const std::string path = "/dev/shm/medvault-env-test-" + std::to_string(::getpid());
   ASSERT_TRUE(fs->WriteFileSynced(path, "head", std::string(10000, 'b')).ok());
   EXPECT_EQ(fs->ReadFile(path).value(), "head" + std::string(10000, 'b'));

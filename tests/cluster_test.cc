@@ -108,6 +108,7 @@ class ClusterTest : public ::testing::Test {
 TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSeeOnlyCiphertext) {
   testing::ClusterOptions options;
   options.chunk_size_bytes = 64 << 10;  // the larger files span several chunks
+  options.chunkserver_flags_of[0] = {"--direct_io"};  // one server writes its chunk files with O_DIRECT
   StartCluster(options);
 
   std::map<std::string, std::string> stored_sha;  // SOP UID -> SHA-256 of the stored bytes
