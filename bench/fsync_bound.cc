@@ -8,9 +8,9 @@
 // fdatasync'd and its directory fsync'd (what a chunk server does for each chunk). By default each
 // file is written with O_DIRECT where the filesystem takes it (common/env.h WriteFileSynced, as
 // chunkserver --direct_io does), which on the bench machine is the faster way for CT slices, so
-// the bound is the stricter one; --direct=false writes through the page cache in 1 MiB writes. The rate is
-// input (plaintext) bytes per second, so it compares directly with an ingest rate. The files are
-// read into memory first. --json_out appends one JSON line per figure.
+// the bound is the stricter one; --direct=false writes through the page cache in 1 MiB writes. The
+// rate is input (plaintext) bytes per second, so it compares directly with an ingest rate. The
+// files are read into memory first. --json_out appends one JSON line per figure.
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
@@ -39,7 +39,9 @@ ABSL_FLAG(int, replicas, 3, "copies of every byte");
 ABSL_FLAG(int, concurrency, 1, "files written at once");
 ABSL_FLAG(int, aes_mb, 0, "if > 0: also measure AES-256-GCM over this many MiB on one core");
 ABSL_FLAG(std::string, label, "fsync", "name of the write measurement");
-ABSL_FLAG(bool, direct, true, "write with O_DIRECT where supported (as chunkserver --direct_io); false: through the page cache");
+ABSL_FLAG(bool, direct, true,
+          "write with O_DIRECT where supported (as chunkserver --direct_io); false: through the "
+          "page cache");
 ABSL_FLAG(std::string, json_out, "", "append the figures as JSON lines to this file");
 
 namespace medvault::bench {
@@ -119,7 +121,8 @@ void MeasureWrites() {
   }
   const std::string label = absl::GetFlag(FLAGS_label);
   std::cout << absl::StrFormat(
-      "%s: %d files, %.1f MB x %d copies with fdatasync in %.2f s: %.1f files/s, %.1f MB/s of input "
+      "%s: %d files, %.1f MB x %d copies with fdatasync in %.2f s: %.1f files/s, %.1f MB/s of "
+      "input "
       "(concurrency %d, %s)\n",
       label, data.size(), bytes / 1e6, replicas, wall, data.size() / wall, bytes / wall / 1e6,
       absl::GetFlag(FLAGS_concurrency), absl::GetFlag(FLAGS_direct) ? "direct" : "page cache");
@@ -147,7 +150,8 @@ void MeasureAes(int mib) {
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   EVP_CIPHER_CTX_free(ctx);
   const double mb_s = mib * double(1 << 20) / wall / 1e6;
-  std::cout << absl::StrFormat("aes-256-gcm: %d MiB in 1 MiB chunks on one core: %.0f MB/s\n", mib, mb_s);
+  std::cout << absl::StrFormat("aes-256-gcm: %d MiB in 1 MiB chunks on one core: %.0f MB/s\n", mib,
+                               mb_s);
   AppendJson(absl::StrFormat("{\"label\":\"aes\",\"bytes\":%d,\"seconds\":%.4f,\"mb_s\":%.3f}",
                              int64_t{mib} << 20, wall, mb_s));
 }

@@ -30,7 +30,8 @@ inline std::vector<std::string> ListInputs(const std::string& spec) {
     if (DIR* dir = opendir(path.c_str())) {
       while (dirent* e = readdir(dir)) {
         const std::string full = path + "/" + e->d_name;
-        if (e->d_name[0] != '.' && stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) in_dir.push_back(full);
+        if (e->d_name[0] != '.' && stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+          in_dir.push_back(full);
       }
       closedir(dir);
     }

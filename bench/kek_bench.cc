@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
   auto start = Clock::now();
   for (int i = 0; i < bound_batches; ++i) {
     rocksdb::WriteBatch batch;
-    for (int j = 0; j < 256; ++j) batch.Put((*kv)->cf(ks::kKeysColumnFamily), "b" + std::to_string(i * 256 + j), std::string(80, 'x'));
+    for (int j = 0; j < 256; ++j)
+      batch.Put((*kv)->cf(ks::kKeysColumnFamily), "b" + std::to_string(i * 256 + j),
+                std::string(80, 'x'));
     if (absl::Status s = (*kv)->Write(&batch); !s.ok()) Die("bound write", s);
   }
   const double sync_batches_per_s = bound_batches / Seconds(Clock::now() - start);
@@ -73,7 +75,9 @@ int main(int argc, char** argv) {
 
   ks::KekRing keks;
   for (uint32_t v : {1u, 2u}) {
-    if (absl::Status s = keks.Add(v, medvault::SecretBytes(medvault::RandomBytes(32).value())); !s.ok()) Die("kek", s);
+    if (absl::Status s = keks.Add(v, medvault::SecretBytes(medvault::RandomBytes(32).value()));
+        !s.ok())
+      Die("kek", s);
   }
   ks::KekRing only_v1;
   (void)only_v1.Add(1, medvault::SecretBytes(std::string(keks.Find(1)->key)));
@@ -122,11 +126,13 @@ int main(int argc, char** argv) {
 
   std::printf("synchronous 256-put batches/s (bound): %.0f\n", sync_batches_per_s);
   std::printf("rewrap: %lu keys in %.2f s = %.0f keys/s = %.0f batches/s (%.2f of the bound)\n",
-              static_cast<unsigned long>(rewrapped), rewrap_s, rewrapped / rewrap_s, rewrapped / 256.0 / rewrap_s,
-              rewrapped / 256.0 / rewrap_s / sync_batches_per_s);
+              static_cast<unsigned long>(rewrapped), rewrap_s, rewrapped / rewrap_s,
+              rewrapped / 256.0 / rewrap_s, rewrapped / 256.0 / rewrap_s / sync_batches_per_s);
   std::printf("synchronous small writes/s (bound): %.0f\n", sync_small_per_s);
-  std::printf("audited releases, 1 caller: %.0f /s = %.2f of the small-write bound (one synchronous write each)\n",
-              releases / release_s, releases / release_s / sync_small_per_s);
+  std::printf(
+      "audited releases, 1 caller: %.0f /s = %.2f of the small-write bound (one synchronous write "
+      "each)\n",
+      releases / release_s, releases / release_s / sync_small_per_s);
   std::printf("shred one key among %d: %.3f s (flush + range compaction)\n", n, shred_s);
   std::filesystem::remove_all(dir);
   return 0;

@@ -34,7 +34,8 @@
 #include "medvault/v1/image_store.grpc.pb.h"
 
 ABSL_FLAG(std::string, frontend, "127.0.0.1:7600", "frontend address");
-ABSL_FLAG(std::string, tls_dir, "", "directory with ca.crt, client.crt and client.key (a local "
+ABSL_FLAG(std::string, tls_dir, "",
+          "directory with ca.crt, client.crt and client.key (a local "
           "cluster's DATA/tls)");
 ABSL_FLAG(std::string, tls_server_name, "frontend", "name the frontend's certificate must carry");
 ABSL_FLAG(std::string, mode, "put", "put or get");
@@ -42,9 +43,11 @@ ABSL_FLAG(std::string, inputs, "", "put: comma-separated files and directories (
 ABSL_FLAG(std::string, uids, "", "get: file of '<sop uid> <size>' lines (a put's --uids_out)");
 ABSL_FLAG(std::string, uids_out, "", "put: where to write '<sop uid> <size>' of stored instances");
 ABSL_FLAG(int, concurrency, 4, "concurrent requests in flight");
-ABSL_FLAG(int, channels, 0, "separate HTTP/2 connections the workers share (0: one per worker, "
+ABSL_FLAG(int, channels, 0,
+          "separate HTTP/2 connections the workers share (0: one per worker, "
           "up to 8)");
-ABSL_FLAG(int64_t, count, 0, "requests to make (put: default and maximum every input once; get: "
+ABSL_FLAG(int64_t, count, 0,
+          "requests to make (put: default and maximum every input once; get: "
           "default one pass over --uids)");
 ABSL_FLAG(double, seconds, 0, "get: run for this long instead of --count");
 ABSL_FLAG(std::string, label, "", "name of this measurement in the report and JSON");
@@ -71,7 +74,8 @@ Outcome Put(v1::ImageStore::Stub& stub, const std::string& data) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   v1::PutInstanceResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::PutInstanceRequest>> writer = stub.PutInstance(&context, &response);
+  std::unique_ptr<grpc::ClientWriter<v1::PutInstanceRequest>> writer =
+      stub.PutInstance(&context, &response);
   v1::PutInstanceRequest request;
   for (size_t at = 0; at < data.size(); at += kPieceBytes) {
     request.set_data(data.substr(at, kPieceBytes));
@@ -95,7 +99,8 @@ Outcome Get(v1::ImageStore::Stub& stub, const std::string& uid) {
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   v1::GetInstanceRequest request;
   request.set_sop_instance_uid(uid);
-  std::unique_ptr<grpc::ClientReader<v1::GetInstanceResponse>> reader = stub.GetInstance(&context, request);
+  std::unique_ptr<grpc::ClientReader<v1::GetInstanceResponse>> reader =
+      stub.GetInstance(&context, request);
   v1::GetInstanceResponse piece;
   while (reader->Read(&piece)) o.bytes += piece.data().size();
   grpc::Status status = reader->Finish();
@@ -116,9 +121,9 @@ int Main() {
   const std::string tls_dir = absl::GetFlag(FLAGS_tls_dir);
   absl::StatusOr<TransportSecurity> security =
       tls_dir.empty() ? TransportSecurity::InsecurePlaintext()
-                      : TransportSecurity::MutualTls(
-                            DefaultFilesystem(),
-                            {tls_dir + "/ca.crt", tls_dir + "/client.crt", tls_dir + "/client.key"});
+                      : TransportSecurity::MutualTls(DefaultFilesystem(),
+                                                     {tls_dir + "/ca.crt", tls_dir + "/client.crt",
+                                                      tls_dir + "/client.key"});
   if (!security.ok()) {
     std::cerr << "load_gen: " << security.status() << "\n";
     return 2;
@@ -127,7 +132,8 @@ int Main() {
   // Work items: file contents (put) or UIDs (get).
   std::vector<std::string> items;
   if (mode == "put") {
-    for (const std::string& f : ListInputs(absl::GetFlag(FLAGS_inputs))) items.push_back(ReadWhole(f));
+    for (const std::string& f : ListInputs(absl::GetFlag(FLAGS_inputs)))
+      items.push_back(ReadWhole(f));
   } else {
     std::ifstream in(absl::GetFlag(FLAGS_uids));
     std::string uid;
@@ -139,7 +145,8 @@ int Main() {
     return 2;
   }
   int64_t count = absl::GetFlag(FLAGS_count);
-  if (count <= 0 || (mode == "put" && count > static_cast<int64_t>(items.size()))) count = items.size();
+  if (count <= 0 || (mode == "put" && count > static_cast<int64_t>(items.size())))
+    count = items.size();
   const double seconds = mode == "get" ? absl::GetFlag(FLAGS_seconds) : 0;
 
   // Separate connections: one HTTP/2 connection would serialise large streams through one socket,
@@ -155,8 +162,8 @@ int Main() {
     args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
     args.SetInt("medvault.bench.channel", c);  // distinct args: distinct subchannel
-    std::shared_ptr<grpc::Channel> channel =
-        MakeChannel(absl::GetFlag(FLAGS_frontend), *security, absl::GetFlag(FLAGS_tls_server_name), args);
+    std::shared_ptr<grpc::Channel> channel = MakeChannel(
+        absl::GetFlag(FLAGS_frontend), *security, absl::GetFlag(FLAGS_tls_server_name), args);
     // Connect (TLS handshake) before the clock starts: the figures are per request.
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
       std::cerr << "load_gen: cannot connect to " << absl::GetFlag(FLAGS_frontend) << "\n";
@@ -170,7 +177,8 @@ int Main() {
   std::vector<Outcome> outcomes;
   outcomes.reserve(count);
   const Clock::time_point start = Clock::now();
-  const Clock::time_point stop = start + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  const Clock::time_point stop =
+      start + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
   std::vector<std::thread> workers;
   for (int w = 0; w < concurrency; ++w) {
     workers.emplace_back([&, w] {
@@ -227,7 +235,8 @@ int Main() {
         "{\"label\":\"%s\",\"mode\":\"%s\",\"concurrency\":%d,\"ok\":%d,\"failed\":%d,"
         "\"already_stored\":%d,\"bytes\":%d,\"seconds\":%.4f,\"per_s\":%.3f,\"mb_s\":%.3f,"
         "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
-        label, mode, concurrency, ok, failed, already, bytes, wall, per_s, mb_s, p50, p90, p99, max);
+        label, mode, concurrency, ok, failed, already, bytes, wall, per_s, mb_s, p50, p90, p99,
+        max);
   }
   return failed > 0 ? 1 : 0;
 }

@@ -91,11 +91,15 @@ class Load {
     std::lock_guard<std::mutex> lock(stats_mu_);
     return std::move(latencies_);
   }
-  Clock::time_point last_commit() const { return Clock::time_point(Clock::duration(last_commit_.load())); }
+  Clock::time_point last_commit() const {
+    return Clock::time_point(Clock::duration(last_commit_.load()));
+  }
 
  private:
   struct Exclusive {
-    explicit Exclusive(Load* l) : load(l), lock((l->exclusive_wanted_ = true, l->mu_)) { load->exclusive_wanted_ = false; }
+    explicit Exclusive(Load* l) : load(l), lock((l->exclusive_wanted_ = true, l->mu_)) {
+      load->exclusive_wanted_ = false;
+    }
     Load* load;
     std::unique_lock<std::shared_mutex> lock;
   };
@@ -160,8 +164,9 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
 
   const double bound = FsyncWritesPerSecond(dir, value_bytes, seconds);
-  std::printf("baseline: %.0f synchronous RocksDB writes/s (one writer, %d-byte values, fsync per write)\n", bound,
-              value_bytes);
+  std::printf(
+      "baseline: %.0f synchronous RocksDB writes/s (one writer, %d-byte values, fsync per write)\n",
+      bound, value_bytes);
 
   medvault::raft::testing::LocalGroupOptions options;
   options.root = dir + "/group";
@@ -181,8 +186,8 @@ int main(int argc, char** argv) {
     load.Finish();
     std::vector<double> lat = load.TakeLatencies();
     const double rate = lat.size() / static_cast<double>(seconds);
-    std::printf("%-8d %12.0f %10.2f %10.2f %10.2f\n", clients, rate, rate / bound, 1000 * Percentile(lat, 0.5),
-                1000 * Percentile(lat, 0.99));
+    std::printf("%-8d %12.0f %10.2f %10.2f %10.2f\n", clients, rate, rate / bound,
+                1000 * Percentile(lat, 0.5), 1000 * Percentile(lat, 0.99));
   }
 
   // Failover: stop the leader under load (4 proposers); time until a new leader commits.
@@ -202,10 +207,13 @@ int main(int argc, char** argv) {
     load.StartReplica(leader);
     group.WaitFor([&] { return group.node(leader).Status().leader != 0; });
   }
-  std::printf("failover (leader stopped under load → next commit on a new leader), %zu trials: median %.2f s, "
-              "max %.2f s, election timeout %lld-%lld ms\n",
-              windows.size(), Percentile(windows, 0.5), windows.empty() ? 0 : *std::max_element(windows.begin(), windows.end()),
-              static_cast<long long>(10 * absl::GetFlag(FLAGS_tick_ms)),
-              static_cast<long long>(20 * absl::GetFlag(FLAGS_tick_ms)));
+  std::printf(
+      "failover (leader stopped under load → next commit on a new leader), %zu trials: median %.2f "
+      "s, "
+      "max %.2f s, election timeout %lld-%lld ms\n",
+      windows.size(), Percentile(windows, 0.5),
+      windows.empty() ? 0 : *std::max_element(windows.begin(), windows.end()),
+      static_cast<long long>(10 * absl::GetFlag(FLAGS_tick_ms)),
+      static_cast<long long>(20 * absl::GetFlag(FLAGS_tick_ms)));
   return 0;
 }

@@ -35,17 +35,21 @@
 #include "bench/scale_data.h"
 #include "bench/stats.h"
 
-ABSL_FLAG(std::string, metaserver, "", "metaserver group: comma-separated host:port of every replica");
-ABSL_FLAG(std::string, frontend, "", "frontend host:port; when set, FindStudies is also measured "
+ABSL_FLAG(std::string, metaserver, "",
+          "metaserver group: comma-separated host:port of every replica");
+ABSL_FLAG(std::string, frontend, "",
+          "frontend host:port; when set, FindStudies is also measured "
           "through the public API");
 ABSL_FLAG(std::string, tls_dir, "", "a cluster's DATA/tls (ca.crt, frontend.*, client.*)");
 ABSL_FLAG(std::string, checkpoints, "10000,25000,50000,100000,250000,500000,1000000",
           "instance counts at which ingest pauses and queries are measured");
-ABSL_FLAG(uint64_t, max, 0, "stop at this many instances (a checkpoint too); 0: the last checkpoint");
+ABSL_FLAG(uint64_t, max, 0,
+          "stop at this many instances (a checkpoint too); 0: the last checkpoint");
 ABSL_FLAG(int, concurrency, 32, "concurrent CommitInstance calls");
 ABSL_FLAG(int, queries, 200, "FindStudies calls per query shape per checkpoint");
 ABSL_FLAG(uint32_t, page_size, 100, "studies per FindStudies page (Orthanc's Limit)");
-ABSL_FLAG(uint64_t, seed, 1, "dataset seed (>= 1); the same seed gives the same studies as scale_orthanc.py");
+ABSL_FLAG(uint64_t, seed, 1,
+          "dataset seed (>= 1); the same seed gives the same studies as scale_orthanc.py");
 ABSL_FLAG(std::string, json_out, "", "append one JSON line per checkpoint to this file");
 ABSL_FLAG(std::string, watch_pids, "", "metaserver pids whose RSS is recorded at each checkpoint");
 ABSL_FLAG(std::string, watch_dirs, "", "metaserver data directories whose size is recorded");
@@ -56,17 +60,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 std::vector<uint64_t> Checkpoints() {
   std::vector<uint64_t> out;
-  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_checkpoints), ',', absl::SkipEmpty())) {
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_checkpoints), ',', absl::SkipEmpty())) {
     uint64_t n = 0;
     if (absl::SimpleAtoi(part, &n) && n > 0) out.push_back(n);
   }
   const uint64_t max = absl::GetFlag(FLAGS_max);
   if (max > 0) {
-    out.erase(std::remove_if(out.begin(), out.end(), [max](uint64_t n) { return n > max; }), out.end());
+    out.erase(std::remove_if(out.begin(), out.end(), [max](uint64_t n) { return n > max; }),
+              out.end());
     out.push_back(max);
   }
   std::sort(out.begin(), out.end());
@@ -75,21 +83,22 @@ std::vector<uint64_t> Checkpoints() {
 }
 
 std::string QueryText(const v1::StudyQuery& q) {
-  return absl::StrFormat("patient_id=%s study_date_from=%s study_date_to=%s modality=%s", q.patient_id(),
-                         q.study_date_from(), q.study_date_to(), q.modality());
+  return absl::StrFormat("patient_id=%s study_date_from=%s study_date_to=%s modality=%s",
+                         q.patient_id(), q.study_date_from(), q.study_date_to(), q.modality());
 }
 
 // The same lines as `scale_orthanc.py dump N`, so the two can be compared with diff.
 void DumpTags(const Dataset& data, uint64_t n) {
   for (uint64_t i = 0; i < n; ++i) {
     const v1::InstanceTags t = data.Tags(i);
-    std::printf("%s\n", absl::StrJoin({t.patient_id(), t.patient_name(), t.patient_birth_date(), t.patient_sex(),
-                                       t.study_uid(), t.study_date(), t.study_time(), t.study_description(),
-                                       t.accession_number(), t.series_uid(), t.modality(), t.series_description(),
-                                       std::to_string(t.series_number()), t.sop_instance_uid(), t.sop_class_uid(),
-                                       std::to_string(t.instance_number())},
+    std::printf("%s\n", absl::StrJoin({t.patient_id(), t.patient_name(), t.patient_birth_date(),
+                                       t.patient_sex(), t.study_uid(), t.study_date(),
+                                       t.study_time(), t.study_description(), t.accession_number(),
+                                       t.series_uid(), t.modality(), t.series_description(),
+                                       std::to_string(t.series_number()), t.sop_instance_uid(),
+                                       t.sop_class_uid(), std::to_string(t.instance_number())},
                                       "\t")
-                          .c_str());
+                            .c_str());
   }
   const uint64_t studies = data.StudiesCovering(n);
   for (int shape = 0; shape < 4; ++shape) {
@@ -108,8 +117,9 @@ struct IngestFigures {
 };
 
 // Commits instances [from, to) with `concurrency` workers; prints progress every 10 s.
-IngestFigures Ingest(MetaGroupClient& meta, const Dataset& data, const std::vector<std::string>& servers,
-                     uint64_t from, uint64_t to, int concurrency) {
+IngestFigures Ingest(MetaGroupClient& meta, const Dataset& data,
+                     const std::vector<std::string>& servers, uint64_t from, uint64_t to,
+                     int concurrency) {
   std::atomic<uint64_t> next{from}, ok{0}, already{0}, failed{0};
   std::atomic<int> running{concurrency};
   absl::Notification all_done;
@@ -136,7 +146,8 @@ IngestFigures Ingest(MetaGroupClient& meta, const Dataset& data, const std::vect
   }
   while (!all_done.WaitForNotificationWithTimeout(absl::Seconds(10))) {
     const uint64_t done = ok + already + failed;
-    std::fprintf(stderr, "scale_bench: %llu instances committed, %.1f/s since the last checkpoint\n",
+    std::fprintf(stderr,
+                 "scale_bench: %llu instances committed, %.1f/s since the last checkpoint\n",
                  static_cast<unsigned long long>(from + done), done / Since(start));
   }
   for (std::thread& t : workers) t.join();
@@ -165,8 +176,8 @@ struct ShapeFigures {
 
 // `find` runs one query and returns the number of studies on the page.
 template <typename Find>
-ShapeFigures MeasureShape(const Dataset& data, int shape, uint64_t instances, int queries, uint32_t page_size,
-                          Find find) {
+ShapeFigures MeasureShape(const Dataset& data, int shape, uint64_t instances, int queries,
+                          uint32_t page_size, Find find) {
   const uint64_t studies = data.StudiesCovering(instances);
   std::vector<double> ms;
   uint64_t results = 0;
@@ -191,9 +202,9 @@ ShapeFigures MeasureShape(const Dataset& data, int shape, uint64_t instances, in
 std::string ShapesJson(const std::vector<ShapeFigures>& shapes) {
   std::vector<std::string> parts;
   for (size_t s = 0; s < shapes.size(); ++s) {
-    parts.push_back(absl::StrFormat(R"("%s":{"p50_ms":%.3f,"p99_ms":%.3f,"mean_results":%.4f,"failed":%d})",
-                                    kQueryShapes[s], shapes[s].latency.p50, shapes[s].latency.p99,
-                                    shapes[s].mean_results, shapes[s].failed));
+    parts.push_back(absl::StrFormat(
+        R"("%s":{"p50_ms":%.3f,"p99_ms":%.3f,"mean_results":%.4f,"failed":%d})", kQueryShapes[s],
+        shapes[s].latency.p50, shapes[s].latency.p99, shapes[s].mean_results, shapes[s].failed));
   }
   return "{" + absl::StrJoin(parts, ",") + "}";
 }
@@ -211,7 +222,8 @@ int Main() {
     return 0;
   }
   const std::vector<uint64_t> checkpoints = Checkpoints();
-  if (checkpoints.empty() || absl::GetFlag(FLAGS_metaserver).empty() || absl::GetFlag(FLAGS_tls_dir).empty()) {
+  if (checkpoints.empty() || absl::GetFlag(FLAGS_metaserver).empty() ||
+      absl::GetFlag(FLAGS_tls_dir).empty()) {
     std::cerr << "scale_bench: --metaserver, --tls_dir and at least one checkpoint are required\n";
     return 2;
   }
@@ -249,14 +261,16 @@ int Main() {
   for (uint64_t target : checkpoints) {
     IngestFigures in = Ingest(**meta, data, *servers, done, target, concurrency);
     failures += in.failed;
-    if (!in.first_error.empty()) std::cerr << "scale_bench: first commit error: " << in.first_error << "\n";
+    if (!in.first_error.empty())
+      std::cerr << "scale_bench: first commit error: " << in.first_error << "\n";
     std::vector<ShapeFigures> via_meta, via_frontend;
     for (int shape = 0; shape < 4; ++shape) {
       via_meta.push_back(MeasureShape(data, shape, target, queries, page_size,
                                       [&](const v1::StudyQuery& q) { return (*meta)->Find(q); }));
       if (frontend) {
-        via_frontend.push_back(MeasureShape(data, shape, target, queries, page_size,
-                                            [&](const v1::StudyQuery& q) { return frontend->Find(q); }));
+        via_frontend.push_back(
+            MeasureShape(data, shape, target, queries, page_size,
+                         [&](const v1::StudyQuery& q) { return frontend->Find(q); }));
       }
     }
     for (const auto* shapes : {&via_meta, &via_frontend}) {
@@ -269,29 +283,35 @@ int Main() {
         R"("per_s":%.2f,"commit_p50_ms":%.3f,"commit_p99_ms":%.3f,"ok":%d,"already_stored":%d,"failed":%d,)"
         R"("concurrency":%d,"queries":%d,"page_size":%d,"rss_mb":%.1f,"data_mb":%.1f,"load_average":%.2f,)"
         R"("find_meta":%s)",
-        target, data.StudiesCovering(target), target - done, in.seconds, per_s, in.commit.p50, in.commit.p99,
-        in.ok, in.already, in.failed, concurrency, queries, page_size, w.max_rss_mb, w.max_dir_mb,
-        w.load_average, ShapesJson(via_meta));
+        target, data.StudiesCovering(target), target - done, in.seconds, per_s, in.commit.p50,
+        in.commit.p99, in.ok, in.already, in.failed, concurrency, queries, page_size, w.max_rss_mb,
+        w.max_dir_mb, w.load_average, ShapesJson(via_meta));
     if (frontend) line += ",\"find\":" + ShapesJson(via_frontend);
     line += "}";
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
     AppendLine(json_out, line);
     const std::vector<ShapeFigures>& shown = frontend ? via_frontend : via_meta;
-    std::string row = absl::StrFormat("| %d | %d | %.1f | %.1f / %.1f |", target, data.StudiesCovering(target),
-                                      per_s, in.commit.p50, in.commit.p99);
-    for (const ShapeFigures& s : shown) absl::StrAppendFormat(&row, " %.2f / %.2f |", s.latency.p50, s.latency.p99);
+    std::string row =
+        absl::StrFormat("| %d | %d | %.1f | %.1f / %.1f |", target, data.StudiesCovering(target),
+                        per_s, in.commit.p50, in.commit.p99);
+    for (const ShapeFigures& s : shown)
+      absl::StrAppendFormat(&row, " %.2f / %.2f |", s.latency.p50, s.latency.p99);
     absl::StrAppendFormat(&row, " %.0f | %.0f |", w.max_rss_mb, w.max_dir_mb);
     rows.push_back(row);
     done = target;
   }
 
   std::printf("\nFindStudies %s, page size %u, %d queries per shape; latencies p50 / p99 in ms\n\n",
-              frontend ? "through the frontend (public API)" : "on the metaserver group", page_size, queries);
-  std::printf("| instances | studies | ingest/s | commit ms | patient | date range | modality | all | "
-              "RSS MB | data MB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              frontend ? "through the frontend (public API)" : "on the metaserver group", page_size,
+              queries);
+  std::printf(
+      "| instances | studies | ingest/s | commit ms | patient | date range | modality | all | "
+      "RSS MB | data MB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& r : rows) std::printf("%s\n", r.c_str());
-  if (failures > 0) std::fprintf(stderr, "scale_bench: %llu calls failed\n", static_cast<unsigned long long>(failures));
+  if (failures > 0)
+    std::fprintf(stderr, "scale_bench: %llu calls failed\n",
+                 static_cast<unsigned long long>(failures));
   return failures > 0 ? 1 : 0;
 }
 

@@ -16,27 +16,30 @@ namespace medvault::bench::scale {
 namespace {
 
 constexpr auto kCallBudget = std::chrono::seconds(60);
-constexpr uint32_t kChunkSize = 1 << 20;  // the frontend's default
-constexpr uint64_t kEnvelopeBytes = 28;    // AES-GCM nonce and tag around each chunk
+constexpr uint32_t kChunkSize = 1 << 20;     // the frontend's default
+constexpr uint64_t kEnvelopeBytes = 28;      // AES-GCM nonce and tag around each chunk
 constexpr uint64_t kInstanceBytes = 524288;  // a 512x512 16-bit slice's pixel data
 
 absl::StatusOr<TransportSecurity> SecurityAs(const std::string& tls_dir, const std::string& name) {
   return TransportSecurity::MutualTls(
-      DefaultFilesystem(), {tls_dir + "/ca.crt", tls_dir + "/" + name + ".crt", tls_dir + "/" + name + ".key"});
+      DefaultFilesystem(),
+      {tls_dir + "/ca.crt", tls_dir + "/" + name + ".crt", tls_dir + "/" + name + ".key"});
 }
 
 // A channel that has finished its TLS handshake, or null.
-std::shared_ptr<grpc::Channel> Connected(const std::string& address, const TransportSecurity& security,
+std::shared_ptr<grpc::Channel> Connected(const std::string& address,
+                                         const TransportSecurity& security,
                                          absl::string_view peer) {
   std::shared_ptr<grpc::Channel> channel = MakeChannel(address, security, peer);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) return nullptr;
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)))
+    return nullptr;
   return channel;
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MetaGroupClient>> MetaGroupClient::Connect(const std::string& addresses,
-                                                                          const std::string& tls_dir) {
+absl::StatusOr<std::unique_ptr<MetaGroupClient>> MetaGroupClient::Connect(
+    const std::string& addresses, const std::string& tls_dir) {
   ASSIGN_OR_RETURN(std::vector<std::string> members, ParseAddressList(addresses));
   // Only the frontend's role may commit (metaserver/service/meta_service.cc, MetaServicePolicy).
   ASSIGN_OR_RETURN(TransportSecurity security, SecurityAs(tls_dir, "frontend"));
@@ -47,7 +50,8 @@ absl::StatusOr<std::unique_ptr<MetaGroupClient>> MetaGroupClient::Connect(const 
     unreachable = address;
     return MakeChannel(address, security, kMetaServerPeer);
   });
-  if (!unreachable.empty()) return absl::UnavailableError(absl::StrCat("cannot connect to metaserver ", unreachable));
+  if (!unreachable.empty())
+    return absl::UnavailableError(absl::StrCat("cannot connect to metaserver ", unreachable));
   return std::unique_ptr<MetaGroupClient>(new MetaGroupClient(std::move(group)));
 }
 
@@ -55,7 +59,8 @@ template <typename Request, typename Response>
 absl::Status MetaGroupClient::Call(UnaryMethod<Request, Response> method, const Request& request,
                                    Response* response) {
   return group_->Call(
-      [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
+      [&](const std::shared_ptr<grpc::Channel>& channel,
+          std::chrono::system_clock::time_point deadline) {
         grpc::ClientContext context;
         context.set_deadline(deadline);
         response->Clear();
@@ -67,14 +72,16 @@ absl::Status MetaGroupClient::Call(UnaryMethod<Request, Response> method, const 
 
 absl::StatusOr<std::vector<std::string>> MetaGroupClient::ChunkServerIds() {
   v1::ListChunkServersResponse response;
-  RETURN_IF_ERROR(Call(&v1::MetaService::Stub::ListChunkServers, v1::ListChunkServersRequest(), &response));
+  RETURN_IF_ERROR(
+      Call(&v1::MetaService::Stub::ListChunkServers, v1::ListChunkServersRequest(), &response));
   std::vector<std::string> ids;
   for (const v1::ChunkServerStatus& s : response.servers()) ids.push_back(s.server().server_id());
   if (ids.empty()) ids = {"scale-bench-0", "scale-bench-1", "scale-bench-2"};
   return ids;
 }
 
-absl::StatusOr<bool> MetaGroupClient::Commit(const v1::InstanceTags& tags, const std::string& digest,
+absl::StatusOr<bool> MetaGroupClient::Commit(const v1::InstanceTags& tags,
+                                             const std::string& digest,
                                              const std::vector<std::string>& servers) {
   v1::CommitInstanceRequest request;
   *request.mutable_tags() = tags;
@@ -91,7 +98,8 @@ absl::StatusOr<bool> MetaGroupClient::Commit(const v1::InstanceTags& tags, const
   chunk.set_stored_size(kInstanceBytes + kEnvelopeBytes);
   chunk.set_crc32c(static_cast<uint32_t>(static_cast<uint8_t>(crc[0])) << 24 |
                    static_cast<uint32_t>(static_cast<uint8_t>(crc[1])) << 16 |
-                   static_cast<uint32_t>(static_cast<uint8_t>(crc[2])) << 8 | static_cast<uint8_t>(crc[3]));
+                   static_cast<uint32_t>(static_cast<uint8_t>(crc[2])) << 8 |
+                   static_cast<uint8_t>(crc[3]));
   for (size_t i = 0; i < servers.size() && i < 3; ++i) chunk.add_server_ids(servers[i]);
 
   v1::CommitInstanceResponse response;
@@ -107,11 +115,12 @@ absl::StatusOr<int> MetaGroupClient::Find(const v1::StudyQuery& query) {
   return response.page().studies_size();
 }
 
-absl::StatusOr<std::unique_ptr<FrontendClient>> FrontendClient::Connect(const std::string& address,
-                                                                        const std::string& tls_dir) {
+absl::StatusOr<std::unique_ptr<FrontendClient>> FrontendClient::Connect(
+    const std::string& address, const std::string& tls_dir) {
   ASSIGN_OR_RETURN(TransportSecurity security, SecurityAs(tls_dir, "client"));
   std::shared_ptr<grpc::Channel> channel = Connected(address, security, kFrontendPeer);
-  if (channel == nullptr) return absl::UnavailableError(absl::StrCat("cannot connect to the frontend ", address));
+  if (channel == nullptr)
+    return absl::UnavailableError(absl::StrCat("cannot connect to the frontend ", address));
   return std::unique_ptr<FrontendClient>(new FrontendClient(v1::ImageStore::NewStub(channel)));
 }
 
@@ -126,7 +135,8 @@ absl::StatusOr<int> FrontendClient::Find(const v1::StudyQuery& query) {
 }
 
 ProcessWatch::ProcessWatch(const std::string& pids, const std::string& dirs)
-    : pids_(absl::StrSplit(pids, ',', absl::SkipEmpty())), dirs_(absl::StrSplit(dirs, ',', absl::SkipEmpty())) {}
+    : pids_(absl::StrSplit(pids, ',', absl::SkipEmpty())),
+      dirs_(absl::StrSplit(dirs, ',', absl::SkipEmpty())) {}
 
 WatchFigures ProcessWatch::Sample() const {
   WatchFigures f;
@@ -146,8 +156,8 @@ WatchFigures ProcessWatch::Sample() const {
     uint64_t bytes = 0;
     std::error_code ec;
     // RocksDB deletes files while compacting: skip what vanished rather than fail.
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       std::error_code size_error;
       if (it->is_regular_file(size_error)) {
         const uintmax_t size = it->file_size(size_error);

@@ -39,10 +39,12 @@ class MetaGroupClient {
   explicit MetaGroupClient(std::unique_ptr<GroupChannels> group) : group_(std::move(group)) {}
 
   template <typename Request, typename Response>
-  using UnaryMethod = grpc::Status (v1::MetaService::Stub::*)(grpc::ClientContext*, const Request&, Response*);
+  using UnaryMethod = grpc::Status (v1::MetaService::Stub::*)(grpc::ClientContext*, const Request&,
+                                                              Response*);
   // One call on the member believed to lead, following "not the leader" for up to a minute.
   template <typename Request, typename Response>
-  absl::Status Call(UnaryMethod<Request, Response> method, const Request& request, Response* response);
+  absl::Status Call(UnaryMethod<Request, Response> method, const Request& request,
+                    Response* response);
 
   std::unique_ptr<GroupChannels> group_;
 };
@@ -63,8 +65,8 @@ class FrontendClient {
 };
 
 struct WatchFigures {
-  double max_rss_mb = 0;  // the largest VmRSS among the watched processes
-  double max_dir_mb = 0;  // the largest of the watched directories (apparent size of its files)
+  double max_rss_mb = 0;    // the largest VmRSS among the watched processes
+  double max_dir_mb = 0;    // the largest of the watched directories (apparent size of its files)
   double load_average = 0;  // the machine's 1-minute load average (it is shared)
 };
 

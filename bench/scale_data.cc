@@ -42,7 +42,9 @@ uint64_t SplitMix64(uint64_t x) {
   return z ^ (z >> 31);
 }
 
-uint64_t Hash(uint64_t seed, uint64_t a, uint64_t b) { return SplitMix64(SplitMix64(SplitMix64(seed) ^ a) ^ b); }
+uint64_t Hash(uint64_t seed, uint64_t a, uint64_t b) {
+  return SplitMix64(SplitMix64(SplitMix64(seed) ^ a) ^ b);
+}
 
 std::string DateAfter2000(uint64_t days) {
   const absl::CivilDay day = absl::CivilDay(2000, 1, 1) + static_cast<absl::civil_diff_t>(days);
@@ -69,7 +71,8 @@ void Dataset::Reserve(uint64_t instances) {
 }
 
 size_t Dataset::StudyOf(uint64_t n) const {
-  return static_cast<size_t>(std::upper_bound(first_.begin(), first_.end(), n) - first_.begin()) - 1;
+  return static_cast<size_t>(std::upper_bound(first_.begin(), first_.end(), n) - first_.begin()) -
+         1;
 }
 
 uint64_t Dataset::StudiesCovering(uint64_t instances) const {
@@ -83,7 +86,8 @@ v1::InstanceTags Dataset::Tags(uint64_t n) const {
   v1::InstanceTags t;
   t.set_patient_id(absl::StrFormat("SCALE%08d", study.patient));
   t.set_patient_name(absl::StrFormat("Scale^Patient%08d", study.patient));
-  t.set_patient_birth_date(absl::StrFormat("19%02d0101", 30 + Hash(seed_, kPatientDomain + study.patient, 0) % 70));
+  t.set_patient_birth_date(
+      absl::StrFormat("19%02d0101", 30 + Hash(seed_, kPatientDomain + study.patient, 0) % 70));
   t.set_patient_sex(study.patient % 2 == 0 ? "F" : "M");
   t.set_study_uid(Uid(seed_, 1, study.index));
   t.set_study_date(study.date);

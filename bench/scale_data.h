@@ -34,7 +34,7 @@ struct StudyShape {
   uint32_t instances = 0;  // 200..500
   uint32_t series = 0;     // 2..4
   std::string modality;
-  std::string date;        // YYYYMMDD
+  std::string date;  // YYYYMMDD
 };
 StudyShape ShapeOfStudy(uint64_t seed, uint64_t study);
 

@@ -31,12 +31,14 @@
 #include "common/tls.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 
-ABSL_FLAG(std::string, tls_dir, "", "directory with ca.crt, chunkserver.{crt,key}, frontend.{crt,key}");
+ABSL_FLAG(std::string, tls_dir, "",
+          "directory with ca.crt, chunkserver.{crt,key}, frontend.{crt,key}");
 ABSL_FLAG(int, mb, 512, "MB to send per variant");
 ABSL_FLAG(int, concurrency, 4, "client threads, each with its own channel");
 ABSL_FLAG(int, chunk_bytes, 1 << 20, "bytes per WriteChunk");
 ABSL_FLAG(int, rounds, 2, "times each variant runs, alternating");
-ABSL_FLAG(std::vector<std::string>, channel_args, {}, "name=value integer channel arguments for the extra rows");
+ABSL_FLAG(std::vector<std::string>, channel_args, {},
+          "name=value integer channel arguments for the extra rows");
 
 namespace medvault {
 namespace {
@@ -74,7 +76,8 @@ struct Variant {
   bool extra_args;  // --channel_args applied
 };
 
-void Run(const Variant& v, const TransportSecurity& server_sec, const TransportSecurity& client_sec) {
+void Run(const Variant& v, const TransportSecurity& server_sec,
+         const TransportSecurity& client_sec) {
   DiscardService service;
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
@@ -82,9 +85,9 @@ void Run(const Variant& v, const TransportSecurity& server_sec, const TransportS
     for (const auto& [name, value] : ExtraArgs()) builder.AddChannelArgument(name, value);
   }
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", v.tls ? server_sec.server_credentials()
-                                                : grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(
+      "127.0.0.1:0", v.tls ? server_sec.server_credentials() : grpc::InsecureServerCredentials(),
+      &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   const std::string address = absl::StrCat("127.0.0.1:", port);
@@ -126,8 +129,8 @@ void Run(const Variant& v, const TransportSecurity& server_sec, const TransportS
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = CpuSeconds() - cpu0;
   const double mb = static_cast<double>(service.received_.load()) / 1e6;
-  std::printf("%-26s %8.1f MB  %6.2f s  %7.1f MB/s  cpu %6.2f s  %6.2f ms/MB%s\n", v.name.c_str(), mb, wall,
-              mb / wall, cpu, cpu * 1000 / mb, errors.load() ? "  ERRORS" : "");
+  std::printf("%-26s %8.1f MB  %6.2f s  %7.1f MB/s  cpu %6.2f s  %6.2f ms/MB%s\n", v.name.c_str(),
+              mb, wall, mb / wall, cpu, cpu * 1000 / mb, errors.load() ? "  ERRORS" : "");
   std::fflush(stdout);
   stubs.clear();
   server->Shutdown();

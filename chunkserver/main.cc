@@ -20,25 +20,31 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "common/rpc.h"
-#include "common/tls_flags.h"
 #include "common/tls.h"
+#include "common/tls_flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
           "Prometheus /metrics address host:port; empty disables");
 ABSL_FLAG(std::string, data_dir, "", "Directory holding the chunks and the server id");
-ABSL_FLAG(std::string, metaserver, "", "Metaserver group host:port[,host:port...] to heartbeat to (its leader)");
+ABSL_FLAG(std::string, metaserver, "",
+          "Metaserver group host:port[,host:port...] to heartbeat to (its leader)");
 ABSL_FLAG(std::string, failure_domain, "", "Failure-domain label (rack, host, zone); may be empty");
 ABSL_FLAG(int32_t, heartbeat_interval_ms, 1000, "Milliseconds between heartbeats");
 ABSL_FLAG(uint64_t, max_bytes, 0,
-          "Quota for chunk files in bytes (writes beyond it are RESOURCE_EXHAUSTED); 0: the filesystem's size");
-ABSL_FLAG(uint64_t, scrub_bytes_per_second, 16ull << 20, "Background re-verification rate in bytes/s; 0 disables scrubbing");
-ABSL_FLAG(int64_t, scrub_pass_interval_s, 86400, "Seconds between the end of one scrub pass and the next");
-ABSL_FLAG(bool, direct_io, false,
-          "write chunk files with O_DIRECT (not through the page cache) where the filesystem takes it; "
-          "measured neutral to 5% slower on the bench machine (docs/benchmarks.md)");
-ABSL_FLAG(std::string, advertise_address, "",
-          "host:port other services use to reach this server (default: the bound --listen address)");
+          "Quota for chunk files in bytes (writes beyond it are RESOURCE_EXHAUSTED); 0: the "
+          "filesystem's size");
+ABSL_FLAG(uint64_t, scrub_bytes_per_second, 16ull << 20,
+          "Background re-verification rate in bytes/s; 0 disables scrubbing");
+ABSL_FLAG(int64_t, scrub_pass_interval_s, 86400,
+          "Seconds between the end of one scrub pass and the next");
+ABSL_FLAG(
+    bool, direct_io, false,
+    "write chunk files with O_DIRECT (not through the page cache) where the filesystem takes it; "
+    "measured neutral to 5% slower on the bench machine (docs/benchmarks.md)");
+ABSL_FLAG(
+    std::string, advertise_address, "",
+    "host:port other services use to reach this server (default: the bound --listen address)");
 
 namespace {
 
@@ -63,7 +69,8 @@ int main(int argc, char** argv) {
   const absl::Duration interval = absl::Milliseconds(interval_ms);
 
   medvault::Filesystem* fs = absl::GetFlag(FLAGS_direct_io)
-                                 ? medvault::NewPosixFilesystem(/*direct_writes=*/true).release()  // lives as long as the process
+                                 ? medvault::NewPosixFilesystem(/*direct_writes=*/true)
+                                       .release()  // lives as long as the process
                                  : medvault::DefaultFilesystem();
   absl::StatusOr<medvault::TransportSecurity> security = medvault::TransportSecurityFromFlags(fs);
   if (!security.ok()) Die(security.status().ToString());
@@ -72,8 +79,9 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> server_id = medvault::chunkserver::LoadOrCreateServerId(fs, data_dir);
   if (!server_id.ok()) Die(server_id.status().ToString());
 
-  medvault::chunkserver::ChunkStore store(fs, medvault::RealClock(), data_dir,
-                                          medvault::chunkserver::ChunkStoreOptions{absl::GetFlag(FLAGS_max_bytes)});
+  medvault::chunkserver::ChunkStore store(
+      fs, medvault::RealClock(), data_dir,
+      medvault::chunkserver::ChunkStoreOptions{absl::GetFlag(FLAGS_max_bytes)});
   absl::Status opened = store.Open();
   if (!opened.ok()) Die(absl::StrCat("opening the chunk store: ", opened.ToString()));
 
@@ -84,23 +92,25 @@ int main(int argc, char** argv) {
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "chunkserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
   metrics = std::make_unique<medvault::chunkserver::ChunkServerMetrics>(runner.registry());
-  authz = std::make_unique<medvault::Authorizer>("chunkserver", medvault::chunkserver::ChunkServicePolicy(),
+  authz = std::make_unique<medvault::Authorizer>("chunkserver",
+                                                 medvault::chunkserver::ChunkServicePolicy(),
                                                  security->is_tls(), runner.registry());
-  service = std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get(), authz.get());
+  service =
+      std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get(), authz.get());
   runner.AddService(service.get());
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
 
   std::string advertise = absl::GetFlag(FLAGS_advertise_address);
   if (advertise.empty()) advertise = runner.bound_address();
-  MV_LOG(INFO) << "server id " << *server_id << ", advertising " << advertise << ", heartbeating to "
-               << metaserver << " every " << interval_ms << " ms";
+  MV_LOG(INFO) << "server id " << *server_id << ", advertising " << advertise
+               << ", heartbeating to " << metaserver << " every " << interval_ms << " ms";
 
   absl::StatusOr<std::vector<std::string>> metaservers = medvault::ParseAddressList(metaserver);
   if (!metaservers.ok()) Die("--metaserver: " + metaservers.status().ToString());
-  medvault::chunkserver::HeartbeatClient client(*metaservers, *security, std::max(interval, absl::Seconds(1)),
-                                                metrics.get(),
-                                                std::clamp(2 * interval, absl::Seconds(1), absl::Seconds(5)));
+  medvault::chunkserver::HeartbeatClient client(
+      *metaservers, *security, std::max(interval, absl::Seconds(1)), metrics.get(),
+      std::clamp(2 * interval, absl::Seconds(1), absl::Seconds(5)));
   medvault::chunkserver::Heartbeater heartbeater(
       &store,
       medvault::chunkserver::HeartbeaterOptions{*server_id, advertise,
@@ -112,16 +122,17 @@ int main(int argc, char** argv) {
   medvault::chunkserver::ScrubberOptions scrub_options;
   scrub_options.bytes_per_second = absl::GetFlag(FLAGS_scrub_bytes_per_second);
   scrub_options.pass_interval = absl::Seconds(absl::GetFlag(FLAGS_scrub_pass_interval_s));
-  medvault::chunkserver::Scrubber scrubber(&store, scrub_options, [m](const medvault::chunkserver::ScrubProgress& p) {
-    if (p.pass_done) {
-      m->scrub_passes.Increment();
-    } else {
-      m->scrub_chunks.Increment();
-      m->scrub_bytes.Increment(static_cast<double>(p.bytes));
-      if (p.corrupt) m->scrub_corrupt.Increment();
-    }
-    m->scrub_pass_progress.Set(p.pass_fraction);
-  });
+  medvault::chunkserver::Scrubber scrubber(
+      &store, scrub_options, [m](const medvault::chunkserver::ScrubProgress& p) {
+        if (p.pass_done) {
+          m->scrub_passes.Increment();
+        } else {
+          m->scrub_chunks.Increment();
+          m->scrub_bytes.Increment(static_cast<double>(p.bytes));
+          if (p.corrupt) m->scrub_corrupt.Increment();
+        }
+        m->scrub_pass_progress.Set(p.pass_fraction);
+      });
   if (scrub_options.bytes_per_second > 0) scrubber.Start();
 
   runner.Wait();

@@ -36,7 +36,8 @@ void PrintKekStatus(const v1::GetKekStatusResponse& st, std::ostream& out) {
 }
 
 std::string FormatMicros(int64_t micros) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
 }
 
 std::string HexIds(const v1::AuditRecord& r) {
@@ -47,8 +48,9 @@ std::string HexIds(const v1::AuditRecord& r) {
 
 void PrintRecord(const v1::AuditRecord& r, bool json, std::ostream& out) {
   if (json) {
-    out << "{\"time\":" << JsonQuote(FormatMicros(r.time_micros())) << ",\"op\":" << JsonQuote(r.op())
-        << ",\"caller\":" << JsonQuote(r.caller()) << ",\"on_behalf_of\":" << JsonQuote(r.on_behalf_of())
+    out << "{\"time\":" << JsonQuote(FormatMicros(r.time_micros()))
+        << ",\"op\":" << JsonQuote(r.op()) << ",\"caller\":" << JsonQuote(r.caller())
+        << ",\"on_behalf_of\":" << JsonQuote(r.on_behalf_of())
         << ",\"purpose\":" << JsonQuote(r.purpose()) << ",\"result\":" << JsonQuote(r.result())
         << ",\"kek_version\":" << r.kek_version() << ",\"object_ids\":[";
     for (int i = 0; i < r.object_ids_size(); ++i) {
@@ -83,15 +85,16 @@ int RunKek(const CommandContext& ctx, const KekArgs& args) {
     request.set_version(args.version);
     v1::RetireKekResponse response;
     status = ctx.admin->RetireKek(&context, request, &response);
-    if (status.ok()) *ctx.out << "retired KEK version " << args.version << "; its key file may now be deleted\n";
+    if (status.ok())
+      *ctx.out << "retired KEK version " << args.version << "; its key file may now be deleted\n";
   } else {
     v1::RotateKekRequest request;
     request.set_version(args.version);
     v1::RotateKekResponse response;
     status = ctx.admin->RotateKek(&context, request, &response);
     if (status.ok()) {
-      *ctx.out << "KEK version " << args.version << " now wraps new keys; " << response.keys_to_rewrap()
-               << " stored keys to rewrap in the background\n";
+      *ctx.out << "KEK version " << args.version << " now wraps new keys; "
+               << response.keys_to_rewrap() << " stored keys to rewrap in the background\n";
     }
   }
   if (!status.ok()) {
@@ -109,7 +112,8 @@ int RunKek(const CommandContext& ctx, const KekArgs& args) {
       return kExitFailure;
     }
     if (st->keys_to_rewrap() != last) {
-      *ctx.err << "rewrap: " << st->keys_to_rewrap() << " of " << st->total_keys() << " keys left\n";
+      *ctx.err << "rewrap: " << st->keys_to_rewrap() << " of " << st->total_keys()
+               << " keys left\n";
       last = st->keys_to_rewrap();
     }
     if (st->keys_to_rewrap() == 0) {

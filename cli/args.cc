@@ -5,10 +5,10 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 
@@ -61,9 +61,7 @@ const FlagSpec* FindFlag(absl::string_view name) {
   return nullptr;
 }
 
-bool IsFlagToken(absl::string_view token) {
-  return token.size() > 1 && token[0] == '-';
-}
+bool IsFlagToken(absl::string_view token) { return token.size() > 1 && token[0] == '-'; }
 
 // Splits "--name=value" / "--name" / "-o" into the canonical flag name and an optional inline
 // value. Returns false for a token that is not a known flag.
@@ -118,9 +116,9 @@ absl::StatusOr<double> ParseSeconds(absl::string_view flag, const std::string& v
   if (absl::EndsWith(v, "s")) v.pop_back();
   double d;
   if (!absl::SimpleAtod(v, &d) || !(d >= 0) || (!allow_zero && d == 0) || d > 1e7) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, " wants a number of seconds", allow_zero ? "" : " above 0",
-                     ", not '", value, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " wants a number of seconds",
+                                                   allow_zero ? "" : " above 0", ", not '", value,
+                                                   "'"));
   }
   return d;
 }
@@ -199,7 +197,8 @@ absl::Status FillTransport(const FlagValues& flags, Verb verb, absl::string_view
     return absl::InvalidArgumentError("give all of --tls_ca, --tls_cert and --tls_key, or none");
   }
   if (all && global->insecure_plaintext) {
-    return absl::InvalidArgumentError("--insecure_plaintext contradicts --tls_ca/--tls_cert/--tls_key");
+    return absl::InvalidArgumentError(
+        "--insecure_plaintext contradicts --tls_ca/--tls_cert/--tls_key");
   }
   if (global->insecure_plaintext && flags.count("tls_server_name")) {
     return absl::InvalidArgumentError("--insecure_plaintext contradicts --tls_server_name");
@@ -337,23 +336,28 @@ absl::StatusOr<int64_t> ParseTimeFlag(absl::string_view flag, const std::string&
       "--", flag, " wants a time like 2026-11-23T13:00:00Z or Unix seconds, not '", value, "'"));
 }
 
-absl::Status FillKek(const FlagValues& flags, const std::vector<std::string>& positionals, KekArgs* out) {
-  if (positionals.empty()) return absl::InvalidArgumentError("kek: say status, rotate VERSION or retire VERSION");
+absl::Status FillKek(const FlagValues& flags, const std::vector<std::string>& positionals,
+                     KekArgs* out) {
+  if (positionals.empty())
+    return absl::InvalidArgumentError("kek: say status, rotate VERSION or retire VERSION");
   const std::string& action = positionals[0];
   if (action == "status") {
     out->action = KekArgs::Action::kStatus;
     if (positionals.size() > 1) {
-      return absl::InvalidArgumentError(absl::StrCat("kek status: unexpected argument '", positionals[1], "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kek status: unexpected argument '", positionals[1], "'"));
     }
   } else if (action == "rotate" || action == "retire") {
     out->action = action == "rotate" ? KekArgs::Action::kRotate : KekArgs::Action::kRetire;
     uint32_t version = 0;
     if (positionals.size() != 2 || !absl::SimpleAtoi(positionals[1], &version) || version == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("kek ", action, ": give one positive KEK VERSION"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kek ", action, ": give one positive KEK VERSION"));
     }
     out->version = version;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("kek: unknown action '", action, "' (status, rotate, retire)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kek: unknown action '", action, "' (status, rotate, retire)"));
   }
   if (flags.count("wait")) {
     if (out->action != KekArgs::Action::kRotate) {
@@ -366,7 +370,8 @@ absl::Status FillKek(const FlagValues& flags, const std::vector<std::string>& po
   return absl::OkStatus();
 }
 
-absl::Status FillAudit(const FlagValues& flags, const std::vector<std::string>& positionals, AuditArgs* out) {
+absl::Status FillAudit(const FlagValues& flags, const std::vector<std::string>& positionals,
+                       AuditArgs* out) {
   if (absl::Status s = NoPositionals(Verb::kAudit, positionals); !s.ok()) return s;
   const std::string object = Get(flags, "object");
   if (!object.empty()) {
@@ -402,18 +407,22 @@ absl::Status FillChunkserver(const FlagValues& flags, const std::vector<std::str
   const std::string action = positionals.empty() ? "" : positionals[0];
   if (action == "list") {
     if (positionals.size() > 1) {
-      return absl::InvalidArgumentError(absl::StrCat("chunkserver list: unexpected argument '", positionals[1], "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("chunkserver list: unexpected argument '", positionals[1], "'"));
     }
-    if (flags.count("undo")) return absl::InvalidArgumentError("chunkserver: --undo goes with drain");
+    if (flags.count("undo"))
+      return absl::InvalidArgumentError("chunkserver: --undo goes with drain");
     out->action = ChunkserverArgs::Action::kList;
     out->json = flags.count("json") > 0;
     return absl::OkStatus();
   }
   if (action == "drain") {
     if (positionals.size() != 2 || positionals[1].empty()) {
-      return absl::InvalidArgumentError("chunkserver drain: give one server ID (see `medvault chunkserver list`)");
+      return absl::InvalidArgumentError(
+          "chunkserver drain: give one server ID (see `medvault chunkserver list`)");
     }
-    if (flags.count("json")) return absl::InvalidArgumentError("chunkserver: --json goes with list");
+    if (flags.count("json"))
+      return absl::InvalidArgumentError("chunkserver: --json goes with list");
     out->action = ChunkserverArgs::Action::kDrain;
     out->server_id = positionals[1];
     out->undo = flags.count("undo") > 0;
@@ -478,15 +487,14 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     if (!flag.ok()) return flag.status();
     const FlagSpec* spec = FindFlag(flag->name);
     if ((spec->verbs & Bit(*verb)) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("flag --", flag->name, " is not valid for '",
-                                                     VerbName(*verb), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("flag --", flag->name, " is not valid for '", VerbName(*verb), "'"));
     }
     if (spec->takes_value) {
       if (!flag->value) {
         // A following flag is not a value: "get --instance -o f" is missing the UID.
         if (i + 1 >= args.size() || i + 1 == *verb_index || IsFlagToken(args[i + 1])) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("flag --", flag->name, " needs a value"));
+          return absl::InvalidArgumentError(absl::StrCat("flag --", flag->name, " needs a value"));
         }
         flag->value = args[++i];
       }
@@ -495,8 +503,7 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
       if (flag->value) {
         bool b;
         if (!absl::SimpleAtob(*flag->value, &b)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("flag --", flag->name, " takes no value"));
+          return absl::InvalidArgumentError(absl::StrCat("flag --", flag->name, " takes no value"));
         }
         if (!b) continue;
       }

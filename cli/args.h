@@ -26,7 +26,7 @@ inline constexpr double kDefaultTimeoutSeconds = 60;
 enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit, kChunkserver };
 
 struct GlobalOptions {
-  std::string frontend;                                      // host:port of the ImageStore
+  std::string frontend;                                            // host:port of the ImageStore
   absl::Duration timeout = absl::Seconds(kDefaultTimeoutSeconds);  // deadline of each RPC
   // Transport security. Either insecure_plaintext, or mutual TLS with `tls`: the flags' files, or
   // DIR/ca.crt, DIR/client.crt, DIR/client.key of the default directory (tls_from_default_dir).

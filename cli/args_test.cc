@@ -79,8 +79,9 @@ TEST(ArgsTest, TlsFlagsAndPlaintext) {
   EXPECT_TRUE(cmd->global.tls.empty());
 
   ExpectUsageError({"find", "--tls_ca", "c.pem"}, "all of --tls_ca, --tls_cert and --tls_key");
-  ExpectUsageError({"find", "--tls_ca", "c", "--tls_cert", "m", "--tls_key", "k", "--insecure_plaintext"},
-                   "contradicts");
+  ExpectUsageError(
+      {"find", "--tls_ca", "c", "--tls_cert", "m", "--tls_key", "k", "--insecure_plaintext"},
+      "contradicts");
   ExpectUsageError({"find", "--tls_ca="}, "must not be empty");
 }
 
@@ -213,12 +214,13 @@ TEST(ArgsTest, KekActions) {
 }
 
 TEST(ArgsTest, AuditFilters) {
-  absl::StatusOr<Command> cmd = Parse({"audit", "--object", "00112233445566778899aabbccddeeff",
-                                       "--since", "2026-11-23T13:00:00Z", "--until", "1796000000",
-                                       "--limit", "5", "--json"});
+  absl::StatusOr<Command> cmd =
+      Parse({"audit", "--object", "00112233445566778899aabbccddeeff", "--since",
+             "2026-11-23T13:00:00Z", "--until", "1796000000", "--limit", "5", "--json"});
   ASSERT_TRUE(cmd.ok()) << cmd.status();
   EXPECT_EQ(cmd->verb, Verb::kAudit);
-  EXPECT_EQ(cmd->audit.object_id, std::string("\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16));
+  EXPECT_EQ(cmd->audit.object_id,
+            std::string("\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16));
   EXPECT_EQ(cmd->audit.since_micros, 1795438800000000);  // date -d 2026-11-23T13:00:00Z +%s
   EXPECT_EQ(cmd->audit.until_micros, 1796000000000000);
   EXPECT_EQ(cmd->audit.limit, 5u);

@@ -19,14 +19,16 @@ void PrintServer(const v1::ChunkServerStatus& s, bool json, std::ostream& out) {
   const v1::ChunkServerInfo& info = s.server();
   if (json) {
     out << "{\"id\":" << JsonQuote(info.server_id()) << ",\"address\":" << JsonQuote(info.address())
-        << ",\"failure_domain\":" << JsonQuote(info.failure_domain()) << ",\"up\":" << (s.up() ? "true" : "false")
-        << ",\"state\":" << JsonQuote(State(s)) << ",\"chunks\":" << info.chunk_count()
-        << ",\"capacity_bytes\":" << info.capacity_bytes() << ",\"free_bytes\":" << info.free_bytes() << "}\n";
+        << ",\"failure_domain\":" << JsonQuote(info.failure_domain())
+        << ",\"up\":" << (s.up() ? "true" : "false") << ",\"state\":" << JsonQuote(State(s))
+        << ",\"chunks\":" << info.chunk_count() << ",\"capacity_bytes\":" << info.capacity_bytes()
+        << ",\"free_bytes\":" << info.free_bytes() << "}\n";
     return;
   }
-  out << std::left << std::setw(34) << info.server_id() << std::setw(22) << info.address() << std::setw(12)
-      << info.failure_domain() << std::setw(6) << (s.up() ? "up" : "down") << std::setw(10) << State(s)
-      << std::setw(10) << info.chunk_count() << info.free_bytes() << "\n";
+  out << std::left << std::setw(34) << info.server_id() << std::setw(22) << info.address()
+      << std::setw(12) << info.failure_domain() << std::setw(6) << (s.up() ? "up" : "down")
+      << std::setw(10) << State(s) << std::setw(10) << info.chunk_count() << info.free_bytes()
+      << "\n";
 }
 
 }  // namespace
@@ -44,20 +46,25 @@ int RunChunkserver(const CommandContext& ctx, const ChunkserverArgs& args) {
       *ctx.err << FormatError("chunkserver drain", FromGrpcStatus(status)) << "\n";
       return kExitFailure;
     }
-    *ctx.out << (args.undo ? "chunk server " + args.server_id + " takes new chunks again\n"
-                           : "draining chunk server " + args.server_id +
-                                 "; `medvault chunkserver list` says drained when it can be switched off\n");
+    *ctx.out
+        << (args.undo
+                ? "chunk server " + args.server_id + " takes new chunks again\n"
+                : "draining chunk server " + args.server_id +
+                      "; `medvault chunkserver list` says drained when it can be switched off\n");
     return kExitOk;
   }
   v1::ListChunkServersResponse response;
-  grpc::Status status = ctx.admin->ListChunkServers(&context, v1::ListChunkServersRequest(), &response);
+  grpc::Status status =
+      ctx.admin->ListChunkServers(&context, v1::ListChunkServersRequest(), &response);
   if (!status.ok()) {
     *ctx.err << FormatError("chunkserver list", FromGrpcStatus(status)) << "\n";
     return kExitFailure;
   }
   if (!args.json) {
-    *ctx.out << std::left << std::setw(34) << "id" << std::setw(22) << "address" << std::setw(12) << "domain"
-             << std::setw(6) << "up" << std::setw(10) << "state" << std::setw(10) << "chunks" << "free_bytes\n";
+    *ctx.out << std::left << std::setw(34) << "id" << std::setw(22) << "address" << std::setw(12)
+             << "domain" << std::setw(6) << "up" << std::setw(10) << "state" << std::setw(10)
+             << "chunks"
+             << "free_bytes\n";
   }
   for (const v1::ChunkServerStatus& s : response.servers()) PrintServer(s, args.json, *ctx.out);
   return kExitOk;

@@ -23,8 +23,10 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
   if (!security.ok()) {
     err << "medvault: " << security.status().message() << "\n";
     if (cmd.global.tls_from_default_dir) {
-      err << "medvault: the default client certificate is the local cluster's (made by scripts/cluster up);\n"
-          << "  give --tls_ca, --tls_cert and --tls_key, set MEDVAULT_TLS_DIR to a cluster's tls/ folder,\n"
+      err << "medvault: the default client certificate is the local cluster's (made by "
+             "scripts/cluster up);\n"
+          << "  give --tls_ca, --tls_cert and --tls_key, set MEDVAULT_TLS_DIR to a cluster's tls/ "
+             "folder,\n"
           << "  or pass --insecure_plaintext for a server started with --insecure_plaintext\n";
     }
     return kExitFailure;
@@ -33,7 +35,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
   ctx.server_name = cmd.global.tls_server_name;
   if (cmd.verb == Verb::kHealth) return RunHealth(ctx, cmd.health);
 
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(cmd.global.frontend, *security, cmd.global.tls_server_name);
+  std::shared_ptr<grpc::Channel> channel =
+      MakeChannel(cmd.global.frontend, *security, cmd.global.tls_server_name);
   std::unique_ptr<v1::ImageStore::Stub> stub = v1::ImageStore::NewStub(channel);
   std::unique_ptr<v1::Admin::Stub> admin = v1::Admin::NewStub(channel);
   ctx.stub = stub.get();

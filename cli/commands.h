@@ -37,7 +37,7 @@ struct CommandContext {
   std::ostream* out = nullptr;                    // results: tables, JSON, health lines
   std::ostream* err = nullptr;                    // progress, summaries, errors
   absl::Duration timeout = absl::Seconds(kDefaultTimeoutSeconds);  // deadline of each RPC
-  const TransportSecurity* security = nullptr;    // how health dials; required by health only
+  const TransportSecurity* security = nullptr;  // how health dials; required by health only
   std::string server_name;  // health: name the servers' certificates must carry; empty: the host
 };
 
@@ -95,7 +95,8 @@ int RunRm(const CommandContext& ctx, const RmArgs& args);
 // non-zero `wait`, keeps trying until the server answers SERVING or `wait` has passed, waiting for
 // the connection (wait-for-ready) rather than failing fast. Returns the last answer's status name
 // ("SERVING", "NOT_SERVING", ...), or the last RPC error.
-absl::StatusOr<std::string> CheckHealth(const std::string& address, const TransportSecurity& security,
+absl::StatusOr<std::string> CheckHealth(const std::string& address,
+                                        const TransportSecurity& security,
                                         absl::string_view server_name, absl::Duration wait,
                                         absl::Duration timeout);
 

@@ -38,7 +38,7 @@ class FakeImageStore final : public v1::ImageStore::Service {
   };
 
   // Knobs for failure tests.
-  std::atomic<bool> corrupt_sha{false};   // GetInstance reports a wrong SHA-256
+  std::atomic<bool> corrupt_sha{false};    // GetInstance reports a wrong SHA-256
   std::atomic<uint32_t> max_page_size{2};  // FindStudies returns at most this many per page
 
   size_t largest_piece() {
@@ -96,9 +96,8 @@ class FakeImageStore final : public v1::ImageStore::Service {
       bytes = it->second.bytes;
     }
     if (request->offset() > bytes.size()) return Status(StatusCode::OUT_OF_RANGE, "offset");
-    std::string range = bytes.substr(request->offset(), request->length() == 0
-                                                            ? std::string::npos
-                                                            : request->length());
+    std::string range = bytes.substr(
+        request->offset(), request->length() == 0 ? std::string::npos : request->length());
     v1::GetInstanceResponse first;
     first.mutable_info()->set_size(bytes.size());
     first.mutable_info()->set_sha256(corrupt_sha ? Sha256("other") : Sha256(bytes));
@@ -139,7 +138,8 @@ class FakeImageStore final : public v1::ImageStore::Service {
       if (i >= start && i < start + page) *response->mutable_page()->add_studies() = s;
       ++i;
     }
-    if (start + page < i) response->mutable_page()->set_next_page_token(std::to_string(start + page));
+    if (start + page < i)
+      response->mutable_page()->set_next_page_token(std::to_string(start + page));
     return Status::OK;
   }
 
@@ -443,12 +443,13 @@ TEST_F(CommandsTest, RmStudyAndInstance) {
 
 TEST_F(CommandsTest, RunCommandFromArgv) {
   WriteFile(tmp_.path() + "/x.dcm", FakeDicom("S1", "E1", "I1", 10));
-  absl::StatusOr<Command> cmd =
-      ParseArgs({"put", tmp_.path() + "/x.dcm", "--frontend", server_.address(), "--insecure_plaintext"},
-                "unused:1");
+  absl::StatusOr<Command> cmd = ParseArgs(
+      {"put", tmp_.path() + "/x.dcm", "--frontend", server_.address(), "--insecure_plaintext"},
+      "unused:1");
   ASSERT_TRUE(cmd.ok()) << cmd.status();
   EXPECT_EQ(RunCommand(*cmd, out_, err_), kExitOk) << err_.str();
-  cmd = ParseArgs({"--frontend", server_.address(), "--insecure_plaintext", "find", "--json"}, "unused:1");
+  cmd = ParseArgs({"--frontend", server_.address(), "--insecure_plaintext", "find", "--json"},
+                  "unused:1");
   ASSERT_TRUE(cmd.ok()) << cmd.status();
   EXPECT_EQ(RunCommand(*cmd, out_, err_), kExitOk) << err_.str();
   EXPECT_NE(out_.str().find("\"study_uid\": \"S1\""), std::string::npos) << out_.str();

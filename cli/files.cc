@@ -104,8 +104,7 @@ absl::StatusOr<std::unique_ptr<FileReader>> FileReader::Open(const std::string& 
     ::close(fd);
     return absl::InvalidArgumentError("not a regular file");
   }
-  return std::unique_ptr<FileReader>(
-      new FileReader(fd, static_cast<uint64_t>(st.st_size)));
+  return std::unique_ptr<FileReader>(new FileReader(fd, static_cast<uint64_t>(st.st_size)));
 }
 
 FileReader::~FileReader() { ::close(fd_); }

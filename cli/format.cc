@@ -133,18 +133,18 @@ std::string StudiesToJson(const std::vector<v1::StudySummary>& studies) {
     const v1::StudySummary& s = studies[i];
     std::vector<std::string> modalities;
     for (const std::string& m : s.modalities()) modalities.push_back(JsonQuote(m));
-    absl::StrAppend(&out, "  {",                                                   //
-                    "\"study_uid\": ", JsonQuote(s.study_uid()),                   //
-                    ", \"patient_id\": ", JsonQuote(s.patient_id()),               //
-                    ", \"patient_name\": ", JsonQuote(s.patient_name()),           //
+    absl::StrAppend(&out, "  {",                                          //
+                    "\"study_uid\": ", JsonQuote(s.study_uid()),          //
+                    ", \"patient_id\": ", JsonQuote(s.patient_id()),      //
+                    ", \"patient_name\": ", JsonQuote(s.patient_name()),  //
                     ", \"patient_birth_date\": ", JsonQuote(s.patient_birth_date()),
-                    ", \"study_date\": ", JsonQuote(s.study_date()),               //
-                    ", \"study_description\": ", JsonQuote(s.study_description()), //
+                    ", \"study_date\": ", JsonQuote(s.study_date()),                //
+                    ", \"study_description\": ", JsonQuote(s.study_description()),  //
                     ", \"accession_number\": ", JsonQuote(s.accession_number()));
     absl::StrAppend(&out, ", \"modalities\": [", absl::StrJoin(modalities, ", "), "]",
-                    ", \"series_count\": ", s.series_count(),        //
-                    ", \"instance_count\": ", s.instance_count(),    //
-                    ", \"total_bytes\": ", s.total_bytes(), "}",     //
+                    ", \"series_count\": ", s.series_count(),      //
+                    ", \"instance_count\": ", s.instance_count(),  //
+                    ", \"total_bytes\": ", s.total_bytes(), "}",   //
                     i + 1 < studies.size() ? ",\n" : "\n");
   }
   out += "]\n";
@@ -154,8 +154,8 @@ std::string StudiesToJson(const std::vector<v1::StudySummary>& studies) {
 std::string StudiesTable(const std::vector<v1::StudySummary>& studies) {
   if (studies.empty()) return "";
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"DATE", "PATIENT ID", "PATIENT NAME", "MODALITIES", "SERIES", "INSTANCES",
-                  "SIZE", "STUDY UID"});
+  rows.push_back({"DATE", "PATIENT ID", "PATIENT NAME", "MODALITIES", "SERIES", "INSTANCES", "SIZE",
+                  "STUDY UID"});
   for (const v1::StudySummary& s : studies) {
     rows.push_back({FormatDate(s.study_date()), OrDash(s.patient_id()), OrDash(s.patient_name()),
                     OrDash(absl::StrJoin(s.modalities(), ",")), absl::StrCat(s.series_count()),

@@ -1,8 +1,8 @@
 #include "cli/format.h"
 
-#include <gtest/gtest.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 
 namespace medvault::cli {
 namespace {
@@ -29,9 +29,9 @@ TEST(FormatStatusTest, CodeNameAndMessage) {
 TEST(JsonQuoteTest, Escapes) {
   EXPECT_EQ(JsonQuote("plain"), "\"plain\"");
   EXPECT_EQ(JsonQuote("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
-  EXPECT_EQ(JsonQuote("M\xC3\xBCller"), "\"M\xC3\xBCller\"");     // valid UTF-8 kept
-  EXPECT_EQ(JsonQuote("M\xFCller"), "\"M\\u00fcller\"");          // Latin-1 byte escaped
-  EXPECT_EQ(JsonQuote("\xE2\x82"), "\"\\u00e2\\u0082\"");         // truncated sequence
+  EXPECT_EQ(JsonQuote("M\xC3\xBCller"), "\"M\xC3\xBCller\"");         // valid UTF-8 kept
+  EXPECT_EQ(JsonQuote("M\xFCller"), "\"M\\u00fcller\"");              // Latin-1 byte escaped
+  EXPECT_EQ(JsonQuote("\xE2\x82"), "\"\\u00e2\\u0082\"");             // truncated sequence
   EXPECT_EQ(JsonQuote("\xED\xA0\x80"), "\"\\u00ed\\u00a0\\u0080\"");  // surrogate
 }
 
@@ -77,9 +77,7 @@ TEST(StudiesToJsonTest, IsValidJsonWithTheFields) {
   EXPECT_EQ(second.at("modalities").list_value().values_size(), 0);
 }
 
-TEST(StudiesToJsonTest, EmptyIsEmptyArray) {
-  EXPECT_EQ(StudiesToJson({}), "[]\n");
-}
+TEST(StudiesToJsonTest, EmptyIsEmptyArray) { EXPECT_EQ(StudiesToJson({}), "[]\n"); }
 
 TEST(StudiesTableTest, AlignedRowsWithoutControlCharacters) {
   std::string table = StudiesTable(TwoStudies());

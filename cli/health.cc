@@ -16,8 +16,9 @@ namespace health = ::grpc::health::v1;
 
 // A channel that notices a server coming up quickly (default reconnect backoff starts at 1 s and
 // grows to 2 minutes).
-std::shared_ptr<grpc::Channel> HealthChannel(const std::string& address, const TransportSecurity& security,
-                                            absl::string_view server_name) {
+std::shared_ptr<grpc::Channel> HealthChannel(const std::string& address,
+                                             const TransportSecurity& security,
+                                             absl::string_view server_name) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
@@ -27,7 +28,8 @@ std::shared_ptr<grpc::Channel> HealthChannel(const std::string& address, const T
 
 }  // namespace
 
-absl::StatusOr<std::string> CheckHealth(const std::string& address, const TransportSecurity& security,
+absl::StatusOr<std::string> CheckHealth(const std::string& address,
+                                        const TransportSecurity& security,
                                         absl::string_view server_name, absl::Duration wait,
                                         absl::Duration timeout) {
   std::unique_ptr<health::Health::Stub> stub =

@@ -10,9 +10,9 @@
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const char* env_frontend = std::getenv("MEDVAULT_FRONTEND");
-  const char* default_frontend =
-      env_frontend != nullptr && *env_frontend != '\0' ? env_frontend
-                                                       : medvault::cli::kDefaultFrontend;
+  const char* default_frontend = env_frontend != nullptr && *env_frontend != '\0'
+                                     ? env_frontend
+                                     : medvault::cli::kDefaultFrontend;
   const char* env_tls_dir = std::getenv("MEDVAULT_TLS_DIR");
   const char* default_tls_dir =
       env_tls_dir != nullptr && *env_tls_dir != '\0' ? env_tls_dir : medvault::cli::kDefaultTlsDir;

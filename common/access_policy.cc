@@ -23,10 +23,14 @@ absl::StatusOr<Scope> ParseScope(absl::string_view text) {
 
 absl::string_view ScopeName(Scope scope) {
   switch (scope) {
-    case Scope::kRead: return "read";
-    case Scope::kWrite: return "write";
-    case Scope::kDelete: return "delete";
-    case Scope::kAdmin: return "admin";
+    case Scope::kRead:
+      return "read";
+    case Scope::kWrite:
+      return "write";
+    case Scope::kDelete:
+      return "delete";
+    case Scope::kAdmin:
+      return "admin";
   }
   return "unknown";
 }
@@ -65,8 +69,8 @@ absl::StatusOr<ClientScopes> ClientScopes::Parse(absl::string_view text) {
 absl::StatusOr<ClientScopes> ClientScopes::Load(Filesystem* fs, const std::string& path) {
   absl::StatusOr<std::string> text = fs->ReadFile(path);
   if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat("reading client scopes ", path, ": ", text.status().message()));
+    return absl::Status(text.status().code(), absl::StrCat("reading client scopes ", path, ": ",
+                                                           text.status().message()));
   }
   absl::StatusOr<ClientScopes> scopes = Parse(*text);
   if (!scopes.ok()) {
@@ -103,14 +107,13 @@ absl::Status AccessPolicy::Check(const PeerIdentity& who, absl::string_view meth
         if (clients_.Has(who.name, scope)) return absl::OkStatus();
       }
       if (!rule.scopes.empty()) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "client ", who.name, " lacks the ", ScopeName(*rule.scopes.begin()), " scope needed for ",
-            method));
+        return absl::PermissionDeniedError(absl::StrCat("client ", who.name, " lacks the ",
+                                                        ScopeName(*rule.scopes.begin()),
+                                                        " scope needed for ", method));
       }
     }
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat(who.ToString(), " may not call ", method));
+  return absl::PermissionDeniedError(absl::StrCat(who.ToString(), " may not call ", method));
 }
 
 Authorizer::Authorizer(const std::string& service, AccessPolicy policy, bool enforce,
@@ -118,10 +121,12 @@ Authorizer::Authorizer(const std::string& service, AccessPolicy policy, bool enf
     : service_(service),
       policy_(std::move(policy)),
       enforce_(enforce),
-      denied_(prometheus::BuildCounter()
-                  .Name(absl::StrCat("medvault_", service, "_requests_denied_total"))
-                  .Help("Calls refused by authorisation (no usable identity, or not allowed), by method.")
-                  .Register(registry)) {}
+      denied_(
+          prometheus::BuildCounter()
+              .Name(absl::StrCat("medvault_", service, "_requests_denied_total"))
+              .Help(
+                  "Calls refused by authorisation (no usable identity, or not allowed), by method.")
+              .Register(registry)) {}
 
 absl::StatusOr<PeerIdentity> Authorizer::Authorize(const grpc::ServerContext& context,
                                                    absl::string_view method, PeerIdentity* caller) {
@@ -135,15 +140,18 @@ absl::StatusOr<PeerIdentity> Authorizer::Authorize(const grpc::ServerContext& co
   return who;
 }
 
-absl::Status Authorizer::Deny(const PeerIdentity& who, absl::string_view method, absl::Status status) {
+absl::Status Authorizer::Deny(const PeerIdentity& who, absl::string_view method,
+                              absl::Status status) {
   denied_.Add({{"method", std::string(method)}}).Increment();
   MV_LOG(WARNING) << "audit op=deny service=" << service_ << " method=" << method
-                  << " caller=" << who.ToString() << " code=" << absl::StatusCodeToString(status.code());
+                  << " caller=" << who.ToString()
+                  << " code=" << absl::StatusCodeToString(status.code());
   if (on_denied_) on_denied_(who, method, status);
   return status;
 }
 
-absl::Status AuthorizeCall(Authorizer* authz, const grpc::ServerContext& context, absl::string_view method) {
+absl::Status AuthorizeCall(Authorizer* authz, const grpc::ServerContext& context,
+                           absl::string_view method) {
   if (authz == nullptr) return absl::OkStatus();
   return authz->Authorize(context, method).status();
 }

@@ -82,8 +82,8 @@ class Authorizer {
   // The caller's identity when it may call `method`; otherwise UNAUTHENTICATED (no usable
   // certificate) or PERMISSION_DENIED. `caller`, when given, receives the identity either way
   // (so a service can record who was refused).
-  absl::StatusOr<PeerIdentity> Authorize(const grpc::ServerContext& context, absl::string_view method,
-                                         PeerIdentity* caller = nullptr);
+  absl::StatusOr<PeerIdentity> Authorize(const grpc::ServerContext& context,
+                                         absl::string_view method, PeerIdentity* caller = nullptr);
 
   const AccessPolicy& policy() const { return policy_; }
 
@@ -104,6 +104,7 @@ class Authorizer {
 };
 
 // OK when `authz` is null (a service built without one, in unit tests) or allows the call.
-absl::Status AuthorizeCall(Authorizer* authz, const grpc::ServerContext& context, absl::string_view method);
+absl::Status AuthorizeCall(Authorizer* authz, const grpc::ServerContext& context,
+                           absl::string_view method);
 
 }  // namespace medvault

@@ -24,7 +24,8 @@ PeerIdentity As(const std::string& role, const std::string& name) {
 
 TEST(PeerIdentityTest, ReadsRoleAndNameFromDevelopmentCertificates) {
   testing::TempDir dir;
-  ASSERT_TRUE(testing::MakeDevCerts(dir.path(), {"chunkserver-2", "client-readonly", "frontend"}).ok());
+  ASSERT_TRUE(
+      testing::MakeDevCerts(dir.path(), {"chunkserver-2", "client-readonly", "frontend"}).ok());
   absl::StatusOr<PeerIdentity> cs =
       IdentityFromCertificatePem(ReadAll(dir.path() + "/chunkserver-2.crt"));
   ASSERT_TRUE(cs.ok()) << cs.status();
@@ -36,7 +37,8 @@ TEST(PeerIdentityTest, ReadsRoleAndNameFromDevelopmentCertificates) {
   ASSERT_TRUE(ro.ok()) << ro.status();
   EXPECT_EQ(ro->role, "client");
   EXPECT_EQ(ro->name, "client-readonly");
-  absl::StatusOr<PeerIdentity> fe = IdentityFromCertificatePem(ReadAll(dir.path() + "/frontend.crt"));
+  absl::StatusOr<PeerIdentity> fe =
+      IdentityFromCertificatePem(ReadAll(dir.path() + "/frontend.crt"));
   ASSERT_TRUE(fe.ok()) << fe.status();
   EXPECT_EQ(fe->role, "frontend");
 }
@@ -62,8 +64,10 @@ TEST(PeerIdentityTest, CacheKeepsEachGoodCertificateOnceAndNeverAnError) {
     EXPECT_EQ(who->ToString(), "frontend/frontend");
   }
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(cache.Identify(ReadAll(dir.path() + "/ca.crt")).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(cache.Identify("not a certificate").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.Identify(ReadAll(dir.path() + "/ca.crt")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.Identify("not a certificate").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cache.size(), 1u);
   ASSERT_TRUE(cache.Identify(ReadAll(dir.path() + "/chunkserver-1.crt")).ok());
   EXPECT_EQ(cache.size(), 2u);
@@ -89,7 +93,8 @@ TEST(ClientScopesTest, ParsesTheFileFormat) {
 }
 
 TEST(ClientScopesTest, BadLinesNameTheLine) {
-  for (const char* text : {"viewer\n", "viewer read,erase\n", "a read\na write\n", "a read write\n"}) {
+  for (const char* text :
+       {"viewer\n", "viewer read,erase\n", "a read\na write\n", "a read write\n"}) {
     absl::StatusOr<ClientScopes> scopes = ClientScopes::Parse(text);
     EXPECT_EQ(scopes.status().code(), absl::StatusCode::kInvalidArgument) << text;
     EXPECT_NE(scopes.status().message().find("line"), std::string::npos) << scopes.status();

@@ -81,17 +81,22 @@ struct CtxFree {
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
 absl::Status CheckKeyNonce(absl::string_view key, absl::string_view nonce) {
-  if (key.size() != kAesKeyBytes) return absl::InvalidArgumentError("AES-256-GCM key must be 32 bytes");
-  if (nonce.size() != kGcmNonceBytes) return absl::InvalidArgumentError("GCM nonce must be 12 bytes");
+  if (key.size() != kAesKeyBytes)
+    return absl::InvalidArgumentError("AES-256-GCM key must be 32 bytes");
+  if (nonce.size() != kGcmNonceBytes)
+    return absl::InvalidArgumentError("GCM nonce must be 12 bytes");
   return absl::OkStatus();
 }
 
-const unsigned char* U(absl::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* U(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 }  // namespace
 
-absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce, absl::string_view associated_data,
-                          absl::string_view plaintext, char* out) {
+absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce,
+                          absl::string_view associated_data, absl::string_view plaintext,
+                          char* out) {
   absl::Status s = CheckKeyNonce(key, nonce);
   if (!s.ok()) return s;
   CipherCtx ctx(EVP_CIPHER_CTX_new());
@@ -100,16 +105,19 @@ absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce, absl::
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(nonce)) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(associated_data),
                         static_cast<int>(associated_data.size())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), o, &len, U(plaintext), static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), o, &len, U(plaintext), static_cast<int>(plaintext.size())) !=
+          1 ||
       EVP_EncryptFinal_ex(ctx.get(), o + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, o + plaintext.size()) != 1) {
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, o + plaintext.size()) !=
+          1) {
     return absl::InternalError("AES-256-GCM encryption failed");
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> AesGcmSeal(absl::string_view key, absl::string_view nonce,
-                                       absl::string_view associated_data, absl::string_view plaintext) {
+                                       absl::string_view associated_data,
+                                       absl::string_view plaintext) {
   std::string out(plaintext.size() + kGcmTagBytes, '\0');
   absl::Status s = AesGcmSealTo(key, nonce, associated_data, plaintext, out.data());
   if (!s.ok()) return s;
@@ -121,7 +129,8 @@ absl::StatusOr<std::string> AesGcmOpen(absl::string_view key, absl::string_view 
                                        absl::string_view ciphertext_and_tag) {
   absl::Status s = CheckKeyNonce(key, nonce);
   if (!s.ok()) return s;
-  if (ciphertext_and_tag.size() < kGcmTagBytes) return absl::DataLossError("ciphertext shorter than GCM tag");
+  if (ciphertext_and_tag.size() < kGcmTagBytes)
+    return absl::DataLossError("ciphertext shorter than GCM tag");
   size_t ct_len = ciphertext_and_tag.size() - kGcmTagBytes;
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
@@ -148,7 +157,8 @@ std::string ToHex(absl::string_view bytes) { return absl::BytesToHexString(bytes
 absl::StatusOr<std::string> FromHex(absl::string_view hex) {
   if (hex.size() % 2 != 0) return absl::InvalidArgumentError("hex string has odd length");
   for (char c : hex) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return absl::InvalidArgumentError("not a hex string");
+    if (!std::isxdigit(static_cast<unsigned char>(c)))
+      return absl::InvalidArgumentError("not a hex string");
   }
   return absl::HexStringToBytes(hex);
 }

@@ -5,10 +5,9 @@
 #include <cstdint>
 #include <string>
 
-
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace medvault {
 
@@ -65,10 +64,13 @@ uint32_t Crc32c(absl::string_view data);
 // AES-256-GCM. Seal returns ciphertext || tag; Open verifies the tag and returns the plaintext,
 // or DATA_LOSS when the key, nonce, associated data or ciphertext do not match.
 absl::StatusOr<std::string> AesGcmSeal(absl::string_view key, absl::string_view nonce,
-                                       absl::string_view associated_data, absl::string_view plaintext);
-// Seal into `out`, which has room for plaintext.size() + kGcmTagBytes bytes (no copy of the result).
-absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce, absl::string_view associated_data,
-                          absl::string_view plaintext, char* out);
+                                       absl::string_view associated_data,
+                                       absl::string_view plaintext);
+// Seal into `out`, which has room for plaintext.size() + kGcmTagBytes bytes (no copy of the
+// result).
+absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce,
+                          absl::string_view associated_data, absl::string_view plaintext,
+                          char* out);
 absl::StatusOr<std::string> AesGcmOpen(absl::string_view key, absl::string_view nonce,
                                        absl::string_view associated_data,
                                        absl::string_view ciphertext_and_tag);

@@ -23,7 +23,8 @@ TEST(AesGcmTest, RoundTripAndTamperDetection) {
   EXPECT_EQ(AesGcmOpen(key, nonce, "ad", flipped).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(AesGcmOpen(key, nonce, "other", *sealed).status().code(), absl::StatusCode::kDataLoss);
   std::string other_key = RandomBytes(kAesKeyBytes).value();
-  EXPECT_EQ(AesGcmOpen(other_key, nonce, "ad", *sealed).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(AesGcmOpen(other_key, nonce, "ad", *sealed).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(AesGcmTest, RejectsBadKeySize) {
@@ -32,7 +33,8 @@ TEST(AesGcmTest, RejectsBadKeySize) {
 }
 
 TEST(Sha256Test, KnownVectorAndIncremental) {
-  EXPECT_EQ(ToHex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ToHex(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   Sha256Hasher h;
   h.Update("a");
   h.Update("bc");

@@ -101,8 +101,8 @@ char* DirectBuffer(size_t size) {
 // the direct write and trimming it with ftruncate instead made the kernel read the last block
 // back from the disk to zero its tail.) Sets *unsupported, before anything that matters was
 // written, when this filesystem refuses direct I/O, so the caller writes buffered instead.
-absl::Status WriteFileDirect(const std::string& path, absl::string_view head, absl::string_view body,
-                             bool* unsupported) {
+absl::Status WriteFileDirect(const std::string& path, absl::string_view head,
+                             absl::string_view body, bool* unsupported) {
   *unsupported = false;
   const size_t size = head.size() + body.size();
   const size_t aligned = size / kDirectAlignment * kDirectAlignment;
@@ -110,7 +110,8 @@ absl::Status WriteFileDirect(const std::string& path, absl::string_view head, ab
   char* buffer = nullptr;
   if (aligned > 0) {
     buffer = DirectBuffer(aligned);
-    if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for a direct write buffer");
+    if (buffer == nullptr)
+      return absl::ResourceExhaustedError("no memory for a direct write buffer");
   }
   // Copies bytes [from, to) of head+body to `out`.
   auto copy = [&](size_t from, size_t to, char* out) {
@@ -139,16 +140,19 @@ absl::Status WriteFileDirect(const std::string& path, absl::string_view head, ab
       if (errno == EINVAL && done == 0) *unsupported = true;
       s = ErrnoStatus("write", path, errno);
     } else if (n == 0 || n % kDirectAlignment != 0) {
-      s = absl::InternalError(absl::StrCat("write ", path, ": short direct write of ", n, " bytes"));
+      s = absl::InternalError(
+          absl::StrCat("write ", path, ": short direct write of ", n, " bytes"));
     } else {
       done += static_cast<size_t>(n);
     }
   }
   if (s.ok() && !tail.empty()) {
     const int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) s = ErrnoStatus("fcntl", path, errno);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0)
+      s = ErrnoStatus("fcntl", path, errno);
     for (size_t done = 0; done < tail.size() && s.ok();) {
-      ssize_t n = ::pwrite(fd, tail.data() + done, tail.size() - done, static_cast<off_t>(aligned + done));
+      ssize_t n =
+          ::pwrite(fd, tail.data() + done, tail.size() - done, static_cast<off_t>(aligned + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         s = ErrnoStatus("write", path, n < 0 ? errno : EIO);
@@ -166,7 +170,8 @@ class PosixFilesystem : public Filesystem {
  public:
   explicit PosixFilesystem(bool direct_writes) : direct_io_(direct_writes) {}
 
-  absl::Status WriteFileSynced(const std::string& path, absl::string_view head, absl::string_view body) override {
+  absl::Status WriteFileSynced(const std::string& path, absl::string_view head,
+                               absl::string_view body) override {
     if (direct_io_.load(std::memory_order_relaxed)) {
       bool unsupported = false;
       absl::Status s = WriteFileDirect(path, head, body, &unsupported);
@@ -236,7 +241,8 @@ class PosixFilesystem : public Filesystem {
       absl::Status s = CreateDirs(path.substr(0, slash));
       if (!s.ok()) return s;
     }
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", path, errno);
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+      return ErrnoStatus("mkdir", path, errno);
     return absl::OkStatus();
   }
 
@@ -259,7 +265,8 @@ class PosixFilesystem : public Filesystem {
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
     FileInfo info;
     info.size = static_cast<uint64_t>(st.st_size);
-    info.mtime_micros = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000 + st.st_mtim.tv_nsec / 1000;
+    info.mtime_micros =
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000 + st.st_mtim.tv_nsec / 1000;
     return info;
   }
 
@@ -289,7 +296,8 @@ class SystemClock : public Clock {
 
 }  // namespace
 
-absl::Status Filesystem::WriteFileSynced(const std::string& path, absl::string_view head, absl::string_view body) {
+absl::Status Filesystem::WriteFileSynced(const std::string& path, absl::string_view head,
+                                         absl::string_view body) {
   absl::StatusOr<std::unique_ptr<WritableFile>> file = NewWritableFile(path);
   if (!file.ok()) return file.status();
   absl::Status s = (*file)->Append(head);

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace medvault {
 
@@ -41,7 +41,8 @@ class Filesystem {
  public:
   virtual ~Filesystem() = default;
   // Creates (truncating) a file for writing.
-  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path) = 0;
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
   // Atomically replaces `to` with `from`.
   virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
@@ -61,7 +62,8 @@ class Filesystem {
   // NewWritableFile. A POSIX filesystem made with direct writes uses O_DIRECT where the
   // filesystem takes it (older kernels' tmpfs does not): the bytes go from one aligned buffer to
   // the disk, not through the page cache (docs/benchmarks.md, "Chunk files written with O_DIRECT").
-  virtual absl::Status WriteFileSynced(const std::string& path, absl::string_view head, absl::string_view body);
+  virtual absl::Status WriteFileSynced(const std::string& path, absl::string_view head,
+                                       absl::string_view body);
 };
 
 // The real POSIX filesystem. Process-wide singleton, never destroyed.

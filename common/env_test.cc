@@ -59,7 +59,8 @@ TEST(PosixFilesystemTest, WriteFileSyncedWritesExactBytesAroundThePageCache) {
   testing::TempDir dir;
   std::unique_ptr<Filesystem> fs = NewPosixFilesystem(/*direct_writes=*/true);
   const std::string head(64, 'h');
-  for (size_t body_size : {size_t{0}, size_t{4096 - 64}, size_t{300 * 1024 + 17}, size_t{1 << 20}}) {
+  for (size_t body_size :
+       {size_t{0}, size_t{4096 - 64}, size_t{300 * 1024 + 17}, size_t{1 << 20}}) {
     std::string body(body_size, '\0');
     for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 131 + 7);
     const std::string path = dir.path() + "/f" + std::to_string(body_size);
@@ -67,7 +68,8 @@ TEST(PosixFilesystemTest, WriteFileSyncedWritesExactBytesAroundThePageCache) {
     EXPECT_EQ(fs->Stat(path)->size, head.size() + body.size());
     if (DirectIoWorksIn(dir.path()) && DirectIoBypassesThePageCacheIn(dir.path())) {
       auto [resident, pages] = ResidentPages(path);
-      EXPECT_LE(resident, 1u) << body_size << " bytes: " << resident << " of " << pages << " pages cached";
+      EXPECT_LE(resident, 1u) << body_size << " bytes: " << resident << " of " << pages
+                              << " pages cached";
     }
     EXPECT_EQ(fs->ReadFile(path).value(), head + body);
   }
@@ -78,7 +80,8 @@ TEST(PosixFilesystemTest, WriteFileSyncedWritesExactBytesAroundThePageCache) {
 
 // Where direct I/O is refused (tmpfs), the write goes through the page cache instead.
 TEST(PosixFilesystemTest, WriteFileSyncedFallsBackWhereDirectIoIsRefused) {
-  if (::access("/dev/shm", W_OK) != 0 || DirectIoWorksIn("/dev/shm")) GTEST_SKIP() << "no tmpfs to refuse direct I/O";
+  if (::access("/dev/shm", W_OK) != 0 || DirectIoWorksIn("/dev/shm"))
+    GTEST_SKIP() << "no tmpfs to refuse direct I/O";
   std::unique_ptr<Filesystem> fs = NewPosixFilesystem(/*direct_writes=*/true);
   const std::string path = "/dev/shm/medvault-env-test-" + std::to_string(::getpid());
   ASSERT_TRUE(fs->WriteFileSynced(path, "head", std::string(10000, 'b')).ok());
@@ -138,7 +141,8 @@ TEST(FaultInjectingFilesystemTest, SpaceRunsOut) {
 }
 
 // A real ENOSPC from the kernel (/dev/full refuses every write with it), through the real
-// filesystem: RESOURCE_EXHAUSTED, the code the chunk store and chunk servers answer a full disk with.
+// filesystem: RESOURCE_EXHAUSTED, the code the chunk store and chunk servers answer a full disk
+// with.
 TEST(PosixFilesystemTest, RealEnospcIsResourceExhausted) {
   Filesystem* fs = DefaultFilesystem();
   if (!fs->Exists("/dev/full")) GTEST_SKIP() << "no /dev/full";

@@ -61,8 +61,8 @@ absl::Status GroupChannels::Call(const Attempt& attempt, std::chrono::millisecon
     if (absl::IsDeadlineExceeded(last) && !cut_short && !last_unavailable.ok()) {
       // The budget ran out inside an attempt (often one still connecting) after members had
       // answered UNAVAILABLE: that answer says why, where a bare "Deadline Exceeded" does not.
-      return absl::UnavailableError(
-          absl::StrCat(last_unavailable.message(), " (still failing when the time budget ran out)"));
+      return absl::UnavailableError(absl::StrCat(last_unavailable.message(),
+                                                 " (still failing when the time budget ran out)"));
     }
     if (!absl::IsUnavailable(last) && !cut_short) return last;
     if (absl::IsUnavailable(last)) last_unavailable = last;

@@ -17,9 +17,10 @@ using TimePoint = std::chrono::system_clock::time_point;
 
 GroupChannels ThreeMembers() {
   // Channels connect lazily; these attempts never use them.
-  return GroupChannels({"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}, [](const std::string& address) {
-    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  });
+  return GroupChannels({"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"},
+                       [](const std::string& address) {
+                         return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+                       });
 }
 
 // A member that is still connecting when the caller's time runs out (the fake stands in for a

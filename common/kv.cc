@@ -12,12 +12,13 @@ absl::Status FromRocksStatus(const rocksdb::Status& s, absl::string_view context
   if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
   if (s.IsCorruption()) return absl::DataLossError(msg);
   if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return absl::UnavailableError(msg);
-  if (s.IsIOError() && s.subcode() == rocksdb::Status::kNoSpace) return absl::ResourceExhaustedError(msg);
+  if (s.IsIOError() && s.subcode() == rocksdb::Status::kNoSpace)
+    return absl::ResourceExhaustedError(msg);
   return absl::InternalError(msg);
 }
 
-absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
-                                                       const std::vector<std::string>& column_families) {
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(
+    const std::string& path, const std::vector<std::string>& column_families) {
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -54,7 +55,8 @@ rocksdb::ColumnFamilyHandle* KvStore::cf(const std::string& name) const {
 
 absl::StatusOr<std::string> KvStore::Get(const std::string& cf_name, absl::string_view key) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(cf_name), rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(cf_name), rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return absl::NotFoundError("not found");
   if (!s.ok()) return FromRocksStatus(s, "RocksDB get");
   return value;
@@ -74,7 +76,8 @@ std::unique_ptr<rocksdb::Iterator> KvStore::NewIterator(const std::string& cf_na
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(cf_name)));
 }
 
-absl::Status KvStore::CompactRange(const std::string& cf_name, absl::string_view begin, absl::string_view end) {
+absl::Status KvStore::CompactRange(const std::string& cf_name, absl::string_view begin,
+                                   absl::string_view end) {
   rocksdb::Slice b(begin.data(), begin.size()), e(end.data(), end.size());
   rocksdb::CompactRangeOptions opts;
   opts.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;

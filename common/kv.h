@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace medvault {
 
@@ -23,8 +23,8 @@ class KvStore {
  public:
   // Opens (creating if missing) the database at `path` with these column families (plus
   // "default"). Thread-safe once open.
-  static absl::StatusOr<std::unique_ptr<KvStore>> Open(const std::string& path,
-                                                       const std::vector<std::string>& column_families);
+  static absl::StatusOr<std::unique_ptr<KvStore>> Open(
+      const std::string& path, const std::vector<std::string>& column_families);
   virtual ~KvStore();
 
   // REQUIRES: `name` was passed to Open().
@@ -40,7 +40,8 @@ class KvStore {
   virtual absl::Status WriteBuffered(rocksdb::WriteBatch* batch);
   std::unique_ptr<rocksdb::Iterator> NewIterator(const std::string& cf_name) const;
   // Compacts a key range of one column family so deleted values leave the SST files.
-  absl::Status CompactRange(const std::string& cf_name, absl::string_view begin, absl::string_view end);
+  absl::Status CompactRange(const std::string& cf_name, absl::string_view begin,
+                            absl::string_view end);
 
   rocksdb::DB* db() const { return db_.get(); }
 

@@ -41,8 +41,10 @@ class MetricsEndpoint {
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
 
 // Shorthands for a metric family with a single unlabelled series.
-prometheus::Counter& NewCounter(prometheus::Registry& r, const std::string& name, const std::string& help);
-prometheus::Gauge& NewGauge(prometheus::Registry& r, const std::string& name, const std::string& help);
+prometheus::Counter& NewCounter(prometheus::Registry& r, const std::string& name,
+                                const std::string& help);
+prometheus::Gauge& NewGauge(prometheus::Registry& r, const std::string& name,
+                            const std::string& help);
 prometheus::Histogram& NewLatencyHistogram(prometheus::Registry& r, const std::string& name,
                                            const std::string& help);
 

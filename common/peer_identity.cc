@@ -31,10 +31,12 @@ absl::StatusOr<std::string> OnlyEntry(X509_NAME* subject, int nid, absl::string_
   ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, first));
   unsigned char* utf8 = nullptr;
   const int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0) return absl::InvalidArgumentError(absl::StrCat("certificate ", what, " is not text"));
+  if (len < 0)
+    return absl::InvalidArgumentError(absl::StrCat("certificate ", what, " is not text"));
   std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
   OPENSSL_free(utf8);
-  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("certificate ", what, " is empty"));
+  if (out.empty())
+    return absl::InvalidArgumentError(absl::StrCat("certificate ", what, " is empty"));
   return out;
 }
 
@@ -49,7 +51,8 @@ absl::StatusOr<PeerIdentity> IdentityFromCertificatePem(absl::string_view pem) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (bio == nullptr) return absl::InternalError("BIO_new_mem_buf failed");
   std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) return absl::InvalidArgumentError("peer certificate is not a PEM certificate");
+  if (cert == nullptr)
+    return absl::InvalidArgumentError("peer certificate is not a PEM certificate");
   X509_NAME* subject = X509_get_subject_name(cert.get());
   PeerIdentity who;
   who.authenticated = true;
@@ -91,10 +94,11 @@ absl::StatusOr<PeerIdentity> IdentifyPeer(const grpc::ServerContext& context) {
   if (!tls) return PeerIdentity{};
   std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
   if (pem.empty()) return absl::UnauthenticatedError("the caller presented no client certificate");
-  absl::StatusOr<PeerIdentity> who = cache->Identify(absl::string_view(pem[0].data(), pem[0].size()));
+  absl::StatusOr<PeerIdentity> who =
+      cache->Identify(absl::string_view(pem[0].data(), pem[0].size()));
   if (!who.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("the caller's certificate names no usable identity: ", who.status().message()));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the caller's certificate names no usable identity: ", who.status().message()));
   }
   return who;
 }

@@ -49,9 +49,10 @@ class IdentityCache {
   absl::flat_hash_map<std::string, PeerIdentity> known_ ABSL_GUARDED_BY(mu_);
 };
 
-// The identity of the caller of the current call (certificates parsed once per process). An unauthenticated PeerIdentity when the
-// connection is plaintext; UNAUTHENTICATED when it is TLS but carries no usable certificate
-// (gRPC's mutual TLS refuses those connections before this is reached; checked anyway).
+// The identity of the caller of the current call (certificates parsed once per process). An
+// unauthenticated PeerIdentity when the connection is plaintext; UNAUTHENTICATED when it is TLS but
+// carries no usable certificate (gRPC's mutual TLS refuses those connections before this is
+// reached; checked anyway).
 absl::StatusOr<PeerIdentity> IdentifyPeer(const grpc::ServerContext& context);
 
 }  // namespace medvault

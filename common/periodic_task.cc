@@ -9,7 +9,9 @@ PeriodicTask::PeriodicTask(absl::Duration interval, std::function<void()> fn)
 
 PeriodicTask::~PeriodicTask() { Stop(); }
 
-void PeriodicTask::Start() { thread_ = std::thread([this] { Run(); }); }
+void PeriodicTask::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void PeriodicTask::Kick() {
   absl::MutexLock lock(&mu_);

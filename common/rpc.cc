@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 
@@ -45,12 +45,14 @@ grpc::ChannelArguments DefaultChannelArguments() {
   return args;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const TransportSecurity& security,
                                            absl::string_view peer) {
   return MakeChannel(address, security, peer, DefaultChannelArguments());
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const TransportSecurity& security,
                                            absl::string_view peer, grpc::ChannelArguments args) {
   security.RequirePeerName(peer, &args);
   return grpc::CreateCustomChannel(address, security.channel_credentials(), args);

@@ -34,16 +34,18 @@ grpc::ChannelArguments DefaultChannelArguments();
 // server only if its certificate is signed by the CA and names `peer` (see
 // TransportSecurity::RequirePeerName); an empty `peer` checks the dialled host instead. `args`
 // defaults to DefaultChannelArguments().
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const TransportSecurity& security,
                                            absl::string_view peer);
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, const TransportSecurity& security,
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const TransportSecurity& security,
                                            absl::string_view peer, grpc::ChannelArguments args);
 
 // Options of one service process.
 struct ServerOptions {
-  std::string name;              // "keyservice", "chunkserver", ...
-  std::string listen_address;    // host:port; port 0 picks a free one
-  std::string metrics_address;   // host:port for /metrics; empty disables; port 0 picks
+  std::string name;             // "keyservice", "chunkserver", ...
+  std::string listen_address;   // host:port; port 0 picks a free one
+  std::string metrics_address;  // host:port for /metrics; empty disables; port 0 picks
   // What the gRPC port accepts: with mutual TLS only TLS connections presenting a client
   // certificate signed by the CA (plaintext is refused). /metrics stays plain HTTP.
   TransportSecurity security;

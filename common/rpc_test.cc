@@ -55,8 +55,8 @@ TEST(DefaultChannelArguments, ReconnectAttemptsStayAboutASecondApart) {
     }
   });
 
-  auto channel = MakeChannel(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)), TransportSecurity::InsecurePlaintext(),
-                             "");
+  auto channel = MakeChannel(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)),
+                             TransportSecurity::InsecurePlaintext(), "");
   // Six seconds: with gRPC's default backoff the attempts would be 2.6 s and then 4.1 s apart.
   const auto end = Clock::now() + std::chrono::seconds(6);
   while (Clock::now() < end) {

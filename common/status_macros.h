@@ -3,21 +3,21 @@
 #pragma once
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 #define MV_CONCAT_INNER_(a, b) a##b
 #define MV_CONCAT_(a, b) MV_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::absl::Status mv_status_ = (expr);            \
-    if (!mv_status_.ok()) return mv_status_;       \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status mv_status_ = (expr);      \
+    if (!mv_status_.ok()) return mv_status_; \
   } while (0)
 
-// ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>); on error returns its status,
-// otherwise assigns the value to `lhs` (which may be a declaration, e.g. `auto x`).
+// ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>); on error returns its
+// status, otherwise assigns the value to `lhs` (which may be a declaration, e.g. `auto x`).
 #define ASSIGN_OR_RETURN(lhs, expr) \
   MV_ASSIGN_OR_RETURN_IMPL_(MV_CONCAT_(mv_statusor_, __LINE__), lhs, expr)
 #define MV_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

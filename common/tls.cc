@@ -18,12 +18,14 @@ namespace {
 // PEM files are a few KiB; anything far larger is the wrong file.
 constexpr uint64_t kMaxPemFileBytes = 1 << 20;
 
-absl::StatusOr<std::string> ReadPemFile(Filesystem* fs, absl::string_view what, const std::string& path) {
+absl::StatusOr<std::string> ReadPemFile(Filesystem* fs, absl::string_view what,
+                                        const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("no TLS ", what, " file given"));
   auto info = fs->Stat(path);
   if (!info.ok()) return Annotate(info.status(), absl::StrCat("TLS ", what, " file"));
   if (info->size > kMaxPemFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("TLS ", what, " file ", path, " is larger than 1 MiB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS ", what, " file ", path, " is larger than 1 MiB"));
   }
   auto bytes = fs->ReadFile(path);
   if (!bytes.ok()) return Annotate(bytes.status(), absl::StrCat("TLS ", what, " file"));
@@ -63,7 +65,8 @@ absl::Status CheckPem(const TlsFiles& files, absl::string_view ca, absl::string_
     BioPtr bio = MemBio(ca);
     X509Ptr first(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
     if (first == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("TLS CA file ", files.ca_file, " holds no PEM certificate"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("TLS CA file ", files.ca_file, " holds no PEM certificate"));
     }
   }
   BioPtr cert_bio = MemBio(cert);
@@ -79,15 +82,17 @@ absl::Status CheckPem(const TlsFiles& files, absl::string_view ca, absl::string_
         absl::StrCat("TLS key file ", files.key_file, " holds no unencrypted PEM private key"));
   }
   if (X509_check_private_key(leaf.get(), pkey.get()) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("TLS key file ", files.key_file, " does not belong to the certificate in ", files.cert_file));
+    return absl::InvalidArgumentError(absl::StrCat("TLS key file ", files.key_file,
+                                                   " does not belong to the certificate in ",
+                                                   files.cert_file));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<TransportSecurity> TransportSecurity::MutualTls(Filesystem* fs, const TlsFiles& files) {
+absl::StatusOr<TransportSecurity> TransportSecurity::MutualTls(Filesystem* fs,
+                                                               const TlsFiles& files) {
   ASSIGN_OR_RETURN(std::string ca, ReadPemFile(fs, "CA", files.ca_file));
   ASSIGN_OR_RETURN(std::string cert, ReadPemFile(fs, "certificate", files.cert_file));
   ASSIGN_OR_RETURN(std::string key_bytes, ReadPemFile(fs, "key", files.key_file));
@@ -100,7 +105,8 @@ absl::StatusOr<TransportSecurity> TransportSecurity::MutualTls(Filesystem* fs, c
   {
     // Require a client certificate and verify it against the CA: a connection without one, with
     // one from another CA, or with an expired one fails the handshake.
-    grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    grpc::SslServerCredentialsOptions options(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     options.pem_root_certs = ca;
     options.pem_key_cert_pairs.push_back({std::string(key.view()), cert});
     security.server_ = grpc::SslServerCredentials(options);
@@ -128,9 +134,12 @@ TransportSecurity TransportSecurity::InsecurePlaintext() {
   return security;
 }
 
-absl::string_view TransportSecurity::Describe() const { return tls_ ? "mutual TLS" : "PLAINTEXT (insecure)"; }
+absl::string_view TransportSecurity::Describe() const {
+  return tls_ ? "mutual TLS" : "PLAINTEXT (insecure)";
+}
 
-void TransportSecurity::RequirePeerName(absl::string_view peer, grpc::ChannelArguments* args) const {
+void TransportSecurity::RequirePeerName(absl::string_view peer,
+                                        grpc::ChannelArguments* args) const {
   // GRPC_SSL_TARGET_NAME_OVERRIDE_ARG: the name checked against the server certificate's
   // subjectAltName (and sent as the authority). The certificate chain is verified against the CA
   // either way.
@@ -144,7 +153,8 @@ absl::StatusOr<TransportSecurity> ChooseTransportSecurity(Filesystem* fs, const 
     return absl::InvalidArgumentError("give all of --tls_ca, --tls_cert and --tls_key, or none");
   }
   if (all && insecure_plaintext) {
-    return absl::InvalidArgumentError("--insecure_plaintext contradicts --tls_ca/--tls_cert/--tls_key");
+    return absl::InvalidArgumentError(
+        "--insecure_plaintext contradicts --tls_ca/--tls_cert/--tls_key");
   }
   if (all) return TransportSecurity::MutualTls(fs, files);
   if (insecure_plaintext) return TransportSecurity::InsecurePlaintext();

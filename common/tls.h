@@ -1,6 +1,6 @@
 // Transport security between medvault processes: mutual TLS with certificates from one CA, or (only
-// when asked for by name) plaintext. Loads the PEM files, checks them, and builds the gRPC server and
-// channel credentials every service and the CLI use.
+// when asked for by name) plaintext. Loads the PEM files, checks them, and builds the gRPC server
+// and channel credentials every service and the CLI use.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

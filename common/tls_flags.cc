@@ -14,7 +14,9 @@ namespace medvault {
 
 absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(Filesystem* fs) {
   return ChooseTransportSecurity(
-      fs, TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key)},
+      fs,
+      TlsFiles{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+               absl::GetFlag(FLAGS_tls_key)},
       absl::GetFlag(FLAGS_insecure_plaintext));
 }
 

@@ -68,13 +68,18 @@ TEST_F(TlsTest, GoodFilesBuildServerAndChannelCredentials) {
 TEST_F(TlsTest, MissingFileIsNotFoundNamingTheFile) {
   for (int missing = 0; missing < 3; ++missing) {
     TlsFiles files = DevTlsFiles(ca(), "keyservice");
-    std::string* path = missing == 0 ? &files.ca_file : missing == 1 ? &files.cert_file : &files.key_file;
+    std::string* path = missing == 0   ? &files.ca_file
+                        : missing == 1 ? &files.cert_file
+                                       : &files.key_file;
     *path = scratch("absent.pem");
-    absl::StatusOr<TransportSecurity> security = TransportSecurity::MutualTls(DefaultFilesystem(), files);
+    absl::StatusOr<TransportSecurity> security =
+        TransportSecurity::MutualTls(DefaultFilesystem(), files);
     ASSERT_FALSE(security.ok());
     EXPECT_EQ(security.status().code(), absl::StatusCode::kNotFound) << security.status();
     EXPECT_TRUE(absl::StrContains(security.status().message(), "absent.pem")) << security.status();
-    const char* what = missing == 0 ? "TLS CA file" : missing == 1 ? "TLS certificate file" : "TLS key file";
+    const char* what = missing == 0   ? "TLS CA file"
+                       : missing == 1 ? "TLS certificate file"
+                                      : "TLS key file";
     EXPECT_TRUE(absl::StrContains(security.status().message(), what)) << security.status();
   }
   TlsFiles no_key = DevTlsFiles(ca(), "keyservice");
@@ -114,7 +119,8 @@ TEST_F(TlsTest, WrongContentsAreRefusedWithoutQuotingThem) {
     absl::Status s = TransportSecurity::MutualTls(DefaultFilesystem(), files).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
     EXPECT_TRUE(absl::StrContains(s.message(), fragment)) << s;
-    for (const std::string& line : key_lines) EXPECT_FALSE(absl::StrContains(s.message(), line)) << s;
+    for (const std::string& line : key_lines)
+      EXPECT_FALSE(absl::StrContains(s.message(), line)) << s;
   };
 
   // The key where the certificate should be, and the certificate where the key should be.
@@ -153,19 +159,23 @@ TEST_F(TlsTest, FlagsChooseExplicitly) {
   absl::Status neither = ChooseTransportSecurity(fs, TlsFiles{}, false).status();
   EXPECT_EQ(neither.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(neither.message(), "--insecure_plaintext")) << neither;
-  EXPECT_EQ(ChooseTransportSecurity(fs, files, true).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChooseTransportSecurity(fs, files, true).status().code(),
+            absl::StatusCode::kInvalidArgument);
   TlsFiles partial = files;
   partial.key_file.clear();
-  EXPECT_EQ(ChooseTransportSecurity(fs, partial, false).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChooseTransportSecurity(fs, partial, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // A real server with mutual TLS on 127.0.0.1, dialled by channels of different kinds.
 class HandshakeTest : public TlsTest {
  protected:
   void SetUp() override {
-    auto security = TransportSecurity::MutualTls(DefaultFilesystem(), DevTlsFiles(ca(), "keyservice"));
+    auto security =
+        TransportSecurity::MutualTls(DefaultFilesystem(), DevTlsFiles(ca(), "keyservice"));
     ASSERT_TRUE(security.ok()) << security.status();
-    runner_ = std::make_unique<ServiceRunner>(ServerOptions{"keyservice", "127.0.0.1:0", "", *security});
+    runner_ =
+        std::make_unique<ServiceRunner>(ServerOptions{"keyservice", "127.0.0.1:0", "", *security});
     ASSERT_TRUE(runner_->Start().ok());
   }
 
@@ -207,7 +217,8 @@ TEST_F(HandshakeTest, ServerRefusesClientsWithoutAGoodCertificate) {
     if (!key_file.empty()) options.pem_private_key = ReadAll(key_file);
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride(kKeyServicePeer);
-    return Check(grpc::CreateCustomChannel(runner_->bound_address(), grpc::SslCredentials(options), args));
+    return Check(
+        grpc::CreateCustomChannel(runner_->bound_address(), grpc::SslCredentials(options), args));
   };
   const TlsFiles good = DevTlsFiles(ca(), "client");
   const TlsFiles foreign = DevTlsFiles(other_ca(), "client");
@@ -218,8 +229,8 @@ TEST_F(HandshakeTest, ServerRefusesClientsWithoutAGoodCertificate) {
   EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::UNAVAILABLE) << anonymous.error_message();
   grpc::Status other = dial(foreign.cert_file, foreign.key_file);
   EXPECT_EQ(other.error_code(), grpc::StatusCode::UNAVAILABLE) << other.error_message();
-  grpc::Status plain =
-      Check(MakeChannel(runner_->bound_address(), TransportSecurity::InsecurePlaintext(), kKeyServicePeer));
+  grpc::Status plain = Check(MakeChannel(runner_->bound_address(),
+                                         TransportSecurity::InsecurePlaintext(), kKeyServicePeer));
   EXPECT_EQ(plain.error_code(), grpc::StatusCode::UNAVAILABLE) << plain.error_message();
   // The server still serves a good client afterwards.
   EXPECT_TRUE(Check(MakeChannel(runner_->bound_address(), Client(ca()), kKeyServicePeer)).ok());

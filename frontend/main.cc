@@ -5,52 +5,65 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/access_policy.h"
+#include "common/env.h"
 #include "common/group_channels.h"
 #include "common/key_hygiene.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "common/env.h"
 #include "common/rpc.h"
-#include "common/tls_flags.h"
 #include "common/tls.h"
+#include "common/tls_flags.h"
 #include "frontend/core/denial_forwarder.h"
 #include "frontend/core/image_store_core.h"
 #include "frontend/service/admin_service.h"
 #include "frontend/service/grpc_clients.h"
 #include "frontend/service/image_store_service.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port for the ImageStore gRPC API (port 0 picks one)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "host:port for the ImageStore gRPC API (port 0 picks one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0", "host:port for /metrics; empty disables");
-ABSL_FLAG(std::string, metaserver, "", "host:port[,host:port...] of the metaserver group (required)");
-ABSL_FLAG(std::string, keyservice, "", "host:port[,host:port...] of the key service group (required)");
+ABSL_FLAG(std::string, metaserver, "",
+          "host:port[,host:port...] of the metaserver group (required)");
+ABSL_FLAG(std::string, keyservice, "",
+          "host:port[,host:port...] of the key service group (required)");
 ABSL_FLAG(uint32_t, chunk_size_bytes, 1 << 20, "plaintext bytes per chunk (64 KiB .. 16 MiB)");
 ABSL_FLAG(uint32_t, replicas, 3, "replicas per chunk written before a put is acknowledged (1..5)");
 ABSL_FLAG(uint32_t, dek_batch, 16, "data keys fetched from the key service per refill");
-ABSL_FLAG(int64_t, read_hedge_delay_ms, 200,
-          "A chunk replica that has not answered a read within this many ms is joined by a read of the "
-          "next replica; the first good answer wins. 0 disables hedging (failover on errors only)");
+ABSL_FLAG(
+    int64_t, read_hedge_delay_ms, 200,
+    "A chunk replica that has not answered a read within this many ms is joined by a read of the "
+    "next replica; the first good answer wins. 0 disables hedging (failover on errors only)");
 ABSL_FLAG(int64_t, max_write_seconds, 300,
-          "a put whose first chunk write is older than this at its commit is not committed; keep below the "
+          "a put whose first chunk write is older than this at its commit is not committed; keep "
+          "below the "
           "metaserver's orphan grace");
 ABSL_FLAG(uint32_t, put_window_chunks, 8,
-          "chunks of one put written at once, each to every replica (1..64): more keeps more chunk-server "
+          "chunks of one put written at once, each to every replica (1..64): more keeps more "
+          "chunk-server "
           "writes and fsyncs overlapping, and holds more sealed bytes in memory per put");
 ABSL_FLAG(uint32_t, read_window_chunks, 4,
-          "chunks of one read fetched at once (1..64): the one being sent and those after it in the range; "
+          "chunks of one read fetched at once (1..64): the one being sent and those after it in "
+          "the range; "
           "more overlaps more chunk-server round trips and holds more chunks in memory per read");
 ABSL_FLAG(uint32_t, transfer_memory_mib, 256,
-          "sealed chunks all puts and reads may hold beyond the one each is working on, in MiB (of chunks of "
-          "--chunk_size_bytes); their windows grow only within it, and go one chunk at a time when it is spent");
+          "sealed chunks all puts and reads may hold beyond the one each is working on, in MiB (of "
+          "chunks of "
+          "--chunk_size_bytes); their windows grow only within it, and go one chunk at a time when "
+          "it is spent");
 ABSL_FLAG(uint32_t, max_concurrent_transfers, 512,
-          "PutInstance and GetInstance calls served at once; one more is refused with RESOURCE_EXHAUSTED. With "
-          "--transfer_memory_mib this bounds the frontend's memory (about one chunk per transfer on top)");
-ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30, "largest instance accepted by PutInstance");
+          "PutInstance and GetInstance calls served at once; one more is refused with "
+          "RESOURCE_EXHAUSTED. With "
+          "--transfer_memory_mib this bounds the frontend's memory (about one chunk per transfer "
+          "on top)");
+ABSL_FLAG(uint64_t, max_instance_bytes, uint64_t{2} << 30,
+          "largest instance accepted by PutInstance");
 ABSL_FLAG(std::string, client_scopes_file, "",
           "Which clients (certificate CN) may do what: lines \"<name> read,write,delete,admin\"; "
           "required with mutual TLS");
-ABSL_FLAG(uint32_t, max_audited_denials_per_second, 100,
-          "refusals of clients recorded in the key service's audit log per second (the rest are only "
-          "logged and counted)");
+ABSL_FLAG(
+    uint32_t, max_audited_denials_per_second, 100,
+    "refusals of clients recorded in the key service's audit log per second (the rest are only "
+    "logged and counted)");
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -62,20 +75,23 @@ int main(int argc, char** argv) {
   }
   absl::ParseCommandLine(argc, argv);
   std::string meta = absl::GetFlag(FLAGS_metaserver), keys = absl::GetFlag(FLAGS_keyservice);
-  uint32_t chunk_size = absl::GetFlag(FLAGS_chunk_size_bytes), replicas = absl::GetFlag(FLAGS_replicas);
+  uint32_t chunk_size = absl::GetFlag(FLAGS_chunk_size_bytes),
+           replicas = absl::GetFlag(FLAGS_replicas);
   if (meta.empty() || keys.empty()) {
     std::fprintf(stderr, "frontend: --metaserver and --keyservice are required\n");
     return 2;
   }
   if (chunk_size < (64u << 10) || chunk_size > (16u << 20) || replicas < 1 || replicas > 5) {
-    std::fprintf(stderr, "frontend: --chunk_size_bytes must be 64 KiB..16 MiB and --replicas 1..5\n");
+    std::fprintf(stderr,
+                 "frontend: --chunk_size_bytes must be 64 KiB..16 MiB and --replicas 1..5\n");
     return 2;
   }
 
   absl::StatusOr<std::vector<std::string>> key_addresses = medvault::ParseAddressList(keys);
   absl::StatusOr<std::vector<std::string>> meta_addresses = medvault::ParseAddressList(meta);
   if (!key_addresses.ok() || !meta_addresses.ok()) {
-    std::fprintf(stderr, "frontend: --metaserver and --keyservice take comma-separated host:port lists\n");
+    std::fprintf(stderr,
+                 "frontend: --metaserver and --keyservice take comma-separated host:port lists\n");
     return 2;
   }
   absl::StatusOr<medvault::TransportSecurity> security =
@@ -108,21 +124,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "frontend: --max_concurrent_transfers must be at least 1\n");
     return 2;
   }
-  options.chunk_budget =
-      static_cast<uint32_t>((uint64_t{absl::GetFlag(FLAGS_transfer_memory_mib)} << 20) / chunk_size);
+  options.chunk_budget = static_cast<uint32_t>(
+      (uint64_t{absl::GetFlag(FLAGS_transfer_memory_mib)} << 20) / chunk_size);
   const int64_t hedge_ms = absl::GetFlag(FLAGS_read_hedge_delay_ms);
   if (hedge_ms < 0) {
     std::fprintf(stderr, "frontend: --read_hedge_delay_ms must not be negative\n");
     return 2;
   }
-  options.read_hedge_delay = hedge_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(hedge_ms);
+  options.read_hedge_delay =
+      hedge_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(hedge_ms);
   medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
 
   // Clients are authorised by the scopes their certificate's name holds in the scopes file.
   medvault::ClientScopes scopes;
   const std::string scopes_file = absl::GetFlag(FLAGS_client_scopes_file);
   if (security->is_tls() && scopes_file.empty()) {
-    std::fprintf(stderr, "frontend: --client_scopes_file is required with mutual TLS (see docs/security.md)\n");
+    std::fprintf(
+        stderr,
+        "frontend: --client_scopes_file is required with mutual TLS (see docs/security.md)\n");
     return 2;
   }
   if (!scopes_file.empty()) {
@@ -137,8 +156,8 @@ int main(int argc, char** argv) {
 
   medvault::ServiceRunner runner(
       {"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
-  medvault::Authorizer authz("frontend", medvault::frontend::FrontendPolicy(scopes), security->is_tls(),
-                             runner.registry());
+  medvault::Authorizer authz("frontend", medvault::frontend::FrontendPolicy(scopes),
+                             security->is_tls(), runner.registry());
   // Every refusal of a client also goes to the key service's audit log, beside the key operations.
   // At most --max_audited_denials_per_second, so refusals cannot flood the key service with writes.
   medvault::frontend::DenialForwarder denials(
@@ -146,11 +165,11 @@ int main(int argc, char** argv) {
         return key_client.RecordDenial(client, method, why);
       },
       medvault::RealClock(), absl::GetFlag(FLAGS_max_audited_denials_per_second));
-  authz.set_on_denied([&denials](const medvault::PeerIdentity& who, absl::string_view method,
-                                 const absl::Status& why) { denials.Forward(who.ToString(), method, why); });
-  medvault::frontend::ImageStoreService service(&core, &authz, runner.registry(),
-                                                absl::GetFlag(FLAGS_max_instance_bytes),
-                                                max_transfers);
+  authz.set_on_denied(
+      [&denials](const medvault::PeerIdentity& who, absl::string_view method,
+                 const absl::Status& why) { denials.Forward(who.ToString(), method, why); });
+  medvault::frontend::ImageStoreService service(
+      &core, &authz, runner.registry(), absl::GetFlag(FLAGS_max_instance_bytes), max_transfers);
   medvault::frontend::AdminService admin(&key_client, &meta_client, &authz);
   runner.AddService(&service);
   runner.AddService(&admin);

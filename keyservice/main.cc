@@ -15,8 +15,8 @@
 #include "common/kv.h"
 #include "common/log.h"
 #include "common/rpc.h"
-#include "common/tls_flags.h"
 #include "common/tls.h"
+#include "common/tls_flags.h"
 #include "keyservice/core/kek.h"
 #include "keyservice/core/key_store.h"
 #include "keyservice/core/shredder.h"
@@ -36,7 +36,8 @@ ABSL_FLAG(std::string, kek_dir, "",
           "Directory of master keys, one file per version named <n> or kek-<n> (e.g. a mounted "
           "Kubernetes Secret); may be combined with --kek_file");
 ABSL_FLAG(int64_t, rewrap_interval_ms, 30000,
-          "How often the leader checks for keys to rewrap under the active KEK (at once after a rotation)");
+          "How often the leader checks for keys to rewrap under the active KEK (at once after a "
+          "rotation)");
 ABSL_FLAG(uint32_t, rewrap_batch, 256, "Keys rewrapped per replicated write");
 ABSL_FLAG(int64_t, shred_interval_ms, 1000,
           "Destroyed keys are pushed out of the database files within about this long");
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
   std::vector<std::string> families = ks::KeyStoreColumnFamilies();
   for (const std::string& cf : medvault::raft::RaftColumnFamilies()) families.push_back(cf);
-  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv = medvault::KvStore::Open(data_dir + "/db", families);
+  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv =
+      medvault::KvStore::Open(data_dir + "/db", families);
   if (!kv.ok()) Die(kv.status().ToString());
 
   medvault::ServiceRunner runner(medvault::ServerOptions{
@@ -102,8 +104,8 @@ int main(int argc, char** argv) {
 
   // Every replica shreds the keys whose destruction it applies (and everything after a snapshot
   // replaced its state).
-  ks::Shredder shredder(kv->get(), [node] { return node->CompactLog(); },
-                        medvault::raft::RaftColumnFamilies());
+  ks::Shredder shredder(
+      kv->get(), [node] { return node->CompactLog(); }, medvault::raft::RaftColumnFamilies());
   (*replica)->machine()->set_on_delete([&shredder](const std::string& cf, const std::string& key) {
     if (cf == ks::kKeysColumnFamily) shredder.Destroyed(key);
   });
@@ -112,11 +114,14 @@ int main(int argc, char** argv) {
   medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
   ks::KeyStore store(kv->get(), &keks, medvault::RealClock(), &writer);
   ks::MaintenanceOptions maintenance_options;
-  maintenance_options.rewrap_interval = absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_rewrap_interval_ms)));
+  maintenance_options.rewrap_interval =
+      absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_rewrap_interval_ms)));
   maintenance_options.rewrap_batch = std::max<uint32_t>(1, absl::GetFlag(FLAGS_rewrap_batch));
-  maintenance_options.shred_interval = absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_shred_interval_ms)));
-  ks::KeyMaintenance maintenance(&store, &shredder, [node] { return node->IsLeader(); },
-                                 maintenance_options, runner.registry());
+  maintenance_options.shred_interval =
+      absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_shred_interval_ms)));
+  ks::KeyMaintenance maintenance(
+      &store, &shredder, [node] { return node->IsLeader(); }, maintenance_options,
+      runner.registry());
   ks::KeyServiceImpl service(&store, runner.registry(), security->is_tls(),
                              [&maintenance] { maintenance.KickRewrap(); });
   runner.AddService(&service);

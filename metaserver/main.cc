@@ -16,8 +16,8 @@
 #include "common/kv.h"
 #include "common/log.h"
 #include "common/rpc.h"
-#include "common/tls_flags.h"
 #include "common/tls.h"
+#include "common/tls_flags.h"
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/garbage_collector.h"
@@ -34,19 +34,23 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC address host:port (port 0 picks a free one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
           "Prometheus /metrics address host:port; empty disables");
-ABSL_FLAG(std::string, data_dir, "", "Directory of the metadata database (RocksDB at <data_dir>/db)");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory of the metadata database (RocksDB at <data_dir>/db)");
 ABSL_FLAG(int64_t, down_after_ms, 10000, "A chunk server silent for this long is down");
 ABSL_FLAG(int64_t, gc_interval_s, 60, "Seconds between garbage-collection passes; 0 disables them");
 ABSL_FLAG(uint64_t, orphan_grace_s, 3600,
           "Unreferenced chunks younger than this many seconds are kept (uploads in flight)");
-ABSL_FLAG(uint64_t, testing_min_orphan_grace_s, medvault::metaserver::kMinOrphanGraceSeconds,
-          "FOR TESTS ONLY: lowers the floor of --orphan_grace_s and of RunGarbageCollection's grace "
-          "(default: the safe 600 s). A grace shorter than the frontend's --max_write_seconds can "
-          "collect the chunks of a put still writing; never set this in production");
-ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20, "Chunk servers with less free space get no new chunks");
+ABSL_FLAG(
+    uint64_t, testing_min_orphan_grace_s, medvault::metaserver::kMinOrphanGraceSeconds,
+    "FOR TESTS ONLY: lowers the floor of --orphan_grace_s and of RunGarbageCollection's grace "
+    "(default: the safe 600 s). A grace shorter than the frontend's --max_write_seconds can "
+    "collect the chunks of a put still writing; never set this in production");
+ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20,
+          "Chunk servers with less free space get no new chunks");
 ABSL_FLAG(uint32_t, replicas, 3, "Replica target per chunk that repair restores");
 ABSL_FLAG(int64_t, repair_interval_ms, 2000,
-          "Milliseconds between repair passes (census of every manifest and chunk server, then copies); 0 disables");
+          "Milliseconds between repair passes (census of every manifest and chunk server, then "
+          "copies); 0 disables");
 ABSL_FLAG(uint64_t, repair_bytes_per_second, 100ull << 20,
           "Rate limit of repair copies in bytes/s, so client traffic keeps flowing; 0: unlimited");
 ABSL_FLAG(int32_t, repair_parallelism, 4, "Chunks repair copies concurrently");
@@ -95,7 +99,8 @@ int main(int argc, char** argv) {
   if (!dirs.ok()) Die(absl::StrCat("creating --data_dir: ", dirs.ToString()));
   std::vector<std::string> families = ms::MetaserverColumnFamilies();
   for (const std::string& cf : medvault::raft::RaftColumnFamilies()) families.push_back(cf);
-  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv = medvault::KvStore::Open(data_dir + "/db", families);
+  absl::StatusOr<std::unique_ptr<medvault::KvStore>> kv =
+      medvault::KvStore::Open(data_dir + "/db", families);
   if (!kv.ok()) Die(kv.status().ToString());
 
   // The runner first: the Raft replica records its metrics in the runner's registry.
@@ -111,7 +116,8 @@ int main(int argc, char** argv) {
   medvault::Clock* clock = medvault::RealClock();
   ms::Catalog catalog(kv->get(), &writer);
   ms::ChunkServerRegistry registry(
-      kv->get(), clock, ms::RegistryOptions{down_after_ms * 1000, absl::GetFlag(FLAGS_min_free_bytes)},
+      kv->get(), clock,
+      ms::RegistryOptions{down_after_ms * 1000, absl::GetFlag(FLAGS_min_free_bytes)},
       std::random_device()(), &writer);
   absl::Status loaded = registry.Load();
   if (!loaded.ok()) Die(loaded.ToString());
@@ -128,7 +134,8 @@ int main(int argc, char** argv) {
   repair_options.max_bytes_per_second = absl::GetFlag(FLAGS_repair_bytes_per_second);
   repair_options.parallelism = absl::GetFlag(FLAGS_repair_parallelism);
   ms::MetaMetrics* m = metrics.get();
-  catalog.set_on_commit_group([m](size_t size) { m->commit_group_size.Observe(static_cast<double>(size)); });
+  catalog.set_on_commit_group(
+      [m](size_t size) { m->commit_group_size.Observe(static_cast<double>(size)); });
   ms::Repairer repairer(&catalog, &registry, &chunk_client, clock, repair_options,
                         [m](uint64_t queue_length, uint64_t bytes, bool census) {
                           if (bytes > 0) {
@@ -136,13 +143,14 @@ int main(int argc, char** argv) {
                             return;
                           }
                           m->repair_queue_length.Set(static_cast<double>(queue_length));
-                          if (census) m->chunks_under_replicated.Set(static_cast<double>(queue_length));
+                          if (census)
+                            m->chunks_under_replicated.Set(static_cast<double>(queue_length));
                         });
-  authz = std::make_unique<medvault::Authorizer>("metaserver", ms::MetaServicePolicy(), security->is_tls(),
-                                                 runner.registry());
-  service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, &repairer, clock, metrics.get(),
-                                                  orphan_grace_s, min_orphan_grace_s, (*replica)->writer(),
-                                                  authz.get());
+  authz = std::make_unique<medvault::Authorizer>("metaserver", ms::MetaServicePolicy(),
+                                                 security->is_tls(), runner.registry());
+  service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, &repairer, clock,
+                                                  metrics.get(), orphan_grace_s, min_orphan_grace_s,
+                                                  (*replica)->writer(), authz.get());
   runner.AddService(service.get());
   runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);
@@ -164,7 +172,9 @@ int main(int argc, char** argv) {
   // its in-memory liveness view would call every server down.
   ms::SettledLeadership settled(down_after_ms * 1000 + 2'000'000);
   ms::PeriodicTask repair_task(absl::Milliseconds(std::max<int64_t>(repair_interval_ms, 1)), [&] {
-    if (!settled.Settled((*replica)->node()->IsLeader(), (*replica)->writer()->Term(), clock->NowMicros())) return;
+    if (!settled.Settled((*replica)->node()->IsLeader(), (*replica)->writer()->Term(),
+                         clock->NowMicros()))
+      return;
     absl::StatusOr<ms::RepairStats> stats = repairer.RunOnce();
     if (stats.ok()) {
       metrics->RecordRepair(*stats);
@@ -180,9 +190,9 @@ int main(int argc, char** argv) {
   gauges.Start();
   if (gc_interval_s > 0) gc_task.Start();
   if (repair_interval_ms > 0) repair_task.Start();
-  MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every " << gc_interval_s
-               << " s with orphan grace " << orphan_grace_s << " s, repair every " << repair_interval_ms
-               << " ms to " << repair_options.replicas << " replicas";
+  MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every "
+               << gc_interval_s << " s with orphan grace " << orphan_grace_s << " s, repair every "
+               << repair_interval_ms << " ms to " << repair_options.replicas << " replicas";
 
   runner.Wait();
   // In-flight calls have drained; stop the background passes before anything they use goes away.

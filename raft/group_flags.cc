@@ -15,7 +15,8 @@ absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(absl::string_view fla
     uint64_t id = 0;
     if (eq == absl::string_view::npos || !absl::SimpleAtoi(entry.substr(0, eq), &id) || id == 0 ||
         eq + 1 == entry.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("raft peer '", entry, "' is not ID=HOST:PORT with ID > 0"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("raft peer '", entry, "' is not ID=HOST:PORT with ID > 0"));
     }
     if (!peers.emplace(id, std::string(entry.substr(eq + 1))).second) {
       return absl::InvalidArgumentError(absl::StrCat("raft peer id ", id, " appears twice"));

@@ -72,7 +72,8 @@ void GrpcTransport::Deliver(Peer* peer, const v1::RaftMessageBatch& batch, bool 
   }
   std::string bytes;
   if (!batch.SerializeToString(&bytes)) return;
-  std::unique_ptr<grpc::ClientWriter<v1::RaftMessagePiece>> writer = peer->stub->SendLarge(&context, &ack);
+  std::unique_ptr<grpc::ClientWriter<v1::RaftMessagePiece>> writer =
+      peer->stub->SendLarge(&context, &ack);
   v1::RaftMessagePiece piece;
   for (size_t at = 0; at < bytes.size(); at += stream_above_bytes_) {
     piece.set_data(bytes.data() + at, std::min(stream_above_bytes_, bytes.size() - at));
@@ -83,7 +84,8 @@ void GrpcTransport::Deliver(Peer* peer, const v1::RaftMessageBatch& batch, bool 
 }
 
 grpc::Status RaftServiceImpl::SendLarge(grpc::ServerContext* context,
-                                        grpc::ServerReader<v1::RaftMessagePiece>* reader, v1::RaftMessageAck*) {
+                                        grpc::ServerReader<v1::RaftMessagePiece>* reader,
+                                        v1::RaftMessageAck*) {
   if (authz_ != nullptr) {
     absl::StatusOr<PeerIdentity> who = authz_->Authorize(*context, "Send");
     if (!who.ok()) return ToGrpcStatus(who.status());
@@ -106,8 +108,8 @@ grpc::Status RaftServiceImpl::SendLarge(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context, const v1::RaftMessageBatch* request,
-                                   v1::RaftMessageAck*) {
+grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context,
+                                   const v1::RaftMessageBatch* request, v1::RaftMessageAck*) {
   if (authz_ != nullptr) {
     absl::StatusOr<PeerIdentity> who = authz_->Authorize(*context, "Send");
     if (!who.ok()) return ToGrpcStatus(who.status());

@@ -32,7 +32,8 @@ class GrpcTransport : public Transport {
   // this size (a gRPC message is capped at 64 MiB; a snapshot can be far larger).
   static constexpr size_t kDefaultStreamAboveBytes = 8 << 20;
 
-  explicit GrpcTransport(ChannelFactory channels, size_t stream_above_bytes = kDefaultStreamAboveBytes)
+  explicit GrpcTransport(ChannelFactory channels,
+                         size_t stream_above_bytes = kDefaultStreamAboveBytes)
       : channels_(std::move(channels)), stream_above_bytes_(stream_above_bytes) {}
   ~GrpcTransport() override;
 
@@ -65,7 +66,8 @@ class RaftServiceImpl final : public v1::RaftService::Service {
       : node_(node), authz_(std::move(authz)) {}
   grpc::Status Send(grpc::ServerContext* context, const v1::RaftMessageBatch* request,
                     v1::RaftMessageAck* response) override;
-  grpc::Status SendLarge(grpc::ServerContext* context, grpc::ServerReader<v1::RaftMessagePiece>* reader,
+  grpc::Status SendLarge(grpc::ServerContext* context,
+                         grpc::ServerReader<v1::RaftMessagePiece>* reader,
                          v1::RaftMessageAck* response) override;
 
   // Batches received through SendLarge (for tests).

@@ -17,13 +17,15 @@ class Encoder : public rocksdb::WriteBatch::Handler {
  public:
   explicit Encoder(const std::map<uint32_t, std::string>& names) : names_(names) {}
 
-  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
     return Add(v1::RaftKvWrite::PUT, cf, key, value);
   }
   rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
     return Add(v1::RaftKvWrite::DELETE, cf, key, rocksdb::Slice());
   }
-  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin, const rocksdb::Slice& end) override {
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
+                                const rocksdb::Slice& end) override {
     return Add(v1::RaftKvWrite::DELETE_RANGE, cf, begin, end);
   }
   rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice&) override {
@@ -36,9 +38,11 @@ class Encoder : public rocksdb::WriteBatch::Handler {
   v1::RaftKvBatch batch;
 
  private:
-  rocksdb::Status Add(v1::RaftKvWrite::Op op, uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) {
+  rocksdb::Status Add(v1::RaftKvWrite::Op op, uint32_t cf, const rocksdb::Slice& key,
+                      const rocksdb::Slice& value) {
     auto it = names_.find(cf);
-    if (it == names_.end()) return rocksdb::Status::InvalidArgument("write to a column family that is not replicated");
+    if (it == names_.end())
+      return rocksdb::Status::InvalidArgument("write to a column family that is not replicated");
     v1::RaftKvWrite* w = batch.add_writes();
     w->set_op(op);
     w->set_cf(it->second);
@@ -51,12 +55,14 @@ class Encoder : public rocksdb::WriteBatch::Handler {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KvStateMachine>> KvStateMachine::Open(KvStore* kv, std::vector<std::string> state_cfs) {
+absl::StatusOr<std::unique_ptr<KvStateMachine>> KvStateMachine::Open(
+    KvStore* kv, std::vector<std::string> state_cfs) {
   std::unique_ptr<KvStateMachine> sm(new KvStateMachine(kv, std::move(state_cfs)));
   absl::StatusOr<std::string> applied = kv->Get(kRaftMetaCf, kAppliedKey);
   if (applied.ok()) {
     absl::MutexLock lock(&sm->mu_);
-    if (!sm->applied_.ParseFromString(*applied)) return absl::DataLossError("raft applied position does not parse");
+    if (!sm->applied_.ParseFromString(*applied))
+      return absl::DataLossError("raft applied position does not parse");
   } else if (!absl::IsNotFound(applied.status())) {
     return applied.status();
   }
@@ -72,19 +78,28 @@ absl::StatusOr<std::string> KvStateMachine::EncodeCommand(const rocksdb::WriteBa
   for (const std::string& cf : state_cfs_) names[kv_->cf(cf)->GetID()] = cf;
   Encoder encoder(names);
   rocksdb::Status s = batch.Iterate(&encoder);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("cannot replicate this batch: ", s.ToString()));
+  if (!s.ok())
+    return absl::InvalidArgumentError(absl::StrCat("cannot replicate this batch: ", s.ToString()));
   return encoder.batch.SerializeAsString();
 }
 
 absl::Status KvStateMachine::AddWrite(const v1::RaftKvWrite& w, rocksdb::WriteBatch* batch) const {
-  if (!Replicated(w.cf())) return absl::InvalidArgumentError("command writes a column family that is not replicated");
+  if (!Replicated(w.cf()))
+    return absl::InvalidArgumentError("command writes a column family that is not replicated");
   rocksdb::ColumnFamilyHandle* cf = kv_->cf(w.cf());
   rocksdb::Status s;
   switch (w.op()) {
-    case v1::RaftKvWrite::PUT: s = batch->Put(cf, w.key(), w.value()); break;
-    case v1::RaftKvWrite::DELETE: s = batch->Delete(cf, w.key()); break;
-    case v1::RaftKvWrite::DELETE_RANGE: s = batch->DeleteRange(cf, w.key(), w.value()); break;
-    default: return absl::InvalidArgumentError("unknown write operation");
+    case v1::RaftKvWrite::PUT:
+      s = batch->Put(cf, w.key(), w.value());
+      break;
+    case v1::RaftKvWrite::DELETE:
+      s = batch->Delete(cf, w.key());
+      break;
+    case v1::RaftKvWrite::DELETE_RANGE:
+      s = batch->DeleteRange(cf, w.key(), w.value());
+      break;
+    default:
+      return absl::InvalidArgumentError("unknown write operation");
   }
   return FromRocksStatus(s, "building the apply batch");
 }
@@ -102,15 +117,18 @@ absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vecto
   std::vector<std::pair<std::string, std::string>> deleted;
   for (const Entry& e : entries) {
     if (e.index() != applied.index() + 1) {
-      return absl::InternalError(absl::StrCat("applying entry ", e.index(), " after ", applied.index()));
+      return absl::InternalError(
+          absl::StrCat("applying entry ", e.index(), " after ", applied.index()));
     }
     absl::Status result;
     if (e.type() == v1::RAFT_ENTRY_COMMAND) {
       // A bad command fails identically on every replica and changes nothing.
       v1::RaftKvBatch cmd;
       batch.SetSavePoint();
-      if (!cmd.ParseFromString(e.data())) result = absl::InvalidArgumentError("command does not parse");
-      for (int i = 0; result.ok() && i < cmd.writes_size(); ++i) result = AddWrite(cmd.writes(i), &batch);
+      if (!cmd.ParseFromString(e.data()))
+        result = absl::InvalidArgumentError("command does not parse");
+      for (int i = 0; result.ok() && i < cmd.writes_size(); ++i)
+        result = AddWrite(cmd.writes(i), &batch);
       if (result.ok()) {
         (void)batch.PopSavePoint();
         if (on_delete_) {
@@ -164,7 +182,8 @@ absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
   {
     absl::MutexLock lock(&mu_);
     v1::RaftKvBatch data;
-    if (!data.ParseFromString(snapshot.data())) return absl::DataLossError("snapshot does not parse");
+    if (!data.ParseFromString(snapshot.data()))
+      return absl::DataLossError("snapshot does not parse");
     rocksdb::WriteBatch batch;
     for (const std::string& cf : state_cfs_) {
       // Everything goes: an empty end key would not cover keys starting with 0xff bytes.
@@ -172,7 +191,8 @@ absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
                                       "clearing state for a snapshot"));
     }
     for (const v1::RaftKvWrite& w : data.writes()) {
-      if (w.op() != v1::RaftKvWrite::PUT) return absl::DataLossError("snapshot holds a non-PUT write");
+      if (w.op() != v1::RaftKvWrite::PUT)
+        return absl::DataLossError("snapshot holds a non-PUT write");
       RETURN_IF_ERROR(AddWrite(w, &batch));
     }
     batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, snapshot.meta().SerializeAsString());

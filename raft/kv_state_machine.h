@@ -23,7 +23,8 @@ class KvStateMachine : public StateMachine {
   // `kv` must hold `state_cfs` and RaftColumnFamilies(); it must outlive this object. Applies are
   // written without a sync (see Apply), which is safe only while the Raft log is kept in this same
   // database by a storage that writes synchronously (RocksLogStorage), or is itself volatile.
-  static absl::StatusOr<std::unique_ptr<KvStateMachine>> Open(KvStore* kv, std::vector<std::string> state_cfs);
+  static absl::StatusOr<std::unique_ptr<KvStateMachine>> Open(KvStore* kv,
+                                                              std::vector<std::string> state_cfs);
 
   // Turns a planned WriteBatch into a command. INVALID_ARGUMENT for a write to a column family this
   // state machine does not replicate, or an operation it does not support (merge, single delete).
@@ -37,15 +38,17 @@ class KvStateMachine : public StateMachine {
 
   // Called (outside any lock) after a snapshot replaced the state, so caches can reload.
   void set_on_restore(std::function<void()> fn) { on_restore_ = std::move(fn); }
-  // Called, after the apply batch is written (durable through the log), once per key a command deleted (DELETE only), with
-  // the column family name. Runs on the Raft thread under this machine's lock: it must only take
-  // note (the key service queues destroyed keys for shredding). Set before the node starts.
+  // Called, after the apply batch is written (durable through the log), once per key a command
+  // deleted (DELETE only), with the column family name. Runs on the Raft thread under this
+  // machine's lock: it must only take note (the key service queues destroyed keys for shredding).
+  // Set before the node starts.
   void set_on_delete(std::function<void(const std::string& cf, const std::string& key)> fn) {
     on_delete_ = std::move(fn);
   }
 
  private:
-  KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs) : kv_(kv), state_cfs_(std::move(state_cfs)) {}
+  KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs)
+      : kv_(kv), state_cfs_(std::move(state_cfs)) {}
   absl::Status AddWrite(const v1::RaftKvWrite& w, rocksdb::WriteBatch* batch) const;
   bool Replicated(const std::string& cf) const;
 

@@ -27,11 +27,13 @@ class LogStorage {
   virtual SnapshotMeta snapshot_meta() const = 0;
   uint64_t FirstIndex() const { return snapshot_meta().index() + 1; }
   virtual uint64_t LastIndex() const = 0;
-  // Term of the entry at `index`, for index in [FirstIndex() - 1, LastIndex()]; OUT_OF_RANGE outside.
+  // Term of the entry at `index`, for index in [FirstIndex() - 1, LastIndex()]; OUT_OF_RANGE
+  // outside.
   virtual absl::StatusOr<uint64_t> Term(uint64_t index) const = 0;
   // Entries [lo, hi) with total data size at most max_bytes (but at least one entry).
   // REQUIRES: FirstIndex() <= lo < hi <= LastIndex() + 1.
-  virtual absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes) const = 0;
+  virtual absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi,
+                                                     uint64_t max_bytes) const = 0;
 
   // Durably (fsync'd) replaces the hard state if `hs` is set, and appends `entries` (contiguous),
   // first dropping every stored entry at or after entries[0].index(). Atomic.

@@ -32,7 +32,8 @@ absl::Status MemoryLogStorage::Save(const HardState* hs, const std::vector<Entry
   if (!entries.empty()) {
     const uint64_t first = entries.front().index();
     if (first <= snapshot_.index() || first > LastIndex() + 1) {
-      return absl::InternalError(absl::StrCat("append at ", first, " leaves a gap or rewrites the snapshot"));
+      return absl::InternalError(
+          absl::StrCat("append at ", first, " leaves a gap or rewrites the snapshot"));
     }
     entries_.resize(first - snapshot_.index() - 1);
     entries_.insert(entries_.end(), entries.begin(), entries.end());

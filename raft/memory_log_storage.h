@@ -16,7 +16,8 @@ class MemoryLogStorage : public LogStorage {
   SnapshotMeta snapshot_meta() const override { return snapshot_; }
   uint64_t LastIndex() const override { return snapshot_.index() + entries_.size(); }
   absl::StatusOr<uint64_t> Term(uint64_t index) const override;
-  absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes) const override;
+  absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi,
+                                             uint64_t max_bytes) const override;
 
   absl::Status Save(const HardState* hs, const std::vector<Entry>& entries) override;
   absl::Status InstallSnapshot(const SnapshotMeta& meta) override;

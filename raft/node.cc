@@ -12,7 +12,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 Clock::time_point Deadline(absl::Duration timeout) {
   return Clock::now() + std::chrono::microseconds(absl::ToInt64Microseconds(timeout));
@@ -20,9 +22,13 @@ Clock::time_point Deadline(absl::Duration timeout) {
 
 }  // namespace
 
-RaftNode::RaftNode(NodeOptions options, LogStorage* storage, StateMachine* machine, Transport* transport,
-                   NodeObserver observer)
-    : options_(options), storage_(storage), machine_(machine), transport_(transport), observer_(std::move(observer)) {}
+RaftNode::RaftNode(NodeOptions options, LogStorage* storage, StateMachine* machine,
+                   Transport* transport, NodeObserver observer)
+    : options_(options),
+      storage_(storage),
+      machine_(machine),
+      transport_(transport),
+      observer_(std::move(observer)) {}
 
 RaftNode::~RaftNode() { Stop(); }
 
@@ -31,8 +37,10 @@ absl::Status RaftNode::Bootstrap(LogStorage* storage, StateMachine* machine, con
       storage->snapshot_meta().config().members_size() != 0) {
     return absl::FailedPreconditionError("the replica already holds Raft state; not bootstrapping");
   }
-  if (config.members_size() == 0) return absl::InvalidArgumentError("a group needs at least one member");
-  if (machine->Applied().index() != 0) return absl::FailedPreconditionError("the state machine is not new");
+  if (config.members_size() == 0)
+    return absl::InvalidArgumentError("a group needs at least one member");
+  if (machine->Applied().index() != 0)
+    return absl::FailedPreconditionError("the state machine is not new");
   absl::Status initialized = machine->Initialize(config);
   if (!initialized.ok()) return initialized;
   SnapshotMeta meta;
@@ -70,9 +78,12 @@ void RaftNode::Stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [i, w] : proposals_) w->done = true, w->result = absl::UnavailableError("replica is shutting down");
-  for (auto& [c, w] : reads_) w->done = true, w->result = absl::UnavailableError("replica is shutting down");
-  for (auto& w : read_waits_) w->done = true, w->result = absl::UnavailableError("replica is shutting down");
+  for (auto& [i, w] : proposals_)
+    w->done = true, w->result = absl::UnavailableError("replica is shutting down");
+  for (auto& [c, w] : reads_)
+    w->done = true, w->result = absl::UnavailableError("replica is shutting down");
+  for (auto& w : read_waits_)
+    w->done = true, w->result = absl::UnavailableError("replica is shutting down");
   proposals_.clear();
   reads_.clear();
   read_waits_.clear();
@@ -95,13 +106,15 @@ void RaftNode::Loop() {
   Clock::time_point next_tick = Clock::now() + tick;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_ && !fatal_) {
-    wake_.wait_until(lock, next_tick, [&] { return stopping_ || !inbox_.empty() || raft_->HasReady(); });
+    wake_.wait_until(lock, next_tick,
+                     [&] { return stopping_ || !inbox_.empty() || raft_->HasReady(); });
     if (stopping_) break;
     const Clock::time_point now = Clock::now();
     if (now >= next_tick) {
       raft_->Tick();
       next_tick += tick;
-      if (next_tick < now) next_tick = now + tick;  // we fell behind (e.g. a slow fsync): do not burst
+      if (next_tick < now)
+        next_tick = now + tick;  // we fell behind (e.g. a slow fsync): do not burst
     }
     while (!inbox_.empty()) {
       raft_->Step(inbox_.front());
@@ -133,17 +146,20 @@ void RaftNode::Loop() {
       persisted = machine_->Restore(*rd.snapshot);
       if (persisted.ok()) persisted = storage_->InstallSnapshot(rd.snapshot->meta());
     }
-    if (persisted.ok()) persisted = storage_->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries);
-    if (observer_.on_persist && (rd.hard_state || !rd.entries.empty())) observer_.on_persist(SecondsSince(persist_start));
+    if (persisted.ok())
+      persisted = storage_->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries);
+    if (observer_.on_persist && (rd.hard_state || !rd.entries.empty()))
+      observer_.on_persist(SecondsSince(persist_start));
     if (persisted.ok() && !rd.send_before_persist) send();
     // 3. Apply.
     absl::StatusOr<std::vector<absl::Status>> results = std::vector<absl::Status>{};
-    if (persisted.ok() && !rd.committed_entries.empty()) results = machine_->Apply(rd.committed_entries);
+    if (persisted.ok() && !rd.committed_entries.empty())
+      results = machine_->Apply(rd.committed_entries);
 
     lock.lock();
     if (!persisted.ok() || !results.ok()) {
-      MV_LOG(ERROR) << "raft replica " << options_.id << " stops: "
-                    << (!persisted.ok() ? persisted : results.status());
+      MV_LOG(ERROR) << "raft replica " << options_.id
+                    << " stops: " << (!persisted.ok() ? persisted : results.status());
       fatal_ = true;
       break;
     }
@@ -183,20 +199,23 @@ void RaftNode::Loop() {
     progress_.notify_all();
   }
   if (fatal_) {
-    for (auto& [i, w] : proposals_) w->done = true, w->result = absl::UnavailableError("replica stopped");
+    for (auto& [i, w] : proposals_)
+      w->done = true, w->result = absl::UnavailableError("replica stopped");
     proposals_.clear();
     progress_.notify_all();
   }
 }
 
-void RaftNode::CompleteWaiters(const std::vector<Entry>& entries, const std::vector<absl::Status>& results) {
+void RaftNode::CompleteWaiters(const std::vector<Entry>& entries,
+                               const std::vector<absl::Status>& results) {
   for (size_t i = 0; i < entries.size(); ++i) {
     auto it = proposals_.find(entries[i].index());
     if (it == proposals_.end()) continue;
     Waiter& w = *it->second;
     w.done = true;
-    w.result = entries[i].term() == w.term ? results[i]
-                                           : absl::UnavailableError("leadership changed before the write committed; retry");
+    w.result = entries[i].term() == w.term
+                   ? results[i]
+                   : absl::UnavailableError("leadership changed before the write committed; retry");
     proposals_.erase(it);
   }
 }
@@ -209,7 +228,8 @@ void RaftNode::PublishStatus() {
       leaderless_ = true;
       leaderless_since_ = Clock::now();
     } else {
-      if (leaderless_ && observer_.on_election) observer_.on_election(SecondsSince(leaderless_since_));
+      if (leaderless_ && observer_.on_election)
+        observer_.on_election(SecondsSince(leaderless_since_));
       leaderless_ = false;
       ++status_.leader_changes;
     }
@@ -252,7 +272,8 @@ std::string RaftNode::AddressOf(uint64_t id) const {
 
 absl::Status RaftNode::NotLeader() const {
   if (status_.leader != 0 && status_.leader != options_.id && !status_.leader_address.empty()) {
-    return absl::UnavailableError(absl::StrCat("not the leader; leader is ", status_.leader_address));
+    return absl::UnavailableError(
+        absl::StrCat("not the leader; leader is ", status_.leader_address));
   }
   return absl::UnavailableError("no leader elected yet; retry");
 }
@@ -340,7 +361,8 @@ absl::Status RaftNode::AddMember(uint64_t id, const std::string& address, absl::
   Config next = Membership();
   for (const auto* list : {&next.members(), &next.learners()}) {
     for (const auto& m : *list) {
-      if (m.id() == id) return absl::AlreadyExistsError(absl::StrCat("node ", id, " is already a member"));
+      if (m.id() == id)
+        return absl::AlreadyExistsError(absl::StrCat("node ", id, " is already a member"));
     }
   }
   auto* learner = next.add_learners();

@@ -59,10 +59,10 @@ struct NodeStatus {
 
 // Latencies a node measured (seconds), for metrics.
 struct NodeObserver {
-  std::function<void(double seconds)> on_persist;     // fsync of one Ready
-  std::function<void(double seconds)> on_commit;      // propose → applied, on the proposer
-  std::function<void(double seconds)> on_election;    // leader lost/none → leader known
-  std::function<void(const NodeStatus&)> on_status;   // after every Ready
+  std::function<void(double seconds)> on_persist;    // fsync of one Ready
+  std::function<void(double seconds)> on_commit;     // propose → applied, on the proposer
+  std::function<void(double seconds)> on_election;   // leader lost/none → leader known
+  std::function<void(const NodeStatus&)> on_status;  // after every Ready
 };
 
 class RaftNode {
@@ -119,9 +119,10 @@ class RaftNode {
   void Loop();
   void HandleReady(Ready rd);
   void CompleteWaiters(const std::vector<Entry>& entries, const std::vector<absl::Status>& results);
-  void FailWaitersOnLeaderLoss() ;
+  void FailWaitersOnLeaderLoss();
   absl::Status NotLeader() const;
-  absl::Status Wait(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Waiter>& w, absl::Duration timeout);
+  absl::Status Wait(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Waiter>& w,
+                    absl::Duration timeout);
   absl::Status ProposeConfigAndWait(const Config& config, absl::Duration timeout);
   std::string AddressOf(uint64_t id) const;
   void PublishStatus();
@@ -133,8 +134,8 @@ class RaftNode {
   const NodeObserver observer_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;     // the loop: messages, proposals or stop
-  std::condition_variable progress_; // waiters: something applied or leadership changed
+  std::condition_variable wake_;      // the loop: messages, proposals or stop
+  std::condition_variable progress_;  // waiters: something applied or leadership changed
   std::unique_ptr<Raft> raft_;
   std::deque<Message> inbox_;
   bool stopping_ = false;
@@ -143,9 +144,10 @@ class RaftNode {
   uint64_t next_read_ = 1;
   uint64_t last_proposed_index_ = 0;  // this node's latest proposal, in term last_proposed_term_
   uint64_t last_proposed_term_ = 0;
-  std::map<uint64_t, std::shared_ptr<Waiter>> proposals_;   // by log index
-  std::map<std::string, std::shared_ptr<Waiter>> reads_;    // by read context, until its index is known
-  std::vector<std::shared_ptr<Waiter>> read_waits_;         // read index known, awaiting apply
+  std::map<uint64_t, std::shared_ptr<Waiter>> proposals_;  // by log index
+  std::map<std::string, std::shared_ptr<Waiter>>
+      reads_;                                        // by read context, until its index is known
+  std::vector<std::shared_ptr<Waiter>> read_waits_;  // read index known, awaiting apply
   NodeStatus status_;
   uint64_t last_leader_ = 0;
   std::chrono::steady_clock::time_point leaderless_since_;

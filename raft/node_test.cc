@@ -44,7 +44,8 @@ TEST(RaftNode, SurvivesTheLeaderStoppingAndTheOldLeaderCatchesUp) {
   ASSERT_NE(second, 0u);
   ASSERT_NE(second, first);
   ASSERT_TRUE(g.Put(second, "b", "2").ok());
-  ASSERT_TRUE(g.Start(first, /*bootstrap=*/true).ok());  // not empty: bootstrap is skipped, state is kept
+  ASSERT_TRUE(
+      g.Start(first, /*bootstrap=*/true).ok());  // not empty: bootstrap is skipped, state is kept
   EXPECT_TRUE(g.WaitFor([&] {
     absl::StatusOr<std::string> b = g.kv(first).Get("data", "b");
     return b.ok() && *b == "2";
@@ -65,13 +66,15 @@ TEST(RaftNode, WipedReplicaRejoinsFromASnapshot) {
   Group g({/*replicas=*/3, /*compact_after=*/5});
   const uint64_t leader = g.WaitForLeader();
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(g.Put(leader, "k" + std::to_string(i), "v").ok());
-  ASSERT_GT(g.storage(leader).FirstIndex(), 1u) << "the leader's log must be compacted for this test";
+  ASSERT_GT(g.storage(leader).FirstIndex(), 1u)
+      << "the leader's log must be compacted for this test";
   const uint64_t wiped = WipeAFollower(g, leader);
   EXPECT_TRUE(g.WaitFor([&] {
     absl::StatusOr<std::string> v = g.kv(wiped).Get("data", "k29");
     return v.ok() && *v == "v";
   }));
-  EXPECT_GT(g.storage(wiped).snapshot_meta().index(), 0u) << "caught up from a snapshot, not the log";
+  EXPECT_GT(g.storage(wiped).snapshot_meta().index(), 0u)
+      << "caught up from a snapshot, not the log";
   EXPECT_EQ(g.machine(wiped).Applied().config().members_size(), 3);
 }
 
@@ -91,8 +94,10 @@ TEST(RaftNode, LargeBatchesAndSnapshotsAreStreamedInPieces) {
     absl::StatusOr<std::string> v = g.kv(wiped).Get("data", "k29");
     return v.ok() && *v == value;
   }));
-  EXPECT_GT(g.storage(wiped).snapshot_meta().index(), 0u) << "caught up from a snapshot, not the log";
-  for (int i = 0; i < 30; ++i) EXPECT_EQ(g.kv(wiped).Get("data", "k" + std::to_string(i)).value_or(""), value);
+  EXPECT_GT(g.storage(wiped).snapshot_meta().index(), 0u)
+      << "caught up from a snapshot, not the log";
+  for (int i = 0; i < 30; ++i)
+    EXPECT_EQ(g.kv(wiped).Get("data", "k" + std::to_string(i)).value_or(""), value);
   EXPECT_GT(g.large_batches_received(wiped), 0u) << "the snapshot did not come through SendLarge";
 }
 

@@ -21,10 +21,14 @@ using v1::RAFT_MSG_VOTE_RESPONSE;
 
 const char* RoleName(Role role) {
   switch (role) {
-    case Role::kFollower: return "follower";
-    case Role::kPreCandidate: return "pre-candidate";
-    case Role::kCandidate: return "candidate";
-    case Role::kLeader: return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
   }
   return "unknown";
 }
@@ -187,7 +191,8 @@ void Raft::TickHeartbeat() {
     }
   }
   for (auto& [id, pr] : progress_) {
-    if (pr.state == Progress::State::kSnapshot && ++pr.snapshot_ticks > 2 * options_.election_ticks) {
+    if (pr.state == Progress::State::kSnapshot &&
+        ++pr.snapshot_ticks > 2 * options_.election_ticks) {
       // The snapshot or its answer was lost; probe again (which resends it if still needed).
       pr.state = Progress::State::kProbe;
       pr.next = pr.match + 1;
@@ -221,7 +226,8 @@ void Raft::Step(const Message& m) {
       // Never adopt the term of a pre-vote.
     } else if (m.type() == RAFT_MSG_PRE_VOTE_RESPONSE && !m.reject()) {
       // A granted pre-vote carries the term we would campaign in; the vote is counted below.
-    } else if (m.type() == RAFT_MSG_APPEND || m.type() == RAFT_MSG_HEARTBEAT || m.type() == RAFT_MSG_SNAPSHOT) {
+    } else if (m.type() == RAFT_MSG_APPEND || m.type() == RAFT_MSG_HEARTBEAT ||
+               m.type() == RAFT_MSG_SNAPSHOT) {
       BecomeFollower(m.term(), m.from());
     } else {
       BecomeFollower(m.term(), 0);
@@ -248,16 +254,23 @@ void Raft::Step(const Message& m) {
     return;
   }
   switch (role_) {
-    case Role::kLeader: StepLeader(m); break;
+    case Role::kLeader:
+      StepLeader(m);
+      break;
     case Role::kPreCandidate:
-    case Role::kCandidate: StepCandidate(m); break;
-    case Role::kFollower: StepFollower(m); break;
+    case Role::kCandidate:
+      StepCandidate(m);
+      break;
+    case Role::kFollower:
+      StepFollower(m);
+      break;
   }
 }
 
 void Raft::HandleVoteRequest(const Message& m) {
   const bool pre = m.type() == RAFT_MSG_PRE_VOTE;
-  const bool can_vote = vote_ == m.from() || (vote_ == 0 && lead_ == 0) || (pre && m.term() > term_);
+  const bool can_vote =
+      vote_ == m.from() || (vote_ == 0 && lead_ == 0) || (pre && m.term() > term_);
   // A node that knows no membership (new, or wiped and rejoining) has lost its voting history and
   // must not vote until a leader has given it the group's state.
   const bool knows_group = config_.members_size() > 0;
@@ -300,7 +313,8 @@ void Raft::StepFollower(const Message& m) {
 }
 
 void Raft::StepCandidate(const Message& m) {
-  const auto expected = role_ == Role::kPreCandidate ? RAFT_MSG_PRE_VOTE_RESPONSE : RAFT_MSG_VOTE_RESPONSE;
+  const auto expected =
+      role_ == Role::kPreCandidate ? RAFT_MSG_PRE_VOTE_RESPONSE : RAFT_MSG_VOTE_RESPONSE;
   switch (m.type()) {
     case RAFT_MSG_APPEND:
     case RAFT_MSG_HEARTBEAT:
@@ -382,9 +396,14 @@ void Raft::HandleSnapshot(const Message& m) {
 
 void Raft::StepLeader(const Message& m) {
   switch (m.type()) {
-    case RAFT_MSG_APPEND_RESPONSE: HandleAppendResponse(m); break;
-    case RAFT_MSG_HEARTBEAT_RESPONSE: HandleHeartbeatResponse(m); break;
-    default: break;
+    case RAFT_MSG_APPEND_RESPONSE:
+      HandleAppendResponse(m);
+      break;
+    case RAFT_MSG_HEARTBEAT_RESPONSE:
+      HandleHeartbeatResponse(m);
+      break;
+    default:
+      break;
   }
 }
 
@@ -450,7 +469,6 @@ void Raft::HandleAppendResponse(const Message& m) {
   if (updated && IsLearner(m.from())) MaybePromote(m.from());
 }
 
-
 void Raft::HandleHeartbeatResponse(const Message& m) {
   auto it = progress_.find(m.from());
   if (it == progress_.end()) return;
@@ -466,7 +484,8 @@ void Raft::HandleHeartbeatResponse(const Message& m) {
     pr.inflight.clear();
   }
   // Appends may have been lost: free a slot so replication can make progress again.
-  if (pr.state == Progress::State::kReplicate && static_cast<int>(pr.inflight.size()) >= options_.max_inflight) {
+  if (pr.state == Progress::State::kReplicate &&
+      static_cast<int>(pr.inflight.size()) >= options_.max_inflight) {
     pr.inflight.pop_front();
   }
   if (pr.match < log_.LastIndex()) SendAppend(m.from());
@@ -479,7 +498,8 @@ void Raft::HandleHeartbeatResponse(const Message& m) {
   if (read->acks.size() < Quorum()) return;
   // A majority still follows us after this read arrived: it and every earlier read are current.
   const auto end = read + 1;
-  for (auto r = pending_reads_.begin(); r != end; ++r) read_states_.push_back({r->index, r->context});
+  for (auto r = pending_reads_.begin(); r != end; ++r)
+    read_states_.push_back({r->index, r->context});
   pending_reads_.erase(pending_reads_.begin(), end);
 }
 
@@ -491,7 +511,8 @@ void Raft::SendAppend(uint64_t to, bool send_if_empty) {
   Progress& pr = it->second;
   if (pr.state == Progress::State::kSnapshot) return;
   if (pr.state == Progress::State::kProbe && pr.probe_sent) return;
-  if (pr.state == Progress::State::kReplicate && static_cast<int>(pr.inflight.size()) >= options_.max_inflight) {
+  if (pr.state == Progress::State::kReplicate &&
+      static_cast<int>(pr.inflight.size()) >= options_.max_inflight) {
     return;
   }
   const uint64_t prev = pr.next - 1;
@@ -589,16 +610,17 @@ void Raft::AppendEntry(v1::RaftEntryType type, std::string data) {
 
 absl::StatusOr<uint64_t> Raft::Propose(std::string data) {
   if (role_ != Role::kLeader) {
-    return absl::FailedPreconditionError(absl::StrCat("not the leader (leader is node ", lead_, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("not the leader (leader is node ", lead_, ")"));
   }
   AppendEntry(RAFT_ENTRY_COMMAND, std::move(data));
   return log_.LastIndex();
 }
 
-
 absl::Status Raft::ReadIndex(std::string context) {
   if (role_ != Role::kLeader) {
-    return absl::FailedPreconditionError(absl::StrCat("not the leader (leader is node ", lead_, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("not the leader (leader is node ", lead_, ")"));
   }
   if (!CommittedInTerm()) {
     // Until our no-op commits we do not know the true commit index.
@@ -651,7 +673,8 @@ Ready Raft::GetReady() {
   rd.committed_entries = log_.NextCommitted(options_.max_bytes_per_message);
   rd.read_states = std::move(read_states_);
   read_states_.clear();
-  rd.send_before_persist = role_ == Role::kLeader && !rd.snapshot && hs.term() == prev_hard_state_.term() &&
+  rd.send_before_persist = role_ == Role::kLeader && !rd.snapshot &&
+                           hs.term() == prev_hard_state_.term() &&
                            hs.vote() == prev_hard_state_.vote();
   return rd;
 }

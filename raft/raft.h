@@ -1,7 +1,7 @@
 // The Raft consensus core: a deterministic state machine with no threads, clocks, sockets or disks.
-// A driver feeds it ticks, peer messages and proposals, and drains Ready(): what to persist, what to
-// send, what to apply. The same code runs in production (raft/node.h) and in the seeded simulation
-// (tests/raft_sim_test.cc).
+// A driver feeds it ticks, peer messages and proposals, and drains Ready(): what to persist, what
+// to send, what to apply. The same code runs in production (raft/node.h) and in the seeded
+// simulation (tests/raft_sim_test.cc).
 //
 // Implements leader election with pre-vote and check-quorum, pipelined and batched log replication,
 // snapshots for followers that fell behind the compacted log, single-member configuration changes,
@@ -72,8 +72,8 @@ struct Ready {
   bool send_before_persist = false;
 
   bool empty() const {
-    return !hard_state && entries.empty() && !snapshot && messages.empty() && committed_entries.empty() &&
-           read_states.empty();
+    return !hard_state && entries.empty() && !snapshot && messages.empty() &&
+           committed_entries.empty() && read_states.empty();
   }
 };
 
@@ -83,10 +83,10 @@ struct Progress {
   uint64_t match = 0;
   uint64_t next = 1;
   State state = State::kProbe;
-  bool probe_sent = false;         // kProbe: one append in flight, wait for the answer
-  std::deque<uint64_t> inflight;   // kReplicate: last index of each unacknowledged append
-  uint64_t pending_snapshot = 0;   // kSnapshot: index of the snapshot sent
-  int snapshot_ticks = 0;          // kSnapshot: ticks since it was sent
+  bool probe_sent = false;        // kProbe: one append in flight, wait for the answer
+  std::deque<uint64_t> inflight;  // kReplicate: last index of each unacknowledged append
+  uint64_t pending_snapshot = 0;  // kSnapshot: index of the snapshot sent
+  int snapshot_ticks = 0;         // kSnapshot: ticks since it was sent
   bool recent_active = false;
 };
 
@@ -123,7 +123,7 @@ class Raft {
   const Config& config() const { return config_; }
   const RaftLog& log() const { return log_; }
   const std::map<uint64_t, Progress>& progress() const { return progress_; }
-  bool IsMember(uint64_t id) const;   // a voter
+  bool IsMember(uint64_t id) const;  // a voter
   bool IsLearner(uint64_t id) const;
 
  private:

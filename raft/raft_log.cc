@@ -94,7 +94,8 @@ std::vector<Entry> RaftLog::Slice(uint64_t lo, uint64_t hi, uint64_t max_bytes) 
   if (lo >= hi || lo < FirstIndex() || hi > LastIndex() + 1) return out;
   uint64_t bytes = 0;
   if (lo < offset_) {
-    absl::StatusOr<std::vector<Entry>> stored = storage_->Entries(lo, std::min(hi, offset_), max_bytes);
+    absl::StatusOr<std::vector<Entry>> stored =
+        storage_->Entries(lo, std::min(hi, offset_), max_bytes);
     if (!stored.ok()) return {};
     for (const Entry& e : *stored) bytes += e.data().size();
     out = std::move(*stored);

@@ -27,7 +27,8 @@ class RaftLog {
   bool IsUpToDate(uint64_t last_index, uint64_t last_term) const;
 
   // Follower append: entries following (index, log_term). Returns the index of the last new entry,
-  // or nullopt when this log does not hold (index, log_term). Commits up to min(committed, last new).
+  // or nullopt when this log does not hold (index, log_term). Commits up to min(committed, last
+  // new).
   std::optional<uint64_t> MaybeAppend(uint64_t index, uint64_t log_term, uint64_t committed,
                                       const std::vector<Entry>& entries);
   // Leader append (entries carry their index and term); returns the new last index.

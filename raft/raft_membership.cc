@@ -21,12 +21,14 @@ void Raft::MaybePromote(uint64_t learner) {
     learners->erase(learners->begin() + i);
     break;
   }
-  (void)ProposeConfig(next);  // fails only if a change slipped in meanwhile; retried on the next ack
+  (void)ProposeConfig(
+      next);  // fails only if a change slipped in meanwhile; retried on the next ack
 }
 
 absl::StatusOr<uint64_t> Raft::ProposeConfig(const Config& config) {
   if (role_ != Role::kLeader) {
-    return absl::FailedPreconditionError(absl::StrCat("not the leader (leader is node ", lead_, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("not the leader (leader is node ", lead_, ")"));
   }
   if (pending_config_index_ > log_.applied()) {
     return absl::UnavailableError("a membership change is still in progress; retry");
@@ -62,9 +64,11 @@ absl::StatusOr<uint64_t> Raft::ProposeConfig(const Config& config) {
     }
   }
   if (changed != 1) {
-    return absl::InvalidArgumentError("a membership change must add, promote or remove exactly one member");
+    return absl::InvalidArgumentError(
+        "a membership change must add, promote or remove exactly one member");
   }
-  if (config.members_size() == 0) return absl::InvalidArgumentError("the group needs at least one voter");
+  if (config.members_size() == 0)
+    return absl::InvalidArgumentError("the group needs at least one voter");
   AppendEntry(RAFT_ENTRY_CONFIG, config.SerializeAsString());
   pending_config_index_ = log_.LastIndex();
   return log_.LastIndex();
@@ -87,7 +91,8 @@ void Raft::ReconcileConfigEntries(uint64_t from, const std::vector<Entry>& entri
 }
 
 void Raft::RebuildConfig() {
-  const Config& next = config_entries_.empty() ? base_config_ : config_entries_.rbegin()->second.second;
+  const Config& next =
+      config_entries_.empty() ? base_config_ : config_entries_.rbegin()->second.second;
   ApplyConfig(next);
 }
 

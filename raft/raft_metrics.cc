@@ -6,18 +6,24 @@ namespace medvault::raft {
 
 RaftMetrics::RaftMetrics(prometheus::Registry& r, const std::string& s)
     : term(NewGauge(r, "medvault_" + s + "_raft_term", "Current Raft term of this replica.")),
-      is_leader(NewGauge(r, "medvault_" + s + "_raft_is_leader", "1 while this replica leads its group, else 0.")),
-      commit_index(NewGauge(r, "medvault_" + s + "_raft_commit_index", "Highest log index known committed.")),
-      applied_index(NewGauge(r, "medvault_" + s + "_raft_applied_index", "Highest log index applied here.")),
-      apply_lag(NewGauge(r, "medvault_" + s + "_raft_apply_lag", "Committed entries not yet applied here.")),
+      is_leader(NewGauge(r, "medvault_" + s + "_raft_is_leader",
+                         "1 while this replica leads its group, else 0.")),
+      commit_index(NewGauge(r, "medvault_" + s + "_raft_commit_index",
+                            "Highest log index known committed.")),
+      applied_index(
+          NewGauge(r, "medvault_" + s + "_raft_applied_index", "Highest log index applied here.")),
+      apply_lag(NewGauge(r, "medvault_" + s + "_raft_apply_lag",
+                         "Committed entries not yet applied here.")),
       leader_changes(NewGauge(r, "medvault_" + s + "_raft_leader_changes",
                               "Times this replica saw a new leader since it started.")),
       election_latency(NewLatencyHistogram(r, "medvault_" + s + "_raft_election_seconds",
                                            "From losing the leader to knowing a new one.")),
-      persist_latency(NewLatencyHistogram(r, "medvault_" + s + "_raft_append_persist_seconds",
-                                          "Durable (fsync'd) write of log entries and hard state.")),
-      commit_latency(NewLatencyHistogram(r, "medvault_" + s + "_raft_commit_seconds",
-                                         "From proposing a command to applying it, on the leader.")) {}
+      persist_latency(
+          NewLatencyHistogram(r, "medvault_" + s + "_raft_append_persist_seconds",
+                              "Durable (fsync'd) write of log entries and hard state.")),
+      commit_latency(
+          NewLatencyHistogram(r, "medvault_" + s + "_raft_commit_seconds",
+                              "From proposing a command to applying it, on the leader.")) {}
 
 NodeObserver RaftMetrics::Observer(std::function<void(const NodeStatus&)> next) {
   NodeObserver o;

@@ -26,7 +26,8 @@ Config Members(std::initializer_list<uint64_t> ids) {
 // Nodes whose messages are delivered in order when the test says so, over links it can cut.
 class Group {
  public:
-  explicit Group(std::initializer_list<uint64_t> voters, std::initializer_list<uint64_t> spares = {}) {
+  explicit Group(std::initializer_list<uint64_t> voters,
+                 std::initializer_list<uint64_t> spares = {}) {
     const Config config = Members(voters);
     for (uint64_t id : voters) Add(id, &config);
     for (uint64_t id : spares) Add(id, nullptr);
@@ -197,7 +198,8 @@ TEST(Raft, VoteIsPersistedBeforeTheAnswerLeaves) {
   vote.set_term(5);
   g[1].Step(vote);
   Ready rd = g[1].GetReady();
-  ASSERT_TRUE(rd.hard_state.has_value()) << "the vote must reach disk in the same Ready as the answer";
+  ASSERT_TRUE(rd.hard_state.has_value())
+      << "the vote must reach disk in the same Ready as the answer";
   EXPECT_EQ(rd.hard_state->vote(), 2u);
   EXPECT_EQ(rd.hard_state->term(), 5u);
   ASSERT_EQ(rd.messages.size(), 1u);

@@ -12,8 +12,10 @@ Replica::~Replica() {
   if (node_) node_->Stop();
 }
 
-absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv, std::vector<std::string> state_cfs,
-                                                      const ReplicaOptions& options, prometheus::Registry& metrics) {
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
+                                                       std::vector<std::string> state_cfs,
+                                                       const ReplicaOptions& options,
+                                                       prometheus::Registry& metrics) {
   std::unique_ptr<Replica> r(new Replica());
   std::map<uint64_t, std::string> peers;
   bool bootstrap = options.bootstrap;
@@ -25,27 +27,32 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv, std::vector<
     if (!parsed.ok()) return parsed.status();
     peers = std::move(*parsed);
     if (peers.count(options.id) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("--raft_id ", options.id, " is not in --raft_peers"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--raft_id ", options.id, " is not in --raft_peers"));
     }
   }
   absl::StatusOr<std::unique_ptr<RocksLogStorage>> storage = RocksLogStorage::Open(kv);
   if (!storage.ok()) return storage.status();
   r->storage_ = std::move(*storage);
-  absl::StatusOr<std::unique_ptr<KvStateMachine>> machine = KvStateMachine::Open(kv, std::move(state_cfs));
+  absl::StatusOr<std::unique_ptr<KvStateMachine>> machine =
+      KvStateMachine::Open(kv, std::move(state_cfs));
   if (!machine.ok()) return machine.status();
   r->machine_ = std::move(*machine);
   if (r->storage_->empty()) {
     if (bootstrap) {
-      absl::Status founded = RaftNode::Bootstrap(r->storage_.get(), r->machine_.get(), MembershipOf(peers));
+      absl::Status founded =
+          RaftNode::Bootstrap(r->storage_.get(), r->machine_.get(), MembershipOf(peers));
       if (!founded.ok()) return founded;
-      MV_LOG(INFO) << options.service << " replica " << options.id << " founded a group of " << peers.size();
+      MV_LOG(INFO) << options.service << " replica " << options.id << " founded a group of "
+                   << peers.size();
     } else {
       MV_LOG(INFO) << options.service << " replica " << options.id
                    << " has no Raft state: waiting for the group's leader to send it a snapshot";
     }
   }
   r->metrics_ = std::make_unique<RaftMetrics>(metrics, options.service);
-  if (!options.channels) return absl::InvalidArgumentError("no channel factory for fellow replicas");
+  if (!options.channels)
+    return absl::InvalidArgumentError("no channel factory for fellow replicas");
   r->transport_ = std::make_unique<GrpcTransport>(options.channels);
   NodeOptions no;
   no.id = options.id;
@@ -61,16 +68,19 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv, std::vector<
       no, r->storage_.get(), r->machine_.get(), r->transport_.get(),
       r->metrics_->Observer([service, id, last_role](const NodeStatus& st) {
         if (st.role != *last_role) {
-          MV_LOG(INFO) << service << " replica " << id << " is now " << RoleName(st.role) << " in term " << st.term;
+          MV_LOG(INFO) << service << " replica " << id << " is now " << RoleName(st.role)
+                       << " in term " << st.term;
           *last_role = st.role;
         }
       }));
   AccessPolicy policy;
   policy.AllowRoles("Send", {options.service});
   r->service_ = std::make_unique<RaftServiceImpl>(
-      r->node_.get(), std::make_unique<Authorizer>(absl::StrCat(options.service, "_raft"), std::move(policy),
-                                                   options.enforce_access, metrics));
-  r->writer_ = std::make_unique<ReplicatedWriter>(r->node_.get(), r->machine_.get(), options.write_timeout);
+      r->node_.get(),
+      std::make_unique<Authorizer>(absl::StrCat(options.service, "_raft"), std::move(policy),
+                                   options.enforce_access, metrics));
+  r->writer_ =
+      std::make_unique<ReplicatedWriter>(r->node_.get(), r->machine_.get(), options.write_timeout);
   return r;
 }
 

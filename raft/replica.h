@@ -1,6 +1,6 @@
 // Everything a replicated service process owns for its Raft replica, wired from its flags: the log
-// and state machine in the service's RocksDB, the node, the gRPC transport and RaftService, metrics,
-// and the writer its core uses. Shared by metaserver and keyservice mains.
+// and state machine in the service's RocksDB, the node, the gRPC transport and RaftService,
+// metrics, and the writer its core uses. Shared by metaserver and keyservice mains.
 #pragma once
 
 #include <prometheus/registry.h>
@@ -40,7 +40,8 @@ struct ReplicaOptions {
 class Replica {
  public:
   // `kv` must hold RaftColumnFamilies() and `state_cfs`, and outlive the replica.
-  static absl::StatusOr<std::unique_ptr<Replica>> Open(KvStore* kv, std::vector<std::string> state_cfs,
+  static absl::StatusOr<std::unique_ptr<Replica>> Open(KvStore* kv,
+                                                       std::vector<std::string> state_cfs,
                                                        const ReplicaOptions& options,
                                                        prometheus::Registry& metrics);
   ~Replica();

@@ -4,15 +4,19 @@
 #include "common/rpc.h"
 
 ABSL_FLAG(uint64_t, raft_id, 1, "This replica's id in --raft_peers");
-ABSL_FLAG(std::string, raft_peers, "",
-          "The replica group: ID=HOST:PORT,... (every replica's gRPC address). Empty: a group of one");
-ABSL_FLAG(bool, raft_bootstrap, false,
-          "Found a new group from --raft_peers if this replica holds no Raft state. Give it only when "
-          "creating a cluster; a replica that lost its disk must rejoin without it");
-ABSL_FLAG(int64_t, raft_tick_ms, 100, "Raft tick; heartbeats every tick, elections after 10-20 ticks");
-ABSL_FLAG(uint64_t, raft_snapshot_entries, 10000,
-          "Compact the Raft log once it holds this many applied entries (lagging or new replicas then "
-          "catch up from a snapshot)");
+ABSL_FLAG(
+    std::string, raft_peers, "",
+    "The replica group: ID=HOST:PORT,... (every replica's gRPC address). Empty: a group of one");
+ABSL_FLAG(
+    bool, raft_bootstrap, false,
+    "Found a new group from --raft_peers if this replica holds no Raft state. Give it only when "
+    "creating a cluster; a replica that lost its disk must rejoin without it");
+ABSL_FLAG(int64_t, raft_tick_ms, 100,
+          "Raft tick; heartbeats every tick, elections after 10-20 ticks");
+ABSL_FLAG(
+    uint64_t, raft_snapshot_entries, 10000,
+    "Compact the Raft log once it holds this many applied entries (lagging or new replicas then "
+    "catch up from a snapshot)");
 
 namespace medvault::raft {
 

@@ -33,14 +33,16 @@ absl::StatusOr<std::unique_ptr<RocksLogStorage>> RocksLogStorage::Open(KvStore* 
   absl::MutexLock lock(&s->mu_);
   absl::StatusOr<std::string> hs = kv->Get(kRaftMetaCf, kHardStateKey);
   if (hs.ok()) {
-    if (!s->hard_state_.ParseFromString(*hs)) return absl::DataLossError("raft hard state does not parse");
+    if (!s->hard_state_.ParseFromString(*hs))
+      return absl::DataLossError("raft hard state does not parse");
     s->has_meta_ = true;
   } else if (!absl::IsNotFound(hs.status())) {
     return hs.status();
   }
   absl::StatusOr<std::string> snap = kv->Get(kRaftMetaCf, kSnapshotKey);
   if (snap.ok()) {
-    if (!s->snapshot_.ParseFromString(*snap)) return absl::DataLossError("raft snapshot metadata does not parse");
+    if (!s->snapshot_.ParseFromString(*snap))
+      return absl::DataLossError("raft snapshot metadata does not parse");
     s->has_meta_ = true;
   } else if (!absl::IsNotFound(snap.status())) {
     return snap.status();
@@ -51,7 +53,8 @@ absl::StatusOr<std::unique_ptr<RocksLogStorage>> RocksLogStorage::Open(KvStore* 
     Entry e;
     if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
         DecodeIndex(it->key()) != expected || e.index() != expected) {
-      return absl::DataLossError(absl::StrCat("raft log entry ", expected, " is missing or corrupt"));
+      return absl::DataLossError(
+          absl::StrCat("raft log entry ", expected, " is missing or corrupt"));
     }
     s->terms_.push_back(e.term());
     ++expected;
@@ -89,7 +92,8 @@ absl::StatusOr<uint64_t> RocksLogStorage::Term(uint64_t index) const {
   return terms_[index - snapshot_.index() - 1];
 }
 
-absl::StatusOr<std::vector<Entry>> RocksLogStorage::Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes) const {
+absl::StatusOr<std::vector<Entry>> RocksLogStorage::Entries(uint64_t lo, uint64_t hi,
+                                                            uint64_t max_bytes) const {
   {
     absl::MutexLock lock(&mu_);
     if (lo <= snapshot_.index() || hi > snapshot_.index() + terms_.size() + 1 || lo >= hi) {
@@ -120,10 +124,12 @@ absl::Status RocksLogStorage::Save(const HardState* hs, const std::vector<Entry>
   if (!entries.empty()) {
     const uint64_t first = entries.front().index();
     if (first <= snapshot_.index() || first > last + 1) {
-      return absl::InternalError(absl::StrCat("append at ", first, " leaves a gap or rewrites the snapshot"));
+      return absl::InternalError(
+          absl::StrCat("append at ", first, " leaves a gap or rewrites the snapshot"));
     }
     if (first <= last) batch.DeleteRange(kv_->cf(kRaftLogCf), LogKey(first), LogKey(last + 1));
-    for (const Entry& e : entries) batch.Put(kv_->cf(kRaftLogCf), LogKey(e.index()), e.SerializeAsString());
+    for (const Entry& e : entries)
+      batch.Put(kv_->cf(kRaftLogCf), LogKey(e.index()), e.SerializeAsString());
   }
   if (hs != nullptr) batch.Put(kv_->cf(kRaftMetaCf), kHardStateKey, hs->SerializeAsString());
   if (batch.Count() == 0) return absl::OkStatus();
@@ -157,7 +163,8 @@ absl::Status RocksLogStorage::InstallSnapshot(const SnapshotMeta& meta) {
 absl::Status RocksLogStorage::Compact(const SnapshotMeta& meta) {
   absl::MutexLock lock(&mu_);
   if (meta.index() <= snapshot_.index()) return absl::OkStatus();
-  if (meta.index() > snapshot_.index() + terms_.size()) return absl::InternalError("compacting past the last index");
+  if (meta.index() > snapshot_.index() + terms_.size())
+    return absl::InternalError("compacting past the last index");
   rocksdb::WriteBatch batch;
   batch.DeleteRange(kv_->cf(kRaftLogCf), LogKey(0), LogKey(meta.index() + 1));
   batch.Put(kv_->cf(kRaftMetaCf), kSnapshotKey, meta.SerializeAsString());

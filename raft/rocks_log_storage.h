@@ -34,7 +34,8 @@ class RocksLogStorage : public LogStorage {
   SnapshotMeta snapshot_meta() const override;
   uint64_t LastIndex() const override;
   absl::StatusOr<uint64_t> Term(uint64_t index) const override;
-  absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes) const override;
+  absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi,
+                                             uint64_t max_bytes) const override;
 
   absl::Status Save(const HardState* hs, const std::vector<Entry>& entries) override;
   absl::Status InstallSnapshot(const SnapshotMeta& meta) override;

@@ -18,8 +18,8 @@ class StateMachine {
   virtual SnapshotMeta Applied() const = 0;
   // Applies committed entries in order (COMMAND, CONFIG and NOOP alike), recording the applied
   // position atomically with their effects. Must be deterministic: every replica applies the same
-  // entries to the same state. Returns one result per entry, handed to the proposer if it waits here;
-  // a non-OK status return means the state machine could not apply at all (the node stops).
+  // entries to the same state. Returns one result per entry, handed to the proposer if it waits
+  // here; a non-OK status return means the state machine could not apply at all (the node stops).
   virtual absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<Entry>& entries) = 0;
   // A consistent copy of the state as of Applied().
   virtual absl::StatusOr<Snapshot> TakeSnapshot() = 0;

@@ -9,8 +9,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "common/rpc.h"
-#include "common/testing/file_scan.h"
 #include "common/testing/dev_certs.h"
+#include "common/testing/file_scan.h"
 #include "medvault/v1/admin.grpc.pb.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 #include "medvault/v1/image_store.grpc.pb.h"
@@ -57,8 +57,14 @@ class AccessControlTest : public ::testing::Test {
   }
   static testing::CommandResult CliAs(const std::string& as, std::vector<std::string> args) {
     const TlsFiles tls = testing::DevTlsFiles(cluster_->tls_dir(), as);
-    std::vector<std::string> argv = {ExternalCluster::Binary("medvault"), "--frontend", cluster_->frontend(),
-                                     "--tls_ca", tls.ca_file, "--tls_cert", tls.cert_file, "--tls_key",
+    std::vector<std::string> argv = {ExternalCluster::Binary("medvault"),
+                                     "--frontend",
+                                     cluster_->frontend(),
+                                     "--tls_ca",
+                                     tls.ca_file,
+                                     "--tls_cert",
+                                     tls.cert_file,
+                                     "--tls_key",
                                      tls.key_file};
     argv.insert(argv.end(), args.begin(), args.end());
     return testing::RunCommand(argv);
@@ -66,13 +72,15 @@ class AccessControlTest : public ::testing::Test {
   // Stores pydicom's `file` through the all-scopes client; returns its response.
   static v1::PutInstanceResponse Put(const std::string& file) {
     auto stub = ImageStoreAs("client");
-    auto put = testing::PutInstance(stub.get(), ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file));
+    auto put = testing::PutInstance(
+        stub.get(), ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file));
     EXPECT_TRUE(put.ok()) << put.status();
     return put.ok() ? *put : v1::PutInstanceResponse();
   }
   // The object id of a stored instance, read from the metaserver as the frontend.
   static std::string ObjectIdOf(const std::string& sop_uid) {
-    auto meta = v1::MetaService::NewStub(cluster_->Channel(cluster_->metaserver(), kMetaServerPeer));
+    auto meta =
+        v1::MetaService::NewStub(cluster_->Channel(cluster_->metaserver(), kMetaServerPeer));
     grpc::ClientContext ctx;
     v1::GetInstanceMetaRequest req;
     req.set_sop_instance_uid(sop_uid);
@@ -102,7 +110,8 @@ TEST_F(AccessControlTest, OnlyTheFrontendGetsDataKeysAndRefusalsAreAudited) {
   ASSERT_TRUE(testing::GetInstance(client.get(), put.sop_instance_uid()).ok());
 
   // A chunk server's (valid, same-CA) certificate asks the key service for that key.
-  for (const std::string& who : {std::string("chunkserver-0"), std::string("client"), std::string("metaserver")}) {
+  for (const std::string& who :
+       {std::string("chunkserver-0"), std::string("client"), std::string("metaserver")}) {
     auto keys = v1::KeyService::NewStub(As(who, cluster_->keyservice(), kKeyServicePeer));
     grpc::ClientContext ctx;
     v1::GetDataKeyRequest req;
@@ -115,25 +124,33 @@ TEST_F(AccessControlTest, OnlyTheFrontendGetsDataKeysAndRefusalsAreAudited) {
     v1::GenerateDataKeysRequest gen;
     gen.set_count(1);
     v1::GenerateDataKeysResponse gen_resp;
-    EXPECT_EQ(CodeOf(keys->GenerateDataKeys(&gen_ctx, gen, &gen_resp)), grpc::StatusCode::PERMISSION_DENIED) << who;
+    EXPECT_EQ(CodeOf(keys->GenerateDataKeys(&gen_ctx, gen, &gen_resp)),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << who;
     EXPECT_EQ(gen_resp.keys_size(), 0);
   }
 
   // The audit log, queried by object through the CLI (admin scope): generation by the frontend,
   // release on the client's behalf, and each refusal with the refused caller.
-  testing::CommandResult audit = CliAs("client", {"audit", "--object", absl::BytesToHexString(object_id)});
+  testing::CommandResult audit =
+      CliAs("client", {"audit", "--object", absl::BytesToHexString(object_id)});
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
   EXPECT_TRUE(absl::StrContains(audit.out, " generate caller=frontend/frontend")) << audit.out;
-  EXPECT_TRUE(absl::StrContains(audit.out, " release caller=frontend/frontend on_behalf_of=client/client purpose=GetInstance result=OK"))
+  EXPECT_TRUE(absl::StrContains(
+      audit.out,
+      " release caller=frontend/frontend on_behalf_of=client/client purpose=GetInstance result=OK"))
       << audit.out;
-  EXPECT_TRUE(absl::StrContains(audit.out, " deny caller=chunkserver/chunkserver-0 on_behalf_of=- purpose=GetDataKey result=PERMISSION_DENIED"))
+  EXPECT_TRUE(absl::StrContains(audit.out,
+                                " deny caller=chunkserver/chunkserver-0 on_behalf_of=- "
+                                "purpose=GetDataKey result=PERMISSION_DENIED"))
       << audit.out;
   EXPECT_TRUE(absl::StrContains(audit.out, " deny caller=client/client")) << audit.out;
   EXPECT_TRUE(absl::StrContains(audit.out, " deny caller=metaserver/metaserver")) << audit.out;
   // By time range: the refusal of the generation (no object) is there too.
   testing::CommandResult by_time = CliAs("client", {"audit", "--since", "1000000000", "--json"});
   ASSERT_EQ(by_time.exit_code, 0) << by_time.err;
-  EXPECT_TRUE(absl::StrContains(by_time.out, "\"purpose\":\"GenerateDataKeys\",\"result\":\"PERMISSION_DENIED\""))
+  EXPECT_TRUE(absl::StrContains(
+      by_time.out, "\"purpose\":\"GenerateDataKeys\",\"result\":\"PERMISSION_DENIED\""))
       << by_time.out;
   // And as structured log lines of the key service.
   EXPECT_TRUE(absl::StrContains(AllLogs(), "audit op=deny caller=chunkserver/chunkserver-0"));
@@ -152,9 +169,11 @@ TEST_F(AccessControlTest, ClientsGetExactlyTheirScopes) {
     v1::DeleteStudyResponse resp;
     grpc::Status s = readonly->DeleteStudy(&ctx, req, &resp);
     EXPECT_EQ(CodeOf(s), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
-    EXPECT_TRUE(absl::StrContains(s.error_message(), "lacks the delete scope")) << s.error_message();
+    EXPECT_TRUE(absl::StrContains(s.error_message(), "lacks the delete scope"))
+        << s.error_message();
   }
-  EXPECT_EQ(testing::PutInstance(readonly.get(), ct).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(testing::PutInstance(readonly.get(), ct).status().code(),
+            absl::StatusCode::kPermissionDenied);
   testing::CommandResult rm = CliAs("client-readonly", {"rm", "--study", put.study_uid()});
   EXPECT_EQ(rm.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(rm.err, "PERMISSION_DENIED")) << rm.err;
@@ -166,7 +185,8 @@ TEST_F(AccessControlTest, ClientsGetExactlyTheirScopes) {
   auto stranger = ImageStoreAs("client-stranger");
   grpc::ClientContext ctx;
   v1::FindStudiesResponse found;
-  EXPECT_EQ(CodeOf(stranger->FindStudies(&ctx, v1::FindStudiesRequest(), &found)), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CodeOf(stranger->FindStudies(&ctx, v1::FindStudiesRequest(), &found)),
+            grpc::StatusCode::PERMISSION_DENIED);
   // A service certificate is not a client either.
   auto chunkserver = ImageStoreAs("chunkserver-0");
   EXPECT_EQ(testing::GetInstance(chunkserver.get(), put.sop_instance_uid()).status().code(),
@@ -178,10 +198,14 @@ TEST_F(AccessControlTest, ClientsGetExactlyTheirScopes) {
   // The frontend's refusals are in the key service's audit log too, naming the client.
   testing::CommandResult audit = CliAs("client", {"audit", "--since", "1000000000"});
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
-  EXPECT_TRUE(absl::StrContains(
-      audit.out, " deny caller=frontend/frontend on_behalf_of=client/client-readonly purpose=DeleteStudy result=PERMISSION_DENIED"))
+  EXPECT_TRUE(
+      absl::StrContains(audit.out,
+                        " deny caller=frontend/frontend on_behalf_of=client/client-readonly "
+                        "purpose=DeleteStudy result=PERMISSION_DENIED"))
       << audit.out;
-  EXPECT_TRUE(absl::StrContains(audit.out, "on_behalf_of=client/client-stranger purpose=FindStudies")) << audit.out;
+  EXPECT_TRUE(
+      absl::StrContains(audit.out, "on_behalf_of=client/client-stranger purpose=FindStudies"))
+      << audit.out;
   testing::CommandResult status = CliAs("client", {"kek", "status"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_TRUE(absl::StrContains(status.out, "active KEK version: 1")) << status.out;
@@ -191,7 +215,8 @@ TEST_F(AccessControlTest, EachServiceAcceptsOnlyTheCallersItsRoleAllows) {
   const std::string cs0 = cluster_->chunkservers()[0], cs1 = cluster_->chunkservers()[1];
   // A chunk server may heartbeat but not allocate, read the catalog, or call another chunk server.
   {
-    auto meta = v1::MetaService::NewStub(As("chunkserver-0", cluster_->metaserver(), kMetaServerPeer));
+    auto meta =
+        v1::MetaService::NewStub(As("chunkserver-0", cluster_->metaserver(), kMetaServerPeer));
     grpc::ClientContext ctx;
     v1::AllocateChunksRequest req;
     req.set_chunk_count(1);
@@ -224,21 +249,30 @@ TEST_F(AccessControlTest, EachServiceAcceptsOnlyTheCallersItsRoleAllows) {
     auto meta = v1::MetaService::NewStub(As("client", cluster_->metaserver(), kMetaServerPeer));
     grpc::ClientContext ctx;
     v1::FindStudiesMetaResponse resp;
-    EXPECT_EQ(CodeOf(meta->FindStudies(&ctx, v1::FindStudiesMetaRequest(), &resp)), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(CodeOf(meta->FindStudies(&ctx, v1::FindStudiesMetaRequest(), &resp)),
+              grpc::StatusCode::PERMISSION_DENIED);
   }
   // Nobody but a fellow replica may speak Raft to the key service or the metaserver.
-  for (const auto& [address, peer] : {std::make_pair(cluster_->keyservice(), std::string(kKeyServicePeer)),
-                                      std::make_pair(cluster_->metaserver(), std::string(kMetaServerPeer))}) {
+  for (const auto& [address, peer] :
+       {std::make_pair(cluster_->keyservice(), std::string(kKeyServicePeer)),
+        std::make_pair(cluster_->metaserver(), std::string(kMetaServerPeer))}) {
     auto raft = v1::RaftService::NewStub(As("frontend", address, peer));
     grpc::ClientContext ctx;
     v1::RaftMessageAck ack;
-    EXPECT_EQ(CodeOf(raft->Send(&ctx, v1::RaftMessageBatch(), &ack)), grpc::StatusCode::PERMISSION_DENIED) << peer;
+    EXPECT_EQ(CodeOf(raft->Send(&ctx, v1::RaftMessageBatch(), &ack)),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << peer;
   }
   // Each refusal is a structured log line naming the caller.
   const std::string logs = AllLogs();
-  EXPECT_TRUE(absl::StrContains(logs, "audit op=deny service=metaserver method=AllocateChunks caller=chunkserver/chunkserver-0"));
-  EXPECT_TRUE(absl::StrContains(logs, "audit op=deny service=chunkserver method=ListChunks caller=chunkserver/chunkserver-0"));
-  EXPECT_TRUE(absl::StrContains(logs, "audit op=deny service=keyservice_raft method=Send caller=frontend/frontend"));
+  EXPECT_TRUE(absl::StrContains(
+      logs,
+      "audit op=deny service=metaserver method=AllocateChunks caller=chunkserver/chunkserver-0"));
+  EXPECT_TRUE(absl::StrContains(
+      logs,
+      "audit op=deny service=chunkserver method=ListChunks caller=chunkserver/chunkserver-0"));
+  EXPECT_TRUE(absl::StrContains(
+      logs, "audit op=deny service=keyservice_raft method=Send caller=frontend/frontend"));
   // The cluster still works for the callers that are allowed.
   const v1::PutInstanceResponse put = Put("JPEG2000.dcm");
   auto client = ImageStoreAs("client");

@@ -45,7 +45,8 @@ testing::ClusterOptions LifecycleOptions(int chunkservers) {
   testing::ClusterOptions options;
   options.chunkservers = chunkservers;
   options.chunk_size_bytes = 64 << 10;  // CT_small (39 kB) is one chunk
-  options.metaserver_flags = {"--down_after_ms=2000", "--repair_interval_ms=300", "--repair_bytes_per_second=0"};
+  options.metaserver_flags = {"--down_after_ms=2000", "--repair_interval_ms=300",
+                              "--repair_bytes_per_second=0"};
   return options;
 }
 
@@ -55,7 +56,8 @@ std::unique_ptr<v1::MetaService::Stub> Meta(const ExternalCluster& cluster) {
 
 // An upload abandoned after its chunk writes: placement and R replica writes as the frontend makes
 // them, and no commit. Returns the chunk ids.
-absl::StatusOr<std::vector<std::string>> WriteUncommittedChunks(const ExternalCluster& cluster, int n) {
+absl::StatusOr<std::vector<std::string>> WriteUncommittedChunks(const ExternalCluster& cluster,
+                                                                int n) {
   auto meta = Meta(cluster);
   grpc::ClientContext ctx;
   v1::AllocateChunksRequest req;
@@ -81,7 +83,8 @@ absl::StatusOr<std::vector<std::string>> WriteUncommittedChunks(const ExternalCl
 }
 
 // The chunk ids of acknowledged instances, from their manifests.
-std::vector<std::string> ChunkIdsOf(const ExternalCluster& cluster, const std::map<std::string, std::string>& acked) {
+std::vector<std::string> ChunkIdsOf(const ExternalCluster& cluster,
+                                    const std::map<std::string, std::string>& acked) {
   auto meta = Meta(cluster);
   std::vector<std::string> ids;
   for (const auto& [uid, bytes] : acked) {
@@ -100,7 +103,8 @@ size_t FilesPresentOn(const ExternalCluster& cluster, int i, const std::vector<s
   size_t present = 0;
   for (const std::string& id : ids) {
     const std::string hex = ToHex(id);
-    present += std::filesystem::exists(cluster.chunkserver_dir(i) + "/chunks/" + hex.substr(0, 2) + "/" + hex);
+    present += std::filesystem::exists(cluster.chunkserver_dir(i) + "/chunks/" + hex.substr(0, 2) +
+                                       "/" + hex);
   }
   return present;
 }
@@ -112,13 +116,15 @@ size_t FilesPresent(const ExternalCluster& cluster, int n, const std::vector<std
   return present;
 }
 
-absl::StatusOr<v1::RunGarbageCollectionResponse> RunGc(const ExternalCluster& cluster, uint64_t grace) {
+absl::StatusOr<v1::RunGarbageCollectionResponse> RunGc(const ExternalCluster& cluster,
+                                                       uint64_t grace) {
   auto meta = Meta(cluster);
   grpc::ClientContext ctx;
   v1::RunGarbageCollectionRequest req;
   req.set_orphan_grace_seconds(grace);
   v1::RunGarbageCollectionResponse resp;
-  if (absl::Status s = FromGrpcStatus(meta->RunGarbageCollection(&ctx, req, &resp)); !s.ok()) return s;
+  if (absl::Status s = FromGrpcStatus(meta->RunGarbageCollection(&ctx, req, &resp)); !s.ok())
+    return s;
   return resp;
 }
 
@@ -190,8 +196,8 @@ TEST(ChunkLifecycleTest, AbandonedUploadsAndDeletedStudiesAreCollectedLiveOnesNe
   } while ((orphans_left > 0 || deleted_left > 0) && Clock::now() < deadline);
   EXPECT_EQ(orphans_left, 0u);
   EXPECT_EQ(deleted_left, 0u);
-  std::printf("collected after %d passes, %.1f s after the orphans were written (grace %llu s)\n", passes,
-              std::chrono::duration<double>(Clock::now() - orphans_written).count(),
+  std::printf("collected after %d passes, %.1f s after the orphans were written (grace %llu s)\n",
+              passes, std::chrono::duration<double>(Clock::now() - orphans_written).count(),
               static_cast<unsigned long long>(kGraceSeconds));
 
   // A fresh orphan survives a pass that runs at once.
@@ -205,12 +211,15 @@ TEST(ChunkLifecycleTest, AbandonedUploadsAndDeletedStudiesAreCollectedLiveOnesNe
   live.Stop();
 
   // Every live instance, including those stored during collection, is whole on 3 servers.
-  for (const absl::Status& s : live.failures()) std::printf("put refused during collection: %s\n", s.ToString().c_str());
+  for (const absl::Status& s : live.failures())
+    std::printf("put refused during collection: %s\n", s.ToString().c_str());
   absl::StatusOr<testing::AuditResult> audit = testing::AuditReplicas(cluster, live.acked(), 3);
   ASSERT_TRUE(audit.ok()) << audit.status();
-  std::printf("live after collection: %zu instances, %zu replicas\n", audit->instances, audit->replicas);
+  std::printf("live after collection: %zu instances, %zu replicas\n", audit->instances,
+              audit->replicas);
   auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
-  EXPECT_TRUE(absl::IsNotFound(testing::GetInstance(frontend.get(), doomed.acked().begin()->first).status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      testing::GetInstance(frontend.get(), doomed.acked().begin()->first).status()));
   EXPECT_TRUE(cluster.Stop().ok());
 }
 
@@ -246,8 +255,9 @@ TEST(ChunkLifecycleTest, DrainedServerIsEmptiedAvoidedAndANewOneTakesWrites) {
   Uploader uploader(cluster);
   uploader.StartLoad(2);
   ASSERT_TRUE(uploader.WaitForAcks(12, kTimeout));
-  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
-                                     [](double v) { return v > 0; }, kTimeout)
+  ASSERT_TRUE(testing::WaitForMetric(
+                  cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
+                  [](double v) { return v > 0; }, kTimeout)
                   .ok());
 
   // The operator drains it while uploads go on.
@@ -261,7 +271,8 @@ TEST(ChunkLifecycleTest, DrainedServerIsEmptiedAvoidedAndANewOneTakesWrites) {
   uploader.Stop();
   // Only acknowledged puts count; on this shared 2-core machine a put now and then times out
   // connecting (TLS handshake) under load, which says nothing about drain.
-  for (const absl::Status& s : uploader.failures()) std::printf("put refused during drain: %s\n", s.ToString().c_str());
+  for (const absl::Status& s : uploader.failures())
+    std::printf("put refused during drain: %s\n", s.ToString().c_str());
 
   // Every replica moves off: 3 listed replicas per chunk, none on it, and its files go.
   const auto deadline = Clock::now() + std::chrono::seconds(90);
@@ -270,8 +281,8 @@ TEST(ChunkLifecycleTest, DrainedServerIsEmptiedAvoidedAndANewOneTakesWrites) {
   for (;;) {
     audit = testing::AuditReplicas(cluster, uploader.acked(), 3);
     if (audit.ok() && audit->per_server.count(drained_id) == 0) break;
-    ASSERT_LT(Clock::now(), deadline) << (audit.ok() ? "replicas still listed on the drained server"
-                                                     : audit.status().ToString());
+    ASSERT_LT(Clock::now(), deadline)
+        << (audit.ok() ? "replicas still listed on the drained server" : audit.status().ToString());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   // Its copies of those chunks are deleted too. (Only those: a put that failed while it was
@@ -309,7 +320,8 @@ TEST(ChunkLifecycleTest, DrainedServerIsEmptiedAvoidedAndANewOneTakesWrites) {
   EXPECT_EQ(*cluster.Metric("chunkserver-3", "medvault_chunkserver_writes_total"), writes);
 
   std::map<std::string, std::string> all = uploader.acked();
-  for (const auto& acked : {after_drain.acked(), after_join.acked()}) all.insert(acked.begin(), acked.end());
+  for (const auto& acked : {after_drain.acked(), after_join.acked()})
+    all.insert(acked.begin(), acked.end());
   audit = testing::AuditReplicas(cluster, all, 3);
   ASSERT_TRUE(audit.ok()) << audit.status();
   EXPECT_EQ(audit->per_server.count(drained_id), 0u);
@@ -317,7 +329,8 @@ TEST(ChunkLifecycleTest, DrainedServerIsEmptiedAvoidedAndANewOneTakesWrites) {
 }
 
 TEST(ChunkLifecycleTest, ReadsHedgeAroundAStoppedChunkServer) {
-  testing::ClusterOptions options;  // default down interval (10 s): a stopped server is slow, not down
+  testing::ClusterOptions
+      options;  // default down interval (10 s): a stopped server is slow, not down
   options.chunk_size_bytes = 64 << 10;
   options.frontend_flags = {"--read_hedge_delay_ms=100"};
   ExternalCluster cluster(options);
@@ -352,13 +365,15 @@ TEST(ChunkLifecycleTest, ReadsHedgeAroundAStoppedChunkServer) {
   auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
   const auto start = Clock::now();
   for (const auto& [uid, bytes] : uploader.acked()) {
-    absl::StatusOr<std::string> read = testing::GetInstance(frontend.get(), uid, std::chrono::seconds(15));
+    absl::StatusOr<std::string> read =
+        testing::GetInstance(frontend.get(), uid, std::chrono::seconds(15));
     ASSERT_TRUE(read.ok()) << read.status();
     EXPECT_TRUE(*read == bytes);
   }
-  std::printf("read %zu instances (%d listed first on the stopped server) in %.2f s with a 100 ms hedge\n",
-              uploader.acked().size(), first_on_stopped,
-              std::chrono::duration<double>(Clock::now() - start).count());
+  std::printf(
+      "read %zu instances (%d listed first on the stopped server) in %.2f s with a 100 ms hedge\n",
+      uploader.acked().size(), first_on_stopped,
+      std::chrono::duration<double>(Clock::now() - start).count());
   ASSERT_TRUE(cluster.Signal("chunkserver-0", SIGCONT).ok());
   absl::StatusOr<testing::AuditResult> audit = testing::AuditReplicas(cluster, uploader.acked(), 3);
   ASSERT_TRUE(audit.ok()) << audit.status();

@@ -79,7 +79,8 @@ uint64_t CountVisibleInstances(v1::ImageStore::Stub* stub) {
       v1::GetStudyResponse gresp;
       EXPECT_TRUE(stub->GetStudy(&ctx2, greq, &gresp).ok());
       uint64_t in_study = 0;
-      for (const auto& series : gresp.series()) in_study += static_cast<uint64_t>(series.instances_size());
+      for (const auto& series : gresp.series())
+        in_study += static_cast<uint64_t>(series.instances_size());
       EXPECT_EQ(in_study, study.instance_count());
       total += in_study;
     }
@@ -108,12 +109,13 @@ class ClusterTest : public ::testing::Test {
 TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSeeOnlyCiphertext) {
   testing::ClusterOptions options;
   options.chunk_size_bytes = 64 << 10;  // the larger files span several chunks
-  options.chunkserver_flags_of[0] = {"--direct_io"};  // one server writes its chunk files with O_DIRECT
+  options.chunkserver_flags_of[0] = {
+      "--direct_io"};  // one server writes its chunk files with O_DIRECT
   StartCluster(options);
 
   std::map<std::string, std::string> stored_sha;  // SOP UID -> SHA-256 of the stored bytes
-  std::set<std::string> secrets;                   // names, ids and UIDs that must never leak
-  std::set<std::string> log_secrets;               // also shorter ones, for the text logs
+  std::set<std::string> secrets;                  // names, ids and UIDs that must never leak
+  std::set<std::string> log_secrets;              // also shorter ones, for the text logs
   int ok = 0, refused = 0, conflicts = 0;
   for (const std::string& path : PydicomFiles()) {
     std::string bytes = ReadAll(path);
@@ -129,7 +131,9 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
         EXPECT_TRUE(put->already_stored()) << path;
         EXPECT_EQ(it->second, Sha256(bytes)) << path;
       }
-      for (const std::string& uid : {tags->study_uid(), tags->series_uid(), tags->sop_instance_uid()}) secrets.insert(uid);
+      for (const std::string& uid :
+           {tags->study_uid(), tags->series_uid(), tags->sop_instance_uid()})
+        secrets.insert(uid);
       // Short strings would match random ciphertext by chance; 8+ bytes never do in practice.
       if (tags->patient_name().size() >= 8) secrets.insert(tags->patient_name());
       if (tags->patient_id().size() >= 8) secrets.insert(tags->patient_id());
@@ -143,11 +147,13 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
       EXPECT_TRUE(stored_sha.count(tags->sop_instance_uid())) << path;
     } else {
       ++refused;
-      EXPECT_EQ(put.status().code(), absl::StatusCode::kInvalidArgument) << path << ": " << put.status();
+      EXPECT_EQ(put.status().code(), absl::StatusCode::kInvalidArgument)
+          << path << ": " << put.status();
       EXPECT_FALSE(put.status().message().empty());
     }
   }
-  std::cout << "stored " << ok << ", refused " << refused << ", conflicting re-sends " << conflicts << "\n";
+  std::cout << "stored " << ok << ", refused " << refused << ", conflicting re-sends " << conflicts
+            << "\n";
   EXPECT_GT(ok, 100);
   EXPECT_GT(refused, 5);
 
@@ -188,7 +194,8 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
       std::string data = ReadAll(file);
       if (absl::StrContains(file, "/chunks/")) ++chunk_files;
       ASSERT_EQ(data.find(std::string("DICM\x02\x00", 6)), std::string::npos) << file;
-      for (const std::string& secret : secrets) ASSERT_EQ(data.find(secret), std::string::npos) << file;
+      for (const std::string& secret : secrets)
+        ASSERT_EQ(data.find(secret), std::string::npos) << file;
     }
   }
   EXPECT_EQ(chunk_files, 3 * committed_chunks);
@@ -196,13 +203,16 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
   // No service logs a name, a patient id or a UID.
   for (const std::string& log : cluster_->log_files()) {
     std::string text = ReadAll(log);
-    for (const std::string& secret : secrets) ASSERT_EQ(text.find(secret), std::string::npos) << log;
-    for (const std::string& secret : log_secrets) ASSERT_EQ(text.find(secret), std::string::npos) << log;
+    for (const std::string& secret : secrets)
+      ASSERT_EQ(text.find(secret), std::string::npos) << log;
+    for (const std::string& secret : log_secrets)
+      ASSERT_EQ(text.find(secret), std::string::npos) << log;
   }
 
   // The frontend's metrics are served and counted the bytes.
   std::string metrics = HttpGet(cluster_->frontend_metrics(), "/metrics");
-  EXPECT_TRUE(absl::StrContains(metrics, "medvault_frontend_put_bytes_total")) << metrics.substr(0, 200);
+  EXPECT_TRUE(absl::StrContains(metrics, "medvault_frontend_put_bytes_total"))
+      << metrics.substr(0, 200);
 
   EXPECT_TRUE(cluster_->Stop().ok());
 }
@@ -245,8 +255,10 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   auto rm = Cli({"rm", "--study", put_ct->study_uid()});
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
 
-  EXPECT_EQ(GetInstance(stub_.get(), put_ct->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
-  auto cli_get = Cli({"get", "--instance", put_ct->sop_instance_uid(), "-o", cluster_->root() + "/out.dcm"});
+  EXPECT_EQ(GetInstance(stub_.get(), put_ct->sop_instance_uid()).status().code(),
+            absl::StatusCode::kNotFound);
+  auto cli_get =
+      Cli({"get", "--instance", put_ct->sop_instance_uid(), "-o", cluster_->root() + "/out.dcm"});
   EXPECT_NE(cli_get.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(cli_get.err, "NOT_FOUND")) << cli_get.err;
   EXPECT_FALSE(fs::exists(cluster_->root() + "/out.dcm"));
@@ -266,7 +278,8 @@ TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
     v1::RunGarbageCollectionRequest req;
     v1::RunGarbageCollectionResponse resp;
     ASSERT_TRUE(meta->RunGarbageCollection(&ctx, req, &resp).ok());
-    EXPECT_EQ(resp.deleted_chunks_reclaimed(), static_cast<uint64_t>(3 * ct_manifest.chunks_size()));
+    EXPECT_EQ(resp.deleted_chunks_reclaimed(),
+              static_cast<uint64_t>(3 * ct_manifest.chunks_size()));
     EXPECT_EQ(resp.tombstones_pending(), 0u);
   }
   EXPECT_EQ(chunk_files_of(ct_manifest), 0);
@@ -289,7 +302,8 @@ TEST_F(ClusterTest, CliPutGetFindRoundTrip) {
   fs::create_directories(in + "/nested");
   fs::copy_file(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm", in + "/ct.dcm");
   fs::copy_file(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm", in + "/nested/mr.dcm");
-  fs::copy_file(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/README.txt", in + "/nested/README.txt");
+  fs::copy_file(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/README.txt",
+                in + "/nested/README.txt");
 
   auto put = Cli({"put", in});
   EXPECT_EQ(put.exit_code, 1) << put.err;  // one file refused
@@ -303,14 +317,15 @@ TEST_F(ClusterTest, CliPutGetFindRoundTrip) {
 
   std::string ct = ReadAll(in + "/ct.dcm");
   auto tags = frontend::ParseDicomHeader(ct).value();
-  auto get = Cli({"get", "--instance", tags.sop_instance_uid(), "-o", cluster_->root() + "/ct-back.dcm"});
+  auto get =
+      Cli({"get", "--instance", tags.sop_instance_uid(), "-o", cluster_->root() + "/ct-back.dcm"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
   EXPECT_EQ(ReadAll(cluster_->root() + "/ct-back.dcm"), ct);
 
   auto study = Cli({"get", "--study", tags.study_uid(), "-o", cluster_->root() + "/study"});
   ASSERT_EQ(study.exit_code, 0) << study.err;
-  std::string study_file =
-      absl::StrCat(cluster_->root(), "/study/", tags.series_uid(), "/", tags.sop_instance_uid(), ".dcm");
+  std::string study_file = absl::StrCat(cluster_->root(), "/study/", tags.series_uid(), "/",
+                                        tags.sop_instance_uid(), ".dcm");
   EXPECT_EQ(ReadAll(study_file), ct);
 
   auto find = Cli({"find", "--patient", tags.patient_id(), "--json"});
@@ -328,13 +343,15 @@ TEST_F(ClusterTest, CliPutGetFindRoundTrip) {
 // The frontend's memory stays bounded under any load, shown with the real binaries: a put or read
 // beyond --max_concurrent_transfers is refused with RESOURCE_EXHAUSTED and leaves nothing behind,
 // while the one being served completes; and with --transfer_memory_mib=0 (no chunk beyond the one
-// each transfer works on) multi-chunk puts and reads still complete byte-exact, one chunk at a time.
+// each transfer works on) multi-chunk puts and reads still complete byte-exact, one chunk at a
+// time.
 TEST_F(ClusterTest, TransfersBeyondTheLimitAreRefusedAndTransfersWithoutBudgetComplete) {
   testing::ClusterOptions options;
   options.chunk_size_bytes = 64 << 10;
   options.frontend_flags = {"--max_concurrent_transfers=1", "--transfer_memory_mib=0"};
   StartCluster(options);
-  const std::string ecg = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/waveform_ecg.dcm");  // 5 chunks
+  const std::string ecg =
+      ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/waveform_ecg.dcm");  // 5 chunks
   const std::string mr = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm");
   const std::string ecg_uid = frontend::ParseDicomHeader(ecg).value().sop_instance_uid();
   const std::string mr_uid = frontend::ParseDicomHeader(mr).value().sop_instance_uid();
@@ -344,22 +361,27 @@ TEST_F(ClusterTest, TransfersBeyondTheLimitAreRefusedAndTransfersWithoutBudgetCo
   grpc::ClientContext held_ctx;
   held_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::PutInstanceResponse held_response;
-  std::unique_ptr<grpc::ClientWriter<v1::PutInstanceRequest>> held = stub_->PutInstance(&held_ctx, &held_response);
+  std::unique_ptr<grpc::ClientWriter<v1::PutInstanceRequest>> held =
+      stub_->PutInstance(&held_ctx, &held_response);
   v1::PutInstanceRequest piece;
   piece.set_data(ecg.substr(0, ecg.size() / 2));
   ASSERT_TRUE(held->Write(piece));
   // The event: the frontend counts it as served.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (testing::ScrapeMetric(cluster_->frontend_metrics(), "medvault_frontend_transfers_active").value_or(0) < 1) {
+  while (testing::ScrapeMetric(cluster_->frontend_metrics(), "medvault_frontend_transfers_active")
+             .value_or(0) < 1) {
     ASSERT_LT(std::chrono::steady_clock::now(), until) << "the held put never reached the frontend";
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 
   absl::StatusOr<v1::PutInstanceResponse> refused_put = PutInstance(stub_.get(), mr);
-  EXPECT_EQ(refused_put.status().code(), absl::StatusCode::kResourceExhausted) << refused_put.status();
-  EXPECT_TRUE(absl::StrContains(refused_put.status().message(), "maximum of 1")) << refused_put.status();
+  EXPECT_EQ(refused_put.status().code(), absl::StatusCode::kResourceExhausted)
+      << refused_put.status();
+  EXPECT_TRUE(absl::StrContains(refused_put.status().message(), "maximum of 1"))
+      << refused_put.status();
   absl::StatusOr<std::string> refused_get = GetInstance(stub_.get(), mr_uid);
-  EXPECT_EQ(refused_get.status().code(), absl::StatusCode::kResourceExhausted) << refused_get.status();
+  EXPECT_EQ(refused_get.status().code(), absl::StatusCode::kResourceExhausted)
+      << refused_get.status();
 
   piece.set_data(ecg.substr(ecg.size() / 2));
   ASSERT_TRUE(held->Write(piece));
@@ -375,7 +397,8 @@ TEST_F(ClusterTest, TransfersBeyondTheLimitAreRefusedAndTransfersWithoutBudgetCo
   EXPECT_EQ(GetInstance(stub_.get(), mr_uid).value_or(""), mr);
   const std::string metrics = HttpGet(cluster_->frontend_metrics(), "/metrics");
   EXPECT_EQ(testing::MetricValue(metrics, "medvault_frontend_chunk_budget_slots").value_or(-1), 0);
-  EXPECT_GT(testing::MetricValue(metrics, "medvault_frontend_chunk_budget_denials_total").value_or(0), 0);
+  EXPECT_GT(
+      testing::MetricValue(metrics, "medvault_frontend_chunk_budget_denials_total").value_or(0), 0);
   EXPECT_EQ(testing::MetricValue(metrics, "medvault_frontend_chunk_budget_peak").value_or(-1), 0);
   EXPECT_EQ(testing::MetricValue(metrics, "medvault_frontend_transfers_active").value_or(-1), 0);
   EXPECT_TRUE(cluster_->Stop().ok());

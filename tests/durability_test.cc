@@ -4,7 +4,8 @@
 // bit-exact and every chunk is listed on 3 distinct servers that hold it (replica_audit.h).
 //   1. kill -9 a chunk server during sustained uploads; it comes back and its extra copies go;
 //   2. wipe a chunk server's data directory and restart it: full repair onto it;
-//   3. flip bytes in chunk files and delete others: found by reads and scrub, quarantined, repaired;
+//   3. flip bytes in chunk files and delete others: found by reads and scrub, quarantined,
+//   repaired;
 //   4. a chunk server whose quota fills: clean RESOURCE_EXHAUSTED, writes continue elsewhere, no
 //      corrupt chunk, and it takes chunks again once space frees.
 #include <chrono>
@@ -38,8 +39,10 @@ constexpr auto kRepairTimeout = std::chrono::seconds(90);
 testing::ClusterOptions DurabilityOptions(int chunkservers) {
   testing::ClusterOptions options;
   options.chunkservers = chunkservers;
-  options.chunk_size_bytes = 64 << 10;  // the smallest the frontend takes: CT_small (39 kB) is one chunk
-  options.metaserver_flags = {"--down_after_ms=2000", "--repair_interval_ms=300", "--repair_bytes_per_second=0"};
+  options.chunk_size_bytes =
+      64 << 10;  // the smallest the frontend takes: CT_small (39 kB) is one chunk
+  options.metaserver_flags = {"--down_after_ms=2000", "--repair_interval_ms=300",
+                              "--repair_bytes_per_second=0"};
   options.chunkserver_flags = {"--scrub_pass_interval_s=1", "--scrub_bytes_per_second=50000000"};
   return options;
 }
@@ -55,8 +58,10 @@ std::vector<std::filesystem::path> ChunkFiles(const std::string& data_dir) {
 }
 
 void Print(const char* what, const testing::AuditResult& audit) {
-  std::printf("%s: %zu instances, %zu chunks, %zu replicas;", what, audit.instances, audit.chunks, audit.replicas);
-  for (const auto& [server, n] : audit.per_server) std::printf(" %s=%zu", server.substr(0, 8).c_str(), n);
+  std::printf("%s: %zu instances, %zu chunks, %zu replicas;", what, audit.instances, audit.chunks,
+              audit.replicas);
+  for (const auto& [server, n] : audit.per_server)
+    std::printf(" %s=%zu", server.substr(0, 8).c_str(), n);
   std::printf("\n");
 }
 
@@ -70,8 +75,9 @@ TEST(DurabilityTest, KillDuringUploadsIsDetectedRepairedAndReconciled) {
 
   const auto killed_at = Clock::now();
   ASSERT_TRUE(cluster.Kill("chunkserver-1").ok());
-  ASSERT_TRUE(testing::WaitForMetric(cluster, "metaserver", "medvault_metaserver_chunkservers_down",
-                                     [](double v) { return v == 1; }, std::chrono::seconds(30))
+  ASSERT_TRUE(testing::WaitForMetric(
+                  cluster, "metaserver", "medvault_metaserver_chunkservers_down",
+                  [](double v) { return v == 1; }, std::chrono::seconds(30))
                   .ok());
   std::printf("kill -9 to detection: %.2f s (down interval 2 s)\n",
               std::chrono::duration<double>(Clock::now() - killed_at).count());
@@ -90,8 +96,9 @@ TEST(DurabilityTest, KillDuringUploadsIsDetectedRepairedAndReconciled) {
   Print("after repair", *audit);
   EXPECT_GT(*cluster.Metric("metaserver", "medvault_metaserver_chunks_repaired_total"), 0);
   const double passes = *cluster.Metric("metaserver", "medvault_metaserver_repair_passes_total");
-  ASSERT_TRUE(testing::WaitForMetric(cluster, "metaserver", "medvault_metaserver_repair_passes_total",
-                                     [&](double v) { return v >= passes + 2; }, std::chrono::seconds(30))
+  ASSERT_TRUE(testing::WaitForMetric(
+                  cluster, "metaserver", "medvault_metaserver_repair_passes_total",
+                  [&](double v) { return v >= passes + 2; }, std::chrono::seconds(30))
                   .ok());
   EXPECT_EQ(*cluster.Metric("metaserver", "medvault_metaserver_chunks_under_replicated"), 0);
 
@@ -100,7 +107,8 @@ TEST(DurabilityTest, KillDuringUploadsIsDetectedRepairedAndReconciled) {
   // orphan, garbage collection's to reclaim after its grace, chunk_lifecycle_test.)
   ASSERT_TRUE(cluster.Restart("chunkserver-1").ok());
   const std::set<std::string> acked_chunks = audit->chunk_ids;
-  auto chunks = v1::ChunkService::NewStub(cluster.Channel(cluster.AddressOf("chunkserver-1"), kChunkServerPeer));
+  auto chunks = v1::ChunkService::NewStub(
+      cluster.Channel(cluster.AddressOf("chunkserver-1"), kChunkServerPeer));
   size_t stale = acked_chunks.size();
   for (auto deadline = Clock::now() + kRepairTimeout; stale > 0 && Clock::now() < deadline;) {
     grpc::ClientContext ctx;
@@ -139,7 +147,8 @@ TEST(DurabilityTest, WipedChunkServerIsRefilled) {
   Print("after full repair", *audit);
   // Every chunk is back on three servers, so the new one holds a replica of each.
   EXPECT_EQ(ChunkFiles(cluster.chunkserver_dir(2)).size(), audit->chunks);
-  EXPECT_EQ(*cluster.Metric("metaserver", "medvault_metaserver_chunkservers_down"), 1);  // the old id
+  EXPECT_EQ(*cluster.Metric("metaserver", "medvault_metaserver_chunkservers_down"),
+            1);  // the old id
   EXPECT_TRUE(cluster.Stop().ok());
 }
 
@@ -179,7 +188,8 @@ TEST(DurabilityTest, FlippedAndDeletedChunkFilesAreFoundAndRepaired) {
   Print("after repair", *audit);
   // Every flipped file was found (by a read or by the scrubber) and quarantined.
   size_t quarantined = 0;
-  for (const auto& e : std::filesystem::directory_iterator(cluster.chunkserver_dir(0) + "/quarantine")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(cluster.chunkserver_dir(0) + "/quarantine")) {
     quarantined += e.is_regular_file() ? 1 : 0;
   }
   EXPECT_EQ(quarantined, flipped);
@@ -205,8 +215,9 @@ TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere
     absl::Status put = uploader.PutOne();
     EXPECT_TRUE(put.ok()) << put;
   }
-  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_disk_free_bytes",
-                                     [](double v) { return v < 45000; }, std::chrono::seconds(10))
+  ASSERT_TRUE(testing::WaitForMetric(
+                  cluster, "chunkserver-3", "medvault_chunkserver_disk_free_bytes",
+                  [](double v) { return v < 45000; }, std::chrono::seconds(10))
                   .ok());
   // Once the metaserver knows, writes all succeed on the other three.
   for (int i = 0; i < 10; ++i) {
@@ -218,7 +229,8 @@ TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere
       testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
   ASSERT_TRUE(audit.ok()) << audit.status();
   Print("with a full server", *audit);
-  std::printf("puts: %zu acknowledged, %zu refused\n", uploader.acked().size(), uploader.failures().size());
+  std::printf("puts: %zu acknowledged, %zu refused\n", uploader.acked().size(),
+              uploader.failures().size());
   EXPECT_EQ(*cluster.Metric("chunkserver-3", "medvault_chunkserver_scrub_corrupt_chunks_total"), 0);
 
   // Space frees (the study is deleted and collected): the server takes chunks again.
@@ -230,16 +242,18 @@ TEST(DurabilityTest, FullChunkServerAnswersResourceExhaustedAndWritesGoElsewhere
     v1::DeleteStudyResponse resp;
     ASSERT_TRUE(frontend->DeleteStudy(&ctx, req, &resp).ok());
   }
-  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_disk_free_bytes",
-                                     [](double v) { return v >= 300000; }, std::chrono::seconds(60))
+  ASSERT_TRUE(testing::WaitForMetric(
+                  cluster, "chunkserver-3", "medvault_chunkserver_disk_free_bytes",
+                  [](double v) { return v >= 300000; }, std::chrono::seconds(60))
                   .ok());
   Uploader after(cluster);
   for (int i = 0; i < 10; ++i) {
     absl::Status put = after.PutOne();
     ASSERT_TRUE(put.ok()) << put;
   }
-  ASSERT_TRUE(testing::WaitForMetric(cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
-                                     [](double v) { return v > 0; }, std::chrono::seconds(30))
+  ASSERT_TRUE(testing::WaitForMetric(
+                  cluster, "chunkserver-3", "medvault_chunkserver_chunks_stored",
+                  [](double v) { return v > 0; }, std::chrono::seconds(30))
                   .ok());
   audit = testing::AuditReplicas(cluster, after.acked(), 3);
   ASSERT_TRUE(audit.ok()) << audit.status();

@@ -41,7 +41,8 @@ testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::stri
 
 // Stores `n` distinct instances made from CT_small.dcm; returns SOP Instance UID -> bytes.
 std::map<std::string, std::string> StoreInstances(const ExternalCluster& cluster, int n) {
-  testing::DicomInstanceFactory factory(ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  testing::DicomInstanceFactory factory(
+      ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
   auto stub = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
   std::map<std::string, std::string> stored;
   for (int i = 0; i < n; ++i) {
@@ -56,7 +57,8 @@ std::map<std::string, std::string> StoreInstances(const ExternalCluster& cluster
   return stored;
 }
 
-void ExpectAllReadBack(const ExternalCluster& cluster, const std::map<std::string, std::string>& stored) {
+void ExpectAllReadBack(const ExternalCluster& cluster,
+                       const std::map<std::string, std::string>& stored) {
   auto stub = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
   for (const auto& [uid, bytes] : stored) {
     absl::StatusOr<std::string> got = testing::GetInstance(stub.get(), uid);
@@ -117,18 +119,24 @@ TEST(KeyManagementTest, RotationRewrapsEveryKeyWhileObjectsStayReadableThenTheOl
   EXPECT_TRUE(absl::StrContains(status.out, "active KEK version: 2")) << status.out;
   EXPECT_TRUE(absl::StrContains(status.out, "1        0           no      yes")) << status.out;
   // New objects after the rotation use v2 too.
-  testing::DicomInstanceFactory factory(ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  testing::DicomInstanceFactory factory(
+      ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
   std::map<std::string, std::string> later;
-  later["1.2.826.0.1.3680043.8.498.5.99"] = factory.WithSopInstanceUid("1.2.826.0.1.3680043.8.498.5.99").value();
+  later["1.2.826.0.1.3680043.8.498.5.99"] =
+      factory.WithSopInstanceUid("1.2.826.0.1.3680043.8.498.5.99").value();
   auto stub = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
   ASSERT_TRUE(testing::PutInstance(stub.get(), later.begin()->second).ok());
   ExpectAllReadBack(cluster, later);
   // Rotation and retirement are in the audit log, with the operator's identity.
   testing::CommandResult audit = Cli(cluster, {"audit", "--since", "1000000000"});
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
-  EXPECT_TRUE(absl::StrContains(audit.out, " rotate caller=frontend/frontend on_behalf_of=client/client purpose=RotateKek result=OK kek_version=2"))
+  EXPECT_TRUE(absl::StrContains(audit.out,
+                                " rotate caller=frontend/frontend on_behalf_of=client/client "
+                                "purpose=RotateKek result=OK kek_version=2"))
       << audit.out;
-  EXPECT_TRUE(absl::StrContains(audit.out, " retire caller=frontend/frontend on_behalf_of=client/client purpose=RetireKek result=OK kek_version=1"))
+  EXPECT_TRUE(absl::StrContains(audit.out,
+                                " retire caller=frontend/frontend on_behalf_of=client/client "
+                                "purpose=RetireKek result=OK kek_version=1"))
       << audit.out;
   EXPECT_TRUE(cluster.Stop().ok());
 }
@@ -137,7 +145,8 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
   ExternalCluster cluster;
   ASSERT_TRUE(cluster.Start().ok());
   auto stub = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
-  auto put = testing::PutInstance(stub.get(), ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  auto put = testing::PutInstance(
+      stub.get(), ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
   ASSERT_TRUE(put.ok()) << put.status();
   auto meta = v1::MetaService::NewStub(cluster.Channel(cluster.metaserver(), kMetaServerPeer));
   v1::GetInstanceMetaResponse old;
@@ -153,7 +162,8 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
     const std::string hex = absl::BytesToHexString(chunk.chunk_id());
     for (int i = 0; i < 3; ++i) {
       for (const auto& e : fs::recursive_directory_iterator(cluster.chunkserver_dir(i))) {
-        if (e.is_regular_file() && absl::StrContains(e.path().string(), hex)) copies[e.path().string()] = ReadWholeFile(e.path());
+        if (e.is_regular_file() && absl::StrContains(e.path().string(), hex))
+          copies[e.path().string()] = ReadWholeFile(e.path());
       }
     }
   }
@@ -163,8 +173,8 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
   testing::CommandResult rm = Cli(cluster, {"rm", "--study", put->study_uid()});
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
   absl::StatusOr<double> shredded = testing::WaitForMetric(
-      cluster, "keyservice", "medvault_keyservice_keys_shredded_total", [](double n) { return n >= 1; },
-      std::chrono::seconds(30));
+      cluster, "keyservice", "medvault_keyservice_keys_shredded_total",
+      [](double n) { return n >= 1; }, std::chrono::seconds(30));
   ASSERT_TRUE(shredded.ok()) << shredded.status();
 
   // ...and puts every copy back, and even the old manifest into the catalog.
@@ -191,7 +201,8 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
   absl::StatusOr<std::string> got = testing::GetInstance(stub.get(), put->sop_instance_uid());
   EXPECT_FALSE(got.ok());
   EXPECT_TRUE(got.status().code() == absl::StatusCode::kNotFound) << got.status();
-  for (const auto& [path, bytes] : copies) EXPECT_EQ(ReadWholeFile(path), bytes) << "the copies are back on disk";
+  for (const auto& [path, bytes] : copies)
+    EXPECT_EQ(ReadWholeFile(path), bytes) << "the copies are back on disk";
   EXPECT_TRUE(cluster.Stop().ok());
 }
 

@@ -58,9 +58,10 @@ class MtlsTest : public ::testing::Test {
 
   // Every gRPC endpoint of the cluster with the name its certificate carries.
   static std::vector<std::pair<std::string, std::string>> Endpoints() {
-    std::vector<std::pair<std::string, std::string>> out = {{cluster_->frontend(), kFrontendPeer},
-                                                            {cluster_->metaserver(), kMetaServerPeer},
-                                                            {cluster_->keyservice(), kKeyServicePeer}};
+    std::vector<std::pair<std::string, std::string>> out = {
+        {cluster_->frontend(), kFrontendPeer},
+        {cluster_->metaserver(), kMetaServerPeer},
+        {cluster_->keyservice(), kKeyServicePeer}};
     for (const std::string& a : cluster_->chunkservers()) out.emplace_back(a, kChunkServerPeer);
     return out;
   }
@@ -68,7 +69,8 @@ class MtlsTest : public ::testing::Test {
   // A channel to `address` that trusts the cluster's CA and requires the server to be `peer`, and
   // presents `cert_file`/`key_file` (none when empty). Whatever fails with it, the server refused.
   static std::shared_ptr<grpc::Channel> Dial(const std::string& address, const std::string& peer,
-                                             const std::string& cert_file, const std::string& key_file) {
+                                             const std::string& cert_file,
+                                             const std::string& key_file) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = ReadAll(cluster_->tls_dir() + "/ca.crt");
     if (!cert_file.empty()) options.pem_cert_chain = ReadAll(cert_file);
@@ -115,10 +117,11 @@ TEST_F(MtlsTest, TheClusterCertificateIsServedEverywhere) {
 TEST_F(MtlsTest, PlaintextIsRefusedOnEveryPort) {
   for (const auto& [address, peer] : Endpoints()) {
     grpc::Status s = Check(MakeChannel(address, TransportSecurity::InsecurePlaintext(), peer));
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << peer << " at " << address << " answered plaintext";
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << peer << " at " << address << " answered plaintext";
   }
-  auto cli = RunCommand(
-      {ExternalCluster::Binary("medvault"), "--frontend", cluster_->frontend(), "--insecure_plaintext", "find"});
+  auto cli = RunCommand({ExternalCluster::Binary("medvault"), "--frontend", cluster_->frontend(),
+                         "--insecure_plaintext", "find"});
   EXPECT_EQ(cli.exit_code, 1) << cli.err;
   EXPECT_TRUE(absl::StrContains(cli.err, "UNAVAILABLE")) << cli.err;
 }
@@ -136,7 +139,8 @@ TEST_F(MtlsTest, CertificateFromAnotherCaIsRefused) {
   ASSERT_TRUE(testing::MakeDevCerts(other, {"client", "frontend"}).ok());
   const TlsFiles foreign = testing::DevTlsFiles(other, "client");
   // A well-formed certificate, valid under its own CA.
-  auto verify = RunCommand({"/usr/bin/openssl", "verify", "-CAfile", other + "/ca.crt", foreign.cert_file});
+  auto verify =
+      RunCommand({"/usr/bin/openssl", "verify", "-CAfile", other + "/ca.crt", foreign.cert_file});
   ASSERT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 
   for (const auto& [address, peer] : Endpoints()) {
@@ -146,7 +150,8 @@ TEST_F(MtlsTest, CertificateFromAnotherCaIsRefused) {
   }
   // Even one naming a medvault service: identity counts only when the cluster's CA vouches for it.
   const TlsFiles fake_frontend = testing::DevTlsFiles(other, "frontend");
-  EXPECT_EQ(Check(Dial(cluster_->keyservice(), kKeyServicePeer, fake_frontend.cert_file, fake_frontend.key_file))
+  EXPECT_EQ(Check(Dial(cluster_->keyservice(), kKeyServicePeer, fake_frontend.cert_file,
+                       fake_frontend.key_file))
                 .error_code(),
             grpc::StatusCode::UNAVAILABLE);
   auto cli = CliWith(foreign.cert_file, foreign.key_file, {"find"});
@@ -165,8 +170,10 @@ TEST_F(MtlsTest, ExpiredCertificateIsRefused) {
   const std::string ca = cluster_->tls_dir() + "/ca.crt";
   auto now = RunCommand({"/usr/bin/openssl", "verify", "-CAfile", ca, expired.cert_file});
   EXPECT_NE(now.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(now.out + now.err, "certificate has expired")) << now.out << now.err;
-  auto timeless = RunCommand({"/usr/bin/openssl", "verify", "-no_check_time", "-CAfile", ca, expired.cert_file});
+  EXPECT_TRUE(absl::StrContains(now.out + now.err, "certificate has expired"))
+      << now.out << now.err;
+  auto timeless = RunCommand(
+      {"/usr/bin/openssl", "verify", "-no_check_time", "-CAfile", ca, expired.cert_file});
   EXPECT_EQ(timeless.exit_code, 0) << timeless.out << timeless.err;
 
   for (const auto& [address, peer] : Endpoints()) {
@@ -183,16 +190,19 @@ TEST_F(MtlsTest, ClientRefusesAServerThatIsNotTheServiceItDialled) {
   // Every server holds a valid certificate from the cluster's CA, but only for its own name: a
   // client that dials the metaserver's address expecting the key service refuses it.
   const TlsFiles client = testing::DevTlsFiles(cluster_->tls_dir(), "client");
-  EXPECT_TRUE(Check(Dial(cluster_->keyservice(), kKeyServicePeer, client.cert_file, client.key_file)).ok());
-  EXPECT_EQ(Check(Dial(cluster_->metaserver(), kKeyServicePeer, client.cert_file, client.key_file)).error_code(),
+  EXPECT_TRUE(
+      Check(Dial(cluster_->keyservice(), kKeyServicePeer, client.cert_file, client.key_file)).ok());
+  EXPECT_EQ(Check(Dial(cluster_->metaserver(), kKeyServicePeer, client.cert_file, client.key_file))
+                .error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(
-      Check(Dial(cluster_->chunkservers()[0], kMetaServerPeer, client.cert_file, client.key_file)).error_code(),
+      Check(Dial(cluster_->chunkservers()[0], kMetaServerPeer, client.cert_file, client.key_file))
+          .error_code(),
       grpc::StatusCode::UNAVAILABLE);
   // The CLI checks the frontend's name by default.
-  auto cli = RunCommand({ExternalCluster::Binary("medvault"), "--frontend", cluster_->metaserver(), "--tls_ca",
-                         cluster_->tls_dir() + "/ca.crt", "--tls_cert", client.cert_file, "--tls_key",
-                         client.key_file, "find"});
+  auto cli = RunCommand({ExternalCluster::Binary("medvault"), "--frontend", cluster_->metaserver(),
+                         "--tls_ca", cluster_->tls_dir() + "/ca.crt", "--tls_cert",
+                         client.cert_file, "--tls_key", client.key_file, "find"});
   EXPECT_EQ(cli.exit_code, 1) << cli.err;
   EXPECT_TRUE(absl::StrContains(cli.err, "UNAVAILABLE")) << cli.err;
 }
@@ -205,12 +215,13 @@ TEST_F(MtlsTest, AServiceRefusesAPeerThatIsNotTheServiceItDialled) {
   auto start_frontend = [&](const std::string& name, const std::string& keyservice)
       -> absl::StatusOr<std::pair<std::unique_ptr<testing::Subprocess>, std::string>> {
     const TlsFiles tls = testing::DevTlsFiles(cluster_->tls_dir(), "frontend");
-    auto process = testing::Subprocess::Start(
-        {ExternalCluster::Binary("frontend"), "--listen=127.0.0.1:0",
-         "--metrics_listen=", "--metaserver=" + cluster_->metaserver(), "--keyservice=" + keyservice,
-         "--tls_ca=" + tls.ca_file, "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file,
-         "--client_scopes_file=" + cluster_->root() + "/client-scopes"},
-        absl::StrCat(cluster_->root(), "/", name, ".log"));
+    auto process =
+        testing::Subprocess::Start({ExternalCluster::Binary("frontend"), "--listen=127.0.0.1:0",
+                                    "--metrics_listen=", "--metaserver=" + cluster_->metaserver(),
+                                    "--keyservice=" + keyservice, "--tls_ca=" + tls.ca_file,
+                                    "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file,
+                                    "--client_scopes_file=" + cluster_->root() + "/client-scopes"},
+                                   absl::StrCat(cluster_->root(), "/", name, ".log"));
     if (!process.ok()) return process.status();
     auto line = (*process)->ReadLine(std::chrono::seconds(30));  // "frontend listening grpc=A ..."
     if (!line.ok()) return line.status();
@@ -223,7 +234,8 @@ TEST_F(MtlsTest, AServiceRefusesAPeerThatIsNotTheServiceItDialled) {
   auto put_through = [&](const std::string& frontend, const std::string& file) {
     return RunCommand({ExternalCluster::Binary("medvault"), "--frontend", frontend, "--tls_ca",
                        cluster_->tls_dir() + "/ca.crt", "--tls_cert", client.cert_file, "--tls_key",
-                       client.key_file, "put", std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file});
+                       client.key_file, "put",
+                       std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file});
   };
 
   auto misdirected = start_frontend("frontend-misdirected", cluster_->metaserver());

@@ -98,7 +98,8 @@ class Load {
 
   // Waits for the first acknowledged put that started at or after `since`; its acknowledgement
   // time, or nullopt after `timeout`.
-  std::optional<Clock::time_point> WaitForAckStartedAfter(Clock::time_point since, std::chrono::seconds timeout) {
+  std::optional<Clock::time_point> WaitForAckStartedAfter(Clock::time_point since,
+                                                          std::chrono::seconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     std::optional<Clock::time_point> found;
     cv_.wait_for(lock, timeout, [&] {
@@ -140,10 +141,12 @@ class Load {
       }
       r.sha256 = Sha256(*bytes);
       r.start = Clock::now();
-      absl::StatusOr<v1::PutInstanceResponse> put = testing::PutInstance(stub.get(), *bytes, put_timeouts_[thread]);
+      absl::StatusOr<v1::PutInstanceResponse> put =
+          testing::PutInstance(stub.get(), *bytes, put_timeouts_[thread]);
       r.end = Clock::now();
       absl::Status status = put.status();
-      if (put.ok() && (put->sop_instance_uid() != r.uid || put->size() != bytes->size() || put->already_stored())) {
+      if (put.ok() && (put->sop_instance_uid() != r.uid || put->size() != bytes->size() ||
+                       put->already_stored())) {
         status = absl::InternalError("put acknowledged with the wrong identifiers");
       }
       if (put.ok()) r.study_uid = put->study_uid();
@@ -160,10 +163,12 @@ class Load {
       std::lock_guard<std::mutex> lock(mu_);
       if (got.ok() && Sha256(*got) == sha) {
         ++reads_ok_;
-      } else if (!got.ok() && (absl::IsUnavailable(got.status()) || absl::IsDeadlineExceeded(got.status()))) {
+      } else if (!got.ok() &&
+                 (absl::IsUnavailable(got.status()) || absl::IsDeadlineExceeded(got.status()))) {
         ++reads_unavailable_;
       } else {
-        read_errors_.push_back(absl::StrCat(uid, ": ", got.ok() ? "wrong bytes" : got.status().ToString()));
+        read_errors_.push_back(
+            absl::StrCat(uid, ": ", got.ok() ? "wrong bytes" : got.status().ToString()));
       }
     }
   }
@@ -219,7 +224,8 @@ class RaftFailoverTest : public ::testing::Test {
     // The cluster's directory goes away with it: show how each group saw the run.
     for (const char* service : {"metaserver", "keyservice"}) {
       for (const std::string& name : cluster_->Replicas(service)) {
-        std::printf("---- %s\n%s", cluster_->LogFileOf(name).c_str(), ReadAll(cluster_->LogFileOf(name)).c_str());
+        std::printf("---- %s\n%s", cluster_->LogFileOf(name).c_str(),
+                    ReadAll(cluster_->LogFileOf(name)).c_str());
       }
     }
   }
@@ -262,15 +268,17 @@ class RaftFailoverTest : public ::testing::Test {
   // Measures the unavailability after a kill at `killed`: waits for the load to make progress,
   // prints the window, and checks it against the loose bound.
   void ExpectRecovers(const std::string& what, Clock::time_point killed) {
-    std::optional<Clock::time_point> ack = load_->WaitForAckStartedAfter(killed, std::chrono::seconds(60));
+    std::optional<Clock::time_point> ack =
+        load_->WaitForAckStartedAfter(killed, std::chrono::seconds(60));
     if (!ack) {
       ADD_FAILURE() << what << ": no put acknowledged within 60 s";
       return;
     }
     const double window = Seconds(*ack - killed);
     std::optional<Clock::time_point> any = load_->FirstAckAfter(killed);
-    std::printf("%s: unavailable for %.2f s (target 3 s; first acknowledgement of any put after %.2f s)\n",
-                what.c_str(), window, any ? Seconds(*any - killed) : -1.0);
+    std::printf(
+        "%s: unavailable for %.2f s (target 3 s; first acknowledgement of any put after %.2f s)\n",
+        what.c_str(), window, any ? Seconds(*any - killed) : -1.0);
     std::fflush(stdout);
     EXPECT_LT(*ack - killed, kMaxUnavailable) << what;
   }
@@ -284,7 +292,8 @@ TEST_F(RaftFailoverTest, KillsAndAWipedReplicaLoseNoAcknowledgedPut) {
   const auto test_start = Clock::now();
   load_->Start();
   // Enough puts that both groups compacted their logs a few times before the first kill.
-  ASSERT_TRUE(load_->WaitForAcks(3 * kSnapshotEntries, std::chrono::seconds(120))) << "the load never got going";
+  ASSERT_TRUE(load_->WaitForAcks(3 * kSnapshotEntries, std::chrono::seconds(120)))
+      << "the load never got going";
 
   // 1. The metaserver leader dies; a new one is elected and the load resumes.
   const std::string meta_leader = Leader("metaserver");
@@ -331,8 +340,8 @@ TEST_F(RaftFailoverTest, KillsAndAWipedReplicaLoseNoAcknowledgedPut) {
   ASSERT_TRUE(cluster_->Restart(wiped).ok());
   ASSERT_TRUE(WaitForApplied(wiped, "metaserver", commit, std::chrono::seconds(60)))
       << wiped << " did not catch up to index " << commit;
-  std::printf("wiped %s caught up to index %llu in %.2f s\n", wiped.c_str(), static_cast<unsigned long long>(commit),
-              Seconds(Clock::now() - restarted));
+  std::printf("wiped %s caught up to index %llu in %.2f s\n", wiped.c_str(),
+              static_cast<unsigned long long>(commit), Seconds(Clock::now() - restarted));
   EXPECT_TRUE(absl::StrContains(ReadAll(cluster_->LogFileOf(wiped)), "has no Raft state"))
       << "the wiped replica did not start empty";
 
@@ -348,8 +357,10 @@ TEST_F(RaftFailoverTest, KillsAndAWipedReplicaLoseNoAcknowledgedPut) {
   }
   killed = Clock::now();
   ASSERT_TRUE(cluster_->Kill(victim).ok());
-  ExpectRecovers("metaserver leader kill after the wiped replica rejoined (" + victim + ")", killed);
-  const uint64_t commit_after = Gauge(Leader("metaserver"), "medvault_metaserver_raft_commit_index");
+  ExpectRecovers("metaserver leader kill after the wiped replica rejoined (" + victim + ")",
+                 killed);
+  const uint64_t commit_after =
+      Gauge(Leader("metaserver"), "medvault_metaserver_raft_commit_index");
   EXPECT_TRUE(WaitForApplied(wiped, "metaserver", commit_after, std::chrono::seconds(30)));
   ASSERT_TRUE(cluster_->Restart(victim).ok());
   // A little more load with every replica back.
@@ -371,7 +382,8 @@ TEST_F(RaftFailoverTest, KillsAndAWipedReplicaLoseNoAcknowledgedPut) {
     if (r.status.ok()) {
       ++acked;
       study_uid = r.study_uid;
-      ASSERT_TRUE(got.ok()) << "acknowledged put " << r.uid << " does not read back: " << got.status();
+      ASSERT_TRUE(got.ok()) << "acknowledged put " << r.uid
+                            << " does not read back: " << got.status();
       EXPECT_EQ(Sha256(*got), r.sha256) << r.uid;
     } else {
       ++failed;
@@ -380,7 +392,8 @@ TEST_F(RaftFailoverTest, KillsAndAWipedReplicaLoseNoAcknowledgedPut) {
         ++failed_visible;
         EXPECT_EQ(Sha256(*got), r.sha256) << "half-visible instance " << r.uid;
       } else {
-        EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << r.uid << ": " << got.status();
+        EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound)
+            << r.uid << ": " << got.status();
       }
     }
   }
@@ -396,19 +409,23 @@ TEST_F(RaftFailoverTest, KillsAndAWipedReplicaLoseNoAcknowledgedPut) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     std::map<std::string, std::string> listed;
     for (const auto& series : resp.series()) {
-      for (const auto& instance : series.instances()) listed[instance.tags().sop_instance_uid()] = instance.sha256();
+      for (const auto& instance : series.instances())
+        listed[instance.tags().sop_instance_uid()] = instance.sha256();
     }
     EXPECT_EQ(listed.size(), readable.size());
     EXPECT_TRUE(listed == readable) << "the study's listing and the readable instances differ";
   }
-  EXPECT_TRUE(load_->read_errors().empty()) << load_->read_errors().size() << " reads after an acknowledgement "
-                                            << "went wrong, first: " << load_->read_errors().front();
-  std::printf("puts: %zu acknowledged, %zu failed (%zu of those stored anyway)", acked, failed, failed_visible);
+  EXPECT_TRUE(load_->read_errors().empty())
+      << load_->read_errors().size() << " reads after an acknowledgement "
+      << "went wrong, first: " << load_->read_errors().front();
+  std::printf("puts: %zu acknowledged, %zu failed (%zu of those stored anyway)", acked, failed,
+              failed_visible);
   for (const auto& [code, n] : failures_by_code) std::printf(" %s=%d", code.c_str(), n);
-  std::printf("; reads after ack: %llu ok, %llu unavailable; load ran %.1f s, verification %.1f s\n",
-              static_cast<unsigned long long>(load_->reads_ok()),
-              static_cast<unsigned long long>(load_->reads_unavailable()), Seconds(load_end - test_start),
-              Seconds(Clock::now() - load_end));
+  std::printf(
+      "; reads after ack: %llu ok, %llu unavailable; load ran %.1f s, verification %.1f s\n",
+      static_cast<unsigned long long>(load_->reads_ok()),
+      static_cast<unsigned long long>(load_->reads_unavailable()), Seconds(load_end - test_start),
+      Seconds(Clock::now() - load_end));
   EXPECT_GT(acked, 3 * kSnapshotEntries);
 
   // Every process, including the restarted and the rejoined, shuts down cleanly.

@@ -32,11 +32,12 @@ struct Totals {
     config_changes += r.config_changes;
   }
   void Print(const char* what, uint64_t seeds) const {
-    std::printf("%s: %llu seeds, %d leaders elected, %d writes and %d reads acknowledged, %d crashes "
-                "(%d of a leader between sending and persisting), %d snapshots installed, %d membership "
-                "changes\n",
-                what, static_cast<unsigned long long>(seeds), leaders, writes, reads, crashes,
-                crashes_before_persist, snapshots, config_changes);
+    std::printf(
+        "%s: %llu seeds, %d leaders elected, %d writes and %d reads acknowledged, %d crashes "
+        "(%d of a leader between sending and persisting), %d snapshots installed, %d membership "
+        "changes\n",
+        what, static_cast<unsigned long long>(seeds), leaders, writes, reads, crashes,
+        crashes_before_persist, snapshots, config_changes);
   }
 };
 

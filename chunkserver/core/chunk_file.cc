@@ -15,7 +15,8 @@ void PutLe(uint64_t v, size_t bytes, char* out) {
 
 uint64_t GetLe(const char* in, size_t bytes) {
   uint64_t v = 0;
-  for (size_t i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (size_t i = 0; i < bytes; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return v;
 }
 
@@ -51,8 +52,8 @@ std::string EncodeChunkHeader(uint64_t payload_length, uint32_t crc32c) {
 
 absl::StatusOr<ChunkData> DecodeChunkFile(std::string file) {
   if (file.size() < kChunkHeaderBytes) {
-    return absl::DataLossError(absl::StrCat("chunk file truncated: ", file.size(),
-                                            " bytes, shorter than the header"));
+    return absl::DataLossError(
+        absl::StrCat("chunk file truncated: ", file.size(), " bytes, shorter than the header"));
   }
   if (std::memcmp(file.data(), kChunkMagic, 4) != 0) {
     return absl::DataLossError("chunk file has a bad magic");

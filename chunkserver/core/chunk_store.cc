@@ -31,7 +31,8 @@ ChunkStore::IdLock::~IdLock() {
   store_->id_released_.SignalAll();
 }
 
-ChunkStore::ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir, ChunkStoreOptions options)
+ChunkStore::ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir,
+                       ChunkStoreOptions options)
     : fs_(fs),
       clock_(clock),
       data_dir_(StripTrailingSlashes(std::move(data_dir))),
@@ -117,7 +118,8 @@ absl::Status ChunkStore::EnsureSubdir(const std::string& subdir_name) {
   return absl::OkStatus();
 }
 
-void ChunkStore::AccountReplace(bool had_file, uint64_t old_size, bool has_file, uint64_t new_size) {
+void ChunkStore::AccountReplace(bool had_file, uint64_t old_size, bool has_file,
+                                uint64_t new_size) {
   absl::MutexLock lock(&mu_);
   if (had_file) {
     --chunk_count_;
@@ -194,10 +196,12 @@ absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uin
 
   if (options_.max_bytes > 0) {
     absl::MutexLock quota(&mu_);
-    const uint64_t after = bytes_stored_ - std::min(bytes_stored_, old_size) + kChunkHeaderBytes + data.size();
+    const uint64_t after =
+        bytes_stored_ - std::min(bytes_stored_, old_size) + kChunkHeaderBytes + data.size();
     if (after > options_.max_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("writing chunk ", hex, ": the chunk store's quota of ", options_.max_bytes, " bytes is full"));
+      return absl::ResourceExhaustedError(absl::StrCat("writing chunk ", hex,
+                                                       ": the chunk store's quota of ",
+                                                       options_.max_bytes, " bytes is full"));
     }
   }
   absl::Status s = WriteNewFile(hex, data, crc32c);
@@ -223,7 +227,8 @@ absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
   if (!chunk.ok()) {
     if (absl::IsDataLoss(chunk.status())) {
       absl::StatusOr<bool> moved = QuarantineIfCorrupt(id);
-      if (!moved.ok()) MV_LOG(WARNING) << "quarantining chunk " << hex << " failed: " << moved.status();
+      if (!moved.ok())
+        MV_LOG(WARNING) << "quarantining chunk " << hex << " failed: " << moved.status();
     }
     return Annotate(chunk.status(), absl::StrCat("reading chunk ", hex));
   }
@@ -310,7 +315,8 @@ absl::StatusOr<ChunkStoreStats> ChunkStore::Stats() {
   stats.capacity_bytes = space.capacity_bytes;
   stats.free_bytes = space.free_bytes;
   if (options_.max_bytes > 0) {
-    const uint64_t quota_free = options_.max_bytes - std::min(options_.max_bytes, stats.bytes_stored);
+    const uint64_t quota_free =
+        options_.max_bytes - std::min(options_.max_bytes, stats.bytes_stored);
     stats.capacity_bytes = std::min(stats.capacity_bytes, options_.max_bytes);
     stats.free_bytes = std::min(stats.free_bytes, quota_free);
   }

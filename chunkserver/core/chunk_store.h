@@ -21,8 +21,8 @@ namespace medvault::chunkserver {
 inline constexpr uint32_t kMaxListLimit = 10000;
 
 struct ChunkListEntry {
-  std::string id;          // kChunkIdBytes
-  uint64_t size = 0;       // bytes of the file on disk (header included)
+  std::string id;            // kChunkIdBytes
+  uint64_t size = 0;         // bytes of the file on disk (header included)
   uint64_t age_seconds = 0;  // clock now - file mtime, never negative
 };
 

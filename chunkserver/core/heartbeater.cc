@@ -11,7 +11,9 @@ Heartbeater::Heartbeater(ChunkStore* store, HeartbeaterOptions options, Heartbea
 
 Heartbeater::~Heartbeater() { Stop(); }
 
-void Heartbeater::Start() { thread_ = std::thread([this] { Run(); }); }
+void Heartbeater::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Heartbeater::Stop() {
   {

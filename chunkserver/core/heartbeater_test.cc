@@ -64,7 +64,8 @@ class HeartbeaterTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(store_.Open().ok()); }
 
   HeartbeaterOptions Options(absl::Duration interval) {
-    return HeartbeaterOptions{"0123456789abcdef0123456789abcdef", "10.0.0.7:7001", "rack-a", interval};
+    return HeartbeaterOptions{"0123456789abcdef0123456789abcdef", "10.0.0.7:7001", "rack-a",
+                              interval};
   }
 
   TempDir dir_;
@@ -130,7 +131,8 @@ TEST_F(HeartbeaterTest, KeepsSendingThroughFailuresAndLogsOncePerStateChange) {
   const std::string log = ::testing::internal::GetCapturedStderr();
   auto count = [&](const std::string& needle) {
     int n = 0;
-    for (size_t pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++n;
+    for (size_t pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1))
+      ++n;
     return n;
   };
   EXPECT_EQ(count("heartbeat to the metaserver failing"), 2) << log;

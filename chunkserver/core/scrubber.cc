@@ -7,12 +7,15 @@
 
 namespace medvault::chunkserver {
 
-Scrubber::Scrubber(ChunkStore* store, ScrubberOptions options, std::function<void(const ScrubProgress&)> progress)
+Scrubber::Scrubber(ChunkStore* store, ScrubberOptions options,
+                   std::function<void(const ScrubProgress&)> progress)
     : store_(store), options_(options), progress_(std::move(progress)) {}
 
 Scrubber::~Scrubber() { Stop(); }
 
-void Scrubber::Start() { thread_ = std::thread([this] { Run(); }); }
+void Scrubber::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Scrubber::Stop() {
   {
@@ -49,7 +52,8 @@ uint64_t Scrubber::RunPass(bool paced, bool* completed) {
       p.pass_fraction = std::min(1.0, static_cast<double>(++done) / static_cast<double>(total));
       if (progress_) progress_(p);
       const absl::Duration pace =
-          paced ? absl::Seconds(static_cast<double>(entry.size) / static_cast<double>(options_.bytes_per_second))
+          paced ? absl::Seconds(static_cast<double>(entry.size) /
+                                static_cast<double>(options_.bytes_per_second))
                 : absl::ZeroDuration();
       if (WaitOrStop(pace)) return corrupt;
     }

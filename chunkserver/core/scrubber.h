@@ -26,16 +26,17 @@ struct ScrubberOptions {
 
 // What a scrub reports as it goes, for metrics.
 struct ScrubProgress {
-  uint64_t bytes = 0;         // bytes just verified (one chunk)
-  bool corrupt = false;       // that chunk failed verification (and was quarantined)
-  double pass_fraction = 0;   // of this pass's chunks, done so far (0..1)
-  bool pass_done = false;     // a pass just completed (bytes is 0)
+  uint64_t bytes = 0;        // bytes just verified (one chunk)
+  bool corrupt = false;      // that chunk failed verification (and was quarantined)
+  double pass_fraction = 0;  // of this pass's chunks, done so far (0..1)
+  bool pass_done = false;    // a pass just completed (bytes is 0)
 };
 
 class Scrubber {
  public:
   // `store` must outlive the scrubber; `progress` (may be null) is called from its thread.
-  Scrubber(ChunkStore* store, ScrubberOptions options, std::function<void(const ScrubProgress&)> progress);
+  Scrubber(ChunkStore* store, ScrubberOptions options,
+           std::function<void(const ScrubProgress&)> progress);
   ~Scrubber();  // Stops.
   Scrubber(const Scrubber&) = delete;
   Scrubber& operator=(const Scrubber&) = delete;

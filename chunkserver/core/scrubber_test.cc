@@ -109,7 +109,8 @@ TEST(ChunkStoreQuotaTest, WritesBeyondTheQuotaAreResourceExhaustedAndNothingIsSt
   ChunkStore store(DefaultFilesystem(), &clock, dir.path(), ChunkStoreOptions{100});
   ASSERT_TRUE(store.Open().ok());
   const std::string a(60, 'a'), b(60, 'b');
-  const std::string id_a = RandomBytes(kChunkIdBytes).value(), id_b = RandomBytes(kChunkIdBytes).value();
+  const std::string id_a = RandomBytes(kChunkIdBytes).value(),
+                    id_b = RandomBytes(kChunkIdBytes).value();
   ASSERT_TRUE(store.Write(id_a, a, Crc32c(a)).ok());
   absl::StatusOr<ChunkStoreStats> stats = store.Stats();
   ASSERT_TRUE(stats.ok());

@@ -16,16 +16,21 @@ ChunkServerMetrics::ChunkServerMetrics(prometheus::Registry& r)
       write_latency(NewLatencyHistogram(r, "medvault_chunkserver_write_latency_seconds",
                                         "WriteChunk latency including fsync")),
       chunks_stored(NewGauge(r, "medvault_chunkserver_chunks_stored", "Chunks stored")),
-      disk_free_bytes(NewGauge(r, "medvault_chunkserver_disk_free_bytes",
-                               "Free bytes for chunks: the data directory's filesystem, or the quota when lower")),
-      scrub_chunks(NewCounter(r, "medvault_chunkserver_scrub_chunks_total", "Chunks re-verified by the scrubber")),
-      scrub_bytes(NewCounter(r, "medvault_chunkserver_scrub_bytes_total", "Bytes re-verified by the scrubber")),
+      disk_free_bytes(NewGauge(
+          r, "medvault_chunkserver_disk_free_bytes",
+          "Free bytes for chunks: the data directory's filesystem, or the quota when lower")),
+      scrub_chunks(NewCounter(r, "medvault_chunkserver_scrub_chunks_total",
+                              "Chunks re-verified by the scrubber")),
+      scrub_bytes(NewCounter(r, "medvault_chunkserver_scrub_bytes_total",
+                             "Bytes re-verified by the scrubber")),
       scrub_corrupt(NewCounter(r, "medvault_chunkserver_scrub_corrupt_chunks_total",
                                "Corrupt chunks found (and quarantined) by the scrubber")),
-      scrub_passes(NewCounter(r, "medvault_chunkserver_scrub_passes_total", "Complete scrub passes")),
+      scrub_passes(
+          NewCounter(r, "medvault_chunkserver_scrub_passes_total", "Complete scrub passes")),
       scrub_pass_progress(NewGauge(r, "medvault_chunkserver_scrub_pass_progress_ratio",
                                    "Fraction of the current scrub pass done, 0 to 1")),
-      quarantined_reported(NewCounter(r, "medvault_chunkserver_quarantined_reported_total",
-                                      "Quarantined chunk ids reported to the metaserver in heartbeats")) {}
+      quarantined_reported(
+          NewCounter(r, "medvault_chunkserver_quarantined_reported_total",
+                     "Quarantined chunk ids reported to the metaserver in heartbeats")) {}
 
 }  // namespace medvault::chunkserver

@@ -20,7 +20,8 @@ AccessPolicy ChunkServicePolicy() {
   return policy;
 }
 
-ChunkServiceImpl::ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics, Authorizer* authz)
+ChunkServiceImpl::ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics,
+                                   Authorizer* authz)
     : store_(store), metrics_(metrics), authz_(authz) {
   metrics_->chunks_stored.Set(static_cast<double>(store_->chunk_count()));
 }
@@ -34,9 +35,11 @@ grpc::Status ChunkServiceImpl::Fail(const absl::Status& status) {
   return ToGrpcStatus(status);
 }
 
-grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext* context, const v1::WriteChunkRequest* request,
+grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext* context,
+                                          const v1::WriteChunkRequest* request,
                                           v1::WriteChunkResponse*) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "WriteChunk"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "WriteChunk"); !denied.ok())
+    return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
   absl::Status s = CheckChunkId(request->chunk_id());
   if (s.ok()) s = store_->Write(request->chunk_id(), request->data(), request->crc32c());
@@ -49,9 +52,11 @@ grpc::Status ChunkServiceImpl::WriteChunk(grpc::ServerContext* context, const v1
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext* context, const v1::ReadChunkRequest* request,
+grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext* context,
+                                         const v1::ReadChunkRequest* request,
                                          v1::ReadChunkResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "ReadChunk"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ReadChunk"); !denied.ok())
+    return Fail(denied);
   absl::Status s = CheckChunkId(request->chunk_id());
   if (!s.ok()) return Fail(s);
   absl::StatusOr<ChunkData> chunk = store_->Read(request->chunk_id());
@@ -66,10 +71,11 @@ grpc::Status ChunkServiceImpl::ReadChunk(grpc::ServerContext* context, const v1:
 grpc::Status ChunkServiceImpl::DeleteChunks(grpc::ServerContext* context,
                                             const v1::DeleteChunksRequest* request,
                                             v1::DeleteChunksResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteChunks"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteChunks"); !denied.ok())
+    return Fail(denied);
   if (request->chunk_ids_size() > kMaxDeleteIds) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("at most ", kMaxDeleteIds, " chunk ids per call, got ", request->chunk_ids_size())));
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "at most ", kMaxDeleteIds, " chunk ids per call, got ", request->chunk_ids_size())));
   }
   for (const std::string& id : request->chunk_ids()) {
     absl::Status s = CheckChunkId(id);
@@ -83,9 +89,11 @@ grpc::Status ChunkServiceImpl::DeleteChunks(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::ListChunks(grpc::ServerContext* context, const v1::ListChunksRequest* request,
+grpc::Status ChunkServiceImpl::ListChunks(grpc::ServerContext* context,
+                                          const v1::ListChunksRequest* request,
                                           v1::ListChunksResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "ListChunks"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ListChunks"); !denied.ok())
+    return Fail(denied);
   absl::StatusOr<ChunkList> list = store_->List(request->start_after(), request->limit());
   if (!list.ok()) return Fail(list.status());
   for (ChunkListEntry& e : list->entries) {

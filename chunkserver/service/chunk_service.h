@@ -4,8 +4,8 @@
 #pragma once
 
 #include "chunkserver/core/chunk_store.h"
-#include "common/access_policy.h"
 #include "chunkserver/service/chunk_server_metrics.h"
+#include "common/access_policy.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 
 namespace medvault::chunkserver {

@@ -41,8 +41,7 @@ class InProcessServer {
 
 class ChunkServiceTest : public ::testing::Test {
  protected:
-  ChunkServiceTest()
-      : store_(DefaultFilesystem(), &clock_, dir_.path()), metrics_(registry_) {}
+  ChunkServiceTest() : store_(DefaultFilesystem(), &clock_, dir_.path()), metrics_(registry_) {}
 
   void SetUp() override {
     ASSERT_TRUE(store_.Open().ok());
@@ -180,7 +179,8 @@ TEST(HeartbeatClientTest, SendsInfoAndUpdatesGauges) {
   InProcessServer server(&meta);
   prometheus::Registry registry;
   ChunkServerMetrics metrics(registry);
-  HeartbeatClient client({server.address()}, TransportSecurity::InsecurePlaintext(), absl::Seconds(1), &metrics, absl::Seconds(10));
+  HeartbeatClient client({server.address()}, TransportSecurity::InsecurePlaintext(),
+                         absl::Seconds(1), &metrics, absl::Seconds(10));
   v1::ChunkServerInfo info;
   info.set_server_id("abcd");
   info.set_address("127.0.0.1:1234");
@@ -198,7 +198,8 @@ TEST(HeartbeatClientTest, UnreachableMetaserverIsAnError) {
   prometheus::Registry registry;
   ChunkServerMetrics metrics(registry);
   // Port 1 on loopback: nothing listens there.
-  HeartbeatClient client({"127.0.0.1:1"}, TransportSecurity::InsecurePlaintext(), absl::Seconds(1), &metrics, absl::Seconds(1));
+  HeartbeatClient client({"127.0.0.1:1"}, TransportSecurity::InsecurePlaintext(), absl::Seconds(1),
+                         &metrics, absl::Seconds(1));
   absl::Status s = client.Send(v1::ChunkServerInfo());
   EXPECT_TRUE(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) << s;
 }

@@ -10,8 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/group_channels.h"
 #include "chunkserver/service/chunk_server_metrics.h"
+#include "common/group_channels.h"
 #include "common/tls.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 
@@ -31,7 +31,8 @@ class HeartbeatClient {
   // outlive the client. Each call gives up after `timeout`.
   // Channels are made (once, here) with `security`.
   HeartbeatClient(const std::vector<std::string>& metaservers, const TransportSecurity& security,
-                  absl::Duration max_reconnect_backoff, ChunkServerMetrics* metrics, absl::Duration timeout);
+                  absl::Duration max_reconnect_backoff, ChunkServerMetrics* metrics,
+                  absl::Duration timeout);
 
   // Records the gauges, then sends one heartbeat. The metaserver's error (UNAVAILABLE when it
   // cannot be reached, DEADLINE_EXCEEDED on timeout). Thread-safe.

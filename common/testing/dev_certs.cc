@@ -14,7 +14,8 @@ namespace medvault::testing {
 
 absl::Status MakeDevCerts(const std::string& dir, const std::vector<std::string>& names,
                           const DevCertOptions& options) {
-  std::vector<std::string> argv = {"/bin/bash", std::string(MEDVAULT_SOURCE_DIR) + "/scripts/dev-certs"};
+  std::vector<std::string> argv = {"/bin/bash",
+                                   std::string(MEDVAULT_SOURCE_DIR) + "/scripts/dev-certs"};
   if (!options.not_before.empty() || !options.not_after.empty()) {
     argv.insert(argv.end(), {"--startdate", options.not_before, "--enddate", options.not_after});
   }
@@ -25,7 +26,8 @@ absl::Status MakeDevCerts(const std::string& dir, const std::vector<std::string>
   args.push_back(nullptr);
   pid_t pid;
   int rc = posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ);
-  if (rc != 0) return absl::InternalError(absl::StrCat("cannot run scripts/dev-certs: ", std::strerror(rc)));
+  if (rc != 0)
+    return absl::InternalError(absl::StrCat("cannot run scripts/dev-certs: ", std::strerror(rc)));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -36,7 +38,8 @@ absl::Status MakeDevCerts(const std::string& dir, const std::vector<std::string>
 }
 
 TlsFiles DevTlsFiles(const std::string& dir, const std::string& name) {
-  return TlsFiles{dir + "/ca.crt", absl::StrCat(dir, "/", name, ".crt"), absl::StrCat(dir, "/", name, ".key")};
+  return TlsFiles{dir + "/ca.crt", absl::StrCat(dir, "/", name, ".crt"),
+                  absl::StrCat(dir, "/", name, ".key")};
 }
 
 }  // namespace medvault::testing

@@ -47,7 +47,8 @@ absl::StatusOr<std::unique_ptr<WritableFile>> FaultInjectingFilesystem::NewWrita
 
 absl::Status FaultInjectingFilesystem::ConsumeSpace(size_t n) {
   int64_t left = space_left_.load();
-  if (left < static_cast<int64_t>(n)) return absl::ResourceExhaustedError("injected: no space left on device");
+  if (left < static_cast<int64_t>(n))
+    return absl::ResourceExhaustedError("injected: no space left on device");
   if (left != INT64_MAX) space_left_ -= static_cast<int64_t>(n);
   return absl::OkStatus();
 }

@@ -28,7 +28,9 @@ class FaultInjectingFilesystem : public Filesystem {
   int dir_syncs() const { return dir_syncs_; }
 
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
-  absl::StatusOr<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
+  absl::StatusOr<std::string> ReadFile(const std::string& path) override {
+    return base_->ReadFile(path);
+  }
   absl::Status Rename(const std::string& from, const std::string& to) override;
   absl::Status SyncDir(const std::string& path) override;
   absl::Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }

@@ -12,7 +12,8 @@ constexpr absl::string_view kAdLabel = "medvault-chunk-v1";
 std::string AssociatedData(absl::string_view object_id, uint32_t index, bool last) {
   std::string ad(kAdLabel);
   ad.append(object_id.data(), object_id.size());
-  for (int shift = 24; shift >= 0; shift -= 8) ad.push_back(static_cast<char>((index >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    ad.push_back(static_cast<char>((index >> shift) & 0xff));
   ad.push_back(last ? 1 : 0);
   return ad;
 }
@@ -36,7 +37,8 @@ absl::StatusOr<std::string> DecryptChunk(absl::string_view key, absl::string_vie
                                          uint32_t index, bool last, absl::string_view stored) {
   if (stored.size() < kChunkOverheadBytes) return absl::DataLossError("chunk envelope too short");
   if (static_cast<uint8_t>(stored[0]) != kChunkFormatVersion) {
-    return absl::DataLossError(absl::StrCat("unknown chunk envelope version ", static_cast<int>(static_cast<uint8_t>(stored[0]))));
+    return absl::DataLossError(absl::StrCat("unknown chunk envelope version ",
+                                            static_cast<int>(static_cast<uint8_t>(stored[0]))));
   }
   absl::string_view nonce = stored.substr(1, kGcmNonceBytes);
   absl::string_view sealed = stored.substr(1 + kGcmNonceBytes);

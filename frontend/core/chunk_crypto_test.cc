@@ -12,7 +12,8 @@ class ChunkCryptoTest : public ::testing::Test {
   // Seals a 3-chunk object the way the frontend does.
   std::vector<std::string> SealObject(const std::string& key, const std::string& id) {
     std::vector<std::string> out;
-    for (uint32_t i = 0; i < 3; ++i) out.push_back(EncryptChunk(key, id, i, i == 2, plain_[i]).value());
+    for (uint32_t i = 0; i < 3; ++i)
+      out.push_back(EncryptChunk(key, id, i, i == 2, plain_[i]).value());
     return out;
   }
   std::string key_a_ = RandomBytes(32).value();
@@ -36,30 +37,37 @@ TEST_F(ChunkCryptoTest, EveryFlippedBitIsDataLoss) {
   for (size_t pos = 0; pos < sealed[1].size(); ++pos) {
     std::string bad = sealed[1];
     bad[pos] ^= 0x10;
-    EXPECT_EQ(DecryptChunk(key_a_, id_a_, 1, false, bad).status().code(), absl::StatusCode::kDataLoss) << pos;
+    EXPECT_EQ(DecryptChunk(key_a_, id_a_, 1, false, bad).status().code(),
+              absl::StatusCode::kDataLoss)
+        << pos;
   }
 }
 
 TEST_F(ChunkCryptoTest, ReorderedChunksAreDataLoss) {
   auto sealed = SealObject(key_a_, id_a_);
   // Chunk 1's bytes presented as chunk 0 and vice versa.
-  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, false, sealed[1]).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 1, false, sealed[0]).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, false, sealed[1]).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 1, false, sealed[0]).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST_F(ChunkCryptoTest, DroppedLastChunkIsDataLoss) {
   auto sealed = SealObject(key_a_, id_a_);
   // Truncating the object to two chunks makes chunk 1 the last one: its last flag does not match.
-  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 1, true, sealed[1]).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 1, true, sealed[1]).status().code(),
+            absl::StatusCode::kDataLoss);
   // And the real last chunk cannot pass as a middle one.
-  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 2, false, sealed[2]).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 2, false, sealed[2]).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST_F(ChunkCryptoTest, ChunkSwappedBetweenObjectsIsDataLoss) {
   auto a = SealObject(key_a_, id_a_);
   auto b = SealObject(key_b_, id_b_);
   // Object b's chunk 0 in object a's place: wrong key and wrong object id.
-  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, false, b[0]).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, false, b[0]).status().code(),
+            absl::StatusCode::kDataLoss);
   // Even under the same key, the object id binds the chunk to its object.
   auto same_key_other_object = EncryptChunk(key_a_, id_b_, 0, false, plain_[0]).value();
   EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, false, same_key_other_object).status().code(),
@@ -68,8 +76,10 @@ TEST_F(ChunkCryptoTest, ChunkSwappedBetweenObjectsIsDataLoss) {
 
 TEST_F(ChunkCryptoTest, MalformedEnvelopes) {
   EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, true, "").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, true, std::string(10, 'x')).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(EncryptChunk(key_a_, "short", 0, true, "x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecryptChunk(key_a_, id_a_, 0, true, std::string(10, 'x')).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(EncryptChunk(key_a_, "short", 0, true, "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ChunkCryptoTest, NoncesDifferSoEqualPlaintextsDoNotRepeat) {

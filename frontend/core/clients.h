@@ -32,9 +32,12 @@ struct KeyAudit {
 class KeyClient {
  public:
   virtual ~KeyClient() = default;
-  virtual absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count, const KeyAudit& audit) = 0;
-  virtual absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id, const KeyAudit& audit) = 0;
-  virtual absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids, const KeyAudit& audit) = 0;
+  virtual absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count,
+                                                                        const KeyAudit& audit) = 0;
+  virtual absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id,
+                                                 const KeyAudit& audit) = 0;
+  virtual absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids,
+                                       const KeyAudit& audit) = 0;
 };
 
 class MetaClient {
@@ -45,15 +48,19 @@ class MetaClient {
   virtual absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(
       uint32_t chunk_count, uint32_t replicas, const std::string& sop_instance_uid,
       const std::vector<std::string>& exclude_server_ids) = 0;
-  virtual absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) = 0;
-  virtual absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) = 0;
+  virtual absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(
+      const v1::CommitInstanceRequest& req) = 0;
+  virtual absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(
+      const std::string& sop_instance_uid) = 0;
   virtual absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery& query) = 0;
   virtual absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string& study_uid) = 0;
   virtual absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string& study_uid) = 0;
-  virtual absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& sop_instance_uid) = 0;
+  virtual absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(
+      const std::string& sop_instance_uid) = 0;
   virtual absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) = 0;
   // Tells the metaserver a replica failed a read's checks, so repair replaces it.
-  virtual absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) = 0;
+  virtual absl::Status ReportBadReplica(const std::string& chunk_id,
+                                        const std::string& server_id) = 0;
 };
 
 // Every replica of one chunk: the same sealed bytes to each address. The bytes are shared, not
@@ -88,12 +95,13 @@ class ChunkClient {
   // possibly before StartWrite returns, when every replica has answered: one status per address,
   // in order (OK means durable on that server). It must not block.
   virtual void StartWrite(const ReplicatedChunkWrite& write, WriteDone done) = 0;
-  virtual absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) = 0;
+  virtual absl::StatusOr<ChunkRead> ReadChunk(const std::string& address,
+                                              const std::string& chunk_id) = 0;
   // Starts a read without waiting for it: `done` runs exactly once, on any thread, possibly before
   // StartRead returns, and must not block. This default reads synchronously (no hedging possible);
   // the gRPC client and fakes that model slow replicas override it.
-  virtual std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string& chunk_id,
-                                                 ReadDone done);
+  virtual std::unique_ptr<PendingRead> StartRead(const std::string& address,
+                                                 const std::string& chunk_id, ReadDone done);
 };
 
 }  // namespace medvault::frontend

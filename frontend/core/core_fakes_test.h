@@ -28,7 +28,8 @@ inline std::string ReadTestFile(const std::string& name) {
 
 class FakeKeys : public KeyClient {
  public:
-  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count, const KeyAudit&) override {
+  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count,
+                                                                const KeyAudit&) override {
     std::vector<DataKeyMaterial> out;
     for (uint32_t i = 0; i < count; ++i) {
       std::string id = RandomBytes(16).value(), key = RandomBytes(32).value();
@@ -58,24 +59,29 @@ class FakeKeys : public KeyClient {
 class FakeMeta : public MetaClient {
  public:
   explicit FakeMeta(FakeKeys* keys) : keys_(keys) {}
-  // Injected commit outcome: when set, the commit is applied iff apply_commit, and this error returned.
+  // Injected commit outcome: when set, the commit is applied iff apply_commit, and this error
+  // returned.
   absl::Status commit_error;
   bool apply_commit = true;
   // When set, AllocateChunks reports this instead of the truth (a stale leader's hint).
   std::optional<bool> stale_exists_hint;
   // Servers placement chooses from: s0..s{servers-1} at cs0..; the first `replicas` not excluded.
   int servers = 3;
-  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t n, uint32_t replicas, const std::string& uid,
-                                                            const std::vector<std::string>& exclude) override {
+  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(
+      uint32_t n, uint32_t replicas, const std::string& uid,
+      const std::vector<std::string>& exclude) override {
     allocations.push_back(n);
     exclusions.push_back(exclude);
     v1::AllocateChunksResponse r;
-    r.set_instance_exists(stale_exists_hint.has_value() ? *stale_exists_hint : instances.count(uid) > 0);
+    r.set_instance_exists(stale_exists_hint.has_value() ? *stale_exists_hint
+                                                        : instances.count(uid) > 0);
     std::vector<int> chosen;
     for (int k = 0; k < servers && chosen.size() < replicas; ++k) {
-      if (std::find(exclude.begin(), exclude.end(), "s" + std::to_string(k)) == exclude.end()) chosen.push_back(k);
+      if (std::find(exclude.begin(), exclude.end(), "s" + std::to_string(k)) == exclude.end())
+        chosen.push_back(k);
     }
-    if (chosen.size() < replicas) return absl::UnavailableError("placement needs more chunk servers up");
+    if (chosen.size() < replicas)
+      return absl::UnavailableError("placement needs more chunk servers up");
     for (uint32_t i = 0; i < n; ++i) {
       auto* p = r.add_chunks();
       p->set_chunk_id(RandomBytes(16).value());
@@ -87,15 +93,17 @@ class FakeMeta : public MetaClient {
     }
     return r;
   }
-  std::vector<uint32_t> allocations;  // chunk counts asked for, in order
+  std::vector<uint32_t> allocations;                 // chunk counts asked for, in order
   std::vector<std::vector<std::string>> exclusions;  // the servers each call excluded
   std::function<void()> on_commit;
-  absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override {
+  absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(
+      const v1::CommitInstanceRequest& req) override {
     if (on_commit) on_commit();
     if (!commit_error.ok() && !apply_commit) return commit_error;
     auto stored = instances.find(req.tags().sop_instance_uid());
     if (stored != instances.end()) {  // like the metaserver: an identical re-send is a no-op
-      if (stored->second.info().sha256() != req.manifest().sha256()) return absl::AlreadyExistsError("other content");
+      if (stored->second.info().sha256() != req.manifest().sha256())
+        return absl::AlreadyExistsError("other content");
       v1::CommitInstanceResponse already;
       already.set_already_stored(true);
       return already;
@@ -106,7 +114,8 @@ class FakeMeta : public MetaClient {
     rec.mutable_info()->set_size(req.manifest().size());
     rec.mutable_info()->set_sha256(req.manifest().sha256());
     *rec.mutable_manifest() = req.manifest();
-    for (int k = 0; k < 5; ++k) (*rec.mutable_server_addresses())["s" + std::to_string(k)] = "cs" + std::to_string(k);
+    for (int k = 0; k < 5; ++k)
+      (*rec.mutable_server_addresses())["s" + std::to_string(k)] = "cs" + std::to_string(k);
     instances[req.tags().sop_instance_uid()] = rec;
     if (!commit_error.ok()) return commit_error;  // applied, but the reply was lost
     return v1::CommitInstanceResponse();
@@ -134,14 +143,16 @@ class FakeMeta : public MetaClient {
     instances.erase(it);
     return r;
   }
-  absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override {
+  absl::Status ReportBadReplica(const std::string& chunk_id,
+                                const std::string& server_id) override {
     bad_replicas.emplace_back(chunk_id, server_id);
     return absl::OkStatus();
   }
   std::vector<std::pair<std::string, std::string>> bad_replicas;
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& ids) override {
     // The protocol's order: keys are destroyed before the metaserver hears they are.
-    for (const auto& id : ids) EXPECT_TRUE(keys_->destroyed.count(id)) << "confirmed before destroyed";
+    for (const auto& id : ids)
+      EXPECT_TRUE(keys_->destroyed.count(id)) << "confirmed before destroyed";
     confirmed.insert(ids.begin(), ids.end());
     return absl::OkStatus();
   }

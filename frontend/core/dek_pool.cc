@@ -8,7 +8,9 @@ absl::StatusOr<DataKeyMaterial> DekPool::Take() {
   std::lock_guard<std::mutex> lock(mu_);
   if (pool_.empty()) {
     // Refilling under the lock makes concurrent puts share one batch instead of each asking.
-    ASSIGN_OR_RETURN(std::vector<DataKeyMaterial> fresh, keys_->GenerateDataKeys(batch_, KeyAudit{"", "PutInstance (key pool refill)"}));
+    ASSIGN_OR_RETURN(
+        std::vector<DataKeyMaterial> fresh,
+        keys_->GenerateDataKeys(batch_, KeyAudit{"", "PutInstance (key pool refill)"}));
     if (fresh.empty()) return absl::InternalError("key service returned no keys");
     for (auto& k : fresh) pool_.push_back(std::move(k));
   }

@@ -10,7 +10,8 @@ namespace medvault::frontend {
 DenialForwarder::DenialForwarder(Send send, Clock* clock, uint32_t per_second)
     : send_(std::move(send)), clock_(clock), per_second_(std::max<uint32_t>(1, per_second)) {}
 
-bool DenialForwarder::Forward(const std::string& client, absl::string_view method, const absl::Status& why) {
+bool DenialForwarder::Forward(const std::string& client, absl::string_view method,
+                              const absl::Status& why) {
   {
     absl::MutexLock lock(&mu_);
     const int64_t second = clock_->NowMicros() / 1000000;

@@ -24,7 +24,8 @@ TEST(DenialForwarderTest, ForwardsUpToTheLimitPerSecondAndCountsTheRest) {
   EXPECT_EQ(forwarder.skipped(), 1u);
   clock.Advance(1000000);
   EXPECT_TRUE(forwarder.Forward("client/b", "PutInstance", denied));  // a new second, a new budget
-  EXPECT_EQ(sent, (std::vector<std::string>{"client/a DeleteStudy", "client/a DeleteStudy", "client/b PutInstance"}));
+  EXPECT_EQ(sent, (std::vector<std::string>{"client/a DeleteStudy", "client/a DeleteStudy",
+                                            "client/b PutInstance"}));
 }
 
 TEST(DenialForwarderTest, AFailedSendStillCountsAsForwarded) {

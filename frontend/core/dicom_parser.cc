@@ -1,11 +1,11 @@
 #include "frontend/core/dicom_parser.h"
 
 #include <dcmtk/config/osconfig.h>
-#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/oflog/oflog.h>
 
@@ -61,7 +61,8 @@ const DcmTagKey kAfterUids(0x0020, 0x000F);
 
 absl::Status Unreadable(const OFCondition& cond) {
   // DCMTK condition texts are generic ("Invalid stream", "premature end of stream"): no PHI.
-  return absl::InvalidArgumentError(absl::StrCat("not a readable DICOM instance (DCMTK: ", cond.text(), ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a readable DICOM instance (DCMTK: ", cond.text(), ")"));
 }
 
 }  // namespace
@@ -127,14 +128,16 @@ void DicomStreamParser::FindUids() {
   stream.setBuffer(head_.data(), static_cast<offile_off_t>(head_.size()));
   DcmFileFormat file;
   file.transferInit();
-  OFCondition cond = file.readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad, kAfterUids);
+  OFCondition cond =
+      file.readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad, kAfterUids);
   file.transferEnd();
   stream.releaseBuffer();
   if (cond.good()) {
     InstanceUids uids{GetString(file.getDataset(), DCM_StudyInstanceUID),
                       GetString(file.getDataset(), DCM_SeriesInstanceUID),
                       GetString(file.getDataset(), DCM_SOPInstanceUID)};
-    if (!uids.study_uid.empty() && !uids.series_uid.empty() && !uids.sop_instance_uid.empty()) uids_ = std::move(uids);
+    if (!uids.study_uid.empty() && !uids.series_uid.empty() && !uids.sop_instance_uid.empty())
+      uids_ = std::move(uids);
   }
   // Found, or the attributes that follow them are already there without them: stop looking.
   if (cond.good() || head_.size() >= kUidWindowBytes) {
@@ -176,7 +179,8 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
   if (tags.series_uid().empty()) absl::StrAppend(&missing, " SeriesInstanceUID");
   if (tags.sop_instance_uid().empty()) absl::StrAppend(&missing, " SOPInstanceUID");
   if (!missing.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("DICOM instance lacks required attributes:", missing));
+    return absl::InvalidArgumentError(
+        absl::StrCat("DICOM instance lacks required attributes:", missing));
   }
   tags.set_patient_id(GetString(ds, DCM_PatientID));
   tags.set_patient_name(GetString(ds, DCM_PatientName));

@@ -53,8 +53,8 @@ class DicomStreamParser {
   std::unique_ptr<Dcmtk> dcmtk_;
   // Before the first read, the bytes gathered for it; after, the one byte held back.
   std::string pending_;
-  bool started_ = false;  // DCMTK has been given bytes
-  std::string head_;     // the first bytes of the file, while the UIDs are not known
+  bool started_ = false;   // DCMTK has been given bytes
+  std::string head_;       // the first bytes of the file, while the UIDs are not known
   size_t head_tried_ = 0;  // head_'s size at the last look
   std::optional<InstanceUids> uids_;
   uint64_t fed_bytes_ = 0;

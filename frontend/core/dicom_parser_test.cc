@@ -18,7 +18,9 @@
 namespace medvault::frontend {
 namespace {
 
-std::string TestFile(const std::string& name) { return std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + name; }
+std::string TestFile(const std::string& name) {
+  return std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + name;
+}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -41,7 +43,8 @@ TEST(DicomParserTest, ReadsIndexAttributesOfARealCt) {
 }
 
 TEST(DicomParserTest, RefusesNonDicomAndBrokenFiles) {
-  for (const char* name : {"README.txt", "test1.json", "zipMR.gz", "MR_truncated.dcm", "no_meta.dcm"}) {
+  for (const char* name :
+       {"README.txt", "test1.json", "zipMR.gz", "MR_truncated.dcm", "no_meta.dcm"}) {
     auto tags = ParseDicomHeader(ReadAll(TestFile(name)));
     EXPECT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument) << name;
   }
@@ -89,7 +92,8 @@ TEST(DicomParserTest, RandomAndMutatedInputNeverCrashes) {
     (void)ParseDicomHeader(noise);
     std::string mutated = ct.substr(0, 2048);
     std::string r = RandomBytes(8).value();
-    for (int k = 0; k < 8; ++k) mutated[132 + (static_cast<unsigned char>(r[k]) * 7 + i * 13) % 1800] = r[k];
+    for (int k = 0; k < 8; ++k)
+      mutated[132 + (static_cast<unsigned char>(r[k]) * 7 + i * 13) % 1800] = r[k];
     (void)ParseDicomHeader(mutated);
   }
 }
@@ -139,9 +143,11 @@ TEST(DicomStreamParserTest, AnyPieceSizeGivesTheWholeFileResultForEveryPydicomFi
     if (bytes.size() < (256 << 10)) sizes.push_back(1);  // a call per byte: small files only
     for (size_t piece : sizes) {
       auto pieces = ParseInPieces(bytes, piece);
-      ASSERT_EQ(pieces.ok(), whole.ok()) << e.path() << " in pieces of " << piece << ": " << pieces.status();
+      ASSERT_EQ(pieces.ok(), whole.ok())
+          << e.path() << " in pieces of " << piece << ": " << pieces.status();
       if (whole.ok()) {
-        EXPECT_EQ(pieces->SerializeAsString(), whole->SerializeAsString()) << e.path() << " piece " << piece;
+        EXPECT_EQ(pieces->SerializeAsString(), whole->SerializeAsString())
+            << e.path() << " piece " << piece;
       } else {
         EXPECT_EQ(pieces.status().code(), absl::StatusCode::kInvalidArgument) << e.path();
       }
@@ -153,7 +159,8 @@ TEST(DicomStreamParserTest, AnyPieceSizeGivesTheWholeFileResultForEveryPydicomFi
 
 TEST(DicomStreamParserTest, AgreesWithDcmtkReadingTheFileFromDisk) {
   int agreed = 0;
-  for (const char* name : {"CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "JPEG2000.dcm", "ExplVR_BigEnd.dcm"}) {
+  for (const char* name :
+       {"CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "JPEG2000.dcm", "ExplVR_BigEnd.dcm"}) {
     DcmFileFormat reference;
     ASSERT_TRUE(reference.loadFile(TestFile(name).c_str()).good()) << name;
     OFString sop, study;
@@ -173,10 +180,16 @@ std::string FileWithUidsNear4KiB(size_t description = 4000) {
   DcmFileFormat file;
   DcmDataset* ds = file.getDataset();
   EXPECT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage).good());
-  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.1").good());
-  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyDescription, std::string(description, 'x').c_str()).good());
-  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.2.123456789").good());
-  EXPECT_TRUE(ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.3.987654321").good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.1").good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_StudyDescription, std::string(description, 'x').c_str()).good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.2.123456789")
+          .good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.3.987654321")
+          .good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_ImageComments, "after the UIDs").good());
   return DicomBytes(file, description + (64 << 10));
 }

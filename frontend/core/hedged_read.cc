@@ -21,18 +21,21 @@ struct Arrivals {
   std::deque<std::pair<size_t, absl::StatusOr<ChunkRead>>> queue ABSL_GUARDED_BY(mu);
 };
 
-bool HasArrival(std::deque<std::pair<size_t, absl::StatusOr<ChunkRead>>>* queue) { return !queue->empty(); }
+bool HasArrival(std::deque<std::pair<size_t, absl::StatusOr<ChunkRead>>>* queue) {
+  return !queue->empty();
+}
 
 }  // namespace
 
-std::unique_ptr<PendingRead> ChunkClient::StartRead(const std::string& address, const std::string& chunk_id,
-                                                    ReadDone done) {
+std::unique_ptr<PendingRead> ChunkClient::StartRead(const std::string& address,
+                                                    const std::string& chunk_id, ReadDone done) {
   done(ReadChunk(address, chunk_id));
   return std::make_unique<DoneRead>();
 }
 
 absl::StatusOr<std::string> HedgedRead(ChunkClient* client, const std::string& chunk_id,
-                                       const std::vector<ReplicaAddress>& replicas, const HedgedReadOptions& options,
+                                       const std::vector<ReplicaAddress>& replicas,
+                                       const HedgedReadOptions& options,
                                        HedgedReadCounters* counters) {
   if (replicas.empty()) return absl::UnavailableError("no replica is registered");
   auto arrivals = std::make_shared<Arrivals>();
@@ -43,10 +46,11 @@ absl::StatusOr<std::string> HedgedRead(ChunkClient* client, const std::string& c
   auto ask_next = [&] {
     const size_t i = next++;
     ++outstanding;
-    pending.push_back(client->StartRead(replicas[i].address, chunk_id, [arrivals, i](absl::StatusOr<ChunkRead> r) {
-      absl::MutexLock lock(&arrivals->mu);
-      arrivals->queue.emplace_back(i, std::move(r));
-    }));
+    pending.push_back(client->StartRead(replicas[i].address, chunk_id,
+                                        [arrivals, i](absl::StatusOr<ChunkRead> r) {
+                                          absl::MutexLock lock(&arrivals->mu);
+                                          arrivals->queue.emplace_back(i, std::move(r));
+                                        }));
   };
   auto cancel_all = [&] {
     for (const auto& p : pending) p->Cancel();

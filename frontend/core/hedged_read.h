@@ -26,7 +26,9 @@ struct HedgedReadOptions {
   absl::Duration hedge_delay = absl::Milliseconds(200);
   // Checks and decrypts one replica's answer on the calling thread: the plaintext, or why the
   // replica is no good (its read error, DATA_LOSS, ...).
-  std::function<absl::StatusOr<std::string>(const ReplicaAddress& replica, absl::StatusOr<ChunkRead> read)> verify;
+  std::function<absl::StatusOr<std::string>(const ReplicaAddress& replica,
+                                            absl::StatusOr<ChunkRead> read)>
+      verify;
   // Called (on the calling thread) for each replica whose answer `verify` refused.
   std::function<void(const ReplicaAddress& replica, const absl::Status& error)> on_error;
 };
@@ -39,7 +41,8 @@ struct HedgedReadCounters {
 // The first verified answer among `replicas`, tried in order; the last error when none is good
 // (UNAVAILABLE when `replicas` is empty). Returns without waiting for slower replicas.
 absl::StatusOr<std::string> HedgedRead(ChunkClient* client, const std::string& chunk_id,
-                                       const std::vector<ReplicaAddress>& replicas, const HedgedReadOptions& options,
+                                       const std::vector<ReplicaAddress>& replicas,
+                                       const HedgedReadOptions& options,
                                        HedgedReadCounters* counters);
 
 }  // namespace medvault::frontend

@@ -51,7 +51,8 @@ class ScriptedChunkClient : public ChunkClient {
   absl::StatusOr<ChunkRead> ReadChunk(const std::string&, const std::string&) override {
     return absl::UnimplementedError("reads go through StartRead");
   }
-  std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string&, ReadDone done) override {
+  std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string&,
+                                         ReadDone done) override {
     auto call = std::make_shared<Call>();
     call->client = this;
     absl::StatusOr<ChunkRead> answer = absl::UnavailableError("unscripted");
@@ -119,15 +120,20 @@ class HedgedReadTest : public ::testing::Test {
  protected:
   HedgedReadTest() {
     options_.hedge_delay = absl::Milliseconds(1);
-    options_.verify = [](const ReplicaAddress&, absl::StatusOr<ChunkRead> read) -> absl::StatusOr<std::string> {
+    options_.verify = [](const ReplicaAddress&,
+                         absl::StatusOr<ChunkRead> read) -> absl::StatusOr<std::string> {
       if (!read.ok()) return read.status();
       if (read->data == "corrupt") return absl::DataLossError("bad checksum");
       return read->data;
     };
-    options_.on_error = [this](const ReplicaAddress& r, const absl::Status&) { refused_.push_back(r.server_id); };
+    options_.on_error = [this](const ReplicaAddress& r, const absl::Status&) {
+      refused_.push_back(r.server_id);
+    };
   }
 
-  absl::StatusOr<std::string> Read() { return HedgedRead(&client_, "chunk", kReplicas, options_, &counters_); }
+  absl::StatusOr<std::string> Read() {
+    return HedgedRead(&client_, "chunk", kReplicas, options_, &counters_);
+  }
 
   ScriptedChunkClient client_;
   HedgedReadOptions options_;

@@ -15,14 +15,20 @@
 
 namespace medvault::frontend {
 
-ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks, FrontendOptions options,
-                               Clock* clock)
-    : keys_(keys), meta_(meta), chunks_(chunks), options_(options), clock_(clock), pool_(keys, options.dek_batch),
+ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks,
+                               FrontendOptions options, Clock* clock)
+    : keys_(keys),
+      meta_(meta),
+      chunks_(chunks),
+      options_(options),
+      clock_(clock),
+      pool_(keys, options.dek_batch),
       chunk_budget_(options.chunk_budget) {}
 
 absl::Status ImageStoreCore::CheckIndexField(absl::string_view field) {
   if (field.size() > kMaxIndexFieldBytes) {
-    return absl::InvalidArgumentError("a UID, patient id, study date or modality is longer than 1024 bytes");
+    return absl::InvalidArgumentError(
+        "a UID, patient id, study date or modality is longer than 1024 bytes");
   }
   return absl::OkStatus();
 }
@@ -39,17 +45,16 @@ std::unique_ptr<PutSession> ImageStoreCore::StartPut(PutTimings* timings) {
   return std::make_unique<PutSession>(this, timings);
 }
 
-absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes, PutTimings* timings) {
+absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes,
+                                                            PutTimings* timings) {
   PutSession session(this, timings);
   RETURN_IF_ERROR(session.Append(bytes));
   return session.Finish();
 }
 
-absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::CommitPut(const v1::InstanceTags& tags,
-                                                                  v1::ObjectManifest manifest,
-                                                                  const DataKeyMaterial& key,
-                                                                  const std::string& sha256,
-                                                                  v1::PutInstanceResponse response) {
+absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::CommitPut(
+    const v1::InstanceTags& tags, v1::ObjectManifest manifest, const DataKeyMaterial& key,
+    const std::string& sha256, v1::PutInstanceResponse response) {
   v1::CommitInstanceRequest commit;
   *commit.mutable_tags() = tags;
   *commit.mutable_manifest() = std::move(manifest);
@@ -65,7 +70,8 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::CommitPut(const v1::Inst
   // different object proves ours is garbage; when in doubt the key is kept, because destroying the
   // key of a committed instance would lose the image for good (a leaked key costs 60 bytes).
   auto stored = meta_->GetInstance(tags.sop_instance_uid());
-  if (stored.ok() && stored->manifest().object_id() == key.object_id) return response;  // ours landed
+  if (stored.ok() && stored->manifest().object_id() == key.object_id)
+    return response;  // ours landed
   if (stored.ok() && committed.ok()) {
     AbandonKey(key);  // an identical put won the race
     response.set_already_stored(true);
@@ -76,7 +82,8 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::CommitPut(const v1::Inst
     return absl::AlreadyExistsError(
         "an instance with this SOP Instance UID is already stored with different content");
   }
-  if (committed.ok()) return absl::InternalError("metaserver reported a stored instance it cannot find");
+  if (committed.ok())
+    return absl::InternalError("metaserver reported a stored instance it cannot find");
   stats_.uncertain_commits += 1;
   MV_LOG(WARNING) << "commit of object " << ToHex(key.object_id) << " has an unknown outcome ("
                   << committed.status().code() << "); keeping its key";
@@ -99,24 +106,29 @@ bool ImageStoreCore::IsDefiniteRejection(absl::StatusCode code) {
 
 void ImageStoreCore::AbandonKey(const DataKeyMaterial& key) {
   stats_.abandoned_puts += 1;
-  absl::Status s = keys_->DestroyDataKeys({key.object_id}, KeyAudit{"", "PutInstance (abandoned upload)"});
+  absl::Status s =
+      keys_->DestroyDataKeys({key.object_id}, KeyAudit{"", "PutInstance (abandoned upload)"});
   if (!s.ok()) {
-    MV_LOG(WARNING) << "could not destroy the key of abandoned object " << ToHex(key.object_id) << ": "
-                    << s.code();
+    MV_LOG(WARNING) << "could not destroy the key of abandoned object " << ToHex(key.object_id)
+                    << ": " << s.code();
   }
 }
 
 absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
                                  const std::string& caller) {
-  if (request.sop_instance_uid().empty()) return absl::InvalidArgumentError("sop_instance_uid is required");
-  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(request.sop_instance_uid()));
+  if (request.sop_instance_uid().empty())
+    return absl::InvalidArgumentError("sop_instance_uid is required");
+  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta,
+                   meta_->GetInstance(request.sop_instance_uid()));
   const v1::ObjectManifest& m = meta.manifest();
   const uint64_t size = m.size();
   if (request.offset() > size) {
-    return absl::OutOfRangeError(absl::StrCat("offset ", request.offset(), " is past the end (", size, " bytes)"));
+    return absl::OutOfRangeError(
+        absl::StrCat("offset ", request.offset(), " is past the end (", size, " bytes)"));
   }
   uint64_t end = size;
-  if (request.length() > 0 && request.length() < size - request.offset()) end = request.offset() + request.length();
+  if (request.length() > 0 && request.length() < size - request.offset())
+    end = request.offset() + request.length();
   RETURN_IF_ERROR(sink(&meta.info(), request.offset(), absl::string_view()));
   if (end == request.offset()) return absl::OkStatus();
   if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
@@ -130,9 +142,10 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   // The key release and the chunk fetches run at once: fetching and checking ciphertext needs no
   // key. Declared after `meta`, so every fetch still running on an early return (a future of
   // std::async waits for its thread when destroyed) finishes while what it reads is alive.
-  std::future<absl::StatusOr<SecretBytes>> key_release = std::async(std::launch::async, [this, &m, &caller] {
-    return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"});
-  });
+  std::future<absl::StatusOr<SecretBytes>> key_release =
+      std::async(std::launch::async, [this, &m, &caller] {
+        return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"});
+      });
   std::optional<absl::StatusOr<SecretBytes>> key;
   // Sealed chunks i, i+1, ... being fetched. The chunk needed now is fetched on this thread and
   // needs no slot of the budget; each one after it, on its own thread, holds a slot until it has
@@ -153,8 +166,9 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
       }
       const uint32_t index = static_cast<uint32_t>(next_fetch++);
       const std::launch policy = window.empty() ? std::launch::deferred : std::launch::async;
-      window.push_back(
-          Fetch{std::move(slot), std::async(policy, [this, &meta, index] { return FetchSealedChunk(meta, index); })});
+      window.push_back(Fetch{std::move(slot), std::async(policy, [this, &meta, index] {
+                               return FetchSealedChunk(meta, index);
+                             })});
     }
     const SlotPool::Lease slot = std::move(window.front().slot);  // given back once chunk i is sent
     absl::StatusOr<std::string> sealed = window.front().sealed.get();
@@ -172,12 +186,14 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
     const uint64_t chunk_start = i * cs;
     const uint64_t from = std::max(request.offset(), chunk_start) - chunk_start;
     const uint64_t to = std::min(end, chunk_start + plain->size()) - chunk_start;
-    RETURN_IF_ERROR(sink(nullptr, chunk_start + from, absl::string_view(*plain).substr(from, to - from)));
+    RETURN_IF_ERROR(
+        sink(nullptr, chunk_start + from, absl::string_view(*plain).substr(from, to - from)));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMetaResponse& meta, uint32_t index,
+absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMetaResponse& meta,
+                                                         uint32_t index,
                                                          const AcceptReplica& accept) {
   const v1::ObjectManifest& m = meta.manifest();
   if (index >= static_cast<uint32_t>(m.chunks_size())) {
@@ -187,15 +203,18 @@ absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMe
   std::vector<ReplicaAddress> replicas;
   for (const std::string& server_id : loc.server_ids()) {
     auto addr = meta.server_addresses().find(server_id);
-    if (addr != meta.server_addresses().end()) replicas.push_back(ReplicaAddress{server_id, addr->second});
+    if (addr != meta.server_addresses().end())
+      replicas.push_back(ReplicaAddress{server_id, addr->second});
   }
   HedgedReadOptions hedging;
   hedging.hedge_delay = options_.read_hedge_delay;
-  hedging.verify = [&](const ReplicaAddress& replica, absl::StatusOr<ChunkRead> read) -> absl::StatusOr<std::string> {
+  hedging.verify = [&](const ReplicaAddress& replica,
+                       absl::StatusOr<ChunkRead> read) -> absl::StatusOr<std::string> {
     if (!read.ok()) return read.status();
     // End-to-end check: what arrived is what the frontend wrote.
     if (read->data.size() != loc.stored_size() || Crc32c(read->data) != loc.crc32c()) {
-      return absl::DataLossError(absl::StrCat("replica on ", replica.server_id, " has a bad checksum"));
+      return absl::DataLossError(
+          absl::StrCat("replica on ", replica.server_id, " has a bad checksum"));
     }
     return accept(std::move(*read));
   };
@@ -208,28 +227,33 @@ absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMe
     }
   };
   HedgedReadCounters counters;
-  absl::StatusOr<std::string> bytes = HedgedRead(chunks_, loc.chunk_id(), replicas, hedging, &counters);
+  absl::StatusOr<std::string> bytes =
+      HedgedRead(chunks_, loc.chunk_id(), replicas, hedging, &counters);
   stats_.read_failovers += counters.failovers;
   stats_.hedged_reads += counters.hedges;
   if (bytes.ok()) return bytes;
-  return Annotate(bytes.status(), absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
-                                               ": no healthy replica"));
+  return Annotate(bytes.status(), absl::StrCat("reading chunk ", index, " of object ",
+                                               ToHex(m.object_id()), ": no healthy replica"));
 }
 
-absl::StatusOr<std::string> ImageStoreCore::FetchSealedChunk(const v1::GetInstanceMetaResponse& meta,
-                                                             uint32_t index) {
+absl::StatusOr<std::string> ImageStoreCore::FetchSealedChunk(
+    const v1::GetInstanceMetaResponse& meta, uint32_t index) {
   return ReadReplicas(meta, index, [](ChunkRead read) { return std::move(read.data); });
 }
 
-absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
-                                                      uint32_t index) {
-  return ReadReplicas(meta, index, [&](ChunkRead read) { return OpenChunk(meta.manifest(), key, index, read.data); });
+absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta,
+                                                      absl::string_view key, uint32_t index) {
+  return ReadReplicas(meta, index, [&](ChunkRead read) {
+    return OpenChunk(meta.manifest(), key, index, read.data);
+  });
 }
 
-absl::StatusOr<std::string> ImageStoreCore::OpenChunk(const v1::ObjectManifest& m, absl::string_view key,
-                                                      uint32_t index, absl::string_view sealed) {
+absl::StatusOr<std::string> ImageStoreCore::OpenChunk(const v1::ObjectManifest& m,
+                                                      absl::string_view key, uint32_t index,
+                                                      absl::string_view sealed) {
   const bool last = index + 1 == static_cast<uint32_t>(m.chunks_size());
-  const uint64_t expected_plain = last ? m.size() - static_cast<uint64_t>(index) * m.chunk_size() : m.chunk_size();
+  const uint64_t expected_plain =
+      last ? m.size() - static_cast<uint64_t>(index) * m.chunk_size() : m.chunk_size();
   ASSIGN_OR_RETURN(std::string plain, DecryptChunk(key, m.object_id(), index, last, sealed));
   if (plain.size() != expected_plain) {
     return absl::DataLossError(absl::StrCat("chunk ", index, " has the wrong length"));
@@ -237,7 +261,8 @@ absl::StatusOr<std::string> ImageStoreCore::OpenChunk(const v1::ObjectManifest& 
   return plain;
 }
 
-absl::StatusOr<v1::FindStudiesResponse> ImageStoreCore::FindStudies(const v1::FindStudiesRequest& request) {
+absl::StatusOr<v1::FindStudiesResponse> ImageStoreCore::FindStudies(
+    const v1::FindStudiesRequest& request) {
   ASSIGN_OR_RETURN(v1::FindStudiesMetaResponse found, meta_->FindStudies(request.query()));
   v1::FindStudiesResponse response;
   *response.mutable_page() = std::move(*found.mutable_page());
@@ -253,15 +278,16 @@ absl::StatusOr<v1::GetStudyResponse> ImageStoreCore::GetStudy(const v1::GetStudy
   return response;
 }
 
-absl::Status ImageStoreCore::ShredKeys(const v1::DeleteMetaResponse& deleted, const KeyAudit& audit) {
+absl::Status ImageStoreCore::ShredKeys(const v1::DeleteMetaResponse& deleted,
+                                       const KeyAudit& audit) {
   std::vector<std::string> ids(deleted.object_ids().begin(), deleted.object_ids().end());
   if (ids.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(Annotate(keys_->DestroyDataKeys(ids, audit), "destroying data keys"));
   return Annotate(meta_->ConfirmKeysDestroyed(ids), "confirming key destruction");
 }
 
-absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(const v1::DeleteStudyRequest& request,
-                                                                     const std::string& caller) {
+absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(
+    const v1::DeleteStudyRequest& request, const std::string& caller) {
   if (request.study_uid().empty()) return absl::InvalidArgumentError("study_uid is required");
   ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteStudy(request.study_uid()));
   RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteStudy"}));
@@ -270,10 +296,12 @@ absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(const v1::De
   return response;
 }
 
-absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(const v1::DeleteInstanceRequest& request,
-                                                                           const std::string& caller) {
-  if (request.sop_instance_uid().empty()) return absl::InvalidArgumentError("sop_instance_uid is required");
-  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteInstance(request.sop_instance_uid()));
+absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(
+    const v1::DeleteInstanceRequest& request, const std::string& caller) {
+  if (request.sop_instance_uid().empty())
+    return absl::InvalidArgumentError("sop_instance_uid is required");
+  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted,
+                   meta_->DeleteInstance(request.sop_instance_uid()));
   RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteInstance"}));
   return v1::DeleteInstanceResponse();
 }

@@ -13,9 +13,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/env.h"
-#include "frontend/core/slot_pool.h"
 #include "frontend/core/clients.h"
 #include "frontend/core/dek_pool.h"
+#include "frontend/core/slot_pool.h"
 #include "medvault/v1/image_store.pb.h"
 
 namespace medvault::frontend {
@@ -101,23 +101,26 @@ class ImageStoreCore {
   // Stores one instance given as its complete bytes: a session fed once. Visible only after every
   // replica of every chunk is durable and the manifest is committed. Errors: see
   // ImageStore.PutInstance.
-  absl::StatusOr<v1::PutInstanceResponse> Put(absl::string_view bytes, PutTimings* timings = nullptr);
+  absl::StatusOr<v1::PutInstanceResponse> Put(absl::string_view bytes,
+                                              PutTimings* timings = nullptr);
 
   // Receives the instance info once (first call, non-null) and then consecutive pieces of the
   // requested range. Returning an error stops the read (e.g. the client went away).
-  using Sink = std::function<absl::Status(const v1::InstanceInfo* info, uint64_t offset, absl::string_view data)>;
+  using Sink = std::function<absl::Status(const v1::InstanceInfo* info, uint64_t offset,
+                                          absl::string_view data)>;
   // OUT_OF_RANGE when offset is past the end; NOT_FOUND when the instance does not exist.
   // `caller` ("role/name" of the client, or empty) is what the key service's audit log records the
   // key release (or destruction, below) was made for. Keys for puts come from a pool the frontend
   // refills on its own account.
-  absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink, const std::string& caller = "");
+  absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink,
+                   const std::string& caller = "");
 
   absl::StatusOr<v1::FindStudiesResponse> FindStudies(const v1::FindStudiesRequest& request);
   absl::StatusOr<v1::GetStudyResponse> GetStudy(const v1::GetStudyRequest& request);
   absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(const v1::DeleteStudyRequest& request,
                                                       const std::string& caller = "");
-  absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(const v1::DeleteInstanceRequest& request,
-                                                            const std::string& caller = "");
+  absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(
+      const v1::DeleteInstanceRequest& request, const std::string& caller = "");
 
   // Destroys pooled keys that were never used. Call at shutdown.
   absl::Status Shutdown() { return pool_.Drain(); }
@@ -134,26 +137,30 @@ class ImageStoreCore {
   static absl::Status CheckIndexFields(const v1::InstanceTags& tags);
   // Commits the manifest of a put whose replicas are all durable, and settles the key: destroyed
   // when the commit certainly did not land, kept when it may have.
-  absl::StatusOr<v1::PutInstanceResponse> CommitPut(const v1::InstanceTags& tags, v1::ObjectManifest manifest,
-                                                    const DataKeyMaterial& key, const std::string& sha256,
+  absl::StatusOr<v1::PutInstanceResponse> CommitPut(const v1::InstanceTags& tags,
+                                                    v1::ObjectManifest manifest,
+                                                    const DataKeyMaterial& key,
+                                                    const std::string& sha256,
                                                     v1::PutInstanceResponse response);
-  // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no good.
+  // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no
+  // good.
   using AcceptReplica = std::function<absl::StatusOr<std::string>(ChunkRead read)>;
-  // Reads chunk `index` from its replicas in manifest order, hedged after options_.read_hedge_delay,
-  // failing over on any error and on any answer `accept` refuses (hedged_read.h); replicas that are
-  // there but wrong are reported for repair.
+  // Reads chunk `index` from its replicas in manifest order, hedged after
+  // options_.read_hedge_delay, failing over on any error and on any answer `accept` refuses
+  // (hedged_read.h); replicas that are there but wrong are reported for repair.
   absl::StatusOr<std::string> ReadReplicas(const v1::GetInstanceMetaResponse& meta, uint32_t index,
                                            const AcceptReplica& accept);
   // The sealed bytes of chunk `index` from the first replica whose copy has the manifest's length
   // and CRC32C. Needs no key.
-  absl::StatusOr<std::string> FetchSealedChunk(const v1::GetInstanceMetaResponse& meta, uint32_t index);
+  absl::StatusOr<std::string> FetchSealedChunk(const v1::GetInstanceMetaResponse& meta,
+                                               uint32_t index);
   // Chunk `index` checked end to end on each replica (length, CRC32C, authentication, plaintext
   // length): the plaintext of the first that passes.
-  absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta, absl::string_view key,
-                                        uint32_t index);
+  absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta,
+                                        absl::string_view key, uint32_t index);
   // Decrypts chunk `index` of the object and checks the plaintext's length.
-  static absl::StatusOr<std::string> OpenChunk(const v1::ObjectManifest& m, absl::string_view key, uint32_t index,
-                                               absl::string_view sealed);
+  static absl::StatusOr<std::string> OpenChunk(const v1::ObjectManifest& m, absl::string_view key,
+                                               uint32_t index, absl::string_view sealed);
   // Destroys the keys of deleted objects, then tells the metaserver.
   absl::Status ShredKeys(const v1::DeleteMetaResponse& deleted, const KeyAudit& audit);
   // The key of a put that did not commit is useless: destroy it (best effort).

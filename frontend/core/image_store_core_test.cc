@@ -26,18 +26,20 @@ class ImageStoreCoreTest : public ::testing::Test {
     return o;
   }
   // Every byte of the range, read through `core` (the fixture's when null).
-  absl::StatusOr<std::string> GetAll(const std::string& uid, uint64_t offset = 0, uint64_t length = 0,
-                                     ImageStoreCore* core = nullptr) {
+  absl::StatusOr<std::string> GetAll(const std::string& uid, uint64_t offset = 0,
+                                     uint64_t length = 0, ImageStoreCore* core = nullptr) {
     v1::GetInstanceRequest req;
     req.set_sop_instance_uid(uid);
     req.set_offset(offset);
     req.set_length(length);
     std::string out;
-    absl::Status s = (core ? *core : core_).Get(req, [&](const v1::InstanceInfo*, uint64_t off, absl::string_view data) {
-      EXPECT_EQ(off, offset + out.size());
-      out.append(data.data(), data.size());
-      return absl::OkStatus();
-    });
+    absl::Status s =
+        (core ? *core : core_)
+            .Get(req, [&](const v1::InstanceInfo*, uint64_t off, absl::string_view data) {
+              EXPECT_EQ(off, offset + out.size());
+              out.append(data.data(), data.size());
+              return absl::OkStatus();
+            });
     if (!s.ok()) return s;
     return out;
   }
@@ -46,7 +48,7 @@ class ImageStoreCoreTest : public ::testing::Test {
   FakeMeta meta_;
   FakeChunks chunks_;
   ImageStoreCore core_;
-  std::string ct_ = ReadTestFile("CT_small.dcm");          // ~39 KB: one chunk
+  std::string ct_ = ReadTestFile("CT_small.dcm");      // ~39 KB: one chunk
   std::string mr_ = ReadTestFile("waveform_ecg.dcm");  // ~291 KB: five chunks at 64 KiB
 };
 
@@ -79,7 +81,8 @@ TEST_F(ImageStoreCoreTest, StaleAbsentHintEndsAsAlreadyStoredWithTheKeyAbandoned
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->already_stored());
   EXPECT_EQ(GetAll(again->sop_instance_uid()).value(), ct_);
-  EXPECT_EQ(keys_.destroyed.size(), destroyed_before + 1) << "the second put's key must be destroyed";
+  EXPECT_EQ(keys_.destroyed.size(), destroyed_before + 1)
+      << "the second put's key must be destroyed";
 }
 
 TEST_F(ImageStoreCoreTest, PutReportsWhereItsTimeWent) {
@@ -89,7 +92,8 @@ TEST_F(ImageStoreCoreTest, PutReportsWhereItsTimeWent) {
   ASSERT_TRUE(core_.Put(mr_, &timings).ok());
   EXPECT_DOUBLE_EQ(timings.write, 5 * 0.030);  // five chunks; this fake writes inside StartWrite
   EXPECT_DOUBLE_EQ(timings.commit, 0.020);
-  EXPECT_DOUBLE_EQ(timings.parse + timings.lookup + timings.key + timings.place + timings.seal, 0.0);
+  EXPECT_DOUBLE_EQ(timings.parse + timings.lookup + timings.key + timings.place + timings.seal,
+                   0.0);
 }
 
 TEST_F(ImageStoreCoreTest, ChunkServersHoldOnlyCiphertext) {
@@ -211,8 +215,10 @@ TEST_F(ImageStoreCoreTest, ReadFetchesTheChunksAheadWithinItsWindow) {
     absl::MutexLock lock(&mu);
     asked.insert(id);
     if (id == m.chunks(0).chunk_id()) {
-      ahead = mu.AwaitWithTimeout(absl::Condition(+[](std::set<std::string>* a) { return a->size() >= 4; }, &asked),
-                                  absl::Seconds(10));
+      ahead =
+          mu.AwaitWithTimeout(absl::Condition(
+                                  +[](std::set<std::string>* a) { return a->size() >= 4; }, &asked),
+                              absl::Seconds(10));
       EXPECT_EQ(asked.count(m.chunks(4).chunk_id()), 0u);
     }
   };
@@ -239,8 +245,10 @@ TEST_F(ImageStoreCoreTest, ReadAheadStaysWithinTheChunkBudget) {
     absl::MutexLock lock(&mu);
     asked.insert(id);
     if (id == m.chunks(0).chunk_id()) {
-      ahead = mu.AwaitWithTimeout(absl::Condition(+[](std::set<std::string>* a) { return a->size() >= 3; }, &asked),
-                                  absl::Seconds(10));
+      ahead =
+          mu.AwaitWithTimeout(absl::Condition(
+                                  +[](std::set<std::string>* a) { return a->size() >= 3; }, &asked),
+                              absl::Seconds(10));
       in_use_meanwhile = narrow.chunk_budget().in_use();
       EXPECT_EQ(asked.count(m.chunks(3).chunk_id()), 0u);
     }
@@ -273,10 +281,11 @@ TEST_F(ImageStoreCoreTest, ReadWithoutBudgetGoesOneChunkAtATimeAndAnEndedReadHol
   v1::GetInstanceRequest req;
   req.set_sop_instance_uid(put->sop_instance_uid());
   int pieces = 0;
-  absl::Status abandoned = core_.Get(req, [&](const v1::InstanceInfo* info, uint64_t, absl::string_view) {
-    if (info == nullptr && ++pieces == 2) return absl::CancelledError("client went away");
-    return absl::OkStatus();
-  });
+  absl::Status abandoned =
+      core_.Get(req, [&](const v1::InstanceInfo* info, uint64_t, absl::string_view) {
+        if (info == nullptr && ++pieces == 2) return absl::CancelledError("client went away");
+        return absl::OkStatus();
+      });
   EXPECT_EQ(abandoned.code(), absl::StatusCode::kCancelled);
   EXPECT_GT(core_.chunk_budget().peak(), 0u);
   EXPECT_EQ(core_.chunk_budget().in_use(), 0u);
@@ -286,7 +295,8 @@ TEST_F(ImageStoreCoreTest, KeyErrorWinsOverChunkErrors) {
   auto put = core_.Put(ct_);
   ASSERT_TRUE(put.ok());
   keys_.keys.clear();  // the key was destroyed...
-  for (const char* server : {"cs0", "cs1", "cs2"}) chunks_.down.insert(server);  // ...and no replica answers
+  for (const char* server : {"cs0", "cs1", "cs2"})
+    chunks_.down.insert(server);  // ...and no replica answers
   EXPECT_EQ(GetAll(put->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
 }
 

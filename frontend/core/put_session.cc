@@ -23,7 +23,8 @@ class StageTimer {
   StageTimer(Clock* clock, PutTimings* timings, double PutTimings::*stage)
       : clock_(clock), timings_(timings), stage_(stage), start_(clock->NowMicros()) {}
   ~StageTimer() {
-    if (timings_ != nullptr) timings_->*stage_ += static_cast<double>(clock_->NowMicros() - start_) / 1e6;
+    if (timings_ != nullptr)
+      timings_->*stage_ += static_cast<double>(clock_->NowMicros() - start_) / 1e6;
   }
 
  private:
@@ -158,7 +159,8 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
     ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
                      core_->meta_->AllocateChunks(more, options.replicas, "", exclude));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
-    if (next_placement_ == placements_.size()) return absl::InternalError("metaserver returned no placement");
+    if (next_placement_ == placements_.size())
+      return absl::InternalError("metaserver returned no placement");
   }
   const v1::ChunkPlacement p = placements_[next_placement_++];
   const uint32_t index = next_index_++;
@@ -166,7 +168,8 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
   ReplicatedChunkWrite write;
   {
     StageTimer t(core_->clock_, timings_, &PutTimings::seal);
-    ASSIGN_OR_RETURN(std::string sealed, EncryptChunk(key_->key.view(), key_->object_id, index, last, plain));
+    ASSIGN_OR_RETURN(std::string sealed,
+                     EncryptChunk(key_->key.view(), key_->object_id, index, last, plain));
     write.crc32c = Crc32c(sealed);
     write.data = std::make_shared<const std::string>(std::move(sealed));
   }
@@ -179,8 +182,9 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
   return absl::OkStatus();
 }
 
-void PutSession::StartChunkWrite(uint32_t index, std::shared_ptr<const std::string> data, uint32_t crc32c,
-                                 const v1::ChunkPlacement& placement, int attempt) {
+void PutSession::StartChunkWrite(uint32_t index, std::shared_ptr<const std::string> data,
+                                 uint32_t crc32c, const v1::ChunkPlacement& placement,
+                                 int attempt) {
   // The manifest names the servers of the write that succeeds: each attempt overwrites them.
   v1::ChunkLocation* loc = manifest_.mutable_chunks(static_cast<int>(index));
   loc->set_chunk_id(placement.chunk_id());
@@ -197,38 +201,41 @@ void PutSession::StartChunkWrite(uint32_t index, std::shared_ptr<const std::stri
   }
   // Not under mu_: the callback may run before StartWrite returns.
   StageTimer t(core_->clock_, timings_, &PutTimings::write);
-  core_->chunks_->StartWrite(write, [this, index, attempt, data, crc32c, server_ids,
-                                     addresses = write.addresses](std::vector<absl::Status> results) {
-    std::lock_guard<std::mutex> lock(mu_);
-    absl::Status failed;  // the first failure of this write, as the caller would see it
-    for (size_t r = 0; r < results.size(); ++r) {
-      if (results[r].ok()) continue;
-      core_->stats_.replica_write_failures += 1;
-      if (std::find(failed_servers_.begin(), failed_servers_.end(), server_ids[r]) == failed_servers_.end()) {
-        failed_servers_.push_back(server_ids[r]);
-      }
-      if (!failed.ok()) continue;
-      // Whatever a chunk server answered, for the caller it means "try again later" (a full
-      // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
-      absl::StatusCode code = results[r].code() == absl::StatusCode::kResourceExhausted
-                                  ? absl::StatusCode::kResourceExhausted
-                                  : absl::StatusCode::kUnavailable;
-      failed = Annotate(absl::Status(code, results[r].message()),
-                        absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
-    }
-    if (failed.ok()) {
-      WriteEnded();
-    } else if (!abandoned_ && write_error_.ok() && attempt < kMaxChunkWriteAttempts &&
-               failed_servers_.size() <= kMaxFailedServersPerPut) {
-      // Written again, whole, on servers placed afresh without the failed ones; the copies
-      // this attempt did write are orphans garbage collection reclaims.
-      replacements_.push_back(Replacement{index, data, crc32c, attempt, failed});
-    } else {
-      if (write_error_.ok()) write_error_ = failed;
-      WriteEnded();
-    }
-    cv_.notify_all();
-  });
+  core_->chunks_->StartWrite(
+      write, [this, index, attempt, data, crc32c, server_ids,
+              addresses = write.addresses](std::vector<absl::Status> results) {
+        std::lock_guard<std::mutex> lock(mu_);
+        absl::Status failed;  // the first failure of this write, as the caller would see it
+        for (size_t r = 0; r < results.size(); ++r) {
+          if (results[r].ok()) continue;
+          core_->stats_.replica_write_failures += 1;
+          if (std::find(failed_servers_.begin(), failed_servers_.end(), server_ids[r]) ==
+              failed_servers_.end()) {
+            failed_servers_.push_back(server_ids[r]);
+          }
+          if (!failed.ok()) continue;
+          // Whatever a chunk server answered, for the caller it means "try again later" (a full
+          // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
+          absl::StatusCode code = results[r].code() == absl::StatusCode::kResourceExhausted
+                                      ? absl::StatusCode::kResourceExhausted
+                                      : absl::StatusCode::kUnavailable;
+          failed =
+              Annotate(absl::Status(code, results[r].message()),
+                       absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
+        }
+        if (failed.ok()) {
+          WriteEnded();
+        } else if (!abandoned_ && write_error_.ok() && attempt < kMaxChunkWriteAttempts &&
+                   failed_servers_.size() <= kMaxFailedServersPerPut) {
+          // Written again, whole, on servers placed afresh without the failed ones; the copies
+          // this attempt did write are orphans garbage collection reclaims.
+          replacements_.push_back(Replacement{index, data, crc32c, attempt, failed});
+        } else {
+          if (write_error_.ok()) write_error_ = failed;
+          WriteEnded();
+        }
+        cv_.notify_all();
+      });
 }
 
 void PutSession::WriteEnded() {
@@ -255,15 +262,18 @@ void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
     }
     if (placed.ok() && placed->chunks_size() == 1) {
       core_->stats_.chunks_replaced += 1;
-      StartChunkWrite(again.index, std::move(again.data), again.crc32c, placed->chunks(0), again.attempt + 1);
+      StartChunkWrite(again.index, std::move(again.data), again.crc32c, placed->chunks(0),
+                      again.attempt + 1);
       lock.lock();
       continue;
     }
     lock.lock();
-    const absl::Status why = placed.ok() ? absl::InternalError("metaserver returned no placement") : placed.status();
+    const absl::Status why =
+        placed.ok() ? absl::InternalError("metaserver returned no placement") : placed.status();
     if (write_error_.ok()) {
       write_error_ = absl::Status(
-          why.code(), absl::StrCat(again.cause.message(), "; placing the chunk elsewhere failed: ", why.message()));
+          why.code(), absl::StrCat(again.cause.message(),
+                                   "; placing the chunk elsewhere failed: ", why.message()));
     }
     WriteEnded();
   }
@@ -290,7 +300,8 @@ absl::Status PutSession::ReserveWrite(uint32_t limit) {
     if (!waited) core_->stats_.put_window_waits += 1;
     waited = true;
     const uint32_t seen = in_flight_;
-    cv_.wait(lock, [&] { return in_flight_ < seen || !replacements_.empty() || !write_error_.ok(); });
+    cv_.wait(lock,
+             [&] { return in_flight_ < seen || !replacements_.empty() || !write_error_.ok(); });
   }
   if (!write_error_.ok()) return write_error_;
   ++in_flight_;
@@ -337,14 +348,17 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
     // A file smaller than a chunk (or one whose UIDs came late): decided now, with its exact
     // chunk count, from the complete parse.
     const auto count = static_cast<uint32_t>(held_.size() + 1);
-    if (absl::Status s = Decide({tags.study_uid(), tags.series_uid(), tags.sop_instance_uid()}, count); !s.ok()) {
+    if (absl::Status s =
+            Decide({tags.study_uid(), tags.series_uid(), tags.sop_instance_uid()}, count);
+        !s.ok()) {
       return Fail(s);
     }
   }
   if (decided_uid_ != tags.sop_instance_uid()) {
     // Cannot happen (DCMTK keeps an attribute's first occurrence), but a put must never store an
     // instance under placement decisions made for another.
-    return Fail(absl::AbortedError("the SOP Instance UID changed while the file was parsed; retry the put"));
+    return Fail(absl::AbortedError(
+        "the SOP Instance UID changed while the file was parsed; retry the put"));
   }
   if (mode_ == Mode::kResend) {
     if (stored_->info().sha256() == sha256) {
@@ -358,9 +372,11 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
   if (absl::Status s = Dispatch(current_, /*last=*/true); !s.ok()) return Fail(s);
   current_.clear();
   if (absl::Status s = WaitForAllWrites(); !s.ok()) return Fail(s);
-  if (core_->clock_->NowMicros() - first_write_micros_ > core_->options_.max_write_seconds * 1'000'000) {
-    return Fail(absl::DeadlineExceededError(
-        "the put took longer than the frontend's --max_write_seconds from its first chunk write to its commit"));
+  if (core_->clock_->NowMicros() - first_write_micros_ >
+      core_->options_.max_write_seconds * 1'000'000) {
+    return Fail(
+        absl::DeadlineExceededError("the put took longer than the frontend's --max_write_seconds "
+                                    "from its first chunk write to its commit"));
   }
   manifest_.set_size(size_);
   manifest_.set_sha256(sha256);

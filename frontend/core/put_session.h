@@ -89,10 +89,10 @@ class PutSession {
   DicomStreamParser parser_;
   Sha256Hasher hash_;
   uint64_t size_ = 0;
-  std::string current_;             // plaintext of the chunk being filled
-  std::vector<std::string> held_;   // full chunks waiting for the mode to be decided
+  std::string current_;            // plaintext of the chunk being filled
+  std::vector<std::string> held_;  // full chunks waiting for the mode to be decided
   Mode mode_ = Mode::kUndecided;
-  std::string decided_uid_;                          // the SOP Instance UID Decide ran with
+  std::string decided_uid_;                            // the SOP Instance UID Decide ran with
   std::optional<v1::GetInstanceMetaResponse> stored_;  // kResend: what is stored under it
 
   std::vector<v1::ChunkPlacement> placements_;  // unused, in order
@@ -104,14 +104,14 @@ class PutSession {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  uint32_t in_flight_ = 0;       // chunks whose replicas have not all answered
-  uint32_t budget_slots_ = 0;    // slots of the core's chunk budget held: in_flight_ - 1, or 0
-  absl::Status write_error_;     // the first replica write that failed for good
+  uint32_t in_flight_ = 0;     // chunks whose replicas have not all answered
+  uint32_t budget_slots_ = 0;  // slots of the core's chunk budget held: in_flight_ - 1, or 0
+  absl::Status write_error_;   // the first replica write that failed for good
   // Chunks whose write failed, waiting to be placed again (still counted in in_flight_), and the
   // servers that failed in this put (never placed on again by it).
   std::vector<Replacement> replacements_;
   std::vector<std::string> failed_servers_;
-  bool abandoned_ = false;       // the session is being destroyed: failures are final
+  bool abandoned_ = false;  // the session is being destroyed: failures are final
 };
 
 }  // namespace medvault::frontend

@@ -29,15 +29,21 @@ constexpr uint32_t kChunk = 64 << 10;
 std::string SyntheticInstance(const std::string& sop_uid, size_t pixel_bytes) {
   DcmFileFormat file;
   DcmDataset* ds = file.getDataset();
-  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_DigitalMammographyXRayImageStorageForPresentation).good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_SOPClassUID, UID_DigitalMammographyXRayImageStorageForPresentation)
+          .good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_SOPInstanceUID, sop_uid.c_str()).good());
-  EXPECT_TRUE(ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.77.1").good());
-  EXPECT_TRUE(ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.77.2").good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.77.1").good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.77.2").good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_PatientID, "P-77").good());
   EXPECT_TRUE(ds->putAndInsertString(DCM_Modality, "MG").good());
   const std::string pixels = RandomBytes(pixel_bytes).value();
-  EXPECT_TRUE(ds->putAndInsertUint8Array(DCM_PixelData, reinterpret_cast<const Uint8*>(pixels.data()),
-                                         static_cast<unsigned long>(pixels.size())).good());
+  EXPECT_TRUE(ds->putAndInsertUint8Array(DCM_PixelData,
+                                         reinterpret_cast<const Uint8*>(pixels.data()),
+                                         static_cast<unsigned long>(pixels.size()))
+                  .good());
   return DicomBytes(file, pixel_bytes + (64 << 10));
 }
 
@@ -55,7 +61,8 @@ class PutSessionTest : public ::testing::Test {
   PutSessionTest() : meta_(&keys_), core_(&keys_, &meta_, &chunks_, Options(8), &clock_) {}
 
   // Feeds `bytes` to `session` in pieces of `piece` bytes, up to `until`.
-  static absl::Status Feed(PutSession* session, absl::string_view bytes, size_t piece, size_t until) {
+  static absl::Status Feed(PutSession* session, absl::string_view bytes, size_t piece,
+                           size_t until) {
     for (size_t at = 0; at < until; at += piece) {
       absl::Status s = session->Append(bytes.substr(at, std::min(piece, until - at)));
       if (!s.ok()) return s;
@@ -69,7 +76,8 @@ class PutSessionTest : public ::testing::Test {
   FakeMeta meta_;
   FakeChunks chunks_;
   ImageStoreCore core_;
-  const std::string large_ = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.3", 10 * kChunk + 123);
+  const std::string large_ =
+      SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.3", 10 * kChunk + 123);
 };
 
 TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
@@ -88,10 +96,13 @@ TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
   v1::GetInstanceRequest req;
   req.set_sop_instance_uid(put->sop_instance_uid());
   std::string back;
-  ASSERT_TRUE(core_.Get(req, [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
-                     back.append(d.data(), d.size());
-                     return absl::OkStatus();
-                   }).ok());
+  ASSERT_TRUE(core_
+                  .Get(req,
+                       [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
+                         back.append(d.data(), d.size());
+                         return absl::OkStatus();
+                       })
+                  .ok());
   EXPECT_EQ(back, large_);
 }
 
@@ -113,7 +124,8 @@ TEST_F(PutSessionTest, PlacementsGrowWithTheFile) {
 
 TEST_F(PutSessionTest, AnyPieceSizeStoresTheSameBytes) {
   for (size_t piece : {size_t{1000}, size_t{kChunk}, size_t{kChunk + 1}, large_.size()}) {
-    std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.10." + std::to_string(piece), 3 * kChunk);
+    std::string file =
+        SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.10." + std::to_string(piece), 3 * kChunk);
     std::unique_ptr<PutSession> session = core_.StartPut();
     ASSERT_TRUE(Feed(session.get(), file, piece, file.size()).ok());
     auto put = session->Finish();
@@ -124,7 +136,8 @@ TEST_F(PutSessionTest, AnyPieceSizeStoresTheSameBytes) {
 }
 
 TEST_F(PutSessionTest, TruncatedFileFailsAtTheEndCommitsNothingAndShredsItsKey) {
-  const std::string truncated = large_.substr(0, large_.size() - 1000);  // ends inside the pixel data
+  const std::string truncated =
+      large_.substr(0, large_.size() - 1000);  // ends inside the pixel data
   std::unique_ptr<PutSession> session = core_.StartPut();
   ASSERT_TRUE(Feed(session.get(), truncated, 32 << 10, truncated.size()).ok());
   EXPECT_GT(StoredChunkCopies(), 0u);  // written before the end showed the file was broken
@@ -177,10 +190,13 @@ TEST_F(PutSessionTest, AReplicaFailingMidStreamIsWrittenElsewhere) {
   req.set_sop_instance_uid(put->sop_instance_uid());
   std::string back;
   chunks_.down.clear();
-  ASSERT_TRUE(core_.Get(req, [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
-                back.append(d.data(), d.size());
-                return absl::OkStatus();
-              }).ok());
+  ASSERT_TRUE(core_
+                  .Get(req,
+                       [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
+                         back.append(d.data(), d.size());
+                         return absl::OkStatus();
+                       })
+                  .ok());
   EXPECT_EQ(back, large_);
 }
 
@@ -258,7 +274,8 @@ class QueuedChunks : public ChunkClient {
  public:
   void StartWrite(const ReplicatedChunkWrite& w, WriteDone done) override {
     std::lock_guard<std::mutex> lock(mu);
-    queue.push_back([done = std::move(done), n = w.addresses.size()] { done(std::vector<absl::Status>(n)); });
+    queue.push_back(
+        [done = std::move(done), n = w.addresses.size()] { done(std::vector<absl::Status>(n)); });
     max_pending = std::max(max_pending, queue.size());
     cv.notify_all();
   }
@@ -276,13 +293,15 @@ class QueuedChunks : public ChunkClient {
 // the upload only when the session has said it waits for room (CoreStats::put_window_waits), so a
 // session that ignored its window would have put one more chunk in flight by then; after the
 // upload, all of them.
-absl::StatusOr<v1::PutInstanceResponse> PutCompletingWritesOnlyWhenAsked(ImageStoreCore& core, QueuedChunks& chunks,
+absl::StatusOr<v1::PutInstanceResponse> PutCompletingWritesOnlyWhenAsked(ImageStoreCore& core,
+                                                                         QueuedChunks& chunks,
                                                                          const std::string& file) {
   absl::StatusOr<v1::PutInstanceResponse> put;
   std::thread client([&] {
     std::unique_ptr<PutSession> session = core.StartPut();
     absl::Status fed = absl::OkStatus();
-    for (size_t at = 0; at < file.size() && fed.ok(); at += kChunk) fed = session->Append(absl::string_view(file).substr(at, kChunk));
+    for (size_t at = 0; at < file.size() && fed.ok(); at += kChunk)
+      fed = session->Append(absl::string_view(file).substr(at, kChunk));
     {
       std::lock_guard<std::mutex> lock(chunks.mu);
       chunks.appended = true;
@@ -322,7 +341,8 @@ TEST(PutSessionWindowTest, AtMostTheWindowOfChunksIsInFlight) {
   QueuedChunks chunks;
   ImageStoreCore core(&keys, &meta, &chunks, Options(/*window=*/2), &clock);
   const std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.20", 6 * kChunk);
-  absl::StatusOr<v1::PutInstanceResponse> put = PutCompletingWritesOnlyWhenAsked(core, chunks, file);
+  absl::StatusOr<v1::PutInstanceResponse> put =
+      PutCompletingWritesOnlyWhenAsked(core, chunks, file);
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(chunks.max_pending, 2u);
   EXPECT_GE(core.stats().put_window_waits.load(), 4u);  // 7 chunks through a window of 2
@@ -340,7 +360,8 @@ TEST(PutSessionWindowTest, TheChunkBudgetNarrowsTheWindow) {
   options.chunk_budget = 1;
   ImageStoreCore core(&keys, &meta, &chunks, options, &clock);
   const std::string file = SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.21", 6 * kChunk);
-  absl::StatusOr<v1::PutInstanceResponse> put = PutCompletingWritesOnlyWhenAsked(core, chunks, file);
+  absl::StatusOr<v1::PutInstanceResponse> put =
+      PutCompletingWritesOnlyWhenAsked(core, chunks, file);
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(chunks.max_pending, 2u);
   EXPECT_EQ(core.chunk_budget().peak(), 1u);

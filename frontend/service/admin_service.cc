@@ -22,7 +22,8 @@ grpc::Status Reply(absl::StatusOr<Resp> result, Resp* response) {
   absl::StatusOr<PeerIdentity> who = authz_->Authorize(*ctx, method); \
   if (!who.ok()) return ToGrpcStatus(who.status())
 
-grpc::Status AdminService::QueryAudit(grpc::ServerContext* ctx, const v1::QueryAuditRequest* request,
+grpc::Status AdminService::QueryAudit(grpc::ServerContext* ctx,
+                                      const v1::QueryAuditRequest* request,
                                       v1::QueryAuditResponse* response) {
   MV_ADMIT("QueryAudit");
   return Reply(keys_->QueryAudit(*request), response);
@@ -52,18 +53,21 @@ grpc::Status AdminService::RetireKek(grpc::ServerContext* ctx, const v1::RetireK
   return ToGrpcStatus(keys_->RetireKek(forwarded));
 }
 
-grpc::Status AdminService::ListChunkServers(grpc::ServerContext* ctx, const v1::ListChunkServersRequest*,
+grpc::Status AdminService::ListChunkServers(grpc::ServerContext* ctx,
+                                            const v1::ListChunkServersRequest*,
                                             v1::ListChunkServersResponse* response) {
   MV_ADMIT("ListChunkServers");
   return Reply(meta_->ListChunkServers(), response);
 }
 
-grpc::Status AdminService::DrainChunkServer(grpc::ServerContext* ctx, const v1::DrainChunkServerRequest* request,
+grpc::Status AdminService::DrainChunkServer(grpc::ServerContext* ctx,
+                                            const v1::DrainChunkServerRequest* request,
                                             v1::DrainChunkServerResponse*) {
   MV_ADMIT("DrainChunkServer");
-  if (request->server_id().empty()) return ToGrpcStatus(absl::InvalidArgumentError("server_id is required"));
-  MV_LOG(INFO) << (request->undo() ? "undrain" : "drain") << " of chunk server " << request->server_id()
-               << " requested by " << who->ToString();
+  if (request->server_id().empty())
+    return ToGrpcStatus(absl::InvalidArgumentError("server_id is required"));
+  MV_LOG(INFO) << (request->undo() ? "undrain" : "drain") << " of chunk server "
+               << request->server_id() << " requested by " << who->ToString();
   return ToGrpcStatus(meta_->DrainChunkServer(*request));
 }
 

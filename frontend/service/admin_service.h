@@ -12,7 +12,8 @@ namespace medvault::frontend {
 class AdminService final : public v1::Admin::Service {
  public:
   // `keys`, `meta` and `authz` must outlive the service.
-  AdminService(GrpcKeyClient* keys, GrpcMetaClient* meta, Authorizer* authz) : keys_(keys), meta_(meta), authz_(authz) {}
+  AdminService(GrpcKeyClient* keys, GrpcMetaClient* meta, Authorizer* authz)
+      : keys_(keys), meta_(meta), authz_(authz) {}
 
   grpc::Status QueryAudit(grpc::ServerContext* ctx, const v1::QueryAuditRequest* request,
                           v1::QueryAuditResponse* response) override;
@@ -22,9 +23,11 @@ class AdminService final : public v1::Admin::Service {
                          v1::RotateKekResponse* response) override;
   grpc::Status RetireKek(grpc::ServerContext* ctx, const v1::RetireKekRequest* request,
                          v1::RetireKekResponse* response) override;
-  grpc::Status ListChunkServers(grpc::ServerContext* ctx, const v1::ListChunkServersRequest* request,
+  grpc::Status ListChunkServers(grpc::ServerContext* ctx,
+                                const v1::ListChunkServersRequest* request,
                                 v1::ListChunkServersResponse* response) override;
-  grpc::Status DrainChunkServer(grpc::ServerContext* ctx, const v1::DrainChunkServerRequest* request,
+  grpc::Status DrainChunkServer(grpc::ServerContext* ctx,
+                                const v1::DrainChunkServerRequest* request,
                                 v1::DrainChunkServerResponse* response) override;
 
  private:

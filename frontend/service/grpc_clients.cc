@@ -21,10 +21,12 @@ void SetDeadline(grpc::ClientContext* ctx, std::chrono::seconds d) {
 
 // Runs one unary call on the group's leader (following redirects) within `budget`.
 template <typename Service, typename Req, typename Resp, typename Call>
-absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req, std::chrono::seconds budget) {
+absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req,
+                           std::chrono::seconds budget) {
   Resp resp;
   absl::Status s = group->Call(
-      [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point deadline) {
+      [&](const std::shared_ptr<grpc::Channel>& channel,
+          std::chrono::system_clock::time_point deadline) {
         auto stub = Service::NewStub(channel);
         grpc::ClientContext ctx;
         ctx.set_deadline(deadline);
@@ -40,20 +42,26 @@ absl::StatusOr<Resp> Unary(GroupChannels* group, Call call, const Req& req, std:
 
 }  // namespace
 
-GrpcKeyClient::GrpcKeyClient(const std::vector<std::string>& addresses, const TransportSecurity& security)
-    : group_(addresses, [&security](const std::string& a) { return MakeChannel(a, security, kKeyServicePeer); }) {}
+GrpcKeyClient::GrpcKeyClient(const std::vector<std::string>& addresses,
+                             const TransportSecurity& security)
+    : group_(addresses, [&security](const std::string& a) {
+        return MakeChannel(a, security, kKeyServicePeer);
+      }) {}
 
 static void SetAudit(const KeyAudit& audit, v1::AuditContext* out) {
   out->set_on_behalf_of(audit.on_behalf_of);
   out->set_purpose(audit.purpose);
 }
 
-absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uint32_t count, const KeyAudit& audit) {
+absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(
+    uint32_t count, const KeyAudit& audit) {
   v1::GenerateDataKeysRequest req;
   req.set_count(count);
   SetAudit(audit, req.mutable_audit());
   auto resp = Unary<v1::KeyService, v1::GenerateDataKeysRequest, v1::GenerateDataKeysResponse>(
-      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GenerateDataKeys(c, r, o); }, req, kKeyDeadline);
+      &group_,
+      [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GenerateDataKeys(c, r, o); }, req,
+      kKeyDeadline);
   if (!resp.ok()) return resp.status();
   std::vector<DataKeyMaterial> keys;
   for (auto& k : *resp->mutable_keys()) {
@@ -67,31 +75,38 @@ absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(uin
   return keys;
 }
 
-absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_id, const KeyAudit& audit) {
+absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_id,
+                                                      const KeyAudit& audit) {
   v1::GetDataKeyRequest req;
   req.set_object_id(std::string(object_id));
   SetAudit(audit, req.mutable_audit());
   auto resp = Unary<v1::KeyService, v1::GetDataKeyRequest, v1::GetDataKeyResponse>(
-      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GetDataKey(c, r, o); }, req, kKeyDeadline);
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GetDataKey(c, r, o); },
+      req, kKeyDeadline);
   if (!resp.ok()) return resp.status();
   SecretBytes key(std::move(*resp->mutable_key()->mutable_key()));
   WipeString(resp->mutable_key()->mutable_key());
-  if (key.size() != kAesKeyBytes) return absl::InternalError("key service returned a malformed key");
+  if (key.size() != kAesKeyBytes)
+    return absl::InternalError("key service returned a malformed key");
   return key;
 }
 
-absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& object_ids, const KeyAudit& audit) {
+absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& object_ids,
+                                            const KeyAudit& audit) {
   v1::DestroyDataKeysRequest req;
   for (const auto& id : object_ids) req.add_object_ids(id);
   SetAudit(audit, req.mutable_audit());
   return Unary<v1::KeyService, v1::DestroyDataKeysRequest, v1::DestroyDataKeysResponse>(
-      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->DestroyDataKeys(c, r, o); }, req, kKeyDeadline)
+             &group_,
+             [&](auto* stub, auto* c, auto& r, auto* o) { return stub->DestroyDataKeys(c, r, o); },
+             req, kKeyDeadline)
       .status();
 }
 
 absl::StatusOr<v1::QueryAuditResponse> GrpcKeyClient::QueryAudit(const v1::QueryAuditRequest& req) {
   return Unary<v1::KeyService, v1::QueryAuditRequest, v1::QueryAuditResponse>(
-      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->QueryAudit(c, r, o); }, req, kKeyDeadline);
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->QueryAudit(c, r, o); },
+      req, kKeyDeadline);
 }
 
 absl::Status GrpcKeyClient::RecordDenial(const std::string& client, absl::string_view method,
@@ -101,8 +116,9 @@ absl::Status GrpcKeyClient::RecordDenial(const std::string& client, absl::string
   req.mutable_audit()->set_purpose(std::string(method));
   req.set_result(absl::StatusCodeToString(why.code()));
   return Unary<v1::KeyService, v1::RecordDenialRequest, v1::RecordDenialResponse>(
-             &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RecordDenial(c, r, o); }, req,
-             std::chrono::seconds(2))
+             &group_,
+             [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RecordDenial(c, r, o); },
+             req, std::chrono::seconds(2))
       .status();
 }
 
@@ -115,21 +131,28 @@ absl::StatusOr<v1::GetKekStatusResponse> GrpcKeyClient::GetKekStatus() {
 
 absl::StatusOr<v1::RotateKekResponse> GrpcKeyClient::RotateKek(const v1::RotateKekRequest& req) {
   return Unary<v1::KeyService, v1::RotateKekRequest, v1::RotateKekResponse>(
-      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RotateKek(c, r, o); }, req, kMetaDeadline);
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RotateKek(c, r, o); }, req,
+      kMetaDeadline);
 }
 
 absl::Status GrpcKeyClient::RetireKek(const v1::RetireKekRequest& req) {
   return Unary<v1::KeyService, v1::RetireKekRequest, v1::RetireKekResponse>(
-      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RetireKek(c, r, o); }, req, kMetaDeadline)
+             &group_,
+             [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RetireKek(c, r, o); }, req,
+             kMetaDeadline)
       .status();
 }
 
-GrpcMetaClient::GrpcMetaClient(const std::vector<std::string>& addresses, const TransportSecurity& security)
-    : group_(addresses, [&security](const std::string& a) { return MakeChannel(a, security, kMetaServerPeer); }) {}
+GrpcMetaClient::GrpcMetaClient(const std::vector<std::string>& addresses,
+                               const TransportSecurity& security)
+    : group_(addresses, [&security](const std::string& a) {
+        return MakeChannel(a, security, kMetaServerPeer);
+      }) {}
 
-#define MV_META_CALL(Method, Req, Resp, req) \
+#define MV_META_CALL(Method, Req, Resp, req)                                                      \
   Unary<v1::MetaService, Req, Resp>(                                                              \
-      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->Method(c, r, o); }, req, kMetaDeadline)
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->Method(c, r, o); }, req, \
+      kMetaDeadline)
 
 absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(
     uint32_t chunk_count, uint32_t replicas, const std::string& sop_instance_uid,
@@ -142,17 +165,20 @@ absl::StatusOr<v1::AllocateChunksResponse> GrpcMetaClient::AllocateChunks(
   return MV_META_CALL(AllocateChunks, v1::AllocateChunksRequest, v1::AllocateChunksResponse, req);
 }
 
-absl::StatusOr<v1::CommitInstanceResponse> GrpcMetaClient::CommitInstance(const v1::CommitInstanceRequest& req) {
+absl::StatusOr<v1::CommitInstanceResponse> GrpcMetaClient::CommitInstance(
+    const v1::CommitInstanceRequest& req) {
   return MV_META_CALL(CommitInstance, v1::CommitInstanceRequest, v1::CommitInstanceResponse, req);
 }
 
-absl::StatusOr<v1::GetInstanceMetaResponse> GrpcMetaClient::GetInstance(const std::string& sop_instance_uid) {
+absl::StatusOr<v1::GetInstanceMetaResponse> GrpcMetaClient::GetInstance(
+    const std::string& sop_instance_uid) {
   v1::GetInstanceMetaRequest req;
   req.set_sop_instance_uid(sop_instance_uid);
   return MV_META_CALL(GetInstance, v1::GetInstanceMetaRequest, v1::GetInstanceMetaResponse, req);
 }
 
-absl::StatusOr<v1::FindStudiesMetaResponse> GrpcMetaClient::FindStudies(const v1::StudyQuery& query) {
+absl::StatusOr<v1::FindStudiesMetaResponse> GrpcMetaClient::FindStudies(
+    const v1::StudyQuery& query) {
   v1::FindStudiesMetaRequest req;
   *req.mutable_query() = query;
   return MV_META_CALL(FindStudies, v1::FindStudiesMetaRequest, v1::FindStudiesMetaResponse, req);
@@ -170,7 +196,8 @@ absl::StatusOr<v1::DeleteMetaResponse> GrpcMetaClient::DeleteStudy(const std::st
   return MV_META_CALL(DeleteStudy, v1::DeleteStudyMetaRequest, v1::DeleteMetaResponse, req);
 }
 
-absl::StatusOr<v1::DeleteMetaResponse> GrpcMetaClient::DeleteInstance(const std::string& sop_instance_uid) {
+absl::StatusOr<v1::DeleteMetaResponse> GrpcMetaClient::DeleteInstance(
+    const std::string& sop_instance_uid) {
   v1::DeleteInstanceMetaRequest req;
   req.set_sop_instance_uid(sop_instance_uid);
   return MV_META_CALL(DeleteInstance, v1::DeleteInstanceMetaRequest, v1::DeleteMetaResponse, req);
@@ -179,15 +206,19 @@ absl::StatusOr<v1::DeleteMetaResponse> GrpcMetaClient::DeleteInstance(const std:
 absl::Status GrpcMetaClient::ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) {
   v1::ConfirmKeysDestroyedRequest req;
   for (const auto& id : object_ids) req.add_object_ids(id);
-  return MV_META_CALL(ConfirmKeysDestroyed, v1::ConfirmKeysDestroyedRequest, v1::ConfirmKeysDestroyedResponse, req)
+  return MV_META_CALL(ConfirmKeysDestroyed, v1::ConfirmKeysDestroyedRequest,
+                      v1::ConfirmKeysDestroyedResponse, req)
       .status();
 }
 
-absl::Status GrpcMetaClient::ReportBadReplica(const std::string& chunk_id, const std::string& server_id) {
+absl::Status GrpcMetaClient::ReportBadReplica(const std::string& chunk_id,
+                                              const std::string& server_id) {
   v1::ReportBadReplicaRequest req;
   req.set_chunk_id(chunk_id);
   req.set_server_id(server_id);
-  return MV_META_CALL(ReportBadReplica, v1::ReportBadReplicaRequest, v1::ReportBadReplicaResponse, req).status();
+  return MV_META_CALL(ReportBadReplica, v1::ReportBadReplicaRequest, v1::ReportBadReplicaResponse,
+                      req)
+      .status();
 }
 
 absl::StatusOr<v1::ListChunkServersResponse> GrpcMetaClient::ListChunkServers() {
@@ -196,7 +227,9 @@ absl::StatusOr<v1::ListChunkServersResponse> GrpcMetaClient::ListChunkServers() 
 }
 
 absl::Status GrpcMetaClient::DrainChunkServer(const v1::DrainChunkServerRequest& request) {
-  return MV_META_CALL(DrainChunkServer, v1::DrainChunkServerRequest, v1::DrainChunkServerResponse, request).status();
+  return MV_META_CALL(DrainChunkServer, v1::DrainChunkServerRequest, v1::DrainChunkServerResponse,
+                      request)
+      .status();
 }
 
 #undef MV_META_CALL
@@ -223,13 +256,15 @@ grpc::ByteBuffer SerializeWriteChunk(const ReplicatedChunkWrite& write) {
   uint8_t key[16];
   uint8_t* end = WireFormatLite::WriteTagToArray(v1::WriteChunkRequest::kDataFieldNumber,
                                                  WireFormatLite::WIRETYPE_LENGTH_DELIMITED, key);
-  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(write.data->size()), end);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(write.data->size()), end);
   prefix.append(reinterpret_cast<const char*>(key), static_cast<size_t>(end - key));
   auto* owner = new std::shared_ptr<const std::string>(write.data);
   grpc::Slice slices[2] = {
       grpc::Slice(prefix),
-      grpc::Slice(const_cast<char*>(write.data->data()), write.data->size(),
-                  [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); }, owner)};
+      grpc::Slice(
+          const_cast<char*>(write.data->data()), write.data->size(),
+          [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); }, owner)};
   return grpc::ByteBuffer(slices, write.data->empty() ? 1 : 2);
 }
 
@@ -245,7 +280,8 @@ void GrpcChunkClient::StartWrite(const ReplicatedChunkWrite& write, WriteDone do
     grpc::ByteBuffer request;
     grpc::ByteBuffer response;
   };
-  static const std::string kMethod = absl::StrCat("/", v1::ChunkService::service_full_name(), "/WriteChunk");
+  static const std::string kMethod =
+      absl::StrCat("/", v1::ChunkService::service_full_name(), "/WriteChunk");
   auto fanout = std::make_shared<Fanout>();
   fanout->results.resize(write.addresses.size());
   fanout->pending = write.addresses.size();
@@ -260,8 +296,8 @@ void GrpcChunkClient::StartWrite(const ReplicatedChunkWrite& write, WriteDone do
     SetDeadline(&call->ctx, kChunkDeadline);
     call->request = request;  // shares the slices
     StubsFor(write.addresses[i])
-        ->generic->UnaryCall(&call->ctx, kMethod, grpc::StubOptions(), &call->request, &call->response,
-                             [call, fanout, i](grpc::Status s) {
+        ->generic->UnaryCall(&call->ctx, kMethod, grpc::StubOptions(), &call->request,
+                             &call->response, [call, fanout, i](grpc::Status s) {
                                bool last;
                                {
                                  std::lock_guard<std::mutex> lock(fanout->mu);
@@ -273,7 +309,8 @@ void GrpcChunkClient::StartWrite(const ReplicatedChunkWrite& write, WriteDone do
   }
 }
 
-absl::StatusOr<ChunkRead> GrpcChunkClient::ReadChunk(const std::string& address, const std::string& chunk_id) {
+absl::StatusOr<ChunkRead> GrpcChunkClient::ReadChunk(const std::string& address,
+                                                     const std::string& chunk_id) {
   v1::ReadChunkRequest req;
   req.set_chunk_id(chunk_id);
   v1::ChunkService::Stub* stub = StubFor(address);
@@ -306,7 +343,8 @@ class GrpcPendingRead final : public PendingRead {
 
 }  // namespace
 
-std::unique_ptr<PendingRead> GrpcChunkClient::StartRead(const std::string& address, const std::string& chunk_id,
+std::unique_ptr<PendingRead> GrpcChunkClient::StartRead(const std::string& address,
+                                                        const std::string& chunk_id,
                                                         ReadDone done) {
   auto call = std::make_shared<AsyncRead>();
   call->req.set_chunk_id(chunk_id);

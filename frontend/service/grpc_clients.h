@@ -25,15 +25,19 @@ class GrpcKeyClient : public KeyClient {
  public:
   // `addresses`: the key service group's members.
   GrpcKeyClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
-  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count, const KeyAudit& audit) override;
-  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id, const KeyAudit& audit) override;
-  absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids, const KeyAudit& audit) override;
+  absl::StatusOr<std::vector<DataKeyMaterial>> GenerateDataKeys(uint32_t count,
+                                                                const KeyAudit& audit) override;
+  absl::StatusOr<SecretBytes> GetDataKey(absl::string_view object_id,
+                                         const KeyAudit& audit) override;
+  absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids,
+                               const KeyAudit& audit) override;
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
   // Records a refusal of `client` calling `method` in the key service's audit log; waits at most
   // two seconds (the refusal stands either way).
-  absl::Status RecordDenial(const std::string& client, absl::string_view method, const absl::Status& why);
+  absl::Status RecordDenial(const std::string& client, absl::string_view method,
+                            const absl::Status& why);
   absl::StatusOr<v1::GetKekStatusResponse> GetKekStatus();
   absl::StatusOr<v1::RotateKekResponse> RotateKek(const v1::RotateKekRequest& request);
   absl::Status RetireKek(const v1::RetireKekRequest& request);
@@ -46,15 +50,18 @@ class GrpcMetaClient : public MetaClient {
  public:
   // `addresses`: the metaserver group's members.
   GrpcMetaClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
-  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(uint32_t chunk_count, uint32_t replicas,
-                                                            const std::string& sop_instance_uid,
-                                                            const std::vector<std::string>& exclude_server_ids) override;
-  absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(const v1::CommitInstanceRequest& req) override;
-  absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& sop_instance_uid) override;
+  absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(
+      uint32_t chunk_count, uint32_t replicas, const std::string& sop_instance_uid,
+      const std::vector<std::string>& exclude_server_ids) override;
+  absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(
+      const v1::CommitInstanceRequest& req) override;
+  absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(
+      const std::string& sop_instance_uid) override;
   absl::StatusOr<v1::FindStudiesMetaResponse> FindStudies(const v1::StudyQuery& query) override;
   absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string& study_uid) override;
   absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string& study_uid) override;
-  absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& sop_instance_uid) override;
+  absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(
+      const std::string& sop_instance_uid) override;
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) override;
   absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override;
 
@@ -75,7 +82,8 @@ class GrpcChunkClient : public ChunkClient {
   // The request is serialised once and its data is the caller's buffer itself: the replicas' calls
   // share those bytes (gRPC slices), so the ciphertext is not copied on its way to the sockets.
   void StartWrite(const ReplicatedChunkWrite& write, WriteDone done) override;
-  absl::StatusOr<ChunkRead> ReadChunk(const std::string& address, const std::string& chunk_id) override;
+  absl::StatusOr<ChunkRead> ReadChunk(const std::string& address,
+                                      const std::string& chunk_id) override;
   // Asynchronous (gRPC callback API), so a reader can hedge; Cancel() cancels the call.
   std::unique_ptr<PendingRead> StartRead(const std::string& address, const std::string& chunk_id,
                                          ReadDone done) override;
@@ -86,7 +94,9 @@ class GrpcChunkClient : public ChunkClient {
     std::unique_ptr<grpc::GenericStub> generic;  // for writes, which send pre-serialised bytes
   };
   Stubs* StubsFor(const std::string& address);
-  v1::ChunkService::Stub* StubFor(const std::string& address) { return StubsFor(address)->typed.get(); }
+  v1::ChunkService::Stub* StubFor(const std::string& address) {
+    return StubsFor(address)->typed.get();
+  }
 
   const TransportSecurity security_;
   std::mutex mu_;

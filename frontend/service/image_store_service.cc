@@ -20,19 +20,32 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 const char* CodeName(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk: return "OK";
-    case absl::StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case absl::StatusCode::kNotFound: return "NOT_FOUND";
-    case absl::StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
-    case absl::StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case absl::StatusCode::kUnavailable: return "UNAVAILABLE";
-    case absl::StatusCode::kDataLoss: return "DATA_LOSS";
-    case absl::StatusCode::kOutOfRange: return "OUT_OF_RANGE";
-    case absl::StatusCode::kCancelled: return "CANCELLED";
-    case absl::StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
-    case absl::StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
-    case absl::StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
-    default: return "OTHER";
+    case absl::StatusCode::kOk:
+      return "OK";
+    case absl::StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case absl::StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case absl::StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case absl::StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case absl::StatusCode::kDataLoss:
+      return "DATA_LOSS";
+    case absl::StatusCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case absl::StatusCode::kCancelled:
+      return "CANCELLED";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case absl::StatusCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    default:
+      return "OTHER";
   }
 }
 
@@ -46,16 +59,17 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("GetStudy", Scope::kRead)
       .AllowScope("DeleteStudy", Scope::kDelete)
       .AllowScope("DeleteInstance", Scope::kDelete);
-  for (const char* method :
-       {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek", "ListChunkServers", "DrainChunkServer"}) {
+  for (const char* method : {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek",
+                             "ListChunkServers", "DrainChunkServer"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.set_client_scopes(std::move(scopes));
   return policy;
 }
 
-ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, prometheus::Registry& registry,
-                                     uint64_t max_instance_bytes, uint32_t max_transfers)
+ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz,
+                                     prometheus::Registry& registry, uint64_t max_instance_bytes,
+                                     uint32_t max_transfers)
     : core_(core),
       authz_(authz),
       max_instance_bytes_(max_instance_bytes),
@@ -64,23 +78,31 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
                     .Name("medvault_frontend_requests_total")
                     .Help("ImageStore calls by method and result code")
                     .Register(registry)),
-      put_bytes_(NewCounter(registry, "medvault_frontend_put_bytes_total", "Instance bytes stored by PutInstance")),
-      get_bytes_(NewCounter(registry, "medvault_frontend_get_bytes_total", "Instance bytes returned by GetInstance")),
-      put_latency_(NewLatencyHistogram(registry, "medvault_frontend_put_latency_seconds",
-                                       "PutInstance latency from first byte received to acknowledgement")),
-      get_latency_(NewLatencyHistogram(registry, "medvault_frontend_get_latency_seconds", "GetInstance latency")),
-      put_stages_(prometheus::BuildHistogram()
-                      .Name("medvault_frontend_put_stage_seconds")
-                      .Help("Time successful PutInstance calls spent per stage (parse, lookup, key, place, "
-                            "seal, write, commit)")
-                      .Register(registry)),
-      budget_in_use_(NewGauge(registry, "medvault_frontend_chunk_budget_in_use",
-                              "Slots of the chunk budget (--transfer_memory_mib) held by put and read windows")),
+      put_bytes_(NewCounter(registry, "medvault_frontend_put_bytes_total",
+                            "Instance bytes stored by PutInstance")),
+      get_bytes_(NewCounter(registry, "medvault_frontend_get_bytes_total",
+                            "Instance bytes returned by GetInstance")),
+      put_latency_(
+          NewLatencyHistogram(registry, "medvault_frontend_put_latency_seconds",
+                              "PutInstance latency from first byte received to acknowledgement")),
+      get_latency_(NewLatencyHistogram(registry, "medvault_frontend_get_latency_seconds",
+                                       "GetInstance latency")),
+      put_stages_(
+          prometheus::BuildHistogram()
+              .Name("medvault_frontend_put_stage_seconds")
+              .Help("Time successful PutInstance calls spent per stage (parse, lookup, key, place, "
+                    "seal, write, commit)")
+              .Register(registry)),
+      budget_in_use_(NewGauge(
+          registry, "medvault_frontend_chunk_budget_in_use",
+          "Slots of the chunk budget (--transfer_memory_mib) held by put and read windows")),
       budget_peak_(NewGauge(registry, "medvault_frontend_chunk_budget_peak",
                             "The most slots of the chunk budget ever held at once")),
-      transfers_active_(NewGauge(registry, "medvault_frontend_transfers_active",
-                                 "PutInstance and GetInstance calls being served (at most --max_concurrent_transfers)")) {
-  NewGauge(registry, "medvault_frontend_chunk_budget_slots", "Slots in the chunk budget (chunks beyond each transfer's first)")
+      transfers_active_(NewGauge(
+          registry, "medvault_frontend_transfers_active",
+          "PutInstance and GetInstance calls being served (at most --max_concurrent_transfers)")) {
+  NewGauge(registry, "medvault_frontend_chunk_budget_slots",
+           "Slots in the chunk budget (chunks beyond each transfer's first)")
       .Set(core_->chunk_budget().slots());
   for (const char* stage : {"parse", "lookup", "key", "place", "seal", "write", "commit"}) {
     put_stage_series_.push_back(&put_stages_.Add({{"stage", stage}}, LatencyBuckets()));
@@ -91,17 +113,28 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz, pr
     const char* name;
     const char* help;
   } kCore[] = {
-      {&st.replica_write_failures, "medvault_frontend_replica_write_failures_total", "Chunk replica writes that failed"},
-      {&st.read_failovers, "medvault_frontend_read_failovers_total", "Chunk reads answered by another replica after an error"},
-      {&st.hedged_reads, "medvault_frontend_hedged_reads_total", "Chunk reads also asked of a second replica because the first was slow"},
-      {&st.bad_replicas_reported, "medvault_frontend_bad_replicas_reported_total", "Replicas reported to the metaserver as corrupt or missing"},
-      {&st.abandoned_puts, "medvault_frontend_abandoned_puts_total", "Puts that ended before their commit (their key destroyed)"},
-      {&st.uncertain_commits, "medvault_frontend_uncertain_commits_total", "Manifest commits whose outcome stayed unknown"},
-      {&st.put_window_waits, "medvault_frontend_put_window_waits_total", "Times a put waited for its window of chunk writes (chunk servers slower than the upload, or the chunk budget spent)"},
-      {&st.chunks_replaced, "medvault_frontend_chunks_replaced_total", "Chunks written again on servers placed afresh after a replica write failed"},
-      {&core_->chunk_budget().denial_counter(), "medvault_frontend_chunk_budget_denials_total", "Times a put or read window could not grow because the chunk budget was spent"},
+      {&st.replica_write_failures, "medvault_frontend_replica_write_failures_total",
+       "Chunk replica writes that failed"},
+      {&st.read_failovers, "medvault_frontend_read_failovers_total",
+       "Chunk reads answered by another replica after an error"},
+      {&st.hedged_reads, "medvault_frontend_hedged_reads_total",
+       "Chunk reads also asked of a second replica because the first was slow"},
+      {&st.bad_replicas_reported, "medvault_frontend_bad_replicas_reported_total",
+       "Replicas reported to the metaserver as corrupt or missing"},
+      {&st.abandoned_puts, "medvault_frontend_abandoned_puts_total",
+       "Puts that ended before their commit (their key destroyed)"},
+      {&st.uncertain_commits, "medvault_frontend_uncertain_commits_total",
+       "Manifest commits whose outcome stayed unknown"},
+      {&st.put_window_waits, "medvault_frontend_put_window_waits_total",
+       "Times a put waited for its window of chunk writes (chunk servers slower than the upload, "
+       "or the chunk budget spent)"},
+      {&st.chunks_replaced, "medvault_frontend_chunks_replaced_total",
+       "Chunks written again on servers placed afresh after a replica write failed"},
+      {&core_->chunk_budget().denial_counter(), "medvault_frontend_chunk_budget_denials_total",
+       "Times a put or read window could not grow because the chunk budget was spent"},
   };
-  for (const auto& c : kCore) core_counters_.push_back(CoreCounter{c.source, &NewCounter(registry, c.name, c.help)});
+  for (const auto& c : kCore)
+    core_counters_.push_back(CoreCounter{c.source, &NewCounter(registry, c.name, c.help)});
 }
 
 void ImageStoreService::ExportCoreStats() {
@@ -116,25 +149,26 @@ void ImageStoreService::ExportCoreStats() {
   transfers_active_.Set(transfers_.in_use());
 }
 
-#define MV_COUNT(method, status)                                                      \
-  do {                                                                                \
+#define MV_COUNT(method, status)                                                          \
+  do {                                                                                    \
     requests_.Add({{"method", method}, {"code", CodeName((status).code())}}).Increment(); \
-    ExportCoreStats();                                                                \
+    ExportCoreStats();                                                                    \
   } while (0)
 
 // Authorises the call or returns its refusal (counted like any other result).
-#define MV_AUTHORIZE(method)                                        \
+#define MV_AUTHORIZE(method)                                          \
   absl::StatusOr<PeerIdentity> who = authz_->Authorize(*ctx, method); \
-  if (!who.ok()) {                                                  \
-    MV_COUNT(method, who.status());                                 \
-    return ToGrpcStatus(who.status());                              \
+  if (!who.ok()) {                                                    \
+    MV_COUNT(method, who.status());                                   \
+    return ToGrpcStatus(who.status());                                \
   }
 
 absl::StatusOr<SlotPool::Lease> ImageStoreService::AdmitTransfer(const char* method) {
   SlotPool::Lease slot = transfers_.TryLease();
   if (!slot.held()) {
-    absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
-        "the frontend is serving its maximum of ", transfers_.slots(), " puts and reads at once; retry shortly"));
+    absl::Status refused = absl::ResourceExhaustedError(
+        absl::StrCat("the frontend is serving its maximum of ", transfers_.slots(),
+                     " puts and reads at once; retry shortly"));
     MV_COUNT(method, refused);
     return refused;
   }
@@ -163,13 +197,15 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
   while (reader->Read(&piece)) {
     received += piece.data().size();
     if (received > max_instance_bytes_) {
-      status = absl::ResourceExhaustedError(absl::StrCat("instance exceeds the ", max_instance_bytes_, "-byte limit"));
+      status = absl::ResourceExhaustedError(
+          absl::StrCat("instance exceeds the ", max_instance_bytes_, "-byte limit"));
       break;
     }
     status = session->Append(piece.data());
     if (!status.ok()) break;
   }
-  if (status.ok() && ctx->IsCancelled()) status = absl::CancelledError("client cancelled the upload");
+  if (status.ok() && ctx->IsCancelled())
+    status = absl::CancelledError("client cancelled the upload");
   if (status.ok()) {
     auto result = session->Finish();
     if (result.ok()) {
@@ -186,7 +222,8 @@ grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
   return ToGrpcStatus(status);
 }
 
-grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::GetInstanceRequest* request,
+grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx,
+                                            const v1::GetInstanceRequest* request,
                                             grpc::ServerWriter<v1::GetInstanceResponse>* writer) {
   MV_AUTHORIZE("GetInstance");
   absl::StatusOr<SlotPool::Lease> admitted = AdmitTransfer("GetInstance");
@@ -194,25 +231,27 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::
   auto start = std::chrono::steady_clock::now();
   // The instance info rides on the first message that carries data (or alone, for an empty range).
   std::optional<v1::InstanceInfo> unsent_info;
-  absl::Status status = core_->Get(*request, [&](const v1::InstanceInfo* info, uint64_t offset,
-                                                 absl::string_view data) -> absl::Status {
-    if (info != nullptr) unsent_info = *info;
-    while (!data.empty()) {
-      v1::GetInstanceResponse msg;
-      if (unsent_info) {
-        *msg.mutable_info() = std::move(*unsent_info);
-        unsent_info.reset();
-      }
-      absl::string_view piece = data.substr(0, kMaxResponsePiece);
-      msg.set_offset(offset);
-      msg.set_data(piece.data(), piece.size());
-      if (!writer->Write(msg)) return absl::CancelledError("client went away");
-      get_bytes_.Increment(static_cast<double>(piece.size()));
-      data.remove_prefix(piece.size());
-      offset += piece.size();
-    }
-    return absl::OkStatus();
-  }, who->ToString());
+  absl::Status status = core_->Get(
+      *request,
+      [&](const v1::InstanceInfo* info, uint64_t offset, absl::string_view data) -> absl::Status {
+        if (info != nullptr) unsent_info = *info;
+        while (!data.empty()) {
+          v1::GetInstanceResponse msg;
+          if (unsent_info) {
+            *msg.mutable_info() = std::move(*unsent_info);
+            unsent_info.reset();
+          }
+          absl::string_view piece = data.substr(0, kMaxResponsePiece);
+          msg.set_offset(offset);
+          msg.set_data(piece.data(), piece.size());
+          if (!writer->Write(msg)) return absl::CancelledError("client went away");
+          get_bytes_.Increment(static_cast<double>(piece.size()));
+          data.remove_prefix(piece.size());
+          offset += piece.size();
+        }
+        return absl::OkStatus();
+      },
+      who->ToString());
   if (status.ok() && unsent_info) {
     v1::GetInstanceResponse msg;
     *msg.mutable_info() = std::move(*unsent_info);
@@ -226,31 +265,35 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx, const v1::
 }
 
 // The remaining calls are one core call each.
-#define MV_UNARY(Method, call)                 \
-  auto result = (call);                        \
+#define MV_UNARY(Method, call)                     \
+  auto result = (call);                            \
   if (result.ok()) *response = std::move(*result); \
-  MV_COUNT(#Method, result.status());          \
+  MV_COUNT(#Method, result.status());              \
   return ToGrpcStatus(result.status())
 
-grpc::Status ImageStoreService::FindStudies(grpc::ServerContext* ctx, const v1::FindStudiesRequest* request,
+grpc::Status ImageStoreService::FindStudies(grpc::ServerContext* ctx,
+                                            const v1::FindStudiesRequest* request,
                                             v1::FindStudiesResponse* response) {
   MV_AUTHORIZE("FindStudies");
   MV_UNARY(FindStudies, core_->FindStudies(*request));
 }
 
-grpc::Status ImageStoreService::GetStudy(grpc::ServerContext* ctx, const v1::GetStudyRequest* request,
+grpc::Status ImageStoreService::GetStudy(grpc::ServerContext* ctx,
+                                         const v1::GetStudyRequest* request,
                                          v1::GetStudyResponse* response) {
   MV_AUTHORIZE("GetStudy");
   MV_UNARY(GetStudy, core_->GetStudy(*request));
 }
 
-grpc::Status ImageStoreService::DeleteStudy(grpc::ServerContext* ctx, const v1::DeleteStudyRequest* request,
+grpc::Status ImageStoreService::DeleteStudy(grpc::ServerContext* ctx,
+                                            const v1::DeleteStudyRequest* request,
                                             v1::DeleteStudyResponse* response) {
   MV_AUTHORIZE("DeleteStudy");
   MV_UNARY(DeleteStudy, core_->DeleteStudy(*request, who->ToString()));
 }
 
-grpc::Status ImageStoreService::DeleteInstance(grpc::ServerContext* ctx, const v1::DeleteInstanceRequest* request,
+grpc::Status ImageStoreService::DeleteInstance(grpc::ServerContext* ctx,
+                                               const v1::DeleteInstanceRequest* request,
                                                v1::DeleteInstanceResponse* response) {
   MV_AUTHORIZE("DeleteInstance");
   MV_UNARY(DeleteInstance, core_->DeleteInstance(*request, who->ToString()));

@@ -1,5 +1,5 @@
-// The public ImageStore gRPC service: authorises the client by the scopes of its certificate's name,
-// reads requests, calls ImageStoreCore, maps errors, records metrics. Holds nothing durable.
+// The public ImageStore gRPC service: authorises the client by the scopes of its certificate's
+// name, reads requests, calls ImageStoreCore, maps errors, records metrics. Holds nothing durable.
 #pragma once
 
 #include <atomic>
@@ -27,7 +27,8 @@ class ImageStoreService final : public v1::ImageStore::Service {
   ImageStoreService(ImageStoreCore* core, Authorizer* authz, prometheus::Registry& registry,
                     uint64_t max_instance_bytes, uint32_t max_transfers);
 
-  grpc::Status PutInstance(grpc::ServerContext* ctx, grpc::ServerReader<v1::PutInstanceRequest>* reader,
+  grpc::Status PutInstance(grpc::ServerContext* ctx,
+                           grpc::ServerReader<v1::PutInstanceRequest>* reader,
                            v1::PutInstanceResponse* response) override;
   grpc::Status GetInstance(grpc::ServerContext* ctx, const v1::GetInstanceRequest* request,
                            grpc::ServerWriter<v1::GetInstanceResponse>* writer) override;

@@ -30,7 +30,9 @@ int64_t TimeOfKey(absl::string_view record_key) {
 }
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-absl::string_view FromSlice(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+absl::string_view FromSlice(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
 
 }  // namespace
 
@@ -70,9 +72,9 @@ absl::Status AuditLog::Append(const v1::AuditRecord& record) {
 }
 
 void AuditLog::Log(const v1::AuditRecord& record) {
-  const std::string ids = absl::StrJoin(record.object_ids(), ",", [](std::string* out, const std::string& id) {
-    out->append(ToHex(id));
-  });
+  const std::string ids =
+      absl::StrJoin(record.object_ids(), ",",
+                    [](std::string* out, const std::string& id) { out->append(ToHex(id)); });
   MV_LOG(INFO) << "audit op=" << record.op() << " caller=" << record.caller()
                << " on_behalf_of=" << (record.on_behalf_of().empty() ? "-" : record.on_behalf_of())
                << " purpose=" << (record.purpose().empty() ? "-" : record.purpose())
@@ -112,7 +114,8 @@ absl::StatusOr<v1::QueryAuditResponse> AuditLog::Query(const v1::QueryAuditReque
   std::string last_key;
   for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
     absl::string_view key = FromSlice(it->key());
-    if (key.size() != prefix.size() + kRecordKeyBytes || key.substr(0, prefix.size()) != prefix) break;
+    if (key.size() != prefix.size() + kRecordKeyBytes || key.substr(0, prefix.size()) != prefix)
+      break;
     absl::string_view record_key = key.substr(prefix.size());
     if (!token.empty() && record_key == token) continue;  // the last record of the previous page
     if (TimeOfKey(record_key) >= until) break;
@@ -126,8 +129,8 @@ absl::StatusOr<v1::QueryAuditResponse> AuditLog::Query(const v1::QueryAuditReque
     } else {
       absl::StatusOr<std::string> stored = kv_->Get(kAuditColumnFamily, record_key);
       if (!stored.ok()) {
-        return absl::DataLossError(
-            absl::StrCat("audit index names a record that cannot be read: ", stored.status().message()));
+        return absl::DataLossError(absl::StrCat("audit index names a record that cannot be read: ",
+                                                stored.status().message()));
       }
       value = *std::move(stored);
     }

@@ -1,7 +1,7 @@
 // The key service's audit log: one record per key generation, release, destruction, KEK rotation or
-// retirement, and per refused call, with caller identity, objects, purpose, outcome and time. Kept in
-// the key service's RocksDB in column families the Raft group replicates, append-only (nothing in
-// medvault deletes or rewrites a record), indexed by time and by object. Every record is also
+// retirement, and per refused call, with caller identity, objects, purpose, outcome and time. Kept
+// in the key service's RocksDB in column families the Raft group replicates, append-only (nothing
+// in medvault deletes or rewrites a record), indexed by time and by object. Every record is also
 // emitted as one structured log line.
 #pragma once
 

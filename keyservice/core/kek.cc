@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 
@@ -105,8 +105,9 @@ absl::StatusOr<SecretBytes> LoadKekFile(const std::string& path) {
     int lo = HexValue(buf[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       WipeString(&key);
-      return Refuse(path, "64-character content is not hex; expected 32 raw bytes or 64 hex "
-                          "characters");
+      return Refuse(path,
+                    "64-character content is not hex; expected 32 raw bytes or 64 hex "
+                    "characters");
     }
     key[i] = static_cast<char>((hi << 4) | lo);
   }
@@ -127,12 +128,15 @@ absl::StatusOr<std::vector<uint32_t>> LoadKekDir(const std::string& dir, KekRing
   std::vector<uint32_t> loaded;
   for (const std::string& name : names) {
     absl::string_view digits = name;
-    if (absl::ConsumePrefix(&digits, "kek-")) {}
+    if (absl::ConsumePrefix(&digits, "kek-")) {
+    }
     uint32_t version = 0;
-    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != absl::string_view::npos ||
+    if (digits.empty() || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != absl::string_view::npos ||
         !absl::SimpleAtoi(digits, &version) || version == 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "KEK directory ", dir, ": file \"", name, "\" is not named by a KEK version (\"<n>\" or \"kek-<n>\")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("KEK directory ", dir, ": file \"", name,
+                       "\" is not named by a KEK version (\"<n>\" or \"kek-<n>\")"));
     }
     absl::StatusOr<SecretBytes> key = LoadKekFile(absl::StrCat(dir, "/", name));
     if (!key.ok()) return key.status();

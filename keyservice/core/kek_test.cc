@@ -76,8 +76,8 @@ TEST(LoadKekFileTest, RefusesWrongSizeWithoutLeakingContent) {
   testing::TempDir dir;
   const std::string hex = ToHex(RawKey());
   for (const std::string& content :
-       {std::string(), std::string(31, 'k'), std::string(33, 'k'), hex.substr(0, 62),
-        hex + "\n\n", hex + "00", hex + " ", hex + hex}) {
+       {std::string(), std::string(31, 'k'), std::string(33, 'k'), hex.substr(0, 62), hex + "\n\n",
+        hex + "00", hex + " ", hex + hex}) {
     const std::string path = WriteKeyFile(dir.path(), "kek", content, 0600);
     auto kek = LoadKekFile(path);
     EXPECT_EQ(kek.status().code(), absl::StatusCode::kFailedPrecondition) << content.size();
@@ -153,8 +153,9 @@ TEST(LoadKekDirTest, LoadsAMountedKubernetesSecret) {
 TEST(LoadKekDirTest, RefusesStrayNamesOpenModesAndEmptyDirectories) {
   testing::TempDir dir;
   KekRing ring;
-  EXPECT_EQ(LoadKekDir(dir.path(), &ring).status().code(), absl::StatusCode::kFailedPrecondition);  // empty
-  WriteKeyFile(dir.path(), "1", RawKey(), 0644);  // the Secret's default mode: too open
+  EXPECT_EQ(LoadKekDir(dir.path(), &ring).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // empty
+  WriteKeyFile(dir.path(), "1", RawKey(), 0644);     // the Secret's default mode: too open
   auto open = LoadKekDir(dir.path(), &ring);
   EXPECT_EQ(open.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(open.status().message().find("0644"), std::string::npos) << open.status();
@@ -163,7 +164,8 @@ TEST(LoadKekDirTest, RefusesStrayNamesOpenModesAndEmptyDirectories) {
   auto stray = LoadKekDir(dir.path(), &ring);
   EXPECT_EQ(stray.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(stray.status().message().find("master.key"), std::string::npos) << stray.status();
-  EXPECT_EQ(LoadKekDir(dir.path() + "/missing", &ring).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(LoadKekDir(dir.path() + "/missing", &ring).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -111,10 +111,11 @@ TEST_F(KeyReleaseTest, AKeyDestroyedBeforeTheReleaseCommitsIsNotReleased) {
   auto [id, key] = OneKey();
   group_->ahead_of_next_write = [&, id = id] { ASSERT_TRUE(store_->Destroy({id}).ok()); };
   auto got = store_->Get(id);
-  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << "the key of a destroyed object was released";
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound)
+      << "the key of a destroyed object was released";
   // Records sort by when each operation began: the release began before the destroy.
-  EXPECT_EQ(AuditOf(id),
-            (std::vector<std::string>{"generate=OK", "release=OK", "destroy=OK", "void_release=NOT_FOUND"}));
+  EXPECT_EQ(AuditOf(id), (std::vector<std::string>{"generate=OK", "release=OK", "destroy=OK",
+                                                   "void_release=NOT_FOUND"}));
   // And from then on, plainly refused.
   EXPECT_EQ(store_->Get(id).status().code(), absl::StatusCode::kNotFound);
 }

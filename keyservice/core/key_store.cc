@@ -37,7 +37,8 @@ bool IsRetired(const v1::KekState& state, uint32_t version) {
 absl::Status SealDataKey(const KekRef& kek, absl::string_view object_id, absl::string_view dek,
                          v1::WrappedDataKey* record) {
   ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonceBytes));
-  ASSIGN_OR_RETURN(std::string wrapped, AesGcmSeal(kek.key, nonce, DekAssociatedData(object_id, kek.version), dek));
+  ASSIGN_OR_RETURN(std::string wrapped,
+                   AesGcmSeal(kek.key, nonce, DekAssociatedData(object_id, kek.version), dek));
   record->set_kek_version(kek.version);
   record->set_nonce(std::move(nonce));
   record->set_wrapped_key(std::move(wrapped));
@@ -100,7 +101,8 @@ absl::StatusOr<std::vector<GeneratedKey>> KeyStore::Generate(uint32_t count, con
   return keys;
 }
 
-absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count, v1::AuditRecord* record) {
+absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count,
+                                                                 v1::AuditRecord* record) {
   if (count < 1 || count > kMaxGenerateCount) {
     return absl::InvalidArgumentError(
         absl::StrCat("count must be in 1..", kMaxGenerateCount, ", got ", count));
@@ -127,7 +129,8 @@ absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count,
     SecretBytes dek(std::move(dek_bytes));
     RETURN_IF_ERROR(SealDataKey(kek, object_id, dek.view(), &wrapped_record));
     wrapped_record.set_created_micros(now);
-    if (!wrapped_record.SerializeToString(&value)) return absl::InternalError("serializing WrappedDataKey");
+    if (!wrapped_record.SerializeToString(&value))
+      return absl::InternalError("serializing WrappedDataKey");
     batch.Put(kv_->cf(kKeysColumnFamily), ToSlice(object_id), ToSlice(value));
     record->add_object_ids(object_id);
     keys.push_back(GeneratedKey{std::move(object_id), std::move(dek)});
@@ -158,7 +161,8 @@ absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id, const Aud
     absl::Status recorded = audit_.Append(record);
     if (!recorded.ok()) {
       if (key.ok()) key->Wipe();
-      record.set_result(absl::StrCat("UNAVAILABLE (audit write failed: ", ResultName(recorded), ")"));
+      record.set_result(
+          absl::StrCat("UNAVAILABLE (audit write failed: ", ResultName(recorded), ")"));
       AuditLog::Log(record);
       if (!key.ok()) return key;
       return absl::UnavailableError(absl::StrCat(
@@ -183,19 +187,21 @@ absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id, const Aud
 }
 
 void KeyStore::VoidRelease(const v1::AuditRecord& released, const absl::Status& why) {
-  v1::AuditRecord voided = audit_.NewRecord("void_release", AuditInfo{released.caller(), released.on_behalf_of(),
-                                                                       released.purpose()});
+  v1::AuditRecord voided = audit_.NewRecord(
+      "void_release", AuditInfo{released.caller(), released.on_behalf_of(), released.purpose()});
   *voided.mutable_object_ids() = released.object_ids();
   voided.set_kek_version(released.kek_version());
   voided.set_result(ResultName(why));
   absl::Status recorded = audit_.Append(voided);
   if (!recorded.ok()) {
-    voided.set_result(absl::StrCat(voided.result(), " (this record could not be written: ", ResultName(recorded), ")"));
+    voided.set_result(absl::StrCat(
+        voided.result(), " (this record could not be written: ", ResultName(recorded), ")"));
   }
   AuditLog::Log(voided);
 }
 
-absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, bool barrier, uint32_t* kek_version) {
+absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, bool barrier,
+                                              uint32_t* kek_version) {
   RETURN_IF_ERROR(CheckObjectId(object_id, "object_id"));
   if (barrier) RETURN_IF_ERROR(writer_->Barrier());
   const std::string id_hex = ToHex(object_id);
@@ -216,15 +222,16 @@ absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, bool 
   }
   ASSIGN_OR_RETURN(v1::KekState state, ReadKekState());
   if (IsRetired(state, record.kek_version())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data key of object ", id_hex, " is wrapped under retired KEK version ", record.kek_version()));
+    return absl::FailedPreconditionError(absl::StrCat("data key of object ", id_hex,
+                                                      " is wrapped under retired KEK version ",
+                                                      record.kek_version()));
   }
   absl::StatusOr<KekRef> kek = keks_->Find(record.kek_version());
   if (!kek.ok()) {
     return Annotate(kek.status(), absl::StrCat("unwrapping data key of object ", id_hex));
   }
-  absl::StatusOr<std::string> plain =
-      AesGcmOpen(kek->key, record.nonce(), DekAssociatedData(object_id, kek->version), record.wrapped_key());
+  absl::StatusOr<std::string> plain = AesGcmOpen(
+      kek->key, record.nonce(), DekAssociatedData(object_id, kek->version), record.wrapped_key());
   if (!plain.ok()) {
     return Annotate(plain.status(), absl::StrCat("unwrapping data key of object ", id_hex));
   }
@@ -236,7 +243,8 @@ absl::StatusOr<SecretBytes> KeyStore::GetImpl(absl::string_view object_id, bool 
   return dek;
 }
 
-absl::StatusOr<uint32_t> KeyStore::Destroy(const std::vector<std::string>& object_ids, const AuditInfo& who) {
+absl::StatusOr<uint32_t> KeyStore::Destroy(const std::vector<std::string>& object_ids,
+                                           const AuditInfo& who) {
   v1::AuditRecord record = audit_.NewRecord("destroy", who);
   absl::StatusOr<uint32_t> destroyed = DestroyImpl(object_ids, &record);
   record.set_result(ResultName(destroyed.status()));

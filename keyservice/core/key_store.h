@@ -52,7 +52,7 @@ struct KekCensus {
 
 // One step of the background rewrap.
 struct RewrapStep {
-  std::string next;       // object id to continue after; empty when the scan reached the end
+  std::string next;  // object id to continue after; empty when the scan reached the end
   uint64_t scanned = 0;
   uint64_t rewrapped = 0;
 };
@@ -91,7 +91,8 @@ class KeyStore {
   // INVALID_ARGUMENT (nothing deleted) when any id is not kObjectIdBytes long.
   // Note: RocksDB keeps the old wrapped value in its files until they are rewritten; the Shredder
   // pushes destroyed keys out of them.
-  absl::StatusOr<uint32_t> Destroy(const std::vector<std::string>& object_ids, const AuditInfo& who = {});
+  absl::StatusOr<uint32_t> Destroy(const std::vector<std::string>& object_ids,
+                                   const AuditInfo& who = {});
 
   // Records a refused call, and the objects it asked about, in the audit log (best effort: the
   // call is refused either way). Ids that are not kObjectIdBytes long are left out.
@@ -122,12 +123,14 @@ class KeyStore {
  private:
   absl::StatusOr<std::vector<GeneratedKey>> GenerateImpl(uint32_t count, v1::AuditRecord* record);
   // The DEK of `object_id` from local state, after the writer's barrier when `barrier`.
-  absl::StatusOr<SecretBytes> GetImpl(absl::string_view object_id, bool barrier, uint32_t* kek_version);
+  absl::StatusOr<SecretBytes> GetImpl(absl::string_view object_id, bool barrier,
+                                      uint32_t* kek_version);
   // Appends (best effort) and logs a record that `released`, already recorded, did not happen.
   void VoidRelease(const v1::AuditRecord& released, const absl::Status& why);
   // Census() without the barrier, for callers that already took it.
   absl::StatusOr<KekCensus> CensusAfterBarrier();
-  absl::StatusOr<uint32_t> DestroyImpl(const std::vector<std::string>& object_ids, v1::AuditRecord* record);
+  absl::StatusOr<uint32_t> DestroyImpl(const std::vector<std::string>& object_ids,
+                                       v1::AuditRecord* record);
   // The stored KekState (no barrier). Default (all zero) when none was written.
   absl::StatusOr<v1::KekState> ReadKekState();
   // The KEK that wraps new keys; when none is pinned yet, pins the ring's newest in `batch`.

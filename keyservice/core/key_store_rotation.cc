@@ -64,8 +64,9 @@ absl::Status KeyStore::Retire(uint32_t version, const AuditInfo& who) {
     if (IsRetired(state, version)) return absl::OkStatus();  // retiring twice is a no-op
     const uint64_t still_wrapped = census.keys_by_version[version];
     if (still_wrapped > 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "KEK version ", version, " still wraps ", still_wrapped, " data keys; wait for the rewrap"));
+      return absl::FailedPreconditionError(absl::StrCat("KEK version ", version, " still wraps ",
+                                                        still_wrapped,
+                                                        " data keys; wait for the rewrap"));
     }
     state.add_retired_versions(version);
     std::sort(state.mutable_retired_versions()->begin(), state.mutable_retired_versions()->end());
@@ -112,10 +113,11 @@ absl::StatusOr<RewrapStep> KeyStore::RewrapSome(const std::string& after, size_t
                     << stored.kek_version() << ", which is not loaded; skipped";
       continue;
     }
-    absl::StatusOr<std::string> plain =
-        AesGcmOpen(old->key, stored.nonce(), DekAssociatedData(id, old->version), stored.wrapped_key());
+    absl::StatusOr<std::string> plain = AesGcmOpen(
+        old->key, stored.nonce(), DekAssociatedData(id, old->version), stored.wrapped_key());
     if (!plain.ok()) {
-      MV_LOG(ERROR) << "rewrap: data key of object " << ToHex(id) << " does not authenticate; skipped";
+      MV_LOG(ERROR) << "rewrap: data key of object " << ToHex(id)
+                    << " does not authenticate; skipped";
       continue;
     }
     SecretBytes dek(std::move(*plain));
@@ -127,7 +129,8 @@ absl::StatusOr<RewrapStep> KeyStore::RewrapSome(const std::string& after, size_t
   RETURN_IF_ERROR(FromRocksStatus(it->status(), "scanning the data keys"));
   if (!it->Valid()) step.next.clear();  // reached the end
   if (step.rewrapped > 0) {
-    RETURN_IF_ERROR(Annotate(writer_->Write(&batch), absl::StrCat("rewrapping ", step.rewrapped, " data keys")));
+    RETURN_IF_ERROR(Annotate(writer_->Write(&batch),
+                             absl::StrCat("rewrapping ", step.rewrapped, " data keys")));
   }
   return step;
 }

@@ -119,7 +119,8 @@ TEST_F(KeyRotationTest, NewVersionWrapsOnlyAfterRotateThenRewrapRetireAndDropOld
   EXPECT_EQ(census.total, 50u);
   EXPECT_EQ(census.keys_by_version[2], 50u);
   ASSERT_TRUE(store_->Retire(1, who_).ok());
-  EXPECT_EQ(store_->Rotate(1, who_).code(), absl::StatusCode::kFailedPrecondition);  // retired for good
+  EXPECT_EQ(store_->Rotate(1, who_).code(),
+            absl::StatusCode::kFailedPrecondition);  // retired for good
   // The old KEK file can go: a key service holding only v2 reads everything.
   Open(&only_v2_);
   ExpectAllReadable(old_keys);
@@ -222,7 +223,8 @@ TEST_F(KeyRotationTest, ShredderPushesDestroyedKeysOutOfEveryDatabaseFile) {
   ASSERT_TRUE(shredder.ShredPending().ok());
   EXPECT_EQ(shredder.pending(), 0u);
   EXPECT_EQ(shredder.shredded(), 1u);
-  EXPECT_EQ(testing::FilesContaining(dir_.path(), record.wrapped_key()), std::vector<std::string>{});
+  EXPECT_EQ(testing::FilesContaining(dir_.path(), record.wrapped_key()),
+            std::vector<std::string>{});
   EXPECT_EQ(testing::FilesContaining(dir_.path(), record.nonce()), std::vector<std::string>{});
   EXPECT_TRUE(store_->Get(keys[1].first, who_).ok());
 }

@@ -273,7 +273,8 @@ TEST_F(KeyStoreTest, ErrorMessagesAndAuditLogCarryNoKeyBytes) {
   EXPECT_NE(log.find("object_ids=" + ToHex(keys[1].first)), std::string::npos);
   EXPECT_NE(log.find("result=NOT_FOUND"), std::string::npos);
   EXPECT_NE(log.find("audit op=generate"), std::string::npos);
-  EXPECT_NE(log.find("objects=2 object_ids=" + ToHex((*generated)[0].object_id)), std::string::npos);
+  EXPECT_NE(log.find("objects=2 object_ids=" + ToHex((*generated)[0].object_id)),
+            std::string::npos);
   EXPECT_NE(log.find("audit op=destroy"), std::string::npos);
   int audit_lines = 0;
   for (size_t pos = 0; (pos = log.find("audit op=", pos)) != std::string::npos; ++pos) {

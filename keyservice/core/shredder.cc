@@ -82,8 +82,9 @@ absl::Status Shredder::Shred(const std::set<std::string>& ids, bool everything) 
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   if (everything || ids.size() > kMaxRangeCompactions) {
-    RETURN_IF_ERROR(FromRocksStatus(
-        db->CompactRange(compact, kv_->cf(kKeysColumnFamily), nullptr, nullptr), "compacting the keys"));
+    RETURN_IF_ERROR(
+        FromRocksStatus(db->CompactRange(compact, kv_->cf(kKeysColumnFamily), nullptr, nullptr),
+                        "compacting the keys"));
   } else {
     for (const std::string& id : ids) {
       const std::string end = id + std::string(1, '\0');

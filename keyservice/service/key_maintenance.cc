@@ -17,8 +17,9 @@ KeyMaintenance::KeyMaintenance(KeyStore* store, Shredder* shredder, std::functio
       options_(options),
       active_version_(NewGauge(registry, "medvault_keyservice_kek_active_version",
                                "The KEK version that wraps new keys (as of the last census).")),
-      to_rewrap_(NewGauge(registry, "medvault_keyservice_keys_to_rewrap",
-                          "Stored keys not yet wrapped under the active KEK (as of the last census).")),
+      to_rewrap_(
+          NewGauge(registry, "medvault_keyservice_keys_to_rewrap",
+                   "Stored keys not yet wrapped under the active KEK (as of the last census).")),
       by_version_(prometheus::BuildGauge()
                       .Name("medvault_keyservice_keys_by_kek_version")
                       .Help("Stored keys per KEK version (as of the last census).")
@@ -27,8 +28,9 @@ KeyMaintenance::KeyMaintenance(KeyStore* store, Shredder* shredder, std::functio
                             "Keys rewrapped under the active KEK.")),
       rewrap_errors_(NewCounter(registry, "medvault_keyservice_rewrap_errors_total",
                                 "Rewrap passes that stopped on an error.")),
-      pending_shred_(NewGauge(registry, "medvault_keyservice_keys_pending_shred",
-                              "Destroyed keys whose wrapped bytes may still be in database files.")),
+      pending_shred_(
+          NewGauge(registry, "medvault_keyservice_keys_pending_shred",
+                   "Destroyed keys whose wrapped bytes may still be in database files.")),
       shredded_(NewCounter(registry, "medvault_keyservice_keys_shredded_total",
                            "Destroyed keys pushed out of the database files.")),
       shred_errors_(NewCounter(registry, "medvault_keyservice_shred_errors_total",

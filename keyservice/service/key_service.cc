@@ -125,8 +125,9 @@ grpc::Status KeyServiceImpl::RecordDenial(grpc::ServerContext* context,
                                           v1::RecordDenialResponse* response) {
   absl::StatusOr<AuditInfo> who = Admit(*context, "RecordDenial", request->audit());
   if (!who.ok()) return Fail(who.status());
-  const absl::StatusCode code = request->result() == "UNAUTHENTICATED" ? absl::StatusCode::kUnauthenticated
-                                                                       : absl::StatusCode::kPermissionDenied;
+  const absl::StatusCode code = request->result() == "UNAUTHENTICATED"
+                                    ? absl::StatusCode::kUnauthenticated
+                                    : absl::StatusCode::kPermissionDenied;
   store_->RecordDenial(*who, absl::Status(code, "refused by the frontend"));
   return grpc::Status::OK;
 }

@@ -35,11 +35,12 @@ class KeyServiceTest : public ::testing::Test {
     store_ = std::make_unique<KeyStore>(kv_.get(), &keks_, &clock_);
     runner_ = std::make_unique<ServiceRunner>(
         ServerOptions{"keyservice", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext()});
-    service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry(), /*enforce_access=*/false);
+    service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry(),
+                                                /*enforce_access=*/false);
     runner_->AddService(service_.get());
     ASSERT_TRUE(runner_->Start().ok());
-    stub_ = v1::KeyService::NewStub(
-        MakeChannel(runner_->bound_address(), TransportSecurity::InsecurePlaintext(), kKeyServicePeer));
+    stub_ = v1::KeyService::NewStub(MakeChannel(
+        runner_->bound_address(), TransportSecurity::InsecurePlaintext(), kKeyServicePeer));
   }
 
   void TearDown() override {
@@ -118,8 +119,7 @@ TEST_F(KeyServiceTest, InvalidRequestsMapToInvalidArgument) {
     req.set_object_id("short");
     v1::GetDataKeyResponse resp;
     grpc::ClientContext ctx;
-    EXPECT_EQ(stub_->GetDataKey(&ctx, req, &resp).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(stub_->GetDataKey(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
     v1::DestroyDataKeysRequest req;

@@ -31,16 +31,19 @@ absl::StatusOr<DeleteResult> Catalog::DeleteStudy(absl::string_view study_uid, i
   RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   ASSIGN_OR_RETURN(DeletePlan plan, PlanDeleteStudy(state, study_uid, now_micros));
-  if (plan.batch.Count() > 0) RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting study"));
+  if (plan.batch.Count() > 0)
+    RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting study"));
   return std::move(plan.result);
 }
 
-absl::StatusOr<DeleteResult> Catalog::DeleteInstance(absl::string_view sop_instance_uid, int64_t now_micros) {
+absl::StatusOr<DeleteResult> Catalog::DeleteInstance(absl::string_view sop_instance_uid,
+                                                     int64_t now_micros) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   ASSIGN_OR_RETURN(DeletePlan plan, PlanDeleteInstance(state, sop_instance_uid, now_micros));
-  if (plan.batch.Count() > 0) RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting instance"));
+  if (plan.batch.Count() > 0)
+    RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting instance"));
   return std::move(plan.result);
 }
 
@@ -71,18 +74,19 @@ absl::StatusOr<std::vector<TombstoneEntry>> Catalog::ListDestroyedTombstones(siz
   KvReader state(kv_);
   std::vector<TombstoneEntry> out;
   absl::Status parse_error;
-  RETURN_IF_ERROR(state.ScanPrefix(kTombstonesCf, "", [&](absl::string_view key, absl::string_view value) {
-    if (out.size() >= limit) return false;
-    TombstoneEntry entry;
-    if (!entry.tombstone.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      parse_error = KvReader::CorruptRecord(kTombstonesCf);
-      return false;
-    }
-    if (!entry.tombstone.keys_destroyed()) return true;
-    entry.object_id = std::string(key);
-    out.push_back(std::move(entry));
-    return true;
-  }));
+  RETURN_IF_ERROR(
+      state.ScanPrefix(kTombstonesCf, "", [&](absl::string_view key, absl::string_view value) {
+        if (out.size() >= limit) return false;
+        TombstoneEntry entry;
+        if (!entry.tombstone.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse_error = KvReader::CorruptRecord(kTombstonesCf);
+          return false;
+        }
+        if (!entry.tombstone.keys_destroyed()) return true;
+        entry.object_id = std::string(key);
+        out.push_back(std::move(entry));
+        return true;
+      }));
   RETURN_IF_ERROR(parse_error);
   return out;
 }

@@ -80,8 +80,9 @@ class Catalog {
   // a malformed request (missing or NUL-containing UIDs, bad ids, no chunks, sha256 not 32 bytes);
   // ALREADY_EXISTS when the SOP Instance UID is stored with a different sha256, or the object/chunk
   // ids are already in use.
-  absl::StatusOr<CommitResult> Commit(const v1::InstanceTags& tags, const v1::ObjectManifest& manifest,
-                                      int64_t now_micros) ABSL_LOCKS_EXCLUDED(mu_, queue_mu_);
+  absl::StatusOr<CommitResult> Commit(const v1::InstanceTags& tags,
+                                      const v1::ObjectManifest& manifest, int64_t now_micros)
+      ABSL_LOCKS_EXCLUDED(mu_, queue_mu_);
 
   // Called with the size of each commit group before it is planned (metrics; tests use it to
   // know when commits are queued). Set before the first Commit.
@@ -106,12 +107,13 @@ class Catalog {
   // neither the study (instance) nor any of its unconfirmed tombstones exists.
   absl::StatusOr<DeleteResult> DeleteStudy(absl::string_view study_uid, int64_t now_micros)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<DeleteResult> DeleteInstance(absl::string_view sop_instance_uid, int64_t now_micros)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<DeleteResult> DeleteInstance(absl::string_view sop_instance_uid,
+                                              int64_t now_micros) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Marks these tombstones' keys destroyed (and drops the UIDs they kept). Unknown ids are ignored,
   // so a retry after the tombstone was reclaimed succeeds.
-  absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // True while a stored or tombstoned object references the chunk.
   absl::StatusOr<bool> IsChunkReferenced(absl::string_view chunk_id) const;
@@ -138,9 +140,11 @@ class Catalog {
   // they are still exactly `expected_servers` (a compare-and-set against concurrent repairs,
   // deletions and leader changes). FAILED_PRECONDITION when the object is gone or the chunk's
   // servers changed; INVALID_ARGUMENT when new_servers is empty or the chunk id does not match.
-  absl::Status ReplaceChunkServers(absl::string_view object_id, uint32_t chunk_index, absl::string_view chunk_id,
+  absl::Status ReplaceChunkServers(absl::string_view object_id, uint32_t chunk_index,
+                                   absl::string_view chunk_id,
                                    const std::vector<std::string>& expected_servers,
-                                   const std::vector<std::string>& new_servers) ABSL_LOCKS_EXCLUDED(mu_);
+                                   const std::vector<std::string>& new_servers)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct PendingCommit;

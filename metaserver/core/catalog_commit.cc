@@ -28,12 +28,14 @@ absl::Status ReadOptional(const KvReader& state, const std::string& cf, absl::st
 }  // namespace
 
 absl::Status ValidateKeyComponent(absl::string_view value, absl::string_view what, bool required) {
-  if (required && value.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is required"));
+  if (required && value.empty())
+    return absl::InvalidArgumentError(absl::StrCat(what, " is required"));
   if (value.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(what, " contains a NUL byte"));
   }
   if (value.size() > kMaxKeyComponentBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is longer than ", kMaxKeyComponentBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is longer than ", kMaxKeyComponentBytes, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -62,10 +64,12 @@ absl::Status ValidateCommit(const v1::InstanceTags& tags, const v1::ObjectManife
       return absl::InvalidArgumentError(absl::StrCat("chunk ", i, ": no server holds a replica"));
     }
     for (const std::string& server : chunk.server_ids()) {
-      if (server.empty()) return absl::InvalidArgumentError(absl::StrCat("chunk ", i, ": empty server id"));
+      if (server.empty())
+        return absl::InvalidArgumentError(absl::StrCat("chunk ", i, ": empty server id"));
     }
     if (!seen.insert(chunk.chunk_id()).second) {
-      return absl::InvalidArgumentError(absl::StrCat("chunk ", i, ": chunk id repeated in the manifest"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("chunk ", i, ": chunk id repeated in the manifest"));
     }
   }
   return absl::OkStatus();
@@ -77,10 +81,12 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
   RETURN_IF_ERROR(ValidateCommit(tags, manifest));
   CommitResult result;
 
-  // The same SOP Instance UID: identical content is a successful no-op, different content a conflict.
+  // The same SOP Instance UID: identical content is a successful no-op, different content a
+  // conflict.
   v1::StoredInstance existing;
   bool instance_found = false;
-  RETURN_IF_ERROR(ReadOptional(state, kInstancesCf, tags.sop_instance_uid(), &existing, &instance_found));
+  RETURN_IF_ERROR(
+      ReadOptional(state, kInstancesCf, tags.sop_instance_uid(), &existing, &instance_found));
   if (instance_found) {
     if (existing.info().sha256() == manifest.sha256()) {
       result.already_stored = true;
@@ -100,7 +106,8 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
   for (int i = 0; i < manifest.chunks_size(); ++i) {
     ASSIGN_OR_RETURN(bool chunk_in_use, state.Exists(kChunksCf, manifest.chunks(i).chunk_id()));
     if (chunk_in_use) {
-      return absl::AlreadyExistsError(absl::StrCat("chunk ", i, ": chunk id is already referenced"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("chunk ", i, ": chunk id is already referenced"));
     }
   }
 
@@ -132,7 +139,8 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
     ref.set_index(static_cast<uint32_t>(i));
     batch.Put(state.cf(kChunksCf), ToSlice(manifest.chunks(i).chunk_id()), Encode(ref));
   }
-  batch.Put(state.cf(kIndexCf), keys::SeriesInstance(tags.series_uid(), tags.sop_instance_uid()), "");
+  batch.Put(state.cf(kIndexCf), keys::SeriesInstance(tags.series_uid(), tags.sop_instance_uid()),
+            "");
 
   v1::StudySummary& summary = *study.mutable_summary();
   if (!study_found) {
@@ -146,7 +154,8 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
     study.set_study_time(tags.study_time());
     study.set_created_at_micros(now_micros);
     batch.Put(state.cf(kIndexCf),
-              keys::PatientIndex(summary.patient_id(), summary.study_date(), summary.study_uid()), "");
+              keys::PatientIndex(summary.patient_id(), summary.study_date(), summary.study_uid()),
+              "");
     batch.Put(state.cf(kIndexCf), keys::DateIndex(summary.study_date(), summary.study_uid()), "");
   }
 
@@ -161,7 +170,8 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
     summary.set_series_count(summary.series_count() + 1);
     const std::string& modality = series_info.modality();
     auto* modalities = summary.mutable_modalities();
-    if (!modality.empty() && std::find(modalities->begin(), modalities->end(), modality) == modalities->end()) {
+    if (!modality.empty() &&
+        std::find(modalities->begin(), modalities->end(), modality) == modalities->end()) {
       modalities->Add(std::string(modality));
       std::sort(modalities->begin(), modalities->end());
       batch.Put(state.cf(kIndexCf),

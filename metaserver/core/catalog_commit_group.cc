@@ -21,7 +21,8 @@ struct Catalog::PendingCommit {
   bool done = false;
 };
 
-absl::StatusOr<CommitResult> Catalog::Commit(const v1::InstanceTags& tags, const v1::ObjectManifest& manifest,
+absl::StatusOr<CommitResult> Catalog::Commit(const v1::InstanceTags& tags,
+                                             const v1::ObjectManifest& manifest,
                                              int64_t now_micros) {
   RETURN_IF_ERROR(ValidateCommit(tags, manifest));
   PendingCommit me{&tags, &manifest, now_micros};
@@ -61,7 +62,8 @@ void Catalog::CommitGroup(const std::vector<PendingCommit*>& group) {
   KvReader state(kv_, &batch);
   for (PendingCommit* member : group) {
     batch.SetSavePoint();
-    member->result = PlanCommit(state, *member->tags, *member->manifest, member->now_micros, &batch);
+    member->result =
+        PlanCommit(state, *member->tags, *member->manifest, member->now_micros, &batch);
     if (member->result.ok()) {
       (void)batch.PopSavePoint();
     } else {

@@ -23,7 +23,8 @@ absl::Status ReadOptional(const KvReader& state, const std::string& cf, absl::st
 }
 
 // Every key with `prefix`, with the prefix removed.
-absl::StatusOr<std::vector<std::string>> SuffixesWithPrefix(const KvReader& state, const std::string& cf,
+absl::StatusOr<std::vector<std::string>> SuffixesWithPrefix(const KvReader& state,
+                                                            const std::string& cf,
                                                             const std::string& prefix) {
   std::vector<std::string> out;
   RETURN_IF_ERROR(state.ScanPrefix(cf, prefix, [&](absl::string_view key, absl::string_view) {
@@ -44,7 +45,8 @@ absl::Status TombstoneInstance(const KvReader& state, const v1::StoredInstance& 
   const std::string& object_id = instance.object_id();
   v1::Tombstone tombstone;
   bool manifest_found = false;
-  RETURN_IF_ERROR(ReadOptional(state, kManifestsCf, object_id, tombstone.mutable_manifest(), &manifest_found));
+  RETURN_IF_ERROR(
+      ReadOptional(state, kManifestsCf, object_id, tombstone.mutable_manifest(), &manifest_found));
   if (!manifest_found) {
     // Still tombstone the object so its key is destroyed; its chunks become orphans for the GC.
     MV_LOG(WARNING) << "object " << ToHex(object_id) << " has no manifest; tombstoning it anyway";
@@ -55,7 +57,8 @@ absl::Status TombstoneInstance(const KvReader& state, const v1::StoredInstance& 
   tombstone.set_deleted_at_micros(now_micros);
   batch->Delete(state.cf(kInstancesCf), ToSlice(tags.sop_instance_uid()));
   batch->Delete(state.cf(kManifestsCf), ToSlice(object_id));
-  batch->Delete(state.cf(kIndexCf), keys::SeriesInstance(tags.series_uid(), tags.sop_instance_uid()));
+  batch->Delete(state.cf(kIndexCf),
+                keys::SeriesInstance(tags.series_uid(), tags.sop_instance_uid()));
   batch->Put(state.cf(kTombstonesCf), ToSlice(object_id), Encode(tombstone));
   batch->Put(state.cf(kIndexCf), keys::StudyTombstone(tags.study_uid(), object_id), "");
   batch->Put(state.cf(kIndexCf), keys::InstanceTombstone(tags.sop_instance_uid(), object_id), "");
@@ -64,9 +67,11 @@ absl::Status TombstoneInstance(const KvReader& state, const v1::StoredInstance& 
 }
 
 void DeleteStudyIndexEntries(const KvReader& state, const v1::StudySummary& summary,
-                             const std::vector<std::string>& modalities, rocksdb::WriteBatch* batch) {
+                             const std::vector<std::string>& modalities,
+                             rocksdb::WriteBatch* batch) {
   for (const std::string& modality : modalities) {
-    batch->Delete(state.cf(kIndexCf), keys::ModalityIndex(modality, summary.study_date(), summary.study_uid()));
+    batch->Delete(state.cf(kIndexCf),
+                  keys::ModalityIndex(modality, summary.study_date(), summary.study_uid()));
   }
 }
 
@@ -102,7 +107,8 @@ absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_v
         bool instance_found = false;
         RETURN_IF_ERROR(ReadOptional(state, kInstancesCf, sop, &instance, &instance_found));
         if (instance_found) {
-          RETURN_IF_ERROR(TombstoneInstance(state, instance, now_micros, &batch, &plan.result.object_ids));
+          RETURN_IF_ERROR(
+              TombstoneInstance(state, instance, now_micros, &batch, &plan.result.object_ids));
           ++plan.result.instances_deleted;
         }
         batch.Delete(state.cf(kIndexCf), keys::SeriesInstance(series_uid, sop));
@@ -112,30 +118,35 @@ absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_v
     }
     const v1::StudySummary& summary = study.summary();
     batch.Delete(state.cf(kStudiesCf), ToSlice(study_uid));
-    batch.Delete(state.cf(kIndexCf), keys::PatientIndex(summary.patient_id(), summary.study_date(), study_uid));
+    batch.Delete(state.cf(kIndexCf),
+                 keys::PatientIndex(summary.patient_id(), summary.study_date(), study_uid));
     batch.Delete(state.cf(kIndexCf), keys::DateIndex(summary.study_date(), study_uid));
-    DeleteStudyIndexEntries(state, summary, {summary.modalities().begin(), summary.modalities().end()}, &batch);
+    DeleteStudyIndexEntries(state, summary,
+                            {summary.modalities().begin(), summary.modalities().end()}, &batch);
   }
   FinishResult(std::move(pending), &plan.result);
   return plan;
 }
 
-absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state, absl::string_view sop_instance_uid,
+absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
+                                              absl::string_view sop_instance_uid,
                                               int64_t now_micros) {
   RETURN_IF_ERROR(ValidateKeyComponent(sop_instance_uid, "SOP Instance UID", true));
   DeletePlan plan;
   v1::StoredInstance instance;
   bool instance_found = false;
   RETURN_IF_ERROR(ReadOptional(state, kInstancesCf, sop_instance_uid, &instance, &instance_found));
-  ASSIGN_OR_RETURN(std::vector<std::string> pending,
-                   SuffixesWithPrefix(state, kIndexCf, keys::InstanceTombstonePrefix(sop_instance_uid)));
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> pending,
+      SuffixesWithPrefix(state, kIndexCf, keys::InstanceTombstonePrefix(sop_instance_uid)));
   if (!instance_found && pending.empty()) return absl::NotFoundError("no such instance");
 
   if (instance_found) {
     rocksdb::WriteBatch& batch = plan.batch;
     const v1::InstanceTags& tags = instance.info().tags();
     const uint64_t size = instance.info().size();
-    RETURN_IF_ERROR(TombstoneInstance(state, instance, now_micros, &batch, &plan.result.object_ids));
+    RETURN_IF_ERROR(
+        TombstoneInstance(state, instance, now_micros, &batch, &plan.result.object_ids));
     plan.result.instances_deleted = 1;
 
     v1::StoredSeries series;
@@ -160,28 +171,33 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state, absl::strin
     RETURN_IF_ERROR(ReadOptional(state, kStudiesCf, tags.study_uid(), &study, &study_found));
     if (study_found) {
       v1::StudySummary& summary = *study.mutable_summary();
-      const std::vector<std::string> old_modalities(summary.modalities().begin(), summary.modalities().end());
+      const std::vector<std::string> old_modalities(summary.modalities().begin(),
+                                                    summary.modalities().end());
       summary.set_instance_count(SaturatingSub(summary.instance_count(), 1));
       summary.set_total_bytes(SaturatingSub(summary.total_bytes(), size));
       if (series_removed) summary.set_series_count(SaturatingSub(summary.series_count(), 1));
       if (summary.instance_count() == 0) {
         batch.Delete(state.cf(kStudiesCf), ToSlice(tags.study_uid()));
+        batch.Delete(
+            state.cf(kIndexCf),
+            keys::PatientIndex(summary.patient_id(), summary.study_date(), summary.study_uid()));
         batch.Delete(state.cf(kIndexCf),
-                     keys::PatientIndex(summary.patient_id(), summary.study_date(), summary.study_uid()));
-        batch.Delete(state.cf(kIndexCf), keys::DateIndex(summary.study_date(), summary.study_uid()));
+                     keys::DateIndex(summary.study_date(), summary.study_uid()));
         DeleteStudyIndexEntries(state, summary, old_modalities, &batch);
       } else {
         if (series_removed) {
           // Recompute the distinct modalities from the series that remain.
           std::set<std::string> remaining;
-          ASSIGN_OR_RETURN(std::vector<std::string> series_uids,
-                           SuffixesWithPrefix(state, kIndexCf, keys::StudySeriesPrefix(tags.study_uid())));
+          ASSIGN_OR_RETURN(
+              std::vector<std::string> series_uids,
+              SuffixesWithPrefix(state, kIndexCf, keys::StudySeriesPrefix(tags.study_uid())));
           for (const std::string& uid : series_uids) {
             if (uid == tags.series_uid()) continue;
             v1::StoredSeries other;
             bool other_found = false;
             RETURN_IF_ERROR(ReadOptional(state, kSeriesCf, uid, &other, &other_found));
-            if (other_found && !other.info().modality().empty()) remaining.insert(other.info().modality());
+            if (other_found && !other.info().modality().empty())
+              remaining.insert(other.info().modality());
           }
           std::vector<std::string> lost;
           for (const std::string& m : old_modalities) {
@@ -199,8 +215,8 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state, absl::strin
   return plan;
 }
 
-absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(const KvReader& state,
-                                                             const std::vector<std::string>& object_ids) {
+absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(
+    const KvReader& state, const std::vector<std::string>& object_ids) {
   rocksdb::WriteBatch batch;
   const std::set<std::string> distinct(object_ids.begin(), object_ids.end());
   for (const std::string& object_id : distinct) {
@@ -209,7 +225,8 @@ absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(const KvReader& sta
     RETURN_IF_ERROR(ReadOptional(state, kTombstonesCf, object_id, &tombstone, &found));
     if (!found || tombstone.keys_destroyed()) continue;
     batch.Delete(state.cf(kIndexCf), keys::StudyTombstone(tombstone.study_uid(), object_id));
-    batch.Delete(state.cf(kIndexCf), keys::InstanceTombstone(tombstone.sop_instance_uid(), object_id));
+    batch.Delete(state.cf(kIndexCf),
+                 keys::InstanceTombstone(tombstone.sop_instance_uid(), object_id));
     tombstone.set_keys_destroyed(true);
     tombstone.clear_study_uid();
     tombstone.clear_sop_instance_uid();
@@ -218,7 +235,8 @@ absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(const KvReader& sta
   return batch;
 }
 
-absl::StatusOr<rocksdb::WriteBatch> PlanRemoveTombstone(const KvReader& state, absl::string_view object_id) {
+absl::StatusOr<rocksdb::WriteBatch> PlanRemoveTombstone(const KvReader& state,
+                                                        absl::string_view object_id) {
   rocksdb::WriteBatch batch;
   v1::Tombstone tombstone;
   bool found = false;
@@ -233,7 +251,8 @@ absl::StatusOr<rocksdb::WriteBatch> PlanRemoveTombstone(const KvReader& state, a
     v1::ChunkRef ref;
     bool ref_found = false;
     RETURN_IF_ERROR(ReadOptional(state, kChunksCf, chunk.chunk_id(), &ref, &ref_found));
-    if (ref_found && ref.object_id() == object_id) batch.Delete(state.cf(kChunksCf), ToSlice(chunk.chunk_id()));
+    if (ref_found && ref.object_id() == object_id)
+      batch.Delete(state.cf(kChunksCf), ToSlice(chunk.chunk_id()));
   }
   return batch;
 }

@@ -11,12 +11,12 @@
 namespace medvault::metaserver {
 namespace {
 
+using testing::CatalogTestBase;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
-using testing::CatalogTestBase;
 using testing::Manifest;
 using testing::Tags;
+using ::testing::UnorderedElementsAre;
 
 class CatalogDeleteTest : public CatalogTestBase {
  protected:
@@ -44,7 +44,8 @@ TEST_F(CatalogDeleteTest, DeleteStudyRemovesEverythingAndReturnsObjectIds) {
   absl::StatusOr<DeleteResult> r = catalog_->DeleteStudy("1", now_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->instances_deleted, 3u);
-  EXPECT_THAT(r->object_ids, UnorderedElementsAre(m_[0].object_id(), m_[1].object_id(), m_[2].object_id()));
+  EXPECT_THAT(r->object_ids,
+              UnorderedElementsAre(m_[0].object_id(), m_[1].object_id(), m_[2].object_id()));
 
   for (const char* sop : {"1.1.1", "1.1.2", "1.2.1"}) {
     EXPECT_TRUE(absl::IsNotFound(catalog_->GetInstance(sop).status()));
@@ -72,7 +73,8 @@ TEST_F(CatalogDeleteTest, RetriedDeleteReturnsUnconfirmedIdsUntilConfirmed) {
   absl::StatusOr<DeleteResult> retry = catalog_->DeleteStudy("1", now_);
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_EQ(retry->instances_deleted, 0u);
-  EXPECT_THAT(retry->object_ids, UnorderedElementsAre(m_[0].object_id(), m_[1].object_id(), m_[2].object_id()));
+  EXPECT_THAT(retry->object_ids,
+              UnorderedElementsAre(m_[0].object_id(), m_[1].object_id(), m_[2].object_id()));
 
   // Partly confirmed: only the rest comes back.
   ASSERT_TRUE(catalog_->ConfirmKeysDestroyed({m_[0].object_id()}).ok());
@@ -80,7 +82,9 @@ TEST_F(CatalogDeleteTest, RetriedDeleteReturnsUnconfirmedIdsUntilConfirmed) {
   ASSERT_TRUE(retry.ok());
   EXPECT_THAT(retry->object_ids, UnorderedElementsAre(m_[1].object_id(), m_[2].object_id()));
 
-  ASSERT_TRUE(catalog_->ConfirmKeysDestroyed({m_[1].object_id(), m_[2].object_id(), "unknown-id-000000"}).ok());
+  ASSERT_TRUE(
+      catalog_->ConfirmKeysDestroyed({m_[1].object_id(), m_[2].object_id(), "unknown-id-000000"})
+          .ok());
   EXPECT_TRUE(absl::IsNotFound(catalog_->DeleteStudy("1", now_).status()));
   absl::StatusOr<std::vector<TombstoneEntry>> destroyed = catalog_->ListDestroyedTombstones(100);
   ASSERT_TRUE(destroyed.ok());
@@ -91,7 +95,8 @@ TEST_F(CatalogDeleteTest, RetriedDeleteReturnsUnconfirmedIdsUntilConfirmed) {
     EXPECT_EQ(t.tombstone.manifest().object_id(), t.object_id);
   }
 
-  for (const TombstoneEntry& t : *destroyed) ASSERT_TRUE(catalog_->RemoveTombstone(t.object_id).ok());
+  for (const TombstoneEntry& t : *destroyed)
+    ASSERT_TRUE(catalog_->RemoveTombstone(t.object_id).ok());
   EXPECT_EQ(*catalog_->CountTombstones(), 0u);
   EXPECT_FALSE(*catalog_->IsChunkReferenced(m_[0].chunks(0).chunk_id()));
   EXPECT_TRUE(*catalog_->IsChunkReferenced(m_[3].chunks(0).chunk_id()));
@@ -143,7 +148,8 @@ TEST_F(CatalogDeleteTest, DeleteInstanceUpdatesSeriesAndStudy) {
   r = catalog_->DeleteStudy("1", now_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->instances_deleted, 0u);
-  EXPECT_THAT(r->object_ids, UnorderedElementsAre(m_[0].object_id(), m_[1].object_id(), m_[2].object_id()));
+  EXPECT_THAT(r->object_ids,
+              UnorderedElementsAre(m_[0].object_id(), m_[1].object_id(), m_[2].object_id()));
   EXPECT_TRUE(absl::IsNotFound(catalog_->DeleteInstance("9.9.9", now_).status()));
 }
 
@@ -164,7 +170,8 @@ TEST_F(CatalogDeleteTest, FailedDeleteLeavesEverythingVisible) {
   EXPECT_TRUE(absl::IsUnavailable(catalog_->DeleteInstance("1.2.1", now_).status()));
   writer_->set_fail(false);
 
-  for (const char* sop : {"1.1.1", "1.1.2", "1.2.1"}) EXPECT_TRUE(catalog_->GetInstance(sop).ok()) << sop;
+  for (const char* sop : {"1.1.1", "1.1.2", "1.2.1"})
+    EXPECT_TRUE(catalog_->GetInstance(sop).ok()) << sop;
   absl::StatusOr<StudyDetail> study = catalog_->GetStudy("1");
   ASSERT_TRUE(study.ok());
   EXPECT_EQ(study->study.instance_count(), 3u);

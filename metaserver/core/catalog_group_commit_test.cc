@@ -18,7 +18,8 @@ using testing::Tags;
 // Holds its first Write until released; fails the calls listed in `fail_calls` (1-based).
 class GatedWriter : public BatchWriter {
  public:
-  GatedWriter(KvStore* kv, std::set<int> fail_calls) : kv_(kv), fail_calls_(std::move(fail_calls)) {}
+  GatedWriter(KvStore* kv, std::set<int> fail_calls)
+      : kv_(kv), fail_calls_(std::move(fail_calls)) {}
   absl::Status Write(rocksdb::WriteBatch* batch) override {
     int call;
     {
@@ -52,7 +53,8 @@ class GroupCommitTest : public CatalogTestBase {
   // held in its write; returns once all of them wait in the queue, then releases the first write
   // and joins. Results in commit order.
   std::vector<absl::StatusOr<CommitResult>> CommitBehindHeldWrite(
-      std::set<int> fail_calls, const std::vector<std::pair<v1::InstanceTags, v1::ObjectManifest>>& commits) {
+      std::set<int> fail_calls,
+      const std::vector<std::pair<v1::InstanceTags, v1::ObjectManifest>>& commits) {
     gated_ = std::make_unique<GatedWriter>(kv_.get(), std::move(fail_calls));
     catalog_ = std::make_unique<Catalog>(kv_.get(), gated_.get());
     // The queue's order is the order the commits are applied in, so each one is started only
@@ -81,12 +83,16 @@ class GroupCommitTest : public CatalogTestBase {
       group_sizes.push_back(size);
     });
 
-    std::thread first([&] { EXPECT_TRUE(catalog_->Commit(Tags("1.1", "1.1.1", "first"), Manifest(), now_).ok()); });
+    std::thread first([&] {
+      EXPECT_TRUE(catalog_->Commit(Tags("1.1", "1.1.1", "first"), Manifest(), now_).ok());
+    });
     gated_->first_entered_.WaitForNotification();
-    std::vector<absl::StatusOr<CommitResult>> results(commits.size(), absl::UnknownError("not run"));
+    std::vector<absl::StatusOr<CommitResult>> results(commits.size(),
+                                                      absl::UnknownError("not run"));
     std::vector<std::thread> threads;
     for (size_t i = 0; i < commits.size(); ++i) {
-      threads.emplace_back([&, i] { results[i] = catalog_->Commit(commits[i].first, commits[i].second, now_); });
+      threads.emplace_back(
+          [&, i] { results[i] = catalog_->Commit(commits[i].first, commits[i].second, now_); });
       wait_queued(i + 1);  // the first commit left the queue when it led its own group
     }
     gated_->release_.Notify();
@@ -148,13 +154,15 @@ TEST_F(GroupCommitTest, QueuedCommitsShareOneWriteAndSeeEachOther) {
 
 TEST_F(GroupCommitTest, FailedSharedWriteFailsEveryMemberAndShowsNothing) {
   std::vector<std::pair<v1::InstanceTags, v1::ObjectManifest>> commits;
-  for (int i = 0; i < 4; ++i) commits.emplace_back(Tags("1.1", "1.1.1", "sop" + std::to_string(i)), Manifest(i + 1));
+  for (int i = 0; i < 4; ++i)
+    commits.emplace_back(Tags("1.1", "1.1.1", "sop" + std::to_string(i)), Manifest(i + 1));
   v1::ObjectManifest same_as_sop0 = commits[0].second;
   same_as_sop0.set_object_id(RandomBytes(16).value());
   for (int i = 0; i < same_as_sop0.chunks_size(); ++i) {
     same_as_sop0.mutable_chunks(i)->set_chunk_id(RandomBytes(16).value());
   }
-  commits.emplace_back(Tags("1.1", "1.1.1", "sop0"), same_as_sop0);  // "already stored" only within the group
+  commits.emplace_back(Tags("1.1", "1.1.1", "sop0"),
+                       same_as_sop0);  // "already stored" only within the group
 
   std::vector<absl::StatusOr<CommitResult>> r = CommitBehindHeldWrite({2}, commits);
 
@@ -182,7 +190,8 @@ TEST_F(GroupCommitTest, ManyConcurrentWritersKeepCountersExact) {
       for (int i = 0; i < kPerThread; ++i) {
         const std::string sop = absl::StrCat("sop-", t, "-", i);
         const std::string series = absl::StrCat("1.1.", i % 3);
-        absl::StatusOr<CommitResult> r = catalog_->Commit(Tags("1.1", series, sop), Manifest(10, 1, sop), now_);
+        absl::StatusOr<CommitResult> r =
+            catalog_->Commit(Tags("1.1", series, sop), Manifest(10, 1, sop), now_);
         EXPECT_TRUE(r.ok()) << r.status();
       }
     });

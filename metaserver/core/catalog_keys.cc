@@ -34,7 +34,9 @@ std::string ModalityIndex(absl::string_view modality, absl::string_view study_da
   return absl::StrCat(ModalityPrefix(modality), study_date, kSep, study_uid);
 }
 
-std::string StudySeriesPrefix(absl::string_view study_uid) { return absl::StrCat("t", study_uid, kSep); }
+std::string StudySeriesPrefix(absl::string_view study_uid) {
+  return absl::StrCat("t", study_uid, kSep);
+}
 std::string StudySeries(absl::string_view study_uid, absl::string_view series_uid) {
   return absl::StrCat(StudySeriesPrefix(study_uid), series_uid);
 }

@@ -13,8 +13,9 @@
 //               'm' modality \0 study_date \0 study_uid     studies by modality (one per modality)
 //               't' study_uid \0 series_uid                 a study's series
 //               's' series_uid \0 sop_instance_uid          a series' instances
-//               'x' study_uid \0 object_id                  tombstones of a study, key not destroyed
-//               'y' sop_instance_uid \0 object_id           tombstones of an instance, key not destroyed
+//               'x' study_uid \0 object_id                  tombstones of a study, key not
+//               destroyed 'y' sop_instance_uid \0 object_id           tombstones of an instance,
+//               key not destroyed
 //   (index values are empty). UIDs, patient ids, dates and modalities never contain NUL (the
 //   catalog rejects them), so \0 separates components unambiguously; object ids are raw bytes and
 //   are always the last component.

@@ -39,11 +39,13 @@ struct DeletePlan {
 };
 absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_view study_uid,
                                            int64_t now_micros);
-absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state, absl::string_view sop_instance_uid,
+absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
+                                              absl::string_view sop_instance_uid,
                                               int64_t now_micros);
 
-absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(const KvReader& state,
-                                                             const std::vector<std::string>& object_ids);
-absl::StatusOr<rocksdb::WriteBatch> PlanRemoveTombstone(const KvReader& state, absl::string_view object_id);
+absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(
+    const KvReader& state, const std::vector<std::string>& object_ids);
+absl::StatusOr<rocksdb::WriteBatch> PlanRemoveTombstone(const KvReader& state,
+                                                        absl::string_view object_id);
 
 }  // namespace medvault::metaserver

@@ -28,8 +28,9 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
   RETURN_IF_ERROR(ValidateKeyComponent(query.modality(), "modality", false));
   RETURN_IF_ERROR(ValidateKeyComponent(query.study_date_from(), "study date from", false));
   RETURN_IF_ERROR(ValidateKeyComponent(query.study_date_to(), "study date to", false));
-  const size_t page_size =
-      query.page_size() == 0 ? kDefaultPageSize : std::min<uint32_t>(query.page_size(), kMaxPageSize);
+  const size_t page_size = query.page_size() == 0
+                               ? kDefaultPageSize
+                               : std::min<uint32_t>(query.page_size(), kMaxPageSize);
   const std::string& from = query.study_date_from();
   const std::string& to = query.study_date_to();
   v1::StudyPage page;
@@ -54,7 +55,8 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
   } else if (!to.empty()) {
     start.push_back('\x01');
   }
-  const std::string end = to.empty() ? keys::PrefixSuccessor(prefix) : absl::StrCat(prefix, to, "\x01");
+  const std::string end =
+      to.empty() ? keys::PrefixSuccessor(prefix) : absl::StrCat(prefix, to, "\x01");
   auto before_end = [&end](absl::string_view key) { return end.empty() || key < end; };
 
   if (!query.page_token().empty()) {
@@ -83,7 +85,8 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
     absl::Status s = state.GetProto(kStudiesCf, keys::StudyUidOf(key), &study);
     if (!s.ok() && !absl::IsNotFound(s)) return s;
     // A missing record cannot happen (entries and records change in one batch); skip it.
-    const bool matches = s.ok() && (!filter_modality || HasModality(study.summary(), query.modality()));
+    const bool matches =
+        s.ok() && (!filter_modality || HasModality(study.summary(), query.modality()));
     if (matches) {
       if (static_cast<size_t>(page.studies_size()) == page_size) {
         // A further match exists, so there is a next page.
@@ -110,10 +113,11 @@ absl::StatusOr<StudyDetail> Catalog::GetStudy(absl::string_view study_uid) const
 
   std::vector<std::string> series_uids;
   const std::string series_prefix = keys::StudySeriesPrefix(study_uid);
-  RETURN_IF_ERROR(state.ScanPrefix(kIndexCf, series_prefix, [&](absl::string_view key, absl::string_view) {
-    series_uids.emplace_back(key.substr(series_prefix.size()));
-    return true;
-  }));
+  RETURN_IF_ERROR(
+      state.ScanPrefix(kIndexCf, series_prefix, [&](absl::string_view key, absl::string_view) {
+        series_uids.emplace_back(key.substr(series_prefix.size()));
+        return true;
+      }));
   for (const std::string& series_uid : series_uids) {
     v1::StoredSeries series;
     s = state.GetProto(kSeriesCf, series_uid, &series);
@@ -122,10 +126,11 @@ absl::StatusOr<StudyDetail> Catalog::GetStudy(absl::string_view study_uid) const
     v1::SeriesInfo info = series.info();
     std::vector<std::string> sops;
     const std::string instance_prefix = keys::SeriesInstancePrefix(series_uid);
-    RETURN_IF_ERROR(state.ScanPrefix(kIndexCf, instance_prefix, [&](absl::string_view key, absl::string_view) {
-      sops.emplace_back(key.substr(instance_prefix.size()));
-      return true;
-    }));
+    RETURN_IF_ERROR(
+        state.ScanPrefix(kIndexCf, instance_prefix, [&](absl::string_view key, absl::string_view) {
+          sops.emplace_back(key.substr(instance_prefix.size()));
+          return true;
+        }));
     for (const std::string& sop : sops) {
       v1::StoredInstance instance;
       s = state.GetProto(kInstancesCf, sop, &instance);
@@ -140,9 +145,11 @@ absl::StatusOr<StudyDetail> Catalog::GetStudy(absl::string_view study_uid) const
               });
     detail.series.push_back(std::move(info));
   }
-  std::sort(detail.series.begin(), detail.series.end(), [](const v1::SeriesInfo& a, const v1::SeriesInfo& b) {
-    return std::make_tuple(a.series_number(), a.series_uid()) < std::make_tuple(b.series_number(), b.series_uid());
-  });
+  std::sort(detail.series.begin(), detail.series.end(),
+            [](const v1::SeriesInfo& a, const v1::SeriesInfo& b) {
+              return std::make_tuple(a.series_number(), a.series_uid()) <
+                     std::make_tuple(b.series_number(), b.series_uid());
+            });
   return detail;
 }
 

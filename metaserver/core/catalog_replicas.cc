@@ -13,14 +13,15 @@ namespace medvault::metaserver {
 absl::Status Catalog::ForEachManifest(const KvReader& snapshot,
                                       const std::function<bool(const v1::ObjectManifest&)>& fn) {
   absl::Status parse_error;
-  RETURN_IF_ERROR(snapshot.ScanPrefix(kManifestsCf, "", [&](absl::string_view, absl::string_view value) {
-    v1::ObjectManifest manifest;
-    if (!manifest.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      parse_error = KvReader::CorruptRecord(kManifestsCf);
-      return false;
-    }
-    return fn(manifest);
-  }));
+  RETURN_IF_ERROR(
+      snapshot.ScanPrefix(kManifestsCf, "", [&](absl::string_view, absl::string_view value) {
+        v1::ObjectManifest manifest;
+        if (!manifest.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse_error = KvReader::CorruptRecord(kManifestsCf);
+          return false;
+        }
+        return fn(manifest);
+      }));
   return parse_error;
 }
 
@@ -35,17 +36,20 @@ absl::Status Catalog::ReplaceChunkServers(absl::string_view object_id, uint32_t 
   v1::ObjectManifest manifest;
   absl::Status s = state.GetProto(kManifestsCf, object_id, &manifest);
   if (absl::IsNotFound(s)) {
-    return absl::FailedPreconditionError(absl::StrCat("object ", ToHex(object_id), " is no longer stored"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("object ", ToHex(object_id), " is no longer stored"));
   }
   RETURN_IF_ERROR(s);
   if (chunk_index >= static_cast<uint32_t>(manifest.chunks_size())) {
     return absl::InvalidArgumentError(absl::StrCat("object has no chunk ", chunk_index));
   }
   v1::ChunkLocation* chunk = manifest.mutable_chunks(static_cast<int>(chunk_index));
-  if (chunk->chunk_id() != chunk_id) return absl::InvalidArgumentError("chunk id does not match the manifest");
+  if (chunk->chunk_id() != chunk_id)
+    return absl::InvalidArgumentError("chunk id does not match the manifest");
   if (!std::equal(chunk->server_ids().begin(), chunk->server_ids().end(), expected_servers.begin(),
                   expected_servers.end())) {
-    return absl::FailedPreconditionError(absl::StrCat("replicas of chunk ", ToHex(chunk_id), " changed meanwhile"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("replicas of chunk ", ToHex(chunk_id), " changed meanwhile"));
   }
   chunk->clear_server_ids();
   for (const std::string& id : new_servers) chunk->add_server_ids(id);

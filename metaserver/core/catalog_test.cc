@@ -11,11 +11,11 @@
 namespace medvault::metaserver {
 namespace {
 
+using testing::CatalogTestBase;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::Not;
-using testing::CatalogTestBase;
 using testing::Manifest;
+using ::testing::Not;
 using testing::Tags;
 
 class CatalogTest : public CatalogTestBase {};
@@ -102,16 +102,19 @@ TEST_F(CatalogTest, IdenticalRecommitIsAlreadyStoredDifferentShaIsAlreadyExists)
 
   // A re-send: the frontend encrypted it again under a new object id, same plaintext hash.
   v1::ObjectManifest again = Manifest(1000, 2, "first");
-  absl::StatusOr<CommitResult> r = catalog_->Commit(Tags("1.2.3", "1.2.3.1", "1.2.3.1.1"), again, now_ + 5);
+  absl::StatusOr<CommitResult> r =
+      catalog_->Commit(Tags("1.2.3", "1.2.3.1", "1.2.3.1.1"), again, now_ + 5);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->already_stored);
   EXPECT_EQ(r->info.stored_at_micros(), now_);
   EXPECT_EQ(writer_->writes(), writes);
 
   v1::ObjectManifest other = Manifest(1000, 2, "second");
-  absl::Status s = catalog_->Commit(Tags("1.2.3", "1.2.3.1", "1.2.3.1.1", "PAT1"), other, now_).status();
+  absl::Status s =
+      catalog_->Commit(Tags("1.2.3", "1.2.3.1", "1.2.3.1.1", "PAT1"), other, now_).status();
   EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
-  EXPECT_EQ(s.message(), "an instance with this SOP Instance UID is already stored with different content");
+  EXPECT_EQ(s.message(),
+            "an instance with this SOP Instance UID is already stored with different content");
   EXPECT_THAT(std::string(s.message()), Not(HasSubstr("1.2.3")));
   EXPECT_THAT(std::string(s.message()), Not(HasSubstr("PAT1")));
 
@@ -124,12 +127,15 @@ TEST_F(CatalogTest, RejectsReusedObjectAndChunkIds) {
   MustCommit(Tags("1", "1.1", "1.1.1"), m);
   v1::ObjectManifest same_object = Manifest();
   same_object.set_object_id(m.object_id());
-  EXPECT_TRUE(absl::IsAlreadyExists(catalog_->Commit(Tags("1", "1.1", "1.1.2"), same_object, now_).status()));
+  EXPECT_TRUE(absl::IsAlreadyExists(
+      catalog_->Commit(Tags("1", "1.1", "1.1.2"), same_object, now_).status()));
   v1::ObjectManifest same_chunk = Manifest();
   same_chunk.mutable_chunks(1)->set_chunk_id(m.chunks(0).chunk_id());
-  EXPECT_TRUE(absl::IsAlreadyExists(catalog_->Commit(Tags("1", "1.1", "1.1.3"), same_chunk, now_).status()));
+  EXPECT_TRUE(absl::IsAlreadyExists(
+      catalog_->Commit(Tags("1", "1.1", "1.1.3"), same_chunk, now_).status()));
   // A series cannot move to another study.
-  EXPECT_TRUE(absl::IsInvalidArgument(catalog_->Commit(Tags("2", "1.1", "1.1.4"), Manifest(), now_).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      catalog_->Commit(Tags("2", "1.1", "1.1.4"), Manifest(), now_).status()));
 }
 
 TEST_F(CatalogTest, FailedCommitLeavesNothingVisible) {
@@ -138,9 +144,9 @@ TEST_F(CatalogTest, FailedCommitLeavesNothingVisible) {
   writer_->set_fail(true);
   // A new study, a new series in an existing study, and a new instance in an existing series.
   const v1::ObjectManifest m = Manifest(777, 3);
-  for (const v1::InstanceTags& t : {Tags("2", "2.1", "2.1.1", "PAT2", "20230101", "MR"),
-                                    Tags("1", "1.2", "1.2.1", "PAT1", "20240105", "US"),
-                                    Tags("1", "1.1", "1.1.2")}) {
+  for (const v1::InstanceTags& t :
+       {Tags("2", "2.1", "2.1.1", "PAT2", "20230101", "MR"),
+        Tags("1", "1.2", "1.2.1", "PAT1", "20240105", "US"), Tags("1", "1.1", "1.1.2")}) {
     absl::Status s = catalog_->Commit(t, m, now_).status();
     EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   }
@@ -239,7 +245,8 @@ TEST_F(CatalogTest, PaginationReturnsEachStudyExactlyOnce) {
     }
     EXPECT_THAT(page_sizes, ElementsAre(100, 100, 50));
     EXPECT_EQ(seen.size(), static_cast<size_t>(kStudies));
-    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), static_cast<size_t>(kStudies));
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(),
+              static_cast<size_t>(kStudies));
   }
   // Filtered pages (modality on the patient index) and the modality index paginate too.
   for (bool by_patient : {true, false}) {
@@ -278,7 +285,8 @@ TEST_F(CatalogTest, PaginationReturnsEachStudyExactlyOnce) {
 
 TEST_F(CatalogTest, RejectsPageTokenOfAnotherQuery) {
   for (int i = 0; i < 3; ++i) {
-    MustCommit(Tags(absl::StrCat("9.", i), absl::StrCat("9.", i, ".1"), absl::StrCat("9.", i, ".1.1"), "P"),
+    MustCommit(Tags(absl::StrCat("9.", i), absl::StrCat("9.", i, ".1"),
+                    absl::StrCat("9.", i, ".1.1"), "P"),
                Manifest());
   }
   v1::StudyQuery q;

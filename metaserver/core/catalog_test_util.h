@@ -35,8 +35,9 @@ class FailingWriter : public BatchWriter {
   int writes_ = 0;
 };
 
-inline v1::InstanceTags Tags(const std::string& study, const std::string& series, const std::string& sop,
-                             const std::string& patient = "PAT1", const std::string& date = "20240105",
+inline v1::InstanceTags Tags(const std::string& study, const std::string& series,
+                             const std::string& sop, const std::string& patient = "PAT1",
+                             const std::string& date = "20240105",
                              const std::string& modality = "CT") {
   v1::InstanceTags t;
   t.set_patient_id(patient);
@@ -54,7 +55,8 @@ inline v1::InstanceTags Tags(const std::string& study, const std::string& series
 }
 
 // A manifest with fresh random ids: `chunks` chunks, each on servers s1..s3.
-inline v1::ObjectManifest Manifest(uint64_t size = 1000, int chunks = 2, const std::string& content = "") {
+inline v1::ObjectManifest Manifest(uint64_t size = 1000, int chunks = 2,
+                                   const std::string& content = "") {
   v1::ObjectManifest m;
   m.set_object_id(RandomBytes(16).value());
   m.set_size(size);

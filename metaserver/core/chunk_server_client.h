@@ -1,5 +1,6 @@
 // What the metaserver core needs from chunk servers: garbage collection deletes and lists chunks;
-// repair lists them, reads a good replica and writes it to another server. The gRPC implementation lives in service/chunk_server_client.h; tests use a fake.
+// repair lists them, reads a good replica and writes it to another server. The gRPC implementation
+// lives in service/chunk_server_client.h; tests use a fake.
 #pragma once
 
 #include <cstdint>
@@ -36,15 +37,19 @@ class ChunkServerClient {
  public:
   virtual ~ChunkServerClient() = default;
   // Deletes these chunks on the server at `address`; absent ids are not an error.
-  virtual absl::Status DeleteChunks(const std::string& address, const std::vector<std::string>& chunk_ids) = 0;
+  virtual absl::Status DeleteChunks(const std::string& address,
+                                    const std::vector<std::string>& chunk_ids) = 0;
   // Up to `limit` chunks with ids strictly greater than `start_after` (empty: from the start).
-  virtual absl::StatusOr<ChunkListPage> ListChunks(const std::string& address, absl::string_view start_after,
+  virtual absl::StatusOr<ChunkListPage> ListChunks(const std::string& address,
+                                                   absl::string_view start_after,
                                                    uint32_t limit) = 0;
-  // Reads one replica (verified by the server): NOT_FOUND, DATA_LOSS, UNAVAILABLE as the server says.
-  virtual absl::StatusOr<ChunkBytes> ReadChunk(const std::string& address, const std::string& chunk_id) = 0;
+  // Reads one replica (verified by the server): NOT_FOUND, DATA_LOSS, UNAVAILABLE as the server
+  // says.
+  virtual absl::StatusOr<ChunkBytes> ReadChunk(const std::string& address,
+                                               const std::string& chunk_id) = 0;
   // Writes one replica durably; RESOURCE_EXHAUSTED when the server's disk is full.
-  virtual absl::Status WriteChunk(const std::string& address, const std::string& chunk_id, const std::string& data,
-                                  uint32_t crc32c) = 0;
+  virtual absl::Status WriteChunk(const std::string& address, const std::string& chunk_id,
+                                  const std::string& data, uint32_t crc32c) = 0;
 };
 
 }  // namespace medvault::metaserver

@@ -20,15 +20,16 @@ class FakeChunkServers : public ChunkServerClient {
     uint64_t age = 0;
   };
 
-  absl::Status DeleteChunks(const std::string& address, const std::vector<std::string>& ids) override {
+  absl::Status DeleteChunks(const std::string& address,
+                            const std::vector<std::string>& ids) override {
     absl::MutexLock lock(&mu);
     ++delete_calls[address];
     if (failing.count(address)) return absl::UnavailableError("injected");
     for (const std::string& id : ids) chunks[address].erase(id);
     return absl::OkStatus();
   }
-  absl::StatusOr<ChunkListPage> ListChunks(const std::string& address, absl::string_view start_after,
-                                           uint32_t limit) override {
+  absl::StatusOr<ChunkListPage> ListChunks(const std::string& address,
+                                           absl::string_view start_after, uint32_t limit) override {
     absl::MutexLock lock(&mu);
     ++list_calls[address];
     if (failing.count(address)) return absl::UnavailableError("injected");
@@ -50,11 +51,12 @@ class FakeChunkServers : public ChunkServerClient {
     if (it == chunks[address].end()) return absl::NotFoundError("no such chunk");
     return ChunkBytes{it->second.data, Crc32c(it->second.data)};
   }
-  absl::Status WriteChunk(const std::string& address, const std::string& id, const std::string& data,
-                          uint32_t crc32c) override {
+  absl::Status WriteChunk(const std::string& address, const std::string& id,
+                          const std::string& data, uint32_t crc32c) override {
     absl::MutexLock lock(&mu);
     if (failing.count(address) || full.count(address)) {
-      return failing.count(address) ? absl::UnavailableError("injected") : absl::ResourceExhaustedError("full");
+      return failing.count(address) ? absl::UnavailableError("injected")
+                                    : absl::ResourceExhaustedError("full");
     }
     if (Crc32c(data) != crc32c) return absl::DataLossError("crc");
     chunks[address][id] = Stored{data, 0};
@@ -63,7 +65,8 @@ class FakeChunkServers : public ChunkServerClient {
   }
 
   // Test-side helpers (not part of the interface).
-  void Put(const std::string& address, const std::string& id, const std::string& data, uint64_t age = 0) {
+  void Put(const std::string& address, const std::string& id, const std::string& data,
+           uint64_t age = 0) {
     absl::MutexLock lock(&mu);
     chunks[address][id] = Stored{data, age};
   }

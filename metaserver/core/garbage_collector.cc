@@ -12,8 +12,8 @@
 
 namespace medvault::metaserver {
 
-GarbageCollector::GarbageCollector(Catalog* catalog, ChunkServerRegistry* registry, ChunkServerClient* client,
-                                   Clock* clock, GcOptions options)
+GarbageCollector::GarbageCollector(Catalog* catalog, ChunkServerRegistry* registry,
+                                   ChunkServerClient* client, Clock* clock, GcOptions options)
     : catalog_(catalog), registry_(registry), client_(client), clock_(clock), options_(options) {}
 
 absl::StatusOr<GcStats> GarbageCollector::RunOnce(uint64_t orphan_grace_seconds) {
@@ -60,7 +60,7 @@ absl::Status GarbageCollector::ReclaimTombstones(GcStats* stats) {
     return it->second;
   };
 
-  std::map<std::string, std::set<std::string>> per_server;     // server id -> chunk ids
+  std::map<std::string, std::set<std::string>> per_server;       // server id -> chunk ids
   std::vector<std::set<std::string>> needed(tombstones.size());  // servers that must acknowledge
   std::vector<bool> blocked(tombstones.size(), false);           // a replica's server is down
   for (size_t t = 0; t < tombstones.size(); ++t) {
@@ -104,9 +104,11 @@ absl::Status GarbageCollector::ReclaimOrphans(uint64_t orphan_grace_seconds, GcS
     const std::string& address = server.server().address();
     std::string start_after;
     while (true) {
-      absl::StatusOr<ChunkListPage> page = client_->ListChunks(address, start_after, options_.list_page);
+      absl::StatusOr<ChunkListPage> page =
+          client_->ListChunks(address, start_after, options_.list_page);
       if (!page.ok()) {
-        MV_LOG(WARNING) << "gc: listing chunks on server " << server_id << " failed: " << page.status();
+        MV_LOG(WARNING) << "gc: listing chunks on server " << server_id
+                        << " failed: " << page.status();
         break;
       }
       std::vector<std::string> orphans;
@@ -118,7 +120,8 @@ absl::Status GarbageCollector::ReclaimOrphans(uint64_t orphan_grace_seconds, GcS
       if (!orphans.empty()) {
         if (!DeleteOnServer(server_id, address, orphans)) break;
         stats->orphans_reclaimed += orphans.size();
-        MV_LOG(INFO) << "gc: deleted " << orphans.size() << " orphan chunks on server " << server_id;
+        MV_LOG(INFO) << "gc: deleted " << orphans.size() << " orphan chunks on server "
+                     << server_id;
       }
       if (!page->more || page->chunks.empty()) break;
       start_after = page->chunks.back().chunk_id;

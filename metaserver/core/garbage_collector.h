@@ -43,8 +43,8 @@ inline constexpr uint64_t kMinOrphanGraceSeconds = 600;
 class GarbageCollector {
  public:
   // All pointers must outlive the collector.
-  GarbageCollector(Catalog* catalog, ChunkServerRegistry* registry, ChunkServerClient* client, Clock* clock,
-                   GcOptions options = GcOptions());
+  GarbageCollector(Catalog* catalog, ChunkServerRegistry* registry, ChunkServerClient* client,
+                   Clock* clock, GcOptions options = GcOptions());
 
   // One pass:
   //  (a) for each tombstone whose key is destroyed, deletes its chunk replicas (batched per server)

@@ -28,7 +28,8 @@ class GarbageCollectorTest : public CatalogTestBase {
     GcOptions options;
     options.list_page = 3;  // exercise paging
     options.delete_batch = 2;
-    gc_ = std::make_unique<GarbageCollector>(catalog_.get(), registry_.get(), &servers_, &clock_, options);
+    gc_ = std::make_unique<GarbageCollector>(catalog_.get(), registry_.get(), &servers_, &clock_,
+                                             options);
   }
 
   static std::string Address(const std::string& server_id) { return "addr-" + server_id; }
@@ -112,13 +113,15 @@ TEST_F(GarbageCollectorTest, ReclaimsConfirmedTombstonesOnly) {
 
 TEST_F(GarbageCollectorTest, DeletesOldOrphansKeepsYoungAndReferenced) {
   const v1::ObjectManifest live = Store("1", /*age=*/1'000'000);
-  for (int i = 0; i < 7; ++i) servers_.Put(Address("s1"), "old-orphan-" + std::to_string(i), "x", 3600 + i);
+  for (int i = 0; i < 7; ++i)
+    servers_.Put(Address("s1"), "old-orphan-" + std::to_string(i), "x", 3600 + i);
   servers_.Put(Address("s1"), "young-orphan", "x", 3599);
   servers_.Put(Address("s2"), "old-orphan-s2", "x", 10'000);
 
   GcStats stats = MustRun(3600);
   EXPECT_EQ(stats.orphans_reclaimed, 8u);
-  for (int i = 0; i < 7; ++i) EXPECT_FALSE(servers_.Has(Address("s1"), "old-orphan-" + std::to_string(i)));
+  for (int i = 0; i < 7; ++i)
+    EXPECT_FALSE(servers_.Has(Address("s1"), "old-orphan-" + std::to_string(i)));
   EXPECT_FALSE(servers_.Has(Address("s2"), "old-orphan-s2"));
   EXPECT_TRUE(servers_.Has(Address("s1"), "young-orphan"));
   EXPECT_TRUE(AllReplicasLeft(live));

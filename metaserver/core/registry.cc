@@ -24,8 +24,8 @@ std::string DomainKey(const v1::ChunkServerInfo& info) {
 
 }  // namespace
 
-ChunkServerRegistry::ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options, uint64_t seed,
-                                         BatchWriter* writer)
+ChunkServerRegistry::ChunkServerRegistry(KvStore* kv, Clock* clock, RegistryOptions options,
+                                         uint64_t seed, BatchWriter* writer)
     : kv_(kv),
       default_writer_(kv),
       writer_(writer != nullptr ? writer : &default_writer_),
@@ -73,8 +73,8 @@ absl::Status ChunkServerRegistry::Heartbeat(const v1::ChunkServerInfo& info) {
     updated.registered_at_micros = is_new ? now : it->second.registered_at_micros;
     updated.draining = !is_new && it->second.draining;
     RETURN_IF_ERROR(Annotate(Persist(info.server_id(), updated), "registering chunk server"));
-    MV_LOG(INFO) << (is_new ? "registered" : "updated") << " chunk server " << info.server_id() << " at "
-                 << info.address() << " domain '" << info.failure_domain() << "'";
+    MV_LOG(INFO) << (is_new ? "registered" : "updated") << " chunk server " << info.server_id()
+                 << " at " << info.address() << " domain '" << info.failure_domain() << "'";
     if (is_new) {
       it = servers_.emplace(info.server_id(), Entry()).first;
       it->second.registered_at_micros = now;
@@ -101,7 +101,8 @@ absl::Status ChunkServerRegistry::Persist(const std::string& server_id, const En
 absl::Status ChunkServerRegistry::SetDraining(absl::string_view server_id, bool draining) {
   absl::MutexLock lock(&mu_);
   auto it = servers_.find(std::string(server_id));
-  if (it == servers_.end()) return absl::NotFoundError(absl::StrCat("chunk server ", server_id, " is not registered"));
+  if (it == servers_.end())
+    return absl::NotFoundError(absl::StrCat("chunk server ", server_id, " is not registered"));
   if (it->second.draining == draining) return absl::OkStatus();
   Entry updated = it->second;
   updated.draining = draining;
@@ -115,12 +116,14 @@ absl::Status ChunkServerRegistry::SetDraining(absl::string_view server_id, bool 
 void ChunkServerRegistry::SetDrained(const std::vector<std::string>& drained_ids) {
   absl::MutexLock lock(&mu_);
   for (auto& [id, entry] : servers_) {
-    entry.drained = entry.draining && std::find(drained_ids.begin(), drained_ids.end(), id) != drained_ids.end();
+    entry.drained = entry.draining &&
+                    std::find(drained_ids.begin(), drained_ids.end(), id) != drained_ids.end();
   }
 }
 
 std::vector<v1::ChunkServerInfo> ChunkServerRegistry::ChooseRepairTargets(
-    const std::vector<std::string>& exclude, const std::vector<std::string>& used_domains, size_t count) {
+    const std::vector<std::string>& exclude, const std::vector<std::string>& used_domains,
+    size_t count) {
   const int64_t now = clock_->NowMicros();
   absl::MutexLock lock(&mu_);
   std::set<std::string> domains;
@@ -130,7 +133,8 @@ std::vector<v1::ChunkServerInfo> ChunkServerRegistry::ChooseRepairTargets(
   }
   std::vector<const v1::ChunkServerInfo*> eligible;
   for (const auto& [id, entry] : servers_) {
-    if (!IsUp(entry, now) || entry.draining || entry.info.free_bytes() < options_.min_free_bytes) continue;
+    if (!IsUp(entry, now) || entry.draining || entry.info.free_bytes() < options_.min_free_bytes)
+      continue;
     if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
     eligible.push_back(&entry.info);
   }
@@ -151,7 +155,8 @@ std::vector<v1::ChunkServerInfo> ChunkServerRegistry::ChooseRepairTargets(
 }
 
 bool ChunkServerRegistry::IsUp(const Entry& entry, int64_t now) const {
-  return entry.last_heartbeat_micros != 0 && now - entry.last_heartbeat_micros < options_.down_after_micros;
+  return entry.last_heartbeat_micros != 0 &&
+         now - entry.last_heartbeat_micros < options_.down_after_micros;
 }
 
 v1::ChunkServerStatus ChunkServerRegistry::StatusOf(const Entry& entry, int64_t now) const {
@@ -184,7 +189,8 @@ std::optional<v1::ChunkServerStatus> ChunkServerRegistry::Find(absl::string_view
 absl::StatusOr<std::string> ChunkServerRegistry::AddressOf(absl::string_view server_id) const {
   absl::MutexLock lock(&mu_);
   auto it = servers_.find(std::string(server_id));
-  if (it == servers_.end()) return absl::NotFoundError(absl::StrCat("chunk server ", server_id, " is not registered"));
+  if (it == servers_.end())
+    return absl::NotFoundError(absl::StrCat("chunk server ", server_id, " is not registered"));
   return it->second.info.address();
 }
 
@@ -196,14 +202,14 @@ ChunkServerRegistry::Counts ChunkServerRegistry::CountUpDown() const {
   return counts;
 }
 
-absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(uint32_t chunk_count,
-                                                                           uint32_t replicas,
-                                                                           const std::set<std::string>& exclude) {
+absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(
+    uint32_t chunk_count, uint32_t replicas, const std::set<std::string>& exclude) {
   if (replicas < 1 || replicas > kMaxReplicas) {
     return absl::InvalidArgumentError(absl::StrCat("replicas must be 1..", kMaxReplicas));
   }
   if (chunk_count < 1 || chunk_count > kMaxChunksPerAllocation) {
-    return absl::InvalidArgumentError(absl::StrCat("chunk_count must be 1..", kMaxChunksPerAllocation));
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk_count must be 1..", kMaxChunksPerAllocation));
   }
   ASSIGN_OR_RETURN(std::string ids, RandomBytes(kChunkIdBytes * chunk_count));
   const int64_t now = clock_->NowMicros();
@@ -216,12 +222,14 @@ absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(uint3
     if (entry.info.free_bytes() >= options_.min_free_bytes) eligible.push_back(&entry.info);
   }
   if (up < replicas) {
-    return absl::UnavailableError(absl::StrCat("placement needs ", replicas, " chunk servers up, ", up, " are",
-                                               exclude.empty() ? "" : absl::StrCat(" (", exclude.size(), " excluded)")));
+    return absl::UnavailableError(
+        absl::StrCat("placement needs ", replicas, " chunk servers up, ", up, " are",
+                     exclude.empty() ? "" : absl::StrCat(" (", exclude.size(), " excluded)")));
   }
   if (eligible.size() < replicas) {
-    return absl::UnavailableError(absl::StrCat("placement needs ", replicas, " chunk servers up with at least ",
-                                               options_.min_free_bytes, " bytes free, ", eligible.size(), " are"));
+    return absl::UnavailableError(
+        absl::StrCat("placement needs ", replicas, " chunk servers up with at least ",
+                     options_.min_free_bytes, " bytes free, ", eligible.size(), " are"));
   }
 
   std::vector<v1::ChunkPlacement> placements(chunk_count);
@@ -235,13 +243,15 @@ absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(uint3
     std::fill(taken.begin(), taken.end(), false);
     domains.clear();
     // First one server per unused failure domain, then (too few domains) any unused server.
-    for (size_t i = 0; i < order.size() && static_cast<uint32_t>(placement.servers_size()) < replicas; ++i) {
+    for (size_t i = 0;
+         i < order.size() && static_cast<uint32_t>(placement.servers_size()) < replicas; ++i) {
       if (domains.insert(DomainKey(*order[i])).second) {
         taken[i] = true;
         *placement.add_servers() = *order[i];
       }
     }
-    for (size_t i = 0; i < order.size() && static_cast<uint32_t>(placement.servers_size()) < replicas; ++i) {
+    for (size_t i = 0;
+         i < order.size() && static_cast<uint32_t>(placement.servers_size()) < replicas; ++i) {
       if (!taken[i]) *placement.add_servers() = *order[i];
     }
   }

@@ -68,7 +68,8 @@ class ChunkServerRegistry {
   // Every registered server, ordered by server id.
   std::vector<v1::ChunkServerStatus> List() const ABSL_LOCKS_EXCLUDED(mu_);
   // One server; nullopt when not registered.
-  std::optional<v1::ChunkServerStatus> Find(absl::string_view server_id) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<v1::ChunkServerStatus> Find(absl::string_view server_id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // NOT_FOUND when not registered.
   absl::StatusOr<std::string> AddressOf(absl::string_view server_id) const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -97,7 +98,8 @@ class ChunkServerRegistry {
     bool drained = false;  // as of the last repair pass
   };
   // Persists the entry's record. REQUIRES: mu_ held.
-  absl::Status Persist(const std::string& server_id, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Persist(const std::string& server_id, const Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsUp(const Entry& entry, int64_t now) const;
   v1::ChunkServerStatus StatusOf(const Entry& entry, int64_t now) const;
 

@@ -19,7 +19,8 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kGiB = 1ull << 30;
 
-v1::ChunkServerInfo Server(const std::string& id, const std::string& domain = "", uint64_t free = kGiB) {
+v1::ChunkServerInfo Server(const std::string& id, const std::string& domain = "",
+                           uint64_t free = kGiB) {
   v1::ChunkServerInfo info;
   info.set_server_id(id);
   info.set_address("127.0.0.1:" + std::to_string(7000 + std::hash<std::string>()(id) % 1000));
@@ -39,7 +40,8 @@ class RegistryTest : public ::testing::Test {
     auto kv = KvStore::Open(dir_.path() + "/db", MetaserverColumnFamilies());
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = std::move(*kv);
-    registry_ = std::make_unique<ChunkServerRegistry>(kv_.get(), &clock_, RegistryOptions(), /*seed=*/42);
+    registry_ =
+        std::make_unique<ChunkServerRegistry>(kv_.get(), &clock_, RegistryOptions(), /*seed=*/42);
     ASSERT_TRUE(registry_->Load().ok());
   }
 
@@ -137,7 +139,8 @@ TEST_F(RegistryTest, UsesDistinctFailureDomainsWhenEnoughExist) {
   Beat(Server("r2a", "rack2"));
   Beat(Server("r3a", "rack3"));
   std::map<std::string, std::string> domain_of;
-  for (const auto& s : registry_->List()) domain_of[s.server().server_id()] = s.server().failure_domain();
+  for (const auto& s : registry_->List())
+    domain_of[s.server().server_id()] = s.server().failure_domain();
   absl::StatusOr<std::vector<v1::ChunkPlacement>> placed = registry_->Place(200, 3);
   ASSERT_TRUE(placed.ok()) << placed.status();
   for (const v1::ChunkPlacement& p : *placed) {

@@ -41,8 +41,8 @@ struct Repairer::Census {
   }
 };
 
-Repairer::Repairer(Catalog* catalog, ChunkServerRegistry* registry, ChunkServerClient* client, Clock* clock,
-                   RepairOptions options, ProgressFn progress)
+Repairer::Repairer(Catalog* catalog, ChunkServerRegistry* registry, ChunkServerClient* client,
+                   Clock* clock, RepairOptions options, ProgressFn progress)
     : catalog_(catalog),
       registry_(registry),
       client_(client),
@@ -55,11 +55,12 @@ void Repairer::ReportSuspect(const std::string& chunk_id, const std::string& ser
   if (suspects_.size() < 100000) suspects_.emplace(server_id, chunk_id);
 }
 
-absl::StatusOr<ChunkBytes> Repairer::ReadVerified(const std::string& address, const v1::ChunkLocation& chunk) {
+absl::StatusOr<ChunkBytes> Repairer::ReadVerified(const std::string& address,
+                                                  const v1::ChunkLocation& chunk) {
   ASSIGN_OR_RETURN(ChunkBytes bytes, client_->ReadChunk(address, chunk.chunk_id()));
   if (bytes.data.size() != chunk.stored_size() || Crc32c(bytes.data) != chunk.crc32c()) {
-    return absl::DataLossError(absl::StrCat("replica of chunk ", ToHex(chunk.chunk_id()),
-                                            " does not match its manifest"));
+    return absl::DataLossError(
+        absl::StrCat("replica of chunk ", ToHex(chunk.chunk_id()), " does not match its manifest"));
   }
   return bytes;
 }
@@ -142,7 +143,8 @@ absl::Status Repairer::TakeCensus(Census* census, RepairStats* stats) {
         // Whole: any copy on a server the manifest does not list is extra.
         for (const auto& [id, server] : census->servers) {
           if (!server.listed || !server.held.contains(chunk.chunk_id())) continue;
-          if (std::find(chunk.server_ids().begin(), chunk.server_ids().end(), id) == chunk.server_ids().end()) {
+          if (std::find(chunk.server_ids().begin(), chunk.server_ids().end(), id) ==
+              chunk.server_ids().end()) {
             census->extras.emplace_back(id, chunk.chunk_id());
           }
         }
@@ -172,7 +174,8 @@ bool Repairer::Repair(const Work& work, const Census& census, RepairStats* stats
     if (bytes.ok()) break;
     MV_LOG(WARNING) << "repair: replica of chunk " << ToHex(chunk.chunk_id()) << " on server " << id
                     << " unreadable: " << bytes.status();
-    if (ReplicaIsBad(bytes.status())) good.erase(std::remove(good.begin(), good.end(), id), good.end());
+    if (ReplicaIsBad(bytes.status()))
+      good.erase(std::remove(good.begin(), good.end(), id), good.end());
   }
   if (!bytes.ok()) return false;
 
@@ -185,7 +188,8 @@ bool Repairer::Repair(const Work& work, const Census& census, RepairStats* stats
   std::vector<std::string> written;
   for (const v1::ChunkServerInfo& target : targets) {
     Throttle(bytes->data.size());
-    absl::Status s = client_->WriteChunk(target.address(), chunk.chunk_id(), bytes->data, chunk.crc32c());
+    absl::Status s =
+        client_->WriteChunk(target.address(), chunk.chunk_id(), bytes->data, chunk.crc32c());
     if (!s.ok()) {
       MV_LOG(WARNING) << "repair: writing chunk " << ToHex(chunk.chunk_id()) << " to server "
                       << target.server_id() << " failed: " << s;
@@ -205,10 +209,12 @@ bool Repairer::Repair(const Work& work, const Census& census, RepairStats* stats
   }
   if (servers.empty()) return false;
   const std::vector<std::string> expected(chunk.server_ids().begin(), chunk.server_ids().end());
-  absl::Status s = catalog_->ReplaceChunkServers(work.object_id, work.index, chunk.chunk_id(), expected, servers);
+  absl::Status s = catalog_->ReplaceChunkServers(work.object_id, work.index, chunk.chunk_id(),
+                                                 expected, servers);
   if (!s.ok()) {
     // The copies just written are unlisted: a later pass drops them (or GC, once unreferenced).
-    MV_LOG(WARNING) << "repair: recording replicas of chunk " << ToHex(chunk.chunk_id()) << " failed: " << s;
+    MV_LOG(WARNING) << "repair: recording replicas of chunk " << ToHex(chunk.chunk_id())
+                    << " failed: " << s;
     return false;
   }
   absl::MutexLock lock(&mu_);
@@ -264,7 +270,8 @@ absl::StatusOr<RepairStats> Repairer::RunOnce() {
     absl::MutexLock lock(&mu_);
     for (const auto& [server, chunk] : census.extras) deletions[server].push_back(chunk);
     for (const auto& pair : census.bad) {
-      if (rewritten_.count(pair) == 0) deletions[pair.first].push_back(pair.second);  // not just rewritten
+      if (rewritten_.count(pair) == 0)
+        deletions[pair.first].push_back(pair.second);  // not just rewritten
     }
     rewritten_.clear();
   }
@@ -273,21 +280,24 @@ absl::StatusOr<RepairStats> Repairer::RunOnce() {
     if (server == nullptr || !server->status.up()) continue;
     absl::Status s = client_->DeleteChunks(server->status.server().address(), ids);
     if (!s.ok()) {
-      MV_LOG(WARNING) << "repair: dropping " << ids.size() << " replicas on server " << server_id << " failed: " << s;
+      MV_LOG(WARNING) << "repair: dropping " << ids.size() << " replicas on server " << server_id
+                      << " failed: " << s;
     }
   }
   stats.extra_replicas_dropped = census.extras.size();
   stats.bad_replicas = census.bad.size();
 
   for (const auto& [id, server] : census.servers) {
-    if (server.status.draining() && census.draining_needed.count(id) == 0) stats.drained.push_back(id);
+    if (server.status.draining() && census.draining_needed.count(id) == 0)
+      stats.drained.push_back(id);
   }
   registry_->SetDrained(stats.drained);
   if (stats.under_replicated > 0 || stats.extra_replicas_dropped > 0 || stats.bad_replicas > 0) {
-    MV_LOG(INFO) << "repair: " << stats.chunks << " chunks, " << stats.under_replicated << " under-replicated, "
-                 << stats.repaired << " repaired (" << stats.repair_bytes << " bytes), "
-                 << stats.still_under_replicated << " still under-replicated, " << stats.bad_replicas
-                 << " bad and " << stats.extra_replicas_dropped << " extra replicas dropped";
+    MV_LOG(INFO) << "repair: " << stats.chunks << " chunks, " << stats.under_replicated
+                 << " under-replicated, " << stats.repaired << " repaired (" << stats.repair_bytes
+                 << " bytes), " << stats.still_under_replicated << " still under-replicated, "
+                 << stats.bad_replicas << " bad and " << stats.extra_replicas_dropped
+                 << " extra replicas dropped";
   }
   return stats;
 }

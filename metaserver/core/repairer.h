@@ -41,16 +41,16 @@ struct RepairOptions {
 
 // What one pass found and did. Counts are of chunks unless named otherwise.
 struct RepairStats {
-  uint64_t chunks = 0;                 // chunks in stored manifests
-  uint64_t under_replicated = 0;       // below the target at the census
-  uint64_t repaired = 0;               // given at least one new replica
+  uint64_t chunks = 0;                  // chunks in stored manifests
+  uint64_t under_replicated = 0;        // below the target at the census
+  uint64_t repaired = 0;                // given at least one new replica
   uint64_t still_under_replicated = 0;  // below the target after the pass (the queue left)
-  uint64_t unavailable = 0;            // no good replica found (cannot be repaired now)
+  uint64_t unavailable = 0;             // no good replica found (cannot be repaired now)
   uint64_t replicas_written = 0;
-  uint64_t repair_bytes = 0;           // bytes written to repair targets
+  uint64_t repair_bytes = 0;            // bytes written to repair targets
   uint64_t extra_replicas_dropped = 0;  // unlisted copies deleted
-  uint64_t bad_replicas = 0;           // replicas found corrupt or missing on an up server
-  std::vector<std::string> drained;    // draining servers no manifest lists any more
+  uint64_t bad_replicas = 0;            // replicas found corrupt or missing on an up server
+  std::vector<std::string> drained;     // draining servers no manifest lists any more
 };
 
 // Thread-safe; passes are serialised.
@@ -58,7 +58,8 @@ class Repairer {
  public:
   // Live progress of a pass, for gauges: chunks still queued, bytes just written, and whether this
   // is the census's result (queue_length is then the count of under-replicated chunks).
-  using ProgressFn = std::function<void(uint64_t queue_length, uint64_t bytes_written_delta, bool census)>;
+  using ProgressFn =
+      std::function<void(uint64_t queue_length, uint64_t bytes_written_delta, bool census)>;
 
   // All pointers must outlive the repairer.
   Repairer(Catalog* catalog, ChunkServerRegistry* registry, ChunkServerClient* client, Clock* clock,
@@ -70,16 +71,18 @@ class Repairer {
 
   // A reader or a chunk server says this replica is bad; the next pass verifies it (reads it and
   // checks length and CRC32C against the manifest) and replaces it if it is.
-  void ReportSuspect(const std::string& chunk_id, const std::string& server_id) ABSL_LOCKS_EXCLUDED(mu_);
+  void ReportSuspect(const std::string& chunk_id, const std::string& server_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // One chunk below its target, as the census saw it.
   struct Work {
     std::string object_id;
     uint32_t index = 0;
-    v1::ChunkLocation chunk;         // as in the manifest snapshot
-    std::vector<std::string> good;   // listed servers whose replica counts
-    std::vector<std::string> fallback;  // listed replicas that may still be good (server down or draining)
+    v1::ChunkLocation chunk;        // as in the manifest snapshot
+    std::vector<std::string> good;  // listed servers whose replica counts
+    std::vector<std::string>
+        fallback;  // listed replicas that may still be good (server down or draining)
   };
   struct Census;
 
@@ -88,7 +91,8 @@ class Repairer {
   // Copies one chunk to new servers and records them; false when nothing changed.
   bool Repair(const Work& work, const Census& census, RepairStats* stats) ABSL_LOCKS_EXCLUDED(mu_);
   // Reads `chunk` from `address` and checks it against the manifest.
-  absl::StatusOr<ChunkBytes> ReadVerified(const std::string& address, const v1::ChunkLocation& chunk);
+  absl::StatusOr<ChunkBytes> ReadVerified(const std::string& address,
+                                          const v1::ChunkLocation& chunk);
   // Blocks until `bytes` more may be written under the rate limit.
   void Throttle(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -28,7 +28,8 @@ class RepairerTest : public CatalogTestBase {
     RepairOptions options;
     options.list_page = 2;  // exercise paging
     options.parallelism = 2;
-    repairer_ = std::make_unique<Repairer>(catalog_.get(), registry_.get(), &servers_, &clock_, options);
+    repairer_ =
+        std::make_unique<Repairer>(catalog_.get(), registry_.get(), &servers_, &clock_, options);
   }
 
   static std::string Address(const std::string& id) { return "addr-" + id; }
@@ -78,9 +79,9 @@ class RepairerTest : public CatalogTestBase {
     v1::ObjectManifest out;
     std::unique_ptr<KvReader> snapshot = catalog_->Snapshot();
     EXPECT_TRUE(Catalog::ForEachManifest(*snapshot, [&](const v1::ObjectManifest& x) {
-      if (x.object_id() == m.object_id()) out = x;
-      return true;
-    }).ok());
+                  if (x.object_id() == m.object_id()) out = x;
+                  return true;
+                }).ok());
     return out;
   }
 
@@ -142,7 +143,8 @@ TEST_F(RepairerTest, DownServerReplicasAreCopiedToAnotherServer) {
   Beat("s3");
   stats = MustRun();
   EXPECT_EQ(stats.extra_replicas_dropped, 3u);
-  for (const v1::ChunkLocation& c : m.chunks()) EXPECT_FALSE(servers_.Has(Address("s3"), c.chunk_id()));
+  for (const v1::ChunkLocation& c : m.chunks())
+    EXPECT_FALSE(servers_.Has(Address("s3"), c.chunk_id()));
   ExpectWhole(m);
 }
 
@@ -230,7 +232,8 @@ TEST_F(RepairerTest, DrainingServerIsEmptiedThenReportedDrained) {
 
 TEST_F(RepairerTest, NoReplicaLeftIsReportedUnavailable) {
   const v1::ObjectManifest m = Store("a", 1);
-  for (const char* s : {"s1", "s2", "s3"}) ASSERT_TRUE(servers_.DeleteChunks(Address(s), {m.chunks(0).chunk_id()}).ok());
+  for (const char* s : {"s1", "s2", "s3"})
+    ASSERT_TRUE(servers_.DeleteChunks(Address(s), {m.chunks(0).chunk_id()}).ok());
   RepairStats stats = MustRun();
   EXPECT_EQ(stats.unavailable, 1u);
   EXPECT_EQ(stats.still_under_replicated, 1u);
@@ -245,7 +248,8 @@ TEST_F(RepairerTest, CopiesAreThrottled) {
     slept += micros;
     clock_.Advance(micros);
   };
-  repairer_ = std::make_unique<Repairer>(catalog_.get(), registry_.get(), &servers_, &clock_, options);
+  repairer_ =
+      std::make_unique<Repairer>(catalog_.get(), registry_.get(), &servers_, &clock_, options);
   Store("a", 3);
   MarkDown("s3");
   RepairStats stats = MustRun();

@@ -49,9 +49,11 @@ class KvReader {
   }
   // OK(true/false) on presence; the error on a read failure.
   absl::StatusOr<bool> Exists(const std::string& cf, absl::string_view key) const;
-  // Calls fn(key, value) for every key starting with `prefix`, in key order, until fn returns false.
-  absl::Status ScanPrefix(const std::string& cf, absl::string_view prefix,
-                          const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
+  // Calls fn(key, value) for every key starting with `prefix`, in key order, until fn returns
+  // false.
+  absl::Status ScanPrefix(
+      const std::string& cf, absl::string_view prefix,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
   std::unique_ptr<rocksdb::Iterator> NewIterator(const std::string& cf) const;
   rocksdb::ColumnFamilyHandle* cf(const std::string& name) const { return kv_->cf(name); }
 

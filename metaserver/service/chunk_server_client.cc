@@ -10,7 +10,8 @@ GrpcChunkServerClient::GrpcChunkServerClient(TransportSecurity security, absl::D
 v1::ChunkService::Stub* GrpcChunkServerClient::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<v1::ChunkService::Stub>& stub = stubs_[address];
-  if (stub == nullptr) stub = v1::ChunkService::NewStub(MakeChannel(address, security_, kChunkServerPeer));
+  if (stub == nullptr)
+    stub = v1::ChunkService::NewStub(MakeChannel(address, security_, kChunkServerPeer));
   return stub.get();  // stubs are never removed, so the pointer stays valid
 }
 
@@ -25,7 +26,8 @@ absl::Status GrpcChunkServerClient::DeleteChunks(const std::string& address,
 }
 
 absl::StatusOr<ChunkListPage> GrpcChunkServerClient::ListChunks(const std::string& address,
-                                                                absl::string_view start_after, uint32_t limit) {
+                                                                absl::string_view start_after,
+                                                                uint32_t limit) {
   v1::ListChunksRequest request;
   request.set_start_after(std::string(start_after));
   request.set_limit(limit);
@@ -55,8 +57,9 @@ absl::StatusOr<ChunkBytes> GrpcChunkServerClient::ReadChunk(const std::string& a
   return ChunkBytes{std::move(*response.mutable_data()), response.crc32c()};
 }
 
-absl::Status GrpcChunkServerClient::WriteChunk(const std::string& address, const std::string& chunk_id,
-                                               const std::string& data, uint32_t crc32c) {
+absl::Status GrpcChunkServerClient::WriteChunk(const std::string& address,
+                                               const std::string& chunk_id, const std::string& data,
+                                               uint32_t crc32c) {
   v1::WriteChunkRequest request;
   request.set_chunk_id(chunk_id);
   request.set_data(data);

@@ -20,14 +20,17 @@ namespace medvault::metaserver {
 // Thread-safe.
 class GrpcChunkServerClient : public ChunkServerClient {
  public:
-  explicit GrpcChunkServerClient(TransportSecurity security, absl::Duration timeout = absl::Seconds(30));
+  explicit GrpcChunkServerClient(TransportSecurity security,
+                                 absl::Duration timeout = absl::Seconds(30));
 
-  absl::Status DeleteChunks(const std::string& address, const std::vector<std::string>& chunk_ids) override;
-  absl::StatusOr<ChunkListPage> ListChunks(const std::string& address, absl::string_view start_after,
-                                           uint32_t limit) override;
-  absl::StatusOr<ChunkBytes> ReadChunk(const std::string& address, const std::string& chunk_id) override;
-  absl::Status WriteChunk(const std::string& address, const std::string& chunk_id, const std::string& data,
-                          uint32_t crc32c) override;
+  absl::Status DeleteChunks(const std::string& address,
+                            const std::vector<std::string>& chunk_ids) override;
+  absl::StatusOr<ChunkListPage> ListChunks(const std::string& address,
+                                           absl::string_view start_after, uint32_t limit) override;
+  absl::StatusOr<ChunkBytes> ReadChunk(const std::string& address,
+                                       const std::string& chunk_id) override;
+  absl::Status WriteChunk(const std::string& address, const std::string& chunk_id,
+                          const std::string& data, uint32_t crc32c) override;
 
  private:
   v1::ChunkService::Stub* StubFor(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);

@@ -17,7 +17,8 @@ class FakeChunkService final : public v1::ChunkService::Service {
   grpc::Status DeleteChunks(grpc::ServerContext*, const v1::DeleteChunksRequest* request,
                             v1::DeleteChunksResponse* response) override {
     absl::MutexLock lock(&mu_);
-    for (const std::string& id : request->chunk_ids()) response->set_deleted(response->deleted() + chunks_.erase(id));
+    for (const std::string& id : request->chunk_ids())
+      response->set_deleted(response->deleted() + chunks_.erase(id));
     return grpc::Status::OK;
   }
   grpc::Status ListChunks(grpc::ServerContext*, const v1::ListChunksRequest* request,

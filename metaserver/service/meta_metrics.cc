@@ -5,46 +5,60 @@
 namespace medvault::metaserver {
 
 MetaMetrics::MetaMetrics(prometheus::Registry& r)
-    : commits(NewCounter(r, "medvault_metaserver_commits_total",
-                         "Instances committed (re-sends of an identical stored instance excluded).")),
-      commit_latency(NewLatencyHistogram(r, "medvault_metaserver_commit_latency_seconds",
-                                         "Latency of CommitInstance, including the synchronous write.")),
-      commit_group_size(prometheus::BuildHistogram()
-                            .Name("medvault_metaserver_commit_group_size")
-                            .Help("Commits sharing one replicated write (group commit).")
-                            .Register(r)
-                            .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
+    : commits(
+          NewCounter(r, "medvault_metaserver_commits_total",
+                     "Instances committed (re-sends of an identical stored instance excluded).")),
+      commit_latency(
+          NewLatencyHistogram(r, "medvault_metaserver_commit_latency_seconds",
+                              "Latency of CommitInstance, including the synchronous write.")),
+      commit_group_size(
+          prometheus::BuildHistogram()
+              .Name("medvault_metaserver_commit_group_size")
+              .Help("Commits sharing one replicated write (group commit).")
+              .Register(r)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
       find_latency(NewLatencyHistogram(r, "medvault_metaserver_find_latency_seconds",
                                        "Latency of FindStudies.")),
       chunkservers_up(NewGauge(r, "medvault_metaserver_chunkservers_up",
                                "Registered chunk servers whose last heartbeat is recent.")),
-      chunkservers_down(NewGauge(r, "medvault_metaserver_chunkservers_down",
-                                 "Registered chunk servers silent for longer than the down interval.")),
-      gc_chunks_reclaimed(NewCounter(r, "medvault_metaserver_gc_chunks_reclaimed_total",
-                                     "Chunk replicas of deleted objects deleted by garbage collection.")),
-      gc_orphans_reclaimed(NewCounter(r, "medvault_metaserver_gc_orphans_reclaimed_total",
-                                      "Unreferenced chunk replicas deleted by garbage collection.")),
-      tombstones_pending(NewGauge(r, "medvault_metaserver_tombstones_pending",
-                                  "Deleted objects whose key destruction or chunk reclamation is pending.")),
-      chunks_under_replicated(NewGauge(r, "medvault_metaserver_chunks_under_replicated",
-                                       "Chunks with fewer good replicas than the target, as of the last repair "
-                                       "pass's census (replicas on down or draining servers, missing or corrupt "
-                                       "ones do not count).")),
-      chunks_unavailable(NewGauge(r, "medvault_metaserver_chunks_unavailable",
-                                  "Chunks with no good replica on an up server at the last census.")),
-      repair_queue_length(NewGauge(r, "medvault_metaserver_repair_queue_length",
-                                   "Under-replicated chunks the running (or last) repair pass has yet to fix.")),
+      chunkservers_down(
+          NewGauge(r, "medvault_metaserver_chunkservers_down",
+                   "Registered chunk servers silent for longer than the down interval.")),
+      gc_chunks_reclaimed(
+          NewCounter(r, "medvault_metaserver_gc_chunks_reclaimed_total",
+                     "Chunk replicas of deleted objects deleted by garbage collection.")),
+      gc_orphans_reclaimed(
+          NewCounter(r, "medvault_metaserver_gc_orphans_reclaimed_total",
+                     "Unreferenced chunk replicas deleted by garbage collection.")),
+      tombstones_pending(
+          NewGauge(r, "medvault_metaserver_tombstones_pending",
+                   "Deleted objects whose key destruction or chunk reclamation is pending.")),
+      chunks_under_replicated(
+          NewGauge(r, "medvault_metaserver_chunks_under_replicated",
+                   "Chunks with fewer good replicas than the target, as of the last repair "
+                   "pass's census (replicas on down or draining servers, missing or corrupt "
+                   "ones do not count).")),
+      chunks_unavailable(
+          NewGauge(r, "medvault_metaserver_chunks_unavailable",
+                   "Chunks with no good replica on an up server at the last census.")),
+      repair_queue_length(
+          NewGauge(r, "medvault_metaserver_repair_queue_length",
+                   "Under-replicated chunks the running (or last) repair pass has yet to fix.")),
       repair_bytes(NewCounter(r, "medvault_metaserver_repair_bytes_total",
                               "Bytes copied to new replicas by repair.")),
       chunks_repaired(NewCounter(r, "medvault_metaserver_chunks_repaired_total",
                                  "Chunks given at least one new replica by repair.")),
-      repair_passes(NewCounter(r, "medvault_metaserver_repair_passes_total", "Repair passes completed.")),
-      extra_replicas_dropped(NewCounter(r, "medvault_metaserver_extra_replicas_dropped_total",
-                                        "Replicas deleted because no manifest lists them on their server.")),
-      bad_replicas_found(NewCounter(r, "medvault_metaserver_bad_replicas_found_total",
-                                    "Replicas found missing or corrupt on an up server by the repair census.")),
-      corrupt_replicas_reported(NewCounter(r, "medvault_metaserver_corrupt_replicas_reported_total",
-                                           "Bad replicas reported by chunk servers (scrub, reads) and readers.")),
+      repair_passes(
+          NewCounter(r, "medvault_metaserver_repair_passes_total", "Repair passes completed.")),
+      extra_replicas_dropped(
+          NewCounter(r, "medvault_metaserver_extra_replicas_dropped_total",
+                     "Replicas deleted because no manifest lists them on their server.")),
+      bad_replicas_found(
+          NewCounter(r, "medvault_metaserver_bad_replicas_found_total",
+                     "Replicas found missing or corrupt on an up server by the repair census.")),
+      corrupt_replicas_reported(
+          NewCounter(r, "medvault_metaserver_corrupt_replicas_reported_total",
+                     "Bad replicas reported by chunk servers (scrub, reads) and readers.")),
       request_errors(NewCounter(r, "medvault_metaserver_request_errors_total",
                                 "MetaService requests that returned an error.")) {}
 

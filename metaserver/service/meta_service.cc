@@ -25,19 +25,20 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 AccessPolicy MetaServicePolicy() {
   AccessPolicy policy;
   policy.AllowRoles("Heartbeat", {kChunkServerPeer});
-  for (const char* method : {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance",
-                             "FindStudies", "GetStudy", "DeleteStudy", "DeleteInstance",
-                             "ConfirmKeysDestroyed", "RunGarbageCollection", "ReportBadReplica",
-                             "DrainChunkServer"}) {
+  for (const char* method :
+       {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance", "FindStudies",
+        "GetStudy", "DeleteStudy", "DeleteInstance", "ConfirmKeysDestroyed", "RunGarbageCollection",
+        "ReportBadReplica", "DrainChunkServer"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
 }
 
-MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
-                                 Repairer* repairer, Clock* clock, MetaMetrics* metrics,
-                                 uint64_t orphan_grace_seconds, uint64_t min_orphan_grace_seconds,
-                                 raft::ReplicaGate* gate, Authorizer* authz)
+MetaServiceImpl::MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry,
+                                 GarbageCollector* gc, Repairer* repairer, Clock* clock,
+                                 MetaMetrics* metrics, uint64_t orphan_grace_seconds,
+                                 uint64_t min_orphan_grace_seconds, raft::ReplicaGate* gate,
+                                 Authorizer* authz)
     : catalog_(catalog),
       registry_(registry),
       gc_(gc),
@@ -69,9 +70,11 @@ grpc::Status MetaServiceImpl::Fail(const absl::Status& status) {
   return ToGrpcStatus(status);
 }
 
-grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext* context,
+                                        const v1::HeartbeatRequest* request,
                                         v1::HeartbeatResponse*) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "Heartbeat"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "Heartbeat"); !denied.ok())
+    return Fail(denied);
   absl::Status s = RequireLeaderRegistry();
   if (s.ok()) s = registry_->Heartbeat(request->server());
   if (!s.ok()) return Fail(s);
@@ -86,24 +89,31 @@ grpc::Status MetaServiceImpl::Heartbeat(grpc::ServerContext* context, const v1::
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext* context, const v1::ListChunkServersRequest*,
+grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext* context,
+                                               const v1::ListChunkServersRequest*,
                                                v1::ListChunkServersResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "ListChunkServers"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ListChunkServers"); !denied.ok())
+    return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
   if (!leader.ok()) return Fail(leader);
-  for (v1::ChunkServerStatus& status : registry_->List()) *response->add_servers() = std::move(status);
+  for (v1::ChunkServerStatus& status : registry_->List())
+    *response->add_servers() = std::move(status);
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context, const v1::AllocateChunksRequest* request,
+grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context,
+                                             const v1::AllocateChunksRequest* request,
                                              v1::AllocateChunksResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "AllocateChunks"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "AllocateChunks"); !denied.ok())
+    return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
   if (!leader.ok()) return Fail(leader);
   if (request->exclude_server_ids_size() > kMaxExcludedServers) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat("at most ", kMaxExcludedServers, " servers can be excluded")));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxExcludedServers, " servers can be excluded")));
   }
-  const std::set<std::string> exclude(request->exclude_server_ids().begin(), request->exclude_server_ids().end());
+  const std::set<std::string> exclude(request->exclude_server_ids().begin(),
+                                      request->exclude_server_ids().end());
   absl::StatusOr<std::vector<v1::ChunkPlacement>> placed =
       registry_->Place(request->chunk_count(), request->replicas(), exclude);
   if (!placed.ok()) return Fail(placed.status());
@@ -117,11 +127,14 @@ grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context, const
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext* context, const v1::CommitInstanceRequest* request,
+grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext* context,
+                                             const v1::CommitInstanceRequest* request,
                                              v1::CommitInstanceResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "CommitInstance"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "CommitInstance"); !denied.ok())
+    return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<CommitResult> result = catalog_->Commit(request->tags(), request->manifest(), clock_->NowMicros());
+  absl::StatusOr<CommitResult> result =
+      catalog_->Commit(request->tags(), request->manifest(), clock_->NowMicros());
   if (!result.ok()) return Fail(result.status());
   response->set_already_stored(result->already_stored);
   *response->mutable_info() = std::move(result->info);
@@ -130,9 +143,11 @@ grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext* context, const
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext* context, const v1::GetInstanceMetaRequest* request,
+grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext* context,
+                                          const v1::GetInstanceMetaRequest* request,
                                           v1::GetInstanceMetaResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetInstance"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetInstance"); !denied.ok())
+    return Fail(denied);
   absl::Status current = gate_->Barrier();
   if (!current.ok()) return Fail(current);
   absl::StatusOr<InstanceRecord> record = catalog_->GetInstance(request->sop_instance_uid());
@@ -151,9 +166,11 @@ grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext* context, const v1
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext* context, const v1::FindStudiesMetaRequest* request,
+grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext* context,
+                                          const v1::FindStudiesMetaRequest* request,
                                           v1::FindStudiesMetaResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "FindStudies"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "FindStudies"); !denied.ok())
+    return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
   absl::Status current = gate_->Barrier();
   if (!current.ok()) return Fail(current);
@@ -164,9 +181,11 @@ grpc::Status MetaServiceImpl::FindStudies(grpc::ServerContext* context, const v1
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::GetStudy(grpc::ServerContext* context, const v1::GetStudyMetaRequest* request,
+grpc::Status MetaServiceImpl::GetStudy(grpc::ServerContext* context,
+                                       const v1::GetStudyMetaRequest* request,
                                        v1::GetStudyMetaResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetStudy"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetStudy"); !denied.ok())
+    return Fail(denied);
   absl::Status current = gate_->Barrier();
   if (!current.ok()) return Fail(current);
   absl::StatusOr<StudyDetail> detail = catalog_->GetStudy(request->study_uid());
@@ -184,22 +203,28 @@ grpc::Status MetaServiceImpl::FillDelete(const absl::StatusOr<DeleteResult>& res
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::DeleteStudy(grpc::ServerContext* context, const v1::DeleteStudyMetaRequest* request,
+grpc::Status MetaServiceImpl::DeleteStudy(grpc::ServerContext* context,
+                                          const v1::DeleteStudyMetaRequest* request,
                                           v1::DeleteMetaResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteStudy"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteStudy"); !denied.ok())
+    return Fail(denied);
   return FillDelete(catalog_->DeleteStudy(request->study_uid(), clock_->NowMicros()), response);
 }
 
-grpc::Status MetaServiceImpl::DeleteInstance(grpc::ServerContext* context, const v1::DeleteInstanceMetaRequest* request,
+grpc::Status MetaServiceImpl::DeleteInstance(grpc::ServerContext* context,
+                                             const v1::DeleteInstanceMetaRequest* request,
                                              v1::DeleteMetaResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteInstance"); !denied.ok()) return Fail(denied);
-  return FillDelete(catalog_->DeleteInstance(request->sop_instance_uid(), clock_->NowMicros()), response);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DeleteInstance"); !denied.ok())
+    return Fail(denied);
+  return FillDelete(catalog_->DeleteInstance(request->sop_instance_uid(), clock_->NowMicros()),
+                    response);
 }
 
 grpc::Status MetaServiceImpl::ConfirmKeysDestroyed(grpc::ServerContext* context,
                                                    const v1::ConfirmKeysDestroyedRequest* request,
                                                    v1::ConfirmKeysDestroyedResponse*) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "ConfirmKeysDestroyed"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ConfirmKeysDestroyed"); !denied.ok())
+    return Fail(denied);
   const std::vector<std::string> ids(request->object_ids().begin(), request->object_ids().end());
   absl::Status s = catalog_->ConfirmKeysDestroyed(ids);
   if (!s.ok()) return Fail(s);
@@ -209,7 +234,8 @@ grpc::Status MetaServiceImpl::ConfirmKeysDestroyed(grpc::ServerContext* context,
 grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext* context,
                                                    const v1::RunGarbageCollectionRequest* request,
                                                    v1::RunGarbageCollectionResponse* response) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "RunGarbageCollection"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "RunGarbageCollection"); !denied.ok())
+    return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
   if (!leader.ok()) return Fail(leader);
   const uint64_t grace =
@@ -228,11 +254,15 @@ grpc::Status MetaServiceImpl::RunGarbageCollection(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::ReportBadReplica(grpc::ServerContext* context, const v1::ReportBadReplicaRequest* request,
+grpc::Status MetaServiceImpl::ReportBadReplica(grpc::ServerContext* context,
+                                               const v1::ReportBadReplicaRequest* request,
                                                v1::ReportBadReplicaResponse*) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "ReportBadReplica"); !denied.ok()) return Fail(denied);
-  if (request->chunk_id().size() != 16) return Fail(absl::InvalidArgumentError("chunk_id must be 16 bytes"));
-  if (request->server_id().empty()) return Fail(absl::InvalidArgumentError("server_id is required"));
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "ReportBadReplica"); !denied.ok())
+    return Fail(denied);
+  if (request->chunk_id().size() != 16)
+    return Fail(absl::InvalidArgumentError("chunk_id must be 16 bytes"));
+  if (request->server_id().empty())
+    return Fail(absl::InvalidArgumentError("server_id is required"));
   absl::Status leader = gate_->RequireLeader();
   if (!leader.ok()) return Fail(leader);
   repairer_->ReportSuspect(request->chunk_id(), request->server_id());
@@ -240,9 +270,11 @@ grpc::Status MetaServiceImpl::ReportBadReplica(grpc::ServerContext* context, con
   return grpc::Status::OK;
 }
 
-grpc::Status MetaServiceImpl::DrainChunkServer(grpc::ServerContext* context, const v1::DrainChunkServerRequest* request,
+grpc::Status MetaServiceImpl::DrainChunkServer(grpc::ServerContext* context,
+                                               const v1::DrainChunkServerRequest* request,
                                                v1::DrainChunkServerResponse*) {
-  if (absl::Status denied = AuthorizeCall(authz_, *context, "DrainChunkServer"); !denied.ok()) return Fail(denied);
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "DrainChunkServer"); !denied.ok())
+    return Fail(denied);
   absl::Status s = RequireLeaderRegistry();
   if (s.ok()) s = registry_->SetDraining(request->server_id(), !request->undo());
   if (!s.ok()) return Fail(s);

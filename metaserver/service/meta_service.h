@@ -10,11 +10,11 @@
 #include "common/env.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 #include "metaserver/core/catalog.h"
-#include "raft/replicated_writer.h"
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
 #include "metaserver/core/repairer.h"
 #include "metaserver/service/meta_metrics.h"
+#include "raft/replicated_writer.h"
 
 namespace medvault::metaserver {
 
@@ -24,22 +24,27 @@ AccessPolicy MetaServicePolicy();
 
 class MetaServiceImpl final : public v1::MetaService::Service {
  public:
-  // Everything must outlive the service; `repairer` receives bad-replica reports. `orphan_grace_seconds` is the GC grace used when a
-  // RunGarbageCollection request does not override it; an override below `min_orphan_grace_seconds`
-  // (kMinOrphanGraceSeconds except in tests, see --testing_min_orphan_grace_s) is refused. `gate` says whether this replica leads its
+  // Everything must outlive the service; `repairer` receives bad-replica reports.
+  // `orphan_grace_seconds` is the GC grace used when a RunGarbageCollection request does not
+  // override it; an override below `min_orphan_grace_seconds` (kMinOrphanGraceSeconds except in
+  // tests, see --testing_min_orphan_grace_s) is refused. `gate` says whether this replica leads its
   // Raft group and brings its state up to date (null: a sole replica). Only the leader serves:
   // followers answer UNAVAILABLE naming the leader, and clients follow.
-  MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc, Repairer* repairer,
-                  Clock* clock, MetaMetrics* metrics, uint64_t orphan_grace_seconds, uint64_t min_orphan_grace_seconds,
+  MetaServiceImpl(Catalog* catalog, ChunkServerRegistry* registry, GarbageCollector* gc,
+                  Repairer* repairer, Clock* clock, MetaMetrics* metrics,
+                  uint64_t orphan_grace_seconds, uint64_t min_orphan_grace_seconds,
                   raft::ReplicaGate* gate = nullptr, Authorizer* authz = nullptr);
 
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
-  grpc::Status ListChunkServers(grpc::ServerContext* context, const v1::ListChunkServersRequest* request,
+  grpc::Status ListChunkServers(grpc::ServerContext* context,
+                                const v1::ListChunkServersRequest* request,
                                 v1::ListChunkServersResponse* response) override;
-  grpc::Status AllocateChunks(grpc::ServerContext* context, const v1::AllocateChunksRequest* request,
+  grpc::Status AllocateChunks(grpc::ServerContext* context,
+                              const v1::AllocateChunksRequest* request,
                               v1::AllocateChunksResponse* response) override;
-  grpc::Status CommitInstance(grpc::ServerContext* context, const v1::CommitInstanceRequest* request,
+  grpc::Status CommitInstance(grpc::ServerContext* context,
+                              const v1::CommitInstanceRequest* request,
                               v1::CommitInstanceResponse* response) override;
   grpc::Status GetInstance(grpc::ServerContext* context, const v1::GetInstanceMetaRequest* request,
                            v1::GetInstanceMetaResponse* response) override;
@@ -49,21 +54,27 @@ class MetaServiceImpl final : public v1::MetaService::Service {
                         v1::GetStudyMetaResponse* response) override;
   grpc::Status DeleteStudy(grpc::ServerContext* context, const v1::DeleteStudyMetaRequest* request,
                            v1::DeleteMetaResponse* response) override;
-  grpc::Status DeleteInstance(grpc::ServerContext* context, const v1::DeleteInstanceMetaRequest* request,
+  grpc::Status DeleteInstance(grpc::ServerContext* context,
+                              const v1::DeleteInstanceMetaRequest* request,
                               v1::DeleteMetaResponse* response) override;
-  grpc::Status ConfirmKeysDestroyed(grpc::ServerContext* context, const v1::ConfirmKeysDestroyedRequest* request,
+  grpc::Status ConfirmKeysDestroyed(grpc::ServerContext* context,
+                                    const v1::ConfirmKeysDestroyedRequest* request,
                                     v1::ConfirmKeysDestroyedResponse* response) override;
-  grpc::Status RunGarbageCollection(grpc::ServerContext* context, const v1::RunGarbageCollectionRequest* request,
+  grpc::Status RunGarbageCollection(grpc::ServerContext* context,
+                                    const v1::RunGarbageCollectionRequest* request,
                                     v1::RunGarbageCollectionResponse* response) override;
-  grpc::Status ReportBadReplica(grpc::ServerContext* context, const v1::ReportBadReplicaRequest* request,
+  grpc::Status ReportBadReplica(grpc::ServerContext* context,
+                                const v1::ReportBadReplicaRequest* request,
                                 v1::ReportBadReplicaResponse* response) override;
-  grpc::Status DrainChunkServer(grpc::ServerContext* context, const v1::DrainChunkServerRequest* request,
+  grpc::Status DrainChunkServer(grpc::ServerContext* context,
+                                const v1::DrainChunkServerRequest* request,
                                 v1::DrainChunkServerResponse* response) override;
 
  private:
   // Counts an error and converts it.
   grpc::Status Fail(const absl::Status& status);
-  grpc::Status FillDelete(const absl::StatusOr<DeleteResult>& result, v1::DeleteMetaResponse* response);
+  grpc::Status FillDelete(const absl::StatusOr<DeleteResult>& result,
+                          v1::DeleteMetaResponse* response);
   // Leader only, with a registry that knows every server registered through earlier leaders.
   absl::Status RequireLeaderRegistry();
 

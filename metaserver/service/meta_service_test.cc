@@ -19,13 +19,15 @@ class NoChunkServers : public ChunkServerClient {
     deleted += ids.size();
     return absl::OkStatus();
   }
-  absl::StatusOr<ChunkListPage> ListChunks(const std::string&, absl::string_view, uint32_t) override {
+  absl::StatusOr<ChunkListPage> ListChunks(const std::string&, absl::string_view,
+                                           uint32_t) override {
     return ChunkListPage();
   }
   absl::StatusOr<ChunkBytes> ReadChunk(const std::string&, const std::string&) override {
     return absl::NotFoundError("none");
   }
-  absl::Status WriteChunk(const std::string&, const std::string&, const std::string&, uint32_t) override {
+  absl::Status WriteChunk(const std::string&, const std::string&, const std::string&,
+                          uint32_t) override {
     return absl::UnavailableError("none");
   }
   size_t deleted = 0;
@@ -37,9 +39,11 @@ class MetaServiceTest : public CatalogTestBase {
     registry_ = std::make_unique<ChunkServerRegistry>(kv_.get(), &clock_, RegistryOptions(), 7);
     gc_ = std::make_unique<GarbageCollector>(catalog_.get(), registry_.get(), &chunks_, &clock_);
     metrics_ = std::make_unique<MetaMetrics>(prometheus_);
-    repairer_ = std::make_unique<Repairer>(catalog_.get(), registry_.get(), &chunks_, &clock_, RepairOptions());
-    service_ = std::make_unique<MetaServiceImpl>(catalog_.get(), registry_.get(), gc_.get(), repairer_.get(), &clock_,
-                                                 metrics_.get(), 3600, kMinOrphanGraceSeconds);
+    repairer_ = std::make_unique<Repairer>(catalog_.get(), registry_.get(), &chunks_, &clock_,
+                                           RepairOptions());
+    service_ = std::make_unique<MetaServiceImpl>(catalog_.get(), registry_.get(), gc_.get(),
+                                                 repairer_.get(), &clock_, metrics_.get(), 3600,
+                                                 kMinOrphanGraceSeconds);
   }
 
   grpc::Status Beat(const std::string& id, const std::string& domain) {
@@ -104,7 +108,8 @@ TEST_F(MetaServiceTest, PlacementHintsWhetherTheInstanceIsStored) {
   EXPECT_TRUE(placed.instance_exists());
   EXPECT_EQ(placed.chunks_size(), 1);
   alloc.set_sop_instance_uid(std::string("bad\0uid", 7));
-  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(MetaServiceTest, PlacementSkipsExcludedServersAndBoundsTheList) {
@@ -119,7 +124,8 @@ TEST_F(MetaServiceTest, PlacementSkipsExcludedServersAndBoundsTheList) {
     for (const auto& s : p.servers()) EXPECT_NE(s.server_id(), "c");
   }
   for (int i = 0; i < 16; ++i) alloc.add_exclude_server_ids("x" + std::to_string(i));
-  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
@@ -127,7 +133,8 @@ TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
   alloc.set_chunk_count(1);
   alloc.set_replicas(3);
   v1::AllocateChunksResponse placed;
-  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
 
   for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Beat(id, std::string("rack-") + id).ok());
   EXPECT_EQ(metrics_->chunkservers_up.Value(), 3);
@@ -185,7 +192,8 @@ TEST_F(MetaServiceTest, GraceOverrideBelowTheFloorIsRefused) {
   v1::RunGarbageCollectionRequest gc;
   gc.set_orphan_grace_seconds(0);
   v1::RunGarbageCollectionResponse done;
-  EXPECT_EQ(service_->RunGarbageCollection(&ctx_, &gc, &done).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(service_->RunGarbageCollection(&ctx_, &gc, &done).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   gc.set_orphan_grace_seconds(kMinOrphanGraceSeconds);
   EXPECT_TRUE(service_->RunGarbageCollection(&ctx_, &gc, &done).ok());
 }

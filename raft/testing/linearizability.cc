@@ -64,12 +64,14 @@ LinearizabilityResult CheckLinearizable(const std::vector<KvOp>& history) {
     by_key[op.key].push_back(op);
   }
   for (auto& [key, ops] : by_key) {
-    std::sort(ops.begin(), ops.end(), [](const KvOp& a, const KvOp& b) { return a.invoke < b.invoke; });
+    std::sort(ops.begin(), ops.end(),
+              [](const KvOp& a, const KvOp& b) { return a.invoke < b.invoke; });
     if (!RegisterChecker(ops).Check()) {
       std::string detail;
       for (const KvOp& op : ops) {
-        absl::StrAppend(&detail, "\n  ", op.kind == KvOp::Kind::kRead ? "read " : "write ", op.value, " [",
-                        op.invoke, ", ", op.respond < 0 ? std::string("?") : absl::StrCat(op.respond), "]");
+        absl::StrAppend(&detail, "\n  ", op.kind == KvOp::Kind::kRead ? "read " : "write ",
+                        op.value, " [", op.invoke, ", ",
+                        op.respond < 0 ? std::string("?") : absl::StrCat(op.respond), "]");
       }
       return {false, absl::StrCat("history of key ", key, " is not linearizable:", detail)};
     }

@@ -5,11 +5,14 @@
 namespace medvault::raft::testing {
 namespace {
 
-KvOp W(std::string v, int64_t a, int64_t b) { return {KvOp::Kind::kWrite, "k", std::move(v), a, b}; }
+KvOp W(std::string v, int64_t a, int64_t b) {
+  return {KvOp::Kind::kWrite, "k", std::move(v), a, b};
+}
 KvOp R(std::string v, int64_t a, int64_t b) { return {KvOp::Kind::kRead, "k", std::move(v), a, b}; }
 
 TEST(Linearizability, SequentialHistoryPasses) {
-  EXPECT_TRUE(CheckLinearizable({R("", 0, 1), W("a", 2, 3), R("a", 4, 5), W("b", 6, 7), R("b", 8, 9)}).ok);
+  EXPECT_TRUE(
+      CheckLinearizable({R("", 0, 1), W("a", 2, 3), R("a", 4, 5), W("b", 6, 7), R("b", 8, 9)}).ok);
 }
 
 TEST(Linearizability, StaleReadAfterWriteCompletedFails) {

@@ -52,7 +52,8 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
   absl::StatusOr<std::unique_ptr<RocksLogStorage>> storage = RocksLogStorage::Open(r.kv.get());
   if (!storage.ok()) return storage.status();
   r.storage = std::move(*storage);
-  absl::StatusOr<std::unique_ptr<KvStateMachine>> machine = KvStateMachine::Open(r.kv.get(), {"data"});
+  absl::StatusOr<std::unique_ptr<KvStateMachine>> machine =
+      KvStateMachine::Open(r.kv.get(), {"data"});
   if (!machine.ok()) return machine.status();
   r.machine = std::move(*machine);
   if (bootstrap && r.storage->empty()) {
@@ -60,7 +61,9 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
     if (!founded.ok()) return founded;
   }
   r.transport = std::make_unique<GrpcTransport>(
-      [](const std::string& a) { return MakeChannel(a, TransportSecurity::InsecurePlaintext(), ""); },
+      [](const std::string& a) {
+        return MakeChannel(a, TransportSecurity::InsecurePlaintext(), "");
+      },
       options_.stream_above_bytes);
   NodeOptions o;
   o.id = id;
@@ -77,7 +80,8 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
     ++events_;
     cv_.notify_all();
   };
-  r.node = std::make_unique<RaftNode>(o, r.storage.get(), r.machine.get(), r.transport.get(), observer);
+  r.node =
+      std::make_unique<RaftNode>(o, r.storage.get(), r.machine.get(), r.transport.get(), observer);
   r.service_holder->service_impl = std::make_unique<RaftServiceImpl>(r.node.get());
   r.service_holder->target = r.service_holder->service_impl.get();
   return r.node->Start();

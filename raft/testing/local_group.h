@@ -47,7 +47,8 @@ class LocalGroup {
   // Deletes a stopped replica's database.
   void Wipe(uint64_t id);
 
-  // Waits (up to `timeout`) until `pred` holds, re-checking whenever a node reports a status change.
+  // Waits (up to `timeout`) until `pred` holds, re-checking whenever a node reports a status
+  // change.
   bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout = absl::Seconds(20));
   // The leader's id once one is elected (0 on timeout).
   uint64_t WaitForLeader(absl::Duration timeout = absl::Seconds(20));
@@ -74,12 +75,14 @@ class LocalGroup {
     class Forwarder final : public v1::RaftService::Service {
      public:
       explicit Forwarder(ServiceHolder* h) : h_(h) {}
-      grpc::Status Send(grpc::ServerContext* c, const v1::RaftMessageBatch* req, v1::RaftMessageAck* resp) override {
+      grpc::Status Send(grpc::ServerContext* c, const v1::RaftMessageBatch* req,
+                        v1::RaftMessageAck* resp) override {
         RaftServiceImpl* target = h_->target;
         if (target == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
         return target->Send(c, req, resp);
       }
-      grpc::Status SendLarge(grpc::ServerContext* c, grpc::ServerReader<v1::RaftMessagePiece>* reader,
+      grpc::Status SendLarge(grpc::ServerContext* c,
+                             grpc::ServerReader<v1::RaftMessagePiece>* reader,
                              v1::RaftMessageAck* resp) override {
         RaftServiceImpl* target = h_->target;
         if (target == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");

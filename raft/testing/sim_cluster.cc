@@ -65,8 +65,8 @@ struct Node {
   int64_t restart_at = 0;
   std::unique_ptr<Raft> raft;
   KvMachine machine;
-  std::map<std::string, int> pending_writes;  // op id → client
-  std::map<std::string, int> pending_reads;   // read context → client
+  std::map<std::string, int> pending_writes;         // op id → client
+  std::map<std::string, int> pending_reads;          // read context → client
   std::vector<std::pair<uint64_t, int>> read_waits;  // (read index, client)
 };
 
@@ -197,7 +197,8 @@ class Simulation {
       m->set_id(id);
       m->set_address(absl::StrCat("node", id));
     } else if (next.learners_size() > 0 && Chance(0.5)) {
-      next.mutable_learners()->erase(next.mutable_learners()->begin() + Uniform(next.learners_size()));
+      next.mutable_learners()->erase(next.mutable_learners()->begin() +
+                                     Uniform(next.learners_size()));
     } else if (next.members_size() > 3) {
       next.mutable_members()->erase(next.mutable_members()->begin() + Uniform(next.members_size()));
     } else {
@@ -293,12 +294,14 @@ class Simulation {
 
   void Apply(Node& n, const Entry& e) {
     if (e.index() != n.machine.applied + 1) {
-      return Fail(absl::StrCat("node ", n.id, " applies ", e.index(), " after ", n.machine.applied));
+      return Fail(
+          absl::StrCat("node ", n.id, " applies ", e.index(), " after ", n.machine.applied));
     }
     // State-machine safety: every node applies the same entry at each index.
     auto [it, inserted] = applied_.insert({e.index(), {e.term(), e.data()}});
     if (!inserted && (it->second.first != e.term() || it->second.second != e.data())) {
-      return Fail(absl::StrCat("state machine safety: node ", n.id, " applied a different entry at ", e.index()));
+      return Fail(absl::StrCat("state machine safety: node ", n.id,
+                               " applied a different entry at ", e.index()));
     }
     result_.final_commit = std::max(result_.final_commit, e.index());
     if (e.type() == v1::RAFT_ENTRY_CONFIG) {
@@ -351,7 +354,8 @@ class Simulation {
         n.pending_writes.erase(cl.op_id);
         n.pending_reads.erase(cl.op_id);
         auto& w = n.read_waits;
-        w.erase(std::remove_if(w.begin(), w.end(), [&](const auto& p) { return p.second == static_cast<int>(c); }),
+        w.erase(std::remove_if(w.begin(), w.end(),
+                               [&](const auto& p) { return p.second == static_cast<int>(c); }),
                 w.end());
       }
       if (cl.busy || !Chance(o_.client_start)) continue;
@@ -367,7 +371,8 @@ class Simulation {
       const std::string op_id = absl::StrCat("op", history_.size());
       if (op.kind == KvOp::Kind::kWrite) {
         op.value = absl::StrCat("v", history_.size());
-        if (!target->raft->Propose(absl::StrCat("W|", op.key, "|", op.value, "|", op_id)).ok()) continue;
+        if (!target->raft->Propose(absl::StrCat("W|", op.key, "|", op.value, "|", op_id)).ok())
+          continue;
         target->pending_writes[op_id] = c;
       } else {
         if (!target->raft->ReadIndex(op_id).ok()) continue;
@@ -399,8 +404,8 @@ class Simulation {
       if (!n.up || n.raft->role() != Role::kLeader) continue;
       auto [it, inserted] = leader_of_term_.insert({n.raft->term(), id});
       if (!inserted && it->second != id) {
-        return Fail(absl::StrCat("election safety: nodes ", it->second, " and ", id, " both lead term ",
-                                 n.raft->term()));
+        return Fail(absl::StrCat("election safety: nodes ", it->second, " and ", id,
+                                 " both lead term ", n.raft->term()));
       }
       if (inserted) {
         ++result_.leaders_elected;
@@ -467,10 +472,12 @@ class Simulation {
         }
         auto it = applied_.find(index);
         if (all && it != applied_.end() && it->second.second == "W|final|done|final") return;
-        if (it != applied_.end() && it->second.second != "W|final|done|final") proposed = false;  // lost
+        if (it != applied_.end() && it->second.second != "W|final|done|final")
+          proposed = false;  // lost
       }
     }
-    if (result_.ok) Fail("liveness: no leader committed a write within 3000 steps after faults stopped");
+    if (result_.ok)
+      Fail("liveness: no leader committed a write within 3000 steps after faults stopped");
   }
 
   void CheckHistory() {
@@ -483,7 +490,8 @@ class Simulation {
   Node* Leader() {
     Node* best = nullptr;
     for (auto& [id, n] : nodes_) {
-      if (n.up && n.raft->role() == Role::kLeader && (best == nullptr || n.raft->term() > best->raft->term())) {
+      if (n.up && n.raft->role() == Role::kLeader &&
+          (best == nullptr || n.raft->term() > best->raft->term())) {
         best = &n;
       }
     }
@@ -501,7 +509,9 @@ class Simulation {
     std::advance(it, Uniform(nodes_.size()));
     return it->second;
   }
-  uint64_t Uniform(uint64_t n) { return n == 0 ? 0 : std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+  uint64_t Uniform(uint64_t n) {
+    return n == 0 ? 0 : std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_);
+  }
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   void Fail(const std::string& what) {
     if (!result_.ok) return;
@@ -515,10 +525,11 @@ class Simulation {
       const Raft& r = *n.raft;
       std::string members;
       for (const auto& m : r.config().members()) absl::StrAppend(&members, m.id(), " ");
-      Trace(absl::StrCat("node ", id, " ", RoleName(r.role()), " term ", r.term(), " vote ", r.vote(), " lead ",
-                         r.leader(), " members [", members, "] first ", r.log().FirstIndex(), " last ",
-                         r.log().LastIndex(), " last term ", r.log().LastTerm(), " commit ", r.log().committed(),
-                         " applied ", r.log().applied()));
+      Trace(absl::StrCat("node ", id, " ", RoleName(r.role()), " term ", r.term(), " vote ",
+                         r.vote(), " lead ", r.leader(), " members [", members, "] first ",
+                         r.log().FirstIndex(), " last ", r.log().LastIndex(), " last term ",
+                         r.log().LastTerm(), " commit ", r.log().committed(), " applied ",
+                         r.log().applied()));
     }
   }
   void Trace(const std::string& what) {

@@ -14,26 +14,27 @@ namespace medvault::raft::testing {
 
 struct SimOptions {
   uint64_t seed = 1;
-  int voters = 3;         // initial members
-  int spare_nodes = 2;    // started without membership; added and removed by config changes
+  int voters = 3;       // initial members
+  int spare_nodes = 2;  // started without membership; added and removed by config changes
   int steps = 3000;
-  int steps_per_tick = 4;  // Raft ticks once every this many steps (messages take 1..max_delay steps)
+  int steps_per_tick =
+      4;  // Raft ticks once every this many steps (messages take 1..max_delay steps)
   int max_delay = 6;
   double drop = 0.05;
   double duplicate = 0.03;
-  double crash = 0.002;            // per step: one node crashes
-  double crash_mid_ready = 0.2;    // of crashes: between persisting a Ready and sending it (for a
-                                   // leader, which sends first: after sending, before persisting)
+  double crash = 0.002;          // per step: one node crashes
+  double crash_mid_ready = 0.2;  // of crashes: between persisting a Ready and sending it (for a
+                                 // leader, which sends first: after sending, before persisting)
   int max_down_steps = 300;
-  double partition = 0.002;        // per step: the nodes split in two for a while
+  double partition = 0.002;  // per step: the nodes split in two for a while
   int max_partition_steps = 400;
-  double config_change = 0.002;    // per step: the leader adds or removes one member
+  double config_change = 0.002;  // per step: the leader adds or removes one member
   int clients = 3;
   int keys = 4;
-  double client_start = 0.2;       // per step, per idle client
-  int client_timeout = 150;        // steps before a client gives up waiting
-  uint64_t compact_after = 20;     // applied entries kept in the log before compacting
-  bool trace = false;              // print every event (for replaying a failing seed)
+  double client_start = 0.2;    // per step, per idle client
+  int client_timeout = 150;     // steps before a client gives up waiting
+  uint64_t compact_after = 20;  // applied entries kept in the log before compacting
+  bool trace = false;           // print every event (for replaying a failing seed)
 };
 
 struct SimResult {

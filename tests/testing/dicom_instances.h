@@ -12,11 +12,14 @@ namespace medvault::testing {
 class DicomInstanceFactory {
  public:
   // `template_bytes` must be a Part 10 file DCMTK reads (e.g. pydicom's CT_small.dcm).
-  explicit DicomInstanceFactory(std::string template_bytes) : template_(std::move(template_bytes)) {}
+  explicit DicomInstanceFactory(std::string template_bytes)
+      : template_(std::move(template_bytes)) {}
 
   // The template re-encoded (same transfer syntax) with SOP Instance UID `uid`. INVALID_ARGUMENT
   // when the template is unreadable or `uid` is not a valid UID. Thread-safe.
-  absl::StatusOr<std::string> WithSopInstanceUid(const std::string& uid) const { return WithUids(uid, "", ""); }
+  absl::StatusOr<std::string> WithSopInstanceUid(const std::string& uid) const {
+    return WithUids(uid, "", "");
+  }
   // Likewise, also moved to study `study_uid` and series `series_uid` (each kept when empty), so
   // a test can fill several studies from one template.
   absl::StatusOr<std::string> WithUids(const std::string& sop_uid, const std::string& study_uid,

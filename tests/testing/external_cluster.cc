@@ -62,9 +62,13 @@ ExternalCluster::~ExternalCluster() {
   }
 }
 
-std::string ExternalCluster::Binary(const std::string& name) { return std::string(MEDVAULT_BIN_DIR) + "/" + name; }
+std::string ExternalCluster::Binary(const std::string& name) {
+  return std::string(MEDVAULT_BIN_DIR) + "/" + name;
+}
 
-std::string ExternalCluster::chunkserver_dir(int i) const { return absl::StrCat(dir_.path(), "/chunkserver-", i); }
+std::string ExternalCluster::chunkserver_dir(int i) const {
+  return absl::StrCat(dir_.path(), "/chunkserver-", i);
+}
 
 std::vector<std::string> ExternalCluster::log_files() const {
   std::vector<std::string> out;
@@ -82,7 +86,8 @@ TransportSecurity ExternalCluster::SecurityAs(const std::string& name) const {
   return *security;
 }
 
-std::shared_ptr<grpc::Channel> ExternalCluster::Channel(const std::string& address, absl::string_view peer) const {
+std::shared_ptr<grpc::Channel> ExternalCluster::Channel(const std::string& address,
+                                                        absl::string_view peer) const {
   // The public API as the all-scopes client; internal services as the frontend, the only caller
   // most of their methods accept.
   return MakeChannel(address, SecurityAs(peer == kFrontendPeer ? "client" : "frontend"), peer);
@@ -90,22 +95,29 @@ std::shared_ptr<grpc::Channel> ExternalCluster::Channel(const std::string& addre
 
 std::vector<std::string> ExternalCluster::Cli() const {
   TlsFiles files = DevTlsFiles(tls_dir(), "client");
-  return {Binary("medvault"), "--frontend", frontend_addr_, "--tls_ca=" + files.ca_file,
-          "--tls_cert=" + files.cert_file, "--tls_key=" + files.key_file};
+  return {Binary("medvault"),
+          "--frontend",
+          frontend_addr_,
+          "--tls_ca=" + files.ca_file,
+          "--tls_cert=" + files.cert_file,
+          "--tls_key=" + files.key_file};
 }
 
-absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::Launch(const std::string& name, const std::string& cert,
-                                                               const std::string& binary, const std::string& listen,
-                                                               const std::string& data_dir,
-                                                               std::vector<std::string> flags) {
+absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::Launch(
+    const std::string& name, const std::string& cert, const std::string& binary,
+    const std::string& listen, const std::string& data_dir, std::vector<std::string> flags) {
   // Each process presents its certificate: its own (chunkserver-0, ...), or for a replica its
   // service's, which its fellow replicas require.
   TlsFiles tls = DevTlsFiles(tls_dir(), cert);
   auto proc = std::make_unique<Proc>();
   proc->name = name;
   proc->data_dir = data_dir;
-  proc->argv = {Binary(binary), "--listen=" + listen, "--metrics_listen=127.0.0.1:0", "--tls_ca=" + tls.ca_file,
-                "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file};
+  proc->argv = {Binary(binary),
+                "--listen=" + listen,
+                "--metrics_listen=127.0.0.1:0",
+                "--tls_ca=" + tls.ca_file,
+                "--tls_cert=" + tls.cert_file,
+                "--tls_key=" + tls.key_file};
   if (!data_dir.empty()) proc->argv.push_back("--data_dir=" + data_dir);
   proc->argv.insert(proc->argv.end(), flags.begin(), flags.end());
   procs_.push_back(std::move(proc));
@@ -126,15 +138,17 @@ absl::Status ExternalCluster::Spawn(Proc* proc, absl::string_view drop) {
   // The event we wait for: the service's own "<name> listening grpc=A metrics=M" line.
   auto line = proc->process->ReadLine(std::chrono::seconds(30));
   if (!line.ok()) {
-    return absl::UnavailableError(absl::StrCat(proc->name, " did not start: ", line.status().message(), " (see ",
-                                               LogFileOf(proc->name), ")"));
+    return absl::UnavailableError(absl::StrCat(proc->name,
+                                               " did not start: ", line.status().message(),
+                                               " (see ", LogFileOf(proc->name), ")"));
   }
   proc->address.clear();
   for (absl::string_view field : absl::StrSplit(*line, ' ')) {
     if (absl::ConsumePrefix(&field, "grpc=")) proc->address = std::string(field);
     if (absl::ConsumePrefix(&field, "metrics=")) proc->metrics = std::string(field);
   }
-  if (proc->address.empty()) return absl::InternalError(absl::StrCat(proc->name, " printed an unexpected line"));
+  if (proc->address.empty())
+    return absl::InternalError(absl::StrCat(proc->name, " printed an unexpected line"));
   return absl::OkStatus();
 }
 
@@ -155,8 +169,8 @@ absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& servi
     absl::StrAppend(&peers, peers.empty() ? "" : ",", r, "=", address);
   }
   for (int r = 1; r <= options_.replicas; ++r) {
-    std::vector<std::string> replica_flags = {absl::StrCat("--raft_id=", r), "--raft_peers=" + peers,
-                                              std::string(kBootstrapFlag)};
+    std::vector<std::string> replica_flags = {absl::StrCat("--raft_id=", r),
+                                              "--raft_peers=" + peers, std::string(kBootstrapFlag)};
     replica_flags.insert(replica_flags.end(), flags.begin(), flags.end());
     const std::string name = absl::StrCat(service, "-", r);
     auto p = Launch(name, service, service, absl::StrCat("127.0.0.1:", (*ports)[r - 1]),
@@ -167,7 +181,8 @@ absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& servi
 }
 
 absl::Status ExternalCluster::Start() {
-  std::vector<std::string> names = {"keyservice", "metaserver", "frontend", "client", "client-readonly"};
+  std::vector<std::string> names = {"keyservice", "metaserver", "frontend", "client",
+                                    "client-readonly"};
   for (int i = 0; i < options_.chunkservers + options_.spare_chunkservers; ++i) {
     names.push_back(absl::StrCat("chunkserver-", i));
   }
@@ -176,7 +191,8 @@ absl::Status ExternalCluster::Start() {
   // versions (kek_dir()) and restart the key service.
   if (absl::Status s = WriteKek(1); !s.ok()) return s;
   std::vector<std::string> key_flags = {"--kek_dir=" + kek_dir()};
-  key_flags.insert(key_flags.end(), options_.keyservice_flags.begin(), options_.keyservice_flags.end());
+  key_flags.insert(key_flags.end(), options_.keyservice_flags.begin(),
+                   options_.keyservice_flags.end());
   absl::StatusOr<std::string> keys = StartGroup("keyservice", key_flags);
   if (!keys.ok()) return keys.status();
   key_addr_ = *keys;
@@ -191,9 +207,10 @@ absl::Status ExternalCluster::Start() {
   if (!s.ok()) return s;
   const std::string scopes = dir_.path() + "/client-scopes";
   std::ofstream(scopes) << "client read,write,delete,admin\nclient-readonly read\n";
-  std::vector<std::string> fe_flags = {"--metaserver=" + meta_addr_, "--keyservice=" + key_addr_,
-                                       absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes),
-                                       "--client_scopes_file=" + scopes};
+  std::vector<std::string> fe_flags = {
+      "--metaserver=" + meta_addr_, "--keyservice=" + key_addr_,
+      absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes),
+      "--client_scopes_file=" + scopes};
   fe_flags.insert(fe_flags.end(), options_.frontend_flags.begin(), options_.frontend_flags.end());
   auto fe = Launch("frontend", "frontend", "frontend", "127.0.0.1:0", "", fe_flags);
   if (!fe.ok()) return fe.status();
@@ -204,11 +221,13 @@ absl::Status ExternalCluster::Start() {
 
 absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::LaunchChunkserver(int i) {
   const std::string name = absl::StrCat("chunkserver-", i);
-  std::vector<std::string> flags = {"--metaserver=" + meta_addr_, absl::StrCat("--failure_domain=rack-", i),
+  std::vector<std::string> flags = {"--metaserver=" + meta_addr_,
+                                    absl::StrCat("--failure_domain=rack-", i),
                                     "--heartbeat_interval_ms=200"};
   flags.insert(flags.end(), options_.chunkserver_flags.begin(), options_.chunkserver_flags.end());
   auto own = options_.chunkserver_flags_of.find(i);
-  if (own != options_.chunkserver_flags_of.end()) flags.insert(flags.end(), own->second.begin(), own->second.end());
+  if (own != options_.chunkserver_flags_of.end())
+    flags.insert(flags.end(), own->second.begin(), own->second.end());
   auto cs = Launch(name, name, "chunkserver", "127.0.0.1:0", chunkserver_dir(i), flags);
   if (cs.ok()) chunk_addrs_.push_back((*cs)->address);
   return cs;
@@ -217,7 +236,8 @@ absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::LaunchChunkserver(int i)
 absl::StatusOr<std::string> ExternalCluster::AddChunkserver() {
   const int i = static_cast<int>(chunk_addrs_.size());
   if (i >= options_.chunkservers + options_.spare_chunkservers) {
-    return absl::FailedPreconditionError("no spare chunk server certificate (ClusterOptions::spare_chunkservers)");
+    return absl::FailedPreconditionError(
+        "no spare chunk server certificate (ClusterOptions::spare_chunkservers)");
   }
   auto cs = LaunchChunkserver(i);
   if (!cs.ok()) return cs.status();
@@ -231,13 +251,15 @@ absl::Status ExternalCluster::WaitForChunkservers(int n, std::chrono::seconds ti
   absl::StatusOr<std::vector<std::string>> members = ParseAddressList(meta_addr_);
   if (!members.ok()) return members.status();
   // The group's leader answers (followers redirect to it), as the frontend will find it.
-  GroupChannels group(*members, [this](const std::string& a) { return Channel(a, kMetaServerPeer); });
+  GroupChannels group(*members,
+                      [this](const std::string& a) { return Channel(a, kMetaServerPeer); });
   auto deadline = std::chrono::steady_clock::now() + timeout;
   // Registration is a state of another process with no push notification: ask until it holds.
   while (std::chrono::steady_clock::now() < deadline) {
     int up = 0;
     absl::Status s = group.Call(
-        [&](const std::shared_ptr<grpc::Channel>& channel, std::chrono::system_clock::time_point call_deadline) {
+        [&](const std::shared_ptr<grpc::Channel>& channel,
+            std::chrono::system_clock::time_point call_deadline) {
           grpc::ClientContext ctx;
           ctx.set_deadline(call_deadline);
           v1::ListChunkServersResponse resp;
@@ -310,14 +332,16 @@ std::string ExternalCluster::LogFileOf(const std::string& name) const {
 
 absl::Status ExternalCluster::Signal(const std::string& name, int sig) {
   Proc* p = Find(name);
-  if (p == nullptr || !p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  if (p == nullptr || !p->running)
+    return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
   p->process->Signal(sig);
   return absl::OkStatus();
 }
 
 absl::Status ExternalCluster::Kill(const std::string& name) {
   Proc* p = Find(name);
-  if (p == nullptr || !p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  if (p == nullptr || !p->running)
+    return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
   p->process->Signal(SIGKILL);
   p->process->Wait();
   p->running = false;
@@ -339,7 +363,8 @@ absl::Status ExternalCluster::WriteKek(uint32_t version) const {
 
 absl::Status ExternalCluster::Restart(const std::string& name) { return Restart(name, {}); }
 
-absl::Status ExternalCluster::Restart(const std::string& name, const std::vector<std::string>& extra_flags) {
+absl::Status ExternalCluster::Restart(const std::string& name,
+                                      const std::vector<std::string>& extra_flags) {
   Proc* p = Find(name);
   if (p == nullptr) return absl::NotFoundError(absl::StrCat("no process ", name));
   if (p->running) return absl::FailedPreconditionError(absl::StrCat(name, " is still running"));
@@ -350,17 +375,21 @@ absl::Status ExternalCluster::Restart(const std::string& name, const std::vector
 
 absl::Status ExternalCluster::Wipe(const std::string& name) {
   Proc* p = Find(name);
-  if (p == nullptr || p->data_dir.empty()) return absl::NotFoundError(absl::StrCat(name, " has no data directory"));
-  if (p->running) return absl::FailedPreconditionError(absl::StrCat("wiping ", name, " while it runs"));
+  if (p == nullptr || p->data_dir.empty())
+    return absl::NotFoundError(absl::StrCat(name, " has no data directory"));
+  if (p->running)
+    return absl::FailedPreconditionError(absl::StrCat("wiping ", name, " while it runs"));
   std::error_code ec;
   std::filesystem::remove_all(p->data_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("wiping ", p->data_dir, ": ", ec.message()));
   return absl::OkStatus();
 }
 
-absl::StatusOr<double> ExternalCluster::Metric(const std::string& name, absl::string_view metric) const {
+absl::StatusOr<double> ExternalCluster::Metric(const std::string& name,
+                                               absl::string_view metric) const {
   Proc* p = Find(name);
-  if (p == nullptr || !p->running) return absl::UnavailableError(absl::StrCat(name, " is not running"));
+  if (p == nullptr || !p->running)
+    return absl::UnavailableError(absl::StrCat(name, " is not running"));
   return ScrapeMetric(p->metrics, metric);
 }
 
@@ -382,8 +411,8 @@ absl::StatusOr<std::string> ExternalCluster::LeaderOf(absl::string_view service,
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("no single ", service, " leader within ", timeout.count(), " ms (leaders: [", seen, "])"));
+  return absl::DeadlineExceededError(absl::StrCat("no single ", service, " leader within ",
+                                                  timeout.count(), " ms (leaders: [", seen, "])"));
 }
 
 }  // namespace medvault::testing

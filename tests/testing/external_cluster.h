@@ -114,8 +114,8 @@ class ExternalCluster {
   // SIGKILL (kill -9) and reap. FAILED_PRECONDITION when it is not running.
   absl::Status Kill(const std::string& name);
   // Starts a killed process again with the same flags, minus --raft_bootstrap (a replica that lost
-  // its state must rejoin, not found a new group); waits for its listening line. Replicas keep their
-  // gRPC port; processes first started on port 0 (frontend, chunkservers) and every metrics
+  // its state must rejoin, not found a new group); waits for its listening line. Replicas keep
+  // their gRPC port; processes first started on port 0 (frontend, chunkservers) and every metrics
   // endpoint get a new one (AddressOf, MetricsOf).
   absl::Status Restart(const std::string& name);
   // Restart with `extra_flags` appended to its command line, for this and every later start (a
@@ -130,8 +130,9 @@ class ExternalCluster {
   // The replica of "metaserver" or "keyservice" whose medvault_<service>_raft_is_leader is 1,
   // once exactly one running replica says so (elections in progress are waited out).
   // DEADLINE_EXCEEDED when that does not happen within `timeout`.
-  absl::StatusOr<std::string> LeaderOf(absl::string_view service,
-                                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+  absl::StatusOr<std::string> LeaderOf(
+      absl::string_view service,
+      std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:
   struct Proc {
@@ -144,13 +145,14 @@ class ExternalCluster {
     std::string metrics;
   };
   // Starts `binary` as `name` presenting the certificate `cert`, on `listen`, with `flags`.
-  absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& cert, const std::string& binary,
-                               const std::string& listen, const std::string& data_dir,
-                               std::vector<std::string> flags);
+  absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& cert,
+                               const std::string& binary, const std::string& listen,
+                               const std::string& data_dir, std::vector<std::string> flags);
   // Runs proc->argv (less `drop`) and reads its "listening" line into proc.
   absl::Status Spawn(Proc* proc, absl::string_view drop = "");
   // Starts every replica of "metaserver" or "keyservice"; returns the comma-separated addresses.
-  absl::StatusOr<std::string> StartGroup(const std::string& service, const std::vector<std::string>& flags);
+  absl::StatusOr<std::string> StartGroup(const std::string& service,
+                                         const std::vector<std::string>& flags);
   absl::Status WaitForChunkservers(int n, std::chrono::seconds timeout);
   // Starts chunk server `i` (name, data directory, failure domain and flags derive from i).
   absl::StatusOr<Proc*> LaunchChunkserver(int i);

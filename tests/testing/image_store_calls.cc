@@ -4,7 +4,8 @@
 
 namespace medvault::testing {
 
-absl::StatusOr<v1::PutInstanceResponse> PutInstance(v1::ImageStore::Stub* stub, const std::string& bytes,
+absl::StatusOr<v1::PutInstanceResponse> PutInstance(v1::ImageStore::Stub* stub,
+                                                    const std::string& bytes,
                                                     std::chrono::milliseconds timeout) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);

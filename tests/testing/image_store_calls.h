@@ -11,11 +11,13 @@
 namespace medvault::testing {
 
 // Streams `bytes` to PutInstance in 100 kB pieces (deliberately not aligned with chunks).
-absl::StatusOr<v1::PutInstanceResponse> PutInstance(v1::ImageStore::Stub* stub, const std::string& bytes,
-                                                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+absl::StatusOr<v1::PutInstanceResponse> PutInstance(
+    v1::ImageStore::Stub* stub, const std::string& bytes,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // Every byte of the instance `uid`, concatenated from the GetInstance stream.
-absl::StatusOr<std::string> GetInstance(v1::ImageStore::Stub* stub, const std::string& uid,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(60));
+absl::StatusOr<std::string> GetInstance(
+    v1::ImageStore::Stub* stub, const std::string& uid,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace medvault::testing

@@ -54,7 +54,8 @@ absl::StatusOr<double> MetricValue(absl::string_view metrics_text, absl::string_
 
 absl::StatusOr<double> ScrapeMetric(const std::string& host_port, absl::string_view name) {
   std::string response = HttpGet(host_port, "/metrics");
-  if (response.empty()) return absl::UnavailableError(absl::StrCat("nothing served on ", host_port, "/metrics"));
+  if (response.empty())
+    return absl::UnavailableError(absl::StrCat("nothing served on ", host_port, "/metrics"));
   return MetricValue(response, name);
 }
 

@@ -14,11 +14,13 @@
 
 namespace medvault::testing {
 
-absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster, const std::map<std::string, std::string>& acked,
+absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster,
+                                          const std::map<std::string, std::string>& acked,
                                           int replicas) {
   auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
   // A single metaserver (replicas == 1 clusters): its address is the group.
-  auto meta = v1::MetaService::NewStub(MakeChannel(cluster.metaserver(), cluster.SecurityAs("frontend"), kMetaServerPeer));
+  auto meta = v1::MetaService::NewStub(
+      MakeChannel(cluster.metaserver(), cluster.SecurityAs("frontend"), kMetaServerPeer));
   const TransportSecurity as_metaserver = cluster.SecurityAs("metaserver");
   std::map<std::string, std::unique_ptr<v1::ChunkService::Stub>> chunk_stubs;
   AuditResult result;
@@ -26,8 +28,11 @@ absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster, const 
   for (const auto& [uid, bytes] : acked) {
     ++n;
     absl::StatusOr<std::string> read = GetInstance(frontend.get(), uid);
-    if (!read.ok()) return Annotate(read.status(), absl::StrCat("reading acknowledged instance #", n));
-    if (*read != bytes) return absl::DataLossError(absl::StrCat("acknowledged instance #", n, " reads back different"));
+    if (!read.ok())
+      return Annotate(read.status(), absl::StrCat("reading acknowledged instance #", n));
+    if (*read != bytes)
+      return absl::DataLossError(
+          absl::StrCat("acknowledged instance #", n, " reads back different"));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::GetInstanceMetaRequest req;
@@ -40,15 +45,19 @@ absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster, const 
       result.chunk_ids.insert(chunk.chunk_id());
       const std::set<std::string> servers(chunk.server_ids().begin(), chunk.server_ids().end());
       if (static_cast<int>(servers.size()) != replicas || chunk.server_ids_size() != replicas) {
-        return absl::FailedPreconditionError(absl::StrCat("chunk ", ToHex(chunk.chunk_id()), " of instance #", n, " has ",
-                                                          chunk.server_ids_size(), " replicas listed, ", servers.size(),
-                                                          " distinct; want ", replicas));
+        return absl::FailedPreconditionError(
+            absl::StrCat("chunk ", ToHex(chunk.chunk_id()), " of instance #", n, " has ",
+                         chunk.server_ids_size(), " replicas listed, ", servers.size(),
+                         " distinct; want ", replicas));
       }
       for (const std::string& server : servers) {
         auto addr = meta_resp.server_addresses().find(server);
-        if (addr == meta_resp.server_addresses().end()) return absl::NotFoundError("a listed server has no address");
+        if (addr == meta_resp.server_addresses().end())
+          return absl::NotFoundError("a listed server has no address");
         auto& stub = chunk_stubs[addr->second];
-        if (!stub) stub = v1::ChunkService::NewStub(MakeChannel(addr->second, as_metaserver, kChunkServerPeer));
+        if (!stub)
+          stub =
+              v1::ChunkService::NewStub(MakeChannel(addr->second, as_metaserver, kChunkServerPeer));
         grpc::ClientContext cctx;
         cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
         v1::ReadChunkRequest creq;
@@ -56,11 +65,12 @@ absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster, const 
         v1::ReadChunkResponse cresp;
         s = FromGrpcStatus(stub->ReadChunk(&cctx, creq, &cresp));
         if (!s.ok()) {
-          return Annotate(s, absl::StrCat("replica of chunk ", ToHex(chunk.chunk_id()), " on server ", server));
+          return Annotate(
+              s, absl::StrCat("replica of chunk ", ToHex(chunk.chunk_id()), " on server ", server));
         }
         if (cresp.data().size() != chunk.stored_size() || Crc32c(cresp.data()) != chunk.crc32c()) {
-          return absl::DataLossError(absl::StrCat("replica of chunk ", ToHex(chunk.chunk_id()), " on ", server,
-                                                  " does not match its manifest"));
+          return absl::DataLossError(absl::StrCat("replica of chunk ", ToHex(chunk.chunk_id()),
+                                                  " on ", server, " does not match its manifest"));
         }
         ++result.replicas;
         ++result.per_server[server];
@@ -72,8 +82,8 @@ absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster, const 
 }
 
 absl::StatusOr<AuditResult> WaitForFullReplication(const ExternalCluster& cluster,
-                                                   const std::map<std::string, std::string>& acked, int replicas,
-                                                   std::chrono::seconds timeout) {
+                                                   const std::map<std::string, std::string>& acked,
+                                                   int replicas, std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // Repair is work inside other processes with no push notification: check until it holds.
   for (;;) {
@@ -84,7 +94,8 @@ absl::StatusOr<AuditResult> WaitForFullReplication(const ExternalCluster& cluste
 }
 
 absl::StatusOr<double> WaitForMetric(const ExternalCluster& cluster, const std::string& name,
-                                     const std::string& metric, const std::function<bool(double)>& pred,
+                                     const std::string& metric,
+                                     const std::function<bool(double)>& pred,
                                      std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

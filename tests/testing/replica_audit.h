@@ -28,17 +28,19 @@ struct AuditResult {
 };
 
 // `acked`: SOP Instance UID -> the exact bytes stored. The first failure, described without PHI.
-absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster, const std::map<std::string, std::string>& acked,
+absl::StatusOr<AuditResult> AuditReplicas(const ExternalCluster& cluster,
+                                          const std::map<std::string, std::string>& acked,
                                           int replicas);
 
 // Polls AuditReplicas until it succeeds or `timeout` passes; the last failure on timeout.
 absl::StatusOr<AuditResult> WaitForFullReplication(const ExternalCluster& cluster,
-                                                   const std::map<std::string, std::string>& acked, int replicas,
-                                                   std::chrono::seconds timeout);
+                                                   const std::map<std::string, std::string>& acked,
+                                                   int replicas, std::chrono::seconds timeout);
 
 // Polls a gauge of process `name` until pred(value) holds; the last value or error on timeout.
 absl::StatusOr<double> WaitForMetric(const ExternalCluster& cluster, const std::string& name,
-                                     const std::string& metric, const std::function<bool(double)>& pred,
+                                     const std::string& metric,
+                                     const std::function<bool(double)>& pred,
                                      std::chrono::seconds timeout);
 
 }  // namespace medvault::testing

@@ -19,7 +19,8 @@ class Subprocess {
                                                            const std::string& stderr_path);
   ~Subprocess();  // SIGKILLs and reaps a child still running
 
-  // Next line of stdout (without '\n'); DEADLINE_EXCEEDED if none arrives in time, NOT_FOUND at EOF.
+  // Next line of stdout (without '\n'); DEADLINE_EXCEEDED if none arrives in time, NOT_FOUND at
+  // EOF.
   absl::StatusOr<std::string> ReadLine(std::chrono::milliseconds timeout);
   void Signal(int sig);
   // Waits for exit; returns the exit code, or 128+signal.

@@ -33,7 +33,8 @@ absl::Status Uploader::PutOne() {
       factory_.WithUids(uid, study_uid_, study_uid_.empty() ? "" : study_uid_ + ".1");
   if (!bytes.ok()) return bytes.status();
   auto stub = v1::ImageStore::NewStub(cluster_.Channel(cluster_.frontend(), kFrontendPeer));
-  absl::StatusOr<v1::PutInstanceResponse> put = PutInstance(stub.get(), *bytes, std::chrono::seconds(20));
+  absl::StatusOr<v1::PutInstanceResponse> put =
+      PutInstance(stub.get(), *bytes, std::chrono::seconds(20));
   std::lock_guard<std::mutex> lock(mu_);
   if (!put.ok()) {
     failures_.push_back(put.status());
