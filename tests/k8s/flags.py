@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Every container of the rendered overlays runs a real binary with flags it accepts, on the ports
+its Services, probes, annotations and peers name, with files where its volumes put them:
+
+- each --flag of command/args (after $(VAR) expansion) is one `BINARY --helpfull` lists, and the
+  binary itself accepts the whole command line (run with --version appended: absl parses and checks
+  every flag and value, then exits 0), with the flag file the init step writes;
+- the flags the init step writes (medvault-pod-flags) are flags of the binary that reads them;
+- --listen / --metrics_listen ports are the container's grpc / metrics ports and the
+  prometheus.io/port annotation; every Service's targetPort is a port of the pods it selects;
+- probes run the CLI's `health` with flags it accepts against the container's own gRPC port and role;
+- --tls_*, --data_dir, --kek_dir, --client_scopes_file and --flagfile lie under a volume mount of
+  the right kind (Secret with that key, PVC, emptyDir written by an init container, ConfigMap key).
+
+  flags.py RENDERED_DIR BIN_DIR
+"""
+import os
+import re
+import sys
+import tempfile
+
+from manifests import (K8S, OVERLAYS, Failures, by_kind, container_env, containers, expand, flag_args,
+                       pod_labels, pod_spec, rendered, run, selects, workloads)
+
+POD_FLAGS = os.path.join(K8S, "image", "medvault-pod-flags")
+BUILTIN = {"flagfile", "fromenv", "tryfromenv", "undefok", "help", "helpfull", "helpshort", "version"}
+
+
+def accepted_flags(binary):
+    r = run([binary, "--helpfull"])
+    return set(re.findall(r"^\s+--([a-z0-9_]+) \(", r.stdout + r.stderr, re.M)) | BUILTIN
+
+
+def cli_flags(binary):
+    r = run([binary, "--help"])
+    text = r.stdout + r.stderr
+    return set(re.findall(r"--([a-z_]+)", text)), text
+
+
+def pod_flag_lines(mode):
+    """The flags medvault-pod-flags writes in `mode`, from its source."""
+    with open(POD_FLAGS) as f:
+        text = f.read()
+    block = re.search(rf"^  {mode}\)\n(.*?)\n    ;;", text, re.M | re.S)
+    return set(re.findall(r'echo "--([a-z_]+)', block.group(1))) if block else set()
+
+
+def mount_for(path, container):
+    best = None
+    for m in container.get("volumeMounts", []):
+        if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/"):
+            if best is None or len(m["mountPath"]) > len(best["mountPath"]):
+                best = m
+    return best
+
+
+def check_path(f, where, flag, path, container, spec, want):
+    m = mount_for(path, container)
+    if not f.check(m is not None, f"{where}: --{flag}={path} is on no volume mount"):
+        return
+    volume = next((v for v in spec.get("volumes", []) if v["name"] == m["name"]), None)
+    claims = [t["metadata"]["name"] for t in spec.get("_claims", [])]
+    rel = os.path.relpath(path, m["mountPath"])
+    if want == "secret":
+        ok = volume is not None and "secret" in volume and rel in spec["_secret_keys"].get(
+            volume["secret"]["secretName"], {rel})
+        f.check(ok, f"{where}: --{flag}={path} is not a key of a mounted Secret")
+    elif want == "configmap":
+        ok = volume is not None and "configMap" in volume and rel in spec["_cm_keys"].get(
+            volume["configMap"]["name"], set())
+        f.check(ok, f"{where}: --{flag}={path} is not a key of a mounted ConfigMap")
+    elif want == "pvc":
+        f.check(m["name"] in claims, f"{where}: --{flag}={path} is not on the pod's own volume (PVC)")
+    elif want == "init":
+        writers = [c for c in spec.get("initContainers", []) if any(
+            x["name"] == m["name"] and not x.get("readOnly") for x in c.get("volumeMounts", []))]
+        f.check(volume is not None and "emptyDir" in volume and writers,
+                f"{where}: --{flag}={path} is not on an emptyDir an init container writes")
+
+
+def check_container(f, where, c, w, objects, bins, tmp):
+    spec = pod_spec(w)
+    env = container_env(c, objects)
+    cmd = [expand(x, env) for x in c.get("command", []) + c.get("args", [])]
+    binary = os.path.basename(cmd[0])
+    if binary == "medvault-pod-flags":
+        f.check(cmd[0] == "/usr/local/bin/medvault-pod-flags" and cmd[1] in ("raft", "zone", "keks"),
+                f"{where}: runs medvault-pod-flags {cmd[1:]}")
+        return
+    path = os.path.join(bins, binary)
+    if not f.check(cmd[0] == f"/usr/local/bin/{binary}" and os.path.exists(path),
+                   f"{where}: command {cmd[0]} is not a medvault binary"):
+        return
+    known = accepted_flags(path)
+    flags = flag_args(cmd[1:])
+    for name in flags:
+        f.check(name in known, f"{where}: {binary} has no flag --{name}")
+    f.check(not any("$(" in x for x in cmd), f"{where}: unexpanded variable in {cmd}")
+    # The flags the init step writes into --flagfile.
+    local = list(cmd[1:])
+    if "flagfile" in flags:
+        mode = next(x["args"][0] for x in spec.get("initContainers", []) if x["name"] == "pod-flags")
+        for name in pod_flag_lines(mode):
+            f.check(name in known, f"{where}: medvault-pod-flags {mode} writes --{name}, {binary} has no such flag")
+        flagfile = os.path.join(tmp, "pod.flags")
+        r = run([POD_FLAGS, mode, flagfile], env={"POD_NAME": f"{w['metadata']['name']}-1",
+                                                   "RAFT_BOOTSTRAP": "true", "PATH": os.environ["PATH"]})
+        if mode == "zone":  # needs the API; write what it writes for a node in zone-a
+            with open(flagfile, "w") as out:
+                out.write("--failure_domain=zone-a\n")
+        else:
+            f.check(r.returncode == 0, f"{where}: medvault-pod-flags {mode} failed: {r.stderr}")
+        local = [f"--flagfile={flagfile}" if x.startswith("--flagfile=") else x for x in local]
+    r = run([path] + local + ["--version"])
+    f.check(r.returncode == 0, f"{where}: {binary} refuses its command line: {r.stderr.strip()}")
+    # Ports.
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    for flag, port in (("listen", "grpc"), ("metrics_listen", "metrics")):
+        value = str(flags.get(flag, ""))
+        f.check(value.rsplit(":", 1)[-1] == str(ports.get(port)),
+                f"{where}: --{flag}={value} is not the container's {port} port {ports.get(port)}")
+    annotations = w["spec"]["template"]["metadata"].get("annotations", {})
+    f.check(annotations.get("prometheus.io/port") == str(ports.get("metrics")),
+            f"{where}: prometheus.io/port is not the metrics port")
+    # Files.
+    for flag, want in (("tls_ca", "secret"), ("tls_cert", "secret"), ("tls_key", "secret"),
+                       ("data_dir", "pvc"), ("kek_dir", "init"), ("flagfile", "init"),
+                       ("client_scopes_file", "configmap")):
+        if flag in flags:
+            check_path(f, where, flag, flags[flag], c, spec, want)
+    # Probes: the CLI's health check of this container's own port, as its own role.
+    cli, cli_help = cli_flags(os.path.join(bins, "medvault"))
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        command = c.get(probe, {}).get("exec", {}).get("command", [])
+        if not f.check(command[:1] == ["/usr/local/bin/medvault"], f"{where}: {probe} does not run the CLI"):
+            continue
+        pf = flag_args(command[1:])
+        for name in pf:
+            f.check(name in cli, f"{where}: {probe}: the CLI has no flag --{name}")
+        verb = [x for x in command[1:] if not x.startswith("--")]
+        f.check(verb[:1] == ["health"] and re.search(r"^\s+health ", cli_help, re.M),
+                f"{where}: {probe} does not run `medvault health`")
+        f.check(verb[1:] == [f"127.0.0.1:{ports.get('grpc')}"], f"{where}: {probe} checks {verb[1:]}, "
+                f"not the container's gRPC port {ports.get('grpc')}")
+        f.check(pf.get("tls_server_name") == binary, f"{where}: {probe} expects the server to be "
+                f"{pf.get('tls_server_name')}, not {binary}")
+        for flag in ("tls_ca", "tls_cert", "tls_key"):
+            check_path(f, f"{where} {probe}", flag, pf.get(flag, ""), c, spec, "secret")
+
+
+def main():
+    rendered_dir, bins = sys.argv[1], sys.argv[2]
+    f = Failures("flags")
+    dev_secrets = {s["metadata"]["name"]: set(s["data"]) for s in
+                   by_kind(rendered(rendered_dir, "dev-secrets"), "Secret")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for overlay in OVERLAYS:
+            objects = rendered(rendered_dir, overlay)
+            # Keys of the Secrets the pods mount: the development ones, or what cert-manager writes.
+            secret_keys = dict(dev_secrets)
+            for cert in by_kind(objects, "Certificate"):
+                secret_keys[cert["spec"]["secretName"]] = {"ca.crt", "tls.crt", "tls.key"}
+            cm_keys = {m["metadata"]["name"]: set(m.get("data", {})) for m in by_kind(objects, "ConfigMap")}
+            for w in workloads(objects):
+                spec = pod_spec(w)
+                spec["_claims"] = w["spec"].get("volumeClaimTemplates", [])
+                spec["_secret_keys"], spec["_cm_keys"] = secret_keys, cm_keys
+                for v in spec.get("volumes", []):
+                    if "secret" in v:
+                        f.check(v["secret"]["secretName"] in secret_keys or v["secret"]["secretName"] == "medvault-keks",
+                                f"{overlay}: Secret {v['secret']['secretName']} comes from nowhere")
+                for c in containers(w):
+                    check_container(f, f"{overlay}: {w['metadata']['name']}/{c['name']}", c, w, objects, bins, tmp)
+            for svc in by_kind(objects, "Service"):
+                pods = [w for w in workloads(objects) if selects(svc["spec"]["selector"], pod_labels(w))]
+                f.check(len(pods) == 1, f"{overlay}: Service {svc['metadata']['name']} selects {len(pods)} workloads")
+                for p in svc["spec"]["ports"]:
+                    names = {q["name"]: q["containerPort"] for w in pods for c in pod_spec(w)["containers"]
+                             for q in c.get("ports", [])}
+                    f.check(p["targetPort"] in names or p["targetPort"] in names.values(),
+                            f"{overlay}: Service {svc['metadata']['name']} port {p['name']} targets "
+                            f"{p['targetPort']}, which its pods do not have")
+    f.report()
+
+
+if __name__ == "__main__":
+    main()
