@@ -19,6 +19,9 @@ ChunkServerMetrics::ChunkServerMetrics(prometheus::Registry& r)
       disk_free_bytes(NewGauge(
           r, "medvault_chunkserver_disk_free_bytes",
           "Free bytes for chunks: the data directory's filesystem, or the quota when lower")),
+      disk_capacity_bytes(NewGauge(
+          r, "medvault_chunkserver_disk_capacity_bytes",
+          "Bytes for chunks in all: the data directory's filesystem size, or the quota when set")),
       scrub_chunks(NewCounter(r, "medvault_chunkserver_scrub_chunks_total",
                               "Chunks re-verified by the scrubber")),
       scrub_bytes(NewCounter(r, "medvault_chunkserver_scrub_bytes_total",

@@ -22,6 +22,7 @@ struct ChunkServerMetrics {
   prometheus::Histogram& write_latency;    // WriteChunk, successful or not
   prometheus::Gauge& chunks_stored;
   prometheus::Gauge& disk_free_bytes;         // updated by every heartbeat
+  prometheus::Gauge& disk_capacity_bytes;     // updated by every heartbeat
   prometheus::Counter& scrub_chunks;          // chunks re-verified by the scrubber
   prometheus::Counter& scrub_bytes;           // bytes re-verified by the scrubber
   prometheus::Counter& scrub_corrupt;         // corrupt chunks the scrubber found (and quarantined)

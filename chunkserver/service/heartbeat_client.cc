@@ -31,6 +31,7 @@ HeartbeatClient::HeartbeatClient(const std::vector<std::string>& metaservers,
 
 absl::Status HeartbeatClient::Send(const v1::ChunkServerInfo& info) {
   metrics_->disk_free_bytes.Set(static_cast<double>(info.free_bytes()));
+  metrics_->disk_capacity_bytes.Set(static_cast<double>(info.capacity_bytes()));
   metrics_->chunks_stored.Set(static_cast<double>(info.chunk_count()));
   v1::HeartbeatRequest request;
   *request.mutable_server() = info;
