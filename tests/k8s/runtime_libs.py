@@ -76,6 +76,10 @@ def main():
             needed.setdefault(pkg, []).append(os.path.basename(lib))
     for pkg, names in sorted(needed.items()):
         f.check(pkg in packages, f"{pkg} (provides {', '.join(names)}) is not in RUNTIME_PACKAGES")
+    # Every listed name is a real Debian 12 package (this machine is Debian 12 and has them all).
+    for pkg in sorted(packages):
+        r = run(["dpkg-query", "-W", "-f=${Status}", pkg])
+        f.check("install ok installed" in r.stdout, f"RUNTIME_PACKAGES names {pkg}, which is not an installed Debian package here")
     print(f"{len(libs)} libraries from {len(needed)} packages: {' '.join(sorted(needed))}")
     f.report()
 
