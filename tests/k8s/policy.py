@@ -61,6 +61,13 @@ def check_workload(f, overlay, w, objects):
         f.check(sc.get("readOnlyRootFilesystem") is True, f"{cw}: readOnlyRootFilesystem is not true")
         f.check("ALL" in sc.get("capabilities", {}).get("drop", []), f"{cw}: capabilities do not drop ALL")
         f.check(not sc.get("privileged"), f"{cw}: privileged")
+        # A mount inside a read-only volume's mount needs a mount point the runtime cannot create.
+        mounts = c.get("volumeMounts", [])
+        for outer in mounts:
+            for inner in mounts:
+                nested = inner["mountPath"].startswith(outer["mountPath"].rstrip("/") + "/")
+                f.check(not (outer.get("readOnly") and nested),
+                        f"{cw}: {inner['mountPath']} is mounted inside the read-only {outer['mountPath']}")
         added = sc.get("capabilities", {}).get("add", [])
         exception = ROOT_EXCEPTIONS.get((name, c["name"]))
         if exception is None:
