@@ -271,9 +271,14 @@ void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
     const absl::Status why =
         placed.ok() ? absl::InternalError("metaserver returned no placement") : placed.status();
     if (write_error_.ok()) {
-      write_error_ = absl::Status(
-          why.code(), absl::StrCat(again.cause.message(),
-                                   "; placing the chunk elsewhere failed: ", why.message()));
+      // The write's failure is what the caller sees (UNAVAILABLE or RESOURCE_EXHAUSTED: try
+      // again later); placement only says why it could not be worked around. A placement that
+      // falls short because this put excluded the failed servers is FAILED_PRECONDITION from the
+      // metaserver, which must not read as a cluster-wide shortage.
+      write_error_ =
+          absl::Status(again.cause.code(),
+                       absl::StrCat(again.cause.message(),
+                                    "; placing the chunk elsewhere failed: ", why.message()));
     }
     WriteEnded();
   }

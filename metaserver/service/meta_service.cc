@@ -104,6 +104,7 @@ grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext* context,
 grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context,
                                              const v1::AllocateChunksRequest* request,
                                              v1::AllocateChunksResponse* response) {
+  metrics_->allocate_chunks_requests.Increment();
   if (absl::Status denied = AuthorizeCall(authz_, *context, "AllocateChunks"); !denied.ok())
     return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();

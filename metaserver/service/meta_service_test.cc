@@ -134,7 +134,7 @@ TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
   alloc.set_replicas(3);
   v1::AllocateChunksResponse placed;
   EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+            grpc::StatusCode::FAILED_PRECONDITION);
 
   for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Beat(id, std::string("rack-") + id).ok());
   EXPECT_EQ(metrics_->chunkservers_up.Value(), 3);
