@@ -99,8 +99,7 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   {
     // Placement and a hint whether the instance is already stored, in one round trip.
     StageTimer t(core_->clock_, timings_, &PutTimings::place);
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     core_->meta_->AllocateChunks(placements, options.replicas, decided_uid_, {}));
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->Place(placements, decided_uid_, {}));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     exists_hint = placed.instance_exists();
   }
@@ -156,8 +155,7 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
       std::lock_guard<std::mutex> lock(mu_);
       exclude = failed_servers_;
     }
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     core_->meta_->AllocateChunks(more, options.replicas, "", exclude));
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->Place(more, "", exclude));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     if (next_placement_ == placements_.size())
       return absl::InternalError("metaserver returned no placement");
@@ -258,7 +256,7 @@ void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
     absl::StatusOr<v1::AllocateChunksResponse> placed;
     {
       StageTimer t(core_->clock_, timings_, &PutTimings::place);
-      placed = core_->meta_->AllocateChunks(1, core_->options_.replicas, "", exclude);
+      placed = core_->Place(1, "", exclude);
     }
     if (placed.ok() && placed->chunks_size() == 1) {
       core_->stats_.chunks_replaced += 1;
