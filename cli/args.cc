@@ -61,7 +61,11 @@ const FlagSpec* FindFlag(absl::string_view name) {
   return nullptr;
 }
 
-bool IsFlagToken(absl::string_view token) { return token.size() > 1 && token[0] == '-'; }
+// "-1" is a (negative) value, not a flag: no flag name starts with a digit, so "--offset -1" is
+// refused by the number's own check ("wants a non-negative integer"), not as a missing value.
+bool IsFlagToken(absl::string_view token) {
+  return token.size() > 1 && token[0] == '-' && !absl::ascii_isdigit(token[1]);
+}
 
 // Splits "--name=value" / "--name" / "-o" into the canonical flag name and an optional inline
 // value. Returns false for a token that is not a known flag.
@@ -245,6 +249,12 @@ absl::Status FillGet(const FlagValues& flags, const std::vector<std::string>& po
   if (flags.count("length")) {
     auto n = ParseCount("length", Get(flags, "length"));
     if (!n.ok()) return n.status();
+    // GetArgs and the RPC read length 0 as "to the end"; a user asking for 0 bytes means
+    // something else, so it is refused rather than answered with the whole instance.
+    if (*n == 0) {
+      return absl::InvalidArgumentError(
+          "get: --length must be at least 1 (leave it out to read to the end)");
+    }
     get->length = *n;
   }
   auto jobs = ParseJobs(flags);
@@ -598,7 +608,9 @@ Verbs:
       --jobs N files at a time (default 4). One progress line per file on stderr; exit 1 if
       any file failed.
   get --instance UID -o FILE [--offset N] [--length N]
-      Fetch one instance (or a byte range of it) into FILE.
+      Fetch one instance (or N bytes of it, N >= 1, from --offset) into FILE. A regular FILE is
+      replaced whole once complete; a FIFO or device (/dev/null) is written into, a symbolic
+      link followed; a folder, socket or block device is refused.
   get --study UID -o DIR [--jobs N] [--quiet]
       Fetch a whole study into DIR/<series uid>/<sop instance uid>.dcm.
   find [--patient ID] [--modality M] [--from YYYYMMDD] [--to YYYYMMDD] [--limit N] [--json]

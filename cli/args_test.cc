@@ -114,7 +114,13 @@ TEST(ArgsTest, GetUsageErrors) {
   ExpectUsageError({"get", "--study", "2", "-o", "d", "--offset", "3"}, "--instance only");
   ExpectUsageError({"get", "--instance", "-o", "f"}, "--instance needs a value");
   ExpectUsageError({"get", "--instance", "1", "-o"}, "--output needs a value");
-  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--offset", "-3"}, "needs a value");
+  // A negative number is a bad value, not a missing one (issue 14, item 9).
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--offset", "-3"}, "non-negative");
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--offset", "-1"}, "non-negative");
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--length", "-1"}, "non-negative");
+  // Length 0 would read as "to the end" and return the whole instance: refused.
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--length", "0"}, "at least 1");
+  ExpectUsageError({"get", "--instance", "1", "-o", "f", "--length=0"}, "at least 1");
   ExpectUsageError({"get", "--instance", "1", "-o", "f", "--offset=-3"}, "non-negative");
   ExpectUsageError({"get", "--instance", "1", "-o", "f", "extra"}, "unexpected argument");
   ExpectUsageError({"get", "--instance=", "-o", "f"}, "must not be empty");

@@ -61,10 +61,11 @@ int RunPut(const CommandContext& ctx, const PutArgs& args);
 // ---- get ----
 
 // Streams instance `sop_instance_uid` (or the byte range [offset, offset+length), length 0 meaning
-// to the end) into `path`, written as `path`.partial, synced, then renamed: on any error neither
-// `path` nor the partial file is left behind. Checks that the pieces are contiguous and, for a
-// whole instance, its size and SHA-256 against the server's InstanceInfo (DATA_LOSS otherwise).
-// Returns the number of bytes written.
+// to the end) to `path` as ResolveOutput (files.h) decides: a new name or regular file (a symbolic
+// link's target) is written as .partial, synced, then renamed over it, so on any error neither the
+// file nor the partial one is left changed; a FIFO or character device is written into in place.
+// Checks that the pieces are contiguous and, for a whole instance, its size and SHA-256 against
+// the server's InstanceInfo (DATA_LOSS otherwise). Returns the number of bytes written.
 absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, Filesystem& fs,
                                        const std::string& sop_instance_uid, uint64_t offset,
                                        uint64_t length, const std::string& path,

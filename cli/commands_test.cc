@@ -4,6 +4,8 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -22,6 +24,7 @@
 #include "common/crypto.h"
 #include "common/rpc.h"
 #include "common/testing/fault_fs.h"
+#include "common/testing/fifo_reader.h"
 #include "common/testing/temp_dir.h"
 
 namespace medvault::cli {
@@ -369,6 +372,61 @@ TEST_F(CommandsTest, GetOnFullDiskLeavesNoFile) {
   EXPECT_FALSE(Exists(args.output + ".partial"));
 }
 
+// The file type of `path` itself (a link is not followed); 0 when it does not exist.
+mode_t TypeOf(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 ? (st.st_mode & S_IFMT) : 0;
+}
+
+// Issue 14, item 4: `get -o` writes into a FIFO or a device, follows a symbolic link to the file
+// it names, and never replaces any of them; a device that cannot take the bytes fails the get.
+TEST_F(CommandsTest, GetIntoAFifoADeviceOrALinkNeverReplacesIt) {
+  const std::string content = FakeDicom("S1", "E1", "I1", 100000);
+  ASSERT_EQ(Put(content), kExitOk);
+  GetArgs args;
+  args.instance_uid = "I1";
+
+  args.output = tmp_.path() + "/fifo";
+  ASSERT_EQ(::mkfifo(args.output.c_str(), 0600), 0);
+  testing::FifoReader reader(args.output);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(RunGet(ctx_, args), kExitOk) << err_.str();
+  const std::string& got = reader.Finish();
+  EXPECT_TRUE(got == content) << got.size() << " bytes arrived";
+  EXPECT_EQ(TypeOf(args.output), S_IFIFO);
+  EXPECT_FALSE(Exists(args.output + ".partial"));
+
+  const std::string target = tmp_.path() + "/target.dcm";
+  WriteFile(target, "old");
+  args.output = tmp_.path() + "/link";
+  ASSERT_EQ(::symlink(target.c_str(), args.output.c_str()), 0);
+  EXPECT_EQ(RunGet(ctx_, args), kExitOk) << err_.str();
+  EXPECT_EQ(TypeOf(args.output), S_IFLNK);
+  EXPECT_EQ(ReadAll(target), content);
+  EXPECT_FALSE(Exists(target + ".partial"));
+
+  // Device nodes of our own with /dev/null's and /dev/full's numbers (never the system's).
+  args.output = tmp_.path() + "/null";
+  if (::mknod(args.output.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {
+    GTEST_SKIP() << "cannot make a device node here";
+  }
+  EXPECT_EQ(RunGet(ctx_, args), kExitOk) << err_.str();
+  EXPECT_EQ(TypeOf(args.output), S_IFCHR);
+
+  err_.str("");
+  args.output = tmp_.path() + "/full";
+  ASSERT_EQ(::mknod(args.output.c_str(), S_IFCHR | 0666, makedev(1, 7)), 0);
+  EXPECT_EQ(RunGet(ctx_, args), kExitFailure);
+  EXPECT_NE(err_.str().find("medvault: get: RESOURCE_EXHAUSTED: "), std::string::npos)
+      << err_.str();
+  EXPECT_EQ(TypeOf(args.output), S_IFCHR);
+
+  err_.str("");
+  args.output = tmp_.path();  // a folder is refused
+  EXPECT_EQ(RunGet(ctx_, args), kExitFailure);
+  EXPECT_NE(err_.str().find("FAILED_PRECONDITION"), std::string::npos) << err_.str();
+}
+
 TEST_F(CommandsTest, GetStudyWritesSeriesFolders) {
   const std::string a = FakeDicom("S1", "E1", "I1", 10);
   const std::string b = FakeDicom("S1", "E1", "I2", 20000);
@@ -389,6 +447,32 @@ TEST_F(CommandsTest, GetStudyWritesSeriesFolders) {
   args.study_uid = "S9";
   EXPECT_EQ(RunGet(ctx_, args), kExitFailure);
   EXPECT_EQ(err_.str(), "medvault: get: NOT_FOUND: no such study\n");
+}
+
+// Issue 14, item 9: a series whose instances are all refused (or all fail) gets no folder, and
+// DIR is not left behind empty when nothing was written.
+TEST_F(CommandsTest, GetStudyLeavesNoEmptyFolders) {
+  const std::string good = FakeDicom("S1", "E1", "I1", 10);
+  ASSERT_EQ(Put(good), kExitOk);
+  ASSERT_EQ(Put(FakeDicom("S1", "E2", "..", 10)), kExitOk);  // refused as a file name
+  ASSERT_EQ(Put(FakeDicom("S1", "..", "I3", 10)), kExitOk);  // refused as a folder name
+  GetArgs args;
+  args.study_uid = "S1";
+  args.output = tmp_.path() + "/export";
+  EXPECT_EQ(RunGet(ctx_, args), kExitFailure);
+  EXPECT_NE(err_.str().find("1 written, 2 failed"), std::string::npos) << err_.str();
+  EXPECT_EQ(ReadAll(args.output + "/E1/I1.dcm"), good);
+  EXPECT_FALSE(Exists(args.output + "/E2"));
+
+  // Every fetch fails: neither series folders nor DIR stay.
+  ASSERT_EQ(Put(FakeDicom("S2", "E4", "I4", 10)), kExitOk);
+  server_.service().corrupt_sha = true;
+  err_.str("");
+  args.study_uid = "S2";
+  args.output = tmp_.path() + "/export2";
+  EXPECT_EQ(RunGet(ctx_, args), kExitFailure);
+  EXPECT_NE(err_.str().find("0 written, 1 failed"), std::string::npos) << err_.str();
+  EXPECT_FALSE(Exists(args.output)) << err_.str();
 }
 
 TEST_F(CommandsTest, FindPagesThroughEverything) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -32,6 +33,119 @@ absl::Status ErrnoToStatus(int err, const std::string& context) {
     default:
       return absl::InternalError(msg);
   }
+}
+
+namespace {
+
+// "a FIFO", "a folder"... for messages; st from lstat(2) or stat(2).
+const char* KindOf(const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return "a regular file";
+  if (S_ISDIR(st.st_mode)) return "a folder";
+  if (S_ISFIFO(st.st_mode)) return "a FIFO";
+  if (S_ISCHR(st.st_mode)) return "a character device";
+  if (S_ISBLK(st.st_mode)) return "a block device";
+  if (S_ISSOCK(st.st_mode)) return "a socket";
+  if (S_ISLNK(st.st_mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+bool IsStream(const struct stat& st) { return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode); }
+
+class StreamFile final : public WritableFile {
+ public:
+  StreamFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~StreamFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  absl::Status Append(absl::string_view data) override {
+    while (!data.empty()) {
+      const ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoToStatus(errno, absl::StrCat("cannot write ", path_));
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Sync() override { return absl::OkStatus(); }
+  absl::Status Close() override {
+    const int fd = fd_;
+    fd_ = -1;
+    if (fd >= 0 && ::close(fd) != 0 && errno != EINTR) {
+      return ErrnoToStatus(errno, absl::StrCat("cannot close ", path_));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  int fd_;
+  const std::string path_;
+};
+
+}  // namespace
+
+absl::StatusOr<OutputTarget> ResolveOutput(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return ErrnoToStatus(errno, absl::StrCat("cannot stat ", path));
+    st.st_mode = 0;  // a new name
+  }
+  OutputTarget target{OutputTarget::Kind::kReplace, path};
+  if (S_ISLNK(st.st_mode)) {
+    // Followed to the file it finally names, which is then treated as if given itself.
+    char* resolved = ::realpath(path.c_str(), nullptr);
+    if (resolved == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(path, " is a symbolic link to nothing (",
+                                                        std::strerror(errno), "): not followed"));
+    }
+    target.path = resolved;
+    std::free(resolved);
+    if (::stat(target.path.c_str(), &st) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("cannot stat ", target.path));
+    }
+  }
+  if (st.st_mode == 0 || S_ISREG(st.st_mode)) {
+    struct stat partial;
+    const std::string partial_path = target.path + ".partial";
+    if (::lstat(partial_path.c_str(), &partial) == 0 && !S_ISREG(partial.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(partial_path, " is ", KindOf(partial), ": not written over"));
+    }
+    return target;
+  }
+  if (IsStream(st)) {
+    target.kind = OutputTarget::Kind::kStream;
+    return target;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      target.path, " is ", KindOf(st), ": -o takes a file, a FIFO or a character device"));
+}
+
+absl::StatusOr<std::unique_ptr<WritableFile>> OpenStreamForWrite(const std::string& path) {
+  // No O_CREAT, no O_TRUNC: only what is there is written into.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoToStatus(err, absl::StrCat("cannot stat ", path));
+  }
+  if (!IsStream(st)) {  // replaced between ResolveOutput and here
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(path, " is ", KindOf(st), " now"));
+  }
+  return std::unique_ptr<WritableFile>(new StreamFile(fd, path));
+}
+
+absl::Status RemoveEmptyDir(const std::string& path) {
+  if (::rmdir(path.c_str()) == 0) return absl::OkStatus();
+  const int err = errno;
+  if (err == ENOTEMPTY || err == EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat("folder ", path, " is not empty"));
+  }
+  return ErrnoToStatus(err, absl::StrCat("cannot remove folder ", path));
 }
 
 namespace {

@@ -1,12 +1,17 @@
 #include "cli/files.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "common/testing/fifo_reader.h"
 #include "common/testing/temp_dir.h"
 
 namespace medvault::cli {
@@ -103,6 +108,138 @@ TEST(FileReaderTest, Errors) {
   EXPECT_EQ(files[0].error.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FileReader::Open(tmp.path() + "/nope").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(FileReader::Open(tmp.path()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- get -o: never replace what is not a regular file (issue 14, item 4) ----
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A character device node in `dir` with the numbers of /dev/null (1,3) or /dev/full (1,7), so
+// tests never touch the system's own; false when this process may not make one (not root).
+bool MakeCharDevice(const std::string& path, unsigned minor) {
+  return ::mknod(path.c_str(), S_IFCHR | 0666, makedev(1, minor)) == 0;
+}
+
+TEST(ResolveOutputTest, RegularFilesAndNewNamesAreReplacedWhole) {
+  testing::TempDir tmp;
+  const std::string file = tmp.path() + "/f.dcm";
+  absl::StatusOr<OutputTarget> target = ResolveOutput(file);
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->kind, OutputTarget::Kind::kReplace);
+  EXPECT_EQ(target->path, file);
+  WriteFile(file, "old");
+  target = ResolveOutput(file);
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->kind, OutputTarget::Kind::kReplace);
+  EXPECT_EQ(target->path, file);
+}
+
+TEST(ResolveOutputTest, FifosAndCharacterDevicesAreWrittenInPlace) {
+  testing::TempDir tmp;
+  const std::string fifo = tmp.path() + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  absl::StatusOr<OutputTarget> target = ResolveOutput(fifo);
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->kind, OutputTarget::Kind::kStream);
+  EXPECT_EQ(target->path, fifo);
+  target = ResolveOutput("/dev/null");  // only looked at
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->kind, OutputTarget::Kind::kStream);
+}
+
+TEST(ResolveOutputTest, SymbolicLinksAreFollowedNeverReplaced) {
+  testing::TempDir tmp;
+  const std::string file = tmp.path() + "/real.dcm";
+  WriteFile(file, "old");
+  ASSERT_EQ(::symlink(file.c_str(), (tmp.path() + "/link").c_str()), 0);
+  ASSERT_EQ(::symlink((tmp.path() + "/link").c_str(), (tmp.path() + "/link2").c_str()), 0);
+  absl::StatusOr<OutputTarget> target = ResolveOutput(tmp.path() + "/link2");
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->kind, OutputTarget::Kind::kReplace);
+  char* real = ::realpath(file.c_str(), nullptr);
+  EXPECT_EQ(target->path, std::string(real));
+  std::free(real);
+
+  const std::string fifo = tmp.path() + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(::symlink(fifo.c_str(), (tmp.path() + "/to-fifo").c_str()), 0);
+  target = ResolveOutput(tmp.path() + "/to-fifo");
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->kind, OutputTarget::Kind::kStream);
+
+  ASSERT_EQ(::symlink((tmp.path() + "/nowhere").c_str(), (tmp.path() + "/dangling").c_str()), 0);
+  target = ResolveOutput(tmp.path() + "/dangling");
+  EXPECT_EQ(target.status().code(), absl::StatusCode::kFailedPrecondition) << target.status();
+  EXPECT_NE(target.status().message().find("symbolic link to nothing"), absl::string_view::npos);
+}
+
+TEST(ResolveOutputTest, FoldersSocketsAndOddPartialFilesAreRefused) {
+  testing::TempDir tmp;
+  absl::StatusOr<OutputTarget> target = ResolveOutput(tmp.path());
+  EXPECT_EQ(target.status().code(), absl::StatusCode::kFailedPrecondition) << target.status();
+  EXPECT_NE(target.status().message().find("is a folder"), absl::string_view::npos);
+
+  const std::string sock = tmp.path() + "/sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  target = ResolveOutput(sock);
+  ::close(fd);
+  EXPECT_EQ(target.status().code(), absl::StatusCode::kFailedPrecondition) << target.status();
+  EXPECT_NE(target.status().message().find("is a socket"), absl::string_view::npos);
+
+  // The partial file is written and renamed: it must not be a FIFO someone left there.
+  ASSERT_EQ(::mkfifo((tmp.path() + "/out.dcm.partial").c_str(), 0600), 0);
+  target = ResolveOutput(tmp.path() + "/out.dcm");
+  EXPECT_EQ(target.status().code(), absl::StatusCode::kFailedPrecondition) << target.status();
+}
+
+TEST(OpenStreamForWriteTest, WritesIntoAFifoAndLeavesItOne) {
+  testing::TempDir tmp;
+  const std::string fifo = tmp.path() + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  testing::FifoReader reader(fifo);
+  ASSERT_TRUE(reader.ok());
+  absl::StatusOr<std::unique_ptr<WritableFile>> out = OpenStreamForWrite(fifo);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE((*out)->Append("hello ").ok());
+  EXPECT_TRUE((*out)->Append("fifo").ok());
+  EXPECT_TRUE((*out)->Sync().ok());
+  EXPECT_TRUE((*out)->Close().ok());
+  EXPECT_EQ(reader.Finish(), "hello fifo");
+  struct stat st;
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+TEST(OpenStreamForWriteTest, AFullDeviceIsResourceExhausted) {
+  testing::TempDir tmp;
+  const std::string full = tmp.path() + "/full";
+  if (!MakeCharDevice(full, 7)) GTEST_SKIP() << "cannot make a device node here";
+  absl::StatusOr<std::unique_ptr<WritableFile>> out = OpenStreamForWrite(full);
+  ASSERT_TRUE(out.ok()) << out.status();
+  absl::Status s = (*out)->Append("bytes");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_TRUE((*out)->Close().ok());
+}
+
+TEST(OpenStreamForWriteTest, NeverCreatesOrTruncates) {
+  testing::TempDir tmp;
+  EXPECT_EQ(OpenStreamForWrite(tmp.path() + "/missing").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(std::ifstream(tmp.path() + "/missing").good());
+  const std::string file = tmp.path() + "/regular";
+  WriteFile(file, "keep");
+  EXPECT_EQ(OpenStreamForWrite(file).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReadAll(file), "keep");
 }
 
 }  // namespace

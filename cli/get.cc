@@ -5,10 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "cli/format.h"
 #include "cli/parallel.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
+#include "common/status_macros.h"
 
 namespace medvault::cli {
 namespace {
@@ -92,42 +94,65 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
       return kExitFailure;
     }
   }
+  // Series folders are made when their first instance is fetched, so a series whose UID (or
+  // every instance UID) is refused gets none; a folder this run made stays only if it holds a
+  // file (a series whose every fetch failed leaves nothing behind), as does DIR itself.
+  struct SeriesDir {
+    std::string path;
+    absl::Status error;  // the series UID is refused as a folder name
+    bool made = false, existed = false;
+    absl::Status made_status;
+    size_t written = 0;
+  };
   struct Item {
     std::string sop_uid;
     std::string path;
     absl::Status error;
+    size_t series;  // index into dirs
   };
+  std::vector<SeriesDir> dirs;
   std::vector<Item> items;
   for (const v1::SeriesInfo& series : study.series()) {
-    absl::Status series_error;
-    std::string dir = absl::StrCat(args.output, "/", series.series_uid());
+    SeriesDir dir{absl::StrCat(args.output, "/", series.series_uid())};
     if (!SafeFileName(series.series_uid())) {
-      series_error = absl::InvalidArgumentError("series UID is not usable as a folder name");
-    } else {
-      series_error = ctx.fs->CreateDirs(dir);
+      dir.error = absl::InvalidArgumentError("series UID is not usable as a folder name");
     }
     for (const v1::InstanceInfo& instance : series.instances()) {
       const std::string& sop = instance.tags().sop_instance_uid();
-      Item item{sop, absl::StrCat(dir, "/", sop, ".dcm"), series_error};
+      Item item{sop, absl::StrCat(dir.path, "/", sop, ".dcm"), dir.error, dirs.size()};
       if (item.error.ok() && !SafeFileName(sop)) {
         item.error = absl::InvalidArgumentError("instance UID is not usable as a file name");
       }
       items.push_back(std::move(item));
     }
+    dirs.push_back(std::move(dir));
   }
+  const bool output_existed = ctx.fs->Exists(args.output);
 
-  std::mutex mu;  // guards the counters and *ctx.err
+  std::mutex mu;  // guards dirs, the counters and *ctx.err
+  // Makes the item's series folder once; returns why it cannot be made.
+  auto make_dir = [&](const Item& item) {
+    std::lock_guard<std::mutex> lock(mu);
+    SeriesDir& dir = dirs[item.series];
+    if (!dir.made) {
+      dir.made = true;
+      dir.existed = ctx.fs->Exists(dir.path);
+      dir.made_status = ctx.fs->CreateDirs(dir.path);
+    }
+    return dir.made_status;
+  };
   size_t done = 0, written = 0, failed = 0;
   ParallelFor(items.size(), args.jobs, [&](size_t i) {
     const Item& item = items[i];
+    absl::Status ready = item.error.ok() ? make_dir(item) : item.error;
     absl::StatusOr<uint64_t> result =
-        item.error.ok()
-            ? FetchInstance(*ctx.stub, *ctx.fs, item.sop_uid, 0, 0, item.path, ctx.timeout)
-            : absl::StatusOr<uint64_t>(item.error);
+        ready.ok() ? FetchInstance(*ctx.stub, *ctx.fs, item.sop_uid, 0, 0, item.path, ctx.timeout)
+                   : absl::StatusOr<uint64_t>(ready);
     std::lock_guard<std::mutex> lock(mu);
     ++done;
     if (result.ok()) {
       ++written;
+      ++dirs[item.series].written;
       if (!args.quiet) {
         *ctx.err << "[" << done << "/" << items.size() << "] " << item.path << ": "
                  << FormatSize(*result) << "\n";
@@ -139,6 +164,10 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
     }
     ctx.err->flush();
   });
+  for (const SeriesDir& dir : dirs) {
+    if (dir.made && !dir.existed && dir.written == 0) RemoveEmptyDir(dir.path).IgnoreError();
+  }
+  if (!output_existed && written == 0) RemoveEmptyDir(args.output).IgnoreError();
   *ctx.err << written << " written, " << failed << " failed\n";
   return failed > 0 ? kExitFailure : kExitOk;
 }
@@ -149,22 +178,33 @@ absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, File
                                        const std::string& sop_instance_uid, uint64_t offset,
                                        uint64_t length, const std::string& path,
                                        absl::Duration timeout) {
-  const std::string partial = path + ".partial";
+  ASSIGN_OR_RETURN(OutputTarget target, ResolveOutput(path));
+  uint64_t written = 0;
+  if (target.kind == OutputTarget::Kind::kStream) {
+    // A FIFO or device is written into, never replaced (nor unlinked on failure).
+    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> stream, OpenStreamForWrite(target.path));
+    absl::Status status =
+        ReceiveInstance(stub, *stream, sop_instance_uid, offset, length, timeout, &written);
+    absl::Status closed = stream->Close();
+    if (!status.ok()) return status;
+    if (!closed.ok()) return closed;
+    return written;
+  }
+  const std::string partial = target.path + ".partial";
   absl::StatusOr<std::unique_ptr<WritableFile>> file = fs.NewWritableFile(partial);
   if (!file.ok()) return file.status();
-  uint64_t written = 0;
   absl::Status status =
       ReceiveInstance(stub, **file, sop_instance_uid, offset, length, timeout, &written);
   if (status.ok()) status = (*file)->Sync();
   absl::Status closed = (*file)->Close();
   if (status.ok()) status = closed;
-  if (status.ok()) status = fs.Rename(partial, path);
+  if (status.ok()) status = fs.Rename(partial, target.path);
   if (!status.ok()) {
     fs.DeleteFile(partial).IgnoreError();
     return status;
   }
   // The rename is done; making it durable is best effort (the data itself is synced).
-  fs.SyncDir(ParentDir(path)).IgnoreError();
+  fs.SyncDir(ParentDir(target.path)).IgnoreError();
   return written;
 }
 

@@ -81,7 +81,7 @@ class FakeMeta : public MetaClient {
         chosen.push_back(k);
     }
     if (chosen.size() < replicas)
-      return absl::UnavailableError("placement needs more chunk servers up");
+      return absl::FailedPreconditionError("placement needs more chunk servers up");
     for (uint32_t i = 0; i < n; ++i) {
       auto* p = r.add_chunks();
       p->set_chunk_id(RandomBytes(16).value());

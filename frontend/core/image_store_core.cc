@@ -120,6 +120,7 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
     return absl::InvalidArgumentError("sop_instance_uid is required");
   ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta,
                    meta_->GetInstance(request.sop_instance_uid()));
+  FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
   const uint64_t size = m.size();
   if (request.offset() > size) {
@@ -192,6 +193,33 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::AllocateChunksResponse> ImageStoreCore::Place(
+    uint32_t chunk_count, const std::string& sop_instance_uid,
+    const std::vector<std::string>& exclude) {
+  ASSIGN_OR_RETURN(
+      v1::AllocateChunksResponse placed,
+      meta_->AllocateChunks(chunk_count, options_.replicas, sop_instance_uid, exclude));
+  absl::MutexLock lock(&addresses_mu_);
+  for (const v1::ChunkPlacement& p : placed.chunks()) {
+    for (const v1::ChunkServerInfo& server : p.servers())
+      known_addresses_[server.server_id()] = server.address();
+  }
+  return placed;
+}
+
+void ImageStoreCore::FillAddresses(v1::GetInstanceMetaResponse* meta) {
+  auto& addresses = *meta->mutable_server_addresses();
+  absl::MutexLock lock(&addresses_mu_);
+  for (const auto& [id, address] : addresses) known_addresses_[id] = address;
+  for (const v1::ChunkLocation& chunk : meta->manifest().chunks()) {
+    for (const std::string& id : chunk.server_ids()) {
+      if (addresses.count(id) > 0) continue;
+      auto known = known_addresses_.find(id);
+      if (known != known_addresses_.end()) addresses[id] = known->second;
+    }
+  }
+}
+
 absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMetaResponse& meta,
                                                          uint32_t index,
                                                          const AcceptReplica& accept) {
@@ -205,6 +233,17 @@ absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMe
     auto addr = meta.server_addresses().find(server_id);
     if (addr != meta.server_addresses().end())
       replicas.push_back(ReplicaAddress{server_id, addr->second});
+  }
+  if (replicas.empty()) {
+    // Nothing was tried, so nothing is known to be lost: say what is missing and that a retry
+    // (once the metaserver knows its chunk servers) may well succeed.
+    return absl::UnavailableError(absl::StrCat(
+        "reading chunk ", index, " of object ", ToHex(m.object_id()), ": no address is known for ",
+        loc.server_ids_size() == 1
+            ? "its replica"
+            : absl::StrCat("any of its ", loc.server_ids_size(), " replicas"),
+        " yet (a metaserver that has just taken over is still hearing from chunk servers); "
+        "retry shortly"));
   }
   HedgedReadOptions hedging;
   hedging.hedge_delay = options_.read_hedge_delay;
@@ -232,8 +271,11 @@ absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMe
   stats_.read_failovers += counters.failovers;
   stats_.hedged_reads += counters.hedges;
   if (bytes.ok()) return bytes;
-  return Annotate(bytes.status(), absl::StrCat("reading chunk ", index, " of object ",
-                                               ToHex(m.object_id()), ": no healthy replica"));
+  // "no intact replica" only when integrity failed; a replica that did not answer is not lost.
+  return Annotate(bytes.status(),
+                  absl::StrCat("reading chunk ", index, " of object ", ToHex(m.object_id()),
+                               absl::IsDataLoss(bytes.status()) ? ": no intact replica"
+                                                                : ": no replica could be read"));
 }
 
 absl::StatusOr<std::string> ImageStoreCore::FetchSealedChunk(

@@ -8,9 +8,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/env.h"
 #include "frontend/core/clients.h"
@@ -142,6 +147,14 @@ class ImageStoreCore {
                                                     const DataKeyMaterial& key,
                                                     const std::string& sha256,
                                                     v1::PutInstanceResponse response);
+  // AllocateChunks through the metaserver; the placed servers' addresses are remembered.
+  absl::StatusOr<v1::AllocateChunksResponse> Place(uint32_t chunk_count,
+                                                   const std::string& sop_instance_uid,
+                                                   const std::vector<std::string>& exclude);
+  // Remembers the lookup's server addresses and adds the remembered ones of the manifest's
+  // servers it does not name: a metaserver that has just taken over may not know them yet, and
+  // a read should try every replica rather than fail (issue 14, item 8).
+  void FillAddresses(v1::GetInstanceMetaResponse* meta) ABSL_LOCKS_EXCLUDED(addresses_mu_);
   // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no
   // good.
   using AcceptReplica = std::function<absl::StatusOr<std::string>(ChunkRead read)>;
@@ -177,6 +190,9 @@ class ImageStoreCore {
   DekPool pool_;
   CoreStats stats_;
   SlotPool chunk_budget_;  // FrontendOptions::chunk_budget
+  // Chunk-server addresses by server id, from placements and lookups (a handful of servers).
+  absl::Mutex addresses_mu_;
+  std::map<std::string, std::string> known_addresses_ ABSL_GUARDED_BY(addresses_mu_);
 };
 
 }  // namespace medvault::frontend

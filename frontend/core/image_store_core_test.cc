@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 
@@ -298,6 +299,32 @@ TEST_F(ImageStoreCoreTest, KeyErrorWinsOverChunkErrors) {
   for (const char* server : {"cs0", "cs1", "cs2"})
     chunks_.down.insert(server);  // ...and no replica answers
   EXPECT_EQ(GetAll(put->sop_instance_uid()).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Issue 14, item 8: a metaserver that has just taken over may name no address for a manifest's
+// replicas. The read tries them at the addresses the frontend already knows; when it knows none,
+// the error is UNAVAILABLE and says to retry, never that a replica is unhealthy or lost.
+TEST_F(ImageStoreCoreTest, ReadTriesKnownReplicasWhenTheLookupNamesNoAddress) {
+  auto put = core_.Put(mr_);
+  ASSERT_TRUE(put.ok()) << put.status();
+  meta_.instances[put->sop_instance_uid()].clear_server_addresses();
+  EXPECT_EQ(GetAll(put->sop_instance_uid()).value(), mr_);
+
+  // A frontend that has placed nothing on those servers has nothing to try.
+  ImageStoreCore fresh(&keys_, &meta_, &chunks_, Options(), &clock_);
+  absl::StatusOr<std::string> read = GetAll(put->sop_instance_uid(), 0, 0, &fresh);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kUnavailable) << read.status();
+  EXPECT_TRUE(absl::StrContains(read.status().message(), "no address is known")) << read.status();
+  EXPECT_TRUE(absl::StrContains(read.status().message(), "retry")) << read.status();
+  EXPECT_FALSE(absl::StrContains(read.status().message(), "healthy")) << read.status();
+  EXPECT_FALSE(absl::StrContains(read.status().message(), "intact")) << read.status();
+  EXPECT_TRUE(meta_.bad_replicas.empty());
+  // Once the lookup names them again, that frontend reads too.
+  for (int k = 0; k < 3; ++k) {
+    (*meta_.instances[put->sop_instance_uid()]
+          .mutable_server_addresses())["s" + std::to_string(k)] = "cs" + std::to_string(k);
+  }
+  EXPECT_EQ(GetAll(put->sop_instance_uid(), 0, 0, &fresh).value(), mr_);
 }
 
 TEST_F(ImageStoreCoreTest, AllReplicasCorruptIsDataLoss) {

@@ -99,8 +99,7 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   {
     // Placement and a hint whether the instance is already stored, in one round trip.
     StageTimer t(core_->clock_, timings_, &PutTimings::place);
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     core_->meta_->AllocateChunks(placements, options.replicas, decided_uid_, {}));
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->Place(placements, decided_uid_, {}));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     exists_hint = placed.instance_exists();
   }
@@ -156,8 +155,7 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
       std::lock_guard<std::mutex> lock(mu_);
       exclude = failed_servers_;
     }
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     core_->meta_->AllocateChunks(more, options.replicas, "", exclude));
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->Place(more, "", exclude));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     if (next_placement_ == placements_.size())
       return absl::InternalError("metaserver returned no placement");
@@ -258,7 +256,7 @@ void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
     absl::StatusOr<v1::AllocateChunksResponse> placed;
     {
       StageTimer t(core_->clock_, timings_, &PutTimings::place);
-      placed = core_->meta_->AllocateChunks(1, core_->options_.replicas, "", exclude);
+      placed = core_->Place(1, "", exclude);
     }
     if (placed.ok() && placed->chunks_size() == 1) {
       core_->stats_.chunks_replaced += 1;
@@ -271,9 +269,14 @@ void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
     const absl::Status why =
         placed.ok() ? absl::InternalError("metaserver returned no placement") : placed.status();
     if (write_error_.ok()) {
-      write_error_ = absl::Status(
-          why.code(), absl::StrCat(again.cause.message(),
-                                   "; placing the chunk elsewhere failed: ", why.message()));
+      // The write's failure is what the caller sees (UNAVAILABLE or RESOURCE_EXHAUSTED: try
+      // again later); placement only says why it could not be worked around. A placement that
+      // falls short because this put excluded the failed servers is FAILED_PRECONDITION from the
+      // metaserver, which must not read as a cluster-wide shortage.
+      write_error_ =
+          absl::Status(again.cause.code(),
+                       absl::StrCat(again.cause.message(),
+                                    "; placing the chunk elsewhere failed: ", why.message()));
     }
     WriteEnded();
   }

@@ -50,7 +50,9 @@ absl::Status ChunkServerRegistry::Load() {
     loaded[stored.server_id()] = std::move(entry);
   }
   RETURN_IF_ERROR(FromRocksStatus(it->status(), "loading chunk servers"));
+  const int64_t now = clock_->NowMicros();
   absl::MutexLock lock(&mu_);
+  loaded_at_micros_ = now;
   for (auto& [id, entry] : loaded) {
     auto [it, inserted] = servers_.emplace(id, entry);
     if (!inserted) it->second.draining = entry.draining;  // may have changed under another leader
@@ -216,18 +218,32 @@ absl::StatusOr<std::vector<v1::ChunkPlacement>> ChunkServerRegistry::Place(
   absl::MutexLock lock(&mu_);
   std::vector<const v1::ChunkServerInfo*> eligible;
   size_t up = 0;
+  size_t unheard = 0;  // registered, not heard from since the warm-up began, maybe up
+  const bool warming = now - loaded_at_micros_ < options_.down_after_micros;
   for (const auto& [id, entry] : servers_) {
-    if (!IsUp(entry, now) || entry.draining || exclude.count(id) > 0) continue;
+    if (entry.draining || exclude.count(id) > 0) continue;
+    if (!IsUp(entry, now)) {
+      if (warming && entry.last_heartbeat_micros < loaded_at_micros_) ++unheard;
+      continue;
+    }
     ++up;
     if (entry.info.free_bytes() >= options_.min_free_bytes) eligible.push_back(&entry.info);
   }
   if (up < replicas) {
-    return absl::UnavailableError(
+    const std::string why =
         absl::StrCat("placement needs ", replicas, " chunk servers up, ", up, " are",
-                     exclude.empty() ? "" : absl::StrCat(" (", exclude.size(), " excluded)")));
+                     exclude.empty() ? "" : absl::StrCat(" (", exclude.size(), " excluded)"));
+    // A registry that just loaded (a new leader) has not heard from every server yet: those
+    // may be up, and their next heartbeat says so. Otherwise retrying cannot help.
+    if (up + unheard >= replicas) {
+      return absl::UnavailableError(absl::StrCat(why, "; ", unheard,
+                                                 " more not heard from since this metaserver "
+                                                 "took over, retry shortly"));
+    }
+    return absl::FailedPreconditionError(why);
   }
   if (eligible.size() < replicas) {
-    return absl::UnavailableError(
+    return absl::ResourceExhaustedError(
         absl::StrCat("placement needs ", replicas, " chunk servers up with at least ",
                      options_.min_free_bytes, " bytes free, ", eligible.size(), " are"));
   }

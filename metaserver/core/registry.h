@@ -44,7 +44,10 @@ class ChunkServerRegistry {
 
   // Loads the persisted servers; each stays down until it heartbeats. Call before use, and again
   // whenever the database may have gained servers behind the registry's back (a replica that just
-  // became leader); servers already known keep their liveness.
+  // became leader); servers already known keep their liveness. Starts a warm-up: until every
+  // registered server has heartbeated since, or down_after_micros have passed, a server not
+  // heard from yet may well be up, so placement that falls short says so (UNAVAILABLE) instead
+  // of failing for good.
   absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Records a heartbeat: registers a new server, updates address, domain and space of a known one.
@@ -82,8 +85,12 @@ class ChunkServerRegistry {
   // A fresh random 16-byte id and `replicas` distinct up servers with at least min_free_bytes free
   // for each of `chunk_count` chunks. Servers are chosen at random, each from a different failure
   // domain while unused domains remain (an empty label is a domain of its own), then any distinct
-  // server. INVALID_ARGUMENT unless 1 <= replicas <= 5 and 1 <= chunk_count <= 100000;
-  // UNAVAILABLE when fewer than `replicas` servers qualify. Servers in `exclude` never qualify.
+  // server. INVALID_ARGUMENT unless 1 <= replicas <= 5 and 1 <= chunk_count <= 100000. When
+  // fewer than `replicas` servers qualify: UNAVAILABLE while the registry warms up (Load) and
+  // servers not heard from since could make up the difference (retry shortly); otherwise
+  // FAILED_PRECONDITION "placement needs R chunk servers up, N are" (retrying will not help until
+  // servers come back), or RESOURCE_EXHAUSTED when enough are up but too few have space. Servers
+  // in `exclude` never qualify.
   absl::StatusOr<std::vector<v1::ChunkPlacement>> Place(uint32_t chunk_count, uint32_t replicas,
                                                         const std::set<std::string>& exclude = {})
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -111,6 +118,7 @@ class ChunkServerRegistry {
 
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> servers_ ABSL_GUARDED_BY(mu_);
+  int64_t loaded_at_micros_ ABSL_GUARDED_BY(mu_) = 0;  // start of the warm-up (Load)
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -129,7 +129,7 @@ TEST_F(RegistryTest, ExcludedServersAreNeverChosenNorCounted) {
     for (const auto& s : p.servers()) EXPECT_NE(s.server_id(), "b");
   }
   absl::StatusOr<std::vector<v1::ChunkPlacement>> too_few = registry_->Place(1, 3, {"b", "c"});
-  EXPECT_TRUE(absl::IsUnavailable(too_few.status())) << too_few.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(too_few.status())) << too_few.status();
   EXPECT_TRUE(absl::StrContains(too_few.status().message(), "2 excluded")) << too_few.status();
 }
 
@@ -179,17 +179,46 @@ TEST_F(RegistryTest, UnlabelledServersAreTheirOwnDomains) {
   }
 }
 
-TEST_F(RegistryTest, TooFewServersIsUnavailable) {
+// Issue 14, item 7: too few servers is a final answer with the real reason, not UNAVAILABLE
+// (which clients of the group retry for 30 s, then report as "not the leader").
+TEST_F(RegistryTest, TooFewServersIsAFailedPrecondition) {
   Beat(Server("a"));
   Beat(Server("b"));
   absl::Status s = registry_->Place(1, 3).status();
-  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("placement needs 3 chunk servers up, 2 are"));
   EXPECT_TRUE(registry_->Place(1, 2).ok());
   clock_.Advance(10'000'001);
   Beat(Server("a"));
   s = registry_->Place(1, 2).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("placement needs 2 chunk servers up, 1 are"));
+}
+
+// A registry that has just loaded (a new leader) has not heard from servers that are up: while
+// they could still make up the difference, falling short is UNAVAILABLE (retry shortly); once
+// they all spoke, or the down interval has passed, it is final.
+TEST_F(RegistryTest, TooFewServersRightAfterLoadingIsUnavailableUntilWarm) {
+  for (const char* id : {"a", "b", "c"}) Beat(Server(id));
+  Reopen();  // a new leader: three registered servers, none heard from yet
+  Beat(Server("a"));
+  Beat(Server("b"));
+  absl::Status s = registry_->Place(1, 3).status();
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("placement needs 3 chunk servers up, 2 are"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("1 more not heard from"));
+  // Excluding a server that spoke leaves too few even if "c" turns out up: final.
+  s = registry_->Place(1, 3, {"a"}).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  clock_.Advance(5'000'000);
+  Beat(Server("a"));
+  Beat(Server("b"));
+  clock_.Advance(5'000'001);  // the down interval since loading has passed: "c" is down
+  Beat(Server("a"));
+  Beat(Server("b"));
+  s = registry_->Place(1, 3).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("placement needs 3 chunk servers up, 2 are"));
 }
 
 TEST_F(RegistryTest, FullServersAreExcluded) {
@@ -202,7 +231,7 @@ TEST_F(RegistryTest, FullServersAreExcluded) {
     for (const auto& s : p.servers()) EXPECT_NE(s.server_id(), "full");
   }
   absl::Status s = registry_->Place(1, 3).status();
-  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
 }
 
 TEST_F(RegistryTest, RejectsBadArguments) {

@@ -60,7 +60,11 @@ MetaMetrics::MetaMetrics(prometheus::Registry& r)
           NewCounter(r, "medvault_metaserver_corrupt_replicas_reported_total",
                      "Bad replicas reported by chunk servers (scrub, reads) and readers.")),
       request_errors(NewCounter(r, "medvault_metaserver_request_errors_total",
-                                "MetaService requests that returned an error.")) {}
+                                "MetaService requests that returned an error.")),
+      allocate_chunks_requests(
+          NewCounter(r, "medvault_metaserver_allocate_chunks_requests_total",
+                     "AllocateChunks calls received, answered or refused (a follower's "
+                     "redirect included).")) {}
 
 void MetaMetrics::RecordGc(const GcStats& stats) {
   gc_chunks_reclaimed.Increment(static_cast<double>(stats.deleted_chunks_reclaimed));

@@ -45,6 +45,7 @@ struct MetaMetrics {
   prometheus::Counter& bad_replicas_found;
   prometheus::Counter& corrupt_replicas_reported;
   prometheus::Counter& request_errors;
+  prometheus::Counter& allocate_chunks_requests;
 };
 
 }  // namespace medvault::metaserver

@@ -104,6 +104,7 @@ grpc::Status MetaServiceImpl::ListChunkServers(grpc::ServerContext* context,
 grpc::Status MetaServiceImpl::AllocateChunks(grpc::ServerContext* context,
                                              const v1::AllocateChunksRequest* request,
                                              v1::AllocateChunksResponse* response) {
+  metrics_->allocate_chunks_requests.Increment();
   if (absl::Status denied = AuthorizeCall(authz_, *context, "AllocateChunks"); !denied.ok())
     return Fail(denied);
   absl::Status leader = RequireLeaderRegistry();
@@ -148,7 +149,11 @@ grpc::Status MetaServiceImpl::GetInstance(grpc::ServerContext* context,
                                           v1::GetInstanceMetaResponse* response) {
   if (absl::Status denied = AuthorizeCall(authz_, *context, "GetInstance"); !denied.ok())
     return Fail(denied);
-  absl::Status current = gate_->Barrier();
+  // On a new term the registry is first loaded from the replicated records: a replica that just
+  // took over then knows every server's address (liveness does not matter here: the reader tries
+  // each replica), not only those that have heartbeated to it since (issue 14, item 8).
+  absl::Status current = RequireLeaderRegistry();
+  if (current.ok()) current = gate_->Barrier();
   if (!current.ok()) return Fail(current);
   absl::StatusOr<InstanceRecord> record = catalog_->GetInstance(request->sop_instance_uid());
   if (!record.ok()) return Fail(record.status());

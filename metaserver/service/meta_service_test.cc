@@ -84,6 +84,7 @@ class MetaServiceTest : public CatalogTestBase {
   FakeClock clock_;
   NoChunkServers chunks_;
   prometheus::Registry prometheus_;
+  prometheus::Registry prometheus_other_;  // a second service's metrics
   grpc::ServerContext ctx_;
   std::unique_ptr<ChunkServerRegistry> registry_;
   std::unique_ptr<GarbageCollector> gc_;
@@ -134,7 +135,7 @@ TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
   alloc.set_replicas(3);
   v1::AllocateChunksResponse placed;
   EXPECT_EQ(service_->AllocateChunks(&ctx_, &alloc, &placed).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+            grpc::StatusCode::FAILED_PRECONDITION);
 
   for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Beat(id, std::string("rack-") + id).ok());
   EXPECT_EQ(metrics_->chunkservers_up.Value(), 3);
@@ -185,6 +186,29 @@ TEST_F(MetaServiceTest, StoreFindReadDeleteRoundTrip) {
   EXPECT_EQ(gc_done.tombstones_pending(), 0u);
   EXPECT_EQ(metrics_->gc_chunks_reclaimed.Value(), 12);
   EXPECT_EQ(service_->DeleteStudy(&ctx_, &del, &deleted).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Issue 14, item 8: a replica that just became leader has heard no heartbeat yet, and its
+// in-memory registry lacks the servers registered through the previous leader. A read's
+// manifest lookup must still name every replica's address (from the replicated records), or the
+// read fails with "no replica is registered" although every replica is there.
+TEST_F(MetaServiceTest, NewLeaderNamesEveryReplicaBeforeAnyHeartbeat) {
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Beat(id, std::string("rack-") + id).ok());
+  AllocateAndCommit("1.2.1.1", 2);
+  // The new leader: same replicated database, a registry that has not been loaded since the
+  // servers registered and has heard from none of them.
+  ChunkServerRegistry registry(kv_.get(), &clock_, RegistryOptions(), 8);
+  MetaMetrics metrics(prometheus_other_);
+  MetaServiceImpl leader(catalog_.get(), &registry, gc_.get(), repairer_.get(), &clock_, &metrics,
+                         3600, kMinOrphanGraceSeconds);
+  v1::GetInstanceMetaRequest get;
+  get.set_sop_instance_uid("1.2.1.1");
+  v1::GetInstanceMetaResponse got;
+  grpc::Status s = leader.GetInstance(&ctx_, &get, &got);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(got.server_addresses().size(), 3u);
+  EXPECT_EQ(got.server_addresses().at("b"), "host-b:7000");
+  EXPECT_EQ(registry.CountUpDown().up, 0u);  // none heard from: addresses, not liveness
 }
 
 TEST_F(MetaServiceTest, GraceOverrideBelowTheFloorIsRefused) {
