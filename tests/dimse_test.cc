@@ -122,7 +122,8 @@ class DimseTest : public ::testing::Test {
     access_ = tmp_.path() + "/dicom-access";
     std::ofstream(access_) << "READER loopback read\nSTRANGER 10.9.9.9 read,write\n"
                               "ECHOSCU loopback read,write\nSTORESCU loopback read,write\n"
-                              "DCMSEND loopback read,write\nABORTER loopback write\n";
+                              "DCMSEND loopback read,write\nABORTER loopback write\n"
+                              "FINDSCU loopback read\n";
     testing::ClusterOptions options;
     options.chunk_size_bytes = 64 << 10;  // larger files span several chunks
     options.frontend_flags = {"--dicom_access_file=" + access_};
@@ -357,6 +358,146 @@ TEST_F(DimseTest, EveryPydicomFileIsStoredAsReceivedAndReadsBackByteExact) {
         UID_JPEG2000TransferSyntax}) {
     EXPECT_TRUE(transfer_syntaxes.count(ts)) << ts;
   }
+  EXPECT_TRUE(cluster_->Stop().ok());
+}
+
+// The values DCMTK reads from a file's data set, by tag.
+std::string FileValue(const std::string& path, const DcmTagKey& tag) {
+  DcmFileFormat ff;
+  if (ff.loadFile(path.c_str()).bad()) return "<unreadable>";
+  OFString v;
+  ff.getDataset()->findAndGetOFStringArray(tag, v);
+  return v.c_str();
+}
+
+// findscu's answers (-X: one file per pending response), read back with DCMTK.
+std::vector<std::map<DcmTagKey, std::string>> Findscu(const std::string& dir,
+                                                      const std::string& port, bool patient_root,
+                                                      const std::vector<std::string>& keys) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::vector<std::string> argv = {"/usr/bin/findscu",
+                                   patient_root ? "-P" : "-S",
+                                   "-aet",
+                                   "FINDSCU",
+                                   "-aec",
+                                   "MEDVAULT",
+                                   "-X",
+                                   "-od",
+                                   dir};
+  for (const std::string& k : keys) {
+    argv.push_back("-k");
+    argv.push_back(k);
+  }
+  argv.push_back("127.0.0.1");
+  argv.push_back(port);
+  CommandResult r = RunCommand(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::map<DcmTagKey, std::string>> out;
+  for (const std::string& f : FilesIn(dir)) {
+    DcmFileFormat ff;
+    EXPECT_TRUE(ff.loadFile(f.c_str()).good()) << f;
+    std::map<DcmTagKey, std::string> answer;
+    DcmDataset* ds = ff.getDataset();
+    for (unsigned long i = 0; i < ds->card(); ++i) {
+      OFString v;
+      ds->getElement(i)->getOFStringArray(v);
+      answer[ds->getElement(i)->getTag()] = v.c_str();
+    }
+    out.push_back(std::move(answer));
+  }
+  return out;
+}
+
+TEST_F(DimseTest, FindscuIsAnsweredFromTheIndexAttributeByAttribute) {
+  const std::string ct = kFiles + "/CT_small.dcm", mr = kFiles + "/MR_small.dcm";
+  CommandResult sent = RunCommand(
+      {"/usr/bin/dcmsend", "-aet", "DCMSEND", "-aec", "MEDVAULT", "127.0.0.1", port_, ct, mr});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  const std::string dir = tmp_.path() + "/find";
+  auto v = [](const std::string& file, const DcmTagKey& tag) { return FileValue(file, tag); };
+
+  // Study Root, STUDY level, by patient id: every return key as the file has it, or the count.
+  auto studies =
+      Findscu(dir, port_, false,
+              {"QueryRetrieveLevel=STUDY", "PatientID=" + v(ct, DCM_PatientID), "StudyInstanceUID",
+               "PatientName", "PatientBirthDate", "StudyDate", "StudyTime", "AccessionNumber",
+               "StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
+               "NumberOfStudyRelatedInstances", "StudyID"});
+  ASSERT_EQ(studies.size(), 1u);
+  auto& st = studies[0];
+  for (const DcmTagKey& tag :
+       {DCM_PatientID, DCM_StudyInstanceUID, DCM_PatientName, DCM_PatientBirthDate, DCM_StudyDate,
+        DCM_StudyTime, DCM_AccessionNumber, DCM_StudyDescription}) {
+    EXPECT_EQ(st[tag], v(ct, tag)) << DcmTag(tag).getTagName();
+  }
+  EXPECT_EQ(st[DCM_ModalitiesInStudy], v(ct, DCM_Modality));
+  EXPECT_EQ(st[DCM_NumberOfStudyRelatedSeries], "1");
+  EXPECT_EQ(st[DCM_NumberOfStudyRelatedInstances], "1");
+  EXPECT_EQ(st[DCM_QueryRetrieveLevel], "STUDY");
+  EXPECT_TRUE(st.count(DCM_StudyID) == 1 && st[DCM_StudyID].empty());  // not indexed: empty
+
+  // Universal, wildcard, range and UID-list matching.
+  EXPECT_EQ(Findscu(dir, port_, false, {"QueryRetrieveLevel=STUDY", "StudyInstanceUID"}).size(),
+            2u);
+  const std::string ct_name = v(ct, DCM_PatientName);  // "CompressedSamples^CT1": "*CT?"
+  ASSERT_GE(ct_name.size(), 3u);
+  EXPECT_EQ(Findscu(dir, port_, false,
+                    {"QueryRetrieveLevel=STUDY",
+                     "PatientName=*" + ct_name.substr(ct_name.size() - 3, 2) + "?"})
+                .size(),
+            1u);
+  const std::string ct_date = v(ct, DCM_StudyDate);
+  ASSERT_NE(ct_date, v(mr, DCM_StudyDate));
+  auto by_date = Findscu(
+      dir, port_, false,
+      {"QueryRetrieveLevel=STUDY", "StudyDate=" + ct_date + "-" + ct_date, "StudyInstanceUID"});
+  ASSERT_EQ(by_date.size(), 1u);
+  EXPECT_EQ(by_date[0][DCM_StudyInstanceUID], v(ct, DCM_StudyInstanceUID));
+  EXPECT_EQ(Findscu(dir, port_, false,
+                    {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + v(ct, DCM_StudyInstanceUID) +
+                                                     "\\" + v(mr, DCM_StudyInstanceUID)})
+                .size(),
+            2u);
+  EXPECT_EQ(Findscu(dir, port_, false, {"QueryRetrieveLevel=STUDY", "ModalitiesInStudy=MR"}).size(),
+            1u);
+
+  // SERIES and IMAGE levels under the MR study.
+  auto series =
+      Findscu(dir, port_, false,
+              {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + v(mr, DCM_StudyInstanceUID),
+               "SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription",
+               "NumberOfSeriesRelatedInstances"});
+  ASSERT_EQ(series.size(), 1u);
+  for (const DcmTagKey& tag :
+       {DCM_SeriesInstanceUID, DCM_Modality, DCM_SeriesNumber, DCM_SeriesDescription}) {
+    EXPECT_EQ(series[0][tag], v(mr, tag)) << DcmTag(tag).getTagName();
+  }
+  EXPECT_EQ(series[0][DCM_NumberOfSeriesRelatedInstances], "1");
+  auto images =
+      Findscu(dir, port_, false,
+              {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + v(mr, DCM_StudyInstanceUID),
+               "SeriesInstanceUID=" + v(mr, DCM_SeriesInstanceUID), "SOPInstanceUID", "SOPClassUID",
+               "InstanceNumber"});
+  ASSERT_EQ(images.size(), 1u);
+  for (const DcmTagKey& tag : {DCM_SOPInstanceUID, DCM_SOPClassUID, DCM_InstanceNumber}) {
+    EXPECT_EQ(images[0][tag], v(mr, tag)) << DcmTag(tag).getTagName();
+  }
+
+  // Patient Root, PATIENT level.
+  auto patients =
+      Findscu(dir, port_, true,
+              {"QueryRetrieveLevel=PATIENT", "PatientID=" + v(mr, DCM_PatientID), "PatientName",
+               "PatientSex", "NumberOfPatientRelatedStudies", "NumberOfPatientRelatedInstances"});
+  ASSERT_EQ(patients.size(), 1u);
+  EXPECT_EQ(patients[0][DCM_PatientName], v(mr, DCM_PatientName));
+  EXPECT_EQ(patients[0][DCM_PatientSex], v(mr, DCM_PatientSex));
+  EXPECT_EQ(patients[0][DCM_NumberOfPatientRelatedStudies], "1");
+  EXPECT_EQ(patients[0][DCM_NumberOfPatientRelatedInstances], "1");
+
+  EXPECT_TRUE(absl::StrContains(FrontendLog(),
+                                "audit op=dimse-find service=frontend "
+                                "caller=dicom/FINDSCU peer=127.0.0.1 status=0x0000"));
   EXPECT_TRUE(cluster_->Stop().ok());
 }
 

@@ -23,6 +23,7 @@
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/dulstruc.h"
 #include "frontend/core/put_session.h"
+#include "frontend/dimse/find_query.h"
 #include "frontend/dimse/store_stream.h"
 
 namespace medvault::frontend {
@@ -216,6 +217,9 @@ class DimseServer::Association {
         case DIMSE_C_STORE_RQ:
           c = Store(pres_id, msg.msg.CStoreRQ);
           break;
+        case DIMSE_C_FIND_RQ:
+          c = Find(pres_id, msg.msg.CFindRQ);
+          break;
         default:
           MV_LOG(INFO) << "DIMSE: unsupported command 0x" << std::hex << msg.CommandField
                        << " from " << peer_.Caller() << "; aborting the association";
@@ -315,6 +319,75 @@ class DimseServer::Association {
     return DIMSE_sendStoreResponse(assoc_, pres_id, &req, &rsp, detail.get());
   }
 
+  // Answers a C-FIND from the index: one pending response per match, then the final status.
+  OFCondition Find(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_FindRQ& req) {
+    DcmDataset* raw = nullptr;
+    T_ASC_PresentationContextID data_pres_id = 0;
+    OFCondition c =
+        DIMSE_receiveDataSetInMemory(assoc_, DIMSE_NONBLOCKING, s_->options_.dimse_timeout_seconds,
+                                     &data_pres_id, &raw, nullptr, nullptr);
+    if (c.bad()) return c;
+    std::unique_ptr<DcmDataset> identifier(raw);
+    T_ASC_PresentationContext pc;
+    c = ASC_findAcceptedPresentationContext(assoc_->params, pres_id, &pc);
+    if (c.bad()) return c;
+    const QueryModel model =
+        std::string(pc.abstractSyntax) == UID_FINDPatientRootQueryRetrieveInformationModel
+            ? QueryModel::kPatientRoot
+            : QueryModel::kStudyRoot;
+    ImageStoreCore* core = s_->core_;
+    FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
+                      [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
+    absl::StatusOr<std::vector<std::unique_ptr<DcmDataset>>> answers =
+        peer_.scopes.count(Scope::kRead) == 0
+            ? absl::PermissionDeniedError("read scope required")
+            : AnswerFind(source, model, *identifier, s_->options_.ae_title);
+
+    T_DIMSE_C_FindRSP rsp{};
+    rsp.MessageIDBeingRespondedTo = req.MessageID;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID,
+                        sizeof(rsp.AffectedSOPClassUID));
+    rsp.opts = O_FIND_AFFECTEDSOPCLASSUID;
+    DimseStatus final_status{STATUS_FIND_Success, ""};
+    size_t sent = 0;
+    if (answers.ok()) {
+      for (const std::unique_ptr<DcmDataset>& answer : *answers) {
+        if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good()) {
+          final_status = {STATUS_FIND_Cancel, ""};
+          break;
+        }
+        rsp.DimseStatus = STATUS_FIND_Pending_MatchesAreContinuing;
+        rsp.DataSetType = DIMSE_DATASET_PRESENT;
+        c = DIMSE_sendFindResponse(assoc_, pres_id, &req, &rsp, answer.get(), nullptr);
+        if (c.bad()) return c;
+        ++sent;
+      }
+    } else if (answers.status().code() == absl::StatusCode::kInvalidArgument) {
+      final_status = {STATUS_FIND_Error_DataSetDoesNotMatchSOPClass,
+                      "QueryRetrieveLevel missing or not valid for the model"};
+    } else if (answers.status().code() == absl::StatusCode::kPermissionDenied) {
+      final_status = {0x0124, "calling AE title not allowed to query here"};
+    } else {
+      final_status = {STATUS_FIND_Refused_OutOfResources, "index temporarily unavailable"};
+    }
+    if (!answers.ok()) {
+      MV_LOG(INFO) << "DIMSE: C-FIND from " << peer_.Caller()
+                   << " failed: " << answers.status().code();
+    }
+    Count("C-FIND", final_status.code);
+    MV_LOG(INFO) << "audit op=dimse-find service=frontend caller=" << peer_.Caller()
+                 << " peer=" << peer_.host << " status=" << Hex(final_status.code)
+                 << " matches=" << sent;
+    rsp.DimseStatus = final_status.code;
+    rsp.DataSetType = DIMSE_DATASET_NULL;
+    std::unique_ptr<DcmDataset> detail;
+    if (!final_status.comment.empty()) {
+      detail = std::make_unique<DcmDataset>();
+      detail->putAndInsertString(DCM_ErrorComment, final_status.comment.c_str());
+    }
+    return DIMSE_sendFindResponse(assoc_, pres_id, &req, &rsp, nullptr, detail.get());
+  }
+
   DimseServer* const s_;
   T_ASC_Association* const assoc_;
   const Peer peer_;
@@ -346,6 +419,11 @@ void DimseServer::Serve(T_ASC_Association* assoc) {
     const char* verification[] = {UID_VerificationSOPClass};
     OFCondition c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, verification, 1,
                                                                     kUncompressed, 3);
+    if (c.good() && peer.scopes.count(Scope::kRead) > 0) {
+      const char* find[] = {UID_FINDPatientRootQueryRetrieveInformationModel,
+                            UID_FINDStudyRootQueryRetrieveInformationModel};
+      c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, find, 2, kUncompressed, 3);
+    }
     if (c.good() && peer.scopes.count(Scope::kWrite) > 0) {
       std::vector<const char*> storage = StorageTransferSyntaxes();
       c = ASC_acceptContextsWithPreferredTransferSyntaxes(
