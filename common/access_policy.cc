@@ -8,7 +8,6 @@
 #include "common/log.h"
 
 namespace medvault {
-namespace {
 
 absl::StatusOr<Scope> ParseScope(absl::string_view text) {
   if (text == "read") return Scope::kRead;
@@ -18,8 +17,6 @@ absl::StatusOr<Scope> ParseScope(absl::string_view text) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown scope \"", text, "\" (scopes: read, write, delete, admin)"));
 }
-
-}  // namespace
 
 absl::string_view ScopeName(Scope scope) {
   switch (scope) {

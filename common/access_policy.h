@@ -25,6 +25,8 @@ namespace medvault {
 enum class Scope { kRead, kWrite, kDelete, kAdmin };
 
 absl::string_view ScopeName(Scope scope);
+// "read", "write", "delete" or "admin"; INVALID_ARGUMENT naming the unknown word otherwise.
+absl::StatusOr<Scope> ParseScope(absl::string_view text);
 
 // Scopes per client name. The file format, one client per line:
 //   # comment

@@ -111,8 +111,8 @@ absl::Status ServiceRunner::Start() {
   }
   std::string host = options_.listen_address.substr(0, options_.listen_address.rfind(':'));
   bound_address_ = absl::StrCat(host, ":", port);
-  std::printf("%s listening grpc=%s metrics=%s\n", options_.name.c_str(), bound_address_.c_str(),
-              metrics_bound.empty() ? "off" : metrics_bound.c_str());
+  std::printf("%s listening grpc=%s metrics=%s%s\n", options_.name.c_str(), bound_address_.c_str(),
+              metrics_bound.empty() ? "off" : metrics_bound.c_str(), endpoints_.c_str());
   std::fflush(stdout);
   MV_LOG(INFO) << "serving on " << bound_address_ << " with " << options_.security.Describe()
                << ", metrics on " << (metrics_bound.empty() ? "off" : metrics_bound);

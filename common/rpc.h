@@ -52,7 +52,7 @@ struct ServerOptions {
 };
 
 // A running server. Start() binds and prints one line to stdout that tests and scripts read:
-//   "<name> listening grpc=<host:port> metrics=<host:port>"
+//   "<name> listening grpc=<host:port> metrics=<host:port>[ <endpoint>=<host:port>...]"
 // Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then stops accepting calls, lets in-flight
 // calls finish for up to 10 s, abandons the metrics endpoint (the process is exiting) and returns.
 class ServiceRunner {
@@ -65,6 +65,10 @@ class ServiceRunner {
 
   // REQUIRES: before Start(). The services must outlive the runner.
   void AddService(grpc::Service* service) { services_.push_back(service); }
+  // REQUIRES: before Start(). Another door of the process (e.g. "dicom"), named in the line.
+  void AddEndpoint(const std::string& name, const std::string& address) {
+    endpoints_ += " " + name + "=" + address;
+  }
 
   absl::Status Start();
   // Address actually bound (after Start()).
@@ -78,6 +82,7 @@ class ServiceRunner {
   ServerOptions options_;
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::vector<grpc::Service*> services_;
+  std::string endpoints_;  // " name=address" per AddEndpoint
   std::unique_ptr<grpc::Server> server_;
   std::string bound_address_;
 };

@@ -15,6 +15,7 @@
 #include "common/tls_flags.h"
 #include "frontend/core/denial_forwarder.h"
 #include "frontend/core/image_store_core.h"
+#include "frontend/dimse/dimse_server.h"
 #include "frontend/service/admin_service.h"
 #include "frontend/service/grpc_clients.h"
 #include "frontend/service/image_store_service.h"
@@ -64,6 +65,26 @@ ABSL_FLAG(
     uint32_t, max_audited_denials_per_second, 100,
     "refusals of clients recorded in the key service's audit log per second (the rest are only "
     "logged and counted)");
+
+ABSL_FLAG(int32_t, dicom_port, -1,
+          "TCP port of the DIMSE door (C-ECHO, C-STORE); 0 picks a free one, -1 disables it");
+ABSL_FLAG(std::string, dicom_host, "127.0.0.1",
+          "address the DIMSE door listens on (0.0.0.0 for every interface)");
+ABSL_FLAG(std::string, dicom_ae_title, "MEDVAULT",
+          "the DIMSE door's AE title; associations calling another are refused");
+ABSL_FLAG(std::string, dicom_access_file, "",
+          "calling AE titles allowed on the DIMSE door, with their scopes: lines \"<AE or *> <IP, "
+          "loopback or *> read,write\" (docs/dicom-conformance.md); empty: any AE from loopback, "
+          "read and write");
+ABSL_FLAG(uint32_t, dicom_max_associations, 32,
+          "DIMSE associations served at once; more are refused (transient, local limit)");
+ABSL_FLAG(uint32_t, dicom_max_pdu_bytes, 116794, "largest PDU the DIMSE door receives");
+ABSL_FLAG(int32_t, dicom_acse_timeout_seconds, 30,
+          "DIMSE association negotiation and release timeout");
+ABSL_FLAG(int32_t, dicom_dimse_timeout_seconds, 60,
+          "a DIMSE message or data set that stalls this long aborts its association");
+ABSL_FLAG(int32_t, dicom_idle_timeout_seconds, 300,
+          "a DIMSE association with no request for this long is aborted");
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -173,11 +194,56 @@ int main(int argc, char** argv) {
   medvault::frontend::AdminService admin(&key_client, &meta_client, &authz);
   runner.AddService(&service);
   runner.AddService(&admin);
+
+  // The DIMSE door: same core, same refusal audit as the gRPC API.
+  std::unique_ptr<medvault::frontend::DimseServer> dimse;
+  if (const int dicom_port = absl::GetFlag(FLAGS_dicom_port); dicom_port >= 0) {
+    medvault::frontend::DicomAccess access = medvault::frontend::DicomAccess::LoopbackDefault();
+    if (const std::string file = absl::GetFlag(FLAGS_dicom_access_file); !file.empty()) {
+      absl::StatusOr<medvault::frontend::DicomAccess> loaded =
+          medvault::frontend::DicomAccess::Load(medvault::DefaultFilesystem(), file);
+      if (!loaded.ok()) {
+        std::fprintf(stderr, "frontend: %s\n", loaded.status().ToString().c_str());
+        return 2;
+      }
+      access = *std::move(loaded);
+    }
+    medvault::frontend::DimseOptions dopts;
+    dopts.host = absl::GetFlag(FLAGS_dicom_host);
+    dopts.port = dicom_port;
+    dopts.ae_title = absl::GetFlag(FLAGS_dicom_ae_title);
+    dopts.max_associations = absl::GetFlag(FLAGS_dicom_max_associations);
+    dopts.max_pdu_bytes = absl::GetFlag(FLAGS_dicom_max_pdu_bytes);
+    dopts.acse_timeout_seconds = absl::GetFlag(FLAGS_dicom_acse_timeout_seconds);
+    dopts.dimse_timeout_seconds = absl::GetFlag(FLAGS_dicom_dimse_timeout_seconds);
+    dopts.idle_timeout_seconds = absl::GetFlag(FLAGS_dicom_idle_timeout_seconds);
+    dopts.max_instance_bytes = absl::GetFlag(FLAGS_max_instance_bytes);
+    if (dopts.ae_title.empty() || dopts.ae_title.size() > 16 || dopts.max_associations < 1 ||
+        dopts.max_pdu_bytes < 4096 || dopts.acse_timeout_seconds < 1 ||
+        dopts.dimse_timeout_seconds < 1 || dopts.idle_timeout_seconds < 1) {
+      std::fprintf(stderr,
+                   "frontend: --dicom_ae_title must be 1..16 characters, "
+                   "--dicom_max_associations at least 1, --dicom_max_pdu_bytes at least 4096 and "
+                   "the --dicom_*_timeout_seconds positive\n");
+      return 2;
+    }
+    dimse = std::make_unique<medvault::frontend::DimseServer>(
+        &core, std::move(access), dopts, runner.registry(),
+        [&denials](const std::string& caller, absl::string_view method, const absl::Status& why) {
+          denials.Forward(caller, method, why);
+        });
+    if (absl::Status s = dimse->Start(); !s.ok()) {
+      std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    runner.AddEndpoint("dicom", dopts.host + ":" + std::to_string(dimse->port()));
+  }
   if (absl::Status s = runner.Start(); !s.ok()) {
     std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
     return 1;
   }
   runner.Wait();
+  if (dimse != nullptr) dimse->Stop();
   if (absl::Status s = core.Shutdown(); !s.ok()) {
     MV_LOG(WARNING) << "could not destroy unused pooled keys: " << s.code();
   }

@@ -44,6 +44,11 @@ uid="$(dcmdump +P SOPInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
 cmp "$src" "$DATA/back.dcm" || fail "CT_small.dcm did not read back byte-exact"
 dcmdump "$DATA/back.dcm" >/dev/null || fail "DCMTK cannot read the returned file"
 
+# The DIMSE door answers DCMTK's echoscu on base + 4 as MEDVAULT, and up printed it.
+grep -q "DIMSE (DICOM): 127.0.0.1:$((MEDVAULT_PORT_BASE + 4)), AE title MEDVAULT" <<<"$out" ||
+  fail "up did not print the DIMSE endpoint"
+echoscu -aec MEDVAULT 127.0.0.1 "$((MEDVAULT_PORT_BASE + 4))" || fail "the DIMSE door did not answer C-ECHO"
+
 # Plaintext is refused on every gRPC port; so is a client without the cluster's certificate.
 if "$CLI" --insecure_plaintext find >/dev/null 2>&1; then fail "the frontend answered plaintext"; fi
 for port in 0 10 20 30; do

@@ -92,6 +92,10 @@ absl::Status PutSession::Append(absl::string_view piece) {
 }
 
 absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
+  if (!expected_uid_.empty() && uids.sop_instance_uid != expected_uid_) {
+    return absl::FailedPreconditionError(
+        "the file's SOP Instance UID is not the one the request named");
+  }
   decided_uid_ = uids.sop_instance_uid;
   RETURN_IF_ERROR(ImageStoreCore::CheckIndexField(decided_uid_));
   const FrontendOptions& options = core_->options_;

@@ -35,6 +35,11 @@ class PutSession {
   PutSession(const PutSession&) = delete;
   PutSession& operator=(const PutSession&) = delete;
 
+  // The put is refused (FAILED_PRECONDITION, before any chunk is placed) unless the file's SOP
+  // Instance UID is `uid`: a door whose protocol names the instance apart from its bytes (a
+  // C-STORE request) must not file it under another. REQUIRES: before the first Append.
+  void ExpectSopInstanceUid(std::string uid) { expected_uid_ = std::move(uid); }
+
   // The next piece of the file. May block while the window of chunk writes is full. An error
   // (not DICOM, a replica write failed, ...) ends the put: later calls return it again.
   absl::Status Append(absl::string_view piece);
@@ -93,6 +98,7 @@ class PutSession {
   std::vector<std::string> held_;  // full chunks waiting for the mode to be decided
   Mode mode_ = Mode::kUndecided;
   std::string decided_uid_;                            // the SOP Instance UID Decide ran with
+  std::string expected_uid_;                           // ExpectSopInstanceUid, or empty
   std::optional<v1::GetInstanceMetaResponse> stored_;  // kResend: what is stored under it
 
   std::vector<v1::ChunkPlacement> placements_;  // unused, in order

@@ -106,6 +106,26 @@ TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
   EXPECT_EQ(back, large_);
 }
 
+TEST_F(PutSessionTest, AFileUnderAnotherUidThanExpectedIsRefusedBeforeAnythingIsPlaced) {
+  for (const std::string& file : {ReadTestFile("CT_small.dcm"), large_}) {
+    std::unique_ptr<PutSession> session = core_.StartPut();
+    session->ExpectSopInstanceUid("1.2.3.4");
+    absl::Status fed = Feed(session.get(), file, 16 << 10, file.size());
+    absl::Status status = fed.ok() ? session->Finish().status() : fed;
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  }
+  EXPECT_TRUE(meta_.allocations.empty());
+  EXPECT_EQ(meta_.commits, 0);
+  // The right UID stores.
+  const std::string ct = ReadTestFile("CT_small.dcm");
+  absl::StatusOr<v1::InstanceTags> tags = ParseDicomHeader(ct);
+  ASSERT_TRUE(tags.ok());
+  std::unique_ptr<PutSession> session = core_.StartPut();
+  session->ExpectSopInstanceUid(tags->sop_instance_uid());
+  ASSERT_TRUE(session->Append(ct).ok());
+  EXPECT_TRUE(session->Finish().ok());
+}
+
 TEST_F(PutSessionTest, PlacementsGrowWithTheFile) {
   // Smaller than a chunk: placed once, at the end, exactly.
   ASSERT_TRUE(core_.Put(ReadTestFile("CT_small.dcm")).ok());

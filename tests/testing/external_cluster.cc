@@ -27,9 +27,8 @@ namespace {
 
 constexpr absl::string_view kBootstrapFlag = "--raft_bootstrap";
 
-// `n` distinct free loopback ports: each bound to port 0 (the kernel picks), read back, and all
-// released together. Another process could take one before the replica binds it; on loopback in a
-// test that is rare, and the replica then fails to start with a clear message.
+}  // namespace
+
 absl::StatusOr<std::vector<int>> PickFreePorts(int n) {
   std::vector<int> fds, ports;
   absl::Status status;
@@ -51,8 +50,6 @@ absl::StatusOr<std::vector<int>> PickFreePorts(int n) {
   if (!status.ok()) return status;
   return ports;
 }
-
-}  // namespace
 
 ExternalCluster::ExternalCluster(ClusterOptions options) : options_(std::move(options)) {}
 
@@ -146,6 +143,7 @@ absl::Status ExternalCluster::Spawn(Proc* proc, absl::string_view drop) {
   for (absl::string_view field : absl::StrSplit(*line, ' ')) {
     if (absl::ConsumePrefix(&field, "grpc=")) proc->address = std::string(field);
     if (absl::ConsumePrefix(&field, "metrics=")) proc->metrics = std::string(field);
+    if (absl::ConsumePrefix(&field, "dicom=")) proc->dicom = std::string(field);
   }
   if (proc->address.empty())
     return absl::InternalError(absl::StrCat(proc->name, " printed an unexpected line"));
@@ -210,7 +208,7 @@ absl::Status ExternalCluster::Start() {
   std::vector<std::string> fe_flags = {
       "--metaserver=" + meta_addr_, "--keyservice=" + key_addr_,
       absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes),
-      "--client_scopes_file=" + scopes};
+      "--client_scopes_file=" + scopes, "--dicom_port=0"};
   fe_flags.insert(fe_flags.end(), options_.frontend_flags.begin(), options_.frontend_flags.end());
   auto fe = Launch("frontend", "frontend", "frontend", "127.0.0.1:0", "", fe_flags);
   if (!fe.ok()) return fe.status();
@@ -314,6 +312,13 @@ bool ExternalCluster::IsRunning(const std::string& name) const {
 std::string ExternalCluster::AddressOf(const std::string& name) const {
   Proc* p = Find(name);
   return p ? p->address : "";
+}
+
+int ExternalCluster::frontend_dicom_port() const {
+  Proc* p = Find("frontend");
+  if (p == nullptr) return 0;
+  const size_t colon = p->dicom.rfind(':');
+  return colon == std::string::npos ? 0 : std::atoi(p->dicom.c_str() + colon + 1);
 }
 
 std::string ExternalCluster::MetricsOf(const std::string& name) const {

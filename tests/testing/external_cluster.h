@@ -28,6 +28,11 @@
 
 namespace medvault::testing {
 
+// `n` distinct free loopback ports: each bound to port 0 (the kernel picks), read back, and all
+// released together. Another process could take one before it is bound again; on loopback in a
+// test that is rare, and the process then fails to start with a clear message.
+absl::StatusOr<std::vector<int>> PickFreePorts(int n);
+
 struct ClusterOptions {
   int chunkservers = 3;
   // Replicas of each Raft group (metaserver, keyservice). 1: one process each, named "metaserver"
@@ -65,6 +70,9 @@ class ExternalCluster {
 
   const std::string& frontend() const { return frontend_addr_; }
   const std::string& frontend_metrics() const { return frontend_metrics_; }
+  // The frontend's DIMSE door (AE title MEDVAULT, any calling AE from loopback): its port on
+  // 127.0.0.1, as of the frontend's latest start.
+  int frontend_dicom_port() const;
   // The metaserver's address; with replicas > 1 every member's, comma-separated (as the frontend's
   // --metaserver takes them). Likewise keyservice().
   const std::string& metaserver() const { return meta_addr_; }
@@ -143,6 +151,7 @@ class ExternalCluster {
     bool running = false;
     std::string address;
     std::string metrics;
+    std::string dicom;  // the DIMSE door's host:port, for a frontend
   };
   // Starts `binary` as `name` presenting the certificate `cert`, on `listen`, with `flags`.
   absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& cert,

@@ -1,0 +1,447 @@
+#include "frontend/dimse/dimse_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcuid.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/dcmnet/assoc.h"
+#include "dcmtk/dcmnet/dimse.h"
+#include "dcmtk/dcmnet/dul.h"
+#include "dcmtk/dcmnet/dulstruc.h"
+#include "frontend/core/put_session.h"
+#include "frontend/dimse/find_query.h"
+#include "frontend/dimse/store_stream.h"
+
+namespace medvault::frontend {
+namespace {
+
+// Transfer syntaxes accepted for storage, in the order preferred when a presentation context
+// proposes several: encapsulated ones first (the sender keeps its encoding), then the
+// uncompressed and deflated ones. JPIP (pixel data by reference) is not accepted.
+std::vector<const char*> StorageTransferSyntaxes() {
+  std::vector<const char*> out;
+  for (int x = EXS_JPEGProcess1; x <= EXS_HEVCMain10ProfileLevel5_1; ++x) {
+    if (x == EXS_RLELossless + 1) continue;  // deflated: below, after explicit little endian
+    if (x == EXS_JPIPReferenced || x == EXS_JPIPReferencedDeflate) continue;
+    DcmXfer xfer(static_cast<E_TransferSyntax>(x));
+    if (xfer.getXfer() != EXS_Unknown) out.push_back(xfer.getXferID());
+  }
+  for (E_TransferSyntax x : {EXS_LittleEndianExplicit, EXS_DeflatedLittleEndianExplicit,
+                             EXS_BigEndianExplicit, EXS_LittleEndianImplicit}) {
+    out.push_back(DcmXfer(x).getXferID());
+  }
+  return out;
+}
+
+const char* kUncompressed[] = {UID_LittleEndianExplicitTransferSyntax,
+                               UID_BigEndianExplicitTransferSyntax,
+                               UID_LittleEndianImplicitTransferSyntax};
+
+// A socket listening on host:port, or -1 (errno set).
+int Listen(const std::string& host, int port) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return -1;
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (fd >= 0 && (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0)) {
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  return fd;
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+}
+
+std::string Hex(uint16_t status) { return absl::StrFormat("0x%04X", status); }
+
+}  // namespace
+
+// Who is on the other end of one association.
+struct DimseServer::Peer {
+  std::string ae;    // calling AE title, printable
+  std::string host;  // peer address
+  std::set<Scope> scopes;
+  std::string Caller() const { return "dicom/" + ae; }
+  // What the key service's audit records for a key released to this peer.
+  std::string AuditName() const { return "dicom/" + ae + "@" + host; }
+};
+
+DimseServer::DimseServer(ImageStoreCore* core, DicomAccess access, DimseOptions options,
+                         prometheus::Registry& registry, DenialHook on_denied)
+    : core_(core),
+      access_(std::move(access)),
+      options_(std::move(options)),
+      on_denied_(std::move(on_denied)),
+      requests_(prometheus::BuildCounter()
+                    .Name("medvault_frontend_dimse_requests_total")
+                    .Help("DIMSE operations and associations by command and DIMSE status")
+                    .Register(registry)),
+      store_bytes_(NewCounter(registry, "medvault_frontend_dimse_store_bytes_total",
+                              "Instance bytes stored by C-STORE (meta header included)")) {}
+
+DimseServer::~DimseServer() { Stop(); }
+
+absl::Status DimseServer::Start() {
+  // Peers are identified by address, never by a reverse lookup's name.
+  dcmDisableGethostbyaddr.set(OFTrue);
+  // DCMTK binds its listening socket to every interface; it is replaced at once by one bound to
+  // options_.host (before anything is accepted), so the door listens where it is told.
+  OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, 0, options_.acse_timeout_seconds, &net_);
+  if (c.bad()) return absl::UnavailableError("DIMSE: cannot initialise DCMTK's network");
+  auto* key = reinterpret_cast<PRIVATE_NETWORKKEY*>(net_->network);
+  const int fd = Listen(options_.host, options_.port);
+  if (fd < 0) {
+    ASC_dropNetwork(&net_);
+    return absl::UnavailableError(
+        absl::StrCat("DIMSE: cannot listen on ", options_.host, ":", options_.port));
+  }
+  close(key->networkSpecific.TCP.listenSocket);
+  key->networkSpecific.TCP.listenSocket = fd;
+  port_ = BoundPort(fd);
+  key->networkSpecific.TCP.port = port_;
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+  MV_LOG(INFO) << "DIMSE serving AE title " << options_.ae_title << " on " << options_.host << ":"
+               << port_;
+  return absl::OkStatus();
+}
+
+void DimseServer::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (acceptor_.joinable()) acceptor_.join();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(2 * options_.dimse_timeout_seconds + 5),
+                 [this] { return active_ == 0; });
+    if (active_ > 0) {
+      MV_LOG(WARNING) << "DIMSE: " << active_ << " associations still running at shutdown";
+      return;  // their threads still use the network: leave it
+    }
+  }
+  if (net_ != nullptr) ASC_dropNetwork(&net_);
+}
+
+void DimseServer::AcceptLoop() {
+  while (!stopping_.load()) {
+    if (!ASC_associationWaiting(net_, 1)) continue;
+    T_ASC_Association* assoc = nullptr;
+    OFCondition c = ASC_receiveAssociation(net_, &assoc, options_.max_pdu_bytes, nullptr, nullptr,
+                                           OFFalse, DUL_NOBLOCK, options_.acse_timeout_seconds);
+    if (c.bad()) {
+      MV_LOG(INFO) << "DIMSE: an association request could not be read: " << c.text();
+      if (assoc != nullptr) {
+        ASC_dropAssociation(assoc);
+        ASC_destroyAssociation(&assoc);
+      }
+      continue;
+    }
+    bool admitted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      admitted = active_ < options_.max_associations;
+      if (admitted) ++active_;
+    }
+    if (!admitted) {
+      T_ASC_RejectParameters reject = {ASC_RESULT_REJECTEDTRANSIENT,
+                                       ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+                                       ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED};
+      ASC_rejectAssociation(assoc, &reject);
+      ASC_dropAssociation(assoc);
+      ASC_destroyAssociation(&assoc);
+      requests_.Add({{"command", "A-ASSOCIATE"}, {"status", "busy"}}).Increment();
+      MV_LOG(WARNING) << "DIMSE: association refused, " << options_.max_associations
+                      << " already running";
+      continue;
+    }
+    std::thread([this, assoc] {
+      Serve(assoc);
+      std::lock_guard<std::mutex> lock(mu_);
+      --active_;
+      cv_.notify_all();
+    }).detach();
+  }
+}
+
+// One accepted association's requests, on its thread.
+class DimseServer::Association {
+ public:
+  Association(DimseServer* server, T_ASC_Association* assoc, Peer peer)
+      : s_(server), assoc_(assoc), peer_(std::move(peer)) {}
+
+  // Serves requests until the peer releases or aborts, or a timeout or error ends it.
+  void Run() {
+    while (true) {
+      T_ASC_PresentationContextID pres_id = 0;
+      T_DIMSE_Message msg{};
+      OFCondition c = DIMSE_receiveCommand(
+          assoc_, DIMSE_NONBLOCKING, s_->options_.idle_timeout_seconds, &pres_id, &msg, nullptr);
+      if (c == DUL_PEERREQUESTEDRELEASE) {
+        ASC_acknowledgeRelease(assoc_);
+        return;
+      }
+      if (c == DUL_PEERABORTEDASSOCIATION) return;
+      if (c.bad()) {
+        MV_LOG(INFO) << "DIMSE: association with " << peer_.Caller() << " ended: " << c.text();
+        ASC_abortAssociation(assoc_);
+        return;
+      }
+      switch (msg.CommandField) {
+        case DIMSE_C_ECHO_RQ:
+          c = DIMSE_sendEchoResponse(assoc_, pres_id, &msg.msg.CEchoRQ, STATUS_Success, nullptr);
+          Count("C-ECHO", STATUS_Success);
+          break;
+        case DIMSE_C_STORE_RQ:
+          c = Store(pres_id, msg.msg.CStoreRQ);
+          break;
+        case DIMSE_C_FIND_RQ:
+          c = Find(pres_id, msg.msg.CFindRQ);
+          break;
+        default:
+          MV_LOG(INFO) << "DIMSE: unsupported command 0x" << std::hex << msg.CommandField
+                       << " from " << peer_.Caller() << "; aborting the association";
+          c = DIMSE_BADCOMMANDTYPE;
+          break;
+      }
+      if (c.bad()) {
+        ASC_abortAssociation(assoc_);
+        return;
+      }
+    }
+  }
+
+ private:
+  void Count(const char* command, uint16_t status) {
+    s_->requests_.Add({{"command", command}, {"status", Hex(status)}}).Increment();
+  }
+  void Audit(const char* op, uint16_t status) {
+    MV_LOG(INFO) << "audit op=" << op << " service=frontend caller=" << peer_.Caller()
+                 << " peer=" << peer_.host << " status=" << Hex(status);
+  }
+
+  // Receives the data set of a C-STORE into a put session and answers with the put's outcome. An
+  // error return ends the association (the data set could not be read off it).
+  OFCondition Store(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_StoreRQ& req) {
+    T_ASC_PresentationContext pc;
+    OFCondition c = ASC_findAcceptedPresentationContext(assoc_->params, pres_id, &pc);
+    if (c.bad()) return c;
+    // (A request whose SOP class is not its context's is stored as sent, as DCMTK's storescp
+    // does: the bytes are the sender's, unchanged.)
+    absl::Status refused;
+    if (peer_.scopes.count(Scope::kWrite) == 0) {
+      refused = absl::PermissionDeniedError("write scope required");
+    }
+    absl::StatusOr<std::string> header =
+        refused.ok() ? Part10Header(req.AffectedSOPClassUID, req.AffectedSOPInstanceUID,
+                                    pc.acceptedTransferSyntax, peer_.ae)
+                     : absl::StatusOr<std::string>(refused);
+    std::unique_ptr<PutSession> session;
+    absl::Status status = header.status();
+    if (status.ok()) {
+      session = s_->core_->StartPut();
+      session->ExpectSopInstanceUid(req.AffectedSOPInstanceUID);
+      status = session->Append(*header);
+    }
+    SinkOutputStream sink(
+        [&](absl::string_view piece) { return status.ok() ? session->Append(piece) : status; },
+        s_->options_.max_instance_bytes);
+    T_ASC_PresentationContextID data_pres_id = 0;
+    c = DIMSE_receiveDataSetInFile(assoc_, DIMSE_NONBLOCKING, s_->options_.dimse_timeout_seconds,
+                                   &data_pres_id, sink.stream(), nullptr, nullptr);
+    if (c.bad()) {
+      // The data set did not arrive whole: the session is dropped uncommitted.
+      Count("C-STORE", 0xFFFF);
+      Audit("dimse-store-aborted", 0xFFFF);
+      return c;
+    }
+    if (status.ok()) status = sink.error();
+    if (status.ok() && data_pres_id != pres_id) {
+      status = absl::InvalidArgumentError("data set sent on another presentation context");
+    }
+    bool already_stored = false;
+    if (status.ok()) {
+      absl::StatusOr<v1::PutInstanceResponse> put = session->Finish();
+      status = put.status();
+      if (put.ok()) {
+        already_stored = put->already_stored();
+      }
+    }
+    session.reset();
+    if (status.code() == absl::StatusCode::kPermissionDenied && s_->on_denied_) {
+      s_->on_denied_(peer_.Caller(), "C-STORE", status);
+    }
+    const DimseStatus answer = StoreStatusFor(status);
+    if (status.ok() && !already_stored) s_->store_bytes_.Increment(sink.bytes() + header->size());
+    if (!status.ok()) {
+      MV_LOG(INFO) << "DIMSE: C-STORE from " << peer_.Caller() << " failed: " << status.code()
+                   << " " << status.message();
+    }
+    Count("C-STORE", answer.code);
+    Audit("dimse-store", answer.code);
+
+    T_DIMSE_C_StoreRSP rsp{};
+    rsp.MessageIDBeingRespondedTo = req.MessageID;
+    rsp.DimseStatus = answer.code;
+    rsp.DataSetType = DIMSE_DATASET_NULL;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID,
+                        sizeof(rsp.AffectedSOPClassUID));
+    OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req.AffectedSOPInstanceUID,
+                        sizeof(rsp.AffectedSOPInstanceUID));
+    rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+    std::unique_ptr<DcmDataset> detail;
+    if (!answer.comment.empty()) {
+      detail = std::make_unique<DcmDataset>();
+      detail->putAndInsertString(DCM_ErrorComment, answer.comment.c_str());
+    }
+    return DIMSE_sendStoreResponse(assoc_, pres_id, &req, &rsp, detail.get());
+  }
+
+  // Answers a C-FIND from the index: one pending response per match, then the final status.
+  OFCondition Find(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_FindRQ& req) {
+    DcmDataset* raw = nullptr;
+    T_ASC_PresentationContextID data_pres_id = 0;
+    OFCondition c =
+        DIMSE_receiveDataSetInMemory(assoc_, DIMSE_NONBLOCKING, s_->options_.dimse_timeout_seconds,
+                                     &data_pres_id, &raw, nullptr, nullptr);
+    if (c.bad()) return c;
+    std::unique_ptr<DcmDataset> identifier(raw);
+    T_ASC_PresentationContext pc;
+    c = ASC_findAcceptedPresentationContext(assoc_->params, pres_id, &pc);
+    if (c.bad()) return c;
+    const QueryModel model =
+        std::string(pc.abstractSyntax) == UID_FINDPatientRootQueryRetrieveInformationModel
+            ? QueryModel::kPatientRoot
+            : QueryModel::kStudyRoot;
+    ImageStoreCore* core = s_->core_;
+    FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
+                      [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
+    absl::StatusOr<std::vector<std::unique_ptr<DcmDataset>>> answers =
+        peer_.scopes.count(Scope::kRead) == 0
+            ? absl::PermissionDeniedError("read scope required")
+            : AnswerFind(source, model, *identifier, s_->options_.ae_title);
+
+    T_DIMSE_C_FindRSP rsp{};
+    rsp.MessageIDBeingRespondedTo = req.MessageID;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID,
+                        sizeof(rsp.AffectedSOPClassUID));
+    rsp.opts = O_FIND_AFFECTEDSOPCLASSUID;
+    DimseStatus final_status{STATUS_FIND_Success, ""};
+    size_t sent = 0;
+    if (answers.ok()) {
+      for (const std::unique_ptr<DcmDataset>& answer : *answers) {
+        if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good()) {
+          final_status = {STATUS_FIND_Cancel, ""};
+          break;
+        }
+        rsp.DimseStatus = STATUS_FIND_Pending_MatchesAreContinuing;
+        rsp.DataSetType = DIMSE_DATASET_PRESENT;
+        c = DIMSE_sendFindResponse(assoc_, pres_id, &req, &rsp, answer.get(), nullptr);
+        if (c.bad()) return c;
+        ++sent;
+      }
+    } else if (answers.status().code() == absl::StatusCode::kInvalidArgument) {
+      final_status = {STATUS_FIND_Error_DataSetDoesNotMatchSOPClass,
+                      "QueryRetrieveLevel missing or not valid for the model"};
+    } else if (answers.status().code() == absl::StatusCode::kPermissionDenied) {
+      final_status = {0x0124, "calling AE title not allowed to query here"};
+    } else {
+      final_status = {STATUS_FIND_Refused_OutOfResources, "index temporarily unavailable"};
+    }
+    if (!answers.ok()) {
+      MV_LOG(INFO) << "DIMSE: C-FIND from " << peer_.Caller()
+                   << " failed: " << answers.status().code();
+    }
+    Count("C-FIND", final_status.code);
+    MV_LOG(INFO) << "audit op=dimse-find service=frontend caller=" << peer_.Caller()
+                 << " peer=" << peer_.host << " status=" << Hex(final_status.code)
+                 << " matches=" << sent;
+    rsp.DimseStatus = final_status.code;
+    rsp.DataSetType = DIMSE_DATASET_NULL;
+    std::unique_ptr<DcmDataset> detail;
+    if (!final_status.comment.empty()) {
+      detail = std::make_unique<DcmDataset>();
+      detail->putAndInsertString(DCM_ErrorComment, final_status.comment.c_str());
+    }
+    return DIMSE_sendFindResponse(assoc_, pres_id, &req, &rsp, nullptr, detail.get());
+  }
+
+  DimseServer* const s_;
+  T_ASC_Association* const assoc_;
+  const Peer peer_;
+};
+
+void DimseServer::Serve(T_ASC_Association* assoc) {
+  const DUL_ASSOCIATESERVICEPARAMETERS& dul = assoc->params->DULparams;
+  Peer peer;
+  peer.ae = PrintableAeTitle(dul.callingAPTitle);
+  peer.host = dul.callingPresentationAddress;
+  peer.scopes = access_.ScopesOf(dul.callingAPTitle, peer.host);
+  const std::string called = PrintableAeTitle(dul.calledAPTitle);
+
+  auto reject = [&](T_ASC_RejectParametersReason reason, const char* why) {
+    T_ASC_RejectParameters params = {ASC_RESULT_REJECTEDPERMANENT, ASC_SOURCE_SERVICEUSER, reason};
+    ASC_rejectAssociation(assoc, &params);
+    requests_.Add({{"command", "A-ASSOCIATE"}, {"status", "rejected"}}).Increment();
+    const absl::Status status = absl::PermissionDeniedError(why);
+    MV_LOG(WARNING) << "audit op=deny service=frontend method=A-ASSOCIATE caller=" << peer.Caller()
+                    << " peer=" << peer.host << " code=PERMISSION_DENIED: " << why;
+    if (on_denied_) on_denied_(peer.Caller() + "@" + peer.host, "A-ASSOCIATE", status);
+  };
+  if (called != options_.ae_title) {
+    reject(ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED, "called AE title is not this archive's");
+  } else if (peer.scopes.empty()) {
+    reject(ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED,
+           "calling AE title and address are not allowed");
+  } else {
+    const char* verification[] = {UID_VerificationSOPClass};
+    OFCondition c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, verification, 1,
+                                                                    kUncompressed, 3);
+    if (c.good() && peer.scopes.count(Scope::kRead) > 0) {
+      const char* find[] = {UID_FINDPatientRootQueryRetrieveInformationModel,
+                            UID_FINDStudyRootQueryRetrieveInformationModel};
+      c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, find, 2, kUncompressed, 3);
+    }
+    if (c.good() && peer.scopes.count(Scope::kWrite) > 0) {
+      std::vector<const char*> storage = StorageTransferSyntaxes();
+      c = ASC_acceptContextsWithPreferredTransferSyntaxes(
+          assoc->params, dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs,
+          storage.data(), static_cast<int>(storage.size()));
+    }
+    if (c.good()) c = ASC_acknowledgeAssociation(assoc);
+    if (c.good()) {
+      requests_.Add({{"command", "A-ASSOCIATE"}, {"status", "accepted"}}).Increment();
+      MV_LOG(INFO) << "audit op=dimse-associate service=frontend caller=" << peer.Caller()
+                   << " peer=" << peer.host;
+      Association(this, assoc, peer).Run();
+    } else {
+      MV_LOG(INFO) << "DIMSE: negotiation with " << peer.Caller() << " failed: " << c.text();
+    }
+  }
+  ASC_dropSCPAssociation(assoc);
+  ASC_destroyAssociation(&assoc);
+}
+
+}  // namespace medvault::frontend
