@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
+#include "common/tls_metrics.h"
 
 namespace medvault {
 
@@ -84,6 +85,7 @@ ServiceRunner::ServiceRunner(ServerOptions options) : options_(std::move(options
   InstallTerminationHandlers();
   TuneProcessForServing();
   metrics_ = std::make_unique<MetricsEndpoint>();
+  ExportCertificateExpiry(options_.name, options_.security, metrics_->registry());
 }
 
 ServiceRunner::~ServiceRunner() {

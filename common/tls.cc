@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <ctime>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -91,6 +92,21 @@ absl::Status CheckPem(const TlsFiles& files, absl::string_view ca, absl::string_
 
 }  // namespace
 
+absl::StatusOr<int64_t> CertificateNotAfter(absl::string_view pem) {
+  struct ClearErrors {
+    ~ClearErrors() { ERR_clear_error(); }
+  } clear_errors;
+  BioPtr bio = MemBio(pem);
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (cert == nullptr) return absl::InvalidArgumentError("no PEM certificate");
+  const ASN1_TIME* not_after = X509_get0_notAfter(cert.get());
+  struct tm tm = {};
+  if (not_after == nullptr || ASN1_TIME_to_tm(not_after, &tm) != 1) {
+    return absl::InvalidArgumentError("the certificate's notAfter cannot be read");
+  }
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 absl::StatusOr<TransportSecurity> TransportSecurity::MutualTls(Filesystem* fs,
                                                                const TlsFiles& files) {
   ASSIGN_OR_RETURN(std::string ca, ReadPemFile(fs, "CA", files.ca_file));
@@ -102,6 +118,13 @@ absl::StatusOr<TransportSecurity> TransportSecurity::MutualTls(Filesystem* fs,
 
   TransportSecurity security;
   security.tls_ = true;
+  // CheckPem parsed both, so these fail only on a notAfter OpenSSL cannot convert.
+  absl::StatusOr<int64_t> cert_expiry = CertificateNotAfter(cert);
+  RETURN_IF_ERROR(Annotate(cert_expiry.status(), files.cert_file));
+  absl::StatusOr<int64_t> ca_expiry = CertificateNotAfter(ca);
+  RETURN_IF_ERROR(Annotate(ca_expiry.status(), files.ca_file));
+  security.certificate_not_after_ = *cert_expiry;
+  security.ca_not_after_ = *ca_expiry;
   {
     // Require a client certificate and verify it against the CA: a connection without one, with
     // one from another CA, or with an expired one fails the handshake.

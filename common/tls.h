@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -66,13 +67,26 @@ class TransportSecurity {
   // TLS.
   void RequirePeerName(absl::string_view peer, grpc::ChannelArguments* args) const;
 
+  // With TLS: when this process's certificate (the leaf in its certificate file) and the first
+  // certificate of its CA file stop being valid (notAfter), in seconds since the Unix epoch, as
+  // read at MutualTls(). The process serves with these until it restarts, so this is what expires
+  // in use, whatever a renewed file on disk says. 0 without TLS.
+  int64_t certificate_not_after() const { return certificate_not_after_; }
+  int64_t ca_not_after() const { return ca_not_after_; }
+
  private:
   TransportSecurity() = default;
 
   bool tls_ = false;
   std::shared_ptr<grpc::ServerCredentials> server_;
   std::shared_ptr<grpc::ChannelCredentials> channel_;
+  int64_t certificate_not_after_ = 0;
+  int64_t ca_not_after_ = 0;
 };
+
+// The notAfter of the first PEM certificate in `pem`, in seconds since the Unix epoch.
+// INVALID_ARGUMENT when `pem` holds no certificate or its notAfter cannot be read.
+absl::StatusOr<int64_t> CertificateNotAfter(absl::string_view pem);
 
 // The choice every binary makes from its --tls_ca/--tls_cert/--tls_key/--insecure_plaintext
 // flags: all three files give MutualTls; no files and `insecure_plaintext` give

@@ -68,7 +68,13 @@ absl::Status AuditLog::Stage(const v1::AuditRecord& record, rocksdb::WriteBatch*
 absl::Status AuditLog::Append(const v1::AuditRecord& record) {
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(Stage(record, &batch));
-  return Annotate(writer_->Write(&batch), "writing an audit record");
+  return Annotate(Commit(&batch), "writing an audit record");
+}
+
+absl::Status AuditLog::Commit(rocksdb::WriteBatch* batch) {
+  absl::Status written = writer_->Write(batch);
+  if (!written.ok() && on_write_failure_) on_write_failure_();
+  return written;
 }
 
 void AuditLog::Log(const v1::AuditRecord& record) {

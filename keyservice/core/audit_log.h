@@ -7,6 +7,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,14 @@ class AuditLog {
   // Writes `record` on its own, durably and replicated. The writer's error when it cannot.
   absl::Status Append(const v1::AuditRecord& record);
 
+  // Commits `batch`, which holds a record Stage()d with the operation it describes, through the
+  // writer. The writer's error when it cannot; then the operation did not happen either.
+  absl::Status Commit(rocksdb::WriteBatch* batch);
+
+  // Called (on the failing thread) each time Append() or Commit() could not write, e.g. to count
+  // failed audit writes. REQUIRES: set before the log is used concurrently.
+  void set_on_write_failure(std::function<void()> hook) { on_write_failure_ = std::move(hook); }
+
   // The structured log line of a record (done by the caller once the outcome is known):
   // "audit op=release caller=frontend/frontend on_behalf_of=client/viewer purpose=GetInstance
   //  kek_version=1 result=OK objects=<n> object_ids=<hex,...>".
@@ -65,6 +74,7 @@ class AuditLog {
   Clock* const clock_;
   absl::Mutex mu_;
   int64_t last_time_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> on_write_failure_;
 };
 
 }  // namespace medvault::keyservice

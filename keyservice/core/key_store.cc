@@ -89,6 +89,7 @@ absl::StatusOr<KekRef> KeyStore::ActiveKekForWrite(rocksdb::WriteBatch* batch) {
   }
   ASSIGN_OR_RETURN(KekRef newest, keks_->Newest());
   state.set_active_version(newest.version);
+  (*state.mutable_activated_micros())[newest.version] = clock_->NowMicros();
   RETURN_IF_ERROR(StageKekState(state, batch));
   return newest;
 }
@@ -137,7 +138,7 @@ absl::StatusOr<std::vector<GeneratedKey>> KeyStore::GenerateImpl(uint32_t count,
   }
   record->set_result("OK");
   RETURN_IF_ERROR(audit_.Stage(*record, &batch));
-  RETURN_IF_ERROR(Annotate(writer_->Write(&batch), absl::StrCat("storing ", count, " data keys")));
+  RETURN_IF_ERROR(Annotate(audit_.Commit(&batch), absl::StrCat("storing ", count, " data keys")));
   return keys;
 }
 
@@ -275,7 +276,7 @@ absl::StatusOr<uint32_t> KeyStore::DestroyImpl(const std::vector<std::string>& o
   record->set_result("OK");
   RETURN_IF_ERROR(audit_.Stage(*record, &batch));
   RETURN_IF_ERROR(
-      Annotate(writer_->Write(&batch), absl::StrCat("destroying ", existing, " data keys")));
+      Annotate(audit_.Commit(&batch), absl::StrCat("destroying ", existing, " data keys")));
   return existing;
 }
 

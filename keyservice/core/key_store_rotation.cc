@@ -35,12 +35,15 @@ absl::Status KeyStore::Rotate(uint32_t version, const AuditInfo& who) {
       return absl::FailedPreconditionError(absl::StrCat("KEK version ", version, " was retired"));
     }
     RETURN_IF_ERROR(keks_->Find(version).status());
+    if (state.active_version() != version) {
+      (*state.mutable_activated_micros())[version] = clock_->NowMicros();
+    }
     state.set_active_version(version);
     rocksdb::WriteBatch batch;
     RETURN_IF_ERROR(StageKekState(state, &batch));
     record.set_result("OK");
     RETURN_IF_ERROR(audit_.Stage(record, &batch));
-    return Annotate(writer_->Write(&batch), "recording the active KEK version");
+    return Annotate(audit_.Commit(&batch), "recording the active KEK version");
   }();
   record.set_result(absl::StatusCodeToString(result.code()));
   AuditLog::Log(record);
@@ -74,7 +77,7 @@ absl::Status KeyStore::Retire(uint32_t version, const AuditInfo& who) {
     RETURN_IF_ERROR(StageKekState(state, &batch));
     record.set_result("OK");
     RETURN_IF_ERROR(audit_.Stage(record, &batch));
-    return Annotate(writer_->Write(&batch), "recording the retired KEK version");
+    return Annotate(audit_.Commit(&batch), "recording the retired KEK version");
   }();
   record.set_result(absl::StatusCodeToString(result.code()));
   AuditLog::Log(record);

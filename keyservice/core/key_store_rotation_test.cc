@@ -128,6 +128,24 @@ TEST_F(KeyRotationTest, NewVersionWrapsOnlyAfterRotateThenRewrapRetireAndDropOld
   ExpectAllReadable(newer);
 }
 
+// The ages of the master keys come from these times (medvault_keyservice_kek_activated_...).
+TEST_F(KeyRotationTest, TheStateRecordsWhenEachVersionBecameActive) {
+  const int64_t pinned_at = clock_.NowMicros();
+  Generate(1);
+  clock_.Advance(5'000'000);
+  Open(&both_);
+  Generate(1);  // v1 stays active: no new time
+  EXPECT_EQ(store_->KekStateNow()->activated_micros().size(), 1u);
+  clock_.Advance(5'000'000);
+  const int64_t rotated_at = clock_.NowMicros();
+  ASSERT_TRUE(store_->Rotate(2, who_).ok());
+  clock_.Advance(5'000'000);
+  ASSERT_TRUE(store_->Rotate(2, who_).ok());  // already active: keeps its time
+  v1::KekState state = store_->KekStateNow().value();
+  EXPECT_EQ(state.activated_micros().at(1), pinned_at);
+  EXPECT_EQ(state.activated_micros().at(2), rotated_at);
+}
+
 TEST_F(KeyRotationTest, RewrapResumesAfterRestartAndNeverResurrectsDestroyedKeys) {
   auto keys = Generate(60);
   Open(&both_);

@@ -24,6 +24,12 @@ KeyMaintenance::KeyMaintenance(KeyStore* store, Shredder* shredder, std::functio
                       .Name("medvault_keyservice_keys_by_kek_version")
                       .Help("Stored keys per KEK version (as of the last census).")
                       .Register(registry)),
+      activated_(prometheus::BuildGauge()
+                     .Name("medvault_keyservice_kek_activated_timestamp_seconds")
+                     .Help("When each KEK version last became the active one, seconds since the "
+                           "Unix epoch (as of the last census; the active version's age is now "
+                           "minus the newest of these).")
+                     .Register(registry)),
       rewrapped_(NewCounter(registry, "medvault_keyservice_keys_rewrapped_total",
                             "Keys rewrapped under the active KEK.")),
       rewrap_errors_(NewCounter(registry, "medvault_keyservice_rewrap_errors_total",
@@ -69,6 +75,9 @@ void KeyMaintenance::RewrapPass() {
   absl::StatusOr<KekCensus> census = store_->Census();
   if (!census.ok()) return;
   active_version_.Set(census->state.active_version());
+  for (const auto& [version, micros] : census->state.activated_micros()) {
+    activated_.Add({{"version", absl::StrCat(version)}}).Set(static_cast<double>(micros) / 1e6);
+  }
   to_rewrap_.Set(static_cast<double>(census->to_rewrap));
   for (const auto& [version, keys] : census->keys_by_version) versions_seen_.insert(version);
   for (uint32_t version : versions_seen_) {

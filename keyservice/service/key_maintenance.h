@@ -55,6 +55,7 @@ class KeyMaintenance {
   prometheus::Gauge& active_version_;
   prometheus::Gauge& to_rewrap_;
   prometheus::Family<prometheus::Gauge>& by_version_;
+  prometheus::Family<prometheus::Gauge>& activated_;
   prometheus::Counter& rewrapped_;
   prometheus::Counter& rewrap_errors_;
   prometheus::Gauge& pending_shred_;

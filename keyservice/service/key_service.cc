@@ -37,7 +37,16 @@ KeyServiceImpl::KeyServiceImpl(KeyStore* store, prometheus::Registry& registry, 
                                  "KeyService requests that returned an error.")),
       generate_latency_(
           NewLatencyHistogram(registry, "medvault_keyservice_generate_latency_seconds",
-                              "Latency of GenerateDataKeys, including the sync write.")) {}
+                              "Latency of GenerateDataKeys, including the sync write.")) {
+  // The counter lives in the registry, which outlives the store in every process; the hook must
+  // not capture this service.
+  prometheus::Counter* audit_write_failures = &NewCounter(
+      registry, "medvault_keyservice_audit_write_failures_total",
+      "Audit records whose write (with the operation they record) failed; each such operation "
+      "was refused. Includes a follower's refusals (it cannot commit) during a leader change.");
+  store_->audit()->set_on_write_failure(
+      [audit_write_failures] { audit_write_failures->Increment(); });
+}
 
 grpc::Status KeyServiceImpl::Fail(const absl::Status& status) {
   request_errors_.Increment();

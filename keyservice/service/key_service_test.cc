@@ -1,5 +1,6 @@
 #include "keyservice/service/key_service.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,20 @@ double MetricValue(prometheus::Registry& registry, const std::string& name) {
   return -1;
 }
 
+// The database's own writer, or (when `fail` is set) a group that cannot commit.
+class FailableWriter : public KvWriter {
+ public:
+  explicit FailableWriter(KvStore* kv) : kv_(kv) {}
+  absl::Status Write(rocksdb::WriteBatch* batch) override {
+    if (fail) return absl::UnavailableError("no quorum");
+    return kv_->Write(batch);
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  KvStore* const kv_;
+};
+
 // The real service on 127.0.0.1:0 over a real RocksDB, called through a gRPC stub.
 class KeyServiceTest : public ::testing::Test {
  protected:
@@ -32,7 +47,8 @@ class KeyServiceTest : public ::testing::Test {
     auto kv = KvStore::Open(dir_.path() + "/db", KeyStoreColumnFamilies());
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = std::move(*kv);
-    store_ = std::make_unique<KeyStore>(kv_.get(), &keks_, &clock_);
+    writer_ = std::make_unique<FailableWriter>(kv_.get());
+    store_ = std::make_unique<KeyStore>(kv_.get(), &keks_, &clock_, writer_.get());
     runner_ = std::make_unique<ServiceRunner>(
         ServerOptions{"keyservice", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext()});
     service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry(),
@@ -54,6 +70,7 @@ class KeyServiceTest : public ::testing::Test {
   FakeClock clock_;
   KekRing keks_;
   std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<FailableWriter> writer_;
   std::unique_ptr<KeyStore> store_;
   std::unique_ptr<KeyServiceImpl> service_;
   std::unique_ptr<ServiceRunner> runner_;
@@ -103,6 +120,45 @@ TEST_F(KeyServiceTest, GenerateGetDestroyOverGrpc) {
   EXPECT_EQ(Metric("medvault_keyservice_keys_destroyed_total"), 2);
   EXPECT_EQ(Metric("medvault_keyservice_request_errors_total"), 1);
   EXPECT_EQ(Metric("medvault_keyservice_generate_latency_seconds"), 1);
+}
+
+// Every operation whose audit record cannot be committed counts once: a release (its record is
+// written on its own), a generation (the record commits with the keys), and nothing else.
+TEST_F(KeyServiceTest, FailedAuditWritesAreCounted) {
+  v1::GenerateDataKeysRequest gen_req;
+  gen_req.set_count(1);
+  v1::GenerateDataKeysResponse gen_resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->GenerateDataKeys(&ctx, gen_req, &gen_resp).ok());
+  }
+  EXPECT_EQ(Metric("medvault_keyservice_audit_write_failures_total"), 0);
+
+  writer_->fail = true;
+  {
+    v1::GetDataKeyRequest req;
+    req.set_object_id(gen_resp.keys(0).object_id());
+    v1::GetDataKeyResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetDataKey(&ctx, req, &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_EQ(Metric("medvault_keyservice_audit_write_failures_total"), 1);
+  {
+    v1::GenerateDataKeysResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_FALSE(stub_->GenerateDataKeys(&ctx, gen_req, &resp).ok());
+  }
+  EXPECT_EQ(Metric("medvault_keyservice_audit_write_failures_total"), 2);
+
+  writer_->fail = false;
+  {
+    v1::GetDataKeyRequest req;
+    req.set_object_id(gen_resp.keys(0).object_id());
+    v1::GetDataKeyResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub_->GetDataKey(&ctx, req, &resp).ok());
+  }
+  EXPECT_EQ(Metric("medvault_keyservice_audit_write_failures_total"), 2);
 }
 
 TEST_F(KeyServiceTest, InvalidRequestsMapToInvalidArgument) {

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 
 import yaml
@@ -23,11 +24,52 @@ from manifests import K8S, ROOT, Failures, run
 
 MONITORING = os.path.join(K8S, "monitoring")
 SAMPLE = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
-# Names that are not medvault's: Prometheus' own, and cert-manager's (it exports the expiry of the
-# certificates it manages; the medvault binaries do not export their certificates' expiry yet).
+# Names that are not medvault's: Prometheus' own.
 FOREIGN = {"up"}
-FOREIGN_PREFIXES = ("certmanager_",)
+FOREIGN_PREFIXES = ()
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+class LocalCluster:
+    """A local cluster (scripts/cluster: real binaries on loopback, mutual TLS) under `tmp`, on a
+    port block of its own. `extra_env` adds scripts/cluster settings (MEDVAULT_*_FLAGS)."""
+
+    def __init__(self, bins, tmp, **extra_env):
+        self.bins = bins
+        self.tmp = tmp
+        self.data = os.path.join(tmp, "data")
+        self.base = str(21000 + (os.getpid() % 400) * 50)
+        self.script = os.path.join(ROOT, "scripts", "cluster")
+        # The key service's census (KEK activation times) every second instead of every 30.
+        self.env = dict(os.environ, MEDVAULT_BIN_DIR=bins, MEDVAULT_PORT_BASE=self.base,
+                        MEDVAULT_TLS_DIR=f"{self.data}/tls", MEDVAULT_KEYSERVICE_FLAGS="--rewrap_interval_ms=1000")
+        self.env.update(extra_env)
+
+    def up_with_traffic(self, f):
+        """Starts the cluster, stores, finds and reads one real DICOM file and makes one refused
+        call (so every counter has its series). Returns `scripts/cluster up`'s output; reports and
+        exits when the cluster does not start."""
+        r = run([self.script, "up", "--data", self.data, "--no-samples"], env=self.env, timeout=180)
+        if not f.check(r.returncode == 0, f"scripts/cluster up failed: {r.stdout[-2000:]} {r.stderr[-2000:]}"):
+            f.report()
+        up = r.stdout
+        cli = [os.path.join(self.bins, "medvault"), f"--frontend=127.0.0.1:{self.base}"]
+        for args in (["put", SAMPLE], ["find"], ["get", "--instance", "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322",
+                                                 "-o", os.path.join(self.tmp, "out.dcm")]):
+            r = run(cli + args, env=self.env, timeout=60)
+            f.check(r.returncode == 0, f"medvault {args[0]} failed: {r.stderr.strip()}")
+        # A refused call (read-only client deleting) fills the refusal counters.
+        tls = f"{self.data}/tls"
+        r = run(cli + [f"--tls_ca={tls}/ca.crt", f"--tls_cert={tls}/client-readonly.crt",
+                       f"--tls_key={tls}/client-readonly.key", "rm", "--instance", "1.2.3"], env=self.env, timeout=60)
+        f.check(r.returncode != 0, "a read-only client was allowed to delete")
+        return up
+
+    def status(self):
+        return run([self.script, "status", "--data", self.data], env=self.env, timeout=60).stdout
+
+    def down(self):
+        subprocess.run([self.script, "down", "--data", self.data], env=self.env, capture_output=True, timeout=120)
 
 
 def queries():
@@ -100,28 +142,22 @@ def main():
                         f"alert {name}'s runbook_url does not point at its section")
 
     tmp = tempfile.mkdtemp(prefix="medvault-k8s-metrics-")
-    data = os.path.join(tmp, "data")
-    base = str(21000 + (os.getpid() % 400) * 50)
-    env = dict(os.environ, MEDVAULT_BIN_DIR=bins, MEDVAULT_PORT_BASE=base, MEDVAULT_TLS_DIR=f"{data}/tls")
-    cluster = os.path.join(ROOT, "scripts", "cluster")
+    cluster = LocalCluster(bins, tmp)
     try:
-        r = run([cluster, "up", "--data", data, "--no-samples"], env=env, timeout=180)
-        if not f.check(r.returncode == 0, f"scripts/cluster up failed: {r.stdout[-2000:]} {r.stderr[-2000:]}"):
-            f.report()
-        urls = re.findall(r"(http://127\.0\.0\.1:\d+/metrics)", r.stdout)
-        cli = [os.path.join(bins, "medvault"), f"--frontend=127.0.0.1:{base}"]
-        for args in (["put", SAMPLE], ["find"], ["get", "--instance", "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322",
-                                                 "-o", os.path.join(tmp, "out.dcm")]):
-            r = run(cli + args, env=env, timeout=60)
-            f.check(r.returncode == 0, f"medvault {args[0]} failed: {r.stderr.strip()}")
-        # A refused call (read-only client deleting) fills the refusal counters.
-        tls = f"{data}/tls"
-        r = run(cli + [f"--tls_ca={tls}/ca.crt", f"--tls_cert={tls}/client-readonly.crt",
-                       f"--tls_key={tls}/client-readonly.key", "rm", "--instance", "1.2.3"], env=env, timeout=60)
-        f.check(r.returncode != 0, "a read-only client was allowed to delete")
-        exported = set()
-        for url in urls:
-            exported |= scrape(url)
+        up = cluster.up_with_traffic(f)
+        urls = re.findall(r"(http://127\.0\.0\.1:\d+/metrics)", up)
+        wanted = {name for _, expr in queries() for name in metric_names(expr)
+                  if name not in FOREIGN and not name.startswith(FOREIGN_PREFIXES)}
+        # Some series appear only after a periodic pass (the key service's census): scrape until
+        # every name is there, for at most 30 s.
+        deadline = time.monotonic() + 30
+        while True:
+            exported = set()
+            for url in urls:
+                exported |= scrape(url)
+            if wanted <= exported or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         f.check(len(urls) >= 4 and any(n.startswith("medvault_frontend_") for n in exported),
                 f"scraped {len(urls)} endpoints: {urls}")
         for where, expr in queries():
@@ -131,7 +167,7 @@ def main():
                 f.check(name in exported, f"{where} names {name}, which no medvault service exports")
         print(f"{len(exported)} metric names scraped from {len(urls)} endpoints")
     finally:
-        subprocess.run([cluster, "down", "--data", data], env=env, capture_output=True, timeout=120)
+        cluster.down()
         shutil.rmtree(tmp, ignore_errors=True)
     f.report()
 
