@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "frontend/core/core_fakes_test.h"
 #include "frontend/core/image_store_core.h"
+#include "frontend/testing/core_fakes.h"
 
 namespace medvault::frontend {
 namespace {

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/policy_table.h"
-#include "metaserver/core/catalog_test_util.h"
+#include "metaserver/testing/catalog_test_util.h"
 
 namespace medvault::metaserver {
 namespace {
