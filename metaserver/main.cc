@@ -15,17 +15,17 @@
 #include "common/env.h"
 #include "common/kv.h"
 #include "common/log.h"
+#include "common/periodic_task.h"
 #include "common/rpc.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/garbage_collector.h"
-#include "metaserver/core/periodic_task.h"
 #include "metaserver/core/registry.h"
 #include "metaserver/core/repairer.h"
 #include "metaserver/core/settled_leadership.h"
-#include "metaserver/service/chunk_server_client.h"
+#include "metaserver/service/grpc_clients.h"
 #include "metaserver/service/meta_metrics.h"
 #include "metaserver/service/meta_service.h"
 #include "raft/replica.h"
@@ -157,8 +157,8 @@ int main(int argc, char** argv) {
   metrics->RefreshTombstones(catalog);
 
   // Gauges follow server liveness within a second of a server going silent.
-  ms::PeriodicTask gauges(absl::Seconds(1), [&] { metrics->RefreshServers(registry); });
-  ms::PeriodicTask gc_task(absl::Seconds(gc_interval_s), [&] {
+  medvault::PeriodicTask gauges(absl::Seconds(1), [&] { metrics->RefreshServers(registry); });
+  medvault::PeriodicTask gc_task(absl::Seconds(gc_interval_s), [&] {
     if (!(*replica)->node()->IsLeader()) return;  // the leader collects for the group
     absl::StatusOr<ms::GcStats> stats = gc.RunOnce(orphan_grace_s);
     if (stats.ok()) {
@@ -171,17 +171,18 @@ int main(int argc, char** argv) {
   // Repair runs on the leader once it has led for a down interval (and a heartbeat): before that
   // its in-memory liveness view would call every server down.
   ms::SettledLeadership settled(down_after_ms * 1000 + 2'000'000);
-  ms::PeriodicTask repair_task(absl::Milliseconds(std::max<int64_t>(repair_interval_ms, 1)), [&] {
-    if (!settled.Settled((*replica)->node()->IsLeader(), (*replica)->writer()->Term(),
-                         clock->NowMicros()))
-      return;
-    absl::StatusOr<ms::RepairStats> stats = repairer.RunOnce();
-    if (stats.ok()) {
-      metrics->RecordRepair(*stats);
-    } else {
-      MV_LOG(WARNING) << "repair pass failed: " << stats.status();
-    }
-  });
+  medvault::PeriodicTask repair_task(
+      absl::Milliseconds(std::max<int64_t>(repair_interval_ms, 1)), [&] {
+        if (!settled.Settled((*replica)->node()->IsLeader(), (*replica)->writer()->Term(),
+                             clock->NowMicros()))
+          return;
+        absl::StatusOr<ms::RepairStats> stats = repairer.RunOnce();
+        if (stats.ok()) {
+          metrics->RecordRepair(*stats);
+        } else {
+          MV_LOG(WARNING) << "repair pass failed: " << stats.status();
+        }
+      });
 
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());

@@ -222,6 +222,56 @@ TEST(Raft, FollowerRefusesASecondCandidateInTheSameTerm) {
   EXPECT_TRUE(rd.messages[1].reject());
 }
 
+// The election restriction (Raft paper 5.4.1) on real votes, checked on its own: pre-vote applies
+// the same rule, so an election test alone cannot tell whether the real vote still checks it.
+// Node 1 holds entries 1..2 of term 2 and has just restarted (no leader, no lease); node 2 asks
+// for its real vote in term 3 claiming the given last entry.
+Message VoteOnceFor(uint64_t last_index, uint64_t last_term) {
+  Group g({1, 2, 3});
+  HardState hs;
+  hs.set_term(2);
+  std::vector<Entry> entries;
+  for (uint64_t index : {1, 2}) {
+    Entry e;
+    e.set_index(index);
+    e.set_term(2);
+    e.set_type(v1::RAFT_ENTRY_COMMAND);
+    entries.push_back(e);
+  }
+  EXPECT_TRUE(g.storage(1).Save(&hs, entries).ok());
+  g.Restart(1);
+  Message vote;
+  vote.set_type(v1::RAFT_MSG_VOTE);
+  vote.set_from(2);
+  vote.set_to(1);
+  vote.set_term(3);
+  vote.set_index(last_index);
+  vote.set_log_term(last_term);
+  g[1].Step(vote);
+  Ready rd = g[1].GetReady();
+  EXPECT_EQ(rd.messages.size(), 1u);
+  if (rd.messages.empty()) return Message();
+  EXPECT_EQ(rd.messages[0].type(), v1::RAFT_MSG_VOTE_RESPONSE);
+  const bool granted = !rd.messages[0].reject();
+  EXPECT_EQ(g[1].vote(), granted ? 2u : 0u) << "a vote is recorded exactly when it is granted";
+  return rd.messages[0];
+}
+
+TEST(Raft, RealVoteRefusedToACandidateWhoseLastTermIsOlder) {
+  EXPECT_TRUE(VoteOnceFor(/*last_index=*/5, /*last_term=*/1).reject())
+      << "a longer log of an older term is less up to date";
+}
+
+TEST(Raft, RealVoteRefusedToACandidateWithTheSameLastTermAndAShorterLog) {
+  EXPECT_TRUE(VoteOnceFor(/*last_index=*/1, /*last_term=*/2).reject());
+}
+
+TEST(Raft, RealVoteGrantedToACandidateAtLeastAsUpToDate) {
+  EXPECT_FALSE(VoteOnceFor(/*last_index=*/2, /*last_term=*/2).reject()) << "same last entry";
+  EXPECT_FALSE(VoteOnceFor(/*last_index=*/3, /*last_term=*/2).reject()) << "same term, longer";
+  EXPECT_FALSE(VoteOnceFor(/*last_index=*/1, /*last_term=*/3).reject()) << "newer term, shorter";
+}
+
 TEST(Raft, PartitionedNodeDoesNotDisruptTheLeaderWhenItReturns) {
   Group g({1, 2, 3});
   g.Elect(1);

@@ -21,7 +21,7 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 
 struct Totals {
   int leaders = 0, writes = 0, reads = 0, crashes = 0, crashes_before_persist = 0, snapshots = 0,
-      config_changes = 0;
+      config_changes = 0, vote_races = 0;
   void Add(const SimResult& r) {
     leaders += r.leaders_elected;
     writes += r.writes_acknowledged;
@@ -30,14 +30,15 @@ struct Totals {
     crashes_before_persist += r.crashes_before_persist;
     snapshots += r.snapshots_installed;
     config_changes += r.config_changes;
+    vote_races += r.vote_races;
   }
   void Print(const char* what, uint64_t seeds) const {
     std::printf(
         "%s: %llu seeds, %d leaders elected, %d writes and %d reads acknowledged, %d crashes "
         "(%d of a leader between sending and persisting), %d snapshots installed, %d membership "
-        "changes\n",
+        "changes, %d votes delivered after the voter's log grew\n",
         what, static_cast<unsigned long long>(seeds), leaders, writes, reads, crashes,
-        crashes_before_persist, snapshots, config_changes);
+        crashes_before_persist, snapshots, config_changes, vote_races);
   }
 };
 
@@ -78,6 +79,7 @@ void Sweep(const char* what, uint64_t first_seed, uint64_t seeds) {
   EXPECT_GT(totals.crashes_before_persist, 0);
   EXPECT_GT(totals.snapshots, 0);
   EXPECT_GT(totals.config_changes, 0);
+  EXPECT_GT(totals.vote_races, 0);
 }
 
 TEST(RaftSimulation, ThreeVotersUnderFaults) {

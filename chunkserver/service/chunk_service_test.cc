@@ -4,6 +4,7 @@
 #include <mutex>
 #include <string>
 
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
@@ -12,6 +13,7 @@
 #include "common/crypto.h"
 #include "common/env.h"
 #include "common/rpc.h"
+#include "common/testing/policy_table.h"
 #include "common/testing/temp_dir.h"
 
 namespace medvault::chunkserver {
@@ -202,6 +204,17 @@ TEST(HeartbeatClientTest, UnreachableMetaserverIsAnError) {
                          &metrics, absl::Seconds(1));
   absl::Status s = client.Send(v1::ChunkServerInfo());
   EXPECT_TRUE(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) << s;
+}
+
+// The real table, caller by caller: the frontend (puts, reads) and the metaserver (repair,
+// garbage collection) move chunks; no client, key service or other chunk server may.
+TEST(ChunkServicePolicyTest, OnlyTheFrontendAndTheMetaserverMoveChunks) {
+  const std::set<std::string> both = {"frontend/frontend", "metaserver/metaserver"};
+  const medvault::testing::PolicyTable table = {
+      {"WriteChunk", both}, {"ReadChunk", both}, {"DeleteChunks", both}, {"ListChunks", both}};
+  EXPECT_THAT(medvault::testing::PolicyTableMismatches(ChunkServicePolicy(),
+                                                       {"medvault.v1.ChunkService"}, table),
+              ::testing::IsEmpty());
 }
 
 }  // namespace

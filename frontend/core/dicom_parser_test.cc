@@ -13,7 +13,7 @@
 #include <dcmtk/dcmdata/dcuid.h>
 
 #include "common/crypto.h"
-#include "frontend/core/dicom_bytes_test.h"
+#include "frontend/testing/dicom_bytes.h"
 
 namespace medvault::frontend {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 
-#include "frontend/core/core_fakes_test.h"
+#include "frontend/testing/core_fakes.h"
 
 namespace medvault::frontend {
 namespace {

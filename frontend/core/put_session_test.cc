@@ -16,9 +16,9 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "frontend/core/core_fakes_test.h"
-#include "frontend/core/dicom_bytes_test.h"
 #include "frontend/core/image_store_core.h"
+#include "frontend/testing/core_fakes.h"
+#include "frontend/testing/dicom_bytes.h"
 
 namespace medvault::frontend {
 namespace {

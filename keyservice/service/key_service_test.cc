@@ -4,9 +4,11 @@
 #include <memory>
 #include <string>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/rpc.h"
+#include "common/testing/policy_table.h"
 #include "common/testing/temp_dir.h"
 
 namespace medvault::keyservice {
@@ -187,6 +189,19 @@ TEST_F(KeyServiceTest, InvalidRequestsMapToInvalidArgument) {
   }
   EXPECT_EQ(Metric("medvault_keyservice_request_errors_total"), 3);
   EXPECT_EQ(Metric("medvault_keyservice_keys_generated_total"), 0);
+}
+
+// The real table, caller by caller: only the frontend obtains, creates or destroys a data key or
+// reads the audit log; a chunk server, the metaserver or a client holding every scope may not.
+TEST(KeyServicePolicyTest, OnlyTheFrontendMayCallTheKeyService) {
+  const std::set<std::string> frontend = {"frontend/frontend"};
+  const medvault::testing::PolicyTable table = {
+      {"GenerateDataKeys", frontend}, {"GetDataKey", frontend},   {"DestroyDataKeys", frontend},
+      {"QueryAudit", frontend},       {"RecordDenial", frontend}, {"GetKekStatus", frontend},
+      {"RotateKek", frontend},        {"RetireKek", frontend}};
+  EXPECT_THAT(medvault::testing::PolicyTableMismatches(KeyServicePolicy(),
+                                                       {"medvault.v1.KeyService"}, table),
+              ::testing::IsEmpty());
 }
 
 }  // namespace

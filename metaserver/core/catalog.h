@@ -20,16 +20,10 @@
 #include "common/kv.h"
 #include "medvault/v1/common.pb.h"
 #include "medvault/v1/metaserver_store.pb.h"
+#include "metaserver/core/catalog_results.h"
 #include "metaserver/core/store_access.h"
 
 namespace medvault::metaserver {
-
-struct CommitResult {
-  // True when the identical instance (same SOP Instance UID and sha256) was already stored.
-  bool already_stored = false;
-  // The stored instance (the existing one when already_stored).
-  v1::InstanceInfo info;
-};
 
 struct InstanceRecord {
   v1::InstanceInfo info;
@@ -40,14 +34,6 @@ struct StudyDetail {
   v1::StudySummary study;
   // Ordered by series number then UID; each with its instances ordered by instance number then UID.
   std::vector<v1::SeriesInfo> series;
-};
-
-struct DeleteResult {
-  // Instances removed from the index by this call.
-  uint64_t instances_deleted = 0;
-  // Objects whose data keys must be destroyed: those deleted now and those of earlier deletions of
-  // the same study (instance) whose destruction was not yet confirmed. Sorted, distinct.
-  std::vector<std::string> object_ids;
 };
 
 struct TombstoneEntry {

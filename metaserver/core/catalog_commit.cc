@@ -15,16 +15,6 @@ constexpr size_t kSha256Bytes = 32;
 // Generous bounds on key components (DICOM allows 64 characters for UIDs and LO values).
 constexpr size_t kMaxKeyComponentBytes = 1024;
 
-// Reads a record; `found` tells whether it existed. Errors other than NOT_FOUND propagate.
-template <typename Message>
-absl::Status ReadOptional(const KvReader& state, const std::string& cf, absl::string_view key,
-                          Message* message, bool* found) {
-  absl::Status s = state.GetProto(cf, key, message);
-  *found = s.ok();
-  if (absl::IsNotFound(s)) return absl::OkStatus();
-  return s;
-}
-
 }  // namespace
 
 absl::Status ValidateKeyComponent(absl::string_view value, absl::string_view what, bool required) {

@@ -13,15 +13,6 @@
 namespace medvault::metaserver {
 namespace {
 
-template <typename Message>
-absl::Status ReadOptional(const KvReader& state, const std::string& cf, absl::string_view key,
-                          Message* message, bool* found) {
-  absl::Status s = state.GetProto(cf, key, message);
-  *found = s.ok();
-  if (absl::IsNotFound(s)) return absl::OkStatus();
-  return s;
-}
-
 // Every key with `prefix`, with the prefix removed.
 absl::StatusOr<std::vector<std::string>> SuffixesWithPrefix(const KvReader& state,
                                                             const std::string& cf,

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "metaserver/core/catalog.h"
-#include "metaserver/core/catalog_test_util.h"
+#include "metaserver/testing/catalog_test_util.h"
 
 namespace medvault::metaserver {
 namespace {

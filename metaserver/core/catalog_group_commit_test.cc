@@ -6,7 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "metaserver/core/catalog_test_util.h"
+#include "metaserver/testing/catalog_test_util.h"
 
 namespace medvault::metaserver {
 namespace {

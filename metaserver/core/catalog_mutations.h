@@ -14,7 +14,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "medvault/v1/common.pb.h"
-#include "metaserver/core/catalog.h"
+#include "medvault/v1/metaserver_store.pb.h"
+#include "metaserver/core/catalog_results.h"
 #include "metaserver/core/store_access.h"
 
 namespace medvault::metaserver {

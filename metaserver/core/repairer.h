@@ -21,7 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/env.h"
 #include "metaserver/core/catalog.h"
-#include "metaserver/core/chunk_server_client.h"
+#include "metaserver/core/clients.h"
 #include "metaserver/core/registry.h"
 
 namespace medvault::metaserver {

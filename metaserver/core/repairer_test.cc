@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
-#include "metaserver/core/catalog_test_util.h"
-#include "metaserver/core/fake_chunk_servers.h"
+#include "metaserver/testing/catalog_test_util.h"
+#include "metaserver/testing/fake_chunk_servers.h"
 
 namespace medvault::metaserver {
 namespace {

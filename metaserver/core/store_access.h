@@ -67,6 +67,16 @@ class KvReader {
   rocksdb::ReadOptions options_;
 };
 
+// Reads a record; `found` tells whether it existed. Errors other than NOT_FOUND propagate.
+template <typename Message>
+absl::Status ReadOptional(const KvReader& state, const std::string& cf, absl::string_view key,
+                          Message* message, bool* found) {
+  absl::Status s = state.GetProto(cf, key, message);
+  *found = s.ok();
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  return s;
+}
+
 // Serialises a message for a WriteBatch value.
 template <typename Message>
 std::string Encode(const Message& message) {

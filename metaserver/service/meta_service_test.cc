@@ -5,7 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "metaserver/core/catalog_test_util.h"
+#include "common/testing/policy_table.h"
+#include "metaserver/testing/catalog_test_util.h"
 
 namespace medvault::metaserver {
 namespace {
@@ -237,6 +238,28 @@ TEST_F(MetaServiceTest, ConflictingCommitIsAlreadyExistsWithoutPhi) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(s.error_message().find("1.2"), std::string::npos);
   EXPECT_EQ(metrics_->request_errors.Value(), 1);
+}
+
+// The real table, caller by caller: chunk servers only heartbeat; everything else is the
+// frontend's; no client and no other service calls the metaserver directly.
+TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
+  const std::set<std::string> frontend = {"frontend/frontend"};
+  const medvault::testing::PolicyTable table = {{"Heartbeat", {"chunkserver/chunkserver"}},
+                                                {"ListChunkServers", frontend},
+                                                {"AllocateChunks", frontend},
+                                                {"CommitInstance", frontend},
+                                                {"GetInstance", frontend},
+                                                {"FindStudies", frontend},
+                                                {"GetStudy", frontend},
+                                                {"DeleteStudy", frontend},
+                                                {"DeleteInstance", frontend},
+                                                {"ConfirmKeysDestroyed", frontend},
+                                                {"RunGarbageCollection", frontend},
+                                                {"ReportBadReplica", frontend},
+                                                {"DrainChunkServer", frontend}};
+  EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
+                                                       {"medvault.v1.MetaService"}, table),
+              ::testing::IsEmpty());
 }
 
 }  // namespace

@@ -76,6 +76,13 @@ struct InFlight {
   Message message;
 };
 
+// A real vote request held back while appends reach the voter (SimOptions::vote_race).
+struct HeldVote {
+  Message message;
+  uint64_t voter_last_index;  // durable log end of the voter when the vote was sent
+  int64_t give_up_at;
+};
+
 class Simulation {
  public:
   explicit Simulation(const SimOptions& o) : o_(o), rng_(o.seed) {}
@@ -214,6 +221,7 @@ class Simulation {
 
   void Step(bool faults) {
     if (faults) MaybeInjectFaults();
+    ReleaseHeldVotes();
     Deliver();
     if (now_ % o_.steps_per_tick == 0) {
       for (auto& [id, n] : nodes_) {
@@ -247,9 +255,51 @@ class Simulation {
     }
   }
 
+  void ReleaseHeldVotes() {
+    for (auto it = held_votes_.begin(); it != held_votes_.end();) {
+      Node& voter = nodes_[it->message.to()];
+      // Grew from an older leader: a leader of the vote's term or later makes the vote moot.
+      const bool grew = voter.up && voter.storage->LastIndex() > it->voter_last_index &&
+                        voter.raft->term() < it->message.term();
+      if (!grew && now_ < it->give_up_at) {
+        ++it;
+        continue;
+      }
+      if (grew) {
+        // The voter took appends after the candidate's pre-vote; it now restarts, so no leader
+        // lease shields it, and the vote arrives.
+        ++result_.vote_races;
+        Trace(absl::StrCat("vote race: node ", voter.id, " grew its log to ",
+                           voter.storage->LastIndex(), "; restarting it before node ",
+                           it->message.from(), "'s vote"));
+        Crash(voter);
+        Start(voter);
+      }
+      network_.push_back({now_, seq_++, it->message});
+      it = held_votes_.erase(it);
+    }
+  }
+
   void Transmit(const Message& m) {
     if (blocked_.count({m.from(), m.to()})) return;
     if (Chance(o_.drop)) return;
+    if (m.type() == v1::RAFT_MSG_VOTE && faults_on_ && Chance(o_.vote_race)) {
+      // A leader of an older term still serves (cut off from the majority that granted the
+      // pre-vote, it has not noticed yet): the voter's links come back, so that leader's appends
+      // may reach it before the vote does.
+      Node* old_leader = Leader();
+      auto it = nodes_.find(m.to());
+      if (old_leader != nullptr && old_leader->raft->term() < m.term() && it != nodes_.end() &&
+          it->second.up) {
+        Trace(absl::StrCat("holding node ", m.from(), "'s vote to node ", m.to(), "; node ", m.to(),
+                           " rejoins leader ", old_leader->id));
+        for (auto b = blocked_.begin(); b != blocked_.end();) {
+          b = b->first == m.to() || b->second == m.to() ? blocked_.erase(b) : std::next(b);
+        }
+        held_votes_.push_back({m, it->second.storage->LastIndex(), now_ + o_.vote_race_steps});
+        return;
+      }
+    }
     const int copies = Chance(o_.duplicate) ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
       network_.push_back({now_ + 1 + static_cast<int64_t>(Uniform(o_.max_delay)), seq_++, m});
@@ -449,6 +499,7 @@ class Simulation {
   void Settle() {
     // Faults stop; everyone restarts; the group must elect a leader and commit a new write.
     blocked_.clear();
+    faults_on_ = false;
     for (auto& [id, n] : nodes_) {
       if (!n.up) Start(n);
     }
@@ -543,6 +594,8 @@ class Simulation {
   uint64_t restarts_ = 0;
   std::map<uint64_t, Node> nodes_;
   std::vector<InFlight> network_;
+  std::vector<HeldVote> held_votes_;
+  bool faults_on_ = true;
   std::set<std::pair<uint64_t, uint64_t>> blocked_;
   int64_t heal_at_ = 0;
   std::vector<Client> clients_;

@@ -9,7 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/crypto.h"
-#include "metaserver/core/chunk_server_client.h"
+#include "metaserver/core/clients.h"
 
 namespace medvault::metaserver::testing {
 

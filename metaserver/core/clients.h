@@ -1,6 +1,6 @@
 // What the metaserver core needs from chunk servers: garbage collection deletes and lists chunks;
 // repair lists them, reads a good replica and writes it to another server. The gRPC implementation
-// lives in service/chunk_server_client.h; tests use a fake.
+// lives in service/grpc_clients.h; tests use a fake.
 #pragma once
 
 #include <cstdint>

@@ -13,7 +13,7 @@
 #include "absl/time/time.h"
 #include "common/tls.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
-#include "metaserver/core/chunk_server_client.h"
+#include "metaserver/core/clients.h"
 
 namespace medvault::metaserver {
 

@@ -1,5 +1,5 @@
 // GrpcChunkServerClient against an in-process ChunkService on a loopback port.
-#include "metaserver/service/chunk_server_client.h"
+#include "metaserver/service/grpc_clients.h"
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>

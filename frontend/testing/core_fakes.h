@@ -45,6 +45,7 @@ class FakeKeys : public KeyClient {
     return SecretBytes(it->second);
   }
   absl::Status DestroyDataKeys(const std::vector<std::string>& ids, const KeyAudit&) override {
+    if (!destroy_error.ok()) return destroy_error;  // nothing destroyed
     for (const auto& id : ids) {
       keys.erase(id);
       destroyed.insert(id);
@@ -54,6 +55,7 @@ class FakeKeys : public KeyClient {
   std::map<std::string, std::string> keys;
   std::set<std::string> destroyed;
   std::function<void()> on_get_key;
+  absl::Status destroy_error;  // when set, DestroyDataKeys fails with it and destroys nothing
 };
 
 class FakeMeta : public MetaClient {
@@ -131,8 +133,27 @@ class FakeMeta : public MetaClient {
   absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string&) override {
     return absl::NotFoundError("unused");
   }
-  absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string&) override {
-    return absl::NotFoundError("unused");
+  // Like the metaserver: removes the study's instances from the index and names every object
+  // whose key must now be destroyed, including those of an earlier delete whose destruction was
+  // never confirmed (so a retried delete finishes the shredding).
+  absl::StatusOr<v1::DeleteMetaResponse> DeleteStudy(const std::string& study_uid) override {
+    std::set<std::string>& pending = unconfirmed[study_uid];
+    v1::DeleteMetaResponse r;
+    for (auto it = instances.begin(); it != instances.end();) {
+      if (it->second.info().tags().study_uid() != study_uid) {
+        ++it;
+        continue;
+      }
+      pending.insert(it->second.manifest().object_id());
+      r.set_instances_deleted(r.instances_deleted() + 1);
+      it = instances.erase(it);
+    }
+    if (pending.empty()) {
+      unconfirmed.erase(study_uid);
+      return absl::NotFoundError("no such study");
+    }
+    for (const std::string& id : pending) r.add_object_ids(id);
+    return r;
   }
   absl::StatusOr<v1::DeleteMetaResponse> DeleteInstance(const std::string& uid) override {
     auto it = instances.find(uid);
@@ -154,9 +175,14 @@ class FakeMeta : public MetaClient {
     for (const auto& id : ids)
       EXPECT_TRUE(keys_->destroyed.count(id)) << "confirmed before destroyed";
     confirmed.insert(ids.begin(), ids.end());
+    for (auto& [study, pending] : unconfirmed) {
+      for (const auto& id : ids) pending.erase(id);
+    }
     return absl::OkStatus();
   }
   std::map<std::string, v1::GetInstanceMetaResponse> instances;
+  // Per study: objects deleted from the index whose key destruction is not yet confirmed.
+  std::map<std::string, std::set<std::string>> unconfirmed;
   std::set<std::string> confirmed;
   int commits = 0;
 

@@ -1,4 +1,4 @@
-#include "metaserver/service/chunk_server_client.h"
+#include "metaserver/service/grpc_clients.h"
 
 #include "common/rpc.h"
 
