@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
   service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, &repairer, clock,
                                                   metrics.get(), orphan_grace_s, min_orphan_grace_s,
                                                   (*replica)->writer(), authz.get());
+  service->set_chunk_client(&chunk_client);
   runner.AddService(service.get());
   runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);
