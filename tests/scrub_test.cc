@@ -1,8 +1,8 @@
-// Issue 14, item 6 with the real binaries: two chunk files swapped on one chunk server (each intact,
-// under the other's name) are found by an on-demand scrub an operator starts with the CLI
-// (`medvault scrub start --server ID`, followed with `scrub status --json` until finished), reported
-// and repaired: every instance reads back byte-exact, every replica is whole again, and the files on
-// disk hold the chunks they are named for.
+// Issue 14, item 6 with the real binaries: two chunk files swapped on one chunk server (each
+// intact, under the other's name) are found by an on-demand scrub an operator starts with the CLI
+// (`medvault scrub start --server ID`, followed with `scrub status --json` until finished),
+// reported and repaired: every instance reads back byte-exact, every replica is whole again, and
+// the files on disk hold the chunks they are named for.
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -64,12 +64,13 @@ std::string ServerIdAt(const ExternalCluster& cluster, const std::string& addres
 
 TEST(ScrubTest, OnDemandScrubFindsSwappedChunkFilesAndRepairRestoresThem) {
   testing::ClusterOptions options;
-  options.chunk_size_bytes = 16 << 10;  // CT_small (39 kB) is 3 chunks
+  options.chunk_size_bytes = 64 << 10;  // CT_small (39 kB) is one chunk
   options.metaserver_flags = {"--down_after_ms=2000", "--repair_interval_ms=300",
                               "--repair_bytes_per_second=0"};
   options.chunkserver_flags = {"--heartbeat_interval_ms=200"};
   ExternalCluster cluster(options);
-  ASSERT_TRUE(cluster.Start().ok());
+  absl::Status started = cluster.Start();
+  ASSERT_TRUE(started.ok()) << started;
 
   testing::DicomInstanceFactory factory(
       testing::ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
@@ -112,8 +113,8 @@ TEST(ScrubTest, OnDemandScrubFindsSwappedChunkFilesAndRepairRestoresThem) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling interval, not a wait
   }
   EXPECT_TRUE(absl::StrContains(status, "\"bad_found\":2,")) << status;
-  EXPECT_TRUE(absl::StrContains(
-      status, absl::StrCat("\"chunks_checked\":", files.size(), ",\"chunks_total\":", files.size())))
+  EXPECT_TRUE(absl::StrContains(status, absl::StrCat("\"chunks_checked\":", files.size(),
+                                                     ",\"chunks_total\":", files.size())))
       << status;
   // The table form shows the same pass.
   testing::CommandResult table = Cli(cluster, {"scrub", "status"});
