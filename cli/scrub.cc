@@ -25,8 +25,8 @@ void PrintStatus(const v1::ServerScrubStatus& s, bool json, std::ostream& out) {
   const v1::ScrubStatus& st = s.status();
   if (json) {
     out << "{\"id\":" << JsonQuote(s.server_id()) << ",\"state\":" << JsonQuote(State(s))
-        << ",\"chunks_checked\":" << st.chunks_checked() << ",\"chunks_total\":"
-        << st.chunks_total() << ",\"bad_found\":" << st.bad_found()
+        << ",\"chunks_checked\":" << st.chunks_checked()
+        << ",\"chunks_total\":" << st.chunks_total() << ",\"bad_found\":" << st.bad_found()
         << ",\"started\":" << JsonQuote(st.started_micros() ? Time(st.started_micros()) : "")
         << ",\"finished\":" << JsonQuote(st.finished_micros() ? Time(st.finished_micros()) : "")
         << ",\"passes_completed\":" << st.passes_completed()

@@ -1,13 +1,13 @@
 // Physically removing deleted values from a RocksDB database. Deleting a key only writes a
 // tombstone: the old value stays in older SST files, in the write-ahead log, and in the Raft log
-// entry that wrote it, until those are rewritten. A KvShredder, on every replica, takes note of each
-// deleted key as its deletion is applied and then: compacts the Raft log up to the applied index,
-// flushes every column family (so the write-ahead logs holding the values become obsolete and are
-// deleted), and force-compacts the deleted keys' ranges (at most 64 per column family, neighbours
-// grouped) and the Raft log column families to the bottom level, which drops the old values. The key service shreds destroyed data keys with it, the
-// metaserver purges the index entries (PHI) of deleted studies. What remains (filesystem blocks of
-// deleted files, backups, replicas that have not applied the delete yet) is described in
-// docs/security.md.
+// entry that wrote it, until those are rewritten. A KvShredder, on every replica, takes note of
+// each deleted key as its deletion is applied and then: compacts the Raft log up to the applied
+// index, flushes every column family (so the write-ahead logs holding the values become obsolete
+// and are deleted), and force-compacts the deleted keys' ranges (at most 64 per column family,
+// neighbours grouped) and the Raft log column families to the bottom level, which drops the old
+// values. The key service shreds destroyed data keys with it, the metaserver purges the index
+// entries (PHI) of deleted studies. What remains (filesystem blocks of deleted files, backups,
+// replicas that have not applied the delete yet) is described in docs/security.md.
 #pragma once
 
 #include <cstdint>

@@ -79,8 +79,8 @@ TEST(PhiPurgeTest, DeletedStudyLeavesNoPhiOnAnyMetaserver) {
   testing::CommandResult modify = testing::RunCommand(
       {"/usr/bin/dcmodify", "-nb", "-i", absl::StrCat("(0010,0010)=", kPatientName), "-i",
        absl::StrCat("(0010,0020)=", kPatientId), "-i", absl::StrCat("(0020,000d)=", kStudyUid),
-       "-i", absl::StrCat("(0020,000e)=", kSeriesUid), "-i",
-       absl::StrCat("(0008,0018)=", kSopUid), file});
+       "-i", absl::StrCat("(0020,000e)=", kSeriesUid), "-i", absl::StrCat("(0008,0018)=", kSopUid),
+       file});
   ASSERT_EQ(modify.exit_code, 0) << modify.err;
 
   testing::CommandResult put = Cli(cluster, {"put", file});
@@ -93,7 +93,8 @@ TEST(PhiPurgeTest, DeletedStudyLeavesNoPhiOnAnyMetaserver) {
   // Garbage collection reclaims the chunks and drops the tombstones (which name the UIDs).
   absl::StatusOr<std::string> leader = cluster.LeaderOf("metaserver");
   ASSERT_TRUE(leader.ok()) << leader.status();
-  auto meta = v1::MetaService::NewStub(cluster.Channel(cluster.AddressOf(*leader), kMetaServerPeer));
+  auto meta =
+      v1::MetaService::NewStub(cluster.Channel(cluster.AddressOf(*leader), kMetaServerPeer));
   {
     grpc::ClientContext ctx;
     v1::RunGarbageCollectionRequest req;
@@ -102,7 +103,8 @@ TEST(PhiPurgeTest, DeletedStudyLeavesNoPhiOnAnyMetaserver) {
     ASSERT_EQ(resp.tombstones_pending(), 0u);
   }
   // Every replica reports its purge through the log index the leader has committed by now.
-  absl::StatusOr<double> committed = cluster.Metric(*leader, "medvault_metaserver_raft_commit_index");
+  absl::StatusOr<double> committed =
+      cluster.Metric(*leader, "medvault_metaserver_raft_commit_index");
   ASSERT_TRUE(committed.ok()) << committed.status();
   for (const std::string& name : cluster.Replicas("metaserver")) {
     absl::StatusOr<double> purged = testing::WaitForMetric(
@@ -115,7 +117,8 @@ TEST(PhiPurgeTest, DeletedStudyLeavesNoPhiOnAnyMetaserver) {
   EXPECT_TRUE(found.empty()) << found.size() << " left: " << absl::StrJoin(found, "\n");
   if (!found.empty()) {
     for (const std::string& name : cluster.Replicas("metaserver")) {
-      for (absl::string_view line : absl::StrSplit(testing::ReadWholeFile(cluster.LogFileOf(name)), '\n')) {
+      for (absl::string_view line :
+           absl::StrSplit(testing::ReadWholeFile(cluster.LogFileOf(name)), '\n')) {
         if (absl::StrContains(line, "purg")) std::cerr << name << ": " << line << "\n";
       }
     }
