@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
 
   // Declared before the runner so they outlive it; created once the runner's registry exists.
   std::unique_ptr<medvault::chunkserver::ChunkServerMetrics> metrics;
+  std::unique_ptr<medvault::chunkserver::Scrubber> scrubber;
   std::unique_ptr<medvault::chunkserver::ChunkServiceImpl> service;
   std::unique_ptr<medvault::Authorizer> authz;
   medvault::ServiceRunner runner(medvault::ServerOptions{
@@ -95,8 +96,23 @@ int main(int argc, char** argv) {
   authz = std::make_unique<medvault::Authorizer>("chunkserver",
                                                  medvault::chunkserver::ChunkServicePolicy(),
                                                  security->is_tls(), runner.registry());
-  service =
-      std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get(), authz.get());
+  medvault::chunkserver::ChunkServerMetrics* m = metrics.get();
+  medvault::chunkserver::ScrubberOptions scrub_options;
+  scrub_options.bytes_per_second = absl::GetFlag(FLAGS_scrub_bytes_per_second);
+  scrub_options.pass_interval = absl::Seconds(absl::GetFlag(FLAGS_scrub_pass_interval_s));
+  scrubber = std::make_unique<medvault::chunkserver::Scrubber>(
+      &store, scrub_options, [m](const medvault::chunkserver::ScrubProgress& p) {
+        if (p.pass_done) {
+          m->scrub_passes.Increment();
+        } else {
+          m->scrub_chunks.Increment();
+          m->scrub_bytes.Increment(static_cast<double>(p.bytes));
+          if (p.corrupt) m->scrub_corrupt.Increment();
+        }
+        m->scrub_pass_progress.Set(p.pass_fraction);
+      });
+  service = std::make_unique<medvault::chunkserver::ChunkServiceImpl>(&store, metrics.get(),
+                                                                      authz.get(), scrubber.get());
   runner.AddService(service.get());
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
@@ -118,25 +134,10 @@ int main(int argc, char** argv) {
       [&client](const medvault::v1::ChunkServerInfo& info) { return client.Send(info); });
   heartbeater.Start();
 
-  medvault::chunkserver::ChunkServerMetrics* m = metrics.get();
-  medvault::chunkserver::ScrubberOptions scrub_options;
-  scrub_options.bytes_per_second = absl::GetFlag(FLAGS_scrub_bytes_per_second);
-  scrub_options.pass_interval = absl::Seconds(absl::GetFlag(FLAGS_scrub_pass_interval_s));
-  medvault::chunkserver::Scrubber scrubber(
-      &store, scrub_options, [m](const medvault::chunkserver::ScrubProgress& p) {
-        if (p.pass_done) {
-          m->scrub_passes.Increment();
-        } else {
-          m->scrub_chunks.Increment();
-          m->scrub_bytes.Increment(static_cast<double>(p.bytes));
-          if (p.corrupt) m->scrub_corrupt.Increment();
-        }
-        m->scrub_pass_progress.Set(p.pass_fraction);
-      });
-  if (scrub_options.bytes_per_second > 0) scrubber.Start();
+  if (scrub_options.bytes_per_second > 0) scrubber->Start();
 
   runner.Wait();
-  scrubber.Stop();
+  scrubber->Stop();
   heartbeater.Stop();
   MV_LOG(INFO) << "stopped";
   return 0;

@@ -46,7 +46,9 @@ constexpr FlagSpec kFlags[] = {
     {"from", true, Bit(Verb::kFind)},
     {"to", true, Bit(Verb::kFind)},
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
-    {"json", false, Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver)},
+    {"json", false,
+     Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub)},
+    {"server", true, Bit(Verb::kScrub)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
     {"object", true, Bit(Verb::kAudit)},
@@ -107,6 +109,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "kek") return Verb::kKek;
   if (name == "audit") return Verb::kAudit;
   if (name == "chunkserver") return Verb::kChunkserver;
+  if (name == "scrub") return Verb::kScrub;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -325,6 +328,8 @@ absl::string_view VerbName(Verb verb) {
       return "audit";
     case Verb::kChunkserver:
       return "chunkserver";
+    case Verb::kScrub:
+      return "scrub";
     case Verb::kHelp:
       break;
   }
@@ -439,6 +444,30 @@ absl::Status FillChunkserver(const FlagValues& flags, const std::vector<std::str
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError("chunkserver: say list or drain ID");
+}
+
+absl::Status FillScrub(const FlagValues& flags, const std::vector<std::string>& positionals,
+                       ScrubArgs* out) {
+  const std::string action = positionals.empty() ? "" : positionals[0];
+  if (positionals.size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scrub: unexpected argument '", positionals[1], "'"));
+  }
+  if (flags.count("server")) {
+    out->server_id = flags.at("server");
+    if (out->server_id.empty()) return absl::InvalidArgumentError("scrub: --server needs an ID");
+  }
+  out->json = flags.count("json") > 0;
+  if (action == "start") {
+    if (out->json) return absl::InvalidArgumentError("scrub: --json goes with status");
+    out->action = ScrubArgs::Action::kStart;
+    return absl::OkStatus();
+  }
+  if (action == "status") {
+    out->action = ScrubArgs::Action::kStatus;
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("scrub: say start or status");
 }
 
 absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
@@ -577,6 +606,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     case Verb::kChunkserver:
       if (absl::Status s = FillChunkserver(flags, positionals, &cmd.chunkserver); !s.ok()) return s;
       break;
+    case Verb::kScrub:
+      if (absl::Status s = FillScrub(flags, positionals, &cmd.scrub); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -635,6 +667,14 @@ Verbs:
   chunkserver drain ID [--undo]
       Decommission a chunk server: it gets no new chunks and its replicas are copied elsewhere;
       once `chunkserver list` says drained it can be switched off. --undo takes it back.
+  scrub start [--server ID]
+      Start a scrub pass now on one chunk server (ID as `chunkserver list` prints it) or on every
+      up one: each re-reads and verifies every chunk it stores; corrupt replicas (rot, a file
+      holding another chunk's bytes) are quarantined, reported and repaired from good replicas.
+      Needs the admin scope, as does status.
+  scrub status [--server ID] [--json]
+      Each chunk server's current or last pass: running or finished, chunks checked of the total,
+      bad replicas found, when it started and finished.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

@@ -23,7 +23,7 @@ inline constexpr char kDefaultTlsDir[] = "var/medvault/tls";
 inline constexpr int kDefaultJobs = 4;
 inline constexpr double kDefaultTimeoutSeconds = 60;
 
-enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit, kChunkserver };
+enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit, kChunkserver, kScrub };
 
 struct GlobalOptions {
   std::string frontend;                                            // host:port of the ImageStore
@@ -102,6 +102,14 @@ struct ChunkserverArgs {
   bool json = false;      // list
 };
 
+// `scrub start [--server ID]`, `scrub status [--server ID] [--json]`.
+struct ScrubArgs {
+  enum class Action { kStart, kStatus };
+  Action action = Action::kStatus;
+  std::string server_id;  // empty: every chunk server
+  bool json = false;      // status
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -113,6 +121,7 @@ struct Command {
   KekArgs kek;
   AuditArgs audit;
   ChunkserverArgs chunkserver;
+  ScrubArgs scrub;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

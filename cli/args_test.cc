@@ -253,5 +253,22 @@ TEST(ArgsTest, ChunkserverActions) {
   ExpectUsageError({"find", "--undo"}, "not valid for 'find'");
 }
 
+TEST(ArgsTest, ScrubActions) {
+  absl::StatusOr<Command> cmd = Parse({"scrub", "start", "--server", "abc123"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kScrub);
+  EXPECT_EQ(cmd->scrub.action, ScrubArgs::Action::kStart);
+  EXPECT_EQ(cmd->scrub.server_id, "abc123");
+  cmd = Parse({"scrub", "status", "--json"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->scrub.action, ScrubArgs::Action::kStatus);
+  EXPECT_TRUE(cmd->scrub.server_id.empty());
+  EXPECT_TRUE(cmd->scrub.json);
+  ExpectUsageError({"scrub"}, "say start or status");
+  ExpectUsageError({"scrub", "start", "--json"}, "--json goes with status");
+  ExpectUsageError({"scrub", "status", "extra"}, "unexpected argument");
+  ExpectUsageError({"find", "--server", "x"}, "not valid for 'find'");
+}
+
 }  // namespace
 }  // namespace medvault::cli

@@ -32,7 +32,7 @@ inline constexpr size_t kPutPieceBytes = 1 << 20;
 // What the verbs need. Nothing is owned; all pointers must outlive the call.
 struct CommandContext {
   v1::ImageStore::StubInterface* stub = nullptr;  // unused by health
-  v1::Admin::StubInterface* admin = nullptr;      // kek, audit and chunkserver
+  v1::Admin::StubInterface* admin = nullptr;      // kek, audit, chunkserver and scrub
   Filesystem* fs = nullptr;                       // where get writes
   std::ostream* out = nullptr;                    // results: tables, JSON, health lines
   std::ostream* err = nullptr;                    // progress, summaries, errors
@@ -123,6 +123,11 @@ int RunAudit(const CommandContext& ctx, const AuditArgs& args);
 // list prints one line (or JSON object) per registered chunk server; drain starts or (--undo)
 // stops draining one. Exit 1 on any error.
 int RunChunkserver(const CommandContext& ctx, const ChunkserverArgs& args);
+
+// ---- scrub (the frontend's Admin service; admin scope) ----
+
+// `scrub start|status`: on-demand scrub passes on the chunk servers and their progress.
+int RunScrub(const CommandContext& ctx, const ScrubArgs& args);
 
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 

@@ -23,6 +23,13 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.paranoid_checks = true;
+  // Keys hold DICOM UIDs and patient ids (metaserver index). RocksDB's info log prints the key
+  // ranges of manual compactions (hex), so it logs only warnings and errors; and every change to
+  // the set of files starts a new MANIFEST holding only the live files' key boundaries, so the
+  // boundaries of rewritten files (keys of deleted entries) do not linger in an append-only
+  // manifest. A new manifest costs one small write per flush or compaction.
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.max_manifest_file_size = 1;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (const auto& name : column_families) {

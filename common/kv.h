@@ -29,6 +29,8 @@ class KvStore {
 
   // REQUIRES: `name` was passed to Open().
   rocksdb::ColumnFamilyHandle* cf(const std::string& name) const;
+  // Every column family, "default" included.
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles() const { return handles_; }
 
   // NOT_FOUND when absent.
   absl::StatusOr<std::string> Get(const std::string& cf_name, absl::string_view key) const;

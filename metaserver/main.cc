@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/env.h"
 #include "common/kv.h"
+#include "common/kv_shredder.h"
 #include "common/log.h"
 #include "common/periodic_task.h"
 #include "common/rpc.h"
@@ -54,6 +55,10 @@ ABSL_FLAG(int64_t, repair_interval_ms, 2000,
 ABSL_FLAG(uint64_t, repair_bytes_per_second, 100ull << 20,
           "Rate limit of repair copies in bytes/s, so client traffic keeps flowing; 0: unlimited");
 ABSL_FLAG(int32_t, repair_parallelism, 4, "Chunks repair copies concurrently");
+ABSL_FLAG(int64_t, purge_interval_ms, 1000,
+          "Milliseconds between purges of deleted index entries (PHI) from the Raft log, the "
+          "write-ahead log and the database files; each purge runs only when something was "
+          "deleted");
 
 namespace {
 
@@ -112,6 +117,15 @@ int main(int argc, char** argv) {
       kv->get(), ms::MetaserverColumnFamilies(), replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
   medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
+  // Every replica purges the index entries whose deletion it applies (and everything after a
+  // snapshot replaced its state), as the key service shreds destroyed keys.
+  medvault::raft::RaftNode* node = (*replica)->node();
+  medvault::KvShredder purger(
+      kv->get(), ms::PurgedColumnFamilies(), [node] { return node->CompactLog(); },
+      medvault::raft::RaftColumnFamilies());
+  (*replica)->machine()->set_on_delete(
+      [&purger](const std::string& cf, const std::string& key) { purger.Deleted(cf, key); });
+  (*replica)->machine()->set_on_restore([&purger] { purger.EverythingChanged(); });
 
   medvault::Clock* clock = medvault::RealClock();
   ms::Catalog catalog(kv->get(), &writer);
@@ -151,6 +165,7 @@ int main(int argc, char** argv) {
   service = std::make_unique<ms::MetaServiceImpl>(&catalog, &registry, &gc, &repairer, clock,
                                                   metrics.get(), orphan_grace_s, min_orphan_grace_s,
                                                   (*replica)->writer(), authz.get());
+  service->set_chunk_client(&chunk_client);
   runner.AddService(service.get());
   runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);
@@ -184,11 +199,27 @@ int main(int argc, char** argv) {
         }
       });
 
+  ms::PeriodicTask purge_task(
+      absl::Milliseconds(std::max<int64_t>(absl::GetFlag(FLAGS_purge_interval_ms), 1)), [&] {
+        // Every deletion applied up to `applied` has been noted (notes are taken while applying).
+        const uint64_t applied = (*replica)->machine()->Applied().index();
+        const bool work = purger.pending() > 0;
+        absl::Status purged = purger.ShredPending();
+        metrics->RecordPurge(purger, purged, applied);
+        if (!purged.ok()) {
+          MV_LOG(WARNING) << "purging deleted index entries failed (will retry): " << purged;
+        } else if (work) {
+          MV_LOG(INFO) << "purge complete through log index " << applied << ": "
+                       << purger.shredded() << " deleted index entries purged so far";
+        }
+      });
+
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
   absl::Status raft_started = (*replica)->Start();
   if (!raft_started.ok()) Die(absl::StrCat("raft: ", raft_started.ToString()));
   gauges.Start();
+  purge_task.Start();
   if (gc_interval_s > 0) gc_task.Start();
   if (repair_interval_ms > 0) repair_task.Start();
   MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every "
@@ -198,6 +229,7 @@ int main(int argc, char** argv) {
   runner.Wait();
   // In-flight calls have drained; stop the background passes before anything they use goes away.
   repair_task.Stop();
+  purge_task.Stop();
   gc_task.Stop();
   gauges.Stop();
   (*replica)->Stop();

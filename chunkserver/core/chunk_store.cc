@@ -131,8 +131,8 @@ void ChunkStore::AccountReplace(bool had_file, uint64_t old_size, bool has_file,
   }
 }
 
-absl::Status ChunkStore::WriteNewFile(absl::string_view hex_id, absl::string_view data,
-                                      uint32_t crc32c) {
+absl::Status ChunkStore::WriteNewFile(absl::string_view id, absl::string_view hex_id,
+                                      absl::string_view data, uint32_t crc32c) {
   const std::string subdir_name = SubdirName(hex_id);
   const std::string subdir = chunks_dir_ + "/" + subdir_name;
   const std::string path = ChunkPath(hex_id);
@@ -144,7 +144,7 @@ absl::Status ChunkStore::WriteNewFile(absl::string_view hex_id, absl::string_vie
     serial = next_tmp_++;
   }
   const std::string tmp = absl::StrCat(tmp_dir_, "/", hex_id, ".", serial);
-  absl::Status s = fs_->WriteFileSynced(tmp, EncodeChunkHeader(data.size(), crc32c), data);
+  absl::Status s = fs_->WriteFileSynced(tmp, EncodeChunkHeader(id, data.size(), crc32c), data);
   if (s.ok()) s = fs_->Rename(tmp, path);
   if (!s.ok()) {
     (void)fs_->DeleteFile(tmp);
@@ -177,7 +177,7 @@ absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uin
   if (existing.ok()) {
     had_file = true;
     old_size = existing->size();
-    absl::StatusOr<ChunkData> stored = DecodeChunkFile(std::move(*existing));
+    absl::StatusOr<ChunkData> stored = DecodeChunkFile(id, std::move(*existing));
     if (stored.ok()) {
       if (stored->data != data) {
         return absl::AlreadyExistsError(
@@ -204,7 +204,7 @@ absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uin
                                                        options_.max_bytes, " bytes is full"));
     }
   }
-  absl::Status s = WriteNewFile(hex, data, crc32c);
+  absl::Status s = WriteNewFile(id, hex, data, crc32c);
   if (!s.ok()) {
     // Normally nothing changed; if a replaced file was taken back, count what is there now.
     absl::StatusOr<FileInfo> now = fs_->Stat(path);
@@ -223,7 +223,7 @@ absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
     return absl::NotFoundError(absl::StrCat("chunk ", hex, " not found"));
   }
   if (!file.ok()) return Annotate(file.status(), absl::StrCat("reading chunk ", hex));
-  absl::StatusOr<ChunkData> chunk = DecodeChunkFile(std::move(*file));
+  absl::StatusOr<ChunkData> chunk = DecodeChunkFile(id, std::move(*file));
   if (!chunk.ok()) {
     if (absl::IsDataLoss(chunk.status())) {
       absl::StatusOr<bool> moved = QuarantineIfCorrupt(id);
@@ -333,7 +333,7 @@ absl::StatusOr<bool> ChunkStore::QuarantineIfCorrupt(absl::string_view id) {
   if (absl::IsNotFound(file.status())) return false;
   RETURN_IF_ERROR(file.status());
   const uint64_t size = file->size();
-  if (DecodeChunkFile(std::move(*file)).ok()) return false;
+  if (DecodeChunkFile(id, std::move(*file)).ok()) return false;
   RETURN_IF_ERROR(fs_->Rename(path, quarantine_dir_ + "/" + hex));
   RETURN_IF_ERROR(fs_->SyncDir(chunks_dir_ + "/" + SubdirName(hex)));
   RETURN_IF_ERROR(fs_->SyncDir(quarantine_dir_));

@@ -123,7 +123,8 @@ class ChunkStore {
   // Creates chunks/<xx>/ if needed and makes its entry in chunks/ durable.
   absl::Status EnsureSubdir(const std::string& subdir_name);
   // Writes a new chunk file via tmp/ + rename. REQUIRES: the id lock is held.
-  absl::Status WriteNewFile(absl::string_view hex_id, absl::string_view data, uint32_t crc32c);
+  absl::Status WriteNewFile(absl::string_view id, absl::string_view hex_id, absl::string_view data,
+                            uint32_t crc32c);
   absl::Status ScanExisting();
   // Adjusts the counters by one chunk of `old_size` replaced with one of `new_size`
   // (0 for "no file").

@@ -79,12 +79,15 @@ TEST_F(ChunkStoreTest, RoundTrip) {
   EXPECT_EQ(read->crc32c, Crc32c(data));
   EXPECT_EQ(store_.chunk_count(), 1u);
 
-  // File layout: chunks/<2 hex>/<32 hex>, 16-byte header then payload.
+  // File layout: chunks/<2 hex>/<32 hex>, 36-byte header (format version 2, with the id) then
+  // payload.
   auto file = DefaultFilesystem()->ReadFile(PathOf(dir_.path(), Id(1)));
   ASSERT_TRUE(file.ok());
   ASSERT_EQ(file->size(), kChunkHeaderBytes + data.size());
-  EXPECT_EQ(file->substr(0, 4), "MVC1");
-  EXPECT_EQ(file->substr(0, kChunkHeaderBytes), EncodeChunkHeader(data.size(), Crc32c(data)));
+  EXPECT_EQ(file->substr(0, 4), "MVC2");
+  EXPECT_EQ(file->substr(16, kChunkIdBytes), Id(1));
+  EXPECT_EQ(file->substr(0, kChunkHeaderBytes),
+            EncodeChunkHeader(Id(1), data.size(), Crc32c(data)));
   EXPECT_TRUE(TmpFiles().empty());
 }
 
@@ -125,6 +128,74 @@ TEST_F(ChunkStoreTest, FlippedPayloadByteIsDataLoss) {
   absl::Status s = store_.Read(Id(5)).status();
   EXPECT_TRUE(absl::IsDataLoss(s)) << s;
   EXPECT_NE(s.message().find(ToHex(Id(5))), std::string::npos) << s;
+}
+
+// Issue 14: a file holding another chunk's (intact) bytes is a corrupt replica, not a good one.
+TEST_F(ChunkStoreTest, SwappedFilesAreDataLossAndQuarantined) {
+  const std::string a = RandomData(4096), b = RandomData(4096);
+  ASSERT_TRUE(store_.Write(Id(20), a, Crc32c(a)).ok());
+  ASSERT_TRUE(store_.Write(Id(21), b, Crc32c(b)).ok());
+  const std::string path_a = PathOf(dir_.path(), Id(20)), path_b = PathOf(dir_.path(), Id(21));
+  const std::string file_a = *DefaultFilesystem()->ReadFile(path_a);
+  const std::string file_b = *DefaultFilesystem()->ReadFile(path_b);
+  OverwriteFile(path_a, file_b);
+  OverwriteFile(path_b, file_a);
+  for (const std::string& id : {Id(20), Id(21)}) {
+    absl::Status s = store_.Read(id).status();
+    EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+    EXPECT_NE(s.message().find("not the chunk it is named for"), std::string::npos) << s;
+    EXPECT_TRUE(absl::IsNotFound(store_.Read(id).status())) << "quarantined";
+  }
+  std::vector<std::string> quarantined = store_.TakeQuarantined();
+  std::sort(quarantined.begin(), quarantined.end());
+  EXPECT_EQ(quarantined, (std::vector<std::string>{Id(20), Id(21)}));
+  // Repair can now write the right bytes back.
+  ASSERT_TRUE(store_.Write(Id(20), a, Crc32c(a)).ok());
+  EXPECT_EQ(store_.Read(Id(20))->data, a);
+}
+
+TEST_F(ChunkStoreTest, SwappedFileIsReplacedByARepairWrite) {
+  const std::string a = RandomData(1000), b = RandomData(1000);
+  ASSERT_TRUE(store_.Write(Id(22), a, Crc32c(a)).ok());
+  ASSERT_TRUE(store_.Write(Id(23), b, Crc32c(b)).ok());
+  OverwriteFile(PathOf(dir_.path(), Id(22)),
+                *DefaultFilesystem()->ReadFile(PathOf(dir_.path(), Id(23))));
+  // Not "already stored with different bytes": the file under 22's name is not chunk 22.
+  ASSERT_TRUE(store_.Write(Id(22), a, Crc32c(a)).ok());
+  EXPECT_EQ(store_.Read(Id(22))->data, a);
+}
+
+TEST_F(ChunkStoreTest, FormatVersionOneFileStillReads) {
+  const std::string data = RandomData(5000);
+  std::string file = kChunkMagicV1;
+  for (int i = 0; i < 8; ++i) file.push_back(static_cast<char>((data.size() >> (8 * i)) & 0xff));
+  const uint32_t crc = Crc32c(data);
+  for (int i = 0; i < 4; ++i) file.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  ASSERT_EQ(file.size(), kChunkHeaderBytesV1);
+  file += data;
+  ASSERT_TRUE(
+      DefaultFilesystem()->CreateDirs(dir_.path() + "/chunks/" + ToHex(Id(24)).substr(0, 2)).ok());
+  OverwriteFile(PathOf(dir_.path(), Id(24)), file);
+  std::unique_ptr<ChunkStore> store = Reopen();
+  absl::StatusOr<ChunkData> read = store->Read(Id(24));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->data, data);
+  EXPECT_EQ(read->crc32c, crc);
+  // Rot in a version-1 file is still found.
+  file[kChunkHeaderBytesV1 + 7] ^= 0x01;
+  OverwriteFile(PathOf(dir_.path(), Id(24)), file);
+  EXPECT_TRUE(absl::IsDataLoss(store->Read(Id(24)).status()));
+}
+
+TEST_F(ChunkStoreTest, CorruptHeaderIdIsDataLoss) {
+  const std::string data = RandomData(100);
+  ASSERT_TRUE(store_.Write(Id(25), data, Crc32c(data)).ok());
+  const std::string path = PathOf(dir_.path(), Id(25));
+  std::string file = *DefaultFilesystem()->ReadFile(path);
+  file[20] ^= 0x01;  // a bit of the stored id
+  OverwriteFile(path, file);
+  absl::Status s = store_.Read(Id(25)).status();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
 }
 
 TEST_F(ChunkStoreTest, TruncatedFileIsDataLoss) {

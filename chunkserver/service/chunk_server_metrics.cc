@@ -32,6 +32,8 @@ ChunkServerMetrics::ChunkServerMetrics(prometheus::Registry& r)
           NewCounter(r, "medvault_chunkserver_scrub_passes_total", "Complete scrub passes")),
       scrub_pass_progress(NewGauge(r, "medvault_chunkserver_scrub_pass_progress_ratio",
                                    "Fraction of the current scrub pass done, 0 to 1")),
+      scrub_requests(NewCounter(r, "medvault_chunkserver_scrub_requests_total",
+                                "Scrub passes started on demand (medvault scrub start)")),
       quarantined_reported(
           NewCounter(r, "medvault_chunkserver_quarantined_reported_total",
                      "Quarantined chunk ids reported to the metaserver in heartbeats")) {}

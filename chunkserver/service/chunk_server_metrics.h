@@ -28,6 +28,7 @@ struct ChunkServerMetrics {
   prometheus::Counter& scrub_corrupt;         // corrupt chunks the scrubber found (and quarantined)
   prometheus::Counter& scrub_passes;          // complete scrub passes
   prometheus::Gauge& scrub_pass_progress;     // fraction of the current pass done, 0..1
+  prometheus::Counter& scrub_requests;        // passes started on demand (StartScrub)
   prometheus::Counter& quarantined_reported;  // quarantined chunk ids sent in heartbeats
 };
 

@@ -17,12 +17,16 @@ AccessPolicy ChunkServicePolicy() {
   for (const char* method : {"WriteChunk", "ReadChunk", "DeleteChunks", "ListChunks"}) {
     policy.AllowRoles(method, {kFrontendPeer, kMetaServerPeer});
   }
+  // Scrubs are scheduled by an operator through the frontend's Admin service and the metaserver.
+  for (const char* method : {"StartScrub", "GetScrubStatus"}) {
+    policy.AllowRoles(method, {kMetaServerPeer});
+  }
   return policy;
 }
 
 ChunkServiceImpl::ChunkServiceImpl(ChunkStore* store, ChunkServerMetrics* metrics,
-                                   Authorizer* authz)
-    : store_(store), metrics_(metrics), authz_(authz) {
+                                   Authorizer* authz, Scrubber* scrubber)
+    : store_(store), metrics_(metrics), authz_(authz), scrubber_(scrubber) {
   metrics_->chunks_stored.Set(static_cast<double>(store_->chunk_count()));
 }
 
@@ -103,6 +107,37 @@ grpc::Status ChunkServiceImpl::ListChunks(grpc::ServerContext* context,
     out->set_age_seconds(e.age_seconds);
   }
   response->set_more(list->more);
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::StartScrub(grpc::ServerContext* context,
+                                          const v1::StartScrubRequest*, v1::StartScrubResponse*) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "StartScrub"); !denied.ok())
+    return Fail(denied);
+  if (scrubber_ == nullptr)
+    return Fail(absl::FailedPreconditionError("scrubbing is disabled on this chunk server"));
+  absl::Status s = scrubber_->RequestPass();
+  if (!s.ok()) return Fail(s);
+  metrics_->scrub_requests.Increment();
+  MV_LOG(INFO) << "scrub pass requested";
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::GetScrubStatus(grpc::ServerContext* context,
+                                              const v1::GetScrubStatusRequest*,
+                                              v1::ScrubStatus* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetScrubStatus"); !denied.ok())
+    return Fail(denied);
+  if (scrubber_ == nullptr)
+    return Fail(absl::FailedPreconditionError("scrubbing is disabled on this chunk server"));
+  const ScrubStatus st = scrubber_->status();
+  response->set_running(st.running);
+  response->set_chunks_checked(st.chunks_checked);
+  response->set_chunks_total(st.chunks_total);
+  response->set_bad_found(st.bad_found);
+  response->set_started_micros(st.started_micros);
+  response->set_finished_micros(st.finished_micros);
+  response->set_passes_completed(st.passes_completed);
   return grpc::Status::OK;
 }
 

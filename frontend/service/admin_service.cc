@@ -71,4 +71,21 @@ grpc::Status AdminService::DrainChunkServer(grpc::ServerContext* ctx,
   return ToGrpcStatus(meta_->DrainChunkServer(*request));
 }
 
+grpc::Status AdminService::StartScrub(grpc::ServerContext* ctx,
+                                      const v1::StartScrubMetaRequest* request,
+                                      v1::StartScrubMetaResponse* response) {
+  MV_ADMIT("StartScrub");
+  MV_LOG(INFO) << "scrub of "
+               << (request->server_id().empty() ? "every chunk server" : request->server_id())
+               << " requested by " << who->ToString();
+  return Reply(meta_->StartScrub(*request), response);
+}
+
+grpc::Status AdminService::GetScrubStatus(grpc::ServerContext* ctx,
+                                          const v1::GetScrubStatusMetaRequest* request,
+                                          v1::GetScrubStatusMetaResponse* response) {
+  MV_ADMIT("GetScrubStatus");
+  return Reply(meta_->GetScrubStatus(*request), response);
+}
+
 }  // namespace medvault::frontend

@@ -1,6 +1,6 @@
 // The frontend's operator API (medvault.v1.Admin), for clients holding the admin scope: KEK
 // rotation and the audit log, forwarded to the key service with the client's identity for its
-// audit; the chunk-server list and drain, forwarded to the metaserver.
+// audit; the chunk-server list, drain and on-demand scrubs, forwarded to the metaserver.
 #pragma once
 
 #include "common/access_policy.h"
@@ -29,6 +29,11 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status DrainChunkServer(grpc::ServerContext* ctx,
                                 const v1::DrainChunkServerRequest* request,
                                 v1::DrainChunkServerResponse* response) override;
+  grpc::Status StartScrub(grpc::ServerContext* ctx, const v1::StartScrubMetaRequest* request,
+                          v1::StartScrubMetaResponse* response) override;
+  grpc::Status GetScrubStatus(grpc::ServerContext* ctx,
+                              const v1::GetScrubStatusMetaRequest* request,
+                              v1::GetScrubStatusMetaResponse* response) override;
 
  private:
   GrpcKeyClient* const keys_;

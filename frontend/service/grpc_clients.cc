@@ -226,6 +226,17 @@ absl::StatusOr<v1::ListChunkServersResponse> GrpcMetaClient::ListChunkServers() 
                       v1::ListChunkServersRequest());
 }
 
+absl::StatusOr<v1::StartScrubMetaResponse> GrpcMetaClient::StartScrub(
+    const v1::StartScrubMetaRequest& request) {
+  return MV_META_CALL(StartScrub, v1::StartScrubMetaRequest, v1::StartScrubMetaResponse, request);
+}
+
+absl::StatusOr<v1::GetScrubStatusMetaResponse> GrpcMetaClient::GetScrubStatus(
+    const v1::GetScrubStatusMetaRequest& request) {
+  return MV_META_CALL(GetScrubStatus, v1::GetScrubStatusMetaRequest, v1::GetScrubStatusMetaResponse,
+                      request);
+}
+
 absl::Status GrpcMetaClient::DrainChunkServer(const v1::DrainChunkServerRequest& request) {
   return MV_META_CALL(DrainChunkServer, v1::DrainChunkServerRequest, v1::DrainChunkServerResponse,
                       request)

@@ -68,6 +68,9 @@ class GrpcMetaClient : public MetaClient {
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();
   absl::Status DrainChunkServer(const v1::DrainChunkServerRequest& request);
+  absl::StatusOr<v1::StartScrubMetaResponse> StartScrub(const v1::StartScrubMetaRequest& request);
+  absl::StatusOr<v1::GetScrubStatusMetaResponse> GetScrubStatus(
+      const v1::GetScrubStatusMetaRequest& request);
 
  private:
   GroupChannels group_;

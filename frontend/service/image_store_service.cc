@@ -59,8 +59,9 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("GetStudy", Scope::kRead)
       .AllowScope("DeleteStudy", Scope::kDelete)
       .AllowScope("DeleteInstance", Scope::kDelete);
-  for (const char* method : {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek",
-                             "ListChunkServers", "DrainChunkServer"}) {
+  for (const char* method :
+       {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek", "ListChunkServers",
+        "DrainChunkServer", "StartScrub", "GetScrubStatus"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.set_client_scopes(std::move(scopes));

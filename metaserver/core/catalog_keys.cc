@@ -9,6 +9,10 @@ std::vector<std::string> MetaserverColumnFamilies() {
           kIndexCf,   kManifestsCf, kChunksCf, kTombstonesCf};
 }
 
+std::vector<std::string> PurgedColumnFamilies() {
+  return {kStudiesCf, kSeriesCf, kInstancesCf, kIndexCf, kManifestsCf, kTombstonesCf};
+}
+
 namespace keys {
 namespace {
 constexpr absl::string_view kSep("\0", 1);

@@ -39,6 +39,9 @@ inline constexpr char kTombstonesCf[] = "tombstones";
 
 // Every column family the metaserver opens (pass to KvStore::Open).
 std::vector<std::string> MetaserverColumnFamilies();
+// The column families that hold PHI or DICOM UIDs (in keys or values): their deleted entries are
+// purged from disk (common/kv_shredder.h).
+std::vector<std::string> PurgedColumnFamilies();
 
 namespace keys {
 

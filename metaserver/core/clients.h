@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "medvault/v1/chunkserver.pb.h"
 
 namespace medvault::metaserver {
 
@@ -50,6 +51,14 @@ class ChunkServerClient {
   // Writes one replica durably; RESOURCE_EXHAUSTED when the server's disk is full.
   virtual absl::Status WriteChunk(const std::string& address, const std::string& chunk_id,
                                   const std::string& data, uint32_t crc32c) = 0;
+  // Starts a scrub pass now on the server; where its current or last pass stands. UNIMPLEMENTED
+  // unless overridden (fakes that do not scrub).
+  virtual absl::Status StartScrub(const std::string& /*address*/) {
+    return absl::UnimplementedError("scrub not supported");
+  }
+  virtual absl::StatusOr<v1::ScrubStatus> GetScrubStatus(const std::string& /*address*/) {
+    return absl::UnimplementedError("scrub not supported");
+  }
 };
 
 }  // namespace medvault::metaserver

@@ -70,4 +70,22 @@ absl::Status GrpcChunkServerClient::WriteChunk(const std::string& address,
   return FromGrpcStatus(StubFor(address)->WriteChunk(&context, request, &response));
 }
 
+absl::Status GrpcChunkServerClient::StartScrub(const std::string& address) {
+  v1::StartScrubRequest request;
+  v1::StartScrubResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  return FromGrpcStatus(StubFor(address)->StartScrub(&context, request, &response));
+}
+
+absl::StatusOr<v1::ScrubStatus> GrpcChunkServerClient::GetScrubStatus(const std::string& address) {
+  v1::GetScrubStatusRequest request;
+  v1::ScrubStatus response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  absl::Status s = FromGrpcStatus(StubFor(address)->GetScrubStatus(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
 }  // namespace medvault::metaserver

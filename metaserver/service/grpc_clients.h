@@ -31,6 +31,8 @@ class GrpcChunkServerClient : public ChunkServerClient {
                                        const std::string& chunk_id) override;
   absl::Status WriteChunk(const std::string& address, const std::string& chunk_id,
                           const std::string& data, uint32_t crc32c) override;
+  absl::Status StartScrub(const std::string& address) override;
+  absl::StatusOr<v1::ScrubStatus> GetScrubStatus(const std::string& address) override;
 
  private:
   v1::ChunkService::Stub* StubFor(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);

@@ -64,7 +64,25 @@ MetaMetrics::MetaMetrics(prometheus::Registry& r)
       allocate_chunks_requests(
           NewCounter(r, "medvault_metaserver_allocate_chunks_requests_total",
                      "AllocateChunks calls received, answered or refused (a follower's "
-                     "redirect included).")) {}
+                     "redirect included).")),
+      purge_pending(NewGauge(r, "medvault_metaserver_purge_pending",
+                             "Deleted index entries (PHI) whose values may still be in this "
+                             "replica's Raft log, write-ahead log or database files.")),
+      purged_keys(NewCounter(r, "medvault_metaserver_purged_keys_total",
+                             "Deleted index entries whose old values were purged from this "
+                             "replica's Raft log, write-ahead log and database files.")),
+      purge_passes(
+          NewCounter(r, "medvault_metaserver_purge_passes_total",
+                     "Purge passes completed (log compacted, flushed, ranges compacted).")),
+      purge_errors(NewCounter(r, "medvault_metaserver_purge_errors_total",
+                              "Purge passes that failed (retried at the next interval).")),
+      purged_through_index(
+          NewGauge(r, "medvault_metaserver_purged_through_index",
+                   "Raft log index through which every deleted index entry is purged from this "
+                   "replica's disk (Raft log, write-ahead log, database files).")),
+      scrubs_started(NewCounter(r, "medvault_metaserver_scrubs_started_total",
+                                "Chunk-server scrub passes started on demand (medvault scrub "
+                                "start).")) {}
 
 void MetaMetrics::RecordGc(const GcStats& stats) {
   gc_chunks_reclaimed.Increment(static_cast<double>(stats.deleted_chunks_reclaimed));
@@ -90,6 +108,22 @@ void MetaMetrics::RefreshServers(const ChunkServerRegistry& registry) {
 void MetaMetrics::RefreshTombstones(const Catalog& catalog) {
   absl::StatusOr<uint64_t> pending = catalog.CountTombstones();
   if (pending.ok()) tombstones_pending.Set(static_cast<double>(*pending));
+}
+
+void MetaMetrics::RecordPurge(const KvShredder& purger, const absl::Status& result,
+                              uint64_t applied) {
+  if (result.ok()) {
+    purged_through_index.Set(static_cast<double>(applied));
+  } else {
+    purge_errors.Increment();
+  }
+  const uint64_t purged = purger.shredded();
+  const uint64_t passes = purger.passes();
+  purged_keys.Increment(static_cast<double>(purged - purged_seen));
+  purge_passes.Increment(static_cast<double>(passes - passes_seen));
+  purged_seen = purged;
+  passes_seen = passes;
+  purge_pending.Set(static_cast<double>(purger.pending()));
 }
 
 }  // namespace medvault::metaserver

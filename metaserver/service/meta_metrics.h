@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include "absl/status/status.h"
+#include "common/kv_shredder.h"
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
@@ -25,6 +26,9 @@ struct MetaMetrics {
   void RecordRepair(const RepairStats& stats);
   // Sets the tombstone gauge from the catalog (errors ignored: the gauge keeps its last value).
   void RefreshTombstones(const Catalog& catalog);
+  // Records one purge of deleted index entries (`result` of KvShredder::ShredPending, started when
+  // every deletion through Raft index `applied` had been noted).
+  void RecordPurge(const KvShredder& purger, const absl::Status& result, uint64_t applied);
 
   prometheus::Counter& commits;
   prometheus::Histogram& commit_latency;
@@ -46,6 +50,14 @@ struct MetaMetrics {
   prometheus::Counter& corrupt_replicas_reported;
   prometheus::Counter& request_errors;
   prometheus::Counter& allocate_chunks_requests;
+  prometheus::Gauge& purge_pending;
+  prometheus::Counter& purged_keys;
+  prometheus::Counter& purge_passes;
+  prometheus::Counter& purge_errors;
+  prometheus::Gauge& purged_through_index;
+  prometheus::Counter& scrubs_started;
+  uint64_t purged_seen = 0;  // purger.shredded() at the last RecordPurge
+  uint64_t passes_seen = 0;
 };
 
 }  // namespace medvault::metaserver

@@ -9,6 +9,7 @@
 
 #include "common/rpc.h"
 #include "common/tls.h"
+#include "metaserver/core/scrub_control.h"
 
 namespace medvault::metaserver {
 namespace {
@@ -28,7 +29,7 @@ AccessPolicy MetaServicePolicy() {
   for (const char* method :
        {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance", "FindStudies",
         "GetStudy", "DeleteStudy", "DeleteInstance", "ConfirmKeysDestroyed", "RunGarbageCollection",
-        "ReportBadReplica", "DrainChunkServer"}) {
+        "ReportBadReplica", "DrainChunkServer", "StartScrub", "GetScrubStatus"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -283,6 +284,39 @@ grpc::Status MetaServiceImpl::DrainChunkServer(grpc::ServerContext* context,
   absl::Status s = RequireLeaderRegistry();
   if (s.ok()) s = registry_->SetDraining(request->server_id(), !request->undo());
   if (!s.ok()) return Fail(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::StartScrub(grpc::ServerContext* context,
+                                         const v1::StartScrubMetaRequest* request,
+                                         v1::StartScrubMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "StartScrub"); !denied.ok())
+    return Fail(denied);
+  if (chunk_client_ == nullptr)
+    return Fail(absl::FailedPreconditionError("on-demand scrubs are not configured"));
+  absl::Status s = RequireLeaderRegistry();
+  if (!s.ok()) return Fail(s);
+  absl::StatusOr<std::vector<std::string>> started =
+      StartScrubs(*registry_, chunk_client_, request->server_id());
+  if (!started.ok()) return Fail(started.status());
+  metrics_->scrubs_started.Increment(static_cast<double>(started->size()));
+  for (const std::string& id : *started) response->add_server_ids(id);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::GetScrubStatus(grpc::ServerContext* context,
+                                             const v1::GetScrubStatusMetaRequest* request,
+                                             v1::GetScrubStatusMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetScrubStatus"); !denied.ok())
+    return Fail(denied);
+  if (chunk_client_ == nullptr)
+    return Fail(absl::FailedPreconditionError("on-demand scrubs are not configured"));
+  absl::Status s = RequireLeaderRegistry();
+  if (!s.ok()) return Fail(s);
+  absl::StatusOr<v1::GetScrubStatusMetaResponse> status =
+      GatherScrubStatus(*registry_, chunk_client_, request->server_id());
+  if (!status.ok()) return Fail(status.status());
+  *response = std::move(*status);
   return grpc::Status::OK;
 }
 

@@ -10,6 +10,7 @@
 #include "common/env.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
 #include "metaserver/core/catalog.h"
+#include "metaserver/core/clients.h"
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
 #include "metaserver/core/repairer.h"
@@ -69,6 +70,15 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   grpc::Status DrainChunkServer(grpc::ServerContext* context,
                                 const v1::DrainChunkServerRequest* request,
                                 v1::DrainChunkServerResponse* response) override;
+  grpc::Status StartScrub(grpc::ServerContext* context, const v1::StartScrubMetaRequest* request,
+                          v1::StartScrubMetaResponse* response) override;
+  grpc::Status GetScrubStatus(grpc::ServerContext* context,
+                              const v1::GetScrubStatusMetaRequest* request,
+                              v1::GetScrubStatusMetaResponse* response) override;
+
+  // The chunk-server client on-demand scrubs use (null until set: they are FAILED_PRECONDITION).
+  // Call before the service is started; must outlive it.
+  void set_chunk_client(ChunkServerClient* client) { chunk_client_ = client; }
 
  private:
   // Counts an error and converts it.
@@ -89,7 +99,8 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   const uint64_t min_orphan_grace_seconds_;
   raft::SoleReplica sole_;
   raft::ReplicaGate* const gate_;
-  std::atomic<uint64_t> registry_term_{0};  // term in which the registry was last reloaded
+  std::atomic<uint64_t> registry_term_{0};
+  ChunkServerClient* chunk_client_ = nullptr;  // term in which the registry was last reloaded
 };
 
 }  // namespace medvault::metaserver
