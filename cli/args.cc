@@ -46,7 +46,8 @@ constexpr FlagSpec kFlags[] = {
     {"from", true, Bit(Verb::kFind)},
     {"to", true, Bit(Verb::kFind)},
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
-    {"json", false, Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver)},
+    {"json", false,
+     Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kFsck)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
     {"object", true, Bit(Verb::kAudit)},
@@ -103,6 +104,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "kek") return Verb::kKek;
   if (name == "audit") return Verb::kAudit;
   if (name == "chunkserver") return Verb::kChunkserver;
+  if (name == "fsck") return Verb::kFsck;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -315,6 +317,8 @@ absl::string_view VerbName(Verb verb) {
       return "audit";
     case Verb::kChunkserver:
       return "chunkserver";
+    case Verb::kFsck:
+      return "fsck";
     case Verb::kHelp:
       break;
   }
@@ -567,6 +571,13 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     case Verb::kChunkserver:
       if (absl::Status s = FillChunkserver(flags, positionals, &cmd.chunkserver); !s.ok()) return s;
       break;
+    case Verb::kFsck:
+      if (!positionals.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("fsck: unexpected argument '", positionals[0], "'"));
+      }
+      cmd.fsck.json = flags.count("json") > 0;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -623,6 +634,11 @@ Verbs:
   chunkserver drain ID [--undo]
       Decommission a chunk server: it gets no new chunks and its replicas are copied elsewhere;
       once `chunkserver list` says drained it can be switched off. --undo takes it back.
+  fsck [--json]
+      Check the index: list every stored instance whose index entry breaks the index's rules
+      (a UID that is not a valid DICOM UID, a value indexed as a hex dump, a field longer than
+      its VR allows), as written before those rules were enforced. Exit 1 if any is found.
+      Needs the admin scope.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

@@ -23,7 +23,7 @@ inline constexpr char kDefaultTlsDir[] = "var/medvault/tls";
 inline constexpr int kDefaultJobs = 4;
 inline constexpr double kDefaultTimeoutSeconds = 60;
 
-enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit, kChunkserver };
+enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit, kChunkserver, kFsck };
 
 struct GlobalOptions {
   std::string frontend;                                            // host:port of the ImageStore
@@ -102,6 +102,11 @@ struct ChunkserverArgs {
   bool json = false;      // list
 };
 
+// `fsck [--json]`.
+struct FsckArgs {
+  bool json = false;
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -113,6 +118,7 @@ struct Command {
   KekArgs kek;
   AuditArgs audit;
   ChunkserverArgs chunkserver;
+  FsckArgs fsck;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

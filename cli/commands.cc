@@ -56,6 +56,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunAudit(ctx, cmd.audit);
     case Verb::kChunkserver:
       return RunChunkserver(ctx, cmd.chunkserver);
+    case Verb::kFsck:
+      return RunFsck(ctx, cmd.fsck);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -71,4 +71,11 @@ grpc::Status AdminService::DrainChunkServer(grpc::ServerContext* ctx,
   return ToGrpcStatus(meta_->DrainChunkServer(*request));
 }
 
+grpc::Status AdminService::CheckIndex(grpc::ServerContext* ctx,
+                                      const v1::CheckIndexRequest* request,
+                                      v1::CheckIndexResponse* response) {
+  MV_ADMIT("CheckIndex");
+  return Reply(meta_->CheckIndex(*request), response);
+}
+
 }  // namespace medvault::frontend

@@ -29,6 +29,8 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status DrainChunkServer(grpc::ServerContext* ctx,
                                 const v1::DrainChunkServerRequest* request,
                                 v1::DrainChunkServerResponse* response) override;
+  grpc::Status CheckIndex(grpc::ServerContext* ctx, const v1::CheckIndexRequest* request,
+                          v1::CheckIndexResponse* response) override;
 
  private:
   GrpcKeyClient* const keys_;

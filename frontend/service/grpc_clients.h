@@ -68,6 +68,7 @@ class GrpcMetaClient : public MetaClient {
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();
   absl::Status DrainChunkServer(const v1::DrainChunkServerRequest& request);
+  absl::StatusOr<v1::CheckIndexResponse> CheckIndex(const v1::CheckIndexRequest& request);
 
  private:
   GroupChannels group_;

@@ -60,7 +60,7 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("DeleteStudy", Scope::kDelete)
       .AllowScope("DeleteInstance", Scope::kDelete);
   for (const char* method : {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek",
-                             "ListChunkServers", "DrainChunkServer"}) {
+                             "ListChunkServers", "DrainChunkServer", "CheckIndex"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.set_client_scopes(std::move(scopes));

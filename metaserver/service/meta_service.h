@@ -69,6 +69,8 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   grpc::Status DrainChunkServer(grpc::ServerContext* context,
                                 const v1::DrainChunkServerRequest* request,
                                 v1::DrainChunkServerResponse* response) override;
+  grpc::Status CheckIndex(grpc::ServerContext* context, const v1::CheckIndexRequest* request,
+                          v1::CheckIndexResponse* response) override;
 
  private:
   // Counts an error and converts it.
