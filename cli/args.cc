@@ -47,7 +47,8 @@ constexpr FlagSpec kFlags[] = {
     {"to", true, Bit(Verb::kFind)},
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
     {"json", false,
-     Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub)},
+     Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub) |
+         Bit(Verb::kFsck)},
     {"server", true, Bit(Verb::kScrub)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
@@ -110,6 +111,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "audit") return Verb::kAudit;
   if (name == "chunkserver") return Verb::kChunkserver;
   if (name == "scrub") return Verb::kScrub;
+  if (name == "fsck") return Verb::kFsck;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -330,6 +332,8 @@ absl::string_view VerbName(Verb verb) {
       return "chunkserver";
     case Verb::kScrub:
       return "scrub";
+    case Verb::kFsck:
+      return "fsck";
     case Verb::kHelp:
       break;
   }
@@ -608,6 +612,12 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
       break;
     case Verb::kScrub:
       if (absl::Status s = FillScrub(flags, positionals, &cmd.scrub); !s.ok()) return s;
+    case Verb::kFsck:
+      if (!positionals.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("fsck: unexpected argument '", positionals[0], "'"));
+      }
+      cmd.fsck.json = flags.count("json") > 0;
       break;
     case Verb::kHelp:
       break;
@@ -675,6 +685,11 @@ Verbs:
   scrub status [--server ID] [--json]
       Each chunk server's current or last pass: running or finished, chunks checked of the total,
       bad replicas found, when it started and finished.
+  fsck [--json]
+      Check the index: list every stored instance whose index entry breaks the index's rules
+      (a UID that is not a valid DICOM UID, a value indexed as a hex dump, a field longer than
+      its VR allows), as written before those rules were enforced. Exit 1 if any is found.
+      Needs the admin scope.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

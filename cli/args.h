@@ -23,7 +23,19 @@ inline constexpr char kDefaultTlsDir[] = "var/medvault/tls";
 inline constexpr int kDefaultJobs = 4;
 inline constexpr double kDefaultTimeoutSeconds = 60;
 
-enum class Verb { kHelp, kPut, kGet, kFind, kRm, kHealth, kKek, kAudit, kChunkserver, kScrub };
+enum class Verb {
+  kHelp,
+  kPut,
+  kGet,
+  kFind,
+  kRm,
+  kHealth,
+  kKek,
+  kAudit,
+  kChunkserver,
+  kScrub,
+  kFsck
+};
 
 struct GlobalOptions {
   std::string frontend;                                            // host:port of the ImageStore
@@ -110,6 +122,11 @@ struct ScrubArgs {
   bool json = false;      // status
 };
 
+// `fsck [--json]`.
+struct FsckArgs {
+  bool json = false;
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -122,6 +139,7 @@ struct Command {
   AuditArgs audit;
   ChunkserverArgs chunkserver;
   ScrubArgs scrub;
+  FsckArgs fsck;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

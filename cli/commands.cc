@@ -58,6 +58,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunChunkserver(ctx, cmd.chunkserver);
     case Verb::kScrub:
       return RunScrub(ctx, cmd.scrub);
+    case Verb::kFsck:
+      return RunFsck(ctx, cmd.fsck);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

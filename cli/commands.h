@@ -123,6 +123,9 @@ int RunAudit(const CommandContext& ctx, const AuditArgs& args);
 // list prints one line (or JSON object) per registered chunk server; drain starts or (--undo)
 // stops draining one. Exit 1 on any error.
 int RunChunkserver(const CommandContext& ctx, const ChunkserverArgs& args);
+// Lists the index entries that break the index's rules (Admin.CheckIndex, every page); exit 1
+// when there is any, or on an error.
+int RunFsck(const CommandContext& ctx, const FsckArgs& args);
 
 // ---- scrub (the frontend's Admin service; admin scope) ----
 

@@ -151,6 +151,11 @@ std::string StudiesToJson(const std::vector<v1::StudySummary>& studies) {
   return out;
 }
 
+namespace {
+// Widest a `find` table column gets (64 characters fit a UID or a PatientID).
+constexpr size_t kMaxColumnWidth = 64;
+}  // namespace
+
 std::string StudiesTable(const std::vector<v1::StudySummary>& studies) {
   if (studies.empty()) return "";
   std::vector<std::vector<std::string>> rows;
@@ -165,7 +170,11 @@ std::string StudiesTable(const std::vector<v1::StudySummary>& studies) {
   const size_t columns = rows[0].size();
   std::vector<size_t> width(columns, 0);
   for (const auto& row : rows) {
-    for (size_t c = 0; c < columns; ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < columns; ++c) {
+      // A column is as wide as its widest cell up to kMaxColumnWidth: a longer cell is printed
+      // whole and shifts the rest of its own row only, never padding every other row to it.
+      width[c] = std::max(width[c], std::min(row[c].size(), kMaxColumnWidth));
+    }
   }
   // Counts and sizes align right; text left. The last column is not padded.
   auto right_aligned = [](size_t c) { return c >= 4 && c <= 6; };
@@ -176,9 +185,9 @@ std::string StudiesTable(const std::vector<v1::StudySummary>& studies) {
       if (c + 1 == columns) {
         out += row[c];
       } else if (right_aligned(c)) {
-        out += std::string(width[c] - row[c].size(), ' ') + row[c];
+        out += std::string(width[c] - std::min(width[c], row[c].size()), ' ') + row[c];
       } else {
-        out += row[c] + std::string(width[c] - row[c].size(), ' ');
+        out += row[c] + std::string(width[c] - std::min(width[c], row[c].size()), ' ');
       }
     }
     out += "\n";

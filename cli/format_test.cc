@@ -101,5 +101,14 @@ TEST(StudiesTableTest, AlignedRowsWithoutControlCharacters) {
   EXPECT_EQ(StudiesTable({}), "");
 }
 
+TEST(StudiesTableTest, OneLongNameDoesNotPadEveryRow) {
+  std::vector<v1::StudySummary> studies = TwoStudies();
+  studies[0].set_patient_name(std::string(100000, 'N'));
+  const std::string table = StudiesTable(studies);
+  const std::string short_row = table.substr(table.rfind('\n', table.size() - 2) + 1);
+  EXPECT_LT(short_row.size(), 250u) << short_row;
+  EXPECT_NE(table.find(std::string(100000, 'N')), std::string::npos);  // shown whole
+}
+
 }  // namespace
 }  // namespace medvault::cli

@@ -309,6 +309,7 @@ absl::Status RaftNode::Propose(std::string command, absl::Duration timeout) {
   if (stopping_ || fatal_) return absl::UnavailableError("replica is not running");
   const Clock::time_point start = Clock::now();
   absl::StatusOr<uint64_t> index = raft_->Propose(std::move(command));
+  if (absl::IsInvalidArgument(index.status())) return index.status();  // too large
   if (!index.ok()) return NotLeader();
   auto w = std::make_shared<Waiter>();
   w->index = *index;

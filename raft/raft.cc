@@ -613,6 +613,11 @@ absl::StatusOr<uint64_t> Raft::Propose(std::string data) {
     return absl::FailedPreconditionError(
         absl::StrCat("not the leader (leader is node ", lead_, ")"));
   }
+  if (data.size() > options_.max_entry_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("a replicated command of ", data.size(),
+                                                   " bytes exceeds the limit of ",
+                                                   options_.max_entry_bytes, " bytes"));
+  }
   AppendEntry(RAFT_ENTRY_COMMAND, std::move(data));
   return log_.LastIndex();
 }

@@ -32,12 +32,18 @@ using Config = medvault::v1::RaftConfig;
 enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
 const char* RoleName(Role role);
 
+// RaftOptions::max_entry_bytes unless set: a quarter of the gRPC message limit (common/rpc.h).
+inline constexpr uint64_t kDefaultMaxEntryBytes = 16 << 20;
+
 struct RaftOptions {
   uint64_t id = 0;  // this node; non-zero
   // Ticks without hearing from a leader before campaigning (randomised to [n, 2n)).
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   uint64_t max_bytes_per_message = 1 << 20;
+  // Largest command Propose accepts: a bigger one is refused before it reaches the log, where it
+  // would be written, sent and applied by every member (and could exceed a gRPC message).
+  uint64_t max_entry_bytes = kDefaultMaxEntryBytes;
   // Append messages in flight per follower before waiting for acknowledgements (pipelining).
   int max_inflight = 64;
   // Index the state machine has applied (durably) before this start.
@@ -99,7 +105,8 @@ class Raft {
   void Tick();
   // Handles a message from a peer. Stale or unexpected messages are dropped.
   void Step(const Message& m);
-  // Appends a command; FAILED_PRECONDITION when not the leader. Returns the entry's index.
+  // Appends a command; FAILED_PRECONDITION when not the leader, INVALID_ARGUMENT when it is longer
+  // than max_entry_bytes. Returns the entry's index.
   absl::StatusOr<uint64_t> Propose(std::string data);
   // Proposes a new membership differing from the current one in exactly one member: a learner
   // added, a learner promoted to voter, or a voter or learner removed. New members should join as

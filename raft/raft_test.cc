@@ -154,6 +154,21 @@ TEST(Raft, ElectsOneLeaderAndReplicatesToAll) {
   for (uint64_t id : {1, 2, 3}) EXPECT_EQ(g.applied(id), std::vector<std::string>{"x"}) << id;
 }
 
+TEST(Raft, RefusesACommandLargerThanTheEntryLimitBeforeItReachesTheLog) {
+  Group g({1, 2, 3});
+  g.Elect(1);
+  g.Settle();
+  const uint64_t last = g[1].log().LastIndex();
+  absl::StatusOr<uint64_t> big = g[1].Propose(std::string(kDefaultMaxEntryBytes + 1, 'x'));
+  ASSERT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument) << big.status();
+  EXPECT_NE(big.status().message().find("exceeds the limit"), std::string::npos);
+  EXPECT_EQ(g[1].log().LastIndex(), last);
+  ASSERT_TRUE(g[1].Propose(std::string(kDefaultMaxEntryBytes, 'x')).ok());
+  g.Settle();
+  g.Tick(1);
+  for (uint64_t id : {1, 2, 3}) EXPECT_EQ(g.applied(id).size(), 1u) << id;
+}
+
 TEST(Raft, LeaderSendsAppendsBeforePersistingButCountsItsOwnCopyOnlyAfter) {
   Group g({1, 2, 3});
   g.Elect(1);

@@ -6,12 +6,16 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dctag.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/index_fields.h"
+#include "common/status_macros.h"
 
 namespace medvault::frontend {
 namespace {
@@ -20,10 +24,29 @@ namespace {
 // loads every value regardless (pixel data included); the index needs none of the long ones.
 constexpr Uint32 kMaxValueBytesToLoad = 4096;
 
-void QuietDcmtkLogging() {
+void ConfigureDcmtk() {
   static std::once_flag once;
-  // DCMTK's own log lines can quote attribute values; keep them out of our logs.
-  std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
+  std::call_once(once, [] {
+    // DCMTK's own log lines can quote attribute values; keep them out of our logs.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+    // An element an explicit-VR file labels UN (rtdose_rle.dcm labels every one so) is read by
+    // its dictionary VR, as `dcmdump +uc` does: otherwise its value reads as a hex dump
+    // ("31\2e\32...") and a UID the index took from it would name no instance at all.
+    dcmEnableUnknownVRConversion.set(OFTrue);
+  });
+}
+
+// INVALID_ARGUMENT naming the attribute when `tag` is present but its value is not text: an
+// element still UN after conversion (one of undefined length), or a binary VR the file gave it.
+absl::Status CheckReadAsText(DcmItem* item, const DcmTagKey& tag) {
+  DcmElement* element = nullptr;
+  if (item == nullptr || item->findAndGetElement(tag, element).bad() || element == nullptr) {
+    return absl::OkStatus();
+  }
+  if (element->isaString()) return absl::OkStatus();
+  DcmTag named(tag);
+  return absl::InvalidArgumentError(absl::StrCat(named.getTagName(), " is not text (read as VR ",
+                                                 element->getTag().getVRName(), ")"));
 }
 
 std::string GetString(DcmItem* item, const DcmTagKey& tag) {
@@ -73,7 +96,7 @@ struct DicomStreamParser::Dcmtk {
 };
 
 DicomStreamParser::DicomStreamParser() : dcmtk_(std::make_unique<Dcmtk>()) {
-  QuietDcmtkLogging();
+  ConfigureDcmtk();
   dcmtk_->file.transferInit();
 }
 
@@ -170,6 +193,15 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
   DcmDataset* ds = file.getDataset();
   DcmMetaInfo* meta = file.getMetaInfo();
 
+  for (const DcmTagKey& tag :
+       {DCM_StudyInstanceUID, DCM_SeriesInstanceUID, DCM_SOPInstanceUID, DCM_SOPClassUID,
+        DCM_PatientID, DCM_PatientName, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate,
+        DCM_StudyTime, DCM_StudyDescription, DCM_AccessionNumber, DCM_Modality,
+        DCM_SeriesDescription, DCM_SeriesNumber, DCM_InstanceNumber}) {
+    RETURN_IF_ERROR(CheckReadAsText(ds, tag));
+  }
+  RETURN_IF_ERROR(CheckReadAsText(meta, DCM_TransferSyntaxUID));
+
   v1::InstanceTags tags;
   tags.set_study_uid(GetString(ds, DCM_StudyInstanceUID));
   tags.set_series_uid(GetString(ds, DCM_SeriesInstanceUID));
@@ -196,6 +228,7 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
   tags.set_instance_number(GetInt(ds, DCM_InstanceNumber));
   tags.set_sop_class_uid(GetString(ds, DCM_SOPClassUID));
   if (meta != nullptr) tags.set_transfer_syntax_uid(GetString(meta, DCM_TransferSyntaxUID));
+  RETURN_IF_ERROR(ApplyIndexRules(&tags));
   return tags;
 }
 

@@ -11,6 +11,7 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvrobow.h>
 
 #include "common/crypto.h"
 #include "frontend/testing/dicom_bytes.h"
@@ -40,6 +41,66 @@ TEST(DicomParserTest, ReadsIndexAttributesOfARealCt) {
   EXPECT_EQ(tags->sop_instance_uid(), "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322");
   EXPECT_FALSE(tags->series_uid().empty());
   EXPECT_FALSE(tags->transfer_syntax_uid().empty());
+}
+
+absl::StatusOr<v1::InstanceTags> ParseInPieces(absl::string_view bytes, size_t piece);
+
+// rtdose_rle.dcm labels every element UN (explicit VR): read by its dictionary VR, not as hex.
+TEST(DicomParserTest, ReadsUnElementsByTheirDictionaryVr) {
+  for (const char* name : {"rtdose_rle.dcm", "rtdose_rle_1frame.dcm"}) {
+    const std::string bytes = ReadAll(TestFile(name));
+    auto tags = ParseDicomHeader(bytes);
+    ASSERT_TRUE(tags.ok()) << name << ": " << tags.status();
+    EXPECT_EQ(tags->sop_instance_uid(), "1.9.999.999.99.9.9999.9999.20030818153516") << name;
+    EXPECT_EQ(tags->study_uid(), "1.2.999.999.99.9.9999.8888") << name;
+    EXPECT_EQ(tags->patient_name(), "Lastname^Firstname") << name;
+    EXPECT_EQ(tags->modality(), "RTDOSE") << name;
+    // Streamed in small pieces (as a put arrives), the same.
+    auto streamed = ParseInPieces(bytes, 1000);
+    ASSERT_TRUE(streamed.ok()) << name << ": " << streamed.status();
+    EXPECT_EQ(streamed->sop_instance_uid(), tags->sop_instance_uid()) << name;
+  }
+}
+
+DcmFileFormat MinimalInstance() {
+  DcmFileFormat file;
+  DcmDataset* ds = file.getDataset();
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage).good());
+  EXPECT_TRUE(ds->putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1143.7.1").good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.7.2").good());
+  EXPECT_TRUE(
+      ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.7.3").good());
+  return file;
+}
+
+TEST(DicomParserTest, RefusesAnIndexedValueThatIsNotTextNamingTheAttribute) {
+  DcmFileFormat file = MinimalInstance();
+  // PatientName written with VR OB: DCMTK keeps the file's VR, so the value is not text.
+  auto* binary = new DcmOtherByteOtherWord(DcmTag(DCM_PatientName, EVR_OB));
+  const Uint8 value[] = {'S', 'e', 'c', 'r', 'e', 't', 0x01, 0x02};
+  ASSERT_TRUE(binary->putUint8Array(value, sizeof value).good());
+  ASSERT_TRUE(file.getDataset()->insert(binary, true).good());
+  auto tags = ParseDicomHeader(DicomBytes(file, 64 << 10));
+  ASSERT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument) << tags.status();
+  EXPECT_NE(tags.status().message().find("PatientName is not text"), std::string::npos)
+      << tags.status();
+  EXPECT_EQ(tags.status().message().find("Secret"), std::string::npos);
+}
+
+TEST(DicomParserTest, AppliesTheIndexRules) {
+  DcmFileFormat bad_uid = MinimalInstance();
+  ASSERT_TRUE(bad_uid.getDataset()->putAndInsertString(DCM_StudyInstanceUID, "1.2.03.4").good());
+  auto tags = ParseDicomHeader(DicomBytes(bad_uid, 64 << 10));
+  ASSERT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(tags.status().message().find("StudyInstanceUID"), std::string::npos) << tags.status();
+
+  DcmFileFormat long_name = MinimalInstance();
+  const std::string name(1 << 20, 'N');
+  ASSERT_TRUE(long_name.getDataset()->putAndInsertString(DCM_PatientName, name.c_str()).good());
+  tags = ParseDicomHeader(DicomBytes(long_name, 2 << 20));
+  ASSERT_TRUE(tags.ok()) << tags.status();
+  EXPECT_EQ(tags->patient_name(), std::string(64, 'N'));
 }
 
 TEST(DicomParserTest, RefusesNonDicomAndBrokenFiles) {

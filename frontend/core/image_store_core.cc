@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/index_fields.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "frontend/core/chunk_crypto.h"
@@ -24,22 +25,6 @@ ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* c
       clock_(clock),
       pool_(keys, options.dek_batch),
       chunk_budget_(options.chunk_budget) {}
-
-absl::Status ImageStoreCore::CheckIndexField(absl::string_view field) {
-  if (field.size() > kMaxIndexFieldBytes) {
-    return absl::InvalidArgumentError(
-        "a UID, patient id, study date or modality is longer than 1024 bytes");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ImageStoreCore::CheckIndexFields(const v1::InstanceTags& tags) {
-  for (const std::string* field : {&tags.study_uid(), &tags.series_uid(), &tags.sop_instance_uid(),
-                                   &tags.patient_id(), &tags.study_date(), &tags.modality()}) {
-    RETURN_IF_ERROR(CheckIndexField(*field));
-  }
-  return absl::OkStatus();
-}
 
 std::unique_ptr<PutSession> ImageStoreCore::StartPut(PutTimings* timings) {
   return std::make_unique<PutSession>(this, timings);
@@ -116,10 +101,9 @@ void ImageStoreCore::AbandonKey(const DataKeyMaterial& key) {
 
 absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
                                  const std::string& caller) {
-  if (request.sop_instance_uid().empty())
-    return absl::InvalidArgumentError("sop_instance_uid is required");
-  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta,
-                   meta_->GetInstance(request.sop_instance_uid()));
+  ASSIGN_OR_RETURN(const std::string uid,
+                   RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
+  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(uid));
   FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
   const uint64_t size = m.size();
@@ -312,8 +296,8 @@ absl::StatusOr<v1::FindStudiesResponse> ImageStoreCore::FindStudies(
 }
 
 absl::StatusOr<v1::GetStudyResponse> ImageStoreCore::GetStudy(const v1::GetStudyRequest& request) {
-  if (request.study_uid().empty()) return absl::InvalidArgumentError("study_uid is required");
-  ASSIGN_OR_RETURN(v1::GetStudyMetaResponse study, meta_->GetStudy(request.study_uid()));
+  ASSIGN_OR_RETURN(const std::string uid, RequestUid(request.study_uid(), "study_uid"));
+  ASSIGN_OR_RETURN(v1::GetStudyMetaResponse study, meta_->GetStudy(uid));
   v1::GetStudyResponse response;
   *response.mutable_study() = std::move(*study.mutable_study());
   for (auto& s : *study.mutable_series()) *response.add_series() = std::move(s);
@@ -330,8 +314,8 @@ absl::Status ImageStoreCore::ShredKeys(const v1::DeleteMetaResponse& deleted,
 
 absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(
     const v1::DeleteStudyRequest& request, const std::string& caller) {
-  if (request.study_uid().empty()) return absl::InvalidArgumentError("study_uid is required");
-  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteStudy(request.study_uid()));
+  ASSIGN_OR_RETURN(const std::string uid, RequestUid(request.study_uid(), "study_uid"));
+  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteStudy(uid));
   RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteStudy"}));
   v1::DeleteStudyResponse response;
   response.set_instances_deleted(deleted.instances_deleted());
@@ -340,10 +324,9 @@ absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(
 
 absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(
     const v1::DeleteInstanceRequest& request, const std::string& caller) {
-  if (request.sop_instance_uid().empty())
-    return absl::InvalidArgumentError("sop_instance_uid is required");
-  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted,
-                   meta_->DeleteInstance(request.sop_instance_uid()));
+  ASSIGN_OR_RETURN(const std::string uid,
+                   RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
+  ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteInstance(uid));
   RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteInstance"}));
   return v1::DeleteInstanceResponse();
 }

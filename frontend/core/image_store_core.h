@@ -88,10 +88,6 @@ struct PutTimings {
   double commit = 0;  // manifest commit (CommitInstance: Raft-replicated)
 };
 
-// Longest index field accepted (the metaserver's limit for a key component). Checked before the
-// commit; the SOP Instance UID also before any chunk is placed.
-inline constexpr size_t kMaxIndexFieldBytes = 1024;
-
 class PutSession;
 
 class ImageStoreCore {
@@ -136,10 +132,6 @@ class ImageStoreCore {
  private:
   friend class PutSession;
 
-  // INVALID_ARGUMENT when an index field (or any of the tags' index fields) is longer than
-  // kMaxIndexFieldBytes.
-  static absl::Status CheckIndexField(absl::string_view field);
-  static absl::Status CheckIndexFields(const v1::InstanceTags& tags);
   // Commits the manifest of a put whose replicas are all durable, and settles the key: destroyed
   // when the commit certainly did not land, kept when it may have.
   absl::StatusOr<v1::PutInstanceResponse> CommitPut(const v1::InstanceTags& tags,

@@ -396,6 +396,32 @@ TEST_F(ImageStoreCoreTest, NotDicomIsInvalidArgumentAndWritesNothing) {
   EXPECT_TRUE(keys_.keys.empty());
 }
 
+TEST_F(ImageStoreCoreTest, RequestsNamingAnInvalidUidAreRefusedByFieldNameAndPaddingIsRemoved) {
+  auto put = core_.Put(ct_);
+  ASSERT_TRUE(put.ok()) << put.status();
+  for (const std::string& bad :
+       {std::string("../x"), std::string("a/b"), std::string("1.2.3.abc def\x01"),
+        std::string(65, '1'), std::string()}) {
+    absl::Status get = GetAll(bad).status();
+    EXPECT_EQ(get.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(get.message().find("sop_instance_uid"), std::string::npos) << get;
+    if (!bad.empty()) EXPECT_EQ(get.message().find(bad), std::string::npos) << get;
+    v1::GetStudyRequest study;
+    study.set_study_uid(bad);
+    EXPECT_EQ(core_.GetStudy(study).status().code(), absl::StatusCode::kInvalidArgument);
+    v1::DeleteStudyRequest del_study;
+    del_study.set_study_uid(bad);
+    EXPECT_EQ(core_.DeleteStudy(del_study).status().code(), absl::StatusCode::kInvalidArgument);
+    v1::DeleteInstanceRequest del;
+    del.set_sop_instance_uid(bad);
+    EXPECT_EQ(core_.DeleteInstance(del).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  // A UID with its DICOM padding names the same instance.
+  absl::StatusOr<std::string> padded = GetAll(put->sop_instance_uid() + std::string("\0", 1));
+  ASSERT_TRUE(padded.ok()) << padded.status();
+  EXPECT_EQ(*padded, ct_);
+}
+
 TEST_F(ImageStoreCoreTest, DeleteShredsTheKeyThenConfirms) {
   auto put = core_.Put(ct_);
   ASSERT_TRUE(put.ok());

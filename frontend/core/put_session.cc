@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/index_fields.h"
 #include "common/status_macros.h"
 #include "frontend/core/chunk_crypto.h"
 #include "frontend/core/image_store_core.h"
@@ -97,7 +98,8 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
         "the file's SOP Instance UID is not the one the request named");
   }
   decided_uid_ = uids.sop_instance_uid;
-  RETURN_IF_ERROR(ImageStoreCore::CheckIndexField(decided_uid_));
+  // The same rule the complete parse applies (common/index_fields.h), before anything is placed.
+  RETURN_IF_ERROR(CheckUid(decided_uid_, "SOPInstanceUID"));
   const FrontendOptions& options = core_->options_;
   bool exists_hint = false;
   {
@@ -341,8 +343,7 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
     if (!parsed.ok()) return Fail(parsed.status());
     sha256 = hash_.Finish();
   }
-  const v1::InstanceTags& tags = *parsed;
-  if (absl::Status s = ImageStoreCore::CheckIndexFields(tags); !s.ok()) return Fail(s);
+  const v1::InstanceTags& tags = *parsed;  // the index's rules applied (dicom_parser.h)
 
   v1::PutInstanceResponse response;
   response.set_patient_id(tags.patient_id());

@@ -88,4 +88,11 @@ grpc::Status AdminService::GetScrubStatus(grpc::ServerContext* ctx,
   return Reply(meta_->GetScrubStatus(*request), response);
 }
 
+grpc::Status AdminService::CheckIndex(grpc::ServerContext* ctx,
+                                      const v1::CheckIndexRequest* request,
+                                      v1::CheckIndexResponse* response) {
+  MV_ADMIT("CheckIndex");
+  return Reply(meta_->CheckIndex(*request), response);
+}
+
 }  // namespace medvault::frontend

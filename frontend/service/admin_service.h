@@ -34,6 +34,8 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status GetScrubStatus(grpc::ServerContext* ctx,
                               const v1::GetScrubStatusMetaRequest* request,
                               v1::GetScrubStatusMetaResponse* response) override;
+  grpc::Status CheckIndex(grpc::ServerContext* ctx, const v1::CheckIndexRequest* request,
+                          v1::CheckIndexResponse* response) override;
 
  private:
   GrpcKeyClient* const keys_;

@@ -243,6 +243,11 @@ absl::Status GrpcMetaClient::DrainChunkServer(const v1::DrainChunkServerRequest&
       .status();
 }
 
+absl::StatusOr<v1::CheckIndexResponse> GrpcMetaClient::CheckIndex(
+    const v1::CheckIndexRequest& request) {
+  return MV_META_CALL(CheckIndex, v1::CheckIndexRequest, v1::CheckIndexResponse, request);
+}
+
 #undef MV_META_CALL
 
 GrpcChunkClient::Stubs* GrpcChunkClient::StubsFor(const std::string& address) {

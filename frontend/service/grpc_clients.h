@@ -71,6 +71,7 @@ class GrpcMetaClient : public MetaClient {
   absl::StatusOr<v1::StartScrubMetaResponse> StartScrub(const v1::StartScrubMetaRequest& request);
   absl::StatusOr<v1::GetScrubStatusMetaResponse> GetScrubStatus(
       const v1::GetScrubStatusMetaRequest& request);
+  absl::StatusOr<v1::CheckIndexResponse> CheckIndex(const v1::CheckIndexRequest& request);
 
  private:
   GroupChannels group_;

@@ -61,7 +61,7 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("DeleteInstance", Scope::kDelete);
   for (const char* method :
        {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek", "ListChunkServers",
-        "DrainChunkServer", "StartScrub", "GetScrubStatus"}) {
+        "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.set_client_scopes(std::move(scopes));

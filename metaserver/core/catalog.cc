@@ -1,6 +1,7 @@
 #include "metaserver/core/catalog.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/index_fields.h"
 #include "common/status_macros.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/catalog_mutations.h"
@@ -11,7 +12,7 @@ Catalog::Catalog(KvStore* kv, BatchWriter* writer)
     : kv_(kv), default_writer_(kv), writer_(writer != nullptr ? writer : &default_writer_) {}
 
 absl::StatusOr<InstanceRecord> Catalog::GetInstance(absl::string_view sop_instance_uid) const {
-  RETURN_IF_ERROR(ValidateKeyComponent(sop_instance_uid, "SOP Instance UID", true));
+  RETURN_IF_ERROR(CheckUid(sop_instance_uid, "SOP Instance UID"));
   KvReader state(kv_);
   v1::StoredInstance instance;
   absl::Status s = state.GetProto(kInstancesCf, sop_instance_uid, &instance);

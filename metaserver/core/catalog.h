@@ -41,9 +41,30 @@ struct TombstoneEntry {
   v1::Tombstone tombstone;
 };
 
+// One stored instance record breaking one of the index's rules (common/index_fields.h).
+struct IndexProblem {
+  std::string sop_instance_uid;  // the record's key, as stored
+  std::string study_uid;         // as stored
+  std::string attribute;
+  std::string rule;
+};
+
+struct IndexCheckPage {
+  std::vector<IndexProblem> problems;
+  uint64_t scanned = 0;
+  std::string next_page_token;  // empty at the end
+};
+
+// Instance records one CheckIndex call examines at most.
+inline constexpr size_t kMaxIndexCheckScan = 10000;
+
 // Page sizes of FindStudies.
 inline constexpr uint32_t kDefaultPageSize = 100;
 inline constexpr uint32_t kMaxPageSize = 1000;
+// A FindStudies page also ends before its summaries pass this many bytes (it holds at least one),
+// so no answer nears the gRPC message limit even with summaries stored before index fields had
+// length limits. Summaries within the limits (common/index_fields.h) take under 1 KiB each.
+inline constexpr size_t kMaxPageBytes = 1 << 20;
 
 // At most this many commits share one group (one barrier, one replicated write).
 inline constexpr size_t kMaxCommitGroup = 256;
@@ -81,9 +102,15 @@ class Catalog {
 
   // Studies matching `query`, in the order of the secondary index serving it: the patient index
   // when patient_id is set, else the modality index when modality is set, else the date index.
-  // A page size of 0 means 100; above 1000 means 1000. INVALID_ARGUMENT for a page token that does
+  // A page size of 0 means 100; above 1000 means 1000; a page also ends before kMaxPageBytes of
+  // summaries. INVALID_ARGUMENT for a page token that does
   // not belong to the query, or a criterion containing NUL.
   absl::StatusOr<v1::StudyPage> FindStudies(const v1::StudyQuery& query) const;
+
+  // The instance records after `after` (empty: from the start) that break the index's rules, at
+  // most `scan_limit` records examined (0 or above kMaxIndexCheckScan: kMaxIndexCheckScan).
+  // catalog_fsck.cc.
+  absl::StatusOr<IndexCheckPage> CheckIndex(absl::string_view after, size_t scan_limit) const;
 
   // NOT_FOUND when the study is absent.
   absl::StatusOr<StudyDetail> GetStudy(absl::string_view study_uid) const;

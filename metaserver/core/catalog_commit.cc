@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/index_fields.h"
 #include "common/status_macros.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/catalog_mutations.h"
@@ -31,12 +32,8 @@ absl::Status ValidateKeyComponent(absl::string_view value, absl::string_view wha
 }
 
 absl::Status ValidateCommit(const v1::InstanceTags& tags, const v1::ObjectManifest& manifest) {
-  RETURN_IF_ERROR(ValidateKeyComponent(tags.study_uid(), "study UID", true));
-  RETURN_IF_ERROR(ValidateKeyComponent(tags.series_uid(), "series UID", true));
-  RETURN_IF_ERROR(ValidateKeyComponent(tags.sop_instance_uid(), "SOP Instance UID", true));
-  RETURN_IF_ERROR(ValidateKeyComponent(tags.patient_id(), "patient id", false));
-  RETURN_IF_ERROR(ValidateKeyComponent(tags.study_date(), "study date", false));
-  RETURN_IF_ERROR(ValidateKeyComponent(tags.modality(), "modality", false));
+  // The index's rules (common/index_fields.h): valid UIDs, text, fields within their VR's length.
+  RETURN_IF_ERROR(CheckIndexRules(tags));
   if (manifest.object_id().size() != kIdBytes) {
     return absl::InvalidArgumentError("manifest object id must be 16 bytes");
   }

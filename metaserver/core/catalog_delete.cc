@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/index_fields.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "metaserver/core/catalog_keys.h"
@@ -77,7 +78,7 @@ void FinishResult(std::vector<std::string> pending, DeleteResult* result) {
 
 absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_view study_uid,
                                            int64_t now_micros) {
-  RETURN_IF_ERROR(ValidateKeyComponent(study_uid, "study UID", true));
+  RETURN_IF_ERROR(CheckUid(study_uid, "study UID"));
   DeletePlan plan;
   v1::StoredStudy study;
   bool study_found = false;
@@ -122,7 +123,7 @@ absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_v
 absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
                                               absl::string_view sop_instance_uid,
                                               int64_t now_micros) {
-  RETURN_IF_ERROR(ValidateKeyComponent(sop_instance_uid, "SOP Instance UID", true));
+  RETURN_IF_ERROR(CheckUid(sop_instance_uid, "SOP Instance UID"));
   DeletePlan plan;
   v1::StoredInstance instance;
   bool instance_found = false;

@@ -84,7 +84,7 @@ class GroupCommitTest : public CatalogTestBase {
     });
 
     std::thread first([&] {
-      EXPECT_TRUE(catalog_->Commit(Tags("1.1", "1.1.1", "first"), Manifest(), now_).ok());
+      EXPECT_TRUE(catalog_->Commit(Tags("1.1", "1.1.1", "1.1.1.99"), Manifest(), now_).ok());
     });
     gated_->first_entered_.WaitForNotification();
     std::vector<absl::StatusOr<CommitResult>> results(commits.size(),
@@ -113,15 +113,15 @@ class GroupCommitTest : public CatalogTestBase {
 TEST_F(GroupCommitTest, QueuedCommitsShareOneWriteAndSeeEachOther) {
   std::vector<std::pair<v1::InstanceTags, v1::ObjectManifest>> commits;
   for (int i = 0; i < 6; ++i) {
-    commits.emplace_back(Tags("1.1", "1.1.1", "sop" + std::to_string(i)), Manifest(100 + i));
+    commits.emplace_back(Tags("1.1", "1.1.1", "1.1.1.5" + std::to_string(i)), Manifest(100 + i));
   }
   v1::ObjectManifest dup = Manifest(100);  // same sha256 as sop0: an identical re-send
-  commits.emplace_back(Tags("1.1", "1.1.1", "sop0"), dup);
-  commits.emplace_back(Tags("1.1", "1.1.1", "sop1"), Manifest(999));  // other content: conflict
+  commits.emplace_back(Tags("1.1", "1.1.1", "1.1.1.50"), dup);
+  commits.emplace_back(Tags("1.1", "1.1.1", "1.1.1.51"), Manifest(999));  // other content: conflict
   v1::ObjectManifest reused = Manifest(500);
   *reused.mutable_chunks(0)->mutable_chunk_id() = commits[2].second.chunks(0).chunk_id();
-  commits.emplace_back(Tags("1.1", "1.1.1", "reuses-chunk"), reused);  // fails alone
-  commits.emplace_back(Tags("1.2", "1.2.1", "other-study", "PAT2"), Manifest(7));
+  commits.emplace_back(Tags("1.1", "1.1.1", "1.1.1.7"), reused);  // fails alone
+  commits.emplace_back(Tags("1.2", "1.2.1", "1.2.1.7", "PAT2"), Manifest(7));
 
   std::vector<absl::StatusOr<CommitResult>> r = CommitBehindHeldWrite({}, commits);
 
@@ -144,10 +144,10 @@ TEST_F(GroupCommitTest, QueuedCommitsShareOneWriteAndSeeEachOther) {
   EXPECT_EQ(study->study.instance_count(), 7u);  // "first" + sop0..sop5
   ASSERT_EQ(study->series.size(), 1u);
   EXPECT_EQ(study->series[0].instance_count(), 7u);
-  EXPECT_EQ(catalog_->GetInstance("reuses-chunk").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->GetInstance("1.1.1.7").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(CountKeys(kManifestsCf), 8u);  // first, sop0..5, other-study
   EXPECT_EQ(CountKeys(kInstancesCf), 8u);
-  absl::StatusOr<InstanceRecord> sop1 = catalog_->GetInstance("sop1");
+  absl::StatusOr<InstanceRecord> sop1 = catalog_->GetInstance("1.1.1.51");
   ASSERT_TRUE(sop1.ok());
   EXPECT_EQ(sop1->manifest.object_id(), commits[1].second.object_id());
 }
@@ -155,13 +155,13 @@ TEST_F(GroupCommitTest, QueuedCommitsShareOneWriteAndSeeEachOther) {
 TEST_F(GroupCommitTest, FailedSharedWriteFailsEveryMemberAndShowsNothing) {
   std::vector<std::pair<v1::InstanceTags, v1::ObjectManifest>> commits;
   for (int i = 0; i < 4; ++i)
-    commits.emplace_back(Tags("1.1", "1.1.1", "sop" + std::to_string(i)), Manifest(i + 1));
+    commits.emplace_back(Tags("1.1", "1.1.1", "1.1.1.5" + std::to_string(i)), Manifest(i + 1));
   v1::ObjectManifest same_as_sop0 = commits[0].second;
   same_as_sop0.set_object_id(RandomBytes(16).value());
   for (int i = 0; i < same_as_sop0.chunks_size(); ++i) {
     same_as_sop0.mutable_chunks(i)->set_chunk_id(RandomBytes(16).value());
   }
-  commits.emplace_back(Tags("1.1", "1.1.1", "sop0"),
+  commits.emplace_back(Tags("1.1", "1.1.1", "1.1.1.50"),
                        same_as_sop0);  // "already stored" only within the group
 
   std::vector<absl::StatusOr<CommitResult>> r = CommitBehindHeldWrite({2}, commits);
@@ -188,7 +188,7 @@ TEST_F(GroupCommitTest, ManyConcurrentWritersKeepCountersExact) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        const std::string sop = absl::StrCat("sop-", t, "-", i);
+        const std::string sop = absl::StrCat("1.1.9.", t, ".", i);
         const std::string series = absl::StrCat("1.1.", i % 3);
         absl::StatusOr<CommitResult> r =
             catalog_->Commit(Tags("1.1", series, sop), Manifest(10, 1, sop), now_);

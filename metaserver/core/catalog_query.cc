@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/index_fields.h"
 #include "common/status_macros.h"
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
@@ -74,6 +75,7 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
   // stops here resumes after it.
   std::string last_key;
   size_t scanned = 0;
+  size_t page_bytes = 0;
   for (it->Seek(start); it->Valid(); it->Next()) {
     const absl::string_view key(it->key().data(), it->key().size());
     if (!before_end(key)) break;
@@ -88,11 +90,14 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
     const bool matches =
         s.ok() && (!filter_modality || HasModality(study.summary(), query.modality()));
     if (matches) {
-      if (static_cast<size_t>(page.studies_size()) == page_size) {
+      const size_t bytes = study.summary().ByteSizeLong();
+      if (static_cast<size_t>(page.studies_size()) == page_size ||
+          (page.studies_size() > 0 && page_bytes + bytes > kMaxPageBytes)) {
         // A further match exists, so there is a next page.
         page.set_next_page_token(last_key);
         break;
       }
+      page_bytes += bytes;
       *page.add_studies() = study.summary();
     }
     last_key = std::string(key);
@@ -102,7 +107,7 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
 }
 
 absl::StatusOr<StudyDetail> Catalog::GetStudy(absl::string_view study_uid) const {
-  RETURN_IF_ERROR(ValidateKeyComponent(study_uid, "study UID", true));
+  RETURN_IF_ERROR(CheckUid(study_uid, "study UID"));
   KvReader state(kv_);
   v1::StoredStudy study;
   absl::Status s = state.GetProto(kStudiesCf, study_uid, &study);

@@ -182,27 +182,27 @@ TEST_F(CatalogTest, FailedCommitLeavesNothingVisible) {
 }
 
 TEST_F(CatalogTest, FindByPatientDateRangeAndModality) {
-  MustCommit(Tags("s1", "s1.1", "s1.1.1", "PA", "20240101", "CT"), Manifest());
-  MustCommit(Tags("s2", "s2.1", "s2.1.1", "PA", "20240301", "MR"), Manifest());
-  MustCommit(Tags("s3", "s3.1", "s3.1.1", "PB", "20240201", "CT"), Manifest());
-  MustCommit(Tags("s4", "s4.1", "s4.1.1", "PB", "", "CT"), Manifest());  // no study date
-  MustCommit(Tags("s5", "s5.1", "s5.1.1", "PAB", "20240215", "US"), Manifest());
+  MustCommit(Tags("9.1", "9.1.1", "9.1.1.1", "PA", "20240101", "CT"), Manifest());
+  MustCommit(Tags("9.2", "9.2.1", "9.2.1.1", "PA", "20240301", "MR"), Manifest());
+  MustCommit(Tags("9.3", "9.3.1", "9.3.1.1", "PB", "20240201", "CT"), Manifest());
+  MustCommit(Tags("9.4", "9.4.1", "9.4.1.1", "PB", "", "CT"), Manifest());  // no study date
+  MustCommit(Tags("9.5", "9.5.1", "9.5.1.1", "PAB", "20240215", "US"), Manifest());
 
   v1::StudyQuery q;
   q.set_patient_id("PA");  // not a prefix match: PAB is another patient
-  EXPECT_THAT(FindUids(q), ElementsAre("s1", "s2"));
+  EXPECT_THAT(FindUids(q), ElementsAre("9.1", "9.2"));
   q.set_study_date_from("20240201");
-  EXPECT_THAT(FindUids(q), ElementsAre("s2"));
+  EXPECT_THAT(FindUids(q), ElementsAre("9.2"));
   q.set_study_date_from("");
   q.set_modality("CT");
-  EXPECT_THAT(FindUids(q), ElementsAre("s1"));
+  EXPECT_THAT(FindUids(q), ElementsAre("9.1"));
 
   q.Clear();
   q.set_study_date_from("20240101");
   q.set_study_date_to("20240215");
-  EXPECT_THAT(FindUids(q), ElementsAre("s1", "s3", "s5"));  // inclusive, date order
+  EXPECT_THAT(FindUids(q), ElementsAre("9.1", "9.3", "9.5"));  // inclusive, date order
   q.set_study_date_from("");
-  EXPECT_THAT(FindUids(q), ElementsAre("s1", "s3", "s5"));  // undated studies excluded
+  EXPECT_THAT(FindUids(q), ElementsAre("9.1", "9.3", "9.5"));  // undated studies excluded
   q.set_study_date_to("20231231");
   EXPECT_TRUE(FindUids(q).empty());
   q.set_study_date_from("20240302");
@@ -210,15 +210,15 @@ TEST_F(CatalogTest, FindByPatientDateRangeAndModality) {
   EXPECT_TRUE(FindUids(q).empty());
 
   q.Clear();
-  EXPECT_THAT(FindUids(q), ElementsAre("s4", "s1", "s3", "s5", "s2"));  // all, by date key
+  EXPECT_THAT(FindUids(q), ElementsAre("9.4", "9.1", "9.3", "9.5", "9.2"));  // all, by date key
   q.set_modality("CT");
-  EXPECT_THAT(FindUids(q), ElementsAre("s4", "s1", "s3"));
+  EXPECT_THAT(FindUids(q), ElementsAre("9.4", "9.1", "9.3"));
   q.set_study_date_from("20240102");
-  EXPECT_THAT(FindUids(q), ElementsAre("s3"));
+  EXPECT_THAT(FindUids(q), ElementsAre("9.3"));
 
   q.Clear();
   q.set_patient_id("PB");
-  EXPECT_THAT(FindUids(q), ElementsAre("s4", "s3"));
+  EXPECT_THAT(FindUids(q), ElementsAre("9.4", "9.3"));
 }
 
 TEST_F(CatalogTest, PaginationReturnsEachStudyExactlyOnce) {

@@ -45,7 +45,7 @@ class GarbageCollectorTest : public CatalogTestBase {
   // Commits an instance and puts its chunks on the servers its manifest names, `age` seconds old.
   v1::ObjectManifest Store(const std::string& sop, uint64_t age = 100000) {
     v1::ObjectManifest m = Manifest(1000, 2);
-    MustCommit(Tags("st", "st.1", sop), m);
+    MustCommit(Tags("1.9", "1.9.1", sop), m);
     for (const auto& c : m.chunks()) {
       for (const auto& s : c.server_ids()) servers_.Put(Address(s), c.chunk_id(), "x", age);
     }
@@ -174,7 +174,7 @@ TEST_F(GarbageCollectorTest, FailingServerLeavesTombstonePending) {
 TEST_F(GarbageCollectorTest, UnregisteredServerDoesNotBlockReclamation) {
   v1::ObjectManifest m = Manifest(10, 1);
   m.mutable_chunks(0)->add_server_ids("decommissioned");
-  MustCommit(Tags("st", "st.1", "1"), m);
+  MustCommit(Tags("1.9", "1.9.1", "1"), m);
   ASSERT_TRUE(catalog_->DeleteInstance("1", now_).ok());
   ASSERT_TRUE(catalog_->ConfirmKeysDestroyed({m.object_id()}).ok());
   GcStats stats = MustRun();

@@ -71,7 +71,7 @@ class RepairerTest : public CatalogTestBase {
         servers_.Put(Address(s), c->chunk_id(), data);
       }
     }
-    MustCommit(Tags("1.2.3", "1.2.3.1", "1.2.3.1." + n), m);
+    MustCommit(Tags("1.2.3", "1.2.3.1", absl::StrCat("1.2.3.1.", static_cast<int>(n[0]))), m);
     return m;
   }
 

@@ -29,7 +29,7 @@ AccessPolicy MetaServicePolicy() {
   for (const char* method :
        {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance", "FindStudies",
         "GetStudy", "DeleteStudy", "DeleteInstance", "ConfirmKeysDestroyed", "RunGarbageCollection",
-        "ReportBadReplica", "DrainChunkServer", "StartScrub", "GetScrubStatus"}) {
+        "ReportBadReplica", "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -317,6 +317,28 @@ grpc::Status MetaServiceImpl::GetScrubStatus(grpc::ServerContext* context,
       GatherScrubStatus(*registry_, chunk_client_, request->server_id());
   if (!status.ok()) return Fail(status.status());
   *response = std::move(*status);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::CheckIndex(grpc::ServerContext* context,
+                                         const v1::CheckIndexRequest* request,
+                                         v1::CheckIndexResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "CheckIndex"); !denied.ok())
+    return Fail(denied);
+  absl::Status current = gate_->Barrier();
+  if (!current.ok()) return Fail(current);
+  absl::StatusOr<IndexCheckPage> page =
+      catalog_->CheckIndex(request->page_token(), request->scan_limit());
+  if (!page.ok()) return Fail(page.status());
+  for (IndexProblem& p : page->problems) {
+    v1::IndexProblem* out = response->add_problems();
+    out->set_sop_instance_uid(std::move(p.sop_instance_uid));
+    out->set_study_uid(std::move(p.study_uid));
+    out->set_attribute(std::move(p.attribute));
+    out->set_rule(std::move(p.rule));
+  }
+  response->set_scanned(page->scanned);
+  response->set_next_page_token(std::move(page->next_page_token));
   return grpc::Status::OK;
 }
 

@@ -70,6 +70,9 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   grpc::Status DrainChunkServer(grpc::ServerContext* context,
                                 const v1::DrainChunkServerRequest* request,
                                 v1::DrainChunkServerResponse* response) override;
+  grpc::Status CheckIndex(grpc::ServerContext* context, const v1::CheckIndexRequest* request,
+                          v1::CheckIndexResponse* response) override;
+
   grpc::Status StartScrub(grpc::ServerContext* context, const v1::StartScrubMetaRequest* request,
                           v1::StartScrubMetaResponse* response) override;
   grpc::Status GetScrubStatus(grpc::ServerContext* context,
