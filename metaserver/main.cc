@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
         }
       });
 
-  ms::PeriodicTask purge_task(
+  medvault::PeriodicTask purge_task(
       absl::Milliseconds(std::max<int64_t>(absl::GetFlag(FLAGS_purge_interval_ms), 1)), [&] {
         // Every deletion applied up to `applied` has been noted (notes are taken while applying).
         const uint64_t applied = (*replica)->machine()->Applied().index();
