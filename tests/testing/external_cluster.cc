@@ -27,6 +27,8 @@ namespace {
 
 constexpr absl::string_view kBootstrapFlag = "--raft_bootstrap";
 
+}  // namespace
+
 // `n` distinct free loopback ports: each bound to port 0 (the kernel picks), read back, and all
 // released together. Another process could take one before the replica binds it; on loopback in a
 // test that is rare, and the replica then fails to start with a clear message.
@@ -51,8 +53,6 @@ absl::StatusOr<std::vector<int>> PickFreePorts(int n) {
   if (!status.ok()) return status;
   return ports;
 }
-
-}  // namespace
 
 ExternalCluster::ExternalCluster(ClusterOptions options) : options_(std::move(options)) {}
 

@@ -28,6 +28,10 @@
 
 namespace medvault::testing {
 
+// `n` distinct free loopback ports, released before returning (another process could take one
+// before it is used: rare on loopback in a test, and the binary then fails with a clear message).
+absl::StatusOr<std::vector<int>> PickFreePorts(int n);
+
 struct ClusterOptions {
   int chunkservers = 3;
   // Replicas of each Raft group (metaserver, keyservice). 1: one process each, named "metaserver"
