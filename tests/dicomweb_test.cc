@@ -87,9 +87,16 @@ class DicomWebTest : public ::testing::Test {
     const std::string body = cluster_->root() + "/curl-body";
     const std::string headers = cluster_->root() + "/curl-headers";
     std::remove(body.c_str());
-    std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "--cacert",
+    std::vector<std::string> argv = {"/usr/bin/curl",
+                                     "-sS",
+                                     "--cacert",
                                      testing::DevTlsFiles(cluster_->tls_dir(), "client").ca_file,
-                                     "-o", body, "-D", headers, "-w", "%{http_code}"};
+                                     "-o",
+                                     body,
+                                     "-D",
+                                     headers,
+                                     "-w",
+                                     "%{http_code}"};
     if (!as.empty()) {
       const TlsFiles tls = testing::DevTlsFiles(cluster_->tls_dir(), as);
       argv.insert(argv.end(), {"--cert", tls.cert_file, "--key", tls.key_file});
@@ -158,8 +165,8 @@ TEST_F(DicomWebTest, WadoRsInstanceIsTheStoredBytes) {
     ASSERT_EQ(a.status, 200) << s.file << ": " << a.body;
     std::vector<std::string> parts = Parts(a);
     ASSERT_EQ(parts.size(), 1u) << s.file;
-    EXPECT_TRUE(parts[0] == s.bytes) << s.file << ": " << parts[0].size() << " bytes, stored "
-                                     << s.bytes.size();
+    EXPECT_TRUE(parts[0] == s.bytes)
+        << s.file << ": " << parts[0].size() << " bytes, stored " << s.bytes.size();
   }
 }
 
@@ -195,20 +202,19 @@ TEST_F(DicomWebTest, WadoRsSeriesAndStudyHoldEveryInstance) {
   expect_parts("/dicomweb/studies/" + study + "/series/1.2.826.0.1.3680043.10.1016.1.1",
                {"1.2.826.0.1.3680043.10.1016.1.1.1", "1.2.826.0.1.3680043.10.1016.1.1.2"});
   // An instance addressed under the wrong series is not found.
-  EXPECT_EQ(Curl("client",
-                 "/dicomweb/studies/" + study +
-                     "/series/1.2.826.0.1.3680043.10.1016.1.2/instances/"
-                     "1.2.826.0.1.3680043.10.1016.1.1.1")
+  EXPECT_EQ(Curl("client", "/dicomweb/studies/" + study +
+                               "/series/1.2.826.0.1.3680043.10.1016.1.2/instances/"
+                               "1.2.826.0.1.3680043.10.1016.1.1.1")
                 .status,
             404);
 }
 
 TEST_F(DicomWebTest, WadoUriIsTheStoredBytes) {
   for (const Stored& s : *stored_) {
-    HttpAnswer a = Curl("client", absl::StrCat("/dicomweb/wado?requestType=WADO&studyUID=",
-                                               s.put.study_uid(), "&seriesUID=", s.put.series_uid(),
-                                               "&objectUID=", s.put.sop_instance_uid(),
-                                               "&contentType=application%2Fdicom"));
+    HttpAnswer a =
+        Curl("client", absl::StrCat("/dicomweb/wado?requestType=WADO&studyUID=", s.put.study_uid(),
+                                    "&seriesUID=", s.put.series_uid(), "&objectUID=",
+                                    s.put.sop_instance_uid(), "&contentType=application%2Fdicom"));
     ASSERT_EQ(a.status, 200) << s.file;
     EXPECT_EQ(a.content_type, "application/dicom");
     EXPECT_TRUE(a.body == s.bytes) << s.file;
@@ -221,8 +227,8 @@ TEST_F(DicomWebTest, QidoRsFindsStudiesFromTheIndex) {
   HttpAnswer a = Curl("client", "/dicomweb/studies?PatientID=" + ct.put.patient_id());
   ASSERT_EQ(a.status, 200) << a.body;
   EXPECT_EQ(a.content_type, "application/dicom+json");
-  EXPECT_TRUE(absl::StrContains(
-      a.body, absl::StrCat("\"0020000D\":{\"vr\":\"UI\",\"Value\":[\"", ct.put.study_uid(), "\"]}")))
+  EXPECT_TRUE(absl::StrContains(a.body, absl::StrCat("\"0020000D\":{\"vr\":\"UI\",\"Value\":[\"",
+                                                     ct.put.study_uid(), "\"]}")))
       << a.body;
   HttpAnswer all = Curl("client", "/dicomweb/studies?limit=1000");
   HttpAnswer one = Curl("client", "/dicomweb/studies?limit=1&offset=1");
@@ -239,6 +245,18 @@ TEST_F(DicomWebTest, QidoRsFindsStudiesFromTheIndex) {
   };
   EXPECT_GE(count(all.body), 3u);
   EXPECT_EQ(count(one.body), 1u);
+  // offset=1 is the second study of the full list.
+  auto uids = [](const std::string& json) {
+    std::vector<std::string> out;
+    const std::string key = "\"0020000D\":{\"vr\":\"UI\",\"Value\":[\"";
+    for (size_t p = json.find(key); p != std::string::npos; p = json.find(key, p + 1)) {
+      const size_t start = p + key.size();
+      out.push_back(json.substr(start, json.find('"', start) - start));
+    }
+    return out;
+  };
+  ASSERT_GE(uids(all.body).size(), 2u);
+  EXPECT_EQ(uids(one.body), std::vector<std::string>{uids(all.body)[1]});
 }
 
 TEST_F(DicomWebTest, RefusesWhatItMust) {

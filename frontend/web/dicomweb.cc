@@ -64,7 +64,8 @@ std::string PercentDecode(absl::string_view s) {
 std::map<std::string, std::string> ParseQuery(absl::string_view query) {
   std::map<std::string, std::string> out;
   for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(pair, absl::MaxSplits('=', 1));
     out[PercentDecode(kv.first)] = PercentDecode(kv.second);
   }
   return out;
@@ -99,9 +100,8 @@ bool AcceptsStoredDicom(const std::string& accept) {
 std::string NewBoundary() {
   unsigned char random[16];
   if (RAND_bytes(random, sizeof(random)) != 1) return "medvault-boundary-0";
-  return absl::StrCat("medvault-",
-                      absl::BytesToHexString(absl::string_view(
-                          reinterpret_cast<const char*>(random), sizeof(random))));
+  return absl::StrCat("medvault-", absl::BytesToHexString(absl::string_view(
+                                       reinterpret_cast<const char*>(random), sizeof(random))));
 }
 
 // The instances of the study (index only), narrowed to one series and one instance when given.
