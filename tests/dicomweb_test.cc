@@ -259,6 +259,20 @@ TEST_F(DicomWebTest, QidoRsFindsStudiesFromTheIndex) {
   EXPECT_EQ(uids(one.body), std::vector<std::string>{uids(all.body)[1]});
 }
 
+// dicomweb-client (npm), the library browser viewers use, retrieves (instance, series, study) the
+// stored bytes and finds the study (tests/dicomweb/client.mjs).
+TEST_F(DicomWebTest, DicomwebClientRetrievesAndSearches) {
+  for (const Stored& s : *stored_) {
+    testing::CommandResult r = testing::RunCommand(
+        {"/usr/bin/node", std::string(MEDVAULT_DICOMWEB_NODE_DIR) + "/client.mjs", base_,
+         cluster_->tls_dir(), "client", s.put.study_uid(), s.put.series_uid(),
+         s.put.sop_instance_uid(), std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + s.file,
+         s.put.patient_id()});
+    EXPECT_EQ(r.exit_code, 0) << s.file << ": " << r.out << r.err;
+    EXPECT_EQ(r.out, "ok\n") << s.file;
+  }
+}
+
 TEST_F(DicomWebTest, RefusesWhatItMust) {
   const std::string instance = InstancePath(stored_->front().put);
   EXPECT_EQ(Curl("client", "/dicomweb/nothing-here").status, 404);

@@ -106,6 +106,11 @@ class BeastHttpsServer : public HttpsServer {
     // A client certificate is asked for and, when sent, must be signed by the CA; whether a path
     // needs one is the handler's decision (the share page will not).
     tls_.set_verify_mode(ssl::verify_peer);
+    // A client resuming a TLS session (Node.js does, on its next connection) is refused with an
+    // internal error unless sessions are bound to a context when client certificates are verified.
+    static constexpr unsigned char kSessionContext[] = "medvault-https";
+    SSL_CTX_set_session_id_context(tls_.native_handle(), kSessionContext,
+                                   sizeof(kSessionContext) - 1);
     tcp::endpoint endpoint(net::ip::make_address(options_.host, ec),
                            static_cast<unsigned short>(options_.port));
     if (ec) return absl::InvalidArgumentError("HTTPS: bad listen host");
@@ -173,7 +178,12 @@ class BeastHttpsServer : public HttpsServer {
       Stream stream(std::move(socket), tls_);
       boost::system::error_code ec;
       stream.handshake(ssl::stream_base::server, ec);
-      if (!ec) ServeRequests(stream);
+      // A bug in a handler must cost one connection, never the frontend.
+      try {
+        if (!ec) ServeRequests(stream);
+      } catch (const std::exception& e) {
+        MV_LOG(ERROR) << "HTTPS request failed with an exception: " << e.what();
+      }
       stream.shutdown(ec);
       std::lock_guard<std::mutex> lock(mu_);
       open_.erase(fd);

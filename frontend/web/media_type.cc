@@ -40,14 +40,24 @@ absl::StatusOr<MediaType> ParseMediaType(absl::string_view value) {
   if (semi == absl::string_view::npos) return m;
   const absl::string_view rest = value.substr(semi);
   boost::beast::http::param_list list(boost::beast::string_view(rest.data(), rest.size()));
-  // param_list stops at the first malformed parameter: check it consumed everything.
-  size_t seen = 0;
-  for (auto it = list.begin(); it != list.end(); ++it) {
+  // param_list stops at the first malformed parameter: it must have read one per ';' outside
+  // quotes.
+  size_t parsed = 0, expected = 0;
+  for (auto it = list.begin(); it != list.end(); ++it, ++parsed) {
     std::string name = absl::AsciiStrToLower(std::string(it->first));
     m.params[name] = Unquote(absl::string_view(it->second.data(), it->second.size()));
-    seen = static_cast<size_t>(it->second.data() + it->second.size() - rest.data());
   }
-  if (!absl::StripAsciiWhitespace(rest.substr(seen)).empty()) {
+  bool quoted = false;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (quoted && rest[i] == '\\') {
+      ++i;
+    } else if (rest[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && rest[i] == ';') {
+      ++expected;
+    }
+  }
+  if (quoted || parsed != expected) {
     return absl::InvalidArgumentError("malformed media type parameters");
   }
   return m;

@@ -16,6 +16,13 @@ TEST(MediaTypeTest, QuotedAndUnquotedParameters) {
   EXPECT_EQ(m->Param("transfer-syntax"), "*");
 }
 
+// dicomweb-client's Accept for WADO-RS: a quoted value last (Beast hands back a copy of it).
+TEST(MediaTypeTest, QuotedValueLast) {
+  absl::StatusOr<MediaType> m = ParseMediaType("multipart/related; type=\"application/dicom\"");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->Param("type"), "application/dicom");
+}
+
 TEST(MediaTypeTest, MalformedIsRefused) {
   EXPECT_FALSE(ParseMediaType("multipart").ok());
   EXPECT_FALSE(ParseMediaType("multipart/related; type=\"unterminated").ok());
