@@ -44,6 +44,19 @@ uid="$(dcmdump +P SOPInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
 cmp "$src" "$DATA/back.dcm" || fail "CT_small.dcm did not read back byte-exact"
 dcmdump "$DATA/back.dcm" >/dev/null || fail "DCMTK cannot read the returned file"
 
+# DICOMweb on base + 5, printed by up, with the client certificate exactly as the README says:
+# the sample CT comes back byte-exact through WADO-URI, and QIDO-RS lists the sample studies.
+web="https://127.0.0.1:$((MEDVAULT_PORT_BASE + 5))/dicomweb"
+grep -q "DICOMweb: $web/" <<<"$out" || fail "up did not print the DICOMweb address"
+WEB=(--cacert "$DATA/tls/ca.crt" --cert "$DATA/tls/client.crt" --key "$DATA/tls/client.key" -sS -f)
+series="$(dcmdump +P SeriesInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
+study0="$(dcmdump +P StudyInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
+curl "${WEB[@]}" -o "$DATA/web.dcm" \
+  "$web/wado?requestType=WADO&studyUID=$study0&seriesUID=$series&objectUID=$uid" ||
+  fail "WADO-URI failed"
+cmp "$src" "$DATA/web.dcm" || fail "CT_small.dcm did not read back byte-exact through DICOMweb"
+curl "${WEB[@]}" "$web/studies" | grep -q "\"$study0\"" || fail "QIDO-RS did not list the sample study"
+
 # Plaintext is refused on every gRPC port; so is a client without the cluster's certificate.
 if "$CLI" --insecure_plaintext find >/dev/null 2>&1; then fail "the frontend answered plaintext"; fi
 for port in 0 10 20 30; do
