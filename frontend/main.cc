@@ -78,7 +78,8 @@ ABSL_FLAG(uint32_t, http_max_header_bytes, 16 << 10,
 ABSL_FLAG(uint64_t, http_max_body_bytes, 64 << 10,
           "largest HTTP request body accepted (larger: 413)");
 ABSL_FLAG(int64_t, http_idle_timeout_seconds, 60,
-          "an HTTPS connection that sends or accepts nothing for this long is closed");
+          "socket send/receive timeout of HTTPS connections (not yet shown to close idle "
+          "connections: docs/dicomweb.md)");
 ABSL_FLAG(uint32_t, http_max_connections, 64, "HTTPS connections served at once");
 ABSL_DECLARE_FLAG(std::string, tls_ca);
 ABSL_DECLARE_FLAG(std::string, tls_cert);
