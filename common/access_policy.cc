@@ -129,8 +129,14 @@ absl::StatusOr<PeerIdentity> Authorizer::Authorize(const grpc::ServerContext& co
                                                    absl::string_view method, PeerIdentity* caller) {
   if (!enforce_) return PeerIdentity{};
   absl::StatusOr<PeerIdentity> who = IdentifyPeer(context);
+  if (caller != nullptr && who.ok()) *caller = *who;
+  return AuthorizeIdentity(who, method);
+}
+
+absl::StatusOr<PeerIdentity> Authorizer::AuthorizeIdentity(const absl::StatusOr<PeerIdentity>& who,
+                                                           absl::string_view method) {
+  if (!enforce_) return PeerIdentity{};
   if (!who.ok()) return Deny(PeerIdentity{}, method, who.status());
-  if (caller != nullptr) *caller = *who;
   if (absl::Status allowed = policy_.Check(*who, method); !allowed.ok()) {
     return Deny(*who, method, allowed);
   }

@@ -86,6 +86,11 @@ class Authorizer {
   // (so a service can record who was refused).
   absl::StatusOr<PeerIdentity> Authorize(const grpc::ServerContext& context,
                                          absl::string_view method, PeerIdentity* caller = nullptr);
+  // The same check for a door that is not gRPC (DICOMweb over HTTPS; later browser sessions):
+  // `who` is the identity that door established, or why it could not (UNAUTHENTICATED). Every
+  // door authorises here, so refusals are counted, logged and audited alike.
+  absl::StatusOr<PeerIdentity> AuthorizeIdentity(const absl::StatusOr<PeerIdentity>& who,
+                                                 absl::string_view method);
 
   const AccessPolicy& policy() const { return policy_; }
 

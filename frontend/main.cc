@@ -1,7 +1,10 @@
 // The frontend binary: the public ImageStore API. Stateless; parses, encrypts, places and
 // replicates chunks, commits manifests.
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/access_policy.h"
@@ -19,6 +22,8 @@
 #include "frontend/service/admin_service.h"
 #include "frontend/service/grpc_clients.h"
 #include "frontend/service/image_store_service.h"
+#include "frontend/web/dicomweb.h"
+#include "frontend/web/https_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0",
           "host:port for the ImageStore gRPC API (port 0 picks one)");
@@ -85,6 +90,20 @@ ABSL_FLAG(int32_t, dicom_dimse_timeout_seconds, 60,
           "a DIMSE message or data set that stalls this long aborts its association");
 ABSL_FLAG(int32_t, dicom_idle_timeout_seconds, 300,
           "a DIMSE association with no request for this long is aborted");
+ABSL_FLAG(uint32_t, http_port, 0,
+          "HTTPS port of the DICOMweb door (under /dicomweb/, client certificate required), on "
+          "the host of --listen; 0 turns it off. Needs mutual TLS (--tls_*)");
+ABSL_FLAG(uint32_t, http_max_header_bytes, 16 << 10,
+          "largest HTTP request header accepted (larger: 431)");
+ABSL_FLAG(uint64_t, http_max_body_bytes, 64 << 10,
+          "largest HTTP request body accepted (larger: 413)");
+ABSL_FLAG(int64_t, http_idle_timeout_seconds, 60,
+          "socket send/receive timeout of HTTPS connections (not yet shown to close idle "
+          "connections: docs/dicomweb.md)");
+ABSL_FLAG(uint32_t, http_max_connections, 64, "HTTPS connections served at once");
+ABSL_DECLARE_FLAG(std::string, tls_ca);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
+ABSL_DECLARE_FLAG(std::string, tls_key);
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -238,12 +257,45 @@ int main(int argc, char** argv) {
     }
     runner.AddEndpoint("dicom", dopts.host + ":" + std::to_string(dimse->port()));
   }
+
+  // The DICOMweb door: the same core and the same Authorizer (scopes, denial audit) as gRPC.
+  // Listening before the gRPC server announces itself, so a started frontend serves both.
+  medvault::frontend::web::DicomWeb dicomweb(&core, &authz);
+  std::unique_ptr<medvault::frontend::web::HttpsServer> https;
+  if (const uint32_t http_port = absl::GetFlag(FLAGS_http_port); http_port != 0) {
+    if (!security->is_tls() || http_port > 65535) {
+      std::fprintf(stderr, "frontend: --http_port needs mutual TLS and must be 1..65535\n");
+      return 2;
+    }
+    medvault::frontend::web::HttpsOptions web;
+    const std::string listen = absl::GetFlag(FLAGS_listen);
+    web.host = listen.substr(0, listen.rfind(':'));
+    web.port = static_cast<int>(http_port);
+    web.tls = {absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+               absl::GetFlag(FLAGS_tls_key)};
+    web.max_header_bytes = absl::GetFlag(FLAGS_http_max_header_bytes);
+    web.max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
+    web.idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_http_idle_timeout_seconds));
+    web.max_connections = std::max<uint32_t>(1, absl::GetFlag(FLAGS_http_max_connections));
+    absl::StatusOr<std::unique_ptr<medvault::frontend::web::HttpsServer>> started =
+        medvault::frontend::web::HttpsServer::Start(
+            web, [&dicomweb](const medvault::frontend::web::HttpRequest& request,
+                             medvault::frontend::web::HttpResponder& out) {
+              return dicomweb.Handle(request, out);
+            });
+    if (!started.ok()) {
+      std::fprintf(stderr, "frontend: %s\n", std::string(started.status().message()).c_str());
+      return 1;
+    }
+    https = *std::move(started);
+  }
   if (absl::Status s = runner.Start(); !s.ok()) {
     std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
     return 1;
   }
   runner.Wait();
   if (dimse != nullptr) dimse->Stop();
+  if (https != nullptr) https->Stop();
   if (absl::Status s = core.Shutdown(); !s.ok()) {
     MV_LOG(WARNING) << "could not destroy unused pooled keys: " << s.code();
   }

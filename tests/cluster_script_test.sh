@@ -48,6 +48,18 @@ dcmdump "$DATA/back.dcm" >/dev/null || fail "DCMTK cannot read the returned file
 grep -q "DIMSE (DICOM): 127.0.0.1:$((MEDVAULT_PORT_BASE + 4)), AE title MEDVAULT" <<<"$out" ||
   fail "up did not print the DIMSE endpoint"
 echoscu -aec MEDVAULT 127.0.0.1 "$((MEDVAULT_PORT_BASE + 4))" || fail "the DIMSE door did not answer C-ECHO"
+# DICOMweb on base + 5, printed by up, with the client certificate exactly as the README says:
+# the sample CT comes back byte-exact through WADO-URI, and QIDO-RS lists the sample studies.
+web="https://127.0.0.1:$((MEDVAULT_PORT_BASE + 5))/dicomweb"
+grep -q "DICOMweb: $web/" <<<"$out" || fail "up did not print the DICOMweb address"
+WEB=(--cacert "$DATA/tls/ca.crt" --cert "$DATA/tls/client.crt" --key "$DATA/tls/client.key" -sS -f)
+series="$(dcmdump +P SeriesInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
+study0="$(dcmdump +P StudyInstanceUID "$src" | sed -n 's/.*\[\(.*\)\].*/\1/p')"
+curl "${WEB[@]}" -o "$DATA/web.dcm" \
+  "$web/wado?requestType=WADO&studyUID=$study0&seriesUID=$series&objectUID=$uid" ||
+  fail "WADO-URI failed"
+cmp "$src" "$DATA/web.dcm" || fail "CT_small.dcm did not read back byte-exact through DICOMweb"
+curl "${WEB[@]}" "$web/studies" | grep -q "\"$study0\"" || fail "QIDO-RS did not list the sample study"
 
 # Plaintext is refused on every gRPC port; so is a client without the cluster's certificate.
 if "$CLI" --insecure_plaintext find >/dev/null 2>&1; then fail "the frontend answered plaintext"; fi

@@ -1,0 +1,43 @@
+// The DICOMweb door (PS3.18) under /dicomweb/: translates HTTP requests into ImageStoreCore calls
+// and their answers back, authorising each through the frontend's Authorizer with the same method
+// names (and so the same client scopes) as the gRPC door. No Beast here: requests arrive as
+// HttpRequest (https_server.h).
+//   WADO-RS  GET /dicomweb/studies/{s}[/series/{se}[/instances/{i}]]
+//            multipart/related; type="application/dicom" of the stored bytes, streamed
+//   WADO-URI GET /dicomweb/wado?requestType=WADO&studyUID=&seriesUID=&objectUID=
+//   QIDO-RS  GET /dicomweb/studies[?PatientID=&StudyDate=&ModalitiesInStudy=&limit=&offset=]
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/access_policy.h"
+#include "frontend/core/image_store_core.h"
+#include "frontend/web/https_server.h"
+
+namespace medvault::frontend::web {
+
+class DicomWeb {
+ public:
+  // Both must outlive this. `authz` null lets every request through (unit tests).
+  DicomWeb(ImageStoreCore* core, Authorizer* authz) : core_(core), authz_(authz) {}
+
+  // The handler for HttpsServer: answers every path (404 outside what it serves).
+  absl::Status Handle(const HttpRequest& request, HttpResponder& out);
+
+ private:
+  // The caller's identity ("role/name" for the key-release audit) when it may call `method`
+  // (a gRPC method name: its scope rule applies); otherwise answers 401/403 and returns the error.
+  absl::StatusOr<std::string> Authorize(const HttpRequest& request, const char* method,
+                                        HttpResponder& out);
+  absl::Status RetrieveStudy(const HttpRequest& request, HttpResponder& out,
+                             const std::string& study, const std::string& series,
+                             const std::string& instance);
+  absl::Status WadoUri(const HttpRequest& request, HttpResponder& out);
+  absl::Status SearchStudies(const HttpRequest& request, HttpResponder& out);
+
+  ImageStoreCore* core_;
+  Authorizer* authz_;
+};
+
+}  // namespace medvault::frontend::web

@@ -1,0 +1,92 @@
+#include "frontend/web/media_type.h"
+
+#include <boost/beast/http/rfc7230.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
+
+namespace medvault::frontend::web {
+
+std::string MediaType::Param(const std::string& name) const {
+  auto it = params.find(name);
+  return it == params.end() ? std::string() : it->second;
+}
+
+namespace {
+
+// Removes the quotes and backslash escapes of an RFC 7230 quoted-string.
+std::string Unquote(absl::string_view v) {
+  if (v.size() < 2 || v.front() != '"' || v.back() != '"') return std::string(v);
+  std::string out;
+  for (size_t i = 1; i + 1 < v.size(); ++i) {
+    if (v[i] == '\\' && i + 2 < v.size()) ++i;
+    out.push_back(v[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<MediaType> ParseMediaType(absl::string_view value) {
+  value = absl::StripAsciiWhitespace(value);
+  const size_t semi = value.find(';');
+  MediaType m;
+  m.type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(value.substr(0, semi)));
+  const size_t slash = m.type.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == m.type.size() ||
+      m.type.find_first_of(" \t\",") != std::string::npos) {
+    return absl::InvalidArgumentError("malformed media type");
+  }
+  if (semi == absl::string_view::npos) return m;
+  const absl::string_view rest = value.substr(semi);
+  boost::beast::http::param_list list(boost::beast::string_view(rest.data(), rest.size()));
+  // param_list stops at the first malformed parameter: it must have read one per ';' outside
+  // quotes.
+  size_t parsed = 0, expected = 0;
+  for (auto it = list.begin(); it != list.end(); ++it, ++parsed) {
+    std::string name = absl::AsciiStrToLower(std::string(it->first));
+    m.params[name] = Unquote(absl::string_view(it->second.data(), it->second.size()));
+  }
+  bool quoted = false;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (quoted && rest[i] == '\\') {
+      ++i;
+    } else if (rest[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && rest[i] == ';') {
+      ++expected;
+    }
+  }
+  if (quoted || parsed != expected) {
+    return absl::InvalidArgumentError("malformed media type parameters");
+  }
+  return m;
+}
+
+std::vector<MediaType> ParseAccept(absl::string_view value) {
+  std::vector<MediaType> out;
+  bool quoted = false;
+  size_t start = 0;
+  for (size_t i = 0; i <= value.size(); ++i) {
+    if (i < value.size()) {
+      const char c = value[i];
+      if (quoted && c == '\\') {
+        ++i;
+        continue;
+      }
+      if (c == '"') quoted = !quoted;
+      if (quoted || c != ',') continue;
+    }
+    absl::string_view range = absl::StripAsciiWhitespace(value.substr(start, i - start));
+    start = i + 1;
+    if (range.empty()) continue;
+    absl::StatusOr<MediaType> m = ParseMediaType(range);
+    if (!m.ok()) continue;
+    const std::string q = m->Param("q");
+    if (!q.empty() && q.find_first_not_of("0.") == std::string::npos) continue;
+    out.push_back(*std::move(m));
+  }
+  return out;
+}
+
+}  // namespace medvault::frontend::web
