@@ -622,6 +622,11 @@ TEST_F(DimseTest, GetscuRetrievesStudySeriesAndInstanceByteExact) {
   EXPECT_TRUE(absl::StrContains(FrontendLog(),
                                 "caller=dicom/GETSCU peer=127.0.0.1 status=0x0000 completed=1 "
                                 "failed=0 warning=0"));
+  // GETSCU holds read only and retrieved above; ABORTER holds write only: no C-GET context is
+  // accepted for it, and nothing arrives.
+  got = Getscu(dir, port_, "ABORTER", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
+  EXPECT_NE(got.exit_code, 0);
+  EXPECT_TRUE(Retrieved(dir).empty());
   // No UID in the frontend's log.
   const std::string log = FrontendLog();
   for (const File& f : files) EXPECT_FALSE(absl::StrContains(log, f.uid));

@@ -55,8 +55,8 @@ absl::Status AddStudy(const FindSource& source, const std::string& study_uid,
 
 // Explicit VR little endian elements with a 4-byte length (PS3.5 7.1.2).
 bool LongLengthVr(const char* vr) {
-  static const char* kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV",
-                                "UC", "UN", "UR", "UT", "UV"};
+  static const char* kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                "SV", "UC", "UN", "UR", "UT", "UV"};
   for (const char* l : kLong) {
     if (std::memcmp(vr, l, 2) == 0) return true;
   }
@@ -125,7 +125,8 @@ absl::StatusOr<std::optional<size_t>> DataSetOffset(absl::string_view head) {
       header = 12;
       length = uint64_t{byte(8)} | (uint64_t{byte(9)} << 8) | (uint64_t{byte(10)} << 16) |
                (uint64_t{byte(11)} << 24);
-      if (length == 0xFFFFFFFFu) return absl::DataLossError("file meta element of undefined length");
+      if (length == 0xFFFFFFFFu)
+        return absl::DataLossError("file meta element of undefined length");
     }
     if (length > (1u << 20)) return absl::DataLossError("file meta element longer than 1 MiB");
     pos += header + length;
@@ -139,7 +140,7 @@ absl::StatusOr<std::string> StoreCommandSet(const RetrieveItem& item, uint16_t m
   OFCondition c = cmd.putAndInsertString(DCM_AffectedSOPClassUID, item.sop_class_uid.c_str());
   if (c.good()) c = cmd.putAndInsertUint16(DCM_CommandField, DIMSE_C_STORE_RQ);
   if (c.good()) c = cmd.putAndInsertUint16(DCM_MessageID, message_id);
-  if (c.good()) c = cmd.putAndInsertUint16(DCM_Priority, 0x0000);        // MEDIUM
+  if (c.good()) c = cmd.putAndInsertUint16(DCM_Priority, 0x0000);       // MEDIUM
   if (c.good()) c = cmd.putAndInsertUint16(DCM_CommandDataSetType, 0);  // a data set follows
   if (c.good())
     c = cmd.putAndInsertString(DCM_AffectedSOPInstanceUID, item.sop_instance_uid.c_str());
@@ -151,8 +152,7 @@ absl::StatusOr<std::string> StoreCommandSet(const RetrieveItem& item, uint16_t m
   if (c.bad()) return absl::InvalidArgumentError("cannot encode the C-STORE command");
   Uint32 length = 0;
   for (unsigned long i = 0; i < cmd.card(); ++i) {
-    length +=
-        cmd.getElement(i)->calcElementLength(EXS_LittleEndianImplicit, EET_ExplicitLength);
+    length += cmd.getElement(i)->calcElementLength(EXS_LittleEndianImplicit, EET_ExplicitLength);
   }
   cmd.putAndInsertUint32(DCM_CommandGroupLength, length);
   std::vector<char> buffer(length + 64);
@@ -282,8 +282,8 @@ SubOperation SendStoredInstance(T_ASC_Association* assoc, bool as_scp_role, Imag
     T_ASC_PresentationContextID rsp_pres = 0;
     T_DIMSE_Message rsp{};
     DcmDataset* detail = nullptr;
-    OFCondition c = DIMSE_receiveCommand(assoc, DIMSE_NONBLOCKING, timeout_seconds, &rsp_pres,
-                                         &rsp, &detail);
+    OFCondition c =
+        DIMSE_receiveCommand(assoc, DIMSE_NONBLOCKING, timeout_seconds, &rsp_pres, &rsp, &detail);
     delete detail;
     if (c.bad()) {
       out.association_ok = false;

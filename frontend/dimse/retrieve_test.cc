@@ -48,8 +48,9 @@ std::vector<std::string> Uids(const absl::StatusOr<std::vector<RetrieveItem>>& i
   return out;
 }
 
-absl::StatusOr<std::vector<RetrieveItem>> List(const FindSource& source, QueryModel model,
-                                               std::vector<std::pair<DcmTagKey, std::string>> keys) {
+absl::StatusOr<std::vector<RetrieveItem>> List(
+    const FindSource& source, QueryModel model,
+    std::vector<std::pair<DcmTagKey, std::string>> keys) {
   DcmDataset id;
   for (const auto& [tag, value] : keys) id.putAndInsertString(tag, value.c_str());
   return ListRetrieve(source, model, id);
