@@ -355,22 +355,32 @@ class DimseServer::Association {
     return DIMSE_sendStoreResponse(assoc_, pres_id, &req, &rsp, detail.get());
   }
 
-  // Answers a C-FIND from the index: one pending response per match, then the final status.
-  OFCondition Find(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_FindRQ& req) {
+  // Reads a C-FIND or C-GET request's identifier, and which model its context is (Patient Root
+  // when its abstract syntax is `patient_root`).
+  OFCondition ReceiveIdentifier(T_ASC_PresentationContextID pres_id, const char* patient_root,
+                                std::unique_ptr<DcmDataset>* identifier, QueryModel* model) {
     DcmDataset* raw = nullptr;
     T_ASC_PresentationContextID data_pres_id = 0;
     OFCondition c =
         DIMSE_receiveDataSetInMemory(assoc_, DIMSE_NONBLOCKING, s_->options_.dimse_timeout_seconds,
                                      &data_pres_id, &raw, nullptr, nullptr);
     if (c.bad()) return c;
-    std::unique_ptr<DcmDataset> identifier(raw);
+    identifier->reset(raw);
     T_ASC_PresentationContext pc;
     c = ASC_findAcceptedPresentationContext(assoc_->params, pres_id, &pc);
     if (c.bad()) return c;
-    const QueryModel model =
-        std::string(pc.abstractSyntax) == UID_FINDPatientRootQueryRetrieveInformationModel
-            ? QueryModel::kPatientRoot
-            : QueryModel::kStudyRoot;
+    *model = std::string(pc.abstractSyntax) == patient_root ? QueryModel::kPatientRoot
+                                                            : QueryModel::kStudyRoot;
+    return c;
+  }
+
+  // Answers a C-FIND from the index: one pending response per match, then the final status.
+  OFCondition Find(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_FindRQ& req) {
+    std::unique_ptr<DcmDataset> identifier;
+    QueryModel model;
+    OFCondition c = ReceiveIdentifier(pres_id, UID_FINDPatientRootQueryRetrieveInformationModel,
+                                      &identifier, &model);
+    if (c.bad()) return c;
     ImageStoreCore* core = s_->core_;
     FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
                       [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
@@ -428,20 +438,11 @@ class DimseServer::Association {
   // C-STORE sub-operation (retrieve.h), with a pending response after each, then the final status
   // with the sub-operation counts (PS3.4 C.4.3).
   OFCondition Get(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_GetRQ& req) {
-    DcmDataset* raw = nullptr;
-    T_ASC_PresentationContextID data_pres_id = 0;
-    OFCondition c =
-        DIMSE_receiveDataSetInMemory(assoc_, DIMSE_NONBLOCKING, s_->options_.dimse_timeout_seconds,
-                                     &data_pres_id, &raw, nullptr, nullptr);
+    std::unique_ptr<DcmDataset> identifier;
+    QueryModel model;
+    OFCondition c = ReceiveIdentifier(pres_id, UID_GETPatientRootQueryRetrieveInformationModel,
+                                      &identifier, &model);
     if (c.bad()) return c;
-    std::unique_ptr<DcmDataset> identifier(raw);
-    T_ASC_PresentationContext pc;
-    c = ASC_findAcceptedPresentationContext(assoc_->params, pres_id, &pc);
-    if (c.bad()) return c;
-    const QueryModel model =
-        std::string(pc.abstractSyntax) == UID_GETPatientRootQueryRetrieveInformationModel
-            ? QueryModel::kPatientRoot
-            : QueryModel::kStudyRoot;
     T_DIMSE_C_GetRSP rsp{};
     rsp.MessageIDBeingRespondedTo = req.MessageID;
     OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID,
