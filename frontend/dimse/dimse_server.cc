@@ -6,12 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "dcmtk/config/osconfig.h"
@@ -24,6 +26,7 @@
 #include "dcmtk/dcmnet/dulstruc.h"
 #include "frontend/core/put_session.h"
 #include "frontend/dimse/find_query.h"
+#include "frontend/dimse/retrieve.h"
 #include "frontend/dimse/store_stream.h"
 
 namespace medvault::frontend {
@@ -78,6 +81,36 @@ int BoundPort(int fd) {
 }
 
 std::string Hex(uint16_t status) { return absl::StrFormat("0x%04X", status); }
+
+// A C-GET's SCU proposes storage contexts with itself as SCP (SCP/SCU role selection, PS3.7
+// D.3.3.4) to receive the instances on. Each is accepted in the first transfer syntax the SCU
+// proposes that medvault stores (the SCU's preference: a retrieve sends stored bytes unchanged,
+// so an instance goes only over a context in its own syntax). The accepted role is SCP only, so a
+// peer without write scope still cannot C-STORE on it; SCU and SCP when the peer may also write.
+OFCondition AcceptStorageScpRoles(T_ASC_Parameters* params, bool may_write) {
+  const std::vector<const char*> supported = StorageTransferSyntaxes();
+  const int n = ASC_countPresentationContexts(params);
+  for (int i = 0; i < n; ++i) {
+    T_ASC_PresentationContext pc;
+    OFCondition c = ASC_getPresentationContext(params, i, &pc);
+    if (c.bad()) return c;
+    if (pc.proposedRole != ASC_SC_ROLE_SCP && pc.proposedRole != ASC_SC_ROLE_SCUSCP) continue;
+    if (!dcmIsaStorageSOPClassUID(pc.abstractSyntax, ESSC_All)) continue;
+    for (int t = 0; t < pc.transferSyntaxCount; ++t) {
+      const std::string ts = pc.proposedTransferSyntaxes[t];
+      if (std::none_of(supported.begin(), supported.end(),
+                       [&](const char* s) { return ts == s; })) {
+        continue;
+      }
+      const T_ASC_SC_ROLE role =
+          pc.proposedRole == ASC_SC_ROLE_SCUSCP && may_write ? ASC_SC_ROLE_SCUSCP : ASC_SC_ROLE_SCP;
+      c = ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str(), role);
+      if (c.bad()) return c;
+      break;
+    }
+  }
+  return EC_Normal;
+}
 
 }  // namespace
 
@@ -220,6 +253,9 @@ class DimseServer::Association {
         case DIMSE_C_FIND_RQ:
           c = Find(pres_id, msg.msg.CFindRQ);
           break;
+        case DIMSE_C_GET_RQ:
+          c = Get(pres_id, msg.msg.CGetRQ);
+          break;
         default:
           MV_LOG(INFO) << "DIMSE: unsupported command 0x" << std::hex << msg.CommandField
                        << " from " << peer_.Caller() << "; aborting the association";
@@ -319,22 +355,32 @@ class DimseServer::Association {
     return DIMSE_sendStoreResponse(assoc_, pres_id, &req, &rsp, detail.get());
   }
 
-  // Answers a C-FIND from the index: one pending response per match, then the final status.
-  OFCondition Find(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_FindRQ& req) {
+  // Reads a C-FIND or C-GET request's identifier, and which model its context is (Patient Root
+  // when its abstract syntax is `patient_root`).
+  OFCondition ReceiveIdentifier(T_ASC_PresentationContextID pres_id, const char* patient_root,
+                                std::unique_ptr<DcmDataset>* identifier, QueryModel* model) {
     DcmDataset* raw = nullptr;
     T_ASC_PresentationContextID data_pres_id = 0;
     OFCondition c =
         DIMSE_receiveDataSetInMemory(assoc_, DIMSE_NONBLOCKING, s_->options_.dimse_timeout_seconds,
                                      &data_pres_id, &raw, nullptr, nullptr);
     if (c.bad()) return c;
-    std::unique_ptr<DcmDataset> identifier(raw);
+    identifier->reset(raw);
     T_ASC_PresentationContext pc;
     c = ASC_findAcceptedPresentationContext(assoc_->params, pres_id, &pc);
     if (c.bad()) return c;
-    const QueryModel model =
-        std::string(pc.abstractSyntax) == UID_FINDPatientRootQueryRetrieveInformationModel
-            ? QueryModel::kPatientRoot
-            : QueryModel::kStudyRoot;
+    *model = std::string(pc.abstractSyntax) == patient_root ? QueryModel::kPatientRoot
+                                                            : QueryModel::kStudyRoot;
+    return c;
+  }
+
+  // Answers a C-FIND from the index: one pending response per match, then the final status.
+  OFCondition Find(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_FindRQ& req) {
+    std::unique_ptr<DcmDataset> identifier;
+    QueryModel model;
+    OFCondition c = ReceiveIdentifier(pres_id, UID_FINDPatientRootQueryRetrieveInformationModel,
+                                      &identifier, &model);
+    if (c.bad()) return c;
     ImageStoreCore* core = s_->core_;
     FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
                       [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
@@ -388,6 +434,151 @@ class DimseServer::Association {
     return DIMSE_sendFindResponse(assoc_, pres_id, &req, &rsp, nullptr, detail.get());
   }
 
+  // Answers a C-GET: every instance the identifier names is sent back on this association as a
+  // C-STORE sub-operation (retrieve.h), with a pending response after each, then the final status
+  // with the sub-operation counts (PS3.4 C.4.3).
+  OFCondition Get(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_GetRQ& req) {
+    std::unique_ptr<DcmDataset> identifier;
+    QueryModel model;
+    OFCondition c = ReceiveIdentifier(pres_id, UID_GETPatientRootQueryRetrieveInformationModel,
+                                      &identifier, &model);
+    if (c.bad()) return c;
+    T_DIMSE_C_GetRSP rsp{};
+    rsp.MessageIDBeingRespondedTo = req.MessageID;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID,
+                        sizeof(rsp.AffectedSOPClassUID));
+    RetrieveCounts counts;
+    DimseStatus final_status = Retrieve(
+        model, *identifier, &counts,
+        [&](const RetrieveItem& item) {
+          return SendStoredInstance(assoc_, /*as_scp_role=*/true, s_->core_, item,
+                                    assoc_->nextMsgID++, "", 0, peer_.AuditName(),
+                                    s_->options_.dimse_timeout_seconds);
+        },
+        [&](const RetrieveCounts& now) -> OFCondition {
+          if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good())
+            return DIMSE_NODATAAVAILABLE;
+          FillCounts(now, true, &rsp);
+          rsp.DimseStatus = STATUS_GET_Pending_SubOperationsAreContinuing;
+          rsp.DataSetType = DIMSE_DATASET_NULL;
+          return DIMSE_sendGetResponse(assoc_, pres_id, &req, &rsp, nullptr, nullptr);
+        });
+    if (counts.association_lost) return DIMSE_SENDFAILED;
+    Count("C-GET", final_status.code);
+    AuditRetrieve("dimse-get", final_status.code, counts, "");
+    FillCounts(counts,
+               final_status.code == STATUS_GET_Cancel_SubOperationsTerminatedDueToCancelIndication,
+               &rsp);
+    rsp.DimseStatus = final_status.code;
+    std::unique_ptr<DcmDataset> failed = FailedList(counts);
+    rsp.DataSetType = failed ? DIMSE_DATASET_PRESENT : DIMSE_DATASET_NULL;
+    std::unique_ptr<DcmDataset> detail = Detail(final_status);
+    return DIMSE_sendGetResponse(assoc_, pres_id, &req, &rsp, failed.get(), detail.get());
+  }
+
+  struct RetrieveCounts {
+    uint16_t remaining = 0, completed = 0, failed = 0, warning = 0;
+    std::vector<std::string> failed_uids;
+    bool association_lost = false;
+  };
+  template <typename Rsp>
+  static void FillCounts(const RetrieveCounts& n, bool with_remaining, Rsp* rsp) {
+    rsp->NumberOfRemainingSubOperations = n.remaining;
+    rsp->NumberOfCompletedSubOperations = n.completed;
+    rsp->NumberOfFailedSubOperations = n.failed;
+    rsp->NumberOfWarningSubOperations = n.warning;
+    rsp->opts = O_GET_AFFECTEDSOPCLASSUID | O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                O_GET_NUMBEROFFAILEDSUBOPERATIONS | O_GET_NUMBEROFWARNINGSUBOPERATIONS |
+                (with_remaining ? O_GET_NUMBEROFREMAININGSUBOPERATIONS : 0);
+  }
+  static std::unique_ptr<DcmDataset> FailedList(const RetrieveCounts& n) {
+    if (n.failed_uids.empty()) return nullptr;
+    auto ds = std::make_unique<DcmDataset>();
+    ds->putAndInsertString(DCM_FailedSOPInstanceUIDList,
+                           absl::StrJoin(n.failed_uids, "\\").c_str());
+    return ds;
+  }
+  static std::unique_ptr<DcmDataset> Detail(const DimseStatus& status) {
+    if (status.comment.empty()) return nullptr;
+    auto ds = std::make_unique<DcmDataset>();
+    ds->putAndInsertString(DCM_ErrorComment, status.comment.c_str());
+    return ds;
+  }
+  void AuditRetrieve(const char* op, uint16_t status, const RetrieveCounts& n,
+                     const std::string& destination) {
+    MV_LOG(INFO) << "audit op=" << op << " service=frontend caller=" << peer_.Caller()
+                 << " peer=" << peer_.host << (destination.empty() ? "" : " destination=")
+                 << destination << " status=" << Hex(status) << " completed=" << n.completed
+                 << " failed=" << n.failed << " warning=" << n.warning;
+  }
+
+  // The sub-operations of a C-GET or C-MOVE: lists the identifier's instances, sends each with
+  // `send`, calls `pending` before each but the first (a bad condition ends the retrieve: a
+  // C-CANCEL, or the originator is gone) and returns the final status (PS3.4 C.4.2.1.5,
+  // C.4.3.1.4): 0000 all sent, B000 some failed or warned, A702 none could be sent, FE00
+  // cancelled, A900 the identifier lacks a level or key, A701 the index is unavailable.
+  DimseStatus Retrieve(QueryModel model, DcmDataset& identifier, RetrieveCounts* n,
+                       const std::function<SubOperation(const RetrieveItem&)>& send,
+                       const std::function<OFCondition(const RetrieveCounts&)>& pending) {
+    ImageStoreCore* core = s_->core_;
+    FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
+                      [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
+    absl::StatusOr<std::vector<RetrieveItem>> items =
+        peer_.scopes.count(Scope::kRead) == 0 ? absl::PermissionDeniedError("read scope required")
+                                              : ListRetrieve(source, model, identifier);
+    if (!items.ok()) {
+      MV_LOG(INFO) << "DIMSE: retrieve from " << peer_.Caller()
+                   << " failed: " << items.status().code() << " " << items.status().message();
+      switch (items.status().code()) {
+        case absl::StatusCode::kInvalidArgument:
+          return {STATUS_GET_Error_DataSetDoesNotMatchSOPClass,
+                  std::string(items.status().message())};
+        case absl::StatusCode::kPermissionDenied:
+          return {0x0124, "calling AE title not allowed to retrieve here"};
+        default:
+          return {STATUS_GET_Refused_OutOfResourcesNumberOfMatches,
+                  "index temporarily unavailable"};
+      }
+    }
+    n->remaining = static_cast<uint16_t>(std::min<size_t>(items->size(), 0xFFFF));
+    bool cancelled = false;
+    for (size_t i = 0; i < items->size(); ++i) {
+      if (i > 0 && pending(*n).bad()) {
+        cancelled = true;
+        break;
+      }
+      SubOperation r = send((*items)[i]);
+      if (!r.association_ok) {
+        MV_LOG(INFO) << "DIMSE: retrieve sub-operation for " << peer_.Caller()
+                     << " ended the association: " << r.why;
+        n->association_lost = true;
+        return {0xFFFF, ""};
+      }
+      --n->remaining;
+      if (r.sent && r.status == STATUS_Success) {
+        ++n->completed;
+      } else if (r.sent && (r.status & 0xF000) == 0xB000) {
+        ++n->warning;
+      } else {
+        ++n->failed;
+        n->failed_uids.push_back((*items)[i].sop_instance_uid);
+        MV_LOG(INFO) << "DIMSE: retrieve sub-operation for " << peer_.Caller()
+                     << " failed: " << (r.sent ? "status " + Hex(r.status) : r.why);
+      }
+      if (r.cancelled) {
+        cancelled = i + 1 < items->size();
+        break;
+      }
+    }
+    if (cancelled) return {STATUS_GET_Cancel_SubOperationsTerminatedDueToCancelIndication, ""};
+    if (n->failed == 0 && n->warning == 0) return {STATUS_Success, ""};
+    if (n->completed == 0 && n->warning == 0) {
+      return {STATUS_GET_Refused_OutOfResourcesSubOperations, "no instance could be sent"};
+    }
+    return {STATUS_GET_Warning_SubOperationsCompleteOneOrMoreFailures,
+            "some instances could not be sent"};
+  }
+
   DimseServer* const s_;
   T_ASC_Association* const assoc_;
   const Peer peer_;
@@ -420,15 +611,21 @@ void DimseServer::Serve(T_ASC_Association* assoc) {
     OFCondition c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, verification, 1,
                                                                     kUncompressed, 3);
     if (c.good() && peer.scopes.count(Scope::kRead) > 0) {
-      const char* find[] = {UID_FINDPatientRootQueryRetrieveInformationModel,
-                            UID_FINDStudyRootQueryRetrieveInformationModel};
-      c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, find, 2, kUncompressed, 3);
+      const char* query[] = {UID_FINDPatientRootQueryRetrieveInformationModel,
+                             UID_FINDStudyRootQueryRetrieveInformationModel,
+                             UID_GETPatientRootQueryRetrieveInformationModel,
+                             UID_GETStudyRootQueryRetrieveInformationModel};
+      c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, query, 4, kUncompressed,
+                                                          3);
     }
     if (c.good() && peer.scopes.count(Scope::kWrite) > 0) {
       std::vector<const char*> storage = StorageTransferSyntaxes();
       c = ASC_acceptContextsWithPreferredTransferSyntaxes(
           assoc->params, dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs,
           storage.data(), static_cast<int>(storage.size()));
+    }
+    if (c.good() && peer.scopes.count(Scope::kRead) > 0) {
+      c = AcceptStorageScpRoles(assoc->params, peer.scopes.count(Scope::kWrite) > 0);
     }
     if (c.good()) c = ASC_acknowledgeAssociation(assoc);
     if (c.good()) {
