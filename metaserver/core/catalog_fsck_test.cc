@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "metaserver/core/catalog_test_util.h"
+#include "metaserver/testing/catalog_test_util.h"
 
 namespace medvault::metaserver {
 namespace {
