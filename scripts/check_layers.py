@@ -6,7 +6,8 @@ them from a core target; instead this preprocesses every source of the given tar
 exact flags of the build (compile_commands.json, `-M`) and fails if the include closure contains
 one of them or a generated gRPC stub (*.grpc.pb.h).
 
-usage: check_layers.py SOURCE_ROOT COMPILE_COMMANDS TARGET=DIR=SRC[,SRC...] ...
+usage: check_layers.py [--grpc-only] SOURCE_ROOT COMPILE_COMMANDS TARGET=DIR=SRC[,SRC...] ...
+--grpc-only forbids only gRPC (the services' core/ libraries, which may use RocksDB and metrics).
 """
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 
 # Third-party headers a core may not reach, matched on the path below an include directory.
 FORBIDDEN = re.compile(r"/(grpc|grpcpp|grpc\+\+|rocksdb|prometheus)/")
+FORBIDDEN_GRPC = re.compile(r"/(grpc|grpcpp|grpc\+\+)/")
 GRPC_STUB = re.compile(r"\.grpc\.pb\.h$")
 
 
@@ -43,14 +45,17 @@ def headers(deps_text):
     return text.split(":", 1)[1].split() if ":" in text else []
 
 
-def forbidden(path, source_root):
+def forbidden(path, source_root, pattern):
     real = os.path.realpath(path)
     if GRPC_STUB.search(real):
         return True
-    return not real.startswith(source_root + os.sep) and bool(FORBIDDEN.search(real))
+    return not real.startswith(source_root + os.sep) and bool(pattern.search(real))
 
 
 def main(argv):
+    pattern = FORBIDDEN
+    if len(argv) > 1 and argv[1] == "--grpc-only":
+        pattern, argv = FORBIDDEN_GRPC, argv[:1] + argv[2:]
     source_root = os.path.realpath(argv[1])
     with open(argv[2]) as f:
         commands = {os.path.realpath(os.path.join(e["directory"], e["file"])): e
@@ -72,7 +77,7 @@ def main(argv):
                 failures.append(f"{target}: preprocessing {source} failed:\n{run.stderr}")
                 continue
             checked += 1
-            bad = [h for h in headers(run.stdout) if forbidden(h, source_root)]
+            bad = [h for h in headers(run.stdout) if forbidden(h, source_root, pattern)]
             if bad:
                 failures.append(f"{target}: {source} reaches {bad[0]} "
                                 f"({len(bad)} forbidden headers in all)")
