@@ -612,6 +612,7 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
       break;
     case Verb::kScrub:
       if (absl::Status s = FillScrub(flags, positionals, &cmd.scrub); !s.ok()) return s;
+      break;
     case Verb::kFsck:
       if (!positionals.empty()) {
         return absl::InvalidArgumentError(

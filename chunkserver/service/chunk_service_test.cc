@@ -210,8 +210,12 @@ TEST(HeartbeatClientTest, UnreachableMetaserverIsAnError) {
 // garbage collection) move chunks; no client, key service or other chunk server may.
 TEST(ChunkServicePolicyTest, OnlyTheFrontendAndTheMetaserverMoveChunks) {
   const std::set<std::string> both = {"frontend/frontend", "metaserver/metaserver"};
-  const medvault::testing::PolicyTable table = {
-      {"WriteChunk", both}, {"ReadChunk", both}, {"DeleteChunks", both}, {"ListChunks", both}};
+  const medvault::testing::PolicyTable table = {{"WriteChunk", both},
+                                                {"ReadChunk", both},
+                                                {"DeleteChunks", both},
+                                                {"ListChunks", both},
+                                                {"StartScrub", {"metaserver/metaserver"}},
+                                                {"GetScrubStatus", {"metaserver/metaserver"}}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(ChunkServicePolicy(),
                                                        {"medvault.v1.ChunkService"}, table),
               ::testing::IsEmpty());

@@ -30,7 +30,10 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"RotateKek", admins},
                                                 {"RetireKek", admins},
                                                 {"ListChunkServers", admins},
-                                                {"DrainChunkServer", admins}};
+                                                {"DrainChunkServer", admins},
+                                                {"StartScrub", admins},
+                                                {"GetScrubStatus", admins},
+                                                {"CheckIndex", admins}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(
                   FrontendPolicy(medvault::testing::OneScopeClients()),
                   {"medvault.v1.ImageStore", "medvault.v1.Admin"}, table),

@@ -256,7 +256,10 @@ TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
                                                 {"ConfirmKeysDestroyed", frontend},
                                                 {"RunGarbageCollection", frontend},
                                                 {"ReportBadReplica", frontend},
-                                                {"DrainChunkServer", frontend}};
+                                                {"DrainChunkServer", frontend},
+                                                {"StartScrub", frontend},
+                                                {"GetScrubStatus", frontend},
+                                                {"CheckIndex", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
                                                        {"medvault.v1.MetaService"}, table),
               ::testing::IsEmpty());
