@@ -24,79 +24,24 @@ ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* c
       options_(options),
       clock_(clock),
       pool_(keys, options.dek_batch),
-      chunk_budget_(options.chunk_budget) {}
+      chunk_budget_(options.chunk_budget),
+      placer_(meta, options.replicas),
+      committer_(keys, meta, &stats_) {}
+
+PutContext ImageStoreCore::put_context() {
+  return PutContext{&options_,      clock_,   meta_,       chunks_, &pool_,
+                    &chunk_budget_, &placer_, &committer_, &stats_};
+}
 
 std::unique_ptr<PutSession> ImageStoreCore::StartPut(PutTimings* timings) {
-  return std::make_unique<PutSession>(this, timings);
+  return std::make_unique<PutSession>(put_context(), timings);
 }
 
 absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view bytes,
                                                             PutTimings* timings) {
-  PutSession session(this, timings);
+  PutSession session(put_context(), timings);
   RETURN_IF_ERROR(session.Append(bytes));
   return session.Finish();
-}
-
-absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::CommitPut(
-    const v1::InstanceTags& tags, v1::ObjectManifest manifest, const DataKeyMaterial& key,
-    const std::string& sha256, v1::PutInstanceResponse response) {
-  v1::CommitInstanceRequest commit;
-  *commit.mutable_tags() = tags;
-  *commit.mutable_manifest() = std::move(manifest);
-  auto committed = meta_->CommitInstance(commit);
-  if (committed.ok() && !committed->already_stored()) return response;
-  if (!committed.ok() && IsDefiniteRejection(committed.status().code())) {
-    // The metaserver refused the commit outright: nothing references our key.
-    AbandonKey(key);
-    return Annotate(committed.status(), "committing the manifest");
-  }
-  // Either "already stored" or an error that leaves the outcome unknown (deadline, lost
-  // connection): the commit may have landed, possibly ours. Ask which object is stored. Only a
-  // different object proves ours is garbage; when in doubt the key is kept, because destroying the
-  // key of a committed instance would lose the image for good (a leaked key costs 60 bytes).
-  auto stored = meta_->GetInstance(tags.sop_instance_uid());
-  if (stored.ok() && stored->manifest().object_id() == key.object_id)
-    return response;  // ours landed
-  if (stored.ok() && committed.ok()) {
-    AbandonKey(key);  // an identical put won the race
-    response.set_already_stored(true);
-    return response;
-  }
-  if (stored.ok() && stored->info().sha256() != sha256) {
-    AbandonKey(key);
-    return absl::AlreadyExistsError(
-        "an instance with this SOP Instance UID is already stored with different content");
-  }
-  if (committed.ok())
-    return absl::InternalError("metaserver reported a stored instance it cannot find");
-  stats_.uncertain_commits += 1;
-  MV_LOG(WARNING) << "commit of object " << ToHex(key.object_id) << " has an unknown outcome ("
-                  << committed.status().code() << "); keeping its key";
-  return Annotate(committed.status(), "committing the manifest (outcome unknown; retry the put)");
-}
-
-bool ImageStoreCore::IsDefiniteRejection(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-      return true;
-    default:
-      return false;
-  }
-}
-
-void ImageStoreCore::AbandonKey(const DataKeyMaterial& key) {
-  stats_.abandoned_puts += 1;
-  absl::Status s =
-      keys_->DestroyDataKeys({key.object_id}, KeyAudit{"", "PutInstance (abandoned upload)"});
-  if (!s.ok()) {
-    MV_LOG(WARNING) << "could not destroy the key of abandoned object " << ToHex(key.object_id)
-                    << ": " << s.code();
-  }
 }
 
 absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
@@ -104,7 +49,7 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   ASSIGN_OR_RETURN(const std::string uid,
                    RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
   ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(uid));
-  FillAddresses(&meta);
+  placer_.FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
   const uint64_t size = m.size();
   if (request.offset() > size) {
@@ -175,33 +120,6 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
         sink(nullptr, chunk_start + from, absl::string_view(*plain).substr(from, to - from)));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<v1::AllocateChunksResponse> ImageStoreCore::Place(
-    uint32_t chunk_count, const std::string& sop_instance_uid,
-    const std::vector<std::string>& exclude) {
-  ASSIGN_OR_RETURN(
-      v1::AllocateChunksResponse placed,
-      meta_->AllocateChunks(chunk_count, options_.replicas, sop_instance_uid, exclude));
-  absl::MutexLock lock(&addresses_mu_);
-  for (const v1::ChunkPlacement& p : placed.chunks()) {
-    for (const v1::ChunkServerInfo& server : p.servers())
-      known_addresses_[server.server_id()] = server.address();
-  }
-  return placed;
-}
-
-void ImageStoreCore::FillAddresses(v1::GetInstanceMetaResponse* meta) {
-  auto& addresses = *meta->mutable_server_addresses();
-  absl::MutexLock lock(&addresses_mu_);
-  for (const auto& [id, address] : addresses) known_addresses_[id] = address;
-  for (const v1::ChunkLocation& chunk : meta->manifest().chunks()) {
-    for (const std::string& id : chunk.server_ids()) {
-      if (addresses.count(id) > 0) continue;
-      auto known = known_addresses_.find(id);
-      if (known != known_addresses_.end()) addresses[id] = known->second;
-    }
-  }
 }
 
 absl::StatusOr<std::string> ImageStoreCore::ReadReplicas(const v1::GetInstanceMetaResponse& meta,

@@ -7,7 +7,6 @@
 #include "common/index_fields.h"
 #include "common/status_macros.h"
 #include "frontend/core/chunk_crypto.h"
-#include "frontend/core/image_store_core.h"
 
 namespace medvault::frontend {
 namespace {
@@ -37,8 +36,9 @@ class StageTimer {
 
 }  // namespace
 
-PutSession::PutSession(ImageStoreCore* core, PutTimings* timings) : core_(core), timings_(timings) {
-  current_.reserve(core_->options_.chunk_size);
+PutSession::PutSession(const PutContext& context, PutTimings* timings)
+    : ctx_(context), timings_(timings) {
+  current_.reserve(ctx_.options->chunk_size);
 }
 
 PutSession::~PutSession() {
@@ -50,7 +50,7 @@ PutSession::~PutSession() {
   replacements_.clear();
   cv_.wait(lock, [&] { return in_flight_ == 0; });
   lock.unlock();
-  if (key_) core_->AbandonKey(*key_);
+  if (key_) ctx_.committer->Abandon(*key_);
 }
 
 absl::Status PutSession::Fail(absl::Status status) {
@@ -62,12 +62,12 @@ absl::Status PutSession::Append(absl::string_view piece) {
   if (!error_.ok()) return error_;
   if (finished_) return absl::FailedPreconditionError("PutSession appended to after Finish");
   {
-    StageTimer t(core_->clock_, timings_, &PutTimings::parse);
+    StageTimer t(ctx_.clock, timings_, &PutTimings::parse);
     size_ += piece.size();
     hash_.Update(piece);
     if (absl::Status parsed = parser_.Feed(piece); !parsed.ok()) return Fail(parsed);
   }
-  const uint32_t chunk_size = core_->options_.chunk_size;
+  const uint32_t chunk_size = ctx_.options->chunk_size;
   while (!piece.empty()) {
     if (current_.size() == chunk_size) {
       // More bytes follow, so the full chunk is not the last one.
@@ -100,20 +100,21 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   decided_uid_ = uids.sop_instance_uid;
   // The same rule the complete parse applies (common/index_fields.h), before anything is placed.
   RETURN_IF_ERROR(CheckUid(decided_uid_, "SOPInstanceUID"));
-  const FrontendOptions& options = core_->options_;
+  const FrontendOptions& options = *ctx_.options;
   bool exists_hint = false;
   {
     // Placement and a hint whether the instance is already stored, in one round trip.
-    StageTimer t(core_->clock_, timings_, &PutTimings::place);
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->Place(placements, decided_uid_, {}));
+    StageTimer t(ctx_.clock, timings_, &PutTimings::place);
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
+                     ctx_.placer->Place(placements, decided_uid_, {}));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     exists_hint = placed.instance_exists();
   }
   if (exists_hint) {
     // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint was
     // read without a quorum round, so confirm it; "absent" needs no check (the commit decides).
-    StageTimer t(core_->clock_, timings_, &PutTimings::lookup);
-    auto existing = core_->meta_->GetInstance(decided_uid_);
+    StageTimer t(ctx_.clock, timings_, &PutTimings::lookup);
+    auto existing = ctx_.meta->GetInstance(decided_uid_);
     if (existing.ok()) {
       stored_ = std::move(*existing);
       mode_ = Mode::kResend;
@@ -125,8 +126,8 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
     }
   }
   {
-    StageTimer t(core_->clock_, timings_, &PutTimings::key);
-    ASSIGN_OR_RETURN(DataKeyMaterial key, core_->pool_.Take());
+    StageTimer t(ctx_.clock, timings_, &PutTimings::key);
+    ASSIGN_OR_RETURN(DataKeyMaterial key, ctx_.keys->Take());
     key_ = std::move(key);
   }
   manifest_.set_object_id(key_->object_id);
@@ -152,16 +153,16 @@ absl::Status PutSession::ChunkDone(std::string plain, bool last) {
 }
 
 absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
-  const FrontendOptions& options = core_->options_;
+  const FrontendOptions& options = *ctx_.options;
   if (next_placement_ == placements_.size()) {
-    StageTimer t(core_->clock_, timings_, &PutTimings::place);
+    StageTimer t(ctx_.clock, timings_, &PutTimings::place);
     const uint32_t more = std::max(options.placement_batch, next_index_);  // grows with the file
     std::vector<std::string> exclude;
     {
       std::lock_guard<std::mutex> lock(mu_);
       exclude = failed_servers_;
     }
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, core_->Place(more, "", exclude));
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed, ctx_.placer->Place(more, "", exclude));
     for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
     if (next_placement_ == placements_.size())
       return absl::InternalError("metaserver returned no placement");
@@ -171,7 +172,7 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
 
   ReplicatedChunkWrite write;
   {
-    StageTimer t(core_->clock_, timings_, &PutTimings::seal);
+    StageTimer t(ctx_.clock, timings_, &PutTimings::seal);
     ASSIGN_OR_RETURN(std::string sealed,
                      EncryptChunk(key_->key.view(), key_->object_id, index, last, plain));
     write.crc32c = Crc32c(sealed);
@@ -181,7 +182,7 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
   loc->set_stored_size(write.data->size());
   loc->set_crc32c(write.crc32c);
   RETURN_IF_ERROR(ReserveWrite(options.max_chunks_in_flight));
-  if (first_write_micros_ < 0) first_write_micros_ = core_->clock_->NowMicros();
+  if (first_write_micros_ < 0) first_write_micros_ = ctx_.clock->NowMicros();
   StartChunkWrite(index, std::move(write.data), write.crc32c, p, /*attempt=*/1);
   return absl::OkStatus();
 }
@@ -204,49 +205,48 @@ void PutSession::StartChunkWrite(uint32_t index, std::shared_ptr<const std::stri
     write.addresses.push_back(server.address());
   }
   // Not under mu_: the callback may run before StartWrite returns.
-  StageTimer t(core_->clock_, timings_, &PutTimings::write);
-  core_->chunks_->StartWrite(
-      write, [this, index, attempt, data, crc32c, server_ids,
-              addresses = write.addresses](std::vector<absl::Status> results) {
-        std::lock_guard<std::mutex> lock(mu_);
-        absl::Status failed;  // the first failure of this write, as the caller would see it
-        for (size_t r = 0; r < results.size(); ++r) {
-          if (results[r].ok()) continue;
-          core_->stats_.replica_write_failures += 1;
-          if (std::find(failed_servers_.begin(), failed_servers_.end(), server_ids[r]) ==
-              failed_servers_.end()) {
-            failed_servers_.push_back(server_ids[r]);
-          }
-          if (!failed.ok()) continue;
-          // Whatever a chunk server answered, for the caller it means "try again later" (a full
-          // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
-          absl::StatusCode code = results[r].code() == absl::StatusCode::kResourceExhausted
-                                      ? absl::StatusCode::kResourceExhausted
-                                      : absl::StatusCode::kUnavailable;
-          failed =
-              Annotate(absl::Status(code, results[r].message()),
-                       absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
-        }
-        if (failed.ok()) {
-          WriteEnded();
-        } else if (!abandoned_ && write_error_.ok() && attempt < kMaxChunkWriteAttempts &&
-                   failed_servers_.size() <= kMaxFailedServersPerPut) {
-          // Written again, whole, on servers placed afresh without the failed ones; the copies
-          // this attempt did write are orphans garbage collection reclaims.
-          replacements_.push_back(Replacement{index, data, crc32c, attempt, failed});
-        } else {
-          if (write_error_.ok()) write_error_ = failed;
-          WriteEnded();
-        }
-        cv_.notify_all();
-      });
+  StageTimer t(ctx_.clock, timings_, &PutTimings::write);
+  ctx_.chunks->StartWrite(write, [this, index, attempt, data, crc32c, server_ids,
+                                  addresses = write.addresses](std::vector<absl::Status> results) {
+    std::lock_guard<std::mutex> lock(mu_);
+    absl::Status failed;  // the first failure of this write, as the caller would see it
+    for (size_t r = 0; r < results.size(); ++r) {
+      if (results[r].ok()) continue;
+      ctx_.stats->replica_write_failures += 1;
+      if (std::find(failed_servers_.begin(), failed_servers_.end(), server_ids[r]) ==
+          failed_servers_.end()) {
+        failed_servers_.push_back(server_ids[r]);
+      }
+      if (!failed.ok()) continue;
+      // Whatever a chunk server answered, for the caller it means "try again later" (a full
+      // server stays RESOURCE_EXHAUSTED): never echo an internal INVALID_ARGUMENT or DATA_LOSS.
+      absl::StatusCode code = results[r].code() == absl::StatusCode::kResourceExhausted
+                                  ? absl::StatusCode::kResourceExhausted
+                                  : absl::StatusCode::kUnavailable;
+      failed =
+          Annotate(absl::Status(code, results[r].message()),
+                   absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
+    }
+    if (failed.ok()) {
+      WriteEnded();
+    } else if (!abandoned_ && write_error_.ok() && attempt < kMaxChunkWriteAttempts &&
+               failed_servers_.size() <= kMaxFailedServersPerPut) {
+      // Written again, whole, on servers placed afresh without the failed ones; the copies
+      // this attempt did write are orphans garbage collection reclaims.
+      replacements_.push_back(Replacement{index, data, crc32c, attempt, failed});
+    } else {
+      if (write_error_.ok()) write_error_ = failed;
+      WriteEnded();
+    }
+    cv_.notify_all();
+  });
 }
 
 void PutSession::WriteEnded() {
   --in_flight_;
   if (budget_slots_ > 0) {
     --budget_slots_;
-    core_->chunk_budget_.Give();
+    ctx_.chunk_budget->Give();
   }
 }
 
@@ -261,11 +261,11 @@ void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
     lock.unlock();
     absl::StatusOr<v1::AllocateChunksResponse> placed;
     {
-      StageTimer t(core_->clock_, timings_, &PutTimings::place);
-      placed = core_->Place(1, "", exclude);
+      StageTimer t(ctx_.clock, timings_, &PutTimings::place);
+      placed = ctx_.placer->Place(1, "", exclude);
     }
     if (placed.ok() && placed->chunks_size() == 1) {
-      core_->stats_.chunks_replaced += 1;
+      ctx_.stats->chunks_replaced += 1;
       StartChunkWrite(again.index, std::move(again.data), again.crc32c, placed->chunks(0),
                       again.attempt + 1);
       lock.lock();
@@ -293,7 +293,7 @@ void PutSession::WriteReplacements(std::unique_lock<std::mutex>& lock) {
 }
 
 absl::Status PutSession::ReserveWrite(uint32_t limit) {
-  StageTimer t(core_->clock_, timings_, &PutTimings::write);
+  StageTimer t(ctx_.clock, timings_, &PutTimings::write);
   std::unique_lock<std::mutex> lock(mu_);
   bool waited = false;
   while (write_error_.ok()) {
@@ -302,11 +302,11 @@ absl::Status PutSession::ReserveWrite(uint32_t limit) {
     // The first write in flight is the put's own; each one beside it holds a slot of the
     // frontend's budget. Without a slot the put waits for its own writes, never for others'.
     if (in_flight_ == 0) break;
-    if (in_flight_ < limit && core_->chunk_budget_.TryTake()) {
+    if (in_flight_ < limit && ctx_.chunk_budget->TryTake()) {
       ++budget_slots_;
       break;
     }
-    if (!waited) core_->stats_.put_window_waits += 1;
+    if (!waited) ctx_.stats->put_window_waits += 1;
     waited = true;
     const uint32_t seen = in_flight_;
     cv_.wait(lock,
@@ -318,13 +318,13 @@ absl::Status PutSession::ReserveWrite(uint32_t limit) {
 }
 
 absl::Status PutSession::WaitForAllWrites() {
-  StageTimer t(core_->clock_, timings_, &PutTimings::write);
+  StageTimer t(ctx_.clock, timings_, &PutTimings::write);
   std::unique_lock<std::mutex> lock(mu_);
   bool waited = false;
   for (;;) {
     WriteReplacements(lock);
     if (in_flight_ == 0 || !write_error_.ok()) break;
-    if (!waited) core_->stats_.put_window_waits += 1;
+    if (!waited) ctx_.stats->put_window_waits += 1;
     waited = true;
     cv_.wait(lock, [&] { return in_flight_ == 0 || !replacements_.empty() || !write_error_.ok(); });
   }
@@ -338,7 +338,7 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
   absl::StatusOr<v1::InstanceTags> parsed;
   std::string sha256;
   {
-    StageTimer t(core_->clock_, timings_, &PutTimings::parse);
+    StageTimer t(ctx_.clock, timings_, &PutTimings::parse);
     parsed = parser_.Finish();
     if (!parsed.ok()) return Fail(parsed.status());
     sha256 = hash_.Finish();
@@ -380,8 +380,7 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
   if (absl::Status s = Dispatch(current_, /*last=*/true); !s.ok()) return Fail(s);
   current_.clear();
   if (absl::Status s = WaitForAllWrites(); !s.ok()) return Fail(s);
-  if (core_->clock_->NowMicros() - first_write_micros_ >
-      core_->options_.max_write_seconds * 1'000'000) {
+  if (ctx_.clock->NowMicros() - first_write_micros_ > ctx_.options->max_write_seconds * 1'000'000) {
     return Fail(
         absl::DeadlineExceededError("the put took longer than the frontend's --max_write_seconds "
                                     "from its first chunk write to its commit"));
@@ -390,8 +389,8 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
   manifest_.set_sha256(sha256);
   DataKeyMaterial key = std::move(*key_);
   key_.reset();  // from here the commit decides the key's fate
-  StageTimer t(core_->clock_, timings_, &PutTimings::commit);
-  return core_->CommitPut(tags, std::move(manifest_), key, sha256, std::move(response));
+  StageTimer t(ctx_.clock, timings_, &PutTimings::commit);
+  return ctx_.committer->Commit(tags, std::move(manifest_), key, sha256, std::move(response));
 }
 
 }  // namespace medvault::frontend

@@ -17,19 +17,36 @@
 
 #include "absl/status/statusor.h"
 #include "common/crypto.h"
+#include "common/env.h"
+#include "frontend/core/chunk_placer.h"
 #include "frontend/core/clients.h"
+#include "frontend/core/dek_pool.h"
 #include "frontend/core/dicom_parser.h"
+#include "frontend/core/options.h"
+#include "frontend/core/put_commit.h"
+#include "frontend/core/slot_pool.h"
 #include "medvault/v1/image_store.pb.h"
 
 namespace medvault::frontend {
 
-class ImageStoreCore;
-struct PutTimings;
+// What a put works with, all owned elsewhere (by ImageStoreCore in the frontend, by fakes in
+// tests). Everything must outlive the sessions that use it.
+struct PutContext {
+  const FrontendOptions* options;
+  Clock* clock;
+  MetaClient* meta;         // confirms a re-send the placement hinted at
+  ChunkClient* chunks;      // replica writes
+  DekPool* keys;            // the put's data key
+  SlotPool* chunk_budget;   // the frontend's slots for chunk writes beyond a put's first
+  ChunkPlacer* placer;      // where chunks go
+  PutCommitter* committer;  // the manifest's commit, or the key's destruction
+  CoreStats* stats;
+};
 
 class PutSession {
  public:
-  // `core` must outlive the session; `timings` may be null.
-  PutSession(ImageStoreCore* core, PutTimings* timings);
+  // `timings` may be null.
+  PutSession(const PutContext& context, PutTimings* timings);
   // A session that did not reach its commit waits for its writes, then destroys its key.
   ~PutSession();
   PutSession(const PutSession&) = delete;
@@ -86,7 +103,7 @@ class PutSession {
   void WriteEnded();
   absl::Status Fail(absl::Status status);
 
-  ImageStoreCore* const core_;
+  const PutContext ctx_;
   PutTimings* const timings_;
   absl::Status error_;
   bool finished_ = false;

@@ -58,7 +58,26 @@ FrontendOptions Options(uint32_t window) {
 
 class PutSessionTest : public ::testing::Test {
  protected:
-  PutSessionTest() : meta_(&keys_), core_(&keys_, &meta_, &chunks_, Options(8), &clock_) {}
+  PutSessionTest()
+      : meta_(&keys_),
+        pool_(&keys_, options_.dek_batch),
+        budget_(options_.chunk_budget),
+        placer_(&meta_, options_.replicas),
+        committer_(&keys_, &meta_, &stats_),
+        reader_(&keys_, &meta_, &chunks_, options_, &clock_) {}
+
+  // A session built from the fixture's own collaborators, not from an ImageStoreCore: the put
+  // path stands alone.
+  std::unique_ptr<PutSession> StartPut() {
+    return std::make_unique<PutSession>(PutContext{&options_, &clock_, &meta_, &chunks_, &pool_,
+                                                   &budget_, &placer_, &committer_, &stats_},
+                                        nullptr);
+  }
+  absl::StatusOr<v1::PutInstanceResponse> Put(absl::string_view bytes) {
+    std::unique_ptr<PutSession> session = StartPut();
+    if (absl::Status s = session->Append(bytes); !s.ok()) return s;
+    return session->Finish();
+  }
 
   // Feeds `bytes` to `session` in pieces of `piece` bytes, up to `until`.
   static absl::Status Feed(PutSession* session, absl::string_view bytes, size_t piece,
@@ -75,13 +94,19 @@ class PutSessionTest : public ::testing::Test {
   FakeKeys keys_;
   FakeMeta meta_;
   FakeChunks chunks_;
-  ImageStoreCore core_;
+  const FrontendOptions options_ = Options(8);
+  CoreStats stats_;
+  DekPool pool_;
+  SlotPool budget_;
+  ChunkPlacer placer_;
+  PutCommitter committer_;
+  ImageStoreCore reader_;  // reads back what the sessions stored
   const std::string large_ =
       SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.3", 10 * kChunk + 123);
 };
 
 TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, large_.size() / 2).ok());
   // Half the file in: its full chunks are on every replica already, and nothing is committed.
   EXPECT_GE(StoredChunkCopies(), 3u * 4);
@@ -96,7 +121,7 @@ TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
   v1::GetInstanceRequest req;
   req.set_sop_instance_uid(put->sop_instance_uid());
   std::string back;
-  ASSERT_TRUE(core_
+  ASSERT_TRUE(reader_
                   .Get(req,
                        [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
                          back.append(d.data(), d.size());
@@ -108,7 +133,7 @@ TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
 
 TEST_F(PutSessionTest, AFileUnderAnotherUidThanExpectedIsRefusedBeforeAnythingIsPlaced) {
   for (const std::string& file : {ReadTestFile("CT_small.dcm"), large_}) {
-    std::unique_ptr<PutSession> session = core_.StartPut();
+    std::unique_ptr<PutSession> session = StartPut();
     session->ExpectSopInstanceUid("1.2.3.4");
     absl::Status fed = Feed(session.get(), file, 16 << 10, file.size());
     absl::Status status = fed.ok() ? session->Finish().status() : fed;
@@ -120,7 +145,7 @@ TEST_F(PutSessionTest, AFileUnderAnotherUidThanExpectedIsRefusedBeforeAnythingIs
   const std::string ct = ReadTestFile("CT_small.dcm");
   absl::StatusOr<v1::InstanceTags> tags = ParseDicomHeader(ct);
   ASSERT_TRUE(tags.ok());
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   session->ExpectSopInstanceUid(tags->sop_instance_uid());
   ASSERT_TRUE(session->Append(ct).ok());
   EXPECT_TRUE(session->Finish().ok());
@@ -128,11 +153,11 @@ TEST_F(PutSessionTest, AFileUnderAnotherUidThanExpectedIsRefusedBeforeAnythingIs
 
 TEST_F(PutSessionTest, PlacementsGrowWithTheFile) {
   // Smaller than a chunk: placed once, at the end, exactly.
-  ASSERT_TRUE(core_.Put(ReadTestFile("CT_small.dcm")).ok());
+  ASSERT_TRUE(Put(ReadTestFile("CT_small.dcm")).ok());
   EXPECT_EQ(meta_.allocations, std::vector<uint32_t>{1});
   // 11 chunks in pieces: a few calls that double, not one per chunk.
   meta_.allocations.clear();
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, large_.size()).ok());
   ASSERT_TRUE(session->Finish().ok());
   uint32_t placed = 0;
@@ -146,7 +171,7 @@ TEST_F(PutSessionTest, AnyPieceSizeStoresTheSameBytes) {
   for (size_t piece : {size_t{1000}, size_t{kChunk}, size_t{kChunk + 1}, large_.size()}) {
     std::string file =
         SyntheticInstance("1.2.826.0.1.3680043.2.1143.77.10." + std::to_string(piece), 3 * kChunk);
-    std::unique_ptr<PutSession> session = core_.StartPut();
+    std::unique_ptr<PutSession> session = StartPut();
     ASSERT_TRUE(Feed(session.get(), file, piece, file.size()).ok());
     auto put = session->Finish();
     ASSERT_TRUE(put.ok()) << piece << ": " << put.status();
@@ -158,7 +183,7 @@ TEST_F(PutSessionTest, AnyPieceSizeStoresTheSameBytes) {
 TEST_F(PutSessionTest, TruncatedFileFailsAtTheEndCommitsNothingAndShredsItsKey) {
   const std::string truncated =
       large_.substr(0, large_.size() - 1000);  // ends inside the pixel data
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   ASSERT_TRUE(Feed(session.get(), truncated, 32 << 10, truncated.size()).ok());
   EXPECT_GT(StoredChunkCopies(), 0u);  // written before the end showed the file was broken
   EXPECT_EQ(session->Finish().status().code(), absl::StatusCode::kInvalidArgument);
@@ -168,12 +193,12 @@ TEST_F(PutSessionTest, TruncatedFileFailsAtTheEndCommitsNothingAndShredsItsKey) 
 }
 
 TEST_F(PutSessionTest, AnAbandonedUploadShredsItsKey) {
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   ASSERT_TRUE(Feed(session.get(), large_, 64 << 10, large_.size() / 2).ok());
   session.reset();  // the client went away
   EXPECT_EQ(meta_.commits, 0);
   EXPECT_EQ(keys_.destroyed.size(), 1u);
-  EXPECT_EQ(core_.stats().abandoned_puts.load(), 1u);
+  EXPECT_EQ(stats_.abandoned_puts.load(), 1u);
 }
 
 // Four chunk servers; one goes down in the middle of a put, before the metaserver knows. The
@@ -185,13 +210,13 @@ TEST_F(PutSessionTest, AReplicaFailingMidStreamIsWrittenElsewhere) {
   chunks_.on_write = [&] {
     if (++writes == 3) chunks_.down.insert("cs1");
   };
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, large_.size()).ok());
   absl::StatusOr<v1::PutInstanceResponse> put = session->Finish();
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(meta_.commits, 1);
-  EXPECT_GE(core_.stats().chunks_replaced.load(), 1u);
-  EXPECT_GE(core_.stats().replica_write_failures.load(), 1u);
+  EXPECT_GE(stats_.chunks_replaced.load(), 1u);
+  EXPECT_GE(stats_.replica_write_failures.load(), 1u);
   EXPECT_EQ(meta_.exclusions.back(), std::vector<std::string>{"s1"});
   // The copies at cs1 of earlier chunks still stand (they were written before it went down), so
   // check only the chunks placed after the failure never name it.
@@ -210,7 +235,7 @@ TEST_F(PutSessionTest, AReplicaFailingMidStreamIsWrittenElsewhere) {
   req.set_sop_instance_uid(put->sop_instance_uid());
   std::string back;
   chunks_.down.clear();
-  ASSERT_TRUE(core_
+  ASSERT_TRUE(reader_
                   .Get(req,
                        [&](const v1::InstanceInfo*, uint64_t, absl::string_view d) {
                          back.append(d.data(), d.size());
@@ -227,7 +252,7 @@ TEST_F(PutSessionTest, ReplacementStopsWhenNoServersAreLeft) {
   chunks_.on_write = [&] {
     for (int k = 0; k < 6; ++k) chunks_.down.insert("cs" + std::to_string(k));
   };
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   absl::Status fed = Feed(session.get(), large_, 16 << 10, large_.size());
   absl::Status end = fed.ok() ? session->Finish().status() : fed;
   EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable) << end;
@@ -245,7 +270,7 @@ TEST_F(PutSessionTest, AnAbandonedPutDropsTheChunksWaitingToBeWrittenAgain) {
   chunks_.on_write = [&] {
     if (++writes == 2) chunks_.down.insert("cs0");
   };
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   // Two chunks are written while this arrives (the third is full but may still be the last);
   // the second write fails, and nothing more is dispatched to write it again.
   ASSERT_TRUE(Feed(session.get(), large_, 16 << 10, 3 * kChunk).ok());
@@ -260,7 +285,7 @@ TEST_F(PutSessionTest, AReplicaFailingMidStreamEndsThePut) {
   chunks_.on_write = [&] {
     if (++writes == 3) chunks_.down.insert("cs1");
   };
-  std::unique_ptr<PutSession> session = core_.StartPut();
+  std::unique_ptr<PutSession> session = StartPut();
   absl::Status fed = Feed(session.get(), large_, 16 << 10, large_.size());
   absl::Status end = fed.ok() ? session->Finish().status() : fed;
   EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable);
@@ -272,9 +297,9 @@ TEST_F(PutSessionTest, AReplicaFailingMidStreamEndsThePut) {
 }
 
 TEST_F(PutSessionTest, ALargeResendWritesNothing) {
-  ASSERT_TRUE(core_.Put(large_).ok());
+  ASSERT_TRUE(Put(large_).ok());
   const size_t copies = StoredChunkCopies();
-  std::unique_ptr<PutSession> again = core_.StartPut();
+  std::unique_ptr<PutSession> again = StartPut();
   ASSERT_TRUE(Feed(again.get(), large_, 16 << 10, large_.size()).ok());
   auto put = again->Finish();
   ASSERT_TRUE(put.ok()) << put.status();
@@ -282,7 +307,7 @@ TEST_F(PutSessionTest, ALargeResendWritesNothing) {
   // Same UID, other pixels: refused, and nothing written either.
   std::string changed = large_;
   changed[changed.size() - 10] ^= 0x01;
-  std::unique_ptr<PutSession> conflict = core_.StartPut();
+  std::unique_ptr<PutSession> conflict = StartPut();
   ASSERT_TRUE(Feed(conflict.get(), changed, 16 << 10, changed.size()).ok());
   EXPECT_EQ(conflict->Finish().status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(StoredChunkCopies(), copies);
