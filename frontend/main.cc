@@ -81,6 +81,9 @@ ABSL_FLAG(std::string, dicom_access_file, "",
           "calling AE titles allowed on the DIMSE door, with their scopes: lines \"<AE or *> <IP, "
           "loopback or *> read,write\" (docs/dicom-conformance.md); empty: any AE from loopback, "
           "read and write");
+ABSL_FLAG(std::string, dicom_peers_file, "",
+          "C-MOVE destinations of the DIMSE door: lines \"<AE title> <host> <port>\" "
+          "(docs/operations.md); a Move Destination not listed is refused (A801). Empty: none");
 ABSL_FLAG(uint32_t, dicom_max_associations, 32,
           "DIMSE associations served at once; more are refused (transient, local limit)");
 ABSL_FLAG(uint32_t, dicom_max_pdu_bytes, 116794, "largest PDU the DIMSE door receives");
@@ -228,6 +231,15 @@ int main(int argc, char** argv) {
       access = *std::move(loaded);
     }
     medvault::frontend::DimseOptions dopts;
+    if (const std::string file = absl::GetFlag(FLAGS_dicom_peers_file); !file.empty()) {
+      absl::StatusOr<std::vector<medvault::frontend::DicomPeer>> peers =
+          medvault::frontend::LoadDicomPeers(medvault::DefaultFilesystem(), file);
+      if (!peers.ok()) {
+        std::fprintf(stderr, "frontend: %s\n", peers.status().ToString().c_str());
+        return 2;
+      }
+      dopts.move_destinations = *std::move(peers);
+    }
     dopts.host = absl::GetFlag(FLAGS_dicom_host);
     dopts.port = dicom_port;
     dopts.ae_title = absl::GetFlag(FLAGS_dicom_ae_title);

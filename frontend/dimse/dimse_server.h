@@ -1,5 +1,6 @@
 // The DIMSE door of the frontend (DCMTK's dcmnet): accepts associations from DICOM peers and
-// translates their requests into ImageStoreCore calls. C-ECHO and C-STORE; a C-STORE's data set
+// translates their requests into ImageStoreCore calls: C-ECHO, C-STORE, C-FIND, C-GET and C-MOVE
+// (to the destinations of a configured peers table, move_destination.h). A C-STORE's data set
 // streams from the association into a put session as its PDVs arrive, behind a Part 10 meta header
 // (the bytes exactly as received, no transcoding), and is answered only after the put commits.
 // An association that ends mid-instance leaves nothing visible (the put session never commits).
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "frontend/core/image_store_core.h"
@@ -39,6 +41,8 @@ struct DimseOptions {
   int dimse_timeout_seconds = 60;   // a message or data set that stalls this long aborts
   int idle_timeout_seconds = 300;   // an association with no request this long is aborted
   uint64_t max_instance_bytes = uint64_t{2} << 30;
+  // Where C-MOVE may send (AE title -> host:port); a Move Destination not listed is refused.
+  std::vector<DicomPeer> move_destinations;
 };
 
 class DimseServer {
