@@ -53,9 +53,7 @@ class DimseMoveTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure() && cluster_ != nullptr) std::cerr << "frontend log:\n" << FrontendLog();
   }
-  std::string FrontendLog() {
-    return testing::ReadFileBytes(cluster_->LogFileOf("frontend"));
-  }
+  std::string FrontendLog() { return testing::ReadFileBytes(cluster_->LogFileOf("frontend")); }
 
   // Stores `source` as instance `sop` of series `series` of kStudy (re-encoded by DCMTK in its own
   // transfer syntax); returns the stored data set.
@@ -96,8 +94,15 @@ class DimseMoveTest : public ::testing::Test {
   CommandResult Movescu(const std::string& aet, const std::string& destination,
                         const std::vector<std::string>& keys, bool patient_root = false,
                         const std::string& verbosity = "-v") {
-    std::vector<std::string> argv = {"/usr/bin/movescu", patient_root ? "-P" : "-S", verbosity, "-aet",
-                                     aet, "-aec", "MEDVAULT", "-aem", destination};
+    std::vector<std::string> argv = {"/usr/bin/movescu",
+                                     patient_root ? "-P" : "-S",
+                                     verbosity,
+                                     "-aet",
+                                     aet,
+                                     "-aec",
+                                     "MEDVAULT",
+                                     "-aem",
+                                     destination};
     for (const std::string& k : keys) {
       argv.push_back("-k");
       argv.push_back(k);
@@ -142,20 +147,20 @@ TEST_F(DimseMoveTest, MovescuSendsStudySeriesAndInstancesByteExactToTheDestinati
                                 "failed=0 warning=0"));
 
   // SERIES, Patient Root.
-  moved = Movescu("MOVESCU", "DEST",
-                  {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + kStudy,
-                   "SeriesInstanceUID=" + series_b},
-                  /*patient_root=*/true);
+  moved = Movescu(
+      "MOVESCU", "DEST",
+      {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + kStudy, "SeriesInstanceUID=" + series_b},
+      /*patient_root=*/true);
   got = Received();
   ASSERT_EQ(got.size(), 2u) << moved.out << moved.err;
   EXPECT_TRUE(got[series_b + ".3"] == stored[series_b + ".3"]);
   EXPECT_TRUE(got[series_b + ".4"] == stored[series_b + ".4"]);
 
   // IMAGE, a list of two UIDs.
-  moved = Movescu("MOVESCU", "DEST",
-                  {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + kStudy,
-                   "SeriesInstanceUID=" + series_a,
-                   "SOPInstanceUID=" + series_a + ".1\\" + series_a + ".2"});
+  moved = Movescu(
+      "MOVESCU", "DEST",
+      {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + kStudy, "SeriesInstanceUID=" + series_a,
+       "SOPInstanceUID=" + series_a + ".1\\" + series_a + ".2"});
   got = Received();
   ASSERT_EQ(got.size(), 2u) << moved.out << moved.err;
   EXPECT_TRUE(got[series_a + ".1"] == stored[series_a + ".1"]);
@@ -175,8 +180,7 @@ TEST_F(DimseMoveTest, UnknownDownAndUnauthorisedMovesAreRefusedClearly) {
   StartDestination();
   Store("CT_small.dcm", kStudy + ".1", kStudy + ".1.1");
   Store("MR_small.dcm", kStudy + ".1", kStudy + ".1.2");
-  const std::vector<std::string> study = {"QueryRetrieveLevel=STUDY",
-                                          "StudyInstanceUID=" + kStudy};
+  const std::vector<std::string> study = {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + kStudy};
 
   CommandResult unknown = Movescu("MOVESCU", "NOWHERE", study, false, "-d");
   const std::string unknown_out = unknown.out + unknown.err;

@@ -126,9 +126,8 @@ TEST_F(DimseOrthancTest, MedvaultMovesAStudyToOrthanc) {
   stored[study + ".1.2"] = Store("MR_small.dcm", study, study + ".1.2");
   stored[study + ".1.3"] = Store("JPEG-lossy.dcm", study, study + ".1.3");
   CommandResult moved = RunCommand({"/usr/bin/movescu", "-S", "-v", "-aet", "MOVESCU", "-aec",
-                                    "MEDVAULT", "-aem", "ORTHANC", "-k",
-                                    "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study,
-                                    "127.0.0.1", port_});
+                                    "MEDVAULT", "-aem", "ORTHANC", "-k", "QueryRetrieveLevel=STUDY",
+                                    "-k", "StudyInstanceUID=" + study, "127.0.0.1", port_});
   EXPECT_EQ(moved.exit_code, 0) << moved.out << moved.err;
   for (const auto& [uid, dataset] : stored) {
     const std::string got = OrthancDataSet(uid);

@@ -57,8 +57,8 @@ absl::StatusOr<std::unique_ptr<MoveDestination>> MoveDestination::Open(
       ASC_destroyAssociationParameters(&params);
     }
     ASC_dropNetwork(&net);
-    return absl::UnavailableError(absl::StrCat("move destination ", peer.ae_title, " at ",
-                                               address, ": ", why));
+    return absl::UnavailableError(
+        absl::StrCat("move destination ", peer.ae_title, " at ", address, ": ", why));
   }
   return std::unique_ptr<MoveDestination>(new MoveDestination(net, assoc, timeout_seconds));
 }
@@ -71,8 +71,8 @@ MoveDestination::~MoveDestination() {
 }
 
 SubOperation MoveDestination::Send(ImageStoreCore* core, const RetrieveItem& item,
-                                   const std::string& originator_ae,
-                                   uint16_t originator_message_id, const std::string& caller) {
+                                   const std::string& originator_ae, uint16_t originator_message_id,
+                                   const std::string& caller) {
   SubOperation out;
   if (broken_) {
     out.why = "the association to the move destination was lost";

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
 
 namespace medvault::testing {
