@@ -24,6 +24,7 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/dulstruc.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 #include "frontend/core/put_session.h"
 #include "frontend/dimse/find_query.h"
 #include "frontend/dimse/move_destination.h"
@@ -150,6 +151,13 @@ absl::Status DimseServer::Start() {
   // options_.host (before anything is accepted), so the door listens where it is told.
   OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, 0, options_.acse_timeout_seconds, &net_);
   if (c.bad()) return absl::UnavailableError("DIMSE: cannot initialise DCMTK's network");
+  if (!options_.tls_ca.empty()) {
+    absl::Status tls = StartTls();
+    if (!tls.ok()) {
+      ASC_dropNetwork(&net_);
+      return tls;
+    }
+  }
   auto* key = reinterpret_cast<PRIVATE_NETWORKKEY*>(net_->network);
   const int fd = Listen(options_.host, options_.port);
   if (fd < 0) {
@@ -163,7 +171,31 @@ absl::Status DimseServer::Start() {
   key->networkSpecific.TCP.port = port_;
   acceptor_ = std::thread([this] { AcceptLoop(); });
   MV_LOG(INFO) << "DIMSE serving AE title " << options_.ae_title << " on " << options_.host << ":"
-               << port_;
+               << port_ << (tls_ != nullptr ? " with DICOM TLS" : "");
+  return absl::OkStatus();
+}
+
+absl::Status DimseServer::StartTls() {
+  auto tls = std::make_unique<DcmTLSTransportLayer>(NET_ACCEPTOR, nullptr, OFTrue);
+  // The non-downgrading BCP 195 profile (DCMTK's tools' default): TLS 1.2 or newer.
+  OFCondition c = tls->setTLSProfile(TSP_Profile_BCP195_ND);
+  if (c.good()) c = tls->activateCipherSuites();
+  if (c.bad()) return absl::InvalidArgumentError("DICOM TLS: cannot set the BCP 195 profile");
+  if (tls->setPrivateKeyFile(options_.tls_key.c_str(), DCF_Filetype_PEM).bad() ||
+      tls->setCertificateFile(options_.tls_cert.c_str(), DCF_Filetype_PEM).bad() ||
+      !tls->checkPrivateKeyMatchesCertificate()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DICOM TLS: cannot use the certificate ", options_.tls_cert, " with its key"));
+  }
+  if (tls->addTrustedCertificateFile(options_.tls_ca.c_str(), DCF_Filetype_PEM).bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DICOM TLS: cannot read the CA certificate ", options_.tls_ca));
+  }
+  tls->setCertificateVerification(DCV_requireCertificate);
+  if (ASC_setTransportLayer(net_, tls.get(), 0).bad()) {
+    return absl::InvalidArgumentError("DICOM TLS: cannot install the transport layer");
+  }
+  tls_ = std::move(tls);
   return absl::OkStatus();
 }
 
@@ -186,8 +218,9 @@ void DimseServer::AcceptLoop() {
   while (!stopping_.load()) {
     if (!ASC_associationWaiting(net_, 1)) continue;
     T_ASC_Association* assoc = nullptr;
-    OFCondition c = ASC_receiveAssociation(net_, &assoc, options_.max_pdu_bytes, nullptr, nullptr,
-                                           OFFalse, DUL_NOBLOCK, options_.acse_timeout_seconds);
+    OFCondition c =
+        ASC_receiveAssociation(net_, &assoc, options_.max_pdu_bytes, nullptr, nullptr,
+                               tls_ != nullptr, DUL_NOBLOCK, options_.acse_timeout_seconds);
     if (c.bad()) {
       MV_LOG(INFO) << "DIMSE: an association request could not be read: " << c.text();
       if (assoc != nullptr) {

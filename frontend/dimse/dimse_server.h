@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,6 +29,7 @@
 
 struct T_ASC_Network;
 struct T_ASC_Association;
+class DcmTransportLayer;
 
 namespace medvault::frontend {
 
@@ -43,6 +45,10 @@ struct DimseOptions {
   uint64_t max_instance_bytes = uint64_t{2} << 30;
   // Where C-MOVE may send (AE title -> host:port); a Move Destination not listed is refused.
   std::vector<DicomPeer> move_destinations;
+  // DICOM TLS (PS3.15 B.9, DCMTK's dcmtls over OpenSSL): PEM files of the CA a peer's
+  // certificate must chain to and of this door's certificate and key. Empty: plain TCP. With TLS
+  // every peer must present a certificate of that CA (then the calling-AE rules apply as usual).
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 class DimseServer {
@@ -54,7 +60,8 @@ class DimseServer {
               prometheus::Registry& registry, DenialHook on_denied = nullptr);
   ~DimseServer();  // Stop()
 
-  // Binds and starts accepting. UNAVAILABLE when the address cannot be bound.
+  // Binds and starts accepting. UNAVAILABLE when the address cannot be bound; INVALID_ARGUMENT
+  // when a TLS file cannot be read or the key does not match the certificate.
   absl::Status Start();
   // The bound port (after Start).
   int port() const { return port_; }
@@ -64,6 +71,7 @@ class DimseServer {
  private:
   struct Peer;
   class Association;
+  absl::Status StartTls();
   void AcceptLoop();
   void Serve(T_ASC_Association* assoc);
 
@@ -74,6 +82,7 @@ class DimseServer {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Counter& store_bytes_;
 
+  std::unique_ptr<DcmTransportLayer> tls_;  // set with DICOM TLS; outlives net_
   T_ASC_Network* net_ = nullptr;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
