@@ -134,8 +134,17 @@ TEST_F(DimseMoveTest, MovescuSendsStudySeriesAndInstancesByteExactToTheDestinati
   for (const auto& [uid, dataset] : stored) ASSERT_GT(dataset.size(), 1000u) << uid;
 
   CommandResult moved =
-      Movescu("MOVESCU", "DEST", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + kStudy});
+      Movescu("MOVESCU", "DEST", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + kStudy},
+              /*patient_root=*/false, "-d");
   EXPECT_EQ(moved.exit_code, 0) << moved.out << moved.err;
+  // PS3.4 C.4.2.3: a pending response after each sub-operation but the last, counting down the
+  // remaining ones; the final one with the completed, failed and warning counts.
+  for (const char* count :
+       {"Remaining Suboperations       : 3", "Remaining Suboperations       : 1",
+        "Completed Suboperations       : 3", "Completed Suboperations       : 4",
+        "Failed Suboperations          : 0"}) {
+    EXPECT_TRUE(absl::StrContains(moved.out + moved.err, count)) << count;
+  }
   std::map<std::string, std::string> got = Received();
   ASSERT_EQ(got.size(), 4u) << moved.out << moved.err;
   for (const auto& [uid, dataset] : stored) {
