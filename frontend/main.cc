@@ -81,6 +81,13 @@ ABSL_FLAG(std::string, dicom_access_file, "",
           "calling AE titles allowed on the DIMSE door, with their scopes: lines \"<AE or *> <IP, "
           "loopback or *> read,write\" (docs/dicom-conformance.md); empty: any AE from loopback, "
           "read and write");
+ABSL_FLAG(std::string, dicom_peers_file, "",
+          "C-MOVE destinations of the DIMSE door: lines \"<AE title> <host> <port>\" "
+          "(docs/operations.md); a Move Destination not listed is refused (A801). Empty: none");
+ABSL_FLAG(int32_t, dicom_tls_port, -1,
+          "TCP port of the DIMSE door over DICOM TLS (the same AE title, rules and peers; peers "
+          "must present a certificate of --tls_ca; the door presents --tls_cert), on --dicom_host; "
+          "0 picks a free one, -1 disables it");
 ABSL_FLAG(uint32_t, dicom_max_associations, 32,
           "DIMSE associations served at once; more are refused (transient, local limit)");
 ABSL_FLAG(uint32_t, dicom_max_pdu_bytes, 116794, "largest PDU the DIMSE door receives");
@@ -215,7 +222,7 @@ int main(int argc, char** argv) {
   runner.AddService(&admin);
 
   // The DIMSE door: same core, same refusal audit as the gRPC API.
-  std::unique_ptr<medvault::frontend::DimseServer> dimse;
+  std::unique_ptr<medvault::frontend::DimseServer> dimse, dimse_tls;
   if (const int dicom_port = absl::GetFlag(FLAGS_dicom_port); dicom_port >= 0) {
     medvault::frontend::DicomAccess access = medvault::frontend::DicomAccess::LoopbackDefault();
     if (const std::string file = absl::GetFlag(FLAGS_dicom_access_file); !file.empty()) {
@@ -228,6 +235,15 @@ int main(int argc, char** argv) {
       access = *std::move(loaded);
     }
     medvault::frontend::DimseOptions dopts;
+    if (const std::string file = absl::GetFlag(FLAGS_dicom_peers_file); !file.empty()) {
+      absl::StatusOr<std::vector<medvault::frontend::DicomPeer>> peers =
+          medvault::frontend::LoadDicomPeers(medvault::DefaultFilesystem(), file);
+      if (!peers.ok()) {
+        std::fprintf(stderr, "frontend: %s\n", peers.status().ToString().c_str());
+        return 2;
+      }
+      dopts.move_destinations = *std::move(peers);
+    }
     dopts.host = absl::GetFlag(FLAGS_dicom_host);
     dopts.port = dicom_port;
     dopts.ae_title = absl::GetFlag(FLAGS_dicom_ae_title);
@@ -246,11 +262,28 @@ int main(int argc, char** argv) {
                    "the --dicom_*_timeout_seconds positive\n");
       return 2;
     }
-    dimse = std::make_unique<medvault::frontend::DimseServer>(
-        &core, std::move(access), dopts, runner.registry(),
-        [&denials](const std::string& caller, absl::string_view method, const absl::Status& why) {
-          denials.Forward(caller, method, why);
-        });
+    auto on_denied = [&denials](const std::string& caller, absl::string_view method,
+                                const absl::Status& why) { denials.Forward(caller, method, why); };
+    if (const int tls_port = absl::GetFlag(FLAGS_dicom_tls_port); tls_port >= 0) {
+      medvault::frontend::DimseOptions tls_opts = dopts;
+      tls_opts.port = tls_port;
+      tls_opts.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+      tls_opts.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+      tls_opts.tls_key = absl::GetFlag(FLAGS_tls_key);
+      if (tls_opts.tls_ca.empty() || tls_opts.tls_cert.empty() || tls_opts.tls_key.empty()) {
+        std::fprintf(stderr, "frontend: --dicom_tls_port needs --tls_ca, --tls_cert, --tls_key\n");
+        return 2;
+      }
+      dimse_tls = std::make_unique<medvault::frontend::DimseServer>(&core, access, tls_opts,
+                                                                    runner.registry(), on_denied);
+      if (absl::Status s = dimse_tls->Start(); !s.ok()) {
+        std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
+        return 1;
+      }
+      runner.AddEndpoint("dicom-tls", dopts.host + ":" + std::to_string(dimse_tls->port()));
+    }
+    dimse = std::make_unique<medvault::frontend::DimseServer>(&core, std::move(access), dopts,
+                                                              runner.registry(), on_denied);
     if (absl::Status s = dimse->Start(); !s.ok()) {
       std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
       return 1;

@@ -34,6 +34,7 @@
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
 #include "tests/testing/metrics_scrape.h"
+#include "tests/testing/part10.h"
 
 namespace medvault {
 namespace {
@@ -41,8 +42,16 @@ namespace {
 namespace fs = std::filesystem;
 using testing::CommandResult;
 using testing::ExternalCluster;
+using testing::FilesIn;
 using testing::GetInstance;
+using testing::MetaString;
 using testing::RunCommand;
+using testing::SplitPart10;
+
+std::string ReadAll(const std::string& path) { return testing::ReadFileBytes(path); }
+std::map<std::string, std::string> Retrieved(const std::string& dir) {
+  return testing::DataSetsBySopInstanceUid(dir);
+}
 
 const std::string kFiles = MEDVAULT_PYDICOM_TEST_FILES;
 
@@ -63,46 +72,6 @@ const std::map<std::string, std::string> kUnsendable = {
     {"priv_SQ.dcm", "no SOP Class UID in the data set: dcmsend sends nothing"},
     {"no_meta_group_length.dcm", "no SOP Class UID in the data set: dcmsend sends nothing"},
 };
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// A Part 10 file split into its meta header (preamble to the end of group 0002, by the group
-// length) and its data set. Empty strings when it is not one.
-std::pair<std::string, std::string> SplitPart10(const std::string& file) {
-  if (file.size() < 144 || file.compare(128, 4, "DICM") != 0) return {};
-  uint32_t group_length = 0;
-  std::memcpy(&group_length, file.data() + 140, 4);  // (0002,0000) UL, little endian
-  const size_t end = 144 + size_t{group_length};
-  if (end > file.size()) return {};
-  return {file.substr(0, end), file.substr(end)};
-}
-
-std::string MetaString(const std::string& header, const DcmTagKey& tag) {
-  DcmInputBufferStream in;
-  in.setBuffer(header.data(), header.size());
-  in.setEos();
-  DcmMetaInfo meta;
-  meta.transferInit();
-  meta.read(in, EXS_Unknown);
-  meta.transferEnd();
-  OFString value;
-  meta.findAndGetOFString(tag, value);
-  return value.c_str();
-}
-
-std::vector<std::string> FilesIn(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_regular_file()) out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // The DIMSE status in a dcmsend report (+crf), or -1.
 int ReportedStatus(const std::string& report) {
@@ -515,17 +484,6 @@ std::string Variant(const std::string& source, const std::string& study, const s
   ff.getMetaInfo()->putAndInsertString(DCM_MediaStorageSOPInstanceUID, sop.c_str());
   EXPECT_TRUE(ff.saveFile(out_path.c_str(), ds->getOriginalXfer()).good()) << out_path;
   return ReadAll(out_path);
-}
-
-// getscu's files in `dir` by the SOP Instance UID in their meta header -> data set bytes.
-std::map<std::string, std::string> Retrieved(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const std::string& f : FilesIn(dir)) {
-    auto [header, dataset] = SplitPart10(ReadAll(f));
-    EXPECT_FALSE(header.empty()) << f;
-    out[MetaString(header, DCM_MediaStorageSOPInstanceUID)] = dataset;
-  }
-  return out;
 }
 
 // Runs getscu (Study Root unless `patient_root`, bit-preserving) into a fresh `dir`.

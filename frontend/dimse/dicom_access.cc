@@ -126,6 +126,19 @@ absl::StatusOr<std::vector<DicomPeer>> ParseDicomPeers(absl::string_view text) {
   return peers;
 }
 
+absl::StatusOr<std::vector<DicomPeer>> LoadDicomPeers(Filesystem* fs, const std::string& path) {
+  absl::StatusOr<std::string> text = fs->ReadFile(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("reading DICOM peers ", path, ": ", text.status().message()));
+  }
+  absl::StatusOr<std::vector<DicomPeer>> peers = ParseDicomPeers(*text);
+  if (!peers.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", peers.status().message()));
+  }
+  return peers;
+}
+
 std::string PrintableAeTitle(absl::string_view ae) {
   std::string out(absl::StripTrailingAsciiWhitespace(ae.substr(0, 16)));
   for (char& c : out) {

@@ -54,6 +54,8 @@ struct DicomPeer {
 // C-MOVE destinations, one "AE_TITLE HOST PORT" a line ('#' comments). INVALID_ARGUMENT naming the
 // line for a malformed one, a port outside 1..65535, or an AE title listed twice.
 absl::StatusOr<std::vector<DicomPeer>> ParseDicomPeers(absl::string_view text);
+// The same, read from a file (the frontend's --dicom_peers_file).
+absl::StatusOr<std::vector<DicomPeer>> LoadDicomPeers(Filesystem* fs, const std::string& path);
 
 // An AE title fit for a log line or an audit record: printable ASCII only (others become '?'),
 // trailing spaces dropped, at most 16 characters.

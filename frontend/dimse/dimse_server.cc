@@ -24,8 +24,10 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/dulstruc.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 #include "frontend/core/put_session.h"
 #include "frontend/dimse/find_query.h"
+#include "frontend/dimse/move_destination.h"
 #include "frontend/dimse/retrieve.h"
 #include "frontend/dimse/store_stream.h"
 
@@ -142,10 +144,20 @@ DimseServer::~DimseServer() { Stop(); }
 absl::Status DimseServer::Start() {
   // Peers are identified by address, never by a reverse lookup's name.
   dcmDisableGethostbyaddr.set(OFTrue);
+  // A C-MOVE destination that does not answer fails its sub-operations after the ACSE timeout
+  // rather than blocking the association on connect() (DCMTK's default: no limit).
+  if (dcmConnectionTimeout.get() < 0) dcmConnectionTimeout.set(options_.acse_timeout_seconds);
   // DCMTK binds its listening socket to every interface; it is replaced at once by one bound to
   // options_.host (before anything is accepted), so the door listens where it is told.
   OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, 0, options_.acse_timeout_seconds, &net_);
   if (c.bad()) return absl::UnavailableError("DIMSE: cannot initialise DCMTK's network");
+  if (!options_.tls_ca.empty()) {
+    absl::Status tls = StartTls();
+    if (!tls.ok()) {
+      ASC_dropNetwork(&net_);
+      return tls;
+    }
+  }
   auto* key = reinterpret_cast<PRIVATE_NETWORKKEY*>(net_->network);
   const int fd = Listen(options_.host, options_.port);
   if (fd < 0) {
@@ -159,7 +171,31 @@ absl::Status DimseServer::Start() {
   key->networkSpecific.TCP.port = port_;
   acceptor_ = std::thread([this] { AcceptLoop(); });
   MV_LOG(INFO) << "DIMSE serving AE title " << options_.ae_title << " on " << options_.host << ":"
-               << port_;
+               << port_ << (tls_ != nullptr ? " with DICOM TLS" : "");
+  return absl::OkStatus();
+}
+
+absl::Status DimseServer::StartTls() {
+  auto tls = std::make_unique<DcmTLSTransportLayer>(NET_ACCEPTOR, nullptr, OFTrue);
+  // The non-downgrading BCP 195 profile (DCMTK's tools' default): TLS 1.2 or newer.
+  OFCondition c = tls->setTLSProfile(TSP_Profile_BCP195_ND);
+  if (c.good()) c = tls->activateCipherSuites();
+  if (c.bad()) return absl::InvalidArgumentError("DICOM TLS: cannot set the BCP 195 profile");
+  if (tls->setPrivateKeyFile(options_.tls_key.c_str(), DCF_Filetype_PEM).bad() ||
+      tls->setCertificateFile(options_.tls_cert.c_str(), DCF_Filetype_PEM).bad() ||
+      !tls->checkPrivateKeyMatchesCertificate()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DICOM TLS: cannot use the certificate ", options_.tls_cert, " with its key"));
+  }
+  if (tls->addTrustedCertificateFile(options_.tls_ca.c_str(), DCF_Filetype_PEM).bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DICOM TLS: cannot read the CA certificate ", options_.tls_ca));
+  }
+  tls->setCertificateVerification(DCV_requireCertificate);
+  if (ASC_setTransportLayer(net_, tls.get(), 0).bad()) {
+    return absl::InvalidArgumentError("DICOM TLS: cannot install the transport layer");
+  }
+  tls_ = std::move(tls);
   return absl::OkStatus();
 }
 
@@ -182,8 +218,9 @@ void DimseServer::AcceptLoop() {
   while (!stopping_.load()) {
     if (!ASC_associationWaiting(net_, 1)) continue;
     T_ASC_Association* assoc = nullptr;
-    OFCondition c = ASC_receiveAssociation(net_, &assoc, options_.max_pdu_bytes, nullptr, nullptr,
-                                           OFFalse, DUL_NOBLOCK, options_.acse_timeout_seconds);
+    OFCondition c =
+        ASC_receiveAssociation(net_, &assoc, options_.max_pdu_bytes, nullptr, nullptr,
+                               tls_ != nullptr, DUL_NOBLOCK, options_.acse_timeout_seconds);
     if (c.bad()) {
       MV_LOG(INFO) << "DIMSE: an association request could not be read: " << c.text();
       if (assoc != nullptr) {
@@ -255,6 +292,9 @@ class DimseServer::Association {
           break;
         case DIMSE_C_GET_RQ:
           c = Get(pres_id, msg.msg.CGetRQ);
+          break;
+        case DIMSE_C_MOVE_RQ:
+          c = Move(pres_id, msg.msg.CMoveRQ);
           break;
         default:
           MV_LOG(INFO) << "DIMSE: unsupported command 0x" << std::hex << msg.CommandField
@@ -347,12 +387,7 @@ class DimseServer::Association {
     OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req.AffectedSOPInstanceUID,
                         sizeof(rsp.AffectedSOPInstanceUID));
     rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
-    std::unique_ptr<DcmDataset> detail;
-    if (!answer.comment.empty()) {
-      detail = std::make_unique<DcmDataset>();
-      detail->putAndInsertString(DCM_ErrorComment, answer.comment.c_str());
-    }
-    return DIMSE_sendStoreResponse(assoc_, pres_id, &req, &rsp, detail.get());
+    return DIMSE_sendStoreResponse(assoc_, pres_id, &req, &rsp, Detail(answer).get());
   }
 
   // Reads a C-FIND or C-GET request's identifier, and which model its context is (Patient Root
@@ -426,12 +461,7 @@ class DimseServer::Association {
                  << " matches=" << sent;
     rsp.DimseStatus = final_status.code;
     rsp.DataSetType = DIMSE_DATASET_NULL;
-    std::unique_ptr<DcmDataset> detail;
-    if (!final_status.comment.empty()) {
-      detail = std::make_unique<DcmDataset>();
-      detail->putAndInsertString(DCM_ErrorComment, final_status.comment.c_str());
-    }
-    return DIMSE_sendFindResponse(assoc_, pres_id, &req, &rsp, nullptr, detail.get());
+    return DIMSE_sendFindResponse(assoc_, pres_id, &req, &rsp, nullptr, Detail(final_status).get());
   }
 
   // Answers a C-GET: every instance the identifier names is sent back on this association as a
@@ -449,7 +479,7 @@ class DimseServer::Association {
                         sizeof(rsp.AffectedSOPClassUID));
     RetrieveCounts counts;
     DimseStatus final_status = Retrieve(
-        model, *identifier, &counts,
+        model, *identifier, &counts, nullptr,
         [&](const RetrieveItem& item) {
           return SendStoredInstance(assoc_, /*as_scp_role=*/true, s_->core_, item,
                                     assoc_->nextMsgID++, "", 0, peer_.AuditName(),
@@ -474,6 +504,69 @@ class DimseServer::Association {
     rsp.DataSetType = failed ? DIMSE_DATASET_PRESENT : DIMSE_DATASET_NULL;
     std::unique_ptr<DcmDataset> detail = Detail(final_status);
     return DIMSE_sendGetResponse(assoc_, pres_id, &req, &rsp, failed.get(), detail.get());
+  }
+
+  // Answers a C-MOVE like a C-GET, but the instances go to the Move Destination over an
+  // association of their own (move_destination.h), opened once the instances are known. A
+  // destination not in the peers table is refused (A801); one that cannot be reached fails every
+  // sub-operation (A702, all counted failed).
+  OFCondition Move(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_MoveRQ& req) {
+    std::unique_ptr<DcmDataset> identifier;
+    QueryModel model;
+    OFCondition c = ReceiveIdentifier(pres_id, UID_MOVEPatientRootQueryRetrieveInformationModel,
+                                      &identifier, &model);
+    if (c.bad()) return c;
+    T_DIMSE_C_MoveRSP rsp{};
+    rsp.MessageIDBeingRespondedTo = req.MessageID;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID,
+                        sizeof(rsp.AffectedSOPClassUID));
+    const std::string destination = PrintableAeTitle(req.MoveDestination);
+    const DicomPeer* peer = nullptr;
+    for (const DicomPeer& p : s_->options_.move_destinations) {
+      if (p.ae_title == destination) peer = &p;
+    }
+    RetrieveCounts counts;
+    DimseStatus final_status{STATUS_MOVE_Refused_MoveDestinationUnknown,
+                             "Move Destination unknown: not in this archive's peers table"};
+    if (peer != nullptr) {
+      std::unique_ptr<MoveDestination> to;
+      absl::Status opened;
+      final_status = Retrieve(
+          model, *identifier, &counts,
+          [&](const std::vector<RetrieveItem>& items) {
+            absl::StatusOr<std::unique_ptr<MoveDestination>> d = MoveDestination::Open(
+                *peer, s_->options_.ae_title, items, s_->options_.max_pdu_bytes,
+                s_->options_.acse_timeout_seconds);
+            opened = d.status();
+            if (d.ok()) to = *std::move(d);
+            if (!opened.ok()) MV_LOG(INFO) << "DIMSE: C-MOVE: " << opened.message();
+          },
+          [&](const RetrieveItem& item) {
+            if (to == nullptr)
+              return SubOperation{true, false, 0, false, "destination unreachable"};
+            return to->Send(s_->core_, item, peer_.ae, req.MessageID, peer_.AuditName());
+          },
+          [&](const RetrieveCounts& now) -> OFCondition {
+            if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good())
+              return DIMSE_NODATAAVAILABLE;
+            FillCounts(now, true, &rsp);  // (the O_MOVE_* options are the O_GET_* values)
+            rsp.DimseStatus = STATUS_MOVE_Pending_SubOperationsAreContinuing;
+            rsp.DataSetType = DIMSE_DATASET_NULL;
+            return DIMSE_sendMoveResponse(assoc_, pres_id, &req, &rsp, nullptr, nullptr);
+          });
+      to.reset();  // released before the final response: every instance is at the destination
+      if (!opened.ok() && final_status.code == STATUS_MOVE_Refused_OutOfResourcesSubOperations) {
+        final_status.comment = "Move Destination not reachable or refused the association";
+      }
+    }
+    Count("C-MOVE", final_status.code);
+    AuditRetrieve("dimse-move", final_status.code, counts, destination);
+    FillCounts(counts, final_status.code == STATUS_MOVE_Cancel, &rsp);
+    rsp.DimseStatus = final_status.code;
+    std::unique_ptr<DcmDataset> failed = FailedList(counts);
+    rsp.DataSetType = failed ? DIMSE_DATASET_PRESENT : DIMSE_DATASET_NULL;
+    std::unique_ptr<DcmDataset> detail = Detail(final_status);
+    return DIMSE_sendMoveResponse(assoc_, pres_id, &req, &rsp, failed.get(), detail.get());
   }
 
   struct RetrieveCounts {
@@ -512,12 +605,14 @@ class DimseServer::Association {
                  << " failed=" << n.failed << " warning=" << n.warning;
   }
 
-  // The sub-operations of a C-GET or C-MOVE: lists the identifier's instances, sends each with
-  // `send`, calls `pending` before each but the first (a bad condition ends the retrieve: a
-  // C-CANCEL, or the originator is gone) and returns the final status (PS3.4 C.4.2.1.5,
-  // C.4.3.1.4): 0000 all sent, B000 some failed or warned, A702 none could be sent, FE00
-  // cancelled, A900 the identifier lacks a level or key, A701 the index is unavailable.
+  // The sub-operations of a C-GET or C-MOVE: lists the identifier's instances, hands them to
+  // `prepare` (when set and there are any), sends each with `send`, calls `pending` before each but
+  // the first (a bad condition ends the retrieve: a C-CANCEL, or the originator is gone) and
+  // returns the final status (PS3.4 C.4.2.1.5, C.4.3.1.4): 0000 all sent, B000 some failed or
+  // warned, A702 none could be sent, FE00 cancelled, A900 the identifier lacks a level or key, A701
+  // the index is unavailable.
   DimseStatus Retrieve(QueryModel model, DcmDataset& identifier, RetrieveCounts* n,
+                       const std::function<void(const std::vector<RetrieveItem>&)>& prepare,
                        const std::function<SubOperation(const RetrieveItem&)>& send,
                        const std::function<OFCondition(const RetrieveCounts&)>& pending) {
     ImageStoreCore* core = s_->core_;
@@ -541,6 +636,7 @@ class DimseServer::Association {
       }
     }
     n->remaining = static_cast<uint16_t>(std::min<size_t>(items->size(), 0xFFFF));
+    if (prepare && !items->empty()) prepare(*items);
     bool cancelled = false;
     for (size_t i = 0; i < items->size(); ++i) {
       if (i > 0 && pending(*n).bad()) {
@@ -614,8 +710,10 @@ void DimseServer::Serve(T_ASC_Association* assoc) {
       const char* query[] = {UID_FINDPatientRootQueryRetrieveInformationModel,
                              UID_FINDStudyRootQueryRetrieveInformationModel,
                              UID_GETPatientRootQueryRetrieveInformationModel,
-                             UID_GETStudyRootQueryRetrieveInformationModel};
-      c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, query, 4, kUncompressed,
+                             UID_GETStudyRootQueryRetrieveInformationModel,
+                             UID_MOVEPatientRootQueryRetrieveInformationModel,
+                             UID_MOVEStudyRootQueryRetrieveInformationModel};
+      c = ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, query, 6, kUncompressed,
                                                           3);
     }
     if (c.good() && peer.scopes.count(Scope::kWrite) > 0) {

@@ -1,5 +1,6 @@
 // The DIMSE door of the frontend (DCMTK's dcmnet): accepts associations from DICOM peers and
-// translates their requests into ImageStoreCore calls. C-ECHO and C-STORE; a C-STORE's data set
+// translates their requests into ImageStoreCore calls: C-ECHO, C-STORE, C-FIND, C-GET and C-MOVE
+// (to the destinations of a configured peers table, move_destination.h). A C-STORE's data set
 // streams from the association into a put session as its PDVs arrive, behind a Part 10 meta header
 // (the bytes exactly as received, no transcoding), and is answered only after the put commits.
 // An association that ends mid-instance leaves nothing visible (the put session never commits).
@@ -15,9 +16,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "frontend/core/image_store_core.h"
@@ -26,6 +29,7 @@
 
 struct T_ASC_Network;
 struct T_ASC_Association;
+class DcmTransportLayer;
 
 namespace medvault::frontend {
 
@@ -39,6 +43,12 @@ struct DimseOptions {
   int dimse_timeout_seconds = 60;   // a message or data set that stalls this long aborts
   int idle_timeout_seconds = 300;   // an association with no request this long is aborted
   uint64_t max_instance_bytes = uint64_t{2} << 30;
+  // Where C-MOVE may send (AE title -> host:port); a Move Destination not listed is refused.
+  std::vector<DicomPeer> move_destinations;
+  // DICOM TLS (PS3.15 B.9, DCMTK's dcmtls over OpenSSL): PEM files of the CA a peer's
+  // certificate must chain to and of this door's certificate and key. Empty: plain TCP. With TLS
+  // every peer must present a certificate of that CA (then the calling-AE rules apply as usual).
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 class DimseServer {
@@ -50,7 +60,8 @@ class DimseServer {
               prometheus::Registry& registry, DenialHook on_denied = nullptr);
   ~DimseServer();  // Stop()
 
-  // Binds and starts accepting. UNAVAILABLE when the address cannot be bound.
+  // Binds and starts accepting. UNAVAILABLE when the address cannot be bound; INVALID_ARGUMENT
+  // when a TLS file cannot be read or the key does not match the certificate.
   absl::Status Start();
   // The bound port (after Start).
   int port() const { return port_; }
@@ -60,6 +71,7 @@ class DimseServer {
  private:
   struct Peer;
   class Association;
+  absl::Status StartTls();
   void AcceptLoop();
   void Serve(T_ASC_Association* assoc);
 
@@ -70,6 +82,7 @@ class DimseServer {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Counter& store_bytes_;
 
+  std::unique_ptr<DcmTransportLayer> tls_;  // set with DICOM TLS; outlives net_
   T_ASC_Network* net_ = nullptr;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

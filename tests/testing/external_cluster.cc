@@ -144,6 +144,7 @@ absl::Status ExternalCluster::Spawn(Proc* proc, absl::string_view drop) {
     if (absl::ConsumePrefix(&field, "grpc=")) proc->address = std::string(field);
     if (absl::ConsumePrefix(&field, "metrics=")) proc->metrics = std::string(field);
     if (absl::ConsumePrefix(&field, "dicom=")) proc->dicom = std::string(field);
+    if (absl::ConsumePrefix(&field, "dicom-tls=")) proc->dicom_tls = std::string(field);
   }
   if (proc->address.empty())
     return absl::InternalError(absl::StrCat(proc->name, " printed an unexpected line"));
@@ -314,11 +315,12 @@ std::string ExternalCluster::AddressOf(const std::string& name) const {
   return p ? p->address : "";
 }
 
-int ExternalCluster::frontend_dicom_port() const {
+int ExternalCluster::frontend_dicom_port(bool tls) const {
   Proc* p = Find("frontend");
   if (p == nullptr) return 0;
-  const size_t colon = p->dicom.rfind(':');
-  return colon == std::string::npos ? 0 : std::atoi(p->dicom.c_str() + colon + 1);
+  const std::string& address = tls ? p->dicom_tls : p->dicom;
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? 0 : std::atoi(address.c_str() + colon + 1);
 }
 
 std::string ExternalCluster::MetricsOf(const std::string& name) const {

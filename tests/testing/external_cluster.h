@@ -71,8 +71,9 @@ class ExternalCluster {
   const std::string& frontend() const { return frontend_addr_; }
   const std::string& frontend_metrics() const { return frontend_metrics_; }
   // The frontend's DIMSE door (AE title MEDVAULT, any calling AE from loopback): its port on
-  // 127.0.0.1, as of the frontend's latest start.
-  int frontend_dicom_port() const;
+  // 127.0.0.1, as of the frontend's latest start. `tls`: its DICOM TLS port (started with
+  // --dicom_tls_port in frontend_flags), 0 when it has none.
+  int frontend_dicom_port(bool tls = false) const;
   // The metaserver's address; with replicas > 1 every member's, comma-separated (as the frontend's
   // --metaserver takes them). Likewise keyservice().
   const std::string& metaserver() const { return meta_addr_; }
@@ -151,7 +152,8 @@ class ExternalCluster {
     bool running = false;
     std::string address;
     std::string metrics;
-    std::string dicom;  // the DIMSE door's host:port, for a frontend
+    std::string dicom;      // the DIMSE door's host:port, for a frontend
+    std::string dicom_tls;  // its DICOM TLS port's (--dicom_tls_port), if any
   };
   // Starts `binary` as `name` presenting the certificate `cert`, on `listen`, with `flags`.
   absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& cert,
