@@ -259,8 +259,70 @@ TEST_F(DicomWebTest, QidoRsFindsStudiesFromTheIndex) {
   EXPECT_EQ(uids(one.body), std::vector<std::string>{uids(all.body)[1]});
 }
 
+// QIDO-RS below the study level (issue 16): each level's resource answers DICOM JSON from the
+// index; bad parameters get 400, other methods 405.
+TEST_F(DicomWebTest, QidoRsSeriesAndInstancesFromTheIndex) {
+  const Stored& mr = (*stored_)[1];
+  const v1::PutInstanceResponse& p = mr.put;
+  auto has = [](const HttpAnswer& a, const std::string& tag, const std::string& uid) {
+    return absl::StrContains(
+        a.body, absl::StrCat("\"", tag, "\":{\"vr\":\"UI\",\"Value\":[\"", uid, "\"]}"));
+  };
+  HttpAnswer series = Curl("client", "/dicomweb/studies/" + p.study_uid() + "/series");
+  ASSERT_EQ(series.status, 200) << series.body;
+  EXPECT_EQ(series.content_type, "application/dicom+json");
+  EXPECT_TRUE(has(series, "0020000E", p.series_uid())) << series.body;
+  EXPECT_TRUE(absl::StrContains(series.body, "\"00080060\":{\"vr\":\"CS\",\"Value\":[\"MR\"]}"));
+  HttpAnswer instances = Curl(
+      "client", "/dicomweb/studies/" + p.study_uid() + "/series/" + p.series_uid() + "/instances");
+  ASSERT_EQ(instances.status, 200) << instances.body;
+  EXPECT_TRUE(has(instances, "00080018", p.sop_instance_uid())) << instances.body;
+  HttpAnswer by_uid = Curl("client", "/dicomweb/instances?SOPInstanceUID=" + p.sop_instance_uid());
+  ASSERT_EQ(by_uid.status, 200);
+  EXPECT_TRUE(has(by_uid, "0020000D", p.study_uid())) << by_uid.body;
+  HttpAnswer of_study = Curl("client", "/dicomweb/studies/" + p.study_uid() + "/instances");
+  ASSERT_EQ(of_study.status, 200);
+  EXPECT_TRUE(has(of_study, "00080018", p.sop_instance_uid()));
+  HttpAnswer by_modality =
+      Curl("client", "/dicomweb/series?Modality=MR&PatientID=" + p.patient_id());
+  ASSERT_EQ(by_modality.status, 200);
+  EXPECT_TRUE(has(by_modality, "0020000E", p.series_uid())) << by_modality.body;
+  EXPECT_FALSE(has(by_modality, "0020000E", stored_->front().put.series_uid()));
+  EXPECT_EQ(Curl("client", "/dicomweb/series?Modality=US&PatientID=" + p.patient_id()).body, "[]");
+  EXPECT_EQ(Curl("client", "/dicomweb/instances?limit=ten").status, 400);
+  EXPECT_EQ(Curl("client", "/dicomweb/series?NoSuchKeyword=1").status, 400);
+  EXPECT_EQ(Curl("client", "/dicomweb/series", {"-X", "DELETE"}).status, 405);
+  EXPECT_EQ(Curl("client", "/dicomweb/series", {"-H", "Accept: application/dicom"}).status, 406);
+}
+
+// Every DICOMweb request is an audit line with the caller's certificate and address, answered or
+// refused, and none carries a UID.
+TEST_F(DicomWebTest, EveryRequestIsAuditedWithoutUids) {
+  const v1::PutInstanceResponse& p = (*stored_)[1].put;
+  ASSERT_EQ(Curl("client", "/dicomweb/studies/" + p.study_uid() + "/series").status, 200);
+  ASSERT_EQ(Curl("", "/dicomweb/instances?SOPInstanceUID=" + p.sop_instance_uid()).status, 401);
+  ASSERT_EQ(Curl("client-readonly", "/dicomweb/studies", {"-X", "POST"}).status, 403);
+  std::ifstream in(cluster_->LogFileOf("frontend"));
+  const std::string log((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_TRUE(absl::StrContains(log,
+                                "audit op=dicomweb-qido-series service=frontend "
+                                "caller=client/client peer=127.0.0.1:"))
+      << log;
+  EXPECT_TRUE(absl::StrContains(log, "method=GET status=200"));
+  EXPECT_TRUE(absl::StrContains(log,
+                                "audit op=dicomweb-qido-instances service=frontend "
+                                "caller=unauthenticated peer=127.0.0.1:"));
+  EXPECT_TRUE(absl::StrContains(log, "method=GET status=401"));
+  EXPECT_TRUE(absl::StrContains(
+      log, "audit op=dicomweb-stow-rs service=frontend caller=client/client-readonly peer="));
+  EXPECT_TRUE(absl::StrContains(log, "method=POST status=403"));
+  EXPECT_FALSE(absl::StrContains(log, p.study_uid()));
+  EXPECT_FALSE(absl::StrContains(log, p.sop_instance_uid()));
+}
+
 // dicomweb-client (npm), the library browser viewers use, retrieves (instance, series, study) the
-// stored bytes and finds the study (tests/dicomweb/client.mjs).
+// stored bytes and finds the study, its series and instances with every attribute pydicom reads
+// (tests/dicomweb/client.mjs).
 TEST_F(DicomWebTest, DicomwebClientRetrievesAndSearches) {
   for (const Stored& s : *stored_) {
     testing::CommandResult r = testing::RunCommand(

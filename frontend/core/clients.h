@@ -61,6 +61,14 @@ class MetaClient {
   // Tells the metaserver a replica failed a read's checks, so repair replaces it.
   virtual absl::Status ReportBadReplica(const std::string& chunk_id,
                                         const std::string& server_id) = 0;
+  // Series / instance search (MetaService.FindSeries / FindInstances). UNIMPLEMENTED by default,
+  // so fakes that never search need not provide them.
+  virtual absl::StatusOr<v1::FindSeriesMetaResponse> FindSeries(const v1::LevelQuery&) {
+    return absl::UnimplementedError("FindSeries");
+  }
+  virtual absl::StatusOr<v1::FindInstancesMetaResponse> FindInstances(const v1::LevelQuery&) {
+    return absl::UnimplementedError("FindInstances");
+  }
 };
 
 // Every replica of one chunk: the same sealed bytes to each address. The bytes are shared, not

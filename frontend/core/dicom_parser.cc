@@ -227,6 +227,11 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
   tags.set_series_number(GetInt(ds, DCM_SeriesNumber));
   tags.set_instance_number(GetInt(ds, DCM_InstanceNumber));
   tags.set_sop_class_uid(GetString(ds, DCM_SOPClassUID));
+  // Image geometry for QIDO's instance level; numbers, never PHI (0 when absent).
+  tags.set_rows(GetInt(ds, DCM_Rows));
+  tags.set_columns(GetInt(ds, DCM_Columns));
+  tags.set_bits_allocated(GetInt(ds, DCM_BitsAllocated));
+  tags.set_number_of_frames(GetInt(ds, DCM_NumberOfFrames));
   if (meta != nullptr) tags.set_transfer_syntax_uid(GetString(meta, DCM_TransferSyntaxUID));
   RETURN_IF_ERROR(ApplyIndexRules(&tags));
   return tags;

@@ -213,6 +213,45 @@ absl::StatusOr<v1::FindStudiesResponse> ImageStoreCore::FindStudies(
   return response;
 }
 
+namespace {
+
+// The UIDs a LevelQuery names, unpadded and checked (INVALID_ARGUMENT naming the field).
+absl::StatusOr<v1::LevelQuery> CheckedLevelQuery(v1::LevelQuery q) {
+  if (!q.study_uid().empty()) {
+    ASSIGN_OR_RETURN(std::string uid, RequestUid(q.study_uid(), "study_uid"));
+    q.set_study_uid(uid);
+  }
+  if (!q.series_uid().empty()) {
+    ASSIGN_OR_RETURN(std::string uid, RequestUid(q.series_uid(), "series_uid"));
+    q.set_series_uid(uid);
+  }
+  if (!q.sop_instance_uid().empty()) {
+    ASSIGN_OR_RETURN(std::string uid, RequestUid(q.sop_instance_uid(), "sop_instance_uid"));
+    q.set_sop_instance_uid(uid);
+  }
+  return q;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::FindSeriesResponse> ImageStoreCore::FindSeries(
+    const v1::FindSeriesRequest& request) {
+  ASSIGN_OR_RETURN(v1::LevelQuery query, CheckedLevelQuery(request.query()));
+  ASSIGN_OR_RETURN(v1::FindSeriesMetaResponse found, meta_->FindSeries(query));
+  v1::FindSeriesResponse response;
+  *response.mutable_page() = std::move(*found.mutable_page());
+  return response;
+}
+
+absl::StatusOr<v1::FindInstancesResponse> ImageStoreCore::FindInstances(
+    const v1::FindInstancesRequest& request) {
+  ASSIGN_OR_RETURN(v1::LevelQuery query, CheckedLevelQuery(request.query()));
+  ASSIGN_OR_RETURN(v1::FindInstancesMetaResponse found, meta_->FindInstances(query));
+  v1::FindInstancesResponse response;
+  *response.mutable_page() = std::move(*found.mutable_page());
+  return response;
+}
+
 absl::StatusOr<v1::GetStudyResponse> ImageStoreCore::GetStudy(const v1::GetStudyRequest& request) {
   ASSIGN_OR_RETURN(const std::string uid, RequestUid(request.study_uid(), "study_uid"));
   ASSIGN_OR_RETURN(v1::GetStudyMetaResponse study, meta_->GetStudy(uid));

@@ -54,6 +54,10 @@ class ImageStoreCore {
 
   absl::StatusOr<v1::FindStudiesResponse> FindStudies(const v1::FindStudiesRequest& request);
   absl::StatusOr<v1::GetStudyResponse> GetStudy(const v1::GetStudyRequest& request);
+  // Series / instance search from the index (LevelQuery); UIDs named are checked as RequestUid
+  // does.
+  absl::StatusOr<v1::FindSeriesResponse> FindSeries(const v1::FindSeriesRequest& request);
+  absl::StatusOr<v1::FindInstancesResponse> FindInstances(const v1::FindInstancesRequest& request);
   absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(const v1::DeleteStudyRequest& request,
                                                       const std::string& caller = "");
   absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(

@@ -184,6 +184,20 @@ absl::StatusOr<v1::FindStudiesMetaResponse> GrpcMetaClient::FindStudies(
   return MV_META_CALL(FindStudies, v1::FindStudiesMetaRequest, v1::FindStudiesMetaResponse, req);
 }
 
+absl::StatusOr<v1::FindSeriesMetaResponse> GrpcMetaClient::FindSeries(const v1::LevelQuery& query) {
+  v1::FindSeriesMetaRequest req;
+  *req.mutable_query() = query;
+  return MV_META_CALL(FindSeries, v1::FindSeriesMetaRequest, v1::FindSeriesMetaResponse, req);
+}
+
+absl::StatusOr<v1::FindInstancesMetaResponse> GrpcMetaClient::FindInstances(
+    const v1::LevelQuery& query) {
+  v1::FindInstancesMetaRequest req;
+  *req.mutable_query() = query;
+  return MV_META_CALL(FindInstances, v1::FindInstancesMetaRequest, v1::FindInstancesMetaResponse,
+                      req);
+}
+
 absl::StatusOr<v1::GetStudyMetaResponse> GrpcMetaClient::GetStudy(const std::string& study_uid) {
   v1::GetStudyMetaRequest req;
   req.set_study_uid(study_uid);

@@ -64,6 +64,8 @@ class GrpcMetaClient : public MetaClient {
       const std::string& sop_instance_uid) override;
   absl::Status ConfirmKeysDestroyed(const std::vector<std::string>& object_ids) override;
   absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override;
+  absl::StatusOr<v1::FindSeriesMetaResponse> FindSeries(const v1::LevelQuery& query) override;
+  absl::StatusOr<v1::FindInstancesMetaResponse> FindInstances(const v1::LevelQuery& query) override;
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();

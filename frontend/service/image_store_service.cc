@@ -57,6 +57,8 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("GetInstance", Scope::kRead)
       .AllowScope("FindStudies", Scope::kRead)
       .AllowScope("GetStudy", Scope::kRead)
+      .AllowScope("FindSeries", Scope::kRead)
+      .AllowScope("FindInstances", Scope::kRead)
       .AllowScope("DeleteStudy", Scope::kDelete)
       .AllowScope("DeleteInstance", Scope::kDelete);
   for (const char* method :
@@ -277,6 +279,20 @@ grpc::Status ImageStoreService::FindStudies(grpc::ServerContext* ctx,
                                             v1::FindStudiesResponse* response) {
   MV_AUTHORIZE("FindStudies");
   MV_UNARY(FindStudies, core_->FindStudies(*request));
+}
+
+grpc::Status ImageStoreService::FindSeries(grpc::ServerContext* ctx,
+                                           const v1::FindSeriesRequest* request,
+                                           v1::FindSeriesResponse* response) {
+  MV_AUTHORIZE("FindSeries");
+  MV_UNARY(FindSeries, core_->FindSeries(*request));
+}
+
+grpc::Status ImageStoreService::FindInstances(grpc::ServerContext* ctx,
+                                              const v1::FindInstancesRequest* request,
+                                              v1::FindInstancesResponse* response) {
+  MV_AUTHORIZE("FindInstances");
+  MV_UNARY(FindInstances, core_->FindInstances(*request));
 }
 
 grpc::Status ImageStoreService::GetStudy(grpc::ServerContext* ctx,

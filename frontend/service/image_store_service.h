@@ -40,6 +40,10 @@ class ImageStoreService final : public v1::ImageStore::Service {
                            v1::DeleteStudyResponse* response) override;
   grpc::Status DeleteInstance(grpc::ServerContext* ctx, const v1::DeleteInstanceRequest* request,
                               v1::DeleteInstanceResponse* response) override;
+  grpc::Status FindSeries(grpc::ServerContext* ctx, const v1::FindSeriesRequest* request,
+                          v1::FindSeriesResponse* response) override;
+  grpc::Status FindInstances(grpc::ServerContext* ctx, const v1::FindInstancesRequest* request,
+                             v1::FindInstancesResponse* response) override;
 
  private:
   ImageStoreCore* core_;

@@ -23,6 +23,8 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"GetInstance", readers},
                                                 {"FindStudies", readers},
                                                 {"GetStudy", readers},
+                                                {"FindSeries", readers},
+                                                {"FindInstances", readers},
                                                 {"DeleteStudy", deleters},
                                                 {"DeleteInstance", deleters},
                                                 {"QueryAudit", admins},

@@ -8,15 +8,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "frontend/web/media_type.h"
 
 namespace medvault::frontend::web {
 namespace {
 
 constexpr absl::string_view kPrefix = "/dicomweb";
-constexpr uint32_t kDefaultLimit = 100;
-constexpr uint32_t kMaxLimit = 1000;
 
 int HttpStatusOf(const absl::Status& s) {
   switch (s.code()) {
@@ -61,13 +61,20 @@ std::string PercentDecode(absl::string_view s) {
   return out;
 }
 
-std::map<std::string, std::string> ParseQuery(absl::string_view query) {
-  std::map<std::string, std::string> out;
+// The decoded query parameters in order (keys may repeat).
+std::vector<std::pair<std::string, std::string>> ParseQueryList(absl::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
   for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    out[PercentDecode(kv.first)] = PercentDecode(kv.second);
+    out.emplace_back(PercentDecode(kv.first), PercentDecode(kv.second));
   }
+  return out;
+}
+
+std::map<std::string, std::string> ParseQuery(absl::string_view query) {
+  std::map<std::string, std::string> out;
+  for (auto& [k, v] : ParseQueryList(query)) out[k] = std::move(v);
   return out;
 }
 
@@ -124,39 +131,6 @@ absl::StatusOr<std::vector<v1::InstanceInfo>> Instances(ImageStoreCore* core,
   return out;
 }
 
-// `value` as the inside of a JSON string.
-std::string JsonEscape(absl::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", absl::BytesToHexString(absl::string_view(&c, 1)));
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// Appends a DICOM JSON attribute (PS3.18 F.2) with one string value, when it has one.
-void AddString(std::string& json, const char* tag, const char* vr, const std::string& value) {
-  if (!json.empty() && json.back() != '{') json += ',';
-  absl::StrAppend(&json, "\"", tag, "\":{\"vr\":\"", vr, "\"");
-  if (!value.empty()) {
-    const std::string escaped = JsonEscape(value);
-    if (std::string(vr) == "PN") {
-      absl::StrAppend(&json, ",\"Value\":[{\"Alphabetic\":\"", escaped, "\"}]");
-    } else if (std::string(vr) == "IS") {
-      absl::StrAppend(&json, ",\"Value\":[", value, "]");
-    } else {
-      absl::StrAppend(&json, ",\"Value\":[\"", escaped, "\"]");
-    }
-  }
-  json += '}';
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> DicomWeb::Authorize(const HttpRequest& request, const char* method,
@@ -170,7 +144,41 @@ absl::StatusOr<std::string> DicomWeb::Authorize(const HttpRequest& request, cons
   return who->ToString();
 }
 
+namespace {
+
+// Passes everything through and remembers the status sent (for the audit line).
+class StatusRecorder : public HttpResponder {
+ public:
+  explicit StatusRecorder(HttpResponder& out) : out_(out) {}
+  absl::Status Begin(int status, const HttpHeaders& headers) override {
+    status_ = status;
+    return out_.Begin(status, headers);
+  }
+  absl::Status Write(absl::string_view data) override { return out_.Write(data); }
+  absl::Status End() override { return out_.End(); }
+  bool begun() const override { return out_.begun(); }
+  int status() const { return status_; }
+
+ private:
+  HttpResponder& out_;
+  int status_ = 0;
+};
+
+}  // namespace
+
 absl::Status DicomWeb::Handle(const HttpRequest& request, HttpResponder& out) {
+  StatusRecorder recorder(out);
+  std::string op = "unknown";
+  absl::Status handled = Route(request, recorder, &op);
+  MV_LOG(INFO) << "audit op=dicomweb-" << op << " service=frontend caller="
+               << (request.peer.ok() ? request.peer->ToString() : "unauthenticated")
+               << " peer=" << (request.peer_address.empty() ? "-" : request.peer_address)
+               << " method=" << (request.method.size() <= 8 ? request.method : "other")
+               << " status=" << recorder.status() << (handled.ok() ? "" : " aborted=1");
+  return handled;
+}
+
+absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std::string* op) {
   absl::string_view path = request.path;
   if (!absl::ConsumePrefix(&path, kPrefix) || (!path.empty() && path[0] != '/')) {
     return RespondError(out, absl::NotFoundError(""));
@@ -184,23 +192,41 @@ absl::Status DicomWeb::Handle(const HttpRequest& request, HttpResponder& out) {
     return Respond(out, 405, "text/plain", "method not allowed\n", {{"Allow", allow}});
   };
   if (parts.size() == 1 && parts[0] == "wado") {
+    *op = "wado-uri";
     return get ? WadoUri(request, out) : method_not_allowed("GET");
   }
+  const size_t n = parts.size();
+  // QIDO-RS: /studies, /series, /instances, /studies/{s}/series, /studies/{s}/instances,
+  // /studies/{s}/series/{se}/instances.
+  auto search = [&](QidoLevel level, std::string study, std::string series) {
+    *op = level == QidoLevel::kStudy    ? "qido-studies"
+          : level == QidoLevel::kSeries ? "qido-series"
+                                        : "qido-instances";
+    if (!get) return method_not_allowed(n == 1 && parts[0] == "studies" ? "GET, POST" : "GET");
+    return Search(request, out, level, std::move(study), std::move(series));
+  };
+  if (n == 1 && parts[0] == "series") return search(QidoLevel::kSeries, "", "");
+  if (n == 1 && parts[0] == "instances") return search(QidoLevel::kInstance, "", "");
   if (parts.empty() || parts[0] != "studies") return RespondError(out, absl::NotFoundError(""));
-  if (parts.size() == 1) {
-    if (get) return SearchStudies(request, out);
+  if (n == 1) {
     if (request.method == "POST") {
+      *op = "stow-rs";
       // STOW-RS is not built yet: only the scope check, so a read-only client learns it may not.
       if (!Authorize(request, "PutInstance", out).ok()) return absl::OkStatus();
       return Respond(out, 501, "text/plain", "STOW-RS is not implemented yet\n");
     }
-    return method_not_allowed("GET, POST");
+    return search(QidoLevel::kStudy, "", "");
   }
-  // studies/{s}, studies/{s}/series/{se}, studies/{s}/series/{se}/instances/{i}
-  const size_t n = parts.size();
+  if (n == 3 && parts[2] == "series") return search(QidoLevel::kSeries, parts[1], "");
+  if (n == 3 && parts[2] == "instances") return search(QidoLevel::kInstance, parts[1], "");
+  if (n == 5 && parts[2] == "series" && parts[4] == "instances") {
+    return search(QidoLevel::kInstance, parts[1], parts[3]);
+  }
+  // WADO-RS: studies/{s}, studies/{s}/series/{se}, studies/{s}/series/{se}/instances/{i}
   const bool shape_ok = n == 2 || (n == 4 && parts[2] == "series") ||
                         (n == 6 && parts[2] == "series" && parts[4] == "instances");
   if (!shape_ok) return RespondError(out, absl::NotFoundError(""));
+  *op = "wado-rs";
   if (!get) return method_not_allowed("GET");
   return RetrieveStudy(request, out, parts[1], n >= 4 ? parts[3] : "", n == 6 ? parts[5] : "");
 }
@@ -285,77 +311,50 @@ absl::Status DicomWeb::WadoUri(const HttpRequest& request, HttpResponder& out) {
   return out.End();
 }
 
-absl::Status DicomWeb::SearchStudies(const HttpRequest& request, HttpResponder& out) {
-  if (!Authorize(request, "FindStudies", out).ok()) return absl::OkStatus();
-  v1::StudyQuery query;
-  uint32_t limit = kDefaultLimit, offset = 0;
-  bool ignored = false;
-  for (const auto& [key, value] : ParseQuery(request.query)) {
-    if (key == "PatientID" || key == "00100020") {
-      if (value.find_first_of("*?\\") != std::string::npos) {
-        return Respond(out, 400, "text/plain", "PatientID: only single-value matching\n");
-      }
-      query.set_patient_id(value);
-    } else if (key == "StudyDate" || key == "00080020") {
-      std::pair<std::string, std::string> range = absl::StrSplit(value, absl::MaxSplits('-', 1));
-      query.set_study_date_from(range.first);
-      query.set_study_date_to(value.find('-') == std::string::npos ? range.first : range.second);
-    } else if (key == "ModalitiesInStudy" || key == "00080061") {
-      query.set_modality(value);
-    } else if (key == "limit") {
-      if (!absl::SimpleAtoi(value, &limit)) {
-        return Respond(out, 400, "text/plain", "limit: not a number\n");
-      }
-      limit = std::min(limit, kMaxLimit);
-    } else if (key == "offset") {
-      if (!absl::SimpleAtoi(value, &offset)) {
-        return Respond(out, 400, "text/plain", "offset: not a number\n");
-      }
-    } else if (key != "includefield" && key != "fuzzymatching") {
-      ignored = true;
+absl::Status DicomWeb::Search(const HttpRequest& request, HttpResponder& out, QidoLevel level,
+                              std::string study, std::string series) {
+  const char* method = level == QidoLevel::kStudy    ? "FindStudies"
+                       : level == QidoLevel::kSeries ? "FindSeries"
+                                                     : "FindInstances";
+  if (!Authorize(request, method, out).ok()) return absl::OkStatus();
+  const std::string accept = request.Header("accept");
+  if (!accept.empty()) {
+    bool json = false;
+    for (const MediaType& m : ParseAccept(accept)) {
+      json |= m.type == "*/*" || m.type == "application/*" || m.type == "application/json" ||
+              m.type == "application/dicom+json";
+    }
+    if (!json) {
+      return Respond(out, 406, "text/plain", "only application/dicom+json is served\n");
     }
   }
-  std::string json = "[";
-  uint32_t skipped = 0, sent = 0;
-  query.set_page_size(std::min<uint32_t>(kMaxLimit, offset + limit));
-  while (sent < limit) {
-    v1::FindStudiesRequest find;
-    *find.mutable_query() = query;
-    absl::StatusOr<v1::FindStudiesResponse> page = core_->FindStudies(find);
-    if (!page.ok()) return RespondError(out, page.status());
-    for (const v1::StudySummary& s : page->page().studies()) {
-      if (skipped < offset) {
-        ++skipped;
-        continue;
-      }
-      if (sent == limit) break;
-      std::string item = "{";
-      AddString(item, "00080020", "DA", s.study_date());
-      AddString(item, "00080050", "SH", s.accession_number());
-      std::string modalities;
-      for (const std::string& m : s.modalities()) {
-        absl::StrAppend(&modalities, modalities.empty() ? "" : "\",\"", JsonEscape(m));
-      }
-      absl::StrAppend(&item, ",\"00080061\":{\"vr\":\"CS\"",
-                      modalities.empty() ? "" : absl::StrCat(",\"Value\":[\"", modalities, "\"]"),
-                      "}");
-      AddString(item, "00081030", "LO", s.study_description());
-      AddString(item, "00100010", "PN", s.patient_name());
-      AddString(item, "00100020", "LO", s.patient_id());
-      AddString(item, "00100030", "DA", s.patient_birth_date());
-      AddString(item, "0020000D", "UI", s.study_uid());
-      AddString(item, "00201206", "IS", absl::StrCat(s.series_count()));
-      AddString(item, "00201208", "IS", absl::StrCat(s.instance_count()));
-      absl::StrAppend(&json, sent == 0 ? "" : ",", item, "}");
-      ++sent;
-    }
-    if (page->page().next_page_token().empty()) break;
-    query.set_page_token(page->page().next_page_token());
+  QidoRequest q;
+  q.level = level;
+  q.study_uid = std::move(study);
+  q.series_uid = std::move(series);
+  q.params = ParseQueryList(request.query);
+  const std::string host = request.Header("host");
+  if (!host.empty() && host.find_first_of("/\"\\ ") == std::string::npos) {
+    q.base_url = absl::StrCat("https://", host, kPrefix);
   }
-  json += "]";
+  QidoSource source{[this](const v1::FindStudiesRequest& r) { return core_->FindStudies(r); },
+                    [this](const v1::FindSeriesRequest& r) { return core_->FindSeries(r); },
+                    [this](const v1::FindInstancesRequest& r) { return core_->FindInstances(r); }};
+  absl::StatusOr<QidoAnswer> answer = AnswerQido(source, q);
+  if (absl::IsInvalidArgument(answer.status())) {
+    // The message names the parameter, never its value.
+    return Respond(out, 400, "text/plain", absl::StrCat(answer.status().message(), "\n"));
+  }
+  if (!answer.ok()) return RespondError(out, answer.status());
   HttpHeaders extra;
-  if (ignored) extra.emplace_back("Warning", "299 medvault \"some query keys are not supported\"");
-  return Respond(out, 200, "application/dicom+json", json, extra);
+  if (!answer->ignored.empty()) {
+    extra.emplace_back("Warning", absl::StrCat("299 medvault \"query keys not supported: ",
+                                               absl::StrJoin(answer->ignored, ","), "\""));
+  }
+  if (answer->truncated) {
+    extra.emplace_back("Warning", "299 medvault \"too many candidates; the answer is partial\"");
+  }
+  return Respond(out, 200, "application/dicom+json", answer->json, extra);
 }
 
 }  // namespace medvault::frontend::web

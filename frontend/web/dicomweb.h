@@ -5,7 +5,8 @@
 //   WADO-RS  GET /dicomweb/studies/{s}[/series/{se}[/instances/{i}]]
 //            multipart/related; type="application/dicom" of the stored bytes, streamed
 //   WADO-URI GET /dicomweb/wado?requestType=WADO&studyUID=&seriesUID=&objectUID=
-//   QIDO-RS  GET /dicomweb/studies[?PatientID=&StudyDate=&ModalitiesInStudy=&limit=&offset=]
+//   QIDO-RS  GET /dicomweb/{studies,series,instances}, /dicomweb/studies/{s}/{series,instances},
+//            /dicomweb/studies/{s}/series/{se}/instances (qido.h: matching, includefield, paging)
 #pragma once
 
 #include <string>
@@ -14,6 +15,7 @@
 #include "common/access_policy.h"
 #include "frontend/core/image_store_core.h"
 #include "frontend/web/https_server.h"
+#include "frontend/web/qido.h"
 
 namespace medvault::frontend::web {
 
@@ -22,10 +24,13 @@ class DicomWeb {
   // Both must outlive this. `authz` null lets every request through (unit tests).
   DicomWeb(ImageStoreCore* core, Authorizer* authz) : core_(core), authz_(authz) {}
 
-  // The handler for HttpsServer: answers every path (404 outside what it serves).
+  // The handler for HttpsServer: answers every path (404 outside what it serves). Every request
+  // is an audit line (op, caller certificate, peer address, HTTP status; never a UID or path).
   absl::Status Handle(const HttpRequest& request, HttpResponder& out);
 
  private:
+  // Handle without the audit line; `op` receives what the request was ("qido-series"...).
+  absl::Status Route(const HttpRequest& request, HttpResponder& out, std::string* op);
   // The caller's identity ("role/name" for the key-release audit) when it may call `method`
   // (a gRPC method name: its scope rule applies); otherwise answers 401/403 and returns the error.
   absl::StatusOr<std::string> Authorize(const HttpRequest& request, const char* method,
@@ -34,7 +39,8 @@ class DicomWeb {
                              const std::string& study, const std::string& series,
                              const std::string& instance);
   absl::Status WadoUri(const HttpRequest& request, HttpResponder& out);
-  absl::Status SearchStudies(const HttpRequest& request, HttpResponder& out);
+  absl::Status Search(const HttpRequest& request, HttpResponder& out, QidoLevel level,
+                      std::string study, std::string series);
 
   ImageStoreCore* core_;
   Authorizer* authz_;

@@ -195,6 +195,12 @@ class BeastHttpsServer : public HttpsServer {
 
   void ServeRequests(Stream& stream) {
     const absl::StatusOr<PeerIdentity> peer = PeerOf(stream, identities_);
+    std::string peer_address;
+    {
+      boost::system::error_code ec;
+      const tcp::endpoint remote = stream.next_layer().remote_endpoint(ec);
+      if (!ec) peer_address = absl::StrCat(remote.address().to_string(), ":", remote.port());
+    }
     boost::beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -226,6 +232,7 @@ class BeastHttpsServer : public HttpsServer {
       }
       request.body = std::move(req.body());
       request.peer = peer;
+      request.peer_address = peer_address;
       const bool keep_alive = req.keep_alive();
       ChunkedResponder out(stream, keep_alive);
       absl::Status handled = handler_(request, out);

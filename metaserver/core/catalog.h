@@ -101,11 +101,19 @@ class Catalog {
   absl::StatusOr<InstanceRecord> GetInstance(absl::string_view sop_instance_uid) const;
 
   // Studies matching `query`, in the order of the secondary index serving it: the patient index
-  // when patient_id is set, else the modality index when modality is set, else the date index.
+  // when patient_id is set, else the accession index when accession_number is set, else the
+  // modality index when modality is set, else the date index (study_range.h).
   // A page size of 0 means 100; above 1000 means 1000; a page also ends before kMaxPageBytes of
   // summaries. INVALID_ARGUMENT for a page token that does
   // not belong to the query, or a criterion containing NUL.
   absl::StatusOr<v1::StudyPage> FindStudies(const v1::StudyQuery& query) const;
+
+  // Series (instances) matching `query`, each with its study, ordered by the study index serving
+  // the query (as FindStudies chooses it), then series UID (then SOP Instance UID). Page sizes as
+  // FindStudies. INVALID_ARGUMENT for a page token that does not belong to the query, or a
+  // criterion containing NUL or longer than 1024 bytes. catalog_find.cc.
+  absl::StatusOr<v1::SeriesPage> FindSeries(const v1::LevelQuery& query) const;
+  absl::StatusOr<v1::InstancePage> FindInstances(const v1::LevelQuery& query) const;
 
   // The instance records after `after` (empty: from the start) that break the index's rules, at
   // most `scan_limit` records examined (0 or above kMaxIndexCheckScan: kMaxIndexCheckScan).

@@ -138,12 +138,20 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
     summary.set_study_date(tags.study_date());
     summary.set_study_description(tags.study_description());
     summary.set_accession_number(tags.accession_number());
+    summary.set_study_time(tags.study_time());
+    summary.set_patient_sex(tags.patient_sex());
     study.set_study_time(tags.study_time());
     study.set_created_at_micros(now_micros);
     batch.Put(state.cf(kIndexCf),
               keys::PatientIndex(summary.patient_id(), summary.study_date(), summary.study_uid()),
               "");
     batch.Put(state.cf(kIndexCf), keys::DateIndex(summary.study_date(), summary.study_uid()), "");
+    if (!summary.accession_number().empty()) {
+      batch.Put(state.cf(kIndexCf),
+                keys::AccessionIndex(summary.accession_number(), summary.study_date(),
+                                     summary.study_uid()),
+                "");
+    }
   }
 
   v1::SeriesInfo& series_info = *series.mutable_info();

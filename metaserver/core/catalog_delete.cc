@@ -58,13 +58,28 @@ absl::Status TombstoneInstance(const KvReader& state, const v1::StoredInstance& 
   return absl::OkStatus();
 }
 
-void DeleteStudyIndexEntries(const KvReader& state, const v1::StudySummary& summary,
-                             const std::vector<std::string>& modalities,
-                             rocksdb::WriteBatch* batch) {
+void DeleteModalityIndexEntries(const KvReader& state, const v1::StudySummary& summary,
+                                const std::vector<std::string>& modalities,
+                                rocksdb::WriteBatch* batch) {
   for (const std::string& modality : modalities) {
     batch->Delete(state.cf(kIndexCf),
                   keys::ModalityIndex(modality, summary.study_date(), summary.study_uid()));
   }
+}
+
+// Every study-level index entry of a study that disappears (its summary as stored).
+void DeleteStudyIndexEntries(const KvReader& state, const v1::StudySummary& summary,
+                             rocksdb::WriteBatch* batch) {
+  const std::string& uid = summary.study_uid();
+  batch->Delete(state.cf(kIndexCf),
+                keys::PatientIndex(summary.patient_id(), summary.study_date(), uid));
+  batch->Delete(state.cf(kIndexCf), keys::DateIndex(summary.study_date(), uid));
+  if (!summary.accession_number().empty()) {
+    batch->Delete(state.cf(kIndexCf),
+                  keys::AccessionIndex(summary.accession_number(), summary.study_date(), uid));
+  }
+  DeleteModalityIndexEntries(state, summary,
+                             {summary.modalities().begin(), summary.modalities().end()}, batch);
 }
 
 void FinishResult(std::vector<std::string> pending, DeleteResult* result) {
@@ -108,13 +123,8 @@ absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_v
       batch.Delete(state.cf(kSeriesCf), ToSlice(series_uid));
       batch.Delete(state.cf(kIndexCf), keys::StudySeries(study_uid, series_uid));
     }
-    const v1::StudySummary& summary = study.summary();
     batch.Delete(state.cf(kStudiesCf), ToSlice(study_uid));
-    batch.Delete(state.cf(kIndexCf),
-                 keys::PatientIndex(summary.patient_id(), summary.study_date(), study_uid));
-    batch.Delete(state.cf(kIndexCf), keys::DateIndex(summary.study_date(), study_uid));
-    DeleteStudyIndexEntries(state, summary,
-                            {summary.modalities().begin(), summary.modalities().end()}, &batch);
+    DeleteStudyIndexEntries(state, study.summary(), &batch);
   }
   FinishResult(std::move(pending), &plan.result);
   return plan;
@@ -163,6 +173,7 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
     RETURN_IF_ERROR(ReadOptional(state, kStudiesCf, tags.study_uid(), &study, &study_found));
     if (study_found) {
       v1::StudySummary& summary = *study.mutable_summary();
+      const v1::StudySummary old_summary = summary;
       const std::vector<std::string> old_modalities(summary.modalities().begin(),
                                                     summary.modalities().end());
       summary.set_instance_count(SaturatingSub(summary.instance_count(), 1));
@@ -170,12 +181,7 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
       if (series_removed) summary.set_series_count(SaturatingSub(summary.series_count(), 1));
       if (summary.instance_count() == 0) {
         batch.Delete(state.cf(kStudiesCf), ToSlice(tags.study_uid()));
-        batch.Delete(
-            state.cf(kIndexCf),
-            keys::PatientIndex(summary.patient_id(), summary.study_date(), summary.study_uid()));
-        batch.Delete(state.cf(kIndexCf),
-                     keys::DateIndex(summary.study_date(), summary.study_uid()));
-        DeleteStudyIndexEntries(state, summary, old_modalities, &batch);
+        DeleteStudyIndexEntries(state, old_summary, &batch);
       } else {
         if (series_removed) {
           // Recompute the distinct modalities from the series that remain.
@@ -195,7 +201,7 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
           for (const std::string& m : old_modalities) {
             if (remaining.count(m) == 0) lost.push_back(m);
           }
-          DeleteStudyIndexEntries(state, summary, lost, &batch);
+          DeleteModalityIndexEntries(state, summary, lost, &batch);
           summary.clear_modalities();
           for (const std::string& m : remaining) summary.add_modalities(m);
         }

@@ -25,6 +25,9 @@ std::string DatePrefix() { return std::string(1, kDateTag); }
 std::string ModalityPrefix(absl::string_view modality) {
   return absl::StrCat(absl::string_view(&kModalityTag, 1), modality, kSep);
 }
+std::string AccessionPrefix(absl::string_view accession_number) {
+  return absl::StrCat(absl::string_view(&kAccessionTag, 1), accession_number, kSep);
+}
 
 std::string PatientIndex(absl::string_view patient_id, absl::string_view study_date,
                          absl::string_view study_uid) {
@@ -36,6 +39,10 @@ std::string DateIndex(absl::string_view study_date, absl::string_view study_uid)
 std::string ModalityIndex(absl::string_view modality, absl::string_view study_date,
                           absl::string_view study_uid) {
   return absl::StrCat(ModalityPrefix(modality), study_date, kSep, study_uid);
+}
+std::string AccessionIndex(absl::string_view accession_number, absl::string_view study_date,
+                           absl::string_view study_uid) {
+  return absl::StrCat(AccessionPrefix(accession_number), study_date, kSep, study_uid);
 }
 
 std::string StudySeriesPrefix(absl::string_view study_uid) {

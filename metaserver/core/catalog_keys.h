@@ -11,6 +11,7 @@
 //   index       'p' patient_id \0 study_date \0 study_uid   studies by patient
 //               'd' study_date \0 study_uid                 studies by date
 //               'm' modality \0 study_date \0 study_uid     studies by modality (one per modality)
+//               'a' accession \0 study_date \0 study_uid    studies by accession number (when set)
 //               't' study_uid \0 series_uid                 a study's series
 //               's' series_uid \0 sop_instance_uid          a series' instances
 //               'x' study_uid \0 object_id                  tombstones of a study, key not
@@ -48,18 +49,22 @@ namespace keys {
 inline constexpr char kPatientTag = 'p';
 inline constexpr char kDateTag = 'd';
 inline constexpr char kModalityTag = 'm';
+inline constexpr char kAccessionTag = 'a';
 
 std::string PatientIndex(absl::string_view patient_id, absl::string_view study_date,
                          absl::string_view study_uid);
 std::string DateIndex(absl::string_view study_date, absl::string_view study_uid);
 std::string ModalityIndex(absl::string_view modality, absl::string_view study_date,
                           absl::string_view study_uid);
+std::string AccessionIndex(absl::string_view accession_number, absl::string_view study_date,
+                           absl::string_view study_uid);
 
 // Prefixes of the study index ranges: all entries of one patient / of all dates / of one modality.
 // A study-date key component follows directly.
 std::string PatientPrefix(absl::string_view patient_id);
 std::string DatePrefix();
 std::string ModalityPrefix(absl::string_view modality);
+std::string AccessionPrefix(absl::string_view accession_number);
 
 std::string StudySeries(absl::string_view study_uid, absl::string_view series_uid);
 std::string StudySeriesPrefix(absl::string_view study_uid);
@@ -70,7 +75,7 @@ std::string StudyTombstonePrefix(absl::string_view study_uid);
 std::string InstanceTombstone(absl::string_view sop_instance_uid, absl::string_view object_id);
 std::string InstanceTombstonePrefix(absl::string_view sop_instance_uid);
 
-// The study UID of a patient/date/modality index key (its last component).
+// The study UID of a patient/date/modality/accession index key (its last component).
 absl::string_view StudyUidOf(absl::string_view study_index_key);
 
 // The smallest key greater than every key starting with `prefix`; empty when there is none (the

@@ -8,6 +8,7 @@
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/catalog_mutations.h"
+#include "metaserver/core/study_range.h"
 
 namespace medvault::metaserver {
 namespace {
@@ -17,52 +18,24 @@ namespace {
 // bounded however selective the filters are.
 constexpr size_t kMaxScannedPerPage = 100000;
 
-bool HasModality(const v1::StudySummary& summary, const std::string& modality) {
-  return std::find(summary.modalities().begin(), summary.modalities().end(), modality) !=
-         summary.modalities().end();
-}
-
 }  // namespace
 
 absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) const {
-  RETURN_IF_ERROR(ValidateKeyComponent(query.patient_id(), "patient id", false));
-  RETURN_IF_ERROR(ValidateKeyComponent(query.modality(), "modality", false));
-  RETURN_IF_ERROR(ValidateKeyComponent(query.study_date_from(), "study date from", false));
-  RETURN_IF_ERROR(ValidateKeyComponent(query.study_date_to(), "study date to", false));
+  const StudyCriteria criteria = CriteriaOf(query);
+  ASSIGN_OR_RETURN(StudyRange range, ChooseStudyRange(criteria));
   const size_t page_size = query.page_size() == 0
                                ? kDefaultPageSize
                                : std::min<uint32_t>(query.page_size(), kMaxPageSize);
-  const std::string& from = query.study_date_from();
-  const std::string& to = query.study_date_to();
   v1::StudyPage page;
-  if (!from.empty() && !to.empty() && from > to) return page;
-
-  // Choose the index; every entry under `prefix` continues with the study date.
-  std::string prefix;
-  bool filter_modality = false;
-  if (!query.patient_id().empty()) {
-    prefix = keys::PatientPrefix(query.patient_id());
-    filter_modality = !query.modality().empty();
-  } else if (!query.modality().empty()) {
-    prefix = keys::ModalityPrefix(query.modality());
-  } else {
-    prefix = keys::DatePrefix();
-  }
-  // [start, end) covers exactly the dates in [from, to]. With any date bound, studies without a
-  // date do not match: their entries (prefix + "\0" + uid) sort before prefix + "\x01".
-  std::string start = prefix;
-  if (!from.empty()) {
-    absl::StrAppend(&start, from);
-  } else if (!to.empty()) {
-    start.push_back('\x01');
-  }
-  const std::string end =
-      to.empty() ? keys::PrefixSuccessor(prefix) : absl::StrCat(prefix, to, "\x01");
-  auto before_end = [&end](absl::string_view key) { return end.empty() || key < end; };
+  if (range.empty) return page;
+  std::string start = range.start;
+  auto before_end = [&range](absl::string_view key) {
+    return range.end.empty() || key < range.end;
+  };
 
   if (!query.page_token().empty()) {
     const std::string& token = query.page_token();
-    if (token.compare(0, prefix.size(), prefix) != 0 || token < start || !before_end(token)) {
+    if (!range.Contains(token)) {
       return absl::InvalidArgumentError("page token does not belong to this query");
     }
     start = token;
@@ -87,8 +60,7 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
     absl::Status s = state.GetProto(kStudiesCf, keys::StudyUidOf(key), &study);
     if (!s.ok() && !absl::IsNotFound(s)) return s;
     // A missing record cannot happen (entries and records change in one batch); skip it.
-    const bool matches =
-        s.ok() && (!filter_modality || HasModality(study.summary(), query.modality()));
+    const bool matches = s.ok() && MeetsResidual(range, study.summary());
     if (matches) {
       const size_t bytes = study.summary().ByteSizeLong();
       if (static_cast<size_t>(page.studies_size()) == page_size ||

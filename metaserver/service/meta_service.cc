@@ -29,7 +29,8 @@ AccessPolicy MetaServicePolicy() {
   for (const char* method :
        {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance", "FindStudies",
         "GetStudy", "DeleteStudy", "DeleteInstance", "ConfirmKeysDestroyed", "RunGarbageCollection",
-        "ReportBadReplica", "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex"}) {
+        "ReportBadReplica", "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex",
+        "FindSeries", "FindInstances"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -339,6 +340,35 @@ grpc::Status MetaServiceImpl::CheckIndex(grpc::ServerContext* context,
   }
   response->set_scanned(page->scanned);
   response->set_next_page_token(std::move(page->next_page_token));
+  return grpc::Status::OK;
+}
+
+// FindSeries and FindInstances, like FindStudies: current (barrier) and timed as finds.
+grpc::Status MetaServiceImpl::FindSeries(grpc::ServerContext* context,
+                                         const v1::FindSeriesMetaRequest* request,
+                                         v1::FindSeriesMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "FindSeries"); !denied.ok())
+    return Fail(denied);
+  const auto start = std::chrono::steady_clock::now();
+  if (absl::Status current = gate_->Barrier(); !current.ok()) return Fail(current);
+  absl::StatusOr<v1::SeriesPage> page = catalog_->FindSeries(request->query());
+  if (!page.ok()) return Fail(page.status());
+  *response->mutable_page() = std::move(*page);
+  metrics_->find_latency.Observe(SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+grpc::Status MetaServiceImpl::FindInstances(grpc::ServerContext* context,
+                                            const v1::FindInstancesMetaRequest* request,
+                                            v1::FindInstancesMetaResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "FindInstances"); !denied.ok())
+    return Fail(denied);
+  const auto start = std::chrono::steady_clock::now();
+  if (absl::Status current = gate_->Barrier(); !current.ok()) return Fail(current);
+  absl::StatusOr<v1::InstancePage> page = catalog_->FindInstances(request->query());
+  if (!page.ok()) return Fail(page.status());
+  *response->mutable_page() = std::move(*page);
+  metrics_->find_latency.Observe(SecondsSince(start));
   return grpc::Status::OK;
 }
 

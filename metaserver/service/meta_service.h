@@ -72,6 +72,11 @@ class MetaServiceImpl final : public v1::MetaService::Service {
                                 v1::DrainChunkServerResponse* response) override;
   grpc::Status CheckIndex(grpc::ServerContext* context, const v1::CheckIndexRequest* request,
                           v1::CheckIndexResponse* response) override;
+  grpc::Status FindSeries(grpc::ServerContext* context, const v1::FindSeriesMetaRequest* request,
+                          v1::FindSeriesMetaResponse* response) override;
+  grpc::Status FindInstances(grpc::ServerContext* context,
+                             const v1::FindInstancesMetaRequest* request,
+                             v1::FindInstancesMetaResponse* response) override;
 
   grpc::Status StartScrub(grpc::ServerContext* context, const v1::StartScrubMetaRequest* request,
                           v1::StartScrubMetaResponse* response) override;

@@ -259,7 +259,9 @@ TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
                                                 {"DrainChunkServer", frontend},
                                                 {"StartScrub", frontend},
                                                 {"GetScrubStatus", frontend},
-                                                {"CheckIndex", frontend}};
+                                                {"CheckIndex", frontend},
+                                                {"FindSeries", frontend},
+                                                {"FindInstances", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
                                                        {"medvault.v1.MetaService"}, table),
               ::testing::IsEmpty());

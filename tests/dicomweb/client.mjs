@@ -1,10 +1,14 @@
 // dicomweb-client (the library browser viewers such as OHIF use) against the frontend's DICOMweb
 // door, over HTTPS with a client certificate. Exits 0 when every check holds, 1 naming the first
-// that does not (tests/dicomweb_test.cc runs it).
+// that does not (tests/dicomweb_test.cc runs it). QIDO-RS answers (study, series, instance level)
+// are compared attribute by attribute with what pydicom reads from FILE (expected.py).
 //
 //   node client.mjs BASE_URL TLS_DIR CERT_NAME STUDY SERIES SOP FILE PATIENT_ID
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import https from 'node:https';
 
 const require = createRequire(import.meta.url);
@@ -43,6 +47,54 @@ try {
   const found = await client.searchForStudies({ queryParams: { PatientID: patient } });
   const uids = found.map((s) => s['0020000D'] && s['0020000D'].Value && s['0020000D'].Value[0]);
   if (!uids.includes(study)) fail(`searchForStudies: study not found among ${uids.length}`);
+
+  const expected = JSON.parse(execFileSync('/usr/bin/python3', [
+    join(dirname(fileURLToPath(import.meta.url)), 'expected.py'), file]).toString());
+  // The first value of a DICOM JSON attribute as expected.py writes it; null when absent.
+  const first = (item, tag) => {
+    const a = item[tag];
+    if (!a || !a.Value || a.Value.length === 0) return null;
+    const v = a.Value[0];
+    return a.vr === 'PN' ? v.Alphabetic : v;
+  };
+  const check = (what, item, attributes) => {
+    for (const [tag, want] of Object.entries(attributes)) {
+      const got = first(item, tag);
+      if (got !== want) fail(`${what}: attribute ${tag} is ${got}, pydicom reads ${want}`);
+    }
+  };
+  const one = (what, items, tag, uid) => {
+    const found = items.filter((i) => first(i, tag) === uid);
+    if (found.length !== 1) fail(`${what}: ${found.length} answers for the stored one`);
+    return found[0];
+  };
+  const studies = await client.searchForStudies({ queryParams: { StudyInstanceUID: study } });
+  check('searchForStudies', one('searchForStudies', studies, '0020000D', study), expected.study);
+  const inStudySeries = await client.searchForSeries({ studyInstanceUID: study });
+  check('searchForSeries in study',
+    one('searchForSeries in study', inStudySeries, '0020000E', series), expected.series);
+  const allSeries = await client.searchForSeries({
+    queryParams: { Modality: expected.series['00080060'], PatientID: patient },
+  });
+  const s = one('searchForSeries', allSeries, '0020000E', series);
+  check('searchForSeries', s, expected.series);
+  check('searchForSeries (study attributes)', s, expected.study);
+  const seriesInstances = await client.searchForInstances({
+    studyInstanceUID: study, seriesInstanceUID: series,
+  });
+  check('searchForInstances in series',
+    one('searchForInstances in series', seriesInstances, '00080018', sop), expected.instance);
+  const allInstances = await client.searchForInstances({
+    queryParams: { SOPInstanceUID: sop, includefield: 'all' },
+  });
+  const i = one('searchForInstances', allInstances, '00080018', sop);
+  check('searchForInstances', i, expected.instance);
+  check('searchForInstances (series attributes)', i, expected.series);
+  check('searchForInstances (study attributes)', i, expected.study);
+  const wildcard = await client.searchForStudies({
+    queryParams: { PatientName: `${expected.study['00100010'].slice(0, 3)}*` },
+  });
+  one('searchForStudies with a wildcard', wildcard, '0020000D', study);
 } catch (e) {
   fail(`request failed: ${e && (e.status || e.message || e)}`);
 }
