@@ -34,8 +34,8 @@ constexpr FlagSpec kFlags[] = {
     {"tls_server_name", true, kAllVerbs},
     {"insecure_plaintext", false, kAllVerbs},
     {"help", false, kAllVerbs},
-    {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet)},
-    {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet)},
+    {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
+    {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
     {"instance", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
     {"study", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
     {"output", true, Bit(Verb::kGet)},
@@ -112,6 +112,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "chunkserver") return Verb::kChunkserver;
   if (name == "scrub") return Verb::kScrub;
   if (name == "fsck") return Verb::kFsck;
+  if (name == "import") return Verb::kImport;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -334,6 +335,8 @@ absl::string_view VerbName(Verb verb) {
       return "scrub";
     case Verb::kFsck:
       return "fsck";
+    case Verb::kImport:
+      return "import";
     case Verb::kHelp:
       break;
   }
@@ -620,6 +623,15 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
       }
       cmd.fsck.json = flags.count("json") > 0;
       break;
+    case Verb::kImport: {
+      auto jobs = ParseJobs(flags);
+      if (!jobs.ok()) return jobs.status();
+      if (absl::Status s = FillImport(positionals, *jobs, flags.count("quiet") > 0, &cmd.import);
+          !s.ok()) {
+        return s;
+      }
+      break;
+    }
     case Verb::kHelp:
       break;
   }
@@ -691,6 +703,11 @@ Verbs:
       (a UID that is not a valid DICOM UID, a value indexed as a hex dump, a field longer than
       its VR allows), as written before those rules were enforced. Exit 1 if any is found.
       Needs the admin scope.
+  import PATH [--jobs N] [--quiet]
+      Store what a folder, mounted CD/DVD/USB medium, ZIP file or ISO image holds: the files its
+      DICOMDIR references, or without one every DICOM file below PATH. Instances already stored
+      are skipped (safe to run again). A progress bar on a terminal (--quiet: none); a summary of
+      stored, already stored and refused files (with each reason); exit 1 if any was refused.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

@@ -34,7 +34,8 @@ enum class Verb {
   kAudit,
   kChunkserver,
   kScrub,
-  kFsck
+  kFsck,
+  kImport
 };
 
 struct GlobalOptions {
@@ -127,6 +128,13 @@ struct FsckArgs {
   bool json = false;
 };
 
+// `import PATH [--jobs N] [--quiet]`.
+struct ImportArgs {
+  std::string path;         // a folder or mounted medium, a ZIP file or an ISO image
+  int jobs = kDefaultJobs;  // files stored concurrently
+  bool quiet = false;       // no progress bar
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -140,6 +148,7 @@ struct Command {
   ChunkserverArgs chunkserver;
   ScrubArgs scrub;
   FsckArgs fsck;
+  ImportArgs import;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to
@@ -156,6 +165,10 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
 
 // The usage text printed by `medvault help`.
 std::string UsageText();
+
+// The arguments of `import` (cli/args_import.cc): one PATH; `jobs` was parsed from --jobs.
+absl::Status FillImport(const std::vector<std::string>& positionals, int jobs, bool quiet,
+                        ImportArgs* import);
 
 // Name of a verb as typed ("put", ...); "help" for kHelp.
 absl::string_view VerbName(Verb verb);
