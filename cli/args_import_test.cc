@@ -21,9 +21,11 @@ TEST(ArgsImportTest, OnePathWithJobsAndQuiet) {
 }
 
 TEST(ArgsImportTest, UsageErrors) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"import"}, {"import", "a", "b"}, {"import", ""}, {"import", "a", "--jobs", "0"},
-           {"import", "a", "--json"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"import"},
+                                                                {"import", "a", "b"},
+                                                                {"import", ""},
+                                                                {"import", "a", "--jobs", "0"},
+                                                                {"import", "a", "--json"}}) {
     absl::StatusOr<Command> cmd = ParseArgs(args, "fe:1");
     EXPECT_EQ(cmd.status().code(), absl::StatusCode::kInvalidArgument) << args.size();
   }

@@ -101,12 +101,12 @@ std::optional<size_t> FindDicomDir(const std::vector<MediumFile>& files) {
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string key = MediumKey(files[i].path);
     const size_t slash = key.rfind('/');
-    const absl::string_view base =
-        slash == std::string::npos ? absl::string_view(key) : absl::string_view(key).substr(slash + 1);
+    const absl::string_view base = slash == std::string::npos
+                                       ? absl::string_view(key)
+                                       : absl::string_view(key).substr(slash + 1);
     if (base != "DICOMDIR") continue;
     const size_t depth = std::count(key.begin(), key.end(), '/');
-    if (!best || depth < best_depth ||
-        (depth == best_depth && files[i].path < files[*best].path)) {
+    if (!best || depth < best_depth || (depth == best_depth && files[i].path < files[*best].path)) {
       best = i;
       best_depth = depth;
     }
@@ -132,8 +132,8 @@ ImportPlan PlanFromDicomDir(const std::vector<MediumFile>& files, size_t dicomdi
       ++plan.ignored;
       continue;
     }
-    plan.items.push_back(ImportItem{file.path, file.size, it->second->sop_instance_uid,
-                                    it->second->study_uid});
+    plan.items.push_back(
+        ImportItem{file.path, file.size, it->second->sop_instance_uid, it->second->study_uid});
   }
   for (const DicomDirRef& ref : refs) {
     const std::string key = MediumKey(base.empty() ? ref.file_id : base + "/" + ref.file_id);

@@ -49,9 +49,9 @@ struct ImportItem {
 
 struct ImportPlan {
   bool from_dicomdir = false;
-  std::vector<ImportItem> items;      // to store, in the medium's order
-  std::vector<std::string> missing;   // File IDs the DICOMDIR references but the medium lacks
-  uint64_t ignored = 0;               // other files (the DICOMDIR itself, viewers, README...)
+  std::vector<ImportItem> items;     // to store, in the medium's order
+  std::vector<std::string> missing;  // File IDs the DICOMDIR references but the medium lacks
+  uint64_t ignored = 0;              // other files (the DICOMDIR itself, viewers, README...)
 };
 
 // The files `refs` reference, the DICOMDIR being files[dicomdir]: a File ID is looked up in the

@@ -20,17 +20,22 @@ TEST(DicomDirTest, MediumKeyIgnoresIsoVersionsCaseAndSeparators) {
 }
 
 TEST(DicomDirTest, FindsTheDicomDirNearestTheRoot) {
-  std::vector<MediumFile> files = {{"disc/TINY/DICOMDIR", 1}, {"disc/x", 1},
-                                   {"disc/dicomdir;1", 1},    {"other/DICOMDIR", 1},
+  std::vector<MediumFile> files = {{"disc/TINY/DICOMDIR", 1},
+                                   {"disc/x", 1},
+                                   {"disc/dicomdir;1", 1},
+                                   {"other/DICOMDIR", 1},
                                    {"disc/DICOMDIRX", 1}};
   EXPECT_EQ(FindDicomDir(files), 2u);
   EXPECT_EQ(FindDicomDir({{"IM000001", 1}}), std::nullopt);
 }
 
 TEST(DicomDirTest, PlanTakesReferencedFilesRelativeToTheDicomDir) {
-  std::vector<MediumFile> files = {
-      {"disc/DICOMDIR", 10},   {"disc/DICOM/IM000001", 100}, {"disc/dicom/im000002;1", 200},
-      {"disc/README.TXT", 5},  {"IM000001", 7},              {"disc/DICOM/IM000003", 300}};
+  std::vector<MediumFile> files = {{"disc/DICOMDIR", 10},
+                                   {"disc/DICOM/IM000001", 100},
+                                   {"disc/dicom/im000002;1", 200},
+                                   {"disc/README.TXT", 5},
+                                   {"IM000001", 7},
+                                   {"disc/DICOM/IM000003", 300}};
   std::vector<DicomDirRef> refs = {{"DICOM/IM000001", "1.2.1", "1.2"},
                                    {"DICOM/IM000002", "1.2.2", "1.2"},
                                    {"DICOM/IM000001", "1.2.1", "1.2"},  // twice: stored once
@@ -80,8 +85,8 @@ TEST(DicomDirTest, ReadsARealDicomDirAndPlansEveryImage) {
   std::vector<MediumFile> files;
   for (const auto& e : std::filesystem::recursive_directory_iterator(kDicomDirTests)) {
     if (!e.is_regular_file()) continue;
-    files.push_back(MediumFile{
-        std::filesystem::relative(e.path(), kDicomDirTests).generic_string(), e.file_size()});
+    files.push_back(MediumFile{std::filesystem::relative(e.path(), kDicomDirTests).generic_string(),
+                               e.file_size()});
   }
   std::optional<size_t> dicomdir = FindDicomDir(files);
   ASSERT_TRUE(dicomdir.has_value());
@@ -97,8 +102,7 @@ TEST(DicomDirTest, RefusesAFileThatIsNotADicomDir) {
   std::ofstream(path) << "not a DICOMDIR";
   absl::StatusOr<std::vector<DicomDirRef>> refs = ReadDicomDir(path);
   EXPECT_EQ(refs.status().code(), absl::StatusCode::kInvalidArgument) << refs.status();
-  EXPECT_EQ(ReadDicomDir(dir.path() + "/none").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadDicomDir(dir.path() + "/none").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

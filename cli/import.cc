@@ -50,8 +50,9 @@ class Tally {
         << refused_.size() << " refused";
     const uint64_t other = ignored + not_dicom_;
     if (other > 0) {
-      out << ", " << other << (from_dicomdir ? " other files not referenced by the DICOMDIR"
-                                             : " other files not DICOM");
+      out << ", " << other
+          << (from_dicomdir ? " other files not referenced by the DICOMDIR"
+                            : " other files not DICOM");
     }
     out << "\n";
     for (const auto& [path, why] : refused_) out << "refused: " << path << ": " << why << "\n";
@@ -235,8 +236,8 @@ absl::Status ListArchive(const std::string& path, std::vector<MediumFile>* files
   std::optional<size_t> dicomdir = FindDicomDir(*files);
   if (!dicomdir) return absl::OkStatus();
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
-                                     "/medvault-dicomdir-XXXXXX");
+  std::string pattern =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/medvault-dicomdir-XXXXXX");
   const int fd = ::mkstemp(pattern.data());
   if (fd < 0) return ErrnoToStatus(errno, "creating a temporary file for the DICOMDIR");
   const std::string& bytes = dicomdirs[(*files)[*dicomdir].path];

@@ -16,9 +16,9 @@ std::string FormatDuration(int64_t seconds) {
 }
 
 std::string FormatProgress(const ProgressState& state, int width) {
-  std::string counts = absl::StrCat(state.files_done, "/", state.files_total, " files  ",
-                                    FormatSize(state.bytes_done), "/",
-                                    FormatSize(state.bytes_total));
+  std::string counts =
+      absl::StrCat(state.files_done, "/", state.files_total, " files  ",
+                   FormatSize(state.bytes_done), "/", FormatSize(state.bytes_total));
   std::string rate = "--/s", left = "-- left";
   if (state.bytes_done > 0 && state.elapsed_micros >= 1'000'000) {
     const double per_second =
@@ -26,8 +26,8 @@ std::string FormatProgress(const ProgressState& state, int width) {
     rate = absl::StrCat(FormatSize(static_cast<uint64_t>(per_second)), "/s");
     const uint64_t remaining =
         state.bytes_total > state.bytes_done ? state.bytes_total - state.bytes_done : 0;
-    left = absl::StrCat(FormatDuration(static_cast<int64_t>(remaining / per_second + 0.5)),
-                        " left");
+    left =
+        absl::StrCat(FormatDuration(static_cast<int64_t>(remaining / per_second + 0.5)), " left");
   }
   std::string tail = absl::StrCat(counts, "  ", rate, "  ", left);
   const int bar_width = width - static_cast<int>(tail.size()) - 4;  // "[", "]", two spaces

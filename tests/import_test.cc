@@ -78,7 +78,8 @@ std::vector<std::string> MakeMedium(const std::string& dir, const std::vector<st
   return files;
 }
 
-void ExpectReadBackIdentical(const ExternalCluster& cluster, const std::vector<std::string>& files) {
+void ExpectReadBackIdentical(const ExternalCluster& cluster,
+                             const std::vector<std::string>& files) {
   for (const std::string& file : files) {
     const std::string out = cluster.root() + "/back.dcm";
     testing::CommandResult got =
@@ -99,21 +100,22 @@ TEST(ImportTest, DiscAsFolderZipAndIsoStoredOnceAndReadBackIdentical) {
       MakeMedium(root + "/zipped", {"SC_rgb_small_odd.dcm", "liver_1frame.dcm"});
   const std::vector<std::string> iso =
       MakeMedium(root + "/iso", {"waveform_ecg.dcm", "test-SR.dcm"});
-  testing::CommandResult zip = testing::RunCommand(
-      {"/usr/bin/bsdtar", "--format", "zip", "-cf", root + "/disc.zip", "-C", root + "/zipped", "."});
+  testing::CommandResult zip =
+      testing::RunCommand({"/usr/bin/bsdtar", "--format", "zip", "-cf", root + "/disc.zip", "-C",
+                           root + "/zipped", "."});
   ASSERT_EQ(zip.exit_code, 0) << zip.err;
   testing::CommandResult mkiso = testing::RunCommand(
       {"/usr/bin/xorriso", "-as", "mkisofs", "-quiet", "-o", root + "/disc.iso", root + "/iso"});
   ASSERT_EQ(mkiso.exit_code, 0) << mkiso.err;
 
-  const std::vector<std::string> media = {root + "/folder", root + "/disc.zip",
-                                          root + "/disc.iso"};
+  const std::vector<std::string> media = {root + "/folder", root + "/disc.zip", root + "/disc.iso"};
   for (const std::string& medium : media) {
     testing::CommandResult imported = Cli(cluster, {"import", medium, "--jobs", "2"});
     EXPECT_EQ(imported.exit_code, 0) << medium << "\n" << imported.out << imported.err;
-    EXPECT_TRUE(absl::StrContains(
-        imported.out, "import: 2 stored, 0 already stored, 0 refused, 3 other files not "
-                      "referenced by the DICOMDIR"))
+    EXPECT_TRUE(
+        absl::StrContains(imported.out,
+                          "import: 2 stored, 0 already stored, 0 refused, 3 other files not "
+                          "referenced by the DICOMDIR"))
         << medium << "\n"
         << imported.out << imported.err;
     // Not a terminal: no progress bar.
