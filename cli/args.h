@@ -35,7 +35,8 @@ enum class Verb {
   kChunkserver,
   kScrub,
   kFsck,
-  kImport
+  kImport,
+  kAttach
 };
 
 struct GlobalOptions {
@@ -67,6 +68,7 @@ struct GetArgs {
   uint64_t length = 0;      // instance only; 0 means to the end
   int jobs = kDefaultJobs;  // study only: instances fetched concurrently
   bool quiet = false;       // study only: no per-instance line for successes
+  bool document = false;    // instance only: write the encapsulated document, not the instance
 };
 
 struct FindArgs {
@@ -135,6 +137,13 @@ struct ImportArgs {
   bool quiet = false;       // no progress bar
 };
 
+// `attach --study UID FILE [--type pdf|cda|ccr|hl7v2|rtf|text]`.
+struct AttachArgs {
+  std::string study_uid;
+  std::string path;
+  std::string type;  // empty: guessed from the content
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -149,6 +158,7 @@ struct Command {
   ScrubArgs scrub;
   FsckArgs fsck;
   ImportArgs import;
+  AttachArgs attach;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to
@@ -169,6 +179,10 @@ std::string UsageText();
 // The arguments of `import` (cli/args_import.cc): one PATH; `jobs` was parsed from --jobs.
 absl::Status FillImport(const std::vector<std::string>& positionals, int jobs, bool quiet,
                         ImportArgs* import);
+
+// The arguments of `attach` (cli/args_attach.cc): one FILE, --study required, --type if given.
+absl::Status FillAttach(const std::vector<std::string>& positionals, const std::string& study,
+                        const std::string& type, AttachArgs* attach);
 
 // Name of a verb as typed ("put", ...); "help" for kHelp.
 absl::string_view VerbName(Verb verb);

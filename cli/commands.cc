@@ -62,6 +62,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunFsck(ctx, cmd.fsck);
     case Verb::kImport:
       return RunImport(ctx, cmd.import);
+    case Verb::kAttach:
+      return RunAttach(ctx, cmd.attach);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

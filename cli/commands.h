@@ -121,6 +121,15 @@ int RunHealth(const CommandContext& ctx, const HealthArgs& args);
 // reason) on out. Exit 1 if anything was refused or the medium could not be read.
 int RunImport(const CommandContext& ctx, const ImportArgs& args);
 
+// ---- attach ----
+
+// `medvault attach`: checks the document, takes the study's attributes from the index (GetStudy;
+// NOT_FOUND when it is not stored), stores the Encapsulated Document instance, prints its SOP
+// Instance UID on out. Exit 1 on any error, with nothing stored.
+int RunAttach(const CommandContext& ctx, const AttachArgs& args);
+// `medvault get --instance UID --document -o FILE`: the document, byte-exact, written whole.
+int RunGetDocument(const CommandContext& ctx, const GetArgs& args);
+
 // ---- dispatch ----
 
 // Runs a parsed command against cmd.global.frontend (a real channel secured as cmd.global says),
