@@ -2,8 +2,9 @@
 // imported by `medvault import` as a folder, as a ZIP file (bsdtar) and as an ISO 9660 image
 // (xorriso); a second import of each finds everything already stored without sending a byte
 // (PutInstance is not even called); every instance reads back byte-identical with `medvault
-// get`; a file the DICOMDIR references but the medium lacks, and a broken file found by scanning
-// a folder without DICOMDIR, are refused with their reason and exit 1.
+// get`; on a terminal a progress bar is drawn; a file the DICOMDIR references but the medium lacks,
+// and a broken file found by scanning a folder without DICOMDIR, are refused with their reason and
+// exit 1.
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -136,6 +137,17 @@ TEST(ImportTest, DiscAsFolderZipAndIsoStoredOnceAndReadBackIdentical) {
         << again.out;
   }
   EXPECT_EQ(PutCalls(cluster), puts_before);
+
+  // On a terminal (a pseudo-terminal from util-linux's script(1)): the progress bar, redrawn in
+  // place with '\r', ends at every file done.
+  std::string command;
+  for (const std::string& arg : cluster.Cli()) absl::StrAppend(&command, arg, " ");
+  absl::StrAppend(&command, "import ", root, "/folder");
+  testing::CommandResult tty =
+      testing::RunCommand({"/usr/bin/script", "-q", "-e", "-c", command, "/dev/null"});
+  EXPECT_EQ(tty.exit_code, 0) << tty.out << tty.err;
+  EXPECT_TRUE(absl::StrContains(tty.out, "\r[")) << tty.out;
+  EXPECT_TRUE(absl::StrContains(tty.out, "2/2 files")) << tty.out;
 
   // A disc missing a file its DICOMDIR references: the rest is stored, the gap refused, exit 1.
   const std::vector<std::string> partial =
