@@ -4,9 +4,11 @@
 // study the DICOMDIR names) are skipped without reading them; the rest are sent, and the server's
 // idempotent answer ("already stored") covers what the DICOMDIR did not name.
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -213,10 +215,35 @@ absl::Status ImportFolder(Run& run, const std::string& root) {
 
 // ---- a ZIP file or an ISO image ----
 
-// First pass: the entries, and the DICOMDIR's bytes (written to a private temporary file, as
-// DcmDicomDir reads only files; it holds the directory, not the images).
+// An in-memory file (memfd) holding a copy of an archive's DICOMDIR, for DcmDicomDir, which
+// reads only files by name: the directory names patients, so it never touches a disk.
+class DicomDirCopy {
+ public:
+  ~DicomDirCopy() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  absl::Status Write(const std::string& bytes) {
+    fd_ = ::memfd_create("medvault-dicomdir", MFD_CLOEXEC);
+    if (fd_ < 0) return ErrnoToStatus(errno, "memfd_create for the DICOMDIR");
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return ErrnoToStatus(errno, "copying the DICOMDIR into memory");
+      done += static_cast<size_t>(n);
+    }
+    return absl::OkStatus();
+  }
+  // The name it can be opened by, while this object lives; empty before Write.
+  std::string path() const { return fd_ < 0 ? "" : absl::StrCat("/proc/self/fd/", fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+// First pass: the entries, and the DICOMDIR's bytes (copied into *dicomdir when there is one).
 absl::Status ListArchive(const std::string& path, std::vector<MediumFile>* files,
-                         std::string* dicomdir_copy) {
+                         DicomDirCopy* dicomdir_copy) {
   absl::StatusOr<std::unique_ptr<ArchiveReader>> reader = ArchiveReader::Open(path);
   if (!reader.ok()) return reader.status();
   std::map<std::string, std::string> dicomdirs;  // path -> bytes, every DICOMDIR-named entry
@@ -235,18 +262,7 @@ absl::Status ListArchive(const std::string& path, std::vector<MediumFile>* files
   }
   std::optional<size_t> dicomdir = FindDicomDir(*files);
   if (!dicomdir) return absl::OkStatus();
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/medvault-dicomdir-XXXXXX");
-  const int fd = ::mkstemp(pattern.data());
-  if (fd < 0) return ErrnoToStatus(errno, "creating a temporary file for the DICOMDIR");
-  const std::string& bytes = dicomdirs[(*files)[*dicomdir].path];
-  const bool written =
-      ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
-  ::close(fd);
-  *dicomdir_copy = pattern;
-  if (!written) return absl::ResourceExhaustedError("writing the DICOMDIR's temporary copy");
-  return absl::OkStatus();
+  return dicomdir_copy->Write(dicomdirs[(*files)[*dicomdir].path]);
 }
 
 // Work handed from the archive's reading thread to the senders.
@@ -290,11 +306,10 @@ class Queue {
 
 absl::Status ImportArchive(Run& run, const std::string& path) {
   std::vector<MediumFile> files;
-  std::string dicomdir_copy;
+  DicomDirCopy dicomdir_copy;
   absl::Status listed = ListArchive(path, &files, &dicomdir_copy);
-  if (!dicomdir_copy.empty()) {
-    run.plan = Plan(files, dicomdir_copy, *run.ctx.err);
-    ::unlink(dicomdir_copy.c_str());
+  if (listed.ok() && !dicomdir_copy.path().empty()) {
+    run.plan = Plan(files, dicomdir_copy.path(), *run.ctx.err);
   } else if (listed.ok()) {
     run.plan = PlanScan(files);
   }
