@@ -34,10 +34,12 @@ constexpr FlagSpec kFlags[] = {
     {"tls_server_name", true, kAllVerbs},
     {"insecure_plaintext", false, kAllVerbs},
     {"help", false, kAllVerbs},
-    {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet)},
-    {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet)},
+    {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
+    {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
     {"instance", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
-    {"study", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
+    {"study", true, Bit(Verb::kGet) | Bit(Verb::kRm) | Bit(Verb::kAttach)},
+    {"type", true, Bit(Verb::kAttach)},
+    {"document", false, Bit(Verb::kGet)},
     {"output", true, Bit(Verb::kGet)},
     {"offset", true, Bit(Verb::kGet)},
     {"length", true, Bit(Verb::kGet)},
@@ -112,6 +114,8 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "chunkserver") return Verb::kChunkserver;
   if (name == "scrub") return Verb::kScrub;
   if (name == "fsck") return Verb::kFsck;
+  if (name == "import") return Verb::kImport;
+  if (name == "attach") return Verb::kAttach;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -334,6 +338,10 @@ absl::string_view VerbName(Verb verb) {
       return "scrub";
     case Verb::kFsck:
       return "fsck";
+    case Verb::kImport:
+      return "import";
+    case Verb::kAttach:
+      return "attach";
     case Verb::kHelp:
       break;
   }
@@ -584,6 +592,12 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     }
     case Verb::kGet:
       if (absl::Status s = FillGet(flags, positionals, &cmd.get); !s.ok()) return s;
+      cmd.get.document = flags.count("document") > 0;
+      if (cmd.get.document &&
+          (cmd.get.instance_uid.empty() || cmd.get.offset != 0 || cmd.get.length != 0)) {
+        return absl::InvalidArgumentError(
+            "get: --document goes with --instance UID, without --offset/--length");
+      }
       break;
     case Verb::kFind:
       if (absl::Status s = FillFind(flags, positionals, &cmd.find); !s.ok()) return s;
@@ -620,6 +634,22 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
       }
       cmd.fsck.json = flags.count("json") > 0;
       break;
+    case Verb::kImport: {
+      auto jobs = ParseJobs(flags);
+      if (!jobs.ok()) return jobs.status();
+      if (absl::Status s = FillImport(positionals, *jobs, flags.count("quiet") > 0, &cmd.import);
+          !s.ok()) {
+        return s;
+      }
+      break;
+    }
+    case Verb::kAttach:
+      if (absl::Status s =
+              FillAttach(positionals, Get(flags, "study"), Get(flags, "type"), &cmd.attach);
+          !s.ok()) {
+        return s;
+      }
+      break;
     case Verb::kHelp:
       break;
   }
@@ -654,6 +684,8 @@ Verbs:
       Fetch one instance (or N bytes of it, N >= 1, from --offset) into FILE. A regular FILE is
       replaced whole once complete; a FIFO or device (/dev/null) is written into, a symbolic
       link followed; a folder, socket or block device is refused.
+  get --instance UID --document -o FILE
+      Fetch the document an attached instance holds (see attach), byte for byte as attached.
   get --study UID -o DIR [--jobs N] [--quiet]
       Fetch a whole study into DIR/<series uid>/<sop instance uid>.dcm.
   find [--patient ID] [--modality M] [--from YYYYMMDD] [--to YYYYMMDD] [--limit N] [--json]
@@ -691,6 +723,17 @@ Verbs:
       (a UID that is not a valid DICOM UID, a value indexed as a hex dump, a field longer than
       its VR allows), as written before those rules were enforced. Exit 1 if any is found.
       Needs the admin scope.
+  import PATH [--jobs N] [--quiet]
+      Store what a folder, mounted CD/DVD/USB medium, ZIP file or ISO image holds: the files its
+      DICOMDIR references, or without one every DICOM file below PATH. Instances already stored
+      are skipped (safe to run again). A progress bar on a terminal (--quiet: none); a summary of
+      stored, already stored and refused files (with each reason); exit 1 if any was refused.
+  attach --study UID FILE [--type pdf|cda|ccr|hl7v2|rtf|text]
+      Store a report or other document with a stored study, as a DICOM Encapsulated Document
+      instance carrying the study's patient and study attributes (PDF and CDA in their standard
+      SOP classes). The type is guessed from the content when --type is absent; a file that is
+      not what its type says, an empty file or an unknown study is refused and nothing is
+      stored. Prints the new instance's SOP Instance UID.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

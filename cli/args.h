@@ -34,7 +34,9 @@ enum class Verb {
   kAudit,
   kChunkserver,
   kScrub,
-  kFsck
+  kFsck,
+  kImport,
+  kAttach
 };
 
 struct GlobalOptions {
@@ -66,6 +68,7 @@ struct GetArgs {
   uint64_t length = 0;      // instance only; 0 means to the end
   int jobs = kDefaultJobs;  // study only: instances fetched concurrently
   bool quiet = false;       // study only: no per-instance line for successes
+  bool document = false;    // instance only: write the encapsulated document, not the instance
 };
 
 struct FindArgs {
@@ -127,6 +130,20 @@ struct FsckArgs {
   bool json = false;
 };
 
+// `import PATH [--jobs N] [--quiet]`.
+struct ImportArgs {
+  std::string path;         // a folder or mounted medium, a ZIP file or an ISO image
+  int jobs = kDefaultJobs;  // files stored concurrently
+  bool quiet = false;       // no progress bar
+};
+
+// `attach --study UID FILE [--type pdf|cda|ccr|hl7v2|rtf|text]`.
+struct AttachArgs {
+  std::string study_uid;
+  std::string path;
+  std::string type;  // empty: guessed from the content
+};
+
 struct Command {
   Verb verb = Verb::kHelp;
   GlobalOptions global;
@@ -140,6 +157,8 @@ struct Command {
   ChunkserverArgs chunkserver;
   ScrubArgs scrub;
   FsckArgs fsck;
+  ImportArgs import;
+  AttachArgs attach;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to
@@ -156,6 +175,14 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
 
 // The usage text printed by `medvault help`.
 std::string UsageText();
+
+// The arguments of `import` (cli/args_import.cc): one PATH; `jobs` was parsed from --jobs.
+absl::Status FillImport(const std::vector<std::string>& positionals, int jobs, bool quiet,
+                        ImportArgs* import);
+
+// The arguments of `attach` (cli/args_attach.cc): one FILE, --study required, --type if given.
+absl::Status FillAttach(const std::vector<std::string>& positionals, const std::string& study,
+                        const std::string& type, AttachArgs* attach);
 
 // Name of a verb as typed ("put", ...); "help" for kHelp.
 absl::string_view VerbName(Verb verb);

@@ -60,6 +60,10 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunScrub(ctx, cmd.scrub);
     case Verb::kFsck:
       return RunFsck(ctx, cmd.fsck);
+    case Verb::kImport:
+      return RunImport(ctx, cmd.import);
+    case Verb::kAttach:
+      return RunAttach(ctx, cmd.attach);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -53,6 +54,13 @@ inline void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
 // be read, in which case no instance is stored.
 absl::StatusOr<v1::PutInstanceResponse> PutFile(v1::ImageStore::StubInterface& stub,
                                                 const std::string& path, absl::Duration timeout);
+
+// Like PutFile, with the bytes from `read` (replaces *piece with the next at most max_bytes; empty
+// at the end). An error from `read` cancels the call, so nothing is stored.
+absl::StatusOr<v1::PutInstanceResponse> PutStream(
+    v1::ImageStore::StubInterface& stub,
+    const std::function<absl::Status(size_t max_bytes, std::string* piece)>& read,
+    absl::Duration timeout);
 
 // `medvault put`: collects the files, stores them args.jobs at a time, prints one line per file
 // and a summary on err. Exit 1 if any file failed.
@@ -104,6 +112,23 @@ absl::StatusOr<std::string> CheckHealth(const std::string& address,
 // `medvault health`: "ADDR SERVING" (or the state / error) per address on out; exit 0 iff all
 // are serving. REQUIRES: ctx.security.
 int RunHealth(const CommandContext& ctx, const HealthArgs& args);
+
+// ---- import ----
+
+// `medvault import PATH`: stores the instances of a folder, mounted disc, ZIP file or ISO image
+// (those its DICOMDIR references, else every DICOM file), args.jobs at a time, with a progress bar
+// on stderr when it is a terminal; prints the summary (stored, already stored, refused with each
+// reason) on out. Exit 1 if anything was refused or the medium could not be read.
+int RunImport(const CommandContext& ctx, const ImportArgs& args);
+
+// ---- attach ----
+
+// `medvault attach`: checks the document, takes the study's attributes from the index (GetStudy;
+// NOT_FOUND when it is not stored), stores the Encapsulated Document instance, prints its SOP
+// Instance UID on out. Exit 1 on any error, with nothing stored.
+int RunAttach(const CommandContext& ctx, const AttachArgs& args);
+// `medvault get --instance UID --document -o FILE`: the document, byte-exact, written whole.
+int RunGetDocument(const CommandContext& ctx, const GetArgs& args);
 
 // ---- dispatch ----
 

@@ -210,6 +210,7 @@ absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, File
 
 int RunGet(const CommandContext& ctx, const GetArgs& args) {
   if (!args.study_uid.empty()) return GetStudy(ctx, args);
+  if (args.document) return RunGetDocument(ctx, args);
   absl::StatusOr<uint64_t> written = FetchInstance(
       *ctx.stub, *ctx.fs, args.instance_uid, args.offset, args.length, args.output, ctx.timeout);
   if (!written.ok()) {

@@ -11,12 +11,10 @@
 
 namespace medvault::cli {
 
-absl::StatusOr<v1::PutInstanceResponse> PutFile(v1::ImageStore::StubInterface& stub,
-                                                const std::string& path, absl::Duration timeout) {
-  // Open before calling, so an unreadable file never starts a stream.
-  absl::StatusOr<std::unique_ptr<FileReader>> reader = FileReader::Open(path);
-  if (!reader.ok()) return reader.status();
-
+absl::StatusOr<v1::PutInstanceResponse> PutStream(
+    v1::ImageStore::StubInterface& stub,
+    const std::function<absl::Status(size_t max_bytes, std::string* piece)>& read,
+    absl::Duration timeout) {
   grpc::ClientContext context;
   SetDeadline(&context, timeout);
   v1::PutInstanceResponse response;
@@ -24,12 +22,12 @@ absl::StatusOr<v1::PutInstanceResponse> PutFile(v1::ImageStore::StubInterface& s
       stub.PutInstance(&context, &response);
   v1::PutInstanceRequest request;
   for (;;) {
-    absl::Status read = (*reader)->Read(kPutPieceBytes, request.mutable_data());
-    if (!read.ok()) {
+    absl::Status status = read(kPutPieceBytes, request.mutable_data());
+    if (!status.ok()) {
       // Abandon the call: the server must not store a truncated file.
       context.TryCancel();
       (void)writer->Finish();
-      return read;
+      return status;
     }
     if (request.data().empty()) break;
     // False means the stream is broken (e.g. the server already refused); Finish says why.
@@ -39,6 +37,16 @@ absl::StatusOr<v1::PutInstanceResponse> PutFile(v1::ImageStore::StubInterface& s
   grpc::Status status = writer->Finish();
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
+}
+
+absl::StatusOr<v1::PutInstanceResponse> PutFile(v1::ImageStore::StubInterface& stub,
+                                                const std::string& path, absl::Duration timeout) {
+  // Open before calling, so an unreadable file never starts a stream.
+  absl::StatusOr<std::unique_ptr<FileReader>> reader = FileReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  return PutStream(
+      stub, [&](size_t max_bytes, std::string* piece) { return (*reader)->Read(max_bytes, piece); },
+      timeout);
 }
 
 int RunPut(const CommandContext& ctx, const PutArgs& args) {

@@ -1,0 +1,175 @@
+// Issue 19's documents beside images with the real binaries: `medvault attach` stores a PDF, a
+// CDA, a CCR, an HL7 v2 message, an RTF and a plain-text file with a stored study; each is listed
+// with the study (`get --study`), comes back byte-exact (`get --document`), is a DICOM instance
+// DCMTK's dcmdump reads (PDF and CDA in their standard SOP classes, the study's patient
+// attributes), lies on the chunk servers only as ciphertext, and is crypto-shredded by `rm`. A
+// file that is not what its type says, an empty file and an unknown study are refused with a
+// clear error and nothing is stored.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/testing/file_scan.h"
+#include "tests/testing/external_cluster.h"
+#include "tests/testing/subprocess.h"
+
+namespace medvault {
+namespace {
+
+using testing::ExternalCluster;
+
+testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::string> args) {
+  std::vector<std::string> argv = cluster.Cli();
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testing::RunCommand(argv);
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// Instances `get --study` writes for the study.
+int InstancesOfStudy(const ExternalCluster& cluster, const std::string& study, int n) {
+  const std::string dir = absl::StrCat(cluster.root(), "/study-", n);
+  testing::CommandResult got = Cli(cluster, {"get", "--study", study, "-o", dir, "--quiet"});
+  EXPECT_EQ(got.exit_code, 0) << got.err;
+  int count = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    count += e.is_regular_file() ? 1 : 0;
+  }
+  return count;
+}
+
+struct Document {
+  std::string type;  // --type, and the file's extension
+  std::string bytes;
+  std::string sop_class;  // expected in dcmdump's output
+  std::string mime;
+};
+
+std::vector<Document> Documents() {
+  // A small, well-formed PDF (odd length: the padding byte must not come back).
+  const std::string pdf =
+      "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages "
+      "/Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n!";
+  return {
+      {"pdf", pdf, "EncapsulatedPDFStorage", "application/pdf"},
+      {"cda",
+       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\">"
+       "<title>CT head report</title><component/></ClinicalDocument>\n",
+       "EncapsulatedCDAStorage", "text/XML"},
+      {"ccr",
+       "<?xml version=\"1.0\"?><ContinuityOfCareRecord xmlns=\"urn:astm-org:CCR\">"
+       "<CCRDocumentObjectID>1</CCRDocumentObjectID></ContinuityOfCareRecord>",
+       "2.25.47879059198957408044330829400023511120", "application/x-ccr+xml"},
+      {"hl7v2",
+       "MSH|^~\\&|RIS|HOSP|PACS|HOSP|202612051200||ORU^R01|42|P|2.5\rPID|||PAT-7\r"
+       "OBX|1|TX|||No acute findings.\r",
+       "2.25.47879059198957408044330829400023511120", "x-application/hl7-v2+er7"},
+      {"rtf", "{\\rtf1\\ansi\\deff0 {\\b Findings:} none.\\par}\n",
+       "2.25.47879059198957408044330829400023511120", "text/rtf"},
+      {"text", "Findings: none.\nImpression: normal study.\n",
+       "2.25.47879059198957408044330829400023511120", "text/plain"},
+  };
+}
+
+TEST(AttachTest, EveryTypeStoredWithTheStudyReadBackExactAndShredded) {
+  ExternalCluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  const std::string root = cluster.root();
+  testing::CommandResult put =
+      Cli(cluster, {"put", std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  const std::string study = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322";
+  ASSERT_EQ(InstancesOfStudy(cluster, study, 0), 1);
+
+  std::vector<std::string> uids;
+  int n = 0;
+  for (const Document& doc : Documents()) {
+    const std::string file = absl::StrCat(root, "/report-", ++n, ".", doc.type);
+    WriteFile(file, doc.bytes);
+    // Every other one with --type, the others guessed from the content.
+    std::vector<std::string> args = {"attach", "--study", study, file};
+    if (n % 2 == 1) args.insert(args.end(), {"--type", doc.type});
+    testing::CommandResult attached = Cli(cluster, args);
+    ASSERT_EQ(attached.exit_code, 0) << doc.type << ": " << attached.err;
+    EXPECT_TRUE(absl::StrContains(attached.err, absl::StrCat("attached as ", doc.type)))
+        << attached.err;
+    const std::string uid(absl::StripAsciiWhitespace(attached.out));
+    ASSERT_FALSE(uid.empty());
+    uids.push_back(uid);
+
+    // The original bytes back.
+    const std::string back = absl::StrCat(root, "/back-", n, ".", doc.type);
+    testing::CommandResult got = Cli(cluster, {"get", "--instance", uid, "--document", "-o", back});
+    ASSERT_EQ(got.exit_code, 0) << got.err;
+    EXPECT_TRUE(testing::ReadWholeFile(back) == doc.bytes) << doc.type;
+
+    // The stored instance is DICOM that DCMTK reads, with the study's patient.
+    const std::string dcm = absl::StrCat(root, "/back-", n, ".dcm");
+    ASSERT_EQ(Cli(cluster, {"get", "--instance", uid, "-o", dcm}).exit_code, 0);
+    testing::CommandResult dump = testing::RunCommand({"/usr/bin/dcmdump", dcm});
+    EXPECT_EQ(dump.exit_code, 0) << dump.err;
+    EXPECT_TRUE(absl::StrContains(dump.out, doc.sop_class)) << doc.type << "\n" << dump.out;
+    EXPECT_TRUE(absl::StrContains(dump.out, absl::StrCat("[", doc.mime, "]"))) << dump.out;
+    EXPECT_TRUE(absl::StrContains(dump.out, "[CompressedSamples^CT1]")) << dump.out;
+    EXPECT_TRUE(absl::StrContains(dump.out, absl::StrCat("[", study, "]"))) << dump.out;
+
+    // Only ciphertext on the chunk servers: the document's text is on no chunk server's disk.
+    const std::string needle = doc.bytes.substr(0, 24);
+    for (int i = 0; i < static_cast<int>(cluster.chunkservers().size()); ++i) {
+      EXPECT_TRUE(testing::FilesContaining(cluster.chunkserver_dir(i), needle).empty())
+          << doc.type << " on chunk server " << i;
+    }
+  }
+  // Listed with the study: the image and the six documents.
+  EXPECT_EQ(InstancesOfStudy(cluster, study, 1), 7);
+
+  // Refused, nothing stored: a file that is not what its type says, an empty file, a file of no
+  // known type, an unknown study.
+  const std::string text = root + "/note.txt";
+  WriteFile(text, "just text\n");
+  const std::string empty = root + "/empty.pdf";
+  WriteFile(empty, "");
+  const std::string png = root + "/image.png";
+  WriteFile(png, std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
+  struct Bad {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{"--study", study, text, "--type", "pdf"}, "INVALID_ARGUMENT: the file is not a PDF"},
+           {{"--study", study, text, "--type", "cda"},
+            "INVALID_ARGUMENT: the file is not an HL7 CDA"},
+           {{"--study", study, empty}, "INVALID_ARGUMENT: the document is empty"},
+           {{"--study", study, empty, "--type", "text"}, "INVALID_ARGUMENT: the document is empty"},
+           {{"--study", study, png}, "INVALID_ARGUMENT: the file is none of"},
+           {{"--study", "1.2.3.999", text}, "NOT_FOUND: no such study is stored"}}) {
+    std::vector<std::string> args = {"attach"};
+    args.insert(args.end(), bad.args.begin(), bad.args.end());
+    testing::CommandResult refused = Cli(cluster, args);
+    EXPECT_EQ(refused.exit_code, 1) << bad.error;
+    EXPECT_TRUE(absl::StrContains(refused.err, bad.error)) << refused.err;
+    EXPECT_TRUE(refused.out.empty()) << refused.out;
+  }
+  EXPECT_EQ(InstancesOfStudy(cluster, study, 2), 7);
+  testing::CommandResult studies = Cli(cluster, {"find", "--json"});
+  EXPECT_FALSE(absl::StrContains(studies.out, "1.2.3.999")) << studies.out;
+
+  // Deleted like an image: its key is destroyed and it cannot be read any more.
+  testing::CommandResult rm = Cli(cluster, {"rm", "--instance", uids[0]});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  testing::CommandResult gone =
+      Cli(cluster, {"get", "--instance", uids[0], "--document", "-o", root + "/gone.pdf"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(gone.err, "NOT_FOUND")) << gone.err;
+  EXPECT_FALSE(std::filesystem::exists(root + "/gone.pdf"));
+  EXPECT_EQ(InstancesOfStudy(cluster, study, 3), 6);
+}
+
+}  // namespace
+}  // namespace medvault
