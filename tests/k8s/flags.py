@@ -6,10 +6,12 @@ its Services, probes, annotations and peers name, with files where its volumes p
   binary itself accepts the whole command line (run with --version appended: absl parses and checks
   every flag and value, then exits 0), with the flag file the init step writes;
 - the flags the init step writes (medvault-pod-flags) are flags of the binary that reads them;
-- --listen / --metrics_listen ports are the container's grpc / metrics ports and the
-  prometheus.io/port annotation; every Service's targetPort is a port of the pods it selects;
+- --listen / --metrics_listen / --dicom_port / --http_port are the container's grpc / metrics /
+  dicom / https ports, on every interface, every container port is bound by one of them, the
+  metrics port is the prometheus.io/port annotation; every Service's targetPort is a port of the
+  pods it selects;
 - probes run the CLI's `health` with flags it accepts against the container's own gRPC port and role;
-- --tls_*, --data_dir, --kek_dir, --client_scopes_file and --flagfile lie under a volume mount of
+- --tls_*, --data_dir, --kek_dir, --client_scopes_file, --dicom_access_file and --flagfile lie under a volume mount of
   the right kind (Secret with that key, PVC, emptyDir written by an init container, ConfigMap key).
 
   flags.py RENDERED_DIR BIN_DIR
@@ -23,6 +25,10 @@ from manifests import (K8S, OVERLAYS, Failures, by_kind, container_env, containe
                        pod_labels, pod_spec, rendered, run, selects, workloads)
 
 POD_FLAGS = os.path.join(K8S, "image", "medvault-pod-flags")
+# Flags that bind a port: (flag, the container port's name, the flag giving the host when the value
+# is a bare port number).
+PORT_FLAGS = (("listen", "grpc", None), ("metrics_listen", "metrics", None),
+              ("dicom_port", "dicom", "dicom_host"), ("http_port", "https", "listen"))
 BUILTIN = {"flagfile", "fromenv", "tryfromenv", "undefok", "help", "helpfull", "helpshort", "version"}
 
 
@@ -113,19 +119,29 @@ def check_container(f, where, c, w, objects, bins, tmp):
         local = [f"--flagfile={flagfile}" if x.startswith("--flagfile=") else x for x in local]
     r = run([path] + local + ["--version"])
     f.check(r.returncode == 0, f"{where}: {binary} refuses its command line: {r.stderr.strip()}")
-    # Ports.
+    # Ports: each flag that binds one is the container port of that name, on every interface (the
+    # kubelet and Services reach the pod's IP), and every container port is bound by its flag.
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
-    for flag, port in (("listen", "grpc"), ("metrics_listen", "metrics")):
-        value = str(flags.get(flag, ""))
+    bound = set()
+    for flag, port, host_flag in PORT_FLAGS:
+        if flag not in flags:
+            continue
+        value = str(flags[flag])
+        bound.add(port)
         f.check(value.rsplit(":", 1)[-1] == str(ports.get(port)),
                 f"{where}: --{flag}={value} is not the container's {port} port {ports.get(port)}")
+        host = value.rsplit(":", 1)[0] if ":" in value else str(flags.get(host_flag, "")).rsplit(":", 1)[0]
+        f.check(host in ("0.0.0.0", "[::]"), f"{where}: --{flag} listens on {host!r}, which the pod's "
+                f"IP does not reach (want 0.0.0.0)")
+    for port in ports:
+        f.check(port in bound, f"{where}: container port {port} is bound by no flag of {binary}")
     annotations = w["spec"]["template"]["metadata"].get("annotations", {})
     f.check(annotations.get("prometheus.io/port") == str(ports.get("metrics")),
             f"{where}: prometheus.io/port is not the metrics port")
     # Files.
     for flag, want in (("tls_ca", "secret"), ("tls_cert", "secret"), ("tls_key", "secret"),
                        ("data_dir", "pvc"), ("kek_dir", "init"), ("flagfile", "init"),
-                       ("client_scopes_file", "configmap")):
+                       ("client_scopes_file", "configmap"), ("dicom_access_file", "configmap")):
         if flag in flags:
             check_path(f, where, flag, flags[flag], c, spec, want)
     # Probes: the CLI's health check of this container's own port, as its own role.
