@@ -6,11 +6,11 @@ its Services, probes, annotations and peers name, with files where its volumes p
   binary itself accepts the whole command line (run with --version appended: absl parses and checks
   every flag and value, then exits 0), with the flag file the init step writes;
 - the flags the init step writes (medvault-pod-flags) are flags of the binary that reads them;
-- --listen / --metrics_listen / --dicom_port / --http_port are the container's grpc / metrics /
-  dicom / https ports, on every interface, every container port is bound by one of them, the
+- --listen / --metrics_listen / --health_listen / --dicom_port / --http_port are the container's
+  grpc / metrics / health / dicom / https ports, on every interface, every container port is bound by one of them, the
   metrics port is the prometheus.io/port annotation; every Service's targetPort is a port of the
   pods it selects;
-- probes run the CLI's `health` with flags it accepts against the container's own gRPC port and role;
+- probes are native gRPC probes of the container's health port (--health_listen);
 - --tls_*, --data_dir, --kek_dir, --client_scopes_file, --dicom_access_file and --flagfile lie under a volume mount of
   the right kind (Secret with that key, PVC, emptyDir written by an init container, ConfigMap key).
 
@@ -27,7 +27,7 @@ from manifests import (K8S, OVERLAYS, Failures, by_kind, container_env, containe
 POD_FLAGS = os.path.join(K8S, "image", "medvault-pod-flags")
 # Flags that bind a port: (flag, the container port's name, the flag giving the host when the value
 # is a bare port number).
-PORT_FLAGS = (("listen", "grpc", None), ("metrics_listen", "metrics", None),
+PORT_FLAGS = (("listen", "grpc", None), ("metrics_listen", "metrics", None), ("health_listen", "health", None),
               ("dicom_port", "dicom", "dicom_host"), ("http_port", "https", "listen"))
 BUILTIN = {"flagfile", "fromenv", "tryfromenv", "undefok", "help", "helpfull", "helpshort", "version"}
 
@@ -35,12 +35,6 @@ BUILTIN = {"flagfile", "fromenv", "tryfromenv", "undefok", "help", "helpfull", "
 def accepted_flags(binary):
     r = run([binary, "--helpfull"])
     return set(re.findall(r"^\s+--([a-z0-9_]+) \(", r.stdout + r.stderr, re.M)) | BUILTIN
-
-
-def cli_flags(binary):
-    r = run([binary, "--help"])
-    text = r.stdout + r.stderr
-    return set(re.findall(r"--([a-z_]+)", text)), text
 
 
 def pod_flag_lines(mode):
@@ -144,25 +138,17 @@ def check_container(f, where, c, w, objects, bins, tmp):
                        ("client_scopes_file", "configmap"), ("dicom_access_file", "configmap")):
         if flag in flags:
             check_path(f, where, flag, flags[flag], c, spec, want)
-    # Probes: the CLI's health check of this container's own port, as its own role.
-    cli, cli_help = cli_flags(os.path.join(bins, "medvault"))
+    # Probes: the kubelet's native gRPC probe (plaintext) of this container's health port, which
+    # --health_listen binds; the whole server's state (no service name).
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        command = c.get(probe, {}).get("exec", {}).get("command", [])
-        if not f.check(command[:1] == ["/usr/local/bin/medvault"], f"{where}: {probe} does not run the CLI"):
+        grpc = c.get(probe, {}).get("grpc")
+        if not f.check(grpc is not None, f"{where}: {probe} is not a gRPC probe"):
             continue
-        pf = flag_args(command[1:])
-        for name in pf:
-            f.check(name in cli, f"{where}: {probe}: the CLI has no flag --{name}")
-        verb = [x for x in command[1:] if not x.startswith("--")]
-        f.check(verb[:1] == ["health"] and re.search(r"^\s+health ", cli_help, re.M),
-                f"{where}: {probe} does not run `medvault health`")
-        f.check(verb[1:] == [f"127.0.0.1:{ports.get('grpc')}"], f"{where}: {probe} checks {verb[1:]}, "
-                f"not the container's gRPC port {ports.get('grpc')}")
-        f.check(pf.get("tls_server_name") == binary, f"{where}: {probe} expects the server to be "
-                f"{pf.get('tls_server_name')}, not {binary}")
-        for flag in ("tls_ca", "tls_cert", "tls_key"):
-            check_path(f, f"{where} {probe}", flag, pf.get(flag, ""), c, spec, "secret")
-
+        f.check(grpc.get("port") == ports.get("health") and "health_listen" in flags,
+                f"{where}: {probe} asks port {grpc.get('port')}, not the health port "
+                f"{ports.get('health')} that --health_listen binds")
+        f.check(not grpc.get("service"), f"{where}: {probe} asks for service {grpc.get('service')!r}, "
+                "the health port answers for the whole server (\"\")")
 
 def main():
     rendered_dir, bins = sys.argv[1], sys.argv[2]

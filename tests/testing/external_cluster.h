@@ -113,6 +113,9 @@ class ExternalCluster {
   // gRPC and metrics addresses of a process (its latest start); "" for an unknown name.
   std::string AddressOf(const std::string& name) const;
   std::string MetricsOf(const std::string& name) const;
+  // The plaintext health port of a process started with --health_listen (its latest start); "" if
+  // none.
+  std::string HealthOf(const std::string& name) const;
   std::string DataDirOf(const std::string& name) const;
   std::string LogFileOf(const std::string& name) const;
 
@@ -151,7 +154,8 @@ class ExternalCluster {
     bool running = false;
     std::string address;
     std::string metrics;
-    std::string dicom;  // the DIMSE door's host:port, for a frontend
+    std::string dicom;   // the DIMSE door's host:port, for a frontend
+    std::string health;  // the plaintext health port's host:port (--health_listen)
   };
   // Starts `binary` as `name` presenting the certificate `cert`, on `listen`, with `flags`.
   absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& cert,
