@@ -1,7 +1,7 @@
-// The plaintext health port (--health_listen): grpc.health.v1.Health/Check and nothing else, for the
-// kubelet's native gRPC probes, which speak plaintext while every service port is mutual TLS only.
-// Its answer is the serving port's own health service's, asked in-process, so it says SERVING
-// exactly when the service port would (NOT_SERVING while it shuts down or after it stopped).
+// The plaintext health port (--health_listen): grpc.health.v1.Health/Check and nothing else, for
+// the kubelet's native gRPC probes, which speak plaintext while every service port is mutual TLS
+// only. Its answer is the serving port's own health service's, asked in-process, so it says SERVING
+// exactly when the service port would; it closes before the service port shuts down.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

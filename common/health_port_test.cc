@@ -127,10 +127,13 @@ TEST_F(HealthPortTest, RefusesEveryOtherMethodWithoutReachingTheService) {
   // The rpc and reflection exist on the serving port (with a certificate)...
   EXPECT_TRUE(testing::RawUnaryCall(Tls(), kGetKekStatus).ok());
   EXPECT_EQ(keys_.calls, 1);
-  EXPECT_NE(testing::RawUnaryCall(Tls(), kReflection).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(testing::RawUnaryCall(Tls(), kReflection).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
   // ...but not on the health port, which takes no certificate.
-  EXPECT_EQ(testing::RawUnaryCall(plain_, kGetKekStatus).error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(testing::RawUnaryCall(plain_, kReflection).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(testing::RawUnaryCall(plain_, kGetKekStatus).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(testing::RawUnaryCall(plain_, kReflection).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(keys_.calls, 1);
   // Watch is not served either (the kubelet only calls Check).
   EXPECT_EQ(testing::RawUnaryCall(plain_, "/grpc.health.v1.Health/Watch").error_code(),
