@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<medvault::chunkserver::ChunkServiceImpl> service;
   std::unique_ptr<medvault::Authorizer> authz;
   medvault::ServiceRunner runner(medvault::ServerOptions{
-      "chunkserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
+      "chunkserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security,
+      medvault::HealthListenFromFlags()});
   metrics = std::make_unique<medvault::chunkserver::ChunkServerMetrics>(runner.registry());
   authz = std::make_unique<medvault::Authorizer>("chunkserver",
                                                  medvault::chunkserver::ChunkServicePolicy(),

@@ -89,6 +89,7 @@ ServiceRunner::ServiceRunner(ServerOptions options) : options_(std::move(options
 }
 
 ServiceRunner::~ServiceRunner() {
+  if (health_) health_->Shutdown();  // first: its checks forward to server_
   if (server_) server_->Shutdown(std::chrono::system_clock::now());
 }
 
@@ -113,6 +114,13 @@ absl::Status ServiceRunner::Start() {
   }
   std::string host = options_.listen_address.substr(0, options_.listen_address.rfind(':'));
   bound_address_ = absl::StrCat(host, ":", port);
+  if (!options_.health_address.empty()) {
+    absl::StatusOr<std::unique_ptr<HealthPort>> health =
+        HealthPort::Start(options_.health_address, server_.get());
+    if (!health.ok()) return health.status();
+    health_ = *std::move(health);
+    AddEndpoint("health", health_->bound_address());
+  }
   std::printf("%s listening grpc=%s metrics=%s%s\n", options_.name.c_str(), bound_address_.c_str(),
               metrics_bound.empty() ? "off" : metrics_bound.c_str(), endpoints_.c_str());
   std::fflush(stdout);
@@ -128,6 +136,9 @@ void ServiceRunner::Wait() {
   // Wake any other waiter too.
   OnTerminationSignal(0);
   MV_LOG(INFO) << "shutting down";
+  // The health port closes first (the kubelet's probes fail from now on: the pod leaves its
+  // Services while in-flight calls finish); its checks forward to server_.
+  if (health_) health_->Shutdown();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     server_->Wait();

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/health_port.h"
 #include "common/metrics.h"
 #include "common/tls.h"
 
@@ -49,10 +50,14 @@ struct ServerOptions {
   // What the gRPC port accepts: with mutual TLS only TLS connections presenting a client
   // certificate signed by the CA (plaintext is refused). /metrics stays plain HTTP.
   TransportSecurity security;
+  // host:port of the plaintext health port (HealthPort: grpc.health.v1.Health/Check only, for the
+  // kubelet's gRPC probes); empty disables it; port 0 picks.
+  std::string health_address;
 };
 
 // A running server. Start() binds and prints one line to stdout that tests and scripts read:
 //   "<name> listening grpc=<host:port> metrics=<host:port>[ <endpoint>=<host:port>...]"
+// (with a health port, one endpoint is "health=<host:port>").
 // Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then stops accepting calls, lets in-flight
 // calls finish for up to 10 s, abandons the metrics endpoint (the process is exiting) and returns.
 class ServiceRunner {
@@ -84,6 +89,7 @@ class ServiceRunner {
   std::vector<grpc::Service*> services_;
   std::string endpoints_;  // " name=address" per AddEndpoint
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HealthPort> health_;  // declared after server_: stops before it is destroyed
   std::string bound_address_;
 };
 

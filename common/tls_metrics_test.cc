@@ -59,7 +59,7 @@ TEST_F(TlsMetricsTest, NotAfterIsReadFromTheCertificate) {
 TEST_F(TlsMetricsTest, EveryServiceRunnerExportsItsCertificatesExpiry) {
   absl::StatusOr<TransportSecurity> security = Load();
   ASSERT_TRUE(security.ok()) << security.status();
-  ServiceRunner runner(ServerOptions{"chunkserver", "127.0.0.1:0", "", *security});
+  ServiceRunner runner(ServerOptions{"chunkserver", "127.0.0.1:0", "", *security, ""});
   std::map<std::string, double> series =
       Series(runner.registry(), "medvault_chunkserver_tls_certificate_expiry_timestamp_seconds");
   ASSERT_EQ(series.size(), 2u);
@@ -69,7 +69,7 @@ TEST_F(TlsMetricsTest, EveryServiceRunnerExportsItsCertificatesExpiry) {
 
 TEST_F(TlsMetricsTest, PlaintextExportsNoCertificate) {
   ServiceRunner runner(
-      ServerOptions{"chunkserver", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext()});
+      ServerOptions{"chunkserver", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext(), ""});
   EXPECT_TRUE(
       Series(runner.registry(), "medvault_chunkserver_tls_certificate_expiry_timestamp_seconds")
           .empty());

@@ -174,8 +174,8 @@ class HandshakeTest : public TlsTest {
     auto security =
         TransportSecurity::MutualTls(DefaultFilesystem(), DevTlsFiles(ca(), "keyservice"));
     ASSERT_TRUE(security.ok()) << security.status();
-    runner_ =
-        std::make_unique<ServiceRunner>(ServerOptions{"keyservice", "127.0.0.1:0", "", *security});
+    runner_ = std::make_unique<ServiceRunner>(
+        ServerOptions{"keyservice", "127.0.0.1:0", "", *security, ""});
     ASSERT_TRUE(runner_->Start().ok());
   }
 

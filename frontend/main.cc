@@ -201,8 +201,9 @@ int main(int argc, char** argv) {
     scopes = *std::move(loaded);
   }
 
-  medvault::ServiceRunner runner(
-      {"frontend", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
+  medvault::ServiceRunner runner({"frontend", absl::GetFlag(FLAGS_listen),
+                                  absl::GetFlag(FLAGS_metrics_listen), *security,
+                                  medvault::HealthListenFromFlags()});
   medvault::Authorizer authz("frontend", medvault::frontend::FrontendPolicy(scopes),
                              security->is_tls(), runner.registry());
   // Every refusal of a client also goes to the key service's audit log, beside the key operations.

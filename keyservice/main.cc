@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   if (!kv.ok()) Die(kv.status().ToString());
 
   medvault::ServiceRunner runner(medvault::ServerOptions{
-      "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
+      "keyservice", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security,
+      medvault::HealthListenFromFlags()});
   // Wrapped keys, the KEK state and the audit log are replicated to every key service replica
   // (all hold the same KEK files).
   const medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(

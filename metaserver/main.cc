@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
 
   // The runner first: the Raft replica records its metrics in the runner's registry.
   medvault::ServiceRunner runner(medvault::ServerOptions{
-      "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security});
+      "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security,
+      medvault::HealthListenFromFlags()});
   const medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
       "metaserver", absl::GetFlag(FLAGS_listen), *security, medvault::kMetaServerPeer);
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(

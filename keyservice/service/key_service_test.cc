@@ -52,7 +52,7 @@ class KeyServiceTest : public ::testing::Test {
     writer_ = std::make_unique<FailableWriter>(kv_.get());
     store_ = std::make_unique<KeyStore>(kv_.get(), &keks_, &clock_, writer_.get());
     runner_ = std::make_unique<ServiceRunner>(
-        ServerOptions{"keyservice", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext()});
+        ServerOptions{"keyservice", "127.0.0.1:0", "", TransportSecurity::InsecurePlaintext(), ""});
     service_ = std::make_unique<KeyServiceImpl>(store_.get(), runner_->registry(),
                                                 /*enforce_access=*/false);
     runner_->AddService(service_.get());

@@ -6,10 +6,12 @@ its Services, probes, annotations and peers name, with files where its volumes p
   binary itself accepts the whole command line (run with --version appended: absl parses and checks
   every flag and value, then exits 0), with the flag file the init step writes;
 - the flags the init step writes (medvault-pod-flags) are flags of the binary that reads them;
-- --listen / --metrics_listen ports are the container's grpc / metrics ports and the
-  prometheus.io/port annotation; every Service's targetPort is a port of the pods it selects;
-- probes run the CLI's `health` with flags it accepts against the container's own gRPC port and role;
-- --tls_*, --data_dir, --kek_dir, --client_scopes_file and --flagfile lie under a volume mount of
+- --listen / --metrics_listen / --health_listen / --dicom_port / --http_port are the container's
+  grpc / metrics / health / dicom / https ports, on every interface, every container port is bound by one of them, the
+  metrics port is the prometheus.io/port annotation; every Service's targetPort is a port of the
+  pods it selects;
+- probes are native gRPC probes of the container's health port (--health_listen);
+- --tls_*, --data_dir, --kek_dir, --client_scopes_file, --dicom_access_file and --flagfile lie under a volume mount of
   the right kind (Secret with that key, PVC, emptyDir written by an init container, ConfigMap key).
 
   flags.py RENDERED_DIR BIN_DIR
@@ -23,18 +25,16 @@ from manifests import (K8S, OVERLAYS, Failures, by_kind, container_env, containe
                        pod_labels, pod_spec, rendered, run, selects, workloads)
 
 POD_FLAGS = os.path.join(K8S, "image", "medvault-pod-flags")
+# Flags that bind a port: (flag, the container port's name, the flag giving the host when the value
+# is a bare port number).
+PORT_FLAGS = (("listen", "grpc", None), ("metrics_listen", "metrics", None), ("health_listen", "health", None),
+              ("dicom_port", "dicom", "dicom_host"), ("http_port", "https", "listen"))
 BUILTIN = {"flagfile", "fromenv", "tryfromenv", "undefok", "help", "helpfull", "helpshort", "version"}
 
 
 def accepted_flags(binary):
     r = run([binary, "--helpfull"])
     return set(re.findall(r"^\s+--([a-z0-9_]+) \(", r.stdout + r.stderr, re.M)) | BUILTIN
-
-
-def cli_flags(binary):
-    r = run([binary, "--help"])
-    text = r.stdout + r.stderr
-    return set(re.findall(r"--([a-z_]+)", text)), text
 
 
 def pod_flag_lines(mode):
@@ -113,40 +113,42 @@ def check_container(f, where, c, w, objects, bins, tmp):
         local = [f"--flagfile={flagfile}" if x.startswith("--flagfile=") else x for x in local]
     r = run([path] + local + ["--version"])
     f.check(r.returncode == 0, f"{where}: {binary} refuses its command line: {r.stderr.strip()}")
-    # Ports.
+    # Ports: each flag that binds one is the container port of that name, on every interface (the
+    # kubelet and Services reach the pod's IP), and every container port is bound by its flag.
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
-    for flag, port in (("listen", "grpc"), ("metrics_listen", "metrics")):
-        value = str(flags.get(flag, ""))
+    bound = set()
+    for flag, port, host_flag in PORT_FLAGS:
+        if flag not in flags:
+            continue
+        value = str(flags[flag])
+        bound.add(port)
         f.check(value.rsplit(":", 1)[-1] == str(ports.get(port)),
                 f"{where}: --{flag}={value} is not the container's {port} port {ports.get(port)}")
+        host = value.rsplit(":", 1)[0] if ":" in value else str(flags.get(host_flag, "")).rsplit(":", 1)[0]
+        f.check(host in ("0.0.0.0", "[::]"), f"{where}: --{flag} listens on {host!r}, which the pod's "
+                f"IP does not reach (want 0.0.0.0)")
+    for port in ports:
+        f.check(port in bound, f"{where}: container port {port} is bound by no flag of {binary}")
     annotations = w["spec"]["template"]["metadata"].get("annotations", {})
     f.check(annotations.get("prometheus.io/port") == str(ports.get("metrics")),
             f"{where}: prometheus.io/port is not the metrics port")
     # Files.
     for flag, want in (("tls_ca", "secret"), ("tls_cert", "secret"), ("tls_key", "secret"),
                        ("data_dir", "pvc"), ("kek_dir", "init"), ("flagfile", "init"),
-                       ("client_scopes_file", "configmap")):
+                       ("client_scopes_file", "configmap"), ("dicom_access_file", "configmap")):
         if flag in flags:
             check_path(f, where, flag, flags[flag], c, spec, want)
-    # Probes: the CLI's health check of this container's own port, as its own role.
-    cli, cli_help = cli_flags(os.path.join(bins, "medvault"))
+    # Probes: the kubelet's native gRPC probe (plaintext) of this container's health port, which
+    # --health_listen binds; the whole server's state (no service name).
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        command = c.get(probe, {}).get("exec", {}).get("command", [])
-        if not f.check(command[:1] == ["/usr/local/bin/medvault"], f"{where}: {probe} does not run the CLI"):
+        grpc = c.get(probe, {}).get("grpc")
+        if not f.check(grpc is not None, f"{where}: {probe} is not a gRPC probe"):
             continue
-        pf = flag_args(command[1:])
-        for name in pf:
-            f.check(name in cli, f"{where}: {probe}: the CLI has no flag --{name}")
-        verb = [x for x in command[1:] if not x.startswith("--")]
-        f.check(verb[:1] == ["health"] and re.search(r"^\s+health ", cli_help, re.M),
-                f"{where}: {probe} does not run `medvault health`")
-        f.check(verb[1:] == [f"127.0.0.1:{ports.get('grpc')}"], f"{where}: {probe} checks {verb[1:]}, "
-                f"not the container's gRPC port {ports.get('grpc')}")
-        f.check(pf.get("tls_server_name") == binary, f"{where}: {probe} expects the server to be "
-                f"{pf.get('tls_server_name')}, not {binary}")
-        for flag in ("tls_ca", "tls_cert", "tls_key"):
-            check_path(f, f"{where} {probe}", flag, pf.get(flag, ""), c, spec, "secret")
-
+        f.check(grpc.get("port") == ports.get("health") and "health_listen" in flags,
+                f"{where}: {probe} asks port {grpc.get('port')}, not the health port "
+                f"{ports.get('health')} that --health_listen binds")
+        f.check(not grpc.get("service"), f"{where}: {probe} asks for service {grpc.get('service')!r}, "
+                "the health port answers for the whole server (\"\")")
 
 def main():
     rendered_dir, bins = sys.argv[1], sys.argv[2]

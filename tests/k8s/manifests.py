@@ -114,9 +114,11 @@ def expand(value, env):
     return value
 
 
-def container_env(container, objects):
+def container_env(container, objects, fields=None):
     """The container's env as strings: literal values, ConfigMap keys from the rendered objects, and
-    placeholders for the downward API (POD_NAME as pod-0, NODE_NAME as node-0)."""
+    the downward API's fields from `fields` ({fieldPath: value}; by default placeholders: POD_NAME
+    as pod-0, NODE_NAME as node-0)."""
+    fields = fields or {"metadata.name": "pod-0", "spec.nodeName": "node-0"}
     env = {}
     for e in container.get("env", []):
         if "value" in e:
@@ -129,8 +131,7 @@ def container_env(container, objects):
             if cm is not None and ref["key"] in cm.get("data", {}):
                 env[e["name"]] = cm["data"][ref["key"]]
         elif "fieldRef" in source:
-            env[e["name"]] = {"metadata.name": "pod-0", "spec.nodeName": "node-0"}.get(
-                source["fieldRef"]["fieldPath"], "field")
+            env[e["name"]] = fields.get(source["fieldRef"]["fieldPath"], "field")
     return env
 
 

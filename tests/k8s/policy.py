@@ -141,6 +141,24 @@ def check_network(f, overlay, objects, allowed):
                 f"docs/security.md allows {sorted(callers)}")
 
 
+def check_service_ports(f, overlay, objects):
+    """Every port a Service exposes is admitted by the NetworkPolicy of the pods it selects (else the
+    default-deny policy drops it)."""
+    for svc in by_kind(objects, "Service"):
+        for w in workloads(objects):
+            if not selects(svc["spec"]["selector"], pod_labels(w)):
+                continue
+            ports = {p["name"]: p["containerPort"] for c in pod_spec(w)["containers"] for p in c.get("ports", [])}
+            policy = next((p for p in by_kind(objects, "NetworkPolicy")
+                           if p["metadata"]["name"] == w["metadata"]["name"]), None)
+            admitted = {p.get("port") for r in (policy or {}).get("spec", {}).get("ingress", [])
+                        for p in r.get("ports", [])}
+            for p in svc["spec"]["ports"]:
+                target = ports.get(p["targetPort"], p["targetPort"])
+                f.check(target in admitted, f"{overlay}: Service {svc['metadata']['name']} port {p['name']} "
+                        f"({target}) is admitted by no ingress rule of NetworkPolicy {w['metadata']['name']}")
+
+
 def check_groups(f, overlay, objects):
     """The peer lists in medvault-cluster name exactly each group's pods and gRPC port."""
     cm = find(objects, "ConfigMap", "medvault-cluster")
@@ -173,6 +191,7 @@ def main():
         for w in workloads(objects):
             check_workload(f, overlay, w, objects)
         check_network(f, overlay, objects, allowed)
+        check_service_ports(f, overlay, objects)
         check_groups(f, overlay, objects)
         kinds = {w["metadata"]["name"]: w["kind"] for w in workloads(objects)}
         f.check(kinds == {"metaserver": "StatefulSet", "keyservice": "StatefulSet",

@@ -145,6 +145,7 @@ absl::Status ExternalCluster::Spawn(Proc* proc, absl::string_view drop) {
     if (absl::ConsumePrefix(&field, "metrics=")) proc->metrics = std::string(field);
     if (absl::ConsumePrefix(&field, "dicom=")) proc->dicom = std::string(field);
     if (absl::ConsumePrefix(&field, "dicom-tls=")) proc->dicom_tls = std::string(field);
+    if (absl::ConsumePrefix(&field, "health=")) proc->health = std::string(field);
   }
   if (proc->address.empty())
     return absl::InternalError(absl::StrCat(proc->name, " printed an unexpected line"));
@@ -326,6 +327,11 @@ int ExternalCluster::frontend_dicom_port(bool tls) const {
 std::string ExternalCluster::MetricsOf(const std::string& name) const {
   Proc* p = Find(name);
   return p ? p->metrics : "";
+}
+
+std::string ExternalCluster::HealthOf(const std::string& name) const {
+  Proc* p = Find(name);
+  return p ? p->health : "";
 }
 
 std::string ExternalCluster::DataDirOf(const std::string& name) const {

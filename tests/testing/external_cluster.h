@@ -114,6 +114,9 @@ class ExternalCluster {
   // gRPC and metrics addresses of a process (its latest start); "" for an unknown name.
   std::string AddressOf(const std::string& name) const;
   std::string MetricsOf(const std::string& name) const;
+  // The plaintext health port of a process started with --health_listen (its latest start); "" if
+  // none.
+  std::string HealthOf(const std::string& name) const;
   std::string DataDirOf(const std::string& name) const;
   std::string LogFileOf(const std::string& name) const;
 
@@ -154,6 +157,7 @@ class ExternalCluster {
     std::string metrics;
     std::string dicom;      // the DIMSE door's host:port, for a frontend
     std::string dicom_tls;  // its DICOM TLS port's (--dicom_tls_port), if any
+    std::string health;     // the plaintext health port's host:port (--health_listen)
   };
   // Starts `binary` as `name` presenting the certificate `cert`, on `listen`, with `flags`.
   absl::StatusOr<Proc*> Launch(const std::string& name, const std::string& cert,
