@@ -48,7 +48,7 @@ constexpr FlagSpec kFlags[] = {
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
     {"json", false,
      Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub) |
-         Bit(Verb::kFsck)},
+         Bit(Verb::kFsck) | Bit(Verb::kRaft)},
     {"server", true, Bit(Verb::kScrub)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
@@ -112,6 +112,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "chunkserver") return Verb::kChunkserver;
   if (name == "scrub") return Verb::kScrub;
   if (name == "fsck") return Verb::kFsck;
+  if (name == "raft") return Verb::kRaft;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -334,6 +335,8 @@ absl::string_view VerbName(Verb verb) {
       return "scrub";
     case Verb::kFsck:
       return "fsck";
+    case Verb::kRaft:
+      return "raft";
     case Verb::kHelp:
       break;
   }
@@ -620,6 +623,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
       }
       cmd.fsck.json = flags.count("json") > 0;
       break;
+    case Verb::kRaft:
+      if (absl::Status s = FillRaft(flags.count("json"), positionals, &cmd.raft); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -691,6 +697,16 @@ Verbs:
       (a UID that is not a valid DICOM UID, a value indexed as a hex dump, a field longer than
       its VR allows), as written before those rules were enforced. Exit 1 if any is found.
       Needs the admin scope.
+  raft status [metaserver|keyservice] [--json]
+      Each Raft group as its leader sees it: leader, term, commit and applied index, and every
+      member's role, match index and lag. Needs the admin scope, as do the three below.
+  raft add GROUP ID HOST:PORT
+      Add member ID (a replica started empty, without --raft_bootstrap) to GROUP (metaserver or
+      keyservice) as a learner; the leader promotes it to voter once it has caught up.
+  raft remove GROUP ID
+      Remove member ID (removing the leader hands leadership off first).
+  raft transfer-leader GROUP [ID]
+      Hand leadership to member ID, or to the most caught-up voter.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.
