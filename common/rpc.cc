@@ -128,6 +128,11 @@ void ServiceRunner::Wait() {
   // Wake any other waiter too.
   OnTerminationSignal(0);
   MV_LOG(INFO) << "shutting down";
+  // Load balancers and probes stop sending new calls; in-flight ones carry on.
+  if (server_ && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  if (on_terminate_) on_terminate_();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     server_->Wait();

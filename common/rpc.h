@@ -53,8 +53,10 @@ struct ServerOptions {
 
 // A running server. Start() binds and prints one line to stdout that tests and scripts read:
 //   "<name> listening grpc=<host:port> metrics=<host:port>[ <endpoint>=<host:port>...]"
-// Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then stops accepting calls, lets in-flight
-// calls finish for up to 10 s, abandons the metrics endpoint (the process is exiting) and returns.
+// Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then reports NOT_SERVING to health checks,
+// runs the on-terminate hook (a Raft leader hands off its leadership there, while its server still
+// carries the group's messages), stops accepting calls, lets in-flight calls finish for up to 10 s,
+// abandons the metrics endpoint (the process is exiting) and returns.
 class ServiceRunner {
  public:
   explicit ServiceRunner(ServerOptions options);
@@ -77,6 +79,8 @@ class ServiceRunner {
   // Blocks until a termination signal or Shutdown(); then shuts the server down gracefully.
   void Wait();
   void Shutdown();
+  // REQUIRES: before Wait(). Runs on termination before the server stops accepting calls.
+  void set_on_terminate(std::function<void()> hook) { on_terminate_ = std::move(hook); }
 
  private:
   ServerOptions options_;
@@ -85,6 +89,7 @@ class ServiceRunner {
   std::string endpoints_;  // " name=address" per AddEndpoint
   std::unique_ptr<grpc::Server> server_;
   std::string bound_address_;
+  std::function<void()> on_terminate_;
 };
 
 // Installs SIGTERM/SIGINT handlers that wake every ServiceRunner::Wait(). Call first in main().
