@@ -50,7 +50,7 @@ constexpr FlagSpec kFlags[] = {
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
     {"json", false,
      Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub) |
-         Bit(Verb::kFsck)},
+         Bit(Verb::kFsck) | Bit(Verb::kRaft)},
     {"server", true, Bit(Verb::kScrub)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
@@ -116,6 +116,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "fsck") return Verb::kFsck;
   if (name == "import") return Verb::kImport;
   if (name == "attach") return Verb::kAttach;
+  if (name == "raft") return Verb::kRaft;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -342,6 +343,8 @@ absl::string_view VerbName(Verb verb) {
       return "import";
     case Verb::kAttach:
       return "attach";
+    case Verb::kRaft:
+      return "raft";
     case Verb::kHelp:
       break;
   }
@@ -650,6 +653,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
         return s;
       }
       break;
+    case Verb::kRaft:
+      if (absl::Status s = FillRaft(flags.count("json"), positionals, &cmd.raft); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -734,6 +740,16 @@ Verbs:
       SOP classes). The type is guessed from the content when --type is absent; a file that is
       not what its type says, an empty file or an unknown study is refused and nothing is
       stored. Prints the new instance's SOP Instance UID.
+  raft status [metaserver|keyservice] [--json]
+      Each Raft group as its leader sees it: leader, term, commit and applied index, and every
+      member's role, match index and lag. Needs the admin scope, as do the three below.
+  raft add GROUP ID HOST:PORT
+      Add member ID (a replica started empty, without --raft_bootstrap) to GROUP (metaserver or
+      keyservice) as a learner; the leader promotes it to voter once it has caught up.
+  raft remove GROUP ID
+      Remove member ID (removing the leader hands leadership off first).
+  raft transfer-leader GROUP [ID]
+      Hand leadership to member ID, or to the most caught-up voter.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cli/args_raft.h"
 #include "common/tls.h"
 
 namespace medvault::cli {
@@ -36,7 +37,8 @@ enum class Verb {
   kScrub,
   kFsck,
   kImport,
-  kAttach
+  kAttach,
+  kRaft
 };
 
 struct GlobalOptions {
@@ -159,6 +161,7 @@ struct Command {
   FsckArgs fsck;
   ImportArgs import;
   AttachArgs attach;
+  RaftArgs raft;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

@@ -64,6 +64,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunImport(ctx, cmd.import);
     case Verb::kAttach:
       return RunAttach(ctx, cmd.attach);
+    case Verb::kRaft:
+      return RunRaft(ctx, cmd.raft);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -157,6 +157,11 @@ int RunFsck(const CommandContext& ctx, const FsckArgs& args);
 // `scrub start|status`: on-demand scrub passes on the chunk servers and their progress.
 int RunScrub(const CommandContext& ctx, const ScrubArgs& args);
 
+// ---- raft (the frontend's Admin service; admin scope) ----
+
+// `raft status|add|remove|transfer-leader`: the metaserver and key service groups (cli/raft.cc).
+int RunRaft(const CommandContext& ctx, const RaftArgs& args);
+
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/retry.h"
 #include "common/rpc.h"
 
 namespace medvault::cli {
@@ -25,11 +26,16 @@ absl::StatusOr<std::vector<v1::StudySummary>> FindAllStudies(v1::ImageStore::Stu
     uint64_t want = kMaxPageSize;
     if (args.limit != 0) want = std::min(want, args.limit - studies.size());
     query->set_page_size(static_cast<uint32_t>(want));
-    grpc::ClientContext context;
-    SetDeadline(&context, timeout);
     v1::FindStudiesResponse response;
-    grpc::Status status = stub.FindStudies(&context, request, &response);
-    if (!status.ok()) return FromGrpcStatus(status);
+    absl::Status status = RetryUnavailable(
+        [&] {
+          grpc::ClientContext context;
+          SetDeadline(&context, timeout);
+          response.Clear();
+          return FromGrpcStatus(stub.FindStudies(&context, request, &response));
+        },
+        timeout);
+    if (!status.ok()) return status;
     for (v1::StudySummary& s : *response.mutable_page()->mutable_studies()) {
       if (args.limit != 0 && studies.size() >= args.limit) break;
       studies.push_back(std::move(s));

@@ -8,6 +8,7 @@
 #include "cli/files.h"
 #include "cli/format.h"
 #include "cli/parallel.h"
+#include "cli/retry.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
 #include "common/status_macros.h"
@@ -183,21 +184,35 @@ absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, File
   if (target.kind == OutputTarget::Kind::kStream) {
     // A FIFO or device is written into, never replaced (nor unlinked on failure).
     ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> stream, OpenStreamForWrite(target.path));
-    absl::Status status =
-        ReceiveInstance(stub, *stream, sop_instance_uid, offset, length, timeout, &written);
+    // Retried only while nothing reached the stream: written bytes cannot be taken back.
+    absl::Status status;
+    RetryUnavailable(
+        [&] {
+          status =
+              ReceiveInstance(stub, *stream, sop_instance_uid, offset, length, timeout, &written);
+          return written == 0 ? status : absl::OkStatus();
+        },
+        timeout)
+        .IgnoreError();  // `status` holds the last attempt's answer
     absl::Status closed = stream->Close();
     if (!status.ok()) return status;
     if (!closed.ok()) return closed;
     return written;
   }
   const std::string partial = target.path + ".partial";
-  absl::StatusOr<std::unique_ptr<WritableFile>> file = fs.NewWritableFile(partial);
-  if (!file.ok()) return file.status();
-  absl::Status status =
-      ReceiveInstance(stub, **file, sop_instance_uid, offset, length, timeout, &written);
-  if (status.ok()) status = (*file)->Sync();
-  absl::Status closed = (*file)->Close();
-  if (status.ok()) status = closed;
+  // Each attempt starts the partial file afresh, so a retry never appends to a failed one.
+  absl::Status status = RetryUnavailable(
+      [&] {
+        written = 0;
+        absl::StatusOr<std::unique_ptr<WritableFile>> file = fs.NewWritableFile(partial);
+        if (!file.ok()) return file.status();
+        absl::Status s =
+            ReceiveInstance(stub, **file, sop_instance_uid, offset, length, timeout, &written);
+        if (s.ok()) s = (*file)->Sync();
+        absl::Status closed = (*file)->Close();
+        return s.ok() ? closed : s;
+      },
+      timeout);
   if (status.ok()) status = fs.Rename(partial, target.path);
   if (!status.ok()) {
     fs.DeleteFile(partial).IgnoreError();

@@ -7,6 +7,7 @@
 #include "cli/files.h"
 #include "cli/format.h"
 #include "cli/parallel.h"
+#include "cli/retry.h"
 #include "common/rpc.h"
 
 namespace medvault::cli {
@@ -58,8 +59,10 @@ int RunPut(const CommandContext& ctx, const PutArgs& args) {
   ParallelFor(total, args.jobs, [&](size_t i) {
     const FileEntry& file = files[i];
     absl::StatusOr<v1::PutInstanceResponse> result =
-        file.error.ok() ? PutFile(*ctx.stub, file.path, ctx.timeout)
-                        : absl::StatusOr<v1::PutInstanceResponse>(file.error);
+        file.error.ok()
+            ? RetryUnavailable([&] { return PutFile(*ctx.stub, file.path, ctx.timeout); },
+                               ctx.timeout)
+            : absl::StatusOr<v1::PutInstanceResponse>(file.error);
     std::string outcome;
     std::lock_guard<std::mutex> lock(mu);
     ++done;

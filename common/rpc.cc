@@ -136,9 +136,14 @@ void ServiceRunner::Wait() {
   // Wake any other waiter too.
   OnTerminationSignal(0);
   MV_LOG(INFO) << "shutting down";
-  // The health port closes first (the kubelet's probes fail from now on: the pod leaves its
-  // Services while in-flight calls finish); its checks forward to server_.
+  // Load balancers and probes stop sending new calls; in-flight ones carry on. The health port
+  // closes too (the kubelet's probes fail from now on: the pod leaves its Services while in-flight
+  // calls finish); its checks forward to server_, so it must close before server_ does.
+  if (server_ && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   if (health_) health_->Shutdown();
+  if (on_terminate_) on_terminate_();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     server_->Wait();

@@ -58,8 +58,11 @@ struct ServerOptions {
 // A running server. Start() binds and prints one line to stdout that tests and scripts read:
 //   "<name> listening grpc=<host:port> metrics=<host:port>[ <endpoint>=<host:port>...]"
 // (with a health port, one endpoint is "health=<host:port>").
-// Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then stops accepting calls, lets in-flight
-// calls finish for up to 10 s, abandons the metrics endpoint (the process is exiting) and returns.
+// Wait() blocks until SIGTERM/SIGINT (or Shutdown()), then reports NOT_SERVING to health checks
+// and closes the health port, runs the on-terminate hook (a Raft leader hands off its leadership
+// there, while its server still carries the group's messages), stops accepting calls, lets
+// in-flight calls finish for up to 10 s, abandons the metrics endpoint (the process is exiting)
+// and returns.
 class ServiceRunner {
  public:
   explicit ServiceRunner(ServerOptions options);
@@ -82,6 +85,8 @@ class ServiceRunner {
   // Blocks until a termination signal or Shutdown(); then shuts the server down gracefully.
   void Wait();
   void Shutdown();
+  // REQUIRES: before Wait(). Runs on termination before the server stops accepting calls.
+  void set_on_terminate(std::function<void()> hook) { on_terminate_ = std::move(hook); }
 
  private:
   ServerOptions options_;
@@ -91,6 +96,7 @@ class ServiceRunner {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HealthPort> health_;  // declared after server_: stops before it is destroyed
   std::string bound_address_;
+  std::function<void()> on_terminate_;
 };
 
 // Installs SIGTERM/SIGINT handlers that wake every ServiceRunner::Wait(). Call first in main().

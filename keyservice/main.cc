@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
   MV_LOG(INFO) << "serving with KEK versions " << versions
                << (security->is_tls() ? "; callers authorised by certificate"
                                       : "; PLAINTEXT: no caller is authenticated or authorised");
+  // On SIGTERM a leader hands off before the server stops carrying the group's messages.
+  runner.set_on_terminate([&] { (*replica)->HandOffLeadership(absl::Seconds(5)); });
   runner.Wait();
   maintenance.Stop();
   (*replica)->Stop();

@@ -227,6 +227,8 @@ int main(int argc, char** argv) {
                << gc_interval_s << " s with orphan grace " << orphan_grace_s << " s, repair every "
                << repair_interval_ms << " ms to " << repair_options.replicas << " replicas";
 
+  // On SIGTERM a leader hands off before the server stops carrying the group's messages.
+  runner.set_on_terminate([&] { (*replica)->HandOffLeadership(absl::Seconds(5)); });
   runner.Wait();
   // In-flight calls have drained; stop the background passes before anything they use goes away.
   repair_task.Stop();

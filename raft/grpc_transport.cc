@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 
 namespace medvault::raft {
 
@@ -86,10 +89,8 @@ void GrpcTransport::Deliver(Peer* peer, const v1::RaftMessageBatch& batch, bool 
 grpc::Status RaftServiceImpl::SendLarge(grpc::ServerContext* context,
                                         grpc::ServerReader<v1::RaftMessagePiece>* reader,
                                         v1::RaftMessageAck*) {
-  if (authz_ != nullptr) {
-    absl::StatusOr<PeerIdentity> who = authz_->Authorize(*context, "Send");
-    if (!who.ok()) return ToGrpcStatus(who.status());
-  }
+  absl::Status admitted = Admit(context, "SendLarge");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
   constexpr size_t kMaxLargeBatchBytes = size_t{2} << 30;  // what one protobuf parse accepts
   std::string bytes;
   v1::RaftMessagePiece piece;
@@ -110,11 +111,74 @@ grpc::Status RaftServiceImpl::SendLarge(grpc::ServerContext* context,
 
 grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context,
                                    const v1::RaftMessageBatch* request, v1::RaftMessageAck*) {
-  if (authz_ != nullptr) {
-    absl::StatusOr<PeerIdentity> who = authz_->Authorize(*context, "Send");
-    if (!who.ok()) return ToGrpcStatus(who.status());
-  }
+  absl::Status admitted = Admit(context, "Send");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
   node_->Receive(std::vector<Message>(request->messages().begin(), request->messages().end()));
+  return grpc::Status::OK;
+}
+
+AccessPolicy RaftServicePolicy(const std::string& service) {
+  AccessPolicy policy;
+  policy.AllowRoles("Send", {service}).AllowRoles("SendLarge", {service});
+  for (const char* method : {"GetStatus", "AddMember", "RemoveMember", "TransferLeader"}) {
+    policy.AllowRoles(method, {kFrontendPeer});
+  }
+  return policy;
+}
+
+absl::Status RaftServiceImpl::Admit(grpc::ServerContext* context, const char* method) {
+  if (authz_ == nullptr) return absl::OkStatus();
+  return authz_->Authorize(*context, method).status();
+}
+
+grpc::Status RaftServiceImpl::GetStatus(grpc::ServerContext* context,
+                                        const v1::GetRaftStatusRequest*,
+                                        v1::GetRaftStatusResponse* response) {
+  absl::Status admitted = Admit(context, "GetStatus");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
+  absl::StatusOr<v1::GetRaftStatusResponse> status = node_->GroupStatus();
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *response = *std::move(status);
+  return grpc::Status::OK;
+}
+
+grpc::Status RaftServiceImpl::AddMember(grpc::ServerContext* context,
+                                        const v1::AddRaftMemberRequest* request,
+                                        v1::AddRaftMemberResponse*) {
+  absl::Status admitted = Admit(context, "AddMember");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
+  if (request->id() == 0) return ToGrpcStatus(absl::InvalidArgumentError("id must be non-zero"));
+  if (request->address().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("address is required"));
+  }
+  absl::Status added = node_->AddMember(request->id(), request->address(), kAdminTimeout);
+  if (added.ok()) {
+    MV_LOG(INFO) << "raft member " << request->id() << " at " << request->address()
+                 << " added as a learner";
+  }
+  return ToGrpcStatus(added);
+}
+
+grpc::Status RaftServiceImpl::RemoveMember(grpc::ServerContext* context,
+                                           const v1::RemoveRaftMemberRequest* request,
+                                           v1::RemoveRaftMemberResponse*) {
+  absl::Status admitted = Admit(context, "RemoveMember");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
+  if (request->id() == 0) return ToGrpcStatus(absl::InvalidArgumentError("id must be non-zero"));
+  absl::Status removed = node_->RemoveMember(request->id(), kAdminTimeout);
+  if (removed.ok()) MV_LOG(INFO) << "raft member " << request->id() << " removed";
+  return ToGrpcStatus(removed);
+}
+
+grpc::Status RaftServiceImpl::TransferLeader(grpc::ServerContext* context,
+                                             const v1::TransferRaftLeaderRequest* request,
+                                             v1::TransferRaftLeaderResponse* response) {
+  absl::Status admitted = Admit(context, "TransferLeader");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
+  absl::StatusOr<uint64_t> leader = node_->TransferLeadership(request->target_id(), kAdminTimeout);
+  if (!leader.ok()) return ToGrpcStatus(leader.status());
+  response->set_leader_id(*leader);
+  response->set_leader_address(node_->Status().leader_address);
   return grpc::Status::OK;
 }
 

@@ -58,8 +58,16 @@ class GrpcTransport : public Transport {
   std::map<std::string, std::unique_ptr<Peer>> peers_;
 };
 
+// Who may call a group's RaftService: fellow replicas (certificate role `service`) send messages;
+// only the frontend, forwarding the Admin calls of clients holding the admin scope, may read the
+// status or change membership and leadership.
+AccessPolicy RaftServicePolicy(const std::string& service);
+
 class RaftServiceImpl final : public v1::RaftService::Service {
  public:
+  // How long a membership change or hand-off may take before the caller is told to retry.
+  static constexpr absl::Duration kAdminTimeout = absl::Seconds(10);
+
   // `authz` (may be null: every caller accepted) decides who may send Raft messages: only fellow
   // replicas, or anyone holding a certificate of the CA could vote or append entries.
   explicit RaftServiceImpl(RaftNode* node, std::unique_ptr<Authorizer> authz = nullptr)
@@ -69,11 +77,23 @@ class RaftServiceImpl final : public v1::RaftService::Service {
   grpc::Status SendLarge(grpc::ServerContext* context,
                          grpc::ServerReader<v1::RaftMessagePiece>* reader,
                          v1::RaftMessageAck* response) override;
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetRaftStatusRequest* request,
+                         v1::GetRaftStatusResponse* response) override;
+  grpc::Status AddMember(grpc::ServerContext* context, const v1::AddRaftMemberRequest* request,
+                         v1::AddRaftMemberResponse* response) override;
+  grpc::Status RemoveMember(grpc::ServerContext* context,
+                            const v1::RemoveRaftMemberRequest* request,
+                            v1::RemoveRaftMemberResponse* response) override;
+  grpc::Status TransferLeader(grpc::ServerContext* context,
+                              const v1::TransferRaftLeaderRequest* request,
+                              v1::TransferRaftLeaderResponse* response) override;
 
   // Batches received through SendLarge (for tests).
   uint64_t large_batches_received() const { return large_batches_.load(); }
 
  private:
+  absl::Status Admit(grpc::ServerContext* context, const char* method);
+
   RaftNode* const node_;
   const std::unique_ptr<Authorizer> authz_;
   std::atomic<uint64_t> large_batches_{0};

@@ -373,6 +373,12 @@ absl::Status RaftNode::AddMember(uint64_t id, const std::string& address, absl::
 }
 
 absl::Status RaftNode::RemoveMember(uint64_t id, absl::Duration timeout) {
+  if (id == options_.id && IsLeader()) {
+    absl::StatusOr<uint64_t> next_leader = TransferLeadership(0, timeout);
+    if (!next_leader.ok()) return next_leader.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    return NotLeader();  // the caller retries the removal on the new leader
+  }
   Config next = Membership();
   bool found = false;
   for (auto* list : {next.mutable_members(), next.mutable_learners()}) {
@@ -386,6 +392,55 @@ absl::Status RaftNode::RemoveMember(uint64_t id, absl::Duration timeout) {
   }
   if (!found) return absl::NotFoundError(absl::StrCat("node ", id, " is not a member"));
   return ProposeConfigAndWait(next, timeout);
+}
+
+absl::StatusOr<uint64_t> RaftNode::TransferLeadership(uint64_t target, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_ || fatal_) return absl::UnavailableError("replica is not running");
+  absl::StatusOr<uint64_t> to = raft_->TransferLeader(target);
+  if (!to.ok()) {
+    if (raft_->role() != Role::kLeader) return NotLeader();
+    return to.status();
+  }
+  MV_LOG(INFO) << "raft replica " << options_.id << " hands leadership to node " << *to;
+  wake_.notify_one();
+  const bool moved = progress_.wait_until(lock, Deadline(timeout), [&] {
+    return stopping_ || fatal_ || (status_.leader != 0 && status_.leader != options_.id);
+  });
+  if (!moved || status_.leader == 0 || status_.leader == options_.id) {
+    return absl::UnavailableError("leadership was not handed off in time; retry");
+  }
+  return status_.leader;
+}
+
+absl::StatusOr<v1::GetRaftStatusResponse> RaftNode::GroupStatus() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!raft_ || raft_->role() != Role::kLeader) return NotLeader();
+  v1::GetRaftStatusResponse out;
+  out.set_leader_id(options_.id);
+  out.set_leader_address(AddressOf(options_.id));
+  out.set_term(raft_->term());
+  out.set_commit(raft_->log().committed());
+  out.set_applied(applied_);
+  out.set_leader_changes(status_.leader_changes);
+  const uint64_t last = raft_->log().LastIndex();
+  out.set_last_index(last);
+  for (const auto* list : {&raft_->config().members(), &raft_->config().learners()}) {
+    for (const auto& m : *list) {
+      v1::RaftMemberStatus* ms = out.add_members();
+      ms->set_id(m.id());
+      ms->set_address(m.address());
+      ms->set_voter(list == &raft_->config().members());
+      auto it = raft_->progress().find(m.id());
+      const uint64_t match =
+          m.id() == options_.id ? last : (it == raft_->progress().end() ? 0 : it->second.match);
+      ms->set_match(match);
+      ms->set_lag(last > match ? last - match : 0);
+      ms->set_active(m.id() == options_.id ||
+                     (it != raft_->progress().end() && it->second.recent_active));
+    }
+  }
+  return out;
 }
 
 NodeStatus RaftNode::Status() const {

@@ -96,7 +96,17 @@ class RaftNode {
   absl::Status ReadBarrier(absl::Duration timeout);
   // Adds a learner (promoted automatically once caught up) or removes a member, one at a time.
   absl::Status AddMember(uint64_t id, const std::string& address, absl::Duration timeout);
+  // Removing this node while it leads hands leadership off first and returns UNAVAILABLE naming
+  // the new leader, which the caller retries on (a leader never commits its own removal).
   absl::Status RemoveMember(uint64_t id, absl::Duration timeout);
+  // Hands leadership to voter `target` (0: the most caught-up other voter) and waits until another
+  // node leads. UNAVAILABLE when this node does not lead or the hand-off did not complete within
+  // `timeout`; FAILED_PRECONDITION when there is no other voter; INVALID_ARGUMENT for a target that
+  // is not a voter. Returns the new leader's id.
+  absl::StatusOr<uint64_t> TransferLeadership(uint64_t target, absl::Duration timeout);
+  // The group as this leader sees it (members, their match index and lag); UNAVAILABLE naming the
+  // leader when this node does not lead.
+  absl::StatusOr<v1::GetRaftStatusResponse> GroupStatus() const;
 
   // Drops every applied entry from the log now instead of at the next compact_after_entries
   // threshold (the state machine's applied state stands in for them): the key service calls it so

@@ -112,5 +112,38 @@ TEST(RaftNode, AddsAndRemovesAMember) {
   ASSERT_TRUE(g.Put(leader, "y", "2").ok()) << "two of two still commit";
 }
 
+TEST(RaftNode, HandsLeadershipOffAndReportsTheGroup) {
+  Group g;
+  const uint64_t leader = g.WaitForLeader();
+  ASSERT_TRUE(g.Put(leader, "x", "1").ok());
+  const uint64_t follower = leader % 3 + 1;
+  EXPECT_TRUE(absl::IsUnavailable(g.node(follower).GroupStatus().status()));
+  absl::StatusOr<v1::GetRaftStatusResponse> status = g.node(leader).GroupStatus();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->leader_id(), leader);
+  ASSERT_EQ(status->members_size(), 3);
+  for (const auto& m : status->members()) EXPECT_TRUE(m.voter());
+
+  absl::StatusOr<uint64_t> next = g.node(leader).TransferLeadership(follower, kTimeout);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, follower);
+  EXPECT_EQ(g.WaitForLeader(), follower);
+  ASSERT_TRUE(g.Put(follower, "y", "2").ok());
+
+  // Removing the leader itself hands off first; the caller retries on the new leader.
+  absl::Status removed = g.node(follower).RemoveMember(follower, kTimeout);
+  EXPECT_TRUE(absl::IsUnavailable(removed)) << removed;
+  const uint64_t third = g.WaitForLeader();
+  ASSERT_NE(third, follower);
+  // A new leader takes membership changes once its first entry commits: UNAVAILABLE until then.
+  absl::Status retried;
+  EXPECT_TRUE(g.WaitFor([&] {
+    retried = g.node(third).RemoveMember(follower, kTimeout);
+    return !absl::IsUnavailable(retried);
+  }));
+  ASSERT_TRUE(retried.ok()) << retried;
+  EXPECT_EQ(g.node(third).Membership().members_size(), 2);
+}
+
 }  // namespace
 }  // namespace medvault::raft

@@ -16,6 +16,7 @@ using v1::RAFT_MSG_HEARTBEAT_RESPONSE;
 using v1::RAFT_MSG_PRE_VOTE;
 using v1::RAFT_MSG_PRE_VOTE_RESPONSE;
 using v1::RAFT_MSG_SNAPSHOT;
+using v1::RAFT_MSG_TIMEOUT_NOW;
 using v1::RAFT_MSG_VOTE;
 using v1::RAFT_MSG_VOTE_RESPONSE;
 
@@ -82,6 +83,7 @@ void Raft::Reset(uint64_t term) {
   randomized_election_timeout_ = dist(rng_);
   votes_.clear();
   progress_.clear();
+  lead_transferee_ = 0;
   pending_reads_.clear();
   reads_awaiting_commit_.clear();
 }
@@ -125,7 +127,7 @@ void Raft::Campaign() {
   if (role_ != Role::kLeader && IsMember(id_)) StartCampaign(/*pre_vote=*/true);
 }
 
-void Raft::StartCampaign(bool pre_vote) {
+void Raft::StartCampaign(bool pre_vote, bool transfer) {
   uint64_t campaign_term;
   if (pre_vote) {
     BecomePreCandidate();
@@ -151,6 +153,7 @@ void Raft::StartCampaign(bool pre_vote) {
     m.set_term(campaign_term);
     m.set_index(log_.LastIndex());
     m.set_log_term(log_.LastTerm());
+    m.set_transfer(transfer);
     Send(std::move(m));
   }
 }
@@ -176,6 +179,9 @@ void Raft::TickElection() {
 void Raft::TickHeartbeat() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  if (lead_transferee_ != 0 && ++transfer_elapsed_ >= options_.election_ticks) {
+    lead_transferee_ = 0;  // the transferee did not take over in time: serve again
+  }
   if (election_elapsed_ >= options_.election_ticks) {
     election_elapsed_ = 0;
     // Check quorum: a leader that has not heard from a majority for an election timeout steps down,
@@ -219,8 +225,9 @@ void Raft::Step(const Message& m) {
   if (m.term() > term_) {
     if (m.type() == RAFT_MSG_VOTE || m.type() == RAFT_MSG_PRE_VOTE) {
       // Leader lease: while we hear from a leader, a disruptive candidate is ignored.
+      // A campaign the leader itself started (TIMEOUT_NOW) is not disruptive.
       const bool in_lease = lead_ != 0 && election_elapsed_ < options_.election_ticks;
-      if (in_lease) return;
+      if (in_lease && !m.transfer()) return;
     }
     if (m.type() == RAFT_MSG_PRE_VOTE) {
       // Never adopt the term of a pre-vote.
@@ -306,6 +313,10 @@ void Raft::StepFollower(const Message& m) {
       election_elapsed_ = 0;
       lead_ = m.from();
       HandleSnapshot(m);
+      break;
+    case RAFT_MSG_TIMEOUT_NOW:
+      // Our leader hands us leadership: we hold its whole log, so campaign now, skipping pre-vote.
+      if (IsMember(id_)) StartCampaign(/*pre_vote=*/false, /*transfer=*/true);
       break;
     default:
       break;
@@ -467,6 +478,7 @@ void Raft::HandleAppendResponse(const Message& m) {
     SendAppend(m.from(), /*send_if_empty=*/false);
   }
   if (updated && IsLearner(m.from())) MaybePromote(m.from());
+  if (m.from() == lead_transferee_) MaybeSendTimeoutNow(m.from());
 }
 
 void Raft::HandleHeartbeatResponse(const Message& m) {
@@ -612,6 +624,10 @@ absl::StatusOr<uint64_t> Raft::Propose(std::string data) {
   if (role_ != Role::kLeader) {
     return absl::FailedPreconditionError(
         absl::StrCat("not the leader (leader is node ", lead_, ")"));
+  }
+  if (lead_transferee_ != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("handing leadership off (to node ", lead_transferee_, ")"));
   }
   if (data.size() > options_.max_entry_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("a replicated command of ", data.size(),

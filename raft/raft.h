@@ -116,6 +116,13 @@ class Raft {
   absl::Status ReadIndex(std::string context);
   // Starts an election now (tests, leadership hand-off).
   void Campaign();
+  // Hands leadership to voter `target` (0: the other voter holding the most of the log): refuses
+  // proposals meanwhile, brings the target up to date, then tells it to campaign at once
+  // (TIMEOUT_NOW), which it wins unless a voter's log is ahead of it. Abandoned after an election
+  // timeout. FAILED_PRECONDITION when not the leader or there is no other voter, INVALID_ARGUMENT
+  // when `target` is not a voter. Returns the target.
+  absl::StatusOr<uint64_t> TransferLeader(uint64_t target);
+  uint64_t lead_transferee() const { return lead_transferee_; }
 
   bool HasReady() const;
   Ready GetReady();
@@ -139,7 +146,7 @@ class Raft {
   void BecomeCandidate();
   void BecomeLeader();
   void Reset(uint64_t term);
-  void StartCampaign(bool pre_vote);
+  void StartCampaign(bool pre_vote, bool transfer = false);
   void TickElection();
   void TickHeartbeat();
 
@@ -171,6 +178,8 @@ class Raft {
   void ReconcileConfigEntries(uint64_t from, const std::vector<Entry>& entries);
   void StartRead(std::string context);
   void MaybePromote(uint64_t learner);
+  // Sends TIMEOUT_NOW to the transferee once it holds the whole log.
+  void MaybeSendTimeoutNow(uint64_t to);
 
   const RaftOptions options_;
   const uint64_t id_;
@@ -190,6 +199,8 @@ class Raft {
   std::map<uint64_t, std::pair<uint64_t, Config>> config_entries_;  // index → (term, config)
   Config base_config_;  // membership as of the snapshot the log follows
   uint64_t pending_config_index_ = 0;
+  uint64_t lead_transferee_ = 0;  // leader: the voter leadership is being handed to
+  int transfer_elapsed_ = 0;      // ticks since the hand-off started
 
   std::map<uint64_t, Progress> progress_;
   std::map<uint64_t, bool> votes_;

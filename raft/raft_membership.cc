@@ -1,14 +1,52 @@
-// Membership of the Raft core: single-member changes, learners promoted once caught up, and the
-// config entries tracked so a log truncation can roll membership back (see raft.h).
+// Membership of the Raft core: single-member changes, learners promoted once caught up, the config
+// entries tracked so a log truncation can roll membership back, and leadership transfer (see
+// raft.h).
 #include <algorithm>
 #include <map>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "raft/raft.h"
 
 namespace medvault::raft {
 
 using v1::RAFT_ENTRY_CONFIG;
+using v1::RAFT_MSG_TIMEOUT_NOW;
+
+absl::StatusOr<uint64_t> Raft::TransferLeader(uint64_t target) {
+  if (role_ != Role::kLeader) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("not the leader (leader is node ", lead_, ")"));
+  }
+  if (target == 0) {
+    uint64_t best_match = 0;
+    for (const auto& m : config_.members()) {
+      auto it = progress_.find(m.id());
+      if (m.id() == id_ || it == progress_.end()) continue;
+      if (target == 0 || it->second.match > best_match) {
+        target = m.id();
+        best_match = it->second.match;
+      }
+    }
+    if (target == 0) return absl::FailedPreconditionError("no other voter to hand leadership to");
+  }
+  if (target == id_) return absl::InvalidArgumentError("this node already leads");
+  if (!IsMember(target)) return absl::InvalidArgumentError("the target is not a voter");
+  lead_transferee_ = target;
+  transfer_elapsed_ = 0;
+  MaybeSendTimeoutNow(target);
+  SendAppend(target);  // an up-to-date target answers at once; a lagging one catches up
+  return target;
+}
+
+void Raft::MaybeSendTimeoutNow(uint64_t to) {
+  auto it = progress_.find(to);
+  if (it == progress_.end() || it->second.match != log_.LastIndex()) return;
+  Message m;
+  m.set_type(RAFT_MSG_TIMEOUT_NOW);
+  m.set_to(to);
+  Send(std::move(m));
+}
 
 void Raft::MaybePromote(uint64_t learner) {
   const Progress& pr = progress_.at(learner);
@@ -30,7 +68,7 @@ absl::StatusOr<uint64_t> Raft::ProposeConfig(const Config& config) {
     return absl::FailedPreconditionError(
         absl::StrCat("not the leader (leader is node ", lead_, ")"));
   }
-  if (pending_config_index_ > log_.applied()) {
+  if (pending_config_index_ > log_.applied() || lead_transferee_ != 0) {
     return absl::UnavailableError("a membership change is still in progress; retry");
   }
   // Each id maps to 'v' (voter) or 'l' (learner); exactly one id may change.

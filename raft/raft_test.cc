@@ -435,5 +435,49 @@ TEST(Raft, RestartKeepsTermVoteAndLog) {
   EXPECT_EQ(g[2].log().LastIndex(), last);
 }
 
+// The voters heard from leader 1 a moment ago (their lease holds), yet grant node 2's campaign:
+// leader 1 asked for it (TIMEOUT_NOW), after bringing node 2's log up to date.
+TEST(Raft, TransferLeaderHandsOffToALaggingVoterInsideTheLease) {
+  Group g({1, 2, 3});
+  g.Elect(1);
+  g.Cut(2);
+  ASSERT_TRUE(g[1].Propose("x").ok());
+  g.Settle();
+  g.Heal();
+  const uint64_t term = g[1].term();
+  ASSERT_EQ(*g[1].TransferLeader(2), 2u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(g[1].Propose("refused").status()))
+      << "no new proposals while handing off";
+  g.Settle();
+  EXPECT_EQ(g[2].role(), Role::kLeader);
+  EXPECT_EQ(g[2].term(), term + 1);
+  EXPECT_EQ(g[1].leader(), 2u);
+  EXPECT_EQ(g[3].leader(), 2u);
+  ASSERT_TRUE(g[2].Propose("y").ok());
+  g.Settle();
+  g.Tick(1);
+  EXPECT_EQ(g.applied(1), (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(Raft, TransferLeaderPicksTheMostCaughtUpVoterAndIsAbandonedWhenItStaysSilent) {
+  Group g({1, 2, 3});
+  g.Elect(1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(g[2].TransferLeader(3).status())) << "not the leader";
+  EXPECT_TRUE(absl::IsInvalidArgument(g[1].TransferLeader(1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(g[1].TransferLeader(7).status()));
+  g.Cut(3);
+  ASSERT_TRUE(g[1].Propose("x").ok());
+  g.Settle();
+  g.Heal();
+  EXPECT_EQ(*g[1].TransferLeader(0), 2u) << "node 2 holds x, node 3 does not";
+  g.Cut(2);  // the TIMEOUT_NOW is lost
+  g.Settle();
+  EXPECT_FALSE(g[1].Propose("y").ok());
+  g.Heal();
+  for (int i = 0; i < 10 && g[1].lead_transferee() != 0; ++i) g[1].Tick();
+  EXPECT_EQ(g[1].role(), Role::kLeader);
+  EXPECT_TRUE(g[1].Propose("y").ok()) << "the hand-off gave up after an election timeout";
+}
+
 }  // namespace
 }  // namespace medvault::raft

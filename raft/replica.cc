@@ -12,6 +12,16 @@ Replica::~Replica() {
   if (node_) node_->Stop();
 }
 
+void Replica::HandOffLeadership(absl::Duration timeout) {
+  if (!node_->IsLeader() || node_->Membership().members_size() < 2) return;
+  absl::StatusOr<uint64_t> next = node_->TransferLeadership(0, timeout);
+  if (next.ok()) {
+    MV_LOG(INFO) << "stopping: handed leadership to replica " << *next;
+  } else {
+    MV_LOG(WARNING) << "stopping without handing off leadership: " << next.status();
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
                                                        std::vector<std::string> state_cfs,
                                                        const ReplicaOptions& options,
@@ -73,8 +83,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
           *last_role = st.role;
         }
       }));
-  AccessPolicy policy;
-  policy.AllowRoles("Send", {options.service});
+  AccessPolicy policy = RaftServicePolicy(options.service);
   r->service_ = std::make_unique<RaftServiceImpl>(
       r->node_.get(),
       std::make_unique<Authorizer>(absl::StrCat(options.service, "_raft"), std::move(policy),

@@ -48,6 +48,11 @@ class Replica {
 
   absl::Status Start() { return node_->Start(); }
   void Stop() { node_->Stop(); }
+  // Before a planned stop (SIGTERM): when this replica leads a group with other voters, hands
+  // leadership to the most caught-up one and waits up to `timeout` for it to take over, so the
+  // group is without a leader for a round trip rather than an election timeout. Best effort: the
+  // outcome is logged, and the process stops either way.
+  void HandOffLeadership(absl::Duration timeout);
 
   RaftNode* node() { return node_.get(); }
   KvStateMachine* machine() { return machine_.get(); }

@@ -95,4 +95,57 @@ grpc::Status AdminService::CheckIndex(grpc::ServerContext* ctx,
   return Reply(meta_->CheckIndex(*request), response);
 }
 
+absl::StatusOr<RaftAdminClient*> AdminService::RaftGroup(v1::RaftGroup group) {
+  switch (group) {
+    case v1::RAFT_GROUP_METASERVER:
+      return &meta_raft_;
+    case v1::RAFT_GROUP_KEYSERVICE:
+      return &key_raft_;
+    default:
+      return absl::InvalidArgumentError("group must be the metaserver or the key service");
+  }
+}
+
+#define MV_RAFT_GROUP(request)                                          \
+  absl::StatusOr<RaftAdminClient*> raft = RaftGroup((request).group()); \
+  if (!raft.ok()) return ToGrpcStatus(raft.status())
+
+grpc::Status AdminService::GetRaftStatus(grpc::ServerContext* ctx,
+                                         const v1::GetRaftStatusRequest* request,
+                                         v1::GetRaftStatusResponse* response) {
+  MV_ADMIT("GetRaftStatus");
+  MV_RAFT_GROUP(*request);
+  return Reply((*raft)->GetStatus(), response);
+}
+
+grpc::Status AdminService::AddRaftMember(grpc::ServerContext* ctx,
+                                         const v1::AddRaftMemberRequest* request,
+                                         v1::AddRaftMemberResponse*) {
+  MV_ADMIT("AddRaftMember");
+  MV_RAFT_GROUP(*request);
+  MV_LOG(INFO) << "adding raft member " << request->id() << " at " << request->address() << " to "
+               << v1::RaftGroup_Name(request->group()) << ", requested by " << who->ToString();
+  return ToGrpcStatus((*raft)->AddMember(*request));
+}
+
+grpc::Status AdminService::RemoveRaftMember(grpc::ServerContext* ctx,
+                                            const v1::RemoveRaftMemberRequest* request,
+                                            v1::RemoveRaftMemberResponse*) {
+  MV_ADMIT("RemoveRaftMember");
+  MV_RAFT_GROUP(*request);
+  MV_LOG(INFO) << "removing raft member " << request->id() << " from "
+               << v1::RaftGroup_Name(request->group()) << ", requested by " << who->ToString();
+  return ToGrpcStatus((*raft)->RemoveMember(*request));
+}
+
+grpc::Status AdminService::TransferRaftLeader(grpc::ServerContext* ctx,
+                                              const v1::TransferRaftLeaderRequest* request,
+                                              v1::TransferRaftLeaderResponse* response) {
+  MV_ADMIT("TransferRaftLeader");
+  MV_RAFT_GROUP(*request);
+  MV_LOG(INFO) << "handing off leadership of " << v1::RaftGroup_Name(request->group())
+               << ", requested by " << who->ToString();
+  return Reply((*raft)->TransferLeader(*request), response);
+}
+
 }  // namespace medvault::frontend

@@ -41,6 +41,8 @@ class GrpcKeyClient : public KeyClient {
   absl::StatusOr<v1::GetKekStatusResponse> GetKekStatus();
   absl::StatusOr<v1::RotateKekResponse> RotateKek(const v1::RotateKekRequest& request);
   absl::Status RetireKek(const v1::RetireKekRequest& request);
+  // The group's members, for the Raft membership calls (raft_admin_client.h).
+  GroupChannels* group() { return &group_; }
 
  private:
   GroupChannels group_;
@@ -74,6 +76,8 @@ class GrpcMetaClient : public MetaClient {
   absl::StatusOr<v1::GetScrubStatusMetaResponse> GetScrubStatus(
       const v1::GetScrubStatusMetaRequest& request);
   absl::StatusOr<v1::CheckIndexResponse> CheckIndex(const v1::CheckIndexRequest& request);
+  // The group's members, for the Raft membership calls (raft_admin_client.h).
+  GroupChannels* group() { return &group_; }
 
  private:
   GroupChannels group_;

@@ -63,7 +63,8 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("DeleteInstance", Scope::kDelete);
   for (const char* method :
        {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek", "ListChunkServers",
-        "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex"}) {
+        "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex", "GetRaftStatus",
+        "AddRaftMember", "RemoveRaftMember", "TransferRaftLeader"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.set_client_scopes(std::move(scopes));

@@ -35,7 +35,11 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"DrainChunkServer", admins},
                                                 {"StartScrub", admins},
                                                 {"GetScrubStatus", admins},
-                                                {"CheckIndex", admins}};
+                                                {"CheckIndex", admins},
+                                                {"GetRaftStatus", admins},
+                                                {"AddRaftMember", admins},
+                                                {"RemoveRaftMember", admins},
+                                                {"TransferRaftLeader", admins}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(
                   FrontendPolicy(medvault::testing::OneScopeClients()),
                   {"medvault.v1.ImageStore", "medvault.v1.Admin"}, table),

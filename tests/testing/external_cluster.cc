@@ -386,6 +386,17 @@ absl::Status ExternalCluster::Restart(const std::string& name,
   return Spawn(p, kBootstrapFlag);
 }
 
+absl::Status ExternalCluster::StopGracefully(const std::string& name) {
+  Proc* p = Find(name);
+  if (p == nullptr || !p->running)
+    return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  p->process->Signal(SIGTERM);
+  const int code = p->process->Wait();
+  p->running = false;
+  if (code != 0) return absl::InternalError(absl::StrCat(name, " exited with ", code));
+  return absl::OkStatus();
+}
+
 absl::Status ExternalCluster::Wipe(const std::string& name) {
   Proc* p = Find(name);
   if (p == nullptr || p->data_dir.empty())

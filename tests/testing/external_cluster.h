@@ -133,6 +133,9 @@ class ExternalCluster {
   // Restart with `extra_flags` appended to its command line, for this and every later start (a
   // new KEK directory, say).
   absl::Status Restart(const std::string& name, const std::vector<std::string>& extra_flags);
+  // SIGTERM (a planned stop, as Kubernetes sends before deleting a pod) and reap. INTERNAL when it
+  // does not exit 0; FAILED_PRECONDITION when it is not running.
+  absl::Status StopGracefully(const std::string& name);
   // Deletes a killed process's data directory (a lost disk). FAILED_PRECONDITION while running.
   absl::Status Wipe(const std::string& name);
 

@@ -1,0 +1,46 @@
+#include "cli/retry.h"
+
+#include <gtest/gtest.h>
+
+namespace medvault::cli {
+namespace {
+
+TEST(RetryTest, RetriesUnavailableUntilAnotherAnswer) {
+  int calls = 0;
+  absl::StatusOr<int> r = RetryUnavailable(
+      [&]() -> absl::StatusOr<int> {
+        if (++calls < 3) return absl::UnavailableError("restarting");
+        return 7;
+      },
+      absl::Seconds(30));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 7);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(RetryTest, OtherErrorsAreFinal) {
+  int calls = 0;
+  absl::Status s = RetryUnavailable(
+      [&] {
+        ++calls;
+        return absl::InvalidArgumentError("bad");
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(RetryTest, GivesUpWhenTheBudgetIsSpent) {
+  int calls = 0;
+  absl::Status s = RetryUnavailable(
+      [&] {
+        ++calls;
+        return absl::UnavailableError("down");
+      },
+      absl::ZeroDuration());
+  EXPECT_TRUE(absl::IsUnavailable(s));
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace medvault::cli

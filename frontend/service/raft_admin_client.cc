@@ -1,0 +1,63 @@
+#include "frontend/service/raft_admin_client.h"
+
+#include <chrono>
+
+#include "common/rpc.h"
+#include "medvault/v1/raft.grpc.pb.h"
+
+namespace medvault::frontend {
+namespace {
+
+// A membership change or hand-off waits up to RaftServiceImpl::kAdminTimeout (10 s) on the leader;
+// each attempt gets a little longer, the whole call room for a redirect or an election.
+constexpr auto kAttempt = std::chrono::seconds(15);
+constexpr auto kBudget = std::chrono::seconds(40);
+
+template <typename Req, typename Resp, typename Call>
+absl::StatusOr<Resp> Forward(GroupChannels* group, Call call, const Req& req) {
+  Resp resp;
+  absl::Status s = group->Call(
+      [&](const std::shared_ptr<grpc::Channel>& channel,
+          std::chrono::system_clock::time_point deadline) {
+        auto stub = v1::RaftService::NewStub(channel);
+        grpc::ClientContext ctx;
+        ctx.set_deadline(deadline);
+        resp.Clear();
+        return FromGrpcStatus(call(stub.get(), &ctx, req, &resp));
+      },
+      kBudget, kAttempt);
+  if (!s.ok()) return s;
+  return resp;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GetRaftStatusResponse> RaftAdminClient::GetStatus() {
+  return Forward<v1::GetRaftStatusRequest, v1::GetRaftStatusResponse>(
+      group_, [](auto* stub, auto* c, auto& r, auto* o) { return stub->GetStatus(c, r, o); },
+      v1::GetRaftStatusRequest());
+}
+
+absl::Status RaftAdminClient::AddMember(const v1::AddRaftMemberRequest& request) {
+  return Forward<v1::AddRaftMemberRequest, v1::AddRaftMemberResponse>(
+             group_, [](auto* stub, auto* c, auto& r, auto* o) { return stub->AddMember(c, r, o); },
+             request)
+      .status();
+}
+
+absl::Status RaftAdminClient::RemoveMember(const v1::RemoveRaftMemberRequest& request) {
+  return Forward<v1::RemoveRaftMemberRequest, v1::RemoveRaftMemberResponse>(
+             group_,
+             [](auto* stub, auto* c, auto& r, auto* o) { return stub->RemoveMember(c, r, o); },
+             request)
+      .status();
+}
+
+absl::StatusOr<v1::TransferRaftLeaderResponse> RaftAdminClient::TransferLeader(
+    const v1::TransferRaftLeaderRequest& request) {
+  return Forward<v1::TransferRaftLeaderRequest, v1::TransferRaftLeaderResponse>(
+      group_, [](auto* stub, auto* c, auto& r, auto* o) { return stub->TransferLeader(c, r, o); },
+      request);
+}
+
+}  // namespace medvault::frontend
