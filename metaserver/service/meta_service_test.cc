@@ -259,7 +259,14 @@ TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
                                                 {"DrainChunkServer", frontend},
                                                 {"StartScrub", frontend},
                                                 {"GetScrubStatus", frontend},
-                                                {"CheckIndex", frontend}};
+                                                {"CheckIndex", frontend},
+                                                {"CreateShare", frontend},
+                                                {"ListShares", frontend},
+                                                {"GetShare", frontend},
+                                                {"RevokeShare", frontend},
+                                                {"UnlockShare", frontend},
+                                                {"RecordShareAccess", frontend},
+                                                {"GetShareLog", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
                                                        {"medvault.v1.MetaService"}, table),
               ::testing::IsEmpty());
