@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cli/args_share.h"
 #include "common/tls.h"
 
 namespace medvault::cli {
@@ -34,7 +35,8 @@ enum class Verb {
   kAudit,
   kChunkserver,
   kScrub,
-  kFsck
+  kFsck,
+  kShare
 };
 
 struct GlobalOptions {
@@ -140,6 +142,7 @@ struct Command {
   ChunkserverArgs chunkserver;
   ScrubArgs scrub;
   FsckArgs fsck;
+  ShareArgs share;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

@@ -60,6 +60,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunScrub(ctx, cmd.scrub);
     case Verb::kFsck:
       return RunFsck(ctx, cmd.fsck);
+    case Verb::kShare:
+      return RunShare(ctx, cmd.share);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

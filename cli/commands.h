@@ -132,6 +132,10 @@ int RunFsck(const CommandContext& ctx, const FsckArgs& args);
 // `scrub start|status`: on-demand scrub passes on the chunk servers and their progress.
 int RunScrub(const CommandContext& ctx, const ScrubArgs& args);
 
+// ---- share (cli/share.cc) ----
+
+int RunShare(const CommandContext& ctx, const ShareArgs& args);
+
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli

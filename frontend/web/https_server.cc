@@ -195,6 +195,10 @@ class BeastHttpsServer : public HttpsServer {
 
   void ServeRequests(Stream& stream) {
     const absl::StatusOr<PeerIdentity> peer = PeerOf(stream, identities_);
+    boost::system::error_code remote_ec;
+    const auto endpoint = boost::beast::get_lowest_layer(stream).remote_endpoint(remote_ec);
+    const std::string remote =
+        remote_ec ? "" : absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
     boost::beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -226,6 +230,7 @@ class BeastHttpsServer : public HttpsServer {
       }
       request.body = std::move(req.body());
       request.peer = peer;
+      request.remote = remote;
       const bool keep_alive = req.keep_alive();
       ChunkedResponder out(stream, keep_alive);
       absl::Status handled = handler_(request, out);

@@ -31,6 +31,8 @@ struct HttpRequest {
   // The client certificate's identity; UNAUTHENTICATED when the client presented none (the TLS
   // handshake already refused certificates the cluster CA did not sign).
   absl::StatusOr<PeerIdentity> peer;
+  // The client's address, "ip:port" (for share logs and rate limits).
+  std::string remote;
 
   // The header's value, or empty.
   std::string Header(const std::string& lower_case_name) const;
