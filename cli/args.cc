@@ -37,7 +37,7 @@ constexpr FlagSpec kFlags[] = {
     {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
     {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
     {"instance", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
-    {"study", true, Bit(Verb::kGet) | Bit(Verb::kRm) | Bit(Verb::kAttach)},
+    {"study", true, Bit(Verb::kGet) | Bit(Verb::kRm) | Bit(Verb::kAttach) | Bit(Verb::kShare)},
     {"type", true, Bit(Verb::kAttach)},
     {"document", false, Bit(Verb::kGet)},
     {"output", true, Bit(Verb::kGet)},
@@ -50,13 +50,17 @@ constexpr FlagSpec kFlags[] = {
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
     {"json", false,
      Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub) |
-         Bit(Verb::kFsck) | Bit(Verb::kRaft)},
+         Bit(Verb::kFsck) | Bit(Verb::kRaft) | Bit(Verb::kShare)},
     {"server", true, Bit(Verb::kScrub)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
     {"object", true, Bit(Verb::kAudit)},
     {"since", true, Bit(Verb::kAudit)},
     {"until", true, Bit(Verb::kAudit)},
+    {"expires", true, Bit(Verb::kShare)},
+    {"max-uses", true, Bit(Verb::kShare)},
+    {"no-download", false, Bit(Verb::kShare)},
+    {"label", true, Bit(Verb::kShare)},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -117,6 +121,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "import") return Verb::kImport;
   if (name == "attach") return Verb::kAttach;
   if (name == "raft") return Verb::kRaft;
+  if (name == "share") return Verb::kShare;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -345,6 +350,8 @@ absl::string_view VerbName(Verb verb) {
       return "attach";
     case Verb::kRaft:
       return "raft";
+    case Verb::kShare:
+      return "share";
     case Verb::kHelp:
       break;
   }
@@ -552,7 +559,12 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
         }
         flag->value = args[++i];
       }
-      flags[flag->name] = *flag->value;
+      // share create takes --study more than once.
+      if (cmd.verb == Verb::kShare && flag->name == "study" && flags.count("study")) {
+        flags["study"] += "\n" + *flag->value;
+      } else {
+        flags[flag->name] = *flag->value;
+      }
     } else {
       if (flag->value) {
         bool b;
@@ -656,6 +668,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     case Verb::kRaft:
       if (absl::Status s = FillRaft(flags.count("json"), positionals, &cmd.raft); !s.ok()) return s;
       break;
+    case Verb::kShare:
+      if (absl::Status s = FillShare(flags, positionals, &cmd.share); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -750,6 +765,17 @@ Verbs:
       Remove member ID (removing the leader hands leadership off first).
   raft transfer-leader GROUP [ID]
       Hand leadership to member ID, or to the most caught-up voter.
+  share create --study UID [--study UID...] [--expires 30d] [--max-uses N] [--no-download]
+               [--label TEXT] [--json]
+      Share studies with a recipient: prints an access code and a PIN, once (only their hashes are
+      kept). The recipient enters both on the frontend's HTTPS page. Five wrong PINs lock the
+      share. --expires: 1m to 365d (default 30d). Needs the write scope, as does revoke.
+  share list [--json] | share show SHARE | share revoke SHARE | share log SHARE [--json]
+      SHARE is the share id `list` prints (or the access code). revoke ends the share and any
+      session open on it; log lists every redemption and access (when, from where, what, result,
+      and the precise reason of each refusal).
+  share unlock SHARE
+      Clear the wrong-PIN count of a locked share. Needs the admin scope.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/args_raft.h"
+#include "cli/args_share.h"
 #include "common/tls.h"
 
 namespace medvault::cli {
@@ -38,7 +39,8 @@ enum class Verb {
   kFsck,
   kImport,
   kAttach,
-  kRaft
+  kRaft,
+  kShare
 };
 
 struct GlobalOptions {
@@ -162,6 +164,7 @@ struct Command {
   ImportArgs import;
   AttachArgs attach;
   RaftArgs raft;
+  ShareArgs share;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

@@ -66,6 +66,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunAttach(ctx, cmd.attach);
     case Verb::kRaft:
       return RunRaft(ctx, cmd.raft);
+    case Verb::kShare:
+      return RunShare(ctx, cmd.share);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

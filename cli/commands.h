@@ -162,6 +162,10 @@ int RunScrub(const CommandContext& ctx, const ScrubArgs& args);
 // `raft status|add|remove|transfer-leader`: the metaserver and key service groups (cli/raft.cc).
 int RunRaft(const CommandContext& ctx, const RaftArgs& args);
 
+// ---- share (cli/share.cc) ----
+
+int RunShare(const CommandContext& ctx, const ShareArgs& args);
+
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli

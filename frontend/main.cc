@@ -2,6 +2,7 @@
 // replicates chunks, commits manifests.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "absl/flags/declare.h"
@@ -18,12 +19,14 @@
 #include "common/tls_flags.h"
 #include "frontend/core/denial_forwarder.h"
 #include "frontend/core/image_store_core.h"
+#include "frontend/core/share_desk.h"
 #include "frontend/dimse/dimse_server.h"
 #include "frontend/service/admin_service.h"
 #include "frontend/service/grpc_clients.h"
 #include "frontend/service/image_store_service.h"
 #include "frontend/web/dicomweb.h"
 #include "frontend/web/https_server.h"
+#include "frontend/web/share_web.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0",
           "host:port for the ImageStore gRPC API (port 0 picks one)");
@@ -107,10 +110,30 @@ ABSL_FLAG(uint64_t, http_max_body_bytes, 64 << 10,
 ABSL_FLAG(int64_t, http_idle_timeout_seconds, 60,
           "socket send/receive timeout of HTTPS connections (not yet shown to close idle "
           "connections: docs/dicomweb.md)");
+ABSL_FLAG(std::string, share_page_dir, "",
+          "Directory of the built share page (frontend/web/page/build); empty: share-page/ beside "
+          "the bin/ directory of this executable (the build tree's)");
+ABSL_FLAG(int64_t, share_session_idle_seconds, 15 * 60,
+          "A recipient's browser session unused this long ends");
+ABSL_FLAG(int64_t, share_session_max_seconds, 2 * 3600,
+          "A recipient's browser session ends this long after it was opened");
 ABSL_FLAG(uint32_t, http_max_connections, 64, "HTTPS connections served at once");
 ABSL_DECLARE_FLAG(std::string, tls_ca);
 ABSL_DECLARE_FLAG(std::string, tls_cert);
 ABSL_DECLARE_FLAG(std::string, tls_key);
+
+namespace {
+
+// --share_page_dir, or share-page/ beside the directory of this executable's directory.
+std::string SharePageDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (exe.parent_path().parent_path() / "share-page").string();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   medvault::SetLogTag("frontend");
@@ -218,6 +241,10 @@ int main(int argc, char** argv) {
                  const absl::Status& why) { denials.Forward(who.ToString(), method, why); });
   medvault::frontend::ImageStoreService service(
       &core, &authz, runner.registry(), absl::GetFlag(FLAGS_max_instance_bytes), max_transfers);
+  // Shares: codes and PINs are made and checked here, kept (as hashes) by the metaserver.
+  medvault::frontend::ShareDesk share_desk(&meta_client, &meta_client, medvault::RealClock(),
+                                           medvault::frontend::ShareOptions());
+  service.set_share_desk(&share_desk);
   medvault::frontend::AdminService admin(&key_client, &meta_client, &authz);
   runner.AddService(&service);
   runner.AddService(&admin);
@@ -295,6 +322,18 @@ int main(int argc, char** argv) {
   // The DICOMweb door: the same core and the same Authorizer (scopes, denial audit) as gRPC.
   // Listening before the gRPC server announces itself, so a started frontend serves both.
   medvault::frontend::web::DicomWeb dicomweb(&core, &authz);
+  // Recipients' browser sessions sit in front of it (frontend/web/share_web.h).
+  medvault::frontend::web::SessionOptions session_options;
+  session_options.idle_seconds = absl::GetFlag(FLAGS_share_session_idle_seconds);
+  session_options.absolute_seconds = absl::GetFlag(FLAGS_share_session_max_seconds);
+  medvault::frontend::web::ShareSessions share_sessions(medvault::RealClock(), session_options);
+  medvault::frontend::web::ShareWeb share_web(
+      &share_desk, &share_sessions, &core,
+      [&dicomweb](const medvault::frontend::web::HttpRequest& request,
+                  medvault::frontend::web::HttpResponder& out) {
+        return dicomweb.Handle(request, out);
+      },
+      medvault::DefaultFilesystem(), SharePageDir(absl::GetFlag(FLAGS_share_page_dir)));
   std::unique_ptr<medvault::frontend::web::HttpsServer> https;
   if (const uint32_t http_port = absl::GetFlag(FLAGS_http_port); http_port != 0) {
     if (!security->is_tls() || http_port > 65535) {
@@ -313,9 +352,9 @@ int main(int argc, char** argv) {
     web.max_connections = std::max<uint32_t>(1, absl::GetFlag(FLAGS_http_max_connections));
     absl::StatusOr<std::unique_ptr<medvault::frontend::web::HttpsServer>> started =
         medvault::frontend::web::HttpsServer::Start(
-            web, [&dicomweb](const medvault::frontend::web::HttpRequest& request,
-                             medvault::frontend::web::HttpResponder& out) {
-              return dicomweb.Handle(request, out);
+            web, [&share_web](const medvault::frontend::web::HttpRequest& request,
+                              medvault::frontend::web::HttpResponder& out) {
+              return share_web.Handle(request, out);
             });
     if (!started.ok()) {
       std::fprintf(stderr, "frontend: %s\n", std::string(started.status().message()).c_str());

@@ -26,6 +26,7 @@
 #include "metaserver/core/registry.h"
 #include "metaserver/core/repairer.h"
 #include "metaserver/core/settled_leadership.h"
+#include "metaserver/core/share_book.h"
 #include "metaserver/service/grpc_clients.h"
 #include "metaserver/service/meta_metrics.h"
 #include "metaserver/service/meta_service.h"
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
 
   medvault::Clock* clock = medvault::RealClock();
   ms::Catalog catalog(kv->get(), &writer);
+  ms::ShareBook shares(kv->get(), &writer, clock);
   ms::ChunkServerRegistry registry(
       kv->get(), clock,
       ms::RegistryOptions{down_after_ms * 1000, absl::GetFlag(FLAGS_min_free_bytes)},
@@ -167,6 +169,7 @@ int main(int argc, char** argv) {
                                                   metrics.get(), orphan_grace_s, min_orphan_grace_s,
                                                   (*replica)->writer(), authz.get());
   service->set_chunk_client(&chunk_client);
+  service->set_share_book(&shares);
   runner.AddService(service.get());
   runner.AddService((*replica)->service());
   metrics->RefreshServers(registry);

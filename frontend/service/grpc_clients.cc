@@ -262,6 +262,66 @@ absl::StatusOr<v1::CheckIndexResponse> GrpcMetaClient::CheckIndex(
   return MV_META_CALL(CheckIndex, v1::CheckIndexRequest, v1::CheckIndexResponse, request);
 }
 
+absl::StatusOr<v1::StoredShare> GrpcMetaClient::CreateShare(const v1::StoredShare& share) {
+  v1::CreateShareMetaRequest req;
+  *req.mutable_share() = share;
+  absl::StatusOr<v1::ShareMetaResponse> resp =
+      MV_META_CALL(CreateShare, v1::CreateShareMetaRequest, v1::ShareMetaResponse, req);
+  if (!resp.ok()) return resp.status();
+  return std::move(*resp->mutable_share());
+}
+
+absl::StatusOr<std::vector<v1::ShareInfo>> GrpcMetaClient::ListShares() {
+  absl::StatusOr<v1::ListSharesMetaResponse> resp =
+      MV_META_CALL(ListShares, v1::ListSharesMetaRequest, v1::ListSharesMetaResponse,
+                   v1::ListSharesMetaRequest());
+  if (!resp.ok()) return resp.status();
+  return std::vector<v1::ShareInfo>(resp->shares().begin(), resp->shares().end());
+}
+
+absl::StatusOr<v1::StoredShare> GrpcMetaClient::GetShare(const v1::ShareRef& ref) {
+  absl::StatusOr<v1::ShareMetaResponse> resp =
+      MV_META_CALL(GetShare, v1::ShareRef, v1::ShareMetaResponse, ref);
+  if (!resp.ok()) return resp.status();
+  return std::move(*resp->mutable_share());
+}
+
+absl::StatusOr<v1::StoredShare> GrpcMetaClient::RevokeShare(const v1::ShareRef& ref,
+                                                            const std::string& actor) {
+  v1::ShareActionMetaRequest req;
+  *req.mutable_share() = ref;
+  req.set_actor(actor);
+  absl::StatusOr<v1::ShareMetaResponse> resp =
+      MV_META_CALL(RevokeShare, v1::ShareActionMetaRequest, v1::ShareMetaResponse, req);
+  if (!resp.ok()) return resp.status();
+  return std::move(*resp->mutable_share());
+}
+
+absl::StatusOr<v1::StoredShare> GrpcMetaClient::UnlockShare(const v1::ShareRef& ref,
+                                                            const std::string& actor) {
+  v1::ShareActionMetaRequest req;
+  *req.mutable_share() = ref;
+  req.set_actor(actor);
+  absl::StatusOr<v1::ShareMetaResponse> resp =
+      MV_META_CALL(UnlockShare, v1::ShareActionMetaRequest, v1::ShareMetaResponse, req);
+  if (!resp.ok()) return resp.status();
+  return std::move(*resp->mutable_share());
+}
+
+absl::StatusOr<v1::RecordShareAccessResponse> GrpcMetaClient::RecordShareAccess(
+    const v1::RecordShareAccessRequest& request) {
+  return MV_META_CALL(RecordShareAccess, v1::RecordShareAccessRequest,
+                      v1::RecordShareAccessResponse, request);
+}
+
+absl::StatusOr<std::vector<v1::ShareLogEntry>> GrpcMetaClient::GetShareLog(
+    const v1::ShareRef& ref) {
+  absl::StatusOr<v1::GetShareLogMetaResponse> resp =
+      MV_META_CALL(GetShareLog, v1::ShareRef, v1::GetShareLogMetaResponse, ref);
+  if (!resp.ok()) return resp.status();
+  return std::vector<v1::ShareLogEntry>(resp->entries().begin(), resp->entries().end());
+}
+
 #undef MV_META_CALL
 
 GrpcChunkClient::Stubs* GrpcChunkClient::StubsFor(const std::string& address) {

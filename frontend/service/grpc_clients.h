@@ -15,6 +15,7 @@
 #include "common/group_channels.h"
 #include "common/tls.h"
 #include "frontend/core/clients.h"
+#include "frontend/core/share_desk.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 #include "medvault/v1/keyservice.grpc.pb.h"
 #include "medvault/v1/metaserver.grpc.pb.h"
@@ -48,7 +49,7 @@ class GrpcKeyClient : public KeyClient {
   GroupChannels group_;
 };
 
-class GrpcMetaClient : public MetaClient {
+class GrpcMetaClient : public MetaClient, public ShareMetaClient {
  public:
   // `addresses`: the metaserver group's members.
   GrpcMetaClient(const std::vector<std::string>& addresses, const TransportSecurity& security);
@@ -78,6 +79,18 @@ class GrpcMetaClient : public MetaClient {
   absl::StatusOr<v1::CheckIndexResponse> CheckIndex(const v1::CheckIndexRequest& request);
   // The group's members, for the Raft membership calls (raft_admin_client.h).
   GroupChannels* group() { return &group_; }
+
+  // Shares (ShareMetaClient).
+  absl::StatusOr<v1::StoredShare> CreateShare(const v1::StoredShare& share) override;
+  absl::StatusOr<std::vector<v1::ShareInfo>> ListShares() override;
+  absl::StatusOr<v1::StoredShare> GetShare(const v1::ShareRef& ref) override;
+  absl::StatusOr<v1::StoredShare> RevokeShare(const v1::ShareRef& ref,
+                                              const std::string& actor) override;
+  absl::StatusOr<v1::StoredShare> UnlockShare(const v1::ShareRef& ref,
+                                              const std::string& actor) override;
+  absl::StatusOr<v1::RecordShareAccessResponse> RecordShareAccess(
+      const v1::RecordShareAccessRequest& request) override;
+  absl::StatusOr<std::vector<v1::ShareLogEntry>> GetShareLog(const v1::ShareRef& ref) override;
 
  private:
   GroupChannels group_;

@@ -60,7 +60,16 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("FindSeries", Scope::kRead)
       .AllowScope("FindInstances", Scope::kRead)
       .AllowScope("DeleteStudy", Scope::kDelete)
-      .AllowScope("DeleteInstance", Scope::kDelete);
+      .AllowScope("DeleteInstance", Scope::kDelete)
+      .AllowScope("CreateShare", Scope::kWrite)
+      .AllowScope("ListShares", Scope::kRead)
+      .AllowScope("GetShare", Scope::kRead)
+      .AllowScope("RevokeShare", Scope::kWrite)
+      .AllowScope("UnlockShare", Scope::kAdmin)
+      .AllowScope("GetShareLog", Scope::kRead);
+  // A recipient's browser session (frontend/web/share_web.h) reads through the DICOMweb door's
+  // handlers, which ShareWeb has already confined to the share's studies.
+  policy.AllowRoles("GetInstance", {kShareSessionRole}).AllowRoles("GetStudy", {kShareSessionRole});
   for (const char* method :
        {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek", "ListChunkServers",
         "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex", "GetRaftStatus",
@@ -158,6 +167,11 @@ void ImageStoreService::ExportCoreStats() {
     requests_.Add({{"method", method}, {"code", CodeName((status).code())}}).Increment(); \
     ExportCoreStats();                                                                    \
   } while (0)
+
+grpc::Status ImageStoreService::Finish(const char* method, const absl::Status& status) {
+  MV_COUNT(method, status);
+  return ToGrpcStatus(status);
+}
 
 // Authorises the call or returns its refusal (counted like any other result).
 #define MV_AUTHORIZE(method)                                          \

@@ -8,6 +8,7 @@
 
 #include "common/access_policy.h"
 #include "frontend/core/image_store_core.h"
+#include "frontend/core/share_desk.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -45,8 +46,29 @@ class ImageStoreService final : public v1::ImageStore::Service {
   grpc::Status FindInstances(grpc::ServerContext* ctx, const v1::FindInstancesRequest* request,
                              v1::FindInstancesResponse* response) override;
 
+  // Shares (image_store_shares.cc); FAILED_PRECONDITION until set_share_desk.
+  grpc::Status CreateShare(grpc::ServerContext* ctx, const v1::CreateShareRequest* request,
+                           v1::CreateShareResponse* response) override;
+  grpc::Status ListShares(grpc::ServerContext* ctx, const v1::ListSharesRequest* request,
+                          v1::ListSharesResponse* response) override;
+  grpc::Status GetShare(grpc::ServerContext* ctx, const v1::ShareRequest* request,
+                        v1::ShareResponse* response) override;
+  grpc::Status RevokeShare(grpc::ServerContext* ctx, const v1::ShareRequest* request,
+                           v1::ShareResponse* response) override;
+  grpc::Status UnlockShare(grpc::ServerContext* ctx, const v1::ShareRequest* request,
+                           v1::ShareResponse* response) override;
+  grpc::Status GetShareLog(grpc::ServerContext* ctx, const v1::ShareRequest* request,
+                           v1::GetShareLogResponse* response) override;
+  // Must outlive the service; set before it serves.
+  void set_share_desk(ShareDesk* desk) { shares_ = desk; }
+
  private:
   ImageStoreCore* core_;
+  ShareDesk* shares_ = nullptr;
+  // Counts one call in medvault_frontend_requests_total and converts its status.
+  grpc::Status Finish(const char* method, const absl::Status& status);
+  // The caller's identity when it may call `method` and shares are served.
+  absl::StatusOr<PeerIdentity> AuthorizeShares(const grpc::ServerContext& ctx, const char* method);
   Authorizer* const authz_;
   const uint64_t max_instance_bytes_;
   SlotPool transfers_;  // one slot per PutInstance or GetInstance being served

@@ -27,6 +27,12 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"FindInstances", readers},
                                                 {"DeleteStudy", deleters},
                                                 {"DeleteInstance", deleters},
+                                                {"CreateShare", {"client/writer"}},
+                                                {"ListShares", readers},
+                                                {"GetShare", readers},
+                                                {"RevokeShare", {"client/writer"}},
+                                                {"UnlockShare", admins},
+                                                {"GetShareLog", readers},
                                                 {"QueryAudit", admins},
                                                 {"GetKekStatus", admins},
                                                 {"RotateKek", admins},
@@ -44,6 +50,18 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                   FrontendPolicy(medvault::testing::OneScopeClients()),
                   {"medvault.v1.ImageStore", "medvault.v1.Admin"}, table),
               ::testing::IsEmpty());
+}
+
+TEST(FrontendPolicyTest, ShareSessionsMayOnlyReadInstancesAndStudies) {
+  const AccessPolicy policy = FrontendPolicy(medvault::testing::OneScopeClients());
+  const PeerIdentity session{true, kShareSessionRole, "0123456789abcdef"};
+  EXPECT_TRUE(policy.Check(session, "GetInstance").ok());
+  EXPECT_TRUE(policy.Check(session, "GetStudy").ok());
+  for (const char* method :
+       {"FindStudies", "PutInstance", "DeleteStudy", "CreateShare", "ListShares", "GetShare",
+        "RevokeShare", "GetShareLog", "QueryAudit"}) {
+    EXPECT_FALSE(policy.Check(session, method).ok()) << method;
+  }
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ struct HttpRequest {
   // The client certificate's identity; UNAUTHENTICATED when the client presented none (the TLS
   // handshake already refused certificates the cluster CA did not sign).
   absl::StatusOr<PeerIdentity> peer;
-  // The client's address ("127.0.0.1:51234") for audit lines.
+  // The client's address ("127.0.0.1:51234") for audit lines, share logs
+  // and rate limits.
   std::string peer_address;
 
   // The header's value, or empty.

@@ -5,8 +5,8 @@
 namespace medvault::metaserver {
 
 std::vector<std::string> MetaserverColumnFamilies() {
-  return {kServersCf, kStudiesCf,   kSeriesCf, kInstancesCf,
-          kIndexCf,   kManifestsCf, kChunksCf, kTombstonesCf};
+  return {kServersCf,   kStudiesCf, kSeriesCf,     kInstancesCf, kIndexCf,
+          kManifestsCf, kChunksCf,  kTombstonesCf, kSharesCf,    kShareLogCf};
 }
 
 std::vector<std::string> PurgedColumnFamilies() {

@@ -8,6 +8,8 @@
 //   manifests   object_id                        -> ObjectManifest
 //   chunks      chunk_id                         -> ChunkRef
 //   tombstones  object_id                        -> Tombstone
+//   shares      code_hash (32 bytes)             -> StoredShare (share_book.h)
+//   share_log   code_hash be64(sequence)         -> ShareLogEntry
 //   index       'p' patient_id \0 study_date \0 study_uid   studies by patient
 //               'd' study_date \0 study_uid                 studies by date
 //               'm' modality \0 study_date \0 study_uid     studies by modality (one per modality)
@@ -37,6 +39,8 @@ inline constexpr char kIndexCf[] = "index";
 inline constexpr char kManifestsCf[] = "manifests";
 inline constexpr char kChunksCf[] = "chunks";
 inline constexpr char kTombstonesCf[] = "tombstones";
+inline constexpr char kSharesCf[] = "shares";
+inline constexpr char kShareLogCf[] = "share_log";
 
 // Every column family the metaserver opens (pass to KvStore::Open).
 std::vector<std::string> MetaserverColumnFamilies();

@@ -30,7 +30,8 @@ AccessPolicy MetaServicePolicy() {
        {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance", "FindStudies",
         "GetStudy", "DeleteStudy", "DeleteInstance", "ConfirmKeysDestroyed", "RunGarbageCollection",
         "ReportBadReplica", "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex",
-        "FindSeries", "FindInstances"}) {
+        "FindSeries", "FindInstances", "CreateShare", "ListShares", "GetShare", "RevokeShare",
+        "UnlockShare", "RecordShareAccess", "GetShareLog"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;

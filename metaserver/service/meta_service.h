@@ -14,6 +14,7 @@
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
 #include "metaserver/core/repairer.h"
+#include "metaserver/core/share_book.h"
 #include "metaserver/service/meta_metrics.h"
 #include "raft/replicated_writer.h"
 
@@ -84,6 +85,25 @@ class MetaServiceImpl final : public v1::MetaService::Service {
                               const v1::GetScrubStatusMetaRequest* request,
                               v1::GetScrubStatusMetaResponse* response) override;
 
+  // Shares (meta_service_shares.cc); FAILED_PRECONDITION until set_share_book.
+  grpc::Status CreateShare(grpc::ServerContext* context, const v1::CreateShareMetaRequest* request,
+                           v1::ShareMetaResponse* response) override;
+  grpc::Status ListShares(grpc::ServerContext* context, const v1::ListSharesMetaRequest* request,
+                          v1::ListSharesMetaResponse* response) override;
+  grpc::Status GetShare(grpc::ServerContext* context, const v1::ShareRef* request,
+                        v1::ShareMetaResponse* response) override;
+  grpc::Status RevokeShare(grpc::ServerContext* context, const v1::ShareActionMetaRequest* request,
+                           v1::ShareMetaResponse* response) override;
+  grpc::Status UnlockShare(grpc::ServerContext* context, const v1::ShareActionMetaRequest* request,
+                           v1::ShareMetaResponse* response) override;
+  grpc::Status RecordShareAccess(grpc::ServerContext* context,
+                                 const v1::RecordShareAccessRequest* request,
+                                 v1::RecordShareAccessResponse* response) override;
+  grpc::Status GetShareLog(grpc::ServerContext* context, const v1::ShareRef* request,
+                           v1::GetShareLogMetaResponse* response) override;
+  // The shares' store. Call before the service is started; must outlive it.
+  void set_share_book(ShareBook* shares) { shares_ = shares; }
+
   // The chunk-server client on-demand scrubs use (null until set: they are FAILED_PRECONDITION).
   // Call before the service is started; must outlive it.
   void set_chunk_client(ChunkServerClient* client) { chunk_client_ = client; }
@@ -108,7 +128,10 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   raft::SoleReplica sole_;
   raft::ReplicaGate* const gate_;
   std::atomic<uint64_t> registry_term_{0};
-  ChunkServerClient* chunk_client_ = nullptr;  // term in which the registry was last reloaded
+  ChunkServerClient* chunk_client_ = nullptr;
+  ShareBook* shares_ = nullptr;
+  // The leader's share book, current; FAILED_PRECONDITION without one.
+  absl::StatusOr<ShareBook*> LeaderShares();  // term in which the registry was last reloaded
 };
 
 }  // namespace medvault::metaserver

@@ -261,7 +261,14 @@ TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
                                                 {"GetScrubStatus", frontend},
                                                 {"CheckIndex", frontend},
                                                 {"FindSeries", frontend},
-                                                {"FindInstances", frontend}};
+                                                {"FindInstances", frontend},
+                                                {"CreateShare", frontend},
+                                                {"ListShares", frontend},
+                                                {"GetShare", frontend},
+                                                {"RevokeShare", frontend},
+                                                {"UnlockShare", frontend},
+                                                {"RecordShareAccess", frontend},
+                                                {"GetShareLog", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
                                                        {"medvault.v1.MetaService"}, table),
               ::testing::IsEmpty());

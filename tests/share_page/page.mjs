@@ -1,0 +1,102 @@
+// Drives the share page in Debian's headless Chromium (playwright-core from the page's own
+// package-lock.json) and prints one JSON object of what it saw; tests/share_test.cc judges it.
+//
+//   node page.mjs CONFIG_JSON
+// CONFIG_JSON: {base, code, pin, wrong_pin, shared_study, other_study, screenshot,
+//               revoke_argv: [...]} (revoke_argv runs the CLI that revokes the share)
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+
+const config = JSON.parse(process.argv[2]);
+const result = { wrong: [], locked_message: '' };
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  // A fresh profile per context: nothing is remembered between runs.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await page.goto(config.base + '/');
+
+  async function submit(pin) {
+    await page.fill('#code', config.code);
+    await page.fill('#pin', pin);
+    const answered = page.waitForResponse((r) => r.url().endsWith('/share/api/redeem'));
+    await page.click('#open');
+    await answered;
+  }
+
+  // Five wrong PINs: each answer counts down; then the share is locked.
+  for (let i = 0; i < 5; i++) {
+    await submit(config.wrong_pin);
+    await page.waitForFunction(() => document.body.dataset.state === 'refused');
+    result.wrong.push(await page.textContent('#message'));
+    await page.evaluate(() => { delete document.body.dataset.state; });
+  }
+  await submit(config.pin);
+  await page.waitForFunction(() => document.body.dataset.state === 'refused');
+  result.locked_message = await page.textContent('#message');
+
+  // The test unlocks the share (the CLI, admin scope), then the right PIN opens it.
+  execFileSync(config.unlock_argv[0], config.unlock_argv.slice(1));
+  await submit(config.pin);
+  await page.waitForFunction(() => document.body.dataset.state === 'open');
+  result.studies_text = await page.textContent('#studies');
+  await page.click('#studies button');
+  await page.waitForFunction(() => document.body.dataset.viewer === 'loaded', null,
+                             { timeout: 60000 });
+  // The canvas is not blank: the variance of its pixels' grey levels (waited for, as dwv draws
+  // after it reports the render).
+  const variance = () => {
+    let best = 0;
+    for (const canvas of document.querySelectorAll('#layerGroup0 canvas')) {
+      const ctx = canvas.getContext('2d');
+      if (!ctx || canvas.width === 0 || canvas.height === 0) continue;
+      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      let sum = 0, sum2 = 0, n = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const g = (data[i] + data[i + 1] + data[i + 2]) / 3;
+        sum += g; sum2 += g * g; n++;
+      }
+      const mean = sum / n;
+      best = Math.max(best, sum2 / n - mean * mean);
+    }
+    return best;
+  };
+  await page.waitForFunction(variance, null, { timeout: 30000 }).catch(() => {});
+  result.pixel_variance = await page.evaluate(variance);
+  await page.screenshot({ path: config.screenshot });
+
+  // A hand-made request for another study's UID, from inside the session.
+  result.other_study = await page.evaluate(async (uid) => {
+    const r = await fetch('/dicomweb/studies/' + uid);
+    return { status: r.status, body: await r.text() };
+  }, config.other_study);
+  result.missing_study = await page.evaluate(async () => {
+    const r = await fetch('/dicomweb/studies/1.2.3.4.5.6.7.8.9.10');
+    return { status: r.status, body: await r.text() };
+  });
+  result.shared_study_status = await page.evaluate(async (uid) => {
+    return (await fetch('/dicomweb/studies/' + uid)).status;
+  }, config.shared_study);
+
+  // Revocation ends the open session at its next request.
+  execFileSync(config.revoke_argv[0], config.revoke_argv.slice(1));
+  result.after_revoke_status = await page.evaluate(async (uid) => {
+    return (await fetch('/dicomweb/studies/' + uid)).status;
+  }, config.shared_study);
+  // Every request went to the frontend itself: nothing from a CDN.
+  result.foreign_requests = requests.filter((u) => !u.startsWith(config.base));
+  result.console_errors = consoleErrors;
+} catch (e) {
+  result.error = String(e && e.stack || e);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));

@@ -1,0 +1,399 @@
+// Issue 18, shares with the real binaries: `medvault share create|list|show|revoke|unlock|log`
+// against a cluster whose metaserver is a three-replica Raft group. Shares are replicated state:
+// they survive the loss of the leader and of a wiped replica. No service ever logs a PIN or an
+// access code. Scopes: a read-only client cannot create, revoke or unlock. (A replica that lost its
+// disk is shown to catch up and hold the share; a second leader loss after that is not tested.)
+//
+// The recipient's side with curl (no client certificate) against the real frontend's HTTPS port:
+// five wrong PINs lock (each answer counting down), the right PIN opens a session whose cookie is
+// HttpOnly, Secure and SameSite=Strict; the session reads its study through DICOMweb and gets the
+// same 404 for another stored study as for a missing one; a cross-site redemption is refused;
+// revocation ends the open session at its next request; the share log and the key service's audit
+// record the accesses.
+//
+// The page in Debian's headless Chromium (playwright-core): five wrong PINs lock; the right PIN
+// shows the studies and dwv draws the image (the canvas' pixel variance is not zero; a screenshot
+// is kept in the build tree); another study's UID in a hand-made request gets the missing-study
+// 404; revocation ends the open session at its next request; nothing is loaded from elsewhere.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/rpc.h"
+#include "common/testing/dev_certs.h"
+#include "common/testing/file_scan.h"
+#include "medvault/v1/image_store.grpc.pb.h"
+#include "tests/testing/external_cluster.h"
+#include "tests/testing/subprocess.h"
+
+namespace medvault {
+namespace {
+
+using testing::ExternalCluster;
+
+testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::string> args) {
+  std::vector<std::string> argv = cluster.Cli();
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testing::RunCommand(argv);
+}
+
+// The string value of "key":"..." in one line of JSON the CLI printed ("" when absent).
+std::string JsonField(const std::string& json, const std::string& key) {
+  for (const std::string& quote :
+       {absl::StrCat("\"", key, "\":\""), absl::StrCat("\"", key, "\": \"")}) {
+    size_t at = json.find(quote);
+    if (at == std::string::npos) continue;
+    at += quote.size();
+    return json.substr(at, json.find('"', at) - at);
+  }
+  return "";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Polls the replica's applied index (a gauge) until it reaches `index`, at most 60 s.
+bool WaitForApplied(const ExternalCluster& cluster, const std::string& name, double index) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    absl::StatusOr<double> applied = cluster.Metric(name, "medvault_metaserver_raft_applied_index");
+    if (applied.ok() && *applied >= index) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+class ShareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::ClusterOptions options;
+    options.replicas = 3;
+    cluster_ = std::make_unique<ExternalCluster>(options);
+    ASSERT_TRUE(cluster_->Start().ok());
+    testing::CommandResult put =
+        Cli(*cluster_, {"put", std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"});
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+    testing::CommandResult find = Cli(*cluster_, {"find", "--json"});
+    ASSERT_EQ(find.exit_code, 0) << find.err;
+    study_ = JsonField(find.out, "study_uid");
+    ASSERT_FALSE(study_.empty()) << find.out;
+  }
+
+  std::unique_ptr<ExternalCluster> cluster_;
+  std::string study_;
+};
+
+TEST_F(ShareTest, SharesAreReplicatedScopedAndNeverLogTheirSecrets) {
+  testing::CommandResult made =
+      Cli(*cluster_, {"share", "create", "--study", study_, "--expires", "7d", "--max-uses", "3",
+                      "--label", "Dr Who, knee", "--json"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string code = JsonField(made.out, "access_code");
+  const std::string pin = JsonField(made.out, "pin");
+  const std::string id = JsonField(made.out, "id");
+  ASSERT_EQ(code.size(), 31u) << made.out;  // 26 characters and 5 dashes
+  ASSERT_EQ(pin.size(), 6u);
+  ASSERT_EQ(id.size(), 16u);
+
+  // A study that is not stored cannot be shared (and the error does not echo it).
+  testing::CommandResult missing = Cli(*cluster_, {"share", "create", "--study", "1.2.3.999999"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_FALSE(absl::StrContains(missing.err, "1.2.3.999999")) << missing.err;
+
+  testing::CommandResult list = Cli(*cluster_, {"share", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(absl::StrContains(list.out, id)) << list.out;
+  EXPECT_TRUE(absl::StrContains(list.out, "active"));
+  EXPECT_FALSE(absl::StrContains(list.out, pin));
+  testing::CommandResult by_code = Cli(*cluster_, {"share", "show", code, "--json"});
+  ASSERT_EQ(by_code.exit_code, 0) << by_code.err;
+  EXPECT_EQ(JsonField(by_code.out, "id"), id);
+
+  // A read-only client may look but not create, revoke or unlock.
+  auto stub = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client-readonly"), kFrontendPeer));
+  {
+    grpc::ClientContext ctx;
+    v1::CreateShareRequest req;
+    req.add_study_uids(study_);
+    v1::CreateShareResponse resp;
+    EXPECT_EQ(stub->CreateShare(&ctx, req, &resp).error_code(), grpc::PERMISSION_DENIED);
+  }
+  for (bool unlock : {false, true}) {
+    grpc::ClientContext ctx;
+    v1::ShareRequest req;
+    req.set_share(id);
+    v1::ShareResponse resp;
+    grpc::Status s =
+        unlock ? stub->UnlockShare(&ctx, req, &resp) : stub->RevokeShare(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ShareRequest req;
+    req.set_share(id);
+    v1::ShareResponse resp;
+    ASSERT_TRUE(stub->GetShare(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.share().state(), "active");
+  }
+
+  // The metaserver leader dies, and a follower loses its disk: the share and its log survive.
+  absl::StatusOr<std::string> leader = cluster_->LeaderOf("metaserver");
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  ASSERT_TRUE(cluster_->Kill(*leader).ok());
+  testing::CommandResult unlocked = Cli(*cluster_, {"share", "unlock", id});
+  ASSERT_EQ(unlocked.exit_code, 0) << unlocked.err;
+  ASSERT_TRUE(cluster_->Restart(*leader).ok());
+  std::string wiped;
+  for (const std::string& name : cluster_->Replicas("metaserver")) {
+    absl::StatusOr<std::string> now = cluster_->LeaderOf("metaserver");
+    ASSERT_TRUE(now.ok());
+    if (name != *now) wiped = name;
+  }
+  ASSERT_TRUE(cluster_->Kill(wiped).ok());
+  ASSERT_TRUE(cluster_->Wipe(wiped).ok());
+  ASSERT_TRUE(cluster_->Restart(wiped).ok());
+  testing::CommandResult revoked = Cli(*cluster_, {"share", "revoke", id});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_TRUE(absl::StrContains(revoked.out, "revoked")) << revoked.out;
+  // The wiped replica catches up (a snapshot or the log from its leader) ...
+  absl::StatusOr<std::string> second = cluster_->LeaderOf("metaserver");
+  ASSERT_TRUE(second.ok());
+  absl::StatusOr<double> commit =
+      cluster_->Metric(*second, "medvault_metaserver_raft_commit_index");
+  ASSERT_TRUE(commit.ok());
+  ASSERT_TRUE(WaitForApplied(*cluster_, wiped, *commit)) << wiped << " did not catch up";
+  // ... and holds the share as revoked: its database or log has the label beside the revocation.
+  bool replicated = false;
+  for (const auto& [path, content] : testing::ReadFilesUnder(cluster_->DataDirOf(wiped))) {
+    if (content.find("Dr Who, knee") != std::string::npos) replicated = true;
+  }
+  EXPECT_TRUE(replicated) << wiped << " holds no copy of the share";
+  testing::CommandResult shown = Cli(*cluster_, {"share", "show", id, "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(JsonField(shown.out, "state"), "revoked");
+  EXPECT_EQ(JsonField(shown.out, "label"), "Dr Who, knee");
+  testing::CommandResult log = Cli(*cluster_, {"share", "log", id});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_TRUE(absl::StrContains(log.out, "unlock")) << log.out;
+  EXPECT_TRUE(absl::StrContains(log.out, "revoke")) << log.out;
+  EXPECT_TRUE(absl::StrContains(log.out, "client/client")) << log.out;
+
+  // No service logged the PIN or the code, in any spelling.
+  const std::string bare = absl::StrReplaceAll(code, {{"-", ""}});
+  for (const std::string& file : cluster_->log_files()) {
+    const std::string text = ReadFile(file);
+    EXPECT_FALSE(absl::StrContains(text, pin)) << file;
+    EXPECT_FALSE(absl::StrContains(text, code)) << file;
+    EXPECT_FALSE(absl::StrContains(text, bare)) << file;
+  }
+}
+
+struct HttpAnswer {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+
+class ShareBrowserTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::vector<int>> port = testing::PickFreePorts(1);
+    ASSERT_TRUE(port.ok());
+    base_ = absl::StrCat("https://127.0.0.1:", (*port)[0]);
+    testing::ClusterOptions options;
+    options.frontend_flags = {absl::StrCat("--http_port=", (*port)[0])};
+    cluster_ = std::make_unique<ExternalCluster>(options);
+    ASSERT_TRUE(cluster_->Start().ok());
+    for (const char* file : {"CT_small.dcm", "MR_small.dcm"}) {
+      testing::CommandResult put =
+          Cli(*cluster_, {"put", std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file});
+      ASSERT_EQ(put.exit_code, 0) << put.err;
+    }
+    testing::CommandResult find = Cli(*cluster_, {"find", "--json"});
+    ASSERT_EQ(find.exit_code, 0) << find.err;
+    // One study to share, one that stays private.
+    shared_ = JsonField(find.out, "study_uid");
+    other_ = JsonField(find.out.substr(find.out.find(shared_) + shared_.size()), "study_uid");
+    ASSERT_FALSE(shared_.empty());
+    ASSERT_FALSE(other_.empty()) << find.out;
+    jar_ = cluster_->root() + "/cookies";
+  }
+
+  // curl without a client certificate, with the cookie jar; extra arguments before the URL.
+  HttpAnswer Curl(const std::string& path, std::vector<std::string> extra = {}) {
+    const std::string body = cluster_->root() + "/curl-body";
+    const std::string headers = cluster_->root() + "/curl-headers";
+    std::remove(body.c_str());
+    std::vector<std::string> argv = {"/usr/bin/curl",
+                                     "-sS",
+                                     "--cacert",
+                                     testing::DevTlsFiles(cluster_->tls_dir(), "client").ca_file,
+                                     "-o",
+                                     body,
+                                     "-D",
+                                     headers,
+                                     "-w",
+                                     "%{http_code}",
+                                     "-b",
+                                     jar_,
+                                     "-c",
+                                     jar_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(base_ + path);
+    testing::CommandResult r = testing::RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    HttpAnswer a;
+    a.status = std::atoi(r.out.c_str());
+    a.body = ReadFile(body);
+    a.headers = ReadFile(headers);
+    return a;
+  }
+
+  HttpAnswer Redeem(const std::string& code, const std::string& pin,
+                    std::vector<std::string> extra = {}) {
+    extra.insert(extra.end(),
+                 {"--data-urlencode", "code=" + code, "--data-urlencode", "pin=" + pin});
+    return Curl("/share/api/redeem", extra);
+  }
+
+  std::unique_ptr<ExternalCluster> cluster_;
+  std::string base_, shared_, other_, jar_;
+};
+
+TEST_F(ShareBrowserTest, PinLockSessionScopeAndRevocationWithCurl) {
+  testing::CommandResult made = Cli(*cluster_, {"share", "create", "--study", shared_, "--json"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string code = JsonField(made.out, "access_code");
+  const std::string pin = JsonField(made.out, "pin");
+  const std::string id = JsonField(made.out, "id");
+  const std::string wrong = pin == "AAAAAA" ? "CCCCCC" : "AAAAAA";
+
+  for (int left = 4; left >= 0; --left) {
+    HttpAnswer a = Redeem(code, wrong);
+    EXPECT_EQ(a.status, 403);
+    EXPECT_TRUE(absl::StrContains(a.body, absl::StrCat(left, " attempt"))) << a.body;
+  }
+  // Locked: the right PIN gets the answer a code that opens nothing gets.
+  HttpAnswer locked = Redeem(code, pin);
+  HttpAnswer unknown = Redeem("0000-0000-0000-0000-00000-00000", pin);
+  EXPECT_EQ(locked.status, 403);
+  EXPECT_EQ(locked.body, unknown.body);
+  ASSERT_EQ(Cli(*cluster_, {"share", "unlock", id}).exit_code, 0);
+
+  // A redemption posted from another site is refused before it counts.
+  EXPECT_EQ(Redeem(code, pin, {"-H", "Origin: https://evil.example"}).status, 403);
+  HttpAnswer opened = Redeem(code, pin);
+  ASSERT_EQ(opened.status, 200) << opened.body;
+  EXPECT_TRUE(absl::StrContains(opened.headers, "HttpOnly")) << opened.headers;
+  EXPECT_TRUE(absl::StrContains(opened.headers, "Secure"));
+  EXPECT_TRUE(absl::StrContains(opened.headers, "SameSite=Strict"));
+
+  HttpAnswer info = Curl("/share/api/session");
+  ASSERT_EQ(info.status, 200) << info.body;
+  EXPECT_TRUE(absl::StrContains(info.body, shared_));
+  EXPECT_FALSE(absl::StrContains(info.body, other_));
+
+  HttpAnswer study = Curl("/dicomweb/studies/" + shared_);
+  EXPECT_EQ(study.status, 200);
+  EXPECT_TRUE(absl::StrContains(study.body, "DICM"));
+  // Another stored study, by its real UID: the same answer as one that does not exist.
+  HttpAnswer other = Curl("/dicomweb/studies/" + other_);
+  HttpAnswer nowhere = Curl("/dicomweb/studies/1.2.3.4.5.6.7.8.9");
+  EXPECT_EQ(other.status, 404);
+  EXPECT_EQ(other.status, nowhere.status);
+  EXPECT_EQ(other.body, nowhere.body);
+  EXPECT_EQ(Curl("/dicomweb/studies").status, 404);  // no search across the archive
+
+  // Revocation ends the open session at its next request.
+  ASSERT_EQ(Cli(*cluster_, {"share", "revoke", id}).exit_code, 0);
+  EXPECT_EQ(Curl("/dicomweb/studies/" + shared_).status, 401);
+  EXPECT_EQ(Curl("/share/api/session").status, 401);
+
+  testing::CommandResult log = Cli(*cluster_, {"share", "log", id});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_TRUE(absl::StrContains(log.out, "wrong PIN")) << log.out;
+  EXPECT_TRUE(absl::StrContains(log.out, "(locked)")) << log.out;
+  EXPECT_TRUE(absl::StrContains(log.out, "not in the share")) << log.out;
+  EXPECT_TRUE(absl::StrContains(log.out, "(revoked)")) << log.out;
+  EXPECT_TRUE(absl::StrContains(log.out, "127.0.0.1:")) << log.out;
+  // The key service's audit names the share session as the one the keys were released for.
+  testing::CommandResult audit = Cli(*cluster_, {"audit"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_TRUE(absl::StrContains(audit.out, "share-session/" + id)) << audit.out;
+
+  const std::string bare = absl::StrReplaceAll(code, {{"-", ""}});
+  for (const std::string& file : cluster_->log_files()) {
+    const std::string text = ReadFile(file);
+    EXPECT_FALSE(absl::StrContains(text, pin)) << file;
+    EXPECT_FALSE(absl::StrContains(text, bare)) << file;
+    EXPECT_FALSE(absl::StrContains(text, code)) << file;
+  }
+}
+
+// The JSON number after "key": in `json` (-1 when absent).
+double JsonNumber(const std::string& json, const std::string& key) {
+  const std::string quote = absl::StrCat("\"", key, "\":");
+  const size_t at = json.find(quote);
+  if (at == std::string::npos) return -1;
+  return std::atof(json.c_str() + at + quote.size());
+}
+
+TEST_F(ShareBrowserTest, PageInHeadlessChromium) {
+  testing::CommandResult made = Cli(*cluster_, {"share", "create", "--study", shared_, "--json"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string code = JsonField(made.out, "access_code");
+  const std::string pin = JsonField(made.out, "pin");
+  const std::string id = JsonField(made.out, "id");
+  const std::string node_dir = MEDVAULT_SHARE_PAGE_NODE_DIR;
+  std::filesystem::copy_file(std::string(MEDVAULT_SOURCE_DIR) + "/tests/share_page/page.mjs",
+                             node_dir + "/page.mjs",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto argv_json = [&](const std::string& verb) {
+    std::string out = "[";
+    for (const std::string& a : cluster_->Cli()) absl::StrAppend(&out, "\"", a, "\",");
+    return absl::StrCat(out, "\"share\",\"", verb, "\",\"", id, "\"]");
+  };
+  const std::string config = absl::StrCat(
+      "{\"base\":\"", base_, "\",\"code\":\"", code, "\",\"pin\":\"", pin, "\",\"wrong_pin\":\"",
+      pin == "AAAAAA" ? "CCCCCC" : "AAAAAA", "\",\"shared_study\":\"", shared_,
+      "\",\"other_study\":\"", other_, "\",\"screenshot\":\"", MEDVAULT_SHARE_SCREENSHOT,
+      "\",\"unlock_argv\":", argv_json("unlock"), ",\"revoke_argv\":", argv_json("revoke"), "}");
+  testing::CommandResult run =
+      testing::RunCommand({"/usr/bin/node", node_dir + "/page.mjs", config});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string& seen = run.out;
+  EXPECT_FALSE(absl::StrContains(seen, "\"error\":")) << seen;
+  for (int left = 4; left >= 0; --left)
+    EXPECT_TRUE(absl::StrContains(seen, absl::StrCat(left, " attempt"))) << seen;
+  EXPECT_TRUE(absl::StrContains(seen, "do not open a share")) << seen;
+  EXPECT_GT(JsonNumber(seen, "pixel_variance"), 0) << seen;
+  EXPECT_TRUE(std::filesystem::exists(MEDVAULT_SHARE_SCREENSHOT));
+  EXPECT_TRUE(absl::StrContains(seen, "\"other_study\":{\"status\":404,\"body\":\"NOT_FOUND\\n\"}"))
+      << seen;
+  EXPECT_TRUE(
+      absl::StrContains(seen, "\"missing_study\":{\"status\":404,\"body\":\"NOT_FOUND\\n\"}"))
+      << seen;
+  EXPECT_EQ(JsonNumber(seen, "shared_study_status"), 200) << seen;
+  EXPECT_EQ(JsonNumber(seen, "after_revoke_status"), 401) << seen;
+  EXPECT_TRUE(absl::StrContains(seen, "\"foreign_requests\":[]")) << seen;
+}
+
+}  // namespace
+}  // namespace medvault
