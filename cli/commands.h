@@ -117,6 +117,7 @@ int RunHealth(const CommandContext& ctx, const HealthArgs& args);
 int RunKek(const CommandContext& ctx, const KekArgs& args);
 // Prints matching audit records oldest first, one line (or JSON object) each, paging through all.
 int RunAudit(const CommandContext& ctx, const AuditArgs& args);
+int RunAuditVerify(const CommandContext& ctx, const AuditArgs& args);
 
 // ---- chunkserver (the frontend's Admin service; admin scope) ----
 

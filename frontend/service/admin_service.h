@@ -36,6 +36,8 @@ class AdminService final : public v1::Admin::Service {
                               v1::GetScrubStatusMetaResponse* response) override;
   grpc::Status CheckIndex(grpc::ServerContext* ctx, const v1::CheckIndexRequest* request,
                           v1::CheckIndexResponse* response) override;
+  grpc::Status VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest* request,
+                           v1::VerifyAuditResponse* response) override;
 
  private:
   GrpcKeyClient* const keys_;

@@ -64,6 +64,7 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
         "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
+  policy.AllowScope("VerifyAudit", Scope::kAdmin).AllowScope("VerifyAudit", Scope::kAudit);
   policy.set_client_scopes(std::move(scopes));
   return policy;
 }

@@ -19,21 +19,23 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
   const std::set<std::string> readers = {"client/reader"};
   const std::set<std::string> deleters = {"client/deleter"};
   const std::set<std::string> admins = {"client/admin"};
-  const medvault::testing::PolicyTable table = {{"PutInstance", {"client/writer"}},
-                                                {"GetInstance", readers},
-                                                {"FindStudies", readers},
-                                                {"GetStudy", readers},
-                                                {"DeleteStudy", deleters},
-                                                {"DeleteInstance", deleters},
-                                                {"QueryAudit", admins},
-                                                {"GetKekStatus", admins},
-                                                {"RotateKek", admins},
-                                                {"RetireKek", admins},
-                                                {"ListChunkServers", admins},
-                                                {"DrainChunkServer", admins},
-                                                {"StartScrub", admins},
-                                                {"GetScrubStatus", admins},
-                                                {"CheckIndex", admins}};
+  const medvault::testing::PolicyTable table = {
+      {"PutInstance", {"client/writer"}},
+      {"GetInstance", readers},
+      {"FindStudies", readers},
+      {"GetStudy", readers},
+      {"DeleteStudy", deleters},
+      {"DeleteInstance", deleters},
+      {"QueryAudit", admins},
+      {"GetKekStatus", admins},
+      {"RotateKek", admins},
+      {"RetireKek", admins},
+      {"ListChunkServers", admins},
+      {"DrainChunkServer", admins},
+      {"StartScrub", admins},
+      {"GetScrubStatus", admins},
+      {"CheckIndex", admins},
+      {"VerifyAudit", {"client/admin", "client/auditor"}}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(
                   FrontendPolicy(medvault::testing::OneScopeClients()),
                   {"medvault.v1.ImageStore", "medvault.v1.Admin"}, table),
