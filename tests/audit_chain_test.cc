@@ -193,7 +193,7 @@ TEST_F(AuditChainClusterTest, ConcurrentReleasesChainIdenticallyAndVerifyCleanTh
       ASSERT_TRUE(head.ok()) << head.status();
       common = std::min(common, head->position);
     }
-    EXPECT_GT(common, 40u);  // at least one record per release
+    EXPECT_GE(common, 40u);  // at least one record per release
     std::set<std::string> hashes;
     for (const auto& db : stopped.dbs()) {
       hashes.insert(db->Get(ks::kAuditChainColumnFamily, ks::ChainLinkKey(common)).value());
