@@ -129,6 +129,7 @@ int RunKek(const CommandContext& ctx, const KekArgs& args) {
 }
 
 int RunAudit(const CommandContext& ctx, const AuditArgs& args) {
+  if (args.verify) return RunAuditVerify(ctx, args);
   v1::QueryAuditRequest request;
   request.set_object_id(args.object_id);
   request.set_since_micros(args.since_micros);

@@ -61,6 +61,7 @@ constexpr FlagSpec kFlags[] = {
     {"max-uses", true, Bit(Verb::kShare)},
     {"no-download", false, Bit(Verb::kShare)},
     {"label", true, Bit(Verb::kShare)},
+    {"sign", false, Bit(Verb::kAudit)},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -409,7 +410,11 @@ absl::Status FillKek(const FlagValues& flags, const std::vector<std::string>& po
 
 absl::Status FillAudit(const FlagValues& flags, const std::vector<std::string>& positionals,
                        AuditArgs* out) {
+  if (!positionals.empty() && positionals[0] == "verify") {
+    return FillAuditVerify(flags, positionals, out);
+  }
   if (absl::Status s = NoPositionals(Verb::kAudit, positionals); !s.ok()) return s;
+  if (flags.count("sign")) return absl::InvalidArgumentError("audit: --sign goes with verify");
   const std::string object = Get(flags, "object");
   if (!object.empty()) {
     bool hex = object.size() == 32;
@@ -725,6 +730,9 @@ Verbs:
       The key service's audit log: every key generation, release and destruction and every
       refused call, oldest first. ID is an object id (32 hex digits, as the logs print it); TIME
       is RFC 3339 (2026-11-23T13:00:00Z) or Unix seconds. Needs the admin scope.
+  audit verify [--sign] [--json]
+      Check the audit log's hash chain and signed heads; report the first bad record by position
+      and time. --sign signs the current head first. Admin or audit scope; exit 1 if bad.
   chunkserver list [--json]
       The chunk servers the metaserver knows: id, address, failure domain, used and free space,
       whether up, and draining or drained. Needs the admin scope, as does drain.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -105,12 +106,18 @@ struct KekArgs {
 
 // `audit [--object HEX] [--since T] [--until T] [--limit N] [--json]`.
 struct AuditArgs {
+  bool verify = false;       // `audit verify [--sign] [--json]` (cli/args_audit.cc)
+  bool sign = false;         // verify: sign the current head first
   std::string object_id;     // 16 bytes (given as 32 hex digits), or empty
   int64_t since_micros = 0;  // 0: from the start
   int64_t until_micros = 0;  // 0: until now
   uint64_t limit = 0;        // 0: every matching record
   bool json = false;
 };
+
+// `audit verify [--sign] [--json]`: fills `out` from the flags given (names without dashes).
+absl::Status FillAuditVerify(const std::map<std::string, std::string>& flags,
+                             const std::vector<std::string>& positionals, AuditArgs* out);
 
 // `chunkserver list [--json]`, `chunkserver drain ID [--undo]`.
 struct ChunkserverArgs {

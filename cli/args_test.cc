@@ -236,6 +236,23 @@ TEST(ArgsTest, AuditFilters) {
   ExpectUsageError({"audit", "--since", "1795000000", "--until", "1794000000"}, "after --since");
 }
 
+TEST(ArgsTest, AuditVerify) {
+  absl::StatusOr<Command> cmd = Parse({"audit", "verify", "--sign", "--json"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, Verb::kAudit);
+  EXPECT_TRUE(cmd->audit.verify);
+  EXPECT_TRUE(cmd->audit.sign);
+  EXPECT_TRUE(cmd->audit.json);
+  cmd = Parse({"audit", "verify"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_TRUE(cmd->audit.verify);
+  EXPECT_FALSE(cmd->audit.sign);
+  ExpectUsageError({"audit", "verify", "--object", "00112233445566778899aabbccddeeff"},
+                   "does not apply");
+  ExpectUsageError({"audit", "verify", "now"}, "unexpected argument");
+  ExpectUsageError({"audit", "--sign"}, "goes with verify");
+}
+
 TEST(ArgsTest, ChunkserverActions) {
   absl::StatusOr<Command> cmd = Parse({"chunkserver", "list", "--json"});
   ASSERT_TRUE(cmd.ok()) << cmd.status();

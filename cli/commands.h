@@ -142,6 +142,7 @@ int RunGetDocument(const CommandContext& ctx, const GetArgs& args);
 int RunKek(const CommandContext& ctx, const KekArgs& args);
 // Prints matching audit records oldest first, one line (or JSON object) each, paging through all.
 int RunAudit(const CommandContext& ctx, const AuditArgs& args);
+int RunAuditVerify(const CommandContext& ctx, const AuditArgs& args);
 
 // ---- chunkserver (the frontend's Admin service; admin scope) ----
 

@@ -14,8 +14,9 @@ absl::StatusOr<Scope> ParseScope(absl::string_view text) {
   if (text == "write") return Scope::kWrite;
   if (text == "delete") return Scope::kDelete;
   if (text == "admin") return Scope::kAdmin;
+  if (text == "audit") return Scope::kAudit;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown scope \"", text, "\" (scopes: read, write, delete, admin)"));
+      absl::StrCat("unknown scope \"", text, "\" (scopes: read, write, delete, admin, audit)"));
 }
 
 absl::string_view ScopeName(Scope scope) {
@@ -28,6 +29,8 @@ absl::string_view ScopeName(Scope scope) {
       return "delete";
     case Scope::kAdmin:
       return "admin";
+    case Scope::kAudit:
+      return "audit";
   }
   return "unknown";
 }

@@ -22,16 +22,18 @@
 namespace medvault {
 
 // What a client of the public API may do.
-enum class Scope { kRead, kWrite, kDelete, kAdmin };
+// kAudit: checking the audit log (VerifyAudit) without the other admin powers.
+enum class Scope { kRead, kWrite, kDelete, kAdmin, kAudit };
 
 absl::string_view ScopeName(Scope scope);
-// "read", "write", "delete" or "admin"; INVALID_ARGUMENT naming the unknown word otherwise.
+// "read", "write", "delete", "admin" or "audit"; INVALID_ARGUMENT naming the unknown word
+// otherwise.
 absl::StatusOr<Scope> ParseScope(absl::string_view text);
 
 // Scopes per client name. The file format, one client per line:
 //   # comment
 //   <client name> <scope>[,<scope>...]
-// e.g. "pacs-gateway write,read" or "viewer read". Scopes: read, write, delete, admin.
+// e.g. "pacs-gateway write,read" or "viewer read". Scopes: read, write, delete, admin, audit.
 class ClientScopes {
  public:
   // INVALID_ARGUMENT naming the line for an unknown scope, a missing scope list, or a client

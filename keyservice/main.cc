@@ -10,16 +10,22 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/env.h"
 #include "common/key_hygiene.h"
 #include "common/kv.h"
 #include "common/log.h"
+#include "common/periodic_task.h"
 #include "common/rpc.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
+#include "keyservice/core/audit_chain.h"
+#include "keyservice/core/audit_signer.h"
+#include "keyservice/core/audit_verify.h"
 #include "keyservice/core/kek.h"
 #include "keyservice/core/key_store.h"
 #include "keyservice/core/shredder.h"
+#include "keyservice/service/audit_chain_rewriter.h"
 #include "keyservice/service/key_maintenance.h"
 #include "keyservice/service/key_service.h"
 #include "raft/replica.h"
@@ -41,6 +47,14 @@ ABSL_FLAG(int64_t, rewrap_interval_ms, 30000,
 ABSL_FLAG(uint32_t, rewrap_batch, 256, "Keys rewrapped per replicated write");
 ABSL_FLAG(int64_t, shred_interval_ms, 1000,
           "Destroyed keys are pushed out of the database files within about this long");
+ABSL_FLAG(std::string, audit_signing_key, "",
+          "PEM Ed25519 private key (mode 0600 or 0400) that signs the audit chain's head; the same "
+          "key on every replica. Empty: heads are not signed (verify checks the chain only)");
+ABSL_FLAG(std::string, audit_verify_keys, "",
+          "Comma-separated PEM files of earlier audit signing keys (public or private), so heads "
+          "they signed still verify after a rotation");
+ABSL_FLAG(int64_t, audit_sign_interval_ms, 60000,
+          "How often the leader signs the audit chain's head when it moved");
 
 namespace {
 
@@ -103,6 +117,26 @@ int main(int argc, char** argv) {
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
   medvault::raft::RaftNode* node = (*replica)->node();
 
+  // Every replica chains audit records as it applies them, in log order (audit_chain.h).
+  ks::AuditChain audit_chain(kv->get());
+  if (absl::Status s = audit_chain.Load(); !s.ok()) Die(s.ToString());
+  ks::AuditChainRewriter audit_rewriter(&audit_chain);
+  (*replica)->machine()->set_rewriter(&audit_rewriter);
+  std::unique_ptr<ks::AuditSigner> audit_signer;
+  ks::AuditTrustedKeys audit_keys;
+  if (const std::string path = absl::GetFlag(FLAGS_audit_signing_key); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<ks::AuditSigner>> signer =
+        ks::AuditSigner::FromPemFile(fs, path);
+    if (!signer.ok()) Die(absl::StrCat("--audit_signing_key: ", signer.status().ToString()));
+    audit_signer = *std::move(signer);
+    audit_keys.Add(audit_signer->public_key());
+  }
+  for (absl::string_view path :
+       absl::StrSplit(absl::GetFlag(FLAGS_audit_verify_keys), ',', absl::SkipEmpty())) {
+    absl::Status added = audit_keys.AddPemFile(fs, std::string(path));
+    if (!added.ok()) Die(absl::StrCat("--audit_verify_keys: ", added.ToString()));
+  }
+
   // Every replica shreds the keys whose destruction it applies (and everything after a snapshot
   // replaced its state).
   ks::Shredder shredder(
@@ -125,6 +159,18 @@ int main(int argc, char** argv) {
       runner.registry());
   ks::KeyServiceImpl service(&store, runner.registry(), security->is_tls(),
                              [&maintenance] { maintenance.KickRewrap(); });
+  ks::AuditChecker audit_checker(kv->get(), &writer, medvault::RealClock(), audit_signer.get(),
+                                 std::move(audit_keys));
+  service.set_audit_checker(&audit_checker);
+  medvault::PeriodicTask audit_signing(
+      absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_audit_sign_interval_ms))),
+      [&audit_checker, node] {
+        if (!node->IsLeader()) return;
+        absl::StatusOr<uint64_t> signed_position = audit_checker.SignHead();
+        if (!signed_position.ok() && !absl::IsUnavailable(signed_position.status())) {
+          MV_LOG(WARNING) << "signing the audit head: " << signed_position.status();
+        }
+      });
   runner.AddService(&service);
   runner.AddService((*replica)->service());
   absl::Status started = runner.Start();
@@ -132,6 +178,7 @@ int main(int argc, char** argv) {
   absl::Status raft_started = (*replica)->Start();
   if (!raft_started.ok()) Die(absl::StrCat("raft: ", raft_started.ToString()));
   maintenance.Start();
+  if (audit_signer) audit_signing.Start();
   std::string versions;
   for (uint32_t v : keks.versions()) absl::StrAppend(&versions, versions.empty() ? "" : ",", v);
   MV_LOG(INFO) << "serving with KEK versions " << versions
@@ -140,6 +187,7 @@ int main(int argc, char** argv) {
   // On SIGTERM a leader hands off before the server stops carrying the group's messages.
   runner.set_on_terminate([&] { (*replica)->HandOffLeadership(absl::Seconds(5)); });
   runner.Wait();
+  audit_signing.Stop();
   maintenance.Stop();
   (*replica)->Stop();
   // The runner has drained in-flight calls; the service, store, replica, runner, database and

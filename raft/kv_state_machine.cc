@@ -127,8 +127,11 @@ absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vecto
       batch.SetSavePoint();
       if (!cmd.ParseFromString(e.data()))
         result = absl::InvalidArgumentError("command does not parse");
+      const bool rewritten = result.ok() && rewriter_ != nullptr;
+      if (rewritten) result = rewriter_->Rewrite(&cmd);
       for (int i = 0; result.ok() && i < cmd.writes_size(); ++i)
         result = AddWrite(cmd.writes(i), &batch);
+      if (!result.ok() && rewritten) rewriter_->Undo();
       if (result.ok()) {
         (void)batch.PopSavePoint();
         if (on_delete_) {
@@ -153,7 +156,9 @@ absl::StatusOr<std::vector<absl::Status>> KvStateMachine::Apply(const std::vecto
   // their applied index, and the replica then re-applies them from the log; the log itself is
   // never trimmed past them, because every log write (compaction included) is synchronous and the
   // write-ahead log persists in order. So each commit costs one fsync per replica, not two.
-  RETURN_IF_ERROR(kv_->WriteBuffered(&batch));
+  absl::Status written = kv_->WriteBuffered(&batch);
+  if (rewriter_ != nullptr) rewriter_->Settle(written.ok());
+  RETURN_IF_ERROR(written);
   applied_ = applied;
   for (const auto& [cf, key] : deleted) on_delete_(cf, key);
   return results;
@@ -198,6 +203,7 @@ absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
     batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, snapshot.meta().SerializeAsString());
     RETURN_IF_ERROR(kv_->Write(&batch));
     applied_ = snapshot.meta();
+    if (rewriter_ != nullptr) rewriter_->Reload();
   }
   if (on_restore_) on_restore_();
   return absl::OkStatus();

@@ -18,6 +18,25 @@
 
 namespace medvault::raft {
 
+// Rewrites committed commands as they are applied, e.g. to chain the key service's audit records
+// in the order the group commits them (keyservice/core/audit_chain.h). Called on the Raft thread
+// under the machine's lock, in log order, on every replica: must be deterministic (the same
+// commands on the same state give the same writes everywhere).
+class CommandRewriter {
+ public:
+  virtual ~CommandRewriter() = default;
+  // Called for each committed command before its writes join the apply batch; may change or add
+  // writes (to replicated column families). An error rejects the command, identically everywhere.
+  virtual absl::Status Rewrite(v1::RaftKvBatch* command) = 0;
+  // The command last passed to Rewrite() was rejected after all: forget what it did.
+  virtual void Undo() = 0;
+  // The apply batch holding every command rewritten since the last call was written (true), or
+  // could not be (false: the node stops, nothing of it happened).
+  virtual void Settle(bool written) = 0;
+  // A snapshot replaced the state: reload whatever was derived from it.
+  virtual void Reload() = 0;
+};
+
 class KvStateMachine : public StateMachine {
  public:
   // `kv` must hold `state_cfs` and RaftColumnFamilies(); it must outlive this object. Applies are
@@ -45,6 +64,9 @@ class KvStateMachine : public StateMachine {
   void set_on_delete(std::function<void(const std::string& cf, const std::string& key)> fn) {
     on_delete_ = std::move(fn);
   }
+  // Rewrites every committed command before it is applied (may be null). Must outlive this
+  // machine. Set before the node starts.
+  void set_rewriter(CommandRewriter* rewriter) { rewriter_ = rewriter; }
 
  private:
   KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs)
@@ -56,6 +78,7 @@ class KvStateMachine : public StateMachine {
   const std::vector<std::string> state_cfs_;
   std::function<void()> on_restore_;
   std::function<void(const std::string&, const std::string&)> on_delete_;
+  CommandRewriter* rewriter_ = nullptr;
   mutable absl::Mutex mu_;
   SnapshotMeta applied_ ABSL_GUARDED_BY(mu_);
 };

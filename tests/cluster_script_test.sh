@@ -80,6 +80,8 @@ if err="$("$CLI" "${RO[@]}" rm --study "$study" 2>&1)"; then fail "the read-only
 grep -q PERMISSION_DENIED <<<"$err" || fail "read-only delete did not say PERMISSION_DENIED: $err"
 "$CLI" kek status | grep -q "active KEK version: 1" || fail "kek status did not show version 1"
 "$CLI" audit --limit 5 | grep -q " generate caller=frontend/frontend" || fail "the audit log shows no generation"
+verified="$("$CLI" audit verify --sign)" || fail "audit verify failed: $verified"
+grep -q "audit log OK: .* [1-9][0-9]* signed heads" <<<"$verified" || fail "audit verify: no signed head: $verified"
 
 "$ROOT/scripts/cluster" down --data "$DATA"
 if "$ROOT/scripts/cluster" status --data "$DATA" >/dev/null; then fail "status says up after down"; fi

@@ -8,8 +8,11 @@
 namespace medvault::testing {
 namespace {
 
-const char* const kScopedClients[][2] = {
-    {"reader", "read"}, {"writer", "write"}, {"deleter", "delete"}, {"admin", "admin"}};
+const char* const kScopedClients[][2] = {{"reader", "read"},
+                                         {"writer", "write"},
+                                         {"deleter", "delete"},
+                                         {"admin", "admin"},
+                                         {"auditor", "audit"}};
 
 }  // namespace
 

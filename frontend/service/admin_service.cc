@@ -148,4 +148,14 @@ grpc::Status AdminService::TransferRaftLeader(grpc::ServerContext* ctx,
   return Reply((*raft)->TransferLeader(*request), response);
 }
 
+grpc::Status AdminService::VerifyAudit(grpc::ServerContext* ctx,
+                                       const v1::VerifyAuditRequest* request,
+                                       v1::VerifyAuditResponse* response) {
+  MV_ADMIT("VerifyAudit");
+  v1::VerifyAuditRequest forwarded = *request;
+  forwarded.mutable_audit()->set_on_behalf_of(who->ToString());
+  forwarded.mutable_audit()->set_purpose("VerifyAudit");
+  return Reply(keys_->VerifyAudit(forwarded), response);
+}
+
 }  // namespace medvault::frontend

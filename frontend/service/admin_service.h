@@ -52,6 +52,8 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status TransferRaftLeader(grpc::ServerContext* ctx,
                                   const v1::TransferRaftLeaderRequest* request,
                                   v1::TransferRaftLeaderResponse* response) override;
+  grpc::Status VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest* request,
+                           v1::VerifyAuditResponse* response) override;
 
  private:
   // The group a Raft call names; INVALID_ARGUMENT when none.

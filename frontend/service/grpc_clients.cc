@@ -135,6 +135,14 @@ absl::StatusOr<v1::RotateKekResponse> GrpcKeyClient::RotateKek(const v1::RotateK
       kMetaDeadline);
 }
 
+// Verification walks the whole log on the key service: allow it longer than a key call.
+absl::StatusOr<v1::VerifyAuditResponse> GrpcKeyClient::VerifyAudit(
+    const v1::VerifyAuditRequest& req) {
+  return Unary<v1::KeyService, v1::VerifyAuditRequest, v1::VerifyAuditResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->VerifyAudit(c, r, o); },
+      req, std::chrono::seconds(300));
+}
+
 absl::Status GrpcKeyClient::RetireKek(const v1::RetireKekRequest& req) {
   return Unary<v1::KeyService, v1::RetireKekRequest, v1::RetireKekResponse>(
              &group_,

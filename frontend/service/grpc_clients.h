@@ -35,6 +35,7 @@ class GrpcKeyClient : public KeyClient {
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
+  absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(const v1::VerifyAuditRequest& request);
   // Records a refusal of `client` calling `method` in the key service's audit log; waits at most
   // two seconds (the refusal stands either way).
   absl::Status RecordDenial(const std::string& client, absl::string_view method,

@@ -76,6 +76,7 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
         "AddRaftMember", "RemoveRaftMember", "TransferRaftLeader"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
+  policy.AllowScope("VerifyAudit", Scope::kAdmin).AllowScope("VerifyAudit", Scope::kAudit);
   policy.set_client_scopes(std::move(scopes));
   return policy;
 }

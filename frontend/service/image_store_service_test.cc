@@ -45,7 +45,8 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"GetRaftStatus", admins},
                                                 {"AddRaftMember", admins},
                                                 {"RemoveRaftMember", admins},
-                                                {"TransferRaftLeader", admins}};
+                                                {"TransferRaftLeader", admins},
+{"VerifyAudit", {"client/admin", "client/auditor"}}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(
                   FrontendPolicy(medvault::testing::OneScopeClients()),
                   {"medvault.v1.ImageStore", "medvault.v1.Admin"}, table),

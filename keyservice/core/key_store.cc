@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "keyservice/core/audit_chain.h"
 
 namespace medvault::keyservice {
 namespace {
@@ -46,7 +47,8 @@ absl::Status SealDataKey(const KekRef& kek, absl::string_view object_id, absl::s
 }
 
 std::vector<std::string> KeyStoreColumnFamilies() {
-  return {kKeysColumnFamily, kKekStateColumnFamily, kAuditColumnFamily, kAuditByObjectColumnFamily};
+  return {kKeysColumnFamily,          kKekStateColumnFamily,   kAuditColumnFamily,
+          kAuditByObjectColumnFamily, kAuditChainColumnFamily, kAuditHeadsColumnFamily};
 }
 
 std::string DekAssociatedData(absl::string_view object_id, uint32_t kek_version) {

@@ -15,8 +15,9 @@ namespace medvault::keyservice {
 
 AccessPolicy KeyServicePolicy() {
   AccessPolicy policy;
-  for (const char* method : {"GenerateDataKeys", "GetDataKey", "DestroyDataKeys", "QueryAudit",
-                             "RecordDenial", "GetKekStatus", "RotateKek", "RetireKek"}) {
+  for (const char* method :
+       {"GenerateDataKeys", "GetDataKey", "DestroyDataKeys", "QueryAudit", "RecordDenial",
+        "GetKekStatus", "RotateKek", "RetireKek", "VerifyAudit"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -191,6 +192,24 @@ grpc::Status KeyServiceImpl::RetireKek(grpc::ServerContext* context,
   if (absl::Status retired = store_->Retire(request->version(), *who); !retired.ok()) {
     return Fail(retired);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::VerifyAudit(grpc::ServerContext* context,
+                                         const v1::VerifyAuditRequest* request,
+                                         v1::VerifyAuditResponse* response) {
+  absl::StatusOr<AuditInfo> who = Admit(*context, "VerifyAudit", request->audit());
+  if (!who.ok()) return Fail(who.status());
+  if (audit_checker_ == nullptr) return Fail(absl::UnimplementedError("audit verification"));
+  absl::StatusOr<v1::VerifyAuditResponse> verified = audit_checker_->Verify(request->sign_head());
+  // The check itself is recorded (after it, so it never checks its own record).
+  v1::AuditRecord record = store_->audit()->NewRecord("verify", *who);
+  record.set_result(!verified.ok() ? std::string(absl::StatusCodeToString(verified.status().code()))
+                    : verified->ok() ? "OK"
+                                     : "DATA_LOSS");
+  if (absl::Status s = store_->audit()->Append(record); s.ok()) AuditLog::Log(record);
+  if (!verified.ok()) return Fail(verified.status());
+  *response = *std::move(verified);
   return grpc::Status::OK;
 }
 

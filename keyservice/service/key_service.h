@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/access_policy.h"
+#include "keyservice/core/audit_verify.h"
 #include "keyservice/core/key_store.h"
 #include "medvault/v1/keyservice.grpc.pb.h"
 
@@ -48,6 +49,11 @@ class KeyServiceImpl final : public v1::KeyService::Service {
                          v1::RotateKekResponse* response) override;
   grpc::Status RetireKek(grpc::ServerContext* context, const v1::RetireKekRequest* request,
                          v1::RetireKekResponse* response) override;
+  grpc::Status VerifyAudit(grpc::ServerContext* context, const v1::VerifyAuditRequest* request,
+                           v1::VerifyAuditResponse* response) override;
+
+  // Serves VerifyAudit (UNIMPLEMENTED until set). Must outlive the service; set before serving.
+  void set_audit_checker(AuditChecker* checker) { audit_checker_ = checker; }
 
  private:
   // Authorises the call; on refusal records it (with the objects asked about) in the audit log.
@@ -60,6 +66,7 @@ class KeyServiceImpl final : public v1::KeyService::Service {
   KeyStore* const store_;
   Authorizer authz_;
   const std::function<void()> on_rotate_;
+  AuditChecker* audit_checker_ = nullptr;
   prometheus::Counter& keys_generated_;
   prometheus::Counter& keys_released_;
   prometheus::Counter& keys_destroyed_;

@@ -198,7 +198,7 @@ TEST(KeyServicePolicyTest, OnlyTheFrontendMayCallTheKeyService) {
   const medvault::testing::PolicyTable table = {
       {"GenerateDataKeys", frontend}, {"GetDataKey", frontend},   {"DestroyDataKeys", frontend},
       {"QueryAudit", frontend},       {"RecordDenial", frontend}, {"GetKekStatus", frontend},
-      {"RotateKek", frontend},        {"RetireKek", frontend}};
+      {"RotateKek", frontend},        {"RetireKek", frontend},    {"VerifyAudit", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(KeyServicePolicy(),
                                                        {"medvault.v1.KeyService"}, table),
               ::testing::IsEmpty());
