@@ -55,8 +55,7 @@ absl::Status PackChunkStore::Open() {
   absl::MutexLock lock(&mu_);
   if (!numbers.empty()) next_extent_ = numbers.back() + 1;
   MV_LOG(INFO) << "pack chunk store open: " << index_.size() << " chunks, " << live_put_bytes_
-               << " bytes live in " << extents_.size() << " extents of " << disk_bytes_
-               << " bytes";
+               << " bytes live in " << extents_.size() << " extents of " << disk_bytes_ << " bytes";
   return absl::OkStatus();
 }
 
@@ -265,8 +264,7 @@ absl::Status PackChunkStore::WaitDurableLocked(const Target& t) {
   }
 }
 
-absl::Status PackChunkStore::Write(absl::string_view id, absl::string_view data,
-                                   uint32_t crc32c) {
+absl::Status PackChunkStore::Write(absl::string_view id, absl::string_view data, uint32_t crc32c) {
   RETURN_IF_ERROR(CheckChunkId(id));
   const std::string hex = ToHex(id);
   RETURN_IF_ERROR(CheckChunkCrc(hex, data, crc32c));
@@ -360,7 +358,8 @@ absl::StatusOr<ChunkData> PackChunkStore::Read(absl::string_view id) {
   Location loc;
   {
     absl::MutexLock lock(&mu_);
-    if (!LookupLocked(id, &loc)) return absl::NotFoundError(absl::StrCat("chunk ", hex, " not found"));
+    if (!LookupLocked(id, &loc))
+      return absl::NotFoundError(absl::StrCat("chunk ", hex, " not found"));
   }
   absl::StatusOr<ChunkData> chunk = ReadVerified(id, loc);
   if (!chunk.ok()) {

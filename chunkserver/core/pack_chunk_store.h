@@ -101,10 +101,10 @@ class PackChunkStore : public ChunkStore {
     uint64_t record_bytes() const { return kRecordHeaderBytes + length; }
   };
   struct Extent {
-    uint64_t size = 0;        // bytes appended (the end of the last record)
-    uint64_t synced = 0;      // bytes known durable
-    uint64_t file_bytes = 0;  // size on disk (a torn tail beyond `size` included)
-    uint64_t live_bytes = 0;  // live puts and tombstones
+    uint64_t size = 0;                   // bytes appended (the end of the last record)
+    uint64_t synced = 0;                 // bytes known durable
+    uint64_t file_bytes = 0;             // size on disk (a torn tail beyond `size` included)
+    uint64_t live_bytes = 0;             // live puts and tombstones
     std::unique_ptr<WritableFile> file;  // while appends or a sync may still come
     bool failed = false;                 // a sync failed: records past `synced` are lost
   };
@@ -132,8 +132,7 @@ class PackChunkStore : public ChunkStore {
   // Removes `id` from the index (its record becomes dead); false when absent.
   bool RemoveLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends a tombstone for `id` and removes it from the index.
-  absl::Status KillLocked(const std::string& id, Target* target)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status KillLocked(const std::string& id, Target* target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool LookupLocked(absl::string_view id, Location* loc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reads and verifies the record at `loc` (the live record of `id` when looked up); follows a

@@ -90,8 +90,8 @@ TEST_F(PackChunkStoreTest, RoundTripAppendsToOneExtent) {
   EXPECT_EQ(store_->chunk_count(), 3u);
   // No file per chunk: one extent holding header, then records back to back.
   ASSERT_EQ(ExtentFiles(dir_.path()), std::vector<std::string>{"0000000000000001.mvx"});
-  const std::string extent = *DefaultFilesystem()->ReadFile(dir_.path() + "/pack/" +
-                                                            "0000000000000001.mvx");
+  const std::string extent =
+      *DefaultFilesystem()->ReadFile(dir_.path() + "/pack/" + "0000000000000001.mvx");
   EXPECT_EQ(extent.size(), kExtentHeaderBytes + 3 * kRecordHeaderBytes + a.size() + b.size());
   EXPECT_EQ(extent.substr(0, 4), "MVX1");
   EXPECT_EQ(extent.substr(kExtentHeaderBytes, 4), "MVR1");
@@ -237,7 +237,6 @@ TEST_F(PackChunkStoreTest, ListPaginatesInIdOrderWithAgeByTheStoreClock) {
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
 }
 
-
 // Holds the next data sync until a number of appends have reached the files, so that writers
 // pile up behind it (synchronised on events, not on time).
 class GatedSyncFilesystem : public FaultInjectingFilesystem {
@@ -378,7 +377,10 @@ TEST_F(PackChunkStoreTest, RandomOperationsMatchAModel) {
     for (int op = 0; op < 250; ++op) {
       const std::string id = Id(static_cast<uint8_t>(rng() % 24), static_cast<uint8_t>(seed));
       switch (rng() % 10) {
-        case 0: case 1: case 2: case 3: {
+        case 0:
+        case 1:
+        case 2:
+        case 3: {
           std::string data = RandomData(rng() % 700);
           absl::Status s = Put(store_.get(), id, data);
           if (model.count(id)) {
@@ -389,11 +391,13 @@ TEST_F(PackChunkStoreTest, RandomOperationsMatchAModel) {
           }
           break;
         }
-        case 4: case 5: {
+        case 4:
+        case 5: {
           ASSERT_EQ(*store_->Delete({id}), model.erase(id));
           break;
         }
-        case 6: case 7: {
+        case 6:
+        case 7: {
           ASSERT_TRUE(store_->Compact().ok());
           break;
         }

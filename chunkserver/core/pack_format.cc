@@ -58,7 +58,8 @@ std::string EncodeExtentHeader(uint64_t extent) {
 }
 
 absl::Status CheckExtentHeader(absl::string_view bytes, uint64_t extent) {
-  if (bytes.size() < kExtentHeaderBytes || bytes.substr(0, 4) != absl::string_view(kExtentMagic, 4) ||
+  if (bytes.size() < kExtentHeaderBytes ||
+      bytes.substr(0, 4) != absl::string_view(kExtentMagic, 4) ||
       GetU32(bytes, 12) != Crc32c(bytes.substr(0, 12)) || GetU64(bytes, 4) != extent) {
     return absl::DataLossError(absl::StrCat("extent ", extent, ": bad header"));
   }
