@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "chunkserver/core/pack_chunk_store.h"
@@ -37,6 +38,14 @@ absl::Status PackChunkStore::CompactExtent(uint64_t extent) {
   absl::flat_hash_map<std::string, uint32_t> dead_here;
   Target last;
   bool appended = false;
+  // Ids of put copies appended and not (yet) switched to. On an error they stay on disk as dead
+  // puts: count them, so a tombstone for the id outlives them.
+  std::vector<std::string> unsettled;
+  auto settle = absl::MakeCleanup([&] {
+    if (unsettled.empty()) return;
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : unsettled) ++dead_puts_[id];
+  });
   for (uint64_t off = kExtentHeaderBytes; off < size;) {
     ASSIGN_OR_RETURN(std::string bytes, fs_->ReadFileRange(path, off, kRecordHeaderBytes));
     ASSIGN_OR_RETURN(RecordHeader h, DecodeRecordHeader(bytes));
@@ -57,6 +66,7 @@ absl::Status PackChunkStore::CompactExtent(uint64_t extent) {
       if (chunk.ok()) {
         absl::MutexLock lock(&mu_);
         Copy c{h.id, off, {}};
+        unsettled.push_back(h.id);
         RETURN_IF_ERROR(AppendLocked(h, chunk->data, /*bypass_quota=*/true, &c.copy, &last));
         appended = true;
         copies.push_back(std::move(c));
@@ -104,6 +114,7 @@ absl::Status PackChunkStore::CompactExtent(uint64_t extent) {
       all->second -= std::min(all->second, n);
       if (all->second == 0) dead_puts_.erase(all);
     }
+    unsettled.clear();  // every copy is live or counted dead now
     disk_bytes_ -= std::min(disk_bytes_, extents_[extent].file_bytes);
     extents_.erase(extent);
     ++compactions_;
