@@ -517,6 +517,18 @@ absl::StatusOr<bool> PackChunkStore::Compact() {
   double worst = 0;
   {
     absl::MutexLock lock(&mu_);
+    // The open extent too: on a quiet server it may never fill, and its dead space must come back
+    // all the same. Sealed (nothing more is appended to it) once fully synced, it qualifies below.
+    if (active_ != 0 && !syncing_) {
+      Extent& open = extents_[active_];
+      const uint64_t dead = open.file_bytes - std::min(open.file_bytes, open.live_bytes);
+      if (open.synced == open.size &&
+          static_cast<double>(dead) >= options_.compact_dead_fraction * open.file_bytes) {
+        active_ = 0;
+        (void)open.file->Close();
+        open.file.reset();
+      }
+    }
     for (const auto& [no, extent] : extents_) {
       // Only sealed extents whose every byte is synced (and closed) are rewritten.
       if (no == active_ || extent.file != nullptr || extent.file_bytes == 0) continue;

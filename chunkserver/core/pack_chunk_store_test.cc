@@ -361,6 +361,24 @@ TEST_F(PackChunkStoreTest, CompactionReclaimsDeadSpaceAndKeepsEverythingElse) {
   for (const std::string& id : deleted) EXPECT_TRUE(absl::IsNotFound(store_->Read(id).status()));
 }
 
+// A quiet server never fills its open extent: its dead space must come back all the same.
+TEST_F(PackChunkStoreTest, CompactionReclaimsTheOpenExtent) {
+  const std::string data = RandomData(5000);
+  ASSERT_TRUE(Put(store_.get(), Id(30), data).ok());
+  ASSERT_TRUE(Put(store_.get(), Id(31), data).ok());
+  ASSERT_EQ(*store_->Delete({Id(30), Id(31)}), 2u);
+  const uint64_t before = store_->pack_stats().disk_bytes;
+  absl::StatusOr<bool> compacted = store_->Compact();
+  ASSERT_TRUE(compacted.ok()) << compacted.status();
+  EXPECT_TRUE(*compacted);
+  EXPECT_LT(store_->pack_stats().disk_bytes, before - 2 * data.size());
+  ASSERT_TRUE(Put(store_.get(), Id(32), data).ok());  // appends go to a new extent
+  store_ = Reopen();
+  EXPECT_EQ(store_->chunk_count(), 1u);
+  EXPECT_TRUE(absl::IsNotFound(store_->Read(Id(30)).status()));
+  EXPECT_EQ(store_->Read(Id(32))->data, data);
+}
+
 // Random writes, rewrites, deletes, compactions and restarts against a model, with extents of a
 // few records so that every path (rollover, tombstones kept and dropped by compaction) is hit.
 TEST_F(PackChunkStoreTest, RandomOperationsMatchAModel) {
