@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "chunkserver/core/chunk_store.h"
 #include "chunkserver/core/heartbeater.h"
+#include "chunkserver/core/pack_chunk_store.h"
 #include "chunkserver/core/scrubber.h"
 #include "chunkserver/core/server_identity.h"
 #include "chunkserver/service/chunk_server_metrics.h"
@@ -19,6 +20,7 @@
 #include "chunkserver/service/heartbeat_client.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "common/periodic_task.h"
 #include "common/rpc.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
@@ -42,6 +44,14 @@ ABSL_FLAG(
     bool, direct_io, false,
     "write chunk files with O_DIRECT (not through the page cache) where the filesystem takes it; "
     "measured neutral to 5% slower on the bench machine (docs/benchmarks.md)");
+ABSL_FLAG(std::string, chunk_store, "files",
+          "Chunk layout: 'files' (one file per chunk) or 'pack' (chunks appended to large extent "
+          "files with group-committed fdatasync; docs/architecture.md)");
+ABSL_FLAG(uint64_t, pack_extent_mb, 256, "--chunk_store=pack: size of an extent file in MiB");
+ABSL_FLAG(double, pack_compact_dead_fraction, 0.5,
+          "--chunk_store=pack: rewrite an extent once this fraction of it is dead");
+ABSL_FLAG(int32_t, pack_compact_interval_s, 10,
+          "--chunk_store=pack: seconds between looks for an extent to compact");
 ABSL_FLAG(
     std::string, advertise_address, "",
     "host:port other services use to reach this server (default: the bound --listen address)");
@@ -79,11 +89,39 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> server_id = medvault::chunkserver::LoadOrCreateServerId(fs, data_dir);
   if (!server_id.ok()) Die(server_id.status().ToString());
 
-  medvault::chunkserver::ChunkStore store(
-      fs, medvault::RealClock(), data_dir,
-      medvault::chunkserver::ChunkStoreOptions{absl::GetFlag(FLAGS_max_bytes)});
+  const std::string layout = absl::GetFlag(FLAGS_chunk_store);
+  std::unique_ptr<medvault::chunkserver::ChunkStore> store_owner;
+  medvault::chunkserver::PackChunkStore* pack = nullptr;
+  if (layout == "files") {
+    store_owner = std::make_unique<medvault::chunkserver::FileChunkStore>(
+        fs, medvault::RealClock(), data_dir,
+        medvault::chunkserver::ChunkStoreOptions{absl::GetFlag(FLAGS_max_bytes)});
+  } else if (layout == "pack") {
+    medvault::chunkserver::PackChunkStoreOptions options;
+    options.max_bytes = absl::GetFlag(FLAGS_max_bytes);
+    options.extent_bytes = absl::GetFlag(FLAGS_pack_extent_mb) << 20;
+    options.compact_dead_fraction = absl::GetFlag(FLAGS_pack_compact_dead_fraction);
+    if (options.extent_bytes == 0) Die("--pack_extent_mb must be positive");
+    auto owned = std::make_unique<medvault::chunkserver::PackChunkStore>(fs, medvault::RealClock(),
+                                                                         data_dir, options);
+    pack = owned.get();
+    store_owner = std::move(owned);
+  } else {
+    Die("--chunk_store must be 'files' or 'pack'");
+  }
+  medvault::chunkserver::ChunkStore& store = *store_owner;
   absl::Status opened = store.Open();
   if (!opened.ok()) Die(absl::StrCat("opening the chunk store: ", opened.ToString()));
+  // Reclaims the space of deleted chunks, one extent after another.
+  medvault::PeriodicTask compactor(
+      absl::Seconds(std::max(1, absl::GetFlag(FLAGS_pack_compact_interval_s))), [pack] {
+        for (;;) {
+          absl::StatusOr<bool> compacted = pack->Compact();
+          if (!compacted.ok()) MV_LOG(WARNING) << compacted.status();
+          if (!compacted.ok() || !*compacted) return;
+        }
+      });
+  if (pack != nullptr) compactor.Start();
 
   // Declared before the runner so they outlive it; created once the runner's registry exists.
   std::unique_ptr<medvault::chunkserver::ChunkServerMetrics> metrics;
@@ -140,6 +178,7 @@ int main(int argc, char** argv) {
   runner.Wait();
   scrubber->Stop();
   heartbeater.Stop();
+  compactor.Stop();
   MV_LOG(INFO) << "stopped";
   return 0;
 }

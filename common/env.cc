@@ -209,6 +209,28 @@ class PosixFilesystem : public Filesystem {
     return out;
   }
 
+  absl::StatusOr<std::string> ReadFileRange(const std::string& path, uint64_t offset,
+                                            size_t length) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("open", path, errno);
+    std::string out(length, '\0');
+    size_t done = 0;
+    while (done < length) {
+      ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return ErrnoStatus("pread", path, err);
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    out.resize(done);
+    return out;
+  }
+
   absl::Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename", from, errno);
     return absl::OkStatus();
@@ -295,6 +317,14 @@ class SystemClock : public Clock {
 };
 
 }  // namespace
+
+absl::StatusOr<std::string> Filesystem::ReadFileRange(const std::string& path, uint64_t offset,
+                                                      size_t length) {
+  absl::StatusOr<std::string> whole = ReadFile(path);
+  if (!whole.ok()) return whole.status();
+  if (offset >= whole->size()) return std::string();
+  return whole->substr(static_cast<size_t>(offset), length);
+}
 
 absl::Status Filesystem::WriteFileSynced(const std::string& path, absl::string_view head,
                                          absl::string_view body) {

@@ -44,6 +44,10 @@ class Filesystem {
   virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(
       const std::string& path) = 0;
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
+  // Up to `length` bytes of `path` from `offset` (fewer at the end of the file, none past it).
+  // This default reads the whole file; the POSIX filesystem uses pread.
+  virtual absl::StatusOr<std::string> ReadFileRange(const std::string& path, uint64_t offset,
+                                                    size_t length);
   // Atomically replaces `to` with `from`.
   virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
   // Makes a directory's entries (creations, renames, deletions) durable.

@@ -100,4 +100,16 @@ absl::StatusOr<ChunkData> DecodeChunkFile(absl::string_view id, std::string file
   return out;
 }
 
+absl::Status CheckChunkCrc(absl::string_view hex_id, absl::string_view data, uint32_t crc32c) {
+  const uint32_t computed = Crc32c(data);
+  if (computed == crc32c) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat("chunk ", hex_id, ": data does not match crc32c (sent ",
+                                          crc32c, ", computed ", computed, ")"));
+}
+
+std::string StripTrailingSlashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
 }  // namespace medvault::chunkserver

@@ -38,6 +38,10 @@ bool IsLowerHex(absl::string_view s, size_t length);
 bool IsChunkFileName(absl::string_view name, absl::string_view subdir);
 // INVALID_ARGUMENT unless `id` is kChunkIdBytes long.
 absl::Status CheckChunkId(absl::string_view id);
+// DATA_LOSS (naming the chunk by `hex_id`) unless Crc32c(data) == crc32c.
+absl::Status CheckChunkCrc(absl::string_view hex_id, absl::string_view data, uint32_t crc32c);
+// `dir` without trailing slashes ("/" stays).
+std::string StripTrailingSlashes(std::string dir);
 
 // Encodes and decodes the on-disk framing. `id` is the chunk's kChunkIdBytes-byte id.
 std::string EncodeChunkHeader(absl::string_view id, uint64_t payload_length, uint32_t crc32c);

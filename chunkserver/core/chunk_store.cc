@@ -10,29 +10,34 @@
 #include "common/status_macros.h"
 
 namespace medvault::chunkserver {
-namespace {
-
-std::string StripTrailingSlashes(std::string dir) {
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  return dir;
+std::vector<std::string> ChunkStore::TakeQuarantined() {
+  absl::MutexLock lock(&quarantine_mu_);
+  std::vector<std::string> out;
+  out.swap(quarantined_);
+  return out;
 }
 
-}  // namespace
-
-ChunkStore::IdLock::IdLock(ChunkStore* store, absl::string_view id) : store_(store), id_(id) {
-  absl::MutexLock lock(&store_->mu_);
-  while (store_->locked_ids_.contains(id_)) store_->id_released_.Wait(&store_->mu_);
-  store_->locked_ids_.insert(id_);
+void ChunkStore::ReturnQuarantined(const std::vector<std::string>& ids) {
+  absl::MutexLock lock(&quarantine_mu_);
+  for (const std::string& id : ids) {
+    if (quarantined_.size() < kMaxPendingQuarantined) quarantined_.push_back(id);
+  }
 }
 
-ChunkStore::IdLock::~IdLock() {
-  absl::MutexLock lock(&store_->mu_);
-  store_->locked_ids_.erase(id_);
-  store_->id_released_.SignalAll();
+void ChunkStore::NoteQuarantined(absl::string_view id) { ReturnQuarantined({std::string(id)}); }
+
+absl::Status RefuseOtherLayout(Filesystem* fs, const std::string& dir, absl::string_view layout) {
+  absl::StatusOr<std::vector<std::string>> names = fs->ListDir(dir);
+  if (absl::IsNotFound(names.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(names.status());
+  if (names->empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(dir, " holds chunks of the '", layout,
+                                                    "' layout; start with --chunk_store=", layout,
+                                                    " (layouts are not converted)"));
 }
 
-ChunkStore::ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir,
-                       ChunkStoreOptions options)
+FileChunkStore::FileChunkStore(Filesystem* fs, Clock* clock, std::string data_dir,
+                               ChunkStoreOptions options)
     : fs_(fs),
       clock_(clock),
       data_dir_(StripTrailingSlashes(std::move(data_dir))),
@@ -41,15 +46,16 @@ ChunkStore::ChunkStore(Filesystem* fs, Clock* clock, std::string data_dir,
       quarantine_dir_(data_dir_ + "/quarantine"),
       options_(options) {}
 
-std::string ChunkStore::SubdirName(absl::string_view hex_id) const {
+std::string FileChunkStore::SubdirName(absl::string_view hex_id) const {
   return std::string(hex_id.substr(0, kSubdirChars));
 }
 
-std::string ChunkStore::ChunkPath(absl::string_view hex_id) const {
+std::string FileChunkStore::ChunkPath(absl::string_view hex_id) const {
   return absl::StrCat(chunks_dir_, "/", hex_id.substr(0, kSubdirChars), "/", hex_id);
 }
 
-absl::Status ChunkStore::Open() {
+absl::Status FileChunkStore::Open() {
+  RETURN_IF_ERROR(RefuseOtherLayout(fs_, data_dir_ + "/pack", "pack"));
   RETURN_IF_ERROR(fs_->CreateDirs(chunks_dir_));
   RETURN_IF_ERROR(fs_->CreateDirs(tmp_dir_));
   RETURN_IF_ERROR(fs_->CreateDirs(quarantine_dir_));
@@ -70,7 +76,7 @@ absl::Status ChunkStore::Open() {
   return absl::OkStatus();
 }
 
-absl::Status ChunkStore::ScanExisting() {
+absl::Status FileChunkStore::ScanExisting() {
   ASSIGN_OR_RETURN(std::vector<std::string> subdirs, fs_->ListDir(chunks_dir_));
   uint64_t count = 0;
   uint64_t bytes = 0;
@@ -104,7 +110,7 @@ absl::Status ChunkStore::ScanExisting() {
   return absl::OkStatus();
 }
 
-absl::Status ChunkStore::EnsureSubdir(const std::string& subdir_name) {
+absl::Status FileChunkStore::EnsureSubdir(const std::string& subdir_name) {
   {
     absl::MutexLock lock(&mu_);
     if (durable_subdirs_.contains(subdir_name)) return absl::OkStatus();
@@ -118,8 +124,8 @@ absl::Status ChunkStore::EnsureSubdir(const std::string& subdir_name) {
   return absl::OkStatus();
 }
 
-void ChunkStore::AccountReplace(bool had_file, uint64_t old_size, bool has_file,
-                                uint64_t new_size) {
+void FileChunkStore::AccountReplace(bool had_file, uint64_t old_size, bool has_file,
+                                    uint64_t new_size) {
   absl::MutexLock lock(&mu_);
   if (had_file) {
     --chunk_count_;
@@ -131,8 +137,8 @@ void ChunkStore::AccountReplace(bool had_file, uint64_t old_size, bool has_file,
   }
 }
 
-absl::Status ChunkStore::WriteNewFile(absl::string_view id, absl::string_view hex_id,
-                                      absl::string_view data, uint32_t crc32c) {
+absl::Status FileChunkStore::WriteNewFile(absl::string_view id, absl::string_view hex_id,
+                                          absl::string_view data, uint32_t crc32c) {
   const std::string subdir_name = SubdirName(hex_id);
   const std::string subdir = chunks_dir_ + "/" + subdir_name;
   const std::string path = ChunkPath(hex_id);
@@ -161,15 +167,11 @@ absl::Status ChunkStore::WriteNewFile(absl::string_view id, absl::string_view he
   return absl::OkStatus();
 }
 
-absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uint32_t crc32c) {
+absl::Status FileChunkStore::Write(absl::string_view id, absl::string_view data, uint32_t crc32c) {
   RETURN_IF_ERROR(CheckChunkId(id));
   const std::string hex = ToHex(id);
-  const uint32_t computed = Crc32c(data);
-  if (computed != crc32c) {
-    return absl::DataLossError(absl::StrCat("chunk ", hex, ": data does not match crc32c (sent ",
-                                            crc32c, ", computed ", computed, ")"));
-  }
-  IdLock lock(this, id);
+  RETURN_IF_ERROR(CheckChunkCrc(hex, data, crc32c));
+  IdLocks::Scoped lock(&id_locks_, id);
   const std::string path = ChunkPath(hex);
   bool had_file = false;
   uint64_t old_size = 0;
@@ -215,7 +217,7 @@ absl::Status ChunkStore::Write(absl::string_view id, absl::string_view data, uin
   return absl::OkStatus();
 }
 
-absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
+absl::StatusOr<ChunkData> FileChunkStore::Read(absl::string_view id) {
   RETURN_IF_ERROR(CheckChunkId(id));
   const std::string hex = ToHex(id);
   absl::StatusOr<std::string> file = fs_->ReadFile(ChunkPath(hex));
@@ -235,7 +237,7 @@ absl::StatusOr<ChunkData> ChunkStore::Read(absl::string_view id) {
   return chunk;
 }
 
-absl::StatusOr<uint32_t> ChunkStore::Delete(const std::vector<std::string>& ids) {
+absl::StatusOr<uint32_t> FileChunkStore::Delete(const std::vector<std::string>& ids) {
   for (const std::string& id : ids) RETURN_IF_ERROR(CheckChunkId(id));
   const std::set<std::string> unique(ids.begin(), ids.end());
   std::set<std::string> touched_dirs;
@@ -244,7 +246,7 @@ absl::StatusOr<uint32_t> ChunkStore::Delete(const std::vector<std::string>& ids)
   for (const std::string& id : unique) {
     const std::string hex = ToHex(id);
     const std::string path = ChunkPath(hex);
-    IdLock lock(this, id);
+    IdLocks::Scoped lock(&id_locks_, id);
     absl::StatusOr<FileInfo> info = fs_->Stat(path);
     if (absl::IsNotFound(info.status())) continue;
     if (!info.ok()) {
@@ -269,7 +271,7 @@ absl::StatusOr<uint32_t> ChunkStore::Delete(const std::vector<std::string>& ids)
   return deleted;
 }
 
-absl::StatusOr<ChunkList> ChunkStore::List(absl::string_view start_after, uint32_t limit) {
+absl::StatusOr<ChunkList> FileChunkStore::List(absl::string_view start_after, uint32_t limit) {
   if (limit == 0 || limit > kMaxListLimit) limit = kMaxListLimit;
   const std::string start_hex = ToHex(start_after);
   const std::string start_sub = start_hex.substr(0, kSubdirChars);
@@ -304,7 +306,7 @@ absl::StatusOr<ChunkList> ChunkStore::List(absl::string_view start_after, uint32
   return out;
 }
 
-absl::StatusOr<ChunkStoreStats> ChunkStore::Stats() {
+absl::StatusOr<ChunkStoreStats> FileChunkStore::Stats() {
   ChunkStoreStats stats;
   {
     absl::MutexLock lock(&mu_);
@@ -323,11 +325,11 @@ absl::StatusOr<ChunkStoreStats> ChunkStore::Stats() {
   return stats;
 }
 
-absl::StatusOr<bool> ChunkStore::QuarantineIfCorrupt(absl::string_view id) {
+absl::StatusOr<bool> FileChunkStore::QuarantineIfCorrupt(absl::string_view id) {
   RETURN_IF_ERROR(CheckChunkId(id));
   const std::string hex = ToHex(id);
   const std::string path = ChunkPath(hex);
-  IdLock lock(this, id);
+  IdLocks::Scoped lock(&id_locks_, id);
   // Re-read under the id lock: a repair may have just replaced the file with good bytes.
   absl::StatusOr<std::string> file = fs_->ReadFile(path);
   if (absl::IsNotFound(file.status())) return false;
@@ -339,26 +341,11 @@ absl::StatusOr<bool> ChunkStore::QuarantineIfCorrupt(absl::string_view id) {
   RETURN_IF_ERROR(fs_->SyncDir(quarantine_dir_));
   AccountReplace(true, size, false, 0);
   MV_LOG(WARNING) << "chunk " << hex << " fails verification: quarantined";
-  absl::MutexLock l(&mu_);
-  if (quarantined_.size() < kMaxPendingQuarantined) quarantined_.push_back(std::string(id));
+  NoteQuarantined(id);
   return true;
 }
 
-std::vector<std::string> ChunkStore::TakeQuarantined() {
-  absl::MutexLock lock(&mu_);
-  std::vector<std::string> out;
-  out.swap(quarantined_);
-  return out;
-}
-
-void ChunkStore::ReturnQuarantined(const std::vector<std::string>& ids) {
-  absl::MutexLock lock(&mu_);
-  for (const std::string& id : ids) {
-    if (quarantined_.size() < kMaxPendingQuarantined) quarantined_.push_back(id);
-  }
-}
-
-uint64_t ChunkStore::chunk_count() {
+uint64_t FileChunkStore::chunk_count() {
   absl::MutexLock lock(&mu_);
   return chunk_count_;
 }

@@ -52,8 +52,8 @@ class ChunkStoreTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(store_.Open().ok()); }
 
   // Reopens a fresh store over the same directory (as after a restart).
-  std::unique_ptr<ChunkStore> Reopen() {
-    auto store = std::make_unique<ChunkStore>(&fs_, &clock_, dir_.path());
+  std::unique_ptr<FileChunkStore> Reopen() {
+    auto store = std::make_unique<FileChunkStore>(&fs_, &clock_, dir_.path());
     EXPECT_TRUE(store->Open().ok());
     return store;
   }
@@ -67,7 +67,7 @@ class ChunkStoreTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_;
   FaultInjectingFilesystem fs_;
-  ChunkStore store_;
+  FileChunkStore store_;
 };
 
 TEST_F(ChunkStoreTest, RoundTrip) {
@@ -176,7 +176,7 @@ TEST_F(ChunkStoreTest, FormatVersionOneFileStillReads) {
   ASSERT_TRUE(
       DefaultFilesystem()->CreateDirs(dir_.path() + "/chunks/" + ToHex(Id(24)).substr(0, 2)).ok());
   OverwriteFile(PathOf(dir_.path(), Id(24)), file);
-  std::unique_ptr<ChunkStore> store = Reopen();
+  std::unique_ptr<FileChunkStore> store = Reopen();
   absl::StatusOr<ChunkData> read = store->Read(Id(24));
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->data, data);
@@ -279,7 +279,7 @@ TEST_F(ChunkStoreTest, AcknowledgedWritesSurvivePowerLoss) {
     written.emplace_back(std::move(id), std::move(data));
   }
   fs_.DropUnsyncedData();
-  std::unique_ptr<ChunkStore> reopened = Reopen();
+  std::unique_ptr<FileChunkStore> reopened = Reopen();
   EXPECT_EQ(reopened->chunk_count(), written.size());
   for (const auto& [id, data] : written) {
     absl::StatusOr<ChunkData> read = reopened->Read(id);
@@ -308,7 +308,7 @@ TEST_F(ChunkStoreTest, OpenRemovesLeftoverTempFilesAndCountsChunks) {
   ASSERT_TRUE(store_.Write(Id(12), data, Crc32c(data)).ok());
   ASSERT_TRUE(store_.Write(Id(13), data, Crc32c(data)).ok());
   OverwriteFile(dir_.path() + "/tmp/" + ToHex(Id(14)) + ".7", "half a chunk");
-  std::unique_ptr<ChunkStore> reopened = Reopen();
+  std::unique_ptr<FileChunkStore> reopened = Reopen();
   EXPECT_TRUE(TmpFiles().empty());
   EXPECT_EQ(reopened->chunk_count(), 2u);
   absl::StatusOr<ChunkStoreStats> stats = reopened->Stats();
@@ -391,7 +391,7 @@ TEST(ChunkStoreAgeTest, ListReportsAgeByTheStoreClock) {
   TempDir dir;
   // The fake clock starts an hour after the real time the file is written.
   FakeClock clock(RealClock()->NowMicros() + 3600LL * 1'000'000);
-  ChunkStore store(DefaultFilesystem(), &clock, dir.path());
+  FileChunkStore store(DefaultFilesystem(), &clock, dir.path());
   ASSERT_TRUE(store.Open().ok());
   const std::string data = "ciphertext";
   ASSERT_TRUE(store.Write(Id(1), data, Crc32c(data)).ok());

@@ -71,7 +71,7 @@ class HeartbeaterTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_;
   FaultInjectingFilesystem fs_;
-  ChunkStore store_;
+  FileChunkStore store_;
   FakeSender sender_;
 };
 

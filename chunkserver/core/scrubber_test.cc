@@ -41,7 +41,7 @@ class ScrubberTest : public ::testing::Test {
 
   FakeClock clock_;
   medvault::testing::TempDir dir_;
-  ChunkStore store_{DefaultFilesystem(), &clock_, dir_.path()};
+  FileChunkStore store_{DefaultFilesystem(), &clock_, dir_.path()};
 };
 
 TEST_F(ScrubberTest, PassQuarantinesCorruptChunksAndReportsThem) {
@@ -172,7 +172,7 @@ TEST_F(ScrubberTest, StopEndsAPacedPass) {
 TEST(ChunkStoreQuotaTest, WritesBeyondTheQuotaAreResourceExhaustedAndNothingIsStored) {
   FakeClock clock;
   medvault::testing::TempDir dir;
-  ChunkStore store(DefaultFilesystem(), &clock, dir.path(), ChunkStoreOptions{100});
+  FileChunkStore store(DefaultFilesystem(), &clock, dir.path(), ChunkStoreOptions{100});
   ASSERT_TRUE(store.Open().ok());
   const std::string a(60, 'a'), b(60, 'b');
   const std::string id_a = RandomBytes(kChunkIdBytes).value(),

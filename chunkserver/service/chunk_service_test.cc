@@ -72,7 +72,7 @@ class ChunkServiceTest : public ::testing::Test {
 
   TempDir dir_;
   FakeClock clock_;
-  ChunkStore store_;
+  FileChunkStore store_;
   prometheus::Registry registry_;
   ChunkServerMetrics metrics_;
   std::unique_ptr<ChunkServiceImpl> service_;

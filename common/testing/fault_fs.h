@@ -31,6 +31,10 @@ class FaultInjectingFilesystem : public Filesystem {
   absl::StatusOr<std::string> ReadFile(const std::string& path) override {
     return base_->ReadFile(path);
   }
+  absl::StatusOr<std::string> ReadFileRange(const std::string& path, uint64_t offset,
+                                            size_t length) override {
+    return base_->ReadFileRange(path, offset, length);
+  }
   absl::Status Rename(const std::string& from, const std::string& to) override;
   absl::Status SyncDir(const std::string& path) override;
   absl::Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }

@@ -224,6 +224,10 @@ absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::LaunchChunkserver(int i)
   std::vector<std::string> flags = {"--metaserver=" + meta_addr_,
                                     absl::StrCat("--failure_domain=rack-", i),
                                     "--heartbeat_interval_ms=200"};
+  // MEDVAULT_TEST_CHUNK_STORE=pack runs any cluster test on the pack chunk store (issue 20).
+  if (const char* layout = std::getenv("MEDVAULT_TEST_CHUNK_STORE"); layout != nullptr) {
+    flags.push_back(absl::StrCat("--chunk_store=", layout));
+  }
   flags.insert(flags.end(), options_.chunkserver_flags.begin(), options_.chunkserver_flags.end());
   auto own = options_.chunkserver_flags_of.find(i);
   if (own != options_.chunkserver_flags_of.end())
