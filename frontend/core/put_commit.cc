@@ -6,9 +6,11 @@
 
 namespace medvault::frontend {
 
-absl::StatusOr<v1::PutInstanceResponse> PutCommitter::Commit(
-    const v1::InstanceTags& tags, v1::ObjectManifest manifest, const DataKeyMaterial& key,
-    const std::string& sha256, v1::PutInstanceResponse response) {
+absl::StatusOr<v1::PutInstanceResponse> PutCommitter::Commit(const v1::InstanceTags& tags,
+                                                             v1::ObjectManifest manifest,
+                                                             const DataKeyMaterial& key,
+                                                             const std::string& sha256,
+                                                             v1::PutInstanceResponse response) {
   v1::CommitInstanceRequest commit;
   *commit.mutable_tags() = tags;
   *commit.mutable_manifest() = std::move(manifest);

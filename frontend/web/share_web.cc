@@ -175,7 +175,8 @@ absl::Status ShareWeb::Handle(const HttpRequest& request, HttpResponder& out) {
 absl::Status ShareWeb::Redeem(const HttpRequest& request, HttpResponder& out) {
   if (!SameOrigin(request)) return JsonError(out, 403, "cross-site request refused");
   std::map<std::string, std::string> form = Form(request.body);
-  absl::StatusOr<Redemption> redeemed = desk_->Redeem(form["code"], form["pin"], request.peer_address);
+  absl::StatusOr<Redemption> redeemed =
+      desk_->Redeem(form["code"], form["pin"], request.peer_address);
   if (!redeemed.ok()) {
     const absl::Status& why = redeemed.status();
     if (absl::IsResourceExhausted(why)) return JsonError(out, 429, why.message());

@@ -26,12 +26,14 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 AccessPolicy MetaServicePolicy() {
   AccessPolicy policy;
   policy.AllowRoles("Heartbeat", {kChunkServerPeer});
-  for (const char* method :
-       {"ListChunkServers", "AllocateChunks", "CommitInstance", "GetInstance", "FindStudies",
-        "GetStudy", "DeleteStudy", "DeleteInstance", "ConfirmKeysDestroyed", "RunGarbageCollection",
-        "ReportBadReplica", "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex",
-        "FindSeries", "FindInstances", "CreateShare", "ListShares", "GetShare", "RevokeShare",
-        "UnlockShare", "RecordShareAccess", "GetShareLog"}) {
+  for (const char* method : {"ListChunkServers",     "AllocateChunks",    "CommitInstance",
+                             "GetInstance",          "FindStudies",       "GetStudy",
+                             "DeleteStudy",          "DeleteInstance",    "ConfirmKeysDestroyed",
+                             "RunGarbageCollection", "ReportBadReplica",  "DrainChunkServer",
+                             "StartScrub",           "GetScrubStatus",    "CheckIndex",
+                             "FindSeries",           "FindInstances",     "CreateShare",
+                             "ListShares",           "GetShare",          "RevokeShare",
+                             "UnlockShare",          "RecordShareAccess", "GetShareLog"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
