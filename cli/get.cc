@@ -114,7 +114,8 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
   std::vector<SeriesDir> dirs;
   std::vector<Item> items;
   for (const v1::SeriesInfo& series : study.series()) {
-    SeriesDir dir{absl::StrCat(args.output, "/", series.series_uid())};
+    SeriesDir dir;
+    dir.path = absl::StrCat(args.output, "/", series.series_uid());
     if (!SafeFileName(series.series_uid())) {
       dir.error = absl::InvalidArgumentError("series UID is not usable as a folder name");
     }

@@ -1,15 +1,22 @@
 // The CLI's retry of calls that are safe to repeat (reads, and put: storing the same bytes again is
 // answered "already stored"): an UNAVAILABLE answer means the frontend is restarting, a Raft group
 // is changing leader, or a connection was refused, so the call is tried again with backoff until
-// its time budget is spent. Every other answer is final.
+// its time budget is spent. Every other answer is final, and so is an UNAVAILABLE that says the
+// TLS handshake failed (a certificate the server refuses, or one the client does not trust: trying
+// again cannot help). The retries span at most kMaxRetrySpan, whatever the call's own deadline:
+// long enough for a leader election or a quick restart, short enough that a permanently unreachable
+// frontend (a wrong port, plaintext against TLS) is reported in seconds, not after --timeout.
 #pragma once
 
 #include <algorithm>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -21,17 +28,27 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
+inline constexpr absl::Duration kMaxRetrySpan = absl::Seconds(10);
+
+// True when an UNAVAILABLE answer comes from a failed TLS handshake (gRPC names it in the message).
+inline bool IsTlsFailure(const absl::Status& s) {
+  const std::string message = absl::AsciiStrToLower(s.message());
+  return absl::StrContains(message, "handshake failed") ||
+         absl::StrContains(message, "certificate") || absl::StrContains(message, "ssl_error");
+}
+
 // Runs `call` (returning absl::Status or absl::StatusOr) until it returns anything but
-// UNAVAILABLE or `budget` has passed since the first attempt; waits 100 ms, doubling up to 2 s
-// (with jitter), between attempts. Returns the last result.
+// UNAVAILABLE (or a TLS failure) or min(`budget`, kMaxRetrySpan) has passed since the first
+// attempt; waits 100 ms, doubling up to 2 s (with jitter), between attempts. Returns the last
+// result.
 template <typename Call>
 auto RetryUnavailable(Call call, absl::Duration budget) -> decltype(call()) {
-  const absl::Time deadline = absl::Now() + budget;
+  const absl::Time deadline = absl::Now() + std::min(budget, kMaxRetrySpan);
   absl::Duration backoff = absl::Milliseconds(100);
   std::minstd_rand jitter(std::random_device{}());
   for (;;) {
     auto result = call();
-    if (!absl::IsUnavailable(StatusOf(result))) return result;
+    if (!absl::IsUnavailable(StatusOf(result)) || IsTlsFailure(StatusOf(result))) return result;
     const absl::Duration wait =
         backoff * (0.5 + std::uniform_real_distribution<double>(0, 0.5)(jitter));
     if (absl::Now() + wait >= deadline) return result;

@@ -42,5 +42,20 @@ TEST(RetryTest, GivesUpWhenTheBudgetIsSpent) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(RetryTest, AFailedTlsHandshakeIsFinal) {
+  int calls = 0;
+  absl::Status s = RetryUnavailable(
+      [&] {
+        ++calls;
+        return absl::UnavailableError(
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:7600: Ssl "
+            "handshake failed: SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:"
+            "CERTIFICATE_VERIFY_FAILED");
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(absl::IsUnavailable(s));
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace medvault::cli
