@@ -54,6 +54,7 @@ absl::Status RaftNode::Start() {
   ro.election_ticks = options_.election_ticks;
   ro.heartbeat_ticks = options_.heartbeat_ticks;
   ro.seed = options_.seed;
+  ro.refuse_votes_at_start = options_.lease_reads;
   ro.applied = machine_->Applied().index();
   if (ro.applied < storage_->snapshot_meta().index()) {
     return absl::DataLossError("the state machine is behind the compacted Raft log");
@@ -63,6 +64,12 @@ absl::Status RaftNode::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     raft_ = std::make_unique<Raft>(ro, storage_);
     applied_ = ro.applied;
+    if (options_.lease_reads && options_.election_ticks > 1) {
+      const absl::Duration lease = options_.tick * (options_.election_ticks - 1) *
+                                   std::max(0.0, 1.0 - options_.clock_drift_bound);
+      lease_duration_ = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::microseconds(absl::ToInt64Microseconds(lease)));
+    }
     leaderless_since_ = Clock::now();
   }
   thread_ = std::thread([this] { Loop(); });
@@ -176,8 +183,14 @@ void RaftNode::Loop() {
       CompleteWaiters(rd.committed_entries, *results);
     }
     for (const ReadState& rs : rd.read_states) {
+      if (auto round = lease_rounds_.find(rs.context); round != lease_rounds_.end()) {
+        ExtendLease(round->second);
+        lease_rounds_.erase(round);
+        continue;
+      }
       auto it = reads_.find(rs.context);
       if (it == reads_.end()) continue;
+      ExtendLease(it->second->sent);
       it->second->index = std::max(rs.index, it->second->floor);
       read_waits_.push_back(it->second);
       reads_.erase(it);
@@ -243,6 +256,8 @@ void RaftNode::PublishStatus() {
     reads_.clear();
     for (auto& w : read_waits_) w->done = true, w->result = NotLeader();
     read_waits_.clear();
+    lease_rounds_.clear();
+    lease_until_ = {};
     if (lost) {
       for (auto& [i, w] : proposals_) w->done = true, w->result = NotLeader();
       proposals_.clear();
@@ -331,13 +346,59 @@ absl::Status RaftNode::CompactLog() {
   return storage_->Compact(machine_->Applied());
 }
 
+bool RaftNode::LeaseHolds(Time now) const {
+  return lease_duration_ > Clock::duration::zero() && raft_->role() == Role::kLeader &&
+         lease_term_ == raft_->term() && no_lease_term_ != raft_->term() &&
+         raft_->lead_transferee() == 0 && now < lease_until_;
+}
+
+void RaftNode::ExtendLease(Time sent) {
+  // A read state arrives only while this node leads in the term the round began in (the core
+  // forgets pending reads on any change of role or term).
+  if (lease_duration_ == Clock::duration::zero() || raft_->role() != Role::kLeader ||
+      no_lease_term_ == raft_->term()) {
+    return;
+  }
+  if (lease_term_ != raft_->term()) lease_until_ = {};
+  lease_term_ = raft_->term();
+  lease_until_ = std::max(lease_until_, sent + lease_duration_);
+}
+
+void RaftNode::MaybeRenewLease(Time now) {
+  // Renew in the background once half the lease is spent, so a steady stream of reads never
+  // waits for a round; one renewal at a time (a lost one is superseded after a lease).
+  if (now < lease_until_ - lease_duration_ / 2) return;
+  for (const auto& [context, sent] : lease_rounds_) {
+    if (now - sent < lease_duration_) return;
+  }
+  const std::string context = absl::StrCat("lease-", next_read_++);
+  if (!raft_->ReadIndex(context).ok()) return;
+  lease_rounds_[context] = now;
+  wake_.notify_one();
+}
+
 absl::Status RaftNode::ReadBarrier(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_ || fatal_) return absl::UnavailableError("replica is not running");
+  const Time now = Clock::now();
+  const uint64_t floor = last_proposed_term_ == raft_->term() ? last_proposed_index_ : 0;
+  if (LeaseHolds(now)) {
+    ++status_.lease_reads;
+    MaybeRenewLease(now);
+    const uint64_t index = std::max(raft_->log().committed(), floor);
+    if (index <= applied_) return absl::OkStatus();
+    auto w = std::make_shared<Waiter>();
+    w->index = index;
+    read_waits_.push_back(w);
+    wake_.notify_one();
+    return Wait(lock, w, timeout);
+  }
   const std::string context = absl::StrCat(next_read_++);
   if (!raft_->ReadIndex(context).ok()) return NotLeader();
+  ++status_.read_index_reads;
   auto w = std::make_shared<Waiter>();
-  if (last_proposed_term_ == raft_->term()) w->floor = last_proposed_index_;
+  w->floor = floor;
+  w->sent = now;
   reads_[context] = w;
   wake_.notify_one();
   return Wait(lock, w, timeout);
@@ -402,6 +463,10 @@ absl::StatusOr<uint64_t> RaftNode::TransferLeadership(uint64_t target, absl::Dur
     if (raft_->role() != Role::kLeader) return NotLeader();
     return to.status();
   }
+  // The target will campaign with our blessing, which voters grant inside any lease: none in this
+  // term from now on (a late TIMEOUT_NOW could still elect it after the hand-off was abandoned).
+  no_lease_term_ = raft_->term();
+  lease_until_ = {};
   MV_LOG(INFO) << "raft replica " << options_.id << " hands leadership to node " << *to;
   wake_.notify_one();
   const bool moved = progress_.wait_until(lock, Deadline(timeout), [&] {

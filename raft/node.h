@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -40,6 +41,15 @@ struct NodeOptions {
   // Compact the log once this many applied entries are held.
   uint64_t compact_after_entries = 10000;
   uint64_t seed = 0;
+  // Leader leases (Raft thesis 6.4.1): once a majority has acknowledged a heartbeat round the
+  // leader started at time t, no other replica can be elected before t + (election_ticks - 1)
+  // ticks (a follower ignores campaigns while it hears from a leader, and a restarted one for that
+  // long after its start: RaftOptions::refuse_votes_at_start), so until then ReadBarrier answers
+  // from this node's commit index without a round of heartbeats. The lease is measured on the
+  // monotonic clock, shortened by `clock_drift_bound` (the fastest another replica's clock may run
+  // relative to ours), and dropped for the rest of a term in which leadership is handed off.
+  bool lease_reads = true;
+  double clock_drift_bound = 0.1;
   // Addresses of peers known from configuration (flags), used until the replicated membership
   // names them: a replica that joins or lost its disk must be able to answer the leader.
   std::map<uint64_t, std::string> peers;
@@ -55,6 +65,8 @@ struct NodeStatus {
   uint64_t commit = 0;
   uint64_t applied = 0;
   uint64_t leader_changes = 0;
+  uint64_t lease_reads = 0;       // ReadBarriers answered from the lease
+  uint64_t read_index_reads = 0;  // ReadBarriers that took a round of heartbeats
 };
 
 // Latencies a node measured (seconds), for metrics.
@@ -118,10 +130,12 @@ class RaftNode {
   Config Membership() const;
 
  private:
+  using Time = std::chrono::steady_clock::time_point;
   struct Waiter {
     uint64_t index = 0;
     uint64_t term = 0;
     uint64_t floor = 0;  // reads: also wait for this node's own earlier proposal
+    Time sent{};         // reads: when the round of heartbeats was asked for
     bool done = false;
     absl::Status result;
   };
@@ -136,6 +150,10 @@ class RaftNode {
   absl::Status ProposeConfigAndWait(const Config& config, absl::Duration timeout);
   std::string AddressOf(uint64_t id) const;
   void PublishStatus();
+  // Lease reads (NodeOptions::lease_reads); all under mu_.
+  bool LeaseHolds(Time now) const;
+  void ExtendLease(Time sent);
+  void MaybeRenewLease(Time now);
 
   const NodeOptions options_;
   LogStorage* const storage_;
@@ -159,6 +177,11 @@ class RaftNode {
       reads_;                                        // by read context, until its index is known
   std::vector<std::shared_ptr<Waiter>> read_waits_;  // read index known, awaiting apply
   NodeStatus status_;
+  std::chrono::steady_clock::duration lease_duration_{};
+  Time lease_until_{};  // reads need no heartbeat round before this, in lease_term_
+  uint64_t lease_term_ = 0;
+  uint64_t no_lease_term_ = 0;                // a hand-off began in this term: no lease in it
+  std::map<std::string, Time> lease_rounds_;  // renewals in flight, by read context
   uint64_t last_leader_ = 0;
   std::chrono::steady_clock::time_point leaderless_since_;
   bool leaderless_ = true;

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
+#include "absl/time/clock.h"
+
 #include "raft/testing/local_group.h"
 
 namespace medvault::raft {
@@ -143,6 +148,72 @@ TEST(RaftNode, HandsLeadershipOffAndReportsTheGroup) {
   }));
   ASSERT_TRUE(retried.ok()) << retried;
   EXPECT_EQ(g.node(third).Membership().members_size(), 2);
+}
+
+// Reads on a leader holding its lease take no round of heartbeats; with leases off, each does.
+TEST(RaftNode, LeaderAnswersReadsFromItsLease) {
+  for (bool lease : {true, false}) {
+    testing::LocalGroupOptions o;
+    o.lease_reads = lease;
+    Group g(o);
+    const uint64_t leader = g.WaitForLeader();
+    ASSERT_NE(leader, 0u);
+    ASSERT_TRUE(g.Put(leader, "k", "v").ok());
+    // The first read takes a round and starts the lease; those after it (well within the lease on
+    // an idle machine, and renewed in the background) need none.
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(g.node(leader).ReadBarrier(kTimeout).ok());
+    const NodeStatus st = g.node(leader).Status();
+    EXPECT_EQ(st.lease_reads + st.read_index_reads, 200u);
+    if (lease) {
+      EXPECT_GT(st.lease_reads, 0u);
+    } else {
+      EXPECT_EQ(st.lease_reads, 0u);
+    }
+  }
+}
+
+// The safety of the lease: a leader cut off from its group must stop answering reads before the
+// others can elect a new leader and commit a write it has not seen. A reader hammers the old
+// leader while the group moves on; no read that began after the new write was acknowledged may
+// succeed there (it would return the old value).
+TEST(RaftNode, IsolatedLeaderAnswersNoReadAfterANewLeaderWrote) {
+  Group g;
+  const uint64_t old_leader = g.WaitForLeader();
+  ASSERT_NE(old_leader, 0u);
+  ASSERT_TRUE(g.Put(old_leader, "k", "1").ok());
+  ASSERT_TRUE(g.node(old_leader).ReadBarrier(kTimeout).ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> write_acknowledged_ns{INT64_MAX};
+  std::atomic<int> stale_reads{0};
+  std::atomic<int> reads_served{0};
+  std::thread reader([&] {
+    while (!stop) {
+      const int64_t began = absl::GetCurrentTimeNanos();
+      if (!g.node(old_leader).ReadBarrier(absl::Milliseconds(50)).ok()) continue;
+      ++reads_served;
+      if (began > write_acknowledged_ns && g.kv(old_leader).Get("data", "k").value_or("") == "1")
+        ++stale_reads;
+    }
+  });
+  g.Isolate(old_leader, true);
+  uint64_t new_leader = 0;
+  ASSERT_TRUE(g.WaitFor([&] {
+    for (uint64_t id : {1, 2, 3}) {
+      if (id != old_leader && g.node(id).IsLeader()) new_leader = id;
+    }
+    return new_leader != 0;
+  }));
+  ASSERT_TRUE(g.Put(new_leader, "k", "2").ok());
+  write_acknowledged_ns = absl::GetCurrentTimeNanos();
+  // Keep reading on the old leader until it knows it lost the group.
+  EXPECT_TRUE(g.WaitFor([&] { return !g.node(old_leader).IsLeader(); }));
+  stop = true;
+  reader.join();
+  EXPECT_EQ(stale_reads, 0) << "the old leader served a stale read from its lease";
+  EXPECT_GT(reads_served, 0) << "the reader never got a read through";
+  g.Isolate(old_leader, false);
+  EXPECT_TRUE(g.WaitFor([&] { return g.kv(old_leader).Get("data", "k").value_or("") == "2"; }));
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ Raft::Raft(RaftOptions options, LogStorage* storage)
   }
   RebuildConfig();
   Reset(term_);
+  if (options_.refuse_votes_at_start) start_vote_guard_ = std::max(0, options_.election_ticks - 1);
 }
 
 bool Raft::IsMember(uint64_t id) const {
@@ -161,6 +162,7 @@ void Raft::StartCampaign(bool pre_vote, bool transfer) {
 // ---- time ----
 
 void Raft::Tick() {
+  if (start_vote_guard_ > 0) --start_vote_guard_;
   if (role_ == Role::kLeader) {
     TickHeartbeat();
   } else {
@@ -226,7 +228,8 @@ void Raft::Step(const Message& m) {
     if (m.type() == RAFT_MSG_VOTE || m.type() == RAFT_MSG_PRE_VOTE) {
       // Leader lease: while we hear from a leader, a disruptive candidate is ignored.
       // A campaign the leader itself started (TIMEOUT_NOW) is not disruptive.
-      const bool in_lease = lead_ != 0 && election_elapsed_ < options_.election_ticks;
+      const bool in_lease =
+          (lead_ != 0 && election_elapsed_ < options_.election_ticks) || start_vote_guard_ > 0;
       if (in_lease && !m.transfer()) return;
     }
     if (m.type() == RAFT_MSG_PRE_VOTE) {

@@ -52,6 +52,11 @@ struct RaftOptions {
   // (e.g. busy); the leader tries again later.
   std::function<absl::StatusOr<Snapshot>()> snapshot_source;
   uint64_t seed = 0;  // election-timeout randomness
+  // Refuse votes (other than for a hand-off this group's leader started) for election_ticks - 1
+  // ticks after this start, as if a leader had just been heard: a replica that acknowledged a
+  // heartbeat and restarted at once must not help elect a new leader while the old one's read lease
+  // (node.h, NodeOptions::lease_reads) may still run.
+  bool refuse_votes_at_start = false;
 };
 
 // A read that may be served once the state machine has applied `index`.
@@ -207,6 +212,7 @@ class Raft {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
+  int start_vote_guard_ = 0;  // ticks left of refuse_votes_at_start
 
   // ReadIndex requests in order: context → (index, acks).
   struct PendingRead {

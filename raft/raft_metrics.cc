@@ -1,5 +1,9 @@
 #include "raft/raft_metrics.h"
 
+#include <algorithm>
+#include <memory>
+#include <utility>
+
 #include "common/metrics.h"
 
 namespace medvault::raft {
@@ -16,6 +20,10 @@ RaftMetrics::RaftMetrics(prometheus::Registry& r, const std::string& s)
                          "Committed entries not yet applied here.")),
       leader_changes(NewGauge(r, "medvault_" + s + "_raft_leader_changes",
                               "Times this replica saw a new leader since it started.")),
+      lease_reads(NewCounter(r, "medvault_" + s + "_raft_lease_reads_total",
+                             "Linearizable reads answered from the leader's lease.")),
+      read_index_reads(NewCounter(r, "medvault_" + s + "_raft_read_index_reads_total",
+                                  "Linearizable reads that took a round of heartbeats.")),
       election_latency(NewLatencyHistogram(r, "medvault_" + s + "_raft_election_seconds",
                                            "From losing the leader to knowing a new one.")),
       persist_latency(
@@ -30,7 +38,14 @@ NodeObserver RaftMetrics::Observer(std::function<void(const NodeStatus&)> next) 
   o.on_persist = [this](double s) { persist_latency.Observe(s); };
   o.on_commit = [this](double s) { commit_latency.Observe(s); };
   o.on_election = [this](double s) { election_latency.Observe(s); };
-  o.on_status = [this, next](const NodeStatus& st) {
+  auto seen = std::make_shared<std::pair<uint64_t, uint64_t>>();
+  o.on_status = [this, next, seen](const NodeStatus& st) {
+    // The node counts from its start; these counters only ever grow.
+    if (st.lease_reads > seen->first) lease_reads.Increment(st.lease_reads - seen->first);
+    if (st.read_index_reads > seen->second)
+      read_index_reads.Increment(st.read_index_reads - seen->second);
+    seen->first = std::max(seen->first, st.lease_reads);
+    seen->second = std::max(seen->second, st.read_index_reads);
     term.Set(static_cast<double>(st.term));
     is_leader.Set(st.role == Role::kLeader ? 1 : 0);
     commit_index.Set(static_cast<double>(st.commit));

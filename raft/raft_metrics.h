@@ -25,6 +25,8 @@ struct RaftMetrics {
   prometheus::Gauge& applied_index;
   prometheus::Gauge& apply_lag;
   prometheus::Gauge& leader_changes;
+  prometheus::Counter& lease_reads;
+  prometheus::Counter& read_index_reads;
   prometheus::Histogram& election_latency;
   prometheus::Histogram& persist_latency;
   prometheus::Histogram& commit_latency;

@@ -44,10 +44,11 @@ class Group {
     Restart(id);
   }
 
-  void Restart(uint64_t id) {
+  void Restart(uint64_t id, bool refuse_votes_at_start = false) {
     auto& n = nodes_[id];
     RaftOptions o;
     o.id = id;
+    o.refuse_votes_at_start = refuse_votes_at_start;
     o.seed = id;
     o.applied = n.applied;
     o.snapshot_source = [this, id]() -> absl::StatusOr<Snapshot> {
@@ -433,6 +434,38 @@ TEST(Raft, RestartKeepsTermVoteAndLog) {
   EXPECT_EQ(g[2].term(), term);
   EXPECT_EQ(g[2].vote(), 1u);
   EXPECT_EQ(g[2].log().LastIndex(), last);
+}
+
+// A replica may have acknowledged the leader's heartbeat just before it restarted, and the leader
+// serves reads on that acknowledgement (node.h, lease reads) for almost an election timeout: the
+// restarted replica must not vote for anyone else until that time has passed.
+TEST(Raft, RestartedReplicaRefusesVotesForAnElectionTimeoutWhenAskedTo) {
+  auto vote_from_2 = [](Group& g) {
+    Message vote;
+    vote.set_type(v1::RAFT_MSG_VOTE);
+    vote.set_from(2);
+    vote.set_to(3);
+    vote.set_term(g[3].term() + 1);
+    vote.set_index(g[3].log().LastIndex());
+    vote.set_log_term(g[3].log().LastTerm());
+    g[3].Step(vote);
+    Ready rd = g[3].GetReady();
+    g[3].Advance(rd);
+    for (const Message& m : rd.messages) {
+      if (m.type() == v1::RAFT_MSG_VOTE_RESPONSE) return !m.reject();
+    }
+    return false;  // ignored
+  };
+  for (bool guard : {false, true}) {
+    Group g({1, 2, 3});
+    g.Elect(1);
+    g.Restart(3, guard);
+    const int ticks = 9;  // election_ticks - 1 with the default of 10
+    for (int i = 0; i < ticks - 1; ++i) g[3].Tick();
+    EXPECT_EQ(vote_from_2(g), !guard) << "guard " << guard;
+    g[3].Tick();
+    EXPECT_TRUE(vote_from_2(g)) << "after the guard (" << guard << ") the vote is granted";
+  }
 }
 
 // The voters heard from leader 1 a moment ago (their lease holds), yet grant node 2's campaign:

@@ -69,6 +69,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
   no.tick = options.tick;
   no.election_ticks = options.election_ticks;
   no.compact_after_entries = options.compact_after_entries;
+  no.lease_reads = options.lease_reads;
   no.peers = peers;
   no.seed = std::random_device()();
   const std::string service = options.service;

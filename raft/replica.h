@@ -29,6 +29,7 @@ struct ReplicaOptions {
   absl::Duration tick = absl::Milliseconds(100);
   int election_ticks = 10;
   uint64_t compact_after_entries = 10000;
+  bool lease_reads = true;  // --raft_lease_reads (NodeOptions::lease_reads)
   absl::Duration write_timeout = absl::Seconds(5);
   // Channels to fellow replicas (with the service's transport security). Required.
   ChannelFactory channels;

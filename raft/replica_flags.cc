@@ -17,6 +17,10 @@ ABSL_FLAG(
     uint64_t, raft_snapshot_entries, 10000,
     "Compact the Raft log once it holds this many applied entries (lagging or new replicas then "
     "catch up from a snapshot)");
+ABSL_FLAG(bool, raft_lease_reads, true,
+          "Serve linearizable reads on the leader from its lease (no round of heartbeats per read) "
+          "while a majority acknowledged it within the last 9 ticks, less 10% for clock drift; "
+          "false: a ReadIndex round per read");
 
 namespace medvault::raft {
 
@@ -34,6 +38,7 @@ ReplicaOptions ReplicaOptionsFromFlags(const std::string& service, const std::st
   o.listen = listen;
   o.compact_after_entries = std::max<uint64_t>(1, absl::GetFlag(FLAGS_raft_snapshot_entries));
   o.tick = absl::Milliseconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_raft_tick_ms)));
+  o.lease_reads = absl::GetFlag(FLAGS_raft_lease_reads);
   return o;
 }
 

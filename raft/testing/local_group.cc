@@ -65,8 +65,10 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
         return MakeChannel(a, TransportSecurity::InsecurePlaintext(), "");
       },
       options_.stream_above_bytes);
+  r.gate = std::make_unique<GatedTransport>(r.transport.get(), &r.service_holder->isolated);
   NodeOptions o;
   o.id = id;
+  o.lease_reads = options_.lease_reads;
   o.tick = options_.tick;
   o.election_ticks = options_.election_ticks;
   o.seed = id;
@@ -80,11 +82,14 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
     ++events_;
     cv_.notify_all();
   };
-  r.node =
-      std::make_unique<RaftNode>(o, r.storage.get(), r.machine.get(), r.transport.get(), observer);
+  r.node = std::make_unique<RaftNode>(o, r.storage.get(), r.machine.get(), r.gate.get(), observer);
   r.service_holder->service_impl = std::make_unique<RaftServiceImpl>(r.node.get());
   r.service_holder->target = r.service_holder->service_impl.get();
   return r.node->Start();
+}
+
+void LocalGroup::Isolate(uint64_t id, bool isolated) {
+  replicas_.at(id).service_holder->isolated = isolated;
 }
 
 void LocalGroup::Stop(uint64_t id) {
@@ -92,6 +97,7 @@ void LocalGroup::Stop(uint64_t id) {
   r.service_holder->target = nullptr;
   r.node->Stop();
   r.node.reset();
+  r.gate.reset();
   r.transport.reset();
   r.machine.reset();
   r.storage.reset();

@@ -33,6 +33,7 @@ struct LocalGroupOptions {
   // Batches above this size are streamed in pieces (GrpcTransport); small in tests that want the
   // streaming path without a large state.
   size_t stream_above_bytes = GrpcTransport::kDefaultStreamAboveBytes;
+  bool lease_reads = true;  // NodeOptions::lease_reads
 };
 
 // The replicated state machine holds one column family, "data".
@@ -44,6 +45,8 @@ class LocalGroup {
   // (Re)starts replica `id`; `bootstrap` founds the group if its storage is empty.
   absl::Status Start(uint64_t id, bool bootstrap);
   void Stop(uint64_t id);
+  // Cuts (or restores) every message to and from replica `id`, which keeps running.
+  void Isolate(uint64_t id, bool isolated);
   // Deletes a stopped replica's database.
   void Wipe(uint64_t id);
 
@@ -78,14 +81,18 @@ class LocalGroup {
       grpc::Status Send(grpc::ServerContext* c, const v1::RaftMessageBatch* req,
                         v1::RaftMessageAck* resp) override {
         RaftServiceImpl* target = h_->target;
-        if (target == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
+        if (target == nullptr || h_->isolated) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
+        }
         return target->Send(c, req, resp);
       }
       grpc::Status SendLarge(grpc::ServerContext* c,
                              grpc::ServerReader<v1::RaftMessagePiece>* reader,
                              v1::RaftMessageAck* resp) override {
         RaftServiceImpl* target = h_->target;
-        if (target == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
+        if (target == nullptr || h_->isolated) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
+        }
         return target->SendLarge(c, reader, resp);
       }
 
@@ -96,6 +103,20 @@ class LocalGroup {
     Forwarder service;
     std::unique_ptr<RaftServiceImpl> service_impl;
     std::atomic<RaftServiceImpl*> target{nullptr};
+    std::atomic<bool> isolated{false};  // drop what arrives and what leaves
+  };
+  // Sends through `inner` unless the replica is isolated.
+  class GatedTransport final : public Transport {
+   public:
+    GatedTransport(Transport* inner, const std::atomic<bool>* isolated)
+        : inner_(inner), isolated_(isolated) {}
+    void Send(const std::string& address, std::vector<Message> messages) override {
+      if (!*isolated_) inner_->Send(address, std::move(messages));
+    }
+
+   private:
+    Transport* inner_;
+    const std::atomic<bool>* isolated_;
   };
   struct Replica {
     std::string dir;
@@ -106,6 +127,7 @@ class LocalGroup {
     std::unique_ptr<RocksLogStorage> storage;
     std::unique_ptr<KvStateMachine> machine;
     std::unique_ptr<GrpcTransport> transport;
+    std::unique_ptr<GatedTransport> gate;
     std::unique_ptr<RaftNode> node;
   };
   const LocalGroupOptions options_;
