@@ -26,6 +26,9 @@ TEST(RaftNode, ReplicatesThroughTheLeaderAndRefusesOnFollowers) {
   EXPECT_EQ(*g.kv(leader).Get("data", "k"), "v");
 
   const uint64_t follower = leader % 3 + 1;
+  // A majority holds the write, which need not include this follower yet: wait until it has heard
+  // from the leader, so its refusal can name it.
+  ASSERT_TRUE(g.WaitFor([&] { return g.node(follower).Status().leader == leader; }));
   absl::Status refused = g.Put(follower, "k", "w");
   EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
   EXPECT_NE(refused.message().find("leader is 127.0.0.1:"), std::string::npos) << refused;
