@@ -107,9 +107,12 @@ ABSL_FLAG(uint32_t, http_max_header_bytes, 16 << 10,
           "largest HTTP request header accepted (larger: 431)");
 ABSL_FLAG(uint64_t, http_max_body_bytes, 64 << 10,
           "largest HTTP request body accepted (larger: 413)");
+ABSL_FLAG(uint64_t, http_max_stow_bytes, uint64_t{8} << 30,
+          "largest STOW-RS request body accepted, streamed part by part (larger: 413; each part "
+          "is also held to --max_instance_bytes)");
 ABSL_FLAG(int64_t, http_idle_timeout_seconds, 60,
-          "socket send/receive timeout of HTTPS connections (not yet shown to close idle "
-          "connections: docs/dicomweb.md)");
+          "an HTTPS connection whose read or write (a request header, a piece of a body or of "
+          "an answer) does not complete within this long is shut down");
 ABSL_FLAG(std::string, share_page_dir, "",
           "Directory of the built share page (frontend/web/page/build); empty: share-page/ beside "
           "the bin/ directory of this executable (the build tree's)");
@@ -321,7 +324,8 @@ int main(int argc, char** argv) {
 
   // The DICOMweb door: the same core and the same Authorizer (scopes, denial audit) as gRPC.
   // Listening before the gRPC server announces itself, so a started frontend serves both.
-  medvault::frontend::web::DicomWeb dicomweb(&core, &authz);
+  medvault::frontend::web::DicomWeb dicomweb(&core, &authz,
+                                             absl::GetFlag(FLAGS_max_instance_bytes));
   // Recipients' browser sessions sit in front of it (frontend/web/share_web.h).
   medvault::frontend::web::SessionOptions session_options;
   session_options.idle_seconds = absl::GetFlag(FLAGS_share_session_idle_seconds);
@@ -348,6 +352,8 @@ int main(int argc, char** argv) {
                absl::GetFlag(FLAGS_tls_key)};
     web.max_header_bytes = absl::GetFlag(FLAGS_http_max_header_bytes);
     web.max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
+    web.streams_body = &medvault::frontend::web::DicomWeb::StreamsBody;
+    web.max_stream_body_bytes = absl::GetFlag(FLAGS_http_max_stow_bytes);
     web.idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_http_idle_timeout_seconds));
     web.max_connections = std::max<uint32_t>(1, absl::GetFlag(FLAGS_http_max_connections));
     absl::StatusOr<std::unique_ptr<medvault::frontend::web::HttpsServer>> started =

@@ -1,7 +1,9 @@
 // Issue 16's DICOMweb door with the real binaries, driven by curl (a client nobody here wrote):
 // pydicom's files stored through gRPC come back byte-exact through WADO-RS (instance, series,
-// study: multipart/related) and WADO-URI; QIDO-RS finds them from the index; and the door refuses
-// what it must (404, 405, 406, no client certificate, a read-only client posting to STOW-RS).
+// study: multipart/related) and WADO-URI; QIDO-RS finds them from the index; STOW-RS stores them
+// byte-exact from curl and from dicomweb-client, a cut body leaving nothing of its cut part; and
+// the door refuses what it must (404, 405, 406, 415, no client certificate, a read-only client
+// posting to STOW-RS).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -141,6 +143,48 @@ class DicomWebTest : public ::testing::Test {
     }
     ADD_FAILURE() << "no closing delimiter";
     return parts;
+  }
+
+  // A multipart/related body of the files' bytes, one application/dicom part each.
+  static std::string StowBody(const std::vector<std::string>& bytes, const std::string& boundary) {
+    std::string body;
+    for (const std::string& b : bytes) {
+      absl::StrAppend(&body, "--", boundary, "\r\nContent-Type: application/dicom\r\n\r\n", b,
+                      "\r\n");
+    }
+    return absl::StrCat(body, "--", boundary, "--\r\n");
+  }
+
+  // Posts `body` to STOW-RS as `as` with the Content-Type `type`.
+  static HttpAnswer Stow(const std::string& as, const std::string& path, const std::string& body,
+                         const std::string& type) {
+    const std::string file = cluster_->root() + "/stow-body";
+    std::ofstream(file, std::ios::binary) << body;
+    return Curl(as, path, {"-H", "Content-Type: " + type, "--data-binary", "@" + file});
+  }
+
+  // The RetrieveURLs (0008,1190) of a STOW-RS answer, as paths under base_.
+  static std::vector<std::string> RetrieveUrls(const std::string& json) {
+    std::vector<std::string> out;
+    const std::string key = "\"00081190\":{\"vr\":\"UR\",\"Value\":[\"";
+    for (size_t p = json.find(key); p != std::string::npos; p = json.find(key, p + 1)) {
+      const size_t start = p + key.size();
+      absl::string_view url(json.data() + start, json.find('"', start) - start);
+      EXPECT_TRUE(absl::ConsumePrefix(&url, base_)) << url;
+      out.emplace_back(url);
+    }
+    return out;
+  }
+
+  // pydicom's Study, Series and SOP Instance UIDs of a test file.
+  static std::vector<std::string> UidsOf(const std::string& file) {
+    testing::CommandResult r = testing::RunCommand(
+        {"/usr/bin/python3", "-c",
+         "import pydicom, sys; d = pydicom.dcmread(sys.argv[1], stop_before_pixels=True); "
+         "print(d.StudyInstanceUID, d.SeriesInstanceUID, d.SOPInstanceUID)",
+         std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return absl::StrSplit(absl::StripAsciiWhitespace(r.out), ' ');
   }
 
   static std::string InstancePath(const v1::PutInstanceResponse& p) {
@@ -354,6 +398,132 @@ TEST_F(DicomWebTest, RefusesWhatItMust) {
                   "--data-binary", "x"})
                 .status,
             403);
+}
+
+// STOW-RS (issue 16) with curl: pydicom's files stored in one request come back byte-exact from
+// WADO-RS and GetInstance, whether the boundary and the type parameter are quoted or not.
+TEST_F(DicomWebTest, StowRsStoresPydicomFilesByteExact) {
+  const std::vector<std::vector<std::string>> requests = {
+      {"rtplan.dcm", "waveform_ecg.dcm"}, {"ExplVR_BigEnd.dcm", "rtdose.dcm", "reportsi.dcm"}};
+  const std::vector<std::string> types = {
+      "multipart/related; type=\"application/dicom\"; boundary=\"quoted b0undary:=?\"",
+      "multipart/related; type=application/dicom; boundary=plain-b0undary"};
+  const std::vector<std::string> boundaries = {"quoted b0undary:=?", "plain-b0undary"};
+  auto stub = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client"), kFrontendPeer));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    std::multiset<std::string> sent;
+    std::vector<std::string> bytes;
+    for (const std::string& f : requests[i]) {
+      bytes.push_back(ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + f));
+      sent.insert(bytes.back());
+    }
+    HttpAnswer a = Stow("client", "/dicomweb/studies", StowBody(bytes, boundaries[i]), types[i]);
+    ASSERT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(a.content_type, "application/dicom+json");
+    EXPECT_FALSE(absl::StrContains(a.body, "00081198")) << a.body;
+    std::vector<std::string> urls = RetrieveUrls(a.body);
+    ASSERT_EQ(urls.size(), bytes.size()) << a.body;
+    std::multiset<std::string> back, by_grpc;
+    for (const std::string& url : urls) {
+      HttpAnswer got = Curl("client", url, {"-H", kMultipartDicom});
+      ASSERT_EQ(got.status, 200) << url;
+      std::vector<std::string> parts = Parts(got);
+      ASSERT_EQ(parts.size(), 1u);
+      back.insert(parts[0]);
+      absl::StatusOr<std::string> g =
+          testing::GetInstance(stub.get(), url.substr(url.rfind('/') + 1));
+      ASSERT_TRUE(g.ok()) << g.status();
+      by_grpc.insert(*g);
+    }
+    EXPECT_TRUE(back == sent) << i;
+    EXPECT_TRUE(by_grpc == sent) << i;
+  }
+}
+
+// dicomweb-client's storeInstances, then its retrieveInstance of what it stored
+// (tests/dicomweb/client.mjs store).
+TEST_F(DicomWebTest, DicomwebClientStoresInstances) {
+  const std::string file = "SC_rgb_small_odd.dcm";
+  std::vector<std::string> uids = UidsOf(file);
+  ASSERT_EQ(uids.size(), 3u);
+  testing::CommandResult r =
+      testing::RunCommand({"/usr/bin/node", std::string(MEDVAULT_DICOMWEB_NODE_DIR) + "/client.mjs",
+                           "store", base_, cluster_->tls_dir(), "client", uids[0], uids[1], uids[2],
+                           std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+// A body that ends inside its second part, whether it says so (a complete request whose body lacks
+// the rest) or the client dies mid-upload: the first part is stored, nothing of the second is
+// visible anywhere (QIDO-RS from FindInstances, GetStudy).
+TEST_F(DicomWebTest, StowRsCutBodyLeavesNothingOfTheCutPart) {
+  const std::string type = "multipart/related; type=\"application/dicom\"; boundary=cut";
+  auto stub = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client"), kFrontendPeer));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"693_J2KI.dcm", "test-SR.dcm"}, {"liver_1frame.dcm", "GDCMJ2K_TextGBR.dcm"}};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& [whole, cut] = cases[i];
+    const std::string first = ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + whole);
+    const std::string second = ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + cut);
+    const std::string body = StowBody({first, second}, "cut");
+    const size_t cut_at = body.size() - 8 - second.size() / 2;
+    if (i == 0) {
+      HttpAnswer a = Stow("client", "/dicomweb/studies", body.substr(0, cut_at), type);
+      EXPECT_EQ(a.status, 400) << a.body;
+      EXPECT_EQ(RetrieveUrls(a.body).size(), 1u) << a.body;
+    } else {
+      const std::string file = cluster_->root() + "/stow-cut-body";
+      std::ofstream(file, std::ios::binary) << body;
+      const TlsFiles tls = testing::DevTlsFiles(cluster_->tls_dir(), "client");
+      testing::CommandResult r = testing::RunCommand(
+          {"/usr/bin/python3", std::string(MEDVAULT_SOURCE_DIR) + "/tests/dicomweb/cut_body.py",
+           base_.substr(base_.rfind(':') + 1), tls.ca_file, tls.cert_file, tls.key_file,
+           "/dicomweb/studies", type, file, std::to_string(cut_at)});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    std::vector<std::string> kept = UidsOf(whole), gone = UidsOf(cut);
+    ASSERT_EQ(kept.size(), 3u);
+    ASSERT_EQ(gone.size(), 3u);
+    absl::StatusOr<std::string> stored = testing::GetInstance(stub.get(), kept[2]);
+    ASSERT_TRUE(stored.ok()) << whole << ": " << stored.status();
+    EXPECT_TRUE(*stored == first) << whole;
+    EXPECT_EQ(Curl("client", "/dicomweb/instances?SOPInstanceUID=" + gone[2]).body, "[]") << cut;
+    EXPECT_EQ(Curl("client", "/dicomweb/studies?StudyInstanceUID=" + gone[0]).body, "[]") << cut;
+    grpc::ClientContext context;
+    v1::GetStudyRequest request;
+    request.set_study_uid(gone[0]);
+    v1::GetStudyResponse response;
+    EXPECT_EQ(stub->GetStudy(&context, request, &response).error_code(), grpc::NOT_FOUND) << cut;
+    EXPECT_EQ(testing::GetInstance(stub.get(), gone[2]).status().code(),
+              absl::StatusCode::kNotFound)
+        << cut;
+  }
+}
+
+// What STOW-RS refuses: a wrong Content-Type (415), a read-only client (403), an instance of
+// another study than the URL's (409 with FailedSOPSequence, reason A900).
+TEST_F(DicomWebTest, StowRsRefusesWhatItMust) {
+  const Stored& ct = stored_->front();
+  const std::string body = StowBody({ct.bytes}, "b");
+  const std::string type = "multipart/related; type=\"application/dicom\"; boundary=b";
+  EXPECT_EQ(Stow("client", "/dicomweb/studies", body, "application/dicom").status, 415);
+  EXPECT_EQ(Stow("client", "/dicomweb/studies", body,
+                 "multipart/related; type=\"application/dicom+json\"; boundary=b")
+                .status,
+            415);
+  EXPECT_EQ(Stow("client-readonly", "/dicomweb/studies", body, type).status, 403);
+  HttpAnswer other = Stow("client", "/dicomweb/studies/1.2.826.0.1.3680043.10.1016.99", body, type);
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_TRUE(absl::StrContains(other.body, "\"00081198\":{\"vr\":\"SQ\""));
+  EXPECT_TRUE(absl::StrContains(other.body, "\"00081197\":{\"vr\":\"US\",\"Value\":[43264]}"))
+      << other.body;
+  // Into its own study, the stored instance again: a success (identical bytes).
+  HttpAnswer same = Stow("client", "/dicomweb/studies/" + ct.put.study_uid(), body, type);
+  EXPECT_EQ(same.status, 200) << same.body;
+  EXPECT_EQ(RetrieveUrls(same.body).size(), 2u) << same.body;  // the study's and the instance's
 }
 
 }  // namespace

@@ -97,6 +97,10 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
     return absl::FailedPreconditionError(
         "the file's SOP Instance UID is not the one the request named");
   }
+  if (!expected_study_.empty() && uids.study_uid != expected_study_) {
+    return absl::FailedPreconditionError(
+        "the file's Study Instance UID is not the one the request named");
+  }
   decided_uid_ = uids.sop_instance_uid;
   // The same rule the complete parse applies (common/index_fields.h), before anything is placed.
   RETURN_IF_ERROR(CheckUid(decided_uid_, "SOPInstanceUID"));

@@ -56,6 +56,8 @@ class PutSession {
   // Instance UID is `uid`: a door whose protocol names the instance apart from its bytes (a
   // C-STORE request) must not file it under another. REQUIRES: before the first Append.
   void ExpectSopInstanceUid(std::string uid) { expected_uid_ = std::move(uid); }
+  // Likewise unless the file's Study Instance UID is `uid` (a STOW-RS request to one study).
+  void ExpectStudyUid(std::string uid) { expected_study_ = std::move(uid); }
 
   // The next piece of the file. May block while the window of chunk writes is full. An error
   // (not DICOM, a replica write failed, ...) ends the put: later calls return it again.
@@ -116,6 +118,7 @@ class PutSession {
   Mode mode_ = Mode::kUndecided;
   std::string decided_uid_;                            // the SOP Instance UID Decide ran with
   std::string expected_uid_;                           // ExpectSopInstanceUid, or empty
+  std::string expected_study_;                         // ExpectStudyUid, or empty
   std::optional<v1::GetInstanceMetaResponse> stored_;  // kResend: what is stored under it
 
   std::vector<v1::ChunkPlacement> placements_;  // unused, in order

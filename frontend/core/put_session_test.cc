@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -131,24 +132,35 @@ TEST_F(PutSessionTest, ChunksAreWrittenWhileTheFileArrives) {
   EXPECT_EQ(back, large_);
 }
 
+// The SOP Instance UID a C-STORE request names, and the study a STOW-RS URL names.
 TEST_F(PutSessionTest, AFileUnderAnotherUidThanExpectedIsRefusedBeforeAnythingIsPlaced) {
-  for (const std::string& file : {ReadTestFile("CT_small.dcm"), large_}) {
-    std::unique_ptr<PutSession> session = StartPut();
-    session->ExpectSopInstanceUid("1.2.3.4");
-    absl::Status fed = Feed(session.get(), file, 16 << 10, file.size());
-    absl::Status status = fed.ok() ? session->Finish().status() : fed;
-    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  const std::string ct = ReadTestFile("CT_small.dcm");
+  absl::StatusOr<v1::InstanceTags> tags = ParseDicomHeader(ct);
+  ASSERT_TRUE(tags.ok());
+  using Expect = std::function<void(PutSession*, std::string)>;
+  const std::vector<std::pair<Expect, std::string>> expectations = {
+      {[](PutSession* s, std::string uid) { s->ExpectSopInstanceUid(std::move(uid)); },
+       tags->sop_instance_uid()},
+      {[](PutSession* s, std::string uid) { s->ExpectStudyUid(std::move(uid)); },
+       tags->study_uid()}};
+  for (const auto& [expect, right] : expectations) {
+    for (const std::string& file : {ct, large_}) {
+      std::unique_ptr<PutSession> session = StartPut();
+      expect(session.get(), "1.2.3.4");
+      absl::Status fed = Feed(session.get(), file, 16 << 10, file.size());
+      absl::Status status = fed.ok() ? session->Finish().status() : fed;
+      EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+    }
   }
   EXPECT_TRUE(meta_.allocations.empty());
   EXPECT_EQ(meta_.commits, 0);
   // The right UID stores.
-  const std::string ct = ReadTestFile("CT_small.dcm");
-  absl::StatusOr<v1::InstanceTags> tags = ParseDicomHeader(ct);
-  ASSERT_TRUE(tags.ok());
-  std::unique_ptr<PutSession> session = StartPut();
-  session->ExpectSopInstanceUid(tags->sop_instance_uid());
-  ASSERT_TRUE(session->Append(ct).ok());
-  EXPECT_TRUE(session->Finish().ok());
+  for (const auto& [expect, right] : expectations) {
+    std::unique_ptr<PutSession> session = StartPut();
+    expect(session.get(), right);
+    ASSERT_TRUE(session->Append(ct).ok());
+    EXPECT_TRUE(session->Finish().ok());
+  }
 }
 
 TEST_F(PutSessionTest, PlacementsGrowWithTheFile) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "frontend/web/media_type.h"
+#include "frontend/web/stow.h"
 
 namespace medvault::frontend::web {
 namespace {
@@ -178,6 +179,14 @@ absl::Status DicomWeb::Handle(const HttpRequest& request, HttpResponder& out) {
   return handled;
 }
 
+bool DicomWeb::StreamsBody(const HttpRequest& head) {
+  if (head.method != "POST") return false;
+  absl::string_view path = head.path;
+  if (!absl::ConsumePrefix(&path, kPrefix)) return false;
+  std::vector<absl::string_view> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  return (parts.size() == 1 || parts.size() == 2) && parts[0] == "studies";
+}
+
 absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std::string* op) {
   absl::string_view path = request.path;
   if (!absl::ConsumePrefix(&path, kPrefix) || (!path.empty() && path[0] != '/')) {
@@ -208,15 +217,17 @@ absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std
   if (n == 1 && parts[0] == "series") return search(QidoLevel::kSeries, "", "");
   if (n == 1 && parts[0] == "instances") return search(QidoLevel::kInstance, "", "");
   if (parts.empty() || parts[0] != "studies") return RespondError(out, absl::NotFoundError(""));
-  if (n == 1) {
-    if (request.method == "POST") {
-      *op = "stow-rs";
-      // STOW-RS is not built yet: only the scope check, so a read-only client learns it may not.
-      if (!Authorize(request, "PutInstance", out).ok()) return absl::OkStatus();
-      return Respond(out, 501, "text/plain", "STOW-RS is not implemented yet\n");
-    }
-    return search(QidoLevel::kStudy, "", "");
+  if (n <= 2 && request.method == "POST") {
+    *op = "stow-rs";
+    if (!Authorize(request, "PutInstance", out).ok()) return absl::OkStatus();
+    const std::string host = request.Header("host");
+    const std::string base = host.empty() || host.find_first_of("/\"\\ ") != std::string::npos
+                                 ? std::string(kPrefix)
+                                 : absl::StrCat("https://", host, kPrefix);
+    return ServeStow(request, out, StartInstanceOn(core_), n == 2 ? parts[1] : "",
+                     max_instance_bytes_, base);
   }
+  if (n == 1) return search(QidoLevel::kStudy, "", "");
   if (n == 3 && parts[2] == "series") return search(QidoLevel::kSeries, parts[1], "");
   if (n == 3 && parts[2] == "instances") return search(QidoLevel::kInstance, parts[1], "");
   if (n == 5 && parts[2] == "series" && parts[4] == "instances") {
@@ -227,7 +238,7 @@ absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std
                         (n == 6 && parts[2] == "series" && parts[4] == "instances");
   if (!shape_ok) return RespondError(out, absl::NotFoundError(""));
   *op = "wado-rs";
-  if (!get) return method_not_allowed("GET");
+  if (!get) return method_not_allowed(n == 2 ? "GET, POST" : "GET");
   return RetrieveStudy(request, out, parts[1], n >= 4 ? parts[3] : "", n == 6 ? parts[5] : "");
 }
 

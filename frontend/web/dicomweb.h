@@ -5,10 +5,13 @@
 //   WADO-RS  GET /dicomweb/studies/{s}[/series/{se}[/instances/{i}]]
 //            multipart/related; type="application/dicom" of the stored bytes, streamed
 //   WADO-URI GET /dicomweb/wado?requestType=WADO&studyUID=&seriesUID=&objectUID=
+//   STOW-RS  POST /dicomweb/studies[/{s}], multipart/related of application/dicom, each part
+//            streamed into a put (stow.h)
 //   QIDO-RS  GET /dicomweb/{studies,series,instances}, /dicomweb/studies/{s}/{series,instances},
 //            /dicomweb/studies/{s}/series/{se}/instances (qido.h: matching, includefield, paging)
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,8 +24,14 @@ namespace medvault::frontend::web {
 
 class DicomWeb {
  public:
-  // Both must outlive this. `authz` null lets every request through (unit tests).
-  DicomWeb(ImageStoreCore* core, Authorizer* authz) : core_(core), authz_(authz) {}
+  // Both must outlive this. `authz` null lets every request through (unit tests). STOW-RS
+  // refuses a part larger than `max_instance_bytes`.
+  DicomWeb(ImageStoreCore* core, Authorizer* authz, uint64_t max_instance_bytes = uint64_t{2} << 30)
+      : core_(core), authz_(authz), max_instance_bytes_(max_instance_bytes) {}
+
+  // For HttpsOptions::streams_body: true for the requests whose body Handle reads as it arrives
+  // (STOW-RS).
+  static bool StreamsBody(const HttpRequest& head);
 
   // The handler for HttpsServer: answers every path (404 outside what it serves). Every request
   // is an audit line (op, caller certificate, peer address, HTTP status; never a UID or path).
@@ -44,6 +53,7 @@ class DicomWeb {
 
   ImageStoreCore* core_;
   Authorizer* authz_;
+  const uint64_t max_instance_bytes_;
 };
 
 }  // namespace medvault::frontend::web

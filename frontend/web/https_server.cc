@@ -4,19 +4,23 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <condition_variable>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
@@ -47,37 +51,118 @@ absl::StatusOr<PeerIdentity> PeerOf(Stream& stream, IdentityCache& cache) {
   return who;
 }
 
+// Shuts down the connections whose armed read or write has not completed within the idle
+// timeout: the blocking read or write then fails. (Socket timeouts cannot do it: Asio's
+// synchronous calls wait again after one.)
+class IdleWatchdog {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  explicit IdleWatchdog(absl::Duration idle)
+      : idle_(absl::ToChronoMicroseconds(idle)), thread_([this] { Run(); }) {}
+  ~IdleWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Arm(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadlines_[fd] = std::chrono::steady_clock::now() + idle_;
+    cv_.notify_all();
+  }
+  void Disarm(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadlines_.erase(fd);
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      TimePoint next = TimePoint::max();
+      const TimePoint now = std::chrono::steady_clock::now();
+      for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+        if (it->second <= now) {
+          ::shutdown(it->first, SHUT_RDWR);
+          it = deadlines_.erase(it);
+        } else {
+          next = std::min(next, it->second);
+          ++it;
+        }
+      }
+      if (next == TimePoint::max()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, next);
+      }
+    }
+  }
+
+  const std::chrono::microseconds idle_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, TimePoint> deadlines_;  // armed connections (socket fds) and their deadlines
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Arms the watchdog for one read or write.
+class Armed {
+ public:
+  Armed(IdleWatchdog& watchdog, int fd) : watchdog_(watchdog), fd_(fd) { watchdog_.Arm(fd_); }
+  ~Armed() { watchdog_.Disarm(fd_); }
+
+ private:
+  IdleWatchdog& watchdog_;
+  const int fd_;
+};
+
 // Answers with a body of known length after Begin's headers, chunked.
 class ChunkedResponder : public HttpResponder {
  public:
-  ChunkedResponder(Stream& stream, bool keep_alive) : stream_(stream), keep_alive_(keep_alive) {}
+  // `body_done`, when set, says whether the request's body has been read whole: if not when the
+  // answer begins, the connection closes after it.
+  ChunkedResponder(Stream& stream, bool keep_alive, IdleWatchdog& watchdog,
+                   std::function<bool()> body_done = nullptr)
+      : stream_(stream),
+        keep_alive_(keep_alive),
+        watchdog_(watchdog),
+        fd_(stream.next_layer().native_handle()),
+        body_done_(std::move(body_done)) {}
 
   absl::Status Begin(int status, const HttpHeaders& headers) override {
     if (begun_) return absl::FailedPreconditionError("response already begun");
     begun_ = true;
+    if (body_done_ && !body_done_()) keep_alive_ = false;
     http::response<http::empty_body> res{static_cast<http::status>(status), 11};
     for (const auto& [name, value] : headers) res.set(name, value);
     res.keep_alive(keep_alive_);
     res.chunked(true);
     http::response_serializer<http::empty_body> sr{res};
     boost::beast::error_code ec;
+    Armed armed(watchdog_, fd_);
     http::write_header(stream_, sr, ec);
     return Check(ec);
   }
   absl::Status Write(absl::string_view data) override {
     if (data.empty()) return absl::OkStatus();
     boost::beast::error_code ec;
+    Armed armed(watchdog_, fd_);
     net::write(stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), ec);
     return Check(ec);
   }
   absl::Status End() override {
     boost::beast::error_code ec;
+    Armed armed(watchdog_, fd_);
     net::write(stream_, http::make_chunk_last(), ec);
     ended_ = true;
     return Check(ec);
   }
   bool begun() const override { return begun_; }
   bool ended() const { return ended_; }
+  bool keep_alive() const { return keep_alive_; }
 
  private:
   static absl::Status Check(const boost::beast::error_code& ec) {
@@ -85,15 +170,87 @@ class ChunkedResponder : public HttpResponder {
     return absl::OkStatus();
   }
   Stream& stream_;
-  const bool keep_alive_;
+  bool keep_alive_;
+  IdleWatchdog& watchdog_;
+  const int fd_;
+  const std::function<bool()> body_done_;
   bool begun_ = false;
   bool ended_ = false;
+};
+
+// Of a streamed body the handler answered without reading, at most this much is read and dropped
+// before the connection closes.
+constexpr uint64_t kMaxDrainBytes = 1 << 20;
+
+// A request body read as it arrives, by Beast's parser into a buffer of 64 KiB.
+class BeastBodyReader : public HttpBodyReader {
+ public:
+  BeastBodyReader(Stream& stream, boost::beast::flat_buffer& buffer,
+                  http::request_parser<http::buffer_body>& parser, bool expect_continue,
+                  IdleWatchdog& watchdog)
+      : stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        expect_continue_(expect_continue),
+        watchdog_(watchdog) {}
+
+  // Reads and drops at most `max` more bytes of the body (no "100 Continue": a client that
+  // waits for one sends nothing more).
+  void Drain(uint64_t max) {
+    expect_continue_ = false;
+    for (uint64_t dropped = 0; dropped <= max;) {
+      absl::StatusOr<absl::string_view> piece = Read();
+      if (!piece.ok() || piece->empty()) return;
+      dropped += piece->size();
+    }
+  }
+
+  absl::StatusOr<absl::string_view> Read() override {
+    if (!error_.ok()) return error_;
+    const int fd = stream_.next_layer().native_handle();
+    boost::beast::error_code ec;
+    if (expect_continue_) {
+      expect_continue_ = false;
+      http::response<http::empty_body> go_on{http::status::continue_, 11};
+      Armed armed(watchdog_, fd);
+      http::write(stream_, go_on, ec);
+      if (ec) return error_ = absl::DataLossError("the connection closed before the body");
+    }
+    while (!parser_.is_done()) {
+      parser_.get().body().data = piece_;
+      parser_.get().body().size = sizeof(piece_);
+      {
+        Armed armed(watchdog_, fd);
+        http::read_some(stream_, buffer_, parser_, ec);
+      }
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::body_limit) {
+        return error_ = absl::ResourceExhaustedError("the request body exceeds the limit");
+      }
+      if (ec) return error_ = absl::DataLossError("the request body was cut short");
+      const size_t n = sizeof(piece_) - parser_.get().body().size;
+      if (n > 0) return absl::string_view(piece_, n);
+    }
+    return absl::string_view();
+  }
+
+ private:
+  Stream& stream_;
+  boost::beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  bool expect_continue_;
+  IdleWatchdog& watchdog_;
+  absl::Status error_;
+  char piece_[64 << 10];
 };
 
 class BeastHttpsServer : public HttpsServer {
  public:
   BeastHttpsServer(const HttpsOptions& options, HttpHandler handler)
-      : options_(options), handler_(std::move(handler)), tls_(ssl::context::tls_server) {}
+      : options_(options),
+        handler_(std::move(handler)),
+        tls_(ssl::context::tls_server),
+        watchdog_(options.idle_timeout) {}
 
   absl::Status Init() {
     boost::system::error_code ec;
@@ -169,22 +326,23 @@ class BeastHttpsServer : public HttpsServer {
       open_.insert(fd);
       if (stopping_) ::shutdown(fd, SHUT_RDWR);
     }
-    // Idle timeout: a blocking read or write that makes no progress for this long fails.
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(options_.idle_timeout));
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     {
       Stream stream(std::move(socket), tls_);
       boost::system::error_code ec;
-      stream.handshake(ssl::stream_base::server, ec);
+      {
+        Armed armed(watchdog_, fd);
+        stream.handshake(ssl::stream_base::server, ec);
+      }
       // A bug in a handler must cost one connection, never the frontend.
       try {
         if (!ec) ServeRequests(stream);
       } catch (const std::exception& e) {
         MV_LOG(ERROR) << "HTTPS request failed with an exception: " << e.what();
       }
-      stream.shutdown(ec);
+      {
+        Armed armed(watchdog_, fd);
+        stream.shutdown(ec);
+      }
       std::lock_guard<std::mutex> lock(mu_);
       open_.erase(fd);
     }
@@ -202,22 +360,24 @@ class BeastHttpsServer : public HttpsServer {
       if (!ec) peer_address = absl::StrCat(remote.address().to_string(), ":", remote.port());
     }
     boost::beast::flat_buffer buffer;
+    const int fd = stream.next_layer().native_handle();
     for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(options_.max_header_bytes);
-      parser.body_limit(options_.max_body_bytes);
+      http::request_parser<http::empty_body> head;
+      head.header_limit(options_.max_header_bytes);
+      // Checked below: the limit depends on the request. (Not boost::none: Beast 1.74 compares a
+      // Content-Length with it as "greater than nothing", always true.)
+      head.body_limit(std::numeric_limits<std::uint64_t>::max());
       boost::beast::error_code ec;
-      http::read(stream, buffer, parser, ec);
+      {
+        Armed armed(watchdog_, fd);
+        http::read_header(stream, buffer, head, ec);
+      }
       if (ec == http::error::header_limit) {
         SendError(stream, http::status::request_header_fields_too_large);
         return;
       }
-      if (ec == http::error::body_limit) {
-        SendError(stream, http::status::payload_too_large);
-        return;
-      }
       if (ec) return;  // closed, timed out, or not HTTP
-      http::request<http::string_body>& req = parser.get();
+      const http::request<http::empty_body>& req = head.get();
       HttpRequest request;
       request.method = std::string(req.method_string());
       const std::string target(req.target());
@@ -230,17 +390,57 @@ class BeastHttpsServer : public HttpsServer {
         value = value.empty() ? std::string(field.value())
                               : absl::StrCat(value, ", ", std::string(field.value()));
       }
-      request.body = std::move(req.body());
       request.peer = peer;
       request.peer_address = peer_address;
       const bool keep_alive = req.keep_alive();
-      ChunkedResponder out(stream, keep_alive);
-      absl::Status handled = handler_(request, out);
-      if (!out.begun()) {
-        handled = Respond(out, 500, "text/plain", "internal error\n");
+      const bool streamed = options_.streams_body && options_.streams_body(request);
+      const uint64_t limit = streamed ? options_.max_stream_body_bytes : options_.max_body_bytes;
+      if (head.content_length() && *head.content_length() > limit) {
+        SendError(stream, http::status::payload_too_large);
+        return;
       }
-      if (!handled.ok() || !out.ended() || !keep_alive) return;
+      if (streamed) {
+        http::request_parser<http::buffer_body> parser(std::move(head));
+        parser.body_limit(limit);
+        BeastBodyReader body(stream, buffer, parser,
+                             absl::EqualsIgnoreCase(request.Header("expect"), "100-continue"),
+                             watchdog_);
+        request.body_reader = &body;
+        ChunkedResponder out(stream, keep_alive, watchdog_, [&parser] { return parser.is_done(); });
+        const bool whole = Handle(request, out);
+        if (whole && !parser.is_done()) {
+          // Answered before the body was read (a refusal): read a little of what is still coming
+          // before closing, or the close resets the connection and the client may never see
+          // the answer.
+          body.Drain(kMaxDrainBytes);
+        }
+        if (!whole || !out.keep_alive()) return;
+      } else {
+        http::request_parser<http::string_body> parser(std::move(head));
+        parser.body_limit(limit);
+        {
+          Armed armed(watchdog_, fd);
+          http::read(stream, buffer, parser, ec);
+        }
+        if (ec == http::error::body_limit) {
+          SendError(stream, http::status::payload_too_large);
+          return;
+        }
+        if (ec) return;
+        request.body = std::move(parser.get().body());
+        ChunkedResponder out(stream, keep_alive, watchdog_);
+        if (!Handle(request, out) || !keep_alive) return;
+      }
     }
+  }
+
+  // Runs the handler; true when the answer was sent whole (the connection may serve another).
+  bool Handle(const HttpRequest& request, ChunkedResponder& out) {
+    absl::Status handled = handler_(request, out);
+    if (!out.begun()) {
+      handled = Respond(out, 500, "text/plain", "internal error\n");
+    }
+    return handled.ok() && out.ended();
   }
 
   void SendError(Stream& stream, http::status status) {
@@ -250,6 +450,7 @@ class BeastHttpsServer : public HttpsServer {
     res.keep_alive(false);
     res.prepare_payload();
     boost::beast::error_code ec;
+    Armed armed(watchdog_, stream.next_layer().native_handle());
     http::write(stream, res, ec);
   }
 
@@ -266,6 +467,7 @@ class BeastHttpsServer : public HttpsServer {
   bool stopping_ = false;
   uint32_t active_ = 0;
   std::set<int> open_;
+  IdleWatchdog watchdog_;
 };
 
 }  // namespace

@@ -21,13 +21,28 @@
 
 namespace medvault::frontend::web {
 
+// The body of a request whose handler reads it as it arrives (HttpsOptions::streams_body).
+class HttpBodyReader {
+ public:
+  virtual ~HttpBodyReader() = default;
+  // The next piece of the body (at most 64 KiB), empty at its end. RESOURCE_EXHAUSTED when the
+  // body exceeds HttpsOptions::max_stream_body_bytes; DATA_LOSS when it is cut short (the
+  // connection closed or stayed idle past the timeout, or its chunked framing is broken). After
+  // an error every call returns it again. The first call answers "Expect: 100-continue".
+  virtual absl::StatusOr<absl::string_view> Read() = 0;
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // the target up to '?', not decoded
   std::string query;   // after '?', not decoded; empty when absent
   // Header fields by lower-case name (a repeated field's values joined with ", ").
   std::map<std::string, std::string> headers;
-  std::string body;  // at most HttpsOptions::max_body_bytes
+  std::string body;  // at most HttpsOptions::max_body_bytes; empty when streamed
+  // Set only for a request whose body the handler reads itself (HttpsOptions::streams_body):
+  // valid during the handler's call. What the handler leaves unread closes the connection after
+  // the answer.
+  HttpBodyReader* body_reader = nullptr;
   // The client certificate's identity; UNAUTHENTICATED when the client presented none (the TLS
   // handshake already refused certificates the cluster CA did not sign).
   absl::StatusOr<PeerIdentity> peer;
@@ -66,7 +81,15 @@ struct HttpsOptions {
   // Larger request headers are refused with 431; larger bodies with 413.
   uint32_t max_header_bytes = 16 << 10;
   uint64_t max_body_bytes = 64 << 10;
-  // A connection that sends or accepts nothing for this long is closed.
+  // Which requests' bodies the handler reads as they arrive (HttpRequest::body_reader), asked
+  // with the request's method, path, query and headers (no body yet); null: none.
+  std::function<bool(const HttpRequest& head)> streams_body;
+  // The limit of a streamed body (larger: 413 before it is read when its Content-Length says so,
+  // else RESOURCE_EXHAUSTED from the reader).
+  uint64_t max_stream_body_bytes = uint64_t{8} << 30;
+  // A connection is shut down when one of its reads or writes (the TLS handshake, a request's
+  // header, a piece of a body, a piece of an answer) does not complete within this long: a client
+  // that goes quiet, or sends or reads too slowly.
   absl::Duration idle_timeout = absl::Seconds(60);
   // Connections served at once; more wait in the listen queue.
   uint32_t max_connections = 64;

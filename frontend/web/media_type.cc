@@ -2,6 +2,8 @@
 
 #include <boost/beast/http/rfc7230.hpp>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 
@@ -25,6 +27,47 @@ std::string Unquote(absl::string_view v) {
   return out;
 }
 
+// Quotes each unquoted parameter value that holds characters a token may not: clients send
+// "type=application/dicom" unquoted, which RFC 7230's grammar (and so Beast) does not accept.
+std::string QuoteBareValues(absl::string_view rest) {
+  std::string out;
+  size_t i = 0;
+  while (i < rest.size()) {
+    // rest[i] is the ';' that opens a parameter.
+    const size_t eq = rest.find('=', i);
+    const size_t next = std::min(rest.find(';', i + 1), rest.size());
+    if (eq == absl::string_view::npos || next < eq) {
+      out.append(rest.substr(i, next - i).data(), next - i);  // no value: left to the parser
+      i = next;
+      continue;
+    }
+    out.append(rest.substr(i, eq + 1 - i).data(), eq + 1 - i);
+    size_t v = eq + 1;
+    while (v < rest.size() && (rest[v] == ' ' || rest[v] == '\t')) ++v;
+    if (v < rest.size() && rest[v] == '"') {
+      // A quoted value: copied through its closing quote.
+      size_t end = v + 1;
+      while (end < rest.size() && rest[end] != '"') end += rest[end] == '\\' ? 2 : 1;
+      end = std::min(end + 1, rest.size());
+      out.append(rest.substr(eq + 1, end - eq - 1).data(), end - eq - 1);
+      i = end;
+      continue;
+    }
+    const size_t end = std::min(rest.find(';', v), rest.size());
+    const absl::string_view value = absl::StripTrailingAsciiWhitespace(rest.substr(v, end - v));
+    const bool bare = value.find_first_of("/@?=:,[]{}()<>\\") == absl::string_view::npos;
+    if (bare || value.empty()) {
+      out.append(value.data(), value.size());
+    } else {
+      out.push_back('"');
+      out.append(value.data(), value.size());
+      out.push_back('"');
+    }
+    i = end;
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<MediaType> ParseMediaType(absl::string_view value) {
@@ -38,7 +81,8 @@ absl::StatusOr<MediaType> ParseMediaType(absl::string_view value) {
     return absl::InvalidArgumentError("malformed media type");
   }
   if (semi == absl::string_view::npos) return m;
-  const absl::string_view rest = value.substr(semi);
+  const std::string normalized = QuoteBareValues(value.substr(semi));
+  const absl::string_view rest = normalized;
   boost::beast::http::param_list list(boost::beast::string_view(rest.data(), rest.size()));
   // param_list stops at the first malformed parameter: it must have read one per ';' outside
   // quotes.

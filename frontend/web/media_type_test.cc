@@ -23,6 +23,19 @@ TEST(MediaTypeTest, QuotedValueLast) {
   EXPECT_EQ(m->Param("type"), "application/dicom");
 }
 
+// Clients send the type parameter unquoted although "/" is no token character.
+TEST(MediaTypeTest, UnquotedValuesWithSlashes) {
+  absl::StatusOr<MediaType> m =
+      ParseMediaType("multipart/related; type=application/dicom; boundary=b:1 ");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->Param("type"), "application/dicom");
+  EXPECT_EQ(m->Param("boundary"), "b:1");
+  std::vector<MediaType> ranges =
+      ParseAccept("multipart/related; type=application/dicom; transfer-syntax=*");
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_EQ(ranges[0].Param("type"), "application/dicom");
+}
+
 TEST(MediaTypeTest, MalformedIsRefused) {
   EXPECT_FALSE(ParseMediaType("multipart").ok());
   EXPECT_FALSE(ParseMediaType("multipart/related; type=\"unterminated").ok());

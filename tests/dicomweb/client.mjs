@@ -1,9 +1,11 @@
 // dicomweb-client (the library browser viewers such as OHIF use) against the frontend's DICOMweb
 // door, over HTTPS with a client certificate. Exits 0 when every check holds, 1 naming the first
 // that does not (tests/dicomweb_test.cc runs it). QIDO-RS answers (study, series, instance level)
-// are compared attribute by attribute with what pydicom reads from FILE (expected.py).
+// are compared attribute by attribute with what pydicom reads from FILE (expected.py). With
+// `store` first, it stores FILE with storeInstances (STOW-RS) and reads it back instead.
 //
 //   node client.mjs BASE_URL TLS_DIR CERT_NAME STUDY SERIES SOP FILE PATIENT_ID
+//   node client.mjs store BASE_URL TLS_DIR CERT_NAME STUDY SERIES SOP FILE
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -15,7 +17,9 @@ const require = createRequire(import.meta.url);
 const XMLHttpRequest = require('xhr2');
 const dwc = require('dicomweb-client');
 
-const [base, tls, name, study, series, sop, file, patient] = process.argv.slice(2);
+const storing = process.argv[2] === 'store';
+const [base, tls, name, study, series, sop, file, patient] =
+  process.argv.slice(storing ? 3 : 2);
 XMLHttpRequest.nodejsSet({
   httpsAgent: new https.Agent({
     ca: readFileSync(`${tls}/ca.crt`),
@@ -34,6 +38,15 @@ const stored = readFileSync(file);
 const same = (buffer) => Buffer.compare(Buffer.from(buffer), stored) === 0;
 const client = new dwc.api.DICOMwebClient({ url: `${base}/dicomweb` });
 try {
+  if (storing) {
+    await client.storeInstances({ datasets: [stored] });
+    const back = await client.retrieveInstance({
+      studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop,
+    });
+    if (!same(back)) fail('storeInstances: retrieveInstance does not return the stored bytes');
+    console.log('ok');
+    process.exit(0);
+  }
   const instance = await client.retrieveInstance({
     studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop,
   });

@@ -1,0 +1,139 @@
+// The HTTPS door's request bodies (frontend/web/https_server.h) with real clients (curl, Python's
+// ssl): a body the handler streams arrives in pieces of at most 64 KiB, after "100 Continue" when
+// the client waits for it; bodies over their limit get 413 (every other request keeps the 64 KiB
+// cap); a client that stops sending in the middle of a body is cut off by the idle timeout.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/dev_certs.h"
+#include "common/testing/temp_dir.h"
+#include "frontend/web/https_server.h"
+#include "tests/testing/subprocess.h"
+
+namespace medvault {
+namespace {
+
+using frontend::web::HttpRequest;
+using frontend::web::HttpResponder;
+using frontend::web::HttpsOptions;
+using frontend::web::HttpsServer;
+
+class HttpsStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(testing::MakeDevCerts(dir_.path(), {"frontend", "client"}).ok());
+    HttpsOptions options;
+    options.tls = testing::DevTlsFiles(dir_.path(), "frontend");
+    options.streams_body = [](const HttpRequest& head) { return head.path == "/stream"; };
+    options.max_stream_body_bytes = 8 << 20;
+    options.idle_timeout = absl::Seconds(1);
+    auto started = HttpsServer::Start(options, [this](const HttpRequest& r, HttpResponder& out) {
+      ++calls_;
+      if (r.body_reader == nullptr) {
+        return frontend::web::Respond(out, 200, "text/plain", absl::StrCat(r.body.size(), "\n"));
+      }
+      size_t bytes = 0, pieces = 0, largest = 0;
+      for (;;) {
+        absl::StatusOr<absl::string_view> piece = r.body_reader->Read();
+        if (!piece.ok()) {
+          last_error_ = static_cast<int>(piece.status().code());
+          return frontend::web::Respond(
+              out, piece.status().code() == absl::StatusCode::kResourceExhausted ? 413 : 400,
+              "text/plain", "cut\n");
+        }
+        if (piece->empty()) break;
+        bytes += piece->size();
+        largest = std::max(largest, piece->size());
+        ++pieces;
+      }
+      return frontend::web::Respond(
+          out, 200, "text/plain",
+          absl::StrCat(bytes, " ", pieces > 1, " ", largest <= (64 << 10), "\n"));
+    });
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = *std::move(started);
+  }
+
+  // curl's status code and body for a POST of `bytes` bytes to `path`.
+  std::pair<int, std::string> Post(const std::string& path, size_t bytes,
+                                   std::vector<std::string> extra = {}) {
+    const std::string file = dir_.path() + "/body";
+    std::ofstream(file, std::ios::binary) << std::string(bytes, 'x');
+    const TlsFiles tls = testing::DevTlsFiles(dir_.path(), "client");
+    std::vector<std::string> argv = {
+        "/usr/bin/curl", "-sS",        "--cacert", tls.ca_file,      "--cert",        tls.cert_file,
+        "--key",         tls.key_file, "-w",       "\n%{http_code}", "--data-binary", "@" + file};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(absl::StrCat("https://127.0.0.1:", server_->port(), path));
+    testing::CommandResult r = testing::RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const size_t nl = r.out.rfind('\n');
+    return {std::atoi(r.out.c_str() + nl + 1), r.out.substr(0, nl)};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<HttpsServer> server_;
+  std::atomic<int> calls_{0};
+  std::atomic<int> last_error_{0};
+};
+
+TEST_F(HttpsStreamTest, AStreamedBodyArrivesInPiecesAfterContinue) {
+  for (const char* expect : {"Expect: 100-continue", "Expect:"}) {
+    auto [status, body] = Post("/stream", 3 << 20, {"-H", expect});
+    EXPECT_EQ(status, 200) << expect;
+    EXPECT_EQ(body, absl::StrCat(3 << 20, " 1 1\n")) << expect;
+  }
+  auto [status, body] = Post("/stream", 3 << 20, {"-H", "Transfer-Encoding: chunked"});
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body.substr(0, body.find(' ')), std::to_string(3 << 20));
+}
+
+TEST_F(HttpsStreamTest, BodiesOverTheirLimitAre413) {
+  // Other requests keep the 64 KiB cap.
+  EXPECT_EQ(Post("/other", 64 << 10).first, 200);
+  EXPECT_EQ(Post("/other", (64 << 10) + 1).first, 413);
+  // A streamed body's Content-Length over its limit: refused before the handler runs.
+  const int before = calls_;
+  EXPECT_EQ(Post("/stream", (8 << 20) + 1).first, 413);
+  EXPECT_EQ(calls_, before);
+  // Chunked, the limit is found while reading: the reader says so.
+  EXPECT_EQ(Post("/stream", (8 << 20) + 1, {"-H", "Transfer-Encoding: chunked"}).first, 413);
+  EXPECT_EQ(last_error_, static_cast<int>(absl::StatusCode::kResourceExhausted));
+}
+
+// A client that sends half of its body and then nothing: the server shuts the connection down
+// (the client sees it closed, long before its own 60 s timeout) and the handler learns the body
+// was cut short.
+TEST_F(HttpsStreamTest, AClientThatStopsSendingIsCutOffByTheIdleTimeout) {
+  const TlsFiles tls = testing::DevTlsFiles(dir_.path(), "client");
+  testing::CommandResult r = testing::RunCommand(
+      {"/usr/bin/python3", "-c",
+       "import socket, ssl, sys\n"
+       "c = ssl.create_default_context(cafile=sys.argv[1])\n"
+       "c.load_cert_chain(sys.argv[2], sys.argv[3])\n"
+       "s = c.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[4]))),\n"
+       "                  server_hostname='127.0.0.1')\n"
+       "s.sendall(b'POST /stream HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100\\r\\n\\r\\n' +\n"
+       "          b'x' * 10)\n"
+       "s.settimeout(60)\n"
+       "try:\n"
+       "    while s.recv(4096): pass\n"
+       "    print('closed')\n"
+       "except socket.timeout:\n"
+       "    print('still open')\n"
+       "except (ssl.SSLError, OSError):\n"
+       "    print('closed')\n",
+       tls.ca_file, tls.cert_file, tls.key_file, std::to_string(server_->port())});
+  EXPECT_EQ(r.out, "closed\n") << r.err;
+  server_->Stop();  // waits for the handler
+  EXPECT_EQ(last_error_, static_cast<int>(absl::StatusCode::kDataLoss));
+}
+
+}  // namespace
+}  // namespace medvault
