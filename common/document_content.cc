@@ -10,7 +10,6 @@ bool LooksLikePdf(absl::string_view s) {
   return s.substr(0, 1024).find("%PDF-") != absl::string_view::npos;
 }
 
-
 std::string XmlRootElement(absl::string_view s) {
   if (absl::StartsWith(s, "\xEF\xBB\xBF")) s.remove_prefix(3);
   for (;;) {
@@ -45,6 +44,5 @@ std::string XmlRootElement(absl::string_view s) {
     }
   }
 }
-
 
 }  // namespace medvault
