@@ -35,9 +35,11 @@ constexpr FlagSpec kFlags[] = {
     {"insecure_plaintext", false, kAllVerbs},
     {"help", false, kAllVerbs},
     {"jobs", true, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
-    {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport)},
+    {"quiet", false, Bit(Verb::kPut) | Bit(Verb::kGet) | Bit(Verb::kImport) | Bit(Verb::kExport)},
     {"instance", true, Bit(Verb::kGet) | Bit(Verb::kRm)},
-    {"study", true, Bit(Verb::kGet) | Bit(Verb::kRm) | Bit(Verb::kAttach) | Bit(Verb::kShare)},
+    {"study", true,
+     Bit(Verb::kGet) | Bit(Verb::kRm) | Bit(Verb::kAttach) | Bit(Verb::kShare) |
+         Bit(Verb::kExport)},
     {"type", true, Bit(Verb::kAttach)},
     {"document", false, Bit(Verb::kGet)},
     {"output", true, Bit(Verb::kGet)},
@@ -62,6 +64,8 @@ constexpr FlagSpec kFlags[] = {
     {"no-download", false, Bit(Verb::kShare)},
     {"label", true, Bit(Verb::kShare)},
     {"sign", false, Bit(Verb::kAudit)},
+    {"out", true, Bit(Verb::kExport)},
+    {"format", true, Bit(Verb::kExport)},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -123,6 +127,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "attach") return Verb::kAttach;
   if (name == "raft") return Verb::kRaft;
   if (name == "share") return Verb::kShare;
+  if (name == "export") return Verb::kExport;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -353,6 +358,8 @@ absl::string_view VerbName(Verb verb) {
       return "raft";
     case Verb::kShare:
       return "share";
+    case Verb::kExport:
+      return "export";
     case Verb::kHelp:
       break;
   }
@@ -564,8 +571,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
         }
         flag->value = args[++i];
       }
-      // share create takes --study more than once.
-      if (cmd.verb == Verb::kShare && flag->name == "study" && flags.count("study")) {
+      // share create and export take --study more than once.
+      if ((cmd.verb == Verb::kShare || cmd.verb == Verb::kExport) && flag->name == "study" &&
+          flags.count("study")) {
         flags["study"] += "\n" + *flag->value;
       } else {
         flags[flag->name] = *flag->value;
@@ -676,6 +684,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     case Verb::kShare:
       if (absl::Status s = FillShare(flags, positionals, &cmd.share); !s.ok()) return s;
       break;
+    case Verb::kExport:
+      if (absl::Status s = FillExport(flags, positionals, &cmd.export_); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -757,6 +768,10 @@ Verbs:
       DICOMDIR references, or without one every DICOM file below PATH. Instances already stored
       are skipped (safe to run again). A progress bar on a terminal (--quiet: none); a summary of
       stored, already stored and refused files (with each reason); exit 1 if any was refused.
+  export --study UID [--study UID...] --out PATH [--format dir|zip|iso] [--quiet]
+      Write the studies as an IHE PDI medium (a DICOMDIR, DICOM/ with each instance as stored,
+      README.TXT, INDEX.HTM) into a new folder, a ZIP file or an ISO 9660 image (the format
+      follows PATH's .zip/.iso ending unless --format says). A progress bar on a terminal.
   attach --study UID FILE [--type pdf|cda|ccr|hl7v2|rtf|text]
       Store a report or other document with a stored study, as a DICOM Encapsulated Document
       instance carrying the study's patient and study attributes (PDF and CDA in their standard

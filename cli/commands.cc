@@ -68,6 +68,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunRaft(ctx, cmd.raft);
     case Verb::kShare:
       return RunShare(ctx, cmd.share);
+    case Verb::kExport:
+      return RunExport(ctx, cmd.export_);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -130,6 +130,20 @@ int RunAttach(const CommandContext& ctx, const AttachArgs& args);
 // `medvault get --instance UID --document -o FILE`: the document, byte-exact, written whole.
 int RunGetDocument(const CommandContext& ctx, const GetArgs& args);
 
+// Reads the whole GetInstance stream of `sop_instance_uid` (from offset, length bytes; 0: to the
+// end) into `file`, checking offsets, the size and (for a whole instance) the SHA-256 the server
+// announced. Sets *written. Leaves the call finished. (cli/get.cc; `export` uses it too.)
+absl::Status ReceiveInstance(v1::ImageStore::StubInterface& stub, WritableFile& file,
+                             const std::string& sop_instance_uid, uint64_t offset, uint64_t length,
+                             absl::Duration timeout, uint64_t* written);
+
+// ---- export ----
+
+// `medvault export`: writes the studies (GetStudy, then each instance through GetInstance) as an
+// IHE PDI medium (common/media/pdi.h) to args.out, with a progress bar on stderr when it is a
+// terminal; prints a summary on out. Exit 1 on any error (the partial medium is left as it is).
+int RunExport(const CommandContext& ctx, const ExportArgs& args);
+
 // ---- dispatch ----
 
 // Runs a parsed command against cmd.global.frontend (a real channel secured as cmd.global says),

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/document_content.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
@@ -11,44 +12,6 @@
 
 namespace medvault::cli {
 namespace {
-
-// The local name of the XML document's root element ("ClinicalDocument" for <hl7:ClinicalDocument
-// ...>), skipping a byte-order mark, the declaration, comments, processing instructions and a
-// DOCTYPE. Empty when there is none.
-std::string XmlRoot(absl::string_view s) {
-  if (absl::StartsWith(s, "\xEF\xBB\xBF")) s.remove_prefix(3);
-  for (;;) {
-    size_t i = 0;
-    while (i < s.size() && absl::ascii_isspace(static_cast<unsigned char>(s[i]))) ++i;
-    s.remove_prefix(i);
-    if (s.empty() || s[0] != '<') return "";
-    if (absl::StartsWith(s, "<?")) {
-      size_t end = s.find("?>");
-      if (end == absl::string_view::npos) return "";
-      s.remove_prefix(end + 2);
-    } else if (absl::StartsWith(s, "<!--")) {
-      size_t end = s.find("-->");
-      if (end == absl::string_view::npos) return "";
-      s.remove_prefix(end + 3);
-    } else if (absl::StartsWith(s, "<!")) {
-      size_t end = s.find('>');
-      if (end == absl::string_view::npos) return "";
-      s.remove_prefix(end + 1);
-    } else {
-      size_t end = 1;
-      while (end < s.size() && !absl::ascii_isspace(static_cast<unsigned char>(s[end])) &&
-             s[end] != '>' && s[end] != '/') {
-        ++end;
-      }
-      absl::string_view name = s.substr(1, end - 1);
-      const size_t colon = name.find(':');
-      if (colon != absl::string_view::npos) name.remove_prefix(colon + 1);
-      // A root element must be closed somewhere: a cut file is not a document.
-      if (s.rfind('>') == absl::string_view::npos) return "";
-      return std::string(name);
-    }
-  }
-}
 
 bool ValidUtf8Text(absl::string_view s) {
   size_t i = 0;
@@ -80,11 +43,6 @@ bool LooksLikeHl7v2(absl::string_view s) {
   // Then four (five from v2.7) encoding characters and the next field.
   const size_t next = s.find(sep, 4);
   return next == 8 || next == 9;
-}
-
-bool LooksLikePdf(absl::string_view s) {
-  // The header may follow a few bytes of garbage (PDF 1.7, annex H): within the first 1024.
-  return s.substr(0, 1024).find("%PDF-") != absl::string_view::npos;
 }
 
 OFCondition Put(DcmItem* item, const DcmTagKey& tag, const std::string& value) {
@@ -161,11 +119,11 @@ absl::Status CheckDocument(DocumentType type, absl::string_view bytes) {
       expected = "a PDF file (no %PDF- header)";
       break;
     case DocumentType::kCda:
-      ok = XmlRoot(bytes) == "ClinicalDocument";
+      ok = XmlRootElement(bytes) == "ClinicalDocument";
       expected = "an HL7 CDA document (XML with a ClinicalDocument root element)";
       break;
     case DocumentType::kCcr:
-      ok = XmlRoot(bytes) == "ContinuityOfCareRecord";
+      ok = XmlRootElement(bytes) == "ContinuityOfCareRecord";
       expected = "an ASTM CCR document (XML with a ContinuityOfCareRecord root element)";
       break;
     case DocumentType::kHl7v2:

@@ -21,7 +21,8 @@ std::string ParentDir(const std::string& path) {
   return parent.empty() ? "." : parent;
 }
 
-// Reads the whole GetInstance stream into `file`, checking it. Leaves the call finished.
+}  // namespace
+
 absl::Status ReceiveInstance(v1::ImageStore::StubInterface& stub, WritableFile& file,
                              const std::string& sop_instance_uid, uint64_t offset, uint64_t length,
                              absl::Duration timeout, uint64_t* written) {
@@ -75,6 +76,8 @@ absl::Status ReceiveInstance(v1::ImageStore::StubInterface& stub, WritableFile& 
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // A UID used as a file name: no path separators or special names.
 bool SafeFileName(const std::string& name) {

@@ -3,7 +3,6 @@
 // file. Instances the index already holds (same SOP Instance UID and size, looked up once per
 // study the DICOMDIR names) are skipped without reading them; the rest are sent, and the server's
 // idempotent answer ("already stored") covers what the DICOMDIR did not name.
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -377,12 +376,6 @@ absl::Status ImportArchive(Run& run, const std::string& path) {
   return status;
 }
 
-int TerminalWidth() {
-  struct winsize ws;
-  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) return ws.ws_col;
-  return 80;
-}
-
 }  // namespace
 
 int RunImport(const CommandContext& ctx, const ImportArgs& args) {
@@ -393,7 +386,7 @@ int RunImport(const CommandContext& ctx, const ImportArgs& args) {
     return kExitFailure;
   }
   const bool show = !args.quiet && ::isatty(STDERR_FILENO) == 1;
-  ProgressBar progress(ctx.err, RealClock(), show, TerminalWidth());
+  ProgressBar progress(ctx.err, RealClock(), show, StderrTerminalWidth());
   Run run{ctx, args, ImportPlan{}, Tally{}, &progress};
   // The totals are known once the medium is listed; the bar starts then.
   absl::Status status =

@@ -1,5 +1,8 @@
 #include "cli/progress.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +10,12 @@
 #include "cli/format.h"
 
 namespace medvault::cli {
+
+int StderrTerminalWidth() {
+  struct winsize ws;
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) return ws.ws_col;
+  return 80;
+}
 
 std::string FormatDuration(int64_t seconds) {
   if (seconds < 0) seconds = 0;

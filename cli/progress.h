@@ -25,6 +25,9 @@ struct ProgressState {
 // within the first second, the rate and time left read "--".
 std::string FormatProgress(const ProgressState& state, int width);
 
+// The columns of the terminal on stderr; 80 when it is not one.
+int StderrTerminalWidth();
+
 // "0:06", "12:34", "1:02:03".
 std::string FormatDuration(int64_t seconds);
 

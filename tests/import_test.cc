@@ -46,17 +46,7 @@ std::string SopInstanceUid(const std::string& path) {
 
 // PutInstance calls the frontend has answered, whatever their result.
 double PutCalls(const ExternalCluster& cluster) {
-  const std::string text = testing::HttpGet(cluster.frontend_metrics(), "/metrics");
-  double sum = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::StartsWith(line, "medvault_frontend_requests_total{") ||
-        !absl::StrContains(line, "method=\"PutInstance\"")) {
-      continue;
-    }
-    double v = 0;
-    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
-  }
-  return sum;
+  return testing::FrontendRequests(cluster.frontend_metrics(), "PutInstance");
 }
 
 // A disc as a modality or PACS writes it: DICOM/ST000001/IM00000N, a DICOMDIR made by dcmmkdir

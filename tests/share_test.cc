@@ -8,6 +8,8 @@
 // five wrong PINs lock (each answer counting down), the right PIN opens a session whose cookie is
 // HttpOnly, Secure and SameSite=Strict; the session reads its study through DICOMweb and gets the
 // same 404 for another stored study as for a missing one; a cross-site redemption is refused;
+// the session downloads its study as a PDI ZIP (unzipped: the stored bytes and a DICOMDIR dcmdump
+// reads), not another study; a --no-download share refuses the download (403);
 // revocation ends the open session at its next request; the share log and the key service's audit
 // record the accesses.
 //
@@ -34,6 +36,8 @@
 #include "common/rpc.h"
 #include "common/testing/dev_certs.h"
 #include "common/testing/file_scan.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/subprocess.h"
@@ -205,6 +209,19 @@ TEST_F(ShareTest, SharesAreReplicatedScopedAndNeverLogTheirSecrets) {
   }
 }
 
+// Which of the files ShareBrowserTest stores holds `study` (Study Instance UID).
+std::string StoredFileOfStudy(const std::string& study) {
+  for (const char* name : {"CT_small.dcm", "MR_small.dcm"}) {
+    DcmFileFormat file;
+    if (file.loadFile((std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + name).c_str()).bad())
+      continue;
+    OFString uid;
+    file.getDataset()->findAndGetOFString(DCM_StudyInstanceUID, uid);
+    if (study == uid.c_str()) return name;
+  }
+  return "";
+}
+
 struct HttpAnswer {
   int status = 0;
   std::string headers;
@@ -321,10 +338,40 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeAndRevocationWithCurl) {
   EXPECT_EQ(other.body, nowhere.body);
   EXPECT_EQ(Curl("/dicomweb/studies").status, 404);  // no search across the archive
 
+  // The study as a ZIP in the IHE PDI layout: unzipped, its instance is the stored bytes and its
+  // DICOMDIR (dcmdump) references it. Another study's download gets the missing-study 404.
+  HttpAnswer zip = Curl("/share/api/download?study=" + shared_);
+  ASSERT_EQ(zip.status, 200) << zip.body;
+  EXPECT_TRUE(absl::StrContains(zip.headers, "application/zip")) << zip.headers;
+  const std::string unzipped = cluster_->root() + "/unzipped";
+  std::filesystem::create_directories(unzipped);
+  std::ofstream(cluster_->root() + "/download.zip", std::ios::binary) << zip.body;
+  testing::CommandResult extracted = testing::RunCommand(
+      {"/usr/bin/bsdtar", "-xf", cluster_->root() + "/download.zip", "-C", unzipped});
+  ASSERT_EQ(extracted.exit_code, 0) << extracted.err;
+  const std::string instance = ReadFile(unzipped + "/DICOM/ST000001/SE000001/IM000001");
+  EXPECT_TRUE(instance ==
+              ReadFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + StoredFileOfStudy(shared_)))
+      << instance.size();
+  testing::CommandResult dumped = testing::RunCommand({"/usr/bin/dcmdump", unzipped + "/DICOMDIR"});
+  EXPECT_EQ(dumped.exit_code, 0) << dumped.err;
+  EXPECT_TRUE(absl::StrContains(dumped.out, "DICOM\\ST000001\\SE000001\\IM000001")) << dumped.out;
+  EXPECT_TRUE(std::filesystem::exists(unzipped + "/INDEX.HTM"));
+  EXPECT_EQ(Curl("/share/api/download?study=" + other_).status, 404);
+
   // Revocation ends the open session at its next request.
   ASSERT_EQ(Cli(*cluster_, {"share", "revoke", id}).exit_code, 0);
   EXPECT_EQ(Curl("/dicomweb/studies/" + shared_).status, 401);
   EXPECT_EQ(Curl("/share/api/session").status, 401);
+
+  // A share made with --no-download opens for viewing but refuses the download.
+  testing::CommandResult view_only =
+      Cli(*cluster_, {"share", "create", "--study", shared_, "--no-download", "--json"});
+  ASSERT_EQ(view_only.exit_code, 0) << view_only.err;
+  ASSERT_EQ(Redeem(JsonField(view_only.out, "access_code"), JsonField(view_only.out, "pin")).status,
+            200);
+  EXPECT_EQ(Curl("/dicomweb/studies/" + shared_).status, 200);
+  EXPECT_EQ(Curl("/share/api/download?study=" + shared_).status, 403);
 
   testing::CommandResult log = Cli(*cluster_, {"share", "log", id});
   ASSERT_EQ(log.exit_code, 0) << log.err;
@@ -332,6 +379,7 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeAndRevocationWithCurl) {
   EXPECT_TRUE(absl::StrContains(log.out, "(locked)")) << log.out;
   EXPECT_TRUE(absl::StrContains(log.out, "not in the share")) << log.out;
   EXPECT_TRUE(absl::StrContains(log.out, "(revoked)")) << log.out;
+  EXPECT_TRUE(absl::StrContains(log.out, "download")) << log.out;
   EXPECT_TRUE(absl::StrContains(log.out, "127.0.0.1:")) << log.out;
   // The key service's audit names the share session as the one the keys were released for.
   testing::CommandResult audit = Cli(*cluster_, {"audit"});

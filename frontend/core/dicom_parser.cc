@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/index_fields.h"
 #include "common/status_macros.h"
+#include "frontend/core/encapsulated_check.h"
 
 namespace medvault::frontend {
 namespace {
@@ -201,6 +202,7 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
     RETURN_IF_ERROR(CheckReadAsText(ds, tag));
   }
   RETURN_IF_ERROR(CheckReadAsText(meta, DCM_TransferSyntaxUID));
+  RETURN_IF_ERROR(CheckEncapsulatedDocument(ds));
 
   v1::InstanceTags tags;
   tags.set_study_uid(GetString(ds, DCM_StudyInstanceUID));

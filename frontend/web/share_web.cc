@@ -1,5 +1,8 @@
 #include "frontend/web/share_web.h"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <map>
 #include <vector>
 
@@ -8,6 +11,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/media/pdi.h"
+#include "common/media/pdi_index.h"
 
 namespace medvault::frontend::web {
 namespace {
@@ -111,6 +117,15 @@ bool SafeName(absl::string_view name) {
   return true;
 }
 
+// Where a download builds its DICOMDIR: memory (/dev/shm) when the system has it.
+std::string ScratchDir(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  struct stat st;
+  if (::stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode)) return "/dev/shm";
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
 }  // namespace
 
 absl::Status ShareWeb::PageFile(const std::string& name, HttpResponder& out) {
@@ -152,6 +167,8 @@ absl::Status ShareWeb::Handle(const HttpRequest& request, HttpResponder& out) {
     if (!session.ok()) return JsonError(out, 401, "no open session");
     if (request.path == "/share/api/session" && request.method == "GET")
       return SessionInfo(*session, out);
+    if (request.path == "/share/api/download" && request.method == "GET")
+      return Download(request, cookie, *session, out);
     if (request.path == "/share/api/logout" && request.method == "POST") {
       if (!SameOrigin(request) || request.Header("x-csrf-token") != session->csrf_token)
         return JsonError(out, 403, "cross-site request refused");
@@ -299,6 +316,71 @@ absl::Status ShareWeb::SessionDicomWeb(const HttpRequest& request, const std::st
   as_session.peer = PeerIdentity{true, kShareSessionRole, session.share_id};
   as_session.headers.erase("cookie");
   return next_(as_session, out);
+}
+
+absl::Status ShareWeb::Download(const HttpRequest& request, const std::string& cookie,
+                                const ShareSession& session, HttpResponder& out) {
+  const std::string study = Form(request.query)["study"];
+  v1::ShareLogEntry entry;
+  entry.set_peer(request.peer_address);
+  entry.set_action("download");
+  entry.set_detail(absl::StrCat(request.path, "?", request.query));
+  int refusal = 0;
+  if (!session.download_allowed) {
+    refusal = 403;
+    entry.set_reason("downloads not allowed");
+  } else if (session.study_uids.count(study) == 0) {
+    refusal = 404;
+    entry.set_reason("not in the share");
+  }
+  if (refusal != 0) entry.set_result("refused");
+  absl::StatusOr<bool> open = desk_->RecordRead(session.code_hash, entry);
+  if (!open.ok()) return Respond(out, 503, "text/plain", "UNAVAILABLE\n");
+  if (!*open) {
+    sessions_->Close(cookie);
+    return JsonError(out, 401, "the session has ended; open the share again");
+  }
+  if (refusal == 403) return JsonError(out, 403, "this share does not allow downloads");
+  if (refusal == 404) return Respond(out, 404, "text/plain", "NOT_FOUND\n");
+
+  v1::GetStudyRequest get;
+  get.set_study_uid(study);
+  absl::StatusOr<v1::GetStudyResponse> found = core_->GetStudy(get);
+  if (absl::IsNotFound(found.status())) return Respond(out, 404, "text/plain", "NOT_FOUND\n");
+  if (!found.ok()) return Respond(out, 503, "text/plain", "UNAVAILABLE\n");
+  const std::vector<media::PdiInstance> instances = media::PdiInstancesOf(*found);
+  if (instances.empty()) return Respond(out, 404, "text/plain", "NOT_FOUND\n");
+
+  const std::string caller = PeerIdentity{true, kShareSessionRole, session.share_id}.ToString();
+  HttpHeaders headers = NoStore();
+  headers.emplace_back("Content-Type", "application/zip");
+  headers.emplace_back("Content-Disposition", "attachment; filename=\"study.zip\"");
+  if (absl::Status s = out.Begin(200, headers); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<media::MediaSink>> sink =
+      media::NewZipStreamSink([&](absl::string_view bytes) { return out.Write(bytes); });
+  if (!sink.ok()) return sink.status();
+  media::PdiOptions options;
+  options.scratch_dir = ScratchDir(scratch_dir_);
+  absl::StatusOr<media::PdiSummary> written = media::WritePdi(
+      instances,
+      [&](size_t index, const media::WriteFn& write) {
+        v1::GetInstanceRequest read;
+        read.set_sop_instance_uid(instances[index].sop_instance_uid);
+        return core_->Get(
+            read,
+            [&](const v1::InstanceInfo*, uint64_t, absl::string_view data) {
+              return data.empty() ? absl::OkStatus() : write(data);
+            },
+            caller);
+      },
+      **sink, options);
+  MV_LOG(INFO) << "audit op=share-download service=frontend caller=" << caller
+               << " peer=" << (request.peer_address.empty() ? "-" : request.peer_address)
+               << " instances=" << instances.size() << (written.ok() ? "" : " aborted=1");
+  // An error now closes the connection without the last chunk: the recipient sees a truncated
+  // download, never a complete-looking wrong one.
+  if (!written.ok()) return written.status();
+  return out.End();
 }
 
 }  // namespace medvault::frontend::web

@@ -10,6 +10,11 @@
 //                            only).
 //   GET  /share/api/session  the shared studies (patient, date, description, series) as JSON.
 //   POST /share/api/logout   ends the session (X-CSRF-Token required).
+//   GET  /share/api/download?study=UID
+//                            when the share allows downloads: the study as a ZIP in the IHE PDI
+//                            layout (common/media/pdi.h), streamed as it is written; logged in
+//                            the share's log ("download") like every read. 403 when the share
+//                            does not allow it, 404 for a study outside the share.
 //   /dicomweb/...            with the session cookie and no client certificate: the DICOMweb door
 //                            with the session's identity (role kShareSessionRole), authorised by
 //                            the frontend's one Authorizer, restricted to the share's studies.
@@ -38,14 +43,17 @@ class ShareWeb {
  public:
   // Everything must outlive this. `next` serves whatever is not a share session's (DicomWeb).
   // `page_dir` (read through `fs`) holds the built page; empty or null: no page is served.
+  // `scratch_dir` is where a download's DICOMDIR is built (common/media/pdi.h); empty: /dev/shm
+  // (memory, so no plaintext reaches a disk) when it exists, else $TMPDIR or /tmp.
   ShareWeb(ShareDesk* desk, ShareSessions* sessions, ImageStoreCore* core, HttpHandler next,
-           Filesystem* fs = nullptr, std::string page_dir = "")
+           Filesystem* fs = nullptr, std::string page_dir = "", std::string scratch_dir = "")
       : desk_(desk),
         sessions_(sessions),
         core_(core),
         next_(std::move(next)),
         fs_(fs),
-        page_dir_(std::move(page_dir)) {}
+        page_dir_(std::move(page_dir)),
+        scratch_dir_(std::move(scratch_dir)) {}
 
   // The handler for HttpsServer.
   absl::Status Handle(const HttpRequest& request, HttpResponder& out);
@@ -58,6 +66,9 @@ class ShareWeb {
   // One file of the page, or 404.
   absl::Status PageFile(const std::string& name, HttpResponder& out);
   absl::Status SessionInfo(const ShareSession& session, HttpResponder& out);
+  // GET /share/api/download.
+  absl::Status Download(const HttpRequest& request, const std::string& cookie,
+                        const ShareSession& session, HttpResponder& out);
   // A DICOMweb request of a session: scope check, log, then `next_` with the session identity.
   absl::Status SessionDicomWeb(const HttpRequest& request, const std::string& cookie,
                                const ShareSession& session, HttpResponder& out);
@@ -70,6 +81,7 @@ class ShareWeb {
   const HttpHandler next_;
   Filesystem* const fs_;
   const std::string page_dir_;
+  const std::string scratch_dir_;
 };
 
 }  // namespace medvault::frontend::web

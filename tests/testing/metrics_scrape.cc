@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -57,6 +58,21 @@ absl::StatusOr<double> ScrapeMetric(const std::string& host_port, absl::string_v
   if (response.empty())
     return absl::UnavailableError(absl::StrCat("nothing served on ", host_port, "/metrics"));
   return MetricValue(response, name);
+}
+
+double FrontendRequests(const std::string& host_port, absl::string_view method) {
+  const std::string text = HttpGet(host_port, "/metrics");
+  const std::string label = absl::StrCat("method=\"", method, "\"");
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, "medvault_frontend_requests_total{") ||
+        line.find(label) == absl::string_view::npos) {
+      continue;
+    }
+    double v = 0;
+    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
+  }
+  return sum;
 }
 
 }  // namespace medvault::testing

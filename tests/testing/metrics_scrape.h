@@ -19,4 +19,8 @@ absl::StatusOr<double> MetricValue(absl::string_view metrics_text, absl::string_
 // HttpGet of host:port/metrics and MetricValue of `name`; UNAVAILABLE when nothing was served.
 absl::StatusOr<double> ScrapeMetric(const std::string& host_port, absl::string_view name);
 
+// The calls of gRPC method `method` (e.g. "PutInstance") the frontend at host:port has answered,
+// whatever their result: the sum of medvault_frontend_requests_total{method="..."} series.
+double FrontendRequests(const std::string& host_port, absl::string_view method);
+
 }  // namespace medvault::testing

@@ -65,6 +65,14 @@ function showStudies(session) {
       series.append(b);
     }
     box.append(series);
+    if (session.download) {
+      // The study as a ZIP in the IHE PDI layout (DICOMDIR, DICOM/, README.TXT, INDEX.HTM).
+      const a = el('a', 'Download (ZIP, DICOM disc layout)');
+      a.className = 'download';
+      a.href = '/share/api/download?study=' + encodeURIComponent(study.study_uid);
+      a.download = 'study.zip';
+      box.append(a);
+    }
     list.append(box);
   }
   document.body.dataset.state = 'open';

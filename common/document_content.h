@@ -1,0 +1,20 @@
+// Recognising a document by its bytes: shared by `medvault attach`, which checks a file against its
+// type before encapsulating it, and the frontend, which checks the content of every Encapsulated
+// PDF and CDA instance it is asked to store.
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace medvault {
+
+// "%PDF-" within the first 1024 bytes (PDF 1.7, annex H, allows a few bytes before it).
+bool LooksLikePdf(absl::string_view bytes);
+
+// The local name of the XML document's root element ("ClinicalDocument" for <hl7:ClinicalDocument
+// ...>), skipping a byte-order mark, the declaration, comments, processing instructions and a
+// DOCTYPE. Empty when there is none (or the document is cut before any '>').
+std::string XmlRootElement(absl::string_view bytes);
+
+}  // namespace medvault
