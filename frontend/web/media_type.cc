@@ -2,7 +2,11 @@
 
 #include <boost/beast/http/rfc7230.hpp>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
 namespace medvault::frontend::web {
@@ -25,6 +29,31 @@ std::string Unquote(absl::string_view v) {
   return out;
 }
 
+// Quotes unquoted parameter values holding a '/', which RFC 7230 tokens may not, but clients send
+// (OHIF and dicomweb-client: `type=application/octet-stream`), so Beast's parser reads them.
+std::string QuoteSlashedValues(absl::string_view params) {
+  std::string out;
+  bool quoted = false;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const char c = params[i];
+    out.push_back(c);
+    if (quoted && c == '\\' && i + 1 < params.size()) {
+      out.push_back(params[++i]);
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (!quoted && c == '=' && i + 1 < params.size() && params[i + 1] != '"') {
+      const size_t end = std::min(params.find(';', i + 1), params.size());
+      const absl::string_view value = params.substr(i + 1, end - i - 1);
+      if (value.find('/') != absl::string_view::npos &&
+          value.find_first_of("\"\\") == absl::string_view::npos) {
+        absl::StrAppend(&out, "\"", absl::StripTrailingAsciiWhitespace(value), "\"");
+        i = end - 1;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<MediaType> ParseMediaType(absl::string_view value) {
@@ -38,7 +67,8 @@ absl::StatusOr<MediaType> ParseMediaType(absl::string_view value) {
     return absl::InvalidArgumentError("malformed media type");
   }
   if (semi == absl::string_view::npos) return m;
-  const absl::string_view rest = value.substr(semi);
+  const std::string quoted_rest = QuoteSlashedValues(value.substr(semi));
+  const absl::string_view rest = quoted_rest;
   boost::beast::http::param_list list(boost::beast::string_view(rest.data(), rest.size()));
   // param_list stops at the first malformed parameter: it must have read one per ';' outside
   // quotes.
@@ -87,6 +117,19 @@ std::vector<MediaType> ParseAccept(absl::string_view value) {
     out.push_back(*std::move(m));
   }
   return out;
+}
+
+std::vector<MediaType> ParseAcceptByPreference(absl::string_view value) {
+  std::vector<MediaType> ranges = ParseAccept(value);
+  auto q = [](const MediaType& m) {
+    double v = 1;
+    const std::string s = m.Param("q");
+    if (!s.empty() && !absl::SimpleAtod(s, &v)) v = 1;
+    return v;
+  };
+  std::stable_sort(ranges.begin(), ranges.end(),
+                   [&](const MediaType& a, const MediaType& b) { return q(a) > q(b); });
+  return ranges;
 }
 
 }  // namespace medvault::frontend::web
