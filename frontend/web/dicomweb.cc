@@ -6,12 +6,14 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "frontend/web/media_type.h"
+#include "frontend/web/web_request.h"
 
 namespace medvault::frontend::web {
 namespace {
@@ -43,6 +45,8 @@ absl::Status RespondError(HttpResponder& out, const absl::Status& why) {
   return Respond(out, HttpStatusOf(why), "text/plain",
                  absl::StrCat(absl::StatusCodeToString(why.code()), "\n"));
 }
+
+}  // namespace
 
 std::string PercentDecode(absl::string_view s) {
   std::string out;
@@ -78,6 +82,8 @@ std::map<std::string, std::string> ParseQuery(absl::string_view query) {
   return out;
 }
 
+namespace {
+
 // True when the Accept value lets us answer multipart/related of application/dicom in the stored
 // transfer syntax.
 bool AcceptsStoredDicomMultipart(const std::string& accept) {
@@ -103,6 +109,8 @@ bool AcceptsStoredDicom(const std::string& accept) {
   }
   return false;
 }
+
+}  // namespace
 
 std::string NewBoundary() {
   unsigned char random[16];
@@ -130,8 +138,6 @@ absl::StatusOr<std::vector<v1::InstanceInfo>> Instances(ImageStoreCore* core,
   if (out.empty()) return absl::NotFoundError("no such series or instance");
   return out;
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> DicomWeb::Authorize(const HttpRequest& request, const char* method,
                                                 HttpResponder& out) {
@@ -167,9 +173,18 @@ class StatusRecorder : public HttpResponder {
 }  // namespace
 
 absl::Status DicomWeb::Handle(const HttpRequest& request, HttpResponder& out) {
-  StatusRecorder recorder(out);
+  // CORS (cors.h) in this one place: preflights are answered before any authorisation, every
+  // other answer carries the allow headers for an allowed Origin.
+  HeaderAddingResponder cors(out, options_.cors.AnswerHeaders(request));
+  StatusRecorder recorder(cors);
   std::string op = "unknown";
-  absl::Status handled = Route(request, recorder, &op);
+  absl::Status handled;
+  if (options_.cors.IsPreflight(request) && absl::StartsWith(request.path, "/dicomweb/")) {
+    op = "cors-preflight";
+    handled = options_.cors.AnswerPreflight(request, recorder);
+  } else {
+    handled = Route(request, recorder, &op);
+  }
   MV_LOG(INFO) << "audit op=dicomweb-" << op << " service=frontend caller="
                << (request.peer.ok() ? request.peer->ToString() : "unauthenticated")
                << " peer=" << (request.peer_address.empty() ? "-" : request.peer_address)
@@ -221,6 +236,11 @@ absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std
   if (n == 3 && parts[2] == "instances") return search(QidoLevel::kInstance, parts[1], "");
   if (n == 5 && parts[2] == "series" && parts[4] == "instances") {
     return search(QidoLevel::kInstance, parts[1], parts[3]);
+  }
+  // WADO-RS pixels (wado_pixels.cc): .../instances/{i}/{rendered,thumbnail},
+  // .../instances/{i}/frames/{list}[/rendered|/thumbnail]
+  if (n >= 7 && parts[2] == "series" && parts[4] == "instances") {
+    return Pixels(request, out, parts, op);
   }
   // WADO-RS: studies/{s}, studies/{s}/series/{se}, studies/{s}/series/{se}/instances/{i}
   const bool shape_ok = n == 2 || (n == 4 && parts[2] == "series") ||

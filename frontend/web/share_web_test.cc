@@ -8,40 +8,13 @@
 
 #include "absl/strings/match.h"
 #include "frontend/testing/core_fakes.h"
+#include "frontend/testing/http_recorder.h"
 #include "frontend/testing/share_fakes.h"
 
 namespace medvault::frontend::web {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000;
-
-class Recorder : public HttpResponder {
- public:
-  absl::Status Begin(int s, const HttpHeaders& h) override {
-    status = s;
-    headers = h;
-    begun_ = true;
-    return absl::OkStatus();
-  }
-  absl::Status Write(absl::string_view data) override {
-    body.append(data.data(), data.size());
-    return absl::OkStatus();
-  }
-  absl::Status End() override { return absl::OkStatus(); }
-  bool begun() const override { return begun_; }
-  std::string Header(const std::string& name) const {
-    for (const auto& [k, v] : headers) {
-      if (k == name) return v;
-    }
-    return "";
-  }
-  int status = 0;
-  HttpHeaders headers;
-  std::string body;
-
- private:
-  bool begun_ = false;
-};
 
 // Two studies: 1.1 (shared; series 1.1.1 with instance 1.1.1.1) and 2.2 (not shared).
 class TwoStudies : public FakeMeta {
