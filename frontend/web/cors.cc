@@ -60,9 +60,8 @@ bool CorsPolicy::IsPreflight(const HttpRequest& request) const {
 HttpHeaders CorsPolicy::AnswerHeaders(const HttpRequest& request) const {
   const std::string origin = request.Header("origin");
   if (!enabled() || !Allowed(origin)) return {};
-  const bool listed = !origins_.empty() &&
-                      std::find(origins_.begin(), origins_.end(), Normalize(origin)) !=
-                          origins_.end();
+  const bool listed = !origins_.empty() && std::find(origins_.begin(), origins_.end(),
+                                                     Normalize(origin)) != origins_.end();
   HttpHeaders h;
   if (listed) {
     h.emplace_back("Access-Control-Allow-Origin", origin);

@@ -52,9 +52,7 @@ const Family* FamilyOf(const std::string& ts) {
   return nullptr;
 }
 
-bool IsWildcard(const std::string& type) {
-  return type.empty() || type == "*/*" || type == "*";
-}
+bool IsWildcard(const std::string& type) { return type.empty() || type == "*/*" || type == "*"; }
 
 // The answer one accepted part type (`type` = the multipart's type parameter, "" when absent;
 // `ts` its transfer-syntax parameter) allows, or null.
@@ -98,8 +96,8 @@ absl::StatusOr<std::unique_ptr<DcmFileFormat>> ParseDicomInMemory(absl::string_v
   stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   stream.setEos();
   file->transferInit();
-  OFCondition cond = file->read(stream, EXS_Unknown, EGL_noChange,
-                                std::numeric_limits<Uint32>::max());
+  OFCondition cond =
+      file->read(stream, EXS_Unknown, EGL_noChange, std::numeric_limits<Uint32>::max());
   file->transferEnd();
   stream.releaseBuffer();
   if (cond.bad()) {
@@ -138,8 +136,8 @@ absl::StatusOr<FrameMedia> ChooseFrameMedia(absl::string_view accept, const std:
     if (m.type == "*/*" || m.type == "multipart/*") {
       answer = Answer("", m.Param("transfer-syntax"), stored_ts, encapsulated);
     } else if (m.type == "multipart/related") {
-      answer = Answer(absl::AsciiStrToLower(m.Param("type")), m.Param("transfer-syntax"),
-                      stored_ts, encapsulated);
+      answer = Answer(absl::AsciiStrToLower(m.Param("type")), m.Param("transfer-syntax"), stored_ts,
+                      encapsulated);
     }
     if (answer.has_value()) return *answer;
   }
@@ -188,9 +186,8 @@ absl::StatusOr<Frames> ExtractFrames(DcmFileFormat& file, const std::vector<uint
       std::string frame(frame_size + (frame_size & 1), '\0');
       Uint32 fragment = 0;
       OFString color_model;
-      OFCondition cond = pixel->getUncompressedFrame(dataset, n - 1, fragment, frame.data(),
-                                                     static_cast<Uint32>(frame.size()),
-                                                     color_model);
+      OFCondition cond = pixel->getUncompressedFrame(
+          dataset, n - 1, fragment, frame.data(), static_cast<Uint32>(frame.size()), color_model);
       if (cond.bad()) return absl::DataLossError("DCMTK could not read a frame");
       frame.resize(frame_size);
       out.bytes.push_back(std::move(frame));

@@ -20,7 +20,6 @@
 namespace medvault::frontend::web {
 namespace {
 
-
 // A 2x2 8-bit monochrome image of `frames` frames, each the attributes only (no Pixel Data).
 std::unique_ptr<DcmFileFormat> Image(int frames) {
   auto file = std::make_unique<DcmFileFormat>();
@@ -128,9 +127,9 @@ TEST(WadoFramesTest, MediaTypeWithoutTranscoding) {
   };
   const std::string native = "application/octet-stream 1.2.840.10008.1.2.1";
   EXPECT_EQ(choose("", "1.2.840.10008.1.2", false), native);
-  EXPECT_EQ(choose("multipart/related; type=\"application/octet-stream\"", "1.2.840.10008.1.2",
-                   false),
-            native);
+  EXPECT_EQ(
+      choose("multipart/related; type=\"application/octet-stream\"", "1.2.840.10008.1.2", false),
+      native);
   EXPECT_EQ(choose("multipart/related; type=application/octet-stream; transfer-syntax=*",
                    "1.2.840.10008.1.2.1", false),
             native);
@@ -152,9 +151,9 @@ TEST(WadoFramesTest, MediaTypeWithoutTranscoding) {
                    "1.2.840.10008.1.2.4.70", true),
             "image/jpeg 1.2.840.10008.1.2.4.70");
   EXPECT_EQ(choose("multipart/related; type=\"application/octet-stream\"", jpeg, true), "406");
-  EXPECT_EQ(choose("multipart/related; type=\"application/octet-stream\"; transfer-syntax=*", jpeg,
-                   true),
-            "application/octet-stream " + jpeg);
+  EXPECT_EQ(
+      choose("multipart/related; type=\"application/octet-stream\"; transfer-syntax=*", jpeg, true),
+      "application/octet-stream " + jpeg);
   EXPECT_EQ(choose("multipart/related; type=\"image/jls\"", jpeg, true), "406");
   EXPECT_EQ(choose("*/*", rle, true), "image/dicom-rle " + rle);
   EXPECT_EQ(choose("multipart/related; type=\"image/x-dicom-rle\"", rle, true),

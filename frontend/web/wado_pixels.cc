@@ -62,7 +62,8 @@ absl::Status DicomWeb::Pixels(const HttpRequest& request, HttpResponder& out,
     frame_list = parts[7];
   } else if (n == 7 && (parts[6] == "rendered" || parts[6] == "thumbnail")) {
     kind = parts[6] == "rendered" ? kRendered : kThumbnail;
-  } else if (n == 9 && parts[6] == "frames" && (parts[8] == "rendered" || parts[8] == "thumbnail")) {
+  } else if (n == 9 && parts[6] == "frames" &&
+             (parts[8] == "rendered" || parts[8] == "thumbnail")) {
     kind = parts[8] == "rendered" ? kRendered : kThumbnail;
     frame_list = parts[7];
   } else {
@@ -97,14 +98,14 @@ absl::Status DicomWeb::Pixels(const HttpRequest& request, HttpResponder& out,
     render.thumbnail = kind == kThumbnail;
     render.frame = frames[0];
   }
-  absl::StatusOr<std::vector<v1::InstanceInfo>> found = Instances(core_, parts[1], parts[3], parts[5]);
+  absl::StatusOr<std::vector<v1::InstanceInfo>> found =
+      Instances(core_, parts[1], parts[3], parts[5]);
   if (!found.ok()) return Refuse(out, CoreError(found.status()));
   const v1::InstanceInfo& info = found->front();
   const std::string& indexed_ts = info.tags().transfer_syntax_uid();
   if (kind == kFrames && !indexed_ts.empty()) {
     absl::Status acceptable =
-        ChooseFrameMedia(accept, indexed_ts, DcmXfer(indexed_ts.c_str()).isEncapsulated())
-            .status();
+        ChooseFrameMedia(accept, indexed_ts, DcmXfer(indexed_ts.c_str()).isEncapsulated()).status();
     if (!acceptable.ok()) return Refuse(out, acceptable);
   }
   const uint64_t cap = options_.max_pixel_object_bytes;
@@ -140,7 +141,8 @@ absl::Status DicomWeb::Pixels(const HttpRequest& request, HttpResponder& out,
   }
   absl::StatusOr<Frames> got = ExtractFrames(**file, frames);
   if (!got.ok()) return Refuse(out, got.status());
-  absl::StatusOr<FrameMedia> media = ChooseFrameMedia(accept, got->transfer_syntax, got->encapsulated);
+  absl::StatusOr<FrameMedia> media =
+      ChooseFrameMedia(accept, got->transfer_syntax, got->encapsulated);
   if (!media.ok()) return Refuse(out, media.status());
   const std::string boundary = NewBoundary();
   std::string body;
@@ -151,10 +153,10 @@ absl::Status DicomWeb::Pixels(const HttpRequest& request, HttpResponder& out,
     body.append("\r\n");
   }
   absl::StrAppend(&body, "--", boundary, "--\r\n");
-  return Respond(out, 200,
-                 absl::StrCat("multipart/related; type=\"", media->media_type,
-                              "\"; boundary=", boundary),
-                 body);
+  return Respond(
+      out, 200,
+      absl::StrCat("multipart/related; type=\"", media->media_type, "\"; boundary=", boundary),
+      body);
 }
 
 }  // namespace medvault::frontend::web

@@ -51,8 +51,8 @@ bool SplitList(const std::string& value, size_t min, size_t max, std::vector<std
 // The size that fits `width` x `height` into `box_w` x `box_h` with the aspect kept.
 std::pair<unsigned long, unsigned long> Fit(unsigned long width, unsigned long height,
                                             unsigned long box_w, unsigned long box_h) {
-  const double scale = std::min(static_cast<double>(box_w) / width,
-                                static_cast<double>(box_h) / height);
+  const double scale =
+      std::min(static_cast<double>(box_w) / width, static_cast<double>(box_h) / height);
   return {std::max(1UL, static_cast<unsigned long>(width * scale + 0.5)),
           std::max(1UL, static_cast<unsigned long>(height * scale + 0.5))};
 }
@@ -132,9 +132,8 @@ absl::StatusOr<std::string> RenderImage(DcmFileFormat& file, const RenderRequest
   DicomImage image(&file, EXS_Unknown, CIF_UsePartialAccessToPixelData, request.frame - 1, 1);
   if (image.getStatus() != EIS_Normal) {
     // DicomImage::getString names the failure (e.g. "unsupported transfer syntax"): no PHI.
-    return absl::FailedPreconditionError(
-        std::string("DCMTK cannot render the image: ") +
-        DicomImage::getString(image.getStatus()));
+    return absl::FailedPreconditionError(std::string("DCMTK cannot render the image: ") +
+                                         DicomImage::getString(image.getStatus()));
   }
   if (image.isMonochrome()) {
     if (request.has_window) {

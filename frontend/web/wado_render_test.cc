@@ -29,7 +29,8 @@ std::unique_ptr<DcmFileFormat> Gradient(Uint16 width, Uint16 height) {
   d->putAndInsertString(DCM_WindowWidth, "4096");
   std::vector<Uint16> pixels(static_cast<size_t>(width) * height);
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<Uint16>(i % 4096);
-  d->putAndInsertUint16Array(DCM_PixelData, pixels.data(), static_cast<unsigned long>(pixels.size()));
+  d->putAndInsertUint16Array(DCM_PixelData, pixels.data(),
+                             static_cast<unsigned long>(pixels.size()));
   return file;
 }
 
@@ -56,9 +57,14 @@ TEST(WadoRenderTest, QueryParameters) {
   EXPECT_EQ(r->viewport_width, 64u);
   EXPECT_EQ(r->viewport_height, 32u);
   EXPECT_EQ(r->quality, 75);
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"window", "40"}, {"window", "40,0"}, {"window", "40,400,cubic"}, {"viewport", "64"},
-           {"viewport", "0,10"}, {"quality", "0"}, {"quality", "101"}}) {
+  for (const auto& [k, v] :
+       std::vector<std::pair<std::string, std::string>>{{"window", "40"},
+                                                        {"window", "40,0"},
+                                                        {"window", "40,400,cubic"},
+                                                        {"viewport", "64"},
+                                                        {"viewport", "0,10"},
+                                                        {"quality", "0"},
+                                                        {"quality", "101"}}) {
     EXPECT_TRUE(absl::IsInvalidArgument(ParseRenderQuery({{k, v}}).status())) << k << "=" << v;
   }
 }
