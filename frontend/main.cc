@@ -121,6 +121,13 @@ ABSL_FLAG(int64_t, share_session_idle_seconds, 15 * 60,
 ABSL_FLAG(int64_t, share_session_max_seconds, 2 * 3600,
           "A recipient's browser session ends this long after it was opened");
 ABSL_FLAG(uint32_t, http_max_connections, 64, "HTTPS connections served at once");
+ABSL_FLAG(std::string, http_cors_origins, "",
+          "Browser origins allowed to call DICOMweb cross-origin (CORS), comma-separated "
+          "(https://viewer.example,https://ohif.example:8443) or *; empty: no CORS headers and "
+          "no preflight answers (docs/dicomweb.md)");
+ABSL_FLAG(uint32_t, http_max_pixel_object_mb, 256,
+          "largest instance (MiB) that DICOMweb frames, rendered and thumbnail requests read "
+          "into memory (larger: 413)");
 ABSL_DECLARE_FLAG(std::string, tls_ca);
 ABSL_DECLARE_FLAG(std::string, tls_cert);
 ABSL_DECLARE_FLAG(std::string, tls_key);
@@ -324,8 +331,20 @@ int main(int argc, char** argv) {
 
   // The DICOMweb door: the same core and the same Authorizer (scopes, denial audit) as gRPC.
   // Listening before the gRPC server announces itself, so a started frontend serves both.
-  medvault::frontend::web::DicomWeb dicomweb(&core, &authz,
-                                             absl::GetFlag(FLAGS_max_instance_bytes));
+  medvault::frontend::web::DicomWebOptions web_options;
+  {
+    absl::StatusOr<medvault::frontend::web::CorsPolicy> cors =
+        medvault::frontend::web::CorsPolicy::Parse(absl::GetFlag(FLAGS_http_cors_origins));
+    if (!cors.ok()) {
+      MV_LOG(ERROR) << cors.status();
+      return 2;
+    }
+    web_options.cors = *std::move(cors);
+    web_options.max_pixel_object_bytes = uint64_t{absl::GetFlag(FLAGS_http_max_pixel_object_mb)}
+                                         << 20;
+    web_options.max_instance_bytes = absl::GetFlag(FLAGS_max_instance_bytes);
+  }
+  medvault::frontend::web::DicomWeb dicomweb(&core, &authz, web_options);
   // Recipients' browser sessions sit in front of it (frontend/web/share_web.h).
   medvault::frontend::web::SessionOptions session_options;
   session_options.idle_seconds = absl::GetFlag(FLAGS_share_session_idle_seconds);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -33,6 +34,7 @@ namespace {
 using testing::ExternalCluster;
 using testing::ReadWholeFile;
 
+constexpr char kViewerOrigin[] = "https://viewer.example";
 constexpr char kMultipartDicom[] =
     "Accept: multipart/related; type=\"application/dicom\"; transfer-syntax=*";
 
@@ -46,6 +48,7 @@ struct HttpAnswer {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::string headers;  // the header block as received, names in lower case
 };
 
 class DicomWebTest : public ::testing::Test {
@@ -56,7 +59,8 @@ class DicomWebTest : public ::testing::Test {
     if (!started_.ok()) return;
     base_ = absl::StrCat("https://127.0.0.1:", (*port)[0]);
     testing::ClusterOptions options;
-    options.frontend_flags = {absl::StrCat("--http_port=", (*port)[0])};
+    options.frontend_flags = {absl::StrCat("--http_port=", (*port)[0]),
+                              absl::StrCat("--http_cors_origins=", kViewerOrigin)};
     cluster_ = new ExternalCluster(options);
     started_ = cluster_->Start();
     if (!started_.ok()) return;
@@ -73,6 +77,32 @@ class DicomWebTest : public ::testing::Test {
       }
       s.put = *put;
       stored_->push_back(s);
+    }
+    // Pixel data for frames and rendering (kept apart: the tests above go through stored_),
+    // each under a SOP Instance UID of its own (pydicom's variants of one image share theirs);
+    // the pixel data is unchanged.
+    int index = 0;
+    for (const char* file :
+         {"rtdose.dcm", "rtdose_rle.dcm", "SC_rgb_rle_2frame.dcm", "SC_rgb_jpeg_dcmtk.dcm",
+          "MR_small_jpeg_ls_lossless.dcm", "JPEG-lossy.dcm"}) {
+      Stored s;
+      s.file = file;
+      absl::StatusOr<std::string> bytes =
+          testing::DicomInstanceFactory(
+              ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + file))
+              .WithUids(absl::StrCat("1.2.826.0.1.3680043.10.1016.77.", ++index), "", "");
+      if (!bytes.ok()) {
+        started_ = bytes.status();
+        return;
+      }
+      s.bytes = *bytes;
+      absl::StatusOr<v1::PutInstanceResponse> put = testing::PutInstance(stub.get(), s.bytes);
+      if (!put.ok()) {
+        started_ = put.status();
+        return;
+      }
+      s.put = *put;
+      (*pixels_)[file] = s;
     }
   }
   static void TearDownTestSuite() {
@@ -114,6 +144,9 @@ class DicomWebTest : public ::testing::Test {
     std::ifstream h(headers);
     for (std::string line; std::getline(h, line);) {
       absl::string_view v = absl::StripTrailingAsciiWhitespace(line);
+      const size_t colon = v.find(':');
+      absl::StrAppend(&a.headers, absl::AsciiStrToLower(v.substr(0, colon)),
+                      colon == absl::string_view::npos ? "" : v.substr(colon), "\n");
       if (absl::StartsWithIgnoreCase(v, "content-type:")) {
         a.content_type = std::string(absl::StripAsciiWhitespace(v.substr(13)));
       }
@@ -121,10 +154,13 @@ class DicomWebTest : public ::testing::Test {
     return a;
   }
 
-  // The parts of a multipart/related body (RFC 2046), after checking its type.
-  static std::vector<std::string> Parts(const HttpAnswer& a) {
+  // The parts of a multipart/related body (RFC 2046), after checking its type; each part's
+  // header block goes to `part_headers` when given.
+  static std::vector<std::string> Parts(const HttpAnswer& a,
+                                        const std::string& type = "application/dicom",
+                                        std::vector<std::string>* part_headers = nullptr) {
     EXPECT_TRUE(absl::StartsWith(a.content_type, "multipart/related")) << a.content_type;
-    EXPECT_TRUE(absl::StrContains(a.content_type, "type=\"application/dicom\""));
+    EXPECT_TRUE(absl::StrContains(a.content_type, "type=\"" + type + "\"")) << a.content_type;
     const size_t at = a.content_type.find("boundary=");
     if (at == std::string::npos) return {};
     std::string boundary = a.content_type.substr(at + 9);
@@ -138,6 +174,7 @@ class DicomWebTest : public ::testing::Test {
       const size_t start = a.body.find("\r\n\r\n", pos);
       const size_t end = a.body.find("\r\n" + delimiter, start);
       if (start == std::string::npos || end == std::string::npos) break;
+      if (part_headers != nullptr) part_headers->push_back(a.body.substr(pos, start - pos));
       parts.push_back(a.body.substr(start + 4, end - start - 4));
       pos = end + 2;
     }
@@ -196,12 +233,14 @@ class DicomWebTest : public ::testing::Test {
   static absl::Status started_;
   static std::string base_;
   static std::vector<Stored>* stored_;
+  static std::map<std::string, Stored>* pixels_;  // by file name
 };
 
 ExternalCluster* DicomWebTest::cluster_ = nullptr;
 absl::Status DicomWebTest::started_;
 std::string DicomWebTest::base_;
 std::vector<Stored>* DicomWebTest::stored_ = new std::vector<Stored>();
+std::map<std::string, Stored>* DicomWebTest::pixels_ = new std::map<std::string, Stored>();
 
 TEST_F(DicomWebTest, WadoRsInstanceIsTheStoredBytes) {
   for (const Stored& s : *stored_) {
@@ -524,6 +563,169 @@ TEST_F(DicomWebTest, StowRsRefusesWhatItMust) {
   HttpAnswer same = Stow("client", "/dicomweb/studies/" + ct.put.study_uid(), body, type);
   EXPECT_EQ(same.status, 200) << same.body;
   EXPECT_EQ(RetrieveUrls(same.body).size(), 2u) << same.body;  // the study's and the instance's
+}
+
+// WADO-RS frames (issue 16): each requested frame of native and encapsulated pixel data is, byte
+// for byte, what pydicom extracts for it (tests/dicomweb/frames.py), under the part media type the
+// Accept asked for (parameters quoted or not).
+TEST_F(DicomWebTest, WadoRsFramesAreWhatPydicomExtracts) {
+  struct Case {
+    std::string file, list, accept, part_type;
+  };
+  const std::string native = "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1";
+  for (const Case& c : std::vector<Case>{
+           {"rtdose.dcm", "1,15,7", "multipart/related; type=\"application/octet-stream\"", native},
+           {"rtdose.dcm", "2", "", native},
+           {"rtdose_rle.dcm", "2,15",
+            "multipart/related; type=image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5",
+            "image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5"},
+           {"SC_rgb_rle_2frame.dcm", "2,1",
+            "multipart/related; type=\"application/octet-stream\"; transfer-syntax=*",
+            "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.5"},
+           {"SC_rgb_jpeg_dcmtk.dcm", "1", "multipart/related; type=\"image/jpeg\"",
+            "image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.50"},
+           {"MR_small_jpeg_ls_lossless.dcm", "1",
+            "multipart/related; type=\"image/jls\"; transfer-syntax=\"1.2.840.10008.1.2.4.80\"",
+            "image/jls; transfer-syntax=1.2.840.10008.1.2.4.80"},
+           {"JPEG-lossy.dcm", "1",
+            "multipart/related; type=\"image/jls\", multipart/related; type=\"image/jpeg\"; "
+            "transfer-syntax=*; q=0.8",
+            "image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.51"}}) {
+    const Stored& s = pixels_->at(c.file);
+    std::vector<std::string> args;
+    if (!c.accept.empty()) args = {"-H", "Accept: " + c.accept};
+    HttpAnswer a = Curl("client", InstancePath(s.put) + "/frames/" + c.list, args);
+    ASSERT_EQ(a.status, 200) << c.file << ": " << a.body;
+    const std::string type = c.part_type.substr(0, c.part_type.find(';'));
+    std::vector<std::string> headers;
+    std::vector<std::string> parts = Parts(a, type, &headers);
+    std::vector<std::string> numbers = absl::StrSplit(c.list, ',');
+    ASSERT_EQ(parts.size(), numbers.size()) << c.file;
+    const std::string dir = cluster_->root() + "/frames-expected";
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     std::string(MEDVAULT_DICOMWEB_SCRIPTS_DIR) + "/frames.py",
+                                     std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + c.file, dir};
+    argv.insert(argv.end(), numbers.begin(), numbers.end());
+    ASSERT_EQ(testing::RunCommand({"/bin/mkdir", "-p", dir}).exit_code, 0);
+    testing::CommandResult expected = testing::RunCommand(argv);
+    ASSERT_EQ(expected.exit_code, 0) << expected.err;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      EXPECT_TRUE(absl::StrContains(headers[i], "Content-Type: " + c.part_type))
+          << c.file << ": " << headers[i];
+      const std::string want = ReadWholeFile(dir + "/frame-" + numbers[i]);
+      EXPECT_FALSE(want.empty());
+      EXPECT_TRUE(parts[i] == want) << c.file << " frame " << numbers[i] << ": " << parts[i].size()
+                                    << " bytes, pydicom " << want.size();
+    }
+  }
+}
+
+// Frames are never transcoded: a transfer syntax other than the stored one is 406; bad frame
+// numbers are 400, frames beyond the object 404.
+TEST_F(DicomWebTest, WadoRsFramesRefuseWhatTheyCannotServe) {
+  const std::string dose = InstancePath(pixels_->at("rtdose.dcm").put);
+  const std::string jpeg = InstancePath(pixels_->at("SC_rgb_jpeg_dcmtk.dcm").put);
+  auto status = [](const std::string& path, const std::string& accept) {
+    return Curl("client", path, {"-H", "Accept: " + accept}).status;
+  };
+  EXPECT_EQ(status(dose + "/frames/1", "multipart/related; type=\"image/jpeg\""), 406);
+  EXPECT_EQ(status(dose + "/frames/1",
+                   "multipart/related; type=\"application/octet-stream\"; "
+                   "transfer-syntax=1.2.840.10008.1.2.4.50"),
+            406);
+  // No transfer-syntax on octet-stream means uncompressed: not without decompressing.
+  EXPECT_EQ(status(jpeg + "/frames/1", "multipart/related; type=\"application/octet-stream\""),
+            406);
+  EXPECT_EQ(
+      status(jpeg + "/frames/1",
+             "multipart/related; type=\"image/jpeg\"; transfer-syntax=1.2.840.10008.1.2.4.70"),
+      406);
+  EXPECT_EQ(Curl("client", dose + "/frames/16").status, 404);
+  EXPECT_EQ(Curl("client", dose + "/frames/0").status, 400);
+  EXPECT_EQ(Curl("client", dose + "/frames/1,x").status, 400);
+  EXPECT_EQ(Curl("client", dose + "/frames/1", {"-X", "DELETE"}).status, 405);
+  EXPECT_EQ(Curl("", dose + "/frames/1").status, 401);
+  EXPECT_EQ(Curl("client-readonly", dose + "/frames/1").status, 200);
+}
+
+// Rendered and thumbnail resources answer images Pillow decodes, of the expected size: JPEG by
+// default, PNG when asked; compressed sources decoded by DCMTK; thumbnails fit 128x128.
+TEST_F(DicomWebTest, WadoRsRenderedAndThumbnailsDecode) {
+  struct Case {
+    std::string file, resource, accept, want;
+  };
+  const std::string ct = InstancePath(stored_->front().put);
+  for (const Case& c : std::vector<Case>{
+           {"CT_small.dcm", "/rendered", "", "JPEG 128 128"},
+           {"CT_small.dcm", "/rendered", "image/png", "PNG 128 128"},
+           {"CT_small.dcm", "/rendered?viewport=64,64&window=40,400&quality=50", "image/jpeg",
+            "JPEG 64 64"},
+           {"CT_small.dcm", "/thumbnail", "image/png;q=0.5, image/jpeg;q=0.9", "JPEG 128 128"},
+           {"JPEG-lossy.dcm", "/thumbnail", "image/png", "PNG 32 128"},
+           {"JPEG-lossy.dcm", "/rendered", "*/*", "JPEG 256 1024"},
+           {"SC_rgb_rle_2frame.dcm", "/frames/2/rendered", "image/png", "PNG 100 100"},
+           {"rtdose.dcm", "/frames/3/thumbnail", "", "JPEG 10 10"}}) {
+    const std::string path = c.file == "CT_small.dcm" ? ct : InstancePath(pixels_->at(c.file).put);
+    std::vector<std::string> args;
+    if (!c.accept.empty()) args = {"-H", "Accept: " + c.accept};
+    HttpAnswer a = Curl("client", path + c.resource, args);
+    ASSERT_EQ(a.status, 200) << c.file << c.resource << ": " << a.body;
+    EXPECT_EQ(a.content_type, c.want[0] == 'P' ? "image/png" : "image/jpeg");
+    const std::string image = cluster_->root() + "/rendered";
+    {
+      std::ofstream out(image, std::ios::binary | std::ios::trunc);
+      out << a.body;
+    }
+    testing::CommandResult decoded = testing::RunCommand(
+        {"/usr/bin/python3", std::string(MEDVAULT_DICOMWEB_SCRIPTS_DIR) + "/image_size.py", image});
+    EXPECT_EQ(decoded.exit_code, 0) << decoded.err;
+    EXPECT_EQ(decoded.out, c.want + "\n") << c.file << c.resource;
+  }
+  // JPEG 2000 has no decoder in Debian's DCMTK; other media types are not rendered.
+  EXPECT_EQ(Curl("client", InstancePath((*stored_)[2].put) + "/rendered").status, 406);
+  EXPECT_EQ(Curl("client", ct + "/rendered", {"-H", "Accept: application/dicom"}).status, 406);
+  EXPECT_EQ(Curl("client", ct + "/rendered?window=40").status, 400);
+  EXPECT_EQ(Curl("client", ct + "/frames/2/rendered").status, 404);
+  std::ifstream in(cluster_->LogFileOf("frontend"));
+  const std::string log((std::istreambuf_iterator<char>(in)), {});
+  for (const char* op : {"wado-frames", "wado-rendered", "wado-thumbnail"}) {
+    EXPECT_TRUE(absl::StrContains(
+        log, absl::StrCat("audit op=dicomweb-", op, " service=frontend caller=client/client")))
+        << op;
+  }
+}
+
+// CORS for browser viewers: the configured origin's preflight is answered (without a client
+// certificate) and its answers carry the allow headers; another origin gets nothing CORS-ish.
+TEST_F(DicomWebTest, CorsForTheConfiguredOriginOnly) {
+  const std::string path = "/dicomweb/studies";
+  HttpAnswer preflight =
+      Curl("", path,
+           {"-X", "OPTIONS", "-H", std::string("Origin: ") + kViewerOrigin, "-H",
+            "Access-Control-Request-Method: GET", "-H", "Access-Control-Request-Headers: accept"});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_TRUE(absl::StrContains(preflight.headers,
+                                std::string("access-control-allow-origin: ") + kViewerOrigin))
+      << preflight.headers;
+  EXPECT_TRUE(absl::StrContains(preflight.headers, "access-control-allow-methods: GET"));
+  EXPECT_TRUE(absl::StrContains(preflight.headers, "access-control-allow-headers: Accept"));
+  EXPECT_TRUE(absl::StrContains(preflight.headers, "access-control-max-age: 600"));
+  HttpAnswer answer = Curl("client", path, {"-H", std::string("Origin: ") + kViewerOrigin});
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_TRUE(absl::StrContains(answer.headers,
+                                std::string("access-control-allow-origin: ") + kViewerOrigin))
+      << answer.headers;
+  EXPECT_TRUE(absl::StrContains(answer.headers, "vary: Origin"));
+  EXPECT_TRUE(absl::StrContains(answer.headers, "access-control-expose-headers: Content-Type"));
+  EXPECT_TRUE(absl::StrContains(answer.headers, "access-control-allow-credentials: true"));
+  HttpAnswer other = Curl("client", path, {"-H", "Origin: https://elsewhere.example"});
+  EXPECT_EQ(other.status, 200);
+  EXPECT_FALSE(absl::StrContains(other.headers, "access-control-")) << other.headers;
+  HttpAnswer other_preflight = Curl("", path,
+                                    {"-X", "OPTIONS", "-H", "Origin: https://elsewhere.example",
+                                     "-H", "Access-Control-Request-Method: GET"});
+  EXPECT_EQ(other_preflight.status, 403);
+  EXPECT_FALSE(absl::StrContains(other_preflight.headers, "access-control-"));
 }
 
 }  // namespace

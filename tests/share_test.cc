@@ -30,6 +30,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -330,6 +331,18 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeAndRevocationWithCurl) {
   HttpAnswer study = Curl("/dicomweb/studies/" + shared_);
   EXPECT_EQ(study.status, 200);
   EXPECT_TRUE(absl::StrContains(study.body, "DICM"));
+  // This frontend has no --http_cors_origins: nothing CORS-ish, even to a viewer's Origin, and a
+  // preflight is an unsupported method (docs/dicomweb.md).
+  HttpAnswer cross = Curl("/dicomweb/studies/" + shared_, {"-H", "Origin: https://viewer.example"});
+  EXPECT_EQ(cross.status, 200);
+  HttpAnswer preflight =
+      Curl("/dicomweb/studies/" + shared_, {"-X", "OPTIONS", "-H", "Origin: https://viewer.example",
+                                            "-H", "Access-Control-Request-Method: GET"});
+  EXPECT_EQ(preflight.status, 405);
+  for (const HttpAnswer* a : {&cross, &preflight}) {
+    EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(a->headers), "access-control-"))
+        << a->headers;
+  }
   // Another stored study, by its real UID: the same answer as one that does not exist.
   HttpAnswer other = Curl("/dicomweb/studies/" + other_);
   HttpAnswer nowhere = Curl("/dicomweb/studies/1.2.3.4.5.6.7.8.9");

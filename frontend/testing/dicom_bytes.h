@@ -12,12 +12,14 @@
 
 namespace medvault::frontend {
 
-// Writes `file` (explicit VR little endian) into memory; `capacity` must exceed its size.
-inline std::string DicomBytes(DcmFileFormat& file, size_t capacity) {
+// Writes `file` (explicit VR little endian, or `xfer`) into memory; `capacity` must exceed its
+// size.
+inline std::string DicomBytes(DcmFileFormat& file, size_t capacity,
+                              E_TransferSyntax xfer = EXS_LittleEndianExplicit) {
   std::vector<char> buffer(capacity);
   DcmOutputBufferStream out(buffer.data(), static_cast<offile_off_t>(buffer.size()));
   file.transferInit();
-  EXPECT_TRUE(file.write(out, EXS_LittleEndianExplicit, EET_ExplicitLength, nullptr).good());
+  EXPECT_TRUE(file.write(out, xfer, EET_ExplicitLength, nullptr).good());
   file.transferEnd();
   void* written = nullptr;
   offile_off_t length = 0;

@@ -21,6 +21,7 @@ class RecordingResponder : public HttpResponder {
   }
   absl::Status End() override { return absl::OkStatus(); }
   bool begun() const override { return begun_; }
+  // The header's value ("" when absent); names compare exactly.
   std::string Header(const std::string& name) const {
     for (const auto& [k, v] : headers) {
       if (k == name) return v;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "frontend/web/media_type.h"
 #include "frontend/web/stow.h"
+#include "frontend/web/web_request.h"
 
 namespace medvault::frontend::web {
 namespace {
@@ -44,6 +46,8 @@ absl::Status RespondError(HttpResponder& out, const absl::Status& why) {
   return Respond(out, HttpStatusOf(why), "text/plain",
                  absl::StrCat(absl::StatusCodeToString(why.code()), "\n"));
 }
+
+}  // namespace
 
 std::string PercentDecode(absl::string_view s) {
   std::string out;
@@ -79,6 +83,8 @@ std::map<std::string, std::string> ParseQuery(absl::string_view query) {
   return out;
 }
 
+namespace {
+
 // True when the Accept value lets us answer multipart/related of application/dicom in the stored
 // transfer syntax.
 bool AcceptsStoredDicomMultipart(const std::string& accept) {
@@ -104,6 +110,8 @@ bool AcceptsStoredDicom(const std::string& accept) {
   }
   return false;
 }
+
+}  // namespace
 
 std::string NewBoundary() {
   unsigned char random[16];
@@ -131,8 +139,6 @@ absl::StatusOr<std::vector<v1::InstanceInfo>> Instances(ImageStoreCore* core,
   if (out.empty()) return absl::NotFoundError("no such series or instance");
   return out;
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> DicomWeb::Authorize(const HttpRequest& request, const char* method,
                                                 HttpResponder& out) {
@@ -168,9 +174,18 @@ class StatusRecorder : public HttpResponder {
 }  // namespace
 
 absl::Status DicomWeb::Handle(const HttpRequest& request, HttpResponder& out) {
-  StatusRecorder recorder(out);
+  // CORS (cors.h) in this one place: preflights are answered before any authorisation, every
+  // other answer carries the allow headers for an allowed Origin.
+  HeaderAddingResponder cors(out, options_.cors.AnswerHeaders(request));
+  StatusRecorder recorder(cors);
   std::string op = "unknown";
-  absl::Status handled = Route(request, recorder, &op);
+  absl::Status handled;
+  if (options_.cors.IsPreflight(request) && absl::StartsWith(request.path, "/dicomweb/")) {
+    op = "cors-preflight";
+    handled = options_.cors.AnswerPreflight(request, recorder);
+  } else {
+    handled = Route(request, recorder, &op);
+  }
   MV_LOG(INFO) << "audit op=dicomweb-" << op << " service=frontend caller="
                << (request.peer.ok() ? request.peer->ToString() : "unauthenticated")
                << " peer=" << (request.peer_address.empty() ? "-" : request.peer_address)
@@ -225,13 +240,18 @@ absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std
                                  ? std::string(kPrefix)
                                  : absl::StrCat("https://", host, kPrefix);
     return ServeStow(request, out, StartInstanceOn(core_), n == 2 ? parts[1] : "",
-                     max_instance_bytes_, base);
+                     options_.max_instance_bytes, base);
   }
   if (n == 1) return search(QidoLevel::kStudy, "", "");
   if (n == 3 && parts[2] == "series") return search(QidoLevel::kSeries, parts[1], "");
   if (n == 3 && parts[2] == "instances") return search(QidoLevel::kInstance, parts[1], "");
   if (n == 5 && parts[2] == "series" && parts[4] == "instances") {
     return search(QidoLevel::kInstance, parts[1], parts[3]);
+  }
+  // WADO-RS pixels (wado_pixels.cc): .../instances/{i}/{rendered,thumbnail},
+  // .../instances/{i}/frames/{list}[/rendered|/thumbnail]
+  if (n >= 7 && parts[2] == "series" && parts[4] == "instances") {
+    return Pixels(request, out, parts, op);
   }
   // WADO-RS: studies/{s}, studies/{s}/series/{se}, studies/{s}/series/{se}/instances/{i}
   const bool shape_ok = n == 2 || (n == 4 && parts[2] == "series") ||

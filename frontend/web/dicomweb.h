@@ -13,21 +13,31 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/access_policy.h"
 #include "frontend/core/image_store_core.h"
+#include "frontend/web/cors.h"
 #include "frontend/web/https_server.h"
 #include "frontend/web/qido.h"
 
 namespace medvault::frontend::web {
 
+struct DicomWebOptions {
+  CorsPolicy cors;  // off by default
+  // Frames, rendered and thumbnail resources read the whole object into memory: larger objects
+  // are refused with 413 (--http_max_pixel_object_mb).
+  uint64_t max_pixel_object_bytes = uint64_t{256} << 20;
+  // STOW-RS refuses a part larger than this (--max_instance_bytes).
+  uint64_t max_instance_bytes = uint64_t{2} << 30;
+};
+
 class DicomWeb {
  public:
-  // Both must outlive this. `authz` null lets every request through (unit tests). STOW-RS
-  // refuses a part larger than `max_instance_bytes`.
-  DicomWeb(ImageStoreCore* core, Authorizer* authz, uint64_t max_instance_bytes = uint64_t{2} << 30)
-      : core_(core), authz_(authz), max_instance_bytes_(max_instance_bytes) {}
+  // Both must outlive this. `authz` null lets every request through (unit tests).
+  DicomWeb(ImageStoreCore* core, Authorizer* authz, DicomWebOptions options = {})
+      : core_(core), authz_(authz), options_(std::move(options)) {}
 
   // For HttpsOptions::streams_body: true for the requests whose body Handle reads as it arrives
   // (STOW-RS).
@@ -47,13 +57,17 @@ class DicomWeb {
   absl::Status RetrieveStudy(const HttpRequest& request, HttpResponder& out,
                              const std::string& study, const std::string& series,
                              const std::string& instance);
+  // WADO-RS frames, rendered and thumbnail under an instance (wado_pixels.cc); `parts` is the
+  // decoded path after /dicomweb.
+  absl::Status Pixels(const HttpRequest& request, HttpResponder& out,
+                      const std::vector<std::string>& parts, std::string* op);
   absl::Status WadoUri(const HttpRequest& request, HttpResponder& out);
   absl::Status Search(const HttpRequest& request, HttpResponder& out, QidoLevel level,
                       std::string study, std::string series);
 
   ImageStoreCore* core_;
   Authorizer* authz_;
-  const uint64_t max_instance_bytes_;
+  const DicomWebOptions options_;
 };
 
 }  // namespace medvault::frontend::web

@@ -139,7 +139,9 @@ class ChunkedResponder : public HttpResponder {
     http::response<http::empty_body> res{static_cast<http::status>(status), 11};
     for (const auto& [name, value] : headers) res.set(name, value);
     res.keep_alive(keep_alive_);
-    res.chunked(true);
+    // 204 and 304 answers carry no body (RFC 9110), so no chunked framing either.
+    no_body_ = status == 204 || status == 304;
+    res.chunked(!no_body_);
     http::response_serializer<http::empty_body> sr{res};
     boost::beast::error_code ec;
     Armed armed(watchdog_, fd_);
@@ -147,7 +149,7 @@ class ChunkedResponder : public HttpResponder {
     return Check(ec);
   }
   absl::Status Write(absl::string_view data) override {
-    if (data.empty()) return absl::OkStatus();
+    if (data.empty() || no_body_) return absl::OkStatus();
     boost::beast::error_code ec;
     Armed armed(watchdog_, fd_);
     net::write(stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), ec);
@@ -156,7 +158,7 @@ class ChunkedResponder : public HttpResponder {
   absl::Status End() override {
     boost::beast::error_code ec;
     Armed armed(watchdog_, fd_);
-    net::write(stream_, http::make_chunk_last(), ec);
+    if (!no_body_) net::write(stream_, http::make_chunk_last(), ec);
     ended_ = true;
     return Check(ec);
   }
@@ -176,6 +178,7 @@ class ChunkedResponder : public HttpResponder {
   const std::function<bool()> body_done_;
   bool begun_ = false;
   bool ended_ = false;
+  bool no_body_ = false;
 };
 
 // Of a streamed body the handler answered without reading, at most this much is read and dropped

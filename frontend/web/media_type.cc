@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
 namespace medvault::frontend::web {
@@ -131,6 +133,19 @@ std::vector<MediaType> ParseAccept(absl::string_view value) {
     out.push_back(*std::move(m));
   }
   return out;
+}
+
+std::vector<MediaType> ParseAcceptByPreference(absl::string_view value) {
+  std::vector<MediaType> ranges = ParseAccept(value);
+  auto q = [](const MediaType& m) {
+    double v = 1;
+    const std::string s = m.Param("q");
+    if (!s.empty() && !absl::SimpleAtod(s, &v)) v = 1;
+    return v;
+  };
+  std::stable_sort(ranges.begin(), ranges.end(),
+                   [&](const MediaType& a, const MediaType& b) { return q(a) > q(b); });
+  return ranges;
 }
 
 }  // namespace medvault::frontend::web

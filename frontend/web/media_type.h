@@ -24,5 +24,7 @@ absl::StatusOr<MediaType> ParseMediaType(absl::string_view value);
 // An Accept value: the comma-separated media ranges (commas inside quoted values do not split).
 // Ranges that are malformed are skipped; "q=0" ranges are dropped.
 std::vector<MediaType> ParseAccept(absl::string_view value);
+// ParseAccept's ranges, most preferred (highest q) first; equal q keep their order.
+std::vector<MediaType> ParseAcceptByPreference(absl::string_view value);
 
 }  // namespace medvault::frontend::web

@@ -36,6 +36,16 @@ TEST(MediaTypeTest, UnquotedValuesWithSlashes) {
   EXPECT_EQ(ranges[0].Param("type"), "application/dicom");
 }
 
+// OHIF's Accept for frames: media types as unquoted values (not RFC 7230 tokens, but common).
+TEST(MediaTypeTest, UnquotedMediaTypeValues) {
+  absl::StatusOr<MediaType> m =
+      ParseMediaType("multipart/related; type=application/octet-stream ; transfer-syntax=*;q=0.9");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->Param("type"), "application/octet-stream");
+  EXPECT_EQ(m->Param("transfer-syntax"), "*");
+  EXPECT_EQ(m->Param("q"), "0.9");
+}
+
 TEST(MediaTypeTest, MalformedIsRefused) {
   EXPECT_FALSE(ParseMediaType("multipart").ok());
   EXPECT_FALSE(ParseMediaType("multipart/related; type=\"unterminated").ok());

@@ -75,8 +75,8 @@ TEST(MultipartReaderTest, PartsHeadersAndBytesInAnyPieces) {
     EXPECT_EQ(r.events,
               (std::vector<std::string>{
                   "begin content-type=application/dicom;", "end first\r\n--b0undar not yet",
-                  "begin content-type=application/dicom; transfer-syntax=1.2;x-other=a, b;",
-                  "end ", "begin ", "end third"}))
+                  "begin content-type=application/dicom; transfer-syntax=1.2;x-other=a, b;", "end ",
+                  "begin ", "end third"}))
         << piece;
   }
 }
@@ -84,7 +84,8 @@ TEST(MultipartReaderTest, PartsHeadersAndBytesInAnyPieces) {
 // dicomweb-client's body: a CRLF before the first delimiter, none after the close.
 TEST(MultipartReaderTest, LeadingCrlfAndNoTrailingCrlf) {
   Recorder r;
-  ASSERT_TRUE(Read("x", "\r\n--x\r\nContent-Type: application/dicom\r\n\r\nDICM\r\n--x--", &r).ok());
+  ASSERT_TRUE(
+      Read("x", "\r\n--x\r\nContent-Type: application/dicom\r\n\r\nDICM\r\n--x--", &r).ok());
   EXPECT_EQ(r.bytes, std::vector<std::string>{"DICM"});
 }
 
@@ -120,15 +121,15 @@ TEST(MultipartReaderTest, TruncatedBodiesNeverEndTheirLastPart) {
 
 TEST(MultipartReaderTest, MalformedBodiesAreInvalidArgument) {
   for (const std::string& body : std::vector<std::string>{
-           "",                                       // nothing
-           "--b--",                                  // no part
-           "no delimiter at all",                    // no part either
-           "--b\r\nno colon\r\n\r\nx\r\n--b--",      // a header line that is no field
-           "--b\r\n folded\r\n\r\nx\r\n--b--",       // a continuation first
-           "--b\r\nBad Name: x\r\n\r\nx\r\n--b--",   // a name that is no token
-           "--bX\r\n\r\nx\r\n--b--",                 // a delimiter followed by other text
+           "",                                        // nothing
+           "--b--",                                   // no part
+           "no delimiter at all",                     // no part either
+           "--b\r\nno colon\r\n\r\nx\r\n--b--",       // a header line that is no field
+           "--b\r\n folded\r\n\r\nx\r\n--b--",        // a continuation first
+           "--b\r\nBad Name: x\r\n\r\nx\r\n--b--",    // a name that is no token
+           "--bX\r\n\r\nx\r\n--b--",                  // a delimiter followed by other text
            "--b\r\n\r\nx\r\n--bb\r\n\r\ny\r\n--b--",  // likewise, inside a part
-           "--b" + std::string(2000, ' ') + "\r\n\r\nx\r\n--b--",  // padding without end
+           "--b" + std::string(2000, ' ') + "\r\n\r\nx\r\n--b--",             // padding without end
            "--b\r\nA: " + std::string(20 << 10, 'a') + "\r\n\r\nx\r\n--b--",  // header too long
        }) {
     Recorder r;
@@ -164,8 +165,8 @@ TEST(MultipartReaderTest, FuzzedBodiesReadTheSameInAnyPiecesAndEndOnlyFramedPart
     for (int p = 0; p < parts; ++p) {
       std::string content(rng() % 300, '\0');
       for (char& c : content) c = static_cast<char>(rng() % 8 == 0 ? '-' : 'a' + rng() % 4);
-      absl::StrAppend(&body, "--", boundary, "\r\nContent-Type: application/dicom\r\n\r\n",
-                      content, "\r\n");
+      absl::StrAppend(&body, "--", boundary, "\r\nContent-Type: application/dicom\r\n\r\n", content,
+                      "\r\n");
     }
     return absl::StrCat(body, "--", boundary, "--\r\n");
   };
