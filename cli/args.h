@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/args_export.h"
+#include "cli/args_backup.h"
 #include "cli/args_raft.h"
 #include "cli/args_share.h"
 #include "common/tls.h"
@@ -43,7 +44,8 @@ enum class Verb {
   kAttach,
   kRaft,
   kShare,
-  kExport
+  kExport,
+  kBackup
 };
 
 struct GlobalOptions {
@@ -175,6 +177,7 @@ struct Command {
   RaftArgs raft;
   ShareArgs share;
   ExportArgs export_;
+  BackupArgs backup;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

@@ -70,6 +70,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunShare(ctx, cmd.share);
     case Verb::kExport:
       return RunExport(ctx, cmd.export_);
+    case Verb::kBackup:
+      return RunBackup(ctx, cmd.backup);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -181,6 +181,10 @@ int RunRaft(const CommandContext& ctx, const RaftArgs& args);
 
 int RunShare(const CommandContext& ctx, const ShareArgs& args);
 
+// ---- backup (cli/backup.cc; create needs the admin scope) ----
+
+int RunBackup(const CommandContext& ctx, const BackupArgs& args);
+
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli

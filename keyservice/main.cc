@@ -24,6 +24,7 @@
 #include "keyservice/core/audit_verify.h"
 #include "keyservice/core/kek.h"
 #include "keyservice/core/key_store.h"
+#include "keyservice/core/shred_log.h"
 #include "keyservice/core/shredder.h"
 #include "keyservice/service/audit_chain_rewriter.h"
 #include "keyservice/service/key_maintenance.h"
@@ -55,6 +56,14 @@ ABSL_FLAG(std::string, audit_verify_keys, "",
           "they signed still verify after a rotation");
 ABSL_FLAG(int64_t, audit_sign_interval_ms, 60000,
           "How often the leader signs the audit chain's head when it moved");
+
+ABSL_FLAG(std::string, shred_log, "",
+          "File recording every data key this replica destroys (object ids only), kept OUTSIDE "
+          "--data_dir and outside backups, on a volume of its own: a restore from a backup "
+          "destroys again the keys it lists (docs/security.md, \"Backups and crypto-shredding\")");
+ABSL_FLAG(std::string, restore_shred_logs, "",
+          "With --restore_backup: comma-separated shred logs (every old replica's --shred_log you "
+          "have) whose keys the restored state loses before it serves. Default: --shred_log");
 
 namespace {
 
@@ -110,8 +119,31 @@ int main(int argc, char** argv) {
       medvault::HealthListenFromFlags()});
   // Wrapped keys, the KEK state and the audit log are replicated to every key service replica
   // (all hold the same KEK files).
-  const medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
+  medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
       "keyservice", absl::GetFlag(FLAGS_listen), *security, medvault::kKeyServicePeer);
+  std::string restore_logs = absl::GetFlag(FLAGS_restore_shred_logs);
+  if (restore_logs.empty()) restore_logs = absl::GetFlag(FLAGS_shred_log);
+  replica_options.restore_filter = [fs, restore_logs](medvault::raft::RestoredState* state) {
+    // Read before this replica's own shred log is opened (which would create a missing one).
+    std::vector<ks::ShredLogContents> logs;
+    for (absl::string_view path : absl::StrSplit(restore_logs, ',', absl::SkipEmpty())) {
+      absl::StatusOr<std::string> text = fs->ReadFile(std::string(path));
+      if (!text.ok())
+        return absl::Status(text.status().code(),
+                            absl::StrCat("shred log ", path, ": ", text.status().message()));
+      absl::StatusOr<ks::ShredLogContents> parsed = ks::ParseShredLog(*text);
+      if (!parsed.ok())
+        return absl::Status(parsed.status().code(),
+                            absl::StrCat("shred log ", path, ": ", parsed.status().message()));
+      logs.push_back(*std::move(parsed));
+    }
+    absl::StatusOr<uint64_t> removed =
+        ks::ApplyShredLogs(logs, state->taken_unix_micros, &state->snapshot);
+    if (!removed.ok()) return removed.status();
+    MV_LOG(INFO) << "restore: " << *removed << " keys destroyed after the backup was taken ("
+                 << logs.size() << " shred logs) are left out";
+    return absl::OkStatus();
+  };
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
       kv->get(), ks::KeyStoreColumnFamilies(), replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
@@ -141,10 +173,28 @@ int main(int argc, char** argv) {
   // replaced its state).
   ks::Shredder shredder(
       kv->get(), [node] { return node->CompactLog(); }, medvault::raft::RaftColumnFamilies());
-  (*replica)->machine()->set_on_delete([&shredder](const std::string& cf, const std::string& key) {
-    if (cf == ks::kKeysColumnFamily) shredder.Destroyed(key);
+  std::unique_ptr<ks::ShredLog> shred_log;
+  if (const std::string path = absl::GetFlag(FLAGS_shred_log); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<ks::ShredLog>> opened =
+        ks::ShredLog::Open(path, medvault::RealClock());
+    if (!opened.ok()) Die(absl::StrCat("--shred_log: ", opened.status().ToString()));
+    shred_log = *std::move(opened);
+  }
+  ks::ShredLog* shreds = shred_log.get();
+  (*replica)->machine()->set_on_delete(
+      [&shredder, shreds](const std::string& cf, const std::string& key) {
+        if (cf != ks::kKeysColumnFamily) return;
+        shredder.Destroyed(key);
+        if (shreds == nullptr) return;
+        if (absl::Status s = shreds->Destroyed(key); !s.ok())
+          MV_LOG(ERROR) << "recording a destroyed key in the shred log: " << s;
+      });
+  (*replica)->machine()->set_on_restore([&shredder, shreds] {
+    shredder.EverythingChanged();
+    if (shreds == nullptr) return;
+    if (absl::Status s = shreds->Gap(); !s.ok())
+      MV_LOG(ERROR) << "recording a snapshot in the shred log: " << s;
   });
-  (*replica)->machine()->set_on_restore([&shredder] { shredder.EverythingChanged(); });
 
   medvault::raft::ReplicatedKvWriter writer((*replica)->writer());
   ks::KeyStore store(kv->get(), &keks, medvault::RealClock(), &writer);

@@ -120,7 +120,8 @@ grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context,
 AccessPolicy RaftServicePolicy(const std::string& service) {
   AccessPolicy policy;
   policy.AllowRoles("Send", {service}).AllowRoles("SendLarge", {service});
-  for (const char* method : {"GetStatus", "AddMember", "RemoveMember", "TransferLeader"}) {
+  for (const char* method :
+       {"GetStatus", "AddMember", "RemoveMember", "TransferLeader", "TakeSnapshot"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -179,6 +180,23 @@ grpc::Status RaftServiceImpl::TransferLeader(grpc::ServerContext* context,
   if (!leader.ok()) return ToGrpcStatus(leader.status());
   response->set_leader_id(*leader);
   response->set_leader_address(node_->Status().leader_address);
+  return grpc::Status::OK;
+}
+
+grpc::Status RaftServiceImpl::TakeSnapshot(grpc::ServerContext* context,
+                                           const v1::TakeRaftSnapshotRequest*,
+                                           grpc::ServerWriter<v1::RaftMessagePiece>* writer) {
+  absl::Status admitted = Admit(context, "TakeSnapshot");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
+  absl::StatusOr<Snapshot> snapshot = node_->SnapshotForBackup(kAdminTimeout);
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  const std::string bytes = snapshot->SerializeAsString();
+  constexpr size_t kPiece = 1 << 20;
+  v1::RaftMessagePiece piece;
+  for (size_t at = 0; at < bytes.size(); at += kPiece) {
+    piece.set_data(bytes.data() + at, std::min(kPiece, bytes.size() - at));
+    if (!writer->Write(piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller went away");
+  }
   return grpc::Status::OK;
 }
 

@@ -87,6 +87,9 @@ class RaftServiceImpl final : public v1::RaftService::Service {
   grpc::Status TransferLeader(grpc::ServerContext* context,
                               const v1::TransferRaftLeaderRequest* request,
                               v1::TransferRaftLeaderResponse* response) override;
+  grpc::Status TakeSnapshot(grpc::ServerContext* context,
+                            const v1::TakeRaftSnapshotRequest* request,
+                            grpc::ServerWriter<v1::RaftMessagePiece>* writer) override;
 
   // Batches received through SendLarge (for tests).
   uint64_t large_batches_received() const { return large_batches_.load(); }

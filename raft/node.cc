@@ -404,6 +404,13 @@ absl::Status RaftNode::ReadBarrier(absl::Duration timeout) {
   return Wait(lock, w, timeout);
 }
 
+absl::StatusOr<Snapshot> RaftNode::SnapshotForBackup(absl::Duration timeout) {
+  absl::Status current = ReadBarrier(timeout);
+  if (!current.ok()) return current;
+  // Applies may follow the barrier: the snapshot then holds a little more, still a committed state.
+  return machine_->TakeSnapshot();
+}
+
 absl::Status RaftNode::ProposeConfigAndWait(const Config& config, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_ || fatal_) return absl::UnavailableError("replica is not running");

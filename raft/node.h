@@ -119,6 +119,9 @@ class RaftNode {
   // The group as this leader sees it (members, their match index and lag); UNAVAILABLE naming the
   // leader when this node does not lead.
   absl::StatusOr<v1::GetRaftStatusResponse> GroupStatus() const;
+  // For a backup: once this node leads and has applied everything committed before the call
+  // (ReadBarrier), a snapshot of its state machine. UNAVAILABLE otherwise.
+  absl::StatusOr<Snapshot> SnapshotForBackup(absl::Duration timeout);
 
   // Drops every applied entry from the log now instead of at the next compact_after_entries
   // threshold (the state machine's applied state stands in for them): the key service calls it so

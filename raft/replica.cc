@@ -48,6 +48,21 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
       KvStateMachine::Open(kv, std::move(state_cfs));
   if (!machine.ok()) return machine.status();
   r->machine_ = std::move(*machine);
+  if (r->storage_->empty() && options.restore) {
+    absl::StatusOr<RestoredState> seed = options.restore();
+    if (!seed.ok()) return seed.status();
+    if (options.restore_filter) {
+      if (absl::Status s = options.restore_filter(&*seed); !s.ok()) return s;
+    }
+    // The state only: the new group starts its own log at index 0 with its own membership.
+    Snapshot state;
+    state.set_data(std::move(*seed->snapshot.mutable_data()));
+    absl::Status restored = r->machine_->Restore(state);
+    if (!restored.ok()) return restored;
+    MV_LOG(INFO) << options.service << " replica " << options.id << " restored the state of a "
+                 << "backup taken at index " << seed->snapshot.meta().index();
+    bootstrap = true;
+  }
   if (r->storage_->empty()) {
     if (bootstrap) {
       absl::Status founded =

@@ -5,6 +5,7 @@
 
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,12 @@
 #include "raft/rocks_log_storage.h"
 
 namespace medvault::raft {
+
+// A group's state from a backup (--restore_backup).
+struct RestoredState {
+  Snapshot snapshot;
+  int64_t taken_unix_micros = 0;  // when the backup was started
+};
 
 struct ReplicaOptions {
   std::string service;     // "metaserver", "keyservice": names metrics and log lines
@@ -36,6 +43,13 @@ struct ReplicaOptions {
   // Accept Raft messages only from callers whose certificate role is `service` (fellow replicas);
   // false only for a plaintext (--insecure_plaintext) process, which has no identities.
   bool enforce_access = false;
+  // --restore_backup: when set and this replica holds no Raft state, the state a new group starts
+  // from (a backup's snapshot of this group); the replica then founds the group from `peers`, as
+  // --raft_bootstrap does. Every founding replica must be given the same state.
+  std::function<absl::StatusOr<RestoredState>()> restore;
+  // Applied to the restored state before it is installed (may be null): the key service drops the
+  // keys destroyed after the backup was taken.
+  std::function<absl::Status(RestoredState*)> restore_filter;
 };
 
 class Replica {

@@ -1,5 +1,6 @@
 #include "frontend/service/admin_service.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/log.h"
@@ -156,6 +157,24 @@ grpc::Status AdminService::VerifyAudit(grpc::ServerContext* ctx,
   forwarded.mutable_audit()->set_on_behalf_of(who->ToString());
   forwarded.mutable_audit()->set_purpose("VerifyAudit");
   return Reply(keys_->VerifyAudit(forwarded), response);
+}
+
+grpc::Status AdminService::TakeBackup(grpc::ServerContext* ctx,
+                                      const v1::TakeRaftSnapshotRequest* request,
+                                      grpc::ServerWriter<v1::RaftMessagePiece>* writer) {
+  MV_ADMIT("TakeBackup");
+  MV_RAFT_GROUP(*request);
+  MV_LOG(INFO) << "backup of " << v1::RaftGroup_Name(request->group()) << " requested by "
+               << who->ToString();
+  absl::StatusOr<std::string> bytes = (*raft)->TakeSnapshot();
+  if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+  constexpr size_t kPiece = 1 << 20;
+  v1::RaftMessagePiece piece;
+  for (size_t at = 0; at < bytes->size(); at += kPiece) {
+    piece.set_data(bytes->data() + at, std::min(kPiece, bytes->size() - at));
+    if (!writer->Write(piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller went away");
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace medvault::frontend

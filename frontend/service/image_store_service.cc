@@ -73,7 +73,7 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
   for (const char* method :
        {"QueryAudit", "GetKekStatus", "RotateKek", "RetireKek", "ListChunkServers",
         "DrainChunkServer", "StartScrub", "GetScrubStatus", "CheckIndex", "GetRaftStatus",
-        "AddRaftMember", "RemoveRaftMember", "TransferRaftLeader"}) {
+        "AddRaftMember", "RemoveRaftMember", "TransferRaftLeader", "TakeBackup"}) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.AllowScope("VerifyAudit", Scope::kAdmin).AllowScope("VerifyAudit", Scope::kAudit);

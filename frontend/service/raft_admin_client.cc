@@ -60,4 +60,24 @@ absl::StatusOr<v1::TransferRaftLeaderResponse> RaftAdminClient::TransferLeader(
       request);
 }
 
+absl::StatusOr<std::string> RaftAdminClient::TakeSnapshot() {
+  std::string bytes;
+  absl::Status s = group_->Call(
+      [&](const std::shared_ptr<grpc::Channel>& channel,
+          std::chrono::system_clock::time_point deadline) {
+        auto stub = v1::RaftService::NewStub(channel);
+        grpc::ClientContext ctx;
+        ctx.set_deadline(deadline);
+        bytes.clear();
+        std::unique_ptr<grpc::ClientReader<v1::RaftMessagePiece>> reader =
+            stub->TakeSnapshot(&ctx, v1::TakeRaftSnapshotRequest());
+        v1::RaftMessagePiece piece;
+        while (reader->Read(&piece)) bytes.append(piece.data());
+        return FromGrpcStatus(reader->Finish());
+      },
+      kBudget, kAttempt);
+  if (!s.ok()) return s;
+  return bytes;
+}
+
 }  // namespace medvault::frontend

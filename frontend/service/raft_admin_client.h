@@ -3,6 +3,8 @@
 // follows redirects to its leader and retries UNAVAILABLE answers within the call's budget.
 #pragma once
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "common/group_channels.h"
 #include "medvault/v1/raft.pb.h"
@@ -19,6 +21,8 @@ class RaftAdminClient {
   absl::Status RemoveMember(const v1::RemoveRaftMemberRequest& request);
   absl::StatusOr<v1::TransferRaftLeaderResponse> TransferLeader(
       const v1::TransferRaftLeaderRequest& request);
+  // The group's state for a backup (RaftService.TakeSnapshot): the leader's snapshot, serialised.
+  absl::StatusOr<std::string> TakeSnapshot();
 
  private:
   GroupChannels* const group_;

@@ -135,6 +135,10 @@ absl::Status ExternalCluster::Spawn(Proc* proc, absl::string_view drop) {
   // The event we wait for: the service's own "<name> listening grpc=A metrics=M" line.
   auto line = proc->process->ReadLine(std::chrono::seconds(30));
   if (!line.ok()) {
+    // It exited (refused to start) or hangs: reap it, so that it can be started again.
+    proc->process->Signal(SIGKILL);
+    proc->process->Wait();
+    proc->running = false;
     return absl::UnavailableError(absl::StrCat(proc->name,
                                                " did not start: ", line.status().message(),
                                                " (see ", LogFileOf(proc->name), ")"));
@@ -154,8 +158,17 @@ absl::Status ExternalCluster::Spawn(Proc* proc, absl::string_view drop) {
 
 absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& service,
                                                         const std::vector<std::string>& flags) {
+  auto own_flags = [&](int r) {
+    std::vector<std::string> all = flags;
+    if (service != "keyservice") return all;
+    auto own = options_.keyservice_flags_of.find(r);
+    if (own != options_.keyservice_flags_of.end())
+      all.insert(all.end(), own->second.begin(), own->second.end());
+    return all;
+  };
   if (options_.replicas <= 1) {
-    auto p = Launch(service, service, service, "127.0.0.1:0", dir_.path() + "/" + service, flags);
+    auto p =
+        Launch(service, service, service, "127.0.0.1:0", dir_.path() + "/" + service, own_flags(1));
     if (!p.ok()) return p.status();
     return (*p)->address;
   }
@@ -171,7 +184,8 @@ absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& servi
   for (int r = 1; r <= options_.replicas; ++r) {
     std::vector<std::string> replica_flags = {absl::StrCat("--raft_id=", r),
                                               "--raft_peers=" + peers, std::string(kBootstrapFlag)};
-    replica_flags.insert(replica_flags.end(), flags.begin(), flags.end());
+    const std::vector<std::string> extra = own_flags(r);
+    replica_flags.insert(replica_flags.end(), extra.begin(), extra.end());
     const std::string name = absl::StrCat(service, "-", r);
     auto p = Launch(name, service, service, absl::StrCat("127.0.0.1:", (*ports)[r - 1]),
                     dir_.path() + "/" + name, replica_flags);

@@ -43,6 +43,8 @@ struct ClusterOptions {
   // Extra flags per service, appended to its command line (every replica's, for the groups).
   std::vector<std::string> metaserver_flags;
   std::vector<std::string> keyservice_flags;
+  // Extra flags of key service replica r only (1..replicas; with one replica, r = 1).
+  std::map<int, std::vector<std::string>> keyservice_flags_of;
   std::vector<std::string> frontend_flags;
   // Extra flags of every chunk server, and of chunk server i only.
   std::vector<std::string> chunkserver_flags;
