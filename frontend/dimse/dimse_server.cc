@@ -417,8 +417,10 @@ class DimseServer::Association {
                                       &identifier, &model);
     if (c.bad()) return c;
     ImageStoreCore* core = s_->core_;
-    FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
-                      [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
+    IndexSource source{
+        [core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
+        [core](const v1::FindSeriesRequest& r) { return core->FindSeries(r); },
+        [core](const v1::FindInstancesRequest& r) { return core->FindInstances(r); }};
     absl::StatusOr<std::vector<std::unique_ptr<DcmDataset>>> answers =
         peer_.scopes.count(Scope::kRead) == 0
             ? absl::PermissionDeniedError("read scope required")
@@ -448,6 +450,8 @@ class DimseServer::Association {
                       "QueryRetrieveLevel missing or not valid for the model"};
     } else if (answers.status().code() == absl::StatusCode::kPermissionDenied) {
       final_status = {0x0124, "calling AE title not allowed to query here"};
+    } else if (answers.status().code() == absl::StatusCode::kResourceExhausted) {
+      final_status = {STATUS_FIND_Refused_OutOfResources, "too many candidates: narrow the query"};
     } else {
       final_status = {STATUS_FIND_Refused_OutOfResources, "index temporarily unavailable"};
     }
