@@ -85,8 +85,10 @@ ABSL_FLAG(std::string, dicom_access_file, "",
           "loopback or *> read,write\" (docs/dicom-conformance.md); empty: any AE from loopback, "
           "read and write");
 ABSL_FLAG(std::string, dicom_peers_file, "",
-          "C-MOVE destinations of the DIMSE door: lines \"<AE title> <host> <port>\" "
-          "(docs/operations.md); a Move Destination not listed is refused (A801). Empty: none");
+          "C-MOVE destinations of the DIMSE door: lines \"<AE title> <host> <port> [tls | "
+          "tls=<CA file>]\" (docs/operations.md; tls: DICOM TLS verified with --tls_ca or the "
+          "file, presenting --tls_cert); a Move Destination not listed is refused (A801). Empty: "
+          "none");
 ABSL_FLAG(int32_t, dicom_tls_port, -1,
           "TCP port of the DIMSE door over DICOM TLS (the same AE title, rules and peers; peers "
           "must present a certificate of --tls_ca; the door presents --tls_cert), on --dicom_host; "
@@ -291,6 +293,17 @@ int main(int argc, char** argv) {
     dopts.dimse_timeout_seconds = absl::GetFlag(FLAGS_dicom_dimse_timeout_seconds);
     dopts.idle_timeout_seconds = absl::GetFlag(FLAGS_dicom_idle_timeout_seconds);
     dopts.max_instance_bytes = absl::GetFlag(FLAGS_max_instance_bytes);
+    dopts.move_tls = {absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                      absl::GetFlag(FLAGS_tls_key)};
+    for (const medvault::frontend::DicomPeer& peer : dopts.move_destinations) {
+      if (peer.tls && peer.tls_ca_file.empty() && dopts.move_tls.cluster_ca.empty()) {
+        std::fprintf(stderr,
+                     "frontend: the DICOM peer %s is marked tls but there is no --tls_ca; give "
+                     "its CA as tls=CA_FILE\n",
+                     peer.ae_title.c_str());
+        return 2;
+      }
+    }
     if (dopts.ae_title.empty() || dopts.ae_title.size() > 16 || dopts.max_associations < 1 ||
         dopts.max_pdu_bytes < 4096 || dopts.acse_timeout_seconds < 1 ||
         dopts.dimse_timeout_seconds < 1 || dopts.idle_timeout_seconds < 1) {

@@ -2,6 +2,7 @@
 // registry and placement, and garbage collection; serves medvault.v1.MetaService. Runs as one
 // replica of a Raft group (medvault.v1.RaftService on the same port); only the leader serves.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -218,12 +219,30 @@ int main(int argc, char** argv) {
         }
       });
 
+  // Studies an older metaserver committed lack the accession index entry and summary fields the
+  // current one writes (catalog_backfill.cc): the leader writes them through the group, once per
+  // process (idempotent: another leader's run finds nothing left to write).
+  std::atomic<bool> backfilled{false};
+  medvault::PeriodicTask backfill_task(absl::Seconds(1), [&] {
+    if (backfilled.load() || !(*replica)->node()->IsLeader()) return;
+    absl::StatusOr<ms::BackfillPage> done = catalog.BackfillAllStudies();
+    if (!done.ok()) {
+      MV_LOG(WARNING) << "study index backfill failed (will retry): " << done.status();
+      return;
+    }
+    backfilled.store(true);
+    MV_LOG(INFO) << "study index backfill: " << done->scanned << " studies examined, "
+                 << done->studies_fixed << " completed (" << done->accession_entries
+                 << " accession entries, " << done->summaries << " summaries)";
+  });
+
   absl::Status started = runner.Start();
   if (!started.ok()) Die(started.ToString());
   absl::Status raft_started = (*replica)->Start();
   if (!raft_started.ok()) Die(absl::StrCat("raft: ", raft_started.ToString()));
   gauges.Start();
   purge_task.Start();
+  backfill_task.Start();
   if (gc_interval_s > 0) gc_task.Start();
   if (repair_interval_ms > 0) repair_task.Start();
   MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every "
@@ -235,6 +254,7 @@ int main(int argc, char** argv) {
   runner.Wait();
   // In-flight calls have drained; stop the background passes before anything they use goes away.
   repair_task.Stop();
+  backfill_task.Stop();
   purge_task.Stop();
   gc_task.Stop();
   gauges.Stop();

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/rpc.h"
 #include "common/testing/temp_dir.h"
@@ -467,6 +469,94 @@ TEST_F(DimseTest, FindscuIsAnsweredFromTheIndexAttributeByAttribute) {
   EXPECT_TRUE(absl::StrContains(FrontendLog(),
                                 "audit op=dimse-find service=frontend "
                                 "caller=dicom/FINDSCU peer=127.0.0.1 status=0x0000"));
+  EXPECT_TRUE(cluster_->Stop().ok());
+}
+
+// SERIES and IMAGE levels over real files of six studies (CT, MR, RT dose with 15 frames and no
+// instance number, NM in JPEG 2000, RLE secondary capture with 2 frames, an SR without pixels),
+// answered from the index's series and instance rows: every return key as DCMTK reads it in the
+// file sent. Lists of series or SOP Instance UIDs without a study UID select across studies.
+TEST_F(DimseTest, FindscuSeriesAndImageLevelsMatchTheFilesAttributeByAttribute) {
+  std::vector<std::string> files;
+  for (const char* name : {"CT_small.dcm", "MR_small.dcm", "rtdose.dcm", "JPEG2000.dcm",
+                           "SC_rgb_rle_2frame.dcm", "reportsi.dcm"}) {
+    files.push_back(kFiles + "/" + name);
+  }
+  std::vector<std::string> send = {"/usr/bin/dcmsend", "-aet",      "DCMSEND", "-aec",
+                                   "MEDVAULT",         "127.0.0.1", port_};
+  send.insert(send.end(), files.begin(), files.end());
+  CommandResult sent = RunCommand(send);
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  const std::string dir = tmp_.path() + "/find-levels";
+  std::vector<std::string> series_uids, sop_uids;
+  for (const std::string& f : files) {
+    series_uids.push_back(FileValue(f, DCM_SeriesInstanceUID));
+    sop_uids.push_back(FileValue(f, DCM_SOPInstanceUID));
+  }
+  // The answer whose `key` is the file's, checked on every tag.
+  auto check = [&](const std::vector<std::map<DcmTagKey, std::string>>& answers,
+                   const DcmTagKey& key, const std::vector<DcmTagKey>& tags) {
+    for (const std::string& f : files) {
+      const auto it = std::find_if(answers.begin(), answers.end(), [&](const auto& a) {
+        return a.count(key) && a.at(key) == FileValue(f, key);
+      });
+      ASSERT_NE(it, answers.end()) << f;
+      for (const DcmTagKey& tag : tags) {
+        ASSERT_EQ(it->count(tag), 1u) << f << " " << DcmTag(tag).getTagName();
+        EXPECT_EQ(it->at(tag), FileValue(f, tag)) << f << " " << DcmTag(tag).getTagName();
+      }
+    }
+  };
+
+  // SERIES, Study Root, by the list of series UIDs alone.
+  auto series =
+      Findscu(dir, port_, false,
+              {"QueryRetrieveLevel=SERIES", "SeriesInstanceUID=" + absl::StrJoin(series_uids, "\\"),
+               "StudyInstanceUID", "PatientID", "StudyDate", "Modality", "SeriesNumber",
+               "SeriesDescription", "NumberOfSeriesRelatedInstances"});
+  ASSERT_EQ(series.size(), files.size());
+  check(series, DCM_SeriesInstanceUID,
+        {DCM_StudyInstanceUID, DCM_PatientID, DCM_StudyDate, DCM_Modality, DCM_SeriesNumber,
+         DCM_SeriesDescription});
+  for (auto& a : series) EXPECT_EQ(a[DCM_NumberOfSeriesRelatedInstances], "1");
+  // Wildcard and single-value matching on series attributes, over every series.
+  auto r_modalities = Findscu(dir, port_, false, {"QueryRetrieveLevel=SERIES", "Modality=*R"});
+  std::multiset<std::string> modalities;
+  for (auto& a : r_modalities) modalities.insert(a[DCM_Modality]);
+  EXPECT_EQ(modalities, (std::multiset<std::string>{"MR", "SR"}));
+  EXPECT_EQ(Findscu(dir, port_, false,
+                    {"QueryRetrieveLevel=SERIES", "Modality=RTDOSE", "SeriesInstanceUID"})
+                .size(),
+            1u);
+
+  // IMAGE, Patient Root, by the list of SOP Instance UIDs alone: the image keys and those of the
+  // series and study above.
+  auto images = Findscu(
+      dir, port_, true,
+      {"QueryRetrieveLevel=IMAGE", "SOPInstanceUID=" + absl::StrJoin(sop_uids, "\\"), "SOPClassUID",
+       "InstanceNumber", "NumberOfFrames", "Rows", "Columns", "BitsAllocated", "SeriesInstanceUID",
+       "Modality", "StudyInstanceUID", "PatientName"});
+  ASSERT_EQ(images.size(), files.size());
+  check(images, DCM_SOPInstanceUID,
+        {DCM_SOPClassUID, DCM_InstanceNumber, DCM_NumberOfFrames, DCM_Rows, DCM_Columns,
+         DCM_BitsAllocated, DCM_SeriesInstanceUID, DCM_Modality, DCM_StudyInstanceUID,
+         DCM_PatientName});
+  // Under one series: InstanceNumber matched exactly, then a SOP Class UID list.
+  const std::string nm_series = "SeriesInstanceUID=" + series_uids[3];
+  EXPECT_EQ(Findscu(dir, port_, false,
+                    {"QueryRetrieveLevel=IMAGE", nm_series, "InstanceNumber=3", "SOPInstanceUID"})
+                .size(),
+            1u);
+  EXPECT_EQ(Findscu(dir, port_, false,
+                    {"QueryRetrieveLevel=IMAGE", nm_series, "InstanceNumber=1", "SOPInstanceUID"})
+                .size(),
+            0u);
+  auto by_class = Findscu(dir, port_, false,
+                          {"QueryRetrieveLevel=IMAGE",
+                           "SOPClassUID=" + FileValue(files[0], DCM_SOPClassUID) + "\\" +
+                               FileValue(files[2], DCM_SOPClassUID),
+                           "SOPInstanceUID"});
+  ASSERT_EQ(by_class.size(), 2u);
   EXPECT_TRUE(cluster_->Stop().ok());
 }
 

@@ -109,11 +109,15 @@ absl::StatusOr<std::vector<DicomPeer>> ParseDicomPeers(absl::string_view text) {
   std::vector<DicomPeer> peers;
   for (const auto& [line_no, fields] : Lines(text)) {
     int port = 0;
-    if (fields.size() != 3 || !absl::SimpleAtoi(fields[2], &port) || port < 1 || port > 65535 ||
-        fields[0].size() > 16) {
+    const bool tls_option =
+        fields.size() == 4 &&
+        (fields[3] == "tls" || (absl::StartsWith(fields[3], "tls=") && fields[3].size() > 4));
+    if ((fields.size() != 3 && !tls_option) || !absl::SimpleAtoi(fields[2], &port) || port < 1 ||
+        port > 65535 || fields[0].size() > 16) {
       return absl::InvalidArgumentError(absl::StrCat(
           "DICOM peers line ", line_no,
-          ": expected \"AE_TITLE HOST PORT\" (AE title of at most 16 characters, port 1..65535)"));
+          ": expected \"AE_TITLE HOST PORT [tls | tls=CA_FILE]\" (AE title of at most 16 "
+          "characters, port 1..65535)"));
     }
     for (const DicomPeer& p : peers) {
       if (p.ae_title == fields[0]) {
@@ -121,7 +125,12 @@ absl::StatusOr<std::vector<DicomPeer>> ParseDicomPeers(absl::string_view text) {
             absl::StrCat("DICOM peers line ", line_no, ": AE title listed twice"));
       }
     }
-    peers.push_back(DicomPeer{std::string(fields[0]), std::string(fields[1]), port});
+    DicomPeer peer{std::string(fields[0]), std::string(fields[1]), port};
+    if (tls_option) {
+      peer.tls = true;
+      if (fields[3] != "tls") peer.tls_ca_file = std::string(fields[3].substr(4));
+    }
+    peers.push_back(std::move(peer));
   }
   return peers;
 }

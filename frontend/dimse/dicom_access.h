@@ -49,10 +49,16 @@ struct DicomPeer {
   std::string ae_title;
   std::string host;
   int port = 0;
+  // The destination speaks DICOM TLS (PS3.15 B.9): its certificate must chain to `tls_ca_file`,
+  // or to the cluster's CA when that is empty.
+  bool tls = false;
+  std::string tls_ca_file;
 };
 
-// C-MOVE destinations, one "AE_TITLE HOST PORT" a line ('#' comments). INVALID_ARGUMENT naming the
-// line for a malformed one, a port outside 1..65535, or an AE title listed twice.
+// C-MOVE destinations, one "AE_TITLE HOST PORT [tls | tls=CA_FILE]" a line ('#' comments): with
+// "tls" the association is DICOM TLS verified with the cluster's CA, with "tls=CA_FILE" with the
+// CA certificates (PEM) of that file. INVALID_ARGUMENT naming the line for a malformed one, a
+// port outside 1..65535, an unknown option, or an AE title listed twice.
 absl::StatusOr<std::vector<DicomPeer>> ParseDicomPeers(absl::string_view text);
 // The same, read from a file (the frontend's --dicom_peers_file).
 absl::StatusOr<std::vector<DicomPeer>> LoadDicomPeers(Filesystem* fs, const std::string& path);

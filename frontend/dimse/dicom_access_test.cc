@@ -63,6 +63,20 @@ TEST(DicomPeersTest, ParsesDestinationsAndRefusesBadLines) {
   }
 }
 
+TEST(DicomPeersTest, ATlsDestinationNamesTheClusterCaOrItsOwn) {
+  absl::StatusOr<std::vector<DicomPeer>> peers =
+      ParseDicomPeers("PLAIN h 104\nSECURE h 2762 tls\nOTHER h 2762 tls=/etc/pacs-ca.pem\n");
+  ASSERT_TRUE(peers.ok()) << peers.status();
+  EXPECT_FALSE((*peers)[0].tls);
+  EXPECT_TRUE((*peers)[1].tls);
+  EXPECT_EQ((*peers)[1].tls_ca_file, "");
+  EXPECT_TRUE((*peers)[2].tls);
+  EXPECT_EQ((*peers)[2].tls_ca_file, "/etc/pacs-ca.pem");
+  for (const char* bad : {"A h 1 ssl", "A h 1 tls=", "A h 1 tls x"}) {
+    EXPECT_EQ(ParseDicomPeers(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(PrintableAeTitleTest, KeepsLogLinesClean) {
   EXPECT_EQ(PrintableAeTitle("STORESCU  "), "STORESCU");
   EXPECT_EQ(PrintableAeTitle("A\nB"), "A?B");

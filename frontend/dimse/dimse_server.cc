@@ -13,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "dcmtk/config/osconfig.h"
@@ -27,9 +26,10 @@
 #include "dcmtk/dcmtls/tlslayer.h"
 #include "frontend/core/put_session.h"
 #include "frontend/dimse/find_query.h"
-#include "frontend/dimse/move_destination.h"
+#include "frontend/dimse/move_operation.h"
 #include "frontend/dimse/retrieve.h"
 #include "frontend/dimse/store_stream.h"
+#include "frontend/dimse/sub_operations.h"
 
 namespace medvault::frontend {
 namespace {
@@ -417,8 +417,10 @@ class DimseServer::Association {
                                       &identifier, &model);
     if (c.bad()) return c;
     ImageStoreCore* core = s_->core_;
-    FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
-                      [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
+    IndexSource source{
+        [core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
+        [core](const v1::FindSeriesRequest& r) { return core->FindSeries(r); },
+        [core](const v1::FindInstancesRequest& r) { return core->FindInstances(r); }};
     absl::StatusOr<std::vector<std::unique_ptr<DcmDataset>>> answers =
         peer_.scopes.count(Scope::kRead) == 0
             ? absl::PermissionDeniedError("read scope required")
@@ -448,6 +450,8 @@ class DimseServer::Association {
                       "QueryRetrieveLevel missing or not valid for the model"};
     } else if (answers.status().code() == absl::StatusCode::kPermissionDenied) {
       final_status = {0x0124, "calling AE title not allowed to query here"};
+    } else if (answers.status().code() == absl::StatusCode::kResourceExhausted) {
+      final_status = {STATUS_FIND_Refused_OutOfResources, "too many candidates: narrow the query"};
     } else {
       final_status = {STATUS_FIND_Refused_OutOfResources, "index temporarily unavailable"};
     }
@@ -485,13 +489,12 @@ class DimseServer::Association {
                                     assoc_->nextMsgID++, "", 0, peer_.AuditName(),
                                     s_->options_.dimse_timeout_seconds);
         },
-        [&](const RetrieveCounts& now) -> OFCondition {
-          if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good())
-            return DIMSE_NODATAAVAILABLE;
+        [&](const RetrieveCounts& now) {
+          if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good()) return false;
           FillCounts(now, true, &rsp);
           rsp.DimseStatus = STATUS_GET_Pending_SubOperationsAreContinuing;
           rsp.DataSetType = DIMSE_DATASET_NULL;
-          return DIMSE_sendGetResponse(assoc_, pres_id, &req, &rsp, nullptr, nullptr);
+          return DIMSE_sendGetResponse(assoc_, pres_id, &req, &rsp, nullptr, nullptr).good();
         });
     if (counts.association_lost) return DIMSE_SENDFAILED;
     Count("C-GET", final_status.code);
@@ -521,43 +524,26 @@ class DimseServer::Association {
     OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID,
                         sizeof(rsp.AffectedSOPClassUID));
     const std::string destination = PrintableAeTitle(req.MoveDestination);
-    const DicomPeer* peer = nullptr;
-    for (const DicomPeer& p : s_->options_.move_destinations) {
-      if (p.ae_title == destination) peer = &p;
-    }
+    MoveOperation move(s_->options_.move_destinations, destination,
+                       MoveSettings{s_->options_.ae_title, s_->options_.max_pdu_bytes,
+                                    s_->options_.acse_timeout_seconds, s_->options_.move_tls});
     RetrieveCounts counts;
-    DimseStatus final_status{STATUS_MOVE_Refused_MoveDestinationUnknown,
-                             "Move Destination unknown: not in this archive's peers table"};
-    if (peer != nullptr) {
-      std::unique_ptr<MoveDestination> to;
-      absl::Status opened;
+    DimseStatus final_status = MoveOperation::Unknown();
+    if (move.known()) {
       final_status = Retrieve(
           model, *identifier, &counts,
-          [&](const std::vector<RetrieveItem>& items) {
-            absl::StatusOr<std::unique_ptr<MoveDestination>> d = MoveDestination::Open(
-                *peer, s_->options_.ae_title, items, s_->options_.max_pdu_bytes,
-                s_->options_.acse_timeout_seconds);
-            opened = d.status();
-            if (d.ok()) to = *std::move(d);
-            if (!opened.ok()) MV_LOG(INFO) << "DIMSE: C-MOVE: " << opened.message();
-          },
+          [&](const std::vector<RetrieveItem>& items) { move.Open(items); },
           [&](const RetrieveItem& item) {
-            if (to == nullptr)
-              return SubOperation{true, false, 0, false, "destination unreachable"};
-            return to->Send(s_->core_, item, peer_.ae, req.MessageID, peer_.AuditName());
+            return move.Send(s_->core_, item, peer_.ae, req.MessageID, peer_.AuditName());
           },
-          [&](const RetrieveCounts& now) -> OFCondition {
-            if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good())
-              return DIMSE_NODATAAVAILABLE;
-            FillCounts(now, true, &rsp);  // (the O_MOVE_* options are the O_GET_* values)
+          [&](const RetrieveCounts& now) {
+            if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good()) return false;
+            FillCounts(now, true, &rsp);
             rsp.DimseStatus = STATUS_MOVE_Pending_SubOperationsAreContinuing;
             rsp.DataSetType = DIMSE_DATASET_NULL;
-            return DIMSE_sendMoveResponse(assoc_, pres_id, &req, &rsp, nullptr, nullptr);
+            return DIMSE_sendMoveResponse(assoc_, pres_id, &req, &rsp, nullptr, nullptr).good();
           });
-      to.reset();  // released before the final response: every instance is at the destination
-      if (!opened.ok() && final_status.code == STATUS_MOVE_Refused_OutOfResourcesSubOperations) {
-        final_status.comment = "Move Destination not reachable or refused the association";
-      }
+      move.Finish(&final_status);
     }
     Count("C-MOVE", final_status.code);
     AuditRetrieve("dimse-move", final_status.code, counts, destination);
@@ -569,28 +555,6 @@ class DimseServer::Association {
     return DIMSE_sendMoveResponse(assoc_, pres_id, &req, &rsp, failed.get(), detail.get());
   }
 
-  struct RetrieveCounts {
-    uint16_t remaining = 0, completed = 0, failed = 0, warning = 0;
-    std::vector<std::string> failed_uids;
-    bool association_lost = false;
-  };
-  template <typename Rsp>
-  static void FillCounts(const RetrieveCounts& n, bool with_remaining, Rsp* rsp) {
-    rsp->NumberOfRemainingSubOperations = n.remaining;
-    rsp->NumberOfCompletedSubOperations = n.completed;
-    rsp->NumberOfFailedSubOperations = n.failed;
-    rsp->NumberOfWarningSubOperations = n.warning;
-    rsp->opts = O_GET_AFFECTEDSOPCLASSUID | O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
-                O_GET_NUMBEROFFAILEDSUBOPERATIONS | O_GET_NUMBEROFWARNINGSUBOPERATIONS |
-                (with_remaining ? O_GET_NUMBEROFREMAININGSUBOPERATIONS : 0);
-  }
-  static std::unique_ptr<DcmDataset> FailedList(const RetrieveCounts& n) {
-    if (n.failed_uids.empty()) return nullptr;
-    auto ds = std::make_unique<DcmDataset>();
-    ds->putAndInsertString(DCM_FailedSOPInstanceUIDList,
-                           absl::StrJoin(n.failed_uids, "\\").c_str());
-    return ds;
-  }
   static std::unique_ptr<DcmDataset> Detail(const DimseStatus& status) {
     if (status.comment.empty()) return nullptr;
     auto ds = std::make_unique<DcmDataset>();
@@ -605,16 +569,13 @@ class DimseServer::Association {
                  << " failed=" << n.failed << " warning=" << n.warning;
   }
 
-  // The sub-operations of a C-GET or C-MOVE: lists the identifier's instances, hands them to
-  // `prepare` (when set and there are any), sends each with `send`, calls `pending` before each but
-  // the first (a bad condition ends the retrieve: a C-CANCEL, or the originator is gone) and
-  // returns the final status (PS3.4 C.4.2.1.5, C.4.3.1.4): 0000 all sent, B000 some failed or
-  // warned, A702 none could be sent, FE00 cancelled, A900 the identifier lacks a level or key, A701
-  // the index is unavailable.
+  // The sub-operations of a C-GET or C-MOVE: lists the identifier's instances from the index and
+  // runs them (sub_operations.h); A900 when the identifier lacks a level or key, A701 when the
+  // index is unavailable.
   DimseStatus Retrieve(QueryModel model, DcmDataset& identifier, RetrieveCounts* n,
                        const std::function<void(const std::vector<RetrieveItem>&)>& prepare,
                        const std::function<SubOperation(const RetrieveItem&)>& send,
-                       const std::function<OFCondition(const RetrieveCounts&)>& pending) {
+                       const std::function<bool(const RetrieveCounts&)>& pending) {
     ImageStoreCore* core = s_->core_;
     FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
                       [core](const v1::GetStudyRequest& r) { return core->GetStudy(r); }};
@@ -635,44 +596,7 @@ class DimseServer::Association {
                   "index temporarily unavailable"};
       }
     }
-    n->remaining = static_cast<uint16_t>(std::min<size_t>(items->size(), 0xFFFF));
-    if (prepare && !items->empty()) prepare(*items);
-    bool cancelled = false;
-    for (size_t i = 0; i < items->size(); ++i) {
-      if (i > 0 && pending(*n).bad()) {
-        cancelled = true;
-        break;
-      }
-      SubOperation r = send((*items)[i]);
-      if (!r.association_ok) {
-        MV_LOG(INFO) << "DIMSE: retrieve sub-operation for " << peer_.Caller()
-                     << " ended the association: " << r.why;
-        n->association_lost = true;
-        return {0xFFFF, ""};
-      }
-      --n->remaining;
-      if (r.sent && r.status == STATUS_Success) {
-        ++n->completed;
-      } else if (r.sent && (r.status & 0xF000) == 0xB000) {
-        ++n->warning;
-      } else {
-        ++n->failed;
-        n->failed_uids.push_back((*items)[i].sop_instance_uid);
-        MV_LOG(INFO) << "DIMSE: retrieve sub-operation for " << peer_.Caller()
-                     << " failed: " << (r.sent ? "status " + Hex(r.status) : r.why);
-      }
-      if (r.cancelled) {
-        cancelled = i + 1 < items->size();
-        break;
-      }
-    }
-    if (cancelled) return {STATUS_GET_Cancel_SubOperationsTerminatedDueToCancelIndication, ""};
-    if (n->failed == 0 && n->warning == 0) return {STATUS_Success, ""};
-    if (n->completed == 0 && n->warning == 0) {
-      return {STATUS_GET_Refused_OutOfResourcesSubOperations, "no instance could be sent"};
-    }
-    return {STATUS_GET_Warning_SubOperationsCompleteOneOrMoreFailures,
-            "some instances could not be sent"};
+    return RunSubOperations(*items, n, prepare, send, pending, peer_.Caller());
   }
 
   DimseServer* const s_;

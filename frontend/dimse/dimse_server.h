@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "frontend/core/image_store_core.h"
 #include "frontend/dimse/dicom_access.h"
+#include "frontend/dimse/move_destination.h"
 #include "prometheus/registry.h"
 
 struct T_ASC_Network;
@@ -45,6 +46,9 @@ struct DimseOptions {
   uint64_t max_instance_bytes = uint64_t{2} << 30;
   // Where C-MOVE may send (AE title -> host:port); a Move Destination not listed is refused.
   std::vector<DicomPeer> move_destinations;
+  // What C-MOVE trusts and presents towards destinations marked "tls" (the cluster's CA, this
+  // frontend's certificate and key); independent of tls_* below, which serve the door itself.
+  MoveTlsIdentity move_tls;
   // DICOM TLS (PS3.15 B.9, DCMTK's dcmtls over OpenSSL): PEM files of the CA a peer's
   // certificate must chain to and of this door's certificate and key. Empty: plain TCP. With TLS
   // every peer must present a certificate of that CA (then the calling-AE rules apply as usual).

@@ -1,5 +1,7 @@
 #include "frontend/dimse/find_query.h"
 
+#include <set>
+
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdatset.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -8,31 +10,57 @@
 namespace medvault::frontend {
 namespace {
 
-// Two patients, three studies; the second study has two series, one with two instances.
+// Two patients, three studies; the second study has two series, one with two instances. The
+// fake index answers FindStudies, FindSeries and FindInstances narrowed as the metaserver does
+// (study, series, SOP UIDs, patient id, modality), and records what it was asked.
 class FindQueryTest : public ::testing::Test {
  protected:
   FindQueryTest() {
-    AddStudy("P1", "Doe^Jane", "S1", "20040826", {"CT"}, {{"SE1", "CT", {"I1"}}});
-    AddStudy("P1", "Doe^Jane", "S2", "20100101", {"CT", "MR"},
+    AddStudy("P1", "Doe^Jane", "S1", "20040826", {{"SE1", "CT", {"I1"}}});
+    AddStudy("P1", "Doe^Jane", "S2", "20100101",
              {{"SE2", "MR", {"I2", "I3"}}, {"SE3", "CT", {"I4"}}});
-    AddStudy("P2", "Roe^Rick", "S3", "", {"US"}, {{"SE4", "US", {"I5"}}});
-    source_.find = [this](const v1::FindStudiesRequest& r) {
-      ++finds_;
-      last_query_ = r.query();
+    AddStudy("P2", "Roe^Rick", "S3", "", {{"SE4", "US", {"I5"}}});
+    source_.studies = [this](const v1::FindStudiesRequest& r) {
+      study_queries_.push_back(r.query());
       v1::FindStudiesResponse out;
-      for (const auto& [uid, study] : studies_) {
-        if (!r.query().patient_id().empty() && r.query().patient_id() != study.study().patient_id())
-          continue;
-        *out.mutable_page()->add_studies() = study.study();
+      for (const v1::StudySummary& s : studies_) {
+        if (!r.query().patient_id().empty() && r.query().patient_id() != s.patient_id()) continue;
+        *out.mutable_page()->add_studies() = s;
       }
       return out;
     };
-    source_.get = [this](const v1::GetStudyRequest& r) -> absl::StatusOr<v1::GetStudyResponse> {
-      ++gets_;
-      auto it = studies_.find(r.study_uid());
-      if (it == studies_.end()) return absl::NotFoundError("no such study");
-      return it->second;
+    source_.series = [this](const v1::FindSeriesRequest& r) {
+      level_queries_.push_back(r.query());
+      v1::FindSeriesResponse out;
+      std::set<std::string> seen;
+      for (const v1::InstanceRow& row : rows_) {
+        if (!Narrowed(r.query(), row) || !seen.insert(row.series().series_uid()).second) continue;
+        v1::SeriesRow& s = *out.mutable_page()->add_rows();
+        *s.mutable_study() = row.study();
+        *s.mutable_series() = row.series();
+        if (r.query().page_size() == 1) break;
+      }
+      return out;
     };
+    source_.instances = [this](const v1::FindInstancesRequest& r) {
+      level_queries_.push_back(r.query());
+      v1::FindInstancesResponse out;
+      for (const v1::InstanceRow& row : rows_) {
+        if (Narrowed(r.query(), row)) *out.mutable_page()->add_rows() = row;
+      }
+      return out;
+    };
+  }
+
+  static bool Narrowed(const v1::LevelQuery& q, const v1::InstanceRow& row) {
+    auto is = [](const std::string& want, const std::string& have) {
+      return want.empty() || want == have;
+    };
+    return is(q.study_uid(), row.study().study_uid()) &&
+           is(q.series_uid(), row.series().series_uid()) &&
+           is(q.sop_instance_uid(), row.instance().tags().sop_instance_uid()) &&
+           is(q.patient_id(), row.study().patient_id()) &&
+           is(q.modality(), row.series().modality());
   }
 
   struct Series {
@@ -40,34 +68,41 @@ class FindQueryTest : public ::testing::Test {
     std::vector<std::string> instances;
   };
   void AddStudy(const std::string& pid, const std::string& name, const std::string& uid,
-                const std::string& date, std::vector<std::string> modalities,
-                std::vector<Series> series) {
-    v1::GetStudyResponse s;
-    v1::StudySummary& sum = *s.mutable_study();
+                const std::string& date, std::vector<Series> series) {
+    v1::StudySummary sum;
     sum.set_study_uid(uid);
     sum.set_patient_id(pid);
     sum.set_patient_name(name);
     sum.set_study_date(date);
-    for (const auto& m : modalities) sum.add_modalities(m);
+    sum.set_patient_sex("F");
+    sum.set_study_time("101500");
+    std::set<std::string> modalities;
+    for (const Series& se : series) {
+      modalities.insert(se.modality);
+      sum.set_instance_count(sum.instance_count() + se.instances.size());
+    }
+    for (const std::string& m : modalities) sum.add_modalities(m);
+    sum.set_series_count(series.size());
+    studies_.push_back(sum);
     int number = 0;
     for (const Series& se : series) {
-      v1::SeriesInfo& info = *s.add_series();
+      v1::SeriesInfo info;
       info.set_series_uid(se.uid);
       info.set_modality(se.modality);
       info.set_series_number(++number);
+      info.set_instance_count(se.instances.size());
+      int instance_number = 0;
       for (const std::string& i : se.instances) {
-        v1::InstanceInfo& inst = *info.add_instances();
-        inst.mutable_tags()->set_sop_instance_uid(i);
-        inst.mutable_tags()->set_sop_class_uid("1.2.840.10008.5.1.4.1.1.2");
-        inst.mutable_tags()->set_instance_number(info.instances_size());
-        inst.mutable_tags()->set_patient_sex("F");
-        inst.mutable_tags()->set_study_time("101500");
+        v1::InstanceRow row;
+        *row.mutable_study() = sum;
+        *row.mutable_series() = info;
+        v1::InstanceTags& tags = *row.mutable_instance()->mutable_tags();
+        tags.set_sop_instance_uid(i);
+        tags.set_sop_class_uid("1.2.840.10008.5.1.4.1.1.2");
+        tags.set_instance_number(++instance_number);
+        rows_.push_back(row);
       }
-      info.set_instance_count(info.instances_size());
-      sum.set_instance_count(sum.instance_count() + info.instances_size());
     }
-    sum.set_series_count(s.series_size());
-    studies_[uid] = s;
   }
 
   std::vector<std::unique_ptr<DcmDataset>> Run(
@@ -84,10 +119,11 @@ class FindQueryTest : public ::testing::Test {
     return v.c_str();
   }
 
-  std::map<std::string, v1::GetStudyResponse> studies_;
-  FindSource source_;
-  int finds_ = 0, gets_ = 0;
-  v1::StudyQuery last_query_;
+  std::vector<v1::StudySummary> studies_;
+  std::vector<v1::InstanceRow> rows_;
+  IndexSource source_;
+  std::vector<v1::StudyQuery> study_queries_;
+  std::vector<v1::LevelQuery> level_queries_;
 };
 
 TEST_F(FindQueryTest, StudyLevelFillsReturnKeysAndNarrowsByPatientId) {
@@ -100,8 +136,9 @@ TEST_F(FindQueryTest, StudyLevelFillsReturnKeysAndNarrowsByPatientId) {
                                               {DCM_NumberOfStudyRelatedInstances, ""},
                                               {DCM_StudyID, ""}});
   ASSERT_EQ(answers.size(), 2u);
-  EXPECT_EQ(last_query_.patient_id(), "P1");  // narrowed in the index
-  EXPECT_EQ(gets_, 0);                        // the summary was enough
+  ASSERT_EQ(study_queries_.size(), 1u);
+  EXPECT_EQ(study_queries_[0].patient_id(), "P1");  // narrowed in the index
+  EXPECT_TRUE(level_queries_.empty());              // the summaries were enough
   DcmDataset& s2 = *answers[1];
   EXPECT_EQ(Get(s2, DCM_StudyInstanceUID), "S2");
   EXPECT_EQ(Get(s2, DCM_PatientName), "Doe^Jane");
@@ -158,6 +195,107 @@ TEST_F(FindQueryTest, SeriesAndImageLevels) {
   EXPECT_EQ(Get(*images[1], DCM_SOPInstanceUID), "I3");
   EXPECT_EQ(Get(*images[1], DCM_InstanceNumber), "2");
   EXPECT_EQ(Get(*images[1], DCM_SOPClassUID), "1.2.840.10008.5.1.4.1.1.2");
+}
+
+// A SERIES query naming only series (no study) is one series search per UID in the index: no
+// study search, no study listing.
+TEST_F(FindQueryTest, SeriesLevelBySeriesUidsAloneNarrowsTheIndexSearch) {
+  auto series = Run(QueryModel::kStudyRoot, {{DCM_QueryRetrieveLevel, "SERIES"},
+                                             {DCM_SeriesInstanceUID, "SE3\\SE4\\SE9"},
+                                             {DCM_StudyInstanceUID, ""},
+                                             {DCM_Modality, ""},
+                                             {DCM_SeriesDescription, ""},
+                                             {DCM_SeriesNumber, ""},
+                                             {DCM_NumberOfSeriesRelatedInstances, ""}});
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(Get(*series[0], DCM_SeriesInstanceUID), "SE3");
+  EXPECT_EQ(Get(*series[0], DCM_StudyInstanceUID), "S2");
+  EXPECT_EQ(Get(*series[0], DCM_Modality), "CT");
+  EXPECT_EQ(Get(*series[0], DCM_SeriesNumber), "2");
+  EXPECT_EQ(Get(*series[0], DCM_NumberOfSeriesRelatedInstances), "1");
+  EXPECT_TRUE(series[0]->tagExists(DCM_SeriesDescription));
+  EXPECT_EQ(Get(*series[1], DCM_SeriesInstanceUID), "SE4");
+  EXPECT_TRUE(study_queries_.empty());
+  ASSERT_EQ(level_queries_.size(), 3u);
+  EXPECT_EQ(level_queries_[0].series_uid(), "SE3");
+  EXPECT_EQ(level_queries_[2].series_uid(), "SE9");
+  EXPECT_TRUE(level_queries_[0].study_uid().empty());
+}
+
+// IMAGE level: a list of SOP Instance UIDs is one instance search each; Modality narrows the
+// search; InstanceNumber and wildcards are matched on the rows; keys of the levels above are
+// answered from the row's study and series.
+TEST_F(FindQueryTest, ImageLevelNarrowsByUidsAndModalityAndMatchesTheRest) {
+  auto images = Run(QueryModel::kStudyRoot, {{DCM_QueryRetrieveLevel, "IMAGE"},
+                                             {DCM_SOPInstanceUID, "I4\\I2\\I9"},
+                                             {DCM_SOPClassUID, ""},
+                                             {DCM_InstanceNumber, ""},
+                                             {DCM_SeriesInstanceUID, ""},
+                                             {DCM_StudyInstanceUID, ""},
+                                             {DCM_PatientName, "Doe*"}});
+  ASSERT_EQ(images.size(), 2u);
+  EXPECT_EQ(Get(*images[0], DCM_SOPInstanceUID), "I4");
+  EXPECT_EQ(Get(*images[0], DCM_SeriesInstanceUID), "SE3");
+  EXPECT_EQ(Get(*images[0], DCM_StudyInstanceUID), "S2");
+  EXPECT_EQ(Get(*images[0], DCM_InstanceNumber), "1");
+  EXPECT_EQ(Get(*images[1], DCM_SOPInstanceUID), "I2");
+  EXPECT_EQ(Get(*images[1], DCM_PatientName), "Doe^Jane");
+  ASSERT_EQ(level_queries_.size(), 3u);
+  EXPECT_EQ(level_queries_[1].sop_instance_uid(), "I2");
+
+  level_queries_.clear();
+  auto ct = Run(QueryModel::kPatientRoot, {{DCM_QueryRetrieveLevel, "IMAGE"},
+                                           {DCM_PatientID, "P1"},
+                                           {DCM_Modality, "CT"},
+                                           {DCM_SOPInstanceUID, ""}});
+  ASSERT_EQ(ct.size(), 2u);
+  ASSERT_EQ(level_queries_.size(), 1u);
+  EXPECT_EQ(level_queries_[0].modality(), "CT");
+  EXPECT_EQ(level_queries_[0].patient_id(), "P1");
+  EXPECT_EQ(Run(QueryModel::kStudyRoot, {{DCM_QueryRetrieveLevel, "IMAGE"},
+                                         {DCM_StudyInstanceUID, "S2"},
+                                         {DCM_InstanceNumber, "2"},
+                                         {DCM_SOPInstanceUID, ""}})
+                .size(),
+            1u);
+  // A key below the query level is not answered.
+  auto study = Run(
+      QueryModel::kStudyRoot,
+      {{DCM_QueryRetrieveLevel, "STUDY"}, {DCM_StudyInstanceUID, "S1"}, {DCM_SOPInstanceUID, ""}});
+  ASSERT_EQ(study.size(), 1u);
+  EXPECT_FALSE(study[0]->tagExists(DCM_SOPInstanceUID));
+}
+
+// A study named by UID is read through its first series row, never listed whole.
+TEST_F(FindQueryTest, StudyUidsAreLookedUpOneRowEach) {
+  auto studies = Run(QueryModel::kStudyRoot, {{DCM_QueryRetrieveLevel, "STUDY"},
+                                              {DCM_StudyInstanceUID, "S1\\S3\\S9"},
+                                              {DCM_StudyTime, ""},
+                                              {DCM_PatientSex, ""}});
+  ASSERT_EQ(studies.size(), 2u);
+  EXPECT_EQ(Get(*studies[1], DCM_StudyInstanceUID), "S3");
+  EXPECT_EQ(Get(*studies[1], DCM_StudyTime), "101500");
+  EXPECT_EQ(Get(*studies[1], DCM_PatientSex), "F");
+  ASSERT_EQ(level_queries_.size(), 3u);
+  for (const v1::LevelQuery& q : level_queries_) EXPECT_EQ(q.page_size(), 1u);
+}
+
+// A query the index cannot narrow is refused once it has examined 200,000 rows.
+TEST_F(FindQueryTest, AnUnnarrowableQueryIsRefusedPastTheBudget) {
+  int pages = 0;
+  source_.instances = [&](const v1::FindInstancesRequest&) {
+    ++pages;
+    v1::FindInstancesResponse out;
+    for (int i = 0; i < 1000; ++i) *out.mutable_page()->add_rows() = rows_[0];
+    out.mutable_page()->set_next_page_token("more");
+    return out;
+  };
+  DcmDataset id;
+  id.putAndInsertString(DCM_QueryRetrieveLevel, "IMAGE");
+  id.putAndInsertString(DCM_InstanceNumber, "7");
+  EXPECT_EQ(AnswerFind(source_, QueryModel::kStudyRoot, id, "").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(pages, 200);
 }
 
 TEST_F(FindQueryTest, PatientLevelAggregatesStudies) {

@@ -6,7 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/assoc.h"
+#include "dcmtk/dcmnet/cond.h"
 #include "dcmtk/dcmnet/dimse.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 
 namespace medvault::frontend {
 
@@ -23,14 +25,61 @@ std::vector<std::pair<std::string, std::string>> MoveContexts(
   return out;
 }
 
+namespace {
+
+// The client side of DICOM TLS for `peer`: BCP 195 (non-downgrading), the destination's
+// certificate required and checked against its CA file or the cluster's, ours presented.
+absl::StatusOr<std::unique_ptr<DcmTLSTransportLayer>> ClientTls(const DicomPeer& peer,
+                                                                const MoveTlsIdentity& identity) {
+  const std::string& ca = peer.tls_ca_file.empty() ? identity.cluster_ca : peer.tls_ca_file;
+  if (ca.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "move destination ", peer.ae_title, ": DICOM TLS needs a CA (the cluster has none)"));
+  }
+  auto tls = std::make_unique<DcmTLSTransportLayer>(NET_REQUESTOR, nullptr, OFTrue);
+  OFCondition c = tls->setTLSProfile(TSP_Profile_BCP195_ND);
+  if (c.good()) c = tls->activateCipherSuites();
+  if (c.bad()) return absl::FailedPreconditionError("DICOM TLS: cannot set the BCP 195 profile");
+  if (!identity.cert.empty() &&
+      (tls->setPrivateKeyFile(identity.key.c_str(), DCF_Filetype_PEM).bad() ||
+       tls->setCertificateFile(identity.cert.c_str(), DCF_Filetype_PEM).bad() ||
+       !tls->checkPrivateKeyMatchesCertificate())) {
+    return absl::FailedPreconditionError(
+        "DICOM TLS: cannot use this frontend's certificate with its key");
+  }
+  if (tls->addTrustedCertificateFile(ca.c_str(), DCF_Filetype_PEM).bad()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("move destination ", peer.ae_title, ": cannot read its CA certificates ", ca));
+  }
+  tls->setCertificateVerification(DCV_requireCertificate);
+  return tls;
+}
+
+}  // namespace
+
+MoveDestination::MoveDestination(std::unique_ptr<DcmTransportLayer> tls, T_ASC_Network* net,
+                                 T_ASC_Association* assoc, int timeout_seconds)
+    : tls_(std::move(tls)), net_(net), assoc_(assoc), timeout_seconds_(timeout_seconds) {}
+
 absl::StatusOr<std::unique_ptr<MoveDestination>> MoveDestination::Open(
     const DicomPeer& peer, const std::string& own_ae, const std::vector<RetrieveItem>& items,
-    uint32_t max_pdu_bytes, int timeout_seconds) {
+    uint32_t max_pdu_bytes, int timeout_seconds, const MoveTlsIdentity& identity) {
+  std::unique_ptr<DcmTLSTransportLayer> tls;
+  if (peer.tls) {
+    absl::StatusOr<std::unique_ptr<DcmTLSTransportLayer>> made = ClientTls(peer, identity);
+    if (!made.ok()) return made.status();
+    tls = *std::move(made);
+  }
   T_ASC_Network* net = nullptr;
   OFCondition c = ASC_initializeNetwork(NET_REQUESTOR, 0, timeout_seconds, &net);
   if (c.bad()) return absl::UnavailableError("cannot initialise DCMTK's network");
+  if (tls != nullptr && ASC_setTransportLayer(net, tls.get(), 0).bad()) {
+    ASC_dropNetwork(&net);
+    return absl::FailedPreconditionError("DICOM TLS: cannot install the transport layer");
+  }
   T_ASC_Parameters* params = nullptr;
   c = ASC_createAssociationParameters(&params, max_pdu_bytes);
+  if (c.good()) c = ASC_setTransportLayerType(params, tls != nullptr ? OFTrue : OFFalse);
   if (c.good()) c = ASC_setAPTitles(params, own_ae.c_str(), peer.ae_title.c_str(), nullptr);
   const std::string address = absl::StrCat(peer.host, ":", peer.port);
   if (c.good()) c = ASC_setPresentationAddresses(params, "localhost", address.c_str());
@@ -48,8 +97,13 @@ absl::StatusOr<std::unique_ptr<MoveDestination>> MoveDestination::Open(
   T_ASC_Association* assoc = nullptr;
   c = ASC_requestAssociation(net, params, &assoc);
   if (c.bad()) {
+    // dcmtls reports a failed handshake under its own module (3.6.7: "TLS error: ...").
+    const bool handshake =
+        tls != nullptr &&
+        (c.module() == OFM_dcmtls || (c.module() == OFM_dcmnet && c.code() == DULC_TLSERROR));
     std::string why = c == DUL_ASSOCIATIONREJECTED ? "it rejected the association"
-                                                   : absl::StrCat("cannot connect: ", c.text());
+                      : handshake ? absl::StrCat("DICOM TLS handshake failed: ", c.text())
+                                  : absl::StrCat("cannot connect: ", c.text());
     if (assoc != nullptr) {
       ASC_dropAssociation(assoc);
       ASC_destroyAssociation(&assoc);
@@ -57,10 +111,12 @@ absl::StatusOr<std::unique_ptr<MoveDestination>> MoveDestination::Open(
       ASC_destroyAssociationParameters(&params);
     }
     ASC_dropNetwork(&net);
-    return absl::UnavailableError(
-        absl::StrCat("move destination ", peer.ae_title, " at ", address, ": ", why));
+    const std::string message =
+        absl::StrCat("move destination ", peer.ae_title, " at ", address, ": ", why);
+    return handshake ? absl::UnauthenticatedError(message) : absl::UnavailableError(message);
   }
-  return std::unique_ptr<MoveDestination>(new MoveDestination(net, assoc, timeout_seconds));
+  return std::unique_ptr<MoveDestination>(
+      new MoveDestination(std::move(tls), net, assoc, timeout_seconds));
 }
 
 MoveDestination::~MoveDestination() {
@@ -68,6 +124,7 @@ MoveDestination::~MoveDestination() {
   ASC_dropAssociation(assoc_);
   ASC_destroyAssociation(&assoc_);
   ASC_dropNetwork(&net_);
+  tls_.reset();  // after the network that used it
 }
 
 SubOperation MoveDestination::Send(ImageStoreCore* core, const RetrieveItem& item,

@@ -16,8 +16,15 @@
 
 struct T_ASC_Network;
 struct T_ASC_Association;
+class DcmTransportLayer;
 
 namespace medvault::frontend {
+
+// What medvault trusts and presents on the association to a TLS destination (DicomPeer::tls).
+struct MoveTlsIdentity {
+  std::string cluster_ca;  // PEM CA certificates for destinations marked "tls" without a file
+  std::string cert, key;   // PEM certificate and key presented to the destination (when set)
+};
 
 // The presentation contexts proposed for `items`: distinct (SOP class, transfer syntax) pairs in
 // first-seen order, at most 128 (the rest of the instances then fail as having no context).
@@ -27,12 +34,16 @@ std::vector<std::pair<std::string, std::string>> MoveContexts(
 
 class MoveDestination {
  public:
-  // Opens the association to `peer` calling it from `own_ae`. UNAVAILABLE when it cannot be
-  // reached in `timeout_seconds` or refuses the association (the message says which, never a
-  // UID).
+  // Opens the association to `peer` calling it from `own_ae`, over DICOM TLS (DCMTK's dcmtls,
+  // the BCP 195 non-downgrading profile) when the peer is marked so: the destination's
+  // certificate must chain to its CA file or the cluster's, and `tls` is presented to it.
+  // UNAVAILABLE when it cannot be reached in `timeout_seconds` or refuses the association;
+  // UNAUTHENTICATED when the TLS handshake fails (its certificate is not trusted, or it refused
+  // ours); FAILED_PRECONDITION when the TLS settings cannot be used (no CA, unreadable files).
+  // Messages say which, never a UID.
   static absl::StatusOr<std::unique_ptr<MoveDestination>> Open(
       const DicomPeer& peer, const std::string& own_ae, const std::vector<RetrieveItem>& items,
-      uint32_t max_pdu_bytes, int timeout_seconds);
+      uint32_t max_pdu_bytes, int timeout_seconds, const MoveTlsIdentity& tls = {});
   ~MoveDestination();  // releases the association (aborts it when it broke)
 
   // One C-STORE sub-operation (SendStoredInstance), with the originator's AE title and message
@@ -43,9 +54,10 @@ class MoveDestination {
                     const std::string& caller);
 
  private:
-  MoveDestination(T_ASC_Network* net, T_ASC_Association* assoc, int timeout_seconds)
-      : net_(net), assoc_(assoc), timeout_seconds_(timeout_seconds) {}
+  MoveDestination(std::unique_ptr<DcmTransportLayer> tls, T_ASC_Network* net,
+                  T_ASC_Association* assoc, int timeout_seconds);
 
+  std::unique_ptr<DcmTransportLayer> tls_;  // set over DICOM TLS; outlives net_
   T_ASC_Network* net_;
   T_ASC_Association* assoc_;
   const int timeout_seconds_;

@@ -1,7 +1,7 @@
 // QIDO-RS (PS3.18 10.6) without HTTP: the query parameters of a search at the study, series or
 // instance level become index searches (the exact values narrow the metaserver's indexes:
 // study/series/SOP UIDs, patient id, accession number, study date range, modality) and PS3.4
-// C.2.2.2 matching of every key on the rows (frontend/dimse/find_match.h, shared with C-FIND);
+// C.2.2.2 matching of every key on the rows (frontend/query/index_query.h, shared with C-FIND);
 // the answer is DICOM JSON (PS3.18 F.2) with the level's default attributes, the matching keys
 // and `includefield` ones (or `all`), cut by `offset` and `limit`.
 #pragma once
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "frontend/query/index_query.h"
 #include "medvault/v1/image_store.pb.h"
 
 namespace medvault::frontend::web {
@@ -19,12 +20,7 @@ namespace medvault::frontend::web {
 enum class QidoLevel { kStudy, kSeries, kInstance };
 
 // Where rows come from (ImageStoreCore in the server, fakes in tests).
-struct QidoSource {
-  std::function<absl::StatusOr<v1::FindStudiesResponse>(const v1::FindStudiesRequest&)> studies;
-  std::function<absl::StatusOr<v1::FindSeriesResponse>(const v1::FindSeriesRequest&)> series;
-  std::function<absl::StatusOr<v1::FindInstancesResponse>(const v1::FindInstancesRequest&)>
-      instances;
-};
+using QidoSource = IndexSource;
 
 struct QidoRequest {
   QidoLevel level = QidoLevel::kStudy;

@@ -2,6 +2,8 @@
 // PS3.4 C.2.2.2 matching of the rows, the returned attributes and their DICOM JSON, paging.
 #include "frontend/web/qido.h"
 
+#include <set>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -97,6 +99,8 @@ class QidoTest : public ::testing::Test {
   static bool Narrowed(const v1::LevelQuery& q, const v1::InstanceRow& row) {
     return (q.study_uid().empty() || q.study_uid() == row.study().study_uid()) &&
            (q.series_uid().empty() || q.series_uid() == row.series().series_uid()) &&
+           (q.sop_instance_uid().empty() ||
+            q.sop_instance_uid() == row.instance().tags().sop_instance_uid()) &&
            (q.modality().empty() || q.modality() == row.series().modality());
   }
 
@@ -190,8 +194,12 @@ TEST_F(QidoTest, SeriesAndInstancesNarrowTheIndexAndMatchRows) {
   EXPECT_THAT(json, HasSubstr("/studies/1.1/series/1.1.1/instances/1.1.1.2\""));
   json = Json(QidoLevel::kInstance, {{"InstanceNumber", "2"}}, "1.1", "1.1.1");
   EXPECT_EQ(Count(json, "\"00080018\""), 1u);
+  level_asked_.clear();
   json = Json(QidoLevel::kInstance, {{"SOPInstanceUID", "1.1.1.1,1.2.1.1"}, {"limit", "5"}});
   EXPECT_EQ(Count(json, "\"00080018\""), 2u);
+  std::set<std::string> asked;  // one instance search per UID listed
+  for (const v1::LevelQuery& q : level_asked_) asked.insert(q.sop_instance_uid());
+  EXPECT_EQ(asked, (std::set<std::string>{"1.1.1.1", "1.2.1.1"}));
   EXPECT_THAT(json, HasSubstr("\"00100020\""));  // all instances: study and series attributes
   EXPECT_THAT(json, HasSubstr("\"00080060\""));
   json = Json(QidoLevel::kInstance, {{"SOPClassUID", "1.2.840.10008.5.1.4.1.1.4"}});

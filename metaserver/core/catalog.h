@@ -55,6 +55,18 @@ struct IndexCheckPage {
   std::string next_page_token;  // empty at the end
 };
 
+// What one BackfillStudies call did.
+struct BackfillPage {
+  uint64_t scanned = 0;            // study records examined
+  uint64_t studies_fixed = 0;      // studies given an index entry or summary field
+  uint64_t accession_entries = 0;  // accession-number index entries written
+  uint64_t summaries = 0;          // summaries given StudyTime or PatientSex
+  std::string next_page_token;     // empty at the end
+};
+
+// Study records one BackfillStudies call examines at most.
+inline constexpr size_t kMaxBackfillStudies = 1000;
+
 // Instance records one CheckIndex call examines at most.
 inline constexpr size_t kMaxIndexCheckScan = 10000;
 
@@ -119,6 +131,17 @@ class Catalog {
   // most `scan_limit` records examined (0 or above kMaxIndexCheckScan: kMaxIndexCheckScan).
   // catalog_fsck.cc.
   absl::StatusOr<IndexCheckPage> CheckIndex(absl::string_view after, size_t scan_limit) const;
+
+  // Writes what the study records after `after` (empty: from the start) lack because an older
+  // metaserver committed them: the accession-number index entry, and the summary's StudyTime and
+  // PatientSex (from the study record, else the first instance of its first series), examining
+  // at most `max_studies` (0 or above kMaxBackfillStudies: kMaxBackfillStudies) in one write
+  // through the writer (the Raft group). Idempotent: nothing is written for a study that has
+  // them. catalog_backfill.cc.
+  absl::StatusOr<BackfillPage> BackfillStudies(absl::string_view after, size_t max_studies)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Every page of BackfillStudies, summed.
+  absl::StatusOr<BackfillPage> BackfillAllStudies() ABSL_LOCKS_EXCLUDED(mu_);
 
   // NOT_FOUND when the study is absent.
   absl::StatusOr<StudyDetail> GetStudy(absl::string_view study_uid) const;

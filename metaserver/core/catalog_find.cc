@@ -55,22 +55,31 @@ class LevelWalk {
     if (has_cursor && !cursor_.ParseFromString(q_.page_token())) {
       return absl::InvalidArgumentError("page token does not belong to this query");
     }
-    if (!q_.study_uid().empty()) {
-      RETURN_IF_ERROR(CheckUid(q_.study_uid(), "study UID"));
-      if (has_cursor && cursor_.study_key() != q_.study_uid()) {
+    // The one study a query names: by UID, or as the study of the series or instance it names
+    // (read from that record: a series or instance UID never scans the study indexes).
+    std::string study_uid = q_.study_uid();
+    if (!study_uid.empty()) RETURN_IF_ERROR(CheckUid(study_uid, "study UID"));
+    bool named = !study_uid.empty();
+    if (!named && (!q_.series_uid().empty() || (instances_ && !q_.sop_instance_uid().empty()))) {
+      named = true;
+      ASSIGN_OR_RETURN(study_uid, StudyOfNamedRow());
+      if (study_uid.empty()) return absl::OkStatus();  // not stored
+    }
+    if (named) {
+      if (has_cursor && cursor_.study_key() != study_uid) {
         return absl::InvalidArgumentError("page token does not belong to this query");
       }
       if (range.empty || (has_cursor && cursor_.study_done())) return absl::OkStatus();
       v1::StoredStudy study;
       bool found = false;
-      RETURN_IF_ERROR(ReadOptional(state_, kStudiesCf, q_.study_uid(), &study, &found));
+      RETURN_IF_ERROR(ReadOptional(state_, kStudiesCf, study_uid, &study, &found));
       const v1::StudySummary& s = study.summary();
       // The single study must still meet every study-level criterion (dates included).
       if (!found || !MeetsResidual(range, s) || !MeetsCriterion(criteria, s)) {
         return absl::OkStatus();
       }
       bool full = false;
-      return VisitStudy(q_.study_uid(), s, has_cursor, &full);
+      return VisitStudy(study_uid, s, has_cursor, &full);
     }
     if (has_cursor && !range.Contains(cursor_.study_key())) {
       return absl::InvalidArgumentError("page token does not belong to this query");
@@ -117,6 +126,21 @@ class LevelWalk {
     if (!c.patient_id.empty() && s.patient_id() != c.patient_id) return false;
     if (!c.accession_number.empty() && s.accession_number() != c.accession_number) return false;
     return true;
+  }
+
+  // The study UID of the series the query names, else of the instance it names; empty when that
+  // record is not stored (or the instance is not in the series named).
+  absl::StatusOr<std::string> StudyOfNamedRow() {
+    bool found = false;
+    if (!q_.series_uid().empty()) {
+      v1::StoredSeries series;
+      RETURN_IF_ERROR(ReadOptional(state_, kSeriesCf, q_.series_uid(), &series, &found));
+      return found ? series.study_uid() : std::string();
+    }
+    RETURN_IF_ERROR(CheckUid(q_.sop_instance_uid(), "SOP Instance UID"));
+    v1::StoredInstance instance;
+    RETURN_IF_ERROR(ReadOptional(state_, kInstancesCf, q_.sop_instance_uid(), &instance, &found));
+    return found ? instance.info().tags().study_uid() : std::string();
   }
 
   // Adds the rows of one study; `*full` when the page filled (the token is then set).

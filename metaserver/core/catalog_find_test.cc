@@ -120,6 +120,50 @@ TEST_F(CatalogFindTest, SeriesAndInstancesNarrowedByEveryIndexedField) {
   EXPECT_TRUE(FindUids(sq).empty());
 }
 
+// A series or SOP Instance UID without a study UID is answered from that record's study, never by
+// walking the study indexes: with the date index (what an unnarrowed walk reads) removed, the
+// rows are still found.
+TEST_F(CatalogFindTest, ASeriesOrInstanceUidAloneReadsItsStudyDirectly) {
+  CommitFixture();
+  rocksdb::WriteBatch drop;
+  auto it = kv_->NewIterator(kIndexCf);
+  for (it->Seek("d"); it->Valid() && it->key().starts_with("d"); it->Next()) {
+    drop.Delete(kv_->cf(kIndexCf), it->key());
+  }
+  ASSERT_TRUE(kv_->Write(&drop).ok());
+  v1::LevelQuery all;
+  ASSERT_TRUE(Series(all).empty());  // an unnarrowed walk now finds nothing
+
+  v1::LevelQuery q;
+  q.set_series_uid("1.2.1");
+  EXPECT_THAT(Series(q), ElementsAre("1.2/1.2.1"));
+  EXPECT_THAT(Instances(q), ElementsAre("1.2.1.1"));
+  q.set_patient_id("PAT1");  // the study's criteria still apply
+  EXPECT_TRUE(Series(q).empty());
+  v1::LevelQuery sop;
+  sop.set_sop_instance_uid("1.1.1.2");
+  EXPECT_THAT(Instances(sop), ElementsAre("1.1.1.2"));
+  sop.set_series_uid("1.1.2");  // not that instance's series
+  EXPECT_TRUE(Instances(sop).empty());
+  v1::LevelQuery unknown;
+  unknown.set_series_uid("9.9");
+  EXPECT_TRUE(Series(unknown).empty());
+  unknown.clear_series_uid();
+  unknown.set_sop_instance_uid("9.9.9");
+  EXPECT_TRUE(Instances(unknown).empty());
+
+  // Paging through a series named alone resumes within its study.
+  v1::LevelQuery paged;
+  paged.set_series_uid("1.1.1");
+  paged.set_page_size(1);
+  absl::StatusOr<v1::InstancePage> first = catalog_->FindInstances(paged);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->rows_size(), 1);
+  ASSERT_FALSE(first->next_page_token().empty());
+  paged.set_page_token(first->next_page_token());
+  EXPECT_THAT(Instances(paged), ElementsAre("1.1.1.2"));
+}
+
 TEST_F(CatalogFindTest, PagingReturnsEachRowOnceAndRejectsForeignTokens) {
   std::set<std::string> want_series, want_sops;
   for (int st = 0; st < 3; ++st) {

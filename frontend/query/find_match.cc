@@ -1,4 +1,4 @@
-#include "frontend/dimse/find_match.h"
+#include "frontend/query/find_match.h"
 
 #include <vector>
 
