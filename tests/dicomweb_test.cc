@@ -23,6 +23,8 @@
 #include "common/testing/dev_certs.h"
 #include "common/testing/file_scan.h"
 #include "medvault/v1/image_store.grpc.pb.h"
+#include "medvault/v1/keyservice.grpc.pb.h"
+#include "medvault/v1/metaserver.grpc.pb.h"
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
@@ -726,6 +728,164 @@ TEST_F(DicomWebTest, CorsForTheConfiguredOriginOnly) {
                                      "-H", "Access-Control-Request-Method: GET"});
   EXPECT_EQ(other_preflight.status, 403);
   EXPECT_FALSE(absl::StrContains(other_preflight.headers, "access-control-"));
+}
+
+// The ImageStore.RetrieveStudy stream as (SOP Instance UID, bytes) in the order received, and
+// the call's status.
+struct Retrieved {
+  std::vector<std::pair<std::string, std::string>> instances;
+  grpc::Status status;
+};
+Retrieved RetrieveStudy(v1::ImageStore::Stub* stub, const std::string& study,
+                        const std::string& series = "") {
+  Retrieved r;
+  grpc::ClientContext ctx;
+  v1::RetrieveStudyRequest req;
+  req.set_study_uid(study);
+  req.set_series_uid(series);
+  auto reader = stub->RetrieveStudy(&ctx, req);
+  v1::RetrieveStudyResponse msg;
+  while (reader->Read(&msg)) {
+    if (msg.has_info()) r.instances.emplace_back(msg.info().tags().sop_instance_uid(), "");
+    if (r.instances.empty()) {
+      ADD_FAILURE() << "data before any instance info";
+      continue;
+    }
+    EXPECT_EQ(msg.offset(), r.instances.back().second.size());
+    r.instances.back().second += msg.data();
+  }
+  r.status = reader->Finish();
+  return r;
+}
+
+// The object id of a stored instance, from the metaserver (asked as the frontend).
+std::string ObjectIdOf(ExternalCluster* cluster, const std::string& sop) {
+  auto meta = v1::MetaService::NewStub(cluster->Channel(cluster->metaserver(), kMetaServerPeer));
+  grpc::ClientContext ctx;
+  v1::GetInstanceMetaRequest req;
+  req.set_sop_instance_uid(sop);
+  v1::GetInstanceMetaResponse m;
+  EXPECT_TRUE(meta->GetInstance(&ctx, req, &m).ok()) << sop;
+  return m.manifest().object_id();
+}
+
+// Issues 16 and 20: a study is one retrieval. Through the gRPC stream and through WADO-RS, every
+// instance comes back byte-exact, and the key service records ONE release for the set (naming
+// every object, the caller and the purpose, never a UID) instead of one per instance.
+TEST_F(DicomWebTest, RetrieveStudyIsByteExactUnderOneKeyRelease) {
+  auto stub = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client"), kFrontendPeer));
+  testing::DicomInstanceFactory factory(
+      ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  const std::string study = "1.2.826.0.1.3680043.10.1016.2";
+  std::map<std::string, std::string> bytes_of;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string series = absl::StrCat(study, ".", i <= 3 ? 1 : 2);
+    const std::string sop = absl::StrCat(series, ".", i);
+    absl::StatusOr<std::string> b = factory.WithUids(sop, study, series);
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_TRUE(testing::PutInstance(stub.get(), *b).ok());
+    bytes_of[sop] = *b;
+  }
+  Retrieved got = RetrieveStudy(stub.get(), study);
+  ASSERT_TRUE(got.status.ok()) << got.status.error_message();
+  ASSERT_EQ(got.instances.size(), bytes_of.size());
+  for (const auto& [sop, bytes] : got.instances) {
+    EXPECT_TRUE(bytes == bytes_of[sop]) << sop << ": " << bytes.size() << " bytes";
+  }
+  Retrieved one_series = RetrieveStudy(stub.get(), study, study + ".2");
+  ASSERT_TRUE(one_series.status.ok()) << one_series.status.error_message();
+  EXPECT_EQ(one_series.instances.size(), 2u);
+
+  HttpAnswer a = Curl("client", "/dicomweb/studies/" + study, {"-H", kMultipartDicom});
+  ASSERT_EQ(a.status, 200) << a.body;
+  std::vector<std::string> parts = Parts(a);
+  ASSERT_EQ(parts.size(), got.instances.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    EXPECT_TRUE(parts[i] == got.instances[i].second) << "part " << i;
+  }
+
+  // The audit: each object is named by one release record per retrieval that read it (the
+  // study by gRPC, the series by gRPC for the two in it, the study by WADO-RS), each the set's
+  // one record naming all its objects: none per instance.
+  auto keys = v1::KeyService::NewStub(cluster_->Channel(cluster_->keyservice(), kKeyServicePeer));
+  for (const auto& [sop, bytes] : bytes_of) {
+    grpc::ClientContext actx;
+    v1::QueryAuditRequest q;
+    q.set_object_id(ObjectIdOf(cluster_, sop));
+    v1::QueryAuditResponse page;
+    ASSERT_TRUE(keys->QueryAudit(&actx, q, &page).ok());
+    std::vector<int> release_sizes;
+    for (const v1::AuditRecord& r : page.records()) {
+      if (r.op() != "release") continue;
+      EXPECT_EQ(r.result(), "OK");
+      EXPECT_EQ(r.purpose(), "RetrieveStudy");
+      EXPECT_EQ(r.on_behalf_of(), "client/client");
+      EXPECT_EQ(r.caller(), "frontend/frontend");
+      std::string all;
+      EXPECT_TRUE(r.SerializeToString(&all));
+      EXPECT_FALSE(absl::StrContains(all, study)) << "a UID in an audit record";
+      release_sizes.push_back(r.object_ids_size());
+    }
+    // The study (5 objects) by gRPC and by WADO-RS; the series (2) for the instances in it.
+    std::vector<int> want = {5, 5};
+    if (sop.find(study + ".2.") == 0) want = {5, 2, 5};
+    EXPECT_EQ(release_sizes, want) << sop;
+  }
+}
+
+TEST_F(DicomWebTest, RetrieveStudyNeedsTheReadScope) {
+  auto writer = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client-writer"), kFrontendPeer));
+  Retrieved got = RetrieveStudy(writer.get(), stored_->front().put.study_uid());
+  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(got.instances.empty());
+  auto reader = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client-readonly"), kFrontendPeer));
+  got = RetrieveStudy(reader.get(), stored_->front().put.study_uid());
+  EXPECT_TRUE(got.status.ok()) << got.status.error_message();
+  EXPECT_EQ(got.instances.size(), 1u);
+}
+
+// A study one of whose keys was destroyed (the index still lists it): the instances before it
+// arrive, then the stream ends with NOT_FOUND naming its position, never its UID
+// (docs/dicomweb.md, image_store.proto).
+TEST_F(DicomWebTest, RetrieveStudyWithADestroyedKeyEndsWithNotFound) {
+  auto stub = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client"), kFrontendPeer));
+  testing::DicomInstanceFactory factory(
+      ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+  const std::string study = "1.2.826.0.1.3680043.10.1016.3";
+  const std::string series = study + ".1";
+  std::vector<std::string> sops;
+  for (int i = 1; i <= 3; ++i) {
+    sops.push_back(absl::StrCat(series, ".", i));
+    absl::StatusOr<std::string> b = factory.WithUids(sops.back(), study, series);
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_TRUE(testing::PutInstance(stub.get(), *b).ok());
+  }
+  Retrieved before = RetrieveStudy(stub.get(), study);
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+  ASSERT_EQ(before.instances.size(), 3u);
+  const std::string victim = before.instances[1].first;  // the second in the index's order
+  auto keys = v1::KeyService::NewStub(cluster_->Channel(cluster_->keyservice(), kKeyServicePeer));
+  {
+    grpc::ClientContext dctx;
+    v1::DestroyDataKeysRequest d;
+    d.add_object_ids(ObjectIdOf(cluster_, victim));
+    v1::DestroyDataKeysResponse dr;
+    ASSERT_TRUE(keys->DestroyDataKeys(&dctx, d, &dr).ok());
+    ASSERT_EQ(dr.destroyed(), 1u);
+  }
+  Retrieved after = RetrieveStudy(stub.get(), study);
+  EXPECT_EQ(after.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(absl::StrContains(after.status.error_message(),
+                                "instance 2 of 3 of the set cannot be read: its data key was "
+                                "destroyed"))
+      << after.status.error_message();
+  EXPECT_FALSE(absl::StrContains(after.status.error_message(), victim));
+  ASSERT_EQ(after.instances.size(), 1u);
+  EXPECT_TRUE(after.instances[0] == before.instances[0]);
 }
 
 }  // namespace

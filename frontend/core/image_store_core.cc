@@ -44,6 +44,14 @@ absl::StatusOr<v1::PutInstanceResponse> ImageStoreCore::Put(absl::string_view by
   return session.Finish();
 }
 
+absl::StatusOr<uint64_t> ImageStoreCore::RangeEnd(uint64_t size, uint64_t offset, uint64_t length) {
+  if (offset > size) {
+    return absl::OutOfRangeError(
+        absl::StrCat("offset ", offset, " is past the end (", size, " bytes)"));
+  }
+  return length > 0 && length < size - offset ? offset + length : size;
+}
+
 absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
                                  const std::string& caller) {
   ASSIGN_OR_RETURN(const std::string uid,
@@ -51,32 +59,49 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(uid));
   placer_.FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
-  const uint64_t size = m.size();
-  if (request.offset() > size) {
-    return absl::OutOfRangeError(
-        absl::StrCat("offset ", request.offset(), " is past the end (", size, " bytes)"));
-  }
-  uint64_t end = size;
-  if (request.length() > 0 && request.length() < size - request.offset())
-    end = request.offset() + request.length();
+  ASSIGN_OR_RETURN(const uint64_t end, RangeEnd(m.size(), request.offset(), request.length()));
   RETURN_IF_ERROR(sink(&meta.info(), request.offset(), absl::string_view()));
   if (end == request.offset()) return absl::OkStatus();
-  if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
-  const uint64_t cs = m.chunk_size();
-  const uint64_t first = request.offset() / cs;
-  const uint64_t last = (end - 1) / cs;
-  if (last >= static_cast<uint64_t>(m.chunks_size())) {
-    return absl::DataLossError(absl::StrCat("manifest lacks chunk ", last));
-  }
-
   // The key release and the chunk fetches run at once: fetching and checking ciphertext needs no
-  // key. Declared after `meta`, so every fetch still running on an early return (a future of
+  // key. Declared after `meta`, so a release still running on an early return (a future of
   // std::async waits for its thread when destroyed) finishes while what it reads is alive.
   std::future<absl::StatusOr<SecretBytes>> key_release =
       std::async(std::launch::async, [this, &m, &caller] {
         return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"});
       });
   std::optional<absl::StatusOr<SecretBytes>> key;
+  return StreamChunks(
+      meta, request.offset(), end,
+      [&]() -> absl::StatusOr<absl::string_view> {
+        if (!key.has_value()) key = key_release.get();
+        RETURN_IF_ERROR(key->status());
+        return (*key)->view();
+      },
+      sink);
+}
+
+absl::Status ImageStoreCore::ReadObject(v1::GetInstanceMetaResponse meta, uint64_t offset,
+                                        uint64_t length, absl::string_view key, const Sink& sink) {
+  placer_.FillAddresses(&meta);
+  ASSIGN_OR_RETURN(const uint64_t end, RangeEnd(meta.manifest().size(), offset, length));
+  RETURN_IF_ERROR(sink(&meta.info(), offset, absl::string_view()));
+  if (end == offset) return absl::OkStatus();
+  return StreamChunks(
+      meta, offset, end, [key]() -> absl::StatusOr<absl::string_view> { return key; }, sink);
+}
+
+absl::Status ImageStoreCore::StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset,
+                                          uint64_t end, const KeySource& key_source,
+                                          const Sink& sink) {
+  const v1::ObjectManifest& m = meta.manifest();
+  if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
+  const uint64_t cs = m.chunk_size();
+  const uint64_t first = offset / cs;
+  const uint64_t last = (end - 1) / cs;
+  if (last >= static_cast<uint64_t>(m.chunks_size())) {
+    return absl::DataLossError(absl::StrCat("manifest lacks chunk ", last));
+  }
+  std::optional<absl::StatusOr<absl::string_view>> key;
   // Sealed chunks i, i+1, ... being fetched. The chunk needed now is fetched on this thread and
   // needs no slot of the budget; each one after it, on its own thread, holds a slot until it has
   // been sent. With the budget spent the read goes on one chunk at a time.
@@ -103,18 +128,18 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
     const SlotPool::Lease slot = std::move(window.front().slot);  // given back once chunk i is sent
     absl::StatusOr<std::string> sealed = window.front().sealed.get();
     window.pop_front();
-    if (!key.has_value()) key = key_release.get();
+    if (!key.has_value()) key = key_source();
     RETURN_IF_ERROR(key->status());  // a refused or destroyed key says so, whatever the chunks did
     RETURN_IF_ERROR(sealed.status());
     const uint32_t index = static_cast<uint32_t>(i);
-    absl::StatusOr<std::string> plain = OpenChunk(m, (*key)->view(), index, *sealed);
+    absl::StatusOr<std::string> plain = OpenChunk(m, **key, index, *sealed);
     if (!plain.ok()) {
       // The copy had the right checksum yet does not authenticate (a checksum is no defence
       // against a chunk server that forges): check every replica in full instead.
-      ASSIGN_OR_RETURN(plain, ReadChunk(meta, (*key)->view(), index));
+      ASSIGN_OR_RETURN(plain, ReadChunk(meta, **key, index));
     }
     const uint64_t chunk_start = i * cs;
-    const uint64_t from = std::max(request.offset(), chunk_start) - chunk_start;
+    const uint64_t from = std::max(offset, chunk_start) - chunk_start;
     const uint64_t to = std::min(end, chunk_start + plain->size()) - chunk_start;
     RETURN_IF_ERROR(
         sink(nullptr, chunk_start + from, absl::string_view(*plain).substr(from, to - from)));

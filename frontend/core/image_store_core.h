@@ -52,6 +52,22 @@ class ImageStoreCore {
   absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink,
                    const std::string& caller = "");
 
+  // The bytes [offset, offset + length) (length 0: to the end) of the object `meta` describes
+  // (as MetaClient::GetInstance returns it), decrypted with `key`, which the caller has released
+  // (a set retrieval releases every key of the set at once: set_retrieval.h). To `sink` as Get
+  // does; the same errors, without the lookup's.
+  absl::Status ReadObject(v1::GetInstanceMetaResponse meta, uint64_t offset, uint64_t length,
+                          absl::string_view key, const Sink& sink);
+
+  // A whole study or series, its data keys released in one audited call and instances read
+  // ahead (set_retrieval.h, where the errors are). The sink gets each instance's info, then its
+  // bytes, instance after instance.
+  absl::Status RetrieveStudy(const v1::RetrieveStudyRequest& request, const Sink& sink,
+                             const std::string& caller = "");
+  // The same for `set` as the index lists it (GetStudy); `purpose` is recorded with the release.
+  absl::Status RetrieveSet(const std::vector<v1::InstanceInfo>& set, const Sink& sink,
+                           const std::string& caller, const std::string& purpose);
+
   absl::StatusOr<v1::FindStudiesResponse> FindStudies(const v1::FindStudiesRequest& request);
   absl::StatusOr<v1::GetStudyResponse> GetStudy(const v1::GetStudyRequest& request);
   // Series / instance search from the index (LevelQuery); UIDs named are checked as RequestUid
@@ -73,6 +89,15 @@ class ImageStoreCore {
   // The collaborators a put works with: this core's own.
   PutContext put_context();
 
+  // The end of the range [offset, offset + length) of an object of `size` bytes; OUT_OF_RANGE
+  // when offset is past the end.
+  static absl::StatusOr<uint64_t> RangeEnd(uint64_t size, uint64_t offset, uint64_t length);
+  // Sends bytes [offset, end) of the object (REQUIRES: the info already sent, offset < end):
+  // fetches its chunks through a window and decrypts each with the key `key` returns (called once,
+  // when the first chunk has arrived, so a key release can overlap the fetches).
+  using KeySource = std::function<absl::StatusOr<absl::string_view>()>;
+  absl::Status StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset, uint64_t end,
+                            const KeySource& key, const Sink& sink);
   // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no
   // good.
   using AcceptReplica = std::function<absl::StatusOr<std::string>(ChunkRead read)>;

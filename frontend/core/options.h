@@ -40,6 +40,13 @@ struct FrontendOptions {
   // windows above grow only with these; slot_pool.h). 256 × ~1 MiB: a frontend's transfer
   // memory stays near 256 MiB plus one chunk per transfer, however many run.
   uint32_t chunk_budget = 256;
+  // A study or series retrieval (set_retrieval.h) reads up to this many instances ahead of the
+  // one it is sending, holding at most read_ahead_bytes of their plaintext (an instance larger
+  // than that is streamed alone, chunk by chunk), and looks the set's manifests up this many at
+  // once.
+  uint32_t read_ahead_instances = 8;
+  uint64_t read_ahead_bytes = 64 << 20;
+  uint32_t set_lookups_in_parallel = 8;
 };
 
 // Counters the service layer exports as metrics. Thread-safe.

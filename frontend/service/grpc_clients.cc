@@ -91,6 +91,41 @@ absl::StatusOr<SecretBytes> GrpcKeyClient::GetDataKey(absl::string_view object_i
   return key;
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<SecretBytes>>> GrpcKeyClient::GetDataKeys(
+    const std::vector<std::string>& object_ids, const KeyAudit& audit) {
+  v1::GetDataKeysRequest req;
+  for (const auto& id : object_ids) req.add_object_ids(id);
+  SetAudit(audit, req.mutable_audit());
+  auto resp = Unary<v1::KeyService, v1::GetDataKeysRequest, v1::GetDataKeysResponse>(
+      &group_, [&](auto* stub, auto* c, auto& r, auto* o) { return stub->GetDataKeys(c, r, o); },
+      req, kKeyDeadline);
+  if (!resp.ok()) return resp.status();
+  std::vector<absl::StatusOr<SecretBytes>> keys;
+  bool malformed = resp->keys_size() != static_cast<int>(object_ids.size());
+  for (int i = 0; i < resp->keys_size(); ++i) {
+    v1::ReleasedDataKey& k = *resp->mutable_keys(i);
+    std::string* bytes = k.mutable_key()->mutable_key();
+    if (malformed) {
+      WipeString(bytes);
+      continue;
+    }
+    if (!k.refused().empty()) {
+      absl::StatusCode code = absl::StatusCode::kNotFound;
+      if (k.refused() == "FAILED_PRECONDITION") code = absl::StatusCode::kFailedPrecondition;
+      if (k.refused() == "DATA_LOSS") code = absl::StatusCode::kDataLoss;
+      keys.push_back(absl::Status(code, absl::StrCat("the key service refused the data key of "
+                                                     "object ",
+                                                     ToHex(object_ids[i]), ": ", k.refused())));
+      continue;
+    }
+    malformed |= k.key().object_id() != object_ids[i] || bytes->size() != kAesKeyBytes;
+    keys.push_back(SecretBytes(std::move(*bytes)));
+    WipeString(bytes);
+  }
+  if (malformed) return absl::InternalError("key service returned a malformed key set");
+  return keys;
+}
+
 absl::Status GrpcKeyClient::DestroyDataKeys(const std::vector<std::string>& object_ids,
                                             const KeyAudit& audit) {
   v1::DestroyDataKeysRequest req;

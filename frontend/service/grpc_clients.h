@@ -32,6 +32,8 @@ class GrpcKeyClient : public KeyClient {
                                          const KeyAudit& audit) override;
   absl::Status DestroyDataKeys(const std::vector<std::string>& object_ids,
                                const KeyAudit& audit) override;
+  absl::StatusOr<std::vector<absl::StatusOr<SecretBytes>>> GetDataKeys(
+      const std::vector<std::string>& object_ids, const KeyAudit& audit) override;
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);

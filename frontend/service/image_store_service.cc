@@ -49,6 +49,29 @@ const char* CodeName(absl::StatusCode code) {
   }
 }
 
+// Sends `data` (of the instance, from `offset`) in messages of at most kMaxResponsePiece, the
+// first carrying `*unsent_info` when set; counts the bytes in `sent`.
+template <typename Response>
+absl::Status WritePieces(grpc::ServerWriter<Response>* writer,
+                         std::optional<v1::InstanceInfo>* unsent_info, uint64_t offset,
+                         absl::string_view data, prometheus::Counter& sent) {
+  while (!data.empty()) {
+    Response msg;
+    if (*unsent_info) {
+      *msg.mutable_info() = std::move(**unsent_info);
+      unsent_info->reset();
+    }
+    absl::string_view piece = data.substr(0, kMaxResponsePiece);
+    msg.set_offset(offset);
+    msg.set_data(piece.data(), piece.size());
+    if (!writer->Write(msg)) return absl::CancelledError("client went away");
+    sent.Increment(static_cast<double>(piece.size()));
+    data.remove_prefix(piece.size());
+    offset += piece.size();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 AccessPolicy FrontendPolicy(ClientScopes scopes) {
@@ -66,7 +89,8 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("GetShare", Scope::kRead)
       .AllowScope("RevokeShare", Scope::kWrite)
       .AllowScope("UnlockShare", Scope::kAdmin)
-      .AllowScope("GetShareLog", Scope::kRead);
+      .AllowScope("GetShareLog", Scope::kRead)
+      .AllowScope("RetrieveStudy", Scope::kRead);
   // A recipient's browser session (frontend/web/share_web.h) reads through the DICOMweb door's
   // handlers, which ShareWeb has already confined to the share's studies.
   policy.AllowRoles("GetInstance", {kShareSessionRole}).AllowRoles("GetStudy", {kShareSessionRole});
@@ -254,21 +278,7 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx,
       *request,
       [&](const v1::InstanceInfo* info, uint64_t offset, absl::string_view data) -> absl::Status {
         if (info != nullptr) unsent_info = *info;
-        while (!data.empty()) {
-          v1::GetInstanceResponse msg;
-          if (unsent_info) {
-            *msg.mutable_info() = std::move(*unsent_info);
-            unsent_info.reset();
-          }
-          absl::string_view piece = data.substr(0, kMaxResponsePiece);
-          msg.set_offset(offset);
-          msg.set_data(piece.data(), piece.size());
-          if (!writer->Write(msg)) return absl::CancelledError("client went away");
-          get_bytes_.Increment(static_cast<double>(piece.size()));
-          data.remove_prefix(piece.size());
-          offset += piece.size();
-        }
-        return absl::OkStatus();
+        return WritePieces(writer, &unsent_info, offset, data, get_bytes_);
       },
       who->ToString());
   if (status.ok() && unsent_info) {
@@ -280,6 +290,38 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx,
   admitted->Release();
   get_latency_.Observe(SecondsSince(start));
   MV_COUNT("GetInstance", status);
+  return ToGrpcStatus(status);
+}
+
+grpc::Status ImageStoreService::RetrieveStudy(
+    grpc::ServerContext* ctx, const v1::RetrieveStudyRequest* request,
+    grpc::ServerWriter<v1::RetrieveStudyResponse>* writer) {
+  MV_AUTHORIZE("RetrieveStudy");
+  absl::StatusOr<SlotPool::Lease> admitted = AdmitTransfer("RetrieveStudy");
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  // Each instance's info rides on its first message that carries data (or alone when empty).
+  std::optional<v1::InstanceInfo> unsent_info;
+  auto flush_info = [&]() -> absl::Status {
+    if (!unsent_info) return absl::OkStatus();
+    v1::RetrieveStudyResponse msg;
+    *msg.mutable_info() = std::move(*unsent_info);
+    unsent_info.reset();
+    if (!writer->Write(msg)) return absl::CancelledError("client went away");
+    return absl::OkStatus();
+  };
+  absl::Status status = core_->RetrieveStudy(
+      *request,
+      [&](const v1::InstanceInfo* info, uint64_t offset, absl::string_view data) -> absl::Status {
+        if (info != nullptr) {
+          if (absl::Status s = flush_info(); !s.ok()) return s;  // an empty instance before
+          unsent_info = *info;
+        }
+        return WritePieces(writer, &unsent_info, offset, data, get_bytes_);
+      },
+      who->ToString());
+  if (status.ok()) status = flush_info();
+  admitted->Release();
+  MV_COUNT("RetrieveStudy", status);
   return ToGrpcStatus(status);
 }
 

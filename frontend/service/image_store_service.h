@@ -33,6 +33,8 @@ class ImageStoreService final : public v1::ImageStore::Service {
                            v1::PutInstanceResponse* response) override;
   grpc::Status GetInstance(grpc::ServerContext* ctx, const v1::GetInstanceRequest* request,
                            grpc::ServerWriter<v1::GetInstanceResponse>* writer) override;
+  grpc::Status RetrieveStudy(grpc::ServerContext* ctx, const v1::RetrieveStudyRequest* request,
+                             grpc::ServerWriter<v1::RetrieveStudyResponse>* writer) override;
   grpc::Status FindStudies(grpc::ServerContext* ctx, const v1::FindStudiesRequest* request,
                            v1::FindStudiesResponse* response) override;
   grpc::Status GetStudy(grpc::ServerContext* ctx, const v1::GetStudyRequest* request,

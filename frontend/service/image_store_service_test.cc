@@ -33,6 +33,7 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"RevokeShare", {"client/writer"}},
                                                 {"UnlockShare", admins},
                                                 {"GetShareLog", readers},
+                                                {"RetrieveStudy", readers},
                                                 {"QueryAudit", admins},
                                                 {"GetKekStatus", admins},
                                                 {"RotateKek", admins},

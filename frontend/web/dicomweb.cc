@@ -275,36 +275,46 @@ absl::Status DicomWeb::RetrieveStudy(const HttpRequest& request, HttpResponder& 
   absl::StatusOr<std::vector<v1::InstanceInfo>> list = Instances(core_, study, series, instance);
   if (!list.ok()) return RespondError(out, list.status());
   const std::string boundary = NewBoundary();
-  for (const v1::InstanceInfo& info : *list) {
-    v1::GetInstanceRequest get;
-    get.set_sop_instance_uid(info.tags().sop_instance_uid());
-    // Begins the answer with the first instance's first bytes, so an instance gone since the
-    // index was read still gets a clean error status.
-    absl::Status read = core_->Get(
-        get,
-        [&](const v1::InstanceInfo* got, uint64_t, absl::string_view data) -> absl::Status {
-          if (got != nullptr) {
-            if (!out.begun()) {
-              absl::Status s = out.Begin(
-                  200, {{"Content-Type",
-                         absl::StrCat("multipart/related; type=\"application/dicom\"; boundary=",
-                                      boundary)}});
-              if (!s.ok()) return s;
-            }
-            std::string part = absl::StrCat("--", boundary, "\r\nContent-Type: application/dicom");
-            if (!got->tags().transfer_syntax_uid().empty()) {
-              absl::StrAppend(&part, "; transfer-syntax=", got->tags().transfer_syntax_uid());
-            }
-            absl::StrAppend(&part, "\r\n\r\n");
-            if (absl::Status s = out.Write(part); !s.ok()) return s;
-          }
-          return out.Write(data);
-        },
-        *caller);
+  // Each instance is one part; the answer begins with the first instance's first bytes, so an
+  // instance gone since the index was read still gets a clean error status.
+  bool part_open = false;
+  const ImageStoreCore::Sink parts = [&](const v1::InstanceInfo* got, uint64_t,
+                                         absl::string_view data) -> absl::Status {
+    if (got != nullptr) {
+      if (!out.begun()) {
+        absl::Status s = out.Begin(
+            200,
+            {{"Content-Type",
+              absl::StrCat("multipart/related; type=\"application/dicom\"; boundary=", boundary)}});
+        if (!s.ok()) return s;
+      }
+      std::string part = absl::StrCat(part_open ? "\r\n" : "", "--", boundary,
+                                      "\r\nContent-Type: application/dicom");
+      if (!got->tags().transfer_syntax_uid().empty()) {
+        absl::StrAppend(&part, "; transfer-syntax=", got->tags().transfer_syntax_uid());
+      }
+      absl::StrAppend(&part, "\r\n\r\n");
+      part_open = true;
+      if (absl::Status s = out.Write(part); !s.ok()) return s;
+    }
+    return out.Write(data);
+  };
+  // A study or series is one retrieval: its keys released in one audited call and instances
+  // read ahead (set_retrieval.h). MEDVAULT_WADO_PER_INSTANCE=1 in the frontend's environment
+  // reads instance by instance instead (one key release each): the A/B of docs/benchmarks.md.
+  static const bool per_instance = std::getenv("MEDVAULT_WADO_PER_INSTANCE") != nullptr;
+  if (instance.empty() && !per_instance) {
+    absl::Status read = core_->RetrieveSet(*list, parts, *caller, "RetrieveStudy");
     if (!read.ok()) return out.begun() ? read : RespondError(out, read);
-    if (absl::Status s = out.Write("\r\n"); !s.ok()) return s;
+  } else {
+    for (const v1::InstanceInfo& info : *list) {
+      v1::GetInstanceRequest get;
+      get.set_sop_instance_uid(info.tags().sop_instance_uid());
+      absl::Status read = core_->Get(get, parts, *caller);
+      if (!read.ok()) return out.begun() ? read : RespondError(out, read);
+    }
   }
-  if (absl::Status s = out.Write(absl::StrCat("--", boundary, "--\r\n")); !s.ok()) return s;
+  if (absl::Status s = out.Write(absl::StrCat("\r\n--", boundary, "--\r\n")); !s.ok()) return s;
   return out.End();
 }
 

@@ -29,6 +29,8 @@ inline constexpr char kKekStateColumnFamily[] = "kek_state";
 inline constexpr size_t kObjectIdBytes = 16;
 // Generate() accepts 1..kMaxGenerateCount keys per call.
 inline constexpr uint32_t kMaxGenerateCount = 1000;
+// GetMany() releases 1..kMaxReleaseCount keys per call.
+inline constexpr uint32_t kMaxReleaseCount = 1000;
 // Prefix of the associated data that binds a wrapped DEK to its object id and KEK version:
 // "medvault-dek-v1" || object id || kek_version (4 bytes, big-endian).
 inline constexpr char kDekAssociatedDataPrefix[] = "medvault-dek-v1";
@@ -85,6 +87,17 @@ class KeyStore {
   // bytes, or a record moved to another object id); UNAVAILABLE (and no key) when the audit record
   // cannot be written.
   absl::StatusOr<SecretBytes> Get(absl::string_view object_id, const AuditInfo& who = {});
+
+  // The DEKs of many objects (a set being retrieved), released under one audit record for the
+  // set (key_store_release.cc): op=release naming every object released, and, in the same write,
+  // a record per refusal code naming the objects refused (NOT_FOUND, FAILED_PRECONDITION,
+  // DATA_LOSS as Get() says), so one replicated write covers the set. One entry per requested id,
+  // in order: its key, or why it alone was refused. As Get(): keys are read again once the
+  // records are applied, and a key destroyed meanwhile is refused and its release voided.
+  // INVALID_ARGUMENT (nothing released) for no id, more than kMaxReleaseCount, or an id not
+  // kObjectIdBytes long; UNAVAILABLE (no key) when the audit write fails.
+  absl::StatusOr<std::vector<absl::StatusOr<SecretBytes>>> GetMany(
+      const std::vector<std::string>& object_ids, const AuditInfo& who = {});
 
   // Deletes the DEKs of `object_ids` with their audit record in one synchronous batch and returns
   // how many of the distinct ids existed. Unknown or already destroyed ids are fine (idempotent).

@@ -17,7 +17,7 @@ AccessPolicy KeyServicePolicy() {
   AccessPolicy policy;
   for (const char* method :
        {"GenerateDataKeys", "GetDataKey", "DestroyDataKeys", "QueryAudit", "RecordDenial",
-        "GetKekStatus", "RotateKek", "RetireKek", "VerifyAudit"}) {
+        "GetKekStatus", "RotateKek", "RetireKek", "VerifyAudit", "GetDataKeys"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -103,6 +103,31 @@ grpc::Status KeyServiceImpl::GetDataKey(grpc::ServerContext* context,
   out->set_key(key->view().data(), key->view().size());
   key->Wipe();
   keys_released_.Increment();
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::GetDataKeys(grpc::ServerContext* context,
+                                         const v1::GetDataKeysRequest* request,
+                                         v1::GetDataKeysResponse* response) {
+  const std::vector<std::string> ids(request->object_ids().begin(), request->object_ids().end());
+  absl::StatusOr<AuditInfo> who = Admit(*context, "GetDataKeys", request->audit(), ids);
+  if (!who.ok()) return Fail(who.status());
+  absl::StatusOr<std::vector<absl::StatusOr<SecretBytes>>> keys = store_->GetMany(ids, *who);
+  if (!keys.ok()) return Fail(keys.status());
+  uint32_t released = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    v1::ReleasedDataKey* out = response->add_keys();
+    out->mutable_key()->set_object_id(ids[i]);
+    absl::StatusOr<SecretBytes>& key = (*keys)[i];
+    if (!key.ok()) {
+      out->set_refused(absl::StatusCodeToString(key.status().code()));
+      continue;
+    }
+    out->mutable_key()->set_key(key->view().data(), key->view().size());
+    key->Wipe();
+    ++released;
+  }
+  keys_released_.Increment(released);
   return grpc::Status::OK;
 }
 

@@ -36,6 +36,8 @@ class KeyServiceImpl final : public v1::KeyService::Service {
                                 v1::GenerateDataKeysResponse* response) override;
   grpc::Status GetDataKey(grpc::ServerContext* context, const v1::GetDataKeyRequest* request,
                           v1::GetDataKeyResponse* response) override;
+  grpc::Status GetDataKeys(grpc::ServerContext* context, const v1::GetDataKeysRequest* request,
+                           v1::GetDataKeysResponse* response) override;
   grpc::Status DestroyDataKeys(grpc::ServerContext* context,
                                const v1::DestroyDataKeysRequest* request,
                                v1::DestroyDataKeysResponse* response) override;

@@ -163,6 +163,48 @@ TEST_F(KeyServiceTest, FailedAuditWritesAreCounted) {
   EXPECT_EQ(Metric("medvault_keyservice_audit_write_failures_total"), 2);
 }
 
+// The batch release over gRPC: one entry per id in order, a destroyed key refused in its entry.
+TEST_F(KeyServiceTest, GetDataKeysReleasesASetAndRefusesDestroyedKeysOneByOne) {
+  v1::GenerateDataKeysRequest gen_req;
+  gen_req.set_count(3);
+  v1::GenerateDataKeysResponse gen_resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->GenerateDataKeys(&ctx, gen_req, &gen_resp).ok());
+  }
+  {
+    v1::DestroyDataKeysRequest req;
+    req.add_object_ids(gen_resp.keys(1).object_id());
+    v1::DestroyDataKeysResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->DestroyDataKeys(&ctx, req, &resp).ok());
+  }
+  v1::GetDataKeysRequest req;
+  for (const v1::DataKey& k : gen_resp.keys()) req.add_object_ids(k.object_id());
+  req.mutable_audit()->set_purpose("RetrieveStudy");
+  v1::GetDataKeysResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->GetDataKeys(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.keys_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(resp.keys(i).key().object_id(), gen_resp.keys(i).object_id());
+    if (i == 1) {
+      EXPECT_EQ(resp.keys(i).refused(), "NOT_FOUND");
+      EXPECT_TRUE(resp.keys(i).key().key().empty());
+    } else {
+      EXPECT_EQ(resp.keys(i).refused(), "");
+      EXPECT_EQ(resp.keys(i).key().key(), gen_resp.keys(i).key());
+    }
+  }
+  EXPECT_EQ(Metric("medvault_keyservice_keys_released_total"), 2);
+  {
+    v1::GetDataKeysRequest empty;
+    grpc::ClientContext ctx2;
+    EXPECT_EQ(stub_->GetDataKeys(&ctx2, empty, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
 TEST_F(KeyServiceTest, InvalidRequestsMapToInvalidArgument) {
   {
     v1::GenerateDataKeysRequest req;
@@ -198,7 +240,8 @@ TEST(KeyServicePolicyTest, OnlyTheFrontendMayCallTheKeyService) {
   const medvault::testing::PolicyTable table = {
       {"GenerateDataKeys", frontend}, {"GetDataKey", frontend},   {"DestroyDataKeys", frontend},
       {"QueryAudit", frontend},       {"RecordDenial", frontend}, {"GetKekStatus", frontend},
-      {"RotateKek", frontend},        {"RetireKek", frontend},    {"VerifyAudit", frontend}};
+      {"RotateKek", frontend},        {"RetireKek", frontend},    {"VerifyAudit", frontend},
+      {"GetDataKeys", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(KeyServicePolicy(),
                                                        {"medvault.v1.KeyService"}, table),
               ::testing::IsEmpty());

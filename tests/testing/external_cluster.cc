@@ -195,8 +195,8 @@ absl::StatusOr<std::string> ExternalCluster::StartGroup(const std::string& servi
 }
 
 absl::Status ExternalCluster::Start() {
-  std::vector<std::string> names = {"keyservice", "metaserver", "frontend", "client",
-                                    "client-readonly"};
+  std::vector<std::string> names = {"keyservice", "metaserver",      "frontend",
+                                    "client",     "client-readonly", "client-writer"};
   for (int i = 0; i < options_.chunkservers + options_.spare_chunkservers; ++i) {
     names.push_back(absl::StrCat("chunkserver-", i));
   }
@@ -220,7 +220,8 @@ absl::Status ExternalCluster::Start() {
   absl::Status s = WaitForChunkservers(options_.chunkservers, std::chrono::seconds(30));
   if (!s.ok()) return s;
   const std::string scopes = dir_.path() + "/client-scopes";
-  std::ofstream(scopes) << "client read,write,delete,admin\nclient-readonly read\n";
+  std::ofstream(scopes) << "client read,write,delete,admin\nclient-readonly read\n"
+                           "client-writer write\n";
   std::vector<std::string> fe_flags = {
       "--metaserver=" + meta_addr_, "--keyservice=" + key_addr_,
       absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes),

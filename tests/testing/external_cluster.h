@@ -97,7 +97,7 @@ class ExternalCluster {
   // A channel to `address` requiring the server to be `peer` (kFrontendPeer, ...): to the frontend
   // as the CLI's "client" certificate (all scopes), to any other service as the frontend (the
   // identity allowed to inspect them). The cluster also issues "client-readonly" (read scope
-  // only). REQUIRES: Start() succeeded.
+  // only) and "client-writer" (write scope only). REQUIRES: Start() succeeded.
   std::shared_ptr<grpc::Channel> Channel(const std::string& address, absl::string_view peer) const;
   // argv of the medvault CLI pointed at this cluster's frontend with the client certificate;
   // append the verb and its arguments.

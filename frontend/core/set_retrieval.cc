@@ -1,0 +1,171 @@
+#include "frontend/core/set_retrieval.h"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <future>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "common/index_fields.h"
+#include "common/status_macros.h"
+
+namespace medvault::frontend {
+namespace {
+
+// "instance 3 of 500 of the set": how errors name an instance (never by its UID).
+std::string Position(size_t i, size_t n) { return absl::StrCat("instance ", i + 1, " of ", n); }
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::InstanceInfo>> SetRetrieval::List(const std::string& study_uid,
+                                                                 const std::string& series_uid) {
+  ASSIGN_OR_RETURN(const std::string study, RequestUid(study_uid, "study_uid"));
+  std::string series;
+  if (!series_uid.empty()) {
+    ASSIGN_OR_RETURN(series, RequestUid(series_uid, "series_uid"));
+  }
+  ASSIGN_OR_RETURN(v1::GetStudyMetaResponse found, meta_->GetStudy(study));
+  std::vector<v1::InstanceInfo> set;
+  for (v1::SeriesInfo& s : *found.mutable_series()) {
+    if (!series.empty() && s.series_uid() != series) continue;
+    for (v1::InstanceInfo& i : *s.mutable_instances()) set.push_back(std::move(i));
+  }
+  if (set.empty()) return absl::NotFoundError("no such series in the study");
+  return set;
+}
+
+absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, const KeyAudit& audit,
+                                    const ImageStoreCore::Sink& sink) {
+  const size_t n = set.size();
+  // Every manifest, several lookups at once (each is a linearizable metaserver read).
+  std::vector<absl::StatusOr<v1::GetInstanceMetaResponse>> metas(
+      n, absl::UnknownError("not looked up"));
+  {
+    std::atomic<size_t> next{0};
+    std::vector<std::future<void>> lookups;
+    const size_t parallel = std::clamp<size_t>(options_.set_lookups_in_parallel, 1, n);
+    for (size_t w = 0; w < parallel; ++w) {
+      lookups.push_back(std::async(std::launch::async, [&] {
+        for (size_t i = next++; i < n; i = next++) {
+          metas[i] = meta_->GetInstance(set[i].tags().sop_instance_uid());
+        }
+      }));
+    }
+  }  // the futures wait for every lookup here
+
+  // One key release for the whole set (in calls of kMaxKeysPerRelease for a larger one).
+  std::vector<absl::StatusOr<SecretBytes>> keys;
+  keys.reserve(n);
+  for (size_t i = 0; i < n; ++i) keys.push_back(absl::UnknownError("no key asked for"));
+  std::vector<size_t> to_release;
+  for (size_t i = 0; i < n; ++i) {
+    if (metas[i].ok()) to_release.push_back(i);
+  }
+  for (size_t from = 0; from < to_release.size(); from += kMaxKeysPerRelease) {
+    const size_t to = std::min(to_release.size(), from + kMaxKeysPerRelease);
+    std::vector<std::string> ids;
+    for (size_t k = from; k < to; ++k) ids.push_back(metas[to_release[k]]->manifest().object_id());
+    absl::StatusOr<std::vector<absl::StatusOr<SecretBytes>>> released =
+        keys_->GetDataKeys(ids, audit);
+    if (!released.ok()) return Annotate(released.status(), "releasing the set's data keys");
+    if (released->size() != ids.size()) return absl::InternalError("key release lost keys");
+    for (size_t k = from; k < to; ++k) keys[to_release[k]] = std::move((*released)[k - from]);
+  }
+
+  // Why instance i cannot be read, before any read: deleted since the listing, or key refused.
+  auto unreadable = [&](size_t i) -> absl::Status {
+    if (!metas[i].ok()) {
+      if (absl::IsNotFound(metas[i].status())) {
+        return absl::NotFoundError(absl::StrCat(
+            Position(i, n), " of the set is no longer stored (deleted while the set was read)"));
+      }
+      return Annotate(metas[i].status(), absl::StrCat("looking up ", Position(i, n)));
+    }
+    if (!keys[i].ok()) {
+      if (absl::IsNotFound(keys[i].status())) {
+        return absl::NotFoundError(
+            absl::StrCat(Position(i, n), " of the set cannot be read: its data key was destroyed"));
+      }
+      return Annotate(keys[i].status(), absl::StrCat("the data key of ", Position(i, n)));
+    }
+    return absl::OkStatus();
+  };
+
+  // Instances being read ahead, in order. The first is the one sent next.
+  struct Ahead {
+    size_t index = 0;
+    uint64_t bytes = 0;   // held against read_ahead_bytes
+    bool direct = false;  // too large to hold: streamed straight to the sink when its turn comes
+    std::future<absl::StatusOr<std::string>> data;
+  };
+  std::atomic<bool> stop{false};
+  std::deque<Ahead> window;
+  // Declared after the window: on any return the reads still running stop early, and the
+  // window's futures then wait for them while what they read is alive.
+  absl::Cleanup stop_reads = [&stop] { stop = true; };
+  const size_t max_in_flight = size_t{std::max<uint32_t>(1, options_.read_ahead_instances)} + 1;
+  uint64_t ahead_bytes = 0;
+  size_t next = 0;
+  for (size_t i = 0; i < n; ++i) {
+    while (next < n && window.size() < max_in_flight) {
+      const uint64_t size = metas[next].ok() ? metas[next]->manifest().size() : 0;
+      if (size > options_.read_ahead_bytes) {
+        if (window.empty()) window.push_back(Ahead{next++, 0, true, {}});
+        break;
+      }
+      if (!window.empty() && ahead_bytes + size > options_.read_ahead_bytes) break;
+      const size_t at = next++;
+      Ahead a{at, size, false, {}};
+      if (unreadable(at).ok()) {  // otherwise it fails when its turn comes
+        a.data = std::async(std::launch::async, [this, &metas, &keys, &stop, at, size] {
+          std::string bytes;
+          bytes.reserve(size);
+          absl::Status read = core_->ReadObject(
+              *metas[at], 0, 0, keys[at]->view(),
+              [&](const v1::InstanceInfo*, uint64_t, absl::string_view data) -> absl::Status {
+                if (stop) return absl::CancelledError("the set retrieval ended");
+                bytes.append(data.data(), data.size());
+                return absl::OkStatus();
+              });
+          if (!read.ok()) return absl::StatusOr<std::string>(read);
+          return absl::StatusOr<std::string>(std::move(bytes));
+        });
+      }
+      ahead_bytes += size;
+      window.push_back(std::move(a));
+    }
+    Ahead head = std::move(window.front());
+    window.pop_front();
+    RETURN_IF_ERROR(unreadable(i));
+    if (head.direct) {
+      RETURN_IF_ERROR(
+          Annotate(core_->ReadObject(*metas[i], 0, 0, keys[i]->view(), sink), Position(i, n)));
+      keys[i]->Wipe();
+      continue;
+    }
+    absl::StatusOr<std::string> bytes = head.data.get();
+    ahead_bytes -= head.bytes;
+    if (!bytes.ok()) return Annotate(bytes.status(), absl::StrCat("reading ", Position(i, n)));
+    keys[i]->Wipe();
+    RETURN_IF_ERROR(sink(&metas[i]->info(), 0, absl::string_view()));
+    if (!bytes->empty()) RETURN_IF_ERROR(sink(nullptr, 0, *bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ImageStoreCore::RetrieveStudy(const v1::RetrieveStudyRequest& request,
+                                           const Sink& sink, const std::string& caller) {
+  SetRetrieval retrieval(this, keys_, meta_, options_);
+  ASSIGN_OR_RETURN(std::vector<v1::InstanceInfo> set,
+                   retrieval.List(request.study_uid(), request.series_uid()));
+  return retrieval.Retrieve(set, KeyAudit{caller, "RetrieveStudy"}, sink);
+}
+
+absl::Status ImageStoreCore::RetrieveSet(const std::vector<v1::InstanceInfo>& set, const Sink& sink,
+                                         const std::string& caller, const std::string& purpose) {
+  return SetRetrieval(this, keys_, meta_, options_).Retrieve(set, KeyAudit{caller, purpose}, sink);
+}
+
+}  // namespace medvault::frontend
