@@ -60,11 +60,7 @@ bool IsBulk(DcmElement* e) {
 // whether it is bulk data, and small.
 absl::StatusOr<DcmElement*> Placeholder(DcmElement* original) {
   DcmEVR vr = original->getTag().getEVR();
-  // Encapsulated Pixel Data is OB (PS3.5 A.4) whatever DCMTK's element says.
-  const bool encapsulated =
-      original->ident() == EVR_PixelData &&
-      !static_cast<DcmPixelData*>(original)->writeUnencapsulated(EXS_LittleEndianExplicit);
-  if (encapsulated || vr == EVR_ox || vr == EVR_px || vr == EVR_UN) vr = EVR_OB;
+  if (vr == EVR_ox || vr == EVR_px || vr == EVR_UN) vr = EVR_OB;
   DcmTag tag(original->getTag());
   tag.setVR(DcmVR(vr));
   DcmElement* e = nullptr;
