@@ -88,6 +88,8 @@ absl::StatusOr<DcmElement*> Placeholder(DcmElement* original) {
   // Some classes (an OB-or-OW attribute read as OW) take only one of the two.
   if (put.bad()) put = e->putUint8Array(zeros, 8);
   if (put.bad()) put = e->putUint16Array(reinterpret_cast<const Uint16*>(zeros), 4);
+  // ... and may relabel the element (OW filled as bytes reads OB): keep the original's VR.
+  if (put.good() && e->getTag().getEVR() != vr) e->setVR(vr);
   if (put.bad()) {
     delete e;
     return absl::InternalError(
