@@ -1,7 +1,9 @@
 // Issue 14, item 5 with the real binaries: after `medvault rm --study`, the deleted study's PHI
 // (patient name and id, its UIDs) is physically gone from every metaserver replica's data
 // directory (Raft log, write-ahead log, database files) once the replicas report their purge
-// through the delete's log index; nothing waits on a timer.
+// through the delete's log index; nothing waits on a timer. The instance's header (the data set
+// without bulk values, kept for WADO-RS /metadata) goes with it.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -36,6 +38,8 @@ constexpr char kPatientId[] = "PURGEID7319";
 constexpr char kStudyUid[] = "1.2.826.0.1.3680043.10.7319.1";
 constexpr char kSeriesUid[] = "1.2.826.0.1.3680043.10.7319.2";
 constexpr char kSopUid[] = "1.2.826.0.1.3680043.10.7319.3";
+// Patient's Address: no index field holds it, only the instance's header (WADO-RS /metadata).
+constexpr char kHeaderOnly[] = "ZZPURGE HEADERONLY STREET 7319";
 
 testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::string> args) {
   std::vector<std::string> argv = cluster.Cli();
@@ -47,7 +51,8 @@ testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::stri
 // or hex-encoded (as RocksDB's info log prints keys).
 std::vector<std::string> PhiFound(const ExternalCluster& cluster) {
   std::vector<std::string> needles;
-  for (const char* value : {kPatientName, kPatientId, kStudyUid, kSeriesUid, kSopUid}) {
+  for (const char* value :
+       {kPatientName, kPatientId, kStudyUid, kSeriesUid, kSopUid, kHeaderOnly}) {
     needles.push_back(value);
     needles.push_back(absl::BytesToHexString(value));
     needles.push_back(absl::AsciiStrToUpper(absl::BytesToHexString(value)));
@@ -80,13 +85,18 @@ TEST(PhiPurgeTest, DeletedStudyLeavesNoPhiOnAnyMetaserver) {
       {"/usr/bin/dcmodify", "-nb", "-i", absl::StrCat("(0010,0010)=", kPatientName), "-i",
        absl::StrCat("(0010,0020)=", kPatientId), "-i", absl::StrCat("(0020,000d)=", kStudyUid),
        "-i", absl::StrCat("(0020,000e)=", kSeriesUid), "-i", absl::StrCat("(0008,0018)=", kSopUid),
-       file});
+       "-i", absl::StrCat("(0010,1040)=", kHeaderOnly), file});
   ASSERT_EQ(modify.exit_code, 0) << modify.err;
 
   testing::CommandResult put = Cli(cluster, {"put", file});
   ASSERT_EQ(put.exit_code, 0) << put.err;
   // The PHI is on the metaservers now (the scan sees it, so its silence later means something).
-  ASSERT_FALSE(PhiFound(cluster).empty());
+  const std::vector<std::string> stored = PhiFound(cluster);
+  ASSERT_FALSE(stored.empty());
+  // ... the instance's header too (kept in its index row for WADO-RS /metadata).
+  ASSERT_TRUE(std::any_of(stored.begin(), stored.end(), [](const std::string& f) {
+    return absl::StartsWith(f, kHeaderOnly);
+  })) << absl::StrJoin(stored, "\n");
 
   testing::CommandResult rm = Cli(cluster, {"rm", "--study", kStudyUid});
   ASSERT_EQ(rm.exit_code, 0) << rm.err;

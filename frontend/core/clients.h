@@ -82,6 +82,12 @@ class MetaClient {
   virtual absl::StatusOr<v1::FindInstancesMetaResponse> FindInstances(const v1::LevelQuery&) {
     return absl::UnimplementedError("FindInstances");
   }
+  // Stored headers of a study's instances (MetaService.GetInstanceHeaders). UNIMPLEMENTED by
+  // default, like the searches.
+  virtual absl::StatusOr<v1::GetInstanceHeadersResponse> GetInstanceHeaders(
+      const v1::GetInstanceHeadersRequest&) {
+    return absl::UnimplementedError("GetInstanceHeaders");
+  }
 };
 
 // Every replica of one chunk: the same sealed bytes to each address. The bytes are shared, not

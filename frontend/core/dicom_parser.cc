@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/index_fields.h"
 #include "common/status_macros.h"
+#include "frontend/core/dicom_header.h"
 #include "frontend/core/encapsulated_check.h"
 
 namespace medvault::frontend {
@@ -24,6 +25,8 @@ namespace {
 // DCMTK's limit for values loaded while parsing. A buffer stream cannot defer loading, so DCMTK
 // loads every value regardless (pixel data included); the index needs none of the long ones.
 constexpr Uint32 kMaxValueBytesToLoad = 4096;
+
+}  // namespace
 
 void ConfigureDcmtk() {
   static std::once_flag once;
@@ -36,6 +39,8 @@ void ConfigureDcmtk() {
     dcmEnableUnknownVRConversion.set(OFTrue);
   });
 }
+
+namespace {
 
 // INVALID_ARGUMENT naming the attribute when `tag` is present but its value is not text: an
 // element still UN after conversion (one of undefined length), or a binary VR the file gave it.
@@ -237,6 +242,14 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
   if (meta != nullptr) tags.set_transfer_syntax_uid(GetString(meta, DCM_TransferSyntaxUID));
   RETURN_IF_ERROR(ApplyIndexRules(&tags));
   return tags;
+}
+
+std::optional<v1::InstanceHeader> DicomStreamParser::Header() {
+  if (!finished_ || !error_.ok()) return std::nullopt;
+  absl::StatusOr<std::optional<v1::InstanceHeader>> header =
+      CaptureHeader(dcmtk_->file.getDataset());
+  if (!header.ok()) return std::nullopt;
+  return std::move(*header);
 }
 
 absl::StatusOr<v1::InstanceTags> ParseDicomHeader(absl::string_view bytes) {

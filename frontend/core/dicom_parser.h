@@ -13,6 +13,10 @@
 
 namespace medvault::frontend {
 
+// Sets DCMTK's process-wide options once: its log silenced (it can quote values) and elements
+// an explicit-VR file labels UN read by their dictionary VR. Every DCMTK reader here calls it.
+void ConfigureDcmtk();
+
 // The identifiers a put needs before it can place chunks.
 struct InstanceUids {
   std::string study_uid;
@@ -42,6 +46,11 @@ class DicomStreamParser {
   // read the whole file (including a truncated one), or when a required UID is missing. Messages
   // never quote attribute values (they are PHI).
   absl::StatusOr<v1::InstanceTags> Finish();
+
+  // After a successful Finish: the data set without its bulk values for the index
+  // (dicom_header.h), or nullopt when it is too large to keep or DCMTK cannot encode it (the
+  // instance is then answered by reading the object).
+  std::optional<v1::InstanceHeader> Header();
 
  private:
   struct Dcmtk;  // keeps DCMTK's headers out of this one

@@ -286,6 +286,20 @@ absl::StatusOr<v1::GetStudyResponse> ImageStoreCore::GetStudy(const v1::GetStudy
   return response;
 }
 
+absl::StatusOr<v1::GetInstanceHeadersResponse> ImageStoreCore::GetInstanceHeaders(
+    const v1::GetInstanceHeadersRequest& request) {
+  v1::GetInstanceHeadersRequest checked = request;
+  ASSIGN_OR_RETURN(*checked.mutable_study_uid(), RequestUid(request.study_uid(), "study_uid"));
+  if (!request.series_uid().empty()) {
+    ASSIGN_OR_RETURN(*checked.mutable_series_uid(), RequestUid(request.series_uid(), "series_uid"));
+  }
+  if (!request.sop_instance_uid().empty()) {
+    ASSIGN_OR_RETURN(*checked.mutable_sop_instance_uid(),
+                     RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
+  }
+  return meta_->GetInstanceHeaders(checked);
+}
+
 absl::Status ImageStoreCore::ShredKeys(const v1::DeleteMetaResponse& deleted,
                                        const KeyAudit& audit) {
   std::vector<std::string> ids(deleted.object_ids().begin(), deleted.object_ids().end());

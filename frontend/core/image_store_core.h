@@ -74,6 +74,10 @@ class ImageStoreCore {
   // does.
   absl::StatusOr<v1::FindSeriesResponse> FindSeries(const v1::FindSeriesRequest& request);
   absl::StatusOr<v1::FindInstancesResponse> FindInstances(const v1::FindInstancesRequest& request);
+  // The index's instance records with their stored headers (WADO-RS /metadata), one page; the
+  // UIDs named are checked as RequestUid does. No key is released.
+  absl::StatusOr<v1::GetInstanceHeadersResponse> GetInstanceHeaders(
+      const v1::GetInstanceHeadersRequest& request);
   absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(const v1::DeleteStudyRequest& request,
                                                       const std::string& caller = "");
   absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(

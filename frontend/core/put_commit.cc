@@ -6,13 +6,12 @@
 
 namespace medvault::frontend {
 
-absl::StatusOr<v1::PutInstanceResponse> PutCommitter::Commit(const v1::InstanceTags& tags,
-                                                             v1::ObjectManifest manifest,
-                                                             const DataKeyMaterial& key,
-                                                             const std::string& sha256,
-                                                             v1::PutInstanceResponse response) {
+absl::StatusOr<v1::PutInstanceResponse> PutCommitter::Commit(
+    const v1::InstanceTags& tags, v1::ObjectManifest manifest, const DataKeyMaterial& key,
+    const std::string& sha256, v1::PutInstanceResponse response, const v1::InstanceHeader* header) {
   v1::CommitInstanceRequest commit;
   *commit.mutable_tags() = tags;
+  if (header != nullptr) *commit.mutable_header() = *header;
   *commit.mutable_manifest() = std::move(manifest);
   auto committed = meta_->CommitInstance(commit);
   if (committed.ok() && !committed->already_stored()) return response;

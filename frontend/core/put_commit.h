@@ -21,7 +21,8 @@ class PutCommitter {
   PutCommitter(KeyClient* keys, MetaClient* meta, CoreStats* stats)
       : keys_(keys), meta_(meta), stats_(stats) {}
 
-  // Commits `manifest` (encrypted under `key`, of plaintext SHA-256 `sha256`) under `tags`, and
+  // Commits `manifest` (encrypted under `key`, of plaintext SHA-256 `sha256`) under `tags` (with
+  // the instance's `header` for the index when given), and
   // settles the key: destroyed when the commit certainly did not land, kept when it may have.
   // Returns `response` (marked already_stored when an identical put won a race), ALREADY_EXISTS
   // when another content is stored under the SOP Instance UID, or the commit's error (annotated
@@ -30,7 +31,8 @@ class PutCommitter {
                                                  v1::ObjectManifest manifest,
                                                  const DataKeyMaterial& key,
                                                  const std::string& sha256,
-                                                 v1::PutInstanceResponse response);
+                                                 v1::PutInstanceResponse response,
+                                                 const v1::InstanceHeader* header = nullptr);
 
   // The key of a put that did not commit is useless: destroy it (best effort).
   // REQUIRES: no committed manifest references the key.

@@ -381,6 +381,12 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
         "an instance with this SOP Instance UID is already stored with different content"));
   }
 
+  std::optional<v1::InstanceHeader> header;
+  {
+    // The header for WADO-RS /metadata, from the data set just parsed (no second parse).
+    StageTimer t(ctx_.clock, timings_, &PutTimings::parse);
+    header = parser_.Header();
+  }
   if (absl::Status s = Dispatch(current_, /*last=*/true); !s.ok()) return Fail(s);
   current_.clear();
   if (absl::Status s = WaitForAllWrites(); !s.ok()) return Fail(s);
@@ -394,7 +400,8 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
   DataKeyMaterial key = std::move(*key_);
   key_.reset();  // from here the commit decides the key's fate
   StageTimer t(ctx_.clock, timings_, &PutTimings::commit);
-  return ctx_.committer->Commit(tags, std::move(manifest_), key, sha256, std::move(response));
+  return ctx_.committer->Commit(tags, std::move(manifest_), key, sha256, std::move(response),
+                                header ? &*header : nullptr);
 }
 
 }  // namespace medvault::frontend

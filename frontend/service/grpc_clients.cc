@@ -241,6 +241,12 @@ absl::StatusOr<v1::FindInstancesMetaResponse> GrpcMetaClient::FindInstances(
                       req);
 }
 
+absl::StatusOr<v1::GetInstanceHeadersResponse> GrpcMetaClient::GetInstanceHeaders(
+    const v1::GetInstanceHeadersRequest& req) {
+  return MV_META_CALL(GetInstanceHeaders, v1::GetInstanceHeadersRequest,
+                      v1::GetInstanceHeadersResponse, req);
+}
+
 absl::StatusOr<v1::GetStudyMetaResponse> GrpcMetaClient::GetStudy(const std::string& study_uid) {
   v1::GetStudyMetaRequest req;
   req.set_study_uid(study_uid);

@@ -72,6 +72,8 @@ class GrpcMetaClient : public MetaClient, public ShareMetaClient {
   absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override;
   absl::StatusOr<v1::FindSeriesMetaResponse> FindSeries(const v1::LevelQuery& query) override;
   absl::StatusOr<v1::FindInstancesMetaResponse> FindInstances(const v1::LevelQuery& query) override;
+  absl::StatusOr<v1::GetInstanceHeadersResponse> GetInstanceHeaders(
+      const v1::GetInstanceHeadersRequest& req) override;
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();

@@ -119,6 +119,7 @@ class FakeMeta : public MetaClient {
     for (int k = 0; k < 5; ++k)
       (*rec.mutable_server_addresses())["s" + std::to_string(k)] = "cs" + std::to_string(k);
     instances[req.tags().sop_instance_uid()] = rec;
+    if (req.has_header()) headers[req.tags().sop_instance_uid()] = req.header();
     if (!commit_error.ok()) return commit_error;  // applied, but the reply was lost
     return v1::CommitInstanceResponse();
   }
@@ -180,7 +181,26 @@ class FakeMeta : public MetaClient {
     }
     return absl::OkStatus();
   }
+  // Like the metaserver: the instances of the study (series, instance), with their headers.
+  absl::StatusOr<v1::GetInstanceHeadersResponse> GetInstanceHeaders(
+      const v1::GetInstanceHeadersRequest& req) override {
+    v1::GetInstanceHeadersResponse out;
+    for (const auto& [sop, rec] : instances) {
+      const v1::InstanceTags& t = rec.info().tags();
+      if (t.study_uid() != req.study_uid() ||
+          (!req.series_uid().empty() && t.series_uid() != req.series_uid()) ||
+          (!req.sop_instance_uid().empty() && sop != req.sop_instance_uid())) {
+        continue;
+      }
+      v1::InstanceHeaderEntry* e = out.add_instances();
+      *e->mutable_info() = rec.info();
+      if (headers.count(sop) > 0) *e->mutable_header() = headers[sop];
+    }
+    if (out.instances_size() == 0) return absl::NotFoundError("no such instance");
+    return out;
+  }
   std::map<std::string, v1::GetInstanceMetaResponse> instances;
+  std::map<std::string, v1::InstanceHeader> headers;  // as CommitInstance received them
   // Per study: objects deleted from the index whose key destruction is not yet confirmed.
   std::map<std::string, std::set<std::string>> unconfirmed;
   std::set<std::string> confirmed;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "frontend/web/media_type.h"
 #include "frontend/web/stow.h"
+#include "frontend/web/wado_metadata.h"
 #include "frontend/web/web_request.h"
 
 namespace medvault::frontend::web {
@@ -247,6 +248,24 @@ absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std
   if (n == 3 && parts[2] == "instances") return search(QidoLevel::kInstance, parts[1], "");
   if (n == 5 && parts[2] == "series" && parts[4] == "instances") {
     return search(QidoLevel::kInstance, parts[1], parts[3]);
+  }
+  // WADO-RS metadata (study, series, instance) and bulk data (wado_metadata.h): `read` scope.
+  const bool metadata =
+      parts[n - 1] == "metadata" && (n == 3 || (n == 5 && parts[2] == "series") ||
+                                     (n == 7 && parts[2] == "series" && parts[4] == "instances"));
+  const bool bulkdata =
+      n >= 8 && parts[2] == "series" && parts[4] == "instances" && parts[6] == "bulkdata";
+  if (metadata || bulkdata) {
+    *op = metadata ? "wado-metadata" : "wado-bulkdata";
+    if (!get) return method_not_allowed("GET");
+    absl::StatusOr<std::string> caller = Authorize(request, "GetInstance", out);
+    if (!caller.ok()) return absl::OkStatus();
+    absl::Status answered =
+        metadata ? AnswerMetadata(core_, request, out, *caller, parts[1], n >= 5 ? parts[3] : "",
+                                  n == 7 ? parts[5] : "")
+                 : AnswerBulkdata(core_, request, out, *caller, parts[1], parts[3], parts[5],
+                                  absl::StrJoin(parts.begin() + 7, parts.end(), "/"));
+    return answered.ok() || out.begun() ? answered : RespondError(out, answered);
   }
   // WADO-RS pixels (wado_pixels.cc): .../instances/{i}/{rendered,thumbnail},
   // .../instances/{i}/frames/{list}[/rendered|/thumbnail]

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/kv.h"
 #include "medvault/v1/common.pb.h"
+#include "medvault/v1/metaserver.pb.h"
 #include "medvault/v1/metaserver_store.pb.h"
 #include "metaserver/core/catalog_results.h"
 #include "metaserver/core/store_access.h"
@@ -78,6 +79,11 @@ inline constexpr uint32_t kMaxPageSize = 1000;
 // length limits. Summaries within the limits (common/index_fields.h) take under 1 KiB each.
 inline constexpr size_t kMaxPageBytes = 1 << 20;
 
+// The largest header data set a commit may carry (the frontend does not send larger ones), and
+// the header bytes one GetInstanceHeaders page holds at most (well under the gRPC limit).
+inline constexpr size_t kMaxHeaderBytes = 64 << 10;
+inline constexpr size_t kMaxHeaderPageBytes = 2 << 20;
+
 // At most this many commits share one group (one barrier, one replicated write).
 inline constexpr size_t kMaxCommitGroup = 256;
 
@@ -99,8 +105,11 @@ class Catalog {
   // a malformed request (missing or NUL-containing UIDs, bad ids, no chunks, sha256 not 32 bytes);
   // ALREADY_EXISTS when the SOP Instance UID is stored with a different sha256, or the object/chunk
   // ids are already in use.
+  // `header` (optional) is stored in the instance's row (WADO-RS /metadata); INVALID_ARGUMENT
+  // when its data set exceeds kMaxHeaderBytes.
   absl::StatusOr<CommitResult> Commit(const v1::InstanceTags& tags,
-                                      const v1::ObjectManifest& manifest, int64_t now_micros)
+                                      const v1::ObjectManifest& manifest, int64_t now_micros,
+                                      const v1::InstanceHeader* header = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_, queue_mu_);
 
   // Called with the size of each commit group before it is planned (metrics; tests use it to
@@ -145,6 +154,13 @@ class Catalog {
 
   // NOT_FOUND when the study is absent.
   absl::StatusOr<StudyDetail> GetStudy(absl::string_view study_uid) const;
+
+  // The instances of a study (of one series, of one instance) with their stored headers, a page
+  // of at most kMaxHeaderPageBytes of headers (at least one instance) at a time, in series then
+  // SOP Instance UID order. NOT_FOUND when nothing matches; INVALID_ARGUMENT for a malformed UID
+  // or a token of another request. catalog_headers.cc.
+  absl::StatusOr<v1::GetInstanceHeadersResponse> GetInstanceHeaders(
+      const v1::GetInstanceHeadersRequest& request) const;
 
   // Removes the study's (instance's) index entries, records and manifests and writes a tombstone
   // per object, in one durable write; chunk references stay until RemoveTombstone. NOT_FOUND when

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/index_fields.h"
 #include "common/status_macros.h"
+#include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/catalog_mutations.h"
 
@@ -64,8 +65,12 @@ absl::Status ValidateCommit(const v1::InstanceTags& tags, const v1::ObjectManife
 
 absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::InstanceTags& tags,
                                         const v1::ObjectManifest& manifest, int64_t now_micros,
-                                        rocksdb::WriteBatchBase* batch_out) {
+                                        rocksdb::WriteBatchBase* batch_out,
+                                        const v1::InstanceHeader* header) {
   RETURN_IF_ERROR(ValidateCommit(tags, manifest));
+  if (header != nullptr && header->dataset().size() > kMaxHeaderBytes) {
+    return absl::InvalidArgumentError("header: data set larger than 64 KiB");
+  }
   CommitResult result;
 
   // The same SOP Instance UID: identical content is a successful no-op, different content a
@@ -118,6 +123,7 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
   v1::StoredInstance instance;
   *instance.mutable_info() = info;
   instance.set_object_id(manifest.object_id());
+  if (header != nullptr && !header->dataset().empty()) *instance.mutable_header() = *header;
   batch.Put(state.cf(kInstancesCf), ToSlice(tags.sop_instance_uid()), Encode(instance));
   batch.Put(state.cf(kManifestsCf), ToSlice(manifest.object_id()), Encode(manifest));
   for (int i = 0; i < manifest.chunks_size(); ++i) {

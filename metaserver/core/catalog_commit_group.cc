@@ -17,15 +17,16 @@ struct Catalog::PendingCommit {
   const v1::InstanceTags* tags;
   const v1::ObjectManifest* manifest;
   int64_t now_micros;
+  const v1::InstanceHeader* header;
   absl::StatusOr<CommitResult> result = absl::UnknownError("commit not run");
   bool done = false;
 };
 
 absl::StatusOr<CommitResult> Catalog::Commit(const v1::InstanceTags& tags,
-                                             const v1::ObjectManifest& manifest,
-                                             int64_t now_micros) {
+                                             const v1::ObjectManifest& manifest, int64_t now_micros,
+                                             const v1::InstanceHeader* header) {
   RETURN_IF_ERROR(ValidateCommit(tags, manifest));
-  PendingCommit me{&tags, &manifest, now_micros};
+  PendingCommit me{&tags, &manifest, now_micros, header};
   queue_mu_.Lock();
   queue_.push_back(&me);
   if (on_commit_queued_) on_commit_queued_(queue_.size());
@@ -62,8 +63,8 @@ void Catalog::CommitGroup(const std::vector<PendingCommit*>& group) {
   KvReader state(kv_, &batch);
   for (PendingCommit* member : group) {
     batch.SetSavePoint();
-    member->result =
-        PlanCommit(state, *member->tags, *member->manifest, member->now_micros, &batch);
+    member->result = PlanCommit(state, *member->tags, *member->manifest, member->now_micros, &batch,
+                                member->header);
     if (member->result.ok()) {
       (void)batch.PopSavePoint();
     } else {

@@ -32,7 +32,8 @@ absl::Status ValidateKeyComponent(absl::string_view value, absl::string_view wha
 // error `batch` may hold some of this commit's writes: roll back to a save point taken before.
 absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::InstanceTags& tags,
                                         const v1::ObjectManifest& manifest, int64_t now_micros,
-                                        rocksdb::WriteBatchBase* batch);
+                                        rocksdb::WriteBatchBase* batch,
+                                        const v1::InstanceHeader* header = nullptr);
 
 struct DeletePlan {
   DeleteResult result;

@@ -33,7 +33,8 @@ AccessPolicy MetaServicePolicy() {
                              "StartScrub",           "GetScrubStatus",    "CheckIndex",
                              "FindSeries",           "FindInstances",     "CreateShare",
                              "ListShares",           "GetShare",          "RevokeShare",
-                             "UnlockShare",          "RecordShareAccess", "GetShareLog"}) {
+                             "UnlockShare",          "RecordShareAccess", "GetShareLog",
+                             "GetInstanceHeaders"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -140,7 +141,8 @@ grpc::Status MetaServiceImpl::CommitInstance(grpc::ServerContext* context,
     return Fail(denied);
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<CommitResult> result =
-      catalog_->Commit(request->tags(), request->manifest(), clock_->NowMicros());
+      catalog_->Commit(request->tags(), request->manifest(), clock_->NowMicros(),
+                       request->has_header() ? &request->header() : nullptr);
   if (!result.ok()) return Fail(result.status());
   response->set_already_stored(result->already_stored);
   *response->mutable_info() = std::move(result->info);
@@ -372,6 +374,19 @@ grpc::Status MetaServiceImpl::FindInstances(grpc::ServerContext* context,
   if (!page.ok()) return Fail(page.status());
   *response->mutable_page() = std::move(*page);
   metrics_->find_latency.Observe(SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+// Like GetStudy: current (barrier), then one snapshot read.
+grpc::Status MetaServiceImpl::GetInstanceHeaders(grpc::ServerContext* context,
+                                                 const v1::GetInstanceHeadersRequest* request,
+                                                 v1::GetInstanceHeadersResponse* response) {
+  if (absl::Status denied = AuthorizeCall(authz_, *context, "GetInstanceHeaders"); !denied.ok())
+    return Fail(denied);
+  if (absl::Status current = gate_->Barrier(); !current.ok()) return Fail(current);
+  absl::StatusOr<v1::GetInstanceHeadersResponse> page = catalog_->GetInstanceHeaders(*request);
+  if (!page.ok()) return Fail(page.status());
+  *response = std::move(*page);
   return grpc::Status::OK;
 }
 

@@ -101,6 +101,9 @@ class MetaServiceImpl final : public v1::MetaService::Service {
                                  v1::RecordShareAccessResponse* response) override;
   grpc::Status GetShareLog(grpc::ServerContext* context, const v1::ShareRef* request,
                            v1::GetShareLogMetaResponse* response) override;
+  grpc::Status GetInstanceHeaders(grpc::ServerContext* context,
+                                  const v1::GetInstanceHeadersRequest* request,
+                                  v1::GetInstanceHeadersResponse* response) override;
   // The shares' store. Call before the service is started; must outlive it.
   void set_share_book(ShareBook* shares) { shares_ = shares; }
 

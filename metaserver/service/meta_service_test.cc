@@ -268,7 +268,8 @@ TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
                                                 {"RevokeShare", frontend},
                                                 {"UnlockShare", frontend},
                                                 {"RecordShareAccess", frontend},
-                                                {"GetShareLog", frontend}};
+                                                {"GetShareLog", frontend},
+                                                {"GetInstanceHeaders", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
                                                        {"medvault.v1.MetaService"}, table),
               ::testing::IsEmpty());

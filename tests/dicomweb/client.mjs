@@ -1,8 +1,9 @@
 // dicomweb-client (the library browser viewers such as OHIF use) against the frontend's DICOMweb
 // door, over HTTPS with a client certificate. Exits 0 when every check holds, 1 naming the first
 // that does not (tests/dicomweb_test.cc runs it). QIDO-RS answers (study, series, instance level)
-// are compared attribute by attribute with what pydicom reads from FILE (expected.py). With
-// `store` first, it stores FILE with storeInstances (STOW-RS) and reads it back instead.
+// are compared attribute by attribute with what pydicom reads from FILE (expected.py); WADO-RS
+// metadata at every level and the Pixel Data's bulk data are fetched too. With `store` first, it
+// stores FILE with storeInstances (STOW-RS) and reads it back instead.
 //
 //   node client.mjs BASE_URL TLS_DIR CERT_NAME STUDY SERIES SOP FILE PATIENT_ID
 //   node client.mjs store BASE_URL TLS_DIR CERT_NAME STUDY SERIES SOP FILE
@@ -108,6 +109,31 @@ try {
     queryParams: { PatientName: `${expected.study['00100010'].slice(0, 3)}*` },
   });
   one('searchForStudies with a wildcard', wildcard, '0020000D', study);
+
+  // WADO-RS metadata at the instance, series and study level, and the Pixel Data's bulk data.
+  const uidsOf = (item) => ['0020000D', '0020000E', '00080018'].map((t) => first(item, t)).join(' ');
+  const metaInstance = await client.retrieveInstanceMetadata({
+    studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop,
+  });
+  if (metaInstance.length !== 1) fail(`retrieveInstanceMetadata: ${metaInstance.length} objects`);
+  if (uidsOf(metaInstance[0]) !== [study, series, sop].join(' ')) {
+    fail('retrieveInstanceMetadata: not the instance asked for');
+  }
+  check('retrieveInstanceMetadata', metaInstance[0], {
+    '00080016': expected.instance['00080016'], '00100020': expected.study['00100020'],
+  });
+  const pixels = metaInstance[0]['7FE00010'];
+  if (!pixels || !pixels.BulkDataURI) fail('retrieveInstanceMetadata: Pixel Data has no BulkDataURI');
+  const bulk = await client.retrieveBulkData({ BulkDataURI: pixels.BulkDataURI });
+  if (!Array.isArray(bulk) || bulk.length !== 1 || Buffer.from(bulk[0]).length === 0) {
+    fail('retrieveBulkData: not one non-empty part');
+  }
+  const metaSeries = await client.retrieveSeriesMetadata({
+    studyInstanceUID: study, seriesInstanceUID: series,
+  });
+  one('retrieveSeriesMetadata', metaSeries, '00080018', sop);
+  const metaStudy = await client.retrieveStudyMetadata({ studyInstanceUID: study });
+  one('retrieveStudyMetadata', metaStudy, '00080018', sop);
 } catch (e) {
   fail(`request failed: ${e && (e.status || e.message || e)}`);
 }
