@@ -33,7 +33,8 @@ AccessPolicy MetaServicePolicy() {
                              "StartScrub",           "GetScrubStatus",    "CheckIndex",
                              "FindSeries",           "FindInstances",     "CreateShare",
                              "ListShares",           "GetShare",          "RevokeShare",
-                             "UnlockShare",          "RecordShareAccess", "GetShareLog"}) {
+                             "UnlockShare",          "RecordShareAccess", "GetShareLog",
+                             "SetRetention",         "SetLegalHold"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;

@@ -101,6 +101,13 @@ class MetaServiceImpl final : public v1::MetaService::Service {
                                  v1::RecordShareAccessResponse* response) override;
   grpc::Status GetShareLog(grpc::ServerContext* context, const v1::ShareRef* request,
                            v1::GetShareLogMetaResponse* response) override;
+  // Retention rules and legal holds (meta_service_retention.cc).
+  grpc::Status SetRetention(grpc::ServerContext* context,
+                            const v1::SetRetentionMetaRequest* request,
+                            v1::RetentionMetaResponse* response) override;
+  grpc::Status SetLegalHold(grpc::ServerContext* context,
+                            const v1::SetLegalHoldMetaRequest* request,
+                            v1::RetentionMetaResponse* response) override;
   // The shares' store. Call before the service is started; must outlive it.
   void set_share_book(ShareBook* shares) { shares_ = shares; }
 

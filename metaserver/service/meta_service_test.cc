@@ -268,7 +268,9 @@ TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
                                                 {"RevokeShare", frontend},
                                                 {"UnlockShare", frontend},
                                                 {"RecordShareAccess", frontend},
-                                                {"GetShareLog", frontend}};
+                                                {"GetShareLog", frontend},
+                                                {"SetRetention", frontend},
+                                                {"SetLegalHold", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
                                                        {"medvault.v1.MetaService"}, table),
               ::testing::IsEmpty());
