@@ -50,7 +50,7 @@ constexpr FlagSpec kFlags[] = {
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
     {"json", false,
      Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub) |
-         Bit(Verb::kFsck) | Bit(Verb::kRaft) | Bit(Verb::kShare)},
+         Bit(Verb::kFsck) | Bit(Verb::kRaft) | Bit(Verb::kShare) | Bit(Verb::kRetention)},
     {"server", true, Bit(Verb::kScrub)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
@@ -62,6 +62,8 @@ constexpr FlagSpec kFlags[] = {
     {"no-download", false, Bit(Verb::kShare)},
     {"label", true, Bit(Verb::kShare)},
     {"sign", false, Bit(Verb::kAudit)},
+    {"days", true, Bit(Verb::kRetention)},
+    {"after-last-share", false, Bit(Verb::kRetention)},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -123,6 +125,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "attach") return Verb::kAttach;
   if (name == "raft") return Verb::kRaft;
   if (name == "share") return Verb::kShare;
+  if (name == "retention") return Verb::kRetention;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -353,6 +356,8 @@ absl::string_view VerbName(Verb verb) {
       return "raft";
     case Verb::kShare:
       return "share";
+    case Verb::kRetention:
+      return "retention";
     case Verb::kHelp:
       break;
   }
@@ -676,6 +681,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     case Verb::kShare:
       if (absl::Status s = FillShare(flags, positionals, &cmd.share); !s.ok()) return s;
       break;
+    case Verb::kRetention:
+      if (absl::Status s = FillRetention(flags, positionals, &cmd.retention); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -784,6 +792,14 @@ Verbs:
       and the precise reason of each refusal).
   share unlock SHARE
       Clear the wrong-PIN count of a locked share. Needs the admin scope.
+  retention set STUDY --days N | --after-last-share
+      Delete the study N days after it was stored, or once its last share has expired or been
+      revoked; the metaserver deletes it as rm does (keys destroyed). Needs the delete scope, as
+      does clear. A rule may name a study before it is stored.
+  retention clear STUDY | retention show STUDY [--json]
+  retention hold STUDY | retention release STUDY
+      Place or release a legal hold: while held, nothing deletes the study (rm, retention).
+      Needs the admin scope. find shows each study's rule and hold.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/args_raft.h"
+#include "cli/args_retention.h"
 #include "cli/args_share.h"
 #include "common/tls.h"
 
@@ -41,7 +42,8 @@ enum class Verb {
   kImport,
   kAttach,
   kRaft,
-  kShare
+  kShare,
+  kRetention
 };
 
 struct GlobalOptions {
@@ -172,6 +174,7 @@ struct Command {
   AttachArgs attach;
   RaftArgs raft;
   ShareArgs share;
+  RetentionArgs retention;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

@@ -68,6 +68,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunRaft(ctx, cmd.raft);
     case Verb::kShare:
       return RunShare(ctx, cmd.share);
+    case Verb::kRetention:
+      return RunRetention(ctx, cmd.retention);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -167,6 +167,10 @@ int RunRaft(const CommandContext& ctx, const RaftArgs& args);
 
 int RunShare(const CommandContext& ctx, const ShareArgs& args);
 
+// ---- retention (cli/retention.cc) ----
+
+int RunRetention(const CommandContext& ctx, const RetentionArgs& args);
+
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli

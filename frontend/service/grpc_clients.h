@@ -70,6 +70,10 @@ class GrpcMetaClient : public MetaClient, public ShareMetaClient {
   absl::Status ReportBadReplica(const std::string& chunk_id, const std::string& server_id) override;
   absl::StatusOr<v1::FindSeriesMetaResponse> FindSeries(const v1::LevelQuery& query) override;
   absl::StatusOr<v1::FindInstancesMetaResponse> FindInstances(const v1::LevelQuery& query) override;
+  absl::StatusOr<v1::RetentionMetaResponse> SetRetention(
+      const v1::SetRetentionMetaRequest& req) override;
+  absl::StatusOr<v1::RetentionMetaResponse> SetLegalHold(
+      const v1::SetLegalHoldMetaRequest& req) override;
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();

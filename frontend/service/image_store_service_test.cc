@@ -34,6 +34,8 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
       {"RevokeShare", {"client/writer"}},
       {"UnlockShare", admins},
       {"GetShareLog", readers},
+      {"SetRetention", {"client/deleter"}},
+      {"SetLegalHold", admins},
       {"QueryAudit", admins},
       {"GetKekStatus", admins},
       {"RotateKek", admins},

@@ -269,7 +269,7 @@ absl::Status DicomWeb::RetrieveStudy(const HttpRequest& request, HttpResponder& 
           }
           return out.Write(data);
         },
-        *caller);
+        *caller, request.peer_address);
     if (!read.ok()) return out.begun() ? read : RespondError(out, read);
     if (absl::Status s = out.Write("\r\n"); !s.ok()) return s;
   }
@@ -306,7 +306,7 @@ absl::Status DicomWeb::WadoUri(const HttpRequest& request, HttpResponder& out) {
         }
         return out.Write(data);
       },
-      *caller);
+      *caller, request.peer_address);
   if (!read.ok()) return out.begun() ? read : RespondError(out, read);
   return out.End();
 }

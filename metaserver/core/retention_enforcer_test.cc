@@ -170,11 +170,10 @@ TEST_F(RetentionTest, HoldBlocksTheTaskAndExplicitDeletes) {
   EXPECT_TRUE(absl::IsFailedPrecondition(study.status())) << study.status();
   absl::StatusOr<DeleteResult> one = catalog_->DeleteInstance("1.2.1.1.1", clock_.NowMicros());
   EXPECT_TRUE(absl::IsFailedPrecondition(one.status())) << one.status();
-  EXPECT_EQ(catalog_->GetStudy("1.2.1")->study.instance_count(), 2u);
-
   // find and GetStudy show the rule and the hold.
   absl::StatusOr<StudyDetail> detail = catalog_->GetStudy("1.2.1");
-  ASSERT_TRUE(detail.ok());
+  ASSERT_TRUE(detail.ok()) << detail.status();
+  EXPECT_EQ(detail->study.instance_count(), 2u);
   const v1::RetentionInfo& shown = detail->study.retention();
   EXPECT_TRUE(shown.hold());
   EXPECT_EQ(shown.hold_set_by(), "client/admin");
