@@ -51,8 +51,9 @@ void PrintRecord(const v1::AuditRecord& r, bool json, std::ostream& out) {
     out << "{\"time\":" << JsonQuote(FormatMicros(r.time_micros()))
         << ",\"op\":" << JsonQuote(r.op()) << ",\"caller\":" << JsonQuote(r.caller())
         << ",\"on_behalf_of\":" << JsonQuote(r.on_behalf_of())
-        << ",\"purpose\":" << JsonQuote(r.purpose()) << ",\"result\":" << JsonQuote(r.result())
-        << ",\"kek_version\":" << r.kek_version() << ",\"object_ids\":[";
+        << ",\"purpose\":" << JsonQuote(r.purpose()) << ",\"peer\":" << JsonQuote(r.peer())
+        << ",\"result\":" << JsonQuote(r.result()) << ",\"kek_version\":" << r.kek_version()
+        << ",\"object_ids\":[";
     for (int i = 0; i < r.object_ids_size(); ++i) {
       out << (i ? "," : "") << JsonQuote(absl::BytesToHexString(r.object_ids(i)));
     }
@@ -61,7 +62,8 @@ void PrintRecord(const v1::AuditRecord& r, bool json, std::ostream& out) {
   }
   out << FormatMicros(r.time_micros()) << " " << r.op() << " caller=" << r.caller()
       << " on_behalf_of=" << (r.on_behalf_of().empty() ? "-" : r.on_behalf_of())
-      << " purpose=" << (r.purpose().empty() ? "-" : r.purpose()) << " result=" << r.result()
+      << " purpose=" << (r.purpose().empty() ? "-" : r.purpose())
+      << (r.peer().empty() ? "" : " peer=" + r.peer()) << " result=" << r.result()
       << " kek_version=" << r.kek_version() << " objects=" << HexIds(r) << "\n";
 }
 

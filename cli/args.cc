@@ -52,7 +52,8 @@ constexpr FlagSpec kFlags[] = {
     {"limit", true, Bit(Verb::kFind) | Bit(Verb::kAudit)},
     {"json", false,
      Bit(Verb::kFind) | Bit(Verb::kAudit) | Bit(Verb::kChunkserver) | Bit(Verb::kScrub) |
-         Bit(Verb::kFsck) | Bit(Verb::kRaft) | Bit(Verb::kShare) | Bit(Verb::kBackup)},
+         Bit(Verb::kFsck) | Bit(Verb::kRaft) | Bit(Verb::kShare) | Bit(Verb::kBackup) |
+         Bit(Verb::kRetention)},
     {"server", true, Bit(Verb::kScrub)},
     {"undo", false, Bit(Verb::kChunkserver)},
     {"wait", true, Bit(Verb::kHealth) | Bit(Verb::kKek)},
@@ -68,6 +69,8 @@ constexpr FlagSpec kFlags[] = {
     {"format", true, Bit(Verb::kExport)},
     {"in", true, Bit(Verb::kBackup)},
     {"backup_key", true, Bit(Verb::kBackup)},
+    {"days", true, Bit(Verb::kRetention)},
+    {"after-last-share", false, Bit(Verb::kRetention)},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -131,6 +134,7 @@ std::optional<Verb> ParseVerb(absl::string_view name) {
   if (name == "share") return Verb::kShare;
   if (name == "export") return Verb::kExport;
   if (name == "backup") return Verb::kBackup;
+  if (name == "retention") return Verb::kRetention;
   if (name == "help") return Verb::kHelp;
   return std::nullopt;
 }
@@ -365,6 +369,8 @@ absl::string_view VerbName(Verb verb) {
       return "export";
     case Verb::kBackup:
       return "backup";
+    case Verb::kRetention:
+      return "retention";
     case Verb::kHelp:
       break;
   }
@@ -695,6 +701,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args,
     case Verb::kBackup:
       if (absl::Status s = FillBackup(flags, positionals, &cmd.backup); !s.ok()) return s;
       break;
+    case Verb::kRetention:
+      if (absl::Status s = FillRetention(flags, positionals, &cmd.retention); !s.ok()) return s;
+      break;
     case Verb::kHelp:
       break;
   }
@@ -813,6 +822,14 @@ Verbs:
       keys stay wrapped under the master keys. Needs the admin scope. Restore: docs/operations.md.
   backup verify --in FILE --backup_key KEYFILE [--json]
       Open a backup with its key and say what it holds; exit 1 if it does not authenticate.
+  retention set STUDY --days N | --after-last-share
+      Delete the study N days after it was stored, or once its last share has expired or been
+      revoked; the metaserver deletes it as rm does (keys destroyed). Needs the delete scope, as
+      does clear. A rule may name a study before it is stored.
+  retention clear STUDY | retention show STUDY [--json]
+  retention hold STUDY | retention release STUDY
+      Place or release a legal hold: while held, nothing deletes the study (rm, retention).
+      Needs the admin scope. find shows each study's rule and hold.
   health ADDR... [--wait SECONDS]
       Ask each medvault server whether it is SERVING; with --wait, keep trying until all are
       or the time runs out. Exit 0 iff all are serving.

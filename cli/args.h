@@ -14,6 +14,7 @@
 #include "cli/args_backup.h"
 #include "cli/args_export.h"
 #include "cli/args_raft.h"
+#include "cli/args_retention.h"
 #include "cli/args_share.h"
 #include "common/tls.h"
 
@@ -45,7 +46,8 @@ enum class Verb {
   kRaft,
   kShare,
   kExport,
-  kBackup
+  kBackup,
+  kRetention
 };
 
 struct GlobalOptions {
@@ -178,6 +180,7 @@ struct Command {
   ShareArgs share;
   ExportArgs export_;
   BackupArgs backup;
+  RetentionArgs retention;
 };
 
 // Parses the arguments after the program name. `default_frontend` is what --frontend defaults to

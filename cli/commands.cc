@@ -72,6 +72,8 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
       return RunExport(ctx, cmd.export_);
     case Verb::kBackup:
       return RunBackup(ctx, cmd.backup);
+    case Verb::kRetention:
+      return RunRetention(ctx, cmd.retention);
     case Verb::kHealth:
     case Verb::kHelp:
       break;

@@ -185,6 +185,10 @@ int RunShare(const CommandContext& ctx, const ShareArgs& args);
 
 int RunBackup(const CommandContext& ctx, const BackupArgs& args);
 
+// ---- retention (cli/retention.cc) ----
+
+int RunRetention(const CommandContext& ctx, const RetentionArgs& args);
+
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err);
 
 }  // namespace medvault::cli

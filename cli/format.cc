@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 
 namespace medvault::cli {
 
@@ -144,8 +145,11 @@ std::string StudiesToJson(const std::vector<v1::StudySummary>& studies) {
     absl::StrAppend(&out, ", \"modalities\": [", absl::StrJoin(modalities, ", "), "]",
                     ", \"series_count\": ", s.series_count(),      //
                     ", \"instance_count\": ", s.instance_count(),  //
-                    ", \"total_bytes\": ", s.total_bytes(), "}",   //
-                    i + 1 < studies.size() ? ",\n" : "\n");
+                    ", \"total_bytes\": ", s.total_bytes());
+    if (s.has_retention()) {
+      absl::StrAppend(&out, ", \"retention\": ", JsonQuote(RetentionText(s.retention())));
+    }
+    absl::StrAppend(&out, "}", i + 1 < studies.size() ? ",\n" : "\n");
   }
   out += "]\n";
   return out;
@@ -156,16 +160,36 @@ namespace {
 constexpr size_t kMaxColumnWidth = 64;
 }  // namespace
 
+std::string RetentionText(const v1::RetentionInfo& r) {
+  std::vector<std::string> parts;
+  if (r.state() == "deleting") parts.push_back("deleting");
+  if (r.hold()) parts.push_back("held");
+  if (r.rule().days_after_ingest() > 0) {
+    parts.push_back(
+        r.due_at_micros() > 0
+            ? absl::StrCat("delete after ",
+                           absl::FormatTime("%Y-%m-%d", absl::FromUnixMicros(r.due_at_micros()),
+                                            absl::UTCTimeZone()))
+            : absl::StrCat("delete ", r.rule().days_after_ingest(), " days after ingest"));
+  }
+  if (r.rule().after_last_share()) parts.push_back("delete after last share");
+  return parts.empty() ? "-" : absl::StrJoin(parts, "; ");
+}
+
 std::string StudiesTable(const std::vector<v1::StudySummary>& studies) {
   if (studies.empty()) return "";
+  bool retention = false;
+  for (const v1::StudySummary& s : studies) retention = retention || s.has_retention();
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"DATE", "PATIENT ID", "PATIENT NAME", "MODALITIES", "SERIES", "INSTANCES", "SIZE",
                   "STUDY UID"});
+  if (retention) rows[0].insert(rows[0].end() - 1, "RETENTION");
   for (const v1::StudySummary& s : studies) {
     rows.push_back({FormatDate(s.study_date()), OrDash(s.patient_id()), OrDash(s.patient_name()),
                     OrDash(absl::StrJoin(s.modalities(), ",")), absl::StrCat(s.series_count()),
                     absl::StrCat(s.instance_count()), FormatSize(s.total_bytes()),
                     OrDash(s.study_uid())});
+    if (retention) rows.back().insert(rows.back().end() - 1, RetentionText(s.retention()));
   }
   const size_t columns = rows[0].size();
   std::vector<size_t> width(columns, 0);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/env.h"
+#include "common/group_channels.h"
 #include "common/kv.h"
 #include "common/kv_shredder.h"
 #include "common/log.h"
@@ -24,8 +25,10 @@
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/garbage_collector.h"
+#include "metaserver/core/offset_file_clock.h"
 #include "metaserver/core/registry.h"
 #include "metaserver/core/repairer.h"
+#include "metaserver/core/retention_enforcer.h"
 #include "metaserver/core/settled_leadership.h"
 #include "metaserver/core/share_book.h"
 #include "metaserver/service/grpc_clients.h"
@@ -61,6 +64,17 @@ ABSL_FLAG(int64_t, purge_interval_ms, 1000,
           "Milliseconds between purges of deleted index entries (PHI) from the Raft log, the "
           "write-ahead log and the database files; each purge runs only when something was "
           "deleted");
+ABSL_FLAG(std::string, keyservice, "",
+          "Key service addresses (comma-separated, every member of its group): the retention task "
+          "destroys the keys of the studies it deletes there. Empty: no retention deletions (rules "
+          "and legal holds are still kept, and holds still block DeleteStudy)");
+ABSL_FLAG(int64_t, retention_interval_s, 60,
+          "Seconds between retention passes (the leader deletes studies whose rule is due); 0 "
+          "disables them");
+ABSL_FLAG(std::string, testing_clock_offset_file, "",
+          "FOR TESTS ONLY: the clock of shares and retention runs ahead by the number of seconds "
+          "written in this file (read at every reading; absent or empty: 0). Never set this in "
+          "production");
 
 namespace {
 
@@ -131,8 +145,17 @@ int main(int argc, char** argv) {
   (*replica)->machine()->set_on_restore([&purger] { purger.EverythingChanged(); });
 
   medvault::Clock* clock = medvault::RealClock();
+  // Shares and retention read `policy_clock`: the real clock, unless a test moves it.
+  const std::string clock_offset_file = absl::GetFlag(FLAGS_testing_clock_offset_file);
+  ms::OffsetFileClock offset_clock(clock, fs, clock_offset_file);
+  medvault::Clock* policy_clock = clock;
+  if (!clock_offset_file.empty()) {
+    MV_LOG(WARNING) << "--testing_clock_offset_file set: the share and retention clock follows a "
+                       "test's file; never do this in production";
+    policy_clock = &offset_clock;
+  }
   ms::Catalog catalog(kv->get(), &writer);
-  ms::ShareBook shares(kv->get(), &writer, clock);
+  ms::ShareBook shares(kv->get(), &writer, policy_clock);
   ms::ChunkServerRegistry registry(
       kv->get(), clock,
       ms::RegistryOptions{down_after_ms * 1000, absl::GetFlag(FLAGS_min_free_bytes)},
@@ -141,6 +164,21 @@ int main(int argc, char** argv) {
   if (!loaded.ok()) Die(loaded.ToString());
   ms::GrpcChunkServerClient chunk_client(*security);
   ms::GarbageCollector gc(&catalog, &registry, &chunk_client, clock);
+  const int64_t retention_interval_s = absl::GetFlag(FLAGS_retention_interval_s);
+  if (retention_interval_s < 0) Die("--retention_interval_s must not be negative");
+  std::unique_ptr<ms::GrpcKeyShredder> key_shredder;
+  std::unique_ptr<ms::RetentionEnforcer> retention;
+  if (!absl::GetFlag(FLAGS_keyservice).empty()) {
+    absl::StatusOr<std::vector<std::string>> key_addresses =
+        medvault::ParseAddressList(absl::GetFlag(FLAGS_keyservice));
+    if (!key_addresses.ok()) Die(absl::StrCat("--keyservice: ", key_addresses.status().message()));
+    key_shredder = std::make_unique<ms::GrpcKeyShredder>(*key_addresses, *security);
+    medvault::raft::Replica* group = replica->get();
+    retention = std::make_unique<ms::RetentionEnforcer>(
+        &catalog, key_shredder.get(), policy_clock, [group] { return group->node()->IsLeader(); });
+  } else {
+    MV_LOG(WARNING) << "no --keyservice: retention rules are kept but no study is deleted by them";
+  }
 
   // Declared before the runner so they outlive it; created once the runner's registry exists.
   std::unique_ptr<ms::MetaMetrics> metrics;
@@ -187,6 +225,16 @@ int main(int argc, char** argv) {
       MV_LOG(WARNING) << "garbage collection failed: " << stats.status();
     }
   });
+
+  medvault::PeriodicTask retention_task(
+      absl::Seconds(std::max<int64_t>(retention_interval_s, 1)), [&] {
+        absl::StatusOr<ms::RetentionStats> stats = retention->RunOnce();
+        if (stats.ok()) {
+          metrics->RecordRetention(*stats);
+        } else {
+          MV_LOG(WARNING) << "retention pass failed: " << stats.status();
+        }
+      });
 
   // Repair runs on the leader once it has led for a down interval (and a heartbeat): before that
   // its in-memory liveness view would call every server down.
@@ -245,6 +293,7 @@ int main(int argc, char** argv) {
   backfill_task.Start();
   if (gc_interval_s > 0) gc_task.Start();
   if (repair_interval_ms > 0) repair_task.Start();
+  if (retention != nullptr && retention_interval_s > 0) retention_task.Start();
   MV_LOG(INFO) << "serving; chunk servers down after " << down_after_ms << " ms, gc every "
                << gc_interval_s << " s with orphan grace " << orphan_grace_s << " s, repair every "
                << repair_interval_ms << " ms to " << repair_options.replicas << " replicas";
@@ -253,6 +302,7 @@ int main(int argc, char** argv) {
   runner.set_on_terminate([&] { (*replica)->HandOffLeadership(absl::Seconds(5)); });
   runner.Wait();
   // In-flight calls have drained; stop the background passes before anything they use goes away.
+  retention_task.Stop();
   repair_task.Stop();
   backfill_task.Stop();
   purge_task.Stop();

@@ -11,7 +11,12 @@
 // the session downloads its study as a PDI ZIP (unzipped: the stored bytes and a DICOMDIR dcmdump
 // reads), not another study; a --no-download share refuses the download (403);
 // revocation ends the open session at its next request; the share log and the key service's audit
-// record the accesses.
+// record the accesses. Then, on the same cluster: a study whose retention rule is "after its last
+// share" is deleted by the metaserver's retention task once its share is revoked (keys destroyed
+// and audited with the reason: GetInstance is NOT_FOUND); every key released for a share session
+// is in the key service's audit with the share id and the recipient's address (QueryAudit); a
+// legal hold refuses rm; and with the metaserver's clock moved past a share's expiry
+// (--testing_clock_offset_file) the code is refused at the HTTPS door and the open session ends.
 //
 // The page in Debian's headless Chromium (playwright-core): five wrong PINs lock; the right PIN
 // shows the studies and dwv draws the image (the canvas' pixel variance is not zero; a screenshot
@@ -37,8 +42,10 @@
 #include "common/rpc.h"
 #include "common/testing/dev_certs.h"
 #include "common/testing/file_scan.h"
+#include "common/testing/temp_dir.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "medvault/v1/admin.grpc.pb.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/subprocess.h"
@@ -237,6 +244,11 @@ class ShareBrowserTest : public ::testing::Test {
     base_ = absl::StrCat("https://127.0.0.1:", (*port)[0]);
     testing::ClusterOptions options;
     options.frontend_flags = {absl::StrCat("--http_port=", (*port)[0])};
+    // The metaserver's share and retention clock follows clock_file_ (absent: the real clock);
+    // retention passes run every second.
+    clock_file_ = clock_dir_.path() + "/offset-seconds";
+    options.metaserver_flags = {"--testing_clock_offset_file=" + clock_file_,
+                                "--retention_interval_s=1"};
     cluster_ = std::make_unique<ExternalCluster>(options);
     ASSERT_TRUE(cluster_->Start().ok());
     for (const char* file : {"CT_small.dcm", "MR_small.dcm"}) {
@@ -291,11 +303,33 @@ class ShareBrowserTest : public ::testing::Test {
     return Curl("/share/api/redeem", extra);
   }
 
+  // Every audit record of the key service (through the frontend's Admin.QueryAudit), oldest first.
+  std::vector<v1::AuditRecord> Audit() {
+    auto admin = v1::Admin::NewStub(
+        MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client"), kFrontendPeer));
+    std::vector<v1::AuditRecord> out;
+    v1::QueryAuditRequest request;
+    request.set_limit(1000);
+    for (;;) {
+      grpc::ClientContext ctx;
+      v1::QueryAuditResponse response;
+      grpc::Status s = admin->QueryAudit(&ctx, request, &response);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (!s.ok()) break;
+      for (const v1::AuditRecord& r : response.records()) out.push_back(r);
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+    return out;
+  }
+
+  testing::TempDir clock_dir_;
+  std::string clock_file_;
   std::unique_ptr<ExternalCluster> cluster_;
   std::string base_, shared_, other_, jar_;
 };
 
-TEST_F(ShareBrowserTest, PinLockSessionScopeAndRevocationWithCurl) {
+TEST_F(ShareBrowserTest, PinLockSessionScopeRevocationRetentionAndExpiryWithCurl) {
   testing::CommandResult made = Cli(*cluster_, {"share", "create", "--study", shared_, "--json"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const std::string code = JsonField(made.out, "access_code");
@@ -406,6 +440,114 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeAndRevocationWithCurl) {
     EXPECT_FALSE(absl::StrContains(text, bare)) << file;
     EXPECT_FALSE(absl::StrContains(text, code)) << file;
   }
+
+  // --- Read and delete when done: `other_` goes once its last share has ended. ---
+  testing::CommandResult rule = Cli(*cluster_, {"retention", "set", other_, "--after-last-share"});
+  ASSERT_EQ(rule.exit_code, 0) << rule.err;
+  EXPECT_TRUE(absl::StrContains(rule.out, "delete after last share")) << rule.out;
+  testing::CommandResult listed = Cli(*cluster_, {"find"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_TRUE(absl::StrContains(listed.out, "RETENTION")) << listed.out;
+  EXPECT_TRUE(absl::StrContains(listed.out, "delete after last share")) << listed.out;
+  auto stub = v1::ImageStore::NewStub(
+      MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client"), kFrontendPeer));
+  std::string other_instance;
+  {
+    grpc::ClientContext ctx;
+    v1::GetStudyRequest req;
+    req.set_study_uid(other_);
+    v1::GetStudyResponse resp;
+    ASSERT_TRUE(stub->GetStudy(&ctx, req, &resp).ok());
+    ASSERT_GT(resp.series_size(), 0);
+    ASSERT_GT(resp.series(0).instances_size(), 0);
+    other_instance = resp.series(0).instances(0).tags().sop_instance_uid();
+  }
+  testing::CommandResult made2 = Cli(*cluster_, {"share", "create", "--study", other_, "--json"});
+  ASSERT_EQ(made2.exit_code, 0) << made2.err;
+  const std::string code2 = JsonField(made2.out, "access_code");
+  const std::string id2 = JsonField(made2.out, "id");
+  ASSERT_EQ(Redeem(code2, JsonField(made2.out, "pin")).status, 200);
+  ASSERT_EQ(Curl("/dicomweb/studies/" + other_).status, 200);
+  // The key released for the share session is in the key service's audit with the share id and
+  // the recipient's address, never the code.
+  bool release_seen = false;
+  for (const v1::AuditRecord& r : Audit()) {
+    EXPECT_FALSE(absl::StrContains(r.DebugString(), code2));
+    if (r.op() == "release" && r.on_behalf_of() == "share-session/" + id2) {
+      release_seen = true;
+      EXPECT_TRUE(absl::StartsWith(r.peer(), "127.0.0.1:")) << r.DebugString();
+      EXPECT_EQ(r.purpose(), "GetInstance");
+    }
+  }
+  EXPECT_TRUE(release_seen);
+  // Still shared: kept, however many retention passes run.
+  testing::CommandResult held = Cli(*cluster_, {"retention", "show", other_});
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  EXPECT_TRUE(absl::StrContains(held.out, "delete after last share")) << held.out;
+
+  ASSERT_EQ(Cli(*cluster_, {"share", "revoke", id2}).exit_code, 0);
+  // The leader's next retention pass deletes the study as rm does.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  absl::StatusOr<double> deleted = 0.0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    deleted = cluster_->Metric("metaserver", "medvault_metaserver_retention_deletions_total");
+    if (deleted.ok() && *deleted >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(deleted.ok() && *deleted == 1) << "the retention task deleted nothing";
+  {
+    grpc::ClientContext ctx;
+    v1::GetInstanceRequest req;
+    req.set_sop_instance_uid(other_instance);
+    auto reader = stub->GetInstance(&ctx, req);
+    v1::GetInstanceResponse piece;
+    while (reader->Read(&piece)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::NOT_FOUND);
+  }
+  testing::CommandResult gone = Cli(*cluster_, {"find", "--json"});
+  ASSERT_EQ(gone.exit_code, 0) << gone.err;
+  EXPECT_FALSE(absl::StrContains(gone.out, other_)) << gone.out;
+  // Its keys were destroyed by the metaserver, the reason in the key service's audit.
+  bool destroyed = false;
+  for (const v1::AuditRecord& r : Audit()) {
+    if (r.op() == "destroy" && r.purpose() == "Retention (last share ended)") {
+      destroyed = true;
+      EXPECT_EQ(r.caller(), "metaserver/metaserver");
+      EXPECT_EQ(r.on_behalf_of(), "client/client");  // who set the rule
+      EXPECT_EQ(r.result(), "OK");
+      EXPECT_GT(r.object_ids_size(), 0);
+    }
+  }
+  EXPECT_TRUE(destroyed);
+
+  // --- A legal hold refuses rm until released. ---
+  ASSERT_EQ(Cli(*cluster_, {"retention", "hold", shared_}).exit_code, 0);
+  testing::CommandResult refused = Cli(*cluster_, {"rm", "--study", shared_});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(refused.err, "FAILED_PRECONDITION")) << refused.err;
+  EXPECT_TRUE(absl::StrContains(Cli(*cluster_, {"find"}).out, "held"));
+  ASSERT_EQ(Cli(*cluster_, {"retention", "release", shared_}).exit_code, 0);
+
+  // --- Expiry at the HTTPS door: the metaserver's clock moves past the share's expiry. ---
+  testing::CommandResult made3 =
+      Cli(*cluster_, {"share", "create", "--study", shared_, "--expires", "1d", "--json"});
+  ASSERT_EQ(made3.exit_code, 0) << made3.err;
+  const std::string code3 = JsonField(made3.out, "access_code");
+  const std::string pin3 = JsonField(made3.out, "pin");
+  ASSERT_EQ(Redeem(code3, pin3).status, 200);
+  ASSERT_EQ(Curl("/dicomweb/studies/" + shared_).status, 200);
+  std::ofstream(clock_file_) << 2 * 86400 << "\n";
+  // The open session ends at its next request, and the code now opens nothing: the answer is
+  // the one a code that never existed gets.
+  EXPECT_EQ(Curl("/dicomweb/studies/" + shared_).status, 401);
+  HttpAnswer expired = Redeem(code3, pin3);
+  EXPECT_EQ(expired.status, 403);
+  EXPECT_EQ(expired.body, unknown.body);
+  testing::CommandResult log3 = Cli(*cluster_, {"share", "log", JsonField(made3.out, "id")});
+  ASSERT_EQ(log3.exit_code, 0) << log3.err;
+  EXPECT_TRUE(absl::StrContains(log3.out, "(expired)")) << log3.out;
+  std::remove(clock_file_.c_str());
 }
 
 // The JSON number after "key": in `json` (-1 when absent).

@@ -27,6 +27,8 @@ struct DataKeyMaterial {
 struct KeyAudit {
   std::string on_behalf_of;
   std::string purpose;
+  // The end client's address (host:port) when known: DICOMweb requests, share sessions.
+  std::string peer;
 };
 
 class KeyClient {
@@ -87,6 +89,16 @@ class MetaClient {
   virtual absl::StatusOr<v1::GetInstanceHeadersResponse> GetInstanceHeaders(
       const v1::GetInstanceHeadersRequest&) {
     return absl::UnimplementedError("GetInstanceHeaders");
+  }
+  // Retention rules and legal holds (MetaService.SetRetention / SetLegalHold). UNIMPLEMENTED by
+  // default, for fakes.
+  virtual absl::StatusOr<v1::RetentionMetaResponse> SetRetention(
+      const v1::SetRetentionMetaRequest&) {
+    return absl::UnimplementedError("SetRetention");
+  }
+  virtual absl::StatusOr<v1::RetentionMetaResponse> SetLegalHold(
+      const v1::SetLegalHoldMetaRequest&) {
+    return absl::UnimplementedError("SetLegalHold");
   }
 };
 

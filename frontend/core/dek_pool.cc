@@ -10,7 +10,7 @@ absl::StatusOr<DataKeyMaterial> DekPool::Take() {
     // Refilling under the lock makes concurrent puts share one batch instead of each asking.
     ASSIGN_OR_RETURN(
         std::vector<DataKeyMaterial> fresh,
-        keys_->GenerateDataKeys(batch_, KeyAudit{"", "PutInstance (key pool refill)"}));
+        keys_->GenerateDataKeys(batch_, KeyAudit{"", "PutInstance (key pool refill)", ""}));
     if (fresh.empty()) return absl::InternalError("key service returned no keys");
     for (auto& k : fresh) pool_.push_back(std::move(k));
   }
@@ -27,7 +27,7 @@ absl::Status DekPool::Drain() {
     pool_.clear();
   }
   if (ids.empty()) return absl::OkStatus();
-  return keys_->DestroyDataKeys(ids, KeyAudit{"", "shutdown (unused pooled keys)"});
+  return keys_->DestroyDataKeys(ids, KeyAudit{"", "shutdown (unused pooled keys)", ""});
 }
 
 }  // namespace medvault::frontend

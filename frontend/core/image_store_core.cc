@@ -53,7 +53,7 @@ absl::StatusOr<uint64_t> ImageStoreCore::RangeEnd(uint64_t size, uint64_t offset
 }
 
 absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
-                                 const std::string& caller) {
+                                 const std::string& caller, const std::string& peer) {
   ASSIGN_OR_RETURN(const std::string uid,
                    RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
   ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(uid));
@@ -66,8 +66,8 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   // key. Declared after `meta`, so a release still running on an early return (a future of
   // std::async waits for its thread when destroyed) finishes while what it reads is alive.
   std::future<absl::StatusOr<SecretBytes>> key_release =
-      std::async(std::launch::async, [this, &m, &caller] {
-        return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance"});
+      std::async(std::launch::async, [this, &m, &caller, &peer] {
+        return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance", peer});
       });
   std::optional<absl::StatusOr<SecretBytes>> key;
   return StreamChunks(
@@ -312,7 +312,7 @@ absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(
     const v1::DeleteStudyRequest& request, const std::string& caller) {
   ASSIGN_OR_RETURN(const std::string uid, RequestUid(request.study_uid(), "study_uid"));
   ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteStudy(uid));
-  RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteStudy"}));
+  RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteStudy", ""}));
   v1::DeleteStudyResponse response;
   response.set_instances_deleted(deleted.instances_deleted());
   return response;
@@ -323,7 +323,7 @@ absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(
   ASSIGN_OR_RETURN(const std::string uid,
                    RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
   ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteInstance(uid));
-  RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteInstance"}));
+  RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteInstance", ""}));
   return v1::DeleteInstanceResponse();
 }
 

@@ -48,9 +48,10 @@ class ImageStoreCore {
   // OUT_OF_RANGE when offset is past the end; NOT_FOUND when the instance does not exist.
   // `caller` ("role/name" of the client, or empty) is what the key service's audit log records the
   // key release (or destruction, below) was made for. Keys for puts come from a pool the frontend
-  // refills on its own account.
+  // refills on its own account. `peer`, the client's address when known (DICOMweb, share
+  // sessions), is recorded with the release.
   absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink,
-                   const std::string& caller = "");
+                   const std::string& caller = "", const std::string& peer = "");
 
   // The bytes [offset, offset + length) (length 0: to the end) of the object `meta` describes
   // (as MetaClient::GetInstance returns it), decrypted with `key`, which the caller has released
@@ -82,6 +83,13 @@ class ImageStoreCore {
                                                       const std::string& caller = "");
   absl::StatusOr<v1::DeleteInstanceResponse> DeleteInstance(
       const v1::DeleteInstanceRequest& request, const std::string& caller = "");
+
+  // Retention rules and legal holds, for `caller` (recorded as who set them); UIDs checked as
+  // RequestUid does (image_store_retention.cc).
+  absl::StatusOr<v1::RetentionResponse> SetRetention(const v1::SetRetentionRequest& request,
+                                                     const std::string& caller);
+  absl::StatusOr<v1::RetentionResponse> SetLegalHold(const v1::SetLegalHoldRequest& request,
+                                                     const std::string& caller);
 
   // Destroys pooled keys that were never used. Call at shutdown.
   absl::Status Shutdown() { return pool_.Drain(); }

@@ -62,7 +62,7 @@ bool PutCommitter::IsDefiniteRejection(absl::StatusCode code) {
 void PutCommitter::Abandon(const DataKeyMaterial& key) {
   stats_->abandoned_puts += 1;
   absl::Status s =
-      keys_->DestroyDataKeys({key.object_id}, KeyAudit{"", "PutInstance (abandoned upload)"});
+      keys_->DestroyDataKeys({key.object_id}, KeyAudit{"", "PutInstance (abandoned upload)", ""});
   if (!s.ok()) {
     MV_LOG(WARNING) << "could not destroy the key of abandoned object " << ToHex(key.object_id)
                     << ": " << s.code();

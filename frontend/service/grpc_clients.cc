@@ -51,6 +51,7 @@ GrpcKeyClient::GrpcKeyClient(const std::vector<std::string>& addresses,
 static void SetAudit(const KeyAudit& audit, v1::AuditContext* out) {
   out->set_on_behalf_of(audit.on_behalf_of);
   out->set_purpose(audit.purpose);
+  out->set_peer(audit.peer);
 }
 
 absl::StatusOr<std::vector<DataKeyMaterial>> GrpcKeyClient::GenerateDataKeys(
@@ -245,6 +246,16 @@ absl::StatusOr<v1::GetInstanceHeadersResponse> GrpcMetaClient::GetInstanceHeader
     const v1::GetInstanceHeadersRequest& req) {
   return MV_META_CALL(GetInstanceHeaders, v1::GetInstanceHeadersRequest,
                       v1::GetInstanceHeadersResponse, req);
+}
+
+absl::StatusOr<v1::RetentionMetaResponse> GrpcMetaClient::SetRetention(
+    const v1::SetRetentionMetaRequest& req) {
+  return MV_META_CALL(SetRetention, v1::SetRetentionMetaRequest, v1::RetentionMetaResponse, req);
+}
+
+absl::StatusOr<v1::RetentionMetaResponse> GrpcMetaClient::SetLegalHold(
+    const v1::SetLegalHoldMetaRequest& req) {
+  return MV_META_CALL(SetLegalHold, v1::SetLegalHoldMetaRequest, v1::RetentionMetaResponse, req);
 }
 
 absl::StatusOr<v1::GetStudyMetaResponse> GrpcMetaClient::GetStudy(const std::string& study_uid) {

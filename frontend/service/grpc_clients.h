@@ -74,6 +74,10 @@ class GrpcMetaClient : public MetaClient, public ShareMetaClient {
   absl::StatusOr<v1::FindInstancesMetaResponse> FindInstances(const v1::LevelQuery& query) override;
   absl::StatusOr<v1::GetInstanceHeadersResponse> GetInstanceHeaders(
       const v1::GetInstanceHeadersRequest& req) override;
+  absl::StatusOr<v1::RetentionMetaResponse> SetRetention(
+      const v1::SetRetentionMetaRequest& req) override;
+  absl::StatusOr<v1::RetentionMetaResponse> SetLegalHold(
+      const v1::SetLegalHoldMetaRequest& req) override;
 
   // Operator calls, forwarded for clients holding the admin scope.
   absl::StatusOr<v1::ListChunkServersResponse> ListChunkServers();

@@ -90,7 +90,11 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
       .AllowScope("RevokeShare", Scope::kWrite)
       .AllowScope("UnlockShare", Scope::kAdmin)
       .AllowScope("GetShareLog", Scope::kRead)
-      .AllowScope("RetrieveStudy", Scope::kRead);
+      .AllowScope("RetrieveStudy", Scope::kRead)
+      // A retention rule schedules a deletion: whoever may delete may set one. A legal hold
+      // overrides deletion, so only an admin places or releases it.
+      .AllowScope("SetRetention", Scope::kDelete)
+      .AllowScope("SetLegalHold", Scope::kAdmin);
   // A recipient's browser session (frontend/web/share_web.h) reads through the DICOMweb door's
   // handlers, which ShareWeb has already confined to the share's studies.
   policy.AllowRoles("GetInstance", {kShareSessionRole}).AllowRoles("GetStudy", {kShareSessionRole});
@@ -351,6 +355,20 @@ grpc::Status ImageStoreService::FindInstances(grpc::ServerContext* ctx,
                                               v1::FindInstancesResponse* response) {
   MV_AUTHORIZE("FindInstances");
   MV_UNARY(FindInstances, core_->FindInstances(*request));
+}
+
+grpc::Status ImageStoreService::SetRetention(grpc::ServerContext* ctx,
+                                             const v1::SetRetentionRequest* request,
+                                             v1::RetentionResponse* response) {
+  MV_AUTHORIZE("SetRetention");
+  MV_UNARY(SetRetention, core_->SetRetention(*request, who->ToString()));
+}
+
+grpc::Status ImageStoreService::SetLegalHold(grpc::ServerContext* ctx,
+                                             const v1::SetLegalHoldRequest* request,
+                                             v1::RetentionResponse* response) {
+  MV_AUTHORIZE("SetLegalHold");
+  MV_UNARY(SetLegalHold, core_->SetLegalHold(*request, who->ToString()));
 }
 
 grpc::Status ImageStoreService::GetStudy(grpc::ServerContext* ctx,

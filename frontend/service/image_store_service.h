@@ -61,6 +61,11 @@ class ImageStoreService final : public v1::ImageStore::Service {
                            v1::ShareResponse* response) override;
   grpc::Status GetShareLog(grpc::ServerContext* ctx, const v1::ShareRequest* request,
                            v1::GetShareLogResponse* response) override;
+  // Retention rules (delete scope) and legal holds (admin scope).
+  grpc::Status SetRetention(grpc::ServerContext* ctx, const v1::SetRetentionRequest* request,
+                            v1::RetentionResponse* response) override;
+  grpc::Status SetLegalHold(grpc::ServerContext* ctx, const v1::SetLegalHoldRequest* request,
+                            v1::RetentionResponse* response) override;
   // Must outlive the service; set before it serves.
   void set_share_desk(ShareDesk* desk) { shares_ = desk; }
 

@@ -48,7 +48,9 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"RemoveRaftMember", admins},
                                                 {"TransferRaftLeader", admins},
                                                 {"VerifyAudit", {"client/admin", "client/auditor"}},
-                                                {"TakeBackup", admins}};
+                                                {"TakeBackup", admins},
+                                                {"SetRetention", deleters},
+                                                {"SetLegalHold", admins}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(
                   FrontendPolicy(medvault::testing::OneScopeClients()),
                   {"medvault.v1.ImageStore", "medvault.v1.Admin"}, table),

@@ -329,7 +329,7 @@ absl::Status DicomWeb::RetrieveStudy(const HttpRequest& request, HttpResponder& 
     for (const v1::InstanceInfo& info : *list) {
       v1::GetInstanceRequest get;
       get.set_sop_instance_uid(info.tags().sop_instance_uid());
-      absl::Status read = core_->Get(get, parts, *caller);
+      absl::Status read = core_->Get(get, parts, *caller, request.peer_address);
       if (!read.ok()) return out.begun() ? read : RespondError(out, read);
     }
   }
@@ -366,7 +366,7 @@ absl::Status DicomWeb::WadoUri(const HttpRequest& request, HttpResponder& out) {
         }
         return out.Write(data);
       },
-      *caller);
+      *caller, request.peer_address);
   if (!read.ok()) return out.begun() ? read : RespondError(out, read);
   return out.End();
 }

@@ -79,7 +79,7 @@ class AuditChainTest : public ::testing::Test {
 
   v1::AuditRecord Record(const std::string& op) {
     v1::AuditRecord r =
-        log_.NewRecord(op, AuditInfo{"frontend/frontend", "client/c", "GetInstance"});
+        log_.NewRecord(op, AuditInfo{"frontend/frontend", "client/c", "GetInstance", ""});
     r.set_result("OK");
     r.add_object_ids(std::string(16, 'x'));
     return r;

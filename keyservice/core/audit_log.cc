@@ -50,6 +50,7 @@ v1::AuditRecord AuditLog::NewRecord(absl::string_view op, const AuditInfo& who) 
   record.set_caller(who.caller.empty() ? "unauthenticated" : who.caller);
   record.set_on_behalf_of(who.on_behalf_of);
   record.set_purpose(who.purpose);
+  record.set_peer(who.peer);
   return record;
 }
 
@@ -84,6 +85,7 @@ void AuditLog::Log(const v1::AuditRecord& record) {
   MV_LOG(INFO) << "audit op=" << record.op() << " caller=" << record.caller()
                << " on_behalf_of=" << (record.on_behalf_of().empty() ? "-" : record.on_behalf_of())
                << " purpose=" << (record.purpose().empty() ? "-" : record.purpose())
+               << " peer=" << (record.peer().empty() ? "-" : record.peer())
                << " kek_version=" << record.kek_version() << " result=" << record.result()
                << " objects=" << record.object_ids_size() << " object_ids=" << ids;
 }

@@ -31,6 +31,7 @@ struct AuditInfo {
   std::string caller;        // "role/name" of the calling service, or "unauthenticated"
   std::string on_behalf_of;  // the end client the caller acts for, when it says
   std::string purpose;       // the public API method, or the refused method for a denial
+  std::string peer;          // the end client's network address, when the caller gives it
 };
 
 // Thread-safe.

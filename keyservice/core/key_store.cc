@@ -191,7 +191,8 @@ absl::StatusOr<SecretBytes> KeyStore::Get(absl::string_view object_id, const Aud
 
 void KeyStore::VoidRelease(const v1::AuditRecord& released, const absl::Status& why) {
   v1::AuditRecord voided = audit_.NewRecord(
-      "void_release", AuditInfo{released.caller(), released.on_behalf_of(), released.purpose()});
+      "void_release",
+      AuditInfo{released.caller(), released.on_behalf_of(), released.purpose(), released.peer()});
   *voided.mutable_object_ids() = released.object_ids();
   voided.set_kek_version(released.kek_version());
   voided.set_result(ResultName(why));

@@ -20,6 +20,9 @@ AccessPolicy KeyServicePolicy() {
         "GetKekStatus", "RotateKek", "RetireKek", "VerifyAudit", "GetDataKeys"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
+  // The metaserver's retention task destroys the keys of the studies it deletes (it never obtains
+  // a key).
+  policy.AllowRoles("DestroyDataKeys", {kMetaServerPeer});
   return policy;
 }
 
@@ -60,7 +63,7 @@ absl::StatusOr<AuditInfo> KeyServiceImpl::Admit(const grpc::ServerContext& conte
                                                 const std::vector<std::string>& object_ids) {
   PeerIdentity caller;
   absl::StatusOr<PeerIdentity> who = authz_.Authorize(context, method, &caller);
-  AuditInfo info{caller.ToString(), audit.on_behalf_of(), audit.purpose()};
+  AuditInfo info{caller.ToString(), audit.on_behalf_of(), audit.purpose(), audit.peer()};
   if (!who.ok()) {
     // For a refusal the purpose recorded is the refused method: what was attempted.
     info.purpose = std::string(method);

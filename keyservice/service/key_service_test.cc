@@ -233,14 +233,21 @@ TEST_F(KeyServiceTest, InvalidRequestsMapToInvalidArgument) {
   EXPECT_EQ(Metric("medvault_keyservice_keys_generated_total"), 0);
 }
 
-// The real table, caller by caller: only the frontend obtains, creates or destroys a data key or
-// reads the audit log; a chunk server, the metaserver or a client holding every scope may not.
+// The real table, caller by caller: only the frontend obtains or creates a data key or reads the
+// audit log; the metaserver may only destroy keys (its retention task); a chunk server or a client
+// holding every scope may do nothing.
 TEST(KeyServicePolicyTest, OnlyTheFrontendMayCallTheKeyService) {
   const std::set<std::string> frontend = {"frontend/frontend"};
   const medvault::testing::PolicyTable table = {
-      {"GenerateDataKeys", frontend}, {"GetDataKey", frontend},   {"DestroyDataKeys", frontend},
-      {"QueryAudit", frontend},       {"RecordDenial", frontend}, {"GetKekStatus", frontend},
-      {"RotateKek", frontend},        {"RetireKek", frontend},    {"VerifyAudit", frontend},
+      {"GenerateDataKeys", frontend},
+      {"GetDataKey", frontend},
+      {"DestroyDataKeys", {"frontend/frontend", "metaserver/metaserver"}},
+      {"QueryAudit", frontend},
+      {"RecordDenial", frontend},
+      {"GetKekStatus", frontend},
+      {"RotateKek", frontend},
+      {"RetireKek", frontend},
+      {"VerifyAudit", frontend},
       {"GetDataKeys", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(KeyServicePolicy(),
                                                        {"medvault.v1.KeyService"}, table),

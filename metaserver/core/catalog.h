@@ -68,6 +68,33 @@ struct BackfillPage {
 // Study records one BackfillStudies call examines at most.
 inline constexpr size_t kMaxBackfillStudies = 1000;
 
+// A study's retention record as the retention task sees it (catalog_retention.cc).
+struct RetentionEntry {
+  std::string study_uid;
+  v1::StoredRetention record;
+  // When the study was first stored; 0 when it is not stored (a rule set before it arrives).
+  int64_t ingested_at_micros = 0;
+  // Why the study is due for deletion now ("30 days after ingest", "last share ended"); empty when
+  // it is not (a hold does not change this: the task counts held studies that are due).
+  std::string due_reason;
+};
+
+// What SetRetention and SetLegalHold answer.
+struct RetentionAnswer {
+  v1::RetentionInfo info;
+  bool study_stored = false;
+};
+
+// A deletion by the retention task: the objects whose keys are to be destroyed and why.
+struct RetentionDeletion {
+  DeleteResult result;
+  std::string reason;
+  std::string rule_set_by;
+};
+
+// Bounds of a retention rule.
+inline constexpr uint32_t kMaxRetentionDays = 36500;
+
 // Instance records one CheckIndex call examines at most.
 inline constexpr size_t kMaxIndexCheckScan = 10000;
 
@@ -187,6 +214,32 @@ class Catalog {
   // not confirmed destroyed; OK when it is already gone.
   absl::Status RemoveTombstone(absl::string_view object_id) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // --- Retention and legal holds (catalog_retention.cc) ---
+
+  // Sets (with `clear`, removes) the study's retention rule; the study need not be stored yet.
+  // INVALID_ARGUMENT for a malformed UID or a rule with both or neither condition or days outside
+  // 1..kMaxRetentionDays; FAILED_PRECONDITION while the retention task is deleting the study.
+  absl::StatusOr<RetentionAnswer> SetRetention(absl::string_view study_uid,
+                                               const v1::RetentionRule& rule, bool clear,
+                                               absl::string_view actor, int64_t now_micros)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Places or releases a legal hold: while held, DeleteStudy, DeleteInstance and the retention
+  // task refuse (FAILED_PRECONDITION). Errors as SetRetention.
+  absl::StatusOr<RetentionAnswer> SetLegalHold(absl::string_view study_uid, bool hold,
+                                               absl::string_view actor, int64_t now_micros)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Every retention record (after a barrier: the leader's current state), with whether it is due
+  // at `now_micros`.
+  absl::StatusOr<std::vector<RetentionEntry>> ListRetention(int64_t now_micros) const;
+  // Removes a due study from the index exactly as DeleteStudy does and marks its retention record
+  // deleting, in one write; for a record already deleting, returns the objects whose keys still
+  // await destruction. The rule is checked again under the catalog's lock: FAILED_PRECONDITION
+  // when the study is held or no longer due, NOT_FOUND when no record or nothing is left.
+  absl::StatusOr<RetentionDeletion> DeleteForRetention(absl::string_view study_uid,
+                                                       int64_t now_micros) ABSL_LOCKS_EXCLUDED(mu_);
+  // Drops a deleting retention record once none of its study's keys awaits destruction.
+  absl::Status FinishRetention(absl::string_view study_uid) ABSL_LOCKS_EXCLUDED(mu_);
+
   // --- Replica bookkeeping (repair; catalog_replicas.cc) ---
 
   // A consistent view of every manifest as of now, for one repair pass.
@@ -208,6 +261,11 @@ class Catalog {
 
  private:
   struct PendingCommit;
+  // Reads the study's retention record (empty when absent), applies `change` and writes it (or
+  // deletes it when it holds nothing). FAILED_PRECONDITION while it is deleting.
+  absl::StatusOr<RetentionAnswer> UpdateRetention(
+      absl::string_view study_uid, const std::function<void(v1::StoredRetention&)>& change)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Plans and writes `group` (under mu_) and sets every member's result.
   void CommitGroup(const std::vector<PendingCommit*>& group) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -91,8 +91,20 @@ void FinishResult(std::vector<std::string> pending, DeleteResult* result) {
 
 }  // namespace
 
+absl::Status CheckNotHeld(const KvReader& state, absl::string_view study_uid) {
+  v1::StoredRetention retention;
+  bool found = false;
+  RETURN_IF_ERROR(ReadOptional(state, kRetentionCf, study_uid, &retention, &found));
+  if (found && retention.info().hold()) {
+    return absl::FailedPreconditionError(
+        "the study is under legal hold: release the hold before deleting");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_view study_uid,
-                                           int64_t now_micros) {
+                                           int64_t now_micros,
+                                           const std::string* retention_reason) {
   RETURN_IF_ERROR(CheckUid(study_uid, "study UID"));
   DeletePlan plan;
   v1::StoredStudy study;
@@ -103,7 +115,18 @@ absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_v
   if (!study_found && pending.empty()) return absl::NotFoundError("no such study");
 
   if (study_found) {
+    RETURN_IF_ERROR(CheckNotHeld(state, study_uid));
     rocksdb::WriteBatch& batch = plan.batch;
+    v1::StoredRetention retention;
+    bool retention_found = false;
+    RETURN_IF_ERROR(ReadOptional(state, kRetentionCf, study_uid, &retention, &retention_found));
+    if (retention_reason != nullptr) {
+      retention.set_deleting_since_micros(now_micros);
+      retention.set_deleting_reason(*retention_reason);
+      batch.Put(state.cf(kRetentionCf), ToSlice(study_uid), Encode(retention));
+    } else if (retention_found) {
+      batch.Delete(state.cf(kRetentionCf), ToSlice(study_uid));
+    }
     ASSIGN_OR_RETURN(std::vector<std::string> series_uids,
                      SuffixesWithPrefix(state, kIndexCf, keys::StudySeriesPrefix(study_uid)));
     for (const std::string& series_uid : series_uids) {
@@ -146,6 +169,7 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
   if (instance_found) {
     rocksdb::WriteBatch& batch = plan.batch;
     const v1::InstanceTags& tags = instance.info().tags();
+    RETURN_IF_ERROR(CheckNotHeld(state, tags.study_uid()));
     const uint64_t size = instance.info().size();
     RETURN_IF_ERROR(
         TombstoneInstance(state, instance, now_micros, &batch, &plan.result.object_ids));
@@ -181,6 +205,7 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
       if (series_removed) summary.set_series_count(SaturatingSub(summary.series_count(), 1));
       if (summary.instance_count() == 0) {
         batch.Delete(state.cf(kStudiesCf), ToSlice(tags.study_uid()));
+        batch.Delete(state.cf(kRetentionCf), ToSlice(tags.study_uid()));
         DeleteStudyIndexEntries(state, old_summary, &batch);
       } else {
         if (series_removed) {

@@ -5,12 +5,12 @@
 namespace medvault::metaserver {
 
 std::vector<std::string> MetaserverColumnFamilies() {
-  return {kServersCf,   kStudiesCf, kSeriesCf,     kInstancesCf, kIndexCf,
-          kManifestsCf, kChunksCf,  kTombstonesCf, kSharesCf,    kShareLogCf};
+  return {kServersCf, kStudiesCf,    kSeriesCf, kInstancesCf, kIndexCf,    kManifestsCf,
+          kChunksCf,  kTombstonesCf, kSharesCf, kShareLogCf,  kRetentionCf};
 }
 
 std::vector<std::string> PurgedColumnFamilies() {
-  return {kStudiesCf, kSeriesCf, kInstancesCf, kIndexCf, kManifestsCf, kTombstonesCf};
+  return {kStudiesCf, kSeriesCf, kInstancesCf, kIndexCf, kManifestsCf, kTombstonesCf, kRetentionCf};
 }
 
 namespace keys {

@@ -10,6 +10,7 @@
 //   tombstones  object_id                        -> Tombstone
 //   shares      code_hash (32 bytes)             -> StoredShare (share_book.h)
 //   share_log   code_hash be64(sequence)         -> ShareLogEntry
+//   retention   study_uid                        -> StoredRetention (catalog_retention.cc)
 //   index       'p' patient_id \0 study_date \0 study_uid   studies by patient
 //               'd' study_date \0 study_uid                 studies by date
 //               'm' modality \0 study_date \0 study_uid     studies by modality (one per modality)
@@ -41,6 +42,7 @@ inline constexpr char kChunksCf[] = "chunks";
 inline constexpr char kTombstonesCf[] = "tombstones";
 inline constexpr char kSharesCf[] = "shares";
 inline constexpr char kShareLogCf[] = "share_log";
+inline constexpr char kRetentionCf[] = "retention";
 
 // Every column family the metaserver opens (pass to KvStore::Open).
 std::vector<std::string> MetaserverColumnFamilies();

@@ -39,11 +39,23 @@ struct DeletePlan {
   DeleteResult result;
   rocksdb::WriteBatch batch;  // empty when only earlier tombstones were found
 };
+// A study under legal hold is FAILED_PRECONDITION (only when it is still stored: finishing an
+// earlier deletion's key destruction is never blocked). The study's retention record goes with it,
+// unless `retention_reason` is given (a deletion by the retention task): then the record is kept,
+// marked deleting with that reason, until its keys are destroyed (catalog_retention.cc).
 absl::StatusOr<DeletePlan> PlanDeleteStudy(const KvReader& state, absl::string_view study_uid,
-                                           int64_t now_micros);
+                                           int64_t now_micros,
+                                           const std::string* retention_reason = nullptr);
 absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
                                               absl::string_view sop_instance_uid,
                                               int64_t now_micros);
+
+// Fills summary->retention from the study's retention record, if it has one.
+absl::Status AttachRetention(const KvReader& state, const v1::StoredStudy& study,
+                             v1::StudySummary* summary);
+
+// FAILED_PRECONDITION when the study's retention record holds it (legal hold).
+absl::Status CheckNotHeld(const KvReader& state, absl::string_view study_uid);
 
 absl::StatusOr<rocksdb::WriteBatch> PlanConfirmKeysDestroyed(
     const KvReader& state, const std::vector<std::string>& object_ids);

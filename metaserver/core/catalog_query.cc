@@ -70,7 +70,9 @@ absl::StatusOr<v1::StudyPage> Catalog::FindStudies(const v1::StudyQuery& query) 
         break;
       }
       page_bytes += bytes;
-      *page.add_studies() = study.summary();
+      v1::StudySummary* summary = page.add_studies();
+      *summary = study.summary();
+      RETURN_IF_ERROR(AttachRetention(state, study, summary));
     }
     last_key = std::string(key);
   }
@@ -87,6 +89,7 @@ absl::StatusOr<StudyDetail> Catalog::GetStudy(absl::string_view study_uid) const
   RETURN_IF_ERROR(s);
   StudyDetail detail;
   detail.study = study.summary();
+  RETURN_IF_ERROR(AttachRetention(state, study, &detail.study));
 
   std::vector<std::string> series_uids;
   const std::string series_prefix = keys::StudySeriesPrefix(study_uid);

@@ -61,4 +61,15 @@ class ChunkServerClient {
   }
 };
 
+// What the retention task needs from the key service: destroying the data keys of the objects it
+// deleted (crypto-shredding), recorded in the key service's audit with the reason. Thread-safe.
+class KeyShredder {
+ public:
+  virtual ~KeyShredder() = default;
+  // Destroys these keys (destroying an absent one succeeds). `on_behalf_of` is who set the rule,
+  // `purpose` why the study was deleted; both go to the audit record, and neither holds PHI.
+  virtual absl::Status DestroyKeys(const std::vector<std::string>& object_ids,
+                                   const std::string& on_behalf_of, const std::string& purpose) = 0;
+};
+
 }  // namespace medvault::metaserver

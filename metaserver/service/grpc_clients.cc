@@ -1,6 +1,7 @@
 #include "metaserver/service/grpc_clients.h"
 
 #include "common/rpc.h"
+#include "medvault/v1/keyservice.grpc.pb.h"
 
 namespace medvault::metaserver {
 
@@ -86,6 +87,31 @@ absl::StatusOr<v1::ScrubStatus> GrpcChunkServerClient::GetScrubStatus(const std:
   absl::Status s = FromGrpcStatus(StubFor(address)->GetScrubStatus(&context, request, &response));
   if (!s.ok()) return s;
   return response;
+}
+
+GrpcKeyShredder::GrpcKeyShredder(const std::vector<std::string>& addresses,
+                                 const TransportSecurity& security)
+    : group_(addresses, [&security](const std::string& a) {
+        return MakeChannel(a, security, kKeyServicePeer);
+      }) {}
+
+absl::Status GrpcKeyShredder::DestroyKeys(const std::vector<std::string>& object_ids,
+                                          const std::string& on_behalf_of,
+                                          const std::string& purpose) {
+  v1::DestroyDataKeysRequest request;
+  for (const std::string& id : object_ids) request.add_object_ids(id);
+  request.mutable_audit()->set_on_behalf_of(on_behalf_of);
+  request.mutable_audit()->set_purpose(purpose);
+  return group_.Call(
+      [&](const std::shared_ptr<grpc::Channel>& channel,
+          std::chrono::system_clock::time_point deadline) {
+        auto stub = v1::KeyService::NewStub(channel);
+        grpc::ClientContext context;
+        context.set_deadline(deadline);
+        v1::DestroyDataKeysResponse response;
+        return FromGrpcStatus(stub->DestroyDataKeys(&context, request, &response));
+      },
+      std::chrono::seconds(30));
 }
 
 }  // namespace medvault::metaserver

@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/group_channels.h"
 #include "common/tls.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 #include "metaserver/core/clients.h"
@@ -41,6 +42,18 @@ class GrpcChunkServerClient : public ChunkServerClient {
   const absl::Duration timeout_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<v1::ChunkService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+};
+
+// KeyShredder over gRPC (medvault.v1.KeyService/DestroyDataKeys) to the key service's group,
+// following its leader; the key service must present the keyservice certificate. Thread-safe.
+class GrpcKeyShredder : public KeyShredder {
+ public:
+  GrpcKeyShredder(const std::vector<std::string>& addresses, const TransportSecurity& security);
+  absl::Status DestroyKeys(const std::vector<std::string>& object_ids,
+                           const std::string& on_behalf_of, const std::string& purpose) override;
+
+ private:
+  GroupChannels group_;
 };
 
 }  // namespace medvault::metaserver

@@ -82,7 +82,27 @@ MetaMetrics::MetaMetrics(prometheus::Registry& r)
                    "replica's disk (Raft log, write-ahead log, database files).")),
       scrubs_started(NewCounter(r, "medvault_metaserver_scrubs_started_total",
                                 "Chunk-server scrub passes started on demand (medvault scrub "
-                                "start).")) {}
+                                "start).")),
+      retention_deletions(NewCounter(r, "medvault_metaserver_retention_deletions_total",
+                                     "Studies deleted by their retention rule (keys destroyed).")),
+      retention_failures(NewCounter(r, "medvault_metaserver_retention_failures_total",
+                                    "Retention deletions that failed (retried next pass).")),
+      retention_due(NewGauge(r, "medvault_metaserver_retention_due",
+                             "Studies whose retention rule was due at the last pass (held "
+                             "ones included).")),
+      retention_blocked(NewGauge(r, "medvault_metaserver_retention_blocked_by_hold",
+                                 "Due studies a legal hold kept at the last pass.")),
+      studies_held(NewGauge(r, "medvault_metaserver_studies_held",
+                            "Studies under legal hold at the last retention pass.")) {}
+
+void MetaMetrics::RecordRetention(const RetentionStats& stats) {
+  if (!stats.led) return;
+  retention_deletions.Increment(static_cast<double>(stats.deleted));
+  retention_failures.Increment(static_cast<double>(stats.failed));
+  retention_due.Set(static_cast<double>(stats.due));
+  retention_blocked.Set(static_cast<double>(stats.blocked_by_hold));
+  studies_held.Set(static_cast<double>(stats.held));
+}
 
 void MetaMetrics::RecordGc(const GcStats& stats) {
   gc_chunks_reclaimed.Increment(static_cast<double>(stats.deleted_chunks_reclaimed));

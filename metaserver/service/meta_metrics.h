@@ -12,6 +12,7 @@
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/registry.h"
 #include "metaserver/core/repairer.h"
+#include "metaserver/core/retention_enforcer.h"
 
 namespace medvault::metaserver {
 
@@ -29,6 +30,8 @@ struct MetaMetrics {
   // Records one purge of deleted index entries (`result` of KvShredder::ShredPending, started when
   // every deletion through Raft index `applied` had been noted).
   void RecordPurge(const KvShredder& purger, const absl::Status& result, uint64_t applied);
+  // Adds one retention pass's results (a follower's pass changes nothing).
+  void RecordRetention(const RetentionStats& stats);
 
   prometheus::Counter& commits;
   prometheus::Histogram& commit_latency;
@@ -56,6 +59,11 @@ struct MetaMetrics {
   prometheus::Counter& purge_errors;
   prometheus::Gauge& purged_through_index;
   prometheus::Counter& scrubs_started;
+  prometheus::Counter& retention_deletions;
+  prometheus::Counter& retention_failures;
+  prometheus::Gauge& retention_due;
+  prometheus::Gauge& retention_blocked;
+  prometheus::Gauge& studies_held;
   uint64_t purged_seen = 0;  // purger.shredded() at the last RecordPurge
   uint64_t passes_seen = 0;
 };

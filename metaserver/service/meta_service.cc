@@ -34,7 +34,7 @@ AccessPolicy MetaServicePolicy() {
                              "FindSeries",           "FindInstances",     "CreateShare",
                              "ListShares",           "GetShare",          "RevokeShare",
                              "UnlockShare",          "RecordShareAccess", "GetShareLog",
-                             "GetInstanceHeaders"}) {
+                             "GetInstanceHeaders",   "SetRetention",      "SetLegalHold"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;

@@ -104,6 +104,13 @@ class MetaServiceImpl final : public v1::MetaService::Service {
   grpc::Status GetInstanceHeaders(grpc::ServerContext* context,
                                   const v1::GetInstanceHeadersRequest* request,
                                   v1::GetInstanceHeadersResponse* response) override;
+  // Retention rules and legal holds (meta_service_retention.cc).
+  grpc::Status SetRetention(grpc::ServerContext* context,
+                            const v1::SetRetentionMetaRequest* request,
+                            v1::RetentionMetaResponse* response) override;
+  grpc::Status SetLegalHold(grpc::ServerContext* context,
+                            const v1::SetLegalHoldMetaRequest* request,
+                            v1::RetentionMetaResponse* response) override;
   // The shares' store. Call before the service is started; must outlive it.
   void set_share_book(ShareBook* shares) { shares_ = shares; }
 

@@ -269,7 +269,9 @@ TEST(MetaServicePolicyTest, ChunkServersHeartbeatAndTheFrontendCallsTheRest) {
                                                 {"UnlockShare", frontend},
                                                 {"RecordShareAccess", frontend},
                                                 {"GetShareLog", frontend},
-                                                {"GetInstanceHeaders", frontend}};
+                                                {"GetInstanceHeaders", frontend},
+                                                {"SetRetention", frontend},
+                                                {"SetLegalHold", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(MetaServicePolicy(),
                                                        {"medvault.v1.MetaService"}, table),
               ::testing::IsEmpty());

@@ -11,7 +11,8 @@ its Services, probes, annotations and peers name, with files where its volumes p
   metrics port is the prometheus.io/port annotation; every Service's targetPort is a port of the
   pods it selects;
 - probes are native gRPC probes of the container's health port (--health_listen);
-- --tls_*, --data_dir, --kek_dir, --client_scopes_file, --dicom_access_file and --flagfile lie under a volume mount of
+- --tls_*, --data_dir, --kek_dir, --audit_signing_key, --client_scopes_file, --dicom_access_file and --flagfile
+  lie under a volume mount of
   the right kind (Secret with that key, PVC, emptyDir written by an init container, ConfigMap key).
 
   flags.py RENDERED_DIR BIN_DIR
@@ -135,6 +136,7 @@ def check_container(f, where, c, w, objects, bins, tmp):
     # Files.
     for flag, want in (("tls_ca", "secret"), ("tls_cert", "secret"), ("tls_key", "secret"),
                        ("data_dir", "pvc"), ("kek_dir", "init"), ("flagfile", "init"),
+                       ("audit_signing_key", "init"),
                        ("client_scopes_file", "configmap"), ("dicom_access_file", "configmap")):
         if flag in flags:
             check_path(f, where, flag, flags[flag], c, spec, want)

@@ -14,7 +14,7 @@ from manifests import (OVERLAYS, ROOT, Failures, by_kind, containers, find, pod_
 
 # The only container allowed to run as root: it hands the master-key files to the key service's
 # user (a Secret volume's files belong to root), with CAP_CHOWN and nothing else.
-ROOT_EXCEPTIONS = {("keyservice", "kek-files"): ["CHOWN"]}
+ROOT_EXCEPTIONS = {("keyservice", "kek-files"): ["CHOWN"], ("keyservice", "audit-key-file"): ["CHOWN"]}
 ROLES = {"key service": "keyservice", "metaserver": "metaserver", "chunk server": "chunkserver",
          "frontend": "frontend"}
 

@@ -210,7 +210,11 @@ absl::Status ExternalCluster::Start() {
   absl::StatusOr<std::string> keys = StartGroup("keyservice", key_flags);
   if (!keys.ok()) return keys.status();
   key_addr_ = *keys;
-  absl::StatusOr<std::string> meta = StartGroup("metaserver", options_.metaserver_flags);
+  // The metaserver's retention task destroys keys in the key service.
+  std::vector<std::string> meta_flags = {"--keyservice=" + key_addr_};
+  meta_flags.insert(meta_flags.end(), options_.metaserver_flags.begin(),
+                    options_.metaserver_flags.end());
+  absl::StatusOr<std::string> meta = StartGroup("metaserver", meta_flags);
   if (!meta.ok()) return meta.status();
   meta_addr_ = *meta;
   for (int i = 0; i < options_.chunkservers; ++i) {
