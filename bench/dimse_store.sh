@@ -28,25 +28,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 source "$ROOT/bench/lib.sh"
-bench_require_binaries keyservice metaserver chunkserver frontend
-bench_enter_netns "${ARGS[@]}"
-command -v storescu >/dev/null || { echo "bench/dimse_store.sh: storescu missing" >&2; exit 2; }
-
-TMPBASE="${MEDVAULT_BENCH_TMP:-$ROOT/build}"
-mkdir -p "$TMPBASE"
-WORK="$(mktemp -d "$TMPBASE/bench-dimse.XXXXXX")"
-JSON="$WORK/results.jsonl"
-CLUSTER="$WORK/cluster"
-ORTHANC_DIR="$WORK/orthanc"
-ORTHANC_PID=""
-cleanup() {
-  set +e
-  orthanc_down
-  MEDVAULT_PORT_BASE="$MV_PORT_BASE" MEDVAULT_BIN_DIR="$BIN" "$ROOT/scripts/cluster" down --data "$CLUSTER" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "== $*" >&2; }
+bench_side_by_side_begin dimse "${ARGS[@]}"
 
 # Two series of the same shape with different UIDs per system: each run stores new instances.
 log "generating 4 CT series of $SLICES slices in $WORK"

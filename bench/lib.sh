@@ -91,3 +91,36 @@ orthanc_down() {
     ORTHANC_PID=""
   fi
 }
+
+# The common start of a bench that runs medvault's local cluster beside Orthanc: needs the service
+# binaries and storescu, enters the private network namespace (bench_enter_netns re-runs the script
+# there with ARGS), and sets WORK (a fresh directory under MEDVAULT_BENCH_TMP, default build/),
+# JSON, CLUSTER, ORTHANC_DIR, ORTHANC_PID, an EXIT trap that stops both systems and removes WORK,
+# and log(). Expects ROOT, BIN and MV_PORT_BASE.
+#   bench_side_by_side_begin NAME "${ARGS[@]}"   (NAME names WORK)
+bench_side_by_side_begin() {
+  local name="$1"; shift
+  bench_require_binaries keyservice metaserver chunkserver frontend
+  bench_enter_netns "$@"
+  command -v storescu >/dev/null || { echo "$(basename "$0"): storescu missing" >&2; exit 2; }
+  local tmpbase="${MEDVAULT_BENCH_TMP:-$ROOT/build}"
+  mkdir -p "$tmpbase"
+  WORK="$(mktemp -d "$tmpbase/bench-$name.XXXXXX")"
+  JSON="$WORK/results.jsonl"
+  CLUSTER="$WORK/cluster"
+  ORTHANC_DIR="$WORK/orthanc"
+  ORTHANC_PID=""
+  trap bench_side_by_side_end EXIT
+}
+bench_side_by_side_end() {
+  set +e
+  orthanc_down
+  MEDVAULT_PORT_BASE="$MV_PORT_BASE" MEDVAULT_BIN_DIR="$BIN" "$ROOT/scripts/cluster" down --data "$CLUSTER" >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+log() { echo "== $*" >&2; }
+
+# The Study Instance UID of the first file (by name) in DIR.
+bench_study_uid() {
+  /usr/bin/python3 -c 'import pydicom,sys,os; d=sys.argv[1]; f=sorted(os.listdir(d))[0]; print(pydicom.dcmread(os.path.join(d,f), stop_before_pixels=True).StudyInstanceUID)' "$1"
+}

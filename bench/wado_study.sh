@@ -35,29 +35,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 source "$ROOT/bench/lib.sh"
-bench_require_binaries keyservice metaserver chunkserver frontend
-bench_enter_netns "${ARGS[@]}"
-command -v storescu >/dev/null || { echo "bench/wado_study.sh: storescu missing" >&2; exit 2; }
-
-TMPBASE="${MEDVAULT_BENCH_TMP:-$ROOT/build}"
-mkdir -p "$TMPBASE"
-WORK="$(mktemp -d "$TMPBASE/bench-wado.XXXXXX")"
-JSON="$WORK/results.jsonl"
-CLUSTER="$WORK/cluster"
-ORTHANC_DIR="$WORK/orthanc"
-ORTHANC_PID=""
-cleanup() {
-  set +e
-  orthanc_down
-  MEDVAULT_PORT_BASE="$MV_PORT_BASE" MEDVAULT_BIN_DIR="$BIN" "$ROOT/scripts/cluster" down --data "$CLUSTER" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "== $*" >&2; }
+bench_side_by_side_begin wado "${ARGS[@]}"
 
 log "generating a CT series of $SLICES slices in $WORK/ct"
 $PY "$ROOT/bench/gen_dicom.py" ct "$WORK/ct" --slices "$SLICES" >/dev/null
-STUDY=$($PY -c 'import pydicom,sys,os; d=sys.argv[1]; f=sorted(os.listdir(d))[0]; print(pydicom.dcmread(os.path.join(d,f),stop_before_pixels=True).StudyInstanceUID)' "$WORK/ct")
+STUDY=$(bench_study_uid "$WORK/ct")
 BYTES=$(find "$WORK/ct" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 
 store() {  # AE PORT: the series with 4 associations

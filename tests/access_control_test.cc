@@ -150,7 +150,8 @@ TEST_F(AccessControlTest, OnlyTheFrontendGetsDataKeysAndRefusalsAreAudited) {
   testing::CommandResult by_time = CliAs("client", {"audit", "--since", "1000000000", "--json"});
   ASSERT_EQ(by_time.exit_code, 0) << by_time.err;
   EXPECT_TRUE(absl::StrContains(
-      by_time.out, "\"purpose\":\"GenerateDataKeys\",\"result\":\"PERMISSION_DENIED\""))
+      by_time.out,
+      "\"purpose\":\"GenerateDataKeys\",\"peer\":\"\",\"result\":\"PERMISSION_DENIED\""))
       << by_time.out;
   // And as structured log lines of the key service.
   EXPECT_TRUE(absl::StrContains(AllLogs(), "audit op=deny caller=chunkserver/chunkserver-0"));

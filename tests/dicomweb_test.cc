@@ -919,7 +919,7 @@ TEST_F(DicomWebTest, WadoMetadataOfSeriesAndStudyListsEveryInstance) {
       MakeChannel(cluster_->frontend(), cluster_->SecurityAs("client"), kFrontendPeer));
   testing::DicomInstanceFactory factory(
       ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm"));
-  const std::string study = "1.2.826.0.1.3680043.10.1016.2";
+  const std::string study = "1.2.826.0.1.3680043.10.1016.4";
   const std::string series1 = study + ".1", series2 = study + ".2";
   const std::vector<std::pair<std::string, std::string>> instances = {
       {series1 + ".1", series1}, {series1 + ".2", series1}, {series2 + ".1", series2}};

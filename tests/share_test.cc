@@ -476,7 +476,8 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeRevocationRetentionAndExpiryWithCurl
     if (r.op() == "release" && r.on_behalf_of() == "share-session/" + id2) {
       release_seen = true;
       EXPECT_TRUE(absl::StartsWith(r.peer(), "127.0.0.1:")) << r.DebugString();
-      EXPECT_EQ(r.purpose(), "GetInstance");
+      // A study retrieved through WADO-RS is one set release (frontend/core/set_retrieval.h).
+      EXPECT_EQ(r.purpose(), "RetrieveStudy");
     }
   }
   EXPECT_TRUE(release_seen);

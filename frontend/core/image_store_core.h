@@ -65,9 +65,11 @@ class ImageStoreCore {
   // bytes, instance after instance.
   absl::Status RetrieveStudy(const v1::RetrieveStudyRequest& request, const Sink& sink,
                              const std::string& caller = "");
-  // The same for `set` as the index lists it (GetStudy); `purpose` is recorded with the release.
+  // The same for `set` as the index lists it (GetStudy); `purpose` and `peer` (the client's
+  // address when known) are recorded with the release.
   absl::Status RetrieveSet(const std::vector<v1::InstanceInfo>& set, const Sink& sink,
-                           const std::string& caller, const std::string& purpose);
+                           const std::string& caller, const std::string& purpose,
+                           const std::string& peer = "");
 
   absl::StatusOr<v1::FindStudiesResponse> FindStudies(const v1::FindStudiesRequest& request);
   absl::StatusOr<v1::GetStudyResponse> GetStudy(const v1::GetStudyRequest& request);

@@ -164,8 +164,10 @@ absl::Status ImageStoreCore::RetrieveStudy(const v1::RetrieveStudyRequest& reque
 }
 
 absl::Status ImageStoreCore::RetrieveSet(const std::vector<v1::InstanceInfo>& set, const Sink& sink,
-                                         const std::string& caller, const std::string& purpose) {
-  return SetRetrieval(this, keys_, meta_, options_).Retrieve(set, KeyAudit{caller, purpose}, sink);
+                                         const std::string& caller, const std::string& purpose,
+                                         const std::string& peer) {
+  return SetRetrieval(this, keys_, meta_, options_)
+      .Retrieve(set, KeyAudit{caller, purpose, peer}, sink);
 }
 
 }  // namespace medvault::frontend

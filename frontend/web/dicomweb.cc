@@ -323,7 +323,8 @@ absl::Status DicomWeb::RetrieveStudy(const HttpRequest& request, HttpResponder& 
   // reads instance by instance instead (one key release each): the A/B of docs/benchmarks.md.
   static const bool per_instance = std::getenv("MEDVAULT_WADO_PER_INSTANCE") != nullptr;
   if (instance.empty() && !per_instance) {
-    absl::Status read = core_->RetrieveSet(*list, parts, *caller, "RetrieveStudy");
+    absl::Status read =
+        core_->RetrieveSet(*list, parts, *caller, "RetrieveStudy", request.peer_address);
     if (!read.ok()) return out.begun() ? read : RespondError(out, read);
   } else {
     for (const v1::InstanceInfo& info : *list) {
