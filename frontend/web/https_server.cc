@@ -317,6 +317,9 @@ class BeastHttpsServer : public HttpsServer {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
       if (ec) continue;
+      // Answers go out as a header write then chunk writes: without TCP_NODELAY, Nagle holds the
+      // second small write until the client's delayed ACK (~40 ms) on every answer.
+      socket.set_option(tcp::no_delay(true), ec);
       ++active_;
       std::thread([this, s = std::move(socket)]() mutable { Serve(std::move(s)); }).detach();
     }
