@@ -182,6 +182,13 @@ TEST(DurabilityTest, FlippedAndDeletedChunkFilesAreFoundAndRepaired) {
     ASSERT_TRUE(read.ok()) << read.status();
     EXPECT_TRUE(*read == bytes);
   }
+  // Every bad copy is reported, by a read or by the scrubber's passes, before the group is whole
+  // again. Wait for that event first: replication alone can look complete while a flipped copy
+  // the scrubber has not reached yet still counts as good (seen once under CI load).
+  absl::StatusOr<double> found = testing::WaitForMetric(
+      cluster, "metaserver", "medvault_metaserver_bad_replicas_found_total",
+      [&](double v) { return v >= static_cast<double>(flipped + deleted); }, kRepairTimeout);
+  ASSERT_TRUE(found.ok()) << found.status();
   absl::StatusOr<testing::AuditResult> audit =
       testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
   ASSERT_TRUE(audit.ok()) << audit.status();
