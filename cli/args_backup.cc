@@ -1,4 +1,5 @@
 #include "cli/args_backup.h"
+#include "cli/args_verb.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -43,6 +44,30 @@ absl::Status FillBackup(const std::map<std::string, std::string>& flags,
                      ": give the backup key (--backup_key FILE: 32 random bytes, mode 0600)"));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status FillBackupVerb(const FlagValues& flags, const std::vector<std::string>& positionals,
+                            Command* cmd) {
+  return FillBackup(flags, positionals, &cmd->backup);
+}
+
+}  // namespace
+
+const VerbSpec& BackupVerb() {
+  static const VerbSpec spec{Verb::kBackup,
+                             "backup",
+                             {{"json", false}, {"out", true}, {"in", true}, {"backup_key", true}},
+                             FillBackupVerb,
+                             R"(  backup create --out FILE --backup_key KEYFILE
+      Copy the metaserver's and the key service's state from the running cluster into FILE,
+      encrypted (AES-256-GCM) with the backup key in KEYFILE (32 random bytes, mode 0600); data
+      keys stay wrapped under the master keys. Needs the admin scope. Restore: docs/operations.md.
+  backup verify --in FILE --backup_key KEYFILE [--json]
+      Open a backup with its key and say what it holds; exit 1 if it does not authenticate.
+)"};
+  return spec;
 }
 
 }  // namespace medvault::cli

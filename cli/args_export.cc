@@ -1,4 +1,5 @@
 #include "cli/args_export.h"
+#include "cli/args_verb.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -39,6 +40,29 @@ absl::Status FillExport(const std::map<std::string, std::string>& flags,
   }
   out->quiet = flags.count("quiet") > 0;
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status FillExportVerb(const FlagValues& flags, const std::vector<std::string>& positionals,
+                            Command* cmd) {
+  return FillExport(flags, positionals, &cmd->export_);
+}
+
+}  // namespace
+
+const VerbSpec& ExportVerb() {
+  static const VerbSpec spec{
+      Verb::kExport,
+      "export",
+      {{"quiet", false}, {"study", true, /*repeated=*/true}, {"out", true}, {"format", true}},
+      FillExportVerb,
+      R"(  export --study UID [--study UID...] --out PATH [--format dir|zip|iso] [--quiet]
+      Write the studies as an IHE PDI medium (a DICOMDIR, DICOM/ with each instance as stored,
+      README.TXT, INDEX.HTM) into a new folder, a ZIP file or an ISO 9660 image (the format
+      follows PATH's .zip/.iso ending unless --format says). A progress bar on a terminal.
+)"};
+  return spec;
 }
 
 }  // namespace medvault::cli

@@ -1,4 +1,5 @@
 #include "cli/args_raft.h"
+#include "cli/args_verb.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -70,6 +71,34 @@ absl::Status FillRaft(bool json, const std::vector<std::string>& p, RaftArgs* ou
     return NoMore(p, 3);
   }
   return absl::InvalidArgumentError("raft: say status, add, remove or transfer-leader");
+}
+
+namespace {
+
+absl::Status FillRaftVerb(const FlagValues& flags, const std::vector<std::string>& positionals,
+                          Command* cmd) {
+  return FillRaft(flags.count("json"), positionals, &cmd->raft);
+}
+
+}  // namespace
+
+const VerbSpec& RaftVerb() {
+  static const VerbSpec spec{Verb::kRaft,
+                             "raft",
+                             {{"json", false}},
+                             FillRaftVerb,
+                             R"(  raft status [metaserver|keyservice] [--json]
+      Each Raft group as its leader sees it: leader, term, commit and applied index, and every
+      member's role, match index and lag. Needs the admin scope, as do the three below.
+  raft add GROUP ID HOST:PORT
+      Add member ID (a replica started empty, without --raft_bootstrap) to GROUP (metaserver or
+      keyservice) as a learner; the leader promotes it to voter once it has caught up.
+  raft remove GROUP ID
+      Remove member ID (removing the leader hands leadership off first).
+  raft transfer-leader GROUP [ID]
+      Hand leadership to member ID, or to the most caught-up voter.
+)"};
+  return spec;
 }
 
 }  // namespace medvault::cli

@@ -1,4 +1,5 @@
 #include "cli/args_retention.h"
+#include "cli/args_verb.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -42,6 +43,32 @@ absl::Status FillRetention(const std::map<std::string, std::string>& flags,
   }
   out->after_last_share = has("after-last-share");
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status FillRetentionVerb(const FlagValues& flags, const std::vector<std::string>& positionals,
+                               Command* cmd) {
+  return FillRetention(flags, positionals, &cmd->retention);
+}
+
+}  // namespace
+
+const VerbSpec& RetentionVerb() {
+  static const VerbSpec spec{Verb::kRetention,
+                             "retention",
+                             {{"json", false}, {"days", true}, {"after-last-share", false}},
+                             FillRetentionVerb,
+                             R"(  retention set STUDY --days N | --after-last-share
+      Delete the study N days after it was stored, or once its last share has expired or been
+      revoked; the metaserver deletes it as rm does (keys destroyed). Needs the delete scope, as
+      does clear. A rule may name a study before it is stored.
+  retention clear STUDY | retention show STUDY [--json]
+  retention hold STUDY | retention release STUDY
+      Place or release a legal hold: while held, nothing deletes the study (rm, retention).
+      Needs the admin scope. find shows each study's rule and hold.
+)"};
+  return spec;
 }
 
 }  // namespace medvault::cli

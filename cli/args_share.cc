@@ -1,4 +1,5 @@
 #include "cli/args_share.h"
+#include "cli/args_verb.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -99,6 +100,41 @@ absl::Status FillShare(const std::map<std::string, std::string>& flags,
   out->action = it->second;
   out->share = positionals[1];
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status FillShareVerb(const FlagValues& flags, const std::vector<std::string>& positionals,
+                           Command* cmd) {
+  return FillShare(flags, positionals, &cmd->share);
+}
+
+}  // namespace
+
+const VerbSpec& ShareVerb() {
+  static const VerbSpec spec{
+      Verb::kShare,
+      "share",
+      {{"study", true, /*repeated=*/true},
+       {"json", false},
+       {"expires", true},
+       {"max-uses", true},
+       {"no-download", false},
+       {"label", true}},
+      FillShareVerb,
+      R"(  share create --study UID [--study UID...] [--expires 30d] [--max-uses N] [--no-download]
+               [--label TEXT] [--json]
+      Share studies with a recipient: prints an access code and a PIN, once (only their hashes are
+      kept). The recipient enters both on the frontend's HTTPS page. Five wrong PINs lock the
+      share. --expires: 1m to 365d (default 30d). Needs the write scope, as does revoke.
+  share list [--json] | share show SHARE | share revoke SHARE | share log SHARE [--json]
+      SHARE is the share id `list` prints (or the access code). revoke ends the share and any
+      session open on it; log lists every redemption and access (when, from where, what, result,
+      and the precise reason of each refusal).
+  share unlock SHARE
+      Clear the wrong-PIN count of a locked share. Needs the admin scope.
+)"};
+  return spec;
 }
 
 }  // namespace medvault::cli

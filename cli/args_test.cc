@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "cli/args_verb.h"
+
 namespace medvault::cli {
 namespace {
 
@@ -285,6 +289,25 @@ TEST(ArgsTest, ScrubActions) {
   ExpectUsageError({"scrub", "start", "--json"}, "--json goes with status");
   ExpectUsageError({"scrub", "status", "extra"}, "unexpected argument");
   ExpectUsageError({"find", "--server", "x"}, "not valid for 'find'");
+}
+
+// The dispatch table (cli/args.cc) holds each verb once, under the name VerbName gives it, and
+// verbs agree on whether a flag of the same name takes a value (pass 1 skips values by it).
+TEST(ArgsTest, DispatchTableHoldsEachVerbOnceWithConsistentFlags) {
+  std::set<Verb> verbs;
+  std::set<std::string> names;
+  std::map<std::string, bool> takes_value;
+  for (const VerbSpec* spec : AllVerbs()) {
+    EXPECT_TRUE(verbs.insert(spec->verb).second) << spec->name;
+    EXPECT_TRUE(names.insert(spec->name).second) << spec->name;
+    EXPECT_EQ(VerbName(spec->verb), spec->name);
+    EXPECT_NE(UsageText().find(spec->usage), std::string::npos) << spec->name;
+    for (const VerbFlag& flag : spec->flags) {
+      auto it = takes_value.emplace(flag.name, flag.takes_value).first;
+      EXPECT_EQ(it->second, flag.takes_value) << spec->name << " --" << flag.name;
+    }
+  }
+  EXPECT_EQ(verbs.size(), static_cast<size_t>(Verb::kRetention) + 1);
 }
 
 }  // namespace
