@@ -266,6 +266,12 @@ class Catalog {
   absl::StatusOr<RetentionAnswer> UpdateRetention(
       absl::string_view study_uid, const std::function<void(v1::StoredRetention&)>& change)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Under mu_ and after the writer's barrier, reads the study's retention record (empty and
+  // found false when absent) and returns fn(state, record, found).
+  absl::Status WithRetentionRecord(
+      absl::string_view study_uid,
+      const std::function<absl::Status(const KvReader& state, v1::StoredRetention& record,
+                                       bool found)>& fn) ABSL_LOCKS_EXCLUDED(mu_);
   // Plans and writes `group` (under mu_) and sets every member's result.
   void CommitGroup(const std::vector<PendingCommit*>& group) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -165,27 +165,40 @@ absl::StatusOr<RetentionAnswer> Catalog::SetLegalHold(absl::string_view study_ui
 
 absl::StatusOr<RetentionAnswer> Catalog::UpdateRetention(
     absl::string_view study_uid, const std::function<void(v1::StoredRetention&)>& change) {
+  RetentionAnswer answer;
+  RETURN_IF_ERROR(WithRetentionRecord(
+      study_uid,
+      [&](const KvReader& state, v1::StoredRetention& record, bool found) -> absl::Status {
+        if (record.deleting_since_micros() != 0)
+          return absl::FailedPreconditionError("the study is being deleted by its retention rule");
+        change(record);
+        rocksdb::WriteBatch batch;
+        if (Empty(record)) {
+          if (found) batch.Delete(state.cf(kRetentionCf), ToSlice(study_uid));
+        } else {
+          batch.Put(state.cf(kRetentionCf), ToSlice(study_uid), Encode(record));
+        }
+        if (batch.Count() > 0)
+          RETURN_IF_ERROR(Annotate(writer_->Write(&batch), "writing retention"));
+        ASSIGN_OR_RETURN(const int64_t ingested_at, IngestedAt(state, study_uid));
+        answer.info = Describe(record, ingested_at);
+        answer.study_stored = ingested_at != 0;
+        return absl::OkStatus();
+      }));
+  return answer;
+}
+
+absl::Status Catalog::WithRetentionRecord(
+    absl::string_view study_uid,
+    const std::function<absl::Status(const KvReader& state, v1::StoredRetention& record,
+                                     bool found)>& fn) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(writer_->Barrier());
   KvReader state(kv_);
   v1::StoredRetention record;
   bool found = false;
   RETURN_IF_ERROR(ReadOptional(state, kRetentionCf, study_uid, &record, &found));
-  if (record.deleting_since_micros() != 0)
-    return absl::FailedPreconditionError("the study is being deleted by its retention rule");
-  change(record);
-  rocksdb::WriteBatch batch;
-  if (Empty(record)) {
-    if (found) batch.Delete(state.cf(kRetentionCf), ToSlice(study_uid));
-  } else {
-    batch.Put(state.cf(kRetentionCf), ToSlice(study_uid), Encode(record));
-  }
-  if (batch.Count() > 0) RETURN_IF_ERROR(Annotate(writer_->Write(&batch), "writing retention"));
-  ASSIGN_OR_RETURN(const int64_t ingested_at, IngestedAt(state, study_uid));
-  RetentionAnswer answer;
-  answer.info = Describe(record, ingested_at);
-  answer.study_stored = ingested_at != 0;
-  return answer;
+  return fn(state, record, found);
 }
 
 absl::StatusOr<std::vector<RetentionEntry>> Catalog::ListRetention(int64_t now_micros) const {
@@ -218,51 +231,50 @@ absl::StatusOr<std::vector<RetentionEntry>> Catalog::ListRetention(int64_t now_m
 
 absl::StatusOr<RetentionDeletion> Catalog::DeleteForRetention(absl::string_view study_uid,
                                                               int64_t now_micros) {
-  absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(writer_->Barrier());
-  KvReader state(kv_);
-  v1::StoredRetention record;
-  bool found = false;
-  RETURN_IF_ERROR(ReadOptional(state, kRetentionCf, study_uid, &record, &found));
-  if (!found) return absl::NotFoundError("the study has no retention rule");
   RetentionDeletion deletion;
-  deletion.rule_set_by = record.info().rule_set_by();
-  if (record.deleting_since_micros() != 0) {
-    deletion.reason = record.deleting_reason();
-  } else {
-    if (record.info().hold()) return absl::FailedPreconditionError("the study is under legal hold");
-    ASSIGN_OR_RETURN(const int64_t ingested_at, IngestedAt(state, study_uid));
-    ASSIGN_OR_RETURN(const auto shares, ShareEndsByStudy(state, now_micros, study_uid));
-    deletion.reason = DueReason(record, ingested_at, shares, study_uid, now_micros);
-    if (deletion.reason.empty())
-      return absl::FailedPreconditionError("the study is not due for deletion");
-  }
-  ASSIGN_OR_RETURN(DeletePlan plan,
-                   PlanDeleteStudy(state, study_uid, now_micros, &deletion.reason));
-  if (plan.batch.Count() > 0)
-    RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting study by retention"));
-  deletion.result = std::move(plan.result);
+  RETURN_IF_ERROR(WithRetentionRecord(
+      study_uid,
+      [&](const KvReader& state, v1::StoredRetention& record, bool found) -> absl::Status {
+        if (!found) return absl::NotFoundError("the study has no retention rule");
+        deletion.rule_set_by = record.info().rule_set_by();
+        if (record.deleting_since_micros() != 0) {
+          deletion.reason = record.deleting_reason();
+        } else {
+          if (record.info().hold())
+            return absl::FailedPreconditionError("the study is under legal hold");
+          ASSIGN_OR_RETURN(const int64_t ingested_at, IngestedAt(state, study_uid));
+          ASSIGN_OR_RETURN(const auto shares, ShareEndsByStudy(state, now_micros, study_uid));
+          deletion.reason = DueReason(record, ingested_at, shares, study_uid, now_micros);
+          if (deletion.reason.empty())
+            return absl::FailedPreconditionError("the study is not due for deletion");
+        }
+        ASSIGN_OR_RETURN(DeletePlan plan,
+                         PlanDeleteStudy(state, study_uid, now_micros, &deletion.reason));
+        if (plan.batch.Count() > 0)
+          RETURN_IF_ERROR(Annotate(writer_->Write(&plan.batch), "deleting study by retention"));
+        deletion.result = std::move(plan.result);
+        return absl::OkStatus();
+      }));
   return deletion;
 }
 
 absl::Status Catalog::FinishRetention(absl::string_view study_uid) {
-  absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(writer_->Barrier());
-  KvReader state(kv_);
-  v1::StoredRetention record;
-  bool found = false;
-  RETURN_IF_ERROR(ReadOptional(state, kRetentionCf, study_uid, &record, &found));
-  if (!found || record.deleting_since_micros() == 0) return absl::OkStatus();
-  bool pending = false;
-  RETURN_IF_ERROR(state.ScanPrefix(kIndexCf, keys::StudyTombstonePrefix(study_uid),
-                                   [&](absl::string_view, absl::string_view) {
-                                     pending = true;
-                                     return false;
-                                   }));
-  if (pending) return absl::FailedPreconditionError("keys of the study still await destruction");
-  rocksdb::WriteBatch batch;
-  batch.Delete(state.cf(kRetentionCf), ToSlice(study_uid));
-  return Annotate(writer_->Write(&batch), "finishing retention deletion");
+  return WithRetentionRecord(
+      study_uid,
+      [&](const KvReader& state, v1::StoredRetention& record, bool found) -> absl::Status {
+        if (!found || record.deleting_since_micros() == 0) return absl::OkStatus();
+        bool pending = false;
+        RETURN_IF_ERROR(state.ScanPrefix(kIndexCf, keys::StudyTombstonePrefix(study_uid),
+                                         [&](absl::string_view, absl::string_view) {
+                                           pending = true;
+                                           return false;
+                                         }));
+        if (pending)
+          return absl::FailedPreconditionError("keys of the study still await destruction");
+        rocksdb::WriteBatch batch;
+        batch.Delete(state.cf(kRetentionCf), ToSlice(study_uid));
+        return Annotate(writer_->Write(&batch), "finishing retention deletion");
+      });
 }
 
 }  // namespace medvault::metaserver
