@@ -21,6 +21,7 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcdicdir.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "tests/testing/cli_fixture.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/subprocess.h"
@@ -28,28 +29,12 @@
 namespace medvault {
 namespace {
 
+using testing::Attribute;
+using testing::Cli;
 using testing::ExternalCluster;
+using testing::PutCalls;
 
 const std::string kPydicom = MEDVAULT_PYDICOM_TEST_FILES;
-
-testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::string> args) {
-  std::vector<std::string> argv = cluster.Cli();
-  argv.insert(argv.end(), args.begin(), args.end());
-  return testing::RunCommand(argv);
-}
-
-std::string Attribute(const std::string& path, const DcmTagKey& tag) {
-  DcmFileFormat file;
-  EXPECT_TRUE(file.loadFile(path.c_str()).good()) << path;
-  OFString value;
-  file.getDataset()->findAndGetOFString(tag, value);
-  return value.c_str();
-}
-
-// PutInstance calls the frontend has answered, whatever their result.
-double PutCalls(const ExternalCluster& cluster) {
-  return testing::FrontendRequests(cluster.frontend_metrics(), "PutInstance");
-}
 
 // The Referenced File IDs of the DICOMDIR's leaf records, '/'-separated.
 std::vector<std::string> ReferencedFiles(const std::string& dicomdir_path) {

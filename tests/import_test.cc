@@ -19,6 +19,7 @@
 #include "common/testing/file_scan.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "tests/testing/cli_fixture.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/subprocess.h"
@@ -26,27 +27,14 @@
 namespace medvault {
 namespace {
 
+using testing::Cli;
 using testing::ExternalCluster;
+using testing::PutCalls;
 
 const std::string kPydicom = MEDVAULT_PYDICOM_TEST_FILES;
 
-testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::string> args) {
-  std::vector<std::string> argv = cluster.Cli();
-  argv.insert(argv.end(), args.begin(), args.end());
-  return testing::RunCommand(argv);
-}
-
 std::string SopInstanceUid(const std::string& path) {
-  DcmFileFormat file;
-  EXPECT_TRUE(file.loadFile(path.c_str()).good()) << path;
-  OFString uid;
-  file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid);
-  return uid.c_str();
-}
-
-// PutInstance calls the frontend has answered, whatever their result.
-double PutCalls(const ExternalCluster& cluster) {
-  return testing::FrontendRequests(cluster.frontend_metrics(), "PutInstance");
+  return testing::Attribute(path, DCM_SOPInstanceUID);
 }
 
 // A disc as a modality or PACS writes it: DICOM/ST000001/IM00000N, a DICOMDIR made by dcmmkdir
