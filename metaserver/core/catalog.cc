@@ -74,21 +74,13 @@ absl::StatusOr<bool> Catalog::IsChunkReferenced(absl::string_view chunk_id) cons
 absl::StatusOr<std::vector<TombstoneEntry>> Catalog::ListDestroyedTombstones(size_t limit) const {
   KvReader state(kv_);
   std::vector<TombstoneEntry> out;
-  absl::Status parse_error;
-  RETURN_IF_ERROR(
-      state.ScanPrefix(kTombstonesCf, "", [&](absl::string_view key, absl::string_view value) {
-        if (out.size() >= limit) return false;
-        TombstoneEntry entry;
-        if (!entry.tombstone.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse_error = KvReader::CorruptRecord(kTombstonesCf);
-          return false;
-        }
-        if (!entry.tombstone.keys_destroyed()) return true;
-        entry.object_id = std::string(key);
-        out.push_back(std::move(entry));
-        return true;
+  if (limit == 0) return out;
+  RETURN_IF_ERROR(ScanProtos<v1::Tombstone>(
+      state, kTombstonesCf, "", [&](absl::string_view key, v1::Tombstone& tombstone) {
+        if (!tombstone.keys_destroyed()) return true;
+        out.push_back({std::string(key), std::move(tombstone)});
+        return out.size() < limit;
       }));
-  RETURN_IF_ERROR(parse_error);
   return out;
 }
 

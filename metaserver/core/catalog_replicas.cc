@@ -12,17 +12,9 @@ namespace medvault::metaserver {
 
 absl::Status Catalog::ForEachManifest(const KvReader& snapshot,
                                       const std::function<bool(const v1::ObjectManifest&)>& fn) {
-  absl::Status parse_error;
-  RETURN_IF_ERROR(
-      snapshot.ScanPrefix(kManifestsCf, "", [&](absl::string_view, absl::string_view value) {
-        v1::ObjectManifest manifest;
-        if (!manifest.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse_error = KvReader::CorruptRecord(kManifestsCf);
-          return false;
-        }
-        return fn(manifest);
-      }));
-  return parse_error;
+  return ScanProtos<v1::ObjectManifest>(
+      snapshot, kManifestsCf, "",
+      [&](absl::string_view, v1::ObjectManifest& manifest) { return fn(manifest); });
 }
 
 absl::Status Catalog::ReplaceChunkServers(absl::string_view object_id, uint32_t chunk_index,

@@ -30,24 +30,18 @@ absl::StatusOr<std::map<std::string, ShareEnds>> ShareEndsByStudy(const KvReader
                                                                   int64_t now,
                                                                   absl::string_view only = {}) {
   std::map<std::string, ShareEnds> out;
-  absl::Status parse;
-  RETURN_IF_ERROR(state.ScanPrefix(kSharesCf, "", [&](absl::string_view, absl::string_view value) {
-    v1::StoredShare share;
-    if (!share.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      parse = KvReader::CorruptRecord(kSharesCf);
-      return false;
-    }
-    const ShareState s = StateOf(share.info(), now);
-    const bool open = s != ShareState::kExpired && s != ShareState::kRevoked;
-    for (const std::string& uid : share.info().study_uids()) {
-      if (!only.empty() && uid != only) continue;
-      ShareEnds& ends = out[uid];
-      ends.shared = true;
-      ends.open = ends.open || open;
-    }
-    return true;
-  }));
-  RETURN_IF_ERROR(parse);
+  RETURN_IF_ERROR(ScanProtos<v1::StoredShare>(
+      state, kSharesCf, "", [&](absl::string_view, v1::StoredShare& share) {
+        const ShareState s = StateOf(share.info(), now);
+        const bool open = s != ShareState::kExpired && s != ShareState::kRevoked;
+        for (const std::string& uid : share.info().study_uids()) {
+          if (!only.empty() && uid != only) continue;
+          ShareEnds& ends = out[uid];
+          ends.shared = true;
+          ends.open = ends.open || open;
+        }
+        return true;
+      }));
   return out;
 }
 
@@ -206,19 +200,14 @@ absl::StatusOr<std::vector<RetentionEntry>> Catalog::ListRetention(int64_t now_m
   KvReader state(kv_);
   ASSIGN_OR_RETURN(const auto shares, ShareEndsByStudy(state, now_micros));
   std::vector<RetentionEntry> out;
-  absl::Status parse;
-  RETURN_IF_ERROR(
-      state.ScanPrefix(kRetentionCf, "", [&](absl::string_view key, absl::string_view value) {
+  RETURN_IF_ERROR(ScanProtos<v1::StoredRetention>(
+      state, kRetentionCf, "", [&](absl::string_view key, v1::StoredRetention& record) {
         RetentionEntry entry;
-        if (!entry.record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse = KvReader::CorruptRecord(kRetentionCf);
-          return false;
-        }
         entry.study_uid = std::string(key);
+        entry.record = std::move(record);
         out.push_back(std::move(entry));
         return true;
       }));
-  RETURN_IF_ERROR(parse);
   for (RetentionEntry& entry : out) {
     ASSIGN_OR_RETURN(entry.ingested_at_micros, IngestedAt(state, entry.study_uid));
     if (entry.record.deleting_since_micros() == 0) {

@@ -122,15 +122,12 @@ absl::StatusOr<v1::StoredShare> ShareBook::Find(const v1::ShareRef& ref) const {
   absl::StatusOr<std::string> prefix = FromHex(ref.share_id());
   if (!prefix.ok()) return absl::InvalidArgumentError("share id must be 16 hex digits");
   bool found = false;
-  absl::Status parse;
-  RETURN_IF_ERROR(
-      state.ScanPrefix(kSharesCf, *prefix, [&](absl::string_view, absl::string_view value) {
-        found = true;
-        if (!share.ParseFromArray(value.data(), static_cast<int>(value.size())))
-          parse = KvReader::CorruptRecord(kSharesCf);
-        return false;
-      }));
-  RETURN_IF_ERROR(parse);
+  RETURN_IF_ERROR(ScanProtos<v1::StoredShare>(state, kSharesCf, *prefix,
+                                              [&](absl::string_view, v1::StoredShare& first) {
+                                                found = true;
+                                                share = std::move(first);
+                                                return false;
+                                              }));
   if (!found) return absl::NotFoundError("no such share");
   return share;
 }
@@ -139,17 +136,11 @@ absl::StatusOr<std::vector<v1::ShareInfo>> ShareBook::List() const {
   const int64_t now = clock_->NowMicros();
   KvReader state(kv_);
   std::vector<v1::ShareInfo> out;
-  absl::Status parse;
-  RETURN_IF_ERROR(state.ScanPrefix(kSharesCf, "", [&](absl::string_view, absl::string_view value) {
-    v1::StoredShare share;
-    if (!share.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      parse = KvReader::CorruptRecord(kSharesCf);
-      return false;
-    }
-    out.push_back(WithState(std::move(share), now).info());
-    return true;
-  }));
-  RETURN_IF_ERROR(parse);
+  RETURN_IF_ERROR(ScanProtos<v1::StoredShare>(
+      state, kSharesCf, "", [&](absl::string_view, v1::StoredShare& share) {
+        out.push_back(WithState(std::move(share), now).info());
+        return true;
+      }));
   std::stable_sort(out.begin(), out.end(), [](const v1::ShareInfo& a, const v1::ShareInfo& b) {
     return a.created_at_micros() > b.created_at_micros();
   });
@@ -245,18 +236,11 @@ absl::StatusOr<std::vector<v1::ShareLogEntry>> ShareBook::Log(const v1::ShareRef
   ASSIGN_OR_RETURN(v1::StoredShare share, Find(ref));
   KvReader state(kv_);
   std::vector<v1::ShareLogEntry> out;
-  absl::Status parse;
-  RETURN_IF_ERROR(state.ScanPrefix(
-      kShareLogCf, share.code_hash(), [&](absl::string_view, absl::string_view value) {
-        v1::ShareLogEntry entry;
-        if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse = KvReader::CorruptRecord(kShareLogCf);
-          return false;
-        }
-        out.push_back(std::move(entry));
-        return true;
-      }));
-  RETURN_IF_ERROR(parse);
+  RETURN_IF_ERROR(ScanProtos<v1::ShareLogEntry>(state, kShareLogCf, share.code_hash(),
+                                                [&](absl::string_view, v1::ShareLogEntry& entry) {
+                                                  out.push_back(std::move(entry));
+                                                  return true;
+                                                }));
   return out;
 }
 

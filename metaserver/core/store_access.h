@@ -77,6 +77,26 @@ absl::Status ReadOptional(const KvReader& state, const std::string& cf, absl::st
   return s;
 }
 
+// Calls fn(key, message) for every record of `cf` whose key starts with `prefix`, parsed as
+// Message, in key order, until fn returns false. DATA_LOSS (KvReader::CorruptRecord) at the first
+// record that does not parse; fn is not called for it or after it.
+template <typename Message>
+absl::Status ScanProtos(const KvReader& state, const std::string& cf, absl::string_view prefix,
+                        const std::function<bool(absl::string_view key, Message& message)>& fn) {
+  absl::Status parse;
+  absl::Status scan =
+      state.ScanPrefix(cf, prefix, [&](absl::string_view key, absl::string_view value) {
+        Message message;
+        if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse = KvReader::CorruptRecord(cf);
+          return false;
+        }
+        return fn(key, message);
+      });
+  if (!scan.ok()) return scan;
+  return parse;
+}
+
 // Serialises a message for a WriteBatch value.
 template <typename Message>
 std::string Encode(const Message& message) {
