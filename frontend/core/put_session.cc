@@ -50,11 +50,6 @@ PutSession::~PutSession() {
   replacements_.clear();
   cv_.wait(lock, [&] { return in_flight_ == 0; });
   lock.unlock();
-  if (early_.valid()) {
-    // An early placement Decide never took: its key, if any, was never used.
-    Early early = early_.get();
-    if (early.key && early.key->ok()) ctx_.committer->Abandon(**early.key);
-  }
   if (key_) ctx_.committer->Abandon(*key_);
 }
 
@@ -85,11 +80,6 @@ absl::Status PutSession::Append(absl::string_view piece) {
     current_.append(piece.data(), take);
     piece.remove_prefix(take);
   }
-  if (mode_ == Mode::kUndecided && !early_.valid() && early_uid_.empty()) {
-    if (std::optional<InstanceUids> uids = parser_.Uids()) {
-      if (absl::Status s = StartEarlyPlacement(*uids); !s.ok()) return Fail(s);
-    }
-  }
   // Decided once a full chunk waits (a file smaller than a chunk is decided at Finish, with its
   // exact size) and the UIDs are known.
   if (mode_ == Mode::kUndecided && !held_.empty()) {
@@ -102,20 +92,7 @@ absl::Status PutSession::Append(absl::string_view piece) {
   return absl::OkStatus();
 }
 
-absl::Status PutSession::StartEarlyPlacement(const InstanceUids& uids) {
-  RETURN_IF_ERROR(CheckUids(uids));
-  early_uid_ = uids.sop_instance_uid;
-  ChunkPlacer* placer = ctx_.placer;
-  DekPool* keys = ctx_.keys;
-  early_ = std::async(std::launch::async, [placer, keys, uid = early_uid_] {
-    Early early{placer->Place(1, uid, {}), std::nullopt};
-    if (early.placed.ok() && !early.placed->instance_exists()) early.key = keys->Take();
-    return early;
-  });
-  return absl::OkStatus();
-}
-
-absl::Status PutSession::CheckUids(const InstanceUids& uids) const {
+absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   if (!expected_uid_.empty() && uids.sop_instance_uid != expected_uid_) {
     return absl::FailedPreconditionError(
         "the file's SOP Instance UID is not the one the request named");
@@ -124,34 +101,18 @@ absl::Status PutSession::CheckUids(const InstanceUids& uids) const {
     return absl::FailedPreconditionError(
         "the file's Study Instance UID is not the one the request named");
   }
-  // The same rule the complete parse applies (common/index_fields.h), before anything is placed.
-  return CheckUid(uids.sop_instance_uid, "SOPInstanceUID");
-}
-
-absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
-  RETURN_IF_ERROR(CheckUids(uids));
   decided_uid_ = uids.sop_instance_uid;
+  // The same rule the complete parse applies (common/index_fields.h), before anything is placed.
+  RETURN_IF_ERROR(CheckUid(decided_uid_, "SOPInstanceUID"));
   const FrontendOptions& options = *ctx_.options;
   bool exists_hint = false;
-  std::optional<absl::StatusOr<DataKeyMaterial>> early_key;
   {
-    // Placement and a hint whether the instance is already stored, in one round trip: the early
-    // one's when it asked about this UID (it always does; a mismatch would be a parser bug).
+    // Placement and a hint whether the instance is already stored, in one round trip.
     StageTimer t(ctx_.clock, timings_, &PutTimings::place);
-    std::optional<absl::StatusOr<v1::AllocateChunksResponse>> placed;
-    if (early_.valid()) {
-      Early early = early_.get();
-      if (early_uid_ == decided_uid_) {
-        placed = std::move(early.placed);
-        early_key = std::move(early.key);
-      } else if (early.key && early.key->ok()) {
-        ctx_.committer->Abandon(**early.key);
-      }
-    }
-    if (!placed) placed = ctx_.placer->Place(placements, decided_uid_, {});
-    RETURN_IF_ERROR(placed->status());
-    for (v1::ChunkPlacement& p : *(*placed)->mutable_chunks()) placements_.push_back(std::move(p));
-    exists_hint = (*placed)->instance_exists();
+    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
+                     ctx_.placer->Place(placements, decided_uid_, {}));
+    for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
+    exists_hint = placed.instance_exists();
   }
   if (exists_hint) {
     // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint was
@@ -170,9 +131,8 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   }
   {
     StageTimer t(ctx_.clock, timings_, &PutTimings::key);
-    absl::StatusOr<DataKeyMaterial> key = early_key ? std::move(*early_key) : ctx_.keys->Take();
-    RETURN_IF_ERROR(key.status());
-    key_ = std::move(*key);
+    ASSIGN_OR_RETURN(DataKeyMaterial key, ctx_.keys->Take());
+    key_ = std::move(key);
   }
   manifest_.set_object_id(key_->object_id);
   manifest_.set_chunk_size(options.chunk_size);
@@ -200,8 +160,7 @@ absl::Status PutSession::Dispatch(const std::string& plain, bool last) {
   const FrontendOptions& options = *ctx_.options;
   if (next_placement_ == placements_.size()) {
     StageTimer t(ctx_.clock, timings_, &PutTimings::place);
-    // Grows with the file (the early placement covered only the first chunk).
-    const uint32_t more = std::max(options.placement_batch, 2 * next_index_);
+    const uint32_t more = std::max(options.placement_batch, next_index_);  // grows with the file
     std::vector<std::string> exclude;
     {
       std::lock_guard<std::mutex> lock(mu_);

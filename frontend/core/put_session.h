@@ -9,7 +9,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,20 +74,7 @@ class PutSession {
     kResend,     // the instance is already stored: the bytes are only hashed, to compare
   };
 
-  // What the early placement brings: where the first chunk goes, whether the instance is stored,
-  // and (when it is not) the put's data key.
-  struct Early {
-    absl::StatusOr<v1::AllocateChunksResponse> placed;
-    std::optional<absl::StatusOr<DataKeyMaterial>> key;
-  };
-  // As soon as the UIDs are known: checks them, then starts placing the first chunk and taking
-  // the key on another thread, so that their round trips overlap the rest of the upload (a file
-  // smaller than a chunk would otherwise pay them after its last byte, in the client's wait).
-  absl::Status StartEarlyPlacement(const InstanceUids& uids);
-  // Checks the UIDs the put is about to be filed under against the request's and the index's rules.
-  absl::Status CheckUids(const InstanceUids& uids) const;
-  // Places the first `placements` chunks and learns whether the instance is already stored (or
-  // takes what the early placement brought).
+  // Places the first `placements` chunks and learns whether the instance is already stored.
   absl::Status Decide(const InstanceUids& uids, uint32_t placements);
   // A full chunk (or, at Finish, the last one): written now, or held until the mode is decided.
   absl::Status ChunkDone(std::string plain, bool last);
@@ -134,8 +120,6 @@ class PutSession {
   std::string expected_uid_;                           // ExpectSopInstanceUid, or empty
   std::string expected_study_;                         // ExpectStudyUid, or empty
   std::optional<v1::GetInstanceMetaResponse> stored_;  // kResend: what is stored under it
-  std::string early_uid_;                              // the SOP Instance UID `early_` asked about
-  std::future<Early> early_;                           // valid until Decide takes it
 
   std::vector<v1::ChunkPlacement> placements_;  // unused, in order
   size_t next_placement_ = 0;

@@ -14,7 +14,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -165,7 +164,7 @@ TEST_F(PutSessionTest, AFileUnderAnotherUidThanExpectedIsRefusedBeforeAnythingIs
 }
 
 TEST_F(PutSessionTest, PlacementsGrowWithTheFile) {
-  // Smaller than a chunk: placed once, exactly.
+  // Smaller than a chunk: placed once, at the end, exactly.
   ASSERT_TRUE(Put(ReadTestFile("CT_small.dcm")).ok());
   EXPECT_EQ(meta_.allocations, std::vector<uint32_t>{1});
   // 11 chunks in pieces: a few calls that double, not one per chunk.
@@ -178,41 +177,6 @@ TEST_F(PutSessionTest, PlacementsGrowWithTheFile) {
   EXPECT_LE(meta_.allocations.size(), 3u);
   EXPECT_GE(placed, 11u);
   EXPECT_LT(placed, 2u * 11);
-}
-
-// A file smaller than a chunk is placed (and keyed) while it still arrives, not after its last
-// byte: the round trips overlap the upload instead of adding to the client's wait (C-STORE).
-TEST_F(PutSessionTest, SmallFileIsPlacedWhileItArrives) {
-  const std::string ct = ReadTestFile("CT_small.dcm");
-  ASSERT_LT(ct.size(), kChunk);
-  std::promise<void> allocated;
-  meta_.on_allocate = [&] { allocated.set_value(); };
-  std::unique_ptr<PutSession> session = StartPut();
-  ASSERT_TRUE(session->Append(absl::string_view(ct).substr(0, ct.size() - 100)).ok());
-  // Synchronised on the call itself: without the early placement it comes only in Finish.
-  EXPECT_EQ(allocated.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
-  ASSERT_TRUE(session->Append(absl::string_view(ct).substr(ct.size() - 100)).ok());
-  auto put = session->Finish();
-  ASSERT_TRUE(put.ok()) << put.status();
-  meta_.on_allocate = nullptr;
-  EXPECT_EQ(meta_.allocations, std::vector<uint32_t>{1});
-  EXPECT_EQ(meta_.commits, 1);
-  EXPECT_EQ(StoredChunkCopies(), 3u);
-}
-
-// A put that fails after its early placement took a key destroys that key.
-TEST_F(PutSessionTest, EarlyKeyOfAFailedPutIsDestroyed) {
-  const std::string ct = ReadTestFile("CT_small.dcm");
-  std::promise<void> allocated;
-  meta_.on_allocate = [&] { allocated.set_value(); };
-  {
-    std::unique_ptr<PutSession> session = StartPut();
-    ASSERT_TRUE(session->Append(absl::string_view(ct).substr(0, ct.size() - 100)).ok());
-    ASSERT_EQ(allocated.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
-  }  // dropped before its end: nothing is committed
-  meta_.on_allocate = nullptr;
-  EXPECT_EQ(meta_.commits, 0);
-  EXPECT_EQ(keys_.destroyed.size(), 1u);
 }
 
 TEST_F(PutSessionTest, AnyPieceSizeStoresTheSameBytes) {

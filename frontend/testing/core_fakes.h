@@ -72,7 +72,6 @@ class FakeMeta : public MetaClient {
   absl::StatusOr<v1::AllocateChunksResponse> AllocateChunks(
       uint32_t n, uint32_t replicas, const std::string& uid,
       const std::vector<std::string>& exclude) override {
-    if (on_allocate) on_allocate();
     allocations.push_back(n);
     exclusions.push_back(exclude);
     v1::AllocateChunksResponse r;
@@ -97,7 +96,6 @@ class FakeMeta : public MetaClient {
     return r;
   }
   std::vector<uint32_t> allocations;                 // chunk counts asked for, in order
-  std::function<void()> on_allocate;                 // called first by AllocateChunks
   std::vector<std::vector<std::string>> exclusions;  // the servers each call excluded
   std::function<void()> on_commit;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(
