@@ -11,9 +11,10 @@
 #   bench/dimse_store.sh [--slices N] [--out FILE] [--mv NAME=BIN_DIR]...
 #
 # Each --mv adds a medvault variant (binaries in BIN_DIR, e.g. made by bench/flag_bin.sh), run one
-# after the other in the same run, each on a fresh cluster; without --mv one variant "mv" runs
-# MEDVAULT_BIN_DIR. Every cluster's CPU while idle (10 s before its first slice) is measured too,
-# and subtracted in the "net" CPU column (the services' timers and heartbeats, not the slices).
+# after the other in the same run, each on a fresh cluster (NAME: letters and digits, not "or");
+# without --mv one variant "mv" runs MEDVAULT_BIN_DIR. Every cluster's CPU while idle (10 s before
+# its first slice) is measured too, and subtracted in the "net" CPU column (the services' timers
+# and heartbeats, not the slices).
 #
 # Needs root (unshare -n), storescu (dcmtk), Orthanc, and binaries in MEDVAULT_BIN_DIR (default
 # build/bin). Scratch space: MEDVAULT_BENCH_TMP (default build/), on the disk under test.
