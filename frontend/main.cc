@@ -254,8 +254,13 @@ int main(int argc, char** argv) {
   medvault::frontend::ImageStoreService service(
       &core, &authz, runner.registry(), absl::GetFlag(FLAGS_max_instance_bytes), max_transfers);
   // Shares: codes and PINs are made and checked here, kept (as hashes) by the metaserver.
-  medvault::frontend::ShareDesk share_desk(&meta_client, &meta_client, medvault::RealClock(),
-                                           medvault::frontend::ShareOptions());
+  // Redemptions, revocations and unlocks also go to the key service's tamper-evident audit.
+  medvault::frontend::ShareDesk share_desk(
+      &meta_client, &meta_client, medvault::RealClock(), medvault::frontend::ShareOptions(),
+      [&key_client](const std::string& on_behalf_of, const std::string& purpose,
+                    const std::string& peer, absl::StatusCode result) {
+        return key_client.RecordShareEvent(on_behalf_of, purpose, peer, result);
+      });
   service.set_share_desk(&share_desk);
   medvault::frontend::AdminService admin(&key_client, &meta_client, &authz);
   runner.AddService(&service);

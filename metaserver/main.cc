@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
     policy_clock = &offset_clock;
   }
   ms::Catalog catalog(kv->get(), &writer);
-  ms::ShareBook shares(kv->get(), &writer, policy_clock);
+  ms::ShareBook shares(kv->get(), &writer, policy_clock, &catalog);
   ms::ChunkServerRegistry registry(
       kv->get(), clock,
       ms::RegistryOptions{down_after_ms * 1000, absl::GetFlag(FLAGS_min_free_bytes)},

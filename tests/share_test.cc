@@ -11,17 +11,23 @@
 // the session downloads its study as a PDI ZIP (unzipped: the stored bytes and a DICOMDIR dcmdump
 // reads), not another study; a --no-download share refuses the download (403);
 // revocation ends the open session at its next request; the share log and the key service's audit
-// record the accesses. Then, on the same cluster: a study whose retention rule is "after its last
-// share" is deleted by the metaserver's retention task once its share is revoked (keys destroyed
-// and audited with the reason: GetInstance is NOT_FOUND); every key released for a share session
-// is in the key service's audit with the share id and the recipient's address (QueryAudit); a
-// legal hold refuses rm; and with the metaserver's clock moved past a share's expiry
+// record the accesses, and the key service's tamper-evident audit the redemptions (wrong PINs,
+// the lockout, the refusal while locked, the opening), the unlock and the revocation (op=share),
+// with `medvault audit verify` still clean. Then, on the same cluster: a study whose retention rule
+// is "after its last share" is deleted by the metaserver's retention task once its share is revoked
+// (keys destroyed and audited with the reason: GetInstance is NOT_FOUND); every key released for a
+// share session is in the key service's audit with the share id and the recipient's address
+// (QueryAudit); a legal hold refuses rm; and with the metaserver's clock moved past a share's
+// expiry
 // (--testing_clock_offset_file) the code is refused at the HTTPS door and the open session ends.
 //
 // The page in Debian's headless Chromium (playwright-core): five wrong PINs lock; the right PIN
 // shows the studies and dwv draws the image (the canvas' pixel variance is not zero; a screenshot
 // is kept in the build tree); another study's UID in a hand-made request gets the missing-study
-// 404; revocation ends the open session at its next request; nothing is loaded from elsewhere.
+// 404; revocation ends the open session at its next request (and the reloaded page asks for the
+// code again); a second share's open session ends at its next request once the share clock passes
+// its expiry; the patient's name reads as a name, series buttons by modality, number and
+// description with a drawn thumbnail each; nothing is loaded from elsewhere.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -336,6 +342,7 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeRevocationRetentionAndExpiryWithCurl
   const std::string pin = JsonField(made.out, "pin");
   const std::string id = JsonField(made.out, "id");
   const std::string wrong = pin == "AAAAAA" ? "CCCCCC" : "AAAAAA";
+  const std::string bare_code = absl::StrReplaceAll(code, {{"-", ""}});
 
   for (int left = 4; left >= 0; --left) {
     HttpAnswer a = Redeem(code, wrong);
@@ -406,19 +413,28 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeRevocationRetentionAndExpiryWithCurl
   EXPECT_TRUE(std::filesystem::exists(unzipped + "/INDEX.HTM"));
   EXPECT_EQ(Curl("/share/api/download?study=" + other_).status, 404);
 
-  // Revocation ends the open session at its next request.
+  // Revocation ends the open session at its next request; the code then opens nothing, with the
+  // answer an unknown code gets.
   ASSERT_EQ(Cli(*cluster_, {"share", "revoke", id}).exit_code, 0);
   EXPECT_EQ(Curl("/dicomweb/studies/" + shared_).status, 401);
   EXPECT_EQ(Curl("/share/api/session").status, 401);
+  HttpAnswer revoked = Redeem(code, pin);
+  EXPECT_EQ(revoked.status, 403);
+  EXPECT_EQ(revoked.body, unknown.body);
 
-  // A share made with --no-download opens for viewing but refuses the download.
-  testing::CommandResult view_only =
-      Cli(*cluster_, {"share", "create", "--study", shared_, "--no-download", "--json"});
+  // A share made with --no-download opens for viewing but refuses the download; made with
+  // --max-uses 1, its second redemption gets the same answer as an unknown code.
+  testing::CommandResult view_only = Cli(*cluster_, {"share", "create", "--study", shared_,
+                                                     "--no-download", "--max-uses", "1", "--json"});
   ASSERT_EQ(view_only.exit_code, 0) << view_only.err;
-  ASSERT_EQ(Redeem(JsonField(view_only.out, "access_code"), JsonField(view_only.out, "pin")).status,
-            200);
+  const std::string view_code = JsonField(view_only.out, "access_code");
+  const std::string view_pin = JsonField(view_only.out, "pin");
+  ASSERT_EQ(Redeem(view_code, view_pin).status, 200);
   EXPECT_EQ(Curl("/dicomweb/studies/" + shared_).status, 200);
   EXPECT_EQ(Curl("/share/api/download?study=" + shared_).status, 403);
+  HttpAnswer used_up = Redeem(view_code, view_pin);
+  EXPECT_EQ(used_up.status, 403);
+  EXPECT_EQ(used_up.body, unknown.body);
 
   testing::CommandResult log = Cli(*cluster_, {"share", "log", id});
   ASSERT_EQ(log.exit_code, 0) << log.err;
@@ -432,6 +448,33 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeRevocationRetentionAndExpiryWithCurl
   testing::CommandResult audit = Cli(*cluster_, {"audit"});
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
   EXPECT_TRUE(absl::StrContains(audit.out, "share-session/" + id)) << audit.out;
+  // The redemptions, the lockout, the unlock and the revocation are in the key service's
+  // tamper-evident audit too (op=share), by share id, never with the code or the PIN ...
+  std::string share_events;
+  for (const v1::AuditRecord& r : Audit()) {
+    if (r.op() != "share") continue;
+    EXPECT_FALSE(absl::StrContains(r.DebugString(), pin)) << r.DebugString();
+    EXPECT_FALSE(absl::StrContains(r.DebugString(), bare_code)) << r.DebugString();
+    EXPECT_EQ(r.caller(), "frontend/frontend");
+    if (r.on_behalf_of() == "share-session/" + id) {
+      EXPECT_TRUE(absl::StartsWith(r.peer(), "127.0.0.1:")) << r.DebugString();
+    }
+    if (r.on_behalf_of() == "share-session/" + id || absl::StrContains(r.purpose(), id))
+      absl::StrAppend(&share_events, r.purpose(), " ", r.result(), "\n");
+  }
+  for (const std::string& event :
+       {std::string("ShareRedeem (wrong PIN, 4 attempts left) PERMISSION_DENIED"),
+        std::string("ShareRedeem (wrong PIN, 1 attempt left) PERMISSION_DENIED"),
+        std::string("ShareRedeem (wrong PIN, share locked) PERMISSION_DENIED"),
+        std::string("ShareRedeem (refused: locked) PERMISSION_DENIED"),
+        "ShareUnlock share/" + id + " OK", std::string("ShareRedeem OK"),
+        "ShareRevoke share/" + id + " OK"}) {
+    EXPECT_TRUE(absl::StrContains(share_events, event)) << event << " not in\n" << share_events;
+  }
+  // ... whose hash chain and signed heads still verify.
+  testing::CommandResult verified = Cli(*cluster_, {"audit", "verify", "--json"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_TRUE(absl::StrContains(verified.out, "\"ok\":true")) << verified.out;
 
   const std::string bare = absl::StrReplaceAll(code, {{"-", ""}});
   for (const std::string& file : cluster_->log_files()) {
@@ -549,6 +592,14 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeRevocationRetentionAndExpiryWithCurl
   ASSERT_EQ(log3.exit_code, 0) << log3.err;
   EXPECT_TRUE(absl::StrContains(log3.out, "(expired)")) << log3.out;
   std::remove(clock_file_.c_str());
+
+  // Failed redemptions from this address (five wrong PINs, locked, unknown, revoked, used up,
+  // expired) reach the per-address limit: the next attempt is refused before any lookup.
+  HttpAnswer limited;
+  for (int i = 0; i < 11 && limited.status != 429; ++i)
+    limited = Redeem("0000-0000-0000-0000-00000-00000", pin);
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_TRUE(absl::StrContains(limited.body, "too many attempts")) << limited.body;
 }
 
 // The JSON number after "key": in `json` (-1 when absent).
@@ -565,6 +616,10 @@ TEST_F(ShareBrowserTest, PageInHeadlessChromium) {
   const std::string code = JsonField(made.out, "access_code");
   const std::string pin = JsonField(made.out, "pin");
   const std::string id = JsonField(made.out, "id");
+  // A second share, for a day: the page sees it end when the share clock passes its expiry.
+  testing::CommandResult made2 =
+      Cli(*cluster_, {"share", "create", "--study", shared_, "--expires", "1d", "--json"});
+  ASSERT_EQ(made2.exit_code, 0) << made2.err;
   const std::string node_dir = MEDVAULT_SHARE_PAGE_NODE_DIR;
   std::filesystem::copy_file(std::string(MEDVAULT_SOURCE_DIR) + "/tests/share_page/page.mjs",
                              node_dir + "/page.mjs",
@@ -578,7 +633,9 @@ TEST_F(ShareBrowserTest, PageInHeadlessChromium) {
       "{\"base\":\"", base_, "\",\"code\":\"", code, "\",\"pin\":\"", pin, "\",\"wrong_pin\":\"",
       pin == "AAAAAA" ? "CCCCCC" : "AAAAAA", "\",\"shared_study\":\"", shared_,
       "\",\"other_study\":\"", other_, "\",\"screenshot\":\"", MEDVAULT_SHARE_SCREENSHOT,
-      "\",\"unlock_argv\":", argv_json("unlock"), ",\"revoke_argv\":", argv_json("revoke"), "}");
+      "\",\"unlock_argv\":", argv_json("unlock"), ",\"revoke_argv\":", argv_json("revoke"),
+      ",\"code2\":\"", JsonField(made2.out, "access_code"), "\",\"pin2\":\"",
+      JsonField(made2.out, "pin"), "\",\"clock_file\":\"", clock_file_, "\"}");
   testing::CommandResult run =
       testing::RunCommand({"/usr/bin/node", node_dir + "/page.mjs", config});
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -596,6 +653,26 @@ TEST_F(ShareBrowserTest, PageInHeadlessChromium) {
       << seen;
   EXPECT_EQ(JsonNumber(seen, "shared_study_status"), 200) << seen;
   EXPECT_EQ(JsonNumber(seen, "after_revoke_status"), 401) << seen;
+  EXPECT_TRUE(absl::StrContains(seen, "\"after_revoke_form_shown\":true")) << seen;
+  EXPECT_EQ(JsonNumber(seen, "before_expiry_status"), 200) << seen;
+  EXPECT_EQ(JsonNumber(seen, "after_expiry_status"), 401) << seen;
+  EXPECT_EQ(JsonNumber(seen, "after_expiry_session_status"), 401) << seen;
+  std::remove(clock_file_.c_str());
+  // The patient as people write a name (CT_small's PN is "CompressedSamples^CT1"); the series by
+  // modality, number and description, its UID only in the tooltip; a drawn thumbnail each.
+  const std::string modality = StoredFileOfStudy(shared_) == "CT_small.dcm" ? "CT" : "MR";
+  EXPECT_TRUE(absl::StrContains(seen, "Patient: CompressedSamples, " + modality + "1")) << seen;
+  EXPECT_FALSE(absl::StrContains(seen, "CompressedSamples^")) << seen;
+  const size_t buttons = seen.find("\"series_buttons\":[\"");
+  ASSERT_NE(buttons, std::string::npos) << seen;
+  const std::string labels = seen.substr(buttons, seen.find(']', buttons) - buttons);
+  EXPECT_TRUE(absl::StrContains(labels, modality + " #1")) << labels;
+  EXPECT_TRUE(absl::StrContains(labels, "image")) << labels;
+  EXPECT_FALSE(absl::StrContains(labels, "1.3.6.1.4.1")) << labels;  // no UID in any label
+  EXPECT_TRUE(absl::StrContains(seen, "\"series_titles\":[\"Series 1.")) << seen;
+  EXPECT_TRUE(absl::StrContains(seen, "\"thumbnails\":[{\"width\":")) << seen;
+  EXPECT_FALSE(absl::StrContains(seen, "\"width\":0")) << seen;
+  EXPECT_FALSE(absl::StrContains(seen, "\"hidden\":true")) << seen;
   EXPECT_TRUE(absl::StrContains(seen, "\"foreign_requests\":[]")) << seen;
 }
 

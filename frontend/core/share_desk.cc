@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace medvault::frontend {
@@ -40,11 +41,13 @@ absl::Status TooManyAttempts() {
   return absl::ResourceExhaustedError("too many attempts from this address; try again later");
 }
 
-ShareDesk::ShareDesk(ShareMetaClient* meta, MetaClient* studies, Clock* clock, ShareOptions options)
+ShareDesk::ShareDesk(ShareMetaClient* meta, MetaClient* studies, Clock* clock, ShareOptions options,
+                     ShareAuditFn audit)
     : meta_(meta),
       studies_(studies),
       clock_(clock),
       options_(options),
+      audit_(std::move(audit)),
       dummy_salt_(RandomBytes(kSaltBytes).value_or(std::string(kSaltBytes, 'x'))) {}
 
 std::string ShareDesk::PeerHost(absl::string_view peer) {
@@ -139,10 +142,14 @@ absl::StatusOr<v1::ShareInfo> ShareDesk::Show(const std::string& share) {
   return stored.info();
 }
 
+// Revocation and unlock stand once the metaserver has them (the share's log records them too):
+// their audit record is best effort.
 absl::StatusOr<v1::ShareInfo> ShareDesk::Revoke(const std::string& share,
                                                 const std::string& actor) {
   ASSIGN_OR_RETURN(v1::ShareRef ref, RefOf(share));
   ASSIGN_OR_RETURN(v1::StoredShare stored, meta_->RevokeShare(ref, actor));
+  (void)Audit(actor, absl::StrCat("ShareRevoke share/", stored.info().share_id()), "",
+              absl::StatusCode::kOk);
   return stored.info();
 }
 
@@ -150,7 +157,20 @@ absl::StatusOr<v1::ShareInfo> ShareDesk::Unlock(const std::string& share,
                                                 const std::string& actor) {
   ASSIGN_OR_RETURN(v1::ShareRef ref, RefOf(share));
   ASSIGN_OR_RETURN(v1::StoredShare stored, meta_->UnlockShare(ref, actor));
+  (void)Audit(actor, absl::StrCat("ShareUnlock share/", stored.info().share_id()), "",
+              absl::StatusCode::kOk);
   return stored.info();
+}
+
+absl::Status ShareDesk::Audit(const std::string& on_behalf_of, const std::string& purpose,
+                              const std::string& peer, absl::StatusCode result) {
+  if (!audit_) return absl::OkStatus();
+  absl::Status written = audit_(on_behalf_of, purpose, peer, result);
+  if (!written.ok()) {
+    MV_LOG(WARNING) << "could not write a share event to the key service's audit: "
+                    << written.code();
+  }
+  return written;
 }
 
 absl::StatusOr<std::vector<v1::ShareLogEntry>> ShareDesk::Log(const std::string& share) {
@@ -206,11 +226,17 @@ absl::StatusOr<Redemption> ShareDesk::Redeem(absl::string_view code, absl::strin
     share = meta_->GetShare(ref);
     if (!share.ok() && !absl::IsNotFound(share.status())) return share.status();
   }
+  // The recipient as the audit names it: the share id (16 hex digits of the code's hash), never
+  // the code; "-" for a code that is not even well-formed.
+  const std::string recipient = absl::StrCat(
+      kShareSessionRole, "/", out.code_hash.empty() ? "-" : ToHex(out.code_hash.substr(0, 8)));
   if (!share.ok()) {
     // An unknown code costs the same PIN hash as a known one.
     (void)HashPin(normalized_pin.ok() ? *normalized_pin : std::string(kPinChars, 'A'), dummy_salt_,
                   options_.scrypt);
     CountFailure(host);
+    (void)Audit(recipient, "ShareRedeem (refused: no such share)", peer,
+                absl::StatusCode::kPermissionDenied);
     return ShareRefusal();
   }
   bool pin_ok = false;
@@ -228,9 +254,24 @@ absl::StatusOr<Redemption> ShareDesk::Redeem(absl::string_view code, absl::strin
   if (!decision.allowed()) {
     CountFailure(host);
     // Only a wrong PIN the share counted (it was open) says so; every other refusal is the same.
-    if (!pin_ok && decision.share().failed_attempts() > share->info().failed_attempts())
+    if (!pin_ok && decision.share().failed_attempts() > share->info().failed_attempts()) {
+      (void)Audit(recipient,
+                  decision.attempts_remaining() == 0
+                      ? std::string("ShareRedeem (wrong PIN, share locked)")
+                      : absl::StrCat("ShareRedeem (wrong PIN, ", decision.attempts_remaining(),
+                                     decision.attempts_remaining() == 1 ? " attempt" : " attempts",
+                                     " left)"),
+                  peer, absl::StatusCode::kPermissionDenied);
       return WrongPin(decision.attempts_remaining());
+    }
+    (void)Audit(recipient, absl::StrCat("ShareRedeem (refused: ", decision.share().state(), ")"),
+                peer, absl::StatusCode::kPermissionDenied);
     return ShareRefusal();
+  }
+  // No session is opened unless the key service's audit holds the redemption.
+  if (absl::Status audited = Audit(recipient, "ShareRedeem", peer, absl::StatusCode::kOk);
+      !audited.ok()) {
+    return absl::UnavailableError("the redemption could not be audited");
   }
   out.share = decision.share();
   return out;

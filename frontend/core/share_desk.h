@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -55,6 +56,14 @@ struct ShareOptions {
   size_t max_tracked_addresses = 100000;
 };
 
+// Writes one share event into the key service's tamper-evident audit (op=share;
+// KeyService.RecordShareEvent): for whom ("share-session/<share id>" or the acting client), what
+// happened ("ShareRedeem (wrong PIN, 4 attempts left)", "ShareRevoke share/<id>"), the recipient's
+// address or "", and the outcome. Never given a PIN or an access code.
+using ShareAuditFn =
+    std::function<absl::Status(const std::string& on_behalf_of, const std::string& purpose,
+                               const std::string& peer, absl::StatusCode result)>;
+
 struct CreatedShare {
   std::string access_code;  // shown once
   std::string pin;          // shown once
@@ -76,8 +85,12 @@ absl::Status TooManyAttempts();
 // Thread-safe.
 class ShareDesk {
  public:
-  // Everything must outlive the desk; `studies` checks that shared studies exist.
-  ShareDesk(ShareMetaClient* meta, MetaClient* studies, Clock* clock, ShareOptions options);
+  // Everything must outlive the desk; `studies` checks that shared studies exist. With `audit`,
+  // every redemption (opened, wrong PIN, refused; not those refused by the per-address limit,
+  // which must stay cheap), revocation and unlock is also written to the key service's audit;
+  // a redemption opens nothing unless its record was written.
+  ShareDesk(ShareMetaClient* meta, MetaClient* studies, Clock* clock, ShareOptions options,
+            ShareAuditFn audit = nullptr);
 
   // INVALID_ARGUMENT for no study, too many, an expiry out of range or a bad label; NOT_FOUND when
   // a study is not stored (the message never names it).
@@ -108,11 +121,16 @@ class ShareDesk {
   absl::StatusOr<v1::ShareRef> RefOf(const std::string& share) const;
   bool Throttled(const std::string& host) ABSL_LOCKS_EXCLUDED(mu_);
   void CountFailure(const std::string& host) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes a share event to the audit (when there is one); errors are logged (no detail) and
+  // returned.
+  absl::Status Audit(const std::string& on_behalf_of, const std::string& purpose,
+                     const std::string& peer, absl::StatusCode result);
 
   ShareMetaClient* const meta_;
   MetaClient* const studies_;
   Clock* const clock_;
   const ShareOptions options_;
+  const ShareAuditFn audit_;
   std::string dummy_salt_;  // a PIN hash is computed for unknown codes too (same timing)
 
   struct Window {

@@ -1,5 +1,6 @@
 // ShareDesk with a fake metaserver and a fake clock: codes and PINs, identical refusals, the
-// wrong-PIN countdown, rate limiting per address, and that no code or PIN reaches an error.
+// wrong-PIN countdown, rate limiting per address, that no code or PIN reaches an error, and that
+// redemptions, revocations and unlocks reach the key service's audit.
 #include "frontend/core/share_desk.h"
 
 #include <gmock/gmock.h>
@@ -10,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "common/crypto.h"
 #include "frontend/testing/core_fakes.h"
 #include "frontend/testing/share_fakes.h"
@@ -170,6 +172,72 @@ TEST_F(ShareDeskTest, FailuresAreRateLimitedPerAddress) {
   EXPECT_TRUE(desk_.Redeem(made.access_code, made.pin, "ipv4:10.9.9.8:1").ok());
   clock_.Advance(15 * 60 * kSecond);
   EXPECT_TRUE(desk_.Redeem(made.access_code, made.pin, "ipv4:10.9.9.9:1").ok());
+}
+
+// Every redemption, revocation and unlock is written to the key service's audit (op=share) naming
+// the share by its id, never by its code or PIN; a redemption whose record cannot be written
+// opens nothing.
+TEST_F(ShareDeskTest, RedemptionsRevocationsAndUnlocksAreAudited) {
+  struct Event {
+    std::string on_behalf_of, purpose, peer;
+    absl::StatusCode result;
+  };
+  std::vector<Event> events;
+  bool audit_down = false;
+  ShareDesk desk(&meta_, &studies_, &clock_, FastOptions(),
+                 [&](const std::string& on_behalf_of, const std::string& purpose,
+                     const std::string& peer, absl::StatusCode result) {
+                   if (audit_down) return absl::UnavailableError("key service down");
+                   events.push_back({on_behalf_of, purpose, peer, result});
+                   return absl::OkStatus();
+                 });
+  v1::CreateShareRequest request;
+  request.add_study_uids("1.2.3");
+  absl::StatusOr<CreatedShare> made = desk.Create(request, "client/writer");
+  ASSERT_TRUE(made.ok()) << made.status();
+  const std::string id = made->info.share_id();
+  const std::string wrong = made->pin == "AAAAAA" ? "CCCCCC" : "AAAAAA";
+  for (int i = 0; i < 5; ++i) (void)desk.Redeem(made->access_code, wrong, "10.0.0.1:1");
+  (void)desk.Redeem(made->access_code, made->pin, "10.0.0.1:2");
+  ASSERT_TRUE(desk.Unlock(id, "client/admin").ok());
+  ASSERT_TRUE(desk.Redeem(made->access_code, made->pin, "10.0.0.1:3").ok());
+  (void)desk.Redeem("not a code", made->pin, "10.0.0.1:4");
+  ASSERT_TRUE(desk.Revoke(id, "client/writer").ok());
+
+  const std::string recipient = "share-session/" + id;
+  std::vector<std::string> purposes;
+  for (const Event& e : events) purposes.push_back(e.purpose);
+  EXPECT_THAT(
+      purposes,
+      ::testing::ElementsAre(
+          "ShareRedeem (wrong PIN, 4 attempts left)", "ShareRedeem (wrong PIN, 3 attempts left)",
+          "ShareRedeem (wrong PIN, 2 attempts left)", "ShareRedeem (wrong PIN, 1 attempt left)",
+          "ShareRedeem (wrong PIN, share locked)", "ShareRedeem (refused: locked)",
+          "ShareUnlock share/" + id, "ShareRedeem", "ShareRedeem (refused: no such share)",
+          "ShareRevoke share/" + id));
+  ASSERT_EQ(events.size(), 10u);
+  EXPECT_EQ(events[0].on_behalf_of, recipient);
+  EXPECT_EQ(events[0].peer, "10.0.0.1:1");
+  EXPECT_EQ(events[0].result, absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(events[6].on_behalf_of, "client/admin");
+  EXPECT_EQ(events[7].on_behalf_of, recipient);
+  EXPECT_EQ(events[7].result, absl::StatusCode::kOk);
+  EXPECT_EQ(events[8].on_behalf_of, "share-session/-");
+  EXPECT_EQ(events[9].on_behalf_of, "client/writer");
+  const std::string bare = absl::StrReplaceAll(made->access_code, {{"-", ""}});
+  for (const Event& e : events) {
+    for (const std::string* field : {&e.on_behalf_of, &e.purpose, &e.peer}) {
+      EXPECT_FALSE(absl::StrContains(*field, made->pin)) << *field;
+      EXPECT_FALSE(absl::StrContains(*field, bare)) << *field;
+      EXPECT_FALSE(absl::StrContains(*field, made->access_code)) << *field;
+    }
+  }
+  // The key service cannot record the redemption: no session.
+  absl::StatusOr<CreatedShare> second = desk.Create(request, "client/writer");
+  ASSERT_TRUE(second.ok());
+  audit_down = true;
+  EXPECT_TRUE(
+      absl::IsUnavailable(desk.Redeem(second->access_code, second->pin, "10.0.0.2:1").status()));
 }
 
 TEST(ShareDeskPeerTest, HostOfPeer) {

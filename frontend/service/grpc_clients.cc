@@ -158,6 +158,21 @@ absl::Status GrpcKeyClient::RecordDenial(const std::string& client, absl::string
       .status();
 }
 
+absl::Status GrpcKeyClient::RecordShareEvent(const std::string& on_behalf_of,
+                                             const std::string& purpose, const std::string& peer,
+                                             absl::StatusCode result) {
+  v1::RecordShareEventRequest req;
+  req.mutable_audit()->set_on_behalf_of(on_behalf_of);
+  req.mutable_audit()->set_purpose(purpose);
+  req.mutable_audit()->set_peer(peer);
+  req.set_result(absl::StatusCodeToString(result));
+  return Unary<v1::KeyService, v1::RecordShareEventRequest, v1::RecordShareEventResponse>(
+             &group_,
+             [&](auto* stub, auto* c, auto& r, auto* o) { return stub->RecordShareEvent(c, r, o); },
+             req, std::chrono::seconds(2))
+      .status();
+}
+
 absl::StatusOr<v1::GetKekStatusResponse> GrpcKeyClient::GetKekStatus() {
   // A census scans every stored key: give it longer than a key call.
   return Unary<v1::KeyService, v1::GetKekStatusRequest, v1::GetKekStatusResponse>(

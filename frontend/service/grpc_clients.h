@@ -42,6 +42,10 @@ class GrpcKeyClient : public KeyClient {
   // two seconds (the refusal stands either way).
   absl::Status RecordDenial(const std::string& client, absl::string_view method,
                             const absl::Status& why);
+  // Records a share event (a redemption, revocation or unlock) in the key service's audit log
+  // (KeyService.RecordShareEvent); waits at most two seconds.
+  absl::Status RecordShareEvent(const std::string& on_behalf_of, const std::string& purpose,
+                                const std::string& peer, absl::StatusCode result);
   absl::StatusOr<v1::GetKekStatusResponse> GetKekStatus();
   absl::StatusOr<v1::RotateKekResponse> RotateKek(const v1::RotateKekRequest& request);
   absl::Status RetireKek(const v1::RetireKekRequest& request);

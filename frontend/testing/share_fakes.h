@@ -44,8 +44,16 @@ class FakeShareMeta : public ShareMetaClient {
     }
     return absl::NotFoundError("no such share");
   }
-  absl::StatusOr<v1::StoredShare> UnlockShare(const v1::ShareRef&, const std::string&) override {
-    return absl::UnimplementedError("unused");
+  absl::StatusOr<v1::StoredShare> UnlockShare(const v1::ShareRef& ref,
+                                              const std::string&) override {
+    for (auto& [hash, s] : shares_) {
+      if (hash == ref.code_hash() || s.info().share_id() == ref.share_id()) {
+        s.mutable_info()->clear_locked_at_micros();
+        s.mutable_info()->clear_failed_attempts();
+        return s;
+      }
+    }
+    return absl::NotFoundError("no such share");
   }
   absl::StatusOr<v1::RecordShareAccessResponse> RecordShareAccess(
       const v1::RecordShareAccessRequest& request) override {
@@ -64,9 +72,11 @@ class FakeShareMeta : public ShareMetaClient {
       info.set_uses(info.uses() + 1);
       r.set_allowed(true);
     }
-    info.set_state(info.revoked_at_micros()                          ? "revoked"
-                   : clock_->NowMicros() >= info.expires_at_micros() ? "expired"
-                                                                     : "active");
+    info.set_state(info.revoked_at_micros()                                 ? "revoked"
+                   : clock_->NowMicros() >= info.expires_at_micros()        ? "expired"
+                   : info.locked_at_micros() != 0                           ? "locked"
+                   : info.max_uses() != 0 && info.uses() >= info.max_uses() ? "used up"
+                                                                            : "active");
     *r.mutable_share() = info;
     return r;
   }

@@ -167,6 +167,19 @@ TEST_F(ShareWebTest, RevocationExpiryAndTimeoutsEndTheSessionAtItsNextRequest) {
   ASSERT_EQ(Redeem(share_.pin).status, 200);
   clock_.Advance(SessionOptions().idle_seconds * kSecond);
   EXPECT_EQ(Send("GET", "/share/api/session").status, 401);
+
+  // A session kept busy still ends at its absolute limit.
+  request.clear_expires_in_seconds();  // the default: 30 days
+  share_ = *desk_.Create(request, "client/writer");
+  ASSERT_EQ(Redeem(share_.pin).status, 200);
+  const int64_t step = SessionOptions().idle_seconds - 60;
+  int64_t elapsed = 0;
+  for (; elapsed + step < SessionOptions().absolute_seconds; elapsed += step) {
+    ASSERT_EQ(Send("GET", "/share/api/session").status, 200) << elapsed;
+    clock_.Advance(step * kSecond);
+  }
+  clock_.Advance((SessionOptions().absolute_seconds - elapsed) * kSecond);
+  EXPECT_EQ(Send("GET", "/share/api/session").status, 401);
 }
 
 TEST_F(ShareWebTest, CrossSiteRequestsAreRefused) {

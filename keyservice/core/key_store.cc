@@ -297,4 +297,27 @@ void KeyStore::RecordDenial(const AuditInfo& who, const absl::Status& why,
   AuditLog::Log(record);
 }
 
+absl::Status KeyStore::RecordShareEvent(const AuditInfo& who, const std::string& result) {
+  constexpr size_t kMaxPurpose = 200;
+  if (who.purpose.empty() || who.purpose.size() > kMaxPurpose)
+    return absl::InvalidArgumentError("purpose must be 1..200 bytes");
+  for (const std::string* text : {&who.purpose, &who.on_behalf_of, &who.peer}) {
+    for (char c : *text) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        return absl::InvalidArgumentError("the audit context contains a control character");
+    }
+  }
+  bool known = false;
+  for (int code = 0; code <= 16; ++code) {
+    known = known || result == absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  }
+  if (!known) return absl::InvalidArgumentError("result must be a status code name");
+  v1::AuditRecord record = audit_.NewRecord("share", who);
+  record.set_result(result);
+  absl::Status recorded = audit_.Append(record);
+  if (!recorded.ok()) return recorded;
+  AuditLog::Log(record);
+  return absl::OkStatus();
+}
+
 }  // namespace medvault::keyservice

@@ -112,6 +112,13 @@ class KeyStore {
   void RecordDenial(const AuditInfo& who, const absl::Status& why,
                     const std::vector<std::string>& object_ids = {});
 
+  // Records a share event the frontend handled (op=share: a redemption, a revocation, an unlock;
+  // `who.purpose` says which and how it ended, `result` is a status code name), durably and
+  // replicated. INVALID_ARGUMENT for a result that is not a status code name or a purpose that is
+  // empty, longer than 200 bytes or holds a control character (nothing is written); the writer's
+  // error when it cannot write.
+  absl::Status RecordShareEvent(const AuditInfo& who, const std::string& result);
+
   // --- KEK rotation (key_store_rotation.cc) ---
 
   // The replicated KEK state (active version 0 until the first generation).

@@ -285,3 +285,32 @@ TEST_F(KeyStoreTest, ErrorMessagesAndAuditLogCarryNoKeyBytes) {
 
 }  // namespace
 }  // namespace medvault::keyservice
+
+namespace medvault::keyservice {
+namespace {
+
+// Share events (the frontend's redemptions, revocations, unlocks) are audit records of their own,
+// op=share; a malformed one writes nothing.
+TEST_F(KeyStoreTest, ShareEventsAreAuditedAndValidated) {
+  AuditInfo who{"frontend/frontend", "share-session/0123456789abcdef",
+                "ShareRedeem (wrong PIN, 4 attempts left)", "127.0.0.1:5000"};
+  ASSERT_TRUE(store_->RecordShareEvent(who, "PERMISSION_DENIED").ok());
+  AuditInfo bad = who;
+  bad.purpose = "ShareRedeem\nop=forged";
+  EXPECT_TRUE(absl::IsInvalidArgument(store_->RecordShareEvent(bad, "OK")));
+  bad.purpose = "";
+  EXPECT_TRUE(absl::IsInvalidArgument(store_->RecordShareEvent(bad, "OK")));
+  EXPECT_TRUE(absl::IsInvalidArgument(store_->RecordShareEvent(who, "opened")));
+  absl::StatusOr<v1::QueryAuditResponse> records = store_->audit()->Query(v1::QueryAuditRequest());
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->records_size(), 1);
+  const v1::AuditRecord& r = records->records(0);
+  EXPECT_EQ(r.op(), "share");
+  EXPECT_EQ(r.on_behalf_of(), "share-session/0123456789abcdef");
+  EXPECT_EQ(r.purpose(), "ShareRedeem (wrong PIN, 4 attempts left)");
+  EXPECT_EQ(r.peer(), "127.0.0.1:5000");
+  EXPECT_EQ(r.result(), "PERMISSION_DENIED");
+}
+
+}  // namespace
+}  // namespace medvault::keyservice

@@ -15,9 +15,9 @@ namespace medvault::keyservice {
 
 AccessPolicy KeyServicePolicy() {
   AccessPolicy policy;
-  for (const char* method :
-       {"GenerateDataKeys", "GetDataKey", "DestroyDataKeys", "QueryAudit", "RecordDenial",
-        "GetKekStatus", "RotateKek", "RetireKek", "VerifyAudit", "GetDataKeys"}) {
+  for (const char* method : {"GenerateDataKeys", "GetDataKey", "DestroyDataKeys", "QueryAudit",
+                             "RecordDenial", "GetKekStatus", "RotateKek", "RetireKek",
+                             "VerifyAudit", "GetDataKeys", "RecordShareEvent"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   // The metaserver's retention task destroys the keys of the studies it deletes (it never obtains
@@ -167,6 +167,16 @@ grpc::Status KeyServiceImpl::RecordDenial(grpc::ServerContext* context,
                                     ? absl::StatusCode::kUnauthenticated
                                     : absl::StatusCode::kPermissionDenied;
   store_->RecordDenial(*who, absl::Status(code, "refused by the frontend"));
+  return grpc::Status::OK;
+}
+
+grpc::Status KeyServiceImpl::RecordShareEvent(grpc::ServerContext* context,
+                                              const v1::RecordShareEventRequest* request,
+                                              v1::RecordShareEventResponse* response) {
+  absl::StatusOr<AuditInfo> who = Admit(*context, "RecordShareEvent", request->audit());
+  if (!who.ok()) return Fail(who.status());
+  absl::Status recorded = store_->RecordShareEvent(*who, request->result());
+  if (!recorded.ok()) return Fail(recorded);
   return grpc::Status::OK;
 }
 

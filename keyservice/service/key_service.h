@@ -45,6 +45,9 @@ class KeyServiceImpl final : public v1::KeyService::Service {
                           v1::QueryAuditResponse* response) override;
   grpc::Status RecordDenial(grpc::ServerContext* context, const v1::RecordDenialRequest* request,
                             v1::RecordDenialResponse* response) override;
+  grpc::Status RecordShareEvent(grpc::ServerContext* context,
+                                const v1::RecordShareEventRequest* request,
+                                v1::RecordShareEventResponse* response) override;
   grpc::Status GetKekStatus(grpc::ServerContext* context, const v1::GetKekStatusRequest* request,
                             v1::GetKekStatusResponse* response) override;
   grpc::Status RotateKek(grpc::ServerContext* context, const v1::RotateKekRequest* request,

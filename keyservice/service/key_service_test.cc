@@ -248,7 +248,8 @@ TEST(KeyServicePolicyTest, OnlyTheFrontendMayCallTheKeyService) {
       {"RotateKek", frontend},
       {"RetireKek", frontend},
       {"VerifyAudit", frontend},
-      {"GetDataKeys", frontend}};
+      {"GetDataKeys", frontend},
+      {"RecordShareEvent", frontend}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(KeyServicePolicy(),
                                                        {"medvault.v1.KeyService"}, table),
               ::testing::IsEmpty());

@@ -239,6 +239,14 @@ class Catalog {
                                                        int64_t now_micros) ABSL_LOCKS_EXCLUDED(mu_);
   // Drops a deleting retention record once none of its study's keys awaits destruction.
   absl::Status FinishRetention(absl::string_view study_uid) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs `write` (a new share's one write) under the lock every retention deletion holds from its
+  // check of the study's shares to its write, once each of `study_uids` is checked stored and not
+  // being deleted: so no study is deleted "after its last share" while a share of it is being
+  // made. NOT_FOUND when a study is not stored, FAILED_PRECONDITION when one is being deleted
+  // (neither names the study); otherwise `write`'s status.
+  absl::Status WhileStudiesKept(const std::vector<std::string>& study_uids,
+                                const std::function<absl::Status()>& write)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- Replica bookkeeping (repair; catalog_replicas.cc) ---
 

@@ -266,4 +266,21 @@ absl::Status Catalog::FinishRetention(absl::string_view study_uid) {
       });
 }
 
+absl::Status Catalog::WhileStudiesKept(const std::vector<std::string>& study_uids,
+                                       const std::function<absl::Status()>& write) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(writer_->Barrier());
+  KvReader state(kv_);
+  for (const std::string& uid : study_uids) {
+    v1::StoredRetention record;
+    bool found = false;
+    RETURN_IF_ERROR(ReadOptional(state, kRetentionCf, uid, &record, &found));
+    if (record.deleting_since_micros() != 0)
+      return absl::FailedPreconditionError("a study to share is being deleted by its retention");
+    ASSIGN_OR_RETURN(const bool stored, state.Exists(kStudiesCf, uid));
+    if (!stored) return absl::NotFoundError("a study to share is not stored");
+  }
+  return write();
+}
+
 }  // namespace medvault::metaserver

@@ -1,12 +1,14 @@
 // Retention over a real RocksDB with a fake clock: a due rule deletes the study and destroys its
 // keys; a legal hold blocks the task and DeleteStudy/DeleteInstance; after-last-share waits for
-// the last share to end; only the leader acts; find and GetStudy show the rule and the hold.
+// the last share to end, and no share can be made of a study while it is being deleted; only the
+// leader acts; find and GetStudy show the rule and the hold.
 #include "metaserver/core/retention_enforcer.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "common/crypto.h"
 #include "metaserver/core/share_book.h"
@@ -36,7 +38,7 @@ class RecordingShredder : public KeyShredder {
 class RetentionTest : public testing::CatalogTestBase {
  protected:
   RetentionTest()
-      : book_(kv_.get(), writer_.get(), &clock_),
+      : book_(kv_.get(), writer_.get(), &clock_, catalog_.get()),
         enforcer_(catalog_.get(), &keys_, &clock_, [this] { return leader_.load(); }) {}
 
   // Stores one instance of `study`; returns its object id.
@@ -224,6 +226,42 @@ TEST_F(RetentionTest, AfterLastShareWaitsForEveryShareToEnd) {
   EXPECT_FALSE(Stored("1.2.1"));
   EXPECT_EQ(keys_.destroyed, std::set<std::string>{object});
   EXPECT_EQ(keys_.purposes.back(), "Retention (last share ended)");
+}
+
+// A share made while its study's "after last share" deletion runs: the deletion checks the shares
+// and writes under the catalog's lock, and a new share checks the study under the same lock, so the
+// new share is refused (the study is being deleted, or gone) instead of outliving its study.
+TEST_F(RetentionTest, NoShareIsMadeOfAStudyBeingDeleted) {
+  Store("1.2.1", "1.2.1.1.1");
+  Set("1.2.1", AfterLastShare());
+  ASSERT_TRUE(book_.Create(Share("code-a", "1.2.1", 7 * kDay)).ok());
+  clock_.Advance(7 * kDay);
+  // The share races the deletion: it is started from inside the deletion's replicated write.
+  std::atomic<bool> fired{false};
+  std::thread racer;
+  absl::Status raced = absl::UnknownError("not run");
+  writer_->set_before_write([&] {
+    if (fired.exchange(true)) return;
+    racer = std::thread([&] { raced = book_.Create(Share("code-b", "1.2.1", 7 * kDay)).status(); });
+  });
+  EXPECT_EQ(Pass().deleted, 1u);
+  ASSERT_TRUE(fired);
+  racer.join();
+  writer_->set_before_write(nullptr);
+  EXPECT_FALSE(Stored("1.2.1"));
+  EXPECT_TRUE(absl::IsNotFound(raced) || absl::IsFailedPrecondition(raced)) << raced;
+  EXPECT_TRUE(absl::IsNotFound(book_.Get(Ref("code-b")).status()));
+
+  // A deletion stopped halfway (key service down) keeps refusing new shares until it is done.
+  Store("1.2.2", "1.2.2.1.1");
+  Set("1.2.2", AfterLastShare());
+  ASSERT_TRUE(book_.Create(Share("code-c", "1.2.2", 1 * kDay)).ok());
+  clock_.Advance(kDay);
+  keys_.fail = true;
+  EXPECT_EQ(Pass().failed, 1u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(book_.Create(Share("code-d", "1.2.2", kDay)).status()));
+  // And a study that is not stored cannot be shared at all.
+  EXPECT_TRUE(absl::IsNotFound(book_.Create(Share("code-e", "1.2.9", kDay)).status()));
 }
 
 TEST_F(RetentionTest, OnlyTheLeaderDeletes) {

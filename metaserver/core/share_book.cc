@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/status_macros.h"
+#include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
 #include "metaserver/core/store_access.h"
 
@@ -73,8 +74,8 @@ ShareState StateOf(const v1::ShareInfo& info, int64_t now_micros) {
 
 std::string ShareIdOf(absl::string_view code_hash) { return ToHex(code_hash.substr(0, 8)); }
 
-ShareBook::ShareBook(KvStore* kv, KvWriter* writer, Clock* clock)
-    : kv_(kv), writer_(writer), clock_(clock) {}
+ShareBook::ShareBook(KvStore* kv, KvWriter* writer, Clock* clock, Catalog* catalog)
+    : kv_(kv), writer_(writer), clock_(clock), catalog_(catalog) {}
 
 v1::StoredShare ShareBook::WithState(v1::StoredShare share, int64_t now) const {
   share.mutable_info()->set_state(std::string(ShareStateName(StateOf(share.info(), now))));
@@ -104,7 +105,13 @@ absl::StatusOr<v1::StoredShare> ShareBook::Create(v1::StoredShare share) {
   if (taken) return absl::AlreadyExistsError("a share with this code already exists");
   share.mutable_info()->set_share_id(ShareIdOf(share.code_hash()));
   share.mutable_info()->set_created_at_micros(now);
-  RETURN_IF_ERROR(Save(&share, nullptr));
+  if (catalog_ == nullptr) {
+    RETURN_IF_ERROR(Save(&share, nullptr));
+  } else {
+    const std::vector<std::string> studies(share.info().study_uids().begin(),
+                                           share.info().study_uids().end());
+    RETURN_IF_ERROR(catalog_->WhileStudiesKept(studies, [&] { return Save(&share, nullptr); }));
+  }
   return WithState(std::move(share), now);
 }
 

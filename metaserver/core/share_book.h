@@ -24,6 +24,8 @@
 
 namespace medvault::metaserver {
 
+class Catalog;
+
 // Wrong PINs that lock a share.
 inline constexpr uint32_t kMaxPinFailures = 5;
 // Bounds on what a share holds.
@@ -49,12 +51,16 @@ struct AccessDecision {
 class ShareBook {
  public:
   // `kv` must have the CFs of MetaserverColumnFamilies(); `writer` (the catalog's) and `clock`
-  // must outlive the book.
-  ShareBook(KvStore* kv, KvWriter* writer, Clock* clock);
+  // must outlive the book, and so must `catalog` (the one over the same store) when given: then a
+  // share is created only through Catalog::WhileStudiesKept, so a retention deletion never races
+  // a new share of its study.
+  ShareBook(KvStore* kv, KvWriter* writer, Clock* clock, Catalog* catalog = nullptr);
 
   // Stores a new share. INVALID_ARGUMENT for a malformed one (code hash not 32 bytes, no or too
   // many studies, a study UID empty or with NUL, no PIN hash, expiry not after now, label too
-  // long, counters set); ALREADY_EXISTS when the code hash is taken. Returns it with its state.
+  // long, counters set); ALREADY_EXISTS when the code hash is taken. With a catalog, NOT_FOUND
+  // when a study is not stored and FAILED_PRECONDITION when one is being deleted by its
+  // retention rule. Returns it with its state.
   absl::StatusOr<v1::StoredShare> Create(v1::StoredShare share) ABSL_LOCKS_EXCLUDED(mu_);
   // Every share's public part, newest first.
   absl::StatusOr<std::vector<v1::ShareInfo>> List() const;
@@ -90,6 +96,7 @@ class ShareBook {
   KvStore* const kv_;
   KvWriter* const writer_;
   Clock* const clock_;
+  Catalog* const catalog_;
   absl::Mutex mu_;
 };
 

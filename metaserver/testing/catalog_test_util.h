@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,16 +24,20 @@ class FailingWriter : public BatchWriter {
   explicit FailingWriter(KvStore* kv) : kv_(kv) {}
   absl::Status Write(rocksdb::WriteBatch* batch) override {
     ++writes_;
+    if (before_write_) before_write_();
     if (fail_) return absl::UnavailableError("injected write failure");
     return kv_->Write(batch);
   }
   void set_fail(bool fail) { fail_ = fail; }
+  // Called at the start of every write (on the writing thread), e.g. to race another operation.
+  void set_before_write(std::function<void()> hook) { before_write_ = std::move(hook); }
   int writes() const { return writes_; }
 
  private:
   KvStore* const kv_;
   bool fail_ = false;
   int writes_ = 0;
+  std::function<void()> before_write_;
 };
 
 inline v1::InstanceTags Tags(const std::string& study, const std::string& series,

@@ -3,9 +3,12 @@
 //
 //   node page.mjs CONFIG_JSON
 // CONFIG_JSON: {base, code, pin, wrong_pin, shared_study, other_study, screenshot,
-//               revoke_argv: [...]} (revoke_argv runs the CLI that revokes the share)
+//               unlock_argv: [...], revoke_argv: [...], (the CLI that unlocks / revokes the share)
+//               code2, pin2, clock_file} (a second share expiring in a day; writing an offset in
+//               seconds to clock_file moves the metaserver's share clock)
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 const config = JSON.parse(process.argv[2]);
 const result = { wrong: [], locked_message: '' };
@@ -24,8 +27,8 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   await page.goto(config.base + '/');
 
-  async function submit(pin) {
-    await page.fill('#code', config.code);
+  async function submit(pin, code = config.code) {
+    await page.fill('#code', code);
     await page.fill('#pin', pin);
     const answered = page.waitForResponse((r) => r.url().endsWith('/share/api/redeem'));
     await page.click('#open');
@@ -48,6 +51,16 @@ try {
   await submit(config.pin);
   await page.waitForFunction(() => document.body.dataset.state === 'open');
   result.studies_text = await page.textContent('#studies');
+  // Each series button: its label (not its UID, which is only the tooltip) and a thumbnail.
+  result.series_buttons = await page.$$eval('#studies .series button',
+                                            (bs) => bs.map((b) => b.textContent));
+  result.series_titles = await page.$$eval('#studies .series button', (bs) => bs.map((b) => b.title));
+  await page.waitForFunction(() => {
+    const imgs = [...document.querySelectorAll('#studies img.thumbnail')];
+    return imgs.length > 0 && imgs.every((i) => i.complete);
+  }, null, { timeout: 30000 }).catch(() => {});
+  result.thumbnails = await page.$$eval('#studies img.thumbnail', (imgs) => imgs.map(
+      (i) => ({ width: i.naturalWidth, height: i.naturalHeight, hidden: i.hidden })));
   await page.click('#studies button');
   await page.waitForFunction(() => document.body.dataset.viewer === 'loaded', null,
                              { timeout: 60000 });
@@ -91,6 +104,23 @@ try {
   result.after_revoke_status = await page.evaluate(async (uid) => {
     return (await fetch('/dicomweb/studies/' + uid)).status;
   }, config.shared_study);
+  // The page itself, reloaded, has no session: it asks for the code again.
+  await page.goto(config.base + '/');
+  await page.waitForLoadState('networkidle');
+  result.after_revoke_form_shown = await page.isVisible('#redeem');
+
+  // Expiry ends an open session at its next request too: a second share, valid for a day, is
+  // opened; then the metaserver's share clock moves two days on.
+  await submit(config.pin2, config.code2);
+  await page.waitForFunction(() => document.body.dataset.state === 'open');
+  const status = () => page.evaluate(async (uid) => {
+    return (await fetch('/dicomweb/studies/' + uid)).status;
+  }, config.shared_study);
+  result.before_expiry_status = await status();
+  writeFileSync(config.clock_file, String(2 * 86400) + '\n');
+  result.after_expiry_status = await status();
+  result.after_expiry_session_status = await page.evaluate(
+      async () => (await fetch('/share/api/session')).status);
   // Every request went to the frontend itself: nothing from a CDN.
   result.foreign_requests = requests.filter((u) => !u.startsWith(config.base));
   result.console_errors = consoleErrors;

@@ -2,6 +2,7 @@
 // Every value from the server is inserted as text (never as HTML). The session cookie is
 // HttpOnly: this script never sees it; it sends the CSRF token the session answer carries.
 import { App, AppOptions, ViewConfig } from 'dwv';
+import { personName, seriesLabel, dicomDate } from './names.js';
 
 const $ = (id) => document.getElementById(id);
 let csrf = '';
@@ -25,10 +26,30 @@ function wadoUrl(study, series, instance) {
   return '/dicomweb/wado?' + q.toString();
 }
 
+// The series' thumbnail: WADO-RS /thumbnail of its middle instance (in the session's scope like
+// every request of the page). Hidden when the instance has no image (a report, a waveform).
+function thumbnail(study, series) {
+  const img = el('img');
+  img.className = 'thumbnail';
+  img.alt = '';
+  img.width = 96;
+  img.height = 96;
+  img.decoding = 'async';
+  const instance = series.instances[Math.floor(series.instances.length / 2)];
+  if (instance === undefined) {
+    img.hidden = true;
+    return img;
+  }
+  img.addEventListener('error', () => { img.hidden = true; });
+  img.src = '/dicomweb/studies/' + encodeURIComponent(study.study_uid) + '/series/' +
+            encodeURIComponent(series.series_uid) + '/instances/' +
+            encodeURIComponent(instance) + '/thumbnail';
+  return img;
+}
+
 function openSeries(study, series) {
   $('viewer').hidden = false;
-  $('viewer-title').textContent =
-    (series.description || series.modality || 'series') + ' (' + series.instances.length + ')';
+  $('viewer-title').textContent = seriesLabel(series);
   if (app === null) {
     app = new App();
     const options = new AppOptions({ '*': [new ViewConfig('layerGroup0')] });
@@ -52,15 +73,19 @@ function showStudies(session) {
     const box = el('div');
     box.className = 'study';
     box.append(el('h2', study.description || 'Study'));
-    box.append(el('p', 'Patient: ' + study.patient_name + ' (' + study.patient_id + ')'));
-    box.append(el('p', 'Date: ' + study.study_date));
+    const patient = el('p', 'Patient: ' + (personName(study.patient_name) || 'unnamed'));
+    if (study.patient_id) patient.append(' (ID ' + study.patient_id + ')');
+    box.append(patient);
+    box.append(el('p', 'Date: ' + dicomDate(study.study_date)));
     const series = el('div');
     series.className = 'series';
     for (const s of study.series) {
-      const b = el('button', (s.modality || '') + ' ' + (s.description || s.series_uid) +
-                             ' (' + s.instances.length + ')');
+      // The UID only as a tooltip: people pick a series by what it is.
+      const b = el('button');
       b.type = 'button';
+      b.title = 'Series ' + s.series_uid;
       b.dataset.series = s.series_uid;
+      b.append(thumbnail(study, s), el('span', seriesLabel(s)));
       b.addEventListener('click', () => openSeries(study, s));
       series.append(b);
     }
