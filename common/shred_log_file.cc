@@ -58,8 +58,8 @@ absl::StatusOr<std::vector<ShredLogContents>> ReadShredLogs(Filesystem* fs,
   return logs;
 }
 
-absl::StatusOr<std::set<std::string>> DestroyedSinceBackup(const std::vector<ShredLogContents>& logs,
-                                                           int64_t backup_micros) {
+absl::StatusOr<std::set<std::string>> DestroyedSinceBackup(
+    const std::vector<ShredLogContents>& logs, int64_t backup_micros) {
   bool covered = false;
   std::set<std::string> destroyed;
   for (const ShredLogContents& log : logs) {

@@ -37,7 +37,7 @@ absl::StatusOr<std::vector<ShredLogContents>> ReadShredLogs(Filesystem* fs,
 // The object ids every log lists, when at least one log covers everything since `backup_micros`
 // (it began before and has no gap after it). FAILED_PRECONDITION otherwise: an object destroyed
 // after the backup could come back to life.
-absl::StatusOr<std::set<std::string>> DestroyedSinceBackup(const std::vector<ShredLogContents>& logs,
-                                                           int64_t backup_micros);
+absl::StatusOr<std::set<std::string>> DestroyedSinceBackup(
+    const std::vector<ShredLogContents>& logs, int64_t backup_micros);
 
 }  // namespace medvault

@@ -20,19 +20,19 @@ absl::StatusOr<ForgottenObjects> ForgetDestroyedObjects(KvStore* kv,
   {
     KvReader state(kv);
     absl::Status parse = absl::OkStatus();
-    RETURN_IF_ERROR(state.ScanPrefix(kInstancesCf, "", [&](absl::string_view key,
-                                                            absl::string_view value) {
-      v1::StoredInstance instance;
-      if (!instance.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        parse = KvReader::CorruptRecord(kInstancesCf);
-        return false;
-      }
-      if (destroyed.count(instance.object_id()) > 0) {
-        sops.emplace_back(key);
-        studies.insert(instance.info().tags().study_uid());
-      }
-      return true;
-    }));
+    RETURN_IF_ERROR(
+        state.ScanPrefix(kInstancesCf, "", [&](absl::string_view key, absl::string_view value) {
+          v1::StoredInstance instance;
+          if (!instance.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            parse = KvReader::CorruptRecord(kInstancesCf);
+            return false;
+          }
+          if (destroyed.count(instance.object_id()) > 0) {
+            sops.emplace_back(key);
+            studies.insert(instance.info().tags().study_uid());
+          }
+          return true;
+        }));
     RETURN_IF_ERROR(parse);
     for (auto it = studies.begin(); it != studies.end();) {
       v1::StoredRetention retention;

@@ -32,8 +32,8 @@ class TcpProxy {
   const std::string address_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
-  std::string backend_;   // guarded by mu_
-  std::vector<int> fds_;  // open connections' sockets, guarded by mu_
+  std::string backend_;               // guarded by mu_
+  std::vector<int> fds_;              // open connections' sockets, guarded by mu_
   std::vector<std::thread> threads_;  // guarded by mu_
   std::thread acceptor_;
 };
