@@ -57,6 +57,12 @@ absl::Status GroupChannels::Call(const Attempt& attempt, std::chrono::millisecon
     const size_t i = Pick();
     const Clock::time_point deadline = std::min(end, Clock::now() + attempt_limit);
     last = attempt(channels_[i], deadline);
+    // An attempt's context is never cancelled here: a CANCELLED answer comes from a member that
+    // dropped the call while stopping (SIGTERM), as UNAVAILABLE would say (rolling_restart_test).
+    if (absl::IsCancelled(last)) {
+      last = absl::UnavailableError(
+          absl::StrCat("a member cancelled the call (stopping?): ", last.message()));
+    }
     const bool cut_short = absl::IsDeadlineExceeded(last) && deadline < end;
     if (absl::IsDeadlineExceeded(last) && !cut_short && !last_unavailable.ok()) {
       // The budget ran out inside an attempt (often one still connecting) after members had

@@ -37,7 +37,9 @@ class GroupChannels {
   // cut short by `attempt_limit`: a member that hangs) or `budget` is spent; then the last error,
   // except that a budget spent inside an attempt after UNAVAILABLE answers reports UNAVAILABLE
   // with the last such answer (a misconfigured or unreachable group, not a slow one).
-  // Callers' operations must therefore be safe to repeat.
+  // A CANCELLED answer counts as UNAVAILABLE (attempts are never cancelled by the caller: a
+  // member that stops cancels the calls it drops). Callers' operations must therefore be safe to
+  // repeat.
   absl::Status Call(const Attempt& attempt, std::chrono::milliseconds budget,
                     std::chrono::milliseconds attempt_limit = std::chrono::seconds(10));
 

@@ -90,5 +90,18 @@ TEST(GroupChannels, OtherErrorsAreFinal) {
   EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
 }
 
+// A member that stops (SIGTERM) may cancel a call it dropped: the next member is asked.
+TEST(GroupChannels, CancelledByAMemberMovesToTheNextMember) {
+  GroupChannels group = ThreeMembers();
+  int attempts = 0;
+  absl::Status s = group.Call(
+      [&](const std::shared_ptr<grpc::Channel>&, TimePoint) {
+        return ++attempts == 1 ? absl::CancelledError("CANCELLED") : absl::OkStatus();
+      },
+      milliseconds(10000));
+  EXPECT_EQ(attempts, 2);
+  EXPECT_TRUE(s.ok()) << s;
+}
+
 }  // namespace
 }  // namespace medvault

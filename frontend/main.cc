@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -409,9 +410,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "frontend: %s\n", std::string(s.message()).c_str());
     return 1;
   }
+  // On SIGTERM every door stops accepting at once and finishes what it serves: the gRPC server
+  // (ServiceRunner::Wait: GOAWAY, in-flight calls get 10 s), and beside it the DIMSE doors
+  // (running associations end) and the HTTPS door (requests being served are answered).
+  std::thread doors;
+  runner.set_on_terminate([&] {
+    doors = std::thread([&] {
+      if (https != nullptr) https->Stop();
+      if (dimse != nullptr) dimse->Stop();
+      if (dimse_tls != nullptr) dimse_tls->Stop();
+    });
+  });
   runner.Wait();
-  if (dimse != nullptr) dimse->Stop();
-  if (https != nullptr) https->Stop();
+  if (doors.joinable()) doors.join();
   if (absl::Status s = core.Shutdown(); !s.ok()) {
     MV_LOG(WARNING) << "could not destroy unused pooled keys: " << s.code();
   }

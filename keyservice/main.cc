@@ -125,23 +125,14 @@ int main(int argc, char** argv) {
   if (restore_logs.empty()) restore_logs = absl::GetFlag(FLAGS_shred_log);
   replica_options.restore_filter = [fs, restore_logs](medvault::raft::RestoredState* state) {
     // Read before this replica's own shred log is opened (which would create a missing one).
-    std::vector<ks::ShredLogContents> logs;
-    for (absl::string_view path : absl::StrSplit(restore_logs, ',', absl::SkipEmpty())) {
-      absl::StatusOr<std::string> text = fs->ReadFile(std::string(path));
-      if (!text.ok())
-        return absl::Status(text.status().code(),
-                            absl::StrCat("shred log ", path, ": ", text.status().message()));
-      absl::StatusOr<ks::ShredLogContents> parsed = ks::ParseShredLog(*text);
-      if (!parsed.ok())
-        return absl::Status(parsed.status().code(),
-                            absl::StrCat("shred log ", path, ": ", parsed.status().message()));
-      logs.push_back(*std::move(parsed));
-    }
+    absl::StatusOr<std::vector<medvault::ShredLogContents>> logs =
+        medvault::ReadShredLogs(fs, restore_logs);
+    if (!logs.ok()) return logs.status();
     absl::StatusOr<uint64_t> removed =
-        ks::ApplyShredLogs(logs, state->taken_unix_micros, &state->snapshot);
+        ks::ApplyShredLogs(*logs, state->taken_unix_micros, &state->snapshot);
     if (!removed.ok()) return removed.status();
     MV_LOG(INFO) << "restore: " << *removed << " keys destroyed after the backup was taken ("
-                 << logs.size() << " shred logs) are left out";
+                 << logs->size() << " shred logs) are left out";
     return absl::OkStatus();
   };
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(

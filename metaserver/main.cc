@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -20,10 +21,12 @@
 #include "common/log.h"
 #include "common/periodic_task.h"
 #include "common/rpc.h"
+#include "common/shred_log_file.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "metaserver/core/catalog.h"
 #include "metaserver/core/catalog_keys.h"
+#include "metaserver/core/forget_destroyed.h"
 #include "metaserver/core/garbage_collector.h"
 #include "metaserver/core/offset_file_clock.h"
 #include "metaserver/core/registry.h"
@@ -53,6 +56,11 @@ ABSL_FLAG(
     "collect the chunks of a put still writing; never set this in production");
 ABSL_FLAG(uint64_t, min_free_bytes, 64ull << 20,
           "Chunk servers with less free space get no new chunks");
+ABSL_FLAG(
+    std::string, restore_shred_logs, "",
+    "With --restore_backup (required then): comma-separated shred logs of the key service "
+    "replicas (every old replica's --shred_log you have, as given to the key services); the "
+    "objects they list leave the restored index (docs/operations.md, \"Back up and restore\")");
 ABSL_FLAG(uint32_t, replicas, 3, "Replica target per chunk that repair restores");
 ABSL_FLAG(int64_t, repair_interval_ms, 2000,
           "Milliseconds between repair passes (census of every manifest and chunk server, then "
@@ -128,8 +136,27 @@ int main(int argc, char** argv) {
   medvault::ServiceRunner runner(medvault::ServerOptions{
       "metaserver", absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_metrics_listen), *security,
       medvault::HealthListenFromFlags()});
-  const medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
+  medvault::raft::ReplicaOptions replica_options = medvault::raft::ReplicaOptionsFromFlags(
       "metaserver", absl::GetFlag(FLAGS_listen), *security, medvault::kMetaServerPeer);
+  // A restored index loses every object whose key was destroyed after the backup (the key
+  // services' shred logs), PHI included (docs/security.md, "Backups and crypto-shredding").
+  bool restored = false;
+  replica_options.after_restore = [&kv, &restored, fs](int64_t taken_unix_micros) {
+    absl::StatusOr<std::vector<medvault::ShredLogContents>> logs =
+        medvault::ReadShredLogs(fs, absl::GetFlag(FLAGS_restore_shred_logs));
+    if (!logs.ok()) return logs.status();
+    absl::StatusOr<std::set<std::string>> destroyed =
+        medvault::DestroyedSinceBackup(*logs, taken_unix_micros);
+    if (!destroyed.ok()) return destroyed.status();
+    absl::StatusOr<ms::ForgottenObjects> forgotten =
+        ms::ForgetDestroyedObjects(kv->get(), *destroyed, taken_unix_micros);
+    if (!forgotten.ok()) return forgotten.status();
+    MV_LOG(INFO) << "restore: " << forgotten->instances << " instances whose keys were destroyed "
+                 << "after the backup was taken (" << logs->size()
+                 << " shred logs) are left out of the index";
+    restored = true;
+    return absl::OkStatus();
+  };
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(
       kv->get(), ms::MetaserverColumnFamilies(), replica_options, runner.registry());
   if (!replica.ok()) Die(absl::StrCat("raft: ", replica.status().ToString()));
@@ -143,6 +170,7 @@ int main(int argc, char** argv) {
   (*replica)->machine()->set_on_delete(
       [&purger](const std::string& cf, const std::string& key) { purger.Deleted(cf, key); });
   (*replica)->machine()->set_on_restore([&purger] { purger.EverythingChanged(); });
+  if (restored) purger.EverythingChanged();  // what the restore removed leaves the disk too
 
   medvault::Clock* clock = medvault::RealClock();
   // Shares and retention read `policy_clock`: the real clock, unless a test moves it.

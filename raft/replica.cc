@@ -59,6 +59,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
     state.set_data(std::move(*seed->snapshot.mutable_data()));
     absl::Status restored = r->machine_->Restore(state);
     if (!restored.ok()) return restored;
+    if (options.after_restore) {
+      if (absl::Status s = options.after_restore(seed->taken_unix_micros); !s.ok()) return s;
+    }
     MV_LOG(INFO) << options.service << " replica " << options.id << " restored the state of a "
                  << "backup taken at index " << seed->snapshot.meta().index();
     bootstrap = true;

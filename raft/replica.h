@@ -50,6 +50,12 @@ struct ReplicaOptions {
   // Applied to the restored state before it is installed (may be null): the key service drops the
   // keys destroyed after the backup was taken.
   std::function<absl::Status(RestoredState*)> restore_filter;
+  // Run once the restored state is installed in the service's column families, before the group
+  // is founded (may be null), with the backup's start time: the metaserver removes from its index
+  // every object whose key was destroyed after the backup. It writes straight to the store; every
+  // founding replica runs it on the same state, so all of them hold the same result. A crash
+  // before the founding runs the restore and this again at the next start.
+  std::function<absl::Status(int64_t taken_unix_micros)> after_restore;
 };
 
 class Replica {

@@ -7,7 +7,9 @@
 // back byte-exact from the chunk servers, which re-register with the new metaserver group; study B
 // stays unreadable: a key destroyed after the backup does not come back. A wrong backup key, a
 // changed backup file, a file that is no backup and a restore without a shred log covering the
-// backup are refused with a clear error, by `backup verify` and by the services at start.
+// backup are refused with a clear error, by `backup verify` and by the services at start. The
+// metaserver groups re-apply the shred logs too: study B's index entries (its PHI) do not come
+// back, `find` lists study A only.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,9 +174,22 @@ TEST_F(BackupRestoreTest, RestoredClusterServesSurvivorsAndShreddedKeysStayDestr
                     .ok())
         << name;
   }
+  // The metaserver likewise: without a log covering the backup it refuses; with the logs, the
+  // objects they list leave its restored index.
+  const std::string first_meta = cluster_->Replicas("metaserver")[0];
+  EXPECT_FALSE(
+      cluster_
+          ->Restart(first_meta, {"--restore_backup=" + backup, "--restore_backup_key=" + key,
+                                 "--restore_shred_logs=" + late_log})
+          .ok());
+  EXPECT_TRUE(absl::StrContains(testing::ReadWholeFile(cluster_->LogFileOf(first_meta)),
+                                "no shred log covers the time since the backup"));
+  ASSERT_TRUE(cluster_->Wipe(first_meta).ok());
   for (const std::string& name : cluster_->Replicas("metaserver")) {
-    ASSERT_TRUE(
-        cluster_->Restart(name, {"--restore_backup=" + backup, "--restore_backup_key=" + key}).ok())
+    ASSERT_TRUE(cluster_
+                    ->Restart(name, {"--restore_backup=" + backup, "--restore_backup_key=" + key,
+                                     "--restore_shred_logs=" + logs})
+                    .ok())
         << name;
   }
 
@@ -192,6 +207,18 @@ TEST_F(BackupRestoreTest, RestoredClusterServesSurvivorsAndShreddedKeysStayDestr
   for (const std::string& name : cluster_->Replicas("keyservice")) {
     EXPECT_TRUE(absl::StrContains(testing::ReadWholeFile(cluster_->LogFileOf(name)),
                                   "restore: 2 keys destroyed after the backup was taken"))
+        << name;
+  }
+  // No PHI of the deleted study survives the restore: `find` lists study A only, and every
+  // metaserver replica left study B's instances out of its index.
+  CommandResult found = Cli({"find", "--json"});
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_TRUE(absl::StrContains(found.out, kStudyA)) << found.out;
+  EXPECT_FALSE(absl::StrContains(found.out, kStudyB))
+      << "the deleted study came back: " << found.out;
+  for (const std::string& name : cluster_->Replicas("metaserver")) {
+    EXPECT_TRUE(absl::StrContains(testing::ReadWholeFile(cluster_->LogFileOf(name)),
+                                  "restore: 2 instances whose keys were destroyed"))
         << name;
   }
 }

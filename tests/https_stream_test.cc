@@ -1,16 +1,25 @@
 // The HTTPS door's request bodies (frontend/web/https_server.h) with real clients (curl, Python's
 // ssl): a body the handler streams arrives in pieces of at most 64 KiB, after "100 Continue" when
 // the client waits for it; bodies over their limit get 413 (every other request keeps the 64 KiB
-// cap); a client that stops sending in the middle of a body is cut off by the idle timeout.
+// cap); a client that stops sending in the middle of a body is cut off by the idle timeout; a
+// request being served when the server stops (SIGTERM) is answered before its connection closes.
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "common/testing/dev_certs.h"
 #include "common/testing/temp_dir.h"
 #include "frontend/web/https_server.h"
@@ -35,6 +44,11 @@ class HttpsStreamTest : public ::testing::Test {
     options.idle_timeout = absl::Seconds(1);
     auto started = HttpsServer::Start(options, [this](const HttpRequest& r, HttpResponder& out) {
       ++calls_;
+      if (r.path == "/slow") {  // answers once the test says so
+        slow_started_.Notify();
+        slow_release_.WaitForNotification();
+        return frontend::web::Respond(out, 200, "text/plain", "done\n");
+      }
       if (r.body_reader == nullptr) {
         return frontend::web::Respond(out, 200, "text/plain", absl::StrCat(r.body.size(), "\n"));
       }
@@ -81,6 +95,7 @@ class HttpsStreamTest : public ::testing::Test {
   std::unique_ptr<HttpsServer> server_;
   std::atomic<int> calls_{0};
   std::atomic<int> last_error_{0};
+  absl::Notification slow_started_, slow_release_;
 };
 
 TEST_F(HttpsStreamTest, AStreamedBodyArrivesInPiecesAfterContinue) {
@@ -133,6 +148,31 @@ TEST_F(HttpsStreamTest, AClientThatStopsSendingIsCutOffByTheIdleTimeout) {
   EXPECT_EQ(r.out, "closed\n") << r.err;
   server_->Stop();  // waits for the handler
   EXPECT_EQ(last_error_, static_cast<int>(absl::StatusCode::kDataLoss));
+}
+
+// Stopping (the frontend's SIGTERM) closes the listener at once but lets a request being served
+// finish: its client gets the whole answer.
+TEST_F(HttpsStreamTest, StopAnswersTheRequestsBeingServed) {
+  std::pair<int, std::string> answer;
+  std::thread client([&] { answer = Post("/slow", 10); });
+  ASSERT_TRUE(slow_started_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  std::thread stopper([&] { server_->Stop(); });
+  // Once the listener refuses connections, Stop() is under way: only then may the answer go.
+  const int port = server_->port();
+  for (bool refused = false; !refused;) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa = {};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    refused = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0;
+    ::close(fd);
+  }
+  slow_release_.Notify();
+  stopper.join();
+  client.join();
+  EXPECT_EQ(answer.first, 200);
+  EXPECT_EQ(answer.second, "done\n");
 }
 
 }  // namespace

@@ -1,24 +1,24 @@
 // Issue 17's rolling restart with zero failed client requests, with the real binaries over mutual
 // TLS: 3 metaservers, 3 key services, 4 chunk servers (3 replicas per chunk, so one can be away)
-// and one frontend. Two client loops run the medvault CLI itself, as an operator's scripts would:
-// one stores a new instance after another (`medvault put`), one reads stored instances back
-// (`medvault get`). Meanwhile every metaserver, key service and chunk server is stopped with
-// SIGTERM (as Kubernetes stops a pod), must exit 0, and is started again, one at a time. Before
-// the next process goes, the test waits for events: the restarted process answers health checks
-// SERVING, a Raft group has a leader whose members all caught up, the metaserver sees the
-// restarted chunk server up at its new address, and the clients have completed more requests.
+// and the frontend behind a stand-in for its Kubernetes Service (a TCP forwarder: one stable
+// address, new connections to the ready pod). Two client loops run the medvault CLI itself, as an
+// operator's scripts would: one stores a new instance after another (`medvault put`), one reads
+// stored instances back (`medvault get`). Meanwhile every metaserver, key service and chunk server
+// is stopped with SIGTERM (as Kubernetes stops a pod), must exit 0, and is started again, one at a
+// time; then the frontend is rolled as its Deployment does (maxSurge 1, maxUnavailable 0): a new
+// frontend starts, becomes the Service's endpoint once it answers health checks, and the old one
+// gets SIGTERM, stops accepting and finishes its in-flight calls; then back again, so the first
+// frontend process is restarted too. Before the next process goes, the test waits for events: the
+// restarted process answers health checks SERVING, a Raft group has a leader whose members all
+// caught up, the metaserver sees the restarted chunk server up at its new address, and the clients
+// have completed more requests.
 // What makes it work: a Raft leader hands off leadership on SIGTERM, a server finishes in-flight
-// calls before it exits, the frontend retries UNAVAILABLE calls to the groups and re-places chunks
-// whose server went away, and the CLI retries UNAVAILABLE on calls that are safe to repeat. The
-// test prints every failed request and fails on any, and fails when a replica that led its group
-// stopped without handing off leadership (its log says so); at the end every acknowledged
-// instance reads back bit-exact. (The frontend's retries alone already absorb the backend restarts
-// here: without the hand-off and the CLI's retries no request failed either, so the hand-off is
-// checked directly.)
-//
-// Not yet covered: restarting the frontend itself. Restarted on the same address, CLI processes
-// already retrying when it went away kept failing their reconnects ("tcp handshaker shutdown")
-// for about 60 s while new CLI processes connected at once (docs/operations.md).
+// calls before it exits (the frontend's gRPC server: Shutdown with a deadline, GOAWAY to its
+// clients, which reconnect through the Service), the frontend retries UNAVAILABLE calls to the
+// groups and re-places chunks whose server went away, and the CLI retries UNAVAILABLE on calls that
+// are safe to repeat (cli/retry.h). The test prints every failed request and fails on any, and
+// fails when a replica that led its group stopped without handing off leadership (its log says
+// so); at the end every acknowledged instance reads back bit-exact.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +38,7 @@
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/tcp_proxy.h"
 
 namespace medvault {
 namespace {
@@ -224,8 +225,20 @@ class RollingRestartTest : public ::testing::Test {
   std::unique_ptr<v1::Admin::Stub> admin_;
 };
 
+// The CLI's argv with --frontend pointed at `address`.
+std::vector<std::string> CliThrough(std::vector<std::string> cli, const std::string& address) {
+  for (size_t i = 0; i + 1 < cli.size(); ++i) {
+    if (cli[i] == "--frontend") cli[i + 1] = address;
+  }
+  return cli;
+}
+
 TEST_F(RollingRestartTest, EveryProcessRestartedOneAtATimeFailsNoClientRequest) {
-  CliLoad load(cluster_->Cli(), cluster_->root());
+  // The frontend's Service: the clients know its address only.
+  absl::StatusOr<std::unique_ptr<testing::TcpProxy>> service =
+      testing::TcpProxy::Start(cluster_->frontend());
+  ASSERT_TRUE(service.ok()) << service.status();
+  CliLoad load(CliThrough(cluster_->Cli(), (*service)->address()), cluster_->root());
   load.Start();
   ASSERT_TRUE(load.WaitForProgress(3)) << "the load does not run";
 
@@ -264,6 +277,27 @@ TEST_F(RollingRestartTest, EveryProcessRestartedOneAtATimeFailsNoClientRequest) 
     ASSERT_TRUE(load.WaitForProgress(2)) << "the load stalled after restarting " << name;
     std::printf("restarted %s in %.1f s (stopped after %.1f s); %zu failed requests so far\n",
                 name.c_str(), std::chrono::duration<double>(Clock::now() - start).count(), stopped,
+                load.failures().size());
+  }
+  // The frontend Deployment's rolling update, there and back: a surge pod starts and becomes the
+  // Service's endpoint once healthy; the old pod is then stopped (SIGTERM, in-flight calls finish).
+  for (const auto& [old_pod, new_pod] :
+       {std::pair<std::string, std::string>{"frontend", "frontend-2"},
+        {"frontend-2", "frontend"}}) {
+    const auto start = Clock::now();
+    if (new_pod == "frontend") {
+      ASSERT_TRUE(cluster_->Restart(new_pod).ok()) << new_pod;
+    } else {
+      ASSERT_TRUE(cluster_->AddFrontend(new_pod).ok()) << new_pod;
+    }
+    const std::string address = cluster_->AddressOf(new_pod);
+    testing::CommandResult health = load.Run({"health", "--wait", "60", address});
+    ASSERT_EQ(health.exit_code, 0) << new_pod << ": " << health.out << health.err;
+    (*service)->set_backend(address);
+    ASSERT_TRUE(cluster_->StopGracefully(old_pod).ok()) << old_pod << " did not stop cleanly";
+    ASSERT_TRUE(load.WaitForProgress(2)) << "the load stalled after replacing " << old_pod;
+    std::printf("replaced %s by %s in %.1f s; %zu failed requests so far\n", old_pod.c_str(),
+                new_pod.c_str(), std::chrono::duration<double>(Clock::now() - start).count(),
                 load.failures().size());
   }
   load.Stop();

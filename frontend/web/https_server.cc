@@ -184,6 +184,8 @@ class ChunkedResponder : public HttpResponder {
 // Of a streamed body the handler answered without reading, at most this much is read and dropped
 // before the connection closes.
 constexpr uint64_t kMaxDrainBytes = 1 << 20;
+// How long Stop() lets requests being served finish (a pod's grace period is longer).
+constexpr std::chrono::seconds kDrainTimeout(10);
 
 // A request body read as it arrives, by Beast's parser into a buffer of 64 KiB.
 class BeastBodyReader : public HttpBodyReader {
@@ -293,13 +295,20 @@ class BeastHttpsServer : public HttpsServer {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
       stopping_ = true;
-      for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+      // Idle keep-alive connections close now; those serving a request finish it first.
+      for (int fd : open_) {
+        if (busy_.count(fd) == 0) ::shutdown(fd, SHUT_RDWR);
+      }
     }
     boost::system::error_code ec;
     acceptor_.cancel(ec);
     ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
     if (accept_thread_.joinable()) accept_thread_.join();
     std::unique_lock<std::mutex> lock(mu_);
+    if (!idle_.wait_for(lock, kDrainTimeout, [this] { return active_ == 0; })) {
+      MV_LOG(WARNING) << "HTTPS: " << busy_.size() << " requests still running at shutdown";
+      for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+    }
     idle_.wait(lock, [this] { return active_ == 0; });
   }
 
@@ -368,6 +377,10 @@ class BeastHttpsServer : public HttpsServer {
     boost::beast::flat_buffer buffer;
     const int fd = stream.next_layer().native_handle();
     for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) return;  // the answer before was the last: the server is stopping
+      }
       http::request_parser<http::empty_body> head;
       head.header_limit(options_.max_header_bytes);
       // Checked below: the limit depends on the request. (Not boost::none: Beast 1.74 compares a
@@ -383,6 +396,9 @@ class BeastHttpsServer : public HttpsServer {
         return;
       }
       if (ec) return;  // closed, timed out, or not HTTP
+      // From here until the answer is sent, a Stop() lets this request finish.
+      Busy busy(this, fd);
+      if (!busy.admitted()) return;
       const http::request<http::empty_body>& req = head.get();
       HttpRequest request;
       request.method = std::string(req.method_string());
@@ -440,6 +456,27 @@ class BeastHttpsServer : public HttpsServer {
     }
   }
 
+  // Marks a connection as serving a request for its lifetime; not admitted once stopping (the
+  // connection closes instead of starting a request).
+  class Busy {
+   public:
+    Busy(BeastHttpsServer* server, int fd) : server_(server), fd_(fd) {
+      std::lock_guard<std::mutex> lock(server_->mu_);
+      admitted_ = !server_->stopping_;
+      if (admitted_) server_->busy_.insert(fd_);
+    }
+    ~Busy() {
+      std::lock_guard<std::mutex> lock(server_->mu_);
+      server_->busy_.erase(fd_);
+    }
+    bool admitted() const { return admitted_; }
+
+   private:
+    BeastHttpsServer* const server_;
+    const int fd_;
+    bool admitted_ = false;
+  };
+
   // Runs the handler; true when the answer was sent whole (the connection may serve another).
   bool Handle(const HttpRequest& request, ChunkedResponder& out) {
     absl::Status handled = handler_(request, out);
@@ -473,6 +510,7 @@ class BeastHttpsServer : public HttpsServer {
   bool stopping_ = false;
   uint32_t active_ = 0;
   std::set<int> open_;
+  std::set<int> busy_;  // connections serving a request (Busy)
   IdleWatchdog watchdog_;
 };
 

@@ -103,7 +103,9 @@ class HttpsServer {
                                                             HttpHandler handler);
   virtual ~HttpsServer() = default;
   virtual int port() const = 0;
-  // Stops accepting, closes open connections and waits for their threads.
+  // Stops accepting and closes idle connections; requests being served finish (up to 10 s, then
+  // their connections are closed too), each connection closing after its answer. Waits for every
+  // connection's thread.
   virtual void Stop() = 0;
 };
 

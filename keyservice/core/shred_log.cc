@@ -12,12 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
+#include "common/status_macros.h"
 #include "keyservice/core/key_store.h"
 
 namespace medvault::keyservice {
 namespace {
 
-constexpr absl::string_view kHeader = "medvault-shred-log v1 since ";
 constexpr absl::string_view kGap = "gap ";
 
 absl::Status Errno(absl::string_view what) {
@@ -40,7 +40,7 @@ absl::Status WriteAll(int fd, absl::string_view data) {
 absl::StatusOr<std::unique_ptr<ShredLog>> ShredLog::Open(const std::string& path, Clock* clock) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
-    absl::Status header = WriteAll(fd, absl::StrCat(kHeader, clock->NowMicros(), "\n"));
+    absl::Status header = WriteAll(fd, absl::StrCat(kShredLogHeader, clock->NowMicros(), "\n"));
     const size_t slash = path.rfind('/');
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
     if (header.ok()) header = DefaultFilesystem()->SyncDir(dir.empty() ? "/" : dir);
@@ -75,44 +75,10 @@ absl::Status ShredLog::Destroyed(absl::string_view object_id) {
 
 absl::Status ShredLog::Gap() { return AppendLine(absl::StrCat(kGap, clock_->NowMicros(), "\n")); }
 
-absl::StatusOr<ShredLogContents> ParseShredLog(absl::string_view text) {
-  ShredLogContents out;
-  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
-  // The last element is what follows the last newline: empty, or a torn append.
-  lines.pop_back();
-  if (lines.empty() || !absl::StartsWith(lines[0], kHeader) ||
-      !absl::SimpleAtoi(lines[0].substr(kHeader.size()), &out.since_micros)) {
-    return absl::DataLossError("shred log has no header");
-  }
-  for (size_t i = 1; i < lines.size(); ++i) {
-    if (absl::StartsWith(lines[i], kGap)) {
-      int64_t at;
-      if (!absl::SimpleAtoi(lines[i].substr(kGap.size()), &at))
-        return absl::DataLossError(absl::StrCat("shred log line ", i + 1, " is malformed"));
-      out.last_gap_micros = std::max(out.last_gap_micros, at);
-      continue;
-    }
-    absl::StatusOr<std::string> id = FromHex(lines[i]);
-    if (!id.ok() || id->size() != kObjectIdBytes)
-      return absl::DataLossError(absl::StrCat("shred log line ", i + 1, " is malformed"));
-    out.object_ids.insert(*std::move(id));
-  }
-  return out;
-}
-
 absl::StatusOr<uint64_t> ApplyShredLogs(const std::vector<ShredLogContents>& logs,
                                         int64_t backup_micros, v1::RaftSnapshot* state) {
-  bool covered = false;
-  std::set<std::string> destroyed;
-  for (const ShredLogContents& log : logs) {
-    if (log.since_micros <= backup_micros && log.last_gap_micros <= backup_micros) covered = true;
-    destroyed.insert(log.object_ids.begin(), log.object_ids.end());
-  }
-  if (!covered) {
-    return absl::FailedPreconditionError(
-        "no shred log covers the time since the backup was taken (each began after it, or has a "
-        "gap after it): keys destroyed since could come back to life; refusing to restore");
-  }
+  ASSIGN_OR_RETURN(const std::set<std::string> destroyed,
+                   DestroyedSinceBackup(logs, backup_micros));
   v1::RaftKvBatch data;
   if (!data.ParseFromString(state->data()))
     return absl::DataLossError("key service snapshot does not parse");

@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/env.h"
+#include "common/shred_log_file.h"
 #include "medvault/v1/raft.pb.h"
 
 namespace medvault::keyservice {
@@ -47,16 +48,8 @@ class ShredLog {
   Clock* const clock_;
 };
 
-// A shred log as read back.
-struct ShredLogContents {
-  int64_t since_micros = 0;
-  int64_t last_gap_micros = 0;  // 0: no gap
-  std::set<std::string> object_ids;
-};
-
-// Parses a shred log's text. A torn last line (no newline: the writer died mid-append) is ignored.
-// DATA_LOSS for a missing header or a malformed complete line.
-absl::StatusOr<ShredLogContents> ParseShredLog(absl::string_view text);
+using ::medvault::ParseShredLog;
+using ::medvault::ShredLogContents;
 
 // Removes from `state` (a key service snapshot: a serialised RaftKvBatch) every key that a log in
 // `logs` records as destroyed, and returns how many it removed. FAILED_PRECONDITION, removing

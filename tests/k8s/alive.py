@@ -468,6 +468,32 @@ def run_main(rendered_dir, bins):
         f.check(os.path.exists(studies) and str(pydicom.dcmread(SAMPLE).StudyInstanceUID) in open(studies).read(),
                 "DICOMweb through Service frontend-https does not list the stored study")
         log("alive: DICOMweb and DIMSE through their Services checked")
+
+        # Crypto-shredding reaches every key service replica's shred log, on its own volume claim
+        # (--shred_log): the instance is deleted, and each replica records its object id there.
+        c = {"name": "cli-rm", "command": cli + ["rm", "--instance", uid],
+             "volumeMounts": [{"name": "tls", "mountPath": "/etc/client"}]}
+        ok = start_container(c, client, client_dir, {"tls": client_tls}, objects, hosts, binaries, api, wait=True)
+        f.check(ok, f"medvault rm through Service frontend:{port} failed: "
+                f"{open(os.path.join(client_dir, 'cli-rm.log')).read().strip()}")
+        keyservices = [p for p in pods if p.workload["metadata"]["name"] == "keyservice"]
+        claims = [t["metadata"]["name"] for t in keyservices[0].workload["spec"]["volumeClaimTemplates"]]
+        shredded, until = [], time.time() + 30
+        while time.time() < until:
+            shredded = []
+            for p in keyservices:
+                for claim in claims:
+                    path = os.path.join(tmp, "pods", p.name, "pvc", claim, "shred.log")
+                    if os.path.exists(path) and re.search(r"^[0-9a-f]{32}$", open(path).read(), re.M):
+                        shredded.append(p.name)
+            if len(shredded) == len(keyservices):
+                break
+            time.sleep(0.2)
+        f.check(ok and len(shredded) == len(keyservices),
+                f"the deleted instance's key is in the shred log (shred.log on a volume claim) of "
+                f"{shredded}, not of every key service replica")
+        if len(shredded) == len(keyservices):
+            log("alive: the delete reached every key service replica's shred log")
     finally:
         for p in pods:
             for proc in p.procs:

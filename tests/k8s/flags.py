@@ -140,6 +140,13 @@ def check_container(f, where, c, w, objects, bins, tmp):
                        ("client_scopes_file", "configmap"), ("dicom_access_file", "configmap")):
         if flag in flags:
             check_path(f, where, flag, flags[flag], c, spec, want)
+    # The key service's shred log: on a volume claim of its own, not the data volume (which the
+    # backups copy), so a restore can re-destroy the keys destroyed after its backup.
+    if binary == "keyservice" and f.check("shred_log" in flags, f"{where}: keyservice without --shred_log"):
+        check_path(f, where, "shred_log", flags["shred_log"], c, spec, "pvc")
+        data, shred = mount_for(flags.get("data_dir", "/"), c), mount_for(flags["shred_log"], c)
+        f.check(data is None or shred is None or data["name"] != shred["name"],
+                f"{where}: --shred_log is on the data volume {data and data['name']}")
     # Probes: the kubelet's native gRPC probe (plaintext) of this container's health port, which
     # --health_listen binds; the whole server's state (no service name).
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):

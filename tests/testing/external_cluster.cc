@@ -231,11 +231,18 @@ absl::Status ExternalCluster::Start() {
       absl::StrCat("--chunk_size_bytes=", options_.chunk_size_bytes),
       "--client_scopes_file=" + scopes, "--dicom_port=0"};
   fe_flags.insert(fe_flags.end(), options_.frontend_flags.begin(), options_.frontend_flags.end());
+  frontend_flags_ = fe_flags;
   auto fe = Launch("frontend", "frontend", "frontend", "127.0.0.1:0", "", fe_flags);
   if (!fe.ok()) return fe.status();
   frontend_addr_ = (*fe)->address;
   frontend_metrics_ = (*fe)->metrics;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ExternalCluster::AddFrontend(const std::string& name) {
+  auto fe = Launch(name, "frontend", "frontend", "127.0.0.1:0", "", frontend_flags_);
+  if (!fe.ok()) return fe.status();
+  return (*fe)->address;
 }
 
 absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::LaunchChunkserver(int i) {

@@ -140,6 +140,10 @@ class ExternalCluster {
   absl::Status StopGracefully(const std::string& name);
   // Deletes a killed process's data directory (a lost disk). FAILED_PRECONDITION while running.
   absl::Status Wipe(const std::string& name);
+  // Starts one more frontend, `name`, with the first one's flags on a port of its own (a
+  // Deployment's surge pod in a rolling update); returns its address. Stop it, restart it, ask its
+  // address by `name` as any other process.
+  absl::StatusOr<std::string> AddFrontend(const std::string& name);
 
   // A gauge from the process's /metrics ("medvault_metaserver_raft_term", ...). UNAVAILABLE when
   // it is not running or serves nothing, NOT_FOUND when it has no such series.
@@ -182,6 +186,7 @@ class ExternalCluster {
   TempDir dir_;
   std::vector<std::unique_ptr<Proc>> procs_;
   std::string frontend_addr_, frontend_metrics_, meta_addr_, key_addr_;
+  std::vector<std::string> frontend_flags_;  // every frontend's flags
   std::vector<std::string> chunk_addrs_;
 };
 
