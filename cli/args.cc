@@ -67,6 +67,7 @@ constexpr FlagSpec kFlags[] = {
     {"sign", false, Bit(Verb::kAudit)},
     {"out", true, Bit(Verb::kExport) | Bit(Verb::kBackup)},
     {"format", true, Bit(Verb::kExport)},
+    {"no-viewer", false, Bit(Verb::kExport)},
     {"in", true, Bit(Verb::kBackup)},
     {"backup_key", true, Bit(Verb::kBackup)},
     {"days", true, Bit(Verb::kRetention)},

@@ -38,6 +38,7 @@ absl::Status FillExport(const std::map<std::string, std::string>& flags,
                                                   : "dir";
   }
   out->quiet = flags.count("quiet") > 0;
+  out->viewer = flags.count("no-viewer") == 0;
   return absl::OkStatus();
 }
 
