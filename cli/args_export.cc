@@ -39,6 +39,7 @@ absl::Status FillExport(const std::map<std::string, std::string>& flags,
                                                   : "dir";
   }
   out->quiet = flags.count("quiet") > 0;
+  out->viewer = flags.count("no-viewer") == 0;
   return absl::OkStatus();
 }
 
@@ -55,12 +56,17 @@ const VerbSpec& ExportVerb() {
   static const VerbSpec spec{
       Verb::kExport,
       "export",
-      {{"quiet", false}, {"study", true, /*repeated=*/true}, {"out", true}, {"format", true}},
+      {{"quiet", false},
+       {"study", true, /*repeated=*/true},
+       {"out", true},
+       {"format", true},
+       {"no-viewer", false}},
       FillExportVerb,
-      R"(  export --study UID [--study UID...] --out PATH [--format dir|zip|iso] [--quiet]
+      R"(  export --study UID [--study UID...] --out PATH [--format dir|zip|iso] [--no-viewer] [--quiet]
       Write the studies as an IHE PDI medium (a DICOMDIR, DICOM/ with each instance as stored,
       README.TXT, INDEX.HTM) into a new folder, a ZIP file or an ISO 9660 image (the format
       follows PATH's .zip/.iso ending unless --format says). A progress bar on a terminal.
+      --no-viewer leaves out the offline browser viewer (VIEWER/), which costs ~4/3 of the images.
 )"};
   return spec;
 }

@@ -1,4 +1,5 @@
-// `medvault export --study UID [--study UID...] --out PATH [--format dir|zip|iso] [--quiet]`: its
+// `medvault export --study UID [--study UID...] --out PATH [--format dir|zip|iso] [--no-viewer]
+// [--quiet]`: its
 // arguments and their parsing (kept out of args.cc, which only dispatches here).
 #pragma once
 
@@ -15,6 +16,7 @@ struct ExportArgs {
   std::string out;     // the folder, ZIP file or ISO image to create
   std::string format;  // "dir", "zip" or "iso"
   bool quiet = false;  // no progress bar
+  bool viewer = true;  // the offline viewer on the medium (--no-viewer leaves it out)
 };
 
 // `flags` as ParseArgs collected them (a repeated --study arrives joined by '\n'). Without

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/document_content.h"
+#include "common/media/pdi.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
@@ -221,27 +222,9 @@ absl::StatusOr<std::string> EncapsulateDocument(DocumentType type, absl::string_
 }
 
 absl::StatusOr<std::string> ExtractDocument(absl::string_view part10) {
-  DcmInputBufferStream stream;
-  stream.setBuffer(part10.data(), part10.size());
-  stream.setEos();
-  DcmFileFormat file;
-  file.transferInit();
-  OFCondition c = file.read(stream);
-  file.transferEnd();
-  if (c.bad()) {
-    return absl::InvalidArgumentError(absl::StrCat("not a DICOM instance: ", c.text()));
-  }
-  DcmDataset* ds = file.getDataset();
-  const Uint8* data = nullptr;
-  unsigned long size = 0;
-  if (ds->findAndGetUint8Array(DCM_EncapsulatedDocument, data, &size).bad() || data == nullptr) {
-    return absl::InvalidArgumentError("the instance holds no encapsulated document (0042,0011)");
-  }
-  Uint32 length = 0;
-  if (ds->findAndGetUint32(DCM_EncapsulatedDocumentLength, length).good() && length <= size) {
-    size = length;
-  }
-  return std::string(reinterpret_cast<const char*>(data), size);
+  absl::StatusOr<media::EncapsulatedDocument> document = media::ReadEncapsulatedDocument(part10);
+  if (!document.ok()) return document.status();
+  return std::move(document->bytes);
 }
 
 }  // namespace medvault::cli

@@ -13,16 +13,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/document_content.h"
 #include "medvault/v1/common.pb.h"
 
 namespace medvault::cli {
 
 enum class DocumentType { kPdf, kCda, kCcr, kHl7v2, kRtf, kText };
 
-// medvault's private SOP class for documents DICOM has no class for (CCR, HL7 v2, RTF, text): the
-// Encapsulated Document IOD with another media type. A 2.25 (UUID-derived) UID, fixed forever.
-inline constexpr char kPrivateEncapsulatedDocumentClass[] =
-    "2.25.47879059198957408044330829400023511120";
+// medvault's private SOP class for documents DICOM has no class for:
+// kPrivateEncapsulatedDocumentClass (common/document_content.h).
 
 // "pdf", "cda", "ccr", "hl7v2", "rtf", "text" -> the type; nullopt for anything else.
 std::optional<DocumentType> ParseDocumentType(absl::string_view name);

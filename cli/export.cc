@@ -51,6 +51,28 @@ absl::StatusOr<std::vector<media::PdiInstance>> ListInstances(const CommandConte
   return instances;
 }
 
+// The built offline viewer (frontend/web/page/build): $MEDVAULT_VIEWER_DIR, else disc-viewer/
+// beside the folder of this executable (build/bin/medvault -> build/disc-viewer), else
+// /usr/share/medvault/disc-viewer. FAILED_PRECONDITION when none holds it.
+absl::StatusOr<std::string> ViewerDir() {
+  std::vector<std::string> candidates;
+  if (const char* dir = std::getenv("MEDVAULT_VIEWER_DIR"); dir != nullptr && *dir != '\0') {
+    candidates.push_back(dir);
+  } else {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) candidates.push_back((self.parent_path().parent_path() / "disc-viewer").string());
+    candidates.push_back("/usr/share/medvault/disc-viewer");
+  }
+  for (const std::string& dir : candidates) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir + "/VIEWER.HTM", ec)) return dir;
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("the offline viewer is not installed (looked in ", candidates.front(),
+                   "); set MEDVAULT_VIEWER_DIR or export with --no-viewer"));
+}
+
 std::string ScratchParent() {
   const char* tmp = std::getenv("TMPDIR");
   return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
@@ -65,6 +87,8 @@ int RunExport(const CommandContext& ctx, const ExportArgs& args) {
   if (instances.ok() && instances->empty()) {
     instances = absl::NotFoundError("the studies hold no instance");
   }
+  absl::StatusOr<std::string> viewer = args.viewer ? ViewerDir() : std::string();
+  if (instances.ok() && !viewer.ok()) instances = viewer.status();
   if (!instances.ok()) {
     *ctx.err << FormatError("export", instances.status()) << "\n";
     return kExitFailure;
@@ -85,6 +109,7 @@ int RunExport(const CommandContext& ctx, const ExportArgs& args) {
 
   media::PdiOptions options;
   options.scratch_dir = ScratchParent();
+  options.viewer_dir = *viewer;
   options.on_instance = [&](uint64_t) { progress.Add(1, 0); };
   const std::vector<media::PdiInstance>& list = *instances;
   absl::StatusOr<media::PdiSummary> summary = media::WritePdi(
@@ -101,9 +126,9 @@ int RunExport(const CommandContext& ctx, const ExportArgs& args) {
     *ctx.err << FormatError("export", summary.status()) << "\n";
     return kExitFailure;
   }
-  *ctx.out << "export: " << summary->instances << " instances, " << summary->bytes
-           << " bytes, profile " << media::ProfileName(summary->profile) << ", written to "
-           << args.out << " (" << args.format << ")\n";
+  *ctx.out << "export: " << summary->instances << " instances, " << summary->bytes << " bytes, "
+           << summary->documents << " documents, profile " << media::ProfileName(summary->profile)
+           << ", written to " << args.out << " (" << args.format << ")\n";
   return kExitOk;
 }
 

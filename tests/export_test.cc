@@ -4,16 +4,24 @@
 // DICOMDIR; the folder's files are byte-identical to what was stored; xorriso lists the ISO's
 // ISO 9660 names; `medvault import` of each medium stores nothing new (every instance is found
 // already stored, PutInstance is not called); INDEX.HTM opens from file:// in Debian's headless
-// Chromium (a screenshot is kept in the build tree) and loads nothing from elsewhere. Bad
-// requests: an unknown study and a folder that is not empty are refused, exit 1.
+// Chromium (a screenshot is kept in the build tree) and loads nothing from elsewhere. INDEX.HTM and
+// the IHE_PDI/ study pages are well-formed XHTML (python3's XML parser); each series' "Open" link
+// shows its images in the medium's offline viewer (dwv) from file://, in a Chromium started
+// without any file:// flag, on a canvas that is not blank (a screenshot is kept). An HL7 v2
+// message and a text report attached to a study are on the medium as their original files,
+// byte-exact, listed in README.TXT. A 128 MiB study exported as an ISO keeps the CLI's peak RSS
+// under 80 MiB. Bad requests: an unknown study and a folder that is not empty are refused,
+// exit 1.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -56,6 +64,18 @@ std::vector<std::string> ReferencedFiles(const std::string& dicomdir_path) {
   return ids;
 }
 
+// Every regular file under `root`, relative path -> bytes.
+std::map<std::string, std::string> FilesUnder(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) {
+      out[std::filesystem::relative(e.path(), root).string()] =
+          testing::ReadWholeFile(e.path().string());
+    }
+  }
+  return out;
+}
+
 int CountOf(const std::string& text, const std::string& what) {
   int n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -76,6 +96,17 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
     originals[Attribute(path, DCM_SOPInstanceUID)] = testing::ReadWholeFile(path);
     studies.push_back(Attribute(path, DCM_StudyInstanceUID));
   }
+  // Documents DICOM has no class for, attached to the CT's study.
+  const std::string hl7 =
+      "MSH|^~\\&|LAB|HOSP|MEDVAULT|HOSP|20240101120000||ORU^R01|42|P|2.5\rPID|1||12345\r";
+  const std::string text = "Report: no acute findings.\n";
+  for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"report.hl7", hl7}, {"report.txt", text}}) {
+    std::ofstream(root + "/" + name, std::ios::binary) << bytes;
+    testing::CommandResult attached =
+        Cli(cluster, {"attach", "--study", studies[0], root + "/" + name});
+    ASSERT_EQ(attached.exit_code, 0) << attached.err;
+  }
   std::vector<std::string> study_args;
   for (const std::string& s : studies) study_args.insert(study_args.end(), {"--study", s});
   auto export_to = [&](const std::string& out, std::vector<std::string> extra) {
@@ -90,6 +121,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   testing::CommandResult exported = export_to(disc, {});
   ASSERT_EQ(exported.exit_code, 0) << exported.out << exported.err;
   EXPECT_TRUE(absl::StrContains(exported.out, "export: 3 instances")) << exported.out;
+  EXPECT_TRUE(absl::StrContains(exported.out, "2 documents")) << exported.out;
   EXPECT_TRUE(absl::StrContains(exported.out, "STD-GEN-DVD-J2K")) << exported.out;
   EXPECT_FALSE(absl::StrContains(exported.err, "\r")) << exported.err;  // not a terminal: no bar
 
@@ -113,8 +145,44 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   testing::CommandResult verified = testing::RunCommand({"/usr/bin/dciodvfy", disc + "/DICOMDIR"});
   EXPECT_FALSE(absl::StrContains(verified.out + verified.err, "Error")) << verified.err;
   EXPECT_TRUE(absl::StrContains(verified.out + verified.err, "BasicDirectory")) << verified.err;
-  EXPECT_TRUE(std::filesystem::exists(disc + "/README.TXT"));
   EXPECT_TRUE(std::filesystem::exists(disc + "/INDEX.HTM"));
+
+  // The documents as their original files, listed in README.TXT.
+  std::set<std::string> documents;
+  for (const auto& [path, bytes] : FilesUnder(disc + "/DOCUMENT")) documents.insert(bytes);
+  EXPECT_EQ(documents, (std::set<std::string>{hl7, text}));
+  const std::string readme = testing::ReadWholeFile(disc + "/README.TXT");
+  EXPECT_TRUE(absl::StrContains(
+      readme, absl::StrCat(".HL7: x-application/hl7-v2+er7, ", hl7.size(), " bytes")))
+      << readme;
+  EXPECT_TRUE(absl::StrContains(readme, absl::StrCat(".TXT: text/plain, ", text.size(), " bytes")))
+      << readme;
+
+  // INDEX.HTM and a page per study under IHE_PDI/, well-formed XHTML, beside the renderings.
+  const std::map<std::string, std::string> pdi = FilesUnder(disc + "/IHE_PDI");
+  for (const char* page : {"ST000001.HTM", "ST000002.HTM", "ST000003.HTM"}) {
+    EXPECT_EQ(pdi.count(page), 1u) << page;
+  }
+  EXPECT_EQ(pdi.count("ST000001/SE000001.JPG"), 1u);
+  for (const auto& [path, bytes] : pdi) {
+    if (!absl::EndsWith(path, ".HTM")) continue;
+    testing::CommandResult parsed = testing::RunCommand(
+        {"/usr/bin/python3", "-c",
+         "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+         "assert r.tag == '{http://www.w3.org/1999/xhtml}html', r.tag",
+         disc + "/IHE_PDI/" + path});
+    EXPECT_EQ(parsed.exit_code, 0) << path << parsed.err;
+  }
+  testing::CommandResult index_parsed = testing::RunCommand(
+      {"/usr/bin/python3", "-c", "import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])",
+       disc + "/INDEX.HTM"});
+  EXPECT_EQ(index_parsed.exit_code, 0) << index_parsed.err;
+  EXPECT_TRUE(absl::StrContains(testing::ReadWholeFile(disc + "/INDEX.HTM"),
+                                "href=\"IHE_PDI/ST000003.HTM\""));
+
+  // The viewer's copy of each image, beside the DICOM files (which stay byte-exact, above).
+  EXPECT_TRUE(std::filesystem::exists(disc + "/VIEWER/VIEWER.HTM"));
+  EXPECT_TRUE(std::filesystem::exists(disc + "/VIEWER/ST000003/SE000001/IM000001.JS"));
 
   // A ZIP file and an ISO image.
   const std::string zip = root + "/disc.zip";
@@ -157,9 +225,9 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   std::filesystem::copy_file(std::string(MEDVAULT_SOURCE_DIR) + "/tests/export/index_page.mjs",
                              node_dir + "/index_page.mjs",
                              std::filesystem::copy_options::overwrite_existing);
-  const std::string config =
-      absl::StrCat("{\"url\":\"file://", disc, "/INDEX.HTM\",\"screenshot\":\"",
-                   MEDVAULT_EXPORT_SCREENSHOT, "\"}");
+  const std::string config = absl::StrCat(
+      "{\"url\":\"file://", disc, "/INDEX.HTM\",\"screenshot\":\"", MEDVAULT_EXPORT_SCREENSHOT,
+      "\",\"viewer_screenshot\":\"", MEDVAULT_EXPORT_VIEWER_SCREENSHOT, "\"}");
   testing::CommandResult page =
       testing::RunCommand({"/usr/bin/node", node_dir + "/index_page.mjs", config});
   ASSERT_EQ(page.exit_code, 0) << page.err;
@@ -169,6 +237,44 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_EQ(CountOf(page.out, "\"loaded\":true"), 2) << page.out;
   EXPECT_EQ(CountOf(page.out, "\"variance\":0}"), 0) << page.out;
   EXPECT_TRUE(std::filesystem::exists(MEDVAULT_EXPORT_SCREENSHOT));
+  // The viewer shows each of the three series (the CT, the MR and the JPEG 2000 image, decoded by
+  // dwv's worker) on a canvas that is not blank, with nothing fetched from elsewhere.
+  EXPECT_FALSE(absl::StrContains(page.out, "viewer_error")) << page.out;
+  EXPECT_EQ(CountOf(page.out, "\"state\":\"loaded\""), 3) << page.out;
+  EXPECT_EQ(CountOf(page.out, "\"variance\":0}"), 0) << page.out;
+  EXPECT_TRUE(absl::StrContains(page.out, "\"viewer_foreign_requests\":[]")) << page.out;
+  EXPECT_TRUE(std::filesystem::exists(MEDVAULT_EXPORT_VIEWER_SCREENSHOT));
+
+  // A 128 MiB study (16 instances of 8 MiB) exported as an ISO: the CLI's peak resident memory
+  // (getrusage of the child) stays well under the study (measured: 54 MiB, of which the rendering
+  // of one 2048 x 2048 image and gRPC's buffers; it does not grow with the number of instances).
+  const std::string big = root + "/big";
+  std::filesystem::create_directories(big);
+  testing::CommandResult made = testing::RunCommand(
+      {"/usr/bin/python3", std::string(MEDVAULT_SOURCE_DIR) + "/tests/export/big_study.py",
+       kPydicom, big, "16"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string big_study(absl::StripAsciiWhitespace(made.out));
+  testing::CommandResult put_big = Cli(cluster, {"import", big});
+  ASSERT_EQ(put_big.exit_code, 0) << put_big.err;
+  std::vector<std::string> measured = {
+      "/usr/bin/python3", "-c",
+      "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+      "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"};
+  for (const std::string& a : cluster.Cli()) measured.push_back(a);
+  for (const std::string& a :
+       {std::string("export"), std::string("--study"), big_study, std::string("--out"),
+        root + "/BIG.ISO", std::string("--no-viewer")}) {
+    measured.push_back(a);
+  }
+  testing::CommandResult big_iso = testing::RunCommand(measured);
+  ASSERT_EQ(big_iso.exit_code, 0) << big_iso.err;
+  EXPECT_TRUE(absl::StrContains(big_iso.out, "export: 16 instances, 134")) << big_iso.out;
+  const std::string peak_kib =
+      big_iso.out.substr(big_iso.out.rfind('\n', big_iso.out.size() - 2) + 1);
+  std::cerr << "export of a 128 MiB study as an ISO: peak RSS " << peak_kib << " KiB\n";
+  EXPECT_LT(std::stol(peak_kib), 80 << 10) << big_iso.out;
+  EXPECT_GT(std::filesystem::file_size(root + "/BIG.ISO"), 128u << 20);
 }
 
 }  // namespace

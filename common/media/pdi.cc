@@ -8,12 +8,15 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/document_content.h"
 #include "dcmtk/dcmdata/dcddirif.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/oflog/oflog.h"
@@ -124,6 +127,57 @@ absl::StatusOr<uint64_t> Receive(const InstanceSource& source, size_t index,
   return received;
 }
 
+// Series folder -> the viewer's link, for the series whose instances are all images.
+std::map<std::string, std::string> ViewableSeries(const std::vector<PdiInstance>& sorted,
+                                                  const std::vector<std::string>& file_ids) {
+  std::map<std::string, int> count;
+  std::map<std::string, bool> all_images;
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    const std::string folder = file_ids[k].substr(0, file_ids[k].rfind('/'));
+    count[folder]++;
+    auto [it, fresh] = all_images.emplace(folder, true);
+    it->second = it->second && sorted[k].image &&
+                 sorted[k].sop_class_uid != kPrivateEncapsulatedDocumentClass;
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& [folder, images] : all_images) {
+    // "DICOM/" + "STnnnnnn/SEnnnnnn"
+    if (images)
+      out[folder] = absl::StrCat("VIEWER/VIEWER.HTM#", folder.substr(6), "/", count[folder]);
+  }
+  return out;
+}
+
+// A document DICOM has no class for, from its scratch copy, as DOCUMENT/STnnnnnn/SEnnnnnn/
+// IMnnnnnn.EXT.
+absl::StatusOr<PdiDocument> AddDocument(const std::string& copy, const std::string& id,
+                                        MediaSink& sink) {
+  std::ifstream in(copy, std::ios::binary);
+  const std::string part10((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) return absl::InternalError("reading a scratch copy");
+  absl::StatusOr<EncapsulatedDocument> document = ReadEncapsulatedDocument(part10);
+  if (!document.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(id, " is not a readable document: ", document.status().message()));
+  }
+  PdiDocument out;
+  out.path = absl::StrCat("DOCUMENT/", id.substr(6), ".", DocumentExtension(document->media_type));
+  out.media_type = document->media_type;
+  out.bytes = document->bytes.size();
+  out.study_folder = id.substr(6, 8);
+  if (absl::Status s = AddText(out.path, document->bytes, sink); !s.ok()) return s;
+  return out;
+}
+
+// "STnnnnnn" of each study, in order.
+std::vector<std::string> StudyFolders(const std::vector<std::string>& file_ids) {
+  std::vector<std::string> out;
+  for (const std::string& id : file_ids) {
+    if (out.empty() || out.back() != id.substr(6, 8)) out.push_back(id.substr(6, 8));
+  }
+  return out;
+}
+
 }  // namespace
 
 PdiProfile ChooseProfile(const std::vector<std::string>& transfer_syntaxes) {
@@ -222,8 +276,14 @@ absl::StatusOr<PdiSummary> WritePdi(std::vector<PdiInstance> instances,
                                             options.fileset_id.c_str());
   if (made.bad()) return absl::InternalError(absl::StrCat("creating the DICOMDIR: ", made.text()));
 
-  std::map<std::string, std::string> renderings;  // series folder -> JPEG on the medium
+  PdiLinks links;
+  if (!options.viewer_dir.empty()) {
+    if (absl::Status s = AddViewer(options.viewer_dir, sink); !s.ok()) return s;
+    links.viewer = ViewableSeries(sorted, file_ids);
+  }
   std::map<std::string, int> render_tries;
+  std::vector<PdiInstance> dicom;  // the instances under DICOM/, for the pages
+  std::vector<std::string> dicom_ids;
   for (size_t k = 0; k < sorted.size(); ++k) {
     const std::string& id = file_ids[k];
     const std::string copy = scratch.path() + "/" + id;
@@ -233,6 +293,15 @@ absl::StatusOr<PdiSummary> WritePdi(std::vector<PdiInstance> instances,
       return absl::DataLossError(
           absl::StrCat("received ", *received, " bytes for ", id, ", expected ", sorted[k].size));
     }
+    if (sorted[k].sop_class_uid == kPrivateEncapsulatedDocumentClass) {
+      absl::StatusOr<PdiDocument> document = AddDocument(copy, id, sink);
+      if (!document.ok()) return document.status();
+      links.documents.push_back(*std::move(document));
+      ::unlink(copy.c_str());
+      summary.documents++;
+      if (options.on_instance) options.on_instance(*received);
+      continue;
+    }
     OFCondition added = ddir.addDicomFile(id.c_str(), scratch.path().c_str());
     if (added.bad()) {
       return absl::InvalidArgumentError(absl::StrCat("DCMTK refuses ", id, " for a ",
@@ -241,18 +310,23 @@ absl::StatusOr<PdiSummary> WritePdi(std::vector<PdiInstance> instances,
     }
     // A rendering of the series from its first instance DCMTK can render (a few tries at most).
     const std::string series_folder = id.substr(0, id.rfind('/'));
-    if (options.renderings && renderings.count(series_folder) == 0 &&
+    if (options.renderings && links.renderings.count(series_folder) == 0 &&
         render_tries[series_folder]++ < 3) {
       const std::string jpeg = scratch.path() + "/render.jpg";
       if (RenderJpeg(copy, jpeg).ok()) {
         const std::string name = RenderingPath(id);
         if (absl::Status s = CopyToSink(jpeg, name, sink); !s.ok()) return s;
-        renderings[series_folder] = name;
+        links.renderings[series_folder] = name;
       }
       ::unlink(jpeg.c_str());
     }
     if (absl::Status s = CopyToSink(copy, id, sink); !s.ok()) return s;
+    if (links.viewer.count(series_folder) > 0) {
+      if (absl::Status s = AddViewerScript(copy, id, sink); !s.ok()) return s;
+    }
     ::unlink(copy.c_str());
+    dicom.push_back(sorted[k]);
+    dicom_ids.push_back(id);
     summary.instances++;
     summary.bytes += *received;
     if (options.on_instance) options.on_instance(*received);
@@ -262,13 +336,21 @@ absl::StatusOr<PdiSummary> WritePdi(std::vector<PdiInstance> instances,
     return absl::InternalError(absl::StrCat("writing the DICOMDIR: ", written.text()));
   }
   if (absl::Status s = CopyToSink(dicomdir, "DICOMDIR", sink); !s.ok()) return s;
-  if (absl::Status s = AddText("README.TXT", PdiReadme(sorted, file_ids, summary.profile), sink);
+  if (absl::Status s = AddText("README.TXT",
+                               PdiReadme(dicom, dicom_ids, summary.profile, links.documents), sink);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = AddText("INDEX.HTM", PdiIndexHtml(sorted, file_ids, renderings), sink);
-      !s.ok()) {
+  if (absl::Status s = AddText("INDEX.HTM", PdiIndexHtml(dicom, dicom_ids, links), sink); !s.ok()) {
     return s;
+  }
+  const std::vector<std::string> study_folders = StudyFolders(dicom_ids);
+  for (size_t study = 0; study < study_folders.size(); ++study) {
+    if (absl::Status s = AddText(absl::StrCat("IHE_PDI/", study_folders[study], ".HTM"),
+                                 PdiStudyPage(dicom, dicom_ids, links, study + 1), sink);
+        !s.ok()) {
+      return s;
+    }
   }
   if (absl::Status s = sink.Close(); !s.ok()) return s;
   return summary;

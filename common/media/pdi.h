@@ -4,9 +4,19 @@
 //   DICOMDIR                          built with DCMTK's DicomDirInterface
 //   DICOM/STnnnnnn/SEnnnnnn/IMnnnnnn  each instance byte for byte as stored (ISO 9660 level 1
 //                                     names: 8 upper-case characters, no extension)
-//   README.TXT, INDEX.HTM             what the medium holds, in words and as a page
+//   README.TXT, INDEX.HTM             what the medium holds, in words and as a page (XHTML)
+//   IHE_PDI/STnnnnnn.HTM              an XHTML page per study: its series, their renderings, links
+//                                     to the viewer and the documents (common/media/pdi_text.cc)
 //   IHE_PDI/STnnnnnn/SEnnnnnn.JPG     a JPEG rendering of each series DCMTK can render, shown
 //                                     by INDEX.HTM (common/media/pdi_render.cc)
+//   DOCUMENT/STnnnnnn/SEnnnnnn/IMnnnnnn.EXT
+//                                     documents DICOM has no class for (HL7 v2, RTF, text, CCR,
+//                                     stored by `medvault attach` under medvault's private class),
+//                                     as their original files (common/media/pdi_document.cc)
+//   VIEWER/VIEWER.HTM, VIEWER.JS ...  the offline viewer (dwv), when PdiOptions::viewer_dir is set,
+//   VIEWER/STnnnnnn/SEnnnnnn/IMnnnnnn.JS
+//                                     with each image as a script it can load from file://
+//                                     (common/media/pdi_viewer.cc, frontend/web/page/disc/)
 // Used by `medvault export` and by the share page's download. Instances are streamed one at a time
 // (a scratch copy of the instance being added, for DCMTK, which reads only files, is deleted as
 // soon as it is on the medium), so a study of any size never sits in memory.
@@ -48,6 +58,16 @@ struct PdiInstance {
   std::string series_description;
   int32_t series_number = 0;
   int32_t instance_number = 0;
+  std::string sop_class_uid;  // kPrivateEncapsulatedDocumentClass: a document, not a DICOM file
+  bool image = false;         // has Rows (0028,0010): the viewer can show it
+};
+
+// A document written as its original file (DOCUMENT/...), for the pages that list it.
+struct PdiDocument {
+  std::string path;  // on the medium
+  std::string media_type;
+  uint64_t bytes = 0;
+  std::string study_folder;  // "STnnnnnn"
 };
 
 enum class PdiProfile { kGeneralPurposeCd, kDvdJpeg, kDvdJpeg2000, kMime };
@@ -72,6 +92,10 @@ struct PdiOptions {
   std::string fileset_id = "MEDVAULT";
   // JPEG renderings of the series (a few milliseconds each).
   bool renderings = true;
+  // The built offline viewer (VIEWER.HTM, VIEWER.JS, WORKERS.JS: build/disc-viewer): its files go
+  // to VIEWER/, and every instance of a series whose instances are all images also as a script
+  // (4/3 of its size). Empty: no viewer.
+  std::string viewer_dir;
   // Called after each instance is on the medium with its size, e.g. for a progress bar.
   std::function<void(uint64_t bytes)> on_instance;
 };
@@ -79,7 +103,8 @@ struct PdiOptions {
 struct PdiSummary {
   PdiProfile profile = PdiProfile::kGeneralPurposeCd;
   uint64_t instances = 0;
-  uint64_t bytes = 0;  // of the instances
+  uint64_t bytes = 0;      // of the instances
+  uint64_t documents = 0;  // written as their original files under DOCUMENT/
 };
 
 // Writes the file set of `instances` (any order: it is sorted by study, series number, series,
@@ -93,12 +118,26 @@ absl::StatusOr<PdiSummary> WritePdi(std::vector<PdiInstance> instances,
 
 // The text files of the medium (common/media/pdi_text.cc), given the instances in medium order
 // and their file ids.
+// Documents are not in `instances`; their pages list them from `documents`.
 std::string PdiReadme(const std::vector<PdiInstance>& instances,
-                      const std::vector<std::string>& file_ids, PdiProfile profile);
-// `renderings`: series folder ("DICOM/ST000001/SE000001") -> its JPEG on the medium.
+                      const std::vector<std::string>& file_ids, PdiProfile profile,
+                      const std::vector<PdiDocument>& documents = {});
+
+// What the XHTML pages link to besides the DICOM files.
+struct PdiLinks {
+  // Series folder ("DICOM/ST000001/SE000001") -> its JPEG on the medium.
+  std::map<std::string, std::string> renderings;
+  // Series folder -> "VIEWER/VIEWER.HTM#ST000001/SE000001/N" for series the viewer can show.
+  std::map<std::string, std::string> viewer;
+  std::vector<PdiDocument> documents;
+};
+// INDEX.HTM (links relative to the root) and IHE_PDI/STnnnnnn.HTM of the 1-based `study`: XHTML
+// 1.0 Strict, well-formed XML, no script, nothing off the medium.
 std::string PdiIndexHtml(const std::vector<PdiInstance>& instances,
-                         const std::vector<std::string>& file_ids,
-                         const std::map<std::string, std::string>& renderings = {});
+                         const std::vector<std::string>& file_ids, const PdiLinks& links = {});
+std::string PdiStudyPage(const std::vector<PdiInstance>& instances,
+                         const std::vector<std::string>& file_ids, const PdiLinks& links,
+                         int study);
 
 // "IHE_PDI/ST000001/SE000002.JPG" for the series of file id "DICOM/ST000001/SE000002/IM000003".
 std::string RenderingPath(const std::string& file_id);
@@ -106,5 +145,22 @@ std::string RenderingPath(const std::string& file_id);
 // Writes a JPEG rendering of the DICOM image at `dicom_path` (common/media/pdi_render.cc).
 // FAILED_PRECONDITION when DCMTK cannot render it (not an image, JPEG 2000).
 absl::Status RenderJpeg(const std::string& dicom_path, const std::string& jpeg_path);
+
+// The document an Encapsulated Document instance at `dicom_path` holds (common/media/
+// pdi_document.cc): (0042,0011) cut to (0042,0015), its media type (0042,0012).
+// INVALID_ARGUMENT when it is no such instance.
+struct EncapsulatedDocument {
+  std::string bytes;
+  std::string media_type;
+};
+absl::StatusOr<EncapsulatedDocument> ReadEncapsulatedDocument(absl::string_view part10);
+// "TXT", "RTF", "HL7", "XML", "PDF" for a media type; "BIN" for others.
+std::string DocumentExtension(absl::string_view media_type);
+
+// The viewer's files (common/media/pdi_viewer.cc): every file of `viewer_dir` to VIEWER/; the
+// instance at `dicom_path` (file id `file_id`) as VIEWER/STnnnnnn/SEnnnnnn/IMnnnnnn.JS.
+absl::Status AddViewer(const std::string& viewer_dir, MediaSink& sink);
+absl::Status AddViewerScript(const std::string& dicom_path, const std::string& file_id,
+                             MediaSink& sink);
 
 }  // namespace medvault::media

@@ -19,6 +19,8 @@ PdiInstance PdiInstanceFromIndex(const v1::StudySummary& study, const v1::Instan
   i.series_description = t.series_description();
   i.series_number = t.series_number();
   i.instance_number = t.instance_number();
+  i.sop_class_uid = t.sop_class_uid();
+  i.image = t.rows() > 0;
   return i;
 }
 

@@ -174,7 +174,9 @@ TEST(WritePdiTest, StreamedZipHoldsTheSameFiles) {
     entries[archive_entry_pathname(e)] = data;
   }
   archive_read_free(a);
-  EXPECT_EQ(entries.size(), 8u);  // 3 instances, 2 renderings, DICOMDIR, README.TXT, INDEX.HTM
+  // 3 instances, 2 renderings, DICOMDIR, README.TXT, INDEX.HTM, the study's IHE_PDI page.
+  EXPECT_EQ(entries.size(), 9u);
+  EXPECT_EQ(entries.count("IHE_PDI/ST000001.HTM"), 1u);
   EXPECT_EQ(entries["DICOM/ST000001/SE000001/IM000001"], ReadWhole(f.files[1]));
   EXPECT_EQ(entries["DICOM/ST000001/SE000002/IM000002"], ReadWhole(f.files[0]));
   EXPECT_EQ(entries.count("DICOMDIR"), 1u);

@@ -1,18 +1,20 @@
 // Opens an exported medium's INDEX.HTM from file:// in Debian's headless Chromium
 // (playwright-core from the share page's package-lock.json) and prints one JSON object of what it
-// saw; tests/export_test.cc judges it.
+// saw; tests/export_test.cc judges it. Then, in a browser started without any file:// flag, clicks
+// each series' "Open" link into the medium's offline viewer and samples its canvas.
 //
-//   node index_page.mjs '{"url":"file:///.../INDEX.HTM","screenshot":"/.../export-index.png"}'
+//   node index_page.mjs '{"url":"file:///.../INDEX.HTM","screenshot":"/.../export-index.png",
+//                         "viewer_screenshot":"/.../export-viewer.png"}'
 import { chromium } from 'playwright-core';
 
 const config = JSON.parse(process.argv[2]);
+const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+               '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         // The renderings are read back through a canvas: file:// pages are otherwise each their
-         // own origin and the canvas would be tainted.
-         '--allow-file-access-from-files'],
+  // The renderings are read back through a canvas: file:// pages are otherwise each their own
+  // origin and the canvas would be tainted. (The viewer below runs without this flag.)
+  args: [...flags, '--allow-file-access-from-files'],
 });
 const result = {};
 try {
@@ -46,5 +48,55 @@ try {
   result.error = String(e);
 } finally {
   await browser.close();
+}
+
+// The viewer: a fresh browser as anyone's, no flag about file://.
+const plain = await chromium.launch({ executablePath: '/usr/bin/chromium', args: flags });
+result.viewer = [];
+try {
+  const page = await (await plain.newContext()).newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await page.goto(config.url);
+  const links = await page.locator('a.viewer').count();
+  for (let k = 0; k < links; ++k) {
+    if (k > 0) await page.goto(config.url);
+    await page.locator('a.viewer').nth(k).click();
+    await page.waitForFunction(() => ['loaded', 'failed'].includes(document.body.dataset.viewer),
+                               null, { timeout: 60000 });
+    // dwv draws after 'renderend' too: wait until a canvas is not one flat colour (or give up
+    // and report what is there).
+    const variance = () => {
+      let best = 0;
+      for (const canvas of document.querySelectorAll('#layerGroup0 canvas')) {
+        const ctx = canvas.getContext('2d');
+        if (!ctx || canvas.width === 0 || canvas.height === 0) continue;
+        const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        let sum = 0, sum2 = 0, n = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          const g = (data[i] + data[i + 1] + data[i + 2]) / 3;
+          sum += g; sum2 += g * g; n++;
+        }
+        best = Math.max(best, n ? sum2 / n - (sum / n) * (sum / n) : 0);
+      }
+      return best;
+    };
+    if (await page.evaluate(() => document.body.dataset.viewer) === 'loaded') {
+      await page.waitForFunction(variance, null, { timeout: 20000 }).catch(() => {});
+    }
+    if (k === 0) await page.screenshot({ path: config.viewer_screenshot });
+    result.viewer.push({
+      hash: await page.evaluate(() => window.location.hash),
+      state: await page.evaluate(() => document.body.dataset.viewer),
+      variance: await page.evaluate(variance),
+    });
+  }
+  // blob: URLs are the decoder workers the page itself made.
+  result.viewer_foreign_requests =
+    requests.filter((u) => !u.startsWith('file://') && !u.startsWith('blob:null/'));
+} catch (e) {
+  result.viewer_error = String(e);
+} finally {
+  await plain.close();
 }
 console.log(JSON.stringify(result));
