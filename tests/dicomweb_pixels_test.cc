@@ -198,11 +198,10 @@ TEST_F(DicomWebTest, WadoRsRenderedAndThumbnailsOfSeriesAndStudy) {
   struct Single {
     std::string path, accept, want;
   };
-  for (const Single& c : std::vector<Single>{{base + "/thumbnail", "", "JPEG 128 128"},
-                                             {base + "/series/" + ct_series + "/thumbnail",
-                                              "image/png", "PNG 128 128"},
-                                             {base + "/series/" + mr_series + "/thumbnail",
-                                              "", "JPEG 64 64"}}) {
+  for (const Single& c : std::vector<Single>{
+           {base + "/thumbnail", "", "JPEG 128 128"},
+           {base + "/series/" + ct_series + "/thumbnail", "image/png", "PNG 128 128"},
+           {base + "/series/" + mr_series + "/thumbnail", "", "JPEG 64 64"}}) {
     std::vector<std::string> args;
     if (!c.accept.empty()) args = {"-H", "Accept: " + c.accept};
     HttpAnswer a = Curl("client", c.path, args);
@@ -214,12 +213,16 @@ TEST_F(DicomWebTest, WadoRsRenderedAndThumbnailsOfSeriesAndStudy) {
     std::string path, accept, type;
     std::multiset<std::string> want;
   };
-  for (const Multi& c : std::vector<Multi>{
-           {base + "/rendered", "", "image/jpeg", {"JPEG 128 128", "JPEG 64 64"}},
-           {base + "/rendered?viewport=32,32", "multipart/related; type=\"image/png\"",
-            "image/png", {"PNG 32 32", "PNG 32 32"}},
-           {base + "/series/" + mr_series + "/rendered", "image/png", "image/png",
-            {"PNG 64 64"}}}) {
+  for (const Multi& c :
+       std::vector<Multi>{{base + "/rendered", "", "image/jpeg", {"JPEG 128 128", "JPEG 64 64"}},
+                          {base + "/rendered?viewport=32,32",
+                           "multipart/related; type=\"image/png\"",
+                           "image/png",
+                           {"PNG 32 32", "PNG 32 32"}},
+                          {base + "/series/" + mr_series + "/rendered",
+                           "image/png",
+                           "image/png",
+                           {"PNG 64 64"}}}) {
     std::vector<std::string> args;
     if (!c.accept.empty()) args = {"-H", "Accept: " + c.accept};
     HttpAnswer a = Curl("client", c.path, args);

@@ -215,9 +215,10 @@ TEST_F(DicomWebTest, StowRsLargeInstanceRoundTripsAndReadsBackInBoundedMemory) {
   ASSERT_GT(before_kb, 0);
   ASSERT_LE(StatusKb(frontend, "VmHWM"), before_kb + 1024) << "peak RSS not reset";
   // -T streams the file (--data-binary would read it whole into curl's memory).
-  HttpAnswer a = Curl("client", "/dicomweb/studies",
-                      {"-X", "POST", "-T", body, "-H",
-                       "Content-Type: multipart/related; type=\"application/dicom\"; boundary=big"});
+  HttpAnswer a =
+      Curl("client", "/dicomweb/studies",
+           {"-X", "POST", "-T", body, "-H",
+            "Content-Type: multipart/related; type=\"application/dicom\"; boundary=big"});
   ASSERT_EQ(a.status, 200) << a.body;
   ASSERT_EQ(RetrieveUrls(a.body).size(), 1u) << a.body;
   const long stow_peak_kb = StatusKb(frontend, "VmHWM");
@@ -227,11 +228,11 @@ TEST_F(DicomWebTest, StowRsLargeInstanceRoundTripsAndReadsBackInBoundedMemory) {
   // Back through WADO-URI into a file, hashed there.
   const std::string back = cluster_->root() + "/big-stow-back";
   const TlsFiles tls = testing::DevTlsFiles(cluster_->tls_dir(), "client");
-  testing::CommandResult got = testing::RunCommand(
-      {"/usr/bin/curl", "-sS", "-f", "--cacert", tls.ca_file, "--cert", tls.cert_file, "--key",
-       tls.key_file, "-o", back,
-       absl::StrCat(base_, "/dicomweb/wado?requestType=WADO&studyUID=", study,
-                    "&seriesUID=", series, "&objectUID=", sop)});
+  testing::CommandResult got =
+      testing::RunCommand({"/usr/bin/curl", "-sS", "-f", "--cacert", tls.ca_file, "--cert",
+                           tls.cert_file, "--key", tls.key_file, "-o", back,
+                           absl::StrCat(base_, "/dicomweb/wado?requestType=WADO&studyUID=", study,
+                                        "&seriesUID=", series, "&objectUID=", sop)});
   ASSERT_EQ(got.exit_code, 0) << got.err;
   testing::CommandResult hashed = testing::RunCommand({"/usr/bin/sha256sum", back});
   ASSERT_EQ(hashed.exit_code, 0) << hashed.err;

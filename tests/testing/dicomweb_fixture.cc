@@ -81,7 +81,7 @@ void DicomWebTest::TearDownTestSuite() {
 }
 
 HttpAnswer DicomWebTest::Curl(const std::string& as, const std::string& path,
-                       std::vector<std::string> extra) {
+                              std::vector<std::string> extra) {
   const std::string body = cluster_->root() + "/curl-body";
   const std::string headers = cluster_->root() + "/curl-headers";
   std::remove(body.c_str());
@@ -120,9 +120,8 @@ HttpAnswer DicomWebTest::Curl(const std::string& as, const std::string& path,
   return a;
 }
 
-std::vector<std::string> DicomWebTest::Parts(const HttpAnswer& a,
-                                      const std::string& type,
-                                      std::vector<std::string>* part_headers) {
+std::vector<std::string> DicomWebTest::Parts(const HttpAnswer& a, const std::string& type,
+                                             std::vector<std::string>* part_headers) {
   EXPECT_TRUE(absl::StartsWith(a.content_type, "multipart/related")) << a.content_type;
   EXPECT_TRUE(absl::StrContains(a.content_type, "type=\"" + type + "\"")) << a.content_type;
   const size_t at = a.content_type.find("boundary=");
@@ -146,7 +145,8 @@ std::vector<std::string> DicomWebTest::Parts(const HttpAnswer& a,
   return parts;
 }
 
-std::string DicomWebTest::StowBody(const std::vector<std::string>& bytes, const std::string& boundary) {
+std::string DicomWebTest::StowBody(const std::vector<std::string>& bytes,
+                                   const std::string& boundary) {
   std::string body;
   for (const std::string& b : bytes) {
     absl::StrAppend(&body, "--", boundary, "\r\nContent-Type: application/dicom\r\n\r\n", b,
@@ -155,8 +155,8 @@ std::string DicomWebTest::StowBody(const std::vector<std::string>& bytes, const 
   return absl::StrCat(body, "--", boundary, "--\r\n");
 }
 
-HttpAnswer DicomWebTest::Stow(const std::string& as, const std::string& path, const std::string& body,
-                       const std::string& type) {
+HttpAnswer DicomWebTest::Stow(const std::string& as, const std::string& path,
+                              const std::string& body, const std::string& type) {
   const std::string file = cluster_->root() + "/stow-body";
   std::ofstream(file, std::ios::binary) << body;
   return Curl(as, path, {"-H", "Content-Type: " + type, "--data-binary", "@" + file});
