@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes a STOW-RS multipart/related body holding one DICOM instance of about SIZE_MB megabytes
-(a Secondary Capture whose Pixel Data is pseudo-random bytes), streamed to disk (never whole in
+(a Secondary Capture of 1 MiB frames of pseudo-random bytes), streamed to disk (never whole in
 memory), and prints the instance's SHA-256 and size ("HEX BYTES"): what a retrieval must give back.
 
     /usr/bin/python3 big_stow_body.py OUT BOUNDARY SIZE_MB STUDY SERIES SOP
@@ -37,14 +37,15 @@ def header(size, study, series, sop):
     ds.BitsStored = 8
     ds.HighBit = 7
     ds.PixelRepresentation = 0
-    ds.Columns = 4096
-    ds.Rows = size // 4096
+    ds.Columns = 1024
+    ds.Rows = 1024
+    ds.NumberOfFrames = max(1, size >> 20)  # Rows is 16-bit: the size is in 1 MiB frames
     out = io.BytesIO()
     ds.is_little_endian = True
     ds.is_implicit_VR = False
     ds.preamble = b"\0" * 128
     pydicom.dcmwrite(out, ds, write_like_original=False)
-    pixel_bytes = ds.Rows * ds.Columns
+    pixel_bytes = ds.Rows * ds.Columns * ds.NumberOfFrames
     # (7FE0,0010) OB, explicit VR little endian: tag, VR, 2 reserved bytes, 4-byte length.
     element = b"\xe0\x7f\x10\x00OB\x00\x00" + pixel_bytes.to_bytes(4, "little")
     return out.getvalue() + element, pixel_bytes
