@@ -94,6 +94,7 @@ class FakeImageStore final : public v1::ImageStore::Service {
     std::string bytes;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      ++get_instance_calls_;
       auto it = instances_.find(request->sop_instance_uid());
       if (it == instances_.end()) return Status(StatusCode::NOT_FOUND, "no such instance");
       bytes = it->second.bytes;
@@ -116,6 +117,44 @@ class FakeImageStore final : public v1::ImageStore::Service {
       writer->Write(next);
     }
     return Status::OK;
+  }
+
+  // The study's instances in GetStudy's order, each as its info then its bytes in pieces (no
+  // key is involved here: what matters is that the CLI asks once for the set).
+  Status RetrieveStudy(ServerContext*, const v1::RetrieveStudyRequest* request,
+                       grpc::ServerWriter<v1::RetrieveStudyResponse>* writer) override {
+    std::map<std::pair<std::string, std::string>, std::string> set;  // (series, sop) -> bytes
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++retrieve_calls_;
+      for (const auto& [sop, inst] : instances_) {
+        if (inst.study == request->study_uid()) set[{inst.series, sop}] = inst.bytes;
+      }
+    }
+    if (set.empty()) return Status(StatusCode::NOT_FOUND, "no such study");
+    constexpr size_t kPiece = 7000;
+    for (const auto& [key, bytes] : set) {
+      v1::RetrieveStudyResponse first;
+      first.mutable_info()->mutable_tags()->set_sop_instance_uid(key.second);
+      first.mutable_info()->set_size(bytes.size());
+      first.mutable_info()->set_sha256(corrupt_sha ? Sha256("other") : Sha256(bytes));
+      writer->Write(first);
+      for (size_t at = 0; at < bytes.size(); at += kPiece) {
+        v1::RetrieveStudyResponse next;
+        next.set_offset(at);
+        next.set_data(bytes.substr(at, kPiece));
+        writer->Write(next);
+      }
+    }
+    return Status::OK;
+  }
+  int retrieve_calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return retrieve_calls_;
+  }
+  int get_instance_calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return get_instance_calls_;
   }
 
   Status FindStudies(ServerContext*, const v1::FindStudiesRequest* request,
@@ -195,6 +234,8 @@ class FakeImageStore final : public v1::ImageStore::Service {
   std::map<std::string, Instance> instances_;  // by SOP instance UID
   size_t largest_piece_ = 0;
   int find_calls_ = 0;
+  int retrieve_calls_ = 0;
+  int get_instance_calls_ = 0;
 };
 
 // A gRPC server on 127.0.0.1 with the fake ImageStore and the standard health service.
@@ -442,6 +483,9 @@ TEST_F(CommandsTest, GetStudyWritesSeriesFolders) {
   EXPECT_EQ(ReadAll(args.output + "/E2/I3.dcm"), c);
   EXPECT_FALSE(Exists(args.output + "/E3"));
   EXPECT_NE(err_.str().find("3 written, 0 failed"), std::string::npos) << err_.str();
+  // One RetrieveStudy stream for the study (one key release), no instance fetched alone.
+  EXPECT_EQ(server_.service().retrieve_calls(), 1);
+  EXPECT_EQ(server_.service().get_instance_calls(), 0);
 
   err_.str("");
   args.study_uid = "S9";

@@ -1,5 +1,9 @@
-// `medvault get`: stream instances from ImageStore.GetInstance into local files, atomically.
+// `medvault get`: stream instances from ImageStore.GetInstance into local files, atomically; a
+// study (`--study`) through one ImageStore.RetrieveStudy stream (one key release for the set).
+#include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -85,6 +89,92 @@ bool SafeFileName(const std::string& name) {
          name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
 }
 
+// Streams `study` through ImageStore.RetrieveStudy (one call: the frontend releases the study's
+// keys in one audited key-service call and reads ahead). Each instance whose `path_of` is not
+// empty is written there as `get` writes files (a .partial file checked against the instance's
+// size and SHA-256, synced, renamed), and `done` gets its outcome; instances the stream does not
+// deliver (after an error ends it) are not reported. The call's deadline is the per-call timeout
+// times `count`.
+void RetrieveStudyInto(
+    const CommandContext& ctx, const std::string& study, size_t count,
+    const std::function<std::string(const std::string& sop)>& path_of,
+    const std::function<void(const std::string& sop, const absl::StatusOr<uint64_t>&)>& done) {
+  grpc::ClientContext context;
+  SetDeadline(&context, ctx.timeout * static_cast<int64_t>(std::max<size_t>(1, count)));
+  v1::RetrieveStudyRequest request;
+  request.set_study_uid(study);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::RetrieveStudyResponse>> reader =
+      ctx.stub->RetrieveStudy(&context, request);
+  struct Current {
+    std::string sop, path;
+    v1::InstanceInfo info;
+    std::unique_ptr<WritableFile> file;
+    Sha256Hasher hasher;
+    uint64_t written = 0;
+    absl::Status status;
+  };
+  std::unique_ptr<Current> cur;
+  // Ends the current instance; `whole`: the stream moved on past it or ended cleanly.
+  auto finish = [&](bool whole) {
+    if (cur == nullptr) return;
+    const std::string partial = cur->path + ".partial";
+    absl::Status s = cur->status;
+    if (s.ok() && !whole) s = absl::UnavailableError("the study stream ended inside the instance");
+    if (s.ok() && cur->written != cur->info.size()) {
+      s = absl::DataLossError(
+          absl::StrCat("received ", cur->written, " bytes, expected ", cur->info.size()));
+    }
+    if (s.ok() && !cur->info.sha256().empty() && cur->hasher.Finish() != cur->info.sha256()) {
+      s = absl::DataLossError("received bytes do not match the instance's SHA-256");
+    }
+    if (s.ok()) s = cur->file->Sync();
+    if (cur->file != nullptr) {
+      absl::Status closed = cur->file->Close();
+      if (s.ok()) s = closed;
+    }
+    if (s.ok()) s = ctx.fs->Rename(partial, cur->path);
+    if (s.ok()) {
+      ctx.fs->SyncDir(ParentDir(cur->path)).IgnoreError();
+    } else {
+      ctx.fs->DeleteFile(partial).IgnoreError();
+    }
+    done(cur->sop, s.ok() ? absl::StatusOr<uint64_t>(cur->written) : absl::StatusOr<uint64_t>(s));
+    cur.reset();
+  };
+  bool skipping = false;  // the current instance is not wanted
+  v1::RetrieveStudyResponse piece;
+  while (reader->Read(&piece)) {
+    if (piece.has_info()) {
+      finish(true);
+      const std::string sop = piece.info().tags().sop_instance_uid();
+      const std::string path = path_of(sop);
+      skipping = path.empty();
+      if (skipping) continue;
+      cur = std::make_unique<Current>();
+      cur->sop = sop;
+      cur->path = path;
+      cur->info = piece.info();
+      absl::StatusOr<std::unique_ptr<WritableFile>> file =
+          ctx.fs->NewWritableFile(path + ".partial");
+      if (file.ok()) {
+        cur->file = *std::move(file);
+      } else {
+        cur->status = file.status();
+      }
+    }
+    if (skipping || cur == nullptr || !cur->status.ok() || piece.data().empty()) continue;
+    if (piece.offset() != cur->written) {
+      cur->status = absl::DataLossError(absl::StrCat("server sent bytes at offset ", piece.offset(),
+                                                     ", expected ", cur->written));
+      continue;
+    }
+    cur->status = cur->file->Append(piece.data());
+    cur->hasher.Update(piece.data());
+    cur->written += piece.data().size();
+  }
+  finish(reader->Finish().ok());
+}
+
 int GetStudy(const CommandContext& ctx, const GetArgs& args) {
   v1::GetStudyResponse study;
   {
@@ -147,12 +237,8 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
     return dir.made_status;
   };
   size_t done = 0, written = 0, failed = 0;
-  ParallelFor(items.size(), args.jobs, [&](size_t i) {
-    const Item& item = items[i];
-    absl::Status ready = item.error.ok() ? make_dir(item) : item.error;
-    absl::StatusOr<uint64_t> result =
-        ready.ok() ? FetchInstance(*ctx.stub, *ctx.fs, item.sop_uid, 0, 0, item.path, ctx.timeout)
-                   : absl::StatusOr<uint64_t>(ready);
+  // One outcome line per instance, counted.
+  auto report = [&](const Item& item, const absl::StatusOr<uint64_t>& result) {
     std::lock_guard<std::mutex> lock(mu);
     ++done;
     if (result.ok()) {
@@ -168,6 +254,41 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
                << ": FAILED: " << FormatStatus(result.status()) << "\n";
     }
     ctx.err->flush();
+  };
+  // The study in one RetrieveStudy stream: its keys released in one audited call, instances read
+  // ahead by the frontend (docs/architecture.md). What it did not deliver whole (an instance
+  // unreadable, the stream cut) is then fetched instance by instance, --jobs at a time.
+  std::vector<bool> finished(items.size(), false);
+  std::map<std::string, size_t> by_sop;
+  for (size_t i = 0; i < items.size(); ++i) by_sop.emplace(items[i].sop_uid, i);
+  RetrieveStudyInto(
+      ctx, args.study_uid, items.size(),
+      [&](const std::string& sop) -> std::string {
+        auto it = by_sop.find(sop);
+        if (it == by_sop.end() || finished[it->second]) return "";
+        const Item& item = items[it->second];
+        if (!item.error.ok() || !make_dir(item).ok()) return "";  // reported below
+        finished[it->second] = true;
+        return item.path;
+      },
+      [&](const std::string& sop, const absl::StatusOr<uint64_t>& result) {
+        const size_t i = by_sop.at(sop);
+        if (result.ok()) {
+          report(items[i], result);
+        } else {
+          finished[i] = false;  // fetched again alone below
+        }
+      });
+  std::vector<size_t> rest;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!finished[i]) rest.push_back(i);
+  }
+  ParallelFor(rest.size(), args.jobs, [&](size_t k) {
+    const Item& item = items[rest[k]];
+    absl::Status ready = item.error.ok() ? make_dir(item) : item.error;
+    report(item, ready.ok()
+                     ? FetchInstance(*ctx.stub, *ctx.fs, item.sop_uid, 0, 0, item.path, ctx.timeout)
+                     : absl::StatusOr<uint64_t>(ready));
   });
   for (const SeriesDir& dir : dirs) {
     if (dir.made && !dir.existed && dir.written == 0) RemoveEmptyDir(dir.path).IgnoreError();

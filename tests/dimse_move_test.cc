@@ -17,6 +17,7 @@
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
+#include "tests/testing/key_audit.h"
 #include "tests/testing/part10.h"
 #include "tests/testing/subprocess.h"
 
@@ -154,6 +155,15 @@ TEST_F(DimseMoveTest, MovescuSendsStudySeriesAndInstancesByteExactToTheDestinati
                                 "audit op=dimse-move service=frontend caller=dicom/MOVESCU "
                                 "peer=127.0.0.1 destination=DEST status=0x0000 completed=4 "
                                 "failed=0 warning=0"));
+  // The study is one set retrieval: ONE key release record names all four objects.
+  for (const auto& [uid, dataset] : stored) {
+    absl::StatusOr<std::vector<v1::AuditRecord>> releases = testing::KeyReleasesOf(*cluster_, uid);
+    ASSERT_TRUE(releases.ok()) << releases.status();
+    ASSERT_EQ(releases->size(), 1u) << uid;
+    EXPECT_EQ((*releases)[0].object_ids_size(), 4);
+    EXPECT_EQ((*releases)[0].purpose(), "C-MOVE");
+    EXPECT_EQ((*releases)[0].on_behalf_of(), "dicom/MOVESCU@127.0.0.1");
+  }
 
   // SERIES, Patient Root.
   moved = Movescu(

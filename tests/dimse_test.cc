@@ -35,6 +35,7 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
+#include "tests/testing/key_audit.h"
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/part10.h"
 
@@ -648,6 +649,17 @@ TEST_F(DimseTest, GetscuRetrievesStudySeriesAndInstanceByteExact) {
   // the Failed SOP Instance UID List: it then reports "P-Data PDU arrived" at release).
   EXPECT_TRUE(absl::StrContains(got.out + got.err, "Number of Failed Suboperations    : 1"))
       << got.out << got.err;
+  // The study is one set retrieval: the key service recorded ONE release naming all four objects
+  // (the JPEG one's key is released with the set; its sub-operation then fails), not one each.
+  for (const File& f : files) {
+    absl::StatusOr<std::vector<v1::AuditRecord>> releases =
+        testing::KeyReleasesOf(*cluster_, f.uid);
+    ASSERT_TRUE(releases.ok()) << releases.status();
+    ASSERT_EQ(releases->size(), 1u) << f.uid;
+    EXPECT_EQ((*releases)[0].object_ids_size(), 4);
+    EXPECT_EQ((*releases)[0].purpose(), "C-GET");
+    EXPECT_EQ((*releases)[0].on_behalf_of(), "dicom/GETSCU@127.0.0.1");
+  }
 
   // SERIES: with getscu preferring JPEG 12 bit (so medvault accepts that syntax for every
   // storage context), the JPEG instance comes back unchanged and the CT one fails.

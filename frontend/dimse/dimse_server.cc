@@ -483,11 +483,11 @@ class DimseServer::Association {
                         sizeof(rsp.AffectedSOPClassUID));
     RetrieveCounts counts;
     DimseStatus final_status = Retrieve(
-        model, *identifier, &counts, nullptr,
+        model, *identifier, &counts, "C-GET", nullptr,
         [&](const RetrieveItem& item) {
-          return SendStoredInstance(assoc_, /*as_scp_role=*/true, s_->core_, item,
-                                    assoc_->nextMsgID++, "", 0, peer_.AuditName(),
-                                    s_->options_.dimse_timeout_seconds);
+          return std::make_unique<StoredInstanceSender>(assoc_, /*as_scp_role=*/true, item,
+                                                        assoc_->nextMsgID++, "", 0,
+                                                        s_->options_.dimse_timeout_seconds);
         },
         [&](const RetrieveCounts& now) {
           if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good()) return false;
@@ -531,11 +531,9 @@ class DimseServer::Association {
     DimseStatus final_status = MoveOperation::Unknown();
     if (move.known()) {
       final_status = Retrieve(
-          model, *identifier, &counts,
+          model, *identifier, &counts, "C-MOVE",
           [&](const std::vector<RetrieveItem>& items) { move.Open(items); },
-          [&](const RetrieveItem& item) {
-            return move.Send(s_->core_, item, peer_.ae, req.MessageID, peer_.AuditName());
-          },
+          [&](const RetrieveItem& item) { return move.Start(item, peer_.ae, req.MessageID); },
           [&](const RetrieveCounts& now) {
             if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good()) return false;
             FillCounts(now, true, &rsp);
@@ -570,11 +568,12 @@ class DimseServer::Association {
   }
 
   // The sub-operations of a C-GET or C-MOVE: lists the identifier's instances from the index and
-  // runs them (sub_operations.h); A900 when the identifier lacks a level or key, A701 when the
-  // index is unavailable.
+  // runs them (sub_operations.h), read as one set (one key release, audited with `purpose`); A900
+  // when the identifier lacks a level or key, A701 when the index is unavailable.
   DimseStatus Retrieve(QueryModel model, DcmDataset& identifier, RetrieveCounts* n,
+                       const char* purpose,
                        const std::function<void(const std::vector<RetrieveItem>&)>& prepare,
-                       const std::function<SubOperation(const RetrieveItem&)>& send,
+                       const StartSend& start,
                        const std::function<bool(const RetrieveCounts&)>& pending) {
     ImageStoreCore* core = s_->core_;
     FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
@@ -596,7 +595,9 @@ class DimseServer::Association {
                   "index temporarily unavailable"};
       }
     }
-    return RunSubOperations(*items, n, prepare, send, pending, peer_.Caller());
+    return RunSubOperations(*items, n, prepare,
+                            SetReader(core, peer_.AuditName(), purpose, peer_.host), start, pending,
+                            peer_.Caller());
   }
 
   DimseServer* const s_;

@@ -127,23 +127,44 @@ MoveDestination::~MoveDestination() {
   tls_.reset();  // after the network that used it
 }
 
-SubOperation MoveDestination::Send(ImageStoreCore* core, const RetrieveItem& item,
-                                   const std::string& originator_ae, uint16_t originator_message_id,
-                                   const std::string& caller) {
-  SubOperation out;
-  if (broken_) {
-    out.why = "the association to the move destination was lost";
+namespace {
+
+// A sub-operation towards the destination: the loss of its association fails this one (and
+// marks the destination broken), not the originator's association.
+class DestinationSend : public SubOperationSend {
+ public:
+  DestinationSend(std::unique_ptr<StoredInstanceSender> to, bool* broken)
+      : to_(std::move(to)), broken_(broken) {}
+  absl::Status Data(absl::string_view data) override { return to_->Data(data); }
+  SubOperation Finish(const absl::Status& read) override {
+    SubOperation out = to_->Finish(read);
+    if (!out.association_ok) {
+      *broken_ = true;
+      out.association_ok = true;
+      out.sent = false;
+      out.why = "the association to the move destination was lost: " + out.why;
+    }
     return out;
   }
-  out = SendStoredInstance(assoc_, /*as_scp_role=*/false, core, item, next_message_id_++,
-                           originator_ae, originator_message_id, caller, timeout_seconds_);
-  if (!out.association_ok) {
-    broken_ = true;
-    out.association_ok = true;
-    out.sent = false;
-    out.why = "the association to the move destination was lost: " + out.why;
+
+ private:
+  const std::unique_ptr<StoredInstanceSender> to_;
+  bool* const broken_;
+};
+
+}  // namespace
+
+std::unique_ptr<SubOperationSend> MoveDestination::Start(const RetrieveItem& item,
+                                                         const std::string& originator_ae,
+                                                         uint16_t originator_message_id) {
+  if (broken_) {
+    return std::make_unique<RefusedSend>("the association to the move destination was lost");
   }
-  return out;
+  return std::make_unique<DestinationSend>(
+      std::make_unique<StoredInstanceSender>(assoc_, /*as_scp_role=*/false, item,
+                                             next_message_id_++, originator_ae,
+                                             originator_message_id, timeout_seconds_),
+      &broken_);
 }
 
 }  // namespace medvault::frontend

@@ -46,12 +46,12 @@ class MoveDestination {
       uint32_t max_pdu_bytes, int timeout_seconds, const MoveTlsIdentity& tls = {});
   ~MoveDestination();  // releases the association (aborts it when it broke)
 
-  // One C-STORE sub-operation (SendStoredInstance), with the originator's AE title and message
-  // id. The returned association_ok is always true (the originator's association is fine): a
+  // One C-STORE sub-operation (StoredInstanceSender), with the originator's AE title and message
+  // id. Its Finish's association_ok is always true (the originator's association is fine): a
   // broken destination association makes this and every later sub-operation fail instead.
-  SubOperation Send(ImageStoreCore* core, const RetrieveItem& item,
-                    const std::string& originator_ae, uint16_t originator_message_id,
-                    const std::string& caller);
+  std::unique_ptr<SubOperationSend> Start(const RetrieveItem& item,
+                                          const std::string& originator_ae,
+                                          uint16_t originator_message_id);
 
  private:
   MoveDestination(std::unique_ptr<DcmTransportLayer> tls, T_ASC_Network* net,

@@ -32,11 +32,11 @@ void MoveOperation::Open(const std::vector<RetrieveItem>& items) {
   if (!opened_.ok()) MV_LOG(INFO) << "DIMSE: C-MOVE: " << opened_.message();
 }
 
-SubOperation MoveOperation::Send(ImageStoreCore* core, const RetrieveItem& item,
-                                 const std::string& originator_ae, uint16_t originator_message_id,
-                                 const std::string& caller) {
-  if (to_ == nullptr) return SubOperation{true, false, 0, false, "destination unreachable"};
-  return to_->Send(core, item, originator_ae, originator_message_id, caller);
+std::unique_ptr<SubOperationSend> MoveOperation::Start(const RetrieveItem& item,
+                                                       const std::string& originator_ae,
+                                                       uint16_t originator_message_id) {
+  if (to_ == nullptr) return std::make_unique<RefusedSend>("destination unreachable");
+  return to_->Start(item, originator_ae, originator_message_id);
 }
 
 void MoveOperation::Finish(DimseStatus* final_status) {

@@ -18,8 +18,6 @@
 
 namespace medvault::frontend {
 
-class ImageStoreCore;
-
 struct MoveSettings {
   std::string own_ae;  // medvault's AE title, the calling AE title towards the destination
   uint32_t max_pdu_bytes = 116794;
@@ -42,10 +40,10 @@ class MoveOperation {
   // Opens the association to the destination for `items` (a failure is logged; every Send then
   // fails).
   void Open(const std::vector<RetrieveItem>& items);
-  // One sub-operation, read through `core` for `caller` (the key service's audit name).
-  SubOperation Send(ImageStoreCore* core, const RetrieveItem& item,
-                    const std::string& originator_ae, uint16_t originator_message_id,
-                    const std::string& caller);
+  // One sub-operation; its bytes follow (sub_operations.h).
+  std::unique_ptr<SubOperationSend> Start(const RetrieveItem& item,
+                                          const std::string& originator_ae,
+                                          uint16_t originator_message_id);
   // Releases the association; when nothing could be sent because the destination could not be
   // opened, gives `final_status` (A702) the comment saying why: not reachable or refused, its
   // DICOM TLS handshake failed (its certificate is not trusted, or it refused ours), or the TLS

@@ -13,7 +13,6 @@
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
-#include "frontend/core/image_store_core.h"
 
 namespace medvault::frontend {
 namespace {
@@ -167,14 +166,13 @@ absl::StatusOr<std::string> StoreCommandSet(const RetrieveItem& item, uint16_t m
   return std::string(static_cast<const char*>(written), written_length);
 }
 
-SubOperation SendStoredInstance(T_ASC_Association* assoc, bool as_scp_role, ImageStoreCore* core,
-                                const RetrieveItem& item, uint16_t message_id,
-                                const std::string& move_originator_ae, uint16_t move_originator_id,
-                                const std::string& caller, int timeout_seconds) {
-  SubOperation out;
-  T_ASC_PresentationContextID pres_id = 0;
+StoredInstanceSender::StoredInstanceSender(T_ASC_Association* assoc, bool as_scp_role,
+                                           const RetrieveItem& item, uint16_t message_id,
+                                           const std::string& move_originator_ae,
+                                           uint16_t move_originator_id, int timeout_seconds)
+    : assoc_(assoc), message_id_(message_id), timeout_seconds_(timeout_seconds) {
   const int contexts = ASC_countPresentationContexts(assoc->params);
-  for (int i = 0; i < contexts && pres_id == 0; ++i) {
+  for (int i = 0; i < contexts && pres_id_ == 0; ++i) {
     T_ASC_PresentationContext pc;
     if (ASC_getPresentationContext(assoc->params, i, &pc).bad()) continue;
     if (pc.resultReason != ASC_P_ACCEPTANCE || item.sop_class_uid != pc.abstractSyntax ||
@@ -185,94 +183,101 @@ SubOperation SendStoredInstance(T_ASC_Association* assoc, bool as_scp_role, Imag
         pc.acceptedRole != ASC_SC_ROLE_SCUSCP) {
       continue;
     }
-    pres_id = pc.presentationContextID;
+    pres_id_ = pc.presentationContextID;
   }
-  if (pres_id == 0) {
-    out.why = "no presentation context accepted for the SOP class in the stored transfer syntax";
-    return out;
+  if (pres_id_ == 0) {
+    why_ = "no presentation context accepted for the SOP class in the stored transfer syntax";
+    return;
   }
   absl::StatusOr<std::string> command =
       StoreCommandSet(item, message_id, move_originator_ae, move_originator_id);
   if (!command.ok()) {
-    out.why = std::string(command.status().message());
+    why_ = std::string(command.status().message());
+    return;
+  }
+  command_ = *std::move(command);
+  // PDV fragments of at most the peer's PDU size (less the PDV item's header), even-sized.
+  max_fragment_ = std::max<size_t>(2, assoc->sendPDVLength & ~1ul);
+}
+
+bool StoredInstanceSender::WritePdv(int type, const char* data, size_t length, bool last) {
+  DUL_PDV pdv{};
+  pdv.fragmentLength = length;
+  pdv.presentationContextID = pres_id_;
+  pdv.pdvType = static_cast<DUL_DATAPDV>(type);
+  pdv.lastPDV = last ? OFTrue : OFFalse;
+  pdv.data = const_cast<char*>(data);
+  DUL_PDVLIST list{};
+  list.count = 1;
+  list.pdv = &pdv;
+  return DUL_WritePDVs(&assoc_->DULassociation, &list).good();
+}
+
+void StoredInstanceSender::Start(size_t offset) {
+  started_ = true;
+  pending_ = head_.substr(std::min(offset, head_.size()));
+  head_.clear();
+  if (!WritePdv(DUL_COMMANDPDV, command_.data(), command_.size(), true)) {
+    network_ = absl::UnavailableError("sending the C-STORE command failed");
+  }
+}
+
+void StoredInstanceSender::FlushFull() {
+  size_t sent = 0;
+  while (network_.ok() && pending_.size() - sent > max_fragment_) {
+    if (!WritePdv(DUL_DATASETPDV, pending_.data() + sent, max_fragment_, false)) {
+      network_ = absl::UnavailableError("sending the data set failed");
+    }
+    sent += max_fragment_;
+  }
+  pending_.erase(0, sent);
+}
+
+absl::Status StoredInstanceSender::Data(absl::string_view data) {
+  if (!why_.empty()) return absl::OkStatus();  // nothing is sent: Finish says why
+  if (!started_) {
+    head_.append(data.data(), data.size());
+    absl::StatusOr<std::optional<size_t>> offset = DataSetOffset(head_);
+    if (!offset.ok()) return offset.status();
+    if (!offset->has_value()) return absl::OkStatus();
+    Start(**offset);
+  } else {
+    pending_.append(data.data(), data.size());
+  }
+  FlushFull();
+  return network_;
+}
+
+SubOperation StoredInstanceSender::Finish(const absl::Status& given) {
+  SubOperation out;
+  if (!why_.empty()) {
+    out.why = why_;
     return out;
   }
-  // PDV fragments of at most the peer's PDU size (less the PDV item's header), even-sized.
-  const size_t max_fragment = std::max<size_t>(2, assoc->sendPDVLength & ~1ul);
-  auto write_pdv = [&](DUL_DATAPDV type, const char* data, size_t length, bool last) {
-    DUL_PDV pdv{};
-    pdv.fragmentLength = length;
-    pdv.presentationContextID = pres_id;
-    pdv.pdvType = type;
-    pdv.lastPDV = last ? OFTrue : OFFalse;
-    pdv.data = const_cast<char*>(data);
-    DUL_PDVLIST list{};
-    list.count = 1;
-    list.pdv = &pdv;
-    return DUL_WritePDVs(&assoc->DULassociation, &list).good();
-  };
-  std::string head;     // the object's first bytes, until the data set's offset is known
-  std::string pending;  // data set bytes not yet sent (the last fragment is sent at the end)
-  bool started = false;
-  absl::Status network;  // set when a PDV could not be written
-  auto start = [&](size_t offset) {
-    started = true;
-    pending = head.substr(std::min(offset, head.size()));
-    head.clear();
-    if (!write_pdv(DUL_COMMANDPDV, command->data(), command->size(), true)) {
-      network = absl::UnavailableError("sending the C-STORE command failed");
-    }
-  };
-  auto flush_full = [&]() {
-    size_t sent = 0;
-    while (network.ok() && pending.size() - sent > max_fragment) {
-      if (!write_pdv(DUL_DATASETPDV, pending.data() + sent, max_fragment, false)) {
-        network = absl::UnavailableError("sending the data set failed");
-      }
-      sent += max_fragment;
-    }
-    pending.erase(0, sent);
-  };
-  v1::GetInstanceRequest request;
-  request.set_sop_instance_uid(item.sop_instance_uid);
-  absl::Status read = core->Get(
-      request,
-      [&](const v1::InstanceInfo* info, uint64_t, absl::string_view data) -> absl::Status {
-        if (info != nullptr) return absl::OkStatus();
-        if (!started) {
-          head.append(data.data(), data.size());
-          absl::StatusOr<std::optional<size_t>> offset = DataSetOffset(head);
-          if (!offset.ok()) return offset.status();
-          if (!offset->has_value()) return absl::OkStatus();
-          start(**offset);
-        } else {
-          pending.append(data.data(), data.size());
-        }
-        flush_full();
-        return network;
-      },
-      caller);
-  if (read.ok() && !started) {
+  absl::Status read = given;
+  if (read.ok() && !started_) {
     // The whole object is shorter than its meta header would need: no meta header, or broken.
-    absl::StatusOr<std::optional<size_t>> offset = DataSetOffset(head);
-    if (offset.ok() && !offset->has_value() && head.size() < 132) offset = std::optional<size_t>(0);
+    absl::StatusOr<std::optional<size_t>> offset = DataSetOffset(head_);
+    if (offset.ok() && !offset->has_value() && head_.size() < 132) {
+      offset = std::optional<size_t>(0);
+    }
     if (!offset.ok() || !offset->has_value()) {
       read = absl::DataLossError("the stored object's meta header is truncated");
     } else {
-      start(**offset);
+      Start(**offset);
     }
   }
-  if (!network.ok() || (!read.ok() && started)) {
+  if (!network_.ok() || (!read.ok() && started_)) {
     // Part of the message is on the wire: only an abort ends it.
     out.association_ok = false;
-    out.why = std::string((network.ok() ? read : network).message());
+    out.why = std::string((network_.ok() ? read : network_).message());
     return out;
   }
   if (!read.ok()) {
     out.why = absl::StrCat("reading the instance failed: ", absl::StatusCodeToString(read.code()));
     return out;
   }
-  if (!write_pdv(DUL_DATASETPDV, pending.data(), pending.size(), true)) {
+  if (!WritePdv(DUL_DATASETPDV, pending_.data(), pending_.size(), true)) {
     out.association_ok = false;
     out.why = "sending the data set failed";
     return out;
@@ -283,7 +288,7 @@ SubOperation SendStoredInstance(T_ASC_Association* assoc, bool as_scp_role, Imag
     T_DIMSE_Message rsp{};
     DcmDataset* detail = nullptr;
     OFCondition c =
-        DIMSE_receiveCommand(assoc, DIMSE_NONBLOCKING, timeout_seconds, &rsp_pres, &rsp, &detail);
+        DIMSE_receiveCommand(assoc_, DIMSE_NONBLOCKING, timeout_seconds_, &rsp_pres, &rsp, &detail);
     delete detail;
     if (c.bad()) {
       out.association_ok = false;
@@ -295,7 +300,7 @@ SubOperation SendStoredInstance(T_ASC_Association* assoc, bool as_scp_role, Imag
       continue;
     }
     if (rsp.CommandField != DIMSE_C_STORE_RSP ||
-        rsp.msg.CStoreRSP.MessageIDBeingRespondedTo != message_id) {
+        rsp.msg.CStoreRSP.MessageIDBeingRespondedTo != message_id_) {
       out.association_ok = false;
       out.why = "an unexpected message instead of the C-STORE response";
       return out;

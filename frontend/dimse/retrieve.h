@@ -1,12 +1,13 @@
 // The pieces of a C-GET or C-MOVE: which stored instances an identifier names (from the index
 // alone), and one C-STORE sub-operation that sends a stored instance's data set as its bytes are
-// read and decrypted, unchanged (no transcoding, never whole in memory, never on disk).
+// read and decrypted, unchanged (no transcoding, never on disk).
 //
 // DCMTK 3.6.7 sends a data set only from a DcmDataset in memory or from a file
 // (DIMSE_sendMessageUsingMemoryData / ...UsingFileData), and re-encodes it either way. A
 // sub-operation therefore writes its C-STORE-RQ command set itself (encoded by DCMTK) and hands
 // the stored data set's bytes to DCMTK's upper layer (DUL_WritePDVs) as PDV fragments as they come
-// out of ImageStoreCore::Get: the same read path, key release and audit as the gRPC GetInstance.
+// out of ImageStoreCore::RetrieveSet: the same read path, one audited key release for the
+// retrieve's set, as the gRPC RetrieveStudy stream.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +22,6 @@
 struct T_ASC_Association;
 
 namespace medvault::frontend {
-
-class ImageStoreCore;
 
 // One instance a retrieve sends.
 struct RetrieveItem {
@@ -65,13 +64,62 @@ struct SubOperation {
   std::string why;         // for the log: never a UID
 };
 
+// One C-STORE sub-operation: what a C-GET or C-MOVE does with one instance's bytes as they are read
+// (RunSubOperations, sub_operations.h, feeds it from a set retrieval).
+class SubOperationSend {
+ public:
+  virtual ~SubOperationSend() = default;
+  // The next bytes of the stored object. An error stops the read (the association failed, or the
+  // object's meta header is malformed).
+  virtual absl::Status Data(absl::string_view data) = 0;
+  // Ends the sub-operation once the read ended with `read` (OK: every byte was given to Data):
+  // sends what is left and waits for the response.
+  virtual SubOperation Finish(const absl::Status& read) = 0;
+};
+
+// A sub-operation that fails without sending (its bytes are dropped), for `why`.
+class RefusedSend : public SubOperationSend {
+ public:
+  explicit RefusedSend(std::string why) : why_(std::move(why)) {}
+  absl::Status Data(absl::string_view) override { return absl::OkStatus(); }
+  SubOperation Finish(const absl::Status&) override {
+    SubOperation out;
+    out.why = why_;
+    return out;
+  }
+
+ private:
+  const std::string why_;
+};
+
 // Sends `item` over `assoc` as a C-STORE-RQ on a presentation context accepted for its SOP class
 // and exactly its stored transfer syntax (`as_scp_role`: one on which the peer accepted the SCP
-// role, as a C-GET's SCU does), reading it through `core` for `caller` (the key service's audit
-// name), and waits up to `timeout_seconds` for the response.
-SubOperation SendStoredInstance(T_ASC_Association* assoc, bool as_scp_role, ImageStoreCore* core,
-                                const RetrieveItem& item, uint16_t message_id,
-                                const std::string& move_originator_ae, uint16_t move_originator_id,
-                                const std::string& caller, int timeout_seconds);
+// role, as a C-GET's SCU does), and waits up to `timeout_seconds` for the response. Without such
+// a context the bytes are dropped and Finish reports why.
+class StoredInstanceSender : public SubOperationSend {
+ public:
+  StoredInstanceSender(T_ASC_Association* assoc, bool as_scp_role, const RetrieveItem& item,
+                       uint16_t message_id, const std::string& move_originator_ae,
+                       uint16_t move_originator_id, int timeout_seconds);
+  absl::Status Data(absl::string_view data) override;
+  SubOperation Finish(const absl::Status& read) override;
+
+ private:
+  void Start(size_t offset);
+  void FlushFull();
+  bool WritePdv(int type, const char* data, size_t length, bool last);
+
+  T_ASC_Association* const assoc_;
+  const uint16_t message_id_;
+  const int timeout_seconds_;
+  uint8_t pres_id_ = 0;
+  std::string why_;      // set when no context was accepted or the command cannot be encoded
+  std::string command_;  // the C-STORE-RQ command set
+  size_t max_fragment_ = 2;
+  std::string head_;     // the object's first bytes, until the data set's offset is known
+  std::string pending_;  // data set bytes not yet sent (the last fragment is sent at the end)
+  bool started_ = false;
+  absl::Status network_;  // set when a PDV could not be written
+};
 
 }  // namespace medvault::frontend

@@ -12,6 +12,7 @@
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/dimse.h"
+#include "frontend/core/image_store_core.h"
 #include "frontend/dimse/retrieve.h"
 #include "frontend/dimse/store_stream.h"
 
@@ -25,16 +26,31 @@ struct RetrieveCounts {
   bool association_lost = false;  // the originator's association cannot be used any more
 };
 
-// Sends `items` with `send`, calling `pending` before each but the first (false ends the
-// retrieve as cancelled) and `prepare` first when there is anything to send. Returns the final
+// Reads `items` from index `from` on, in order, as ImageStoreCore::RetrieveSet does: the sink
+// gets each instance's info, then its bytes; their data keys are released in one audited call.
+// Returns the read's error, or the sink's (which stops it).
+using ReadItems = std::function<absl::Status(const std::vector<RetrieveItem>& items, size_t from,
+                                             const ImageStoreCore::Sink& sink)>;
+// Starts the sub-operation of one item (its bytes follow).
+using StartSend = std::function<std::unique_ptr<SubOperationSend>(const RetrieveItem&)>;
+
+// Sends `items` as they are read by `read` (one set retrieval: one key release for them all;
+// after an instance that could not be read, counted failed, the rest are read as a new set), each
+// through a sub-operation `start` begins, calling `pending` before each but the first (false ends
+// the retrieve as cancelled) and `prepare` first when there is anything to send. Returns the final
 // status: 0000 all sent, B000 some failed or warned, A702 none could be sent, FE00 cancelled;
 // 0xFFFF when a sub-operation lost the originator's association (`n->association_lost`).
 // `caller` names the originator in log lines (never a UID).
 DimseStatus RunSubOperations(const std::vector<RetrieveItem>& items, RetrieveCounts* n,
                              const std::function<void(const std::vector<RetrieveItem>&)>& prepare,
-                             const std::function<SubOperation(const RetrieveItem&)>& send,
+                             const ReadItems& read, const StartSend& start,
                              const std::function<bool(const RetrieveCounts&)>& pending,
                              const std::string& caller);
+
+// ReadItems through `core`'s set retrieval, the key release audited for `caller` (the key
+// service's audit name) with `purpose` and the peer's address.
+ReadItems SetReader(ImageStoreCore* core, const std::string& caller, const std::string& purpose,
+                    const std::string& peer);
 
 // The identifier of a final C-GET/C-MOVE response: the Failed SOP Instance UID List, or null.
 std::unique_ptr<DcmDataset> FailedList(const RetrieveCounts& n);

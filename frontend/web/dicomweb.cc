@@ -268,8 +268,11 @@ absl::Status DicomWeb::Route(const HttpRequest& request, HttpResponder& out, std
     return answered.ok() || out.begun() ? answered : RespondError(out, answered);
   }
   // WADO-RS pixels (wado_pixels.cc): .../instances/{i}/{rendered,thumbnail},
-  // .../instances/{i}/frames/{list}[/rendered|/thumbnail]
-  if (n >= 7 && parts[2] == "series" && parts[4] == "instances") {
+  // .../instances/{i}/frames/{list}[/rendered|/thumbnail], studies/{s}[/series/{se}]/{rendered,
+  // thumbnail}
+  const bool set_pixels = (n == 3 || (n == 5 && parts[2] == "series")) &&
+                          (parts[n - 1] == "rendered" || parts[n - 1] == "thumbnail");
+  if (set_pixels || (n >= 7 && parts[2] == "series" && parts[4] == "instances")) {
     return Pixels(request, out, parts, op);
   }
   // WADO-RS: studies/{s}, studies/{s}/series/{se}, studies/{s}/series/{se}/instances/{i}

@@ -57,8 +57,8 @@ class DicomWeb {
   absl::Status RetrieveStudy(const HttpRequest& request, HttpResponder& out,
                              const std::string& study, const std::string& series,
                              const std::string& instance);
-  // WADO-RS frames, rendered and thumbnail under an instance (wado_pixels.cc); `parts` is the
-  // decoded path after /dicomweb.
+  // WADO-RS frames, rendered and thumbnail under an instance, rendered and thumbnail of a study
+  // or series (wado_pixels.cc); `parts` is the decoded path after /dicomweb.
   absl::Status Pixels(const HttpRequest& request, HttpResponder& out,
                       const std::vector<std::string>& parts, std::string* op);
   absl::Status WadoUri(const HttpRequest& request, HttpResponder& out);
