@@ -54,10 +54,11 @@ ABSL_FLAG(uint32_t, read_window_chunks, 4,
           "chunks of one read fetched at once (1..64): the one being sent and those after it in "
           "the range; "
           "more overlaps more chunk-server round trips and holds more chunks in memory per read");
-ABSL_FLAG(uint32_t, manifest_cache_entries, 20000,
+ABSL_FLAG(uint32_t, manifest_cache_entries, 0,
           "instance manifests the frontend caches (least recently used go first; 0: none), so a "
           "read of an instance read recently skips the metaserver lookup; a cached manifest never "
-          "outlives its object's delete, whose key destruction every read still meets");
+          "outlives its object's delete, whose key destruction every read still meets. Off by "
+          "default: it did not pay measurably on a 2-core machine (docs/benchmarks.md)");
 ABSL_FLAG(uint32_t, manifest_cache_seconds, 60,
           "how long a cached manifest is used after its lookup (1..3600): bounds how stale the "
           "replica locations it names can be");
