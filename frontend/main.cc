@@ -55,6 +55,14 @@ ABSL_FLAG(uint32_t, read_window_chunks, 4,
           "chunks of one read fetched at once (1..64): the one being sent and those after it in "
           "the range; "
           "more overlaps more chunk-server round trips and holds more chunks in memory per read");
+ABSL_FLAG(uint32_t, manifest_cache_entries, 0,
+          "instance manifests the frontend caches (least recently used go first; 0: none), so a "
+          "read of an instance read recently skips the metaserver lookup; a cached manifest never "
+          "outlives its object's delete, whose key destruction every read still meets. Off by "
+          "default: it did not pay measurably on a 2-core machine (docs/benchmarks.md)");
+ABSL_FLAG(uint32_t, manifest_cache_seconds, 60,
+          "how long a cached manifest is used after its lookup (1..3600): bounds how stale the "
+          "replica locations it names can be");
 ABSL_FLAG(uint32_t, transfer_memory_mib, 256,
           "sealed chunks all puts and reads may hold beyond the one each is working on, in MiB (of "
           "chunks of "
@@ -216,6 +224,13 @@ int main(int argc, char** argv) {
   }
   options.read_hedge_delay =
       hedge_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(hedge_ms);
+  options.manifest_cache_entries = absl::GetFlag(FLAGS_manifest_cache_entries);
+  const uint32_t cache_seconds = absl::GetFlag(FLAGS_manifest_cache_seconds);
+  if (cache_seconds < 1 || cache_seconds > 3600) {
+    std::fprintf(stderr, "frontend: --manifest_cache_seconds must be 1..3600\n");
+    return 2;
+  }
+  options.manifest_cache_ttl = absl::Seconds(cache_seconds);
   medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
 
   // Clients are authorised by the scopes their certificate's name holds in the scopes file.

@@ -26,7 +26,9 @@ ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* c
       pool_(keys, options.dek_batch),
       chunk_budget_(options.chunk_budget),
       placer_(meta, options.replicas),
-      committer_(keys, meta, &stats_) {}
+      committer_(keys, meta, &stats_),
+      manifests_(ManifestCacheOptions{options.manifest_cache_entries, options.manifest_cache_ttl},
+                 clock) {}
 
 PutContext ImageStoreCore::put_context() {
   return PutContext{&options_,      clock_,   meta_,       chunks_, &pool_,
@@ -52,23 +54,74 @@ absl::StatusOr<uint64_t> ImageStoreCore::RangeEnd(uint64_t size, uint64_t offset
   return length > 0 && length < size - offset ? offset + length : size;
 }
 
+absl::StatusOr<ManifestCache::Entry> ImageStoreCore::LookUp(const std::string& sop_instance_uid,
+                                                            bool use_cache, bool* cached) {
+  *cached = false;
+  if (use_cache) {
+    if (ManifestCache::Entry entry = manifests_.Find(sop_instance_uid)) {
+      *cached = true;
+      return entry;
+    }
+  }
+  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(sop_instance_uid));
+  auto entry = std::make_shared<const v1::GetInstanceMetaResponse>(std::move(meta));
+  manifests_.Insert(sop_instance_uid, entry);
+  return entry;
+}
+
 absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
                                  const std::string& caller, const std::string& peer) {
   ASSIGN_OR_RETURN(const std::string uid,
                    RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
-  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse meta, meta_->GetInstance(uid));
+  const KeyAudit audit{caller, "GetInstance", peer};
+  bool cached = false;
+  ASSIGN_OR_RETURN(ManifestCache::Entry meta, LookUp(uid, /*use_cache=*/true, &cached));
+  // A cached manifest is used only for a range that needs a key (one with data in it): the key
+  // release is what proves the object was not deleted since it was cached.
+  if (cached && request.offset() < meta->manifest().size()) {
+    bool answered = false;
+    absl::Status read = ReadInstance(*meta, request, sink, audit, &answered);
+    if (read.ok()) return read;
+    // Replicas moved, or the object was deleted or stored again since it was cached: forget it;
+    // when nothing was answered yet, read again with the metaserver's manifest.
+    ForgetManifest(uid);
+    if (answered) return read;
+    ASSIGN_OR_RETURN(meta, LookUp(uid, /*use_cache=*/false, &cached));
+  } else if (cached) {
+    ASSIGN_OR_RETURN(meta, LookUp(uid, /*use_cache=*/false, &cached));
+  }
+  bool answered = false;
+  absl::Status read = ReadInstance(*meta, request, sink, audit, &answered);
+  if (!read.ok()) ForgetManifest(uid);
+  return read;
+}
+
+absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
+                                          const v1::GetInstanceRequest& request, const Sink& sink,
+                                          const KeyAudit& audit, bool* answered) {
   placer_.FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
   ASSIGN_OR_RETURN(const uint64_t end, RangeEnd(m.size(), request.offset(), request.length()));
-  RETURN_IF_ERROR(sink(&meta.info(), request.offset(), absl::string_view()));
-  if (end == request.offset()) return absl::OkStatus();
+  // The info goes out with the first bytes: after the key was released and the first chunk read.
+  bool info_sent = false;
+  const Sink counted = [&](const v1::InstanceInfo*, uint64_t offset,
+                           absl::string_view data) -> absl::Status {
+    *answered = true;
+    if (!info_sent) {
+      info_sent = true;
+      RETURN_IF_ERROR(sink(&meta.info(), request.offset(), absl::string_view()));
+    }
+    return sink(nullptr, offset, data);
+  };
+  if (end == request.offset()) {
+    *answered = true;
+    return sink(&meta.info(), request.offset(), absl::string_view());
+  }
   // The key release and the chunk fetches run at once: fetching and checking ciphertext needs no
   // key. Declared after `meta`, so a release still running on an early return (a future of
   // std::async waits for its thread when destroyed) finishes while what it reads is alive.
-  std::future<absl::StatusOr<SecretBytes>> key_release =
-      std::async(std::launch::async, [this, &m, &caller, &peer] {
-        return keys_->GetDataKey(m.object_id(), KeyAudit{caller, "GetInstance", peer});
-      });
+  std::future<absl::StatusOr<SecretBytes>> key_release = std::async(
+      std::launch::async, [this, &m, &audit] { return keys_->GetDataKey(m.object_id(), audit); });
   std::optional<absl::StatusOr<SecretBytes>> key;
   return StreamChunks(
       meta, request.offset(), end,
@@ -77,7 +130,7 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
         RETURN_IF_ERROR(key->status());
         return (*key)->view();
       },
-      sink);
+      counted);
 }
 
 absl::Status ImageStoreCore::ReadObject(v1::GetInstanceMetaResponse meta, uint64_t offset,

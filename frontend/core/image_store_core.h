@@ -16,6 +16,7 @@
 #include "frontend/core/chunk_placer.h"
 #include "frontend/core/clients.h"
 #include "frontend/core/dek_pool.h"
+#include "frontend/core/manifest_cache.h"
 #include "frontend/core/options.h"
 #include "frontend/core/put_commit.h"
 #include "frontend/core/slot_pool.h"
@@ -96,6 +97,15 @@ class ImageStoreCore {
   // Destroys pooled keys that were never used. Call at shutdown.
   absl::Status Shutdown() { return pool_.Drain(); }
 
+  // The manifest of `sop_instance_uid` (a checked UID): the manifest cache's entry when it holds
+  // one and `use_cache` (then `*cached` is set true), else the metaserver's answer, which is
+  // cached. Whoever reads with a cached entry must release the object's key before answering
+  // anything, and forget the entry (ForgetManifest) when the read fails.
+  absl::StatusOr<ManifestCache::Entry> LookUp(const std::string& sop_instance_uid, bool use_cache,
+                                              bool* cached);
+  void ForgetManifest(const std::string& sop_instance_uid) { manifests_.Erase(sop_instance_uid); }
+  const ManifestCache& manifest_cache() const { return manifests_; }
+
   const CoreStats& stats() const { return stats_; }
   const SlotPool& chunk_budget() const { return chunk_budget_; }
 
@@ -110,6 +120,11 @@ class ImageStoreCore {
   // fetches its chunks through a window and decrypts each with the key `key` returns (called once,
   // when the first chunk has arrived, so a key release can overlap the fetches).
   using KeySource = std::function<absl::StatusOr<absl::string_view>()>;
+  // A read of the range asked for with `meta`: releases the key beside the first chunks' fetch
+  // and hands the sink the info only once the key is released (so an object deleted since `meta`
+  // was looked up answers nothing). `*answered` tells whether the sink was called.
+  absl::Status ReadInstance(v1::GetInstanceMetaResponse meta, const v1::GetInstanceRequest& request,
+                            const Sink& sink, const KeyAudit& audit, bool* answered);
   absl::Status StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset, uint64_t end,
                             const KeySource& key, const Sink& sink);
   // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no
@@ -144,6 +159,7 @@ class ImageStoreCore {
   SlotPool chunk_budget_;  // FrontendOptions::chunk_budget
   ChunkPlacer placer_;
   PutCommitter committer_;
+  ManifestCache manifests_;
 };
 
 }  // namespace medvault::frontend

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/time/time.h"
@@ -47,6 +48,10 @@ struct FrontendOptions {
   uint32_t read_ahead_instances = 8;
   uint64_t read_ahead_bytes = 64 << 20;
   uint32_t set_lookups_in_parallel = 8;
+  // Instance manifests held by the frontend's manifest cache (manifest_cache.h; 0: no cache) and
+  // for how long each may be used after its lookup.
+  size_t manifest_cache_entries = 0;
+  absl::Duration manifest_cache_ttl = absl::Seconds(60);
 };
 
 // Counters the service layer exports as metrics. Thread-safe.

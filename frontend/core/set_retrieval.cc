@@ -39,18 +39,30 @@ absl::StatusOr<std::vector<v1::InstanceInfo>> SetRetrieval::List(const std::stri
 absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, const KeyAudit& audit,
                                     const ImageStoreCore::Sink& sink) {
   const size_t n = set.size();
-  // Every manifest, several lookups at once (each is a linearizable metaserver read).
+  // Every manifest, from the frontend's manifest cache or several lookups at once (each a
+  // linearizable metaserver read). A cached manifest proves nothing about the object still being
+  // stored: its key release below does.
   std::vector<absl::StatusOr<v1::GetInstanceMetaResponse>> metas(
       n, absl::UnknownError("not looked up"));
+  std::vector<char> cached(n, 0);
+  auto look_up = [&](size_t i, bool use_cache) {
+    bool hit = false;
+    absl::StatusOr<ManifestCache::Entry> found =
+        core_->LookUp(set[i].tags().sop_instance_uid(), use_cache, &hit);
+    cached[i] = hit;
+    if (found.ok()) {
+      metas[i] = **found;
+    } else {
+      metas[i] = found.status();
+    }
+  };
   {
     std::atomic<size_t> next{0};
     std::vector<std::future<void>> lookups;
     const size_t parallel = std::clamp<size_t>(options_.set_lookups_in_parallel, 1, n);
     for (size_t w = 0; w < parallel; ++w) {
       lookups.push_back(std::async(std::launch::async, [&] {
-        for (size_t i = next++; i < n; i = next++) {
-          metas[i] = meta_->GetInstance(set[i].tags().sop_instance_uid());
-        }
+        for (size_t i = next++; i < n; i = next++) look_up(i, /*use_cache=*/true);
       }));
     }
   }  // the futures wait for every lookup here
@@ -72,6 +84,14 @@ absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, co
     if (!released.ok()) return Annotate(released.status(), "releasing the set's data keys");
     if (released->size() != ids.size()) return absl::InternalError("key release lost keys");
     for (size_t k = from; k < to; ++k) keys[to_release[k]] = std::move((*released)[k - from]);
+  }
+  // A cached manifest whose key was refused may name an object deleted and stored again since
+  // it was cached: look it up afresh and release the key that manifest names.
+  for (size_t i = 0; i < n; ++i) {
+    if (!cached[i] || keys[i].ok()) continue;
+    core_->ForgetManifest(set[i].tags().sop_instance_uid());
+    look_up(i, /*use_cache=*/false);
+    if (metas[i].ok()) keys[i] = keys_->GetDataKey(metas[i]->manifest().object_id(), audit);
   }
 
   // Why instance i cannot be read, before any read: deleted since the listing, or key refused.
@@ -119,19 +139,34 @@ absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, co
       const size_t at = next++;
       Ahead a{at, size, false, {}};
       if (unreadable(at).ok()) {  // otherwise it fails when its turn comes
-        a.data = std::async(std::launch::async, [this, &metas, &keys, &stop, at, size] {
-          std::string bytes;
-          bytes.reserve(size);
-          absl::Status read = core_->ReadObject(
-              *metas[at], 0, 0, keys[at]->view(),
-              [&](const v1::InstanceInfo*, uint64_t, absl::string_view data) -> absl::Status {
+        a.data =
+            std::async(std::launch::async, [this, &set, &metas, &keys, &cached, &stop, at, size] {
+              std::string bytes;
+              bytes.reserve(size);
+              const ImageStoreCore::Sink collect = [&](const v1::InstanceInfo*, uint64_t,
+                                                       absl::string_view data) -> absl::Status {
                 if (stop) return absl::CancelledError("the set retrieval ended");
                 bytes.append(data.data(), data.size());
                 return absl::OkStatus();
-              });
-          if (!read.ok()) return absl::StatusOr<std::string>(read);
-          return absl::StatusOr<std::string>(std::move(bytes));
-        });
+              };
+              absl::Status read = core_->ReadObject(*metas[at], 0, 0, keys[at]->view(), collect);
+              const std::string& uid = set[at].tags().sop_instance_uid();
+              if (!read.ok() && !stop) core_->ForgetManifest(uid);
+              if (!read.ok() && !stop && cached[at]) {
+                // Its replicas may have moved since it was cached: once more, as the metaserver
+                // has it now (the same object, so the same key).
+                bool hit = false;
+                absl::StatusOr<ManifestCache::Entry> fresh =
+                    core_->LookUp(uid, /*use_cache=*/false, &hit);
+                if (fresh.ok() &&
+                    (*fresh)->manifest().object_id() == metas[at]->manifest().object_id()) {
+                  bytes.clear();
+                  read = core_->ReadObject(**fresh, 0, 0, keys[at]->view(), collect);
+                }
+              }
+              if (!read.ok()) return absl::StatusOr<std::string>(read);
+              return absl::StatusOr<std::string>(std::move(bytes));
+            });
       }
       ahead_bytes += size;
       window.push_back(std::move(a));
@@ -140,8 +175,9 @@ absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, co
     window.pop_front();
     RETURN_IF_ERROR(unreadable(i));
     if (head.direct) {
-      RETURN_IF_ERROR(
-          Annotate(core_->ReadObject(*metas[i], 0, 0, keys[i]->view(), sink), Position(i, n)));
+      absl::Status read = core_->ReadObject(*metas[i], 0, 0, keys[i]->view(), sink);
+      if (!read.ok()) core_->ForgetManifest(set[i].tags().sop_instance_uid());
+      RETURN_IF_ERROR(Annotate(read, Position(i, n)));
       keys[i]->Wipe();
       continue;
     }

@@ -174,6 +174,10 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz,
        "Chunks written again on servers placed afresh after a replica write failed"},
       {&core_->chunk_budget().denial_counter(), "medvault_frontend_chunk_budget_denials_total",
        "Times a put or read window could not grow because the chunk budget was spent"},
+      {&core_->manifest_cache().hits(), "medvault_frontend_manifest_cache_hits_total",
+       "Reads that used a cached instance manifest (no metaserver lookup)"},
+      {&core_->manifest_cache().misses(), "medvault_frontend_manifest_cache_misses_total",
+       "Reads that looked the instance manifest up (not cached, or expired)"},
   };
   for (const auto& c : kCore)
     core_counters_.push_back(CoreCounter{c.source, &NewCounter(registry, c.name, c.help)});
