@@ -105,8 +105,9 @@ try {
     return (await fetch('/dicomweb/studies/' + uid)).status;
   }, config.shared_study);
   // The page itself, reloaded, has no session: it asks for the code again.
+  const sessionAnswer = page.waitForResponse((r) => r.url().endsWith('/share/api/session'));
   await page.goto(config.base + '/');
-  await page.waitForLoadState('networkidle');
+  result.after_revoke_session_status = (await sessionAnswer).status();
   result.after_revoke_form_shown = await page.isVisible('#redeem');
 
   // Expiry ends an open session at its next request too: a second share, valid for a day, is
