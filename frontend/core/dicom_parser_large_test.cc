@@ -24,8 +24,10 @@ namespace {
 void AddUids(DcmDataset* ds) {
   ASSERT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage).good());
   ASSERT_TRUE(ds->putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1143.7.1").good());
-  ASSERT_TRUE(ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.7.2").good());
-  ASSERT_TRUE(ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.7.3").good());
+  ASSERT_TRUE(
+      ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.7.2").good());
+  ASSERT_TRUE(
+      ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1143.7.3").good());
   ASSERT_TRUE(ds->putAndInsertString(DCM_PatientName, "Large^Value").good());
   ASSERT_TRUE(ds->putAndInsertUint16(DCM_Rows, 1024).good());
   ASSERT_TRUE(ds->putAndInsertUint16(DCM_Columns, 2048).good());
@@ -55,7 +57,7 @@ std::string EncapsulatedInstance() {
   AddUids(ds);
   auto* pixel_data = new DcmPixelData(DCM_PixelData);
   auto* sequence = new DcmPixelSequence(DCM_PixelSequenceTag);
-  sequence->insert(new DcmPixelItem(DCM_PixelItemTag));  // empty Basic Offset Table
+  sequence->insert(new DcmPixelItem(DCM_PixelItemTag));   // empty Basic Offset Table
   for (size_t size : {300000u, 200002u, 100u, 70000u}) {  // above and below the skip threshold
     auto* fragment = new DcmPixelItem(DCM_PixelItemTag);
     std::vector<Uint8> bytes(size, static_cast<Uint8>(size));
@@ -112,8 +114,9 @@ TEST(DicomStreamParserLargeTest, AFileEndingWithASkippedValueIsComplete) {
   DcmFileFormat file;
   AddUids(file.getDataset());
   std::vector<Uint8> pixels(1 << 20, 0x5a);
-  ASSERT_TRUE(
-      file.getDataset()->putAndInsertUint8Array(DCM_PixelData, pixels.data(), pixels.size()).good());
+  ASSERT_TRUE(file.getDataset()
+                  ->putAndInsertUint8Array(DCM_PixelData, pixels.data(), pixels.size())
+                  .good());
   const std::string bytes = DicomBytes(file, 2 << 20);
   for (size_t piece : {bytes.size(), size_t{1} << 16, size_t{4099}}) {
     auto tags = Parse(bytes, piece);
