@@ -149,5 +149,31 @@ TEST(DicomStreamParserLargeTest, ALongNonBulkValueLeavesNoHeader) {
   EXPECT_FALSE(header.has_value());
 }
 
+// An Encapsulated PDF's document is checked whole, however long: it is the one long value the
+// parser loads (a skipped one would read as missing).
+TEST(DicomStreamParserLargeTest, ALongEncapsulatedPdfIsStillChecked) {
+  for (const char* start : {"%PDF-1.7\n", "not a pdf\n"}) {
+    DcmFileFormat file;
+    DcmDataset* ds = file.getDataset();
+    AddUids(ds);
+    ASSERT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_EncapsulatedPDFStorage).good());
+    ASSERT_TRUE(
+        ds->putAndInsertString(DCM_MIMETypeOfEncapsulatedDocument, "application/pdf").good());
+    std::string document(300000, ' ');
+    document.replace(0, std::string(start).size(), start);
+    ASSERT_TRUE(ds->putAndInsertUint8Array(DCM_EncapsulatedDocument,
+                                           reinterpret_cast<const Uint8*>(document.data()),
+                                           document.size())
+                    .good());
+    auto tags = Parse(DicomBytes(file, 1 << 20), 4099);
+    if (std::string(start).rfind("%PDF-", 0) == 0) {
+      EXPECT_TRUE(tags.ok()) << tags.status();
+    } else {
+      EXPECT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument) << tags.status();
+      EXPECT_NE(tags.status().message().find("is not a PDF"), std::string::npos) << tags.status();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace medvault::frontend
