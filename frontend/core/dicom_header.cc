@@ -124,6 +124,9 @@ absl::Status CopyWithoutBulk(DcmItem* src, DcmItem* dst, const std::string& pref
       if (!placeholder.ok()) return placeholder.status();
       header->add_bulk_paths(path);
       copy = *placeholder;
+    } else if (!e->valueLoaded()) {
+      // Skipped by the put's parser as too long (dicom_parser.cc): the header cannot hold it.
+      return absl::OutOfRangeError("an attribute is too long for the header");
     } else {
       copy = static_cast<DcmElement*>(e->clone());
     }
@@ -232,7 +235,10 @@ class BulkUriFormat : public DcmJsonFormatCompact {
 absl::StatusOr<std::optional<v1::InstanceHeader>> CaptureHeader(DcmItem* dataset) {
   v1::InstanceHeader header;
   DcmDataset copy;
-  if (absl::Status s = CopyWithoutBulk(dataset, &copy, "", &header); !s.ok()) return s;
+  if (absl::Status s = CopyWithoutBulk(dataset, &copy, "", &header); !s.ok()) {
+    if (absl::IsOutOfRange(s)) return std::nullopt;
+    return s;
+  }
   if (copy.calcElementLength(kHeaderXfer, EET_UndefinedLength) > kMaxHeaderDatasetBytes) {
     return std::nullopt;
   }

@@ -22,9 +22,13 @@
 namespace medvault::frontend {
 namespace {
 
-// DCMTK's limit for values loaded while parsing. A buffer stream cannot defer loading, so DCMTK
-// loads every value regardless (pixel data included); the index needs none of the long ones.
-constexpr Uint32 kMaxValueBytesToLoad = 4096;
+// DCMTK's limit for values loaded while parsing: a longer value (Pixel Data, each fragment of
+// encapsulated Pixel Data, any long binary value) is skipped by SkippingStream, never held. A value
+// this long could not be in a kept header unless it is bulk (kMaxHeaderDatasetBytes), so skipping
+// it loses nothing the index or the header needs.
+constexpr Uint32 kMaxValueBytesToLoad = kMaxHeaderDatasetBytes;
+// ... except in an Encapsulated PDF or CDA instance, whose document the parser checks whole.
+constexpr Uint32 kLoadEveryValue = 0xFFFFFFFF;
 
 }  // namespace
 
@@ -49,8 +53,12 @@ absl::Status CheckReadAsText(DcmItem* item, const DcmTagKey& tag) {
   if (item == nullptr || item->findAndGetElement(tag, element).bad() || element == nullptr) {
     return absl::OkStatus();
   }
-  if (element->isaString()) return absl::OkStatus();
   DcmTag named(tag);
+  if (!element->valueLoaded()) {  // skipped as too long (kMaxValueBytesToLoad)
+    return absl::InvalidArgumentError(
+        absl::StrCat(named.getTagName(), " is too long (over ", kMaxValueBytesToLoad, " bytes)"));
+  }
+  if (element->isaString()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(named.getTagName(), " is not text (read as VR ",
                                                  element->getTag().getVRName(), ")"));
 }
@@ -94,11 +102,90 @@ absl::Status Unreadable(const OFCondition& cond) {
       absl::StrCat("not a readable DICOM instance (DCMTK: ", cond.text(), ")"));
 }
 
+// Stands for a value DCMTK skipped: it cannot be loaded again (create() gives no stream, so
+// DCMTK's loadValue fails), which CaptureHeader sees as a value too large to keep.
+class UnloadableValueFactory : public DcmInputStreamFactory {
+ public:
+  DcmInputStream* create() const override { return nullptr; }
+  DcmInputStreamFactory* clone() const override { return new UnloadableValueFactory(); }
+  DcmInputStreamFactoryType ident() const override { return DFT_DcmInputFileStreamFactory; }
+};
+
+// DCMTK's buffer producer, except that a skip always succeeds: the bytes not yet fed are owed and
+// discarded from the next buffers as they arrive. DCMTK skips a value only when its stream offers
+// a factory to load it later (DcmElement::read); the buffer stream offers none, so DCMTK used to
+// load every value, Pixel Data included, however long.
+class SkippingProducer : public DcmProducer {
+ public:
+  OFBool good() const override { return buffer_.good(); }
+  OFCondition status() const override { return buffer_.status(); }
+  OFBool eos() override { return buffer_.eos(); }
+  offile_off_t avail() override { return buffer_.avail(); }
+  offile_off_t read(void* buf, offile_off_t buflen) override { return buffer_.read(buf, buflen); }
+  offile_off_t skip(offile_off_t skiplen) override {
+    owed_ += skiplen - buffer_.skip(skiplen);
+    return skiplen;
+  }
+  void putback(offile_off_t num) override { buffer_.putback(num); }
+
+  void SetBuffer(absl::string_view data) {
+    buffer_.setBuffer(data.data(), static_cast<offile_off_t>(data.size()));
+    owed_ -= buffer_.skip(owed_);
+  }
+  void ReleaseBuffer() { buffer_.releaseBuffer(); }
+  void SetEos() { buffer_.setEos(); }
+  // Bytes of skipped values not fed yet: non-zero at the end means the file was cut short.
+  offile_off_t owed() const { return owed_; }
+
+ private:
+  DcmBufferProducer buffer_;
+  offile_off_t owed_ = 0;
+};
+
+// The stream the parser feeds DCMTK through: values longer than the read's maxReadLength are
+// skipped (a deflated data set excepted: DCMTK's inflater cannot skip what has not arrived).
+class SkippingStream : public DcmInputStream {
+ public:
+  SkippingStream() : DcmInputStream(&producer_) {}
+  DcmInputStreamFactory* newFactory() const override {
+    return compressed_ ? nullptr : new UnloadableValueFactory();
+  }
+  OFCondition installCompressionFilter(E_StreamCompression filter) override {
+    compressed_ = true;
+    return DcmInputStream::installCompressionFilter(filter);
+  }
+  SkippingProducer& producer() { return producer_; }
+
+ private:
+  SkippingProducer producer_;
+  bool compressed_ = false;
+};
+
+// Whether the file starting with `head` is an Encapsulated PDF or CDA instance, by its SOP Class
+// (the meta header's, else the data set's).
+bool IsEncapsulatedDocument(absl::string_view head) {
+  DcmInputBufferStream stream;
+  stream.setBuffer(head.data(), static_cast<offile_off_t>(head.size()));
+  DcmFileFormat file;
+  file.transferInit();
+  file.readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad,
+                    DcmTagKey(0x0008, 0x0017));
+  file.transferEnd();
+  stream.releaseBuffer();
+  OFString sop_class;
+  if (file.getMetaInfo()->findAndGetOFString(DCM_MediaStorageSOPClassUID, sop_class).bad() ||
+      sop_class.empty()) {
+    file.getDataset()->findAndGetOFString(DCM_SOPClassUID, sop_class);
+  }
+  return sop_class == UID_EncapsulatedPDFStorage || sop_class == UID_EncapsulatedCDAStorage;
+}
+
 }  // namespace
 
 struct DicomStreamParser::Dcmtk {
-  DcmInputBufferStream stream;
+  SkippingStream stream;
   DcmFileFormat file;
+  Uint32 max_value_bytes = kMaxValueBytesToLoad;
 };
 
 DicomStreamParser::DicomStreamParser() : dcmtk_(std::make_unique<Dcmtk>()) {
@@ -123,6 +210,7 @@ absl::Status DicomStreamParser::Feed(absl::string_view data) {
     pending_.append(data.data(), data.size());
     if (pending_.size() <= kMinReadBytes) return absl::OkStatus();
     started_ = true;
+    if (IsEncapsulatedDocument(pending_)) dcmtk_->max_value_bytes = kLoadEveryValue;
     data = pending_;
   } else if (absl::Status held = Read(pending_, /*end=*/false); !held.ok()) {
     return held;
@@ -136,15 +224,26 @@ absl::Status DicomStreamParser::Feed(absl::string_view data) {
 }
 
 absl::Status DicomStreamParser::Read(absl::string_view data, bool end) {
-  DcmInputBufferStream& stream = dcmtk_->stream;
+  SkippingStream& stream = dcmtk_->stream;
   if (data.empty() && !end) return absl::OkStatus();
-  if (!data.empty()) stream.setBuffer(data.data(), static_cast<offile_off_t>(data.size()));
-  if (end) stream.setEos();
-  OFCondition cond = dcmtk_->file.read(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad);
-  stream.releaseBuffer();
+  if (!data.empty()) stream.producer().SetBuffer(data);
+  if (end && stream.producer().avail() == 0 && stream.producer().owed() == 0 && !data.empty()) {
+    // The file ends with a skipped value, which DCMTK already counts as read: a last read would
+    // only see the end of the stream and call the data set unfinished.
+    stream.producer().ReleaseBuffer();
+    return error_;
+  }
+  if (end) stream.producer().SetEos();
+  OFCondition cond = dcmtk_->file.read(stream, EXS_Unknown, EGL_noChange, dcmtk_->max_value_bytes);
+  stream.producer().ReleaseBuffer();
   if (stream.status().bad()) cond = stream.status();  // e.g. more unread bytes than DCMTK can keep
   const bool ok = cond.good() || (!end && cond == EC_StreamNotifyClient);
-  if (!ok) error_ = Unreadable(cond);
+  if (!ok) {
+    error_ = Unreadable(cond);
+  } else if (end && stream.producer().owed() > 0) {
+    error_ =
+        absl::InvalidArgumentError("not a readable DICOM instance (a value runs past its end)");
+  }
   return error_;
 }
 

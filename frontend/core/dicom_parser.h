@@ -25,7 +25,9 @@ struct InstanceUids {
 };
 
 // Parses a DICOM Part 10 file fed in pieces of any size, with DCMTK's incremental reader (the one
-// DCMTK's network code uses for data sets arriving in PDUs). Not thread-safe.
+// DCMTK's network code uses for data sets arriving in PDUs). Values longer than 64 KiB (Pixel
+// Data, encapsulated fragments) are skipped, never held: its memory does not grow with the file
+// (an Encapsulated PDF or CDA document excepted, loaded for its check). Not thread-safe.
 class DicomStreamParser {
  public:
   DicomStreamParser();

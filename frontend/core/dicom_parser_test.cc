@@ -96,11 +96,23 @@ TEST(DicomParserTest, AppliesTheIndexRules) {
   EXPECT_NE(tags.status().message().find("StudyInstanceUID"), std::string::npos) << tags.status();
 
   DcmFileFormat long_name = MinimalInstance();
-  const std::string name(1 << 20, 'N');
+  const std::string name(60 << 10, 'N');
   ASSERT_TRUE(long_name.getDataset()->putAndInsertString(DCM_PatientName, name.c_str()).good());
   tags = ParseDicomHeader(DicomBytes(long_name, 2 << 20));
   ASSERT_TRUE(tags.ok()) << tags.status();
   EXPECT_EQ(tags->patient_name(), std::string(64, 'N'));
+}
+
+// A value longer than the parser loads (64 KiB) is skipped, never held: an index attribute that
+// long is refused by name, not indexed empty.
+TEST(DicomParserTest, RefusesAnIndexAttributeTooLongToLoad) {
+  DcmFileFormat long_name = MinimalInstance();
+  const std::string name(1 << 20, 'N');
+  ASSERT_TRUE(long_name.getDataset()->putAndInsertString(DCM_PatientName, name.c_str()).good());
+  auto tags = ParseDicomHeader(DicomBytes(long_name, 2 << 20));
+  ASSERT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument) << tags.status();
+  EXPECT_NE(tags.status().message().find("PatientName is too long"), std::string::npos)
+      << tags.status();
 }
 
 TEST(DicomParserTest, RefusesNonDicomAndBrokenFiles) {
@@ -236,7 +248,7 @@ TEST(DicomStreamParserTest, AgreesWithDcmtkReadingTheFileFromDisk) {
   EXPECT_EQ(agreed, 5);
 }
 
-// A file whose Study and Series UIDs sit `description` bytes in, behind a long Study Description.
+// A file whose Study and Series UIDs sit `description` bytes in, behind long Patient Comments.
 std::string FileWithUidsNear4KiB(size_t description = 4000) {
   DcmFileFormat file;
   DcmDataset* ds = file.getDataset();
@@ -244,7 +256,7 @@ std::string FileWithUidsNear4KiB(size_t description = 4000) {
   EXPECT_TRUE(
       ds->putAndInsertString(DCM_SOPInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.1").good());
   EXPECT_TRUE(
-      ds->putAndInsertString(DCM_StudyDescription, std::string(description, 'x').c_str()).good());
+      ds->putAndInsertString(DCM_PatientComments, std::string(description, 'x').c_str()).good());
   EXPECT_TRUE(
       ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1143.4242.2.123456789")
           .good());
