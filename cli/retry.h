@@ -6,6 +6,10 @@
 // again cannot help). The retries span at most kMaxRetrySpan, whatever the call's own deadline:
 // long enough for a leader election or a quick restart, short enough that a permanently unreachable
 // frontend (a wrong port, plaintext against TLS) is reported in seconds, not after --timeout.
+// A CANCELLED answer is retried too: the CLI reports its own cancellations (a local write failed,
+// an unreadable input) as that local error, so a CANCELLED status comes from a frontend that
+// dropped the call while stopping (gRPC cancels calls that reach a server after its Shutdown
+// began), which is what UNAVAILABLE would say (rolling_restart_test).
 #pragma once
 
 #include <algorithm>
@@ -37,8 +41,13 @@ inline bool IsTlsFailure(const absl::Status& s) {
          absl::StrContains(message, "certificate") || absl::StrContains(message, "ssl_error");
 }
 
+// True when `s` says the call may be tried again: UNAVAILABLE (not a TLS failure) or CANCELLED.
+inline bool IsRetryable(const absl::Status& s) {
+  return (absl::IsUnavailable(s) && !IsTlsFailure(s)) || absl::IsCancelled(s);
+}
+
 // Runs `call` (returning absl::Status or absl::StatusOr) until it returns anything but
-// UNAVAILABLE (or a TLS failure) or min(`budget`, kMaxRetrySpan) has passed since the first
+// UNAVAILABLE or CANCELLED (IsRetryable) or min(`budget`, kMaxRetrySpan) has passed since the first
 // attempt; waits 100 ms, doubling up to 2 s (with jitter), between attempts. Returns the last
 // result.
 template <typename Call>
@@ -48,7 +57,7 @@ auto RetryUnavailable(Call call, absl::Duration budget) -> decltype(call()) {
   std::minstd_rand jitter(std::random_device{}());
   for (;;) {
     auto result = call();
-    if (!absl::IsUnavailable(StatusOf(result)) || IsTlsFailure(StatusOf(result))) return result;
+    if (!IsRetryable(StatusOf(result))) return result;
     const absl::Duration wait =
         backoff * (0.5 + std::uniform_real_distribution<double>(0, 0.5)(jitter));
     if (absl::Now() + wait >= deadline) return result;

@@ -18,6 +18,18 @@ TEST(RetryTest, RetriesUnavailableUntilAnotherAnswer) {
   EXPECT_EQ(calls, 3);
 }
 
+TEST(RetryTest, RetriesACallTheServerCancelledWhileStopping) {
+  int calls = 0;
+  absl::Status s = RetryUnavailable(
+      [&] {
+        if (++calls < 2) return absl::CancelledError("CANCELLED");
+        return absl::OkStatus();
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(calls, 2);
+}
+
 TEST(RetryTest, OtherErrorsAreFinal) {
   int calls = 0;
   absl::Status s = RetryUnavailable(
