@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/testing/temp_dir.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -34,13 +35,15 @@ const std::string kStudy = "1.2.826.0.1.3680043.8.498.78001";
 class DimseMoveTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::vector<int>> ports = testing::PickFreePorts(2);
+    absl::StatusOr<std::vector<int>> ports = testing::PickFreePorts(3);
     ASSERT_TRUE(ports.ok());
     dest_port_ = std::to_string((*ports)[0]);
-    // DOWN is listed but nothing listens on its port.
+    ct_only_port_ = std::to_string((*ports)[2]);
+    // DOWN is listed but nothing listens on its port; CTONLY accepts CT Image Storage alone.
     const std::string peers = tmp_.path() + "/dicom-peers";
     std::ofstream(peers) << "# C-MOVE destinations\nDEST 127.0.0.1 " << dest_port_
-                         << "\nDOWN 127.0.0.1 " << (*ports)[1] << "\n";
+                         << "\nDOWN 127.0.0.1 " << (*ports)[1] << "\nCTONLY 127.0.0.1 "
+                         << ct_only_port_ << "\n";
     const std::string access = tmp_.path() + "/dicom-access";
     std::ofstream(access) << "MOVESCU loopback read\nWRITER loopback write\n";
     testing::ClusterOptions options;
@@ -77,11 +80,37 @@ class DimseMoveTest : public ::testing::Test {
                                           tmp_.path() + "/storescp.log");
     ASSERT_TRUE(scp.ok());
     dest_ = std::move(*scp);
-    for (int i = 0; i < 200; ++i) {  // ready once it answers an echo
-      if (RunCommand({"/usr/bin/echoscu", "-aec", "DEST", "127.0.0.1", dest_port_}).exit_code == 0)
-        return;
+    WaitForEcho("DEST", dest_port_);
+  }
+  // Starts a second storescp as CTONLY, accepting CT Image Storage (uncompressed) and nothing
+  // else, keeping what it receives in `ct_only_dir_`.
+  void StartCtOnlyDestination() {
+    ct_only_dir_ = tmp_.path() + "/ct-only";
+    fs::create_directories(ct_only_dir_);
+    const std::string config = tmp_.path() + "/ct-only.cfg";
+    std::ofstream(config) << "[[TransferSyntaxes]]\n[Uncompressed]\n"
+                             "TransferSyntax1 = LocalEndianExplicit\n"
+                             "TransferSyntax2 = LittleEndianImplicit\n"
+                             "[[PresentationContexts]]\n[CtOnly]\n"
+                             "PresentationContext1 = VerificationSOPClass\\Uncompressed\n"
+                             "PresentationContext2 = CTImageStorage\\Uncompressed\n"
+                             "[[Profiles]]\n[CtOnly]\nPresentationContexts = CtOnly\n";
+    auto scp =
+        testing::Subprocess::Start({"/usr/bin/storescp", "--bit-preserving", "-xf", config,
+                                    "CtOnly", "-aet", "CTONLY", "-od", ct_only_dir_, ct_only_port_},
+                                   tmp_.path() + "/storescp-ct-only.log");
+    ASSERT_TRUE(scp.ok());
+    ct_only_ = std::move(*scp);
+    WaitForEcho("CTONLY", ct_only_port_);
+  }
+  // Ready once it answers an echo (a refused connection fails at once, so the bound is time:
+  // a loaded machine can take seconds to start a storescp).
+  void WaitForEcho(const std::string& ae, const std::string& port) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      if (RunCommand({"/usr/bin/echoscu", "-aec", ae, "127.0.0.1", port}).exit_code == 0) return;
     }
-    FAIL() << "storescp did not start";
+    FAIL() << "storescp " << ae << " did not start";
   }
   // What DEST received since the last call (by SOP Instance UID -> data set); empties its folder.
   std::map<std::string, std::string> Received() {
@@ -116,8 +145,8 @@ class DimseMoveTest : public ::testing::Test {
   testing::TempDir tmp_;
   std::unique_ptr<testing::ExternalCluster> cluster_;
   std::unique_ptr<v1::ImageStore::Stub> stub_;
-  std::string port_, dest_port_, dest_dir_;
-  std::unique_ptr<testing::Subprocess> dest_;
+  std::string port_, dest_port_, dest_dir_, ct_only_port_, ct_only_dir_;
+  std::unique_ptr<testing::Subprocess> dest_, ct_only_;
 };
 
 // Study, series and instance level, Study Root and Patient Root: every instance arrives at the
@@ -193,12 +222,20 @@ TEST_F(DimseMoveTest, MovescuSendsStudySeriesAndInstancesByteExactToTheDestinati
 }
 
 // A destination not in the peers table is refused with A801 and an Error Comment; a listed one
-// that is down fails every sub-operation (A702, each counted failed); a caller without the read
-// scope gets no C-MOVE context at all.
+// that is down fails every sub-operation (A702, each counted failed) and no data key is released;
+// a destination that accepts CT Image Storage only gets the CT instance, the MR one is a failed
+// sub-operation and only the CT instance's key is released; a caller without the read scope
+// gets no C-MOVE context at all.
 TEST_F(DimseMoveTest, UnknownDownAndUnauthorisedMovesAreRefusedClearly) {
   StartDestination();
-  Store("CT_small.dcm", kStudy + ".1", kStudy + ".1.1");
-  Store("MR_small.dcm", kStudy + ".1", kStudy + ".1.2");
+  const std::string ct = kStudy + ".1.1", mr = kStudy + ".1.2";
+  Store("CT_small.dcm", kStudy + ".1", ct);
+  Store("MR_small.dcm", kStudy + ".1", mr);
+  auto releases_of = [&](const std::string& uid) {
+    absl::StatusOr<std::vector<v1::AuditRecord>> releases = testing::KeyReleasesOf(*cluster_, uid);
+    EXPECT_TRUE(releases.ok()) << releases.status();
+    return releases.ok() ? *releases : std::vector<v1::AuditRecord>();
+  };
   const std::vector<std::string> study = {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + kStudy};
 
   CommandResult unknown = Movescu("MOVESCU", "NOWHERE", study, false, "-d");
@@ -219,6 +256,28 @@ TEST_F(DimseMoveTest, UnknownDownAndUnauthorisedMovesAreRefusedClearly) {
   EXPECT_TRUE(absl::StrContains(down_out, "FailedSOPInstanceUIDList")) << down_out;
   EXPECT_TRUE(absl::StrContains(FrontendLog(),
                                 "destination=DOWN status=0xA702 completed=0 failed=2 warning=0"));
+  // Nothing was sent, so no key was released.
+  EXPECT_TRUE(releases_of(ct).empty());
+  EXPECT_TRUE(releases_of(mr).empty());
+
+  // CTONLY accepts the CT instance's context and refuses the MR one's: the MR instance fails
+  // before it is read, and the one key release names the CT instance alone.
+  StartCtOnlyDestination();
+  CommandResult ct_only = Movescu("MOVESCU", "CTONLY", study, false, "-d");
+  const std::string ct_only_out = ct_only.out + ct_only.err;
+  EXPECT_TRUE(absl::StrContains(ct_only_out, "0xb000")) << ct_only_out;
+  EXPECT_TRUE(absl::StrContains(ct_only_out, "Failed Suboperations          : 1")) << ct_only_out;
+  EXPECT_TRUE(absl::StrContains(ct_only_out, "Completed Suboperations       : 1")) << ct_only_out;
+  EXPECT_TRUE(absl::StrContains(FrontendLog(),
+                                "destination=CTONLY status=0xB000 completed=1 failed=1 warning=0"));
+  std::map<std::string, std::string> at_ct_only = testing::DataSetsBySopInstanceUid(ct_only_dir_);
+  ASSERT_EQ(at_ct_only.size(), 1u) << ct_only_out;
+  EXPECT_EQ(at_ct_only.count(ct), 1u);
+  const std::vector<v1::AuditRecord> ct_releases = releases_of(ct);
+  ASSERT_EQ(ct_releases.size(), 1u);
+  EXPECT_EQ(ct_releases[0].object_ids_size(), 1);
+  EXPECT_EQ(ct_releases[0].purpose(), "C-MOVE");
+  EXPECT_TRUE(releases_of(mr).empty());
 
   CommandResult writer = Movescu("WRITER", "DEST", study);
   EXPECT_NE(writer.exit_code, 0);

@@ -484,6 +484,7 @@ class DimseServer::Association {
     RetrieveCounts counts;
     DimseStatus final_status = Retrieve(
         model, *identifier, &counts, "C-GET", nullptr,
+        [&](const RetrieveItem& item) { return AcceptedContextFor(assoc_, true, item) != 0; },
         [&](const RetrieveItem& item) {
           return std::make_unique<StoredInstanceSender>(assoc_, /*as_scp_role=*/true, item,
                                                         assoc_->nextMsgID++, "", 0,
@@ -533,6 +534,7 @@ class DimseServer::Association {
       final_status = Retrieve(
           model, *identifier, &counts, "C-MOVE",
           [&](const std::vector<RetrieveItem>& items) { move.Open(items); },
+          [&](const RetrieveItem& item) { return move.CanSend(item); },
           [&](const RetrieveItem& item) { return move.Start(item, peer_.ae, req.MessageID); },
           [&](const RetrieveCounts& now) {
             if (DIMSE_checkForCancelRQ(assoc_, pres_id, req.MessageID).good()) return false;
@@ -568,12 +570,13 @@ class DimseServer::Association {
   }
 
   // The sub-operations of a C-GET or C-MOVE: lists the identifier's instances from the index and
-  // runs them (sub_operations.h), read as one set (one key release, audited with `purpose`); A900
-  // when the identifier lacks a level or key, A701 when the index is unavailable.
+  // runs them (sub_operations.h), those `can_send` allows read as one set (one key release,
+  // audited with `purpose`); A900 when the identifier lacks a level or key, A701 when the index
+  // is unavailable.
   DimseStatus Retrieve(QueryModel model, DcmDataset& identifier, RetrieveCounts* n,
                        const char* purpose,
                        const std::function<void(const std::vector<RetrieveItem>&)>& prepare,
-                       const StartSend& start,
+                       const CanSend& can_send, const StartSend& start,
                        const std::function<bool(const RetrieveCounts&)>& pending) {
     ImageStoreCore* core = s_->core_;
     FindSource source{[core](const v1::FindStudiesRequest& r) { return core->FindStudies(r); },
@@ -595,7 +598,7 @@ class DimseServer::Association {
                   "index temporarily unavailable"};
       }
     }
-    return RunSubOperations(*items, n, prepare,
+    return RunSubOperations(*items, n, prepare, can_send,
                             SetReader(core, peer_.AuditName(), purpose, peer_.host), start, pending,
                             peer_.Caller());
   }

@@ -154,6 +154,10 @@ class DestinationSend : public SubOperationSend {
 
 }  // namespace
 
+bool MoveDestination::CanSend(const RetrieveItem& item) const {
+  return AcceptedContextFor(assoc_, /*as_scp_role=*/false, item) != 0;
+}
+
 std::unique_ptr<SubOperationSend> MoveDestination::Start(const RetrieveItem& item,
                                                          const std::string& originator_ae,
                                                          uint16_t originator_message_id) {

@@ -46,6 +46,9 @@ class MoveDestination {
       uint32_t max_pdu_bytes, int timeout_seconds, const MoveTlsIdentity& tls = {});
   ~MoveDestination();  // releases the association (aborts it when it broke)
 
+  // Whether the destination accepted a presentation context for `item`'s SOP class in its stored
+  // transfer syntax: what may be sent (and so have its data key released) at all.
+  bool CanSend(const RetrieveItem& item) const;
   // One C-STORE sub-operation (StoredInstanceSender), with the originator's AE title and message
   // id. Its Finish's association_ok is always true (the originator's association is fine): a
   // broken destination association makes this and every later sub-operation fail instead.

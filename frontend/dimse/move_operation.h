@@ -40,6 +40,9 @@ class MoveOperation {
   // Opens the association to the destination for `items` (a failure is logged; every Send then
   // fails).
   void Open(const std::vector<RetrieveItem>& items);
+  // Whether `item` can be sent: the destination was opened and accepted a context for its SOP
+  // class in its stored transfer syntax. REQUIRES: after Open.
+  bool CanSend(const RetrieveItem& item) const { return to_ != nullptr && to_->CanSend(item); }
   // One sub-operation; its bytes follow (sub_operations.h).
   std::unique_ptr<SubOperationSend> Start(const RetrieveItem& item,
                                           const std::string& originator_ae,

@@ -166,13 +166,9 @@ absl::StatusOr<std::string> StoreCommandSet(const RetrieveItem& item, uint16_t m
   return std::string(static_cast<const char*>(written), written_length);
 }
 
-StoredInstanceSender::StoredInstanceSender(T_ASC_Association* assoc, bool as_scp_role,
-                                           const RetrieveItem& item, uint16_t message_id,
-                                           const std::string& move_originator_ae,
-                                           uint16_t move_originator_id, int timeout_seconds)
-    : assoc_(assoc), message_id_(message_id), timeout_seconds_(timeout_seconds) {
+uint8_t AcceptedContextFor(T_ASC_Association* assoc, bool as_scp_role, const RetrieveItem& item) {
   const int contexts = ASC_countPresentationContexts(assoc->params);
-  for (int i = 0; i < contexts && pres_id_ == 0; ++i) {
+  for (int i = 0; i < contexts; ++i) {
     T_ASC_PresentationContext pc;
     if (ASC_getPresentationContext(assoc->params, i, &pc).bad()) continue;
     if (pc.resultReason != ASC_P_ACCEPTANCE || item.sop_class_uid != pc.abstractSyntax ||
@@ -183,8 +179,17 @@ StoredInstanceSender::StoredInstanceSender(T_ASC_Association* assoc, bool as_scp
         pc.acceptedRole != ASC_SC_ROLE_SCUSCP) {
       continue;
     }
-    pres_id_ = pc.presentationContextID;
+    return pc.presentationContextID;
   }
+  return 0;
+}
+
+StoredInstanceSender::StoredInstanceSender(T_ASC_Association* assoc, bool as_scp_role,
+                                           const RetrieveItem& item, uint16_t message_id,
+                                           const std::string& move_originator_ae,
+                                           uint16_t move_originator_id, int timeout_seconds)
+    : assoc_(assoc), message_id_(message_id), timeout_seconds_(timeout_seconds) {
+  pres_id_ = AcceptedContextFor(assoc, as_scp_role, item);
   if (pres_id_ == 0) {
     why_ = "no presentation context accepted for the SOP class in the stored transfer syntax";
     return;

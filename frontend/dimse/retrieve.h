@@ -50,6 +50,11 @@ absl::StatusOr<std::string> StoreCommandSet(const RetrieveItem& item, uint16_t m
                                             const std::string& move_originator_ae,
                                             uint16_t move_originator_id);
 
+// The presentation context accepted on `assoc` for `item`'s SOP class in exactly its stored
+// transfer syntax (`as_scp_role`: one on which the peer also accepted the SCP role, as a C-GET's
+// SCU does), or 0 when there is none: the instance cannot be sent over `assoc` unchanged.
+uint8_t AcceptedContextFor(T_ASC_Association* assoc, bool as_scp_role, const RetrieveItem& item);
+
 // The outcome of one C-STORE sub-operation.
 struct SubOperation {
   // False when the association can no longer be used (a send or receive failed, or the instance

@@ -45,13 +45,26 @@ ReadItems SetReader(ImageStoreCore* core, const std::string& caller, const std::
       };
 }
 
-DimseStatus RunSubOperations(const std::vector<RetrieveItem>& items, RetrieveCounts* n,
+DimseStatus RunSubOperations(const std::vector<RetrieveItem>& listed, RetrieveCounts* n,
                              const std::function<void(const std::vector<RetrieveItem>&)>& prepare,
-                             const ReadItems& read, const StartSend& start,
+                             const CanSend& can_send, const ReadItems& read, const StartSend& start,
                              const std::function<bool(const RetrieveCounts&)>& pending,
                              const std::string& caller) {
-  n->remaining = static_cast<uint16_t>(std::min<size_t>(items.size(), 0xFFFF));
-  if (prepare && !items.empty()) prepare(items);
+  n->remaining = static_cast<uint16_t>(std::min<size_t>(listed.size(), 0xFFFF));
+  if (prepare && !listed.empty()) prepare(listed);
+  // Only what can be sent is read (and has its key released); the rest fails here.
+  std::vector<RetrieveItem> items;
+  for (const RetrieveItem& item : listed) {
+    if (!can_send || can_send(item)) {
+      items.push_back(item);
+      continue;
+    }
+    Account(item,
+            SubOperation{true, false, 0, false,
+                         "no presentation context accepted for the SOP class in the stored "
+                         "transfer syntax"},
+            n, caller);
+  }
   bool cancelled = false;
   size_t next = 0;  // the next item whose sub-operation starts
   // The sub-operation whose bytes are being read, how many it got and how many it has.

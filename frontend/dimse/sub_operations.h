@@ -34,16 +34,22 @@ using ReadItems = std::function<absl::Status(const std::vector<RetrieveItem>& it
 // Starts the sub-operation of one item (its bytes follow).
 using StartSend = std::function<std::unique_ptr<SubOperationSend>(const RetrieveItem&)>;
 
+// Whether an instance can be sent at all (an accepted presentation context for its SOP class in
+// its stored transfer syntax on the association it would go over).
+using CanSend = std::function<bool(const RetrieveItem&)>;
+
 // Sends `items` as they are read by `read` (one set retrieval: one key release for them all;
 // after an instance that could not be read, counted failed, the rest are read as a new set), each
 // through a sub-operation `start` begins, calling `pending` before each but the first (false ends
-// the retrieve as cancelled) and `prepare` first when there is anything to send. Returns the final
-// status: 0000 all sent, B000 some failed or warned, A702 none could be sent, FE00 cancelled;
-// 0xFFFF when a sub-operation lost the originator's association (`n->association_lost`).
-// `caller` names the originator in log lines (never a UID).
-DimseStatus RunSubOperations(const std::vector<RetrieveItem>& items, RetrieveCounts* n,
+// the retrieve as cancelled) and `prepare` first when there is anything to send. After `prepare`,
+// the items `can_send` refuses are counted failed at once and never read: their data keys are not
+// released (null `can_send`: every item may be sent). Returns the final status: 0000 all sent,
+// B000 some failed or warned, A702 none could be sent, FE00 cancelled; 0xFFFF when a
+// sub-operation lost the originator's association (`n->association_lost`). `caller` names the
+// originator in log lines (never a UID).
+DimseStatus RunSubOperations(const std::vector<RetrieveItem>& listed, RetrieveCounts* n,
                              const std::function<void(const std::vector<RetrieveItem>&)>& prepare,
-                             const ReadItems& read, const StartSend& start,
+                             const CanSend& can_send, const ReadItems& read, const StartSend& start,
                              const std::function<bool(const RetrieveCounts&)>& pending,
                              const std::string& caller);
 
