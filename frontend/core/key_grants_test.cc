@@ -63,14 +63,16 @@ class StudyMeta : public FakeMeta {
  public:
   using FakeMeta::FakeMeta;
   absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string& study_uid) override {
-    v1::GetStudyMetaResponse r;
-    v1::SeriesInfo* series = nullptr;
+    std::map<std::string, v1::SeriesInfo> series;
     for (const auto& [sop, rec] : instances) {
       if (rec.info().tags().study_uid() != study_uid) continue;
-      if (series == nullptr) series = r.add_series();
-      *series->add_instances() = rec.info();
+      v1::SeriesInfo& s = series[rec.info().tags().series_uid()];
+      s.set_series_uid(rec.info().tags().series_uid());
+      *s.add_instances() = rec.info();
     }
-    if (series == nullptr) return absl::NotFoundError("no such study");
+    if (series.empty()) return absl::NotFoundError("no such study");
+    v1::GetStudyMetaResponse r;
+    for (auto& [uid, s] : series) *r.add_series() = std::move(s);
     return r;
   }
 };
@@ -275,6 +277,41 @@ TEST_F(KeyGrantTest, GrantsOffReleaseEveryKeyAlone) {
   ExpectReads(core, y_);
   EXPECT_EQ(keys_.releases.size(), 0u);
   EXPECT_EQ(keys_.single_releases.load(), 2);
+}
+
+// A study larger than one release is granted by the read instance's series; a series larger
+// than one release is not granted at all (the read releases its key alone).
+TEST(KeyGrantsTest, AStudyTooLargeForOneReleaseIsGrantedBySeriesAndALargerSeriesNotAtAll) {
+  FakeClock clock;
+  RecordingKeys keys;
+  StudyMeta meta(&keys);
+  // Index records only: study "1.9" with 3 instances in series "1.9.1" and 999 in "1.9.2".
+  auto add = [&](const std::string& series, int i) {
+    v1::GetInstanceMetaResponse rec;
+    v1::InstanceTags* tags = rec.mutable_info()->mutable_tags();
+    tags->set_study_uid("1.9");
+    tags->set_series_uid(series);
+    tags->set_sop_instance_uid(series + "." + std::to_string(i));
+    rec.mutable_manifest()->set_object_id(RandomBytes(16).value());
+    keys.keys[rec.manifest().object_id()] = RandomBytes(32).value();
+    meta.instances[tags->sop_instance_uid()] = rec;
+  };
+  for (int i = 0; i < 3; ++i) add("1.9.1", i);
+  for (int i = 0; i < 999; ++i) add("1.9.2", i);
+  KeyGrants grants(KeyGrantOptions{absl::Seconds(30)}, &keys, &meta, &clock);
+  const KeyAudit viewer{"client/viewer", "GetInstance", ""};
+  const v1::GetInstanceMetaResponse small = meta.instances.at("1.9.1.0");
+  ASSERT_TRUE(grants.Key(small, viewer).has_value());
+  ASSERT_EQ(keys.releases.size(), 1u);
+  EXPECT_EQ(keys.releases[0].ids.size(), 3u) << "not the read instance's series alone";
+  EXPECT_TRUE(grants.Find(meta.instances.at("1.9.1.2"), viewer).has_value());
+  EXPECT_FALSE(grants.Find(meta.instances.at("1.9.2.0"), viewer).has_value());
+
+  for (int i = 999; i < 1001; ++i) add("1.9.2", i);  // the series now holds 1001
+  KeyGrants other(KeyGrantOptions{absl::Seconds(30)}, &keys, &meta, &clock);
+  EXPECT_FALSE(other.Key(meta.instances.at("1.9.2.0"), viewer).has_value());
+  EXPECT_EQ(keys.releases.size(), 1u) << "a release larger than the key service's limit";
+  EXPECT_EQ(other.size(), 0u);
 }
 
 }  // namespace
