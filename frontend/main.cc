@@ -63,6 +63,11 @@ ABSL_FLAG(uint32_t, manifest_cache_entries, 0,
 ABSL_FLAG(uint32_t, manifest_cache_seconds, 60,
           "how long a cached manifest is used after its lookup (1..3600): bounds how stale the "
           "replica locations it names can be");
+ABSL_FLAG(uint32_t, key_grant_seconds, 0,
+          "study key grants (0..300 s; 0: off): a read of an instance of a study by a client "
+          "releases the keys of the whole study in one audited call and keeps them this long for "
+          "that client's reads of that study; every read still looks its instance up in the "
+          "metaserver, so a delete is never defeated by a grant (docs/security.md)");
 ABSL_FLAG(uint32_t, transfer_memory_mib, 256,
           "sealed chunks all puts and reads may hold beyond the one each is working on, in MiB (of "
           "chunks of "
@@ -231,6 +236,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.manifest_cache_ttl = absl::Seconds(cache_seconds);
+  const uint32_t grant_seconds = absl::GetFlag(FLAGS_key_grant_seconds);
+  if (grant_seconds > 300) {
+    std::fprintf(stderr, "frontend: --key_grant_seconds must be 0..300\n");
+    return 2;
+  }
+  options.key_grant_ttl = absl::Seconds(grant_seconds);
   medvault::frontend::ImageStoreCore core(&key_client, &meta_client, &chunk_client, options);
 
   // Clients are authorised by the scopes their certificate's name holds in the scopes file.

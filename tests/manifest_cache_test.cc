@@ -2,6 +2,9 @@
 // frontends on one cluster; frontend A reads an instance twice (the second time from its cache,
 // which its metrics show), frontend B deletes it, and A's next read fails with NOT_FOUND and
 // writes nothing, although A still held the manifest (docs/architecture.md, "Manifest cache").
+// Both frontends also hold study key grants (issue 20; frontend/core/key_grants.h) that outlive
+// the test: A's first read makes one (one audited release naming the study's objects), and
+// neither its cached read nor the read after the delete is served from it.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -13,6 +16,7 @@
 #include "common/testing/dev_certs.h"
 #include "common/tls.h"
 #include "tests/testing/external_cluster.h"
+#include "tests/testing/key_audit.h"
 #include "tests/testing/subprocess.h"
 
 namespace medvault {
@@ -36,19 +40,22 @@ testing::CommandResult Cli(const ExternalCluster& cluster, const std::string& fr
 
 TEST(ManifestCacheTest, ADeleteThroughOneFrontendFailsTheNextReadThroughAnotherThatCachedIt) {
   testing::ClusterOptions options;
-  options.frontend_flags = {"--manifest_cache_entries=100", "--manifest_cache_seconds=3600"};
+  options.frontend_flags = {"--manifest_cache_entries=100", "--manifest_cache_seconds=3600",
+                            "--key_grant_seconds=300"};
   ExternalCluster cluster(options);
   ASSERT_TRUE(cluster.Start().ok());
   const std::string a = cluster.frontend();
 
   // Frontend B: the same binary, flags and certificate, its own process.
   const TlsFiles tls = testing::DevTlsFiles(cluster.tls_dir(), "frontend");
-  auto b_process = testing::Subprocess::Start(
-      {ExternalCluster::Binary("frontend"), "--listen=127.0.0.1:0", "--metrics_listen=",
-       "--metaserver=" + cluster.metaserver(), "--keyservice=" + cluster.keyservice(),
-       "--tls_ca=" + tls.ca_file, "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file,
-       "--client_scopes_file=" + cluster.root() + "/client-scopes", "--manifest_cache_entries=100"},
-      cluster.root() + "/frontend-b.log");
+  auto b_process =
+      testing::Subprocess::Start({ExternalCluster::Binary("frontend"), "--listen=127.0.0.1:0",
+                                  "--metrics_listen=", "--metaserver=" + cluster.metaserver(),
+                                  "--keyservice=" + cluster.keyservice(), "--tls_ca=" + tls.ca_file,
+                                  "--tls_cert=" + tls.cert_file, "--tls_key=" + tls.key_file,
+                                  "--client_scopes_file=" + cluster.root() + "/client-scopes",
+                                  "--manifest_cache_entries=100", "--key_grant_seconds=300"},
+                                 cluster.root() + "/frontend-b.log");
   ASSERT_TRUE(b_process.ok()) << b_process.status();
   absl::StatusOr<std::string> line = (*b_process)->ReadLine(std::chrono::seconds(30));
   ASSERT_TRUE(line.ok()) << line.status();
@@ -72,6 +79,20 @@ TEST(ManifestCacheTest, ADeleteThroughOneFrontendFailsTheNextReadThroughAnotherT
       cluster.Metric("frontend", "medvault_frontend_manifest_cache_hits_total");
   ASSERT_TRUE(hits.ok()) << hits.status();
   ASSERT_GE(*hits, 1) << "frontend A did not read from its cache: the test would prove nothing";
+  // The first read made A's grant for the study: one release record, on behalf of the client,
+  // naming the study by reference; the cached read released its key alone, not from the grant.
+  absl::StatusOr<double> grants =
+      cluster.Metric("frontend", "medvault_frontend_key_grant_releases_total");
+  ASSERT_TRUE(grants.ok()) << grants.status();
+  ASSERT_EQ(*grants, 1) << "frontend A made no grant: the test would prove nothing";
+  absl::StatusOr<std::vector<v1::AuditRecord>> releases = testing::KeyReleasesOf(cluster, kUid);
+  ASSERT_TRUE(releases.ok()) << releases.status();
+  ASSERT_EQ(releases->size(), 2u);
+  EXPECT_TRUE(absl::StartsWith((*releases)[0].purpose(), "GetInstance (study grant "))
+      << (*releases)[0].purpose();
+  EXPECT_EQ((*releases)[0].on_behalf_of(), "client/client");
+  EXPECT_EQ((*releases)[0].result(), "OK");
+  EXPECT_EQ((*releases)[1].purpose(), "GetInstance") << "the cached read was served by the grant";
 
   auto removed = Cli(cluster, b, {"rm", "--instance", kUid});
   ASSERT_EQ(removed.exit_code, 0) << removed.err;

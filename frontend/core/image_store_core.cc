@@ -28,7 +28,10 @@ ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* c
       placer_(meta, options.replicas),
       committer_(keys, meta, &stats_),
       manifests_(ManifestCacheOptions{options.manifest_cache_entries, options.manifest_cache_ttl},
-                 clock) {}
+                 clock),
+      grants_(KeyGrantOptions{options.key_grant_ttl, 256, options.set_lookups_in_parallel,
+                              options.key_grant_sweep_interval},
+              keys, meta, clock) {}
 
 PutContext ImageStoreCore::put_context() {
   return PutContext{&options_,      clock_,   meta_,       chunks_, &pool_,
@@ -80,7 +83,7 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   // release is what proves the object was not deleted since it was cached.
   if (cached && request.offset() < meta->manifest().size()) {
     bool answered = false;
-    absl::Status read = ReadInstance(*meta, request, sink, audit, &answered);
+    absl::Status read = ReadInstance(*meta, request, sink, audit, /*fresh=*/false, &answered);
     if (read.ok()) return read;
     // Replicas moved, or the object was deleted or stored again since it was cached: forget it;
     // when nothing was answered yet, read again with the metaserver's manifest.
@@ -91,14 +94,14 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
     ASSIGN_OR_RETURN(meta, LookUp(uid, /*use_cache=*/false, &cached));
   }
   bool answered = false;
-  absl::Status read = ReadInstance(*meta, request, sink, audit, &answered);
+  absl::Status read = ReadInstance(*meta, request, sink, audit, /*fresh=*/true, &answered);
   if (!read.ok()) ForgetManifest(uid);
   return read;
 }
 
 absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
                                           const v1::GetInstanceRequest& request, const Sink& sink,
-                                          const KeyAudit& audit, bool* answered) {
+                                          const KeyAudit& audit, bool fresh, bool* answered) {
   placer_.FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
   ASSIGN_OR_RETURN(const uint64_t end, RangeEnd(m.size(), request.offset(), request.length()));
@@ -120,9 +123,24 @@ absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
   // The key release and the chunk fetches run at once: fetching and checking ciphertext needs no
   // key. Declared after `meta`, so a release still running on an early return (a future of
   // std::async waits for its thread when destroyed) finishes while what it reads is alive.
-  std::future<absl::StatusOr<SecretBytes>> key_release = std::async(
-      std::launch::async, [this, &m, &audit] { return keys_->GetDataKey(m.object_id(), audit); });
+  // With a manifest this read looked up itself, the caller's study grant (key_grants.h) gives the
+  // key, made now when the caller has none: the lookup proved the object is still stored.
+  const bool grant = fresh && grants_.enabled();
   std::optional<absl::StatusOr<SecretBytes>> key;
+  if (grant) {
+    if (std::optional<SecretBytes> granted = grants_.Find(meta, audit)) key = std::move(*granted);
+  }
+  std::future<absl::StatusOr<SecretBytes>> key_release;
+  if (!key.has_value()) {
+    key_release = std::async(std::launch::async, [this, &meta, &m, &audit, grant]() {
+      if (grant) {
+        if (std::optional<SecretBytes> granted = grants_.Key(meta, audit)) {
+          return absl::StatusOr<SecretBytes>(std::move(*granted));
+        }
+      }
+      return keys_->GetDataKey(m.object_id(), audit);
+    });
+  }
   return StreamChunks(
       meta, request.offset(), end,
       [&]() -> absl::StatusOr<absl::string_view> {
@@ -365,6 +383,7 @@ absl::StatusOr<v1::DeleteStudyResponse> ImageStoreCore::DeleteStudy(
     const v1::DeleteStudyRequest& request, const std::string& caller) {
   ASSIGN_OR_RETURN(const std::string uid, RequestUid(request.study_uid(), "study_uid"));
   ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteStudy(uid));
+  grants_.Forget({deleted.object_ids().begin(), deleted.object_ids().end()});
   RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteStudy", ""}));
   v1::DeleteStudyResponse response;
   response.set_instances_deleted(deleted.instances_deleted());
@@ -376,6 +395,7 @@ absl::StatusOr<v1::DeleteInstanceResponse> ImageStoreCore::DeleteInstance(
   ASSIGN_OR_RETURN(const std::string uid,
                    RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
   ASSIGN_OR_RETURN(v1::DeleteMetaResponse deleted, meta_->DeleteInstance(uid));
+  grants_.Forget({deleted.object_ids().begin(), deleted.object_ids().end()});
   RETURN_IF_ERROR(ShredKeys(deleted, KeyAudit{caller, "DeleteInstance", ""}));
   return v1::DeleteInstanceResponse();
 }

@@ -16,6 +16,7 @@
 #include "frontend/core/chunk_placer.h"
 #include "frontend/core/clients.h"
 #include "frontend/core/dek_pool.h"
+#include "frontend/core/key_grants.h"
 #include "frontend/core/manifest_cache.h"
 #include "frontend/core/options.h"
 #include "frontend/core/put_commit.h"
@@ -105,6 +106,8 @@ class ImageStoreCore {
                                               bool* cached);
   void ForgetManifest(const std::string& sop_instance_uid) { manifests_.Erase(sop_instance_uid); }
   const ManifestCache& manifest_cache() const { return manifests_; }
+  const KeyGrants& key_grants() const { return grants_; }
+  KeyGrants& key_grants() { return grants_; }
 
   const CoreStats& stats() const { return stats_; }
   const SlotPool& chunk_budget() const { return chunk_budget_; }
@@ -122,9 +125,10 @@ class ImageStoreCore {
   using KeySource = std::function<absl::StatusOr<absl::string_view>()>;
   // A read of the range asked for with `meta`: releases the key beside the first chunks' fetch
   // and hands the sink the info only once the key is released (so an object deleted since `meta`
-  // was looked up answers nothing). `*answered` tells whether the sink was called.
+  // was looked up answers nothing). `*answered` tells whether the sink was called. `fresh`: `meta`
+  // was looked up from the metaserver by this read (not cached), so a study grant may give the key.
   absl::Status ReadInstance(v1::GetInstanceMetaResponse meta, const v1::GetInstanceRequest& request,
-                            const Sink& sink, const KeyAudit& audit, bool* answered);
+                            const Sink& sink, const KeyAudit& audit, bool fresh, bool* answered);
   absl::Status StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset, uint64_t end,
                             const KeySource& key, const Sink& sink);
   // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no
@@ -160,6 +164,7 @@ class ImageStoreCore {
   ChunkPlacer placer_;
   PutCommitter committer_;
   ManifestCache manifests_;
+  KeyGrants grants_;  // declared last: its sweeping thread stops first
 };
 
 }  // namespace medvault::frontend

@@ -52,6 +52,11 @@ struct FrontendOptions {
   // for how long each may be used after its lookup.
   size_t manifest_cache_entries = 0;
   absl::Duration manifest_cache_ttl = absl::Seconds(60);
+  // How long a study key grant serves a caller's reads of a study after its one audited release
+  // (key_grants.h); zero: no grants, every read releases its own key.
+  absl::Duration key_grant_ttl = absl::ZeroDuration();
+  // How often expired grants are dropped and their keys wiped by a thread of their own.
+  absl::Duration key_grant_sweep_interval = absl::Seconds(1);
 };
 
 // Counters the service layer exports as metrics. Thread-safe.

@@ -178,6 +178,12 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz,
        "Reads that used a cached instance manifest (no metaserver lookup)"},
       {&core_->manifest_cache().misses(), "medvault_frontend_manifest_cache_misses_total",
        "Reads that looked the instance manifest up (not cached, or expired)"},
+      {&core_->key_grants().hits(), "medvault_frontend_key_grant_hits_total",
+       "Reads whose data key came from the client's study key grant (no key service call)"},
+      {&core_->key_grants().releases(), "medvault_frontend_key_grant_releases_total",
+       "Study key grants made: one audited release of a study's keys each"},
+      {&core_->key_grants().misses(), "medvault_frontend_key_grant_misses_total",
+       "Reads a study key grant could not serve, which released their key alone"},
   };
   for (const auto& c : kCore)
     core_counters_.push_back(CoreCounter{c.source, &NewCounter(registry, c.name, c.help)});
