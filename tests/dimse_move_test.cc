@@ -14,6 +14,7 @@
 #include "common/testing/temp_dir.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "tests/testing/dicom_echo.h"
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
@@ -77,11 +78,8 @@ class DimseMoveTest : public ::testing::Test {
                                           tmp_.path() + "/storescp.log");
     ASSERT_TRUE(scp.ok());
     dest_ = std::move(*scp);
-    for (int i = 0; i < 200; ++i) {  // ready once it answers an echo
-      if (RunCommand({"/usr/bin/echoscu", "-aec", "DEST", "127.0.0.1", dest_port_}).exit_code == 0)
-        return;
-    }
-    FAIL() << "storescp did not start";
+    ASSERT_TRUE(testing::WaitForEcho({"-aec", "DEST", "127.0.0.1", dest_port_}))
+        << "storescp did not start";
   }
   // What DEST received since the last call (by SOP Instance UID -> data set); empties its folder.
   std::map<std::string, std::string> Received() {
