@@ -221,9 +221,9 @@ TEST_F(FrontendDrainTest, SigtermFinishesARequestOnEveryDoorAndRefusesNewOnes) {
   // HTTPS: a WADO-RS retrieval of x after 1 MiB of the answer, a STOW-RS of z after half its body.
   const std::string wado_path =
       absl::StrCat("/dicomweb/studies/", kStudy, "/series/", kSeries, "/instances/", x_uid);
-  std::unique_ptr<Subprocess> wado = PausedHttps(
-      "get", "wado",
-      {wado_path, "multipart/related; type=\"application/dicom\"", root + "/wado.out"});
+  std::unique_ptr<Subprocess> wado =
+      PausedHttps("get", "wado",
+                  {wado_path, "multipart/related; type=\"application/dicom\"", root + "/wado.out"});
   std::unique_ptr<Subprocess> stow = PausedHttps(
       "stow", "stow", {"/dicomweb/studies", root + "/z.body", "big", root + "/stow.out"});
   ASSERT_TRUE(wado != nullptr && stow != nullptr);
@@ -233,11 +233,11 @@ TEST_F(FrontendDrainTest, SigtermFinishesARequestOnEveryDoorAndRefusesNewOnes) {
   ASSERT_TRUE(WaitStopped(wado->pid()) && WaitStopped(stow->pid()));
 
   // DIMSE: storescu's association, stopped once the first instance is stored.
-  absl::StatusOr<std::unique_ptr<Subprocess>> storescu = Subprocess::Start(
-      {"/bin/sh", "-c",
-       absl::StrCat("exec /usr/bin/storescu -v -aec MEDVAULT 127.0.0.1 ", dicom_port, " +sd ",
-                    dimse_dir, " 2>&1")},
-      root + "/storescu.log");
+  absl::StatusOr<std::unique_ptr<Subprocess>> storescu =
+      Subprocess::Start({"/bin/sh", "-c",
+                         absl::StrCat("exec /usr/bin/storescu -v -aec MEDVAULT 127.0.0.1 ",
+                                      dicom_port, " +sd ", dimse_dir, " 2>&1")},
+                        root + "/storescu.log");
   ASSERT_TRUE(storescu.ok()) << storescu.status();
   std::string storescu_out;
   ASSERT_TRUE(WaitForLine(storescu->get(), "Received Store Response", &storescu_out))

@@ -17,7 +17,6 @@ bool WaitUntil(const std::function<bool()>& ready, absl::Duration timeout);
 
 // WaitUntil `/usr/bin/echoscu` with `args` (e.g. {"-aec", "DEST", "127.0.0.1", "11112"}, TLS
 // options included) exits 0.
-bool WaitForEcho(const std::vector<std::string>& args,
-                 absl::Duration timeout = absl::Seconds(60));
+bool WaitForEcho(const std::vector<std::string>& args, absl::Duration timeout = absl::Seconds(60));
 
 }  // namespace medvault::testing
