@@ -1,15 +1,15 @@
-// The CLI's retry of calls that are safe to repeat (reads, and put: storing the same bytes again is
-// answered "already stored"): an UNAVAILABLE answer means the frontend is restarting, a Raft group
-// is changing leader, or a connection was refused, so the call is tried again with backoff until
-// its time budget is spent. Every other answer is final, and so is an UNAVAILABLE that says the
-// TLS handshake failed (a certificate the server refuses, or one the client does not trust: trying
-// again cannot help). The retries span at most kMaxRetrySpan, whatever the call's own deadline:
-// long enough for a leader election or a quick restart, short enough that a permanently unreachable
-// frontend (a wrong port, plaintext against TLS) is reported in seconds, not after --timeout.
-// A CANCELLED answer is retried too: the CLI reports its own cancellations (a local write failed,
-// an unreadable input) as that local error, so a CANCELLED status comes from a frontend that
-// dropped the call while stopping (gRPC cancels calls that reach a server after its Shutdown
-// began), which is what UNAVAILABLE would say (rolling_restart_test).
+// The CLI's retry of calls that are safe to repeat (reads; put: storing the same bytes again is
+// answered "already stored"; rm: see RetryDelete): an UNAVAILABLE answer means the frontend is
+// restarting, a Raft group is changing leader, or a connection was refused, so the call is tried
+// again with backoff until its time budget is spent. Every other answer is final, and so is an
+// UNAVAILABLE that says the TLS handshake failed (a certificate the server refuses, or one the
+// client does not trust: trying again cannot help). The retries span at most kMaxRetrySpan,
+// whatever the call's own deadline: long enough for a leader election or a quick restart, short
+// enough that a permanently unreachable frontend (a wrong port, plaintext against TLS) is reported
+// in seconds, not after --timeout. A CANCELLED answer is retried too: the CLI reports its own
+// cancellations (a local write failed, an unreadable input) as that local error, so a CANCELLED
+// status comes from a frontend that dropped the call while stopping (gRPC cancels calls that reach
+// a server after its Shutdown began), which is what UNAVAILABLE would say (rolling_restart_test).
 #pragma once
 
 #include <algorithm>
@@ -65,6 +65,39 @@ auto RetryUnavailable(Call call, absl::Duration budget) -> decltype(call()) {
     absl::SleepFor(wait);
     backoff = std::min(backoff * 2, absl::Seconds(2));
   }
+}
+
+// The outcome of a delete run by RetryDelete.
+struct DeleteOutcome {
+  absl::Status status;
+  // True when `status` is OK because a retry found the object gone after an earlier attempt was
+  // interrupted (its answer lost): see RetryDelete.
+  bool gone_on_retry = false;
+};
+
+// Runs a delete (`call` returns absl::Status) as RetryUnavailable does. A delete is safe to repeat:
+// the metaserver keeps an instance's tombstone until its key destruction is confirmed, and a
+// repeated delete finishes that shredding; only then does it answer NOT_FOUND. So NOT_FOUND after
+// an attempt that was interrupted (UNAVAILABLE, CANCELLED: the answer may have been lost after the
+// delete committed) means the object is gone, which is what the operator asked for: it is reported
+// as success with `gone_on_retry` set. NOT_FOUND at the first attempt stays NOT_FOUND (a wrong
+// UID).
+template <typename Call>
+DeleteOutcome RetryDelete(Call call, absl::Duration budget) {
+  bool interrupted = false;
+  DeleteOutcome outcome;
+  outcome.status = RetryUnavailable(
+      [&]() -> absl::Status {
+        absl::Status s = call();
+        if (IsRetryable(s)) interrupted = true;
+        return s;
+      },
+      budget);
+  if (interrupted && absl::IsNotFound(outcome.status)) {
+    outcome.status = absl::OkStatus();
+    outcome.gone_on_retry = true;
+  }
+  return outcome;
 }
 
 }  // namespace medvault::cli

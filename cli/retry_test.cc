@@ -69,5 +69,57 @@ TEST(RetryTest, AFailedTlsHandshakeIsFinal) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(RetryDeleteTest, NotFoundAfterAnInterruptedAttemptMeansTheFirstAttemptDeletedIt) {
+  // The first attempt committed the delete, but the frontend stopped before answering.
+  int calls = 0;
+  DeleteOutcome d = RetryDelete(
+      [&] {
+        if (++calls == 1) return absl::CancelledError("CANCELLED");
+        return absl::NotFoundError("no such instance");
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(d.status.ok()) << d.status;
+  EXPECT_TRUE(d.gone_on_retry);
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(RetryDeleteTest, RetriesUnavailableUntilTheDeleteIsAnswered) {
+  int calls = 0;
+  DeleteOutcome d = RetryDelete(
+      [&] {
+        if (++calls < 3) return absl::UnavailableError("restarting");
+        return absl::OkStatus();
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(d.status.ok()) << d.status;
+  EXPECT_FALSE(d.gone_on_retry);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(RetryDeleteTest, NotFoundAtTheFirstAttemptIsReported) {
+  int calls = 0;
+  DeleteOutcome d = RetryDelete(
+      [&] {
+        ++calls;
+        return absl::NotFoundError("no such instance");
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(absl::IsNotFound(d.status)) << d.status;
+  EXPECT_FALSE(d.gone_on_retry);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(RetryDeleteTest, OtherErrorsAreFinal) {
+  int calls = 0;
+  DeleteOutcome d = RetryDelete(
+      [&] {
+        if (++calls == 1) return absl::UnavailableError("restarting");
+        return absl::FailedPreconditionError("the study is under legal hold");
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(absl::IsFailedPrecondition(d.status)) << d.status;
+  EXPECT_EQ(calls, 2);
+}
+
 }  // namespace
 }  // namespace medvault::cli

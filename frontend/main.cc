@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -437,18 +438,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   // On SIGTERM every door stops accepting at once and finishes what it serves: the gRPC server
-  // (ServiceRunner::Wait: GOAWAY, in-flight calls get 10 s), and beside it the DIMSE doors
-  // (running associations end) and the HTTPS door (requests being served are answered).
-  std::thread doors;
+  // (ServiceRunner::Wait: GOAWAY, in-flight calls get 10 s), and beside it, each on a thread of
+  // its own (one door's wait must not keep another accepting), the DIMSE doors (running
+  // associations end) and the HTTPS door (requests being served are answered).
+  // tests/frontend_drain_test.cc holds a request open on each door through the stop.
+  std::vector<std::thread> doors;
   runner.set_on_terminate([&] {
-    doors = std::thread([&] {
-      if (https != nullptr) https->Stop();
-      if (dimse != nullptr) dimse->Stop();
-      if (dimse_tls != nullptr) dimse_tls->Stop();
-    });
+    if (https != nullptr) doors.emplace_back([&] { https->Stop(); });
+    if (dimse != nullptr) doors.emplace_back([&] { dimse->Stop(); });
+    if (dimse_tls != nullptr) doors.emplace_back([&] { dimse_tls->Stop(); });
   });
   runner.Wait();
-  if (doors.joinable()) doors.join();
+  for (std::thread& door : doors) door.join();
   if (absl::Status s = core.Shutdown(); !s.ok()) {
     MV_LOG(WARNING) << "could not destroy unused pooled keys: " << s.code();
   }

@@ -7,7 +7,34 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="$(mktemp -d /tmp/medvault-cluster-test-XXXXXX)"
-export MEDVAULT_PORT_BASE="${MEDVAULT_PORT_BASE:-27600}"
+# scripts/cluster takes a block of ports from MEDVAULT_PORT_BASE (gRPC and doors at base..base+39,
+# metrics at base+2000..base+2039), not single free ports: pick a base below the kernel's ephemeral
+# range whose whole block is free now (bound without SO_REUSEPORT, so a port any process holds,
+# another engineer's cluster included, fails the check), starting at a random place so that two
+# runs at once rarely try the same block. gRPC binds with SO_REUSEPORT: a block in use would be
+# shared silently rather than refused, hence the check.
+free_port_base() {
+  /usr/bin/python3 - <<'PY'
+import random, socket
+def free(base):
+    socks = []
+    try:
+        for p in list(range(base, base + 40)) + list(range(base + 2000, base + 2040)):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+bases = list(range(20000, 28000, 50))
+random.shuffle(bases)
+print(next(b for b in bases if free(b)))
+PY
+}
+export MEDVAULT_PORT_BASE="${MEDVAULT_PORT_BASE:-$(free_port_base)}"
 export MEDVAULT_FRONTEND="127.0.0.1:$MEDVAULT_PORT_BASE"
 export MEDVAULT_TLS_DIR="$DATA/tls"
 CLI="${MEDVAULT_BIN_DIR:-$ROOT/build/bin}/medvault"

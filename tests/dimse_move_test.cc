@@ -15,6 +15,7 @@
 #include "common/testing/temp_dir.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "tests/testing/dicom_echo.h"
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
@@ -80,7 +81,8 @@ class DimseMoveTest : public ::testing::Test {
                                           tmp_.path() + "/storescp.log");
     ASSERT_TRUE(scp.ok());
     dest_ = std::move(*scp);
-    WaitForEcho("DEST", dest_port_);
+    ASSERT_TRUE(testing::WaitForEcho({"-aec", "DEST", "127.0.0.1", dest_port_}))
+        << "storescp did not start";
   }
   // Starts a second storescp as CTONLY, accepting CT Image Storage (uncompressed) and nothing
   // else, keeping what it receives in `ct_only_dir_`.
@@ -101,16 +103,8 @@ class DimseMoveTest : public ::testing::Test {
                                    tmp_.path() + "/storescp-ct-only.log");
     ASSERT_TRUE(scp.ok());
     ct_only_ = std::move(*scp);
-    WaitForEcho("CTONLY", ct_only_port_);
-  }
-  // Ready once it answers an echo (a refused connection fails at once, so the bound is time:
-  // a loaded machine can take seconds to start a storescp).
-  void WaitForEcho(const std::string& ae, const std::string& port) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      if (RunCommand({"/usr/bin/echoscu", "-aec", ae, "127.0.0.1", port}).exit_code == 0) return;
-    }
-    FAIL() << "storescp " << ae << " did not start";
+    ASSERT_TRUE(testing::WaitForEcho({"-aec", "CTONLY", "127.0.0.1", ct_only_port_}))
+        << "storescp CTONLY did not start";
   }
   // What DEST received since the last call (by SOP Instance UID -> data set); empties its folder.
   std::map<std::string, std::string> Received() {

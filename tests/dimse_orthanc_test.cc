@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/testing/temp_dir.h"
+#include "tests/testing/dicom_echo.h"
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
@@ -71,14 +72,11 @@ class DimseOrthancTest : public ::testing::Test {
     auto orthanc = testing::Subprocess::Start({kOrthanc, config}, tmp_.path() + "/orthanc.log");
     ASSERT_TRUE(orthanc.ok());
     orthanc_ = std::move(*orthanc);
-    for (int i = 0; i < 500; ++i) {  // ready once its DICOM port answers an echo
-      if (RunCommand({"/usr/bin/echoscu", "-aec", "ORTHANC", "127.0.0.1", orthanc_dicom_})
-              .exit_code == 0) {
-        // ... and its REST API answers.
-        if (Rest("GET", "/system").exit_code == 0) return;
-      }
-    }
-    FAIL() << "Orthanc did not start: " << testing::ReadFileBytes(tmp_.path() + "/orthanc.log");
+    // Ready once its DICOM port answers an echo and its REST API answers.
+    ASSERT_TRUE(testing::WaitForEcho({"-aec", "ORTHANC", "127.0.0.1", orthanc_dicom_}) &&
+                testing::WaitUntil([&] { return Rest("GET", "/system").exit_code == 0; },
+                                   absl::Seconds(60)))
+        << "Orthanc did not start: " << testing::ReadFileBytes(tmp_.path() + "/orthanc.log");
   }
   CommandResult Rest(const std::string& method, const std::string& path,
                      const std::string& body = "") {

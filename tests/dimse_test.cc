@@ -33,6 +33,7 @@
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
+#include "tests/testing/dicom_echo.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
 #include "tests/testing/key_audit.h"
@@ -116,12 +117,8 @@ class DimseTest : public ::testing::Test {
         tmp_.path() + "/storescp.log");
     ASSERT_TRUE(scp.ok());
     ref_scp_ = std::move(*scp);
-    // Ready once it answers an echo.
-    for (int i = 0; i < 200; ++i) {
-      if (RunCommand({"/usr/bin/echoscu", "-aec", "REF", "127.0.0.1", ref_port_}).exit_code == 0)
-        return;
-    }
-    FAIL() << "storescp did not start";
+    ASSERT_TRUE(testing::WaitForEcho({"-aec", "REF", "127.0.0.1", ref_port_}))
+        << "storescp did not start";
   }
 
   void TearDown() override {

@@ -13,6 +13,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "tests/testing/dicom_echo.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
 #include "tests/testing/part10.h"
@@ -127,14 +128,10 @@ TEST(DimseTlsTest, CMoveReachesTlsDestinationsAndRefusesUntrustedOnes) {
         tmp.path() + "/" + ae + ".log");
     EXPECT_TRUE(scp.ok());
     if (scp.ok()) scps.push_back(std::move(*scp));
-    for (int i = 0; i < 200; ++i) {  // ready once it answers an echo over TLS
-      if (RunCommand({"/usr/bin/echoscu", "-aec", ae, "+tls", tls + "/client.key",
-                      tls + "/client.crt", "+cf", issuer, "127.0.0.1", port_text})
-              .exit_code == 0) {
-        return dir;
-      }
-    }
-    ADD_FAILURE() << ae << " did not start";
+    // Ready once it answers an echo over TLS.
+    EXPECT_TRUE(testing::WaitForEcho({"-aec", ae, "+tls", tls + "/client.key", tls + "/client.crt",
+                                      "+cf", issuer, "127.0.0.1", port_text}))
+        << ae << " did not start";
     return dir;
   };
   const std::string trusted_dir = destination("TLSDEST", trusted_port, tls + "/dicom-dest.key",

@@ -274,13 +274,18 @@ TEST_F(RollingRestartTest, EveryProcessRestartedOneAtATimeFailsNoClientRequest) 
     } else {
       ASSERT_TRUE(WaitForChunkserverBack(cluster_->AddressOf(name))) << name;
     }
-    ASSERT_TRUE(load.WaitForProgress(2)) << "the load stalled after restarting " << name;
+    // One more request of each kind proves the load runs on after this restart; the zero-failure
+    // check covers every request, so waiting for more only makes the test longer.
+    ASSERT_TRUE(load.WaitForProgress(1)) << "the load stalled after restarting " << name;
     std::printf("restarted %s in %.1f s (stopped after %.1f s); %zu failed requests so far\n",
                 name.c_str(), std::chrono::duration<double>(Clock::now() - start).count(), stopped,
                 load.failures().size());
   }
   // The frontend Deployment's rolling update, there and back: a surge pod starts and becomes the
   // Service's endpoint once healthy; the old pod is then stopped (SIGTERM, in-flight calls finish).
+  // The test's own Admin channel to the first frontend goes first: a frontend with an idle client
+  // connection open takes seconds to stop (docs/architecture.md, "Not done yet").
+  admin_.reset();
   for (const auto& [old_pod, new_pod] :
        {std::pair<std::string, std::string>{"frontend", "frontend-2"},
         {"frontend-2", "frontend"}}) {
@@ -295,7 +300,7 @@ TEST_F(RollingRestartTest, EveryProcessRestartedOneAtATimeFailsNoClientRequest) 
     ASSERT_EQ(health.exit_code, 0) << new_pod << ": " << health.out << health.err;
     (*service)->set_backend(address);
     ASSERT_TRUE(cluster_->StopGracefully(old_pod).ok()) << old_pod << " did not stop cleanly";
-    ASSERT_TRUE(load.WaitForProgress(2)) << "the load stalled after replacing " << old_pod;
+    ASSERT_TRUE(load.WaitForProgress(1)) << "the load stalled after replacing " << old_pod;
     std::printf("replaced %s by %s in %.1f s; %zu failed requests so far\n", old_pod.c_str(),
                 new_pod.c_str(), std::chrono::duration<double>(Clock::now() - start).count(),
                 load.failures().size());

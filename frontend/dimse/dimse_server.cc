@@ -1,11 +1,5 @@
 #include "frontend/dimse/dimse_server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -26,6 +20,7 @@
 #include "dcmtk/dcmtls/tlslayer.h"
 #include "frontend/core/put_session.h"
 #include "frontend/dimse/find_query.h"
+#include "frontend/dimse/listener.h"
 #include "frontend/dimse/move_operation.h"
 #include "frontend/dimse/retrieve.h"
 #include "frontend/dimse/store_stream.h"
@@ -55,32 +50,6 @@ std::vector<const char*> StorageTransferSyntaxes() {
 const char* kUncompressed[] = {UID_LittleEndianExplicitTransferSyntax,
                                UID_BigEndianExplicitTransferSyntax,
                                UID_LittleEndianImplicitTransferSyntax};
-
-// A socket listening on host:port, or -1 (errno set).
-int Listen(const std::string& host, int port) {
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return -1;
-  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd >= 0 && (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0)) {
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  return fd;
-}
-
-int BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-}
 
 std::string Hex(uint16_t status) { return absl::StrFormat("0x%04X", status); }
 
@@ -158,17 +127,14 @@ absl::Status DimseServer::Start() {
       return tls;
     }
   }
-  auto* key = reinterpret_cast<PRIVATE_NETWORKKEY*>(net_->network);
   const int fd = Listen(options_.host, options_.port);
   if (fd < 0) {
     ASC_dropNetwork(&net_);
     return absl::UnavailableError(
         absl::StrCat("DIMSE: cannot listen on ", options_.host, ":", options_.port));
   }
-  close(key->networkSpecific.TCP.listenSocket);
-  key->networkSpecific.TCP.listenSocket = fd;
+  InstallListener(net_, fd);
   port_ = BoundPort(fd);
-  key->networkSpecific.TCP.port = port_;
   acceptor_ = std::thread([this] { AcceptLoop(); });
   MV_LOG(INFO) << "DIMSE serving AE title " << options_.ae_title << " on " << options_.host << ":"
                << port_ << (tls_ != nullptr ? " with DICOM TLS" : "");
@@ -202,6 +168,7 @@ absl::Status DimseServer::StartTls() {
 void DimseServer::Stop() {
   if (stopping_.exchange(true)) return;
   if (acceptor_.joinable()) acceptor_.join();
+  StopListening(net_);  // new associations are refused while running ones end
   {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::seconds(2 * options_.dimse_timeout_seconds + 5),

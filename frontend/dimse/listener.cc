@@ -1,0 +1,61 @@
+#include "frontend/dimse/listener.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmnet/assoc.h"
+#include "dcmtk/dcmnet/dulstruc.h"
+
+namespace medvault::frontend {
+
+int Listen(const std::string& host, int port) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return -1;
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (fd >= 0 && (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0)) {
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  return fd;
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+}
+
+namespace {
+PRIVATE_NETWORKKEY* KeyOf(T_ASC_Network* net) {
+  return reinterpret_cast<PRIVATE_NETWORKKEY*>(net->network);
+}
+}  // namespace
+
+void InstallListener(T_ASC_Network* net, int fd) {
+  PRIVATE_NETWORKKEY* key = KeyOf(net);
+  close(key->networkSpecific.TCP.listenSocket);
+  key->networkSpecific.TCP.listenSocket = fd;
+  key->networkSpecific.TCP.port = BoundPort(fd);
+}
+
+void StopListening(T_ASC_Network* net) {
+  if (net == nullptr) return;
+  PRIVATE_NETWORKKEY* key = KeyOf(net);
+  if (key->networkSpecific.TCP.listenSocket == DCMNET_INVALID_SOCKET) return;
+  close(key->networkSpecific.TCP.listenSocket);
+  // DUL_DropNetwork closes only a valid socket.
+  key->networkSpecific.TCP.listenSocket = DCMNET_INVALID_SOCKET;
+}
+
+}  // namespace medvault::frontend

@@ -1,0 +1,26 @@
+// The DIMSE door's listening socket: DCMTK binds to every interface, so the door replaces DCMTK's
+// socket by one bound where it is told (Listen) and, when it stops, closes it before running
+// associations end (StopListening), so new associations are refused at once instead of waiting
+// in the backlog of a door that no longer accepts.
+#pragma once
+
+#include <string>
+
+struct T_ASC_Network;
+
+namespace medvault::frontend {
+
+// A socket listening on host:port, or -1 (errno set).
+int Listen(const std::string& host, int port);
+
+// The port `fd` is bound to (0 if unknown).
+int BoundPort(int fd);
+
+// Installs `fd` as `net`'s listening socket (closing DCMTK's own) with its port.
+void InstallListener(T_ASC_Network* net, int fd);
+
+// Closes `net`'s listening socket: connections are refused from now on; the network itself (and
+// associations running on it) stays usable. Idempotent.
+void StopListening(T_ASC_Network* net);
+
+}  // namespace medvault::frontend
