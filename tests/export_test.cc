@@ -16,6 +16,7 @@
 // slow steps (the four exports, the browser, the three imports, making the big study) overlap, on
 // a cluster of one chunk server.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -101,8 +102,18 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   options.chunkservers = 1;
   options.frontend_flags = {"--replicas=1"};
   options.metaserver_flags = {"--replicas=1"};
+  const auto start = std::chrono::steady_clock::now();
+  // Where the time goes, on stderr (the test's slow steps overlap; CI logs keep this).
+  auto Mark = [&start](const char* step) {
+    std::cerr << "export_test: " << step << " at "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count()
+              << " ms\n";
+  };
   ExternalCluster cluster(options);
   ASSERT_TRUE(cluster.Start().ok());
+  Mark("cluster started");
   const std::string root = cluster.root();
   // The 128 MiB study of the memory check below, made meanwhile (python, no cluster).
   const std::string big = root + "/big";
@@ -156,6 +167,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
     for (const std::string& arg : study_args) absl::StrAppend(&command, " ", arg);
     return testing::RunCommand({"/usr/bin/script", "-q", "-e", "-c", command, "/dev/null"});
   });
+  Mark("stored, exporting");
   testing::CommandResult exported = export_to(disc, {});
   ASSERT_EQ(exported.exit_code, 0) << exported.out << exported.err;
   EXPECT_TRUE(absl::StrContains(exported.out, "export: 3 instances")) << exported.out;
@@ -174,6 +186,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
     return testing::RunCommand({"/usr/bin/node", script, config});
   });
 
+  Mark("folder exported");
   const std::vector<std::string> referenced = ReferencedFiles(disc + "/DICOMDIR");
   EXPECT_EQ(referenced, (std::vector<std::string>{"DICOM/ST000001/SE000001/IM000001",
                                                   "DICOM/ST000002/SE000001/IM000001",
@@ -237,6 +250,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   // The ZIP file and the ISO image. Not on a terminal: no progress at all, the ISO's phase
   // neither; on the terminal, the bar for the instances, then the ISO image's own phase, ended at
   // the image's size.
+  Mark("folder checked");
   testing::CommandResult zipped = zipping.get();
   ASSERT_EQ(zipped.exit_code, 0) << zipped.err;
   EXPECT_EQ(zipped.err, "");
@@ -265,6 +279,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   }
 
   // Imported back (the three media at once): every instance is already stored, nothing is sent.
+  Mark("ZIP and ISOs exported");
   const double puts_before = PutCalls(cluster);
   const std::vector<std::string> media = {disc, zip, iso};
   std::vector<std::future<testing::CommandResult>> imports;
@@ -282,6 +297,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   }
   EXPECT_EQ(PutCalls(cluster), puts_before);
 
+  Mark("imported back");
   // Refusals.
   testing::CommandResult unknown =
       Cli(cluster, {"export", "--study", "1.2.3.4.999", "--out", root + "/none.zip"});
@@ -294,9 +310,11 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   // A 128 MiB study (16 instances of 8 MiB) exported as an ISO: the CLI's peak resident memory
   // (getrusage of the child) stays well under the study (measured: 54 MiB, of which the rendering
   // of one 2048 x 2048 image and gRPC's buffers; it does not grow with the number of instances).
+  Mark("refusals checked");
   testing::CommandResult made = big_made.get();
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const std::string big_study(absl::StripAsciiWhitespace(made.out));
+  Mark("big study made");
   testing::CommandResult put_big = Cli(cluster, {"import", big});
   ASSERT_EQ(put_big.exit_code, 0) << put_big.err;
   std::vector<std::string> measured = {
@@ -309,6 +327,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
         root + "/BIG.ISO", std::string("--no-viewer")}) {
     measured.push_back(a);
   }
+  Mark("big study imported");
   testing::CommandResult big_iso = testing::RunCommand(measured);
   ASSERT_EQ(big_iso.exit_code, 0) << big_iso.err;
   EXPECT_TRUE(absl::StrContains(big_iso.out, "export: 16 instances, 134")) << big_iso.out;
@@ -319,6 +338,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_GT(std::filesystem::file_size(root + "/BIG.ISO"), 128u << 20);
 
   // What the browser saw (started above).
+  Mark("big study exported");
   testing::CommandResult page = browsed.get();
   ASSERT_EQ(page.exit_code, 0) << page.err;
   EXPECT_TRUE(absl::StrContains(page.out, "\"studies\":3")) << page.out;
@@ -334,6 +354,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_EQ(CountOf(page.out, "\"variance\":0}"), 0) << page.out;
   EXPECT_TRUE(absl::StrContains(page.out, "\"viewer_foreign_requests\":[]")) << page.out;
   EXPECT_TRUE(std::filesystem::exists(MEDVAULT_EXPORT_VIEWER_SCREENSHOT));
+  Mark("browser done");
 }
 
 }  // namespace
