@@ -51,28 +51,6 @@ absl::StatusOr<std::vector<media::PdiInstance>> ListInstances(const CommandConte
   return instances;
 }
 
-// The built offline viewer (frontend/web/page/build): $MEDVAULT_VIEWER_DIR, else disc-viewer/
-// beside the folder of this executable (build/bin/medvault -> build/disc-viewer), else
-// /usr/share/medvault/disc-viewer. FAILED_PRECONDITION when none holds it.
-absl::StatusOr<std::string> ViewerDir() {
-  std::vector<std::string> candidates;
-  if (const char* dir = std::getenv("MEDVAULT_VIEWER_DIR"); dir != nullptr && *dir != '\0') {
-    candidates.push_back(dir);
-  } else {
-    std::error_code ec;
-    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (!ec) candidates.push_back((self.parent_path().parent_path() / "disc-viewer").string());
-    candidates.push_back("/usr/share/medvault/disc-viewer");
-  }
-  for (const std::string& dir : candidates) {
-    std::error_code ec;
-    if (std::filesystem::exists(dir + "/VIEWER.HTM", ec)) return dir;
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat("the offline viewer is not installed (looked in ", candidates.front(),
-                   "); set MEDVAULT_VIEWER_DIR or export with --no-viewer"));
-}
-
 std::string ScratchParent() {
   const char* tmp = std::getenv("TMPDIR");
   return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
@@ -87,24 +65,37 @@ int RunExport(const CommandContext& ctx, const ExportArgs& args) {
   if (instances.ok() && instances->empty()) {
     instances = absl::NotFoundError("the studies hold no instance");
   }
-  absl::StatusOr<std::string> viewer = args.viewer ? ViewerDir() : std::string();
+  absl::StatusOr<std::string> viewer = args.viewer ? media::FindViewerDir() : std::string();
   if (instances.ok() && !viewer.ok()) instances = viewer.status();
   if (!instances.ok()) {
     *ctx.err << FormatError("export", instances.status()) << "\n";
     return kExitFailure;
   }
+  const bool show = !args.quiet && ::isatty(STDERR_FILENO) == 1;
+  ProgressBar progress(ctx.err, RealClock(), show, StderrTerminalWidth());
+  // An ISO image is laid out and written when the sink closes, after the instances: a phase of
+  // its own on the bar, as long as writing the medium.
+  media::CloseProgress image_progress;
+  uint64_t image_written = 0;
+  if (*format == media::MediaFormat::kIso) {
+    image_progress.begin = [&](uint64_t estimate) {
+      progress.StartPhase("ISO image", 0, estimate);
+    };
+    image_progress.written = [&](uint64_t written) {
+      progress.Add(0, written - image_written);
+      image_written = written;
+    };
+  }
   absl::StatusOr<std::unique_ptr<media::MediaSink>> sink =
       *format == media::MediaFormat::kDirectory
           ? media::NewDirectorySink(args.out)
-          : media::NewArchiveFileSink(args.out, *format, "MEDVAULT");
+          : media::NewArchiveFileSink(args.out, *format, "MEDVAULT", image_progress);
   if (!sink.ok()) {
     *ctx.err << FormatError("export", sink.status()) << "\n";
     return kExitFailure;
   }
   uint64_t total = 0;
   for (const media::PdiInstance& i : *instances) total += i.size;
-  const bool show = !args.quiet && ::isatty(STDERR_FILENO) == 1;
-  ProgressBar progress(ctx.err, RealClock(), show, StderrTerminalWidth());
   progress.SetTotal(instances->size(), total);
 
   media::PdiOptions options;
@@ -121,6 +112,7 @@ int RunExport(const CommandContext& ctx, const ExportArgs& args) {
                                &written);
       },
       **sink, options);
+  if (image_written > 0) progress.SetTotal(0, image_written);  // the image's exact size, known now
   progress.Finish();
   if (!summary.ok()) {
     *ctx.err << FormatError("export", summary.status()) << "\n";

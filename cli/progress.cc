@@ -26,7 +26,10 @@ std::string FormatDuration(int64_t seconds) {
 
 std::string FormatProgress(const ProgressState& state, int width) {
   std::string counts =
-      absl::StrCat(state.files_done, "/", state.files_total, " files  ",
+      absl::StrCat(state.phase.empty() ? "" : absl::StrCat(state.phase, ": "),
+                   state.files_total == 0 && !state.phase.empty()
+                       ? ""
+                       : absl::StrCat(state.files_done, "/", state.files_total, " files  "),
                    FormatSize(state.bytes_done), "/", FormatSize(state.bytes_total));
   std::string rate = "--/s", left = "-- left";
   if (state.bytes_done > 0 && state.elapsed_micros >= 1'000'000) {
@@ -71,6 +74,20 @@ void ProgressBar::Add(uint64_t files, uint64_t bytes) {
   state_.files_done += files;
   state_.bytes_done += bytes;
   DrawLocked(/*force=*/false);
+}
+
+void ProgressBar::StartPhase(const std::string& phase, uint64_t files, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (enabled_ && drawn_) {
+    DrawLocked(/*force=*/true);
+    *out_ << "\n";
+  }
+  state_ = ProgressState();
+  state_.phase = phase;
+  state_.files_total = files;
+  state_.bytes_total = bytes;
+  start_micros_ = clock_->NowMicros();
+  DrawLocked(/*force=*/true);
 }
 
 void ProgressBar::Clear() {

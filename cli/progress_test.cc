@@ -87,8 +87,48 @@ TEST(ProgressTest, DisabledBarPrintsNothing) {
   bar.SetTotal(1, 10);
   bar.Add(1, 10);
   bar.Clear();
+  bar.StartPhase("ISO image", 0, 100);  // nor a phase
+  bar.Add(0, 100);
   bar.Finish();
   EXPECT_EQ(not_a_terminal.str(), "");
+}
+
+TEST(ProgressTest, PhaseComesFirstAndLeavesOutFilesItDoesNotCount) {
+  ProgressState state;
+  state.phase = "ISO image";
+  state.bytes_done = 1 << 20;
+  state.bytes_total = 4 << 20;
+  state.elapsed_micros = 1'000'000;
+  const std::string line = FormatProgress(state, 100);
+  EXPECT_NE(line.find("]  ISO image: 1.0 MB/4.0 MB  1.0 MB/s  0:03 left"), std::string::npos)
+      << line;
+  EXPECT_EQ(line.find("files"), std::string::npos) << line;
+  state.files_total = 2;
+  EXPECT_NE(FormatProgress(state, 100).find("ISO image: 0/2 files  1.0 MB"), std::string::npos);
+}
+
+TEST(ProgressTest, StartPhaseEndsTheLineAndStartsItsOwnCountersAndClock) {
+  std::ostringstream terminal;
+  FakeClock clock;
+  ProgressBar bar(&terminal, &clock, /*enabled=*/true, /*width=*/100);
+  bar.SetTotal(2, 200);
+  bar.Add(2, 200);
+  clock.Advance(10'000'000);  // 10 s for the instances
+  bar.StartPhase("ISO image", 0, 1000);
+  std::string s = terminal.str();
+  // The instances' line is finished (drawn in its final state, ended), the phase drawn at once
+  // (within the interval of the last draw) from zero, with no rate yet.
+  const size_t newline = s.find('\n');
+  ASSERT_NE(newline, std::string::npos) << s;
+  EXPECT_NE(s.substr(0, newline).rfind("2/2 files  200 B/200 B"), std::string::npos) << s;
+  EXPECT_NE(s.find("ISO image: 0 B/1000 B  --/s  -- left", newline), std::string::npos) << s;
+  clock.Advance(2'000'000);
+  bar.Add(0, 500);  // 250 B/s over the phase's 2 s, not over the run's 12 s
+  EXPECT_NE(terminal.str().rfind("ISO image: 500 B/1000 B  250 B/s  0:02 left"), std::string::npos)
+      << terminal.str();
+  bar.Finish();
+  s = terminal.str();
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 2);
 }
 
 }  // namespace

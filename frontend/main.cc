@@ -15,6 +15,7 @@
 #include "common/group_channels.h"
 #include "common/key_hygiene.h"
 #include "common/log.h"
+#include "common/media/pdi.h"
 #include "common/metrics.h"
 #include "common/rpc.h"
 #include "common/tls.h"
@@ -158,6 +159,15 @@ std::string SharePageDir(const std::string& flag) {
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return "";
   return (exe.parent_path().parent_path() / "share-page").string();
+}
+
+// The offline viewer a share download carries (common/media/pdi.h); none, with a warning, when it
+// is not installed.
+std::string DiscViewerDir() {
+  absl::StatusOr<std::string> dir = medvault::media::FindViewerDir();
+  if (dir.ok()) return *dir;
+  MV_LOG(WARNING) << "share downloads will carry no offline viewer: " << dir.status().message();
+  return "";
 }
 
 }  // namespace
@@ -402,7 +412,8 @@ int main(int argc, char** argv) {
                   medvault::frontend::web::HttpResponder& out) {
         return dicomweb.Handle(request, out);
       },
-      medvault::DefaultFilesystem(), SharePageDir(absl::GetFlag(FLAGS_share_page_dir)));
+      medvault::DefaultFilesystem(), SharePageDir(absl::GetFlag(FLAGS_share_page_dir)),
+      /*scratch_dir=*/"", DiscViewerDir());
   std::unique_ptr<medvault::frontend::web::HttpsServer> https;
   if (const uint32_t http_port = absl::GetFlag(FLAGS_http_port); http_port != 0) {
     if (!security->is_tls() || http_port > 65535) {

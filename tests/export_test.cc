@@ -10,11 +10,16 @@
 // without any file:// flag, on a canvas that is not blank (a screenshot is kept). An HL7 v2
 // message and a text report attached to a study are on the medium as their original files,
 // byte-exact, listed in README.TXT. A 128 MiB study exported as an ISO keeps the CLI's peak RSS
-// under 80 MiB. Bad requests: an unknown study and a folder that is not empty are refused,
-// exit 1.
+// under 80 MiB. Progress: none when stderr is not a terminal; on a pseudo-terminal (script(1)) the
+// bar for the instances and then the ISO image's layout and writing as a phase of its own. Bad
+// requests: an unknown study and a folder that is not empty are refused, exit 1. The independent
+// slow steps (the four exports, the browser, the three imports, making the big study) overlap, on
+// a cluster of one chunk server.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <set>
@@ -29,6 +34,7 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcdicdir.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "tests/testing/browser_script.h"
 #include "tests/testing/cli_fixture.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/metrics_scrape.h"
@@ -82,10 +88,41 @@ int CountOf(const std::string& text, const std::string& what) {
   return n;
 }
 
+// Runs `f` on a thread of its own; get() waits for its result. The slow steps that do not depend
+// on each other (the exports, the imports, the browser, making the big study) overlap.
+template <typename F>
+auto InBackground(F f) {
+  return std::async(std::launch::async, std::move(f));
+}
+
 TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged) {
-  ExternalCluster cluster;
+  // One chunk server, one replica of each chunk: what is exported is the stored bytes whatever the
+  // replication, which other tests cover.
+  testing::ClusterOptions options;
+  options.chunkservers = 1;
+  options.frontend_flags = {"--replicas=1"};
+  options.metaserver_flags = {"--replicas=1"};
+  const auto start = std::chrono::steady_clock::now();
+  // Where the time goes, on stderr (the test's slow steps overlap; CI logs keep this).
+  auto Mark = [&start](const char* step) {
+    std::cerr << "export_test: " << step << " at "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count()
+              << " ms\n";
+  };
+  ExternalCluster cluster(options);
   ASSERT_TRUE(cluster.Start().ok());
+  Mark("cluster started");
   const std::string root = cluster.root();
+  // The 128 MiB study of the memory check below, made meanwhile (python, no cluster).
+  const std::string big = root + "/big";
+  std::filesystem::create_directories(big);
+  auto big_made = InBackground([&] {
+    return testing::RunCommand({"/usr/bin/python3",
+                                std::string(MEDVAULT_SOURCE_DIR) + "/tests/export/big_study.py",
+                                kPydicom, big, "16"});
+  });
   const std::vector<std::string> names = {"CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm"};
   std::map<std::string, std::string> originals;  // SOP Instance UID -> bytes
   std::vector<std::string> studies;
@@ -116,8 +153,21 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
     return Cli(cluster, args);
   };
 
-  // A folder.
+  // A folder, a ZIP file and an ISO image, written at the same time; the ISO once more on a
+  // terminal (a pseudo-terminal from util-linux's script(1)) for its progress.
   const std::string disc = root + "/disc";
+  const std::string zip = root + "/disc.zip";
+  const std::string iso = root + "/DISC.ISO";
+  auto zipping = InBackground([&] { return export_to(zip, {}); });
+  auto isoing = InBackground([&] { return export_to(iso, {"--format", "iso"}); });
+  auto iso_on_terminal = InBackground([&] {
+    std::string command;
+    for (const std::string& arg : cluster.Cli()) absl::StrAppend(&command, arg, " ");
+    absl::StrAppend(&command, "export --out ", root, "/TTY.ISO");
+    for (const std::string& arg : study_args) absl::StrAppend(&command, " ", arg);
+    return testing::RunCommand({"/usr/bin/script", "-q", "-e", "-c", command, "/dev/null"});
+  });
+  Mark("stored, exporting");
   testing::CommandResult exported = export_to(disc, {});
   ASSERT_EQ(exported.exit_code, 0) << exported.out << exported.err;
   EXPECT_TRUE(absl::StrContains(exported.out, "export: 3 instances")) << exported.out;
@@ -125,6 +175,18 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_TRUE(absl::StrContains(exported.out, "STD-GEN-DVD-J2K")) << exported.out;
   EXPECT_FALSE(absl::StrContains(exported.err, "\r")) << exported.err;  // not a terminal: no bar
 
+  // INDEX.HTM from file:// in headless Chromium, while the rest is checked: the studies' table,
+  // nothing fetched from elsewhere, a screenshot kept.
+  const std::string script = testing::StageBrowserScript(
+      MEDVAULT_SOURCE_DIR, "tests/export/index_page.mjs", MEDVAULT_SHARE_PAGE_NODE_DIR);
+  const std::string config = absl::StrCat(
+      "{\"url\":\"file://", disc, "/INDEX.HTM\",\"screenshot\":\"", MEDVAULT_EXPORT_SCREENSHOT,
+      "\",\"viewer_screenshot\":\"", MEDVAULT_EXPORT_VIEWER_SCREENSHOT, "\"}");
+  auto browsed = InBackground([&] {
+    return testing::RunCommand({"/usr/bin/node", script, config});
+  });
+
+  Mark("folder exported");
   const std::vector<std::string> referenced = ReferencedFiles(disc + "/DICOMDIR");
   EXPECT_EQ(referenced, (std::vector<std::string>{"DICOM/ST000001/SE000001/IM000001",
                                                   "DICOM/ST000002/SE000001/IM000001",
@@ -158,25 +220,26 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_TRUE(absl::StrContains(readme, absl::StrCat(".TXT: text/plain, ", text.size(), " bytes")))
       << readme;
 
-  // INDEX.HTM and a page per study under IHE_PDI/, well-formed XHTML, beside the renderings.
+  // INDEX.HTM and a page per study under IHE_PDI/, well-formed XHTML (one python3 run parses
+  // them all), beside the renderings.
   const std::map<std::string, std::string> pdi = FilesUnder(disc + "/IHE_PDI");
   for (const char* page : {"ST000001.HTM", "ST000002.HTM", "ST000003.HTM"}) {
     EXPECT_EQ(pdi.count(page), 1u) << page;
   }
   EXPECT_EQ(pdi.count("ST000001/SE000001.JPG"), 1u);
+  std::vector<std::string> parse = {
+      "/usr/bin/python3", "-c",
+      "import sys, xml.etree.ElementTree as E\n"
+      "for p in sys.argv[1:]:\n"
+      "  r = E.parse(p).getroot()\n"
+      "  assert r.tag == '{http://www.w3.org/1999/xhtml}html', (p, r.tag)\n",
+      disc + "/INDEX.HTM"};
   for (const auto& [path, bytes] : pdi) {
-    if (!absl::EndsWith(path, ".HTM")) continue;
-    testing::CommandResult parsed = testing::RunCommand(
-        {"/usr/bin/python3", "-c",
-         "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
-         "assert r.tag == '{http://www.w3.org/1999/xhtml}html', r.tag",
-         disc + "/IHE_PDI/" + path});
-    EXPECT_EQ(parsed.exit_code, 0) << path << parsed.err;
+    if (absl::EndsWith(path, ".HTM")) parse.push_back(disc + "/IHE_PDI/" + path);
   }
-  testing::CommandResult index_parsed = testing::RunCommand(
-      {"/usr/bin/python3", "-c", "import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])",
-       disc + "/INDEX.HTM"});
-  EXPECT_EQ(index_parsed.exit_code, 0) << index_parsed.err;
+  EXPECT_EQ(parse.size(), 7u);
+  testing::CommandResult parsed = testing::RunCommand(parse);
+  EXPECT_EQ(parsed.exit_code, 0) << parsed.err;
   EXPECT_TRUE(absl::StrContains(testing::ReadWholeFile(disc + "/INDEX.HTM"),
                                 "href=\"IHE_PDI/ST000003.HTM\""));
 
@@ -184,13 +247,30 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_TRUE(std::filesystem::exists(disc + "/VIEWER/VIEWER.HTM"));
   EXPECT_TRUE(std::filesystem::exists(disc + "/VIEWER/ST000003/SE000001/IM000001.JS"));
 
-  // A ZIP file and an ISO image.
-  const std::string zip = root + "/disc.zip";
-  const std::string iso = root + "/DISC.ISO";
-  testing::CommandResult zipped = export_to(zip, {});
+  // The ZIP file and the ISO image. Not on a terminal: no progress at all, the ISO's phase
+  // neither; on the terminal, the bar for the instances, then the ISO image's own phase, ended at
+  // the image's size.
+  Mark("folder checked");
+  testing::CommandResult zipped = zipping.get();
   ASSERT_EQ(zipped.exit_code, 0) << zipped.err;
-  testing::CommandResult isoed = export_to(iso, {"--format", "iso"});
+  EXPECT_FALSE(absl::StrContains(zipped.err, "\r")) << zipped.err;
+  testing::CommandResult isoed = isoing.get();
   ASSERT_EQ(isoed.exit_code, 0) << isoed.err;
+  EXPECT_FALSE(absl::StrContains(isoed.err, "\r")) << isoed.err;
+  EXPECT_FALSE(absl::StrContains(isoed.err, "ISO image")) << isoed.err;
+  testing::CommandResult tty = iso_on_terminal.get();
+  EXPECT_EQ(tty.exit_code, 0) << tty.out << tty.err;
+  EXPECT_TRUE(absl::StrContains(tty.out, "\r[")) << tty.out;
+  EXPECT_TRUE(absl::StrContains(tty.out, "5/5 files")) << tty.out;        // 3 images, 2 documents
+  EXPECT_TRUE(absl::StrContains(tty.out, "ISO image: 0 B/")) << tty.out;  // drawn as it starts
+  // The last drawing of the ISO phase reads "ISO image: S/S": all of the image written.
+  const size_t last_phase = tty.out.rfind("ISO image: ");
+  ASSERT_NE(last_phase, std::string::npos) << tty.out;
+  const std::string done =
+      tty.out.substr(last_phase + 11, tty.out.find("  ", last_phase) - last_phase - 11);
+  const size_t slash = done.find('/');
+  ASSERT_NE(slash, std::string::npos) << done;
+  EXPECT_EQ(done.substr(0, slash), done.substr(slash + 1)) << tty.out;
   testing::CommandResult listed =
       testing::RunCommand({"/usr/bin/xorriso", "-indev", iso, "-find", "/", "-type", "f"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
@@ -199,17 +279,26 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
     EXPECT_TRUE(absl::StrContains(listed.out, absl::StrCat("'", name, "'"))) << listed.out;
   }
 
-  // Imported back: every instance is already stored, nothing is sent.
+  // Imported back (the three media at once): every instance is already stored, nothing is sent.
+  Mark("ZIP and ISOs exported");
   const double puts_before = PutCalls(cluster);
-  for (const std::string& medium : {disc, zip, iso}) {
-    testing::CommandResult again = Cli(cluster, {"import", medium});
-    EXPECT_EQ(again.exit_code, 0) << medium << "\n" << again.out << again.err;
+  const std::vector<std::string> media = {disc, zip, iso};
+  std::vector<std::future<testing::CommandResult>> imports;
+  for (const std::string& medium : media) {
+    imports.push_back(InBackground([&cluster, medium] {
+      return Cli(cluster, {"import", medium});
+    }));
+  }
+  for (size_t i = 0; i < media.size(); ++i) {
+    testing::CommandResult again = imports[i].get();
+    EXPECT_EQ(again.exit_code, 0) << media[i] << "\n" << again.out << again.err;
     EXPECT_TRUE(absl::StrContains(again.out, "import: 0 stored, 3 already stored, 0 refused"))
-        << medium << "\n"
+        << media[i] << "\n"
         << again.out;
   }
   EXPECT_EQ(PutCalls(cluster), puts_before);
 
+  Mark("imported back");
   // Refusals.
   testing::CommandResult unknown =
       Cli(cluster, {"export", "--study", "1.2.3.4.999", "--out", root + "/none.zip"});
@@ -219,17 +308,39 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_EQ(not_empty.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(not_empty.err, "not an empty folder")) << not_empty.err;
 
-  // INDEX.HTM from file:// in headless Chromium: the studies' table, nothing fetched from
-  // elsewhere, a screenshot kept.
-  const std::string node_dir = MEDVAULT_SHARE_PAGE_NODE_DIR;
-  std::filesystem::copy_file(std::string(MEDVAULT_SOURCE_DIR) + "/tests/export/index_page.mjs",
-                             node_dir + "/index_page.mjs",
-                             std::filesystem::copy_options::overwrite_existing);
-  const std::string config = absl::StrCat(
-      "{\"url\":\"file://", disc, "/INDEX.HTM\",\"screenshot\":\"", MEDVAULT_EXPORT_SCREENSHOT,
-      "\",\"viewer_screenshot\":\"", MEDVAULT_EXPORT_VIEWER_SCREENSHOT, "\"}");
-  testing::CommandResult page =
-      testing::RunCommand({"/usr/bin/node", node_dir + "/index_page.mjs", config});
+  // A 128 MiB study (16 instances of 8 MiB) exported as an ISO: the CLI's peak resident memory
+  // (getrusage of the child) stays well under the study (measured: 54 MiB, of which the rendering
+  // of one 2048 x 2048 image and gRPC's buffers; it does not grow with the number of instances).
+  Mark("refusals checked");
+  testing::CommandResult made = big_made.get();
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string big_study(absl::StripAsciiWhitespace(made.out));
+  Mark("big study made");
+  testing::CommandResult put_big = Cli(cluster, {"import", big});
+  ASSERT_EQ(put_big.exit_code, 0) << put_big.err;
+  std::vector<std::string> measured = {
+      "/usr/bin/python3", "-c",
+      "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+      "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"};
+  for (const std::string& a : cluster.Cli()) measured.push_back(a);
+  for (const std::string& a :
+       {std::string("export"), std::string("--study"), big_study, std::string("--out"),
+        root + "/BIG.ISO", std::string("--no-viewer")}) {
+    measured.push_back(a);
+  }
+  Mark("big study imported");
+  testing::CommandResult big_iso = testing::RunCommand(measured);
+  ASSERT_EQ(big_iso.exit_code, 0) << big_iso.err;
+  EXPECT_TRUE(absl::StrContains(big_iso.out, "export: 16 instances, 134")) << big_iso.out;
+  const std::string peak_kib(absl::StripAsciiWhitespace(
+      big_iso.out.substr(big_iso.out.rfind('\n', big_iso.out.size() - 2) + 1)));
+  std::cerr << "export of a 128 MiB study as an ISO: peak RSS " << peak_kib << " KiB\n";
+  EXPECT_LT(std::stol(peak_kib), 80 << 10) << big_iso.out;
+  EXPECT_GT(std::filesystem::file_size(root + "/BIG.ISO"), 128u << 20);
+
+  // What the browser saw (started above).
+  Mark("big study exported");
+  testing::CommandResult page = browsed.get();
   ASSERT_EQ(page.exit_code, 0) << page.err;
   EXPECT_TRUE(absl::StrContains(page.out, "\"studies\":3")) << page.out;
   EXPECT_TRUE(absl::StrContains(page.out, "\"foreign_requests\":[]")) << page.out;
@@ -244,37 +355,7 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_EQ(CountOf(page.out, "\"variance\":0}"), 0) << page.out;
   EXPECT_TRUE(absl::StrContains(page.out, "\"viewer_foreign_requests\":[]")) << page.out;
   EXPECT_TRUE(std::filesystem::exists(MEDVAULT_EXPORT_VIEWER_SCREENSHOT));
-
-  // A 128 MiB study (16 instances of 8 MiB) exported as an ISO: the CLI's peak resident memory
-  // (getrusage of the child) stays well under the study (measured: 54 MiB, of which the rendering
-  // of one 2048 x 2048 image and gRPC's buffers; it does not grow with the number of instances).
-  const std::string big = root + "/big";
-  std::filesystem::create_directories(big);
-  testing::CommandResult made = testing::RunCommand(
-      {"/usr/bin/python3", std::string(MEDVAULT_SOURCE_DIR) + "/tests/export/big_study.py",
-       kPydicom, big, "16"});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  const std::string big_study(absl::StripAsciiWhitespace(made.out));
-  testing::CommandResult put_big = Cli(cluster, {"import", big});
-  ASSERT_EQ(put_big.exit_code, 0) << put_big.err;
-  std::vector<std::string> measured = {
-      "/usr/bin/python3", "-c",
-      "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-      "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"};
-  for (const std::string& a : cluster.Cli()) measured.push_back(a);
-  for (const std::string& a :
-       {std::string("export"), std::string("--study"), big_study, std::string("--out"),
-        root + "/BIG.ISO", std::string("--no-viewer")}) {
-    measured.push_back(a);
-  }
-  testing::CommandResult big_iso = testing::RunCommand(measured);
-  ASSERT_EQ(big_iso.exit_code, 0) << big_iso.err;
-  EXPECT_TRUE(absl::StrContains(big_iso.out, "export: 16 instances, 134")) << big_iso.out;
-  const std::string peak_kib =
-      big_iso.out.substr(big_iso.out.rfind('\n', big_iso.out.size() - 2) + 1);
-  std::cerr << "export of a 128 MiB study as an ISO: peak RSS " << peak_kib << " KiB\n";
-  EXPECT_LT(std::stol(peak_kib), 80 << 10) << big_iso.out;
-  EXPECT_GT(std::filesystem::file_size(root + "/BIG.ISO"), 128u << 20);
+  Mark("browser done");
 }
 
 }  // namespace

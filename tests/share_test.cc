@@ -8,8 +8,10 @@
 // five wrong PINs lock (each answer counting down), the right PIN opens a session whose cookie is
 // HttpOnly, Secure and SameSite=Strict; the session reads its study through DICOMweb and gets the
 // same 404 for another stored study as for a missing one; a cross-site redemption is refused;
-// the session downloads its study as a PDI ZIP (unzipped: the stored bytes and a DICOMDIR dcmdump
-// reads), not another study; a --no-download share refuses the download (403);
+// the session downloads its study as a PDI ZIP in `medvault export`'s layout (unzipped: the stored
+// bytes, a DICOMDIR dcmdump reads, INDEX.HTM and README.TXT, and the offline viewer, which shows
+// the image from file:// in headless Chromium), not another study; a --no-download share refuses
+// the download (403);
 // revocation ends the open session at its next request; the share log and the key service's audit
 // record the accesses, and the key service's tamper-evident audit the redemptions (wrong PINs,
 // the lockout, the refusal while locked, the opening), the unlock and the revocation (op=share),
@@ -53,6 +55,7 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "medvault/v1/admin.grpc.pb.h"
 #include "medvault/v1/image_store.grpc.pb.h"
+#include "tests/testing/browser_script.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/subprocess.h"
 
@@ -410,7 +413,29 @@ TEST_F(ShareBrowserTest, PinLockSessionScopeRevocationRetentionAndExpiryWithCurl
   testing::CommandResult dumped = testing::RunCommand({"/usr/bin/dcmdump", unzipped + "/DICOMDIR"});
   EXPECT_EQ(dumped.exit_code, 0) << dumped.err;
   EXPECT_TRUE(absl::StrContains(dumped.out, "DICOM\\ST000001\\SE000001\\IM000001")) << dumped.out;
-  EXPECT_TRUE(std::filesystem::exists(unzipped + "/INDEX.HTM"));
+  // The layout `medvault export --zip` writes (the same writer): the pages, and the offline viewer
+  // with the study's image as a script it loads from file://.
+  for (const char* entry :
+       {"INDEX.HTM", "README.TXT", "IHE_PDI/ST000001.HTM", "VIEWER/VIEWER.HTM", "VIEWER/VIEWER.JS",
+        "VIEWER/WORKERS.JS", "VIEWER/ST000001/SE000001/IM000001.JS"}) {
+    EXPECT_TRUE(std::filesystem::exists(unzipped + "/" + entry)) << entry;
+  }
+  // Opened from the unzipped folder in headless Chromium (export_test's page script): INDEX.HTM
+  // lists the study and its "Open" link shows the image in the viewer, from file://, with
+  // nothing fetched from elsewhere.
+  const std::string script = testing::StageBrowserScript(
+      MEDVAULT_SOURCE_DIR, "tests/export/index_page.mjs", MEDVAULT_SHARE_PAGE_NODE_DIR);
+  const std::string page_config = absl::StrCat(
+      "{\"url\":\"file://", unzipped, "/INDEX.HTM\",\"screenshot\":\"", cluster_->root(),
+      "/download-index.png\",\"viewer_screenshot\":\"", MEDVAULT_SHARE_DOWNLOAD_SCREENSHOT, "\"}");
+  testing::CommandResult browsed = testing::RunCommand({"/usr/bin/node", script, page_config});
+  ASSERT_EQ(browsed.exit_code, 0) << browsed.err;
+  EXPECT_TRUE(absl::StrContains(browsed.out, "\"studies\":1")) << browsed.out;
+  EXPECT_TRUE(absl::StrContains(browsed.out, "\"viewer\":[{\"hash\":\"#ST000001/SE000001/"))
+      << browsed.out;
+  EXPECT_TRUE(absl::StrContains(browsed.out, "\"state\":\"loaded\"")) << browsed.out;
+  EXPECT_FALSE(absl::StrContains(browsed.out, "\"variance\":0}")) << browsed.out;
+  EXPECT_TRUE(absl::StrContains(browsed.out, "\"viewer_foreign_requests\":[]")) << browsed.out;
   EXPECT_EQ(Curl("/share/api/download?study=" + other_).status, 404);
 
   // Revocation ends the open session at its next request; the code then opens nothing, with the
@@ -620,10 +645,8 @@ TEST_F(ShareBrowserTest, PageInHeadlessChromium) {
   testing::CommandResult made2 =
       Cli(*cluster_, {"share", "create", "--study", shared_, "--expires", "1d", "--json"});
   ASSERT_EQ(made2.exit_code, 0) << made2.err;
-  const std::string node_dir = MEDVAULT_SHARE_PAGE_NODE_DIR;
-  std::filesystem::copy_file(std::string(MEDVAULT_SOURCE_DIR) + "/tests/share_page/page.mjs",
-                             node_dir + "/page.mjs",
-                             std::filesystem::copy_options::overwrite_existing);
+  const std::string script = testing::StageBrowserScript(
+      MEDVAULT_SOURCE_DIR, "tests/share_page/page.mjs", MEDVAULT_SHARE_PAGE_NODE_DIR);
   auto argv_json = [&](const std::string& verb) {
     std::string out = "[";
     for (const std::string& a : cluster_->Cli()) absl::StrAppend(&out, "\"", a, "\",");
@@ -636,8 +659,7 @@ TEST_F(ShareBrowserTest, PageInHeadlessChromium) {
       "\",\"unlock_argv\":", argv_json("unlock"), ",\"revoke_argv\":", argv_json("revoke"),
       ",\"code2\":\"", JsonField(made2.out, "access_code"), "\",\"pin2\":\"",
       JsonField(made2.out, "pin"), "\",\"clock_file\":\"", clock_file_, "\"}");
-  testing::CommandResult run =
-      testing::RunCommand({"/usr/bin/node", node_dir + "/page.mjs", config});
+  testing::CommandResult run = testing::RunCommand({"/usr/bin/node", script, config});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const std::string& seen = run.out;
   EXPECT_FALSE(absl::StrContains(seen, "\"error\":")) << seen;

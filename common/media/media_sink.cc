@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -21,6 +22,17 @@ absl::Status Errno(int err, absl::string_view what) {
   if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
   if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(message);
   return absl::InternalError(message);
+}
+
+// Writes all of `bytes` to `fd`.
+absl::Status WriteAll(int fd, absl::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno(errno, "writing the medium");
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
 }
 
 class DirectorySink : public MediaSink {
@@ -39,15 +51,7 @@ class DirectorySink : public MediaSink {
     if (fd_ < 0) return Errno(errno, absl::StrCat("creating ", path));
     return absl::OkStatus();
   }
-  absl::Status Write(absl::string_view data) override {
-    while (!data.empty()) {
-      const ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Errno(errno, "writing the medium");
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return absl::OkStatus();
-  }
+  absl::Status Write(absl::string_view data) override { return WriteAll(fd_, data); }
   absl::Status EndFile() override {
     const int fd = fd_;
     fd_ = -1;
@@ -70,9 +74,16 @@ class ArchiveSink : public MediaSink {
     // (no central directory that would make a partial ZIP look complete).
     if (!closed_) archive_write_fail(a_);
     archive_write_free(a_);
+    if (fd >= 0) ::close(fd);
   }
 
   absl::Status BeginFile(const std::string& path, uint64_t size) override {
+    staged_sectors_ += (size + kSector - 1) / kSector;
+    ++files_;
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      folders_.insert(path.substr(0, slash));
+    }
     if (entry_ == nullptr) entry_ = archive_entry_new();
     archive_entry_clear(entry_);
     archive_entry_set_pathname(entry_, path.c_str());
@@ -97,8 +108,25 @@ class ArchiveSink : public MediaSink {
   }
   absl::Status Close() override {
     closed_ = true;
+    written_at_close = 0;
+    closing = true;
+    if (progress.begin) progress.begin(CloseEstimate());
     if (archive_write_close(a_) != ARCHIVE_OK) return Error("finishing the archive");
+    if (fd >= 0) {
+      const int file = fd;
+      fd = -1;
+      if (::close(file) != 0) return Errno(errno, "closing the medium");
+    }
     return absl::OkStatus();
+  }
+
+  // What an ISO 9660 image of the staged files takes: the system area (16 sectors), the volume
+  // descriptor and its terminator, four path tables, a sector per folder and for the root, the
+  // files' sectors, and the 150 sectors of padding ("pad" below). A ZIP's Close writes only its
+  // central directory and the last buffered block: a sector per file, roughly.
+  uint64_t CloseEstimate() const {
+    if (!iso) return kSector * (files_ + 1);
+    return kSector * (16 + 2 + 4 + folders_.size() + 1 + staged_sectors_ + 150);
   }
 
   absl::Status Error(absl::string_view what) {
@@ -111,8 +139,17 @@ class ArchiveSink : public MediaSink {
 
   absl::Status callback_error;  // the first error of a ByteSink
   ByteSink out;
+  int fd = -1;  // the archive file this sink owns (closed by Close or the destructor), or -1
+  bool iso = false;
+  CloseProgress progress;
+  bool closing = false;  // in Close: bytes written now count for `progress`
+  uint64_t written_at_close = 0;
 
  private:
+  static constexpr uint64_t kSector = 2048;
+  uint64_t staged_sectors_ = 0;
+  uint64_t files_ = 0;
+  std::set<std::string> folders_;
   struct archive* const a_;
   struct archive_entry* entry_ = nullptr;
   bool closed_ = false;
@@ -148,7 +185,12 @@ la_ssize_t WriteToSink(struct archive*, void* client, const void* buffer, size_t
   auto* sink = static_cast<ArchiveSink*>(client);
   if (!sink->callback_error.ok()) return -1;
   sink->callback_error = sink->out(absl::string_view(static_cast<const char*>(buffer), length));
-  return sink->callback_error.ok() ? static_cast<la_ssize_t>(length) : -1;
+  if (!sink->callback_error.ok()) return -1;
+  if (sink->closing) {
+    sink->written_at_close += length;
+    if (sink->progress.written) sink->progress.written(sink->written_at_close);
+  }
+  return static_cast<la_ssize_t>(length);
 }
 
 }  // namespace
@@ -176,14 +218,23 @@ absl::StatusOr<std::unique_ptr<MediaSink>> NewDirectorySink(const std::string& r
 
 absl::StatusOr<std::unique_ptr<MediaSink>> NewArchiveFileSink(const std::string& path,
                                                               MediaFormat format,
-                                                              const std::string& volume_id) {
+                                                              const std::string& volume_id,
+                                                              CloseProgress progress) {
   if (format == MediaFormat::kDirectory) return NewDirectorySink(path);
   absl::StatusOr<struct archive*> a = NewWriter(format, volume_id);
   if (!a.ok()) return a.status();
   auto sink = std::make_unique<ArchiveSink>(*a);
-  if (archive_write_open_filename(*a, path.c_str()) != ARCHIVE_OK) {
-    const int err = archive_errno(*a);
-    return Errno(err != 0 ? err : EIO, absl::StrCat("creating ", path));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(errno, absl::StrCat("creating ", path));
+  // The file is written through WriteToSink (as a stream is) so Close can count the bytes.
+  sink->fd = fd;
+  sink->out = [fd](absl::string_view bytes) { return WriteAll(fd, bytes); };
+  sink->iso = format == MediaFormat::kIso;
+  sink->progress = std::move(progress);
+  // As archive_write_open_filename does for a regular file: the last block is not padded.
+  archive_write_set_bytes_in_last_block(*a, 1);
+  if (archive_write_open(*a, sink.get(), nullptr, WriteToSink, nullptr) != ARCHIVE_OK) {
+    return sink->Error(absl::StrCat("creating ", path));
   }
   return std::unique_ptr<MediaSink>(std::move(sink));
 }

@@ -38,11 +38,23 @@ class MediaSink {
 // other files). INVALID_ARGUMENT when it holds anything.
 absl::StatusOr<std::unique_ptr<MediaSink>> NewDirectorySink(const std::string& root);
 
+// What Close of an archive file does, for a progress bar: libarchive's ISO 9660 writer lays out and
+// writes the whole image there (the files' contents wait in its temporary file until then), which
+// takes as long as writing the medium. `begin(estimate)` is called once when Close starts, with an
+// estimate of the bytes still to write (the staged files rounded up to 2 KiB sectors, plus the
+// volume descriptors and directories; the exact size is known only at the end); `written(total)`
+// each time bytes reach the file, with the bytes written at Close so far. Either may be empty.
+struct CloseProgress {
+  std::function<void(uint64_t estimate)> begin;
+  std::function<void(uint64_t total)> written;
+};
+
 // A ZIP file or an ISO 9660 image (Rock Ridge and Joliet off: the plain ISO 9660 names the PDI
 // profile asks for) at `path`, created or replaced.
 absl::StatusOr<std::unique_ptr<MediaSink>> NewArchiveFileSink(const std::string& path,
                                                               MediaFormat format,
-                                                              const std::string& volume_id = "");
+                                                              const std::string& volume_id = "",
+                                                              CloseProgress progress = {});
 
 // A ZIP whose bytes are handed to `out` as libarchive produces them. An error from `out` fails the
 // write in progress.

@@ -160,6 +160,12 @@ std::string DocumentExtension(absl::string_view media_type);
 // The viewer's files (common/media/pdi_viewer.cc): every file of `viewer_dir` to VIEWER/; the
 // instance at `dicom_path` (file id `file_id`) as VIEWER/STnnnnnn/SEnnnnnn/IMnnnnnn.JS.
 absl::Status AddViewer(const std::string& viewer_dir, MediaSink& sink);
+// Where the built viewer is installed (the folder holding VIEWER.HTM), for `medvault export` and
+// the frontend's share download alike: $MEDVAULT_VIEWER_DIR when set; else disc-viewer/ beside the
+// folder of the running executable (build/bin/medvault -> build/disc-viewer; in the container
+// image /usr/local/bin/frontend -> /usr/local/disc-viewer); else /usr/share/medvault/disc-viewer.
+// FAILED_PRECONDITION, naming the first place looked at, when none holds it.
+absl::StatusOr<std::string> FindViewerDir();
 absl::Status AddViewerScript(const std::string& dicom_path, const std::string& file_id,
                              MediaSink& sink);
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -111,6 +112,25 @@ absl::Status AddViewerScript(const std::string& dicom_path, const std::string& f
   }
   if (absl::Status s = sink.Write(tail); !s.ok()) return s;
   return sink.EndFile();
+}
+
+absl::StatusOr<std::string> FindViewerDir() {
+  std::vector<std::string> candidates;
+  if (const char* dir = std::getenv("MEDVAULT_VIEWER_DIR"); dir != nullptr && *dir != '\0') {
+    candidates.push_back(dir);
+  } else {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) candidates.push_back((self.parent_path().parent_path() / "disc-viewer").string());
+    candidates.push_back("/usr/share/medvault/disc-viewer");
+  }
+  for (const std::string& dir : candidates) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir + "/VIEWER.HTM", ec)) return dir;
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("the offline viewer is not installed (looked in ", candidates.front(),
+                   "); set MEDVAULT_VIEWER_DIR or export with --no-viewer"));
 }
 
 }  // namespace medvault::media

@@ -361,6 +361,7 @@ absl::Status ShareWeb::Download(const HttpRequest& request, const std::string& c
   if (!sink.ok()) return sink.status();
   media::PdiOptions options;
   options.scratch_dir = ScratchDir(scratch_dir_);
+  options.viewer_dir = viewer_dir_;
   absl::StatusOr<media::PdiSummary> written = media::WritePdi(
       instances,
       [&](size_t index, const media::WriteFn& write) {

@@ -12,7 +12,9 @@
 //   POST /share/api/logout   ends the session (X-CSRF-Token required).
 //   GET  /share/api/download?study=UID
 //                            when the share allows downloads: the study as a ZIP in the IHE PDI
-//                            layout (common/media/pdi.h), streamed as it is written; logged in
+//                            layout (common/media/pdi.h, the same writer as `medvault export
+//                            --zip`: DICOMDIR, INDEX.HTM, README.TXT and the offline viewer),
+//                            streamed as it is written; logged in
 //                            the share's log ("download") like every read. 403 when the share
 //                            does not allow it, 404 for a study outside the share.
 //   /dicomweb/...            with the session cookie and no client certificate: the DICOMweb door
@@ -45,15 +47,19 @@ class ShareWeb {
   // `page_dir` (read through `fs`) holds the built page; empty or null: no page is served.
   // `scratch_dir` is where a download's DICOMDIR is built (common/media/pdi.h); empty: /dev/shm
   // (memory, so no plaintext reaches a disk) when it exists, else $TMPDIR or /tmp.
+  // `viewer_dir` holds the built offline viewer (media::FindViewerDir): a download carries it
+  // under VIEWER/ as `medvault export` does; empty: downloads without a viewer.
   ShareWeb(ShareDesk* desk, ShareSessions* sessions, ImageStoreCore* core, HttpHandler next,
-           Filesystem* fs = nullptr, std::string page_dir = "", std::string scratch_dir = "")
+           Filesystem* fs = nullptr, std::string page_dir = "", std::string scratch_dir = "",
+           std::string viewer_dir = "")
       : desk_(desk),
         sessions_(sessions),
         core_(core),
         next_(std::move(next)),
         fs_(fs),
         page_dir_(std::move(page_dir)),
-        scratch_dir_(std::move(scratch_dir)) {}
+        scratch_dir_(std::move(scratch_dir)),
+        viewer_dir_(std::move(viewer_dir)) {}
 
   // The handler for HttpsServer.
   absl::Status Handle(const HttpRequest& request, HttpResponder& out);
@@ -82,6 +88,7 @@ class ShareWeb {
   Filesystem* const fs_;
   const std::string page_dir_;
   const std::string scratch_dir_;
+  const std::string viewer_dir_;
 };
 
 }  // namespace medvault::frontend::web

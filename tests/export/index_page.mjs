@@ -1,21 +1,17 @@
 // Opens an exported medium's INDEX.HTM from file:// in Debian's headless Chromium
-// (playwright-core from the share page's package-lock.json) and prints one JSON object of what it
-// saw; tests/export_test.cc judges it. Then, in a browser started without any file:// flag, clicks
-// each series' "Open" link into the medium's offline viewer and samples its canvas.
+// (tests/browser/chromium.mjs) and prints one JSON object of what it saw; tests/export_test.cc and
+// tests/share_test.cc (the share download, unzipped) judge it. Then, in a browser started without
+// any file:// flag, clicks each series' "Open" link into the medium's offline viewer and samples its
+// canvas.
 //
 //   node index_page.mjs '{"url":"file:///.../INDEX.HTM","screenshot":"/.../export-index.png",
 //                         "viewer_screenshot":"/.../export-viewer.png"}'
-import { chromium } from 'playwright-core';
+import { dwvCanvasVariance, launchChromium } from './chromium.mjs';
 
 const config = JSON.parse(process.argv[2]);
-const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-               '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  // The renderings are read back through a canvas: file:// pages are otherwise each their own
-  // origin and the canvas would be tainted. (The viewer below runs without this flag.)
-  args: [...flags, '--allow-file-access-from-files'],
-});
+// The renderings are read back through a canvas: file:// pages are otherwise each their own
+// origin and the canvas would be tainted. (The viewer below runs without this flag.)
+const browser = await launchChromium(['--allow-file-access-from-files']);
 const result = {};
 try {
   const context = await browser.newContext();
@@ -51,7 +47,7 @@ try {
 }
 
 // The viewer: a fresh browser as anyone's, no flag about file://.
-const plain = await chromium.launch({ executablePath: '/usr/bin/chromium', args: flags });
+const plain = await launchChromium();
 result.viewer = [];
 try {
   const page = await (await plain.newContext()).newPage();
@@ -66,21 +62,7 @@ try {
                                null, { timeout: 60000 });
     // dwv draws after 'renderend' too: wait until a canvas is not one flat colour (or give up
     // and report what is there).
-    const variance = () => {
-      let best = 0;
-      for (const canvas of document.querySelectorAll('#layerGroup0 canvas')) {
-        const ctx = canvas.getContext('2d');
-        if (!ctx || canvas.width === 0 || canvas.height === 0) continue;
-        const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-        let sum = 0, sum2 = 0, n = 0;
-        for (let i = 0; i < data.length; i += 4) {
-          const g = (data[i] + data[i + 1] + data[i + 2]) / 3;
-          sum += g; sum2 += g * g; n++;
-        }
-        best = Math.max(best, n ? sum2 / n - (sum / n) * (sum / n) : 0);
-      }
-      return best;
-    };
+    const variance = dwvCanvasVariance;
     if (await page.evaluate(() => document.body.dataset.viewer) === 'loaded') {
       await page.waitForFunction(variance, null, { timeout: 20000 }).catch(() => {});
     }

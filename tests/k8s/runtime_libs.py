@@ -3,6 +3,12 @@
 resolves for the built binaries (all of them, transitively) belongs (dpkg -S) to a Debian package
 named in the Containerfile's RUNTIME_PACKAGES, and each binary the manifests run is copied into the
 image. Both stages are Debian 12, like this machine, so package names carry over.
+The browser code the binaries serve or write is in the image too (checked on the Containerfile,
+the image is not built here): the build stage installs nodejs and npm (the frontend target bundles
+the share page and the disc viewer), and the runtime stage copies the built share page and offline
+disc viewer to where the frontend and the CLI look for them beside their executables (../share-page
+and ../disc-viewer, frontend/main.cc and common/media/pdi_viewer.cc), so `medvault export` and the
+share download inside the container carry the viewer; the build tree holds those files.
 
   runtime_libs.py BIN_DIR
 """
@@ -47,11 +53,36 @@ def owners(paths):
     return {p: next((found[a] for a in aliases(p) if a in found), None) for p in paths}
 
 
+# What the build puts beside build/bin and the runtime stage must carry beside /usr/local/bin.
+BROWSER_DIRS = {"share-page": ["index.html", "app.js"],
+                "disc-viewer": ["VIEWER.HTM", "VIEWER.JS", "WORKERS.JS"]}
+
+
+def check_browser_files(f, text, runtime, bins):
+    build = text[:text.index("AS runtime")]
+    m = re.search(r'^ARG BUILD_PACKAGES="([^"]*)"', build, re.M)
+    build_packages = set(m.group(1).split()) if m else set()
+    for pkg in ("nodejs", "npm"):
+        f.check(pkg in build_packages, f"the build stage's BUILD_PACKAGES lacks {pkg} (the frontend "
+                "target bundles the share page and the disc viewer with it)")
+    prefix = "/usr/local"  # the binaries are in /usr/local/bin (checked in main)
+    for name, files in BROWSER_DIRS.items():
+        f.check(re.search(rf"^COPY --from=build /src/build/{name}/? {prefix}/{name}/?$", runtime,
+                          re.M) is not None,
+                f"the runtime stage does not copy build/{name} to {prefix}/{name}, where the binaries "
+                "in /usr/local/bin look for it")
+        for file in files:
+            path = os.path.join(os.path.dirname(os.path.abspath(bins)), name, file)
+            f.check(os.path.exists(path), f"{path} is not built (frontend/web/page/build)")
+
+
 def main():
     bins = sys.argv[1]
     f = Failures("runtime libraries")
     packages, runtime = runtime_packages()
     f.check(bool(packages), "the Containerfile's runtime stage has no ARG RUNTIME_PACKAGES")
+    with open(CONTAINERFILE) as c:
+        check_browser_files(f, c.read(), runtime, bins)
     libs = {}
     for b in BINARIES:
         path = os.path.join(bins, b)

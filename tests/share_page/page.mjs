@@ -1,22 +1,18 @@
-// Drives the share page in Debian's headless Chromium (playwright-core from the page's own
-// package-lock.json) and prints one JSON object of what it saw; tests/share_test.cc judges it.
+// Drives the share page in Debian's headless Chromium (tests/browser/chromium.mjs) and prints one
+// JSON object of what it saw; tests/share_test.cc judges it.
 //
 //   node page.mjs CONFIG_JSON
 // CONFIG_JSON: {base, code, pin, wrong_pin, shared_study, other_study, screenshot,
 //               unlock_argv: [...], revoke_argv: [...], (the CLI that unlocks / revokes the share)
 //               code2, pin2, clock_file} (a second share expiring in a day; writing an offset in
 //               seconds to clock_file moves the metaserver's share clock)
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { dwvCanvasVariance, launchChromium } from './chromium.mjs';
 
 const config = JSON.parse(process.argv[2]);
 const result = { wrong: [], locked_message: '' };
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   // A fresh profile per context: nothing is remembered between runs.
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
@@ -66,22 +62,7 @@ try {
                              { timeout: 60000 });
   // The canvas is not blank: the variance of its pixels' grey levels (waited for, as dwv draws
   // after it reports the render).
-  const variance = () => {
-    let best = 0;
-    for (const canvas of document.querySelectorAll('#layerGroup0 canvas')) {
-      const ctx = canvas.getContext('2d');
-      if (!ctx || canvas.width === 0 || canvas.height === 0) continue;
-      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-      let sum = 0, sum2 = 0, n = 0;
-      for (let i = 0; i < data.length; i += 4) {
-        const g = (data[i] + data[i + 1] + data[i + 2]) / 3;
-        sum += g; sum2 += g * g; n++;
-      }
-      const mean = sum / n;
-      best = Math.max(best, sum2 / n - mean * mean);
-    }
-    return best;
-  };
+  const variance = dwvCanvasVariance;
   await page.waitForFunction(variance, null, { timeout: 30000 }).catch(() => {});
   result.pixel_variance = await page.evaluate(variance);
   await page.screenshot({ path: config.screenshot });
