@@ -25,7 +25,8 @@ ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* c
       clock_(clock),
       pool_(keys, options.dek_batch),
       chunk_budget_(options.chunk_budget),
-      placer_(meta, options.replicas),
+      placer_(meta, options.replicas, clock,
+              PlacementLease{options.placement_lease_chunks, options.placement_lease_micros}),
       committer_(keys, meta, &stats_),
       manifests_(ManifestCacheOptions{options.manifest_cache_entries, options.manifest_cache_ttl},
                  clock) {}
