@@ -86,13 +86,13 @@ absl::Status PutSession::Append(absl::string_view piece) {
     if (std::optional<InstanceUids> uids = parser_.Uids()) {
       // Twice what has arrived: the placements grow with the file, like a vector.
       const auto count = static_cast<uint32_t>(2 * (held_.size() + 1));
-      if (absl::Status s = Decide(*uids, count); !s.ok()) return Fail(s);
+      if (absl::Status s = Decide(*uids, count, /*complete=*/false); !s.ok()) return Fail(s);
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
+absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements, bool complete) {
   if (!expected_uid_.empty() && uids.sop_instance_uid != expected_uid_) {
     return absl::FailedPreconditionError(
         "the file's SOP Instance UID is not the one the request named");
@@ -107,12 +107,20 @@ absl::Status PutSession::Decide(const InstanceUids& uids, uint32_t placements) {
   const FrontendOptions& options = *ctx_.options;
   bool exists_hint = false;
   {
-    // Placement and a hint whether the instance is already stored, in one round trip.
     StageTimer t(ctx_.clock, timings_, &PutTimings::place);
-    ASSIGN_OR_RETURN(v1::AllocateChunksResponse placed,
-                     ctx_.placer->Place(placements, decided_uid_, {}));
-    for (v1::ChunkPlacement& p : *placed.mutable_chunks()) placements_.push_back(std::move(p));
-    exists_hint = placed.instance_exists();
+    absl::StatusOr<v1::AllocateChunksResponse> placed;
+    if (complete && ctx_.placer->Leases(placements)) {
+      // A small put places from the frontend's lease, without a round trip of its own and so
+      // without the "already stored" hint: a re-send of a stored instance is settled by the
+      // commit, which is authoritative (its chunks become orphans that collection reclaims).
+      placed = ctx_.placer->Take(placements);
+    } else {
+      // Placement and a hint whether the instance is already stored, in one round trip.
+      placed = ctx_.placer->Place(placements, decided_uid_, {});
+    }
+    if (!placed.ok()) return placed.status();
+    for (v1::ChunkPlacement& p : *placed->mutable_chunks()) placements_.push_back(std::move(p));
+    exists_hint = placed->instance_exists();
   }
   if (exists_hint) {
     // A re-send of a stored instance costs a lookup, not a key and three replicas. The hint was
@@ -231,6 +239,7 @@ void PutSession::StartChunkWrite(uint32_t index, std::shared_ptr<const std::stri
           Annotate(absl::Status(code, results[r].message()),
                    absl::StrCat("writing chunk ", index, " replica ", r, " to ", addresses[r]));
     }
+    if (!failed.ok()) ctx_.placer->DropLease();  // leased placements may name the failed server
     if (failed.ok()) {
       WriteEnded();
     } else if (!abandoned_ && write_error_.ok() && attempt < kMaxChunkWriteAttempts &&
@@ -361,7 +370,8 @@ absl::StatusOr<v1::PutInstanceResponse> PutSession::Finish() {
     // chunk count, from the complete parse.
     const auto count = static_cast<uint32_t>(held_.size() + 1);
     if (absl::Status s =
-            Decide({tags.study_uid(), tags.series_uid(), tags.sop_instance_uid()}, count);
+            Decide({tags.study_uid(), tags.series_uid(), tags.sop_instance_uid()}, count,
+                   /*complete=*/true);
         !s.ok()) {
       return Fail(s);
     }

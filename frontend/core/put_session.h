@@ -75,7 +75,9 @@ class PutSession {
   };
 
   // Places the first `placements` chunks and learns whether the instance is already stored.
-  absl::Status Decide(const InstanceUids& uids, uint32_t placements);
+  // `complete`: the whole file has arrived, so `placements` is its exact chunk count, and a small
+  // file places from the frontend's lease (chunk_placer.h), learning nothing.
+  absl::Status Decide(const InstanceUids& uids, uint32_t placements, bool complete);
   // A full chunk (or, at Finish, the last one): written now, or held until the mode is decided.
   absl::Status ChunkDone(std::string plain, bool last);
   // Seals chunk `next_index_` and starts writing its replicas.

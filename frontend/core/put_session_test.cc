@@ -63,7 +63,7 @@ class PutSessionTest : public ::testing::Test {
       : meta_(&keys_),
         pool_(&keys_, options_.dek_batch),
         budget_(options_.chunk_budget),
-        placer_(&meta_, options_.replicas),
+        placer_(&meta_, options_.replicas, &clock_),
         committer_(&keys_, &meta_, &stats_),
         reader_(&keys_, &meta_, &chunks_, options_, &clock_) {}
 

@@ -87,6 +87,7 @@ class FakeMeta : public MetaClient {
     for (uint32_t i = 0; i < n; ++i) {
       auto* p = r.add_chunks();
       p->set_chunk_id(RandomBytes(16).value());
+      placed_ids.push_back(p->chunk_id());
       for (int k : chosen) {
         auto* s = p->add_servers();
         s->set_server_id("s" + std::to_string(k));
@@ -96,6 +97,7 @@ class FakeMeta : public MetaClient {
     return r;
   }
   std::vector<uint32_t> allocations;                 // chunk counts asked for, in order
+  std::vector<std::string> placed_ids;               // every chunk id placed, in order
   std::vector<std::vector<std::string>> exclusions;  // the servers each call excluded
   std::function<void()> on_commit;
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(
