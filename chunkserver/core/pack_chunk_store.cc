@@ -10,6 +10,31 @@
 #include "common/status_macros.h"
 
 namespace medvault::chunkserver {
+namespace {
+
+// The offset of the first record header at or after `from` in the extent file `path` (of `size`
+// bytes) that decodes, or `size` when none does. Open() resumes there after a header that fails
+// its checks, so rot in one header costs that record, not every record behind it in the extent.
+// Payloads are ciphertext: a false match needs the magic and a header CRC32C to agree by chance.
+absl::StatusOr<uint64_t> NextDecodableHeader(Filesystem* fs, const std::string& path, uint64_t from,
+                                             uint64_t size) {
+  constexpr uint64_t kWindow = 1 << 20;
+  for (uint64_t at = from; at + kRecordHeaderBytes <= size;) {
+    const uint64_t n = std::min<uint64_t>(kWindow + kRecordHeaderBytes, size - at);
+    ASSIGN_OR_RETURN(std::string window, fs->ReadFileRange(path, at, n));
+    if (window.size() < kRecordHeaderBytes) break;
+    for (size_t i = window.find(kRecordMagic, 0, 4);
+         i != std::string::npos && i + kRecordHeaderBytes <= window.size();
+         i = window.find(kRecordMagic, i + 1, 4)) {
+      if (DecodeRecordHeader(absl::string_view(window).substr(i)).ok()) return at + i;
+    }
+    at += window.size() - kRecordHeaderBytes + 1;  // windows overlap by a header less one byte
+  }
+  return size;
+}
+
+}  // namespace
+
 PackChunkStore::PackChunkStore(Filesystem* fs, Clock* clock, std::string data_dir,
                                PackChunkStoreOptions options)
     : fs_(fs),
@@ -76,7 +101,16 @@ absl::Status PackChunkStore::ScanExtent(uint64_t extent, bool verify_payloads) {
   while (off + kRecordHeaderBytes <= info.size) {
     ASSIGN_OR_RETURN(std::string bytes, fs_->ReadFileRange(path, off, kRecordHeaderBytes));
     absl::StatusOr<RecordHeader> h = DecodeRecordHeader(bytes);
-    if (!h.ok()) break;
+    if (!h.ok()) {
+      // A torn tail (nothing decodes after it) or a rotten header (records follow it).
+      ASSIGN_OR_RETURN(uint64_t next, NextDecodableHeader(fs_, path, off + 1, info.size));
+      if (next >= info.size) break;
+      MV_LOG(WARNING) << "extent " << extent << ": skipping " << (next - off)
+                      << " unreadable bytes at offset " << off << " (a record header fails its "
+                      << "checks)";
+      off = next;
+      continue;
+    }
     if (h->payload_length > info.size - off - kRecordHeaderBytes) break;
     if (h->type == RecordType::kTombstone && h->payload_length != 0) break;
     Location loc{extent, off, h->payload_length, h->payload_crc32c, h->seq, h->write_micros};

@@ -8,8 +8,9 @@
 // sequence number), so data and index can never disagree and one fdatasync per group makes both
 // durable (an index in RocksDB would need its own synced write per group, or a tail scan anyway).
 // Open() reads each record header (one pread per chunk) and, in the newest extent (the only one
-// that can hold unsynced bytes at a crash), every payload too; it stops an extent at its first
-// invalid record (a torn tail: nothing after it was acknowledged).
+// that can hold unsynced bytes at a crash), every payload too. A record header that fails its
+// checks ends the extent when no valid header follows it (a torn tail: nothing after it was
+// acknowledged); otherwise it is rot, and the scan resumes at the next valid header.
 //
 // Deletes append a tombstone (a record with a higher sequence number) and are durable when they
 // return. Compact() rewrites an extent whose dead fraction passes the threshold: it copies the

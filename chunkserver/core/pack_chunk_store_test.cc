@@ -149,6 +149,27 @@ TEST_F(PackChunkStoreTest, CorruptRecordIsDataLossQuarantinedAndRepairable) {
   EXPECT_EQ(store_->Read(Id(5))->data, data);
 }
 
+// Rot in one record header costs that record, not the records behind it in the extent.
+TEST_F(PackChunkStoreTest, RottenRecordHeaderLosesOnlyItsRecordAtReopen) {
+  const std::string a = RandomData(3000), b = RandomData(2000), c = RandomData(10);
+  ASSERT_TRUE(Put(store_.get(), Id(1), a).ok());
+  ASSERT_TRUE(Put(store_.get(), Id(2), b).ok());
+  ASSERT_TRUE(Put(store_.get(), Id(3), c).ok());
+  store_ = Reopen();  // extent 1 is sealed; new writes go to extent 2
+  ASSERT_TRUE(Put(store_.get(), Id(4), c).ok());
+  store_.reset();
+  // A bit of chunk 1's id flips: its header fails its CRC.
+  FlipByte(dir_.path() + "/pack/0000000000000001.mvx", kExtentHeaderBytes + 30);
+  store_ = Reopen();
+  EXPECT_TRUE(absl::IsNotFound(store_->Read(Id(1)).status()));
+  for (const auto& [id, data] : {std::pair(Id(2), b), std::pair(Id(3), c), std::pair(Id(4), c)}) {
+    absl::StatusOr<ChunkData> read = store_->Read(id);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->data, data);
+  }
+  EXPECT_EQ(store_->chunk_count(), 3u);
+}
+
 TEST_F(PackChunkStoreTest, CorruptStoredChunkIsReplacedByAVerifiedWrite) {
   const std::string data = RandomData(2000);
   ASSERT_TRUE(Put(store_.get(), Id(7), data).ok());
