@@ -10,31 +10,6 @@
 #include "common/status_macros.h"
 
 namespace medvault::chunkserver {
-namespace {
-
-// The offset of the first record header at or after `from` in the extent file `path` (of `size`
-// bytes) that decodes, or `size` when none does. Open() resumes there after a header that fails
-// its checks, so rot in one header costs that record, not every record behind it in the extent.
-// Payloads are ciphertext: a false match needs the magic and a header CRC32C to agree by chance.
-absl::StatusOr<uint64_t> NextDecodableHeader(Filesystem* fs, const std::string& path, uint64_t from,
-                                             uint64_t size) {
-  constexpr uint64_t kWindow = 1 << 20;
-  for (uint64_t at = from; at + kRecordHeaderBytes <= size;) {
-    const uint64_t n = std::min<uint64_t>(kWindow + kRecordHeaderBytes, size - at);
-    ASSIGN_OR_RETURN(std::string window, fs->ReadFileRange(path, at, n));
-    if (window.size() < kRecordHeaderBytes) break;
-    for (size_t i = window.find(kRecordMagic, 0, 4);
-         i != std::string::npos && i + kRecordHeaderBytes <= window.size();
-         i = window.find(kRecordMagic, i + 1, 4)) {
-      if (DecodeRecordHeader(absl::string_view(window).substr(i)).ok()) return at + i;
-    }
-    at += window.size() - kRecordHeaderBytes + 1;  // windows overlap by a header less one byte
-  }
-  return size;
-}
-
-}  // namespace
-
 PackChunkStore::PackChunkStore(Filesystem* fs, Clock* clock, std::string data_dir,
                                PackChunkStoreOptions options)
     : fs_(fs),
@@ -84,6 +59,23 @@ absl::Status PackChunkStore::Open() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> PackChunkStore::NextDecodableHeader(const std::string& path, uint64_t from,
+                                                             uint64_t size) {
+  constexpr uint64_t kWindow = 1 << 20;
+  for (uint64_t at = from; at + kRecordHeaderBytes <= size;) {
+    const uint64_t n = std::min<uint64_t>(kWindow + kRecordHeaderBytes, size - at);
+    ASSIGN_OR_RETURN(std::string window, fs_->ReadFileRange(path, at, n));
+    if (window.size() < kRecordHeaderBytes) break;
+    for (size_t i = window.find(kRecordMagic, 0, 4);
+         i != std::string::npos && i + kRecordHeaderBytes <= window.size();
+         i = window.find(kRecordMagic, i + 1, 4)) {
+      if (DecodeRecordHeader(absl::string_view(window).substr(i)).ok()) return at + i;
+    }
+    at += window.size() - kRecordHeaderBytes + 1;  // windows overlap by a header less one byte
+  }
+  return size;
+}
+
 absl::Status PackChunkStore::ScanExtent(uint64_t extent, bool verify_payloads) {
   const std::string path = ExtentPath(extent);
   ASSIGN_OR_RETURN(FileInfo info, fs_->Stat(path));
@@ -103,7 +95,7 @@ absl::Status PackChunkStore::ScanExtent(uint64_t extent, bool verify_payloads) {
     absl::StatusOr<RecordHeader> h = DecodeRecordHeader(bytes);
     if (!h.ok()) {
       // A torn tail (nothing decodes after it) or a rotten header (records follow it).
-      ASSIGN_OR_RETURN(uint64_t next, NextDecodableHeader(fs_, path, off + 1, info.size));
+      ASSIGN_OR_RETURN(uint64_t next, NextDecodableHeader(path, off + 1, info.size));
       if (next >= info.size) break;
       MV_LOG(WARNING) << "extent " << extent << ": skipping " << (next - off)
                       << " unreadable bytes at offset " << off << " (a record header fails its "

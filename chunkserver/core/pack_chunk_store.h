@@ -116,6 +116,12 @@ class PackChunkStore : public ChunkStore {
   };
 
   std::string ExtentPath(uint64_t extent) const;
+  // The offset of the first record header at or after `from` in the extent file `path` (of `size`
+  // bytes) that decodes, or `size` when none does. Open() and compaction resume there after a
+  // header that fails its checks, so rot in one header costs that record, not every record behind
+  // it. Payloads are ciphertext: a false match needs the magic and a header CRC32C to agree.
+  absl::StatusOr<uint64_t> NextDecodableHeader(const std::string& path, uint64_t from,
+                                               uint64_t size);
   absl::Status ScanExtent(uint64_t extent, bool verify_payloads);
   // Applies one record found by Open() to the index.
   void ApplyScanned(const RecordHeader& h, const Location& loc,

@@ -153,7 +153,8 @@ absl::Status CorruptChunkOnDisk(const ChunkOnDisk& chunk) {
 absl::Status RemoveChunkOnDisk(const ChunkOnDisk& chunk) {
   if (!chunk.packed) {
     std::error_code ec;
-    if (!fs::remove(chunk.path, ec)) return absl::NotFoundError(absl::StrCat("removing ", chunk.path));
+    if (!fs::remove(chunk.path, ec))
+      return absl::NotFoundError(absl::StrCat("removing ", chunk.path));
     return absl::OkStatus();
   }
   return WriteRange(chunk.path, chunk.offset, std::string(kRecordHeaderBytes, '\0'));
