@@ -44,9 +44,10 @@ ABSL_FLAG(
     bool, direct_io, false,
     "write chunk files with O_DIRECT (not through the page cache) where the filesystem takes it; "
     "measured neutral to 5% slower on the bench machine (docs/benchmarks.md)");
-ABSL_FLAG(std::string, chunk_store, "files",
-          "Chunk layout: 'files' (one file per chunk) or 'pack' (chunks appended to large extent "
-          "files with group-committed fdatasync; docs/architecture.md)");
+ABSL_FLAG(std::string, chunk_store, "",
+          "Chunk layout: 'pack' (chunks appended to large extent files with group-committed "
+          "fdatasync) or 'files' (one file per chunk; docs/architecture.md). Empty (the default): "
+          "the layout --data_dir already holds chunks in, else 'pack'");
 ABSL_FLAG(uint64_t, pack_extent_mb, 256, "--chunk_store=pack: size of an extent file in MiB");
 ABSL_FLAG(double, pack_compact_dead_fraction, 0.5,
           "--chunk_store=pack: rewrite an extent once this fraction of it is dead");
@@ -89,14 +90,18 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> server_id = medvault::chunkserver::LoadOrCreateServerId(fs, data_dir);
   if (!server_id.ok()) Die(server_id.status().ToString());
 
-  const std::string layout = absl::GetFlag(FLAGS_chunk_store);
+  absl::StatusOr<std::string> chosen =
+      medvault::chunkserver::ChooseLayout(fs, data_dir, absl::GetFlag(FLAGS_chunk_store));
+  if (!chosen.ok()) Die("--chunk_store: " + chosen.status().ToString());
+  const std::string layout = *chosen;
+  MV_LOG(INFO) << "chunk layout: " << layout;
   std::unique_ptr<medvault::chunkserver::ChunkStore> store_owner;
   medvault::chunkserver::PackChunkStore* pack = nullptr;
   if (layout == "files") {
     store_owner = std::make_unique<medvault::chunkserver::FileChunkStore>(
         fs, medvault::RealClock(), data_dir,
         medvault::chunkserver::ChunkStoreOptions{absl::GetFlag(FLAGS_max_bytes)});
-  } else if (layout == "pack") {
+  } else {
     medvault::chunkserver::PackChunkStoreOptions options;
     options.max_bytes = absl::GetFlag(FLAGS_max_bytes);
     options.extent_bytes = absl::GetFlag(FLAGS_pack_extent_mb) << 20;
@@ -106,8 +111,6 @@ int main(int argc, char** argv) {
                                                                          data_dir, options);
     pack = owned.get();
     store_owner = std::move(owned);
-  } else {
-    Die("--chunk_store must be 'files' or 'pack'");
   }
   medvault::chunkserver::ChunkStore& store = *store_owner;
   absl::Status opened = store.Open();

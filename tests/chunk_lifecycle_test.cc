@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "chunkserver/testing/chunk_disk.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
@@ -98,15 +99,13 @@ std::vector<std::string> ChunkIdsOf(const ExternalCluster& cluster,
   return ids;
 }
 
-// How many chunk files of `ids` exist in the data directory of chunk server `i`.
+// How many chunks of `ids` chunk server `i` holds on disk (chunk files, or live records in pack
+// extents).
 size_t FilesPresentOn(const ExternalCluster& cluster, int i, const std::vector<std::string>& ids) {
-  size_t present = 0;
-  for (const std::string& id : ids) {
-    const std::string hex = ToHex(id);
-    present += std::filesystem::exists(cluster.chunkserver_dir(i) + "/chunks/" + hex.substr(0, 2) +
-                                       "/" + hex);
-  }
-  return present;
+  absl::StatusOr<size_t> present =
+      chunkserver::testing::CountChunksOnDisk(cluster.chunkserver_dir(i), ids);
+  EXPECT_TRUE(present.ok()) << present.status();
+  return present.ok() ? *present : 0;
 }
 
 // The same over chunk servers 0..n-1.

@@ -4,14 +4,14 @@
 // bit-exact and every chunk is listed on 3 distinct servers that hold it (replica_audit.h).
 //   1. kill -9 a chunk server during sustained uploads; it comes back and its extra copies go;
 //   2. wipe a chunk server's data directory and restart it: full repair onto it;
-//   3. flip bytes in chunk files and delete others: found by reads and scrub, quarantined,
-//   repaired;
+//   3. flip bytes in chunks on disk and delete others (chunk files or records in pack extents,
+//   chunkserver/testing/chunk_disk.h): found by reads and scrub, quarantined, repaired;
 //   4. a chunk server whose quota fills: clean RESOURCE_EXHAUSTED, writes continue elsewhere, no
 //      corrupt chunk, and it takes chunks again once space frees.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "chunkserver/testing/chunk_disk.h"
 #include "common/rpc.h"
 #include "medvault/v1/chunkserver.grpc.pb.h"
 #include "medvault/v1/image_store.grpc.pb.h"
@@ -47,14 +48,12 @@ testing::ClusterOptions DurabilityOptions(int chunkservers) {
   return options;
 }
 
-// Chunk files under a chunk server's data directory.
-std::vector<std::filesystem::path> ChunkFiles(const std::string& data_dir) {
-  std::vector<std::filesystem::path> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(data_dir + "/chunks")) {
-    if (e.is_regular_file()) out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+// The chunks on a chunk server's disk, whatever its layout (files or pack extents).
+std::vector<chunkserver::testing::ChunkOnDisk> ChunksOnDisk(const std::string& data_dir) {
+  absl::StatusOr<std::vector<chunkserver::testing::ChunkOnDisk>> chunks =
+      chunkserver::testing::ListChunksOnDisk(data_dir);
+  EXPECT_TRUE(chunks.ok()) << chunks.status();
+  return chunks.ok() ? *chunks : std::vector<chunkserver::testing::ChunkOnDisk>();
 }
 
 void Print(const char* what, const testing::AuditResult& audit) {
@@ -150,7 +149,7 @@ TEST(DurabilityTest, WipedChunkServerIsRefilled) {
   ASSERT_TRUE(audit.ok()) << audit.status();
   Print("after full repair", *audit);
   // Every chunk is back on three servers, so the new one holds a replica of each.
-  EXPECT_EQ(ChunkFiles(cluster.chunkserver_dir(2)).size(), audit->chunks);
+  EXPECT_EQ(ChunksOnDisk(cluster.chunkserver_dir(2)).size(), audit->chunks);
   EXPECT_EQ(*cluster.Metric("metaserver", "medvault_metaserver_chunkservers_down"),
             1);  // the old id
   EXPECT_TRUE(cluster.Stop().ok());
@@ -166,18 +165,32 @@ TEST(DurabilityTest, FlippedAndDeletedChunkFilesAreFoundAndRepaired) {
     ASSERT_TRUE(put.ok()) << put;
   }
 
-  // Server 0: flip a byte in every other chunk file. Server 1: delete every third file. A chunk is
-  // on all three servers, so server 2 always keeps a good copy.
-  const std::vector<std::filesystem::path> files0 = ChunkFiles(cluster.chunkserver_dir(0));
-  const std::vector<std::filesystem::path> files1 = ChunkFiles(cluster.chunkserver_dir(1));
-  ASSERT_GT(files0.size(), 10u);
+  // Server 0: flip a byte in every other chunk. Server 1: delete every third chunk (its file, or
+  // its record's header in a pack extent). A chunk is on all three servers, so server 2 always
+  // keeps a good copy.
+  // Only chunks of acknowledged instances: a write retried elsewhere under load may have left an
+  // uncommitted copy (an orphan, garbage collection's), whose damage no repair pass counts.
+  absl::StatusOr<testing::AuditResult> before =
+      testing::AuditReplicas(cluster, uploader.acked(), 3);
+  ASSERT_TRUE(before.ok()) << before.status();
+  auto committed = [&](std::vector<chunkserver::testing::ChunkOnDisk> chunks) {
+    chunks.erase(std::remove_if(chunks.begin(), chunks.end(),
+                                [&](const chunkserver::testing::ChunkOnDisk& c) {
+                                  return before->chunk_ids.count(c.id) == 0;
+                                }),
+                 chunks.end());
+    return chunks;
+  };
+  const auto chunks0 = committed(ChunksOnDisk(cluster.chunkserver_dir(0)));
+  const auto chunks1 = committed(ChunksOnDisk(cluster.chunkserver_dir(1)));
+  ASSERT_GT(chunks0.size(), 10u);
   size_t flipped = 0, deleted = 0;
-  for (size_t i = 0; i < files0.size(); i += 2, ++flipped) {
-    std::fstream f(files0[i], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    f.put('\x5a');
+  for (size_t i = 0; i < chunks0.size(); i += 2, ++flipped) {
+    ASSERT_TRUE(chunkserver::testing::CorruptChunkOnDisk(chunks0[i]).ok());
   }
-  for (size_t i = 0; i < files1.size(); i += 3, ++deleted) std::filesystem::remove(files1[i]);
+  for (size_t i = 0; i < chunks1.size(); i += 3, ++deleted) {
+    ASSERT_TRUE(chunkserver::testing::RemoveChunkOnDisk(chunks1[i]).ok());
+  }
 
   // Reads fail over and are exact at once (and report the bad replicas they meet).
   auto frontend = v1::ImageStore::NewStub(cluster.Channel(cluster.frontend(), kFrontendPeer));
@@ -197,7 +210,7 @@ TEST(DurabilityTest, FlippedAndDeletedChunkFilesAreFoundAndRepaired) {
       testing::WaitForFullReplication(cluster, uploader.acked(), 3, kRepairTimeout);
   ASSERT_TRUE(audit.ok()) << audit.status();
   Print("after repair", *audit);
-  // Every flipped file was found (by a read or by the scrubber) and quarantined.
+  // Every flipped chunk was found (by a read or by the scrubber) and quarantined.
   size_t quarantined = 0;
   for (const auto& e :
        std::filesystem::directory_iterator(cluster.chunkserver_dir(0) + "/quarantine")) {

@@ -7,12 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "chunkserver/testing/chunk_disk.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
 #include "common/testing/file_scan.h"
@@ -156,15 +157,20 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
     req.set_sop_instance_uid(put->sop_instance_uid());
     ASSERT_TRUE(meta->GetInstance(&ctx, req, &old).ok());
   }
-  // An attacker (or a stale backup) keeps copies of every chunk file of the object...
-  std::map<std::string, std::string> copies;  // path -> bytes
-  for (const auto& chunk : old.manifest().chunks()) {
-    const std::string hex = absl::BytesToHexString(chunk.chunk_id());
-    for (int i = 0; i < 3; ++i) {
-      for (const auto& e : fs::recursive_directory_iterator(cluster.chunkserver_dir(i))) {
-        if (e.is_regular_file() && absl::StrContains(e.path().string(), hex))
-          copies[e.path().string()] = ReadWholeFile(e.path());
-      }
+  // An attacker (or a stale backup) keeps copies of every chunk of the object on disk (its file,
+  // or its record in a pack extent)...
+  std::vector<std::pair<chunkserver::testing::ChunkOnDisk, std::string>> copies;
+  std::set<std::string> ids;
+  for (const auto& chunk : old.manifest().chunks()) ids.insert(chunk.chunk_id());
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::vector<chunkserver::testing::ChunkOnDisk>> on_disk =
+        chunkserver::testing::ListChunksOnDisk(cluster.chunkserver_dir(i));
+    ASSERT_TRUE(on_disk.ok()) << on_disk.status();
+    for (const chunkserver::testing::ChunkOnDisk& c : *on_disk) {
+      if (ids.count(c.id) == 0) continue;
+      absl::StatusOr<std::string> bytes = chunkserver::testing::ReadChunkOnDisk(c);
+      ASSERT_TRUE(bytes.ok()) << bytes.status();
+      copies.emplace_back(c, *bytes);
     }
   }
   ASSERT_EQ(copies.size(), 3u * old.manifest().chunks_size());
@@ -178,9 +184,8 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
   ASSERT_TRUE(shredded.ok()) << shredded.status();
 
   // ...and puts every copy back, and even the old manifest into the catalog.
-  for (const auto& [path, bytes] : copies) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  for (const auto& [chunk, bytes] : copies) {
+    ASSERT_TRUE(chunkserver::testing::RestoreChunkOnDisk(chunk, bytes).ok());
   }
   {
     grpc::ClientContext ctx;
@@ -201,8 +206,9 @@ TEST(KeyManagementTest, DeletedObjectStaysUnreadableWhenItsChunkFilesArePutBack)
   absl::StatusOr<std::string> got = testing::GetInstance(stub.get(), put->sop_instance_uid());
   EXPECT_FALSE(got.ok());
   EXPECT_TRUE(got.status().code() == absl::StatusCode::kNotFound) << got.status();
-  for (const auto& [path, bytes] : copies)
-    EXPECT_EQ(ReadWholeFile(path), bytes) << "the copies are back on disk";
+  for (const auto& [chunk, bytes] : copies)
+    EXPECT_EQ(*chunkserver::testing::ReadChunkOnDisk(chunk), bytes)
+        << "the copies are back on disk";
   EXPECT_TRUE(cluster.Stop().ok());
 }
 

@@ -1,10 +1,11 @@
-// Issue 14, item 6 with the real binaries: two chunk files swapped on one chunk server (each
-// intact, under the other's name) are found by an on-demand scrub an operator starts with the CLI
+// Issue 14, item 6 with the real binaries: two chunks swapped on one chunk server's disk (each
+// intact, under the other's name or in the other's record of a pack extent) are found by an
+// on-demand scrub an operator starts with the CLI
 // (`medvault scrub start --server ID`, followed with `scrub status --json` until finished),
 // reported and repaired: every instance reads back byte-exact, every replica is whole again, and
-// the files on disk hold the chunks they are named for.
+// the server's disk holds each chunk's own bytes again.
+#include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "chunkserver/testing/chunk_disk.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
 #include "common/testing/file_scan.h"
@@ -28,7 +30,6 @@
 namespace medvault {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::ExternalCluster;
 
 constexpr auto kTimeout = std::chrono::seconds(60);
@@ -37,17 +38,6 @@ testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::stri
   std::vector<std::string> argv = cluster.Cli();
   argv.insert(argv.end(), args.begin(), args.end());
   return testing::RunCommand(argv);
-}
-
-// The chunk files under a chunk server's data directory: path -> chunk id (from the name).
-std::map<std::string, std::string> ChunkFiles(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir + "/chunks")) {
-    if (!e.is_regular_file()) continue;
-    absl::StatusOr<std::string> id = FromHex(e.path().filename().string());
-    if (id.ok()) out[e.path().string()] = *id;
-  }
-  return out;
 }
 
 // The id of the registered chunk server at `address`, from `medvault chunkserver list --json`.
@@ -84,16 +74,21 @@ TEST(ScrubTest, OnDemandScrubFindsSwappedChunkFilesAndRepairRestoresThem) {
     stored[uid] = *bytes;
   }
 
-  // Swap two chunk files on chunkserver-0: each stays intact, with a valid checksum.
-  const std::string dir = cluster.chunkserver_dir(0);
-  std::map<std::string, std::string> files = ChunkFiles(dir);
-  ASSERT_GE(files.size(), 2u);
-  const std::string a = files.begin()->first, b = std::next(files.begin())->first;
-  const std::string a_bytes = testing::ReadWholeFile(a), b_bytes = testing::ReadWholeFile(b);
-  ASSERT_NE(a_bytes, b_bytes);
-  fs::rename(a, a + ".swap");
-  fs::rename(b, a);
-  fs::rename(a + ".swap", b);
+  // Swap two chunks on chunkserver-0 (their files, or their records in a pack extent): each
+  // stays intact, with a valid checksum.
+  absl::StatusOr<std::vector<chunkserver::testing::ChunkOnDisk>> files =
+      chunkserver::testing::ListChunksOnDisk(cluster.chunkserver_dir(0));
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_GE(files->size(), 2u);
+  const chunkserver::testing::ChunkOnDisk a_was = (*files)[0], b_was = (*files)[1];
+  std::map<std::string, std::string> was_payload;  // chunk id -> its ciphertext
+  for (const chunkserver::testing::ChunkOnDisk* c : {&a_was, &b_was}) {
+    absl::StatusOr<std::string> bytes = chunkserver::testing::ReadChunkOnDisk(*c);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    was_payload[c->id] = bytes->substr(c->payload_offset);
+  }
+  ASSERT_NE(was_payload[a_was.id], was_payload[b_was.id]);
+  ASSERT_TRUE(chunkserver::testing::SwapChunksOnDisk(a_was, b_was).ok());
 
   const std::string server_id = ServerIdAt(cluster, cluster.AddressOf("chunkserver-0"));
   ASSERT_FALSE(server_id.empty());
@@ -113,8 +108,8 @@ TEST(ScrubTest, OnDemandScrubFindsSwappedChunkFilesAndRepairRestoresThem) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling interval, not a wait
   }
   EXPECT_TRUE(absl::StrContains(status, "\"bad_found\":2,")) << status;
-  EXPECT_TRUE(absl::StrContains(status, absl::StrCat("\"chunks_checked\":", files.size(),
-                                                     ",\"chunks_total\":", files.size())))
+  EXPECT_TRUE(absl::StrContains(status, absl::StrCat("\"chunks_checked\":", files->size(),
+                                                     ",\"chunks_total\":", files->size())))
       << status;
   // The table form shows the same pass.
   testing::CommandResult table = Cli(cluster, {"scrub", "status"});
@@ -130,15 +125,20 @@ TEST(ScrubTest, OnDemandScrubFindsSwappedChunkFilesAndRepairRestoresThem) {
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_TRUE(*got == bytes) << "instance " << uid << " differs";
   }
-  // The files under both names hold their own chunks again (format version 2: the id at 16..32).
-  for (const std::string& path : {a, b}) {
-    const std::string content = testing::ReadWholeFile(path);
-    ASSERT_GE(content.size(), 32u) << path;
-    EXPECT_EQ(content.substr(0, 4), "MVC2");
-    EXPECT_EQ(content.substr(16, 16), files.at(path)) << path;
+  // The server holds each chunk's own bytes again (the repaired copies; in a pack extent, new
+  // records): the payloads on disk are those swapped away.
+  absl::StatusOr<std::vector<chunkserver::testing::ChunkOnDisk>> after =
+      chunkserver::testing::ListChunksOnDisk(cluster.chunkserver_dir(0));
+  ASSERT_TRUE(after.ok()) << after.status();
+  for (const chunkserver::testing::ChunkOnDisk* was : {&a_was, &b_was}) {
+    auto now =
+        std::find_if(after->begin(), after->end(),
+                     [&](const chunkserver::testing::ChunkOnDisk& c) { return c.id == was->id; });
+    ASSERT_NE(now, after->end()) << "a swapped chunk was not restored";
+    absl::StatusOr<std::string> bytes = chunkserver::testing::ReadChunkOnDisk(*now);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    EXPECT_EQ(bytes->substr(now->payload_offset), was_payload.at(was->id));
   }
-  EXPECT_EQ(testing::ReadWholeFile(a), a_bytes);
-  EXPECT_EQ(testing::ReadWholeFile(b), b_bytes);
   EXPECT_TRUE(cluster.Stop().ok());
 }
 

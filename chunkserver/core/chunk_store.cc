@@ -36,6 +36,22 @@ absl::Status RefuseOtherLayout(Filesystem* fs, const std::string& dir, absl::str
                                                     " (layouts are not converted)"));
 }
 
+absl::StatusOr<std::string> ChooseLayout(Filesystem* fs, const std::string& data_dir,
+                                         const std::string& requested) {
+  if (requested == "files" || requested == "pack") return requested;
+  if (!requested.empty()) {
+    return absl::InvalidArgumentError("the chunk layout must be 'files' or 'pack'");
+  }
+  for (const char* layout : {"files", "pack"}) {
+    const std::string dir = data_dir + (layout == std::string("files") ? "/chunks" : "/pack");
+    absl::StatusOr<std::vector<std::string>> names = fs->ListDir(dir);
+    if (absl::IsNotFound(names.status())) continue;
+    RETURN_IF_ERROR(names.status());
+    if (!names->empty()) return std::string(layout);
+  }
+  return std::string(kDefaultLayout);
+}
+
 FileChunkStore::FileChunkStore(Filesystem* fs, Clock* clock, std::string data_dir,
                                ChunkStoreOptions options)
     : fs_(fs),

@@ -114,6 +114,15 @@ class ChunkStore {
 // starts over (and so hides) chunks it cannot read.
 absl::Status RefuseOtherLayout(Filesystem* fs, const std::string& dir, absl::string_view layout);
 
+// The layout ("files" or "pack") a chunk server opens `data_dir` with. An operator's explicit
+// choice (`requested`, non-empty) stands (and a store of the other layout then refuses to start).
+// Otherwise the layout the directory already holds chunks in is kept, so a server upgraded to a
+// release with another default still reads its chunks; an empty or new directory gets
+// kDefaultLayout. INVALID_ARGUMENT for another name.
+inline constexpr char kDefaultLayout[] = "pack";
+absl::StatusOr<std::string> ChooseLayout(Filesystem* fs, const std::string& data_dir,
+                                         const std::string& requested);
+
 // FileChunkStore: one file per chunk. Layout under data_dir:
 //   chunks/<first 2 hex chars of id>/<32 hex chars of id>   one file per chunk
 //   tmp/                                                   files being written; emptied by Open()

@@ -428,5 +428,32 @@ TEST_F(ChunkStoreTest, ConcurrentWritesOfDifferentAndSameIds) {
   EXPECT_EQ(Reopen()->chunk_count(), 90u);
 }
 
+// Issue 20: pack is the default for a new directory; a directory with chunks keeps its layout
+// unless the operator names one.
+TEST(ChooseLayoutTest, ExistingChunksKeepTheirLayoutUnlessNamed) {
+  TempDir dir;
+  Filesystem* fs = DefaultFilesystem();
+  EXPECT_EQ(*ChooseLayout(fs, dir.path(), ""), "pack");
+  EXPECT_EQ(*ChooseLayout(fs, dir.path(), "files"), "files");
+  EXPECT_TRUE(absl::IsInvalidArgument(ChooseLayout(fs, dir.path(), "tar").status()));
+
+  FileChunkStore files(fs, RealClock(), dir.path());
+  ASSERT_TRUE(files.Open().ok());
+  // Empty directories of a layout hold nothing to keep.
+  EXPECT_EQ(*ChooseLayout(fs, dir.path(), ""), "pack");
+  const std::string data = RandomData(100);
+  ASSERT_TRUE(files.Write(Id(1), data, Crc32c(data)).ok());
+  EXPECT_EQ(*ChooseLayout(fs, dir.path(), ""), "files");
+  // Named: the operator's choice stands (and the pack store then refuses to open).
+  EXPECT_EQ(*ChooseLayout(fs, dir.path(), "pack"), "pack");
+
+  TempDir packed;
+  ASSERT_TRUE(fs->CreateDirs(packed.path() + "/pack").ok());
+  ASSERT_TRUE(fs->WriteFileSynced(packed.path() + "/pack/0000000000000001.mvx", "", "x").ok());
+  EXPECT_EQ(*ChooseLayout(fs, packed.path(), ""), "pack");
+  ASSERT_TRUE(fs->CreateDirs(packed.path() + "/chunks").ok());
+  EXPECT_EQ(*ChooseLayout(fs, packed.path(), ""), "pack");
+}
+
 }  // namespace
 }  // namespace medvault::chunkserver

@@ -59,6 +59,23 @@ absl::Status PackChunkStore::Open() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> PackChunkStore::NextDecodableHeader(const std::string& path, uint64_t from,
+                                                             uint64_t size) {
+  constexpr uint64_t kWindow = 1 << 20;
+  for (uint64_t at = from; at + kRecordHeaderBytes <= size;) {
+    const uint64_t n = std::min<uint64_t>(kWindow + kRecordHeaderBytes, size - at);
+    ASSIGN_OR_RETURN(std::string window, fs_->ReadFileRange(path, at, n));
+    if (window.size() < kRecordHeaderBytes) break;
+    for (size_t i = window.find(kRecordMagic, 0, 4);
+         i != std::string::npos && i + kRecordHeaderBytes <= window.size();
+         i = window.find(kRecordMagic, i + 1, 4)) {
+      if (DecodeRecordHeader(absl::string_view(window).substr(i)).ok()) return at + i;
+    }
+    at += window.size() - kRecordHeaderBytes + 1;  // windows overlap by a header less one byte
+  }
+  return size;
+}
+
 absl::Status PackChunkStore::ScanExtent(uint64_t extent, bool verify_payloads) {
   const std::string path = ExtentPath(extent);
   ASSIGN_OR_RETURN(FileInfo info, fs_->Stat(path));
@@ -76,7 +93,16 @@ absl::Status PackChunkStore::ScanExtent(uint64_t extent, bool verify_payloads) {
   while (off + kRecordHeaderBytes <= info.size) {
     ASSIGN_OR_RETURN(std::string bytes, fs_->ReadFileRange(path, off, kRecordHeaderBytes));
     absl::StatusOr<RecordHeader> h = DecodeRecordHeader(bytes);
-    if (!h.ok()) break;
+    if (!h.ok()) {
+      // A torn tail (nothing decodes after it) or a rotten header (records follow it).
+      ASSIGN_OR_RETURN(uint64_t next, NextDecodableHeader(path, off + 1, info.size));
+      if (next >= info.size) break;
+      MV_LOG(WARNING) << "extent " << extent << ": skipping " << (next - off)
+                      << " unreadable bytes at offset " << off << " (a record header fails its "
+                      << "checks)";
+      off = next;
+      continue;
+    }
     if (h->payload_length > info.size - off - kRecordHeaderBytes) break;
     if (h->type == RecordType::kTombstone && h->payload_length != 0) break;
     Location loc{extent, off, h->payload_length, h->payload_crc32c, h->seq, h->write_micros};

@@ -8,8 +8,9 @@
 // sequence number), so data and index can never disagree and one fdatasync per group makes both
 // durable (an index in RocksDB would need its own synced write per group, or a tail scan anyway).
 // Open() reads each record header (one pread per chunk) and, in the newest extent (the only one
-// that can hold unsynced bytes at a crash), every payload too; it stops an extent at its first
-// invalid record (a torn tail: nothing after it was acknowledged).
+// that can hold unsynced bytes at a crash), every payload too. A record header that fails its
+// checks ends the extent when no valid header follows it (a torn tail: nothing after it was
+// acknowledged); otherwise it is rot, and the scan resumes at the next valid header.
 //
 // Deletes append a tombstone (a record with a higher sequence number) and are durable when they
 // return. Compact() rewrites an extent whose dead fraction passes the threshold: it copies the
@@ -115,6 +116,12 @@ class PackChunkStore : public ChunkStore {
   };
 
   std::string ExtentPath(uint64_t extent) const;
+  // The offset of the first record header at or after `from` in the extent file `path` (of `size`
+  // bytes) that decodes, or `size` when none does. Open() and compaction resume there after a
+  // header that fails its checks, so rot in one header costs that record, not every record behind
+  // it. Payloads are ciphertext: a false match needs the magic and a header CRC32C to agree.
+  absl::StatusOr<uint64_t> NextDecodableHeader(const std::string& path, uint64_t from,
+                                               uint64_t size);
   absl::Status ScanExtent(uint64_t extent, bool verify_payloads);
   // Applies one record found by Open() to the index.
   void ApplyScanned(const RecordHeader& h, const Location& loc,

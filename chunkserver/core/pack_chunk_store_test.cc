@@ -149,6 +149,49 @@ TEST_F(PackChunkStoreTest, CorruptRecordIsDataLossQuarantinedAndRepairable) {
   EXPECT_EQ(store_->Read(Id(5))->data, data);
 }
 
+// Rot in one record header costs that record, not the records behind it in the extent.
+TEST_F(PackChunkStoreTest, RottenRecordHeaderLosesOnlyItsRecordAtReopen) {
+  const std::string a = RandomData(3000), b = RandomData(2000), c = RandomData(10);
+  ASSERT_TRUE(Put(store_.get(), Id(1), a).ok());
+  ASSERT_TRUE(Put(store_.get(), Id(2), b).ok());
+  ASSERT_TRUE(Put(store_.get(), Id(3), c).ok());
+  store_ = Reopen();  // extent 1 is sealed; new writes go to extent 2
+  ASSERT_TRUE(Put(store_.get(), Id(4), c).ok());
+  store_.reset();
+  // A bit of chunk 1's id flips: its header fails its CRC.
+  FlipByte(dir_.path() + "/pack/0000000000000001.mvx", kExtentHeaderBytes + 30);
+  store_ = Reopen();
+  EXPECT_TRUE(absl::IsNotFound(store_->Read(Id(1)).status()));
+  for (const auto& [id, data] : {std::pair(Id(2), b), std::pair(Id(3), c), std::pair(Id(4), c)}) {
+    absl::StatusOr<ChunkData> read = store_->Read(id);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->data, data);
+  }
+  EXPECT_EQ(store_->chunk_count(), 3u);
+}
+
+// Compaction passes a rotten header too: it quarantines the record it hid and copies the rest.
+TEST_F(PackChunkStoreTest, CompactionSkipsARottenHeaderAndQuarantinesItsRecord) {
+  const std::string big = RandomData(5000), b = RandomData(100), c = RandomData(100);
+  ASSERT_TRUE(Put(store_.get(), Id(1), big).ok());
+  ASSERT_TRUE(Put(store_.get(), Id(2), b).ok());
+  ASSERT_TRUE(Put(store_.get(), Id(3), c).ok());
+  store_ = Reopen();  // extent 1 is sealed
+  FlipByte(dir_.path() + "/pack/0000000000000001.mvx",
+           kExtentHeaderBytes + kRecordHeaderBytes + big.size() + 30);  // chunk 2's header
+  ASSERT_TRUE(store_->Delete({Id(1)}).ok());
+  absl::StatusOr<bool> compacted = store_->Compact();
+  ASSERT_TRUE(compacted.ok()) << compacted.status();
+  EXPECT_TRUE(*compacted);
+  EXPECT_FALSE(DefaultFilesystem()->Exists(dir_.path() + "/pack/0000000000000001.mvx"));
+  EXPECT_TRUE(absl::IsNotFound(store_->Read(Id(2)).status()));
+  absl::StatusOr<ChunkData> read = store_->Read(Id(3));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->data, c);
+  EXPECT_EQ(store_->chunk_count(), 1u);
+  EXPECT_EQ(store_->TakeQuarantined(), std::vector<std::string>{Id(2)});
+}
+
 TEST_F(PackChunkStoreTest, CorruptStoredChunkIsReplacedByAVerifiedWrite) {
   const std::string data = RandomData(2000);
   ASSERT_TRUE(Put(store_.get(), Id(7), data).ok());

@@ -46,9 +46,17 @@ absl::Status PackChunkStore::CompactExtent(uint64_t extent) {
     absl::MutexLock lock(&mu_);
     for (const std::string& id : unsettled) ++dead_puts_[id];
   });
+  bool skipped = false;
   for (uint64_t off = kExtentHeaderBytes; off < size;) {
     ASSIGN_OR_RETURN(std::string bytes, fs_->ReadFileRange(path, off, kRecordHeaderBytes));
-    ASSIGN_OR_RETURN(RecordHeader h, DecodeRecordHeader(bytes));
+    absl::StatusOr<RecordHeader> decoded = DecodeRecordHeader(bytes);
+    if (!decoded.ok()) {
+      // Rot in a header: resume at the next one; a live record it hid is quarantined below.
+      ASSIGN_OR_RETURN(off, NextDecodableHeader(path, off + 1, size));
+      skipped = true;
+      continue;
+    }
+    RecordHeader h = std::move(*decoded);
     const uint64_t next = off + kRecordHeaderBytes + h.payload_length;
     if (h.type == RecordType::kTombstone) {
       tombstones.push_back(std::move(h));
@@ -80,6 +88,25 @@ absl::Status PackChunkStore::CompactExtent(uint64_t extent) {
     }
     ++dead_here[h.id];
     off = next;
+  }
+  if (skipped) {
+    // Live records whose header rotted cannot be copied: quarantined (and reported) before the
+    // extent goes, as a read would.
+    std::vector<std::string> stranded;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, loc] : index_) {
+        if (loc.extent == extent) stranded.push_back(id);
+      }
+    }
+    for (const Copy& c : copies) {
+      stranded.erase(std::remove(stranded.begin(), stranded.end(), c.id), stranded.end());
+    }
+    for (const std::string& id : stranded) {
+      absl::StatusOr<bool> quarantined = QuarantineIfCorrupt(id);
+      if (!quarantined.ok()) return quarantined.status();
+      if (!*quarantined) return absl::InternalError("a live record was neither copied nor bad");
+    }
   }
   {
     absl::MutexLock lock(&mu_);

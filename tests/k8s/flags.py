@@ -147,6 +147,11 @@ def check_container(f, where, c, w, objects, bins, tmp):
         data, shred = mount_for(flags.get("data_dir", "/"), c), mount_for(flags["shred_log"], c)
         f.check(data is None or shred is None or data["name"] != shred["name"],
                 f"{where}: --shred_log is on the data volume {data and data['name']}")
+    # The chunk layout is not pinned: a volume keeps the layout it holds chunks in across an upgrade
+    # (a pinned other layout refuses to start) and a new volume gets the binary's default (pack).
+    if binary == "chunkserver":
+        f.check("chunk_store" not in flags, f"{where}: pins --chunk_store={flags.get('chunk_store')}, "
+                "which a volume of the other layout refuses")
     # Probes: the kubelet's native gRPC probe (plaintext) of this container's health port, which
     # --health_listen binds; the whole server's state (no service name).
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):

@@ -250,7 +250,8 @@ absl::StatusOr<ExternalCluster::Proc*> ExternalCluster::LaunchChunkserver(int i)
   std::vector<std::string> flags = {"--metaserver=" + meta_addr_,
                                     absl::StrCat("--failure_domain=rack-", i),
                                     "--heartbeat_interval_ms=200"};
-  // MEDVAULT_TEST_CHUNK_STORE=pack runs any cluster test on the pack chunk store (issue 20).
+  // MEDVAULT_TEST_CHUNK_STORE=files runs any cluster test on the one-file-per-chunk layout (the
+  // default is pack since issue 20; =pack names it explicitly).
   if (const char* layout = std::getenv("MEDVAULT_TEST_CHUNK_STORE"); layout != nullptr) {
     flags.push_back(absl::StrCat("--chunk_store=", layout));
   }
