@@ -63,7 +63,7 @@ TEST(KvStateMachineBackupTest, StreamsOneViewInBoundedPiecesAndRestoresIt) {
   absl::Status s = source.machine->StreamSnapshot(100, [&](const v1::RaftBackupPiece& piece) {
     pieces.push_back(piece);
     // Applied while the stream runs: after its view, so not in it.
-    if (pieces.size() == 1) source.Put("a", "late", "v");
+    if (pieces.size() == 1) source.Put("b", "late", "v");  // "b" is read after "a"
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
