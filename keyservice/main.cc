@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -123,16 +124,30 @@ int main(int argc, char** argv) {
       "keyservice", absl::GetFlag(FLAGS_listen), *security, medvault::kKeyServicePeer);
   std::string restore_logs = absl::GetFlag(FLAGS_restore_shred_logs);
   if (restore_logs.empty()) restore_logs = absl::GetFlag(FLAGS_shred_log);
-  replica_options.restore_filter = [fs, restore_logs](medvault::raft::RestoredState* state) {
+  auto left_out = std::make_shared<uint64_t>(0);
+  auto log_count = std::make_shared<size_t>(0);
+  replica_options.restore_filter = [fs, restore_logs, left_out, log_count](int64_t taken_micros)
+      -> absl::StatusOr<std::function<bool(const medvault::v1::RaftKvWrite&)>> {
     // Read before this replica's own shred log is opened (which would create a missing one).
     absl::StatusOr<std::vector<medvault::ShredLogContents>> logs =
         medvault::ReadShredLogs(fs, restore_logs);
     if (!logs.ok()) return logs.status();
-    absl::StatusOr<uint64_t> removed =
-        ks::ApplyShredLogs(*logs, state->taken_unix_micros, &state->snapshot);
-    if (!removed.ok()) return removed.status();
-    MV_LOG(INFO) << "restore: " << *removed << " keys destroyed after the backup was taken ("
-                 << logs->size() << " shred logs) are left out";
+    // Refuses unless a log covers the time since the backup (ApplyShredLogs' rule).
+    absl::StatusOr<std::set<std::string>> destroyed =
+        medvault::DestroyedSinceBackup(*logs, taken_micros);
+    if (!destroyed.ok()) return destroyed.status();
+    *log_count = logs->size();
+    *left_out = 0;
+    return [destroyed = std::make_shared<const std::set<std::string>>(*std::move(destroyed)),
+            left_out](const medvault::v1::RaftKvWrite& w) {
+      const bool drop = w.cf() == ks::kKeysColumnFamily && destroyed->count(w.key()) > 0;
+      *left_out += drop ? 1 : 0;
+      return drop;
+    };
+  };
+  replica_options.after_restore = [left_out, log_count](int64_t) {
+    MV_LOG(INFO) << "restore: " << *left_out << " keys destroyed after the backup was taken ("
+                 << *log_count << " shred logs) are left out";
     return absl::OkStatus();
   };
   absl::StatusOr<std::unique_ptr<medvault::raft::Replica>> replica = medvault::raft::Replica::Open(

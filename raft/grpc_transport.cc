@@ -120,8 +120,8 @@ grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context,
 AccessPolicy RaftServicePolicy(const std::string& service) {
   AccessPolicy policy;
   policy.AllowRoles("Send", {service}).AllowRoles("SendLarge", {service});
-  for (const char* method :
-       {"GetStatus", "AddMember", "RemoveMember", "TransferLeader", "TakeSnapshot"}) {
+  for (const char* method : {"GetStatus", "AddMember", "RemoveMember", "TransferLeader",
+                             "TakeSnapshot", "StreamBackup"}) {
     policy.AllowRoles(method, {kFrontendPeer});
   }
   return policy;
@@ -185,19 +185,27 @@ grpc::Status RaftServiceImpl::TransferLeader(grpc::ServerContext* context,
 
 grpc::Status RaftServiceImpl::TakeSnapshot(grpc::ServerContext* context,
                                            const v1::TakeRaftSnapshotRequest*,
-                                           grpc::ServerWriter<v1::RaftMessagePiece>* writer) {
+                                           grpc::ServerWriter<v1::RaftMessagePiece>*) {
   absl::Status admitted = Admit(context, "TakeSnapshot");
   if (!admitted.ok()) return ToGrpcStatus(admitted);
-  absl::StatusOr<Snapshot> snapshot = node_->SnapshotForBackup(kAdminTimeout);
-  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
-  const std::string bytes = snapshot->SerializeAsString();
-  constexpr size_t kPiece = 1 << 20;
-  v1::RaftMessagePiece piece;
-  for (size_t at = 0; at < bytes.size(); at += kPiece) {
-    piece.set_data(bytes.data() + at, std::min(kPiece, bytes.size() - at));
-    if (!writer->Write(piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller went away");
-  }
-  return grpc::Status::OK;
+  // It held the whole state in memory; StreamBackup replaced it.
+  return ToGrpcStatus(absl::FailedPreconditionError(
+      "TakeSnapshot is retired: backups stream through StreamBackup (a frontend of this version)"));
+}
+
+grpc::Status RaftServiceImpl::StreamBackup(grpc::ServerContext* context,
+                                           const v1::TakeRaftSnapshotRequest*,
+                                           grpc::ServerWriter<v1::RaftBackupPiece>* writer) {
+  absl::Status admitted = Admit(context, "StreamBackup");
+  if (!admitted.ok()) return ToGrpcStatus(admitted);
+  // Each Write waits for gRPC's flow control: a slow reader holds the leader back, never its
+  // memory; the RocksDB view stays held meanwhile.
+  constexpr size_t kPieceBytes = 256 << 10;
+  return ToGrpcStatus(
+      node_->StreamBackup(kAdminTimeout, kPieceBytes, [writer](const v1::RaftBackupPiece& piece) {
+        if (!writer->Write(piece)) return absl::CancelledError("the backup's caller went away");
+        return absl::OkStatus();
+      }));
 }
 
 }  // namespace medvault::raft

@@ -90,6 +90,9 @@ class RaftServiceImpl final : public v1::RaftService::Service {
   grpc::Status TakeSnapshot(grpc::ServerContext* context,
                             const v1::TakeRaftSnapshotRequest* request,
                             grpc::ServerWriter<v1::RaftMessagePiece>* writer) override;
+  grpc::Status StreamBackup(grpc::ServerContext* context,
+                            const v1::TakeRaftSnapshotRequest* request,
+                            grpc::ServerWriter<v1::RaftBackupPiece>* writer) override;
 
   // Batches received through SendLarge (for tests).
   uint64_t large_batches_received() const { return large_batches_.load(); }

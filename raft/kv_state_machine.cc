@@ -183,6 +183,46 @@ absl::StatusOr<Snapshot> KvStateMachine::TakeSnapshot() {
   return snap;
 }
 
+absl::Status KvStateMachine::StreamSnapshot(
+    size_t piece_bytes, const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) {
+  v1::RaftBackupPiece piece;
+  rocksdb::DB* db = kv_->db();
+  const rocksdb::Snapshot* view;
+  {
+    absl::MutexLock lock(&mu_);  // no apply in between: the view matches applied_
+    *piece.mutable_meta() = applied_;
+    view = db->GetSnapshot();
+  }
+  // Released however this returns; while held, RocksDB keeps what the view sees.
+  std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> held(
+      view, [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view;
+  ro.fill_cache = false;  // a backup reads everything once: keep the cache for the service
+  uint64_t records = 0;
+  size_t bytes = 0;
+  for (const std::string& cf : state_cfs_) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, kv_->cf(cf)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      v1::RaftKvWrite* w = piece.add_writes();
+      w->set_cf(cf);
+      w->set_key(it->key().data(), it->key().size());
+      w->set_value(it->value().data(), it->value().size());
+      ++records;
+      bytes += cf.size() + it->key().size() + it->value().size();
+      if (bytes >= piece_bytes) {
+        RETURN_IF_ERROR(emit(piece));
+        piece.Clear();
+        bytes = 0;
+      }
+    }
+    if (!it->status().ok()) return FromRocksStatus(it->status(), "streaming a backup");
+  }
+  piece.set_last(true);
+  piece.set_records(records);
+  return emit(piece);
+}
+
 absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
   {
     absl::MutexLock lock(&mu_);
@@ -203,6 +243,37 @@ absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
     batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, snapshot.meta().SerializeAsString());
     RETURN_IF_ERROR(kv_->Write(&batch));
     applied_ = snapshot.meta();
+    if (rewriter_ != nullptr) rewriter_->Reload();
+  }
+  if (on_restore_) on_restore_();
+  return absl::OkStatus();
+}
+
+absl::Status KvStateMachine::RestoreStream(
+    const std::function<
+        absl::Status(const std::function<absl::Status(const v1::RaftKvWrite&)>& write)>& read) {
+  constexpr size_t kBatchBytes = 4 << 20;
+  {
+    absl::MutexLock lock(&mu_);
+    rocksdb::WriteBatch batch;
+    for (const std::string& cf : state_cfs_) {
+      RETURN_IF_ERROR(FromRocksStatus(batch.DeleteRange(kv_->cf(cf), "", std::string(1024, '\xff')),
+                                      "clearing state for a restore"));
+    }
+    RETURN_IF_ERROR(read([&](const v1::RaftKvWrite& w) -> absl::Status {
+      if (w.op() != v1::RaftKvWrite::PUT)
+        return absl::DataLossError("backup holds a non-PUT write");
+      RETURN_IF_ERROR(AddWrite(w, &batch));
+      if (batch.GetDataSize() < kBatchBytes) return absl::OkStatus();
+      // Not synced: the last, synced write below persists the write-ahead log up to it.
+      RETURN_IF_ERROR(kv_->WriteBuffered(&batch));
+      batch.Clear();
+      return absl::OkStatus();
+    }));
+    SnapshotMeta fresh;
+    batch.Put(kv_->cf(kRaftMetaCf), kAppliedKey, fresh.SerializeAsString());
+    RETURN_IF_ERROR(kv_->Write(&batch));
+    applied_ = fresh;
     if (rewriter_ != nullptr) rewriter_->Reload();
   }
   if (on_restore_) on_restore_();

@@ -52,7 +52,17 @@ class KvStateMachine : public StateMachine {
   SnapshotMeta Applied() const override;
   absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<Entry>& entries) override;
   absl::StatusOr<Snapshot> TakeSnapshot() override;
+  absl::Status StreamSnapshot(
+      size_t piece_bytes,
+      const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) override;
   absl::Status Restore(const Snapshot& snapshot) override;
+  // Replaces the whole state by the records `read` passes to the function it is given (a backup
+  // being read, --restore_backup), written in bounded batches, with the applied position of a new
+  // group (index 0) written last, synced. An error leaves any part of the records written: the
+  // caller starts over (a replica restores only while its Raft log is empty).
+  absl::Status RestoreStream(
+      const std::function<
+          absl::Status(const std::function<absl::Status(const v1::RaftKvWrite&)>& write)>& read);
   absl::Status Initialize(const v1::RaftConfig& config) override;
 
   // Called (outside any lock) after a snapshot replaced the state, so caches can reload.

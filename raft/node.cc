@@ -404,11 +404,13 @@ absl::Status RaftNode::ReadBarrier(absl::Duration timeout) {
   return Wait(lock, w, timeout);
 }
 
-absl::StatusOr<Snapshot> RaftNode::SnapshotForBackup(absl::Duration timeout) {
+absl::Status RaftNode::StreamBackup(
+    absl::Duration timeout, size_t piece_bytes,
+    const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) {
   absl::Status current = ReadBarrier(timeout);
   if (!current.ok()) return current;
-  // Applies may follow the barrier: the snapshot then holds a little more, still a committed state.
-  return machine_->TakeSnapshot();
+  // Applies may follow the barrier: the backup then holds a little more, still a committed state.
+  return machine_->StreamSnapshot(piece_bytes, emit);
 }
 
 absl::Status RaftNode::ProposeConfigAndWait(const Config& config, absl::Duration timeout) {

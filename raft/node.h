@@ -120,8 +120,10 @@ class RaftNode {
   // leader when this node does not lead.
   absl::StatusOr<v1::GetRaftStatusResponse> GroupStatus() const;
   // For a backup: once this node leads and has applied everything committed before the call
-  // (ReadBarrier), a snapshot of its state machine. UNAVAILABLE otherwise.
-  absl::StatusOr<Snapshot> SnapshotForBackup(absl::Duration timeout);
+  // (ReadBarrier), its state machine's state streamed to `emit` in pieces of about `piece_bytes`
+  // (StateMachine::StreamSnapshot). UNAVAILABLE when it does not lead.
+  absl::Status StreamBackup(absl::Duration timeout, size_t piece_bytes,
+                            const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit);
 
   // Drops every applied entry from the log now instead of at the next compact_after_entries
   // threshold (the state machine's applied state stands in for them): the key service calls it so

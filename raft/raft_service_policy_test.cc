@@ -14,9 +14,9 @@ TEST(RaftServicePolicyTest, ReplicasSendAndOnlyTheFrontendAdministers) {
     const std::set<std::string> replicas = {service + "/" + service};
     const std::set<std::string> frontend = {"frontend/frontend"};
     const medvault::testing::PolicyTable table = {
-        {"Send", replicas},        {"SendLarge", replicas},    {"GetStatus", frontend},
-        {"AddMember", frontend},   {"RemoveMember", frontend}, {"TransferLeader", frontend},
-        {"TakeSnapshot", frontend}};
+        {"Send", replicas},         {"SendLarge", replicas},    {"GetStatus", frontend},
+        {"AddMember", frontend},    {"RemoveMember", frontend}, {"TransferLeader", frontend},
+        {"TakeSnapshot", frontend}, {"StreamBackup", frontend}};
     EXPECT_THAT(medvault::testing::PolicyTableMismatches(RaftServicePolicy(service),
                                                          {"medvault.v1.RaftService"}, table),
                 ::testing::IsEmpty())

@@ -49,21 +49,36 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
   if (!machine.ok()) return machine.status();
   r->machine_ = std::move(*machine);
   if (r->storage_->empty() && options.restore) {
-    absl::StatusOr<RestoredState> seed = options.restore();
-    if (!seed.ok()) return seed.status();
+    absl::StatusOr<std::unique_ptr<RestoreSource>> source = options.restore();
+    if (!source.ok()) return source.status();
+    std::function<bool(const v1::RaftKvWrite&)> drop = [](const v1::RaftKvWrite&) { return false; };
     if (options.restore_filter) {
-      if (absl::Status s = options.restore_filter(&*seed); !s.ok()) return s;
+      absl::StatusOr<std::function<bool(const v1::RaftKvWrite&)>> filter =
+          options.restore_filter((*source)->taken_unix_micros());
+      if (!filter.ok()) return filter.status();
+      drop = *std::move(filter);
     }
-    // The state only: the new group starts its own log at index 0 with its own membership.
-    Snapshot state;
-    state.set_data(std::move(*seed->snapshot.mutable_data()));
-    absl::Status restored = r->machine_->Restore(state);
+    // First the whole backup is read through: it authenticates to its last segment and holds this
+    // group complete before a record of it is written. Then it is read again into the state's
+    // column families (RestoreStream): the state only, the new group starts its own log at index 0
+    // with its own membership. A crash in between leaves the Raft log empty, so the next start
+    // restores again from the beginning.
+    SnapshotMeta taken;
+    absl::Status checked =
+        (*source)->ForEach([](const v1::RaftKvWrite&) { return absl::OkStatus(); }, &taken);
+    if (!checked.ok()) return checked;
+    absl::Status restored = r->machine_->RestoreStream(
+        [&](const std::function<absl::Status(const v1::RaftKvWrite&)>& write) {
+          return (*source)->ForEach(
+              [&](const v1::RaftKvWrite& w) { return drop(w) ? absl::OkStatus() : write(w); },
+              &taken);
+        });
     if (!restored.ok()) return restored;
     if (options.after_restore) {
-      if (absl::Status s = options.after_restore(seed->taken_unix_micros); !s.ok()) return s;
+      if (absl::Status s = options.after_restore((*source)->taken_unix_micros()); !s.ok()) return s;
     }
     MV_LOG(INFO) << options.service << " replica " << options.id << " restored the state of a "
-                 << "backup taken at index " << seed->snapshot.meta().index();
+                 << "backup taken at index " << taken.index();
     bootstrap = true;
   }
   if (r->storage_->empty()) {

@@ -21,10 +21,18 @@
 
 namespace medvault::raft {
 
-// A group's state from a backup (--restore_backup).
-struct RestoredState {
-  Snapshot snapshot;
-  int64_t taken_unix_micros = 0;  // when the backup was started
+// A group's state in a backup (--restore_backup), read as a stream: never whole in memory.
+class RestoreSource {
+ public:
+  virtual ~RestoreSource() = default;
+  // When the backup was started.
+  virtual int64_t taken_unix_micros() const = 0;
+  // Reads the backup through from its start, passing each record of this group's state to
+  // `write`, and sets `meta` to the position the state was taken at. OK only when the whole file
+  // authenticated and the group was complete (DATA_LOSS otherwise, NOT_FOUND when the backup holds
+  // no state of this group); `write` may already have seen records by then.
+  virtual absl::Status ForEach(const std::function<absl::Status(const v1::RaftKvWrite&)>& write,
+                               SnapshotMeta* meta) = 0;
 };
 
 struct ReplicaOptions {
@@ -46,10 +54,12 @@ struct ReplicaOptions {
   // --restore_backup: when set and this replica holds no Raft state, the state a new group starts
   // from (a backup's snapshot of this group); the replica then founds the group from `peers`, as
   // --raft_bootstrap does. Every founding replica must be given the same state.
-  std::function<absl::StatusOr<RestoredState>()> restore;
-  // Applied to the restored state before it is installed (may be null): the key service drops the
-  // keys destroyed after the backup was taken.
-  std::function<absl::Status(RestoredState*)> restore_filter;
+  std::function<absl::StatusOr<std::unique_ptr<RestoreSource>>()> restore;
+  // Given the backup's start time, which records of the restored state to leave out (may be null;
+  // an error refuses the restore): the key service drops the keys destroyed after the backup was
+  // taken.
+  std::function<absl::StatusOr<std::function<bool(const v1::RaftKvWrite&)>>(int64_t taken_micros)>
+      restore_filter;
   // Run once the restored state is installed in the service's column families, before the group
   // is founded (may be null), with the backup's start time: the metaserver removes from its index
   // every object whose key was destroyed after the backup. It writes straight to the store; every

@@ -1,6 +1,7 @@
 // What a Raft node replicates into: the service's state, advanced by committed entries.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,14 @@ class StateMachine {
   virtual absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<Entry>& entries) = 0;
   // A consistent copy of the state as of Applied().
   virtual absl::StatusOr<Snapshot> TakeSnapshot() = 0;
+  // For a backup, with bounded memory: the state as of Applied(), read from one consistent view
+  // and passed to `emit` in pieces of about `piece_bytes` (the first carries the position, the
+  // last `last` and the count of records; raft.proto's RaftBackupPiece). Applies go on meanwhile.
+  // An error from `emit` ends the stream and is returned.
+  virtual absl::Status StreamSnapshot(
+      size_t piece_bytes, const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) {
+    return absl::UnimplementedError("this state machine cannot stream a backup");
+  }
   // Replaces the whole state by `snapshot` (durably).
   virtual absl::Status Restore(const Snapshot& snapshot) = 0;
   // Records `config` as the membership at index 0 of a new group, keeping whatever state is

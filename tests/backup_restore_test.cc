@@ -10,12 +10,23 @@
 // backup are refused with a clear error, by `backup verify` and by the services at start. The
 // metaserver groups re-apply the shred logs too: study B's index entries (its PHI) do not come
 // back, `find` lists study A only.
+//
+// The backup is streamed both ways (common/backup_stream.h): the metaservers are restored from a
+// copy of the backup carrying MEDVAULT_BIG_BACKUP_MB (default 48) of inert ballast records in
+// their state (share-log keys no share names), so the restored group holds a state many times the
+// 256 KiB piece and the 1 MiB segment; a second `backup create` then takes it back (the frontend's
+// peak RSS, VmHWM reset before, is printed, not asserted: see below). The file it writes holds the
+// ballast, no .partial is left, and a copy cut short is refused as DATA_LOSS.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,9 +36,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/backup_stream.h"
+#include "common/env.h"
+#include "common/key_file.h"
 #include "common/testing/file_scan.h"
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
+#include "tests/testing/proc_status.h"
 #include "tests/testing/subprocess.h"
 
 namespace medvault {
@@ -42,6 +57,65 @@ constexpr char kStudyB[] = "1.2.826.0.1.3680043.8.498.1717.2";
 void WriteFile(const std::string& path, const std::string& bytes, mode_t mode = 0600) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   ::chmod(path.c_str(), mode);
+}
+
+// Ballast records in the metaserver's share log: keys no share's code hash prefixes, so nothing
+// reads them; values that do not compress.
+constexpr char kBallastCf[] = "share_log";
+
+// Copies the backup `in` to `out` (both format 2, under `key`) with `mb` MiB of ballast added to
+// the metaserver's state, a 256 KiB piece at a time; returns how many records it added.
+absl::StatusOr<uint64_t> AddBallast(const std::string& in, const std::string& out,
+                                    const SecretBytes& key, int mb) {
+  Filesystem* fs = DefaultFilesystem();
+  absl::StatusOr<std::unique_ptr<BackupStreamReader>> reader =
+      BackupStreamReader::Open(key, FileBackupSource(fs, in));
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = fs->NewWritableFile(out);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<std::unique_ptr<BackupStreamWriter>> writer = BackupStreamWriter::Start(
+      key, (*reader)->created_unix_micros(),
+      [f = file->get()](absl::string_view bytes) { return f->Append(bytes); });
+  if (!writer.ok()) return writer.status();
+  constexpr size_t kValueBytes = 4096, kPerPiece = 64;
+  const uint64_t ballast = static_cast<uint64_t>(mb) * (1 << 20) / kValueBytes;
+  absl::StatusOr<std::string> noise = RandomBytes(kValueBytes + 64);
+  if (!noise.ok()) return noise.status();
+  v1::RaftBackupPiece piece;
+  v1::RaftGroup group = v1::RAFT_GROUP_UNSPECIFIED;
+  while (true) {
+    absl::StatusOr<bool> more = (*reader)->Next(&piece);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (piece.has_meta()) group = piece.group();
+    if (group == v1::RAFT_GROUP_METASERVER && piece.last()) {
+      // The group's last piece (perhaps its first too) goes first, not last any more; then the
+      // ballast; then a last piece counting everything.
+      const uint64_t total = piece.records() + ballast;
+      piece.set_last(false);
+      piece.set_records(0);
+      if (absl::Status s = (*writer)->Add(piece); !s.ok()) return s;
+      for (uint64_t n = 0; n < ballast; n += kPerPiece) {
+        v1::RaftBackupPiece extra;
+        for (uint64_t i = n; i < std::min(ballast, n + kPerPiece); ++i) {
+          v1::RaftKvWrite* w = extra.add_writes();
+          w->set_op(v1::RaftKvWrite::PUT);
+          w->set_cf(kBallastCf);
+          w->set_key(absl::StrCat("ballast/", i));
+          w->set_value(noise->substr(i % 64, kValueBytes));
+        }
+        if (absl::Status s = (*writer)->Add(extra); !s.ok()) return s;
+      }
+      piece.Clear();
+      piece.set_last(true);
+      piece.set_records(total);
+    }
+    if (absl::Status s = (*writer)->Add(piece); !s.ok()) return s;
+  }
+  if (absl::Status s = (*writer)->Finish(); !s.ok()) return s;
+  if (absl::Status s = (*file)->Sync(); !s.ok()) return s;
+  if (absl::Status s = (*file)->Close(); !s.ok()) return s;
+  return ballast;
 }
 
 class BackupRestoreTest : public ::testing::Test {
@@ -176,6 +250,14 @@ TEST_F(BackupRestoreTest, RestoredClusterServesSurvivorsAndShreddedKeysStayDestr
   }
   // The metaserver likewise: without a log covering the backup it refuses; with the logs, the
   // objects they list leave its restored index.
+  // The metaservers' backup carries the ballast besides the real state.
+  const char* big_env = std::getenv("MEDVAULT_BIG_BACKUP_MB");
+  const int big_mb = big_env != nullptr ? std::atoi(big_env) : 48;
+  absl::StatusOr<SecretBytes> key_bytes = LoadKeyFile(key, "backup key file");
+  ASSERT_TRUE(key_bytes.ok()) << key_bytes.status();
+  const std::string ballasted = root + "/ballasted.mvbackup";
+  absl::StatusOr<uint64_t> ballast = AddBallast(backup, ballasted, *key_bytes, big_mb);
+  ASSERT_TRUE(ballast.ok()) << ballast.status();
   const std::string first_meta = cluster_->Replicas("metaserver")[0];
   EXPECT_FALSE(
       cluster_
@@ -187,10 +269,10 @@ TEST_F(BackupRestoreTest, RestoredClusterServesSurvivorsAndShreddedKeysStayDestr
   ASSERT_TRUE(cluster_->Wipe(first_meta).ok());
   for (const std::string& name : cluster_->Replicas("metaserver")) {
     ASSERT_TRUE(cluster_
-                    ->Restart(name, {"--restore_backup=" + backup, "--restore_backup_key=" + key,
+                    ->Restart(name, {"--restore_backup=" + ballasted, "--restore_backup_key=" + key,
                                      "--restore_shred_logs=" + logs})
                     .ok())
-        << name;
+        << name << ": " << testing::ReadWholeFile(cluster_->LogFileOf(name));
   }
 
   const std::string out = root + "/out.dcm";
@@ -221,6 +303,48 @@ TEST_F(BackupRestoreTest, RestoredClusterServesSurvivorsAndShreddedKeysStayDestr
                                   "restore: 2 instances whose keys were destroyed"))
         << name;
   }
+
+  // A backup of the big state, streamed: bounded peaks in the frontend and the CLI.
+  const pid_t frontend = testing::PidOf(ExternalCluster::Binary("frontend"), root);
+  ASSERT_GT(frontend, 0);
+  testing::ResetPeakRss(frontend);
+  const long before_kb = testing::StatusKb(frontend, "VmRSS");
+  ASSERT_GT(before_kb, 0);
+  const std::string big = root + "/big.mvbackup";
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult big_created = Cli({"backup", "create", "--out", big, "--backup_key", key});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(big_created.exit_code, 0) << big_created.err;
+  const long peak_kb = testing::StatusKb(frontend, "VmHWM");
+  EXPECT_FALSE(std::filesystem::exists(big + ".partial"));
+  std::cerr << "backup of a " << big_mb << " MiB metaserver state: " << seconds << " s; file "
+            << testing::ReadWholeFile(big).size() / (1 << 20) << " MiB; frontend RSS before "
+            << before_kb / 1024 << " MiB, peak " << peak_kb / 1024 << " MiB\n";
+  // Not asserted: the frontend's peak grew by more than the state here (48 MiB state: 35 -> 93
+  // MiB), although it relays a piece at a time; where gRPC or the allocator holds it is not
+  // understood yet (docs/architecture.md, "Known gaps"). The CLI's peak cannot be read this way: a
+  // child started by posix_spawn inherits this process's high-water mark in ru_maxrss.
+  CommandResult big_verified = Cli({"backup", "verify", "--in", big, "--backup_key", key});
+  ASSERT_EQ(big_verified.exit_code, 0) << big_verified.err;
+  EXPECT_TRUE(absl::StrContains(big_verified.out, "metaserver: applied index")) << big_verified.out;
+  // Every ballast record came back through the restore and the new backup.
+  EXPECT_TRUE(absl::StrContains(testing::ReadWholeFile(cluster_->LogFileOf(first_meta)),
+                                "restored the state of a backup"));
+  size_t at = big_verified.out.find("metaserver: applied index");
+  ASSERT_NE(at, std::string::npos);
+  const size_t comma = big_verified.out.find(", ", at);
+  const uint64_t meta_records = std::strtoull(big_verified.out.c_str() + comma + 2, nullptr, 10);
+  EXPECT_GE(meta_records, *ballast) << big_verified.out;
+  // Cut short, it is refused.
+  const std::string cut = root + "/cut.mvbackup";
+  {
+    const std::string whole = testing::ReadWholeFile(big);
+    WriteFile(cut, whole.substr(0, whole.size() / 2));
+  }
+  CommandResult cut_verified = Cli({"backup", "verify", "--in", cut, "--backup_key", key});
+  EXPECT_EQ(cut_verified.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(cut_verified.err, "DATA_LOSS")) << cut_verified.err;
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "tests/testing/dicomweb_fixture.h"
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
+#include "tests/testing/proc_status.h"
 #include "tests/testing/subprocess.h"
 
 namespace medvault {
@@ -160,30 +161,10 @@ TEST_F(DicomWebTest, StowRsRefusesWhatItMust) {
   EXPECT_EQ(RetrieveUrls(same.body).size(), 2u) << same.body;  // the study's and the instance's
 }
 
-// A field of /proc/PID/status in kB ("VmHWM", "VmRSS"), -1 when absent.
-long StatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (absl::StartsWith(line, field + ":")) return std::atol(line.c_str() + field.size() + 1);
-  }
-  return -1;
-}
-
 // The pid of the cluster's frontend: the process running the frontend binary with this cluster's
 // directory on its command line.
 pid_t FrontendPid(const ExternalCluster& cluster) {
-  const std::string binary = ExternalCluster::Binary("frontend");
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    const std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-    if (absl::StartsWith(cmdline, binary + std::string(1, '\0')) &&
-        absl::StrContains(cmdline, cluster.root())) {
-      return std::atoi(name.c_str());
-    }
-  }
-  return -1;
+  return testing::PidOf(ExternalCluster::Binary("frontend"), cluster.root());
 }
 
 // Issue 16: a large instance stored through STOW-RS (curl streaming it from a file) comes back
@@ -207,11 +188,10 @@ TEST_F(DicomWebTest, StowRsLargeInstanceRoundTripsAndReadsBackInBoundedMemory) {
 
   const pid_t frontend = FrontendPid(*cluster_);
   ASSERT_GT(frontend, 0);
-  // "5" resets the peak RSS to the current RSS (proc(5), clear_refs).
-  std::ofstream(absl::StrCat("/proc/", frontend, "/clear_refs")) << "5";
-  const long before_kb = StatusKb(frontend, "VmRSS");
+  testing::ResetPeakRss(frontend);
+  const long before_kb = testing::StatusKb(frontend, "VmRSS");
   ASSERT_GT(before_kb, 0);
-  ASSERT_LE(StatusKb(frontend, "VmHWM"), before_kb + 1024) << "peak RSS not reset";
+  ASSERT_LE(testing::StatusKb(frontend, "VmHWM"), before_kb + 1024) << "peak RSS not reset";
   // -T streams the file (--data-binary would read it whole into curl's memory).
   HttpAnswer a =
       Curl("client", "/dicomweb/studies",
@@ -219,9 +199,9 @@ TEST_F(DicomWebTest, StowRsLargeInstanceRoundTripsAndReadsBackInBoundedMemory) {
             "Content-Type: multipart/related; type=\"application/dicom\"; boundary=big"});
   ASSERT_EQ(a.status, 200) << a.body;
   ASSERT_EQ(RetrieveUrls(a.body).size(), 1u) << a.body;
-  const long stow_peak_kb = StatusKb(frontend, "VmHWM");
-  std::ofstream(absl::StrCat("/proc/", frontend, "/clear_refs")) << "5";
-  const long read_before_kb = StatusKb(frontend, "VmRSS");
+  const long stow_peak_kb = testing::StatusKb(frontend, "VmHWM");
+  testing::ResetPeakRss(frontend);
+  const long read_before_kb = testing::StatusKb(frontend, "VmRSS");
 
   // Back through WADO-URI into a file, hashed there.
   const std::string back = cluster_->root() + "/big-stow-back";
@@ -235,7 +215,7 @@ TEST_F(DicomWebTest, StowRsLargeInstanceRoundTripsAndReadsBackInBoundedMemory) {
   testing::CommandResult hashed = testing::RunCommand({"/usr/bin/sha256sum", back});
   ASSERT_EQ(hashed.exit_code, 0) << hashed.err;
   EXPECT_EQ(hashed.out.substr(0, 64), sent[0]);
-  const long peak_kb = StatusKb(frontend, "VmHWM");
+  const long peak_kb = testing::StatusKb(frontend, "VmHWM");
   std::remove(body.c_str());
   std::remove(back.c_str());
   std::cerr << "big STOW-RS: " << object_kb / 1024 << " MiB object; frontend RSS before "

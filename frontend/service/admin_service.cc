@@ -1,6 +1,5 @@
 #include "frontend/service/admin_service.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "common/log.h"
@@ -159,22 +158,33 @@ grpc::Status AdminService::VerifyAudit(grpc::ServerContext* ctx,
   return Reply(keys_->VerifyAudit(forwarded), response);
 }
 
-grpc::Status AdminService::TakeBackup(grpc::ServerContext* ctx,
-                                      const v1::TakeRaftSnapshotRequest* request,
-                                      grpc::ServerWriter<v1::RaftMessagePiece>* writer) {
+grpc::Status AdminService::TakeBackup(grpc::ServerContext* ctx, const v1::TakeRaftSnapshotRequest*,
+                                      grpc::ServerWriter<v1::RaftMessagePiece>*) {
   MV_ADMIT("TakeBackup");
+  // It gathered the whole state here; StreamBackup relays it a piece at a time.
+  return ToGrpcStatus(absl::FailedPreconditionError(
+      "TakeBackup is retired: this frontend streams backups (StreamBackup); use a medvault CLI of "
+      "the same version"));
+}
+
+grpc::Status AdminService::StreamBackup(grpc::ServerContext* ctx,
+                                        const v1::TakeRaftSnapshotRequest* request,
+                                        grpc::ServerWriter<v1::RaftBackupPiece>* writer) {
+  MV_ADMIT("StreamBackup");
   MV_RAFT_GROUP(*request);
   MV_LOG(INFO) << "backup of " << v1::RaftGroup_Name(request->group()) << " requested by "
                << who->ToString();
-  absl::StatusOr<std::string> bytes = (*raft)->TakeSnapshot();
-  if (!bytes.ok()) return ToGrpcStatus(bytes.status());
-  constexpr size_t kPiece = 1 << 20;
-  v1::RaftMessagePiece piece;
-  for (size_t at = 0; at < bytes->size(); at += kPiece) {
-    piece.set_data(bytes->data() + at, std::min(kPiece, bytes->size() - at));
-    if (!writer->Write(piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller went away");
+  // A piece in, a piece out: Write waits for the caller's flow-control window, so a slow CLI slows
+  // the leader down instead of filling this process.
+  absl::Status s = (*raft)->StreamBackup(ctx->deadline(), [&](const v1::RaftBackupPiece& piece) {
+    if (!writer->Write(piece)) return absl::CancelledError("the backup's caller went away");
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    MV_LOG(WARNING) << "backup of " << v1::RaftGroup_Name(request->group())
+                    << " ended early: " << s.ToString();
   }
-  return grpc::Status::OK;
+  return ToGrpcStatus(s);
 }
 
 }  // namespace medvault::frontend

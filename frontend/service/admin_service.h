@@ -56,6 +56,8 @@ class AdminService final : public v1::Admin::Service {
                            v1::VerifyAuditResponse* response) override;
   grpc::Status TakeBackup(grpc::ServerContext* ctx, const v1::TakeRaftSnapshotRequest* request,
                           grpc::ServerWriter<v1::RaftMessagePiece>* writer) override;
+  grpc::Status StreamBackup(grpc::ServerContext* ctx, const v1::TakeRaftSnapshotRequest* request,
+                            grpc::ServerWriter<v1::RaftBackupPiece>* writer) override;
 
  private:
   // The group a Raft call names; INVALID_ARGUMENT when none.

@@ -105,6 +105,7 @@ AccessPolicy FrontendPolicy(ClientScopes scopes) {
     policy.AllowScope(method, Scope::kAdmin);
   }
   policy.AllowScope("VerifyAudit", Scope::kAdmin).AllowScope("VerifyAudit", Scope::kAudit);
+  policy.AllowScope("StreamBackup", Scope::kAdmin);
   policy.set_client_scopes(std::move(scopes));
   return policy;
 }

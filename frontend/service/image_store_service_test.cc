@@ -50,7 +50,8 @@ TEST(FrontendPolicyTest, EachMethodNeedsItsScopeAndServicesHoldNone) {
                                                 {"VerifyAudit", {"client/admin", "client/auditor"}},
                                                 {"TakeBackup", admins},
                                                 {"SetRetention", deleters},
-                                                {"SetLegalHold", admins}};
+                                                {"SetLegalHold", admins},
+                                                {"StreamBackup", admins}};
   EXPECT_THAT(medvault::testing::PolicyTableMismatches(
                   FrontendPolicy(medvault::testing::OneScopeClients()),
                   {"medvault.v1.ImageStore", "medvault.v1.Admin"}, table),

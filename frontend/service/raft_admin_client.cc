@@ -1,7 +1,9 @@
 #include "frontend/service/raft_admin_client.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "common/rpc.h"
 #include "medvault/v1/raft.grpc.pb.h"
 
@@ -60,24 +62,44 @@ absl::StatusOr<v1::TransferRaftLeaderResponse> RaftAdminClient::TransferLeader(
       request);
 }
 
-absl::StatusOr<std::string> RaftAdminClient::TakeSnapshot() {
-  std::string bytes;
+absl::Status RaftAdminClient::StreamBackup(
+    std::chrono::system_clock::time_point deadline,
+    const std::function<absl::Status(const v1::RaftBackupPiece&)>& relay) {
+  // A caller without a deadline gets a day (the group's arithmetic must not overflow).
+  const auto left =
+      std::min<std::chrono::milliseconds>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              deadline - std::chrono::system_clock::now()),
+                                          std::chrono::hours(24));
+  if (left.count() <= 0) return absl::DeadlineExceededError("no time left for the backup");
+  bool started = false;       // a piece went to `relay`: no retry may repeat it
+  absl::Status relay_status;  // what `relay` said when it refused a piece
   absl::Status s = group_->Call(
       [&](const std::shared_ptr<grpc::Channel>& channel,
-          std::chrono::system_clock::time_point deadline) {
+          std::chrono::system_clock::time_point attempt_deadline) {
         auto stub = v1::RaftService::NewStub(channel);
         grpc::ClientContext ctx;
-        ctx.set_deadline(deadline);
-        bytes.clear();
-        std::unique_ptr<grpc::ClientReader<v1::RaftMessagePiece>> reader =
-            stub->TakeSnapshot(&ctx, v1::TakeRaftSnapshotRequest());
-        v1::RaftMessagePiece piece;
-        while (reader->Read(&piece)) bytes.append(piece.data());
-        return FromGrpcStatus(reader->Finish());
+        ctx.set_deadline(attempt_deadline);
+        std::unique_ptr<grpc::ClientReader<v1::RaftBackupPiece>> reader =
+            stub->StreamBackup(&ctx, v1::TakeRaftSnapshotRequest());
+        v1::RaftBackupPiece piece;
+        while (reader->Read(&piece)) {
+          started = true;
+          relay_status = relay(piece);
+          if (!relay_status.ok()) {
+            ctx.TryCancel();  // the leader stops streaming and releases its view
+            break;
+          }
+        }
+        absl::Status finished = FromGrpcStatus(reader->Finish());
+        if (!relay_status.ok()) return relay_status;
+        if (!finished.ok() && started) {
+          return absl::AbortedError(absl::StrCat("the backup stream broke: ", finished.message()));
+        }
+        return finished;
       },
-      kBudget, kAttempt);
-  if (!s.ok()) return s;
-  return bytes;
+      left, left);
+  if (!relay_status.ok()) return relay_status;
+  return s;
 }
 
 }  // namespace medvault::frontend

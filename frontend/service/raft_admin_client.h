@@ -3,6 +3,8 @@
 // follows redirects to its leader and retries UNAVAILABLE answers within the call's budget.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,8 +23,13 @@ class RaftAdminClient {
   absl::Status RemoveMember(const v1::RemoveRaftMemberRequest& request);
   absl::StatusOr<v1::TransferRaftLeaderResponse> TransferLeader(
       const v1::TransferRaftLeaderRequest& request);
-  // The group's state for a backup (RaftService.TakeSnapshot): the leader's snapshot, serialised.
-  absl::StatusOr<std::string> TakeSnapshot();
+  // The group's state for a backup (RaftService.StreamBackup), each piece handed to `relay` as it
+  // arrives, none kept: memory stays bounded by a piece and gRPC's flow-control windows. Redirects
+  // and UNAVAILABLE answers are retried only before the first piece; a stream that breaks after
+  // it, or a `relay` that fails, ends the call (ABORTED, or `relay`'s error): the caller starts
+  // over. Runs until `deadline`.
+  absl::Status StreamBackup(std::chrono::system_clock::time_point deadline,
+                            const std::function<absl::Status(const v1::RaftBackupPiece&)>& relay);
 
  private:
   GroupChannels* const group_;
