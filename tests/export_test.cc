@@ -9,9 +9,9 @@
 // shows its images in the medium's offline viewer (dwv) from file://, in a Chromium started
 // without any file:// flag, on a canvas that is not blank (a screenshot is kept). An HL7 v2
 // message and a text report attached to a study are on the medium as their original files,
-// byte-exact, listed in README.TXT. A 128 MiB study exported as an ISO keeps the CLI's peak RSS
-// under 80 MiB. Bad requests: an unknown study and a folder that is not empty are refused,
-// exit 1.
+// byte-exact, listed in README.TXT, each beside its stored instance (.DCM) for import. A 128 MiB
+// study exported as an ISO keeps the CLI's peak RSS under 80 MiB. Bad requests: an unknown study
+// and a folder that is not empty are refused, exit 1.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -148,9 +148,18 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_TRUE(std::filesystem::exists(disc + "/INDEX.HTM"));
 
   // The documents as their original files, listed in README.TXT.
+  // Each beside its stored instance (.DCM, a DICOM file), which import reads back.
   std::set<std::string> documents;
-  for (const auto& [path, bytes] : FilesUnder(disc + "/DOCUMENT")) documents.insert(bytes);
+  int instances_beside = 0;
+  for (const auto& [path, bytes] : FilesUnder(disc + "/DOCUMENT")) {
+    if (!absl::EndsWith(path, ".DCM")) {
+      documents.insert(bytes);
+    } else if (bytes.size() > 132 && bytes.substr(128, 4) == "DICM") {
+      ++instances_beside;
+    }
+  }
   EXPECT_EQ(documents, (std::set<std::string>{hl7, text}));
+  EXPECT_EQ(instances_beside, 2);
   const std::string readme = testing::ReadWholeFile(disc + "/README.TXT");
   EXPECT_TRUE(absl::StrContains(
       readme, absl::StrCat(".HL7: x-application/hl7-v2+er7, ", hl7.size(), " bytes")))
@@ -199,16 +208,18 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
     EXPECT_TRUE(absl::StrContains(listed.out, absl::StrCat("'", name, "'"))) << listed.out;
   }
 
-  // Imported back: every instance is already stored, nothing is sent.
+  // Imported back: every instance is already stored. The DICOMDIR's instances are found in the
+  // index and not sent; the two documents' instances under DOCUMENT/ (which the DICOMDIR does not
+  // name) are sent and answered "already stored".
   const double puts_before = PutCalls(cluster);
   for (const std::string& medium : {disc, zip, iso}) {
     testing::CommandResult again = Cli(cluster, {"import", medium});
     EXPECT_EQ(again.exit_code, 0) << medium << "\n" << again.out << again.err;
-    EXPECT_TRUE(absl::StrContains(again.out, "import: 0 stored, 3 already stored, 0 refused"))
+    EXPECT_TRUE(absl::StrContains(again.out, "import: 0 stored, 5 already stored, 0 refused"))
         << medium << "\n"
         << again.out;
   }
-  EXPECT_EQ(PutCalls(cluster), puts_before);
+  EXPECT_EQ(PutCalls(cluster), puts_before + 3 * 2);
 
   // Refusals.
   testing::CommandResult unknown =
