@@ -32,13 +32,8 @@
 namespace medvault {
 namespace {
 
+using testing::Cli;
 using testing::ExternalCluster;
-
-testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::string> args) {
-  std::vector<std::string> argv = cluster.Cli();
-  argv.insert(argv.end(), args.begin(), args.end());
-  return testing::RunCommand(argv);
-}
 
 void WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
