@@ -48,7 +48,9 @@ const VerbSpec& FindVerb() {
        {"json", false}},
       FillFind,
       R"(  find [--patient ID] [--modality M] [--from YYYYMMDD] [--to YYYYMMDD] [--limit N] [--json]
-      List matching studies as a table, or as a JSON array with --json.
+      List matching studies as a table, or as a JSON array with --json. Each study's documents
+      (reports stored by attach, any Encapsulated PDF/CDA) follow the table as lines
+      "document STUDY_UID MEDIA_TYPE SIZE SOP_UID" (--json: "documents", with mime_type).
 )"};
   return spec;
 }

@@ -125,9 +125,17 @@ ImportPlan PlanFromDicomDir(const std::vector<MediumFile>& files, size_t dicomdi
     wanted.emplace(key, &ref);
   }
   std::set<std::string> found;
+  const std::string documents = base.empty() ? "DOCUMENT/" : base + "/DOCUMENT/";
   for (const MediumFile& file : files) {
     const std::string key = MediumKey(file.path);
     auto it = wanted.find(key);
+    if (it == wanted.end() && absl::StartsWith(key, documents) && absl::EndsWith(key, ".DCM")) {
+      // A document's stored instance, which the DICOMDIR cannot reference (medvault's export).
+      ImportItem item{file.path, file.size, "", ""};
+      item.unlisted = true;
+      plan.items.push_back(std::move(item));
+      continue;
+    }
     if (it == wanted.end() || !found.insert(key).second) {
       ++plan.ignored;
       continue;

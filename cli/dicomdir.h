@@ -45,6 +45,9 @@ struct ImportItem {
   uint64_t size = 0;
   std::string sop_instance_uid;  // from the DICOMDIR; empty when scanning
   std::string study_uid;         // likewise
+  // Not referenced by the DICOMDIR (a document's instance under DOCUMENT/): sent only when it is
+  // DICOM Part 10, as a scanned file is.
+  bool unlisted = false;
 };
 
 struct ImportPlan {
@@ -55,7 +58,9 @@ struct ImportPlan {
 };
 
 // The files `refs` reference, the DICOMDIR being files[dicomdir]: a File ID is looked up in the
-// DICOMDIR's folder. A file referenced twice is stored once.
+// DICOMDIR's folder. A file referenced twice is stored once. Also, as `unlisted` items, the
+// `.DCM` files under DOCUMENT/ beside the DICOMDIR: the stored instances of the documents DICOM
+// has no class for, which `medvault export` writes there because the DICOMDIR cannot list them.
 ImportPlan PlanFromDicomDir(const std::vector<MediumFile>& files, size_t dicomdir,
                             const std::vector<DicomDirRef>& refs);
 

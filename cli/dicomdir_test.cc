@@ -52,6 +52,27 @@ TEST(DicomDirTest, PlanTakesReferencedFilesRelativeToTheDicomDir) {
   EXPECT_EQ(plan.ignored, 4u);  // the DICOMDIR, README, the root IM000001, IM000003
 }
 
+TEST(DicomDirTest, PlanTakesTheDocumentsInstancesBesideTheDicomDirUnlisted) {
+  // What `medvault export` writes for a document DICOM has no class for: its file and its stored
+  // instance (.DCM) under DOCUMENT/, which the DICOMDIR does not reference.
+  std::vector<MediumFile> files = {{"disc/DICOMDIR", 10},
+                                   {"disc/DICOM/IM000001", 100},
+                                   {"disc/DOCUMENT/ST000001/SE000002/IM000001.TXT", 20},
+                                   {"disc/document/st000001/se000002/im000001.dcm;1", 400},
+                                   {"DOCUMENT/IM000001.DCM", 7},  // not beside the DICOMDIR
+                                   {"disc/DICOM/IM000002.DCM", 8}};
+  ImportPlan plan = PlanFromDicomDir(files, 0, {{"DICOM/IM000001", "1.2.1", "1.2"}});
+  ASSERT_EQ(plan.items.size(), 2u);
+  EXPECT_EQ(plan.items[0].path, "disc/DICOM/IM000001");
+  EXPECT_FALSE(plan.items[0].unlisted);
+  EXPECT_EQ(plan.items[1].path, "disc/document/st000001/se000002/im000001.dcm;1");
+  EXPECT_TRUE(plan.items[1].unlisted);
+  EXPECT_EQ(plan.items[1].size, 400u);
+  EXPECT_TRUE(plan.items[1].sop_instance_uid.empty());
+  EXPECT_TRUE(plan.missing.empty());
+  EXPECT_EQ(plan.ignored, 4u);  // the DICOMDIR, the .TXT, the stray .DCM files
+}
+
 TEST(DicomDirTest, ScanTakesEverythingButDicomDirs) {
   ImportPlan plan = PlanScan({{"DICOMDIR", 1}, {"a/b", 2}, {"x/DICOMDIR", 3}});
   EXPECT_FALSE(plan.from_dicomdir);

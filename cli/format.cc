@@ -149,6 +149,13 @@ std::string StudiesToJson(const std::vector<v1::StudySummary>& studies) {
     if (s.has_retention()) {
       absl::StrAppend(&out, ", \"retention\": ", JsonQuote(RetentionText(s.retention())));
     }
+    std::vector<std::string> documents;
+    for (const v1::StudyDocument& d : s.documents()) {
+      documents.push_back(absl::StrCat("{\"sop_instance_uid\": ", JsonQuote(d.sop_instance_uid()),
+                                       ", \"mime_type\": ", JsonQuote(d.mime_type()),
+                                       ", \"size\": ", d.size(), "}"));
+    }
+    absl::StrAppend(&out, ", \"documents\": [", absl::StrJoin(documents, ", "), "]");
     absl::StrAppend(&out, "}", i + 1 < studies.size() ? ",\n" : "\n");
   }
   out += "]\n";
@@ -215,6 +222,17 @@ std::string StudiesTable(const std::vector<v1::StudySummary>& studies) {
       }
     }
     out += "\n";
+  }
+  return out + DocumentLines(studies);
+}
+
+std::string DocumentLines(const std::vector<v1::StudySummary>& studies) {
+  std::string out;
+  for (const v1::StudySummary& s : studies) {
+    for (const v1::StudyDocument& d : s.documents()) {
+      absl::StrAppend(&out, "document  ", OrDash(s.study_uid()), "  ", OrDash(d.mime_type()), "  ",
+                      FormatSize(d.size()), "  ", OrDash(d.sop_instance_uid()), "\n");
+    }
   }
   return out;
 }

@@ -27,8 +27,9 @@ std::string JsonQuote(absl::string_view s);
 
 // A JSON array with one object per study: study_uid, patient_id, patient_name,
 // patient_birth_date, study_date, study_description, accession_number, modalities (array),
-// series_count, instance_count, total_bytes (numbers), and "retention" (RetentionText) when the
-// study has a rule or hold. Ends with a newline.
+// series_count, instance_count, total_bytes (numbers), "retention" (RetentionText) when the
+// study has a rule or hold, and "documents": an array of {sop_instance_uid, mime_type, size}, one
+// per document the study holds (StudySummary.documents). Ends with a newline.
 std::string StudiesToJson(const std::vector<v1::StudySummary>& studies);
 
 // A study's retention in a few words: "held", "deleting", "delete after 2026-01-04", "delete
@@ -37,7 +38,11 @@ std::string RetentionText(const v1::RetentionInfo& retention);
 
 // An aligned table with a header row: date, patient id, patient name, modalities, series and
 // instance counts, size, (retention, when any study has a rule or hold,) study uid. Control
-// characters in values are shown as '?'. Empty when there are no studies.
+// characters in values are shown as '?'. Empty when there are no studies. The studies' documents
+// follow the table (DocumentLines).
 std::string StudiesTable(const std::vector<v1::StudySummary>& studies);
+
+// One line per document of the studies: "document  STUDY_UID  MEDIA_TYPE  SIZE  SOP_UID".
+std::string DocumentLines(const std::vector<v1::StudySummary>& studies);
 
 }  // namespace medvault::cli

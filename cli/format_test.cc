@@ -77,6 +77,27 @@ TEST(StudiesToJsonTest, IsValidJsonWithTheFields) {
   EXPECT_EQ(second.at("modalities").list_value().values_size(), 0);
 }
 
+TEST(StudiesToJsonTest, ListsTheStudysDocumentsWithTheirMediaType) {
+  std::vector<v1::StudySummary> studies = TwoStudies();
+  v1::StudyDocument* doc = studies[0].add_documents();
+  doc->set_sop_instance_uid("1.2.840.1.9");
+  doc->set_mime_type("text/plain");
+  doc->set_size(1234);
+  const std::string json = StudiesToJson(studies);
+  EXPECT_NE(json.find("\"documents\": [{\"sop_instance_uid\": \"1.2.840.1.9\", \"mime_type\": "
+                      "\"text/plain\", \"size\": 1234}]"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"documents\": []"), std::string::npos) << json;  // the second study
+  google::protobuf::Value parsed;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok()) << json;
+  const std::string table = StudiesTable(studies);
+  EXPECT_NE(table.find("\ndocument  1.2.840.1  text/plain  1.2 KB  1.2.840.1.9\n"),
+            std::string::npos)
+      << table;
+  EXPECT_EQ(DocumentLines({TwoStudies()[1]}), "");
+}
+
 TEST(StudiesToJsonTest, EmptyIsEmptyArray) { EXPECT_EQ(StudiesToJson({}), "[]\n"); }
 
 TEST(StudiesTableTest, AlignedRowsWithoutControlCharacters) {

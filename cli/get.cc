@@ -202,7 +202,8 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
     std::string sop_uid;
     std::string path;
     absl::Status error;
-    size_t series;  // index into dirs
+    size_t series;     // index into dirs
+    std::string mime;  // a document's media type (the index's), empty for an image
   };
   std::vector<SeriesDir> dirs;
   std::vector<Item> items;
@@ -214,7 +215,8 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
     }
     for (const v1::InstanceInfo& instance : series.instances()) {
       const std::string& sop = instance.tags().sop_instance_uid();
-      Item item{sop, absl::StrCat(dir.path, "/", sop, ".dcm"), dir.error, dirs.size()};
+      Item item{sop, absl::StrCat(dir.path, "/", sop, ".dcm"), dir.error, dirs.size(),
+                instance.tags().mime_type()};
       if (item.error.ok() && !SafeFileName(sop)) {
         item.error = absl::InvalidArgumentError("instance UID is not usable as a file name");
       }
@@ -246,7 +248,9 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
       ++dirs[item.series].written;
       if (!args.quiet) {
         *ctx.err << "[" << done << "/" << items.size() << "] " << item.path << ": "
-                 << FormatSize(*result) << "\n";
+                 << FormatSize(*result);
+        if (!item.mime.empty()) *ctx.err << " (document, " << item.mime << ")";
+        *ctx.err << "\n";
       }
     } else {
       ++failed;

@@ -1,8 +1,9 @@
 // `medvault import PATH`: stores what a medium holds (a folder or mounted disc, a ZIP file, an ISO
-// image). With a DICOMDIR, exactly the files it references; without one, every DICOM Part 10
-// file. Instances the index already holds (same SOP Instance UID and size, looked up once per
-// study the DICOMDIR names) are skipped without reading them; the rest are sent, and the server's
-// idempotent answer ("already stored") covers what the DICOMDIR did not name.
+// image). With a DICOMDIR, exactly the files it references and the documents' instances a
+// medvault export puts under DOCUMENT/ (cli/dicomdir.h); without one, every DICOM Part 10 file.
+// Instances the index already holds (same SOP Instance UID and size, looked up once per study the
+// DICOMDIR names) are skipped without reading them; the rest are sent, and the server's idempotent
+// answer ("already stored") covers what the DICOMDIR did not name.
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,7 +83,7 @@ struct Run {
 // not DICOM Part 10 is counted, not sent.
 void SendOne(Run& run, const ImportItem& item, std::string head,
              const std::function<absl::Status(size_t, std::string*)>& read) {
-  if (!run.plan.from_dicomdir && !LooksLikeDicom(head)) {
+  if ((!run.plan.from_dicomdir || item.unlisted) && !LooksLikeDicom(head)) {
     run.tally.NotDicom();
     run.progress->Add(1, item.size);
     return;

@@ -77,6 +77,7 @@ const Field kFields[] = {
     MEDVAULT_FIELD(study_description, "StudyDescription", Vr::kLO, false, false),
     MEDVAULT_FIELD(accession_number, "AccessionNumber", Vr::kSH, false, false),
     MEDVAULT_FIELD(series_description, "SeriesDescription", Vr::kLO, false, false),
+    MEDVAULT_FIELD(mime_type, "MIMETypeOfEncapsulatedDocument", Vr::kLO, false, false),
 };
 #undef MEDVAULT_FIELD
 

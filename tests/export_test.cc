@@ -9,12 +9,12 @@
 // shows its images in the medium's offline viewer (dwv) from file://, in a Chromium started
 // without any file:// flag, on a canvas that is not blank (a screenshot is kept). An HL7 v2
 // message and a text report attached to a study are on the medium as their original files,
-// byte-exact, listed in README.TXT. A 128 MiB study exported as an ISO keeps the CLI's peak RSS
-// under 80 MiB. Progress: none when stderr is not a terminal; on a pseudo-terminal (script(1)) the
-// bar for the instances and then the ISO image's layout and writing as a phase of its own. Bad
-// requests: an unknown study and a folder that is not empty are refused, exit 1. The independent
-// slow steps (the four exports, the browser, the three imports, making the big study) overlap, on
-// a cluster of one chunk server.
+// byte-exact, listed in README.TXT, each beside its stored instance (.DCM) for import. A 128 MiB
+// study exported as an ISO keeps the CLI's peak RSS under 80 MiB. Progress: none when stderr is
+// not a terminal; on a pseudo-terminal (script(1)) the bar for the instances and then the ISO
+// image's layout and writing as a phase of its own. Bad requests: an unknown study and a folder
+// that is not empty are refused, exit 1. The independent slow steps (the four exports, the
+// browser, the three imports, making the big study) overlap, on a cluster of one chunk server.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -210,9 +210,18 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   EXPECT_TRUE(std::filesystem::exists(disc + "/INDEX.HTM"));
 
   // The documents as their original files, listed in README.TXT.
+  // Each beside its stored instance (.DCM, a DICOM file), which import reads back.
   std::set<std::string> documents;
-  for (const auto& [path, bytes] : FilesUnder(disc + "/DOCUMENT")) documents.insert(bytes);
+  int instances_beside = 0;
+  for (const auto& [path, bytes] : FilesUnder(disc + "/DOCUMENT")) {
+    if (!absl::EndsWith(path, ".DCM")) {
+      documents.insert(bytes);
+    } else if (bytes.size() > 132 && bytes.substr(128, 4) == "DICM") {
+      ++instances_beside;
+    }
+  }
   EXPECT_EQ(documents, (std::set<std::string>{hl7, text}));
+  EXPECT_EQ(instances_beside, 2);
   const std::string readme = testing::ReadWholeFile(disc + "/README.TXT");
   EXPECT_TRUE(absl::StrContains(
       readme, absl::StrCat(".HL7: x-application/hl7-v2+er7, ", hl7.size(), " bytes")))
@@ -279,7 +288,9 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
     EXPECT_TRUE(absl::StrContains(listed.out, absl::StrCat("'", name, "'"))) << listed.out;
   }
 
-  // Imported back (the three media at once): every instance is already stored, nothing is sent.
+  // Imported back (the three media at once): every instance is already stored. The DICOMDIR's
+  // instances are found in the index and not sent; the two documents' instances under DOCUMENT/
+  // (which the DICOMDIR does not name) are sent and answered "already stored".
   Mark("ZIP and ISOs exported");
   const double puts_before = PutCalls(cluster);
   const std::vector<std::string> media = {disc, zip, iso};
@@ -292,11 +303,11 @@ TEST(ExportTest, StudiesAsFolderZipAndIsoReadableByDcmtkAndImportedBackUnchanged
   for (size_t i = 0; i < media.size(); ++i) {
     testing::CommandResult again = imports[i].get();
     EXPECT_EQ(again.exit_code, 0) << media[i] << "\n" << again.out << again.err;
-    EXPECT_TRUE(absl::StrContains(again.out, "import: 0 stored, 3 already stored, 0 refused"))
+    EXPECT_TRUE(absl::StrContains(again.out, "import: 0 stored, 5 already stored, 0 refused"))
         << media[i] << "\n"
         << again.out;
   }
-  EXPECT_EQ(PutCalls(cluster), puts_before);
+  EXPECT_EQ(PutCalls(cluster), puts_before + 3 * 2);
 
   Mark("imported back");
   // Refusals.

@@ -149,7 +149,7 @@ std::map<std::string, std::string> ViewableSeries(const std::vector<PdiInstance>
 }
 
 // A document DICOM has no class for, from its scratch copy, as DOCUMENT/STnnnnnn/SEnnnnnn/
-// IMnnnnnn.EXT.
+// IMnnnnnn.EXT and its stored instance as IMnnnnnn.DCM.
 absl::StatusOr<PdiDocument> AddDocument(const std::string& copy, const std::string& id,
                                         MediaSink& sink) {
   std::ifstream in(copy, std::ios::binary);
@@ -166,6 +166,10 @@ absl::StatusOr<PdiDocument> AddDocument(const std::string& copy, const std::stri
   out.bytes = document->bytes.size();
   out.study_folder = id.substr(6, 8);
   if (absl::Status s = AddText(out.path, document->bytes, sink); !s.ok()) return s;
+  // The stored instance beside it, byte for byte, so `medvault import` of the medium gives the
+  // document back with its UIDs and type (the DICOMDIR cannot reference the private class).
+  out.dicom_path = absl::StrCat("DOCUMENT/", id.substr(6), ".DCM");
+  if (absl::Status s = CopyToSink(copy, out.dicom_path, sink); !s.ok()) return s;
   return out;
 }
 

@@ -13,6 +13,9 @@
 //                                     documents DICOM has no class for (HL7 v2, RTF, text, CCR,
 //                                     stored by `medvault attach` under medvault's private class),
 //                                     as their original files (common/media/pdi_document.cc)
+//   DOCUMENT/STnnnnnn/SEnnnnnn/IMnnnnnn.DCM
+//                                     each such document's stored instance, byte for byte, which
+//                                     `medvault import` reads back (the DICOMDIR cannot list it)
 //   VIEWER/VIEWER.HTM, VIEWER.JS ...  the offline viewer (dwv), when PdiOptions::viewer_dir is set,
 //   VIEWER/STnnnnnn/SEnnnnnn/IMnnnnnn.JS
 //                                     with each image as a script it can load from file://
@@ -64,7 +67,8 @@ struct PdiInstance {
 
 // A document written as its original file (DOCUMENT/...), for the pages that list it.
 struct PdiDocument {
-  std::string path;  // on the medium
+  std::string path;        // on the medium
+  std::string dicom_path;  // its stored DICOM instance on the medium (IMnnnnnn.DCM), for import
   std::string media_type;
   uint64_t bytes = 0;
   std::string study_folder;  // "STnnnnnn"

@@ -99,7 +99,8 @@ std::string PdiReadme(const std::vector<PdiInstance>& instances,
       "  VIEWER\\      if present, a browser viewer (dwv) opened from INDEX.HTM: it works from "
       "the\r\n"
       "               medium, without network, and holds a copy of each image it can show\r\n"
-      "  DOCUMENT\\    reports and other documents DICOM has no format for, as their files\r\n"
+      "  DOCUMENT\\    reports and other documents DICOM has no format for, as their files,\r\n"
+      "               each beside its archived DICOM copy (.DCM) that `medvault import` reads\r\n"
       "  README.TXT   this file\r\n\r\n",
       studies.size(), " stud", studies.size() == 1 ? "y" : "ies", ", ", instances.size(),
       " DICOM file", instances.size() == 1 ? "" : "s", ", ", bytes, " bytes:\r\n");

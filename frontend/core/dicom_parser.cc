@@ -302,7 +302,8 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
        {DCM_StudyInstanceUID, DCM_SeriesInstanceUID, DCM_SOPInstanceUID, DCM_SOPClassUID,
         DCM_PatientID, DCM_PatientName, DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyDate,
         DCM_StudyTime, DCM_StudyDescription, DCM_AccessionNumber, DCM_Modality,
-        DCM_SeriesDescription, DCM_SeriesNumber, DCM_InstanceNumber}) {
+        DCM_SeriesDescription, DCM_SeriesNumber, DCM_InstanceNumber,
+        DCM_MIMETypeOfEncapsulatedDocument}) {
     RETURN_IF_ERROR(CheckReadAsText(ds, tag));
   }
   RETURN_IF_ERROR(CheckReadAsText(meta, DCM_TransferSyntaxUID));
@@ -338,6 +339,8 @@ absl::StatusOr<v1::InstanceTags> DicomStreamParser::Finish() {
   tags.set_columns(GetInt(ds, DCM_Columns));
   tags.set_bits_allocated(GetInt(ds, DCM_BitsAllocated));
   tags.set_number_of_frames(GetInt(ds, DCM_NumberOfFrames));
+  // A document's media type, indexed so find and GetStudy list documents with it.
+  tags.set_mime_type(GetString(ds, DCM_MIMETypeOfEncapsulatedDocument));
   if (meta != nullptr) tags.set_transfer_syntax_uid(GetString(meta, DCM_TransferSyntaxUID));
   RETURN_IF_ERROR(ApplyIndexRules(&tags));
   return tags;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "common/document_content.h"
 #include "frontend/core/dicom_parser.h"
 #include "frontend/testing/dicom_bytes.h"
 
@@ -43,6 +44,17 @@ TEST(EncapsulatedCheckTest, DocumentsThatAreWhatTheySayAreStored) {
   // Other classes are not looked at.
   EXPECT_TRUE(
       ParseDicomHeader(Encapsulated(UID_SecondaryCaptureImageStorage, "text/plain", "hi")).ok());
+}
+
+TEST(EncapsulatedCheckTest, TheMediaTypeIsIndexed) {
+  absl::StatusOr<v1::InstanceTags> pdf =
+      ParseDicomHeader(Encapsulated(UID_EncapsulatedPDFStorage, "application/pdf", kPdf));
+  ASSERT_TRUE(pdf.ok()) << pdf.status();
+  EXPECT_EQ(pdf->mime_type(), "application/pdf");
+  absl::StatusOr<v1::InstanceTags> text = ParseDicomHeader(
+      Encapsulated(medvault::kPrivateEncapsulatedDocumentClass, "text/plain", "Findings: none.\n"));
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(text->mime_type(), "text/plain");
 }
 
 TEST(EncapsulatedCheckTest, ContentOrMimeTypeThatDoesNotMatchIsRefused) {

@@ -185,6 +185,13 @@ absl::StatusOr<CommitResult> PlanCommit(const KvReader& state, const v1::Instanc
 
   summary.set_instance_count(summary.instance_count() + 1);
   summary.set_total_bytes(summary.total_bytes() + manifest.size());
+  if (!tags.mime_type().empty()) {
+    // Documents are listed in the summary, so FindStudies shows them without a GetStudy per study.
+    v1::StudyDocument& document = *summary.add_documents();
+    document.set_sop_instance_uid(tags.sop_instance_uid());
+    document.set_mime_type(tags.mime_type());
+    document.set_size(manifest.size());
+  }
   batch.Put(state.cf(kStudiesCf), ToSlice(tags.study_uid()), Encode(study));
   return result;
 }

@@ -202,6 +202,12 @@ absl::StatusOr<DeletePlan> PlanDeleteInstance(const KvReader& state,
                                                     summary.modalities().end());
       summary.set_instance_count(SaturatingSub(summary.instance_count(), 1));
       summary.set_total_bytes(SaturatingSub(summary.total_bytes(), size));
+      auto* documents = summary.mutable_documents();
+      documents->erase(std::remove_if(documents->begin(), documents->end(),
+                                      [&](const v1::StudyDocument& d) {
+                                        return d.sop_instance_uid() == tags.sop_instance_uid();
+                                      }),
+                       documents->end());
       if (series_removed) summary.set_series_count(SaturatingSub(summary.series_count(), 1));
       if (summary.instance_count() == 0) {
         batch.Delete(state.cf(kStudiesCf), ToSlice(tags.study_uid()));

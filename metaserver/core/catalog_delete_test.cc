@@ -153,6 +153,41 @@ TEST_F(CatalogDeleteTest, DeleteInstanceUpdatesSeriesAndStudy) {
   EXPECT_TRUE(absl::IsNotFound(catalog_->DeleteInstance("9.9.9", now_).status()));
 }
 
+TEST_F(CatalogDeleteTest, SummaryListsDocumentsUntilTheyAreDeleted) {
+  // Two documents (tags with a media type) beside study 2's image.
+  v1::InstanceTags pdf = Tags("2", "2.9", "2.9.1", "PAT1", "20240106", "DOC");
+  pdf.set_mime_type("application/pdf");
+  v1::InstanceTags text = Tags("2", "2.9", "2.9.2", "PAT1", "20240106", "DOC");
+  text.set_mime_type("text/plain");
+  MustCommit(pdf, Manifest(50));
+  MustCommit(text, Manifest(60));
+  absl::StatusOr<StudyDetail> study = catalog_->GetStudy("2");
+  ASSERT_TRUE(study.ok());
+  ASSERT_EQ(study->study.documents_size(), 2);
+  EXPECT_EQ(study->study.documents(0).sop_instance_uid(), "2.9.1");
+  EXPECT_EQ(study->study.documents(0).mime_type(), "application/pdf");
+  EXPECT_EQ(study->study.documents(0).size(), 50u);
+  EXPECT_EQ(study->study.documents(1).mime_type(), "text/plain");
+  // The media type is in the instance's tags as well, and the image lists no document.
+  EXPECT_EQ(catalog_->GetInstance("2.9.2")->info.tags().mime_type(), "text/plain");
+  EXPECT_TRUE(catalog_->GetInstance("2.1.1")->info.tags().mime_type().empty());
+  v1::StudyQuery q;
+  q.set_patient_id("PAT1");
+  absl::StatusOr<v1::StudyPage> page = catalog_->FindStudies(q);
+  ASSERT_TRUE(page.ok());
+  for (const v1::StudySummary& s : page->studies()) {
+    EXPECT_EQ(s.documents_size(), s.study_uid() == "2" ? 2 : 0) << s.study_uid();
+  }
+
+  ASSERT_TRUE(catalog_->DeleteInstance("2.9.1", now_).ok());
+  study = catalog_->GetStudy("2");
+  ASSERT_TRUE(study.ok());
+  ASSERT_EQ(study->study.documents_size(), 1);
+  EXPECT_EQ(study->study.documents(0).sop_instance_uid(), "2.9.2");
+  ASSERT_TRUE(catalog_->DeleteInstance("2.1.1", now_).ok());  // an image: no document removed
+  EXPECT_EQ(catalog_->GetStudy("2")->study.documents_size(), 1);
+}
+
 TEST_F(CatalogDeleteTest, InstanceCanBeStoredAgainAfterDelete) {
   ASSERT_TRUE(catalog_->DeleteInstance("2.1.1", now_).ok());
   const v1::ObjectManifest again = Manifest(400);
