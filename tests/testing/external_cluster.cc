@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -29,22 +31,49 @@ constexpr absl::string_view kBootstrapFlag = "--raft_bootstrap";
 
 }  // namespace
 
+namespace {
+
+// The lowest port the kernel hands out as a connection's source port (ip_local_port_range).
+int EphemeralLow() {
+  int low = 32768, high = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  return low;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<int>> PickFreePorts(int n) {
+  // Ports below the kernel's ephemeral range: a port the kernel picked for us (bind to 0) is one it
+  // may hand to any outgoing connection between our close and the server's bind, which happened
+  // under ctest -j (Orthanc's DICOM port taken, "Address already in use"). Below the range only
+  // another picker can take it, and each candidate is checked by binding it. 10000-19999 also
+  // stays clear of the blocks scripts/cluster takes (cluster_script_test: 20000-30039).
+  const int high = std::min(20000, EphemeralLow());
+  const int low = std::max(1024, high - 10000);
+  thread_local std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> candidate(low, high - 1);
   std::vector<int> fds, ports;
   absl::Status status;
-  for (int i = 0; i < n && status.ok(); ++i) {
+  for (int tries = 0; static_cast<int>(ports.size()) < n && status.ok(); ++tries) {
+    if (tries > 1000 * n) {
+      status = absl::InternalError("cannot pick a free loopback port");
+      break;
+    }
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      status = absl::InternalError("cannot open a socket to pick a port");
+      break;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      status = absl::InternalError("cannot pick a free loopback port");
-    } else {
+    addr.sin_port = htons(static_cast<uint16_t>(candidate(random)));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
       ports.push_back(ntohs(addr.sin_port));
+      fds.push_back(fd);  // held until all are picked, so the n ports differ
+    } else {
+      ::close(fd);
     }
-    if (fd >= 0) fds.push_back(fd);
   }
   for (int fd : fds) ::close(fd);
   if (!status.ok()) return status;

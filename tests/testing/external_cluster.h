@@ -28,9 +28,9 @@
 
 namespace medvault::testing {
 
-// `n` distinct free loopback ports: each bound to port 0 (the kernel picks), read back, and all
-// released together. Another process could take one before it is bound again; on loopback in a
-// test that is rare, and the process then fails to start with a clear message.
+// `n` distinct free loopback ports, picked at random below the kernel's ephemeral range (so no
+// outgoing connection takes one as its source port before the server binds it), each checked by
+// binding it, all released together.
 absl::StatusOr<std::vector<int>> PickFreePorts(int n);
 
 struct ClusterOptions {
