@@ -4,7 +4,8 @@
 // again with backoff until its time budget is spent. Every other answer is final, and so is an
 // UNAVAILABLE that says the TLS handshake failed (a certificate the server refuses, or one the
 // client does not trust: trying again cannot help). The retries span at most kMaxRetrySpan,
-// whatever the call's own deadline: long enough for a leader election or a quick restart, short
+// whatever the call's own deadline: long enough for a leader election, a quick restart or a
+// frontend's 10 s drain (30 s), short
 // enough that a permanently unreachable frontend (a wrong port, plaintext against TLS) is reported
 // in seconds, not after --timeout. A CANCELLED answer is retried too: the CLI reports its own
 // cancellations (a local write failed, an unreadable input) as that local error, so a CANCELLED
@@ -32,7 +33,7 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
-inline constexpr absl::Duration kMaxRetrySpan = absl::Seconds(10);
+inline constexpr absl::Duration kMaxRetrySpan = absl::Seconds(30);
 
 // True when an UNAVAILABLE answer comes from a failed TLS handshake (gRPC names it in the message).
 inline bool IsTlsFailure(const absl::Status& s) {
