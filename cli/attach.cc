@@ -123,8 +123,8 @@ int RunAttach(const CommandContext& ctx, const AttachArgs& args) {
 int RunGetDocument(const CommandContext& ctx, const GetArgs& args) {
   // The instance goes through FetchInstance's checks (size, SHA-256) into a private file first.
   const std::string instance_path = absl::StrCat(args.output, ".instance.partial");
-  absl::StatusOr<uint64_t> fetched =
-      FetchInstance(*ctx.stub, *ctx.fs, args.instance_uid, 0, 0, instance_path, ctx.timeout);
+  absl::StatusOr<uint64_t> fetched = FetchInstance(*ctx.stub, *ctx.fs, args.instance_uid, 0, 0,
+                                                   instance_path, ctx.timeout, ctx.retry_pause);
   absl::StatusOr<std::string> instance = fetched.ok()
                                              ? ctx.fs->ReadFile(instance_path)
                                              : absl::StatusOr<std::string>(fetched.status());

@@ -5,6 +5,20 @@
 #include "common/tls.h"
 
 namespace medvault::cli {
+namespace {
+
+// The CLI's RetryPause. A channel that is connected got its UNAVAILABLE from the server (a group
+// changing leader): the whole backoff is waited. Otherwise the wait polls the channel, which is
+// what lets it reconnect (AwaitChannelReady), and ends as soon as it has.
+void PauseOnChannel(grpc::Channel& channel, absl::Duration wait) {
+  if (channel.GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+    SleepBetweenAttempts(wait);
+  } else {
+    AwaitChannelReady(channel, wait);
+  }
+}
+
+}  // namespace
 
 int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
   if (cmd.verb == Verb::kHelp) {
@@ -41,6 +55,7 @@ int RunCommand(const Command& cmd, std::ostream& out, std::ostream& err) {
   std::unique_ptr<v1::Admin::Stub> admin = v1::Admin::NewStub(channel);
   ctx.stub = stub.get();
   ctx.admin = admin.get();
+  ctx.retry_pause = [&channel](absl::Duration wait) { PauseOnChannel(*channel, wait); };
   switch (cmd.verb) {
     case Verb::kPut:
       return RunPut(ctx, cmd.put);

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cli/args.h"
+#include "cli/retry.h"
 #include "common/env.h"
 #include "common/tls.h"
 #include "medvault/v1/admin.grpc.pb.h"
@@ -40,6 +41,9 @@ struct CommandContext {
   absl::Duration timeout = absl::Seconds(kDefaultTimeoutSeconds);  // deadline of each RPC
   const TransportSecurity* security = nullptr;  // how health dials; required by health only
   std::string server_name;  // health: name the servers' certificates must carry; empty: the host
+  // How retried calls wait between attempts (cli/retry.h): on the channel in main, so that it
+  // reconnects meanwhile; a plain sleep over an in-process fake.
+  RetryPause retry_pause = SleepBetweenAttempts;
 };
 
 // Sets the deadline of one RPC to now + timeout.
@@ -77,7 +81,8 @@ int RunPut(const CommandContext& ctx, const PutArgs& args);
 absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, Filesystem& fs,
                                        const std::string& sop_instance_uid, uint64_t offset,
                                        uint64_t length, const std::string& path,
-                                       absl::Duration timeout);
+                                       absl::Duration timeout,
+                                       const RetryPause& pause = SleepBetweenAttempts);
 
 // `medvault get`: one instance to a file, or a whole study to DIR/<series>/<sop>.dcm.
 int RunGet(const CommandContext& ctx, const GetArgs& args);
@@ -86,9 +91,9 @@ int RunGet(const CommandContext& ctx, const GetArgs& args);
 
 // Pages through FindStudies until the server has no more or `args.limit` (when non-zero) studies
 // were collected.
-absl::StatusOr<std::vector<v1::StudySummary>> FindAllStudies(v1::ImageStore::StubInterface& stub,
-                                                             const FindArgs& args,
-                                                             absl::Duration timeout);
+absl::StatusOr<std::vector<v1::StudySummary>> FindAllStudies(
+    v1::ImageStore::StubInterface& stub, const FindArgs& args, absl::Duration timeout,
+    const RetryPause& pause = SleepBetweenAttempts);
 
 // `medvault find`: the studies as a table (or JSON with --json) on out.
 int RunFind(const CommandContext& ctx, const FindArgs& args);

@@ -14,7 +14,8 @@ constexpr uint64_t kMaxPageSize = 1000;
 
 absl::StatusOr<std::vector<v1::StudySummary>> FindAllStudies(v1::ImageStore::StubInterface& stub,
                                                              const FindArgs& args,
-                                                             absl::Duration timeout) {
+                                                             absl::Duration timeout,
+                                                             const RetryPause& pause) {
   std::vector<v1::StudySummary> studies;
   v1::FindStudiesRequest request;
   v1::StudyQuery* query = request.mutable_query();
@@ -34,7 +35,7 @@ absl::StatusOr<std::vector<v1::StudySummary>> FindAllStudies(v1::ImageStore::Stu
           response.Clear();
           return FromGrpcStatus(stub.FindStudies(&context, request, &response));
         },
-        timeout);
+        timeout, pause);
     if (!status.ok()) return status;
     for (v1::StudySummary& s : *response.mutable_page()->mutable_studies()) {
       if (args.limit != 0 && studies.size() >= args.limit) break;
@@ -52,7 +53,7 @@ absl::StatusOr<std::vector<v1::StudySummary>> FindAllStudies(v1::ImageStore::Stu
 
 int RunFind(const CommandContext& ctx, const FindArgs& args) {
   absl::StatusOr<std::vector<v1::StudySummary>> studies =
-      FindAllStudies(*ctx.stub, args, ctx.timeout);
+      FindAllStudies(*ctx.stub, args, ctx.timeout, ctx.retry_pause);
   if (!studies.ok()) {
     *ctx.err << FormatError("find", studies.status()) << "\n";
     return kExitFailure;

@@ -290,9 +290,9 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
   ParallelFor(rest.size(), args.jobs, [&](size_t k) {
     const Item& item = items[rest[k]];
     absl::Status ready = item.error.ok() ? make_dir(item) : item.error;
-    report(item, ready.ok()
-                     ? FetchInstance(*ctx.stub, *ctx.fs, item.sop_uid, 0, 0, item.path, ctx.timeout)
-                     : absl::StatusOr<uint64_t>(ready));
+    report(item, ready.ok() ? FetchInstance(*ctx.stub, *ctx.fs, item.sop_uid, 0, 0, item.path,
+                                            ctx.timeout, ctx.retry_pause)
+                            : absl::StatusOr<uint64_t>(ready));
   });
   for (const SeriesDir& dir : dirs) {
     if (dir.made && !dir.existed && dir.written == 0) RemoveEmptyDir(dir.path).IgnoreError();
@@ -307,7 +307,7 @@ int GetStudy(const CommandContext& ctx, const GetArgs& args) {
 absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, Filesystem& fs,
                                        const std::string& sop_instance_uid, uint64_t offset,
                                        uint64_t length, const std::string& path,
-                                       absl::Duration timeout) {
+                                       absl::Duration timeout, const RetryPause& pause) {
   ASSIGN_OR_RETURN(OutputTarget target, ResolveOutput(path));
   uint64_t written = 0;
   if (target.kind == OutputTarget::Kind::kStream) {
@@ -321,7 +321,7 @@ absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, File
               ReceiveInstance(stub, *stream, sop_instance_uid, offset, length, timeout, &written);
           return written == 0 ? status : absl::OkStatus();
         },
-        timeout)
+        timeout, pause)
         .IgnoreError();  // `status` holds the last attempt's answer
     absl::Status closed = stream->Close();
     if (!status.ok()) return status;
@@ -341,7 +341,7 @@ absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, File
         absl::Status closed = (*file)->Close();
         return s.ok() ? closed : s;
       },
-      timeout);
+      timeout, pause);
   if (status.ok()) status = fs.Rename(partial, target.path);
   if (!status.ok()) {
     fs.DeleteFile(partial).IgnoreError();
@@ -355,8 +355,9 @@ absl::StatusOr<uint64_t> FetchInstance(v1::ImageStore::StubInterface& stub, File
 int RunGet(const CommandContext& ctx, const GetArgs& args) {
   if (!args.study_uid.empty()) return GetStudy(ctx, args);
   if (args.document) return RunGetDocument(ctx, args);
-  absl::StatusOr<uint64_t> written = FetchInstance(
-      *ctx.stub, *ctx.fs, args.instance_uid, args.offset, args.length, args.output, ctx.timeout);
+  absl::StatusOr<uint64_t> written =
+      FetchInstance(*ctx.stub, *ctx.fs, args.instance_uid, args.offset, args.length, args.output,
+                    ctx.timeout, ctx.retry_pause);
   if (!written.ok()) {
     *ctx.err << FormatError("get", written.status()) << "\n";
     return kExitFailure;

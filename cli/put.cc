@@ -61,7 +61,7 @@ int RunPut(const CommandContext& ctx, const PutArgs& args) {
     absl::StatusOr<v1::PutInstanceResponse> result =
         file.error.ok()
             ? RetryUnavailable([&] { return PutFile(*ctx.stub, file.path, ctx.timeout); },
-                               ctx.timeout)
+                               ctx.timeout, ctx.retry_pause)
             : absl::StatusOr<v1::PutInstanceResponse>(file.error);
     std::string outcome;
     std::lock_guard<std::mutex> lock(mu);

@@ -1,5 +1,7 @@
 #include "cli/retry.h"
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace medvault::cli {
@@ -28,6 +30,25 @@ TEST(RetryTest, RetriesACallTheServerCancelledWhileStopping) {
       absl::Seconds(30));
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(calls, 2);
+}
+
+// Between attempts the retry waits through the given pause (the CLI's polls its channel), with the
+// backoff growing from 100 ms; a pause that returns early does not shorten the span's deadline.
+TEST(RetryTest, WaitsBetweenAttemptsThroughTheGivenPause) {
+  int calls = 0;
+  std::vector<absl::Duration> waits;
+  absl::Status s = RetryUnavailable(
+      [&] {
+        if (++calls < 4) return absl::UnavailableError("reconnecting");
+        return absl::OkStatus();
+      },
+      absl::Seconds(30), [&](absl::Duration wait) { waits.push_back(wait); });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(calls, 4);
+  ASSERT_EQ(waits.size(), 3u);
+  EXPECT_GE(waits[0], absl::Milliseconds(50));
+  EXPECT_LE(waits[0], absl::Milliseconds(100));
+  EXPECT_GE(waits[2], absl::Milliseconds(200));  // 400 ms with jitter in [0.5, 1)
 }
 
 TEST(RetryTest, OtherErrorsAreFinal) {

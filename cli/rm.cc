@@ -28,7 +28,7 @@ int RunRm(const CommandContext& ctx, const RmArgs& args) {
         v1::DeleteInstanceResponse response;
         return FromGrpcStatus(ctx.stub->DeleteInstance(&context, request, &response));
       },
-      ctx.timeout);
+      ctx.timeout, ctx.retry_pause);
   if (!outcome.status.ok()) {
     *ctx.err << FormatError("rm", outcome.status) << "\n";
     return kExitFailure;

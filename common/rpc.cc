@@ -59,6 +59,16 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   return grpc::CreateCustomChannel(address, security.channel_credentials(), args);
 }
 
+bool AwaitChannelReady(grpc::ChannelInterface& channel, absl::Duration limit) {
+  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(limit);
+  grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (!channel.WaitForStateChange(state, deadline)) return false;  // the limit passed
+    state = channel.GetState(/*try_to_connect=*/true);
+  }
+  return true;
+}
+
 namespace {
 // Self-pipe: the signal handler writes a byte; Wait() reads it. Async-signal-safe.
 int g_signal_pipe[2] = {-1, -1};

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/health_port.h"
 #include "common/metrics.h"
 #include "common/tls.h"
@@ -41,6 +42,15 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            const TransportSecurity& security,
                                            absl::string_view peer, grpc::ChannelArguments args);
+
+// Waits until `channel` is READY (true) or `limit` has passed (false), asking it to connect. A
+// synchronous client must wait between retries this way, not by sleeping: gRPC (1.51) advances a
+// connection attempt (its TCP connect, its TLS handshake) only while a thread of the process polls
+// the channel, in a call or in a wait like this one, and a fail-fast call on a channel in
+// TRANSIENT_FAILURE returns at once. A process that slept between such calls let every reconnect
+// attempt time out unpolled ("tcp handshaker shutdown") and never reconnected, while a new process
+// connected at once (cluster_test, CliThatRetriedWhileNoFrontendAnsweredConnectsOnceOneDoes).
+bool AwaitChannelReady(grpc::ChannelInterface& channel, absl::Duration limit);
 
 // Options of one service process.
 struct ServerOptions {

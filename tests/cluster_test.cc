@@ -26,6 +26,8 @@
 #include "tests/testing/external_cluster.h"
 #include "tests/testing/image_store_calls.h"
 #include "tests/testing/metrics_scrape.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/tcp_proxy.h"
 
 namespace medvault {
 namespace {
@@ -403,6 +405,36 @@ TEST_F(ClusterTest, CliPutGetFindRoundTrip) {
 
   auto bad = Cli({"frobnicate"});
   EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(cluster_->Stop().ok());
+}
+
+// A CLI call that began while no frontend answered (the gap of a rolling update, where the
+// Service has no ready endpoint for a moment) succeeds once one answers, within its retry span.
+// The CLI polls its channel between attempts (cli/retry.h, common/rpc.h AwaitChannelReady); when
+// it slept instead, every reconnect of a process already retrying timed out unpolled ("tcp
+// handshaker shutdown") until its span ran out, while new processes connected at once: this test
+// failed that way, and rolling_restart_test did in CI.
+TEST_F(ClusterTest, CliThatRetriedWhileNoFrontendAnsweredConnectsOnceOneDoes) {
+  StartCluster({});
+  absl::StatusOr<std::vector<int>> nobody = testing::PickFreePorts(1);
+  ASSERT_TRUE(nobody.ok()) << nobody.status();
+  // The Service without an endpoint: each connection is accepted, then closed.
+  absl::StatusOr<std::unique_ptr<testing::TcpProxy>> service =
+      testing::TcpProxy::Start(absl::StrCat("127.0.0.1:", (*nobody)[0]));
+  ASSERT_TRUE(service.ok()) << service.status();
+  std::vector<std::string> argv = cluster_->Cli();
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "--frontend") argv[i + 1] = (*service)->address();
+  }
+  argv.insert(argv.end(), {"--timeout", "20", "find"});  // retries span 20 s
+  const std::string err = cluster_->root() + "/cli-retry.err";
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> cli = testing::Subprocess::Start(argv, err);
+  ASSERT_TRUE(cli.ok()) << cli.status();
+  // Two connections closed on it: the CLI is retrying. Then the frontend is the endpoint.
+  ASSERT_TRUE((*service)->WaitForConnections(2, absl::Seconds(15)));
+  (*service)->set_backend(cluster_->frontend());
+  EXPECT_EQ((*cli)->Wait(), 0) << ReadAll(err);
+  EXPECT_TRUE(absl::StrContains(ReadAll(err), "0 studies")) << ReadAll(err);
   EXPECT_TRUE(cluster_->Stop().ok());
 }
 

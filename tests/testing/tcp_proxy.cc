@@ -103,7 +103,15 @@ void TcpProxy::AcceptLoop() {
     std::lock_guard<std::mutex> lock(mu_);
     fds_.push_back(client);
     threads_.emplace_back([this, client] { Serve(client); });
+    ++accepted_;
+    accepted_cv_.notify_all();
   }
+}
+
+bool TcpProxy::WaitForConnections(int n, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return accepted_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                               [&] { return accepted_ >= n; });
 }
 
 void TcpProxy::Serve(int client) {

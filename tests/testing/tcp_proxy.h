@@ -4,12 +4,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace medvault::testing {
 
@@ -22,6 +24,9 @@ class TcpProxy {
   const std::string& address() const { return address_; }
   // New connections go to `backend` ("127.0.0.1:port") from now on.
   void set_backend(const std::string& backend);
+  // True once `n` connections were accepted since Start; false if `timeout` passes first. A
+  // connection counts when accepted, whether its backend then answers or not.
+  bool WaitForConnections(int n, absl::Duration timeout);
 
  private:
   TcpProxy(int listen_fd, std::string address, std::string backend);
@@ -35,6 +40,8 @@ class TcpProxy {
   std::string backend_;               // guarded by mu_
   std::vector<int> fds_;              // open connections' sockets, guarded by mu_
   std::vector<std::thread> threads_;  // guarded by mu_
+  int accepted_ = 0;                  // guarded by mu_
+  std::condition_variable accepted_cv_;
   std::thread acceptor_;
 };
 
