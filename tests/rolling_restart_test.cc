@@ -8,17 +8,18 @@
 // time; then the frontend is rolled as its Deployment does (maxSurge 1, maxUnavailable 0): a new
 // frontend starts, becomes the Service's endpoint once it answers health checks, and the old one
 // gets SIGTERM, stops accepting and finishes its in-flight calls; then back again, so the first
-// frontend process is restarted too. Before the next process goes, the test waits for events: the
-// restarted process answers health checks SERVING, a Raft group has a leader whose members all
-// caught up, the metaserver sees the restarted chunk server up at its new address, and the clients
-// have completed more requests.
-// What makes it work: a Raft leader hands off leadership on SIGTERM, a server finishes in-flight
-// calls before it exits (the frontend's gRPC server: Shutdown with a deadline, GOAWAY to its
-// clients, which reconnect through the Service), the frontend retries UNAVAILABLE calls to the
-// groups and re-places chunks whose server went away, and the CLI retries UNAVAILABLE on calls that
-// are safe to repeat (cli/retry.h). The test prints every failed request and fails on any, and
-// fails when a replica that led its group stopped without handing off leadership (its log says
-// so); at the end every acknowledged instance reads back bit-exact.
+// frontend process is restarted too; last a gap (the frontend stopped before its replacement
+// starts, so the Service has no endpoint for a while). Before the next process goes, the test waits
+// for events: the restarted process answers health checks SERVING, a Raft group has a leader whose
+// members all caught up, the metaserver sees the restarted chunk server up at its new address, and
+// the clients have completed more requests. What makes it work: a Raft leader hands off leadership
+// on SIGTERM, a server finishes in-flight calls before it exits (the frontend's gRPC server:
+// Shutdown with a deadline, GOAWAY to its clients, which reconnect through the Service), the
+// frontend retries UNAVAILABLE calls to the groups and re-places chunks whose server went away, and
+// the CLI retries UNAVAILABLE on calls that are safe to repeat, polling its channel between
+// attempts so that it reconnects (cli/retry.h). The test prints every failed request and fails on
+// any, and fails when a replica that led its group stopped without handing off leadership (its log
+// says so); at the end every acknowledged instance reads back bit-exact.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -303,6 +304,25 @@ TEST_F(RollingRestartTest, EveryProcessRestartedOneAtATimeFailsNoClientRequest) 
     ASSERT_TRUE(load.WaitForProgress(1)) << "the load stalled after replacing " << old_pod;
     std::printf("replaced %s by %s in %.1f s; %zu failed requests so far\n", old_pod.c_str(),
                 new_pod.c_str(), std::chrono::duration<double>(Clock::now() - start).count(),
+                load.failures().size());
+  }
+  // A gap, as a Deployment with one replica and `maxUnavailable: 1` (or a lost node) has: the
+  // frontend stops before its replacement is ready, so the Service has no endpoint for a while.
+  // Requests begun in the gap retry until the new pod answers (the CLI polls its channel between
+  // attempts, cli/retry.h; when it slept, they failed).
+  {
+    const auto start = Clock::now();
+    ASSERT_TRUE(cluster_->StopGracefully("frontend").ok()) << "frontend did not stop cleanly";
+    // Two connections to the Service found no endpoint: requests are retrying in the gap.
+    ASSERT_TRUE((*service)->WaitForConnections((*service)->connections() + 2, absl::Seconds(30)));
+    ASSERT_TRUE(cluster_->Restart("frontend").ok());
+    const std::string address = cluster_->AddressOf("frontend");
+    testing::CommandResult health = load.Run({"health", "--wait", "60", address});
+    ASSERT_EQ(health.exit_code, 0) << health.out << health.err;
+    (*service)->set_backend(address);
+    ASSERT_TRUE(load.WaitForProgress(1)) << "the load stalled after the gap";
+    std::printf("frontend gap of %.1f s; %zu failed requests so far\n",
+                std::chrono::duration<double>(Clock::now() - start).count(),
                 load.failures().size());
   }
   load.Stop();

@@ -108,6 +108,11 @@ void TcpProxy::AcceptLoop() {
   }
 }
 
+int TcpProxy::connections() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return accepted_;
+}
+
 bool TcpProxy::WaitForConnections(int n, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return accepted_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),

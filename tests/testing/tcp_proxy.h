@@ -27,6 +27,7 @@ class TcpProxy {
   // True once `n` connections were accepted since Start; false if `timeout` passes first. A
   // connection counts when accepted, whether its backend then answers or not.
   bool WaitForConnections(int n, absl::Duration timeout);
+  int connections();  // accepted since Start
 
  private:
   TcpProxy(int listen_fd, std::string address, std::string backend);
