@@ -25,6 +25,7 @@
 #include "common/rpc.h"
 #include "common/testing/fault_fs.h"
 #include "common/testing/fifo_reader.h"
+#include "common/testing/file_scan.h"
 #include "common/testing/temp_dir.h"
 
 namespace medvault::cli {
@@ -263,12 +264,7 @@ class FakeServer {
   std::string address_;
 };
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ::medvault::testing::ReadWholeFile;
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
@@ -365,7 +361,7 @@ TEST_F(CommandsTest, GetWritesTheExactBytes) {
   args.instance_uid = "I1";
   args.output = tmp_.path() + "/out.dcm";
   ASSERT_EQ(RunGet(ctx_, args), kExitOk) << err_.str();
-  EXPECT_EQ(ReadAll(args.output), content);
+  EXPECT_EQ(ReadWholeFile(args.output), content);
   EXPECT_FALSE(Exists(args.output + ".partial"));
 
   // A byte range.
@@ -373,7 +369,7 @@ TEST_F(CommandsTest, GetWritesTheExactBytes) {
   args.length = 20000;
   args.output = tmp_.path() + "/range.bin";
   ASSERT_EQ(RunGet(ctx_, args), kExitOk) << err_.str();
-  EXPECT_EQ(ReadAll(args.output), content.substr(10, 20000));
+  EXPECT_EQ(ReadWholeFile(args.output), content.substr(10, 20000));
 }
 
 TEST_F(CommandsTest, GetMissingUidLeavesNoFile) {
@@ -443,7 +439,7 @@ TEST_F(CommandsTest, GetIntoAFifoADeviceOrALinkNeverReplacesIt) {
   ASSERT_EQ(::symlink(target.c_str(), args.output.c_str()), 0);
   EXPECT_EQ(RunGet(ctx_, args), kExitOk) << err_.str();
   EXPECT_EQ(TypeOf(args.output), S_IFLNK);
-  EXPECT_EQ(ReadAll(target), content);
+  EXPECT_EQ(ReadWholeFile(target), content);
   EXPECT_FALSE(Exists(target + ".partial"));
 
   // Device nodes of our own with /dev/null's and /dev/full's numbers (never the system's).
@@ -478,9 +474,9 @@ TEST_F(CommandsTest, GetStudyWritesSeriesFolders) {
   args.study_uid = "S1";
   args.output = tmp_.path() + "/export";
   ASSERT_EQ(RunGet(ctx_, args), kExitOk) << err_.str();
-  EXPECT_EQ(ReadAll(args.output + "/E1/I1.dcm"), a);
-  EXPECT_EQ(ReadAll(args.output + "/E1/I2.dcm"), b);
-  EXPECT_EQ(ReadAll(args.output + "/E2/I3.dcm"), c);
+  EXPECT_EQ(ReadWholeFile(args.output + "/E1/I1.dcm"), a);
+  EXPECT_EQ(ReadWholeFile(args.output + "/E1/I2.dcm"), b);
+  EXPECT_EQ(ReadWholeFile(args.output + "/E2/I3.dcm"), c);
   EXPECT_FALSE(Exists(args.output + "/E3"));
   EXPECT_NE(err_.str().find("3 written, 0 failed"), std::string::npos) << err_.str();
   // One RetrieveStudy stream for the study (one key release), no instance fetched alone.
@@ -505,7 +501,7 @@ TEST_F(CommandsTest, GetStudyLeavesNoEmptyFolders) {
   args.output = tmp_.path() + "/export";
   EXPECT_EQ(RunGet(ctx_, args), kExitFailure);
   EXPECT_NE(err_.str().find("1 written, 2 failed"), std::string::npos) << err_.str();
-  EXPECT_EQ(ReadAll(args.output + "/E1/I1.dcm"), good);
+  EXPECT_EQ(ReadWholeFile(args.output + "/E1/I1.dcm"), good);
   EXPECT_FALSE(Exists(args.output + "/E2"));
 
   // Every fetch fails: neither series folders nor DIR stay.

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "common/testing/fifo_reader.h"
+#include "common/testing/file_scan.h"
 #include "common/testing/temp_dir.h"
 
 namespace medvault::cli {
@@ -112,12 +112,7 @@ TEST(FileReaderTest, Errors) {
 
 // ---- get -o: never replace what is not a regular file (issue 14, item 4) ----
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ::medvault::testing::ReadWholeFile;
 
 // A character device node in `dir` with the numbers of /dev/null (1,3) or /dev/full (1,7), so
 // tests never touch the system's own; false when this process may not make one (not root).
@@ -239,7 +234,7 @@ TEST(OpenStreamForWriteTest, NeverCreatesOrTruncates) {
   const std::string file = tmp.path() + "/regular";
   WriteFile(file, "keep");
   EXPECT_EQ(OpenStreamForWrite(file).status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ReadAll(file), "keep");
+  EXPECT_EQ(ReadWholeFile(file), "keep");
 }
 
 }  // namespace

@@ -4,19 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
-
 #include "common/testing/dev_certs.h"
+#include "common/testing/file_scan.h"
 #include "common/testing/temp_dir.h"
 
 namespace medvault {
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
+using ::medvault::testing::ReadWholeFile;
 
 PeerIdentity As(const std::string& role, const std::string& name) {
   return PeerIdentity{true, role, name};
@@ -27,18 +22,18 @@ TEST(PeerIdentityTest, ReadsRoleAndNameFromDevelopmentCertificates) {
   ASSERT_TRUE(
       testing::MakeDevCerts(dir.path(), {"chunkserver-2", "client-readonly", "frontend"}).ok());
   absl::StatusOr<PeerIdentity> cs =
-      IdentityFromCertificatePem(ReadAll(dir.path() + "/chunkserver-2.crt"));
+      IdentityFromCertificatePem(ReadWholeFile(dir.path() + "/chunkserver-2.crt"));
   ASSERT_TRUE(cs.ok()) << cs.status();
   EXPECT_EQ(cs->role, "chunkserver");
   EXPECT_EQ(cs->name, "chunkserver-2");
   EXPECT_EQ(cs->ToString(), "chunkserver/chunkserver-2");
   absl::StatusOr<PeerIdentity> ro =
-      IdentityFromCertificatePem(ReadAll(dir.path() + "/client-readonly.crt"));
+      IdentityFromCertificatePem(ReadWholeFile(dir.path() + "/client-readonly.crt"));
   ASSERT_TRUE(ro.ok()) << ro.status();
   EXPECT_EQ(ro->role, "client");
   EXPECT_EQ(ro->name, "client-readonly");
   absl::StatusOr<PeerIdentity> fe =
-      IdentityFromCertificatePem(ReadAll(dir.path() + "/frontend.crt"));
+      IdentityFromCertificatePem(ReadWholeFile(dir.path() + "/frontend.crt"));
   ASSERT_TRUE(fe.ok()) << fe.status();
   EXPECT_EQ(fe->role, "frontend");
 }
@@ -47,7 +42,8 @@ TEST(PeerIdentityTest, CaCertificateWithoutRoleIsRefused) {
   testing::TempDir dir;
   ASSERT_TRUE(testing::MakeDevCerts(dir.path(), {"frontend"}).ok());
   // The CA's subject has no OU: it names no role, so it can never be mistaken for one.
-  absl::StatusOr<PeerIdentity> ca = IdentityFromCertificatePem(ReadAll(dir.path() + "/ca.crt"));
+  absl::StatusOr<PeerIdentity> ca =
+      IdentityFromCertificatePem(ReadWholeFile(dir.path() + "/ca.crt"));
   EXPECT_EQ(ca.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(IdentityFromCertificatePem("not a certificate").status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -57,22 +53,22 @@ TEST(PeerIdentityTest, CacheKeepsEachGoodCertificateOnceAndNeverAnError) {
   testing::TempDir dir;
   ASSERT_TRUE(testing::MakeDevCerts(dir.path(), {"frontend", "chunkserver-1", "metaserver"}).ok());
   IdentityCache cache(/*capacity=*/2);
-  const std::string fe = ReadAll(dir.path() + "/frontend.crt");
+  const std::string fe = ReadWholeFile(dir.path() + "/frontend.crt");
   for (int i = 0; i < 3; ++i) {
     absl::StatusOr<PeerIdentity> who = cache.Identify(fe);
     ASSERT_TRUE(who.ok()) << who.status();
     EXPECT_EQ(who->ToString(), "frontend/frontend");
   }
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(cache.Identify(ReadAll(dir.path() + "/ca.crt")).status().code(),
+  EXPECT_EQ(cache.Identify(ReadWholeFile(dir.path() + "/ca.crt")).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cache.Identify("not a certificate").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cache.size(), 1u);
-  ASSERT_TRUE(cache.Identify(ReadAll(dir.path() + "/chunkserver-1.crt")).ok());
+  ASSERT_TRUE(cache.Identify(ReadWholeFile(dir.path() + "/chunkserver-1.crt")).ok());
   EXPECT_EQ(cache.size(), 2u);
   // Full: it starts over rather than growing, and still answers correctly.
-  absl::StatusOr<PeerIdentity> meta = cache.Identify(ReadAll(dir.path() + "/metaserver.crt"));
+  absl::StatusOr<PeerIdentity> meta = cache.Identify(ReadWholeFile(dir.path() + "/metaserver.crt"));
   ASSERT_TRUE(meta.ok());
   EXPECT_EQ(meta->role, "metaserver");
   EXPECT_EQ(cache.size(), 1u);

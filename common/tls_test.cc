@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/rpc.h"
 #include "common/testing/dev_certs.h"
+#include "common/testing/file_scan.h"
 #include "common/testing/temp_dir.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -21,10 +22,7 @@ namespace {
 
 using testing::DevTlsFiles;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
+using ::medvault::testing::ReadWholeFile;
 
 void WriteAll(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
@@ -99,7 +97,7 @@ TEST_F(TlsTest, UnreadableKeyIsAnErrorNamingTheFile) {
 
   if (::geteuid() == 0) return;  // root reads files whatever their mode
   std::string key = scratch("unreadable.key");
-  WriteAll(key, ReadAll(DevTlsFiles(ca(), "keyservice").key_file));
+  WriteAll(key, ReadWholeFile(DevTlsFiles(ca(), "keyservice").key_file));
   ASSERT_EQ(::chmod(key.c_str(), 0), 0);
   files.key_file = key;
   s = TransportSecurity::MutualTls(DefaultFilesystem(), files).status();
@@ -108,7 +106,7 @@ TEST_F(TlsTest, UnreadableKeyIsAnErrorNamingTheFile) {
 }
 
 TEST_F(TlsTest, WrongContentsAreRefusedWithoutQuotingThem) {
-  const std::string key_pem = ReadAll(DevTlsFiles(ca(), "keyservice").key_file);
+  const std::string key_pem = ReadWholeFile(DevTlsFiles(ca(), "keyservice").key_file);
   // Every base64 line of the key: none may appear in any message.
   std::vector<std::string> key_lines;
   for (absl::string_view line : absl::StrSplit(key_pem, '\n')) {
@@ -212,9 +210,9 @@ TEST_F(HandshakeTest, ServerRefusesClientsWithoutAGoodCertificate) {
   // Channels that trust the server's CA and check its name, so any refusal below is the server's.
   auto dial = [&](const std::string& cert_file, const std::string& key_file) {
     grpc::SslCredentialsOptions options;
-    options.pem_root_certs = ReadAll(ca() + "/ca.crt");
-    if (!cert_file.empty()) options.pem_cert_chain = ReadAll(cert_file);
-    if (!key_file.empty()) options.pem_private_key = ReadAll(key_file);
+    options.pem_root_certs = ReadWholeFile(ca() + "/ca.crt");
+    if (!cert_file.empty()) options.pem_cert_chain = ReadWholeFile(cert_file);
+    if (!key_file.empty()) options.pem_private_key = ReadWholeFile(key_file);
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride(kKeyServicePeer);
     return Check(

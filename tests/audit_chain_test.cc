@@ -4,9 +4,6 @@
 // altered, deleted (with its chain link) or reordered directly in the stopped key services'
 // RocksDB, and `verify` fails at that record's position, each kind in turn.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +21,7 @@
 #include "common/kv.h"
 #include "common/rpc.h"
 #include "common/testing/file_scan.h"
+#include "common/testing/signing_key.h"
 #include "common/testing/temp_dir.h"
 #include "keyservice/core/audit_chain.h"
 #include "keyservice/core/audit_log.h"
@@ -37,6 +35,8 @@
 namespace medvault {
 namespace {
 
+using ::medvault::testing::WriteSigningKey;
+
 using testing::ExternalCluster;
 namespace fs = std::filesystem;
 namespace ks = keyservice;
@@ -48,16 +48,6 @@ testing::CommandResult Cli(const ExternalCluster& cluster, std::vector<std::stri
   std::vector<std::string> argv = cluster.Cli();
   argv.insert(argv.end(), args.begin(), args.end());
   return testing::RunCommand(argv);
-}
-
-std::string WriteSigningKey(const std::string& path) {
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-  BIO* bio = BIO_new_file(path.c_str(), "w");
-  EXPECT_EQ(PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr), 1);
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  ::chmod(path.c_str(), 0600);
-  return path;
 }
 
 // Opens a stopped key service's database with every column family it has.

@@ -6,7 +6,6 @@
 // mutual TLS: ExternalCluster starts every service with its certificate, and the test's channels
 // and CLI runs present the client certificate.
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -19,6 +18,7 @@
 #include "chunkserver/testing/chunk_disk.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
+#include "common/testing/file_scan.h"
 #include "frontend/core/dicom_parser.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "medvault/v1/keyservice.grpc.pb.h"
@@ -37,14 +37,8 @@ using testing::ExternalCluster;
 using testing::GetInstance;
 using testing::HttpGet;
 using testing::PutInstance;
+using testing::ReadWholeFile;
 using testing::RunCommand;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> PydicomFiles() {
   std::vector<std::string> out;
@@ -156,7 +150,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
   std::map<std::string, std::string> refusals;     // file -> why
   int ok = 0, refused = 0, conflicts = 0;
   for (const std::string& path : PydicomFiles()) {
-    std::string bytes = ReadAll(path);
+    std::string bytes = ReadWholeFile(path);
     auto tags = frontend::ParseDicomHeader(bytes);
     auto put = PutInstance(stub_.get(), bytes);
     auto uid = pydicom_uid.find(path);
@@ -214,7 +208,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
 
   // The deliberately broken files: refused, or stored byte-exact (checked below with the rest).
   for (const char* name : {"MR_truncated.dcm", "no_meta.dcm", "badVR.dcm"}) {
-    std::string bytes = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + name);
+    std::string bytes = ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + name);
     auto tags = frontend::ParseDicomHeader(bytes);
     if (tags.ok()) {
       EXPECT_EQ(stored_sha.at(tags->sop_instance_uid()), Sha256(bytes)) << name;
@@ -259,7 +253,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
     ASSERT_TRUE(chunks.ok()) << chunks.status();
     chunk_files += static_cast<int>(chunks->size());
     for (const std::string& file : FilesUnder(cluster_->chunkserver_dir(i))) {
-      std::string data = ReadAll(file);
+      std::string data = ReadWholeFile(file);
       ASSERT_EQ(data.find(std::string("DICM\x02\x00", 6)), std::string::npos) << file;
       for (const std::string& secret : secrets)
         ASSERT_EQ(data.find(secret), std::string::npos) << file;
@@ -269,7 +263,7 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
   EXPECT_GT(committed_chunks, static_cast<int>(stored_sha.size()));  // some objects span chunks
   // No service logs a name, a patient id or a UID.
   for (const std::string& log : cluster_->log_files()) {
-    std::string text = ReadAll(log);
+    std::string text = ReadWholeFile(log);
     for (const std::string& secret : secrets)
       ASSERT_EQ(text.find(secret), std::string::npos) << log;
     for (const std::string& secret : log_secrets)
@@ -286,8 +280,8 @@ TEST_F(ClusterTest, EveryPydicomFileIsStoredByteExactOrRefusedAndChunkServersSee
 
 TEST_F(ClusterTest, DeleteStudyShredsKeysAndGarbageCollectionReclaimsChunks) {
   StartCluster({});
-  std::string ct = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm");
-  std::string mr = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm");
+  std::string ct = ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm");
+  std::string mr = ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm");
   auto put_ct = PutInstance(stub_.get(), ct);
   auto put_mr = PutInstance(stub_.get(), mr);
   ASSERT_TRUE(put_ct.ok() && put_mr.ok());
@@ -383,18 +377,18 @@ TEST_F(ClusterTest, CliPutGetFindRoundTrip) {
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_TRUE(absl::StrContains(again.err, "already stored")) << again.err;
 
-  std::string ct = ReadAll(in + "/ct.dcm");
+  std::string ct = ReadWholeFile(in + "/ct.dcm");
   auto tags = frontend::ParseDicomHeader(ct).value();
   auto get =
       Cli({"get", "--instance", tags.sop_instance_uid(), "-o", cluster_->root() + "/ct-back.dcm"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
-  EXPECT_EQ(ReadAll(cluster_->root() + "/ct-back.dcm"), ct);
+  EXPECT_EQ(ReadWholeFile(cluster_->root() + "/ct-back.dcm"), ct);
 
   auto study = Cli({"get", "--study", tags.study_uid(), "-o", cluster_->root() + "/study"});
   ASSERT_EQ(study.exit_code, 0) << study.err;
   std::string study_file = absl::StrCat(cluster_->root(), "/study/", tags.series_uid(), "/",
                                         tags.sop_instance_uid(), ".dcm");
-  EXPECT_EQ(ReadAll(study_file), ct);
+  EXPECT_EQ(ReadWholeFile(study_file), ct);
 
   auto find = Cli({"find", "--patient", tags.patient_id(), "--json"});
   ASSERT_EQ(find.exit_code, 0) << find.err;
@@ -449,8 +443,8 @@ TEST_F(ClusterTest, TransfersBeyondTheLimitAreRefusedAndTransfersWithoutBudgetCo
   options.frontend_flags = {"--max_concurrent_transfers=1", "--transfer_memory_mib=0"};
   StartCluster(options);
   const std::string ecg =
-      ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/waveform_ecg.dcm");  // 5 chunks
-  const std::string mr = ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm");
+      ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/waveform_ecg.dcm");  // 5 chunks
+  const std::string mr = ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/MR_small.dcm");
   const std::string ecg_uid = frontend::ParseDicomHeader(ecg).value().sop_instance_uid();
   const std::string mr_uid = frontend::ParseDicomHeader(mr).value().sop_instance_uid();
   ASSERT_GT(ecg.size(), 4u * (64 << 10));

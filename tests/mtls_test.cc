@@ -6,13 +6,11 @@
 // gets need every hop while every port refuses plaintext.)
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/rpc.h"
 #include "common/testing/dev_certs.h"
+#include "common/testing/file_scan.h"
 #include "common/tls.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/testing/external_cluster.h"
@@ -22,14 +20,8 @@ namespace medvault {
 namespace {
 
 using testing::ExternalCluster;
+using testing::ReadWholeFile;
 using testing::RunCommand;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // One grpc.health.v1 Check through `channel`.
 grpc::Status Check(const std::shared_ptr<grpc::Channel>& channel) {
@@ -72,9 +64,9 @@ class MtlsTest : public ::testing::Test {
                                              const std::string& cert_file,
                                              const std::string& key_file) {
     grpc::SslCredentialsOptions options;
-    options.pem_root_certs = ReadAll(cluster_->tls_dir() + "/ca.crt");
-    if (!cert_file.empty()) options.pem_cert_chain = ReadAll(cert_file);
-    if (!key_file.empty()) options.pem_private_key = ReadAll(key_file);
+    options.pem_root_certs = ReadWholeFile(cluster_->tls_dir() + "/ca.crt");
+    if (!cert_file.empty()) options.pem_cert_chain = ReadWholeFile(cert_file);
+    if (!key_file.empty()) options.pem_private_key = ReadWholeFile(key_file);
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride(peer);
     return grpc::CreateCustomChannel(address, grpc::SslCredentials(options), args);

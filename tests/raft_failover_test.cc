@@ -18,12 +18,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -34,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/rpc.h"
+#include "common/testing/file_scan.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/external_cluster.h"
@@ -44,18 +43,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using testing::ExternalCluster;
+using testing::ReadWholeFile;
 
 // The loose bound asserted for each window; the target (3 s with default timeouts) is
 // printed beside the measured value rather than asserted, so a loaded CI machine does not fail.
 constexpr auto kMaxUnavailable = std::chrono::seconds(10);
 constexpr uint64_t kSnapshotEntries = 50;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -210,7 +203,7 @@ class RaftFailoverTest : public ::testing::Test {
     absl::Status started = cluster_->Start();
     ASSERT_TRUE(started.ok()) << started;
     factory_ = std::make_unique<testing::DicomInstanceFactory>(
-        ReadAll(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
+        ReadWholeFile(std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/CT_small.dcm"));
     // A put takes some 50 ms here; the impatient client's second runs out only during failovers.
     load_ = std::make_unique<Load>(
         *cluster_, *factory_,
@@ -225,7 +218,7 @@ class RaftFailoverTest : public ::testing::Test {
     for (const char* service : {"metaserver", "keyservice"}) {
       for (const std::string& name : cluster_->Replicas(service)) {
         std::printf("---- %s\n%s", cluster_->LogFileOf(name).c_str(),
-                    ReadAll(cluster_->LogFileOf(name)).c_str());
+                    ReadWholeFile(cluster_->LogFileOf(name)).c_str());
       }
     }
   }
@@ -342,7 +335,7 @@ TEST_F(RaftFailoverTest, KillsAndAWipedReplicaLoseNoAcknowledgedPut) {
       << wiped << " did not catch up to index " << commit;
   std::printf("wiped %s caught up to index %llu in %.2f s\n", wiped.c_str(),
               static_cast<unsigned long long>(commit), Seconds(Clock::now() - restarted));
-  EXPECT_TRUE(absl::StrContains(ReadAll(cluster_->LogFileOf(wiped)), "has no Raft state"))
+  EXPECT_TRUE(absl::StrContains(ReadWholeFile(cluster_->LogFileOf(wiped)), "has no Raft state"))
       << "the wiped replica did not start empty";
 
   // Now the leader dies: the two left are the rejoined replica and one original follower, so a new

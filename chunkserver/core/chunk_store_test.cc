@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "chunkserver/testing/chunk_ids.h"
 #include "common/crypto.h"
 #include "common/env.h"
 #include "common/testing/fault_fs.h"
@@ -21,17 +22,10 @@ namespace {
 using ::medvault::testing::FaultInjectingFilesystem;
 using ::medvault::testing::TempDir;
 
-std::string Id(uint8_t first, uint8_t last = 0) {
-  std::string id(kChunkIdBytes, '\x11');
-  id[0] = static_cast<char>(first);
-  id[kChunkIdBytes - 1] = static_cast<char>(last);
-  return id;
-}
+using ::medvault::chunkserver::testing::RandomData;
 
-std::string RandomData(size_t n) {
-  absl::StatusOr<std::string> bytes = RandomBytes(n);
-  EXPECT_TRUE(bytes.ok());
-  return *bytes;
+std::string Id(uint8_t first, uint8_t last = 0) {
+  return ::medvault::chunkserver::testing::TestChunkId('\x11', first, last);
 }
 
 std::string PathOf(const std::string& data_dir, const std::string& id) {

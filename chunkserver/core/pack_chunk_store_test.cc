@@ -14,6 +14,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "chunkserver/core/scrubber.h"
+#include "chunkserver/testing/chunk_ids.h"
 #include "common/crypto.h"
 #include "common/env.h"
 #include "common/testing/fault_fs.h"
@@ -25,17 +26,10 @@ namespace {
 using ::medvault::testing::FaultInjectingFilesystem;
 using ::medvault::testing::TempDir;
 
-std::string Id(uint8_t first, uint8_t last = 0) {
-  std::string id(kChunkIdBytes, '\x22');
-  id[0] = static_cast<char>(first);
-  id[kChunkIdBytes - 1] = static_cast<char>(last);
-  return id;
-}
+using ::medvault::chunkserver::testing::RandomData;
 
-std::string RandomData(size_t n) {
-  absl::StatusOr<std::string> bytes = RandomBytes(n);
-  EXPECT_TRUE(bytes.ok());
-  return *bytes;
+std::string Id(uint8_t first, uint8_t last = 0) {
+  return ::medvault::chunkserver::testing::TestChunkId('\x22', first, last);
 }
 
 std::vector<std::string> ExtentFiles(const std::string& dir) {

@@ -4,13 +4,12 @@
 #include <archive_entry.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "common/testing/file_scan.h"
 #include "common/testing/temp_dir.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcdicdir.h"
@@ -21,12 +20,7 @@ namespace {
 
 const std::string kPydicom = MEDVAULT_PYDICOM_TEST_FILES;
 
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ::medvault::testing::ReadWholeFile;
 
 TEST(ChooseProfileTest, NarrowestProfileAcceptingEverySyntax) {
   EXPECT_EQ(ChooseProfile({UID_LittleEndianExplicitTransferSyntax}), PdiProfile::kGeneralPurposeCd);
@@ -67,7 +61,7 @@ struct Fixture {
   }
   InstanceSource Source() const {
     return [this](size_t index, const WriteFn& write) {
-      const std::string bytes = ReadWhole(files[index]);
+      const std::string bytes = ReadWholeFile(files[index]);
       // In uneven pieces, as a network would give them.
       for (size_t at = 0; at < bytes.size(); at += 1000) {
         if (absl::Status s = write(absl::string_view(bytes).substr(at, 1000)); !s.ok()) return s;
@@ -101,9 +95,9 @@ TEST(WritePdiTest, FolderHoldsTheInstancesByteForByteAndADicomDirReferencingThem
   EXPECT_EQ(summary->instances, 3u);
   EXPECT_EQ(reported, summary->bytes);
   // Sorted by series number, then instance number.
-  EXPECT_EQ(ReadWhole(root + "/DICOM/ST000001/SE000001/IM000001"), ReadWhole(f.files[1]));
-  EXPECT_EQ(ReadWhole(root + "/DICOM/ST000001/SE000002/IM000001"), ReadWhole(f.files[2]));
-  EXPECT_EQ(ReadWhole(root + "/DICOM/ST000001/SE000002/IM000002"), ReadWhole(f.files[0]));
+  EXPECT_EQ(ReadWholeFile(root + "/DICOM/ST000001/SE000001/IM000001"), ReadWholeFile(f.files[1]));
+  EXPECT_EQ(ReadWholeFile(root + "/DICOM/ST000001/SE000002/IM000001"), ReadWholeFile(f.files[2]));
+  EXPECT_EQ(ReadWholeFile(root + "/DICOM/ST000001/SE000002/IM000002"), ReadWholeFile(f.files[0]));
   // The scratch folder is gone.
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     EXPECT_EQ(entry.path().filename(), "disc");
@@ -135,12 +129,12 @@ TEST(WritePdiTest, FolderHoldsTheInstancesByteForByteAndADicomDirReferencingThem
   // A rendering of each series: the first (CT) from its only instance; the second from its
   // second instance, as DCMTK cannot decode the JPEG 2000 first one.
   for (const char* jpeg : {"/IHE_PDI/ST000001/SE000001.JPG", "/IHE_PDI/ST000001/SE000002.JPG"}) {
-    EXPECT_EQ(ReadWhole(root + jpeg).substr(0, 2), "\xff\xd8") << jpeg;
+    EXPECT_EQ(ReadWholeFile(root + jpeg).substr(0, 2), "\xff\xd8") << jpeg;
   }
-  const std::string readme = ReadWhole(root + "/README.TXT");
+  const std::string readme = ReadWholeFile(root + "/README.TXT");
   EXPECT_TRUE(absl::StrContains(readme, "STD-GEN-DVD-J2K")) << readme;
   EXPECT_FALSE(absl::StrContains(readme, "Doe")) << readme;
-  const std::string index = ReadWhole(root + "/INDEX.HTM");
+  const std::string index = ReadWholeFile(root + "/INDEX.HTM");
   EXPECT_TRUE(absl::StrContains(index, "Doe Jane&lt;script&gt;")) << index;
   EXPECT_FALSE(absl::StrContains(index, "<script")) << index;
   EXPECT_TRUE(absl::StrContains(index, "href=\"DICOM/ST000001/SE000002/IM000001\"")) << index;
@@ -177,8 +171,8 @@ TEST(WritePdiTest, StreamedZipHoldsTheSameFiles) {
   // 3 instances, 2 renderings, DICOMDIR, README.TXT, INDEX.HTM, the study's IHE_PDI page.
   EXPECT_EQ(entries.size(), 9u);
   EXPECT_EQ(entries.count("IHE_PDI/ST000001.HTM"), 1u);
-  EXPECT_EQ(entries["DICOM/ST000001/SE000001/IM000001"], ReadWhole(f.files[1]));
-  EXPECT_EQ(entries["DICOM/ST000001/SE000002/IM000002"], ReadWhole(f.files[0]));
+  EXPECT_EQ(entries["DICOM/ST000001/SE000001/IM000001"], ReadWholeFile(f.files[1]));
+  EXPECT_EQ(entries["DICOM/ST000001/SE000002/IM000002"], ReadWholeFile(f.files[0]));
   EXPECT_EQ(entries.count("DICOMDIR"), 1u);
   EXPECT_EQ(entries.count("README.TXT"), 1u);
   EXPECT_EQ(entries.count("INDEX.HTM"), 1u);

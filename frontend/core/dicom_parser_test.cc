@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -14,6 +12,7 @@
 #include <dcmtk/dcmdata/dcvrobow.h>
 
 #include "common/crypto.h"
+#include "common/testing/file_scan.h"
 #include "frontend/testing/dicom_bytes.h"
 
 namespace medvault::frontend {
@@ -23,15 +22,10 @@ std::string TestFile(const std::string& name) {
   return std::string(MEDVAULT_PYDICOM_TEST_FILES) + "/" + name;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using ::medvault::testing::ReadWholeFile;
 
 TEST(DicomParserTest, ReadsIndexAttributesOfARealCt) {
-  auto tags = ParseDicomHeader(ReadAll(TestFile("CT_small.dcm")));
+  auto tags = ParseDicomHeader(ReadWholeFile(TestFile("CT_small.dcm")));
   ASSERT_TRUE(tags.ok()) << tags.status();
   EXPECT_EQ(tags->patient_id(), "1CT1");
   EXPECT_EQ(tags->patient_name(), "CompressedSamples^CT1");
@@ -48,7 +42,7 @@ absl::StatusOr<v1::InstanceTags> ParseInPieces(absl::string_view bytes, size_t p
 // rtdose_rle.dcm labels every element UN (explicit VR): read by its dictionary VR, not as hex.
 TEST(DicomParserTest, ReadsUnElementsByTheirDictionaryVr) {
   for (const char* name : {"rtdose_rle.dcm", "rtdose_rle_1frame.dcm"}) {
-    const std::string bytes = ReadAll(TestFile(name));
+    const std::string bytes = ReadWholeFile(TestFile(name));
     auto tags = ParseDicomHeader(bytes);
     ASSERT_TRUE(tags.ok()) << name << ": " << tags.status();
     EXPECT_EQ(tags->sop_instance_uid(), "1.9.999.999.99.9.9999.9999.20030818153516") << name;
@@ -118,7 +112,7 @@ TEST(DicomParserTest, RefusesAnIndexAttributeTooLongToLoad) {
 TEST(DicomParserTest, RefusesNonDicomAndBrokenFiles) {
   for (const char* name :
        {"README.txt", "test1.json", "zipMR.gz", "MR_truncated.dcm", "no_meta.dcm"}) {
-    auto tags = ParseDicomHeader(ReadAll(TestFile(name)));
+    auto tags = ParseDicomHeader(ReadWholeFile(TestFile(name)));
     EXPECT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument) << name;
   }
   EXPECT_EQ(ParseDicomHeader("").status().code(), absl::StatusCode::kInvalidArgument);
@@ -126,13 +120,13 @@ TEST(DicomParserTest, RefusesNonDicomAndBrokenFiles) {
 
 TEST(DicomParserTest, RefusesDicomWithoutInstanceUids) {
   // A DICOMDIR is valid DICOM but not an instance: no Study/Series/SOP Instance UID.
-  auto tags = ParseDicomHeader(ReadAll(TestFile("dicomdirtests/DICOMDIR")));
+  auto tags = ParseDicomHeader(ReadWholeFile(TestFile("dicomdirtests/DICOMDIR")));
   ASSERT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(tags.status().message().find("lacks required attributes"), std::string::npos);
 }
 
 TEST(DicomParserTest, ErrorsNeverQuotePhi) {
-  auto bytes = ReadAll(TestFile("CT_small.dcm"));
+  auto bytes = ReadWholeFile(TestFile("CT_small.dcm"));
   // Truncate in the middle of the header: whatever DCMTK says must not echo values.
   auto tags = ParseDicomHeader(absl::string_view(bytes).substr(0, 700));
   if (!tags.ok()) {
@@ -145,7 +139,7 @@ TEST(DicomParserTest, EveryPydicomTestFileParsesOrIsRefusedWithoutCrashing) {
   int parsed = 0, refused = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(MEDVAULT_PYDICOM_TEST_FILES)) {
     if (!e.is_regular_file()) continue;
-    auto tags = ParseDicomHeader(ReadAll(e.path().string()));
+    auto tags = ParseDicomHeader(ReadWholeFile(e.path().string()));
     if (tags.ok()) {
       ++parsed;
       EXPECT_FALSE(tags->sop_instance_uid().empty());
@@ -159,7 +153,7 @@ TEST(DicomParserTest, EveryPydicomTestFileParsesOrIsRefusedWithoutCrashing) {
 }
 
 TEST(DicomParserTest, RandomAndMutatedInputNeverCrashes) {
-  std::string ct = ReadAll(TestFile("CT_small.dcm"));
+  std::string ct = ReadWholeFile(TestFile("CT_small.dcm"));
   for (int i = 0; i < 200; ++i) {
     std::string noise = RandomBytes(1 + i * 37).value();
     (void)ParseDicomHeader(noise);
@@ -203,7 +197,7 @@ TEST(DicomStreamParserTest, AnyPieceSizeGivesTheWholeFileResultForEveryPydicomFi
   int compared = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(MEDVAULT_PYDICOM_TEST_FILES)) {
     if (!e.is_regular_file()) continue;
-    const std::string bytes = ReadAll(e.path().string());
+    const std::string bytes = ReadWholeFile(e.path().string());
     auto whole = ParseInPieces(bytes, 0);
     std::optional<std::string> reference = bytes.empty() ? std::nullopt : ReferenceSopUid(bytes);
     if (reference && !reference->empty()) {
@@ -239,7 +233,7 @@ TEST(DicomStreamParserTest, AgreesWithDcmtkReadingTheFileFromDisk) {
     OFString sop, study;
     reference.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop);
     reference.getDataset()->findAndGetOFString(DCM_StudyInstanceUID, study);
-    auto tags = ParseInPieces(ReadAll(TestFile(name)), 4096);
+    auto tags = ParseInPieces(ReadWholeFile(TestFile(name)), 4096);
     ASSERT_TRUE(tags.ok()) << name << ": " << tags.status();
     EXPECT_EQ(tags->sop_instance_uid(), sop.c_str()) << name;
     EXPECT_EQ(tags->study_uid(), study.c_str()) << name;
@@ -284,7 +278,7 @@ TEST(DicomStreamParserTest, UidsAppearEarlyAndAreNeverPartial) {
   }
   EXPECT_GT(early, 0);
   // A real CT fed in 1 KiB pieces: the UIDs are known long before the pixel data ends.
-  const std::string ct = ReadAll(TestFile("CT_small.dcm"));
+  const std::string ct = ReadWholeFile(TestFile("CT_small.dcm"));
   DicomStreamParser parser;
   size_t fed = 0;
   while (!parser.Uids() && fed < ct.size()) {
@@ -320,7 +314,7 @@ TEST(DicomStreamParserTest, ErrorsStickAndFinishIsOnce) {
     EXPECT_EQ(parser.Feed("more").code(), absl::StatusCode::kInvalidArgument);
   }
   DicomStreamParser fine;
-  ASSERT_TRUE(fine.Feed(ReadAll(TestFile("CT_small.dcm"))).ok());
+  ASSERT_TRUE(fine.Feed(ReadWholeFile(TestFile("CT_small.dcm"))).ok());
   ASSERT_TRUE(fine.Finish().ok());
   EXPECT_EQ(fine.Finish().status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(fine.Feed("x").code(), absl::StatusCode::kFailedPrecondition);

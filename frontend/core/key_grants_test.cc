@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "frontend/core/image_store_core.h"
-#include "frontend/testing/core_fakes.h"
+#include "frontend/testing/study_fakes.h"
 
 namespace medvault::frontend {
 namespace {
@@ -41,40 +41,12 @@ class RecordingKeys : public FakeKeys {
       std::lock_guard<std::mutex> lock(mu);
       releases.push_back(Release{ids, audit});
     }
-    std::vector<absl::StatusOr<SecretBytes>> out;
-    for (const std::string& id : ids) {
-      auto it = keys.find(id);
-      if (it == keys.end()) {
-        out.push_back(absl::NotFoundError("no such key"));
-      } else {
-        out.push_back(SecretBytes(it->second));
-      }
-    }
-    return out;
+    return KeysHeld(*this, ids);
   }
   std::mutex mu;
   std::vector<Release> releases;
   std::atomic<int> single_releases{0};
   absl::Status set_error;
-};
-
-// A metaserver whose GetStudy lists the fake index's instances of the study.
-class StudyMeta : public FakeMeta {
- public:
-  using FakeMeta::FakeMeta;
-  absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string& study_uid) override {
-    std::map<std::string, v1::SeriesInfo> series;
-    for (const auto& [sop, rec] : instances) {
-      if (rec.info().tags().study_uid() != study_uid) continue;
-      v1::SeriesInfo& s = series[rec.info().tags().series_uid()];
-      s.set_series_uid(rec.info().tags().series_uid());
-      *s.add_instances() = rec.info();
-    }
-    if (series.empty()) return absl::NotFoundError("no such study");
-    v1::GetStudyMetaResponse r;
-    for (auto& [uid, s] : series) *r.add_series() = std::move(s);
-    return r;
-  }
 };
 
 constexpr int64_t kTtlMicros = 30'000'000;
@@ -143,7 +115,7 @@ class KeyGrantTest : public ::testing::Test {
 
   FakeClock clock_;
   RecordingKeys keys_;
-  StudyMeta meta_;
+  StudyIndexMeta meta_;
   FakeChunks chunks_;
   ImageStoreCore a_;  // the frontend that reads
   ImageStoreCore b_;  // another frontend
@@ -284,7 +256,7 @@ TEST_F(KeyGrantTest, GrantsOffReleaseEveryKeyAlone) {
 TEST(KeyGrantsTest, AStudyTooLargeForOneReleaseIsGrantedBySeriesAndALargerSeriesNotAtAll) {
   FakeClock clock;
   RecordingKeys keys;
-  StudyMeta meta(&keys);
+  StudyIndexMeta meta(&keys);
   // Index records only: study "1.9" with 3 instances in series "1.9.1" and 999 in "1.9.2".
   auto add = [&](const std::string& series, int i) {
     v1::GetInstanceMetaResponse rec;

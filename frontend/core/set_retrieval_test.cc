@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "frontend/testing/core_fakes.h"
 #include "frontend/testing/dicom_bytes.h"
+#include "frontend/testing/study_fakes.h"
 
 namespace medvault::frontend {
 namespace {
@@ -31,39 +31,11 @@ class SetKeys : public FakeKeys {
     ++set_releases;
     released_for = audit.purpose;
     if (!release_error.ok()) return release_error;
-    std::vector<absl::StatusOr<SecretBytes>> out;
-    for (const std::string& id : ids) {
-      auto it = keys.find(id);
-      if (it == keys.end()) {
-        out.push_back(absl::NotFoundError("no such key"));
-      } else {
-        out.push_back(SecretBytes(it->second));
-      }
-    }
-    return out;
+    return KeysHeld(*this, ids);
   }
   std::atomic<int> set_releases{0};
   std::string released_for;
   absl::Status release_error;
-};
-
-// The metaserver fake with GetStudy: series by UID, instances by SOP Instance UID.
-class SetMeta : public FakeMeta {
- public:
-  using FakeMeta::FakeMeta;
-  absl::StatusOr<v1::GetStudyMetaResponse> GetStudy(const std::string& study) override {
-    std::map<std::string, v1::SeriesInfo> series;
-    for (const auto& [uid, rec] : instances) {
-      if (rec.info().tags().study_uid() != study) continue;
-      v1::SeriesInfo& s = series[rec.info().tags().series_uid()];
-      s.set_series_uid(rec.info().tags().series_uid());
-      *s.add_instances() = rec.info();
-    }
-    if (series.empty()) return absl::NotFoundError("no such study");
-    v1::GetStudyMetaResponse r;
-    for (auto& [uid, s] : series) *r.add_series() = std::move(s);
-    return r;
-  }
 };
 
 // A Part 10 file of study kStudy, series `series`, with `pixels` bytes of pixel data.
@@ -125,7 +97,7 @@ class SetRetrievalTest : public ::testing::Test {
 
   FakeClock clock_;
   SetKeys keys_;
-  SetMeta meta_;
+  StudyIndexMeta meta_;
   FakeChunks chunks_;
   std::vector<std::string> stored_;
 };

@@ -2,8 +2,6 @@
 // KvStateMachine), its signed heads and VerifyAuditLog's findings on tampered databases.
 #include "keyservice/core/audit_chain.h"
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <sys/stat.h>
 
 #include <memory>
@@ -12,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/signing_key.h"
 #include "common/testing/temp_dir.h"
 #include "keyservice/core/audit_log.h"
 #include "keyservice/core/audit_signer.h"
@@ -23,17 +22,7 @@
 namespace medvault::keyservice {
 namespace {
 
-// Writes an Ed25519 private key as PEM (mode 0600) and returns its path.
-std::string WriteSigningKey(const std::string& path) {
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-  EXPECT_NE(key, nullptr);
-  BIO* bio = BIO_new_file(path.c_str(), "w");
-  EXPECT_EQ(PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr), 1);
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  ::chmod(path.c_str(), 0600);
-  return path;
-}
+using ::medvault::testing::WriteSigningKey;
 
 // One replica: a database, a state machine with the chain wired in, and a KvWriter that applies
 // each batch as the next committed log entry (as the Raft group does, minus the network).

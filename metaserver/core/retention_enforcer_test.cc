@@ -10,12 +10,14 @@
 #include <set>
 #include <thread>
 
-#include "common/crypto.h"
 #include "metaserver/core/share_book.h"
 #include "metaserver/testing/catalog_test_util.h"
+#include "metaserver/testing/share_test_util.h"
 
 namespace medvault::metaserver {
 namespace {
+
+using testing::ShareRefOf;
 
 constexpr int64_t kDay = 86'400'000'000;
 
@@ -82,19 +84,7 @@ class RetentionTest : public testing::CatalogTestBase {
   bool Stored(const std::string& study) { return catalog_->GetStudy(study).ok(); }
 
   v1::StoredShare Share(const std::string& code, const std::string& study, int64_t expires_in) {
-    v1::StoredShare share;
-    share.set_code_hash(Sha256(code));
-    share.set_pin_salt("salt");
-    share.set_pin_hash("hash");
-    share.mutable_info()->add_study_uids(study);
-    share.mutable_info()->set_expires_at_micros(clock_.NowMicros() + expires_in);
-    return share;
-  }
-
-  v1::ShareRef Ref(const std::string& code) {
-    v1::ShareRef ref;
-    ref.set_code_hash(Sha256(code));
-    return ref;
+    return testing::StoredShareOf(code, study, clock_.NowMicros() + expires_in);
   }
 
   FakeClock clock_;
@@ -214,7 +204,7 @@ TEST_F(RetentionTest, AfterLastShareWaitsForEveryShareToEnd) {
   ASSERT_TRUE(book_.Create(Share("code-b", "1.2.1", 30 * kDay)).ok());
   EXPECT_EQ(Pass().due, 0u);
   // One share revoked, the other still open: kept.
-  ASSERT_TRUE(book_.Revoke(Ref("code-a"), "client/client").ok());
+  ASSERT_TRUE(book_.Revoke(ShareRefOf("code-a"), "client/client").ok());
   EXPECT_EQ(Pass().due, 0u);
   clock_.Advance(29 * kDay);
   EXPECT_EQ(Pass().due, 0u);
@@ -250,7 +240,7 @@ TEST_F(RetentionTest, NoShareIsMadeOfAStudyBeingDeleted) {
   writer_->set_before_write(nullptr);
   EXPECT_FALSE(Stored("1.2.1"));
   EXPECT_TRUE(absl::IsNotFound(raced) || absl::IsFailedPrecondition(raced)) << raced;
-  EXPECT_TRUE(absl::IsNotFound(book_.Get(Ref("code-b")).status()));
+  EXPECT_TRUE(absl::IsNotFound(book_.Get(ShareRefOf("code-b")).status()));
 
   // A deletion stopped halfway (key service down) keeps refusing new shares until it is done.
   Store("1.2.2", "1.2.2.1.1");

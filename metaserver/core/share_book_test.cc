@@ -5,9 +5,12 @@
 
 #include "common/crypto.h"
 #include "metaserver/testing/catalog_test_util.h"
+#include "metaserver/testing/share_test_util.h"
 
 namespace medvault::metaserver {
 namespace {
+
+using testing::ShareRefOf;
 
 constexpr int64_t kDay = 86'400'000'000;
 
@@ -16,20 +19,7 @@ class ShareBookTest : public testing::CatalogTestBase {
   ShareBookTest() : book_(kv_.get(), writer_.get(), &clock_) {}
 
   v1::StoredShare NewShare(const std::string& code, uint32_t max_uses = 0) {
-    v1::StoredShare share;
-    share.set_code_hash(Sha256(code));
-    share.set_pin_salt("salt");
-    share.set_pin_hash("hash");
-    share.mutable_info()->add_study_uids("1.2.3");
-    share.mutable_info()->set_expires_at_micros(clock_.NowMicros() + kDay);
-    share.mutable_info()->set_max_uses(max_uses);
-    return share;
-  }
-
-  v1::ShareRef Ref(const std::string& code) {
-    v1::ShareRef ref;
-    ref.set_code_hash(Sha256(code));
-    return ref;
+    return testing::StoredShareOf(code, "1.2.3", clock_.NowMicros() + kDay, max_uses);
   }
 
   AccessDecision Redeem(const std::string& code, bool pin_ok) {
@@ -69,7 +59,7 @@ TEST_F(ShareBookTest, CreateThenGetByHashOrIdAndList) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].share_id(), ToHex(Sha256("code-b").substr(0, 8)));  // newest first
-  EXPECT_EQ(book_.Get(Ref("nope")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(book_.Get(ShareRefOf("nope")).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ShareBookTest, RefusesMalformedShares) {
@@ -100,7 +90,7 @@ TEST_F(ShareBookTest, FiveWrongPinsLockAndCountDown) {
   EXPECT_EQ(last.share.state(), "locked");
   // Now even the right PIN is refused, until an admin unlocks.
   EXPECT_FALSE(Redeem("code", true).allowed);
-  ASSERT_TRUE(book_.Unlock(Ref("code"), "client/admin").ok());
+  ASSERT_TRUE(book_.Unlock(ShareRefOf("code"), "client/admin").ok());
   EXPECT_TRUE(Redeem("code", true).allowed);
 }
 
@@ -118,7 +108,7 @@ TEST_F(ShareBookTest, ExpiryAndRevocationRefuseRedemptionsAndReads) {
   ASSERT_TRUE(book_.Create(NewShare("revoked")).ok());
   EXPECT_TRUE(Redeem("soon", true).allowed);
   EXPECT_TRUE(Read("soon").allowed);
-  ASSERT_TRUE(book_.Revoke(Ref("revoked"), "client/writer").ok());
+  ASSERT_TRUE(book_.Revoke(ShareRefOf("revoked"), "client/writer").ok());
   EXPECT_FALSE(Redeem("revoked", true).allowed);
   EXPECT_FALSE(Read("revoked").allowed);
   clock_.Advance(kDay);
@@ -133,9 +123,9 @@ TEST_F(ShareBookTest, LogKeepsEveryAccessWithItsPreciseReason) {
   Redeem("code", false);
   Redeem("code", true);
   Read("code");
-  ASSERT_TRUE(book_.Revoke(Ref("code"), "client/writer").ok());
+  ASSERT_TRUE(book_.Revoke(ShareRefOf("code"), "client/writer").ok());
   Redeem("code", true);
-  absl::StatusOr<std::vector<v1::ShareLogEntry>> log = book_.Log(Ref("code"));
+  absl::StatusOr<std::vector<v1::ShareLogEntry>> log = book_.Log(ShareRefOf("code"));
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_EQ(log->size(), 5u);
   EXPECT_EQ((*log)[0].reason(), "wrong PIN");
@@ -155,10 +145,10 @@ TEST_F(ShareBookTest, NothingIsWrittenWhenTheWriteFails) {
   v1::ShareLogEntry entry;
   EXPECT_FALSE(book_.RecordAccess(Sha256("code"), true, false, entry).ok());
   writer_->set_fail(false);
-  absl::StatusOr<v1::StoredShare> share = book_.Get(Ref("code"));
+  absl::StatusOr<v1::StoredShare> share = book_.Get(ShareRefOf("code"));
   ASSERT_TRUE(share.ok());
   EXPECT_EQ(share->info().failed_attempts(), 0u);
-  EXPECT_EQ(book_.Log(Ref("code"))->size(), 0u);
+  EXPECT_EQ(book_.Log(ShareRefOf("code"))->size(), 0u);
 }
 
 }  // namespace

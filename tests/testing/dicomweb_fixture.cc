@@ -1,6 +1,5 @@
 #include "tests/testing/dicomweb_fixture.h"
 
-#include <cstdio>
 #include <fstream>
 #include <memory>
 
@@ -10,7 +9,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/rpc.h"
-#include "common/testing/dev_certs.h"
 #include "common/testing/file_scan.h"
 #include "tests/testing/dicom_instances.h"
 #include "tests/testing/image_store_calls.h"
@@ -22,13 +20,12 @@ using testing::ExternalCluster;
 using testing::ReadWholeFile;
 
 void DicomWebTest::SetUpTestSuite() {
-  absl::StatusOr<std::vector<int>> port = testing::PickFreePorts(1);
-  started_ = port.status();
-  if (!started_.ok()) return;
-  base_ = absl::StrCat("https://127.0.0.1:", (*port)[0]);
   testing::ClusterOptions options;
-  options.frontend_flags = {absl::StrCat("--http_port=", (*port)[0]),
-                            absl::StrCat("--http_cors_origins=", kViewerOrigin)};
+  absl::StatusOr<std::string> base = testing::AddHttpsDoor(options);
+  started_ = base.status();
+  if (!started_.ok()) return;
+  base_ = *base;
+  options.frontend_flags.push_back(absl::StrCat("--http_cors_origins=", kViewerOrigin));
   cluster_ = new ExternalCluster(options);
   started_ = cluster_->Start();
   if (!started_.ok()) return;
@@ -82,42 +79,7 @@ void DicomWebTest::TearDownTestSuite() {
 
 HttpAnswer DicomWebTest::Curl(const std::string& as, const std::string& path,
                               std::vector<std::string> extra) {
-  const std::string body = cluster_->root() + "/curl-body";
-  const std::string headers = cluster_->root() + "/curl-headers";
-  std::remove(body.c_str());
-  std::vector<std::string> argv = {"/usr/bin/curl",
-                                   "-sS",
-                                   "--cacert",
-                                   testing::DevTlsFiles(cluster_->tls_dir(), "client").ca_file,
-                                   "-o",
-                                   body,
-                                   "-D",
-                                   headers,
-                                   "-w",
-                                   "%{http_code}"};
-  if (!as.empty()) {
-    const TlsFiles tls = testing::DevTlsFiles(cluster_->tls_dir(), as);
-    argv.insert(argv.end(), {"--cert", tls.cert_file, "--key", tls.key_file});
-  }
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.push_back(base_ + path);
-  testing::CommandResult r = testing::RunCommand(argv);
-  HttpAnswer a;
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  a.status = std::atoi(r.out.c_str());
-  std::ifstream in(body, std::ios::binary);
-  a.body.assign(std::istreambuf_iterator<char>(in), {});
-  std::ifstream h(headers);
-  for (std::string line; std::getline(h, line);) {
-    absl::string_view v = absl::StripTrailingAsciiWhitespace(line);
-    const size_t colon = v.find(':');
-    absl::StrAppend(&a.headers, absl::AsciiStrToLower(v.substr(0, colon)),
-                    colon == absl::string_view::npos ? "" : v.substr(colon), "\n");
-    if (absl::StartsWithIgnoreCase(v, "content-type:")) {
-      a.content_type = std::string(absl::StripAsciiWhitespace(v.substr(13)));
-    }
-  }
-  return a;
+  return testing::CurlHttps(*cluster_, base_, as, path, extra);
 }
 
 std::vector<std::string> DicomWebTest::Parts(const HttpAnswer& a, const std::string& type,

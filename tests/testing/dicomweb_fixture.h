@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "medvault/v1/image_store.grpc.pb.h"
 #include "tests/testing/external_cluster.h"
+#include "tests/testing/https_door.h"
 
 namespace medvault {
 
@@ -23,13 +24,6 @@ struct Stored {
   std::string file;
   std::string bytes;
   v1::PutInstanceResponse put;
-};
-
-struct HttpAnswer {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-  std::string headers;  // the header block as received, names in lower case
 };
 
 class DicomWebTest : public ::testing::Test {
