@@ -11,7 +11,9 @@
 # for one retrieval is accounted as bench/cpu_account.py does. Prints JSON lines and a markdown
 # table of p50 seconds, MB/s and ratios.
 #
-#   bench/wado_study.sh [--slices N] [--runs N] [--out FILE] [--only mv_set|mv_per_instance|orthanc]
+#   bench/wado_study.sh [--slices N] [--runs N] [--cpu_runs N] [--out FILE]
+#                       [--only mv_set|mv_per_instance|orthanc]
+# --cpu_runs: how many 1-client retrievals are CPU-accounted, one after another (default 1).
 #
 # Needs root (unshare -n), storescu (dcmtk), Orthanc with orthanc-dicomweb, and binaries in
 # MEDVAULT_BIN_DIR (default build/bin). Scratch: MEDVAULT_BENCH_TMP (default build/).
@@ -20,7 +22,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${MEDVAULT_BIN_DIR:-$ROOT/build/bin}"
 PY=/usr/bin/python3
-SLICES=500 RUNS=5 ONLY=""
+SLICES=500 RUNS=5 CPU_RUNS=1 ONLY=""
 OUT="$ROOT/build/bench-wado-study.md"
 MV_PORT_BASE="${MEDVAULT_PORT_BASE:-37800}"
 ORTHANC_HTTP=38143 ORTHANC_DICOM=38213
@@ -29,9 +31,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --slices) SLICES="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
+    --cpu_runs) CPU_RUNS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;  # mv_set, mv_per_instance or orthanc: that part alone
-    *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 source "$ROOT/bench/lib.sh"
@@ -76,9 +79,11 @@ retrieve() {
 
 # CPU per process of one retrieval (bench/cpu_account.py).
 cpu() {
-  local label="$1" match="$2" url="$3"; shift 3
-  $PY "$ROOT/bench/cpu_account.py" --label "$label" --match "$match" --json_out "$JSON" -- \
-    curl -sf -o /dev/null -H "$ACCEPT" "$@" "$url" >&2
+  local label="$1" match="$2" url="$3" r; shift 3
+  for r in $(seq "$CPU_RUNS"); do
+    $PY "$ROOT/bench/cpu_account.py" --label "$label" --match "$match" --json_out "$JSON" -- \
+      curl -sf -o /dev/null -H "$ACCEPT" "$@" "$url" >&2
+  done
 }
 
 medvault() {  # LABEL [env...]: a fresh cluster, the series stored, then the retrievals

@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/escaping.h"
@@ -124,32 +125,58 @@ absl::StatusOr<std::string> AesGcmSeal(absl::string_view key, absl::string_view 
   return out;
 }
 
-absl::StatusOr<std::string> AesGcmOpen(absl::string_view key, absl::string_view nonce,
-                                       absl::string_view associated_data,
-                                       absl::string_view ciphertext_and_tag) {
+namespace {
+
+// Decrypts ct_len bytes at `in` into `out` (which may be `in`: OpenSSL's GCM decrypts in place)
+// and checks `tag`; on any failure the bytes written to `out` are wiped.
+absl::Status GcmOpen(absl::string_view key, absl::string_view nonce,
+                     absl::string_view associated_data, const char* in, size_t ct_len,
+                     const char* tag_bytes, char* out) {
   absl::Status s = CheckKeyNonce(key, nonce);
   if (!s.ok()) return s;
-  if (ciphertext_and_tag.size() < kGcmTagBytes)
-    return absl::DataLossError("ciphertext shorter than GCM tag");
-  size_t ct_len = ciphertext_and_tag.size() - kGcmTagBytes;
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  std::string out(ct_len, '\0');
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
-  std::string tag(ciphertext_and_tag.substr(ct_len));
+  auto* o = reinterpret_cast<unsigned char*>(out);
+  unsigned char tag[kGcmTagBytes];
+  std::memcpy(tag, tag_bytes, kGcmTagBytes);  // `tag_bytes` may lie inside what is decrypted
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(nonce)) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(associated_data),
                         static_cast<int>(associated_data.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), o, &len, U(ciphertext_and_tag), static_cast<int>(ct_len)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag.data()) != 1) {
-    WipeString(&out);
+      EVP_DecryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(in),
+                        static_cast<int>(ct_len)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag) != 1) {
+    OPENSSL_cleanse(out, ct_len);
     return absl::InternalError("AES-256-GCM decryption setup failed");
   }
   if (EVP_DecryptFinal_ex(ctx.get(), o + len, &len) != 1) {
-    WipeString(&out);
+    OPENSSL_cleanse(out, ct_len);
     return absl::DataLossError("authentication failed (AES-256-GCM tag mismatch)");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> AesGcmOpen(absl::string_view key, absl::string_view nonce,
+                                       absl::string_view associated_data,
+                                       absl::string_view ciphertext_and_tag) {
+  if (ciphertext_and_tag.size() < kGcmTagBytes)
+    return absl::DataLossError("ciphertext shorter than GCM tag");
+  const size_t ct_len = ciphertext_and_tag.size() - kGcmTagBytes;
+  std::string out(ct_len, '\0');
+  absl::Status s = GcmOpen(key, nonce, associated_data, ciphertext_and_tag.data(), ct_len,
+                           ciphertext_and_tag.data() + ct_len, out.data());
+  if (!s.ok()) return s;
   return out;
+}
+
+absl::Status AesGcmOpenInPlace(absl::string_view key, absl::string_view nonce,
+                               absl::string_view associated_data, char* data,
+                               size_t ciphertext_and_tag_bytes) {
+  if (ciphertext_and_tag_bytes < kGcmTagBytes)
+    return absl::DataLossError("ciphertext shorter than GCM tag");
+  const size_t ct_len = ciphertext_and_tag_bytes - kGcmTagBytes;
+  return GcmOpen(key, nonce, associated_data, data, ct_len, data + ct_len, data);
 }
 
 std::string ToHex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }

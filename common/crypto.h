@@ -74,6 +74,12 @@ absl::Status AesGcmSealTo(absl::string_view key, absl::string_view nonce,
 absl::StatusOr<std::string> AesGcmOpen(absl::string_view key, absl::string_view nonce,
                                        absl::string_view associated_data,
                                        absl::string_view ciphertext_and_tag);
+// Open in place: `data` holds ciphertext || tag (ciphertext_and_tag_bytes in all); on success its
+// first ciphertext_and_tag_bytes - kGcmTagBytes bytes are the plaintext. On any failure (DATA_LOSS
+// for a tag mismatch) those bytes are wiped, so no unauthenticated plaintext is left behind.
+absl::Status AesGcmOpenInPlace(absl::string_view key, absl::string_view nonce,
+                               absl::string_view associated_data, char* data,
+                               size_t ciphertext_and_tag_bytes);
 
 // Lower-case hex of bytes (ids in logs and file names; never for secrets or PHI).
 std::string ToHex(absl::string_view bytes);

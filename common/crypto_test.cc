@@ -27,6 +27,31 @@ TEST(AesGcmTest, RoundTripAndTamperDetection) {
             absl::StatusCode::kDataLoss);
 }
 
+// In place, a tag that does not verify leaves no plaintext behind: the decrypted bytes are wiped.
+TEST(AesGcmTest, OpenInPlaceDecryptsOrWipes) {
+  const std::string key = RandomBytes(kAesKeyBytes).value();
+  const std::string nonce = RandomBytes(kGcmNonceBytes).value();
+  const std::string plain(1000, 'p');
+  const std::string sealed = AesGcmSeal(key, nonce, "ad", plain).value();
+  std::string buffer = sealed;
+  ASSERT_TRUE(AesGcmOpenInPlace(key, nonce, "ad", buffer.data(), buffer.size()).ok());
+  EXPECT_EQ(buffer.substr(0, plain.size()), plain);
+
+  for (size_t at : {size_t{5}, sealed.size() - 1}) {  // a ciphertext byte, a tag byte
+    buffer = sealed;
+    buffer[at] ^= 0x01;
+    absl::Status s = AesGcmOpenInPlace(key, nonce, "ad", buffer.data(), buffer.size());
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_EQ(buffer.substr(0, plain.size()), std::string(plain.size(), '\0')) << at;
+  }
+  buffer = sealed;
+  EXPECT_EQ(AesGcmOpenInPlace(key, nonce, "other ad", buffer.data(), buffer.size()).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(buffer.find('p'), std::string::npos);
+  EXPECT_EQ(AesGcmOpenInPlace(key, nonce, "ad", buffer.data(), kGcmTagBytes - 1).code(),
+            absl::StatusCode::kDataLoss);
+}
+
 TEST(AesGcmTest, RejectsBadKeySize) {
   EXPECT_EQ(AesGcmSeal("short", std::string(12, 'n'), "", "x").status().code(),
             absl::StatusCode::kInvalidArgument);

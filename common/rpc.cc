@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -70,6 +72,9 @@ bool AwaitChannelReady(grpc::ChannelInterface& channel, absl::Duration limit) {
 }
 
 namespace {
+
+// Idle threads the synchronous gRPC server keeps polling (see ServiceRunner::Start).
+constexpr int kSyncMaxPollers = 16;
 // Self-pipe: the signal handler writes a byte; Wait() reads it. Async-signal-safe.
 int g_signal_pipe[2] = {-1, -1};
 
@@ -115,6 +120,17 @@ absl::Status ServiceRunner::Start() {
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+  // The synchronous server's threads: gRPC's default keeps at most 2 idle pollers, so under more
+  // concurrent calls than that each call past them starts a thread and each finished call ends
+  // one (gRPC's thread_manager.cc warns of this thrashing). A chunk server serving a study's
+  // read-ahead paid a clone and an exit per chunk. Finished threads now go back to polling, up to
+  // kSyncMaxPollers of them. MEDVAULT_GRPC_MAX_POLLERS overrides it (2: gRPC's default; the A/B
+  // of docs/benchmarks.md).
+  int max_pollers = kSyncMaxPollers;
+  if (const char* env = std::getenv("MEDVAULT_GRPC_MAX_POLLERS"); env != nullptr) {
+    max_pollers = std::max(1, std::atoi(env));
+  }
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, max_pollers);
   int port = 0;
   builder.AddListeningPort(options_.listen_address, options_.security.server_credentials(), &port);
   for (grpc::Service* s : services_) builder.RegisterService(s);

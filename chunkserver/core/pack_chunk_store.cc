@@ -337,13 +337,16 @@ absl::Status PackChunkStore::Write(absl::string_view id, absl::string_view data,
 }
 
 absl::StatusOr<ChunkData> PackChunkStore::ReadAt(absl::string_view id, const Location& loc) {
-  ASSIGN_OR_RETURN(std::string bytes,
-                   fs_->ReadFileRange(ExtentPath(loc.extent), loc.offset, loc.record_bytes()));
+  // The header and the payload in two reads, so the payload lands in the buffer that is sent
+  // (one read of the record and an erase of its header moved every byte of the chunk once more).
+  const std::string path = ExtentPath(loc.extent);
+  ASSIGN_OR_RETURN(const std::string head,
+                   fs_->ReadFileRange(path, loc.offset, kRecordHeaderBytes));
   const std::string hex = ToHex(id);
-  if (bytes.size() != loc.record_bytes()) {
+  if (head.size() != kRecordHeaderBytes) {
     return absl::DataLossError(absl::StrCat("chunk ", hex, ": record truncated"));
   }
-  absl::StatusOr<RecordHeader> decoded = DecodeRecordHeader(bytes);
+  absl::StatusOr<RecordHeader> decoded = DecodeRecordHeader(head);
   if (!decoded.ok()) return Annotate(decoded.status(), absl::StrCat("chunk ", hex));
   const RecordHeader& h = *decoded;
   if (h.type != RecordType::kPut || h.id != id || h.payload_length != loc.length ||
@@ -351,7 +354,11 @@ absl::StatusOr<ChunkData> PackChunkStore::ReadAt(absl::string_view id, const Loc
     return absl::DataLossError(absl::StrCat("chunk ", hex, ": record names another chunk"));
   }
   const uint32_t crc = h.payload_crc32c;
-  bytes.erase(0, kRecordHeaderBytes);
+  ASSIGN_OR_RETURN(std::string bytes,
+                   fs_->ReadFileRange(path, loc.offset + kRecordHeaderBytes, loc.length));
+  if (bytes.size() != loc.length) {
+    return absl::DataLossError(absl::StrCat("chunk ", hex, ": record truncated"));
+  }
   if (Crc32c(bytes) != crc) {
     return absl::DataLossError(absl::StrCat("chunk ", hex, ": payload checksum mismatch"));
   }

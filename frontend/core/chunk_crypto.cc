@@ -18,6 +18,23 @@ std::string AssociatedData(absl::string_view object_id, uint32_t index, bool las
   return ad;
 }
 
+absl::Status CheckEnvelope(absl::string_view stored) {
+  if (stored.size() < kChunkOverheadBytes) return absl::DataLossError("chunk envelope too short");
+  if (static_cast<uint8_t>(stored[0]) != kChunkFormatVersion) {
+    return absl::DataLossError(absl::StrCat("unknown chunk envelope version ",
+                                            static_cast<int>(static_cast<uint8_t>(stored[0]))));
+  }
+  return absl::OkStatus();
+}
+
+// A failed authentication says which chunk; other errors pass as they are.
+absl::Status OpenError(const absl::Status& status, uint32_t index) {
+  if (status.code() == absl::StatusCode::kDataLoss) {
+    return absl::DataLossError(absl::StrCat("chunk ", index, " failed authentication"));
+  }
+  return status;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> EncryptChunk(absl::string_view key, absl::string_view object_id,
@@ -35,20 +52,26 @@ absl::StatusOr<std::string> EncryptChunk(absl::string_view key, absl::string_vie
 
 absl::StatusOr<std::string> DecryptChunk(absl::string_view key, absl::string_view object_id,
                                          uint32_t index, bool last, absl::string_view stored) {
-  if (stored.size() < kChunkOverheadBytes) return absl::DataLossError("chunk envelope too short");
-  if (static_cast<uint8_t>(stored[0]) != kChunkFormatVersion) {
-    return absl::DataLossError(absl::StrCat("unknown chunk envelope version ",
-                                            static_cast<int>(static_cast<uint8_t>(stored[0]))));
-  }
+  RETURN_IF_ERROR(CheckEnvelope(stored));
   absl::string_view nonce = stored.substr(1, kGcmNonceBytes);
   absl::string_view sealed = stored.substr(1 + kGcmNonceBytes);
   auto plain = AesGcmOpen(key, nonce, AssociatedData(object_id, index, last), sealed);
-  if (!plain.ok()) {
-    if (plain.status().code() == absl::StatusCode::kDataLoss) {
-      return absl::DataLossError(absl::StrCat("chunk ", index, " failed authentication"));
-    }
-    return plain.status();
-  }
+  if (!plain.ok()) return OpenError(plain.status(), index);
+  return plain;
+}
+
+absl::StatusOr<PlainChunk> DecryptChunkInPlace(absl::string_view key, absl::string_view object_id,
+                                               uint32_t index, bool last, std::string stored) {
+  RETURN_IF_ERROR(CheckEnvelope(stored));
+  const std::string nonce = stored.substr(1, kGcmNonceBytes);
+  const size_t at = 1 + kGcmNonceBytes;
+  absl::Status opened = AesGcmOpenInPlace(key, nonce, AssociatedData(object_id, index, last),
+                                          stored.data() + at, stored.size() - at);
+  if (!opened.ok()) return OpenError(opened, index);
+  PlainChunk plain;
+  plain.offset_ = at;
+  plain.size_ = stored.size() - kChunkOverheadBytes;
+  plain.buffer_ = std::move(stored);
   return plain;
 }
 

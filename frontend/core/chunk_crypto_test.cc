@@ -88,5 +88,42 @@ TEST_F(ChunkCryptoTest, NoncesDifferSoEqualPlaintextsDoNotRepeat) {
   EXPECT_NE(x, y);
 }
 
+TEST_F(ChunkCryptoTest, DecryptInPlaceKeepsTheBufferItWasGiven) {
+  auto sealed = SealObject(key_a_, id_a_);
+  for (uint32_t i = 0; i < 3; ++i) {
+    std::string buffer = sealed[i];
+    const char* const at = buffer.data();
+    absl::StatusOr<PlainChunk> plain =
+        DecryptChunkInPlace(key_a_, id_a_, i, i == 2, std::move(buffer));
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_EQ(plain->view(), plain_[i]);
+    EXPECT_EQ(plain->view().data(), at + 1 + kGcmNonceBytes);  // decrypted where it arrived
+    PlainChunk moved = std::move(*plain);
+    moved.Narrow(10, 30);
+    EXPECT_EQ(moved.view(), plain_[i].substr(10, 20));
+  }
+  EXPECT_EQ(PlainChunk(std::string("whole")).view(), "whole");
+}
+
+TEST_F(ChunkCryptoTest, DecryptInPlaceRefusesWhatDecryptRefuses) {
+  auto sealed = SealObject(key_a_, id_a_);
+  for (size_t pos = 0; pos < sealed[1].size(); ++pos) {
+    std::string bad = sealed[1];
+    bad[pos] ^= 0x10;
+    absl::StatusOr<PlainChunk> plain = DecryptChunkInPlace(key_a_, id_a_, 1, false, bad);
+    EXPECT_EQ(plain.status().code(), absl::StatusCode::kDataLoss) << pos;
+  }
+  EXPECT_EQ(DecryptChunkInPlace(key_b_, id_a_, 0, false, sealed[0]).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunkInPlace(key_a_, id_b_, 0, false, sealed[0]).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunkInPlace(key_a_, id_a_, 1, false, sealed[0]).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunkInPlace(key_a_, id_a_, 2, false, sealed[2]).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecryptChunkInPlace(key_a_, id_a_, 0, false, "short").status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace medvault::frontend

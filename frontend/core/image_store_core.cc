@@ -15,6 +15,14 @@
 #include "frontend/core/put_session.h"
 
 namespace medvault::frontend {
+namespace {
+
+// A sink of views as a ChunkSink: each chunk is lent to `sink` and dropped after.
+ImageStoreCore::ChunkSink Viewing(const ImageStoreCore::Sink& sink) {
+  return [&sink](uint64_t offset, PlainChunk chunk) { return sink(nullptr, offset, chunk.view()); };
+}
+
+}  // namespace
 
 ImageStoreCore::ImageStoreCore(KeyClient* keys, MetaClient* meta, ChunkClient* chunks,
                                FrontendOptions options, Clock* clock)
@@ -149,7 +157,7 @@ absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
         RETURN_IF_ERROR(key->status());
         return (*key)->view();
       },
-      counted);
+      Viewing(counted));
 }
 
 absl::Status ImageStoreCore::ReadObject(v1::GetInstanceMetaResponse meta, uint64_t offset,
@@ -159,12 +167,22 @@ absl::Status ImageStoreCore::ReadObject(v1::GetInstanceMetaResponse meta, uint64
   RETURN_IF_ERROR(sink(&meta.info(), offset, absl::string_view()));
   if (end == offset) return absl::OkStatus();
   return StreamChunks(
-      meta, offset, end, [key]() -> absl::StatusOr<absl::string_view> { return key; }, sink);
+      meta, offset, end, [key]() -> absl::StatusOr<absl::string_view> { return key; },
+      Viewing(sink));
+}
+
+absl::Status ImageStoreCore::ReadObjectChunks(v1::GetInstanceMetaResponse meta,
+                                              absl::string_view key, const ChunkSink& take) {
+  placer_.FillAddresses(&meta);
+  const uint64_t size = meta.manifest().size();
+  if (size == 0) return absl::OkStatus();
+  return StreamChunks(
+      meta, 0, size, [key]() -> absl::StatusOr<absl::string_view> { return key; }, take);
 }
 
 absl::Status ImageStoreCore::StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset,
                                           uint64_t end, const KeySource& key_source,
-                                          const Sink& sink) {
+                                          const ChunkSink& take) {
   const v1::ObjectManifest& m = meta.manifest();
   if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
   const uint64_t cs = m.chunk_size();
@@ -204,7 +222,8 @@ absl::Status ImageStoreCore::StreamChunks(const v1::GetInstanceMetaResponse& met
     RETURN_IF_ERROR(key->status());  // a refused or destroyed key says so, whatever the chunks did
     RETURN_IF_ERROR(sealed.status());
     const uint32_t index = static_cast<uint32_t>(i);
-    absl::StatusOr<std::string> plain = OpenChunk(m, **key, index, *sealed);
+    // Decrypted in the buffer the sealed bytes arrived in, which then travels on by move.
+    absl::StatusOr<PlainChunk> plain = OpenChunk(m, **key, index, std::move(*sealed));
     if (!plain.ok()) {
       // The copy had the right checksum yet does not authenticate (a checksum is no defence
       // against a chunk server that forges): check every replica in full instead.
@@ -213,8 +232,8 @@ absl::Status ImageStoreCore::StreamChunks(const v1::GetInstanceMetaResponse& met
     const uint64_t chunk_start = i * cs;
     const uint64_t from = std::max(offset, chunk_start) - chunk_start;
     const uint64_t to = std::min(end, chunk_start + plain->size()) - chunk_start;
-    RETURN_IF_ERROR(
-        sink(nullptr, chunk_start + from, absl::string_view(*plain).substr(from, to - from)));
+    plain->Narrow(from, to);
+    RETURN_IF_ERROR(take(chunk_start + from, std::move(*plain)));
   }
   return absl::OkStatus();
 }
@@ -282,20 +301,27 @@ absl::StatusOr<std::string> ImageStoreCore::FetchSealedChunk(
   return ReadReplicas(meta, index, [](ChunkRead read) { return std::move(read.data); });
 }
 
-absl::StatusOr<std::string> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta,
-                                                      absl::string_view key, uint32_t index) {
-  return ReadReplicas(meta, index, [&](ChunkRead read) {
-    return OpenChunk(meta.manifest(), key, index, read.data);
-  });
+absl::StatusOr<PlainChunk> ImageStoreCore::ReadChunk(const v1::GetInstanceMetaResponse& meta,
+                                                     absl::string_view key, uint32_t index) {
+  // The rare path (a replica that passed its checksum failed authentication): the plaintext is
+  // copied out of the replica's buffer once.
+  ASSIGN_OR_RETURN(std::string plain,
+                   ReadReplicas(meta, index, [&](ChunkRead read) -> absl::StatusOr<std::string> {
+                     ASSIGN_OR_RETURN(PlainChunk opened,
+                                      OpenChunk(meta.manifest(), key, index, std::move(read.data)));
+                     return std::string(opened.view());
+                   }));
+  return PlainChunk(std::move(plain));
 }
 
-absl::StatusOr<std::string> ImageStoreCore::OpenChunk(const v1::ObjectManifest& m,
-                                                      absl::string_view key, uint32_t index,
-                                                      absl::string_view sealed) {
+absl::StatusOr<PlainChunk> ImageStoreCore::OpenChunk(const v1::ObjectManifest& m,
+                                                     absl::string_view key, uint32_t index,
+                                                     std::string sealed) {
   const bool last = index + 1 == static_cast<uint32_t>(m.chunks_size());
   const uint64_t expected_plain =
       last ? m.size() - static_cast<uint64_t>(index) * m.chunk_size() : m.chunk_size();
-  ASSIGN_OR_RETURN(std::string plain, DecryptChunk(key, m.object_id(), index, last, sealed));
+  ASSIGN_OR_RETURN(PlainChunk plain,
+                   DecryptChunkInPlace(key, m.object_id(), index, last, std::move(sealed)));
   if (plain.size() != expected_plain) {
     return absl::DataLossError(absl::StrCat("chunk ", index, " has the wrong length"));
   }

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/env.h"
+#include "frontend/core/chunk_crypto.h"
 #include "frontend/core/chunk_placer.h"
 #include "frontend/core/clients.h"
 #include "frontend/core/dek_pool.h"
@@ -61,6 +62,12 @@ class ImageStoreCore {
   // does; the same errors, without the lookup's.
   absl::Status ReadObject(v1::GetInstanceMetaResponse meta, uint64_t offset, uint64_t length,
                           absl::string_view key, const Sink& sink);
+  // What ReadObjectChunks hands on: each chunk's plaintext (its buffer moved, not copied) and its
+  // offset in the object, in order.
+  using ChunkSink = std::function<absl::Status(uint64_t offset, PlainChunk chunk)>;
+  // The whole object as ReadObject reads it, chunk by chunk to `take` (no info first).
+  absl::Status ReadObjectChunks(v1::GetInstanceMetaResponse meta, absl::string_view key,
+                                const ChunkSink& take);
 
   // A whole study or series, its data keys released in one audited call and instances read
   // ahead (set_retrieval.h, where the errors are). The sink gets each instance's info, then its
@@ -130,7 +137,7 @@ class ImageStoreCore {
   absl::Status ReadInstance(v1::GetInstanceMetaResponse meta, const v1::GetInstanceRequest& request,
                             const Sink& sink, const KeyAudit& audit, bool fresh, bool* answered);
   absl::Status StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset, uint64_t end,
-                            const KeySource& key, const Sink& sink);
+                            const KeySource& key, const ChunkSink& take);
   // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no
   // good.
   using AcceptReplica = std::function<absl::StatusOr<std::string>(ChunkRead read)>;
@@ -145,11 +152,11 @@ class ImageStoreCore {
                                                uint32_t index);
   // Chunk `index` checked end to end on each replica (length, CRC32C, authentication, plaintext
   // length): the plaintext of the first that passes.
-  absl::StatusOr<std::string> ReadChunk(const v1::GetInstanceMetaResponse& meta,
-                                        absl::string_view key, uint32_t index);
-  // Decrypts chunk `index` of the object and checks the plaintext's length.
-  static absl::StatusOr<std::string> OpenChunk(const v1::ObjectManifest& m, absl::string_view key,
-                                               uint32_t index, absl::string_view sealed);
+  absl::StatusOr<PlainChunk> ReadChunk(const v1::GetInstanceMetaResponse& meta,
+                                       absl::string_view key, uint32_t index);
+  // Decrypts chunk `index` of the object in place and checks the plaintext's length.
+  static absl::StatusOr<PlainChunk> OpenChunk(const v1::ObjectManifest& m, absl::string_view key,
+                                              uint32_t index, std::string sealed);
   // Destroys the keys of deleted objects, then tells the metaserver.
   absl::Status ShredKeys(const v1::DeleteMetaResponse& deleted, const KeyAudit& audit);
 

@@ -22,6 +22,10 @@ namespace {
 // "instance 3 of 500 of the set": how errors name an instance (never by its UID).
 std::string Position(size_t i, size_t n) { return absl::StrCat("instance ", i + 1, " of ", n); }
 
+// One instance read ahead: its plaintext chunks in order, each in the buffer it was fetched and
+// decrypted in (no copy into a buffer of the whole instance).
+using Chunks = std::vector<PlainChunk>;
+
 // The threads that run one retrieval's read-ahead: started as reads are queued (at most
 // `max_threads`, never more than there are reads waiting for a thread) and reused from instance
 // to instance, instead of a thread per instance (each a clone and a fresh stack's page faults:
@@ -41,10 +45,9 @@ class ReadAheadWorkers {
   }
 
   // Runs `read` on one of the threads; its result comes through the future.
-  std::future<absl::StatusOr<std::string>> Run(std::function<absl::StatusOr<std::string>()> read) {
-    auto task =
-        std::make_shared<std::packaged_task<absl::StatusOr<std::string>()>>(std::move(read));
-    std::future<absl::StatusOr<std::string>> result = task->get_future();
+  std::future<absl::StatusOr<Chunks>> Run(std::function<absl::StatusOr<Chunks>()> read) {
+    auto task = std::make_shared<std::packaged_task<absl::StatusOr<Chunks>()>>(std::move(read));
+    std::future<absl::StatusOr<Chunks>> result = task->get_future();
     {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.push_back([task] { (*task)(); });
@@ -182,7 +185,7 @@ absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, co
     size_t index = 0;
     uint64_t bytes = 0;   // held against read_ahead_bytes
     bool direct = false;  // too large to hold: streamed straight to the sink when its turn comes
-    std::future<absl::StatusOr<std::string>> data;
+    std::future<absl::StatusOr<Chunks>> data;
   };
   std::atomic<bool> stop{false};
   std::deque<Ahead> window;
@@ -204,16 +207,14 @@ absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, co
       const size_t at = next++;
       Ahead a{at, size, false, {}};
       if (unreadable(at).ok()) {  // otherwise it fails when its turn comes
-        a.data = workers.Run([this, &set, &metas, &keys, &cached, &stop, at, size] {
-          std::string bytes;
-          bytes.reserve(size);
-          const ImageStoreCore::Sink collect = [&](const v1::InstanceInfo*, uint64_t,
-                                                   absl::string_view data) -> absl::Status {
+        a.data = workers.Run([this, &set, &metas, &keys, &cached, &stop, at] {
+          Chunks chunks;
+          const ImageStoreCore::ChunkSink collect = [&](uint64_t, PlainChunk chunk) {
             if (stop) return absl::CancelledError("the set retrieval ended");
-            bytes.append(data.data(), data.size());
+            chunks.push_back(std::move(chunk));
             return absl::OkStatus();
           };
-          absl::Status read = core_->ReadObject(*metas[at], 0, 0, keys[at]->view(), collect);
+          absl::Status read = core_->ReadObjectChunks(*metas[at], keys[at]->view(), collect);
           const std::string& uid = set[at].tags().sop_instance_uid();
           if (!read.ok() && !stop) core_->ForgetManifest(uid);
           if (!read.ok() && !stop && cached[at]) {
@@ -224,12 +225,12 @@ absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, co
                 core_->LookUp(uid, /*use_cache=*/false, &hit);
             if (fresh.ok() &&
                 (*fresh)->manifest().object_id() == metas[at]->manifest().object_id()) {
-              bytes.clear();
-              read = core_->ReadObject(**fresh, 0, 0, keys[at]->view(), collect);
+              chunks.clear();
+              read = core_->ReadObjectChunks(**fresh, keys[at]->view(), collect);
             }
           }
-          if (!read.ok()) return absl::StatusOr<std::string>(read);
-          return absl::StatusOr<std::string>(std::move(bytes));
+          if (!read.ok()) return absl::StatusOr<Chunks>(read);
+          return absl::StatusOr<Chunks>(std::move(chunks));
         });
       }
       ahead_bytes += size;
@@ -245,12 +246,16 @@ absl::Status SetRetrieval::Retrieve(const std::vector<v1::InstanceInfo>& set, co
       keys[i]->Wipe();
       continue;
     }
-    absl::StatusOr<std::string> bytes = head.data.get();
+    absl::StatusOr<Chunks> chunks = head.data.get();
     ahead_bytes -= head.bytes;
-    if (!bytes.ok()) return Annotate(bytes.status(), absl::StrCat("reading ", Position(i, n)));
+    if (!chunks.ok()) return Annotate(chunks.status(), absl::StrCat("reading ", Position(i, n)));
     keys[i]->Wipe();
     RETURN_IF_ERROR(sink(&metas[i]->info(), 0, absl::string_view()));
-    if (!bytes->empty()) RETURN_IF_ERROR(sink(nullptr, 0, *bytes));
+    uint64_t at = 0;
+    for (const PlainChunk& chunk : *chunks) {
+      RETURN_IF_ERROR(sink(nullptr, at, chunk.view()));
+      at += chunk.size();
+    }
   }
   return absl::OkStatus();
 }

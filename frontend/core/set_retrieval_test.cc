@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "frontend/testing/core_fakes.h"
 #include "frontend/testing/dicom_bytes.h"
 #include "frontend/testing/study_fakes.h"
 
@@ -209,6 +211,41 @@ TEST_F(SetRetrievalTest, AKeyReleaseThatFailsSendsNothing) {
   EXPECT_TRUE(got.instances.empty());
   request.set_study_uid("");
   EXPECT_EQ(core.RetrieveStudy(request, Collect(&got)).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Chunks travel from the fetch to the sink in the buffers they were decrypted in: a chunk whose
+// every copy was altered ends the stream at its instance with DATA_LOSS, with nothing of that
+// instance sent, whether its checksum catches it or only its authentication tag does.
+TEST_F(SetRetrievalTest, AnAlteredChunkEndsTheStreamBeforeItsInstance) {
+  for (const bool keep_crc : {false, true}) {
+    SCOPED_TRACE(keep_crc ? "checksum kept, tag fails" : "checksum fails");
+    chunks_.stored.clear();
+    meta_.instances.clear();
+    stored_.clear();
+    ImageStoreCore core(&keys_, &meta_, &chunks_, Options(), &clock_);
+    Store(core, 5);
+    SetRetrieval retrieval(&core, &keys_, &meta_, Options());
+    auto set = retrieval.List(kStudy, "");
+    ASSERT_TRUE(set.ok()) << set.status();
+    // The third instance (150 KiB: three chunks); its second chunk changes on every replica.
+    v1::ObjectManifest* m =
+        meta_.instances.at((*set)[2].tags().sop_instance_uid()).mutable_manifest();
+    ASSERT_EQ(m->chunks_size(), 3);
+    v1::ChunkLocation* loc = m->mutable_chunks(1);
+    std::string altered;
+    for (auto& [where, data] : chunks_.stored) {
+      if (where.second != loc->chunk_id()) continue;
+      data[40] ^= 0x01;
+      altered = data;
+    }
+    ASSERT_FALSE(altered.empty());
+    if (keep_crc) loc->set_crc32c(Crc32c(altered));  // as a forging chunk server could
+    Got got;
+    absl::Status s = retrieval.Retrieve(*set, KeyAudit{"", "RetrieveStudy"}, Collect(&got));
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_NE(s.message().find("instance 3 of 6"), std::string::npos) << s;
+    EXPECT_EQ(got.instances, std::vector<std::string>(stored_.begin(), stored_.begin() + 2));
+  }
 }
 
 }  // namespace
