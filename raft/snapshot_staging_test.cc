@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/testing/temp_dir.h"
 #include "raft/kv_state_machine.h"
+#include "raft/node.h"
 #include "raft/rocks_log_storage.h"
 #include "raft/testing/kv_machine.h"
 
@@ -151,6 +152,31 @@ TEST_F(SnapshotStagingTest, CrashInTheMiddleOfTheSwitchComesBackAsTheWholeNewSta
   EXPECT_LT(partial, 2500u);
   follower_.Reopen();
   ExpectNewState();
+}
+
+// The switch happened (or a restart finished it) but the replica stopped before its Raft log
+// recorded the snapshot: the next start makes the log follow the state machine's position, so
+// the replica does not hold a state past the end of its own log.
+TEST_F(SnapshotStagingTest, ALogThatMissedTheSnapshotFollowsItAtTheNextStart) {
+  class NoTransport : public Transport {
+   public:
+    void Send(const std::string&, std::vector<Message>) override {}
+  };
+  Stage(pieces_.size());
+  ASSERT_TRUE(follower_.machine->Restore(Staged(meta_)).ok());
+  absl::StatusOr<std::unique_ptr<RocksLogStorage>> storage =
+      RocksLogStorage::Open(follower_.kv.get());
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  ASSERT_LT((*storage)->LastIndex(), meta_.index());
+  NoTransport transport;
+  NodeOptions options;
+  options.id = 2;
+  RaftNode node(options, storage->get(), follower_.machine.get(), &transport);
+  ASSERT_TRUE(node.Start().ok());
+  node.Stop();
+  EXPECT_EQ((*storage)->snapshot_meta().index(), meta_.index());
+  EXPECT_EQ((*storage)->LastIndex(), meta_.index());
+  EXPECT_EQ((*storage)->snapshot_meta().config().members_size(), meta_.config().members_size());
 }
 
 }  // namespace
