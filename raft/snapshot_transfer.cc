@@ -130,7 +130,11 @@ grpc::Status RaftServiceImpl::InstallSnapshot(grpc::ServerContext* context,
   }
   // The state was read at its own position, at or after the one the message named.
   *message.mutable_snapshot()->mutable_meta() = staging_->meta();
-  return ToGrpcStatus(node_->ReceiveSnapshot(std::move(message), kInstallTimeout));
+  absl::Status taken = node_->ReceiveSnapshot(std::move(message), kInstallTimeout);
+  // The core took the message: an installed snapshot left nothing staged; a stale one (a leader of
+  // an older term, a position this replica already holds) is dropped rather than kept on disk.
+  if (taken.ok()) taken = staging_->Begin();
+  return ToGrpcStatus(taken);
 }
 
 }  // namespace medvault::raft
