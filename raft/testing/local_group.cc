@@ -67,11 +67,13 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
       options_.stream_above_bytes);
   if (options_.stream_snapshots) {
     KvStateMachine* machine = r.machine.get();
-    r.transport->set_snapshot_streamer(
+    SnapshotStreamer streamer =
         [machine](size_t piece_bytes,
                   const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) {
           return machine->StreamSnapshot(piece_bytes, emit);
-        });
+        };
+    if (options_.wrap_streamer) streamer = options_.wrap_streamer(std::move(streamer));
+    r.transport->set_snapshot_streamer(std::move(streamer));
   }
   r.gate = std::make_unique<GatedTransport>(r.transport.get(), &r.service_holder->isolated);
   NodeOptions o;

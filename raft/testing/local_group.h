@@ -36,6 +36,8 @@ struct LocalGroupOptions {
   bool lease_reads = true;  // NodeOptions::lease_reads
   // NodeOptions::stream_snapshots: snapshots go through RaftService.InstallSnapshot in pieces.
   bool stream_snapshots = false;
+  // Wraps each leader's snapshot streamer (may be null), so a test can cut a transfer short.
+  std::function<SnapshotStreamer(SnapshotStreamer)> wrap_streamer;
 };
 
 // The replicated state machine holds one column family, "data".
