@@ -11,6 +11,7 @@
 namespace medvault::raft {
 
 GrpcTransport::~GrpcTransport() {
+  StopSnapshots();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [address, peer] : peers_) {
     {
@@ -23,6 +24,17 @@ GrpcTransport::~GrpcTransport() {
 }
 
 void GrpcTransport::Send(const std::string& address, std::vector<Message> messages) {
+  if (streamer_) {
+    for (auto it = messages.begin(); it != messages.end();) {
+      if (!it->snapshot().staged()) {
+        ++it;
+        continue;
+      }
+      StartSnapshot(address, std::move(*it));
+      it = messages.erase(it);
+    }
+    if (messages.empty()) return;
+  }
   Peer* peer;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -119,7 +131,9 @@ grpc::Status RaftServiceImpl::Send(grpc::ServerContext* context,
 
 AccessPolicy RaftServicePolicy(const std::string& service) {
   AccessPolicy policy;
-  policy.AllowRoles("Send", {service}).AllowRoles("SendLarge", {service});
+  policy.AllowRoles("Send", {service})
+      .AllowRoles("SendLarge", {service})
+      .AllowRoles("InstallSnapshot", {service});
   for (const char* method : {"GetStatus", "AddMember", "RemoveMember", "TransferLeader",
                              "TakeSnapshot", "StreamBackup"}) {
     policy.AllowRoles(method, {kFrontendPeer});

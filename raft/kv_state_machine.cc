@@ -55,9 +55,14 @@ class Encoder : public rocksdb::WriteBatch::Handler {
 
 }  // namespace
 
+KvStateMachine::KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs)
+    : kv_(kv), state_cfs_(state_cfs), staging_(kv, std::move(state_cfs), kAppliedKey) {}
+
 absl::StatusOr<std::unique_ptr<KvStateMachine>> KvStateMachine::Open(
     KvStore* kv, std::vector<std::string> state_cfs) {
   std::unique_ptr<KvStateMachine> sm(new KvStateMachine(kv, std::move(state_cfs)));
+  // A snapshot install a crash interrupted is finished before anything reads the state.
+  RETURN_IF_ERROR(sm->staging_.Recover());
   absl::StatusOr<std::string> applied = kv->Get(kRaftMetaCf, kAppliedKey);
   if (applied.ok()) {
     absl::MutexLock lock(&sm->mu_);
@@ -224,6 +229,18 @@ absl::Status KvStateMachine::StreamSnapshot(
 }
 
 absl::Status KvStateMachine::Restore(const Snapshot& snapshot) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (snapshot.staged()) {
+      RETURN_IF_ERROR(staging_.Install(snapshot.meta()));
+      applied_ = snapshot.meta();
+      if (rewriter_ != nullptr) rewriter_->Reload();
+    }
+  }
+  if (snapshot.staged()) {
+    if (on_restore_) on_restore_();
+    return absl::OkStatus();
+  }
   {
     absl::MutexLock lock(&mu_);
     v1::RaftKvBatch data;

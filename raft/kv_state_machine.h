@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/kv.h"
 #include "medvault/v1/raft.pb.h"
+#include "raft/snapshot_staging.h"
 #include "raft/state_machine.h"
 
 namespace medvault::raft {
@@ -55,7 +56,11 @@ class KvStateMachine : public StateMachine {
   absl::Status StreamSnapshot(
       size_t piece_bytes,
       const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) override;
+  // A snapshot marked `staged` carries no data: the state waits, complete, in staging() and is
+  // switched in from there (SnapshotStaging::Install).
   absl::Status Restore(const Snapshot& snapshot) override;
+  // Where a snapshot streamed from the leader is received before Restore switches it in.
+  SnapshotStaging* staging() { return &staging_; }
   // Replaces the whole state by the records `read` passes to the function it is given (a backup
   // being read, --restore_backup), written in bounded batches, with the applied position of a new
   // group (index 0) written last, synced. An error leaves any part of the records written: the
@@ -79,8 +84,7 @@ class KvStateMachine : public StateMachine {
   void set_rewriter(CommandRewriter* rewriter) { rewriter_ = rewriter; }
 
  private:
-  KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs)
-      : kv_(kv), state_cfs_(std::move(state_cfs)) {}
+  KvStateMachine(KvStore* kv, std::vector<std::string> state_cfs);
   absl::Status AddWrite(const v1::RaftKvWrite& w, rocksdb::WriteBatch* batch) const;
   bool Replicated(const std::string& cf) const;
 
@@ -89,6 +93,7 @@ class KvStateMachine : public StateMachine {
   std::function<void()> on_restore_;
   std::function<void(const std::string&, const std::string&)> on_delete_;
   CommandRewriter* rewriter_ = nullptr;
+  SnapshotStaging staging_;
   mutable absl::Mutex mu_;
   SnapshotMeta applied_ ABSL_GUARDED_BY(mu_);
 };

@@ -13,46 +13,15 @@
 #include "common/testing/temp_dir.h"
 #include "raft/kv_state_machine.h"
 #include "raft/rocks_log_storage.h"
+#include "raft/testing/kv_machine.h"
 
 namespace medvault::raft {
 namespace {
 
-const std::vector<std::string> kStateCfs = {"a", "b"};
-
-struct Machine {
-  explicit Machine(const std::string& path) {
-    std::vector<std::string> cfs = kStateCfs;
-    for (const std::string& cf : RaftColumnFamilies()) cfs.push_back(cf);
-    kv = std::move(KvStore::Open(path, cfs).value());
-    machine = std::move(KvStateMachine::Open(kv.get(), kStateCfs).value());
-  }
-  // Applies one command putting `key` = `value` in `cf`.
-  void Put(const std::string& cf, const std::string& key, const std::string& value) {
-    rocksdb::WriteBatch batch;
-    ASSERT_TRUE(batch.Put(kv->cf(cf), key, value).ok());
-    absl::StatusOr<std::string> command = machine->EncodeCommand(batch);
-    ASSERT_TRUE(command.ok()) << command.status();
-    Entry e;
-    e.set_index(machine->Applied().index() + 1);
-    e.set_term(1);
-    e.set_type(v1::RAFT_ENTRY_COMMAND);
-    e.set_data(*command);
-    absl::StatusOr<std::vector<absl::Status>> results = machine->Apply({e});
-    ASSERT_TRUE(results.ok()) << results.status();
-    ASSERT_TRUE(results->front().ok()) << results->front();
-  }
-  size_t Count(const std::string& cf) {
-    size_t n = 0;
-    auto it = kv->NewIterator(cf);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
-    return n;
-  }
-  std::unique_ptr<KvStore> kv;
-  std::unique_ptr<KvStateMachine> machine;
-};
+using Machine = testing::KvMachine;
 
 TEST(KvStateMachineBackupTest, StreamsOneViewInBoundedPiecesAndRestoresIt) {
-  testing::TempDir dir;
+  medvault::testing::TempDir dir;
   Machine source(dir.path() + "/source");
   for (int i = 0; i < 200; ++i) {
     source.Put(i % 2 ? "a" : "b", absl::StrCat("k", i), std::string(50, 'v'));

@@ -59,7 +59,23 @@ absl::Status RaftNode::Start() {
   if (ro.applied < storage_->snapshot_meta().index()) {
     return absl::DataLossError("the state machine is behind the compacted Raft log");
   }
-  ro.snapshot_source = [this] { return machine_->TakeSnapshot(); };
+  if (ro.applied > storage_->LastIndex()) {
+    // Only a snapshot puts the state machine past the end of the log: one was installed (or its
+    // install finished at open) and the replica stopped before the log recorded it. The log now
+    // follows that snapshot, as it would have.
+    absl::Status followed = storage_->InstallSnapshot(machine_->Applied());
+    if (!followed.ok()) return followed;
+  }
+  if (options_.stream_snapshots) {
+    ro.snapshot_source = [this]() -> absl::StatusOr<Snapshot> {
+      Snapshot snap;  // the transport streams the state (its own, later, consistent view)
+      *snap.mutable_meta() = machine_->Applied();
+      snap.set_staged(true);
+      return snap;
+    };
+  } else {
+    ro.snapshot_source = [this] { return machine_->TakeSnapshot(); };
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     raft_ = std::make_unique<Raft>(ro, storage_);
@@ -102,10 +118,26 @@ void RaftNode::Receive(std::vector<Message> messages) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     for (Message& m : messages) {
-      if (m.to() == options_.id) inbox_.push_back(std::move(m));
+      if (m.to() == options_.id) inbox_.push_back(std::move(m)), ++received_;
     }
   }
   wake_.notify_one();
+}
+
+absl::Status RaftNode::ReceiveSnapshot(Message snapshot, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_ || fatal_) return absl::UnavailableError("replica is not running");
+  if (snapshot.to() != options_.id)
+    return absl::InvalidArgumentError("snapshot is addressed to another replica");
+  inbox_.push_back(std::move(snapshot));
+  const uint64_t mine = ++received_;
+  wake_.notify_one();
+  if (!progress_.wait_until(lock, Deadline(timeout),
+                            [&] { return stopping_ || fatal_ || settled_ >= mine; })) {
+    return absl::UnavailableError("the replica did not install the snapshot in time");
+  }
+  if (settled_ < mine) return absl::UnavailableError("replica stopped installing the snapshot");
+  return absl::OkStatus();
 }
 
 void RaftNode::Loop() {
@@ -127,8 +159,12 @@ void RaftNode::Loop() {
       raft_->Step(inbox_.front());
       inbox_.pop_front();
     }
+    const uint64_t stepped = received_;
     PublishStatus();
-    if (!raft_->HasReady()) continue;
+    if (!raft_->HasReady()) {
+      if (settled_ != stepped) settled_ = stepped, progress_.notify_all();
+      continue;
+    }
     Ready rd = raft_->GetReady();
     // Peer addresses as of this Ready (the core is only touched under the lock).
     std::map<uint64_t, std::string> addresses;
@@ -209,6 +245,7 @@ void RaftNode::Loop() {
       if (!compacted.ok()) MV_LOG(WARNING) << "raft log compaction failed: " << compacted;
     }
     PublishStatus();
+    settled_ = stepped;
     progress_.notify_all();
   }
   if (fatal_) {

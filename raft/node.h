@@ -53,6 +53,11 @@ struct NodeOptions {
   // Addresses of peers known from configuration (flags), used until the replicated membership
   // names them: a replica that joins or lost its disk must be able to answer the leader.
   std::map<uint64_t, std::string> peers;
+  // A follower behind the compacted log is sent a snapshot that carries no state (`staged`): the
+  // transport streams the state beside it (GrpcTransport::set_snapshot_streamer) and the follower
+  // installs it from its staging area (ReceiveSnapshot). Otherwise the whole state travels inside
+  // the message (StateMachine::TakeSnapshot), as the in-memory simulation needs.
+  bool stream_snapshots = false;
 };
 
 // Observable state for metrics and leader hints.
@@ -96,6 +101,11 @@ class RaftNode {
 
   // Handles messages from a peer (called by the RaftService).
   void Receive(std::vector<Message> messages);
+  // Hands the leader's SNAPSHOT message to the core once its state is staged, and waits (up to
+  // `timeout`) until the core took it: installed it, or found it stale. The staged state must stay
+  // put meanwhile (the caller receives no other snapshot). UNAVAILABLE when the replica stops or
+  // the timeout passes.
+  absl::Status ReceiveSnapshot(Message snapshot, absl::Duration timeout);
 
   // Replicates `command` and waits until this node applied it. UNAVAILABLE (naming the leader's
   // address when known) when this node is not the leader, loses leadership before the entry
@@ -171,6 +181,8 @@ class RaftNode {
   std::condition_variable progress_;  // waiters: something applied or leadership changed
   std::unique_ptr<Raft> raft_;
   std::deque<Message> inbox_;
+  uint64_t received_ = 0;  // messages ever put in the inbox
+  uint64_t settled_ = 0;   // of those, stepped and their Ready persisted
   bool stopping_ = false;
   bool fatal_ = false;
   uint64_t applied_ = 0;

@@ -109,6 +109,94 @@ TEST(RaftNode, LargeBatchesAndSnapshotsAreStreamedInPieces) {
   EXPECT_GT(g.large_batches_received(wiped), 0u) << "the snapshot did not come through SendLarge";
 }
 
+// NodeOptions::stream_snapshots, as every replicated service runs: the snapshot message carries
+// no state; the leader streams its state through RaftService.InstallSnapshot in 1 MiB pieces read
+// from one RocksDB view, and the follower stages them and switches them in. Writes go on while it
+// catches up, so the view is taken at a later index than the message named.
+TEST(RaftNode, WipedReplicaRejoinsFromAStreamedSnapshotWhileWritesGoOn) {
+  testing::LocalGroupOptions options;
+  options.compact_after = 5;
+  options.stream_snapshots = true;
+  Group g(options);
+  const uint64_t leader = g.WaitForLeader();
+  const std::string value(64 << 10, 'v');  // 40 values: a state of a few pieces
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(g.Put(leader, "k" + std::to_string(i), value).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    while (!stop.load()) {
+      if (g.Put(leader, "w" + std::to_string(written.load()), "x").ok()) written.fetch_add(1);
+    }
+  });
+  const uint64_t wiped = WipeAFollower(g, leader);
+  const bool caught_up = g.WaitFor(
+      [&] { return g.snapshots_sent(leader) > 0 && g.kv(wiped).Get("data", "k39").ok(); });
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(caught_up);
+  ASSERT_TRUE(g.Put(leader, "last", "1").ok());
+  EXPECT_TRUE(g.WaitFor([&] { return g.kv(wiped).Get("data", "last").ok(); }));
+  EXPECT_GT(g.storage(wiped).snapshot_meta().index(), 0u)
+      << "caught up from a snapshot, not the log";
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(g.kv(wiped).Get("data", "k" + std::to_string(i)).value_or(""), value);
+  for (int i = 0; i < written.load(); ++i)
+    EXPECT_EQ(g.kv(wiped).Get("data", "w" + std::to_string(i)).value_or(""), "x") << i;
+  EXPECT_EQ(g.large_batches_received(wiped), 0u);
+  EXPECT_EQ(g.machine(wiped).Applied().config().members_size(), 3);
+}
+
+// A transfer cut short (here the leader's read fails after 2 of its pieces were sent) leaves the
+// follower's old state and position as they were, visible while the pieces are staged; the leader
+// starts over and the next, complete transfer is switched in.
+TEST(RaftNode, AnInterruptedSnapshotTransferLeavesTheOldStateAndStartsOver) {
+  std::atomic<bool> armed{false}, cut{false};
+  std::atomic<int> attempts{0};
+  std::function<void()> at_cut;
+  testing::LocalGroupOptions options;
+  options.compact_after = 5;
+  options.stream_snapshots = true;
+  options.wrap_streamer = [&](SnapshotStreamer inner) -> SnapshotStreamer {
+    return [&, inner](size_t piece_bytes,
+                      const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) {
+      attempts.fetch_add(1);
+      int pieces = 0;
+      return inner(piece_bytes, [&](const v1::RaftBackupPiece& piece) -> absl::Status {
+        absl::Status sent = emit(piece);
+        if (!sent.ok() || ++pieces < 2 || !armed.load() || cut.exchange(true)) return sent;
+        at_cut();
+        return absl::InternalError("cut by the test");
+      });
+    };
+  };
+  Group g(options);
+  const uint64_t leader = g.WaitForLeader();
+  const uint64_t behind = leader % 3 + 1;
+  ASSERT_TRUE(g.Put(leader, "old", "1").ok());
+  ASSERT_TRUE(g.WaitFor([&] { return g.kv(behind).Get("data", "old").ok(); }));
+  g.Isolate(behind, true);
+  const std::string value(64 << 10, 'v');  // 5 MiB: 6 pieces
+  for (int i = 0; i < 80; ++i) ASSERT_TRUE(g.Put(leader, "k" + std::to_string(i), value).ok());
+  ASSERT_TRUE(g.Put(leader, "old", "2").ok());
+  ASSERT_GT(g.storage(leader).FirstIndex(), g.machine(behind).Applied().index() + 1)
+      << "the leader's log must be compacted past the follower's";
+  const uint64_t old_applied = g.machine(behind).Applied().index();
+  bool old_state_at_cut = false;
+  at_cut = [&] {
+    old_state_at_cut = g.kv(behind).Get("data", "old").value_or("") == "1" &&
+                       !g.kv(behind).Get("data", "k0").ok() &&
+                       g.machine(behind).Applied().index() == old_applied;
+  };
+  armed = true;
+  g.Isolate(behind, false);
+  EXPECT_TRUE(g.WaitFor([&] { return g.kv(behind).Get("data", "old").value_or("") == "2"; }));
+  EXPECT_TRUE(cut.load()) << "no transfer was cut";
+  EXPECT_TRUE(old_state_at_cut) << "the follower's state changed before a transfer completed";
+  EXPECT_GE(attempts.load(), 2);
+  for (int i = 0; i < 80; ++i)
+    EXPECT_EQ(g.kv(behind).Get("data", "k" + std::to_string(i)).value_or(""), value);
+}
+
 TEST(RaftNode, AddsAndRemovesAMember) {
   Group g;
   const uint64_t leader = g.WaitForLeader();

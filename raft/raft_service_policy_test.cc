@@ -16,7 +16,7 @@ TEST(RaftServicePolicyTest, ReplicasSendAndOnlyTheFrontendAdministers) {
     const medvault::testing::PolicyTable table = {
         {"Send", replicas},         {"SendLarge", replicas},    {"GetStatus", frontend},
         {"AddMember", frontend},    {"RemoveMember", frontend}, {"TransferLeader", frontend},
-        {"TakeSnapshot", frontend}, {"StreamBackup", frontend}};
+        {"TakeSnapshot", frontend}, {"StreamBackup", frontend}, {"InstallSnapshot", replicas}};
     EXPECT_THAT(medvault::testing::PolicyTableMismatches(RaftServicePolicy(service),
                                                          {"medvault.v1.RaftService"}, table),
                 ::testing::IsEmpty())

@@ -97,6 +97,13 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
   if (!options.channels)
     return absl::InvalidArgumentError("no channel factory for fellow replicas");
   r->transport_ = std::make_unique<GrpcTransport>(options.channels);
+  // A follower behind the compacted log is sent the state streamed, never whole in memory.
+  KvStateMachine* state = r->machine_.get();
+  r->transport_->set_snapshot_streamer(
+      [state](size_t piece_bytes,
+              const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) {
+        return state->StreamSnapshot(piece_bytes, emit);
+      });
   NodeOptions no;
   no.id = options.id;
   no.tick = options.tick;
@@ -104,6 +111,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
   no.compact_after_entries = options.compact_after_entries;
   no.lease_reads = options.lease_reads;
   no.peers = peers;
+  no.stream_snapshots = true;
   no.seed = std::random_device()();
   const std::string service = options.service;
   const uint64_t id = options.id;
@@ -122,6 +130,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(KvStore* kv,
       r->node_.get(),
       std::make_unique<Authorizer>(absl::StrCat(options.service, "_raft"), std::move(policy),
                                    options.enforce_access, metrics));
+  r->service_->set_snapshot_staging(state->staging());
   r->writer_ =
       std::make_unique<ReplicatedWriter>(r->node_.get(), r->machine_.get(), options.write_timeout);
   return r;

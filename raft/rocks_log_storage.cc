@@ -17,7 +17,7 @@ uint64_t DecodeIndex(const rocksdb::Slice& key) {
 
 }  // namespace
 
-std::vector<std::string> RaftColumnFamilies() { return {kRaftLogCf, kRaftMetaCf}; }
+std::vector<std::string> RaftColumnFamilies() { return {kRaftLogCf, kRaftMetaCf, kRaftStagingCf}; }
 
 std::string LogKey(uint64_t index) {
   std::string key(8, '\0');

@@ -17,6 +17,8 @@ namespace medvault::raft {
 
 inline constexpr char kRaftLogCf[] = "raft_log";
 inline constexpr char kRaftMetaCf[] = "raft_meta";
+// A snapshot being received from the leader, beside the live state (raft/snapshot_staging.h).
+inline constexpr char kRaftStagingCf[] = "raft_staging";
 
 // Column families a database must be opened with to hold a Raft log.
 std::vector<std::string> RaftColumnFamilies();

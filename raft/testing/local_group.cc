@@ -65,6 +65,16 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
         return MakeChannel(a, TransportSecurity::InsecurePlaintext(), "");
       },
       options_.stream_above_bytes);
+  if (options_.stream_snapshots) {
+    KvStateMachine* machine = r.machine.get();
+    SnapshotStreamer streamer =
+        [machine](size_t piece_bytes,
+                  const std::function<absl::Status(const v1::RaftBackupPiece&)>& emit) {
+          return machine->StreamSnapshot(piece_bytes, emit);
+        };
+    if (options_.wrap_streamer) streamer = options_.wrap_streamer(std::move(streamer));
+    r.transport->set_snapshot_streamer(std::move(streamer));
+  }
   r.gate = std::make_unique<GatedTransport>(r.transport.get(), &r.service_holder->isolated);
   NodeOptions o;
   o.id = id;
@@ -73,6 +83,7 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
   o.election_ticks = options_.election_ticks;
   o.seed = id;
   o.compact_after_entries = options_.compact_after;
+  o.stream_snapshots = options_.stream_snapshots;
   for (const auto& m : config_.members()) o.peers[m.id()] = m.address();
   NodeObserver observer = options_.observer;
   auto next = observer.on_status;
@@ -84,6 +95,7 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
   };
   r.node = std::make_unique<RaftNode>(o, r.storage.get(), r.machine.get(), r.gate.get(), observer);
   r.service_holder->service_impl = std::make_unique<RaftServiceImpl>(r.node.get());
+  r.service_holder->service_impl->set_snapshot_staging(r.machine->staging());
   r.service_holder->target = r.service_holder->service_impl.get();
   return r.node->Start();
 }

@@ -34,6 +34,10 @@ struct LocalGroupOptions {
   // streaming path without a large state.
   size_t stream_above_bytes = GrpcTransport::kDefaultStreamAboveBytes;
   bool lease_reads = true;  // NodeOptions::lease_reads
+  // NodeOptions::stream_snapshots: snapshots go through RaftService.InstallSnapshot in pieces.
+  bool stream_snapshots = false;
+  // Wraps each leader's snapshot streamer (may be null), so a test can cut a transfer short.
+  std::function<SnapshotStreamer(SnapshotStreamer)> wrap_streamer;
 };
 
 // The replicated state machine holds one column family, "data".
@@ -65,6 +69,8 @@ class LocalGroup {
   uint64_t large_batches_received(uint64_t id) {
     return replicas_.at(id).service_holder->service_impl->large_batches_received();
   }
+  // Streamed snapshots replica `id`'s current transport delivered.
+  uint64_t snapshots_sent(uint64_t id) { return replicas_.at(id).transport->snapshots_sent(); }
 
   // A command putting key=value into "data".
   std::string PutCommand(uint64_t via, const std::string& key, const std::string& value);
@@ -94,6 +100,15 @@ class LocalGroup {
           return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
         }
         return target->SendLarge(c, reader, resp);
+      }
+      grpc::Status InstallSnapshot(grpc::ServerContext* c,
+                                   grpc::ServerReader<v1::RaftSnapshotPiece>* reader,
+                                   v1::RaftMessageAck* resp) override {
+        RaftServiceImpl* target = h_->target;
+        if (target == nullptr || h_->isolated) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
+        }
+        return target->InstallSnapshot(c, reader, resp);
       }
 
      private:
