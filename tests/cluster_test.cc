@@ -427,8 +427,8 @@ TEST_F(ClusterTest, CliThatRetriedWhileNoFrontendAnsweredConnectsOnceOneDoes) {
   // Two connections closed on it: the CLI is retrying. Then the frontend is the endpoint.
   ASSERT_TRUE((*service)->WaitForConnections(2, absl::Seconds(15)));
   (*service)->set_backend(cluster_->frontend());
-  EXPECT_EQ((*cli)->Wait(), 0) << ReadAll(err);
-  EXPECT_TRUE(absl::StrContains(ReadAll(err), "0 studies")) << ReadAll(err);
+  EXPECT_EQ((*cli)->Wait(), 0) << ReadWholeFile(err);
+  EXPECT_TRUE(absl::StrContains(ReadWholeFile(err), "0 studies")) << ReadWholeFile(err);
   EXPECT_TRUE(cluster_->Stop().ok());
 }
 
