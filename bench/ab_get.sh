@@ -42,10 +42,14 @@ for r in $(seq "$ROUNDS"); do
     lg() { "$TOOLS/load_gen" --frontend="$FRONTEND" --tls_dir="$data/tls" "$@"; }
     lg --inputs="$WORK/ct" --uids_out="$WORK/uids.txt" --concurrency=4 >/dev/null 2>&1
     lg --mode=get --uids="$WORK/uids.txt" --concurrency=1 --count=100 >/dev/null 2>&1
+    stages() { /usr/bin/python3 "$ROOT/bench/get_stages.py" \
+      "http://127.0.0.1:$((MEDVAULT_PORT_BASE + 2000))/metrics" "$WORK/stages.json"; }
+    rm -f "$WORK/stages.json"; stages
     for c in 1 4 16; do
       line=$(lg --mode=get --uids="$WORK/uids.txt" --concurrency="$c" --count="$COUNT" \
         --json_out="$OUT" --label="$name-get$c" 2>&1 | grep "^$name-get$c: ")
       echo "round $r $name concurrency $c: ${line#*: }"
+      echo "round $r $name concurrency $c: $(stages)"
     done
     MEDVAULT_BIN_DIR="$bin" "$ROOT/scripts/cluster" down --data "$data" >/dev/null 2>&1
     running=""

@@ -13,6 +13,7 @@
 #include "frontend/core/dicom_parser.h"
 #include "frontend/core/hedged_read.h"
 #include "frontend/core/put_session.h"
+#include "frontend/core/stage_timer.h"
 
 namespace medvault::frontend {
 namespace {
@@ -82,35 +83,42 @@ absl::StatusOr<ManifestCache::Entry> ImageStoreCore::LookUp(const std::string& s
 }
 
 absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Sink& sink,
-                                 const std::string& caller, const std::string& peer) {
+                                 const std::string& caller, const std::string& peer,
+                                 GetTimings* timings) {
   ASSIGN_OR_RETURN(const std::string uid,
                    RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
   const KeyAudit audit{caller, "GetInstance", peer};
   bool cached = false;
-  ASSIGN_OR_RETURN(ManifestCache::Entry meta, LookUp(uid, /*use_cache=*/true, &cached));
+  auto look_up = [&](bool use_cache) {
+    StageTimer timer(clock_, timings, &GetTimings::lookup);
+    return LookUp(uid, use_cache, &cached);
+  };
+  ASSIGN_OR_RETURN(ManifestCache::Entry meta, look_up(/*use_cache=*/true));
   // A cached manifest is used only for a range that needs a key (one with data in it): the key
   // release is what proves the object was not deleted since it was cached.
   if (cached && request.offset() < meta->manifest().size()) {
     bool answered = false;
-    absl::Status read = ReadInstance(*meta, request, sink, audit, /*fresh=*/false, &answered);
+    absl::Status read = ReadInstance(*meta, request, sink, audit, /*fresh=*/false, &answered,
+                                     timings);
     if (read.ok()) return read;
     // Replicas moved, or the object was deleted or stored again since it was cached: forget it;
     // when nothing was answered yet, read again with the metaserver's manifest.
     ForgetManifest(uid);
     if (answered) return read;
-    ASSIGN_OR_RETURN(meta, LookUp(uid, /*use_cache=*/false, &cached));
+    ASSIGN_OR_RETURN(meta, look_up(/*use_cache=*/false));
   } else if (cached) {
-    ASSIGN_OR_RETURN(meta, LookUp(uid, /*use_cache=*/false, &cached));
+    ASSIGN_OR_RETURN(meta, look_up(/*use_cache=*/false));
   }
   bool answered = false;
-  absl::Status read = ReadInstance(*meta, request, sink, audit, /*fresh=*/true, &answered);
+  absl::Status read = ReadInstance(*meta, request, sink, audit, /*fresh=*/true, &answered, timings);
   if (!read.ok()) ForgetManifest(uid);
   return read;
 }
 
 absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
                                           const v1::GetInstanceRequest& request, const Sink& sink,
-                                          const KeyAudit& audit, bool fresh, bool* answered) {
+                                          const KeyAudit& audit, bool fresh, bool* answered,
+                                          GetTimings* timings) {
   placer_.FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
   ASSIGN_OR_RETURN(const uint64_t end, RangeEnd(m.size(), request.offset(), request.length()));
@@ -157,7 +165,7 @@ absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
         RETURN_IF_ERROR(key->status());
         return (*key)->view();
       },
-      Viewing(counted));
+      Viewing(counted), timings);
 }
 
 absl::Status ImageStoreCore::ReadObject(v1::GetInstanceMetaResponse meta, uint64_t offset,
@@ -182,7 +190,7 @@ absl::Status ImageStoreCore::ReadObjectChunks(v1::GetInstanceMetaResponse meta,
 
 absl::Status ImageStoreCore::StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset,
                                           uint64_t end, const KeySource& key_source,
-                                          const ChunkSink& take) {
+                                          const ChunkSink& take, GetTimings* timings) {
   const v1::ObjectManifest& m = meta.manifest();
   if (m.chunk_size() == 0) return absl::DataLossError("manifest has chunk size 0");
   const uint64_t cs = m.chunk_size();
@@ -216,14 +224,23 @@ absl::Status ImageStoreCore::StreamChunks(const v1::GetInstanceMetaResponse& met
                              })});
     }
     const SlotPool::Lease slot = std::move(window.front().slot);  // given back once chunk i is sent
+    std::optional<StageTimer<GetTimings>> fetching(std::in_place, clock_, timings,
+                                                   &GetTimings::fetch);
     absl::StatusOr<std::string> sealed = window.front().sealed.get();
+    fetching.reset();
     window.pop_front();
-    if (!key.has_value()) key = key_source();
+    if (!key.has_value()) {
+      StageTimer<GetTimings> waiting(clock_, timings, &GetTimings::key);
+      key = key_source();
+    }
     RETURN_IF_ERROR(key->status());  // a refused or destroyed key says so, whatever the chunks did
     RETURN_IF_ERROR(sealed.status());
     const uint32_t index = static_cast<uint32_t>(i);
     // Decrypted in the buffer the sealed bytes arrived in, which then travels on by move.
+    std::optional<StageTimer<GetTimings>> decrypting(std::in_place, clock_, timings,
+                                                     &GetTimings::decrypt);
     absl::StatusOr<PlainChunk> plain = OpenChunk(m, **key, index, std::move(*sealed));
+    decrypting.reset();
     if (!plain.ok()) {
       // The copy had the right checksum yet does not authenticate (a checksum is no defence
       // against a chunk server that forges): check every replica in full instead.
@@ -233,6 +250,7 @@ absl::Status ImageStoreCore::StreamChunks(const v1::GetInstanceMetaResponse& met
     const uint64_t from = std::max(offset, chunk_start) - chunk_start;
     const uint64_t to = std::min(end, chunk_start + plain->size()) - chunk_start;
     plain->Narrow(from, to);
+    StageTimer<GetTimings> sending(clock_, timings, &GetTimings::send);
     RETURN_IF_ERROR(take(chunk_start + from, std::move(*plain)));
   }
   return absl::OkStatus();

@@ -53,8 +53,10 @@ class ImageStoreCore {
   // key release (or destruction, below) was made for. Keys for puts come from a pool the frontend
   // refills on its own account. `peer`, the client's address when known (DICOMweb, share
   // sessions), is recorded with the release.
+  // `timings`, when given, gets where the read spent its time (GetTimings).
   absl::Status Get(const v1::GetInstanceRequest& request, const Sink& sink,
-                   const std::string& caller = "", const std::string& peer = "");
+                   const std::string& caller = "", const std::string& peer = "",
+                   GetTimings* timings = nullptr);
 
   // The bytes [offset, offset + length) (length 0: to the end) of the object `meta` describes
   // (as MetaClient::GetInstance returns it), decrypted with `key`, which the caller has released
@@ -135,9 +137,11 @@ class ImageStoreCore {
   // was looked up answers nothing). `*answered` tells whether the sink was called. `fresh`: `meta`
   // was looked up from the metaserver by this read (not cached), so a study grant may give the key.
   absl::Status ReadInstance(v1::GetInstanceMetaResponse meta, const v1::GetInstanceRequest& request,
-                            const Sink& sink, const KeyAudit& audit, bool fresh, bool* answered);
+                            const Sink& sink, const KeyAudit& audit, bool fresh, bool* answered,
+                            GetTimings* timings);
   absl::Status StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset, uint64_t end,
-                            const KeySource& key, const ChunkSink& take);
+                            const KeySource& key, const ChunkSink& take,
+                            GetTimings* timings = nullptr);
   // What a read accepts from one replica's answer: the bytes to keep, or why the replica is no
   // good.
   using AcceptReplica = std::function<absl::StatusOr<std::string>(ChunkRead read)>;

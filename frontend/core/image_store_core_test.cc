@@ -97,6 +97,37 @@ TEST_F(ImageStoreCoreTest, PutReportsWhereItsTimeWent) {
                    0.0);
 }
 
+TEST_F(ImageStoreCoreTest, GetReportsWhereItsTimeWent) {
+  FrontendOptions options = Options();
+  options.read_window_chunks = 1;  // every chunk fetched when it is needed: one stage at a time
+  options.read_hedge_delay = absl::Hours(1);
+  ImageStoreCore serial(&keys_, &meta_, &chunks_, options, &clock_);
+  auto put = serial.Put(mr_);
+  ASSERT_TRUE(put.ok()) << put.status();
+  const int chunks = meta_.instances.at(put->sop_instance_uid()).manifest().chunks_size();
+  ASSERT_GT(chunks, 1);
+  meta_.on_get_instance = [&] { clock_.Advance(7'000); };
+  chunks_.on_read = [&](const std::string&, const std::string&) { clock_.Advance(3'000); };
+  v1::GetInstanceRequest req;
+  req.set_sop_instance_uid(put->sop_instance_uid());
+  GetTimings timings;
+  uint64_t received = 0;
+  absl::Status read = serial.Get(
+      req,
+      [&](const v1::InstanceInfo*, uint64_t, absl::string_view data) {
+        if (!data.empty()) clock_.Advance(2'000);
+        received += data.size();
+        return absl::OkStatus();
+      },
+      "client/viewer", "", &timings);
+  ASSERT_TRUE(read.ok()) << read;
+  EXPECT_EQ(received, mr_.size());
+  EXPECT_DOUBLE_EQ(timings.lookup, 0.007);
+  EXPECT_DOUBLE_EQ(timings.fetch, chunks * 0.003);
+  EXPECT_DOUBLE_EQ(timings.send, chunks * 0.002);
+  EXPECT_DOUBLE_EQ(timings.key + timings.decrypt, 0.0);  // the clock stood still for both
+}
+
 TEST_F(ImageStoreCoreTest, ChunkServersHoldOnlyCiphertext) {
   ASSERT_TRUE(core_.Put(ct_).ok());
   ASSERT_FALSE(chunks_.stored.empty());

@@ -96,4 +96,15 @@ struct PutTimings {
   double commit = 0;  // manifest commit (CommitInstance: Raft-replicated)
 };
 
+// Where one single-instance read spent its time, in seconds per stage (the service exports them
+// as medvault_frontend_get_stage_seconds{stage}). The key release runs beside the first chunk's
+// fetch, so `key` is only what the read waited for it after that chunk had arrived.
+struct GetTimings {
+  double lookup = 0;   // the manifest lookup (metaserver GetInstance; or the manifest cache)
+  double fetch = 0;    // waiting for sealed chunks from the replicas (CRC32C checked)
+  double key = 0;      // waiting for the data key: a grant's, or an audited release
+  double decrypt = 0;  // AES-GCM of the chunks
+  double send = 0;     // handing plaintext to the client's stream (flow control included)
+};
+
 }  // namespace medvault::frontend

@@ -7,6 +7,7 @@
 #include "common/index_fields.h"
 #include "common/status_macros.h"
 #include "frontend/core/chunk_crypto.h"
+#include "frontend/core/stage_timer.h"
 
 namespace medvault::frontend {
 namespace {
@@ -17,22 +18,6 @@ namespace {
 constexpr int kMaxChunkWriteAttempts = 3;
 constexpr size_t kMaxFailedServersPerPut = 16;
 
-// Adds the time from construction to destruction to one stage of `timings` (if any).
-class StageTimer {
- public:
-  StageTimer(Clock* clock, PutTimings* timings, double PutTimings::*stage)
-      : clock_(clock), timings_(timings), stage_(stage), start_(clock->NowMicros()) {}
-  ~StageTimer() {
-    if (timings_ != nullptr)
-      timings_->*stage_ += static_cast<double>(clock_->NowMicros() - start_) / 1e6;
-  }
-
- private:
-  Clock* const clock_;
-  PutTimings* const timings_;
-  double PutTimings::*const stage_;
-  const int64_t start_;
-};
 
 }  // namespace
 

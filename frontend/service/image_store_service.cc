@@ -136,6 +136,12 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz,
               .Help("Time successful PutInstance calls spent per stage (parse, lookup, key, place, "
                     "seal, write, commit)")
               .Register(registry)),
+      get_stages_(
+          prometheus::BuildHistogram()
+              .Name("medvault_frontend_get_stage_seconds")
+              .Help("Time successful GetInstance calls spent per stage (lookup, fetch, key, "
+                    "decrypt, send)")
+              .Register(registry)),
       budget_in_use_(NewGauge(
           registry, "medvault_frontend_chunk_budget_in_use",
           "Slots of the chunk budget (--transfer_memory_mib) held by put and read windows")),
@@ -149,6 +155,9 @@ ImageStoreService::ImageStoreService(ImageStoreCore* core, Authorizer* authz,
       .Set(core_->chunk_budget().slots());
   for (const char* stage : {"parse", "lookup", "key", "place", "seal", "write", "commit"}) {
     put_stage_series_.push_back(&put_stages_.Add({{"stage", stage}}, LatencyBuckets()));
+  }
+  for (const char* stage : {"lookup", "fetch", "key", "decrypt", "send"}) {
+    get_stage_series_.push_back(&get_stages_.Add({{"stage", stage}}, LatencyBuckets()));
   }
   const CoreStats& st = core_->stats();
   const struct {
@@ -239,6 +248,11 @@ void ImageStoreService::ObservePutStages(const PutTimings& t) {
   for (size_t i = 0; i < put_stage_series_.size(); ++i) put_stage_series_[i]->Observe(values[i]);
 }
 
+void ImageStoreService::ObserveGetStages(const GetTimings& t) {
+  const double values[] = {t.lookup, t.fetch, t.key, t.decrypt, t.send};
+  for (size_t i = 0; i < get_stage_series_.size(); ++i) get_stage_series_[i]->Observe(values[i]);
+}
+
 grpc::Status ImageStoreService::PutInstance(grpc::ServerContext* ctx,
                                             grpc::ServerReader<v1::PutInstanceRequest>* reader,
                                             v1::PutInstanceResponse* response) {
@@ -289,13 +303,14 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx,
   auto start = std::chrono::steady_clock::now();
   // The instance info rides on the first message that carries data (or alone, for an empty range).
   std::optional<v1::InstanceInfo> unsent_info;
+  GetTimings timings;
   absl::Status status = core_->Get(
       *request,
       [&](const v1::InstanceInfo* info, uint64_t offset, absl::string_view data) -> absl::Status {
         if (info != nullptr) unsent_info = *info;
         return WritePieces(writer, &unsent_info, offset, data, get_bytes_);
       },
-      who->ToString());
+      who->ToString(), /*peer=*/"", &timings);
   if (status.ok() && unsent_info) {
     v1::GetInstanceResponse msg;
     *msg.mutable_info() = std::move(*unsent_info);
@@ -303,6 +318,7 @@ grpc::Status ImageStoreService::GetInstance(grpc::ServerContext* ctx,
     if (!writer->Write(msg)) status = absl::CancelledError("client went away");
   }
   admitted->Release();
+  if (status.ok()) ObserveGetStages(timings);
   get_latency_.Observe(SecondsSince(start));
   MV_COUNT("GetInstance", status);
   return ToGrpcStatus(status);

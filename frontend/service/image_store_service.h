@@ -86,6 +86,8 @@ class ImageStoreService final : public v1::ImageStore::Service {
   prometheus::Histogram& get_latency_;
   prometheus::Family<prometheus::Histogram>& put_stages_;
   std::vector<prometheus::Histogram*> put_stage_series_;  // in PutTimings order
+  prometheus::Family<prometheus::Histogram>& get_stages_;
+  std::vector<prometheus::Histogram*> get_stage_series_;  // in GetTimings order
   prometheus::Gauge& budget_in_use_;
   prometheus::Gauge& budget_peak_;
   prometheus::Gauge& transfers_active_;
@@ -94,6 +96,7 @@ class ImageStoreService final : public v1::ImageStore::Service {
   absl::StatusOr<SlotPool::Lease> AdmitTransfer(const char* method);
 
   void ObservePutStages(const PutTimings& timings);
+  void ObserveGetStages(const GetTimings& timings);
   // Brings the core's counters (CoreStats, the chunk budget) into the registry; called after
   // every call.
   void ExportCoreStats();

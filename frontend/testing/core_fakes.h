@@ -100,6 +100,7 @@ class FakeMeta : public MetaClient {
   std::vector<std::string> placed_ids;               // every chunk id placed, in order
   std::vector<std::vector<std::string>> exclusions;  // the servers each call excluded
   std::function<void()> on_commit;
+  std::function<void()> on_get_instance;  // called by every lookup, before it answers
   absl::StatusOr<v1::CommitInstanceResponse> CommitInstance(
       const v1::CommitInstanceRequest& req) override {
     if (on_commit) on_commit();
@@ -126,6 +127,7 @@ class FakeMeta : public MetaClient {
     return v1::CommitInstanceResponse();
   }
   absl::StatusOr<v1::GetInstanceMetaResponse> GetInstance(const std::string& uid) override {
+    if (on_get_instance) on_get_instance();
     auto it = instances.find(uid);
     if (it == instances.end()) return absl::NotFoundError("instance not found");
     return it->second;
