@@ -72,6 +72,13 @@ retrieve() {
     for c in "${pids[@]}"; do wait "$c"; done  # not a bare wait: Orthanc is a child too
     t1=$(date +%s.%N)
     size=$(cat "$WORK/size.1")
+    # Every client must have had the whole study: a short answer is a failed run, not a fast one.
+    for c in $(seq "$clients"); do
+      if [ "$(cat "$WORK/size.$c")" != "$size" ] || [ "$size" -lt "$BYTES" ]; then
+        echo "client $c of $label received $(cat "$WORK/size.$c") bytes, client 1 $size, the files $BYTES" >&2
+        exit 1
+      fi
+    done
     $PY -c 'import json,sys; print(json.dumps({"label":sys.argv[1],"clients":int(sys.argv[2]),"seconds":float(sys.argv[3]),"bytes":int(sys.argv[4])}))' \
       "$label" "$clients" "$(echo "$t1 - $t0" | bc)" "$size" | tee -a "$JSON"
   done
