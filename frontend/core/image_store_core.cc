@@ -88,15 +88,6 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   ASSIGN_OR_RETURN(const std::string uid,
                    RequestUid(request.sop_instance_uid(), "sop_instance_uid"));
   const KeyAudit audit{caller, "GetInstance", peer};
-  // A manifest the caller's study grant holds lets the chunks come while the lookup runs.
-  if (std::shared_ptr<const v1::GetInstanceMetaResponse> granted = grants_.FindManifest(caller, uid);
-      granted != nullptr && request.offset() < granted->manifest().size()) {
-    bool answered = false;
-    absl::Status read = ReadGranted(uid, *granted, request, sink, audit, &answered, timings);
-    if (read.ok() || answered) return read;
-    // Deleted, stored again or moved since the grant was made, or a replica failed: the usual
-    // read below decides, with a lookup of its own.
-  }
   bool cached = false;
   auto look_up = [&](bool use_cache) {
     StageTimer timer(clock_, timings, &GetTimings::lookup);
@@ -124,58 +115,10 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   return read;
 }
 
-namespace {
-
-// Whether two manifests describe the same stored object (replica locations aside, which repair
-// and drains change).
-bool SameObject(const v1::ObjectManifest& a, const v1::ObjectManifest& b) {
-  if (a.object_id() != b.object_id() || a.size() != b.size() ||
-      a.chunk_size() != b.chunk_size() || a.chunks_size() != b.chunks_size()) {
-    return false;
-  }
-  for (int i = 0; i < a.chunks_size(); ++i) {
-    const v1::ChunkLocation& x = a.chunks(i);
-    const v1::ChunkLocation& y = b.chunks(i);
-    if (x.chunk_id() != y.chunk_id() || x.crc32c() != y.crc32c() ||
-        x.stored_size() != y.stored_size()) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
-absl::Status ImageStoreCore::ReadGranted(const std::string& uid,
-                                         const v1::GetInstanceMetaResponse& granted,
-                                         const v1::GetInstanceRequest& request, const Sink& sink,
-                                         const KeyAudit& audit, bool* answered,
-                                         GetTimings* timings) {
-  Gate lookup = std::async(std::launch::async, [this, &uid, timings] {
-    StageTimer<GetTimings> timer(clock_, timings, &GetTimings::lookup);
-    return meta_->GetInstance(uid);
-  });
-  absl::Status read =
-      ReadInstance(granted, request, sink, audit, /*fresh=*/false, answered, timings, &lookup);
-  if (lookup.valid()) lookup.wait();  // a read that failed early: the lookup ends before we do
-  return read;
-}
-
-absl::StatusOr<SecretBytes> ImageStoreCore::GatedKey(const v1::GetInstanceMetaResponse& granted,
-                                                     Gate* gate, const KeyAudit& audit) {
-  ASSIGN_OR_RETURN(v1::GetInstanceMetaResponse fresh, gate->get());  // NOT_FOUND once deleted
-  if (!SameObject(fresh.manifest(), granted.manifest())) {
-    return absl::AbortedError("the instance was stored again since its study grant was made");
-  }
-  if (std::optional<SecretBytes> key = grants_.Find(fresh, audit)) return std::move(*key);
-  // The grant expired or was dropped since the read began: this read releases the key alone.
-  return keys_->GetDataKey(fresh.manifest().object_id(), audit);
-}
-
 absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
                                           const v1::GetInstanceRequest& request, const Sink& sink,
                                           const KeyAudit& audit, bool fresh, bool* answered,
-                                          GetTimings* timings, Gate* gate) {
+                                          GetTimings* timings) {
   placer_.FillAddresses(&meta);
   const v1::ObjectManifest& m = meta.manifest();
   ASSIGN_OR_RETURN(const uint64_t end, RangeEnd(m.size(), request.offset(), request.length()));
@@ -205,7 +148,7 @@ absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
     if (std::optional<SecretBytes> granted = grants_.Find(meta, audit)) key = std::move(*granted);
   }
   std::future<absl::StatusOr<SecretBytes>> key_release;
-  if (!key.has_value() && gate == nullptr) {
+  if (!key.has_value()) {
     key_release = std::async(std::launch::async, [this, &meta, &m, &audit, grant]() {
       if (grant) {
         if (std::optional<SecretBytes> granted = grants_.Key(meta, audit)) {
@@ -218,7 +161,7 @@ absl::Status ImageStoreCore::ReadInstance(v1::GetInstanceMetaResponse meta,
   return StreamChunks(
       meta, request.offset(), end,
       [&]() -> absl::StatusOr<absl::string_view> {
-        if (!key.has_value()) key = gate != nullptr ? GatedKey(meta, gate, audit) : key_release.get();
+        if (!key.has_value()) key = key_release.get();
         RETURN_IF_ERROR(key->status());
         return (*key)->view();
       },

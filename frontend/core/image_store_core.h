@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -137,24 +136,9 @@ class ImageStoreCore {
   // and hands the sink the info only once the key is released (so an object deleted since `meta`
   // was looked up answers nothing). `*answered` tells whether the sink was called. `fresh`: `meta`
   // was looked up from the metaserver by this read (not cached), so a study grant may give the key.
-  // A lookup of the instance running beside a read (ReadGranted).
-  using Gate = std::future<absl::StatusOr<v1::GetInstanceMetaResponse>>;
-  // With `gate`, `meta` is a manifest the caller's study grant holds: the key is taken (GatedKey)
-  // only once the gate's lookup found the same object, and nothing is answered before.
   absl::Status ReadInstance(v1::GetInstanceMetaResponse meta, const v1::GetInstanceRequest& request,
                             const Sink& sink, const KeyAudit& audit, bool fresh, bool* answered,
-                            GetTimings* timings, Gate* gate = nullptr);
-  // A read of `uid` with the manifest `granted` from the caller's study grant: its chunks are
-  // fetched while this read's own lookup of `uid` runs (one round trip less on the way to the
-  // first byte). Fails without answering when the lookup fails or finds another object.
-  absl::Status ReadGranted(const std::string& uid, const v1::GetInstanceMetaResponse& granted,
-                           const v1::GetInstanceRequest& request, const Sink& sink,
-                           const KeyAudit& audit, bool* answered, GetTimings* timings);
-  // The key of the object `granted` describes, once `gate`'s lookup found that same object (its
-  // NOT_FOUND or other error otherwise; ABORTED when the UID now names another object): from the
-  // caller's grant, or released alone (audited) when the grant has expired meanwhile.
-  absl::StatusOr<SecretBytes> GatedKey(const v1::GetInstanceMetaResponse& granted, Gate* gate,
-                                       const KeyAudit& audit);
+                            GetTimings* timings);
   absl::Status StreamChunks(const v1::GetInstanceMetaResponse& meta, uint64_t offset, uint64_t end,
                             const KeySource& key, const ChunkSink& take,
                             GetTimings* timings = nullptr);

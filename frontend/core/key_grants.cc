@@ -98,50 +98,30 @@ std::optional<SecretBytes> KeyGrants::Find(const v1::GetInstanceMetaResponse& me
 
 void KeyGrants::Make(const std::shared_ptr<Grant>& grant, const GrantId& id,
                      const v1::GetInstanceMetaResponse& meta, const KeyAudit& audit) {
-  absl::StatusOr<Manifests> manifests = GrantedObjects(meta);
-  std::vector<std::string> ids;
+  absl::StatusOr<std::vector<std::string>> ids = GrantedObjects(meta);
   absl::StatusOr<std::vector<absl::StatusOr<SecretBytes>>> released =
       absl::UnknownError("no grant");
-  if (manifests.ok()) {
-    for (const auto& m : *manifests) ids.push_back(m->manifest().object_id());
+  if (ids.ok()) {
     // One audited release: the key service returns the keys only once its record, naming the
     // caller, the study's reference and every object, is durable in a majority of its replicas.
     released =
-        keys_->GetDataKeys(ids, KeyAudit{audit.on_behalf_of, Purpose(id.second), audit.peer});
+        keys_->GetDataKeys(*ids, KeyAudit{audit.on_behalf_of, Purpose(id.second), audit.peer});
   }
   absl::MutexLock lock(&mu_);
   grant->ready = true;
-  if (!released.ok() || released->size() != ids.size()) {
+  if (!released.ok() || released->size() != ids->size()) {
     grant->failed = true;
     auto it = grants_.find(id);
     if (it != grants_.end() && it->second == grant) grants_.erase(it);
     return;
   }
   releases_ += 1;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (!(*released)[i].ok()) continue;
-    grant->keys.emplace(ids[i], std::move(*(*released)[i]));
-    const auto& m = (*manifests)[i];
-    grant->manifests.emplace(m->info().tags().sop_instance_uid(), m);
+  for (size_t i = 0; i < ids->size(); ++i) {
+    if ((*released)[i].ok()) grant->keys.emplace((*ids)[i], std::move(*(*released)[i]));
   }
 }
 
-std::shared_ptr<const v1::GetInstanceMetaResponse> KeyGrants::FindManifest(
-    const std::string& caller, const std::string& sop_uid) {
-  if (!enabled() || caller.empty()) return nullptr;
-  absl::MutexLock lock(&mu_);
-  const int64_t now = clock_->NowMicros();
-  for (const auto& [id, grant] : grants_) {
-    if (id.first != caller || !grant->ready || grant->failed || now >= grant->expires_micros) {
-      continue;
-    }
-    auto it = grant->manifests.find(sop_uid);
-    if (it != grant->manifests.end()) return it->second;
-  }
-  return nullptr;
-}
-
-absl::StatusOr<KeyGrants::Manifests> KeyGrants::GrantedObjects(
+absl::StatusOr<std::vector<std::string>> KeyGrants::GrantedObjects(
     const v1::GetInstanceMetaResponse& meta) {
   const v1::InstanceTags& tags = meta.info().tags();
   ASSIGN_OR_RETURN(v1::GetStudyMetaResponse study, meta_->GetStudy(tags.study_uid()));
@@ -160,8 +140,9 @@ absl::StatusOr<KeyGrants::Manifests> KeyGrants::GrantedObjects(
   if (uids.size() + 1 > kMaxKeysPerRelease) {
     return absl::FailedPreconditionError("the series has too many instances for one grant");
   }
-  // Each instance's manifest, several lookups at once; one deleted since the listing is left out.
-  Manifests found(uids.size());
+  // Each instance's object id from its manifest, several lookups at once; one deleted since the
+  // listing is left out.
+  std::vector<std::string> ids(uids.size());
   {
     std::atomic<size_t> next{0};
     std::vector<std::future<void>> workers;
@@ -170,18 +151,15 @@ absl::StatusOr<KeyGrants::Manifests> KeyGrants::GrantedObjects(
     for (size_t w = 0; w < parallel; ++w) {
       workers.push_back(std::async(std::launch::async, [&] {
         for (size_t i = next++; i < uids.size(); i = next++) {
-          absl::StatusOr<v1::GetInstanceMetaResponse> looked_up = meta_->GetInstance(uids[i]);
-          if (looked_up.ok()) {
-            found[i] = std::make_shared<const v1::GetInstanceMetaResponse>(std::move(*looked_up));
-          }
+          absl::StatusOr<v1::GetInstanceMetaResponse> found = meta_->GetInstance(uids[i]);
+          if (found.ok()) ids[i] = found->manifest().object_id();
         }
       }));
     }
   }  // the futures wait for every lookup here
-  found.erase(std::remove(found.begin(), found.end(), nullptr), found.end());
-  // The instance being read, as this read found it.
-  found.push_back(std::make_shared<const v1::GetInstanceMetaResponse>(meta));
-  return found;
+  ids.erase(std::remove(ids.begin(), ids.end(), std::string()), ids.end());
+  ids.push_back(meta.manifest().object_id());  // the instance being read, as this read found it
+  return ids;
 }
 
 void KeyGrants::Forget(const std::vector<std::string>& object_ids) {
@@ -189,12 +167,6 @@ void KeyGrants::Forget(const std::vector<std::string>& object_ids) {
   for (auto& [id, grant] : grants_) {
     if (!grant->ready) continue;  // its keys are not in yet; a read still looks the object up
     for (const std::string& object : object_ids) grant->keys.erase(object);
-    for (auto m = grant->manifests.begin(); m != grant->manifests.end();) {
-      auto here = m++;
-      if (!grant->keys.contains(here->second->manifest().object_id())) {
-        grant->manifests.erase(here);
-      }
-    }
   }
 }
 

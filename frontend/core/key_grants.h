@@ -73,14 +73,6 @@ class KeyGrants {
   std::optional<SecretBytes> Find(const v1::GetInstanceMetaResponse& meta, const KeyAudit& audit)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The manifest `caller`'s live grant holds for SOP Instance `sop_uid` (looked up when the grant
-  // was made), or null; never makes a grant, never waits. A read may fetch chunks with it while
-  // its own lookup runs, but may take the key (Find, with the manifest that lookup returned) and
-  // answer only once that lookup found the same object: the manifest proves nothing by itself.
-  std::shared_ptr<const v1::GetInstanceMetaResponse> FindManifest(const std::string& caller,
-                                                                  const std::string& sop_uid)
-      ABSL_LOCKS_EXCLUDED(mu_);
-
   // Wipes every granted key of `object_ids` (their objects were deleted through this frontend).
   void Forget(const std::vector<std::string>& object_ids) ABSL_LOCKS_EXCLUDED(mu_);
   // Drops and wipes every grant past its lifetime. Key calls it, and so does the sweeping thread
@@ -104,16 +96,12 @@ class KeyGrants {
     bool ready = false;                                  // false while its release runs
     bool failed = false;                                 // its release failed: it serves nothing
     absl::flat_hash_map<std::string, SecretBytes> keys;  // object id -> key
-    // SOP Instance UID -> the manifest the grant's lookup found, for each object with a key.
-    absl::flat_hash_map<std::string, std::shared_ptr<const v1::GetInstanceMetaResponse>> manifests;
   };
   using GrantId = std::pair<std::string, std::string>;  // caller, study UID
 
-  // The manifests of the instances a grant for `meta`'s study covers: every instance of the
-  // study (or of `meta`'s series when the study is too large), each looked up from the metaserver,
-  // `meta` last.
-  using Manifests = std::vector<std::shared_ptr<const v1::GetInstanceMetaResponse>>;
-  absl::StatusOr<Manifests> GrantedObjects(const v1::GetInstanceMetaResponse& meta);
+  // The object ids of the instances a grant for `meta`'s study covers: every instance of the
+  // study (or of `meta`'s series when the study is too large), each looked up from the metaserver.
+  absl::StatusOr<std::vector<std::string>> GrantedObjects(const v1::GetInstanceMetaResponse& meta);
   // Makes `grant` (REQUIRES: inserted, not ready): releases the keys and marks it ready.
   void Make(const std::shared_ptr<Grant>& grant, const GrantId& id,
             const v1::GetInstanceMetaResponse& meta, const KeyAudit& audit)
