@@ -25,22 +25,26 @@ def machine():
 
 
 def services(match):
-    out = {}
+    """{pid: (name, CPU seconds)} of every process whose command line contains `match`, and of
+    their children (nginx's workers, whose titles do not carry the configuration's path)."""
+    out, stats = {}, {}
     me = str(os.getpid())
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or pid == me:
             continue
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
-                if match.encode() not in f.read():
-                    continue
+                matched = match.encode() in f.read()
             with open("/proc/%s/stat" % pid) as f:
                 stat = f.read()
         except OSError:
             continue  # gone meanwhile
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        out[pid] = (name, (int(fields[11]) + int(fields[12])) / TICK)  # utime + stime
+        stats[pid] = (matched, fields[1], name, (int(fields[11]) + int(fields[12])) / TICK)
+    for pid, (matched, ppid, name, cpu) in stats.items():
+        if matched or (ppid in stats and stats[ppid][0] and ppid != me):
+            out[pid] = (name, cpu)
     return out
 
 

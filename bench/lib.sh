@@ -85,10 +85,66 @@ EOF
 }
 
 orthanc_down() {
+  orthanc_tls_down
   if [ -n "${ORTHANC_PID:-}" ]; then
     kill "$ORTHANC_PID" 2>/dev/null || true
     wait "$ORTHANC_PID" 2>/dev/null || true
     ORTHANC_PID=""
+  fi
+}
+
+# Orthanc over HTTPS, the way medvault's DICOMweb door is always served: nginx (Debian's
+# nginx-light; Orthanc 1.10.1's own HTTPS resets every connection with Debian's OpenSSL 3)
+# terminates TLS 1.3 on ORTHANC_TLS_PORT with a fresh self-signed P-256 certificate and passes
+# requests over kept-alive connections to Orthanc's plain HTTP port, unbuffered. Returns 1 (and
+# says so) when nginx is not installed: `apt-get install nginx-light`.
+orthanc_tls_up() {
+  local dir="$ORTHANC_DIR/tls" nginx
+  nginx="$(command -v nginx || true)"
+  [ -n "$nginx" ] || { echo "$(basename "$0"): nginx missing (apt-get install nginx-light): no Orthanc-over-HTTPS rows" >&2; return 1; }
+  mkdir -p "$dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  upstream orthanc { server 127.0.0.1:$ORTHANC_HTTP; keepalive 64; }
+  server {
+    listen 127.0.0.1:$ORTHANC_TLS_PORT ssl;
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;
+    ssl_protocols TLSv1.3;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://orthanc;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 600s;
+    }
+  }
+}
+EOF
+  "$nginx" -c "$dir/nginx.conf" -e "$dir/error.log" || return 1
+  for _ in $(seq 50); do
+    curl -sfk "https://127.0.0.1:$ORTHANC_TLS_PORT/system" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "$(basename "$0"): nginx in front of Orthanc did not answer; see $dir/error.log" >&2
+  return 1
+}
+orthanc_tls_down() {
+  local pidfile="${ORTHANC_DIR:-/nonexistent}/tls/nginx.pid"
+  if [ -s "$pidfile" ]; then
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    for _ in $(seq 50); do [ -e "$pidfile" ] || break; sleep 0.1; done
   fi
 }
 

@@ -124,6 +124,14 @@ if [ "$HAVE_ORTHANC" = 1 ] && want orthanc; then
   retrieve orthanc 1 "$url"
   retrieve orthanc 4 "$url"
   cpu orthanc "$ORTHANC_DIR" "$url"
+  # The same over HTTPS, as medvault's door always is (nginx in front: bench/lib.sh).
+  ORTHANC_TLS_PORT=$((ORTHANC_HTTP + 1))
+  if orthanc_tls_up; then
+    url="https://127.0.0.1:$ORTHANC_TLS_PORT/dicom-web/studies/$STUDY"
+    retrieve orthanc_https 1 "$url" -k
+    retrieve orthanc_https 4 "$url" -k
+    cpu orthanc_https "$ORTHANC_DIR" "$url" -k
+  fi
   orthanc_down
 fi
 
@@ -140,15 +148,18 @@ def size(label):
     return s[0] if s else None
 print("WADO-RS study retrieval, %s-slice CT (%.0f MB of files), p50 of the runs" % (slices, files / 1e6))
 print()
-print("| clients | medvault set (s, MB/s) | medvault per-instance (s, MB/s) | Orthanc (s, MB/s) | set / per-instance | set / Orthanc |")
-print("|---|---|---|---|---|---|")
+print("| clients | medvault set (s, MB/s) | medvault per-instance (s, MB/s) | Orthanc (s, MB/s) | Orthanc over HTTPS (s, MB/s) | set / per-instance | set / Orthanc | set / Orthanc over HTTPS |")
+print("|---|---|---|---|---|---|---|---|")
 for c in (1, 4):
-    m, b, o = p50("mv_set", c), p50("mv_per_instance", c), p50("orthanc", c)
+    m, b, o, t = (p50("mv_set", c), p50("mv_per_instance", c), p50("orthanc", c),
+                  p50("orthanc_https", c))
     def cell(label, t):
         return "%.2f s, %.0f MB/s" % (t, c * size(label) / t / 1e6) if t else "n/a"
-    # Ratios of throughput (higher is better for medvault): the other's time over medvault's.
-    print("| %d | %s | %s | %s | %s | %s |" % (c, cell("mv_set", m), cell("mv_per_instance", b), cell("orthanc", o),
-          "%.2fx" % (b / m) if m and b else "n/a", "%.2fx" % (o / m) if m and o else "n/a"))
+    def ratio(a, b):  # throughput of medvault's set over the other's: the other's time over medvault's
+        return "%.2fx" % (a / b) if a and b else "n/a"
+    print("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+        c, cell("mv_set", m), cell("mv_per_instance", b), cell("orthanc", o),
+        cell("orthanc_https", t), ratio(b, m), ratio(o, m), ratio(t, m)))
 print()
 for r in rows:
     if r["label"].endswith("-cpu"):
