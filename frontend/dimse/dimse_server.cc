@@ -196,6 +196,9 @@ void DimseServer::AcceptLoop() {
       }
       continue;
     }
+    if (!DisableNagle(assoc)) {
+      MV_LOG(WARNING) << "DIMSE: could not turn Nagle's algorithm off on an association";
+    }
     bool admitted;
     {
       std::lock_guard<std::mutex> lock(mu_);

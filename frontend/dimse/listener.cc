@@ -1,12 +1,16 @@
 #include "frontend/dimse/listener.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/assoc.h"
+#include "dcmtk/dcmnet/dcmtrans.h"
+#include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/dulstruc.h"
 
 namespace medvault::frontend {
@@ -56,6 +60,31 @@ void StopListening(T_ASC_Network* net) {
   close(key->networkSpecific.TCP.listenSocket);
   // DUL_DropNetwork closes only a valid socket.
   key->networkSpecific.TCP.listenSocket = DCMNET_INVALID_SOCKET;
+}
+
+namespace {
+
+// DcmTransportConnection keeps its socket protected; a derived class may name the member, and the
+// pointer to it is then called on any connection (plain or TLS: both hold the TCP socket).
+struct SocketOf : DcmTransportConnection {
+  static DcmNativeSocketType Get(DcmTransportConnection* connection) {
+    return (connection->*(&SocketOf::getSocket))();
+  }
+};
+
+}  // namespace
+
+int AssociationSocket(T_ASC_Association* assoc) {
+  if (assoc == nullptr || assoc->DULassociation == nullptr) return -1;
+  DcmTransportConnection* connection = DUL_getTransportConnection(assoc->DULassociation);
+  if (connection == nullptr) return -1;
+  return static_cast<int>(SocketOf::Get(connection));
+}
+
+bool DisableNagle(T_ASC_Association* assoc) {
+  const int fd = AssociationSocket(assoc);
+  const int on = 1;
+  return fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0;
 }
 
 }  // namespace medvault::frontend

@@ -7,6 +7,7 @@
 #include <string>
 
 struct T_ASC_Network;
+struct T_ASC_Association;
 
 namespace medvault::frontend {
 
@@ -18,6 +19,14 @@ int BoundPort(int fd);
 
 // Installs `fd` as `net`'s listening socket (closing DCMTK's own) with its port.
 void InstallListener(T_ASC_Network* net, int fd);
+
+// Turns Nagle's algorithm off on `assoc`'s connection (TCP_NODELAY). DCMTK writes a PDU's header
+// and its body in separate writes; with Nagle on, a DIMSE response's body waited for the peer's
+// delayed acknowledgement of the header, 40 ms on Linux, on every C-STORE (docs/benchmarks.md).
+// False when the connection has no socket or the option could not be set.
+bool DisableNagle(T_ASC_Association* assoc);
+// The TCP socket under `assoc` (plain or DICOM TLS), or -1.
+int AssociationSocket(T_ASC_Association* assoc);
 
 // Closes `net`'s listening socket: connections are refused from now on; the network itself (and
 // associations running on it) stays usable. Idempotent.

@@ -9,6 +9,7 @@
 #include "dcmtk/dcmnet/cond.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmtls/tlslayer.h"
+#include "frontend/dimse/listener.h"
 
 namespace medvault::frontend {
 
@@ -115,6 +116,7 @@ absl::StatusOr<std::unique_ptr<MoveDestination>> MoveDestination::Open(
         absl::StrCat("move destination ", peer.ae_title, " at ", address, ": ", why);
     return handshake ? absl::UnauthenticatedError(message) : absl::UnavailableError(message);
   }
+  DisableNagle(assoc);  // each sub-operation's C-STORE waits for a response, as our SCP's do
   return std::unique_ptr<MoveDestination>(
       new MoveDestination(std::move(tls), net, assoc, timeout_seconds));
 }
