@@ -8,7 +8,13 @@
 # (bench/cpu_account.py) and, for medvault, the server-side mean latency per slice of the stages
 # the chunk servers and metaservers time (a chunk write with its fsyncs, a manifest commit).
 #
-#   bench/dimse_store.sh [--slices N] [--out FILE] [--mv NAME=BIN_DIR]...
+#   bench/dimse_store.sh [--slices N] [--out FILE] [--quickack] [--mv NAME=BIN_DIR]...
+#
+# --quickack turns delayed ACKs off on the namespace's loopback routes (`ip route ... quickack 1`).
+# DCMTK leaves Nagle's algorithm on and writes each C-STORE response as a header and a body, so a
+# receiver that does not turn it off (Orthanc 1.10.1; medvault before 2026-12-06) waits 40 ms per
+# instance for storescu's delayed ACK. With --quickack that wait is gone for every system: the
+# comparison of what they do, not of that interplay.
 #
 # Each --mv adds a medvault variant (binaries in BIN_DIR, e.g. made by bench/flag_bin.sh), run one
 # after the other in the same run, each on a fresh cluster (NAME: letters and digits, not "or");
@@ -27,18 +33,25 @@ SLICES=500
 OUT="$ROOT/build/bench-dimse-store.md"
 MV_PORT_BASE="${MEDVAULT_PORT_BASE:-37700}"
 ORTHANC_HTTP=38142 ORTHANC_DICOM=38212
-ARGS=("$@") VARIANTS=()
+ARGS=("$@") VARIANTS=() QUICKACK=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --slices) SLICES="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --mv) VARIANTS+=("$2"); shift 2 ;;
+    --quickack) QUICKACK=1; shift ;;
     *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 [ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("mv=$BIN")
 source "$ROOT/bench/lib.sh"
 bench_side_by_side_begin dimse "${ARGS[@]}"
+if [ "$QUICKACK" = 1 ]; then
+  for dst in 127.0.0.0/8 127.0.0.1; do
+    ip route replace local "$dst" dev lo proto kernel scope host src 127.0.0.1 table local quickack 1
+  done
+  log "delayed ACKs off on loopback (quickack)"
+fi
 
 # Two series of the same shape with different UIDs per system: each run stores new instances.
 SETS=(or1 or4)

@@ -4,8 +4,8 @@
 # at 1, 4 and 16 clients, C++ load_gen over mutual TLS), then Orthanc (bench/lib.sh's
 # configuration) loaded with the same CT slices and read through /instances/{id}/file the same
 # number of times at 1, 4 and 16 clients (bench/http_load.py: Python, so Orthanc's figures are a
-# floor), and again over HTTPS through nginx (bench/lib.sh's orthanc_tls_up; skipped without
-# nginx-light). Prints one line per measurement; JSON lines in build/ab-get.jsonl ("A-get1", ...,
+# floor), again by curl (bench/curl_reads.sh), and by curl over HTTPS through nginx (bench/lib.sh's
+# orthanc_tls_up; skipped without nginx-light). Prints one line per measurement; JSON lines in build/ab-get.jsonl ("A-get1", ...,
 # "orthanc-get1", ..., "orthanc-https-get1", ...).
 #
 #   bench/read_vs_orthanc.sh BIN_DIR_A BIN_DIR_B [--rounds N] [--slices N] [--count N]
@@ -44,14 +44,17 @@ for c in 1 4 16; do
     --label="orthanc-get$c" --json-out="$JSON")
   echo "orthanc concurrency $c: $line"
 done
-# The same reads over HTTPS (nginx in front: bench/lib.sh), as medvault's reads always are.
+# The same reads by curl (a C client, as load_gen is), then over HTTPS (nginx in front:
+# bench/lib.sh), as medvault's reads always are, by curl.
+cr() { "$ROOT/bench/curl_reads.sh" "$@"; }
+for c in 1 4 16; do
+  echo "orthanc by curl concurrency $c: $(cr "$URL" "$ORTHANC_DIR/reads.n" "$c" "orthanc-curl-get$c" "$JSON")"
+done
 ORTHANC_TLS_PORT=38145
 if orthanc_tls_up; then
   TLS_URL="https://127.0.0.1:$ORTHANC_TLS_PORT"
-  hl get "$TLS_URL" --ids="$ORTHANC_DIR/ids" --concurrency=1 --kind=file >/dev/null  # warm
+  cr "$TLS_URL" "$ORTHANC_DIR/ids" 1 warm >/dev/null
   for c in 1 4 16; do
-    line=$(hl get "$TLS_URL" --ids="$ORTHANC_DIR/reads.n" --concurrency="$c" --kind=file \
-      --label="orthanc-https-get$c" --json-out="$JSON")
-    echo "orthanc over https concurrency $c: $line"
+    echo "orthanc over https by curl concurrency $c: $(cr "$TLS_URL" "$ORTHANC_DIR/reads.n" "$c" "orthanc-https-get$c" "$JSON")"
   done
 fi
