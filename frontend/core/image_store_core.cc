@@ -98,8 +98,8 @@ absl::Status ImageStoreCore::Get(const v1::GetInstanceRequest& request, const Si
   // release is what proves the object was not deleted since it was cached.
   if (cached && request.offset() < meta->manifest().size()) {
     bool answered = false;
-    absl::Status read = ReadInstance(*meta, request, sink, audit, /*fresh=*/false, &answered,
-                                     timings);
+    absl::Status read =
+        ReadInstance(*meta, request, sink, audit, /*fresh=*/false, &answered, timings);
     if (read.ok()) return read;
     // Replicas moved, or the object was deleted or stored again since it was cached: forget it;
     // when nothing was answered yet, read again with the metaserver's manifest.

@@ -18,7 +18,6 @@ namespace {
 constexpr int kMaxChunkWriteAttempts = 3;
 constexpr size_t kMaxFailedServersPerPut = 16;
 
-
 }  // namespace
 
 PutSession::PutSession(const PutContext& context, PutTimings* timings)

@@ -12,7 +12,9 @@ template <typename Timings>
 class StageTimer {
  public:
   StageTimer(Clock* clock, Timings* timings, double Timings::*stage)
-      : clock_(clock), timings_(timings), stage_(stage),
+      : clock_(clock),
+        timings_(timings),
+        stage_(stage),
         start_(timings != nullptr ? clock->NowMicros() : 0) {}
   ~StageTimer() {
     if (timings_ != nullptr)

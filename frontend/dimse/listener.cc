@@ -1,9 +1,9 @@
 #include "frontend/dimse/listener.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -40,7 +40,8 @@ TEST(DisableNagleTest, TurnsNaglesAlgorithmOffOnAnAcceptedAssociation) {
     T_ASC_Parameters* params = nullptr;
     ASC_createAssociationParameters(&params, ASC_DEFAULTMAXPDU);
     ASC_setAPTitles(params, "TESTSCU", "MEDVAULT", nullptr);
-    ASC_setPresentationAddresses(params, "localhost", ("127.0.0.1:" + std::to_string(port)).c_str());
+    ASC_setPresentationAddresses(params, "localhost",
+                                 ("127.0.0.1:" + std::to_string(port)).c_str());
     const char* syntaxes[] = {UID_LittleEndianImplicitTransferSyntax};
     ASC_addPresentationContext(params, 1, UID_VerificationSOPClass, syntaxes, 1);
     T_ASC_Association* assoc = nullptr;
