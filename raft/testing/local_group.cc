@@ -96,7 +96,7 @@ absl::Status LocalGroup::Start(uint64_t id, bool bootstrap) {
   r.node = std::make_unique<RaftNode>(o, r.storage.get(), r.machine.get(), r.gate.get(), observer);
   r.service_holder->service_impl = std::make_unique<RaftServiceImpl>(r.node.get());
   r.service_holder->service_impl->set_snapshot_staging(r.machine->staging());
-  r.service_holder->target = r.service_holder->service_impl.get();
+  r.service_holder->Attach(r.service_holder->service_impl.get());
   return r.node->Start();
 }
 
@@ -106,7 +106,7 @@ void LocalGroup::Isolate(uint64_t id, bool isolated) {
 
 void LocalGroup::Stop(uint64_t id) {
   auto& r = replicas_.at(id);
-  r.service_holder->target = nullptr;
+  r.service_holder->Detach();  // no call of the old service outlives what it uses
   r.node->Stop();
   r.node.reset();
   r.gate.reset();
@@ -114,6 +114,36 @@ void LocalGroup::Stop(uint64_t id) {
   r.machine.reset();
   r.storage.reset();
   r.kv.reset();
+}
+
+grpc::Status LocalGroup::ServiceHolder::Call(
+    grpc::ServerContext* c, const std::function<grpc::Status(RaftServiceImpl*)>& call) {
+  RaftServiceImpl* t = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (target != nullptr && !isolated.load()) {
+      t = target;
+      running.insert(c);
+    }
+  }
+  if (t == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
+  grpc::Status status = call(t);
+  std::lock_guard<std::mutex> lock(mu);
+  running.erase(c);
+  idle.notify_all();
+  return status;
+}
+
+void LocalGroup::ServiceHolder::Attach(RaftServiceImpl* next) {
+  std::lock_guard<std::mutex> lock(mu);
+  target = next;
+}
+
+void LocalGroup::ServiceHolder::Detach() {
+  std::unique_lock<std::mutex> lock(mu);
+  target = nullptr;
+  for (grpc::ServerContext* c : running) c->TryCancel();
+  idle.wait(lock, [&] { return running.empty(); });
 }
 
 void LocalGroup::Wipe(uint64_t id) { std::filesystem::remove_all(replicas_.at(id).dir + "/db"); }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -79,46 +80,50 @@ class LocalGroup {
 
  private:
   // Forwards to the current node's service so a replica can be stopped and restarted behind one
-  // listening port.
+  // listening port. Stopping a replica detaches it: calls still running on its service (a
+  // snapshot stream may run for seconds) are cancelled and waited for, so none outlives the node
+  // and state machine it uses.
   struct ServiceHolder {
     class Forwarder final : public v1::RaftService::Service {
      public:
       explicit Forwarder(ServiceHolder* h) : h_(h) {}
       grpc::Status Send(grpc::ServerContext* c, const v1::RaftMessageBatch* req,
                         v1::RaftMessageAck* resp) override {
-        RaftServiceImpl* target = h_->target;
-        if (target == nullptr || h_->isolated) {
-          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
-        }
-        return target->Send(c, req, resp);
+        return h_->Call(c, [&](RaftServiceImpl* t) { return t->Send(c, req, resp); });
       }
       grpc::Status SendLarge(grpc::ServerContext* c,
                              grpc::ServerReader<v1::RaftMessagePiece>* reader,
                              v1::RaftMessageAck* resp) override {
-        RaftServiceImpl* target = h_->target;
-        if (target == nullptr || h_->isolated) {
-          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
-        }
-        return target->SendLarge(c, reader, resp);
+        return h_->Call(c, [&](RaftServiceImpl* t) { return t->SendLarge(c, reader, resp); });
       }
       grpc::Status InstallSnapshot(grpc::ServerContext* c,
                                    grpc::ServerReader<v1::RaftSnapshotPiece>* reader,
                                    v1::RaftMessageAck* resp) override {
-        RaftServiceImpl* target = h_->target;
-        if (target == nullptr || h_->isolated) {
-          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica down");
-        }
-        return target->InstallSnapshot(c, reader, resp);
+        return h_->Call(c, [&](RaftServiceImpl* t) { return t->InstallSnapshot(c, reader, resp); });
       }
 
      private:
       ServiceHolder* h_;
     };
     ServiceHolder() : service(this) {}
+    // Runs `call` on the current target, counted as running; UNAVAILABLE when there is none or
+    // the replica is isolated.
+    grpc::Status Call(grpc::ServerContext* c,
+                      const std::function<grpc::Status(RaftServiceImpl*)>& call);
+    // Sets the target (null: none). Detaching cancels the calls running on the old one and
+    // returns once they all have.
+    void Attach(RaftServiceImpl* next);
+    void Detach();
+
     Forwarder service;
     std::unique_ptr<RaftServiceImpl> service_impl;
-    std::atomic<RaftServiceImpl*> target{nullptr};
     std::atomic<bool> isolated{false};  // drop what arrives and what leaves
+
+   private:
+    std::mutex mu;
+    std::condition_variable idle;
+    RaftServiceImpl* target = nullptr;       // guarded by mu
+    std::set<grpc::ServerContext*> running;  // guarded by mu
   };
   // Sends through `inner` unless the replica is isolated.
   class GatedTransport final : public Transport {
