@@ -1,9 +1,11 @@
 #include "frontend/dimse/listener.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -79,6 +81,25 @@ int AssociationSocket(T_ASC_Association* assoc) {
   DcmTransportConnection* connection = DUL_getTransportConnection(assoc->DULassociation);
   if (connection == nullptr) return -1;
   return static_cast<int>(SocketOf::Get(connection));
+}
+
+Arrival AckOnArrival(T_ASC_Association* assoc, int timeout_ms) {
+  if (assoc == nullptr || assoc->DULassociation == nullptr) return Arrival::kNotWaited;
+  DcmTransportConnection* connection = DUL_getTransportConnection(assoc->DULassociation);
+  if (connection == nullptr || dynamic_cast<DcmTCPConnection*>(connection) == nullptr) {
+    return Arrival::kNotWaited;
+  }
+  const int fd = static_cast<int>(SocketOf::Get(connection));
+  pollfd p{fd, POLLIN, 0};
+  int ready;
+  do {
+    ready = poll(&p, 1, timeout_ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) return Arrival::kTimedOut;
+  if (ready < 0) return Arrival::kNotWaited;  // the receive that follows reports the error
+  const int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+  return Arrival::kAcknowledged;
 }
 
 bool DisableNagle(T_ASC_Association* assoc) {

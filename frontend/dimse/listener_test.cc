@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/assoc.h"
@@ -34,6 +35,7 @@ TEST(DisableNagleTest, TurnsNaglesAlgorithmOffOnAnAcceptedAssociation) {
   InstallListener(acceptor, listening);
 
   bool requested = false;
+  absl::Notification may_release;
   std::thread requestor([&] {
     T_ASC_Network* net = nullptr;
     if (ASC_initializeNetwork(NET_REQUESTOR, 0, 10, &net).bad()) return;
@@ -46,6 +48,7 @@ TEST(DisableNagleTest, TurnsNaglesAlgorithmOffOnAnAcceptedAssociation) {
     ASC_addPresentationContext(params, 1, UID_VerificationSOPClass, syntaxes, 1);
     T_ASC_Association* assoc = nullptr;
     requested = ASC_requestAssociation(net, params, &assoc).good();
+    may_release.WaitForNotification();
     if (assoc != nullptr) {
       ASC_releaseAssociation(assoc);
       ASC_destroyAssociation(&assoc);
@@ -66,6 +69,10 @@ TEST(DisableNagleTest, TurnsNaglesAlgorithmOffOnAnAcceptedAssociation) {
   EXPECT_TRUE(DisableNagle(assoc));
   EXPECT_EQ(NoDelay(fd), 1) << "a DIMSE response would wait 40 ms for the peer's delayed ACK";
   ASSERT_TRUE(ASC_acknowledgeAssociation(assoc).good());
+  // Nothing is sent until the requestor may release; then its release request arrives.
+  EXPECT_EQ(AckOnArrival(assoc, 20), Arrival::kTimedOut);
+  may_release.Notify();
+  EXPECT_EQ(AckOnArrival(assoc, 10'000), Arrival::kAcknowledged);
   T_ASC_PresentationContextID context = 0;
   T_DIMSE_Message request;
   // The requestor releases at once: the release request is what arrives.
@@ -83,6 +90,7 @@ TEST(DisableNagleTest, TurnsNaglesAlgorithmOffOnAnAcceptedAssociation) {
 TEST(DisableNagleTest, FalseWithoutAnAssociation) {
   EXPECT_FALSE(DisableNagle(nullptr));
   EXPECT_EQ(AssociationSocket(nullptr), -1);
+  EXPECT_EQ(AckOnArrival(nullptr, 10), Arrival::kNotWaited);
 }
 
 }  // namespace

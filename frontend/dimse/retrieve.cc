@@ -1,5 +1,6 @@
 #include "frontend/dimse/retrieve.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
+#include "frontend/dimse/listener.h"
 
 namespace medvault::frontend {
 namespace {
@@ -287,8 +289,14 @@ SubOperation StoredInstanceSender::Finish(const absl::Status& given) {
     out.why = "sending the data set failed";
     return out;
   }
-  // The response (a C-CANCEL-RQ may come first).
+  // The response (a C-CANCEL-RQ may come first). What arrives first (its header) is acknowledged
+  // at once, so a peer with Nagle on sends the body without waiting for our delayed ACK.
   while (true) {
+    if (AckOnArrival(assoc_, 1000 * std::max(1, timeout_seconds_)) == Arrival::kTimedOut) {
+      out.association_ok = false;
+      out.why = "no C-STORE response";
+      return out;
+    }
     T_ASC_PresentationContextID rsp_pres = 0;
     T_DIMSE_Message rsp{};
     DcmDataset* detail = nullptr;
