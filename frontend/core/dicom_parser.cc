@@ -17,6 +17,7 @@
 #include "common/index_fields.h"
 #include "common/status_macros.h"
 #include "frontend/core/dicom_header.h"
+#include "frontend/core/dicom_skipping_stream.h"
 #include "frontend/core/encapsulated_check.h"
 
 namespace medvault::frontend {
@@ -27,8 +28,11 @@ namespace {
 // this long could not be in a kept header unless it is bulk (kMaxHeaderDatasetBytes), so skipping
 // it loses nothing the index or the header needs.
 constexpr Uint32 kMaxValueBytesToLoad = kMaxHeaderDatasetBytes;
-// ... except in an Encapsulated PDF or CDA instance, whose document the parser checks whole.
-constexpr Uint32 kLoadEveryValue = 0xFFFFFFFF;
+// In an Encapsulated PDF or CDA instance the first bytes of skipped values are kept, for the
+// document's check (which reads its first kDocumentHeadBytes), up to this many bytes in all: the
+// document, and a few other long values before it.
+constexpr size_t kCapturedHeadBudget = 4 * SkippingStream::kCapturedHeadBytes;
+static_assert(kDocumentHeadBytes <= SkippingStream::kCapturedHeadBytes);
 
 }  // namespace
 
@@ -102,65 +106,6 @@ absl::Status Unreadable(const OFCondition& cond) {
       absl::StrCat("not a readable DICOM instance (DCMTK: ", cond.text(), ")"));
 }
 
-// Stands for a value DCMTK skipped: it cannot be loaded again (create() gives no stream, so
-// DCMTK's loadValue fails), which CaptureHeader sees as a value too large to keep.
-class UnloadableValueFactory : public DcmInputStreamFactory {
- public:
-  DcmInputStream* create() const override { return nullptr; }
-  DcmInputStreamFactory* clone() const override { return new UnloadableValueFactory(); }
-  DcmInputStreamFactoryType ident() const override { return DFT_DcmInputFileStreamFactory; }
-};
-
-// DCMTK's buffer producer, except that a skip always succeeds: the bytes not yet fed are owed and
-// discarded from the next buffers as they arrive. DCMTK skips a value only when its stream offers
-// a factory to load it later (DcmElement::read); the buffer stream offers none, so DCMTK used to
-// load every value, Pixel Data included, however long.
-class SkippingProducer : public DcmProducer {
- public:
-  OFBool good() const override { return buffer_.good(); }
-  OFCondition status() const override { return buffer_.status(); }
-  OFBool eos() override { return buffer_.eos(); }
-  offile_off_t avail() override { return buffer_.avail(); }
-  offile_off_t read(void* buf, offile_off_t buflen) override { return buffer_.read(buf, buflen); }
-  offile_off_t skip(offile_off_t skiplen) override {
-    owed_ += skiplen - buffer_.skip(skiplen);
-    return skiplen;
-  }
-  void putback(offile_off_t num) override { buffer_.putback(num); }
-
-  void SetBuffer(absl::string_view data) {
-    buffer_.setBuffer(data.data(), static_cast<offile_off_t>(data.size()));
-    owed_ -= buffer_.skip(owed_);
-  }
-  void ReleaseBuffer() { buffer_.releaseBuffer(); }
-  void SetEos() { buffer_.setEos(); }
-  // Bytes of skipped values not fed yet: non-zero at the end means the file was cut short.
-  offile_off_t owed() const { return owed_; }
-
- private:
-  DcmBufferProducer buffer_;
-  offile_off_t owed_ = 0;
-};
-
-// The stream the parser feeds DCMTK through: values longer than the read's maxReadLength are
-// skipped (a deflated data set excepted: DCMTK's inflater cannot skip what has not arrived).
-class SkippingStream : public DcmInputStream {
- public:
-  SkippingStream() : DcmInputStream(&producer_) {}
-  DcmInputStreamFactory* newFactory() const override {
-    return compressed_ ? nullptr : new UnloadableValueFactory();
-  }
-  OFCondition installCompressionFilter(E_StreamCompression filter) override {
-    compressed_ = true;
-    return DcmInputStream::installCompressionFilter(filter);
-  }
-  SkippingProducer& producer() { return producer_; }
-
- private:
-  SkippingProducer producer_;
-  bool compressed_ = false;
-};
-
 // Whether the file starting with `head` is an Encapsulated PDF or CDA instance, by its SOP Class
 // (the meta header's, else the data set's).
 bool IsEncapsulatedDocument(absl::string_view head) {
@@ -184,8 +129,9 @@ bool IsEncapsulatedDocument(absl::string_view head) {
 
 struct DicomStreamParser::Dcmtk {
   SkippingStream stream;
-  DcmFileFormat file;
-  Uint32 max_value_bytes = kMaxValueBytesToLoad;
+  // DCMTK reads into ours, which finds Pixel Data as it arrives; `file` owns it.
+  WatchingDataset* dataset = new WatchingDataset();
+  DcmFileFormat file{dataset, /*deepCopy=*/OFFalse};
 };
 
 DicomStreamParser::DicomStreamParser() : dcmtk_(std::make_unique<Dcmtk>()) {
@@ -210,7 +156,7 @@ absl::Status DicomStreamParser::Feed(absl::string_view data) {
     pending_.append(data.data(), data.size());
     if (pending_.size() <= kMinReadBytes) return absl::OkStatus();
     started_ = true;
-    if (IsEncapsulatedDocument(pending_)) dcmtk_->max_value_bytes = kLoadEveryValue;
+    if (IsEncapsulatedDocument(pending_)) dcmtk_->stream.CaptureHeads(kCapturedHeadBudget);
     data = pending_;
   } else if (absl::Status held = Read(pending_, /*end=*/false); !held.ok()) {
     return held;
@@ -234,8 +180,9 @@ absl::Status DicomStreamParser::Read(absl::string_view data, bool end) {
     return error_;
   }
   if (end) stream.producer().SetEos();
-  OFCondition cond = dcmtk_->file.read(stream, EXS_Unknown, EGL_noChange, dcmtk_->max_value_bytes);
+  OFCondition cond = dcmtk_->file.read(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad);
   stream.producer().ReleaseBuffer();
+  DropReadFragments(dcmtk_->dataset->pixel_data());
   if (stream.status().bad()) cond = stream.status();  // e.g. more unread bytes than DCMTK can keep
   const bool ok = cond.good() || (!end && cond == EC_StreamNotifyClient);
   if (!ok) {

@@ -11,6 +11,8 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcvrobow.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -149,28 +151,114 @@ TEST(DicomStreamParserLargeTest, ALongNonBulkValueLeavesNoHeader) {
   EXPECT_FALSE(header.has_value());
 }
 
-// An Encapsulated PDF's document is checked whole, however long: it is the one long value the
-// parser loads (a skipped one would read as missing).
-TEST(DicomStreamParserLargeTest, ALongEncapsulatedPdfIsStillChecked) {
-  for (const char* start : {"%PDF-1.7\n", "not a pdf\n"}) {
+// What the process's heap holds now (glibc: arenas and mmapped blocks).
+size_t HeapBytes() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+// Parses `bytes` in `piece`-byte pieces and returns the most the heap grew while it did (the
+// parser's own memory: the input is allocated before).
+size_t ParserPeakBytes(absl::string_view bytes, size_t piece,
+                       absl::StatusOr<v1::InstanceTags>* tags) {
+  const size_t base = HeapBytes();
+  size_t peak = 0;
+  auto sample = [&] { peak = std::max(peak, std::max(HeapBytes(), base) - base); };
+  DicomStreamParser parser;
+  for (size_t at = 0; at < bytes.size(); at += piece) {
+    absl::Status s = parser.Feed(bytes.substr(at, piece));
+    sample();
+    if (!s.ok()) {
+      *tags = s;
+      return peak;
+    }
+  }
+  *tags = parser.Finish();
+  sample();
+  return peak;
+}
+
+// A whole-slide image or a long cine: encapsulated Pixel Data of many fragments, each short enough
+// to be loaded. The parser drops each one once read, so it never holds the Pixel Data.
+TEST(DicomStreamParserLargeTest, ManySmallFragmentsAreNotHeld) {
+  DcmFileFormat file;
+  DcmDataset* ds = file.getDataset();
+  AddUids(ds);
+  auto* pixel_data = new DcmPixelData(DCM_PixelData);
+  auto* sequence = new DcmPixelSequence(DCM_PixelSequenceTag);
+  sequence->insert(new DcmPixelItem(DCM_PixelItemTag));
+  constexpr size_t kFragments = 1536, kFragmentBytes = 32 << 10;  // 48 MiB
+  std::vector<Uint8> tile(kFragmentBytes);
+  for (size_t f = 0; f < kFragments; ++f) {
+    std::fill(tile.begin(), tile.end(), static_cast<Uint8>(f));
+    auto* fragment = new DcmPixelItem(DCM_PixelItemTag);
+    ASSERT_TRUE(fragment->putUint8Array(tile.data(), tile.size()).good());
+    sequence->insert(fragment);
+  }
+  pixel_data->putOriginalRepresentation(EXS_JPEGProcess1, nullptr, sequence);
+  ASSERT_TRUE(ds->insert(pixel_data).good());
+  AddTrailer(ds);
+  const std::string bytes = DicomBytes(file, 50 << 20, EXS_JPEGProcess1);
+  file.clear();
+  for (size_t piece : {size_t{1} << 20, size_t{65537}}) {
+    absl::StatusOr<v1::InstanceTags> tags;
+    const size_t peak = ParserPeakBytes(bytes, piece, &tags);
+    ASSERT_TRUE(tags.ok()) << piece << ": " << tags.status();
+    EXPECT_EQ(tags->sop_instance_uid(), "1.2.826.0.1.3680043.2.1143.7.1");
+    EXPECT_LT(peak, 8u << 20) << piece << ": the parser held " << peak << " bytes of a "
+                              << bytes.size() << "-byte file";
+  }
+  ExpectWholeResult(bytes);  // what follows Pixel Data is still read; the header is kept
+  // A file cut between fragments is still refused.
+  auto cut = Parse(absl::string_view(bytes).substr(0, bytes.size() / 2), 65537);
+  EXPECT_EQ(cut.status().code(), absl::StatusCode::kInvalidArgument) << cut.status();
+}
+
+// An Encapsulated PDF or CDA document is checked by its first bytes, however long it is, and is
+// skipped like any long value: the parser's memory does not grow with it.
+TEST(DicomStreamParserLargeTest, ALongEncapsulatedDocumentIsCheckedByItsStartAndNotHeld) {
+  struct Case {
+    const char* sop_class;
+    const char* mime;
+    std::string start;
+    const char* refusal;  // nullptr: accepted
+  };
+  const Case cases[] = {
+      {UID_EncapsulatedPDFStorage, "application/pdf", "%PDF-1.7\n", nullptr},
+      {UID_EncapsulatedPDFStorage, "application/pdf", "not a pdf\n", "is not a PDF"},
+      {UID_EncapsulatedCDAStorage, "text/XML",
+       "<?xml version=\"1.0\"?>\n<!-- a comment -->\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\">",
+       nullptr},
+      {UID_EncapsulatedCDAStorage, "text/XML", "<?xml version=\"1.0\"?>\n<Other>",
+       "is not an HL7 CDA document"},
+  };
+  for (const Case& c : cases) {
     DcmFileFormat file;
     DcmDataset* ds = file.getDataset();
     AddUids(ds);
-    ASSERT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, UID_EncapsulatedPDFStorage).good());
-    ASSERT_TRUE(
-        ds->putAndInsertString(DCM_MIMETypeOfEncapsulatedDocument, "application/pdf").good());
-    std::string document(300000, ' ');
-    document.replace(0, std::string(start).size(), start);
+    ASSERT_TRUE(ds->putAndInsertString(DCM_SOPClassUID, c.sop_class).good());
+    ASSERT_TRUE(ds->putAndInsertString(DCM_MIMETypeOfEncapsulatedDocument, c.mime).good());
+    std::string document(24 << 20, ' ');
+    document.replace(0, c.start.size(), c.start);
     ASSERT_TRUE(ds->putAndInsertUint8Array(DCM_EncapsulatedDocument,
                                            reinterpret_cast<const Uint8*>(document.data()),
                                            document.size())
                     .good());
-    auto tags = Parse(DicomBytes(file, 1 << 20), 4099);
-    if (std::string(start).rfind("%PDF-", 0) == 0) {
-      EXPECT_TRUE(tags.ok()) << tags.status();
-    } else {
-      EXPECT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument) << tags.status();
-      EXPECT_NE(tags.status().message().find("is not a PDF"), std::string::npos) << tags.status();
+    ASSERT_TRUE(ds->putAndInsertUint32(DCM_EncapsulatedDocumentLength, document.size()).good());
+    document.clear();
+    document.shrink_to_fit();
+    const std::string bytes = DicomBytes(file, 26 << 20);
+    file.clear();
+    for (size_t piece : {size_t{4099}, size_t{1} << 20}) {
+      absl::StatusOr<v1::InstanceTags> tags;
+      const size_t peak = ParserPeakBytes(bytes, piece, &tags);
+      EXPECT_LT(peak, 4u << 20) << c.start << " " << piece << ": held " << peak << " bytes";
+      if (c.refusal == nullptr) {
+        EXPECT_TRUE(tags.ok()) << c.start << " " << piece << ": " << tags.status();
+      } else {
+        EXPECT_EQ(tags.status().code(), absl::StatusCode::kInvalidArgument) << tags.status();
+        EXPECT_NE(tags.status().message().find(c.refusal), std::string::npos) << tags.status();
+      }
     }
   }
 }

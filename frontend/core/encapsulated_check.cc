@@ -2,8 +2,12 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcelem.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
+
+#include <algorithm>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -25,19 +29,23 @@ absl::Status CheckEncapsulatedDocument(DcmItem* dataset) {
         absl::StrCat(kind, " instance: (0042,0012) MIME Type of Encapsulated Document is not ",
                      pdf ? "application/pdf" : "text/XML"));
   }
-  const Uint8* bytes = nullptr;
-  unsigned long length = 0;
-  if (dataset->findAndGetUint8Array(DCM_EncapsulatedDocument, bytes, &length).bad() ||
-      bytes == nullptr || length == 0) {
+  DcmElement* element = nullptr;
+  if (dataset->findAndGetElement(DCM_EncapsulatedDocument, element).bad() || element == nullptr ||
+      element->getLength() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(kind, " instance: (0042,0011) Encapsulated Document is missing or empty"));
   }
-  absl::string_view document(reinterpret_cast<const char*>(bytes), length);
+  Uint32 length = element->getLength();
   // (0042,0015) Encapsulated Document Length, when given, cuts the even-length padding.
   Uint32 declared = 0;
   if (dataset->findAndGetUint32(DCM_EncapsulatedDocumentLength, declared).good() &&
       declared <= length) {
-    document = document.substr(0, declared);
+    length = declared;
+  }
+  std::string document(std::min<size_t>(length, kDocumentHeadBytes), '\0');
+  if (!document.empty() && element->getPartialValue(document.data(), 0, document.size()).bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, " instance: (0042,0011) Encapsulated Document cannot be read"));
   }
   if (pdf ? !LooksLikePdf(document) : XmlRootElement(document) != "ClinicalDocument") {
     return absl::InvalidArgumentError(
