@@ -41,7 +41,8 @@ bench_enter_netns() {
 
 # Starts Orthanc with fresh, empty storage in ORTHANC_DIR on ORTHANC_HTTP and ORTHANC_DICOM and
 # waits until it answers; sets ORTHANC_PID. The configuration is the harness's: SQLite index,
-# StorageCompression off, SyncStorageArea on, 50 HTTP threads, DICOMweb when installed.
+# StorageCompression off, SyncStorageArea on, 50 HTTP threads, DICOMweb when installed, plus
+# ORTHANC_EXTRA_JSON when set (more top-level members, each followed by a comma).
 orthanc_up() {
   local dir="$ORTHANC_DIR"
   orthanc_down
@@ -70,6 +71,7 @@ orthanc_up() {
   "DicomCheckCalledAet": false,
   "UnknownSopClassAccepted": true,
   "StableAge": 60,
+  ${ORTHANC_EXTRA_JSON:-}
   "DicomWeb": { "Enable": true, "Root": "/dicom-web/", "EnableWado": true }
 }
 EOF
@@ -179,4 +181,16 @@ log() { echo "== $*" >&2; }
 # The Study Instance UID of the first file (by name) in DIR.
 bench_study_uid() {
   /usr/bin/python3 -c 'import pydicom,sys,os; d=sys.argv[1]; f=sorted(os.listdir(d))[0]; print(pydicom.dcmread(os.path.join(d,f), stop_before_pixels=True).StudyInstanceUID)' "$1"
+}
+
+# Stores every file under DIR with DCMTK's storescu over 4 associations at once (the files split
+# round-robin) to AE at 127.0.0.1:PORT; stops the calling script when one fails. Needs WORK.
+#   bench_store_dir DIR AE PORT
+bench_store_dir() {
+  find "$1" -type f | sort | split -n r/4 - "$WORK/part."
+  local pids=() rc=0 part p
+  for part in "$WORK"/part.*; do xargs -a "$part" storescu -aec "$2" 127.0.0.1 "$3" 2>>"$WORK/store.log" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  rm -f "$WORK"/part.*
+  [ $rc = 0 ] || { echo "$(basename "$0"): storescu failed:" >&2; tail -5 "$WORK/store.log" >&2; exit 1; }
 }

@@ -37,17 +37,6 @@ log "generating a CT series of $SLICES slices in $WORK"
 $PY "$ROOT/bench/gen_dicom.py" ct "$WORK/ct" --slices "$SLICES" >/dev/null
 STUDY=$(bench_study_uid "$WORK/ct")
 
-store() {  # AE PORT: the series with 4 storescu associations
-  find "$WORK/ct" -type f | sort | split -n r/4 - "$WORK/part."
-  local pids=() rc=0
-  for part in "$WORK"/part.*; do
-    xargs -a "$part" storescu -aec "$1" 127.0.0.1 "$2" 2>>"$WORK/storescu.log" & pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  rm -f "$WORK"/part.*
-  [ $rc = 0 ] || { echo "bench/wado_metadata.sh: storescu failed" >&2; tail -5 "$WORK/storescu.log" >&2; exit 1; }
-}
-
 # measure LABEL URL CURL_ARGS...: REPEAT sequential GETs; checks each answer lists every slice.
 measure() {
   local label="$1" url="$2"; shift 2
@@ -71,7 +60,7 @@ PYEOF
 log "medvault cluster on port base $MV_PORT_BASE"
 MEDVAULT_PORT_BASE="$MV_PORT_BASE" MEDVAULT_BIN_DIR="$BIN" "$ROOT/scripts/cluster" up --data "$CLUSTER" --no-samples \
   >"$WORK/cluster-up.log" 2>&1 || { cat "$WORK/cluster-up.log" >&2; exit 1; }
-store MEDVAULT $((MV_PORT_BASE + 4))
+bench_store_dir "$WORK/ct" MEDVAULT $((MV_PORT_BASE + 4))
 TLS="$CLUSTER/tls"
 measure medvault "https://127.0.0.1:$((MV_PORT_BASE + 5))/dicomweb/studies/$STUDY/metadata" \
   --cacert "$TLS/ca.crt" --cert "$TLS/client.crt" --key "$TLS/client.key"
@@ -80,7 +69,7 @@ MEDVAULT_PORT_BASE="$MV_PORT_BASE" MEDVAULT_BIN_DIR="$BIN" "$ROOT/scripts/cluste
 if [ "$HAVE_ORTHANC" = 1 ] && [ -n "$DICOMWEB_SO" ]; then
   log "Orthanc with its DICOMweb plugin"
   orthanc_up
-  store ORTHANC "$ORTHANC_DICOM"
+  bench_store_dir "$WORK/ct" ORTHANC "$ORTHANC_DICOM"
   measure orthanc "http://127.0.0.1:$ORTHANC_HTTP/dicom-web/studies/$STUDY/metadata"
   orthanc_down
 fi

@@ -45,15 +45,6 @@ $PY "$ROOT/bench/gen_dicom.py" ct "$WORK/ct" --slices "$SLICES" >/dev/null
 STUDY=$(bench_study_uid "$WORK/ct")
 BYTES=$(find "$WORK/ct" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 
-store() {  # AE PORT: the series with 4 associations
-  find "$WORK/ct" -type f | sort | split -n r/4 - "$WORK/part."
-  local pids=() rc=0
-  for part in "$WORK"/part.*; do xargs -a "$part" storescu -aec "$1" 127.0.0.1 "$2" 2>>"$WORK/store.log" & pids+=($!); done
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  rm -f "$WORK"/part.*
-  [ $rc = 0 ] || { echo "bench/wado_study.sh: storescu failed:" >&2; tail -5 "$WORK/store.log" >&2; exit 1; }
-}
-
 # No transfer-syntax parameter: Orthanc's plugin 1.7 may refuse "*"; the files are explicit VR
 # little endian, so neither side transcodes.
 ACCEPT='Accept: multipart/related; type="application/dicom"'
@@ -98,7 +89,7 @@ medvault() {  # LABEL [env...]: a fresh cluster, the series stored, then the ret
   rm -rf "$CLUSTER"
   env "$@" MEDVAULT_PORT_BASE="$MV_PORT_BASE" MEDVAULT_BIN_DIR="$BIN" "$ROOT/scripts/cluster" up --data "$CLUSTER" --no-samples \
     >"$WORK/cluster-up.log" 2>&1 || { cat "$WORK/cluster-up.log" >&2; exit 1; }
-  store MEDVAULT $((MV_PORT_BASE + 4))
+  bench_store_dir "$WORK/ct" MEDVAULT $((MV_PORT_BASE + 4))
   local tls="$CLUSTER/tls" url="https://127.0.0.1:$((MV_PORT_BASE + 5))/dicomweb/studies/$STUDY"
   local auth=(--cacert "$tls/ca.crt" --cert "$tls/client.crt" --key "$tls/client.key")
   retrieve "$label" 1 "$url" "${auth[@]}"
@@ -119,7 +110,7 @@ fi
 if [ "$HAVE_ORTHANC" = 1 ] && want orthanc; then
   log "Orthanc"
   orthanc_up
-  store ORTHANC "$ORTHANC_DICOM"
+  bench_store_dir "$WORK/ct" ORTHANC "$ORTHANC_DICOM"
   url="http://127.0.0.1:$ORTHANC_HTTP/dicom-web/studies/$STUDY"
   retrieve orthanc 1 "$url"
   retrieve orthanc 4 "$url"
