@@ -180,6 +180,19 @@ absl::Status DicomStreamParser::Read(absl::string_view data, bool end) {
     return error_;
   }
   if (end) stream.producer().SetEos();
+  const bool paid = stream.deferred() > 0;
+  if (!stream.PayDeferredSkip()) {  // a skipped deflated value is still arriving
+    stream.producer().ReleaseBuffer();
+    if (end) {
+      error_ =
+          absl::InvalidArgumentError("not a readable DICOM instance (a value runs past its end)");
+    }
+    return error_;
+  }
+  if (end && paid && stream.eos()) {  // as above, in a deflated data set
+    stream.producer().ReleaseBuffer();
+    return error_;
+  }
   OFCondition cond = dcmtk_->file.read(stream, EXS_Unknown, EGL_noChange, kMaxValueBytesToLoad);
   stream.producer().ReleaseBuffer();
   DropReadFragments(dcmtk_->dataset->pixel_data());
@@ -187,7 +200,7 @@ absl::Status DicomStreamParser::Read(absl::string_view data, bool end) {
   const bool ok = cond.good() || (!end && cond == EC_StreamNotifyClient);
   if (!ok) {
     error_ = Unreadable(cond);
-  } else if (end && stream.producer().owed() > 0) {
+  } else if (end && (stream.producer().owed() > 0 || stream.deferred() > 0)) {
     error_ =
         absl::InvalidArgumentError("not a readable DICOM instance (a value runs past its end)");
   }

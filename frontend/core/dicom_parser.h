@@ -27,8 +27,8 @@ struct InstanceUids {
 // Parses a DICOM Part 10 file fed in pieces of any size, with DCMTK's incremental reader (the one
 // DCMTK's network code uses for data sets arriving in PDUs). Values longer than 64 KiB (Pixel
 // Data, encapsulated fragments) are skipped and fragments dropped once read, never held: its
-// memory does not grow with the file (a deflated data set excepted, which DCMTK inflates and loads
-// whole). An Encapsulated PDF or CDA document is checked by its first 64 KiB. Not thread-safe.
+// memory does not grow with the file, deflated or not. An Encapsulated PDF or CDA document is
+// checked by its first 64 KiB (loaded whole in a deflated data set). Not thread-safe.
 class DicomStreamParser {
  public:
   DicomStreamParser();

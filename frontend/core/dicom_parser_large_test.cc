@@ -53,6 +53,20 @@ std::string NativeInstance() {
   return DicomBytes(file, 5 << 20);
 }
 
+// NativeInstance's data set, deflated (Deflated Explicit VR Little Endian); `trailer`: with an
+// element after Pixel Data.
+std::string DeflatedInstance(bool trailer) {
+  DcmFileFormat file;
+  DcmDataset* ds = file.getDataset();
+  AddUids(ds);
+  std::vector<Uint16> pixels(1024 * 2048);
+  uint32_t x = 16;
+  for (Uint16& p : pixels) p = static_cast<Uint16>((x = x * 1664525u + 1013904223u) >> 16);
+  EXPECT_TRUE(ds->putAndInsertUint16Array(DCM_PixelData, pixels.data(), pixels.size()).good());
+  if (trailer) AddTrailer(ds);
+  return DicomBytes(file, 6 << 20, EXS_DeflatedLittleEndianExplicit);
+}
+
 std::string EncapsulatedInstance() {
   DcmFileFormat file;
   DcmDataset* ds = file.getDataset();
@@ -212,6 +226,29 @@ TEST(DicomStreamParserLargeTest, ManySmallFragmentsAreNotHeld) {
   // A file cut between fragments is still refused.
   auto cut = Parse(absl::string_view(bytes).substr(0, bytes.size() / 2), 65537);
   EXPECT_EQ(cut.status().code(), absl::StatusCode::kInvalidArgument) << cut.status();
+}
+
+// A deflated data set: DCMTK inflates it as it arrives, and what it skips of a long value before
+// the rest has arrived is skipped later; the parser never holds the 4 MiB of Pixel Data.
+TEST(DicomStreamParserLargeTest, DeflatedPixelDataIsSkippedAndNotHeld) {
+  const std::string bytes = DeflatedInstance(/*trailer=*/true);
+  ExpectWholeResult(bytes);
+  for (size_t piece : {size_t{4099}, size_t{65537}}) {
+    absl::StatusOr<v1::InstanceTags> tags;
+    const size_t peak = ParserPeakBytes(bytes, piece, &tags);
+    ASSERT_TRUE(tags.ok()) << piece << ": " << tags.status();
+    EXPECT_LT(peak, 2u << 20) << piece << ": held " << peak << " bytes";
+  }
+  const std::string last = DeflatedInstance(/*trailer=*/false);  // ends inside Pixel Data
+  for (size_t piece : {last.size(), size_t{4099}, size_t{65537}}) {
+    auto tags = Parse(last, piece);
+    EXPECT_TRUE(tags.ok()) << piece << ": " << tags.status();
+    for (size_t cut : {last.size() / 2, last.size() - 100}) {
+      auto cut_tags = Parse(absl::string_view(last).substr(0, cut), piece);
+      EXPECT_EQ(cut_tags.status().code(), absl::StatusCode::kInvalidArgument)
+          << cut << " " << piece << ": " << cut_tags.status();
+    }
+  }
 }
 
 // An Encapsulated PDF or CDA document is checked by its first bytes, however long it is, and is

@@ -79,8 +79,32 @@ offile_off_t SkippingProducer::Capture(offile_off_t most) {
   return got;
 }
 
+offile_off_t SkippingStream::SkipAll(offile_off_t skiplen) {
+  offile_off_t done = 0;
+  while (done < skiplen) {
+    const offile_off_t n = DcmInputStream::skip(skiplen - done);
+    if (n <= 0) break;
+    done += n;
+  }
+  return done;
+}
+
+offile_off_t SkippingStream::skip(offile_off_t skiplen) {
+  const offile_off_t done = SkipAll(skiplen);
+  if (!compressed_) return done;  // the producer's skip always succeeds (it owes the rest)
+  deferred_ += skiplen - done;
+  return skiplen;
+}
+
+bool SkippingStream::PayDeferredSkip() {
+  deferred_ -= SkipAll(deferred_);
+  return deferred_ == 0;
+}
+
 DcmInputStreamFactory* SkippingStream::newFactory() const {
-  if (compressed_) return nullptr;
+  // The capture copies from the producer's skip, which a deflated data set does not use: there
+  // a document is loaded for its check.
+  if (compressed_ && capture_budget_ > 0) return nullptr;
   std::shared_ptr<std::string> head;
   if (capture_budget_ > 0) {
     const size_t limit = std::min(capture_budget_, kCapturedHeadBytes);

@@ -53,9 +53,11 @@ class SkippingProducer : public DcmProducer {
 };
 
 // The stream the parser feeds DCMTK through: values longer than the read's maxReadLength are
-// skipped (a deflated data set excepted: DCMTK's inflater cannot skip what has not arrived). With
-// CaptureHeads(budget), the first kCapturedHeadBytes of each skipped value are kept (until
-// `budget` bytes in all were kept), and DcmElement::getPartialValue reads them back.
+// skipped. In a deflated data set DCMTK's inflater reads the producer, so what a skip cannot
+// inflate yet is deferred here instead (the stream's position counts it as skipped) and skipped
+// before DCMTK reads on (PayDeferredSkip). With CaptureHeads(budget), the first
+// kCapturedHeadBytes of each skipped value are kept (until `budget` bytes in all were kept), and
+// DcmElement::getPartialValue reads them back; a deflated data set's values are then loaded.
 class SkippingStream : public DcmInputStream {
  public:
   static constexpr size_t kCapturedHeadBytes = 64 << 10;
@@ -66,13 +68,24 @@ class SkippingStream : public DcmInputStream {
     compressed_ = true;
     return DcmInputStream::installCompressionFilter(filter);
   }
+  offile_off_t skip(offile_off_t skiplen) override;
+  offile_off_t tell() const override { return DcmInputStream::tell() + deferred_; }
   SkippingProducer& producer() { return producer_; }
   void CaptureHeads(size_t budget) { capture_budget_ = budget; }
+  // Skips what earlier skips deferred, as far as the bytes fed allow; true once none is left.
+  // DCMTK must not read while some is: its next bytes would be the rest of a skipped value.
+  bool PayDeferredSkip();
+  // Bytes of skipped deflated values not inflated yet: non-zero at the end means a cut file.
+  offile_off_t deferred() const { return deferred_; }
 
  private:
   mutable SkippingProducer producer_;  // newFactory() arms its capture
   mutable size_t capture_budget_ = 0;
+  // DCMTK's skip, repeated while it progresses (its inflater stops at the end of its buffers).
+  offile_off_t SkipAll(offile_off_t skiplen);
+
   bool compressed_ = false;
+  offile_off_t deferred_ = 0;
 };
 
 // The data set DCMTK reads into: it notes its Pixel Data element when DCMTK inserts it (DcmItem

@@ -21,6 +21,7 @@ inline std::string DicomBytes(DcmFileFormat& file, size_t capacity,
   file.transferInit();
   EXPECT_TRUE(file.write(out, xfer, EET_ExplicitLength, nullptr).good());
   file.transferEnd();
+  out.flush();  // a deflated data set's last bytes are still in the compression filter
   void* written = nullptr;
   offile_off_t length = 0;
   out.flushBuffer(written, length);
