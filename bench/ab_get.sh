@@ -11,6 +11,9 @@
 # Prints one line per variant and concurrency; JSON lines in build/ab-get.jsonl ("A-get1", ...).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# A BIN_DIR may carry its own `cluster` (e.g. `exec /tmp/base/scripts/cluster "$@"`): binaries
+# older than a flag this tree's scripts/cluster passes are started by their own commit's script.
+cluster_script() { if [ -x "$1/cluster" ]; then echo "$1/cluster"; else echo "$ROOT/scripts/cluster"; fi; }
 [ $# -ge 2 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
 A="$1" B="$2"; shift 2
 ROUNDS=2 SLICES=100 COUNT=600
@@ -31,13 +34,13 @@ rm -rf "$WORK"; mkdir -p "$WORK"; : > "$OUT"
 /usr/bin/python3 "$ROOT/bench/gen_dicom.py" ct "$WORK/ct" --slices "$SLICES" >/dev/null
 sync
 running=""
-trap '[ -z "$running" ] || MEDVAULT_BIN_DIR="${running%%:*}" "$ROOT/scripts/cluster" down --data "${running#*:}" >/dev/null 2>&1' EXIT
+trap '[ -z "$running" ] || MEDVAULT_BIN_DIR="${running%%:*}" "$(cluster_script "${running%%:*}")" down --data "${running#*:}" >/dev/null 2>&1' EXIT
 for r in $(seq "$ROUNDS"); do
   for v in "A:$A" "B:$B"; do
     name="${v%%:*}" bin="${v#*:}" data="$WORK/cluster-$name"
     rm -rf "$data"
     running="$bin:$data"
-    MEDVAULT_BIN_DIR="$bin" "$ROOT/scripts/cluster" up --data "$data" --no-samples >"$WORK/up.log" 2>&1 ||
+    MEDVAULT_BIN_DIR="$bin" "$(cluster_script "$bin")" up --data "$data" --no-samples >"$WORK/up.log" 2>&1 ||
       { cat "$WORK/up.log" >&2; exit 1; }
     lg() { "$TOOLS/load_gen" --frontend="$FRONTEND" --tls_dir="$data/tls" "$@"; }
     lg --inputs="$WORK/ct" --uids_out="$WORK/uids.txt" --concurrency=4 >/dev/null 2>&1
@@ -51,7 +54,7 @@ for r in $(seq "$ROUNDS"); do
       echo "round $r $name concurrency $c: ${line#*: }"
       echo "round $r $name concurrency $c: $(stages)"
     done
-    MEDVAULT_BIN_DIR="$bin" "$ROOT/scripts/cluster" down --data "$data" >/dev/null 2>&1
+    MEDVAULT_BIN_DIR="$bin" "$(cluster_script "$bin")" down --data "$data" >/dev/null 2>&1
     running=""
     rm -rf "$data"
   done

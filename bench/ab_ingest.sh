@@ -14,6 +14,9 @@
 # Results: one JSON line per figure in build/ab-ingest.jsonl (labels "A-put16", "B-bound4", ...).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# A BIN_DIR may carry its own `cluster` (e.g. `exec /tmp/base/scripts/cluster "$@"`): binaries
+# older than a flag this tree's scripts/cluster passes are started by their own commit's script.
+cluster_script() { if [ -x "$1/cluster" ]; then echo "$1/cluster"; else echo "$ROOT/scripts/cluster"; fi; }
 [ $# -ge 2 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 A="$1" B="$2"; shift 2
 ROUNDS=2 SLICES=300 MG=6 TOMO=0
@@ -40,7 +43,7 @@ for r in $(seq "$ROUNDS"); do
   for v in "A:$A" "B:$B"; do
     name="${v%%:*}" bin="${v#*:}"
     rm -rf "$WORK/data" "$WORK/fs"; mkdir -p "$WORK/fs"
-    MEDVAULT_BIN_DIR="$bin" "$ROOT/scripts/cluster" up --data "$WORK/data" --no-samples >"$WORK/up.log" 2>&1 ||
+    MEDVAULT_BIN_DIR="$bin" "$(cluster_script "$bin")" up --data "$WORK/data" --no-samples >"$WORK/up.log" 2>&1 ||
       { tail -5 "$WORK/up.log" >&2; exit 1; }
     bound() { "$TOOLS/fsync_bound" --dir="$WORK/fs" --json_out="$OUT" "$@" | tail -1; }
     bound --inputs="$WORK/ct4" --concurrency=4 --label="$name-bound4"
@@ -57,7 +60,7 @@ for r in $(seq "$ROUNDS"); do
     put --inputs="$WORK/mg" --concurrency=1 --label="$name-putmg"
     [ "$TOMO" = 1 ] && put --inputs="$WORK/tomo" --concurrency=1 --label="$name-puttomo"
     for c in 4 16; do put --inputs="$WORK/ct$c" --concurrency=$c --label="$name-put$c"; done
-    MEDVAULT_BIN_DIR="$bin" "$ROOT/scripts/cluster" down --data "$WORK/data" >/dev/null 2>&1
+    MEDVAULT_BIN_DIR="$bin" "$(cluster_script "$bin")" down --data "$WORK/data" >/dev/null 2>&1
   done
 done
 rm -rf "$WORK"
