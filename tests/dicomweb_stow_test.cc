@@ -181,7 +181,7 @@ TEST_F(DicomWebTest, StowRsLargeInstanceRoundTripsAndReadsBackInBoundedMemory) {
     SCOPED_TRACE(layout);
     const int mb = layout.empty() ? native_mb : 64;
     const std::string study =
-        layout.empty() ? "1.2.826.0.1.3680043.10.1016.6" : "1.2.826.0.1.3680043.10.1016.7";
+        layout.empty() ? "1.2.826.0.1.3680043.10.1016.6" : "1.2.826.0.1.3680043.10.1016.8";
     const std::string body = cluster_->root() + "/big-stow-body";
     const std::string series = study + ".1", sop = series + ".1";
     std::vector<std::string> make = {
