@@ -79,25 +79,15 @@ offile_off_t SkippingProducer::Capture(offile_off_t most) {
   return got;
 }
 
-offile_off_t SkippingStream::SkipAll(offile_off_t skiplen) {
-  offile_off_t done = 0;
-  while (done < skiplen) {
-    const offile_off_t n = DcmInputStream::skip(skiplen - done);
-    if (n <= 0) break;
-    done += n;
-  }
-  return done;
-}
-
 offile_off_t SkippingStream::skip(offile_off_t skiplen) {
-  const offile_off_t done = SkipAll(skiplen);
+  const offile_off_t done = DcmInputStream::skip(skiplen);
   if (!compressed_) return done;  // the producer's skip always succeeds (it owes the rest)
   deferred_ += skiplen - done;
   return skiplen;
 }
 
 bool SkippingStream::PayDeferredSkip() {
-  deferred_ -= SkipAll(deferred_);
+  if (deferred_ > 0) deferred_ -= DcmInputStream::skip(deferred_);
   return deferred_ == 0;
 }
 

@@ -81,9 +81,6 @@ class SkippingStream : public DcmInputStream {
  private:
   mutable SkippingProducer producer_;  // newFactory() arms its capture
   mutable size_t capture_budget_ = 0;
-  // DCMTK's skip, repeated while it progresses (its inflater stops at the end of its buffers).
-  offile_off_t SkipAll(offile_off_t skiplen);
-
   bool compressed_ = false;
   offile_off_t deferred_ = 0;
 };
