@@ -13,4 +13,6 @@ void TuneProcessForServing() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+void ReleaseFreeHeap() { malloc_trim(0); }
+
 }  // namespace medvault

@@ -11,4 +11,11 @@ namespace medvault {
 // aid that costs a graph update on every lock acquisition.
 void TuneProcessForServing();
 
+// Returns the allocator's free pages, in every arena, to the kernel (glibc's malloc_trim). With the
+// thresholds above a burst of big allocations spread over many threads' arenas stays resident
+// after it is freed, and another burst on other threads adds to it; a long bulk job (a streamed
+// snapshot) calls this after each step so its peak is one step's working set, not several.
+// Costs a walk of the heap: for bulk work every few MiB, not per request.
+void ReleaseFreeHeap();
+
 }  // namespace medvault

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/process_tuning.h"
 #include "common/status_macros.h"
 #include "raft/rocks_log_storage.h"
 
@@ -15,8 +16,9 @@ constexpr char kInstallingKey[] = "installing_snapshot";  // staging is being co
 constexpr size_t kBatchBytes = 4 << 20;
 // The memtables a snapshot fills are flushed every this many bytes: RocksDB would otherwise keep up
 // to two write buffers of 64 MiB per column family in memory, so the memory a big snapshot takes
-// would grow with it up to that.
-constexpr size_t kFlushBytes = 16 << 20;
+// would grow with it up to that. After each flush the freed heap goes back to the kernel (see
+// ReleaseFreeHeap): the peak is then about one flush's worth of memtable and pieces in flight.
+constexpr size_t kFlushBytes = 8 << 20;
 
 // Past every key: an empty end key would not cover keys starting with 0xff bytes.
 std::string EndOfKeys() { return std::string(1024, '\xff'); }
@@ -87,6 +89,7 @@ absl::StatusOr<bool> SnapshotStaging::Add(const v1::RaftBackupPiece& piece) {
     // while the copy fills the state's own.
     rocksdb::FlushOptions flush;
     (void)kv_->db()->Flush(flush, staging);
+    ReleaseFreeHeap();
     return true;
   }
   if (batch.Count() == 0) return false;
@@ -96,6 +99,7 @@ absl::StatusOr<bool> SnapshotStaging::Add(const v1::RaftBackupPiece& piece) {
     unflushed_ = 0;
     RETURN_IF_ERROR(FromRocksStatus(kv_->db()->Flush(rocksdb::FlushOptions(), staging),
                                     "flushing a staged snapshot"));
+    ReleaseFreeHeap();  // the flushed memtable and the pieces' buffers
   }
   return false;
 }
@@ -176,6 +180,7 @@ absl::Status SnapshotStaging::CopyAndFinish(const SnapshotMeta& meta) {
       unflushed = 0;
       RETURN_IF_ERROR(FromRocksStatus(kv_->db()->Flush(rocksdb::FlushOptions(), state),
                                       "flushing an installed snapshot"));
+      ReleaseFreeHeap();
     }
   }
   if (!it->status().ok()) return FromRocksStatus(it->status(), "reading a staged snapshot");
