@@ -181,8 +181,8 @@ class ChunkedResponder : public HttpResponder {
   bool no_body_ = false;
 };
 
-// Of a streamed body the handler answered without reading, at most this much is read and dropped
-// before the connection closes.
+// Of a body answered without being read (a refusal), at most this much is read and dropped before
+// the connection closes.
 constexpr uint64_t kMaxDrainBytes = 1 << 20;
 // How long Stop() lets requests being served finish (a pod's grace period is longer).
 constexpr std::chrono::seconds kDrainTimeout(10);
@@ -486,6 +486,10 @@ class BeastHttpsServer : public HttpsServer {
     return handled.ok() && out.ended();
   }
 
+  // Answers a request refused before its body was read; the connection closes after it. What the
+  // client is still sending (at most kMaxDrainBytes, until it closes or idles) is read and dropped
+  // first: closing on unread bytes resets the connection, and a client still writing its body
+  // would see the reset instead of the answer.
   void SendError(Stream& stream, http::status status) {
     http::response<http::string_body> res{status, 11};
     res.set(http::field::content_type, "text/plain");
@@ -493,8 +497,16 @@ class BeastHttpsServer : public HttpsServer {
     res.keep_alive(false);
     res.prepare_payload();
     boost::beast::error_code ec;
-    Armed armed(watchdog_, stream.next_layer().native_handle());
-    http::write(stream, res, ec);
+    const int fd = stream.next_layer().native_handle();
+    {
+      Armed armed(watchdog_, fd);
+      http::write(stream, res, ec);
+    }
+    char scratch[16 << 10];
+    for (uint64_t dropped = 0; !ec && dropped <= kMaxDrainBytes;) {
+      Armed armed(watchdog_, fd);
+      dropped += stream.read_some(net::buffer(scratch), ec);
+    }
   }
 
   const HttpsOptions options_;
